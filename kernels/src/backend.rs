@@ -1,0 +1,80 @@
+//! The one interface every compute backend implements, and how one is chosen.
+//!
+//! `auto` takes a wgpu adapter when there is one (Mesa's lavapipe counts) and
+//! says which; `gpu` fails clearly when there is none; `cpu` never touches wgpu.
+
+use crate::error::{KernelError, Result};
+use crate::frame::FrameView;
+use crate::kernel::{FrameRaw, KernelSet};
+
+/// Which backend the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// A GPU adapter when wgpu finds one, else the CPU.
+    #[default]
+    Auto,
+    /// A GPU adapter, or an error.
+    Gpu,
+    /// The CPU twins only; wgpu is never initialised.
+    Cpu,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = KernelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "gpu" => Ok(BackendChoice::Gpu),
+            "cpu" => Ok(BackendChoice::Cpu),
+            other => Err(KernelError::Internal(format!("unknown backend {other:?}"))),
+        }
+    }
+}
+
+/// A compute backend: runs the selected kernels over chunks of frames.
+///
+/// Backends keep the state that crosses chunk boundaries (the previous frame for
+/// `scene`), so chunks must be passed in stream order.
+pub trait Backend: Send {
+    /// A short description for logs and summaries, e.g. `cpu (2 threads)` or
+    /// `gpu: NVIDIA H100 (Vulkan)`.
+    fn label(&self) -> String;
+
+    /// True for a wgpu backend.
+    fn is_gpu(&self) -> bool;
+
+    /// Runs the kernels on `frames` (one chunk, in stream order) and writes one
+    /// [`FrameRaw`] a frame into `out` (cleared first).
+    ///
+    /// # Errors
+    /// [`KernelError::Gpu`] when the device fails; frames are validated when
+    /// their views are built, so input errors cannot reach this point.
+    fn analyze(&mut self, frames: &[FrameView<'_>], out: &mut Vec<FrameRaw>) -> Result<()>;
+
+    /// Forgets cross-chunk state, as at the start of a new stream.
+    fn reset(&mut self);
+}
+
+/// Opens the backend the user chose, running `kernels`.
+///
+/// With [`BackendChoice::Auto`] a missing adapter falls back to the CPU; any
+/// other GPU failure is reported, not hidden.
+///
+/// # Errors
+/// [`KernelError::NoAdapter`] when `gpu` is asked for and wgpu finds none;
+/// [`KernelError::DeviceRequest`] when the adapter cannot be opened.
+pub fn open(choice: BackendChoice, kernels: KernelSet) -> Result<Box<dyn Backend>> {
+    match choice {
+        BackendChoice::Cpu => Ok(Box::new(crate::cpu::CpuBackend::new(kernels))),
+        BackendChoice::Gpu => Ok(Box::new(crate::gpu::GpuBackend::open(kernels)?)),
+        BackendChoice::Auto => match crate::gpu::GpuBackend::open(kernels) {
+            Ok(gpu) => Ok(Box::new(gpu)),
+            Err(KernelError::NoAdapter) => {
+                tracing::info!("No GPU adapter found; using the CPU backend.");
+                Ok(Box::new(crate::cpu::CpuBackend::new(kernels)))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}

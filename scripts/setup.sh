@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what osprey needs on a fresh Debian 12 machine that has only the Rust
+# toolchain: pkg-config, GStreamer (development files, plugins, tools, RTSP server
+# library), Mesa's Vulkan drivers (lavapipe) with the Vulkan loader, and ffmpeg
+# (the test oracle). Idempotent: a package already installed is skipped, and when
+# everything is present nothing runs at all.
+set -euo pipefail
+
+packages=(
+  pkg-config
+  libgstreamer1.0-dev
+  libgstreamer-plugins-base1.0-dev
+  libgstrtspserver-1.0-dev
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav
+  gstreamer1.0-tools
+  gstreamer1.0-rtsp
+  mesa-vulkan-drivers
+  libvulkan1
+  vulkan-tools
+  ffmpeg
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup: all system packages present" >&2
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2
