@@ -49,7 +49,7 @@ pub fn analyze_frame(
 
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     let y_plane = frame.plane(0);
-    let mut luma = stats::Histogram4::new();
+    let mut luma = stats::LumaHistogram::new();
     let mut sad = 0u64;
     for y in 0..h {
         let row = y_plane.row(y, w);
@@ -70,16 +70,23 @@ pub fn analyze_frame(
 
     let (cw, ch) = frame.chroma_size();
     let (cw, ch) = (cw as usize, ch as usize);
-    let mut chroma = stats::ChromaHistograms::new();
-    for y in 0..ch {
-        match frame.format() {
-            PixelFormat::I420 => {
-                chroma.add_planar_row(frame.plane(1).row(y, cw), frame.plane(2).row(y, cw));
+    CHROMA.with_borrow_mut(|chroma| {
+        for y in 0..ch {
+            match frame.format() {
+                PixelFormat::I420 => {
+                    chroma.add_planar_row(frame.plane(1).row(y, cw), frame.plane(2).row(y, cw));
+                }
+                PixelFormat::Nv12 => chroma.add_interleaved_row(frame.plane(1).row(y, 2 * cw)),
             }
-            PixelFormat::Nv12 => chroma.add_interleaved_row(frame.plane(1).row(y, 2 * cw)),
         }
-    }
-    chroma.merge_into(&mut raw.hist);
+        chroma.merge_into(&mut raw.hist);
+    });
+}
+
+thread_local! {
+    /// One set of chroma counters a worker thread, reused frame after frame.
+    static CHROMA: std::cell::RefCell<stats::ChromaHistograms> =
+        std::cell::RefCell::new(stats::ChromaHistograms::new());
 }
 
 impl Backend for CpuBackend {
@@ -116,5 +123,120 @@ impl Backend for CpuBackend {
 
     fn reset(&mut self) {
         self.prev = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::saturation;
+    use crate::synth;
+
+    /// The plainest reading of signalstats' and scdet's loops, pixel by pixel.
+    fn naive(frame: &FrameView<'_>, prev: Option<&FrameView<'_>>) -> FrameRaw {
+        let mut raw = FrameRaw::new(frame.width(), frame.height());
+        let (w, h) = (frame.width() as usize, frame.height() as usize);
+        let (cw, ch) = frame.chroma_size();
+        let mut sad = 0u64;
+        for y in 0..h {
+            for x in 0..w {
+                let p = frame.plane(0).data[y * frame.plane(0).stride + x];
+                raw.hist[channel::Y][p as usize] += 1;
+                if let Some(q) = prev {
+                    sad += u64::from(p.abs_diff(q.plane(0).data[y * q.plane(0).stride + x]));
+                }
+            }
+        }
+        raw.luma_sad = prev.map(|_| sad);
+        for y in 0..ch as usize {
+            for x in 0..cw as usize {
+                let (u, v) = match frame.format() {
+                    PixelFormat::I420 => (
+                        frame.plane(1).data[y * frame.plane(1).stride + x],
+                        frame.plane(2).data[y * frame.plane(2).stride + x],
+                    ),
+                    PixelFormat::Nv12 => (
+                        frame.plane(1).data[y * frame.plane(1).stride + 2 * x],
+                        frame.plane(1).data[y * frame.plane(1).stride + 2 * x + 1],
+                    ),
+                };
+                raw.hist[channel::U][u as usize] += 1;
+                raw.hist[channel::V][v as usize] += 1;
+                raw.hist[channel::SAT][saturation(u, v) as usize] += 1;
+            }
+        }
+        raw
+    }
+
+    #[test]
+    fn twin_matches_the_pixel_loop() {
+        let mut seed = 1;
+        for format in [PixelFormat::I420, PixelFormat::Nv12] {
+            for (w, h) in [(1, 1), (2, 2), (3, 5), (17, 9), (33, 31), (64, 48)] {
+                for pad in [0, 1, 3, 64] {
+                    seed += 1;
+                    let a = synth::random_frame(seed, format, w, h, pad);
+                    let b = synth::random_frame(seed + 1000, format, w, h, pad);
+                    let mut raw = FrameRaw::new(0, 0);
+                    analyze_frame(KernelSet::ALL, &b.view(), Some(&a.view()), &mut raw);
+                    assert_eq!(
+                        raw,
+                        naive(&b.view(), Some(&a.view())),
+                        "{format:?} {w}x{h} pad {pad}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_carry_the_previous_frame() {
+        let clip = synth::clip(5, PixelFormat::I420, 40, 30, 10, 4);
+        let views: Vec<_> = clip.iter().map(OwnedFrame::view).collect();
+        let mut whole = Vec::new();
+        CpuBackend::new(KernelSet::ALL)
+            .analyze(&views, &mut whole)
+            .unwrap();
+        let mut backend = CpuBackend::new(KernelSet::ALL);
+        let mut pieces = Vec::new();
+        for chunk in views.chunks(3) {
+            let mut out = Vec::new();
+            backend.analyze(chunk, &mut out).unwrap();
+            pieces.extend(out);
+        }
+        assert_eq!(whole, pieces);
+        assert_eq!(whole[0].luma_sad, None);
+        for (i, raw) in whole.iter().enumerate().skip(1) {
+            assert_eq!(raw, &naive(&views[i], Some(&views[i - 1])));
+        }
+    }
+
+    #[test]
+    fn size_change_and_kernel_selection() {
+        let a = synth::random_frame(1, PixelFormat::I420, 8, 8, 0);
+        let b = synth::random_frame(2, PixelFormat::I420, 10, 8, 0);
+        let mut out = Vec::new();
+        CpuBackend::new(KernelSet::ALL)
+            .analyze(&[a.view(), b.view()], &mut out)
+            .unwrap();
+        assert_eq!(out[1].luma_sad, None);
+        let scene_only = KernelSet {
+            stats: false,
+            scene: true,
+        };
+        CpuBackend::new(scene_only)
+            .analyze(&[a.view(), a.view()], &mut out)
+            .unwrap();
+        assert_eq!(out[1].luma_sad, Some(0));
+        assert_eq!(out[1].hist, [[0; 256]; 4]);
+        let stats_only = KernelSet {
+            stats: true,
+            scene: false,
+        };
+        CpuBackend::new(stats_only)
+            .analyze(&[a.view(), a.view()], &mut out)
+            .unwrap();
+        assert_eq!(out[1].luma_sad, None);
+        assert_eq!(out[1].hist[channel::Y].iter().sum::<u32>(), 64);
     }
 }

@@ -1,0 +1,68 @@
+//! Kernel-only throughput of stats + scene, per backend, at 720p and 1080p.
+//!
+//! `cargo bench -p osprey-benches --bench kernels` runs criterion over chunks of
+//! 8 synthetic frames already in memory (no decode), for the CPU twin and, when
+//! wgpu finds an adapter, the GPU backend; then it prints the GPU's upload,
+//! dispatch and readback times apart. `OSPREY_BENCH_QUICK=1` shortens the runs.
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use osprey_kernels::cpu::CpuBackend;
+use osprey_kernels::gpu::GpuBackend;
+use osprey_kernels::{Backend, FrameRaw, KernelSet, OwnedFrame, PixelFormat, synth};
+
+const CHUNK: usize = 8;
+const SIZES: [(&str, u32, u32); 2] = [("720p", 1280, 720), ("1080p", 1920, 1080)];
+
+fn frames(w: u32, h: u32) -> Vec<OwnedFrame> {
+    synth::clip(7, PixelFormat::I420, w, h, CHUNK * 2, 5)
+}
+
+fn run_chunks(backend: &mut dyn Backend, clip: &[OwnedFrame], out: &mut Vec<FrameRaw>) {
+    for chunk in clip.chunks(CHUNK) {
+        let views: Vec<_> = chunk.iter().map(OwnedFrame::view).collect();
+        backend
+            .analyze(&views, out)
+            .expect("analysis of synthetic frames cannot fail");
+    }
+}
+
+fn bench_backends(c: &mut Criterion, gpu: &mut Option<GpuBackend>) {
+    let mut group = c.benchmark_group("stats+scene");
+    let quick = std::env::var_os("OSPREY_BENCH_QUICK").is_some();
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(if quick { 2 } else { 6 }));
+    group.warm_up_time(Duration::from_secs(1));
+    for (name, w, h) in SIZES {
+        let clip = frames(w, h);
+        group.throughput(Throughput::Elements(clip.len() as u64));
+        let mut out = Vec::new();
+        let mut cpu = CpuBackend::new(KernelSet::ALL);
+        group.bench_function(BenchmarkId::new("cpu", name), |b| {
+            b.iter(|| run_chunks(&mut cpu, &clip, &mut out));
+        });
+        if let Some(gpu) = gpu.as_mut() {
+            group.bench_function(BenchmarkId::new("gpu", name), |b| {
+                b.iter(|| run_chunks(gpu, &clip, &mut out));
+            });
+        }
+    }
+    group.finish();
+}
+
+fn main() {
+    let mut gpu = match GpuBackend::open(KernelSet::ALL) {
+        Ok(g) => {
+            eprintln!("gpu backend: {}", g.label());
+            Some(g)
+        }
+        Err(e) => {
+            eprintln!("gpu backend unavailable ({e}); benchmarking the CPU only");
+            None
+        }
+    };
+    let mut c = Criterion::default().configure_from_args();
+    bench_backends(&mut c, &mut gpu);
+    c.final_summary();
+}

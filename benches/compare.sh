@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Whole-workload comparison, side by side in one run: osprey analyze (stats +
+# scene) against GStreamer decode-only of the same file and against ffmpeg's
+# signalstats + scdet filters. Prints wall time, frames/s and ratios.
+#
+#   benches/compare.sh [FRAMES] [BACKEND]     (defaults: 600 frames, cpu)
+#
+# The clip is a generated 1080p25 H.264 file (testsrc2 and mandelbrot with hard
+# cuts), made once under target/bench/. Each command runs RUNS times (default 3)
+# and the median is reported; the machines are shared and noisy, so read the
+# ratios, not the absolute figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+frames=${1:-600}
+backend=${2:-cpu}
+runs=${RUNS:-3}
+dir=target/bench
+clip=$dir/clip-1080p-$frames.mp4
+mkdir -p "$dir"
+
+./scripts/setup.sh
+cargo build --release -q -p osprey
+osprey=target/release/osprey
+
+if [ ! -f "$clip" ]; then
+  half=$((frames / 2))
+  echo "making $clip ($frames frames)" >&2
+  ffmpeg -v error -y \
+    -f lavfi -i "testsrc2=size=1920x1080:rate=25" \
+    -f lavfi -i "mandelbrot=size=1920x1080:rate=25" \
+    -filter_complex "[0]trim=end_frame=$half,setpts=PTS-STARTPTS[a];[1]trim=end_frame=$((frames - half)),setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1,format=yuv420p" \
+    -c:v libx264 -preset fast -g 50 -pix_fmt yuv420p "$clip"
+fi
+uri="file://$(realpath "$clip")"
+
+# median wall seconds of RUNS runs of a command
+time_it() {
+  local times=()
+  for _ in $(seq "$runs"); do
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | sed -n "$(((runs + 1) / 2))p"
+}
+
+decode=$(time_it gst-launch-1.0 -q uridecodebin uri="$uri" ! fakesink sync=false)
+osp=$(time_it "$osprey" analyze "$clip" --backend "$backend" --kernels stats,scene --output /dev/null)
+ff=$(time_it ffmpeg -v error -i "$clip" -vf signalstats,scdet -f null -)
+
+fps() { awk -v n="$frames" -v t="$1" 'BEGIN { printf "%.1f", n / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b / a }'; }
+echo "clip: $clip, $frames frames 1920x1080, $(nproc) cores, median of $runs runs"
+printf '%-44s %8s %9s %s\n' "command" "seconds" "frames/s" "frame rate vs decode-only"
+printf '%-44s %8.2f %9s %s\n' "gst-launch uridecodebin ! fakesink (decode)" "$decode" "$(fps "$decode")" "1.000"
+printf '%-44s %8.2f %9s %s\n' "osprey analyze --backend $backend (stats,scene)" "$osp" "$(fps "$osp")" "$(ratio "$osp" "$decode")"
+printf '%-44s %8.2f %9s %s\n' "ffmpeg -vf signalstats,scdet -f null -" "$ff" "$(fps "$ff")" "$(ratio "$ff" "$decode")"
+echo "osprey vs ffmpeg: $(ratio "$osp" "$ff")x the frame rate"
