@@ -1,1 +1,123 @@
-fn main() {}
+//! `osprey`: analyse video with compute kernels on any GPU wgpu reaches, or on
+//! the CPU.
+//!
+//! A thin binary over the library crates: parse the arguments ([`args`]), set
+//! up logging on stderr, run one subcommand, and turn its error into one line
+//! `osprey: ...` and a documented exit code ([`exit`]). stdout carries results
+//! only.
+
+mod analyze;
+mod args;
+mod devices;
+mod exit;
+mod generate;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command};
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    quiet_headless_vulkan();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr
+            // with 2. A closed pipe while printing help is no failure.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(Exit::Usage as u8));
+        }
+    };
+    init_tracing(cli.verbose, cli.quiet);
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let exit = Exit::for_error(&err);
+            if exit != Exit::Success {
+                let _ = writeln!(std::io::stderr(), "osprey: {err:#}");
+            }
+            exit.into()
+        }
+    }
+}
+
+/// Keeps libwayland's "error: XDG_RUNTIME_DIR is invalid or not set" off
+/// stderr on headless machines.
+///
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` asks Wayland
+/// which GPU drives the display whenever wgpu enumerates adapters; without
+/// `XDG_RUNTIME_DIR` (servers, CI) libwayland prints that line every time
+/// (see KhronosGroup/Vulkan-Tools#721). With no Wayland session there is no
+/// display to select for, so the layer is switched off through its documented
+/// `NODEVICE_SELECT=1`, unless the user steers it (`MESA_VK_DEVICE_SELECT`,
+/// `DRI_PRIME`) or set `NODEVICE_SELECT` already.
+#[expect(
+    unsafe_code,
+    reason = "set_var is unsafe since edition 2024; it runs first in main, before any thread exists"
+)]
+fn quiet_headless_vulkan() {
+    let unset = |key: &str| std::env::var_os(key).is_none();
+    if [
+        "XDG_RUNTIME_DIR",
+        "NODEVICE_SELECT",
+        "MESA_VK_DEVICE_SELECT",
+        "DRI_PRIME",
+    ]
+    .into_iter()
+    .all(unset)
+    {
+        // SAFETY: no other thread exists yet, so none reads the environment
+        // while it changes.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
+/// Runs the chosen subcommand.
+fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Analyze(args) => {
+            let config = analyze::AnalyzeConfig::from_args(args)?;
+            let summary = analyze::run(&config)?;
+            let _ = writeln!(std::io::stderr(), "osprey: {summary}");
+            Ok(())
+        }
+        Command::Devices(args) => devices::run(args),
+        Command::Generate(args) => generate::run(args),
+    }
+}
+
+/// Logs to stderr. `RUST_LOG` wins when set; otherwise osprey's own crates
+/// log at info (debug with `-v`, trace with `-vv`), everything else at warn,
+/// and `-q` leaves errors only.
+fn init_tracing(verbose: u8, quiet: bool) {
+    const OURS: [&str; 4] = ["osprey", "osprey_kernels", "osprey_video", "osprey_ingest"];
+    let (ours, others) = match (quiet, verbose) {
+        (true, _) => ("error", "error"),
+        (false, 0) => ("info", "warn"),
+        (false, 1) => ("debug", "warn"),
+        (false, 2) => ("trace", "info"),
+        (false, _) => ("trace", "trace"),
+    };
+    let default: String = std::iter::once(others.to_owned())
+        .chain(OURS.iter().map(|c| format!("{c}={ours}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => {
+            EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(&default))
+        }
+        _ => EnvFilter::new(&default),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose > 0)
+        .without_time()
+        .try_init();
+}

@@ -1,1 +1,15 @@
-//! placeholder
+//! osprey's stream layer: records, sinks and codecs.
+//!
+//! Today this crate holds the first sink, [`NdjsonSink`], through which the
+//! `osprey` binary writes every result record: one JSON value a line, buffered,
+//! with a closed pipe reported as its own error ([`IngestError::BrokenPipe`]) so
+//! that `osprey analyze clip.mp4 | head` ends quietly and successfully.
+//!
+//! The rest of the stream layer (streams and shards, the embedded store,
+//! sources, the chunker into Arrow batches) grows here; see `DESIGN.md`.
+
+pub mod error;
+pub mod sink;
+
+pub use error::{IngestError, Result};
+pub use sink::NdjsonSink;

@@ -1,39 +1,415 @@
-//! The wgpu backend: WGSL twins of the CPU kernels.
+//! The wgpu backend: runs the WGSL twins of the CPU kernels on any adapter
+//! wgpu reaches (Vulkan, Metal, DX12; Mesa's lavapipe counts).
 //!
-//! (Being written: until it lands, every GPU request reports that no adapter was
-//! found.)
+//! One [`analyze`](Backend::analyze) call is one chunk: the host packs every
+//! frame's planes into one upload buffer ([`upload`]), records the kernels'
+//! dispatches for all frames in one compute pass ([`stats`], [`scene`]),
+//! submits once, and reads the per-frame integers back ([`readback`]). A chunk
+//! too large for one storage binding is split into several submissions.
+//! Buffers, bind groups and pipelines are made once and re-created only when a
+//! chunk needs more room. The previous frame's luma plane, which `scene`
+//! compares the next chunk's first frame with, stays on the GPU.
+//!
+//! Modules: [`GpuContext`] (adapter, device, queue, error scopes),
+//! [`list_adapters`]/[`preferred_adapter`], [`types`] (everything shared with
+//! WGSL), [`shaders`] (the composed WGSL sources).
 
+mod adapters;
+mod buffers;
+mod context;
+mod pipeline;
+mod readback;
+pub mod scene;
+pub mod shaders;
+pub mod stats;
+mod timings;
+pub mod types;
+mod upload;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use adapters::{AdapterSummary, list_adapters, preferred_adapter};
+pub use context::GpuContext;
+pub use timings::StageTimings;
+/// The wgpu this backend is built on, for callers that open their own device
+/// or match on [`AdapterSummary`]'s fields.
+pub use wgpu;
+
+use self::buffers::{ChunkBuffers, PrevFrame, PrevSlot, param_stride};
+use self::readback::{Readback, wait_for};
+use self::scene::{SceneKernel, scene_grid};
+use self::stats::{StatsGrid, StatsKernel};
+use self::types::{FORMAT_NV12, FrameHist, FrameParams, PREV_CHUNK, PREV_NONE, PREV_SLOT, SadTotal};
+use self::upload::FrameSlot;
 use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
 use crate::kernel::{FrameRaw, KernelSet};
 
+/// Most frames one submission carries; longer chunks are split.
+pub const MAX_FRAMES_PER_SUBMISSION: usize = 64;
+
 /// The GPU backend.
 #[derive(Debug)]
 pub struct GpuBackend {
-    _kernels: KernelSet,
+    ctx: Arc<GpuContext>,
+    kernels: KernelSet,
+    stats: Option<StatsKernel>,
+    scene: Option<SceneKernel>,
+    buffers: Option<ChunkBuffers>,
+    prev: PrevSlot,
+    readback: Readback,
+    /// Largest upload one submission may carry (one storage binding).
+    upload_limit: u64,
+    /// Largest workgroup count in one dispatch dimension.
+    max_dim: u32,
+    param_stride: u64,
+    timings: Option<StageTimings>,
+    // Scratch reused between chunks.
+    slots: Vec<FrameSlot>,
+    params: Vec<FrameParams>,
+    param_bytes: Vec<u8>,
+    stats_grids: Vec<(u32, StatsGrid)>,
+    scene_grids: Vec<(u32, (u32, u32))>,
 }
 
 impl GpuBackend {
-    /// Opens the default adapter and builds the pipelines for `kernels`.
+    /// Opens the preferred adapter and builds the pipelines for `kernels`.
     ///
     /// # Errors
-    /// [`KernelError::NoAdapter`] when wgpu finds no adapter.
+    /// [`KernelError::NoAdapter`] when wgpu finds no adapter;
+    /// [`KernelError::DeviceRequest`] when it cannot be opened;
+    /// [`KernelError::Gpu`] when a pipeline fails to build.
     pub fn open(kernels: KernelSet) -> Result<Self> {
-        let _ = kernels;
-        Err(KernelError::NoAdapter)
+        Self::new(Arc::new(GpuContext::new()?), kernels)
+    }
+
+    /// Builds the pipelines for `kernels` on a context the caller opened (and
+    /// may share with other backends).
+    ///
+    /// # Errors
+    /// [`KernelError::Gpu`] when a pipeline fails to build or the device is lost.
+    pub fn new(ctx: Arc<GpuContext>, kernels: KernelSet) -> Result<Self> {
+        let limits = ctx.limits();
+        let device = ctx.device();
+        let (stats, scene, prev) = ctx.scoped(|| {
+            Ok((
+                kernels.stats.then(|| StatsKernel::new(device)),
+                kernels.scene.then(|| SceneKernel::new(device)),
+                PrevSlot::new(device),
+            ))
+        })?;
+        // Plane offsets are u32 word indices in the shaders.
+        let word_limit = u64::from(u32::MAX);
+        let upload_limit = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            .min(word_limit)
+            & !3;
+        let param_stride = param_stride(&limits);
+        Ok(GpuBackend {
+            kernels,
+            stats,
+            scene,
+            buffers: None,
+            prev,
+            readback: Readback::new("osprey results staging"),
+            upload_limit,
+            max_dim: limits.max_compute_workgroups_per_dimension,
+            param_stride,
+            timings: None,
+            slots: Vec::new(),
+            params: Vec::new(),
+            param_bytes: Vec::new(),
+            stats_grids: Vec::new(),
+            scene_grids: Vec::new(),
+            ctx,
+        })
+    }
+
+    /// The context this backend runs on.
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// The adapter this backend runs on.
+    pub fn adapter(&self) -> &AdapterSummary {
+        self.ctx.summary()
+    }
+
+    /// The kernels this backend runs.
+    pub fn kernels(&self) -> KernelSet {
+        self.kernels
+    }
+
+    /// Where the time of the last successful [`analyze`](Backend::analyze)
+    /// went; `None` before the first and after a failed one.
+    pub fn last_timings(&self) -> Option<StageTimings> {
+        self.timings
+    }
+
+    /// Where the chunk starting at `start` ends: as many frames as fit in one
+    /// storage binding, at most [`MAX_FRAMES_PER_SUBMISSION`].
+    fn submission_end(&self, frames: &[FrameView<'_>], start: usize) -> Result<usize> {
+        let mut bytes = 0;
+        let mut end = start;
+        while end < frames.len() && end - start < MAX_FRAMES_PER_SUBMISSION {
+            let need = upload::frame_bytes(&frames[end]);
+            if bytes + need > self.upload_limit {
+                break;
+            }
+            bytes += need;
+            end += 1;
+        }
+        if end == start {
+            let f = &frames[start];
+            return Err(KernelError::Gpu(format!(
+                "a {}x{} frame needs {} bytes, more than the adapter binds at once ({} bytes)",
+                f.width(),
+                f.height(),
+                upload::frame_bytes(f),
+                self.upload_limit
+            )));
+        }
+        Ok(end)
+    }
+
+    /// Lays the chunk out and fills `self.params`, pointing each frame at its
+    /// predecessor when `scene` runs and the sizes match.
+    fn plan(&mut self, frames: &[FrameView<'_>]) -> u64 {
+        self.slots.clear();
+        self.params.clear();
+        let mut end = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            let slot = upload::layout_frame(frame, end);
+            end = slot.end;
+            let index = u32::try_from(i).expect("submissions hold few frames");
+            let mut params = upload::frame_params(index, frame, &slot);
+            let size = (frame.width(), frame.height());
+            if self.kernels.scene {
+                if i == 0 {
+                    if let Some(prev) = self.prev.frame.filter(|p| (p.width, p.height) == size) {
+                        params.prev_source = PREV_SLOT;
+                        params.prev_stride = prev.stride_words;
+                    }
+                } else if (frames[i - 1].width(), frames[i - 1].height()) == size {
+                    let luma = self.slots[i - 1].luma();
+                    params.prev_source = PREV_CHUNK;
+                    params.prev_offset = luma.offset_words();
+                    params.prev_stride = luma.stride_words();
+                }
+            }
+            self.slots.push(slot);
+            self.params.push(params);
+        }
+        end
+    }
+
+    /// Runs one submission: upload, dispatch, readback.
+    fn run(
+        &mut self,
+        frames: &[FrameView<'_>],
+        out: &mut [FrameRaw],
+        timings: &mut StageTimings,
+    ) -> Result<()> {
+        let ctx = Arc::clone(&self.ctx);
+        let (device, queue) = (ctx.device(), ctx.queue());
+        let n = frames.len();
+        let upload_bytes = self.plan(frames);
+        let last_luma = self.slots[n - 1].luma();
+
+        // Buffers: re-created only when this chunk needs more room.
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("osprey chunk"),
+        });
+        let mut rebind = false;
+        if !self.buffers.as_ref().is_some_and(|b| b.fits(n, upload_bytes)) {
+            let (frame_capacity, upload_capacity) = match &self.buffers {
+                Some(b) => (
+                    b.frame_capacity.max(n.next_power_of_two()),
+                    b.upload_capacity.max(upload_bytes),
+                ),
+                None => (n.next_power_of_two(), upload_bytes),
+            };
+            self.buffers = Some(ChunkBuffers::new(
+                device,
+                frame_capacity,
+                upload_capacity,
+                self.upload_limit,
+                self.param_stride,
+            ));
+            rebind = true;
+        }
+        if self.scene.is_some() {
+            rebind |= self.prev.reserve(device, &mut encoder, last_luma.size());
+        }
+        let buffers = self
+            .buffers
+            .as_ref()
+            .expect("the buffers were created just above");
+        if rebind {
+            if let Some(stats) = &mut self.stats {
+                stats.bind(device, &buffers.params, &buffers.frames, &buffers.hist);
+            }
+            if let Some(scene) = &mut self.scene {
+                scene.bind(device, &buffers.params, &buffers.frames, &self.prev.buffer, &buffers.sad);
+            }
+        }
+
+        // Upload: parameters, then every frame's planes straight into wgpu's
+        // staging memory.
+        let started = Instant::now();
+        let stride = self.param_stride as usize;
+        self.param_bytes.clear();
+        self.param_bytes.resize(n * stride, 0);
+        for (chunk, params) in self.param_bytes.chunks_exact_mut(stride).zip(&self.params) {
+            chunk[..size_of::<FrameParams>()].copy_from_slice(bytemuck::bytes_of(params));
+        }
+        queue.write_buffer(&buffers.params, 0, &self.param_bytes);
+        let size = wgpu::BufferSize::new(upload_bytes)
+            .ok_or_else(|| KernelError::Internal("a chunk with no pixels".into()))?;
+        let mut staging = queue
+            .write_buffer_with(&buffers.frames, 0, size)
+            .ok_or_else(|| KernelError::Gpu("cannot stage the chunk upload".into()))?;
+        for (frame, slot) in frames.iter().zip(&self.slots) {
+            upload::pack_frame(frame, slot, |at, bytes| {
+                staging.slice(at..at + bytes.len()).copy_from_slice(bytes);
+            });
+        }
+        drop(staging);
+        timings.upload += started.elapsed();
+        timings.bytes_uploaded += upload_bytes;
+
+        // Dispatch: every kernel over every frame in one pass, one submission.
+        let started = Instant::now();
+        let dynamic_offset =
+            |i: usize| u32::try_from(i as u64 * self.param_stride).expect("few frames a submission");
+        let hist_bytes = (n * size_of::<FrameHist>()) as u64;
+        let sad_bytes = (n * size_of::<SadTotal>()) as u64;
+        self.stats_grids.clear();
+        self.scene_grids.clear();
+        for (i, (frame, params)) in frames.iter().zip(&self.params).enumerate() {
+            let (w, h) = (frame.width(), frame.height());
+            if self.stats.is_some() {
+                let grid = StatsGrid::new(w, h, params.format == FORMAT_NV12, self.max_dim)?;
+                self.stats_grids.push((dynamic_offset(i), grid));
+            }
+            if self.scene.is_some() && params.prev_source != PREV_NONE {
+                self.scene_grids.push((dynamic_offset(i), scene_grid(w, h, self.max_dim)?));
+            }
+        }
+        if self.stats.is_some() {
+            encoder.clear_buffer(&buffers.hist, 0, Some(hist_bytes));
+        }
+        if self.scene.is_some() {
+            encoder.clear_buffer(&buffers.sad, 0, Some(sad_bytes));
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("osprey kernels"),
+                timestamp_writes: None,
+            });
+            if let Some(stats) = &self.stats {
+                stats.encode(&mut pass, &self.stats_grids);
+            }
+            if let Some(scene) = &self.scene {
+                scene.encode(&mut pass, &self.scene_grids);
+            }
+        }
+        let stats_len = if self.stats.is_some() { hist_bytes } else { 0 };
+        let sad_len = if self.scene.is_some() { sad_bytes } else { 0 };
+        if self.scene.is_some() {
+            // The next chunk's first frame compares with this chunk's last.
+            encoder.copy_buffer_to_buffer(
+                &buffers.frames,
+                last_luma.offset,
+                &self.prev.buffer,
+                0,
+                last_luma.size(),
+            );
+        }
+        let target = self.readback.target(device, stats_len + sad_len);
+        if stats_len > 0 {
+            encoder.copy_buffer_to_buffer(&buffers.hist, 0, target, 0, stats_len);
+        }
+        if sad_len > 0 {
+            encoder.copy_buffer_to_buffer(&buffers.sad, 0, target, stats_len, sad_len);
+        }
+        let submission = queue.submit([encoder.finish()]);
+        wait_for(device, submission)?;
+        timings.dispatch += started.elapsed();
+
+        // Readback.
+        let started = Instant::now();
+        let params = &self.params;
+        self.readback.read(device, stats_len + sad_len, |bytes| {
+            for (i, raw) in out.iter_mut().enumerate() {
+                if stats_len > 0 {
+                    let at = i * size_of::<FrameHist>();
+                    let hist: FrameHist =
+                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<FrameHist>()]);
+                    raw.hist = hist.to_channels();
+                }
+                if sad_len > 0 && params[i].prev_source != PREV_NONE {
+                    let at = stats_len as usize + i * size_of::<SadTotal>();
+                    let sad: SadTotal =
+                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
+                    raw.luma_sad = Some(sad.value());
+                }
+            }
+        })?;
+        timings.readback += started.elapsed();
+        timings.submissions += 1;
+
+        if self.scene.is_some() {
+            let last = &frames[n - 1];
+            self.prev.frame = Some(PrevFrame {
+                width: last.width(),
+                height: last.height(),
+                stride_words: last_luma.stride_words(),
+                bytes: last_luma.size(),
+            });
+        }
+        Ok(())
     }
 }
 
 impl Backend for GpuBackend {
     fn label(&self) -> String {
-        "gpu".into()
+        let summary = self.ctx.summary();
+        format!("gpu: {} ({})", summary.name, summary.backend)
     }
+
     fn is_gpu(&self) -> bool {
         true
     }
-    fn analyze(&mut self, _frames: &[FrameView<'_>], _out: &mut Vec<FrameRaw>) -> Result<()> {
-        Err(KernelError::NoAdapter)
+
+    fn analyze(&mut self, frames: &[FrameView<'_>], out: &mut Vec<FrameRaw>) -> Result<()> {
+        out.clear();
+        out.extend(frames.iter().map(|f| FrameRaw::new(f.width(), f.height())));
+        let mut timings = StageTimings {
+            frames: frames.len(),
+            ..StageTimings::default()
+        };
+        let mut start = 0;
+        while start < frames.len() && !self.kernels.is_empty() {
+            let end = self.submission_end(frames, start)?;
+            let ctx = Arc::clone(&self.ctx);
+            let result = ctx.scoped(|| self.run(&frames[start..end], &mut out[start..end], &mut timings));
+            if let Err(e) = result {
+                // What the slot holds is unknown now: start the stream afresh.
+                self.prev.frame = None;
+                self.timings = None;
+                return Err(e);
+            }
+            start = end;
+        }
+        self.timings = Some(timings);
+        Ok(())
     }
-    fn reset(&mut self) {}
+
+    fn reset(&mut self) {
+        self.prev.frame = None;
+    }
 }

@@ -1,0 +1,407 @@
+//! `osprey analyze`: decode a video, run the kernels, write NDJSON records.
+//!
+//! [`AnalyzeConfig::from_args`] checks the arguments before any work; [`run`]
+//! then decodes on its own thread ([`decode`]) while this thread runs the
+//! backend on each chunk, finishes the integers into signalstats and scdet
+//! figures, and writes [`record`]s through an [`NdjsonSink`], flushed once a
+//! chunk so a reader sees results as they come.
+
+pub mod decode;
+pub mod progress;
+pub mod record;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, anyhow};
+use osprey_ingest::NdjsonSink;
+use osprey_kernels::metrics::{SceneTracker, Stats};
+use osprey_kernels::{BackendChoice, FrameRaw, KernelSet};
+use osprey_video::DecodeOptions;
+use tracing::{debug, info};
+
+use crate::args::AnalyzeArgs;
+use crate::exit::{InputError, UsageError};
+use decode::DecodeThread;
+use progress::{Progress, Summary};
+use record::{EventRecord, EventType, FrameRecord, Record, SceneRecord, StatsRecord};
+
+/// Chunks decoded ahead of the kernels: enough to hide decode jitter, few
+/// enough to bound memory. Each chunk holds its frames' decoder buffers, so
+/// about `(READ_AHEAD_CHUNKS + 2) * chunk_frames` buffers are out at once.
+const READ_AHEAD_CHUNKS: usize = 2;
+
+/// The largest `--chunk-frames` accepted.
+const MAX_CHUNK_FRAMES: usize = 256;
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output.
+    Stdout,
+    /// A file, created or truncated.
+    File(PathBuf),
+}
+
+/// Checked settings of one analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzeConfig {
+    /// The file path or URI as the user gave it.
+    pub input: String,
+    /// The name written as each record's `source`.
+    pub source: String,
+    /// Which backend to open.
+    pub backend: BackendChoice,
+    /// Which kernels to run.
+    pub kernels: KernelSet,
+    /// Where records go.
+    pub output: Output,
+    /// scdet's threshold, 0 to 100.
+    pub scene_threshold: f64,
+    /// Frames a chunk.
+    pub chunk_frames: usize,
+}
+
+impl AnalyzeConfig {
+    /// Checks `args`: the kernel list, the ranges, and that a local input
+    /// exists and is a file.
+    ///
+    /// # Errors
+    /// [`UsageError`] or [`osprey_kernels::KernelError::UnknownKernel`] for
+    /// invalid arguments, [`InputError`] for an input that cannot be opened.
+    pub fn from_args(args: &AnalyzeArgs) -> Result<Self> {
+        if args.input.trim().is_empty() {
+            return Err(UsageError("the input is empty: give a file path or URI".into()).into());
+        }
+        let kernels = KernelSet::parse(&args.kernels)?;
+        let t = args.scene_threshold;
+        if !(0.0..=100.0).contains(&t) {
+            return Err(UsageError(format!(
+                "--scene-threshold must be between 0 and 100, not {t}"
+            ))
+            .into());
+        }
+        if !(1..=MAX_CHUNK_FRAMES).contains(&args.chunk_frames) {
+            return Err(UsageError(format!(
+                "--chunk-frames must be between 1 and {MAX_CHUNK_FRAMES}, not {}",
+                args.chunk_frames
+            ))
+            .into());
+        }
+        let output = if args.output.as_os_str() == "-" {
+            Output::Stdout
+        } else if args.output.as_os_str().is_empty() {
+            return Err(
+                UsageError("--output is empty: give a path, or - for stdout".into()).into(),
+            );
+        } else {
+            Output::File(args.output.clone())
+        };
+        if !is_uri(&args.input) {
+            check_local_input(&args.input)?;
+            if let Output::File(path) = &output
+                && same_file(Path::new(&args.input), path)
+            {
+                return Err(UsageError(format!(
+                    "--output {path:?} is the input: writing would destroy it"
+                ))
+                .into());
+            }
+        }
+        let source = match &args.source {
+            Some(name) if name.is_empty() => {
+                return Err(UsageError("--source is empty".into()).into());
+            }
+            Some(name) => name.clone(),
+            None => default_source(&args.input),
+        };
+        Ok(AnalyzeConfig {
+            input: args.input.clone(),
+            source,
+            backend: args.backend.into(),
+            kernels,
+            output,
+            scene_threshold: t,
+            chunk_frames: args.chunk_frames,
+        })
+    }
+}
+
+/// True for `scheme://...` inputs, which only the decoder can check.
+fn is_uri(input: &str) -> bool {
+    input.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.len() > 1
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// Checks that a local input exists and is not a folder, so a typo fails in
+/// a clear line before any work starts.
+fn check_local_input(input: &str) -> Result<(), InputError> {
+    let fail = |reason: String| InputError {
+        input: input.to_owned(),
+        reason,
+    };
+    match std::fs::metadata(input) {
+        Ok(meta) if meta.is_dir() => Err(fail("it is a folder, not a video file".into())),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(fail("no such file".into())),
+        Err(e) => Err(fail(io_reason(&e))),
+    }
+}
+
+/// True when both paths name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The source name when `--source` is not given: a file's stem, or a URI as given.
+fn default_source(input: &str) -> String {
+    if is_uri(input) {
+        return input.to_owned();
+    }
+    Path::new(input)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| input.to_owned())
+}
+
+/// An I/O error as a lowercase reason, without Rust's "(os error N)".
+fn io_reason(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.find(" (os error") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Opens the output, with a clear message when its folder is missing.
+fn open_output(output: &Output) -> Result<Box<dyn Write>> {
+    match output {
+        Output::Stdout => Ok(Box::new(std::io::stdout().lock())),
+        Output::File(path) => match File::create(path) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) => {
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                let reason = match parent {
+                    Some(p) if e.kind() == std::io::ErrorKind::NotFound && !p.exists() => {
+                        format!("its folder {p:?} does not exist")
+                    }
+                    _ => io_reason(&e),
+                };
+                Err(anyhow!("cannot create output {path:?}: {reason}"))
+            }
+        },
+    }
+}
+
+/// Runs one analysis and returns what it did.
+///
+/// # Errors
+/// The decoder's, backend's and sink's errors, with context; a closed stdout
+/// surfaces as [`osprey_ingest::IngestError::BrokenPipe`].
+pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
+    let started = Instant::now();
+    let options = DecodeOptions {
+        chunk_frames: cfg.chunk_frames,
+    };
+    let mut decode = DecodeThread::spawn(&cfg.input, options, READ_AHEAD_CHUNKS)?;
+    let info = decode.info();
+    debug!(input = %cfg.input, frame_rate = ?info.frame_rate, duration = ?info.duration, "Input open.");
+
+    // The decoder fills its read-ahead while the backend starts.
+    let mut backend = osprey_kernels::open(cfg.backend, cfg.kernels)?;
+    let label = backend.label();
+    match (cfg.backend, backend.is_gpu()) {
+        (BackendChoice::Auto, true) => info!(backend = %label, "Auto took a GPU adapter."),
+        // osprey_kernels::open has said why at info already.
+        _ => debug!(backend = %label, "Backend open."),
+    }
+
+    let mut sink = NdjsonSink::new(open_output(&cfg.output)?);
+    let progress = Progress::new(info.expected_frames(), &label);
+    let mut tracker = SceneTracker::new(cfg.scene_threshold);
+    let mut raws: Vec<FrameRaw> = Vec::with_capacity(cfg.chunk_frames);
+    let (mut frames, mut cuts) = (0u64, 0u64);
+
+    while let Some(chunk) = decode.next_chunk()? {
+        let views = chunk.views();
+        let metas = chunk.metas();
+        backend
+            .analyze(&views, &mut raws)
+            .with_context(|| format!("the {label} backend failed"))?;
+        if raws.len() != views.len() || metas.len() != views.len() {
+            return Err(anyhow!(
+                "internal error: a chunk of {} frames gave {} results and {} timestamps",
+                views.len(),
+                raws.len(),
+                metas.len()
+            ));
+        }
+        for (meta, raw) in metas.iter().zip(&raws) {
+            let stats = if cfg.kernels.stats {
+                let stats = Stats::from_raw(raw).ok_or_else(|| {
+                    anyhow!(
+                        "internal error: the stats kernel left frame {} incomplete",
+                        meta.index
+                    )
+                })?;
+                Some(StatsRecord::from(&stats))
+            } else {
+                None
+            };
+            let scene = cfg.kernels.scene.then(|| tracker.push(raw));
+            sink.write(&Record::Frame(FrameRecord {
+                source: &cfg.source,
+                frame: meta.index,
+                pts: meta.pts,
+                width: raw.width,
+                height: raw.height,
+                stats,
+                scene: scene.as_ref().map(SceneRecord::from),
+            }))?;
+            if let Some(s) = scene.filter(|s| s.cut) {
+                cuts += 1;
+                sink.write(&Record::Event(EventRecord {
+                    source: &cfg.source,
+                    event: EventType::SceneCut,
+                    frame: meta.index,
+                    pts: meta.pts,
+                    score: s.score,
+                }))?;
+            }
+        }
+        sink.flush()?;
+        frames += views.len() as u64;
+        progress.advance(views.len() as u64);
+    }
+    sink.into_inner()?.flush()?;
+    progress.finish();
+    Ok(Summary {
+        source: cfg.source.clone(),
+        frames,
+        elapsed: started.elapsed(),
+        backend: label,
+        cuts: cfg.kernels.scene.then_some(cuts),
+    })
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+mod tests {
+    use super::*;
+    use crate::args::BackendArg;
+
+    fn args(input: &str) -> AnalyzeArgs {
+        AnalyzeArgs {
+            input: input.into(),
+            backend: BackendArg::Cpu,
+            kernels: "stats,scene".into(),
+            output: "-".into(),
+            scene_threshold: 10.0,
+            chunk_frames: 8,
+            source: None,
+        }
+    }
+
+    fn exit_of(a: &AnalyzeArgs) -> crate::exit::Exit {
+        crate::exit::Exit::for_error(&AnalyzeConfig::from_args(a).unwrap_err())
+    }
+
+    #[test]
+    fn uris_are_told_from_paths() {
+        assert!(is_uri("rtsp://cam/1"));
+        assert!(is_uri("file:///tmp/a.mp4"));
+        assert!(!is_uri("clip.mp4"));
+        assert!(!is_uri("c://x"));
+        assert!(!is_uri("dir with ://odd/name.mp4"));
+    }
+
+    #[test]
+    fn source_defaults_to_stem_or_uri() {
+        assert_eq!(default_source("target/demo/demo.mp4"), "demo");
+        assert_eq!(default_source("rtsp://cam/1"), "rtsp://cam/1");
+        assert_eq!(default_source("noext"), "noext");
+    }
+
+    #[test]
+    fn checks_before_work() {
+        use crate::exit::Exit;
+        assert_eq!(exit_of(&args("/definitely/not/here.mp4")), Exit::Input);
+        let dir = std::env::temp_dir();
+        assert_eq!(exit_of(&args(&dir.to_string_lossy())), Exit::Input);
+        let uri = "rtsp://cam/1";
+        let mut a = args(uri);
+        a.kernels = "stats,bogus".into();
+        assert_eq!(exit_of(&a), Exit::Usage);
+        let mut a = args(uri);
+        a.scene_threshold = 101.0;
+        assert_eq!(exit_of(&a), Exit::Usage);
+        a.scene_threshold = f64::NAN;
+        assert_eq!(exit_of(&a), Exit::Usage);
+        let mut a = args(uri);
+        a.chunk_frames = 0;
+        assert_eq!(exit_of(&a), Exit::Usage);
+        let mut a = args(uri);
+        a.source = Some(String::new());
+        assert_eq!(exit_of(&a), Exit::Usage);
+    }
+
+    #[test]
+    fn good_args_become_a_config() {
+        let mut a = args("rtsp://cam/1");
+        a.kernels = "scene".into();
+        a.output = "out.ndjson".into();
+        a.source = Some("cam1".into());
+        let cfg = AnalyzeConfig::from_args(&a).unwrap();
+        assert_eq!(cfg.source, "cam1");
+        assert_eq!(cfg.output, Output::File("out.ndjson".into()));
+        assert_eq!(cfg.backend, BackendChoice::Cpu);
+        assert!(cfg.kernels.scene && !cfg.kernels.stats);
+    }
+
+    #[test]
+    fn output_must_not_be_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("clip.mp4");
+        std::fs::write(&clip, b"x").unwrap();
+        let mut a = args(clip.to_str().unwrap());
+        a.output = dir.path().join(".").join("clip.mp4");
+        assert_eq!(exit_of(&a), crate::exit::Exit::Usage);
+        a.output = dir.path().join("clip.ndjson");
+        assert!(AnalyzeConfig::from_args(&a).is_ok());
+    }
+
+    #[test]
+    fn io_reasons_read_as_sentences() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&e), "no such file or directory");
+    }
+
+    #[test]
+    fn missing_output_folder_is_named() {
+        let err = open_output(&Output::File("/no/such/folder/out.ndjson".into()))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "cannot create output \"/no/such/folder/out.ndjson\": its folder \"/no/such/folder\" does not exist"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! Command-line arguments, as clap parses them.
+//!
+//! Only syntax is checked here (numbers are numbers, enums are known values);
+//! each subcommand turns its arguments into a checked config before it does
+//! any work. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use osprey_kernels::BackendChoice;
+use osprey_kernels::metrics::scene::DEFAULT_THRESHOLD;
+
+/// Analyse video with compute kernels on any GPU wgpu reaches, or on the CPU.
+///
+/// Results go to stdout (or --output) as NDJSON, one record a line; logs,
+/// progress and the final summary go to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "osprey", version, after_help = crate::exit::HELP)]
+pub struct Cli {
+    /// More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Log only errors on stderr (the final summary line stays)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse a video file or URI and write one NDJSON record a frame
+    #[command(after_help = crate::exit::HELP)]
+    Analyze(AnalyzeArgs),
+    /// List the GPU adapters wgpu sees and the one `--backend auto` takes
+    Devices(DevicesArgs),
+    /// Write a synthetic H.264 test clip with hard cuts (no network needed)
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `osprey analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Video file path or URI (file://, http://, rtsp://, ...)
+    #[arg(value_name = "FILE_OR_URI")]
+    pub input: String,
+
+    /// Compute backend: auto takes a GPU adapter when wgpu finds one, else the CPU
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+
+    /// Kernels to run, comma-separated: stats (ffmpeg's signalstats), scene (ffmpeg's scdet)
+    #[arg(long, default_value = "stats,scene", value_name = "LIST")]
+    pub kernels: String,
+
+    /// Where records go: a file path, or - for stdout
+    #[arg(short, long, default_value = "-", value_name = "PATH")]
+    pub output: PathBuf,
+
+    /// Scene score (0 to 100) at or above which a frame is a cut, as scdet's threshold
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_name = "SCORE")]
+    pub scene_threshold: f64,
+
+    /// Frames decoded and analysed together (1 to 256; memory grows with it)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub chunk_frames: usize,
+
+    /// Name written as each record's source [default: the file's stem, or the URI as given]
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+}
+
+/// Arguments of `osprey devices`.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `osprey generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The MP4 file to write
+    #[arg(value_name = "OUT.mp4")]
+    pub output: PathBuf,
+
+    /// Width in pixels (even, as H.264 4:2:0 needs)
+    #[arg(long, default_value_t = 640)]
+    pub width: u32,
+
+    /// Height in pixels (even)
+    #[arg(long, default_value_t = 360)]
+    pub height: u32,
+
+    /// Frames per second
+    #[arg(long, default_value_t = 25)]
+    pub fps: u32,
+
+    /// Total frames
+    #[arg(long, default_value_t = 150)]
+    pub frames: u32,
+
+    /// Frames between hard cuts (0 for none)
+    #[arg(long, default_value_t = 50)]
+    pub cut_every: u32,
+}
+
+/// `--backend` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// A GPU adapter when wgpu finds one, else the CPU
+    Auto,
+    /// A GPU adapter, or exit code 4
+    Gpu,
+    /// The CPU twins; wgpu is never touched
+    Cpu,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> BackendChoice {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Gpu => BackendChoice::Gpu,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn analyze_defaults() {
+        let cli = Cli::try_parse_from(["osprey", "analyze", "clip.mp4"]).unwrap();
+        let Command::Analyze(a) = cli.command else {
+            panic!("not analyze: {cli:?}");
+        };
+        assert_eq!(a.input, "clip.mp4");
+        assert_eq!(a.backend, BackendArg::Auto);
+        assert_eq!(a.kernels, "stats,scene");
+        assert_eq!(a.output, PathBuf::from("-"));
+        assert_eq!(a.scene_threshold, 10.0);
+        assert_eq!(a.chunk_frames, 8);
+        assert_eq!(a.source, None);
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = Cli::try_parse_from(["osprey", "devices", "-vv"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        assert!(Cli::try_parse_from(["osprey", "-q", "-v", "devices"]).is_err());
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+    }
+}

@@ -1,0 +1,185 @@
+//! Exit codes, and how errors map to them.
+//!
+//! The code is read from the first error in a chain whose type osprey knows
+//! ([`UsageError`], [`InputError`], the library crates' errors), so adding
+//! `.context(..)` to an error never changes its exit code.
+
+use std::process::ExitCode;
+
+use osprey_ingest::IngestError;
+use osprey_kernels::KernelError;
+use osprey_video::VideoError;
+
+/// The exit codes `osprey` documents (see [`HELP`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked, or the reader of stdout closed it early.
+    Success = 0,
+    /// A runtime failure that is none of the below (output not writable, ...).
+    Failure = 1,
+    /// Invalid arguments, an unknown kernel among them.
+    Usage = 2,
+    /// The input cannot be opened, read or decoded, or holds no video.
+    Input = 3,
+    /// No GPU adapter, or the GPU device failed.
+    Device = 4,
+}
+
+/// The exit-code table printed after `--help` and copied into the README.
+pub const HELP: &str = "\
+Exit codes:
+  0  success (also when the reader of stdout closes it early, as `| head` does)
+  1  runtime failure (output cannot be written, GStreamer unusable, internal error)
+  2  invalid arguments, an unknown kernel name among them
+  3  the input cannot be opened, read or decoded, or holds no video stream
+  4  no GPU adapter (with --backend gpu), or the GPU device failed";
+
+/// Arguments that parse but make no sense (a kernel osprey does not know, a
+/// threshold out of range, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// An input that cannot be used, found before decoding starts (a missing
+/// file, a folder).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open {input:?}: {reason}")]
+pub struct InputError {
+    /// The input as the user gave it.
+    pub input: String,
+    /// Why it cannot be used.
+    pub reason: String,
+}
+
+impl Exit {
+    /// The exit code for `err`.
+    pub fn for_error(err: &anyhow::Error) -> Exit {
+        err.chain().find_map(classify).unwrap_or(Exit::Failure)
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// The exit code one error in a chain stands for, when osprey knows its type.
+fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
+    if err.is::<UsageError>() {
+        return Some(Exit::Usage);
+    }
+    if err.is::<InputError>() {
+        return Some(Exit::Input);
+    }
+    if let Some(e) = err.downcast_ref::<KernelError>() {
+        return Some(match e {
+            KernelError::UnknownKernel(_) => Exit::Usage,
+            KernelError::NoAdapter | KernelError::DeviceRequest { .. } | KernelError::Gpu(_) => {
+                Exit::Device
+            }
+            _ => Exit::Failure,
+        });
+    }
+    if let Some(e) = err.downcast_ref::<VideoError>() {
+        return Some(match e {
+            VideoError::Open { .. } | VideoError::NoVideo { .. } | VideoError::Decode { .. } => {
+                Exit::Input
+            }
+            VideoError::Config(_) => Exit::Usage,
+            _ => Exit::Failure,
+        });
+    }
+    if let Some(e) = err.downcast_ref::<IngestError>() {
+        return Some(if e.is_broken_pipe() {
+            Exit::Success
+        } else {
+            Exit::Failure
+        });
+    }
+    if let Some(e) = err.downcast_ref::<std::io::Error>()
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return Some(Exit::Success);
+    }
+    None
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+mod tests {
+    use anyhow::Context as _;
+
+    use super::*;
+
+    fn exit_of<E: std::error::Error + Send + Sync + 'static>(e: E) -> Exit {
+        let err = anyhow::Error::new(e).context("outer context");
+        Exit::for_error(&err)
+    }
+
+    #[test]
+    fn known_errors_map_to_their_codes() {
+        assert_eq!(exit_of(UsageError("bad".into())), Exit::Usage);
+        assert_eq!(
+            exit_of(KernelError::UnknownKernel("bogus".into())),
+            Exit::Usage
+        );
+        assert_eq!(exit_of(KernelError::NoAdapter), Exit::Device);
+        assert_eq!(exit_of(KernelError::Gpu("lost".into())), Exit::Device);
+        assert_eq!(exit_of(KernelError::Internal("bug".into())), Exit::Failure);
+        assert_eq!(
+            exit_of(VideoError::NoVideo { input: "a".into() }),
+            Exit::Input
+        );
+        assert_eq!(
+            exit_of(InputError {
+                input: "a".into(),
+                reason: "no such file".into()
+            }),
+            Exit::Input
+        );
+        assert_eq!(exit_of(VideoError::Gstreamer("x".into())), Exit::Failure);
+        assert_eq!(exit_of(VideoError::Config("odd".into())), Exit::Usage);
+        assert_eq!(
+            exit_of(VideoError::Encode {
+                path: "a.mp4".into(),
+                reason: "x264enc failed".into()
+            }),
+            Exit::Failure
+        );
+        assert_eq!(exit_of(IngestError::BrokenPipe), Exit::Success);
+        assert_eq!(
+            exit_of(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
+            Exit::Success
+        );
+        assert_eq!(
+            exit_of(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            Exit::Failure
+        );
+    }
+
+    #[test]
+    fn context_keeps_the_code() {
+        let err: anyhow::Result<()> = Err(KernelError::NoAdapter.into());
+        let err = err.context("one").context("two").unwrap_err();
+        assert_eq!(Exit::for_error(&err), Exit::Device);
+        assert_eq!(Exit::for_error(&anyhow::anyhow!("plain")), Exit::Failure);
+    }
+
+    #[test]
+    fn codes_are_as_documented() {
+        for (exit, code) in [
+            (Exit::Success, 0),
+            (Exit::Failure, 1),
+            (Exit::Usage, 2),
+            (Exit::Input, 3),
+            (Exit::Device, 4),
+        ] {
+            assert_eq!(exit as u8, code);
+            assert!(HELP.contains(&format!("  {code}  ")), "{code} undocumented");
+        }
+    }
+}

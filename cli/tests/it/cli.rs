@@ -1,0 +1,403 @@
+//! The binary's arguments, exit codes, error lines, record shape and outputs.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::common::{
+    arg, frame_records, long_clip, osprey, parse_ndjson, require_gpu, run, run_cmd, run_in,
+    small_clip,
+};
+
+/// The keys of `stats`, in order.
+pub const STATS_KEYS: [&str; 20] = [
+    "y_min", "y_low", "y_avg", "y_high", "y_max", "u_min", "u_low", "u_avg", "u_high", "u_max",
+    "v_min", "v_low", "v_avg", "v_high", "v_max", "sat_min", "sat_low", "sat_avg", "sat_high",
+    "sat_max",
+];
+
+#[test]
+fn help_lists_subcommands_and_exit_codes() {
+    let r = run(&["--help"]).success();
+    for word in ["analyze", "devices", "generate", "Exit codes:", "  4  "] {
+        assert!(
+            r.stdout.contains(word),
+            "{word:?} missing from:\n{}",
+            r.stdout
+        );
+    }
+    let r = run(&["analyze", "--help"]).success();
+    for word in [
+        "--backend",
+        "--kernels",
+        "--output",
+        "--scene-threshold",
+        "Exit codes:",
+    ] {
+        assert!(
+            r.stdout.contains(word),
+            "{word:?} missing from:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn bad_syntax_is_a_usage_error() {
+    let r = run(&["analyze"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run(&["analyze", "x.mp4", "--backend", "tpu"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"));
+}
+
+#[test]
+fn missing_file_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = run_in(dir.path(), &["analyze", "nothere.mp4"]).fails_with(3);
+    assert_eq!(line, "osprey: cannot open \"nothere.mp4\": no such file");
+}
+
+#[test]
+fn folder_as_input_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = run(&["analyze", arg(dir.path())]).fails_with(3);
+    assert!(line.contains("folder"), "{line}");
+}
+
+#[test]
+fn unknown_kernel_exits_2() {
+    let line = run(&["analyze", arg(small_clip()), "--kernels", "stats,bogus"]).fails_with(2);
+    assert_eq!(
+        line,
+        "osprey: unknown kernel \"bogus\" (known: stats, scene)"
+    );
+}
+
+#[test]
+fn out_of_range_arguments_exit_2() {
+    let clip = arg(small_clip());
+    let line = run(&["analyze", clip, "--scene-threshold", "250"]).fails_with(2);
+    assert!(line.contains("--scene-threshold"), "{line}");
+    let line = run(&["analyze", clip, "--chunk-frames", "0"]).fails_with(2);
+    assert!(line.contains("--chunk-frames"), "{line}");
+}
+
+#[test]
+fn text_file_named_mp4_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("notes.mp4");
+    std::fs::write(&fake, "these are notes, not a video\n".repeat(50)).unwrap();
+    let r = run(&["analyze", arg(&fake), "--backend", "cpu"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 3, "input errors exit 3: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("osprey: "), "{}", r.stderr);
+    assert!(
+        last.contains("notes.mp4"),
+        "the message names the input: {last}"
+    );
+    assert!(r.stdout.is_empty(), "no records: {}", r.stdout);
+}
+
+#[test]
+fn file_without_video_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = dir.path().join("tone.wav");
+    crate::common::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=0.2", arg(&audio)]);
+    let line = run(&["analyze", arg(&audio), "--backend", "cpu"]).fails_with(3);
+    assert!(line.contains("has no video stream"), "{line}");
+}
+
+/// Checks the documented shape of every record and returns the frame records.
+#[track_caller]
+fn check_shape<'a>(records: &'a [Value], source: &str, stats: bool, scene: bool) -> Vec<&'a Value> {
+    for r in records {
+        assert_eq!(r["source"], source, "{r}");
+        match r["kind"].as_str() {
+            Some("frame") => {
+                for key in ["frame", "width", "height"] {
+                    assert!(r[key].is_u64(), "{key} is an integer: {r}");
+                }
+                assert!(r["pts"].is_f64() || r["pts"].is_u64(), "pts: {r}");
+                assert_eq!(r.get("stats").is_some(), stats, "{r}");
+                assert_eq!(r.get("scene").is_some(), scene, "{r}");
+                if stats {
+                    let s = r["stats"].as_object().unwrap();
+                    let keys: Vec<&str> = s.keys().map(String::as_str).collect();
+                    let mut want = STATS_KEYS.to_vec();
+                    want.sort_unstable();
+                    let mut got = keys.clone();
+                    got.sort_unstable();
+                    assert_eq!(got, want, "{r}");
+                    for key in STATS_KEYS {
+                        if key.ends_with("_avg") {
+                            assert!(s[key].is_f64(), "{key} is a float: {r}");
+                        } else {
+                            assert!(s[key].as_u64().is_some_and(|v| v <= 255), "{key}: {r}");
+                        }
+                    }
+                }
+                if scene {
+                    assert!(r["scene"]["mafd"].is_f64(), "{r}");
+                    assert!(r["scene"]["score"].is_f64(), "{r}");
+                }
+            }
+            Some("event") => {
+                assert!(scene, "events come from the scene kernel: {r}");
+                assert_eq!(r["type"], "scene_cut", "{r}");
+                assert!(r["frame"].is_u64() && r["score"].is_f64(), "{r}");
+            }
+            _ => panic!("unknown record kind: {r}"),
+        }
+    }
+    frame_records(records)
+}
+
+#[test]
+fn cpu_backend_writes_one_record_a_frame() {
+    let r = run(&["analyze", arg(small_clip()), "--backend", "cpu"]).success();
+    let records = r.records();
+    let frames = check_shape(&records, "small-64x48", true, true);
+    assert_eq!(frames.len(), 12);
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(f["frame"], i as u64);
+        assert_eq!(
+            (f["width"].as_u64(), f["height"].as_u64()),
+            (Some(64), Some(48))
+        );
+        let pts = f["pts"].as_f64().unwrap();
+        assert!((pts - i as f64 / 25.0).abs() < 1e-6, "frame {i} pts {pts}");
+    }
+    // The summary is the last line on stderr.
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("osprey: small-64x48: 12 frames in ") && last.contains(" on cpu"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn kernels_not_run_are_left_out() {
+    let clip = arg(small_clip());
+    let r = run(&["analyze", clip, "--backend", "cpu", "--kernels", "stats"]).success();
+    let records = r.records();
+    assert_eq!(check_shape(&records, "small-64x48", true, false).len(), 12);
+    assert!(records.iter().all(|r| r["kind"] == "frame"));
+    let r = run(&[
+        "analyze",
+        clip,
+        "--backend",
+        "cpu",
+        "--kernels",
+        "scene",
+        "--source",
+        "cam7",
+    ])
+    .success();
+    assert_eq!(check_shape(&r.records(), "cam7", false, true).len(), 12);
+}
+
+#[test]
+fn chunk_size_does_not_change_results() {
+    let clip = arg(long_clip());
+    let one = run(&["analyze", clip, "--backend", "cpu", "--chunk-frames", "1"]).success();
+    let many = run(&["analyze", clip, "--backend", "cpu", "--chunk-frames", "37"]).success();
+    assert_eq!(one.records().len(), many.records().len());
+    assert_eq!(one.stdout, many.stdout);
+}
+
+#[test]
+fn output_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_in(
+        dir.path(),
+        &[
+            "analyze",
+            arg(small_clip()),
+            "--backend",
+            "cpu",
+            "--output",
+            "out.ndjson",
+        ],
+    )
+    .success();
+    assert!(r.stdout.is_empty(), "stdout stays empty: {}", r.stdout);
+    let text = std::fs::read_to_string(dir.path().join("out.ndjson")).unwrap();
+    let records = parse_ndjson(&text);
+    assert_eq!(frame_records(&records).len(), 12);
+}
+
+#[test]
+fn output_in_missing_folder_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = run_in(
+        dir.path(),
+        &[
+            "analyze",
+            arg(small_clip()),
+            "--backend",
+            "cpu",
+            "-o",
+            "no/such/out.ndjson",
+        ],
+    )
+    .fails_with(1);
+    assert_eq!(
+        line,
+        "osprey: cannot create output \"no/such/out.ndjson\": its folder \"no/such\" does not exist"
+    );
+}
+
+#[test]
+fn closed_stdout_is_success() {
+    // 400 frames of records are far more than a pipe buffer holds, so osprey
+    // must meet the closed pipe.
+    let mut child = osprey()
+        .args([
+            "analyze",
+            arg(long_clip()),
+            "--backend",
+            "cpu",
+            "--chunk-frames",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"kind\":\"frame\""), "{first}");
+    // The reader is dropped here: the pipe is closed.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("broken pipe"), "{stderr}");
+}
+
+#[test]
+fn devices_lists_adapters() {
+    let r = run(&["devices"]).success();
+    assert!(r.stdout.contains("auto: "), "{}", r.stdout);
+    let r = run(&["devices", "--json"]).success();
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(v["adapters"].is_array(), "{v}");
+    assert!(v.get("auto").is_some(), "{v}");
+}
+
+#[test]
+fn gpu_backend_matches_cpu_exactly() {
+    let adapter = require_gpu();
+    let clip = arg(small_clip());
+    let gpu = run(&["analyze", clip, "--backend", "gpu"]).success();
+    let cpu = run(&["analyze", clip, "--backend", "cpu"]).success();
+    check_shape(&gpu.records(), "small-64x48", true, true);
+    // Integers are bit-identical and the floats come from the same host code.
+    assert_eq!(gpu.stdout, cpu.stdout);
+    let last = gpu.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(" on gpu"),
+        "summary names the GPU: {}",
+        gpu.stderr
+    );
+    // No driver noise (libwayland's XDG_RUNTIME_DIR complaint, loader errors).
+    assert!(
+        !gpu.stderr
+            .lines()
+            .any(|l| l.starts_with("error") || l.contains("ERROR")),
+        "{}",
+        gpu.stderr
+    );
+    let name = adapter["name"].as_str().unwrap_or_default();
+    assert!(
+        gpu.stderr.contains(name),
+        "summary names {name:?}: {}",
+        gpu.stderr
+    );
+}
+
+#[test]
+fn auto_takes_the_gpu_and_says_so() {
+    require_gpu();
+    let r = run(&["analyze", arg(small_clip())]).success();
+    assert!(r.stderr.contains("Auto took a GPU adapter"), "{}", r.stderr);
+    assert_eq!(frame_records(&r.records()).len(), 12);
+}
+
+#[test]
+fn without_an_adapter_gpu_exits_4_and_auto_uses_the_cpu() {
+    // wgpu honours WGPU_BACKEND; Metal does not exist on Linux, so it finds
+    // no adapter at all.
+    let no_vulkan = [("WGPU_BACKEND", "metal")];
+    let gpu = run_cmd(
+        osprey()
+            .args(["analyze", arg(small_clip()), "--backend", "gpu"])
+            .envs(no_vulkan),
+    );
+    let line = gpu.fails_with(4);
+    assert!(line.contains("no GPU adapter"), "{line}");
+    let auto = run_cmd(
+        osprey()
+            .args(["analyze", arg(small_clip())])
+            .envs(no_vulkan),
+    )
+    .success();
+    assert!(
+        auto.stderr.contains("No GPU adapter found"),
+        "{}",
+        auto.stderr
+    );
+    assert!(auto.stderr.contains(" on cpu"), "{}", auto.stderr);
+    assert_eq!(frame_records(&auto.records()).len(), 12);
+}
+
+#[test]
+fn generated_clip_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    run_in(
+        dir.path(),
+        &[
+            "generate",
+            "gen.mp4",
+            "--width",
+            "96",
+            "--height",
+            "64",
+            "--frames",
+            "30",
+            "--cut-every",
+            "10",
+        ],
+    )
+    .success();
+    let r = run_in(dir.path(), &["analyze", "gen.mp4", "--backend", "cpu"]).success();
+    let records = r.records();
+    let frames = check_shape(&records, "gen", true, true);
+    assert_eq!(frames.len(), 30);
+    assert!(frames.iter().all(|f| f["width"] == 96 && f["height"] == 64));
+    let cuts: Vec<u64> = records
+        .iter()
+        .filter(|r| r["kind"] == "event")
+        .map(|r| r["frame"].as_u64().unwrap())
+        .collect();
+    assert!(!cuts.is_empty(), "hard cuts are found");
+    assert!(
+        cuts.iter().all(|c| c % 10 == 0),
+        "cuts only at the pattern changes: {cuts:?}"
+    );
+}
+
+#[test]
+fn generate_refuses_odd_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = run_in(dir.path(), &["generate", "x.mp4", "--width", "321"]).fails_with(2);
+    assert!(line.contains("--width"), "{line}");
+    assert!(!dir.path().join("x.mp4").exists());
+}

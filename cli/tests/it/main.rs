@@ -1,0 +1,21 @@
+//! Integration tests of the `osprey` binary: every test runs the real binary
+//! (`CARGO_BIN_EXE_osprey`) on clips made by ffmpeg (or by `osprey
+//! generate`), in a temporary folder.
+//!
+//! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
+//!   backends.
+//! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
+//!   signalstats and scdet on the same files, on both backends.
+//!
+//! GPU tests are never skipped: they fail when wgpu finds no adapter (install
+//! Mesa's lavapipe, as `scripts/setup.sh` does), and with
+//! `OSPREY_REQUIRE_GPU=1` they also fail on a software (CPU-type) adapter.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
+mod cli;
+mod common;
+mod oracle;

@@ -1,0 +1,110 @@
+//! Host side of `shaders/stats.wgsl`: its pipelines, bind group and dispatches.
+//!
+//! Per frame, `stats_luma` covers the Y plane and `stats_chroma` the U and V
+//! (or UV) planes; both add into the frame's [`FrameHist`](super::types::FrameHist)
+//! in `hist`, which the backend clears before the pass and reads back after.
+
+use super::pipeline::{self, grid};
+use super::shaders;
+use super::types::binding;
+use crate::error::Result;
+
+/// Entry point over the luma plane.
+pub const ENTRY_LUMA: &str = "stats_luma";
+/// Entry point over the chroma planes.
+pub const ENTRY_CHROMA: &str = "stats_chroma";
+
+/// Workgroups of one frame's two dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatsGrid {
+    /// Over the luma plane.
+    pub luma: (u32, u32),
+    /// Over the chroma planes.
+    pub chroma: (u32, u32),
+}
+
+impl StatsGrid {
+    /// The dispatch sizes for a frame of `width` x `height` (4:2:0, `nv12` or I420).
+    ///
+    /// # Errors
+    /// When the frame needs more workgroups than the adapter dispatches.
+    pub(crate) fn new(width: u32, height: u32, nv12: bool, max_dim: u32) -> Result<Self> {
+        let (cw, ch) = crate::frame::chroma_size(width, height);
+        let chroma_row = if nv12 { 2 * cw } else { cw };
+        Ok(StatsGrid {
+            luma: grid(u64::from(width.div_ceil(4)) * u64::from(height), max_dim)?,
+            chroma: grid(u64::from(chroma_row.div_ceil(4)) * u64::from(ch), max_dim)?,
+        })
+    }
+}
+
+/// The compiled stats kernel and its bind group.
+#[derive(Debug)]
+pub(crate) struct StatsKernel {
+    layout: wgpu::BindGroupLayout,
+    luma: wgpu::ComputePipeline,
+    chroma: wgpu::ComputePipeline,
+    bind_group: Option<wgpu::BindGroup>,
+}
+
+impl StatsKernel {
+    /// Compiles the shader and builds both pipelines.
+    pub(crate) fn new(device: &wgpu::Device) -> Self {
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("osprey stats bind group layout"),
+            entries: &[
+                pipeline::params_entry(binding::PARAMS),
+                pipeline::storage_entry(binding::FRAMES, true),
+                pipeline::storage_entry(binding::HIST, false),
+            ],
+        });
+        let module = pipeline::module(device, "osprey stats shader", shaders::STATS);
+        let luma = pipeline::compute(device, "osprey stats_luma", &layout, &module, ENTRY_LUMA);
+        let chroma =
+            pipeline::compute(device, "osprey stats_chroma", &layout, &module, ENTRY_CHROMA);
+        StatsKernel {
+            layout,
+            luma,
+            chroma,
+            bind_group: None,
+        }
+    }
+
+    /// (Re)binds the buffers; called when any of them was re-created.
+    pub(crate) fn bind(
+        &mut self,
+        device: &wgpu::Device,
+        params: &wgpu::Buffer,
+        frames: &wgpu::Buffer,
+        hist: &wgpu::Buffer,
+    ) {
+        self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("osprey stats bind group"),
+            layout: &self.layout,
+            entries: &[
+                pipeline::params_binding(binding::PARAMS, params),
+                pipeline::whole_binding(binding::FRAMES, frames),
+                pipeline::whole_binding(binding::HIST, hist),
+            ],
+        }));
+    }
+
+    /// Records both dispatches for every frame: `frames` holds each frame's
+    /// dynamic offset into `params` and its grid.
+    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>, frames: &[(u32, StatsGrid)]) {
+        let bind_group = self
+            .bind_group
+            .as_ref()
+            .expect("the backend binds buffers before encoding");
+        pass.set_pipeline(&self.luma);
+        for &(offset, grid) in frames {
+            pass.set_bind_group(0, bind_group, &[offset]);
+            pass.dispatch_workgroups(grid.luma.0, grid.luma.1, 1);
+        }
+        pass.set_pipeline(&self.chroma);
+        for &(offset, grid) in frames {
+            pass.set_bind_group(0, bind_group, &[offset]);
+            pass.dispatch_workgroups(grid.chroma.0, grid.chroma.1, 1);
+        }
+    }
+}

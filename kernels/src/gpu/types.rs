@@ -1,0 +1,147 @@
+//! Every value and struct shared with WGSL, in one place.
+//!
+//! The structs are `#[repr(C)]` [`Pod`](bytemuck::Pod) twins of the WGSL
+//! structs of the same name, with explicit padding and no `vec3`; the
+//! integration test `shaders.rs` reads each WGSL struct's size and member
+//! offsets from naga and compares them with these, and checks the constants and
+//! binding numbers below against the shaders, so comments cannot drift.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Invocations per workgroup of every frame kernel (WGSL `WORKGROUP_SIZE`).
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// Words (4 bytes) each invocation reads in one dispatch (WGSL
+/// `WORDS_PER_INVOCATION`), so one workgroup covers
+/// [`WORDS_PER_GROUP`] words of a plane.
+pub const WORDS_PER_INVOCATION: u32 = 8;
+
+/// Words of a plane one workgroup covers.
+pub const WORDS_PER_GROUP: u32 = WORKGROUP_SIZE * WORDS_PER_INVOCATION;
+
+/// [`FrameParams::format`] of an I420 frame (WGSL `FORMAT_I420`).
+pub const FORMAT_I420: u32 = 0;
+/// [`FrameParams::format`] of an NV12 frame (WGSL `FORMAT_NV12`).
+pub const FORMAT_NV12: u32 = 1;
+
+/// [`FrameParams::prev_source`]: no previous frame, `scene` does not run
+/// (WGSL `PREV_NONE`).
+pub const PREV_NONE: u32 = 0;
+/// [`FrameParams::prev_source`]: the previous frame is in the same chunk, its
+/// luma at [`FrameParams::prev_offset`] (WGSL `PREV_CHUNK`).
+pub const PREV_CHUNK: u32 = 1;
+/// [`FrameParams::prev_source`]: the previous frame ended the previous chunk;
+/// its luma is in the persistent slot (WGSL `PREV_SLOT`).
+pub const PREV_SLOT: u32 = 2;
+
+/// Bind group 0 binding numbers, as the shaders declare them.
+pub mod binding {
+    /// `params`: the frame's [`FrameParams`](super::FrameParams), a uniform with a dynamic offset (both kernels).
+    pub const PARAMS: u32 = 0;
+    /// `frames`: the chunk's packed planes, `array<u32>` (both kernels).
+    pub const FRAMES: u32 = 1;
+    /// `hist`: one [`FrameHist`](super::FrameHist) a frame (stats).
+    pub const HIST: u32 = 2;
+    /// `prev_luma`: the last luma plane of the previous chunk (scene).
+    pub const PREV_LUMA: u32 = 2;
+    /// `sad`: one [`SadTotal`](super::SadTotal) a frame (scene).
+    pub const SAD: u32 = 3;
+}
+
+/// Where one frame's planes lie in the chunk buffer and what it is compared
+/// with (WGSL `FrameParams`). Offsets and strides count 32-bit words.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FrameParams {
+    /// Slot of this frame in the per-frame outputs.
+    pub frame: u32,
+    /// Luma width in pixels.
+    pub width: u32,
+    /// Luma height in pixels.
+    pub height: u32,
+    /// [`FORMAT_I420`] or [`FORMAT_NV12`].
+    pub format: u32,
+    /// Offset of the luma plane.
+    pub y_offset: u32,
+    /// Luma row stride.
+    pub y_stride: u32,
+    /// Offset of the U plane (I420) or the interleaved UV plane (NV12).
+    pub u_offset: u32,
+    /// Row stride of the U or UV plane.
+    pub u_stride: u32,
+    /// Offset of the V plane (I420; 0 for NV12).
+    pub v_offset: u32,
+    /// Row stride of the V plane (I420; 0 for NV12).
+    pub v_stride: u32,
+    /// Chroma width in samples.
+    pub chroma_width: u32,
+    /// Chroma height in samples.
+    pub chroma_height: u32,
+    /// [`PREV_NONE`], [`PREV_CHUNK`] or [`PREV_SLOT`].
+    pub prev_source: u32,
+    /// Offset of the previous frame's luma in the chunk buffer ([`PREV_CHUNK`]).
+    pub prev_offset: u32,
+    /// Luma row stride of the previous frame.
+    pub prev_stride: u32,
+    /// Padding to 16 bytes, as uniform buffers lay structs out.
+    pub _pad: u32,
+}
+
+/// One frame's histograms: Y, U, V and saturation, 256 bins each, in the order
+/// of [`crate::kernel::channel`] (WGSL `FrameHist`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct FrameHist {
+    /// `bins[channel * 256 + value]`.
+    pub bins: [u32; 1024],
+}
+
+impl FrameHist {
+    /// The histograms as [`FrameRaw::hist`](crate::kernel::FrameRaw::hist) holds them.
+    pub fn to_channels(&self) -> [[u32; 256]; 4] {
+        let mut out = [[0; 256]; 4];
+        for (dst, src) in out.iter_mut().zip(self.bins.chunks_exact(256)) {
+            dst.copy_from_slice(src);
+        }
+        out
+    }
+}
+
+/// An exact 64-bit sum kept as two u32 words, the high one counting the
+/// carries out of the low one (WGSL `SadTotal`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct SadTotal {
+    /// Low 32 bits.
+    pub lo: u32,
+    /// High 32 bits.
+    pub hi: u32,
+}
+
+impl SadTotal {
+    /// The sum as a `u64`.
+    pub fn value(self) -> u64 {
+        u64::from(self.hi) << 32 | u64::from(self.lo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sad_total_joins_words() {
+        assert_eq!(SadTotal { lo: 7, hi: 0 }.value(), 7);
+        assert_eq!(SadTotal { lo: 1, hi: 2 }.value(), (2 << 32) + 1);
+    }
+
+    #[test]
+    fn frame_hist_splits_channels() {
+        let mut h = FrameHist { bins: [0; 1024] };
+        h.bins[3] = 1;
+        h.bins[256 + 4] = 2;
+        h.bins[1023] = 9;
+        let c = h.to_channels();
+        assert_eq!((c[0][3], c[1][4], c[3][255]), (1, 2, 9));
+    }
+}

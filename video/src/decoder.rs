@@ -1,0 +1,508 @@
+//! The decode pipeline: any file or URI in, [`FrameChunk`]s of I420/NV12 out.
+//!
+//! ```text
+//! uridecodebin ─(raw video pad)─► videoconvert ─► appsink (I420 | NV12, bounded)
+//!              └(other pads)────► fakesink
+//! ```
+//!
+//! `videoconvert` passes buffers through untouched when the decoder already
+//! outputs I420 or NV12 (the usual case) and converts anything else (10-bit,
+//! 4:2:2, RGB) to the nearest of the two. The appsink's sink pad tells
+//! upstream it understands `GstVideoMeta`, so decoders hand over their own
+//! buffers with their own strides instead of copying into a packed layout.
+//!
+//! Audio and subtitle streams are not decoded: autoplugging stops at their
+//! parsed caps and their pads drain into a `fakesink`, so they neither cost
+//! CPU nor stall the demuxer with not-linked errors.
+//!
+//! The appsink queue holds at most two chunks (`drop=false`), so a slow
+//! consumer blocks the decoder instead of growing memory. The caller's thread
+//! drives everything: it pulls samples with a short timeout and reads the bus
+//! between pulls, so errors and "no video" end the wait promptly.
+
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use osprey_kernels::PixelFormat;
+
+use crate::chunk::{FrameChunk, FrameMeta, pts_seconds};
+use crate::error::{VideoError, gst_reason};
+use crate::init::{init, make};
+use crate::input::to_uri;
+
+/// How long one appsink pull waits before the bus is read again.
+const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
+
+/// Name of the application message posted when decodebin has exposed all its
+/// pads and none of them was raw video.
+const NO_VIDEO: &str = "osprey-no-video";
+
+/// Options for opening a source.
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    /// Frames per chunk handed to the kernels (default 8, at least 1).
+    pub chunk_frames: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { chunk_frames: 8 }
+    }
+}
+
+/// What the decoded video looks like, known once the first frame is out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamInfo {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The layout frames arrive in.
+    pub format: PixelFormat,
+    /// Frames per second from the caps; `None` for variable frame rate.
+    pub frame_rate: Option<f64>,
+}
+
+impl StreamInfo {
+    fn from_video_info(info: &gst_video::VideoInfo) -> Option<Self> {
+        let format = match info.format() {
+            gst_video::VideoFormat::I420 => PixelFormat::I420,
+            gst_video::VideoFormat::Nv12 => PixelFormat::Nv12,
+            _ => return None,
+        };
+        let fps = info.fps();
+        let frame_rate = (fps.numer() > 0 && fps.denom() > 0)
+            .then(|| f64::from(fps.numer()) / f64::from(fps.denom()));
+        Some(StreamInfo {
+            width: info.width(),
+            height: info.height(),
+            format,
+            frame_rate,
+        })
+    }
+}
+
+/// A running decode pipeline.
+///
+/// The pipeline is set to `Null` when the stream ends, fails, or the decoder
+/// is dropped. Chunks already handed out stay valid after that.
+pub struct Decoder {
+    input: String,
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    bus: gst::Bus,
+    chunk_frames: usize,
+    /// The first sample, pulled by `open` to learn the stream's shape.
+    pending: Option<gst::Sample>,
+    /// The caps of the last sample and their parsed form.
+    caps: Option<(gst::Caps, gst_video::VideoInfo)>,
+    info: Option<StreamInfo>,
+    duration: Option<f64>,
+    next_index: u64,
+    /// An error met after some frames of a chunk: reported by the next call.
+    deferred: Option<VideoError>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("input", &self.input)
+            .field("info", &self.info)
+            .field("next_index", &self.next_index)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// Opens a file path or URI (anything uridecodebin can open) and decodes
+    /// up to its first frame, so [`Decoder::info`] is known on return.
+    ///
+    /// # Errors
+    /// [`VideoError::Config`] for `chunk_frames == 0`, [`VideoError::Open`]
+    /// for a missing or unreadable file, [`VideoError::NoVideo`] when the
+    /// input has no video stream, [`VideoError::Decode`] when GStreamer cannot
+    /// read it (not media, missing decoder, network error),
+    /// [`VideoError::Gstreamer`] when GStreamer itself is not usable.
+    pub fn open(input: &str, options: DecodeOptions) -> Result<Decoder, VideoError> {
+        if options.chunk_frames == 0 {
+            return Err(VideoError::Config("chunk_frames must be at least 1".into()));
+        }
+        let uri = to_uri(input)?;
+        init()?;
+        let mut decoder = Decoder::build(input, &uri, options.chunk_frames)?;
+        tracing::debug!(%uri, "Starting decode pipeline.");
+        if decoder.pipeline.set_state(gst::State::Playing).is_err() {
+            // The element that refused usually posted why.
+            decoder.poll_bus()?;
+            return Err(decoder.decode_error("the pipeline refused to start".into()));
+        }
+        match decoder.pull() {
+            Ok(first) => decoder.pending = first,
+            Err(e) => {
+                decoder.stop();
+                return Err(e);
+            }
+        }
+        if let Some(caps) = decoder.pending.as_ref().and_then(|s| s.caps_owned()) {
+            decoder.update_caps(&caps)?;
+        }
+        decoder.duration = decoder.query_duration();
+        tracing::debug!(
+            input,
+            info = ?decoder.info,
+            duration = ?decoder.duration,
+            "Decoder open."
+        );
+        Ok(decoder)
+    }
+
+    /// Builds the pipeline, stopped.
+    fn build(input: &str, uri: &str, chunk_frames: usize) -> Result<Decoder, VideoError> {
+        let pipeline = gst::Pipeline::new();
+        let source = make("uridecodebin", |b| b.property("uri", uri))?;
+        let convert = make("videoconvert", |b| b)?;
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", gst::List::new(["I420", "NV12"]))
+            .build();
+        let queue_len = u32::try_from(chunk_frames.saturating_mul(2).max(4)).unwrap_or(u32::MAX);
+        let appsink = gst_app::AppSink::builder()
+            .caps(&caps)
+            .sync(false)
+            .max_buffers(queue_len)
+            .drop(false)
+            .enable_last_sample(false)
+            .build();
+        pipeline
+            .add_many([&source, &convert, appsink.upcast_ref()])
+            .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
+        convert
+            .link(&appsink)
+            .map_err(|e| VideoError::Gstreamer(format!("cannot link videoconvert: {e}")))?;
+        advertise_video_meta(&appsink);
+        connect_source(&source, &pipeline, &convert)?;
+        let bus = pipeline
+            .bus()
+            .ok_or_else(|| VideoError::Gstreamer("pipeline has no bus".into()))?;
+        Ok(Decoder {
+            input: input.to_owned(),
+            pipeline,
+            appsink,
+            bus,
+            chunk_frames,
+            pending: None,
+            caps: None,
+            info: None,
+            duration: None,
+            next_index: 0,
+            deferred: None,
+            finished: false,
+        })
+    }
+
+    /// The next chunk of up to `chunk_frames` frames, `None` at end of stream.
+    ///
+    /// Only the last chunk may be short. When decoding fails after some frames
+    /// of a chunk, those frames are returned first and the error comes with
+    /// the next call; after an error every call returns `Ok(None)`.
+    ///
+    /// # Errors
+    /// [`VideoError::Decode`] when GStreamer reports an error or a frame
+    /// cannot be mapped.
+    pub fn next_chunk(&mut self) -> Result<Option<FrameChunk>, VideoError> {
+        if let Some(err) = self.deferred.take() {
+            return Err(err);
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        let mut chunk = FrameChunk::with_capacity(self.chunk_frames);
+        while chunk.len() < self.chunk_frames {
+            let step = match self.pull() {
+                Ok(Some(sample)) => self.append(&mut chunk, &sample),
+                Ok(None) => {
+                    tracing::debug!(input = %self.input, frames = self.next_index, "End of stream.");
+                    self.stop();
+                    break;
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(err) = step {
+                self.stop();
+                if chunk.is_empty() {
+                    return Err(err);
+                }
+                self.deferred = Some(err);
+                break;
+            }
+        }
+        Ok((!chunk.is_empty()).then_some(chunk))
+    }
+
+    /// Width, height, format and frame rate of the video, once a frame has
+    /// been decoded (`None` only for a video stream with no frames).
+    pub fn info(&self) -> Option<StreamInfo> {
+        self.info
+    }
+
+    /// Frame rate reported by caps, when known (frames per second).
+    pub fn frame_rate(&self) -> Option<f64> {
+        self.info.and_then(|i| i.frame_rate)
+    }
+
+    /// Duration when known, in seconds (for progress).
+    pub fn duration(&self) -> Option<f64> {
+        self.duration.or_else(|| self.query_duration())
+    }
+
+    /// The next sample, `None` at end of stream. Reads the bus between pulls.
+    fn pull(&mut self) -> Result<Option<gst::Sample>, VideoError> {
+        if let Some(sample) = self.pending.take() {
+            return Ok(Some(sample));
+        }
+        loop {
+            self.poll_bus()?;
+            if let Some(sample) = self.appsink.try_pull_sample(POLL) {
+                return Ok(Some(sample));
+            }
+            if self.appsink.is_eos() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Maps one sample's buffer into `chunk`.
+    fn append(&mut self, chunk: &mut FrameChunk, sample: &gst::Sample) -> Result<(), VideoError> {
+        let caps = sample
+            .caps()
+            .ok_or_else(|| self.decode_error("a frame arrived without caps".into()))?;
+        self.update_caps(caps)?;
+        let buffer = sample
+            .buffer_owned()
+            .ok_or_else(|| self.decode_error("a sample arrived without a buffer".into()))?;
+        let meta = FrameMeta {
+            index: self.next_index,
+            pts: pts_seconds(&buffer, sample.segment()),
+        };
+        let (_, info) = self
+            .caps
+            .as_ref()
+            .expect("update_caps stored the caps of this sample");
+        chunk
+            .push(buffer, info, meta)
+            .map_err(|reason| self.decode_error(reason))?;
+        self.next_index += 1;
+        Ok(())
+    }
+
+    /// Parses `caps` when they differ from the last sample's.
+    fn update_caps(&mut self, caps: &gst::CapsRef) -> Result<(), VideoError> {
+        if self.caps.as_ref().is_some_and(|(c, _)| c.as_ref() == caps) {
+            return Ok(());
+        }
+        let video_info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|e| self.decode_error(format!("unusable caps {caps}: {e}")))?;
+        let info = StreamInfo::from_video_info(&video_info).ok_or_else(|| {
+            self.decode_error(format!("unexpected pixel format {:?}", video_info.format()))
+        })?;
+        if self.info.is_some_and(|old| old != info) {
+            tracing::info!(input = %self.input, ?info, "Video format changed mid-stream.");
+        }
+        self.info = Some(info);
+        self.caps = Some((caps.to_owned(), video_info));
+        Ok(())
+    }
+
+    /// Handles every message waiting on the bus.
+    fn poll_bus(&mut self) -> Result<(), VideoError> {
+        while let Some(message) = self.bus.pop() {
+            self.handle(&message)?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, message: &gst::Message) -> Result<(), VideoError> {
+        use gst::MessageView;
+        let source = message.src().map(|s| s.name().to_string());
+        match message.view() {
+            MessageView::Error(e) => {
+                let debug = e.debug();
+                Err(self.decode_error(gst_reason(source.as_deref(), &e.error(), debug.as_deref())))
+            }
+            MessageView::Warning(w) => {
+                let debug = w.debug();
+                let reason = gst_reason(source.as_deref(), &w.error(), debug.as_deref());
+                tracing::warn!(input = %self.input, %reason, "GStreamer warning.");
+                Ok(())
+            }
+            MessageView::Application(a)
+                if a.structure().is_some_and(|s| s.name() == NO_VIDEO) =>
+            {
+                Err(VideoError::NoVideo {
+                    input: self.input.clone(),
+                })
+            }
+            MessageView::DurationChanged(_) => {
+                self.duration = self.query_duration();
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn query_duration(&self) -> Option<f64> {
+        self.pipeline
+            .query_duration::<gst::ClockTime>()
+            .map(gst::ClockTime::seconds_f64)
+    }
+
+    fn decode_error(&self, reason: String) -> VideoError {
+        VideoError::Decode {
+            input: self.input.clone(),
+            reason,
+        }
+    }
+
+    /// Stops the pipeline and marks the stream finished.
+    fn stop(&mut self) {
+        self.finished = true;
+        self.pending = None;
+        if let Err(e) = self.pipeline.set_state(gst::State::Null) {
+            tracing::warn!(input = %self.input, error = %e, "Cannot stop decode pipeline.");
+        }
+    }
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Lets upstream know the appsink reads `GstVideoMeta` (plane offsets and
+/// strides), so decoders push their own buffers instead of copying every
+/// frame into GStreamer's default packed layout.
+///
+/// GStreamer 1.22's appsink has no `propose-allocation` callback (added in
+/// 1.24), so a probe adds the meta to the ALLOCATION query on its way in.
+fn advertise_video_meta(appsink: &gst_app::AppSink) {
+    let Some(pad) = appsink.static_pad("sink") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, |_, info| {
+        if let Some(query) = info.query_mut()
+            && let gst::QueryViewMut::Allocation(allocation) = query.view_mut()
+            && allocation
+                .find_allocation_meta::<gst_video::VideoMeta>()
+                .is_none()
+        {
+            allocation.add_allocation_meta::<gst_video::VideoMeta>(None);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Wires uridecodebin's dynamic pads: the first raw video pad to
+/// `videoconvert`, everything else to its own `fakesink`; "no video" is
+/// posted on the bus once all pads are out and none was video.
+fn connect_source(
+    source: &gst::Element,
+    pipeline: &gst::Pipeline,
+    convert: &gst::Element,
+) -> Result<(), VideoError> {
+    let video_sink = convert
+        .static_pad("sink")
+        .ok_or_else(|| VideoError::Gstreamer("videoconvert has no sink pad".into()))?;
+
+    source.connect("autoplug-continue", false, |values| {
+        let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
+        let pad = values.get(1).and_then(|v| v.get::<gst::Pad>().ok());
+        let keep_going = match (pad, caps) {
+            (Some(pad), Some(caps)) => !skip_decoding(&pad, &caps),
+            _ => true,
+        };
+        Some(keep_going.to_value())
+    });
+
+    let pipeline_weak = pipeline.downgrade();
+    let sink = video_sink.clone();
+    source.connect_pad_added(move |source, pad| {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let is_raw_video = caps
+            .structure(0)
+            .is_some_and(|s| s.name() == "video/x-raw");
+        if is_raw_video && !sink.is_linked() {
+            match pad.link(&sink) {
+                Ok(_) => tracing::debug!(%caps, "Video pad linked."),
+                Err(e) => {
+                    let text = format!("cannot link the video stream ({caps}): {e:?}");
+                    let msg = gst::message::Error::builder(gst::CoreError::Negotiation, &text)
+                        .src(source)
+                        .build();
+                    let _posted = source.post_message(msg);
+                }
+            }
+            return;
+        }
+        tracing::debug!(%caps, "Ignoring stream.");
+        if let Some(pipeline) = pipeline_weak.upgrade()
+            && let Err(e) = drain(&pipeline, pad)
+        {
+            tracing::warn!(error = %e, "Cannot drain an ignored stream.");
+        }
+    });
+
+    source.connect_no_more_pads(move |source| {
+        if !video_sink.is_linked() {
+            let msg = gst::message::Application::builder(gst::Structure::new_empty(NO_VIDEO))
+                .src(source)
+                .build();
+            let _posted = source.post_message(msg);
+        }
+    });
+    Ok(())
+}
+
+/// Links `pad` to a new `fakesink` so its data is dropped quietly.
+fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
+    let fakesink = make("fakesink", |b| b.property("sync", false).property("async", false))?;
+    pipeline
+        .add(&fakesink)
+        .map_err(|e| VideoError::Gstreamer(format!("cannot add fakesink: {e}")))?;
+    fakesink
+        .sync_state_with_parent()
+        .map_err(|e| VideoError::Gstreamer(format!("cannot start fakesink: {e}")))?;
+    let sink = fakesink
+        .static_pad("sink")
+        .ok_or_else(|| VideoError::Gstreamer("fakesink has no sink pad".into()))?;
+    pad.link(&sink)
+        .map(drop)
+        .map_err(|e| VideoError::Gstreamer(format!("cannot link fakesink: {e:?}")))
+}
+
+/// Whether decodebin should stop at `caps` and expose them undecoded: audio,
+/// subtitles and other non-video elementary streams, except right after
+/// typefinding, where `audio/x-m4a` and friends may still be containers.
+fn skip_decoding(pad: &gst::Pad, caps: &gst::Caps) -> bool {
+    let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
+        return false;
+    };
+    let elementary = ["audio/", "text/", "subpicture/", "application/x-ass", "application/x-ssa"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    elementary && !from_typefind(pad)
+}
+
+/// Whether `pad` (a decodebin ghost pad) carries what the typefinder found.
+fn from_typefind(pad: &gst::Pad) -> bool {
+    let target = pad
+        .downcast_ref::<gst::GhostPad>()
+        .and_then(|ghost| ghost.target())
+        .unwrap_or_else(|| pad.clone());
+    target
+        .parent_element()
+        .and_then(|e| e.factory())
+        .is_some_and(|f| f.name() == "typefind")
+}

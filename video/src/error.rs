@@ -1,0 +1,121 @@
+//! The crate's one error type, [`VideoError`].
+//!
+//! Input problems (a missing file, a file with no video), configuration
+//! problems (a zero chunk size, an odd clip size), decode failures reported by
+//! GStreamer and an unusable GStreamer installation are kept apart so the CLI
+//! can tell the user which of them to fix.
+
+/// Errors of the video layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VideoError {
+    /// The input file does not exist or cannot be read.
+    #[error("cannot open {input:?}: {reason}")]
+    Open {
+        /// The path or URI as the user gave it.
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// The input has no video stream.
+    #[error("{input:?} has no video stream")]
+    NoVideo {
+        /// The path or URI as the user gave it.
+        input: String,
+    },
+    /// GStreamer reported an error while decoding.
+    #[error("decoding {input:?} failed: {reason}")]
+    Decode {
+        /// The path or URI as the user gave it.
+        input: String,
+        /// GStreamer's message and debug detail.
+        reason: String,
+    },
+    /// GStreamer is missing or a needed element is not installed.
+    #[error("GStreamer is not usable: {0}")]
+    Gstreamer(String),
+    /// Options or a clip spec that cannot work (checked before any work).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Encoding a test clip failed.
+    #[error("writing clip {path:?} failed: {reason}")]
+    Encode {
+        /// The file being written.
+        path: std::path::PathBuf,
+        /// GStreamer's message and debug detail.
+        reason: String,
+    },
+}
+
+/// Turns a GStreamer error message into a reason that reads well in a chain:
+/// the element that failed, its message in lowercase without a final period,
+/// and the debug detail's last line when the detail has more than the source
+/// location (the element's own explanation, e.g. "no 'moov' atom ...").
+pub(crate) fn gst_reason(
+    source: Option<&str>,
+    error: &gstreamer::glib::Error,
+    debug: Option<&str>,
+) -> String {
+    let mut reason = String::new();
+    if let Some(source) = source {
+        reason.push_str(source);
+        reason.push_str(": ");
+    }
+    reason.push_str(&sentence_case(error.message()));
+    let lines: Vec<&str> = debug
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let [_, .., last] = lines.as_slice() {
+        reason.push_str(" (");
+        reason.push_str(last.trim_end_matches('.'));
+        reason.push(')');
+    }
+    reason
+}
+
+/// `"Could not open file."` -> `"could not open file"`; acronyms stay.
+pub(crate) fn sentence_case(text: &str) -> String {
+    let text = text.trim().trim_end_matches('.');
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if !second.is_uppercase() => {
+            first.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        (Some(first), None) => first.to_lowercase().collect(),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_lose_capital_and_period() {
+        assert_eq!(sentence_case("Could not open file."), "could not open file");
+        assert_eq!(sentence_case("GStreamer broke."), "GStreamer broke");
+        assert_eq!(sentence_case(""), "");
+        assert_eq!(sentence_case("A"), "a");
+    }
+
+    #[test]
+    fn reason_names_source_and_keeps_last_debug_line() {
+        let err = gstreamer::glib::Error::new(
+            gstreamer::StreamError::Demux,
+            "This file is invalid and cannot be played.",
+        );
+        let debug = "qtdemux.c(1): gst_qtdemux_loop (): /GstPipeline:p/GstQTDemux:qtdemux0:\nno 'moov' atom within the first 10 MB";
+        assert_eq!(
+            gst_reason(Some("qtdemux0"), &err, Some(debug)),
+            "qtdemux0: this file is invalid and cannot be played (no 'moov' atom within the first 10 MB)"
+        );
+        // A one-line debug string is only the source location: left out.
+        assert_eq!(
+            gst_reason(None, &err, Some("typefind.c(9): loop (): /GstPipeline:p")),
+            "this file is invalid and cannot be played"
+        );
+    }
+}
