@@ -43,7 +43,7 @@ fn saturation(u: u32, v: u32) -> u32 {
     return s;
 }
 
-// Counts the first `n` bytes of a luma word (`Histogram4::add_row`).
+// Counts the first `n` bytes of a luma word (`LumaHistogram::add_row`).
 fn add_word(word: u32, n: u32) {
     for (var b = 0u; b < n; b++) {
         atomicAdd(&local_hist[Y_BASE + byte_of(word, b)], 1u);
@@ -74,7 +74,7 @@ fn add_interleaved_word(uv: u32, n: u32) {
 }
 
 // Adds this workgroup's bins `first..end` to the frame's histograms
-// (`Histogram4::merge_into`). Call from uniform control flow.
+// (`LumaHistogram::merge_into` and `ChromaHistograms::merge_into`). Call from uniform control flow.
 fn merge_into(lid: u32, first: u32, end: u32) {
     workgroupBarrier();
     for (var i = first + lid; i < end; i += WORKGROUP_SIZE) {

@@ -27,7 +27,7 @@ impl std::str::FromStr for BackendChoice {
             "auto" => Ok(BackendChoice::Auto),
             "gpu" => Ok(BackendChoice::Gpu),
             "cpu" => Ok(BackendChoice::Cpu),
-            other => Err(KernelError::Internal(format!("unknown backend {other:?}"))),
+            other => Err(KernelError::UnknownBackend(other.to_owned())),
         }
     }
 }

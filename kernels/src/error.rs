@@ -27,6 +27,9 @@ pub enum KernelError {
     /// The GPU reported an error while running a kernel (validation, out of memory, lost device).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A backend name that osprey does not know.
+    #[error("unknown backend {0:?} (known: auto, gpu, cpu)")]
+    UnknownBackend(String),
     /// A kernel name that osprey does not know.
     #[error("unknown kernel {0:?} (known: stats, scene)")]
     UnknownKernel(String),

@@ -98,9 +98,8 @@ impl<'a> FrameView<'a> {
             height,
             planes,
         };
-        for p in 0..format.plane_count() {
+        for (p, plane) in planes.iter().enumerate().take(format.plane_count()) {
             let (row_bytes, rows) = view.plane_extent(p);
-            let plane = &planes[p];
             if plane.stride < row_bytes {
                 return Err(KernelError::InvalidFrame(format!(
                     "plane {p} stride {} is shorter than its row of {row_bytes} bytes",
@@ -253,6 +252,7 @@ impl OwnedFrame {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
 

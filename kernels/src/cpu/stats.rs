@@ -7,7 +7,7 @@
 //! into a joint (u, v) histogram from which U, V and saturation are summed at
 //! the end. Addition commutes, so the integers are the same.
 
-use crate::kernel::{channel, saturation};
+use crate::kernel::saturation;
 use std::sync::OnceLock;
 
 /// Eight interleaved sub-histograms of one channel, summed by
@@ -160,6 +160,7 @@ impl ChromaHistograms {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::channel;
 
     #[test]
     fn row_counts_every_byte() {

@@ -42,6 +42,18 @@ impl AdapterSummary {
         self.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// The graphics API's usual name: `Vulkan`, `Metal`, `DX12`, ...
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            wgpu::Backend::Vulkan => "Vulkan",
+            wgpu::Backend::Metal => "Metal",
+            wgpu::Backend::Dx12 => "DX12",
+            wgpu::Backend::Gl => "OpenGL",
+            wgpu::Backend::BrowserWebGpu => "WebGPU",
+            other => other.to_str(),
+        }
+    }
+
     /// A short name of the device type, for tables: `discrete`, `integrated`,
     /// `virtual`, `cpu` or `other`.
     pub fn device_type_name(&self) -> &'static str {
@@ -62,7 +74,7 @@ impl fmt::Display for AdapterSummary {
             f,
             "{} ({}, {}",
             self.name,
-            self.backend,
+            self.backend_name(),
             self.device_type_name()
         )?;
         let driver = [self.driver.as_str(), self.driver_info.as_str()]
@@ -138,7 +150,10 @@ mod tests {
             driver_info: "Mesa 22.3.6".into(),
         };
         assert!(s.is_cpu());
-        assert_eq!(s.to_string(), "llvmpipe (Vulkan, cpu; llvmpipe Mesa 22.3.6)");
+        assert_eq!(
+            s.to_string(),
+            "llvmpipe (Vulkan, cpu; llvmpipe Mesa 22.3.6)"
+        );
         let bare = AdapterSummary {
             driver: String::new(),
             driver_info: String::new(),

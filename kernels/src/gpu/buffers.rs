@@ -7,7 +7,12 @@ use super::types::{FrameHist, FrameParams, SadTotal};
 /// re-create it every time.
 const UPLOAD_STEP: u64 = 1 << 20;
 
-fn buffer(device: &wgpu::Device, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+fn buffer(
+    device: &wgpu::Device,
+    label: &str,
+    size: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: size.max(4).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
@@ -31,14 +36,12 @@ pub(crate) struct ChunkBuffers {
     pub frame_capacity: usize,
     /// Bytes of `frames`.
     pub upload_capacity: u64,
-    /// Distance between two frames' parameters, a multiple of the adapter's
-    /// uniform offset alignment.
-    pub param_stride: u64,
 }
 
 impl ChunkBuffers {
-    /// Buffers for `frames` frames and `upload` bytes of planes; the upload
-    /// buffer grows in steps but never past `upload_limit`.
+    /// Buffers for `frames` frames and `upload` bytes of planes, with frame
+    /// parameters `param_stride` bytes apart; the upload buffer grows in steps
+    /// but never past `upload_limit`.
     pub(crate) fn new(
         device: &wgpu::Device,
         frames: usize,
@@ -47,10 +50,18 @@ impl ChunkBuffers {
         param_stride: u64,
     ) -> Self {
         use wgpu::BufferUsages as U;
-        let upload_capacity = upload.next_multiple_of(UPLOAD_STEP).min(upload_limit).max(upload);
+        let upload_capacity = upload
+            .next_multiple_of(UPLOAD_STEP)
+            .min(upload_limit)
+            .max(upload);
         let n = frames as u64;
         ChunkBuffers {
-            params: buffer(device, "osprey frame params", n * param_stride, U::UNIFORM | U::COPY_DST),
+            params: buffer(
+                device,
+                "osprey frame params",
+                n * param_stride,
+                U::UNIFORM | U::COPY_DST,
+            ),
             frames: buffer(
                 device,
                 "osprey chunk frames",
@@ -71,7 +82,6 @@ impl ChunkBuffers {
             ),
             frame_capacity: frames,
             upload_capacity,
-            param_stride,
         }
     }
 
@@ -84,9 +94,8 @@ impl ChunkBuffers {
 /// Bytes between two frames' parameters: [`FrameParams`] rounded up to the
 /// adapter's uniform offset alignment.
 pub(crate) fn param_stride(limits: &wgpu::Limits) -> u64 {
-    (size_of::<FrameParams>() as u64).next_multiple_of(u64::from(
-        limits.min_uniform_buffer_offset_alignment.max(1),
-    ))
+    (size_of::<FrameParams>() as u64)
+        .next_multiple_of(u64::from(limits.min_uniform_buffer_offset_alignment.max(1)))
 }
 
 /// The luma plane `scene` compares the next chunk's first frame with.
@@ -115,7 +124,12 @@ pub(crate) struct PrevSlot {
 impl PrevSlot {
     fn create(device: &wgpu::Device, size: u64) -> wgpu::Buffer {
         use wgpu::BufferUsages as U;
-        buffer(device, "osprey previous luma", size, U::STORAGE | U::COPY_DST | U::COPY_SRC)
+        buffer(
+            device,
+            "osprey previous luma",
+            size,
+            U::STORAGE | U::COPY_DST | U::COPY_SRC,
+        )
     }
 
     /// An empty slot.

@@ -19,7 +19,8 @@ use crate::error::{KernelError, Result};
 struct Faults {
     /// Why the device was lost, once it has been.
     lost: Mutex<Option<String>>,
-    /// The first error no error scope caught (from work on another thread).
+    /// The first error no error scope caught since the last check (from work
+    /// outside [`GpuContext::scoped`], on this or another thread).
     uncaptured: Mutex<Option<String>>,
 }
 
@@ -33,6 +34,10 @@ impl Faults {
 
     fn get(slot: &Mutex<Option<String>>) -> Option<String> {
         slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn take(slot: &Mutex<Option<String>>) -> Option<String> {
+        slot.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -132,7 +137,8 @@ impl GpuContext {
         self.device.limits()
     }
 
-    /// Fails when the device has been lost or an error escaped every scope.
+    /// Fails when the device has been lost (from then on, every time) or when
+    /// an error escaped every scope since the last check (reported once).
     ///
     /// # Errors
     /// [`KernelError::Gpu`] with what wgpu reported.
@@ -140,7 +146,7 @@ impl GpuContext {
         if let Some(reason) = Faults::get(&self.faults.lost) {
             return Err(KernelError::Gpu(format!("device lost: {reason}")));
         }
-        if let Some(message) = Faults::get(&self.faults.uncaptured) {
+        if let Some(message) = Faults::take(&self.faults.uncaptured) {
             return Err(KernelError::Gpu(message));
         }
         Ok(())

@@ -2,9 +2,9 @@
 //! wgpu reaches (Vulkan, Metal, DX12; Mesa's lavapipe counts).
 //!
 //! One [`analyze`](Backend::analyze) call is one chunk: the host packs every
-//! frame's planes into one upload buffer ([`upload`]), records the kernels'
+//! frame's planes into one upload buffer (`upload.rs`), records the kernels'
 //! dispatches for all frames in one compute pass ([`stats`], [`scene`]),
-//! submits once, and reads the per-frame integers back ([`readback`]). A chunk
+//! submits once, and reads the per-frame integers back (`readback.rs`). A chunk
 //! too large for one storage binding is split into several submissions.
 //! Buffers, bind groups and pipelines are made once and re-created only when a
 //! chunk needs more room. The previous frame's luma plane, which `scene`
@@ -40,7 +40,9 @@ use self::buffers::{ChunkBuffers, PrevFrame, PrevSlot, param_stride};
 use self::readback::{Readback, wait_for};
 use self::scene::{SceneKernel, scene_grid};
 use self::stats::{StatsGrid, StatsKernel};
-use self::types::{FORMAT_NV12, FrameHist, FrameParams, PREV_CHUNK, PREV_NONE, PREV_SLOT, SadTotal};
+use self::types::{
+    FORMAT_NV12, FrameHist, FrameParams, PREV_CHUNK, PREV_NONE, PREV_SLOT, SadTotal,
+};
 use self::upload::FrameSlot;
 use crate::backend::Backend;
 use crate::error::{KernelError, Result};
@@ -224,7 +226,11 @@ impl GpuBackend {
             label: Some("osprey chunk"),
         });
         let mut rebind = false;
-        if !self.buffers.as_ref().is_some_and(|b| b.fits(n, upload_bytes)) {
+        if !self
+            .buffers
+            .as_ref()
+            .is_some_and(|b| b.fits(n, upload_bytes))
+        {
             let (frame_capacity, upload_capacity) = match &self.buffers {
                 Some(b) => (
                     b.frame_capacity.max(n.next_power_of_two()),
@@ -253,7 +259,13 @@ impl GpuBackend {
                 stats.bind(device, &buffers.params, &buffers.frames, &buffers.hist);
             }
             if let Some(scene) = &mut self.scene {
-                scene.bind(device, &buffers.params, &buffers.frames, &self.prev.buffer, &buffers.sad);
+                scene.bind(
+                    device,
+                    &buffers.params,
+                    &buffers.frames,
+                    &self.prev.buffer,
+                    &buffers.sad,
+                );
             }
         }
 
@@ -283,8 +295,9 @@ impl GpuBackend {
 
         // Dispatch: every kernel over every frame in one pass, one submission.
         let started = Instant::now();
-        let dynamic_offset =
-            |i: usize| u32::try_from(i as u64 * self.param_stride).expect("few frames a submission");
+        let dynamic_offset = |i: usize| {
+            u32::try_from(i as u64 * self.param_stride).expect("few frames a submission")
+        };
         let hist_bytes = (n * size_of::<FrameHist>()) as u64;
         let sad_bytes = (n * size_of::<SadTotal>()) as u64;
         self.stats_grids.clear();
@@ -296,7 +309,8 @@ impl GpuBackend {
                 self.stats_grids.push((dynamic_offset(i), grid));
             }
             if self.scene.is_some() && params.prev_source != PREV_NONE {
-                self.scene_grids.push((dynamic_offset(i), scene_grid(w, h, self.max_dim)?));
+                self.scene_grids
+                    .push((dynamic_offset(i), scene_grid(w, h, self.max_dim)?));
             }
         }
         if self.stats.is_some() {
@@ -378,7 +392,7 @@ impl GpuBackend {
 impl Backend for GpuBackend {
     fn label(&self) -> String {
         let summary = self.ctx.summary();
-        format!("gpu: {} ({})", summary.name, summary.backend)
+        format!("gpu: {} ({})", summary.name, summary.backend_name())
     }
 
     fn is_gpu(&self) -> bool {
@@ -393,17 +407,20 @@ impl Backend for GpuBackend {
             ..StageTimings::default()
         };
         let mut start = 0;
-        while start < frames.len() && !self.kernels.is_empty() {
-            let end = self.submission_end(frames, start)?;
-            let ctx = Arc::clone(&self.ctx);
-            let result = ctx.scoped(|| self.run(&frames[start..end], &mut out[start..end], &mut timings));
-            if let Err(e) = result {
-                // What the slot holds is unknown now: start the stream afresh.
-                self.prev.frame = None;
-                self.timings = None;
-                return Err(e);
-            }
-            start = end;
+        let mut result = Ok(());
+        while start < frames.len() && !self.kernels.is_empty() && result.is_ok() {
+            result = self.submission_end(frames, start).and_then(|end| {
+                let ctx = Arc::clone(&self.ctx);
+                ctx.scoped(|| self.run(&frames[start..end], &mut out[start..end], &mut timings))?;
+                start = end;
+                Ok(())
+            });
+        }
+        if result.is_err() {
+            // What the previous-frame slot holds is unknown now: start afresh.
+            self.prev.frame = None;
+            self.timings = None;
+            return result;
         }
         self.timings = Some(timings);
         Ok(())

@@ -56,7 +56,11 @@ pub(crate) fn whole_binding(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGr
 }
 
 /// A shader module from composed WGSL.
-pub(crate) fn module(device: &wgpu::Device, label: &str, source: &'static str) -> wgpu::ShaderModule {
+pub(crate) fn module(
+    device: &wgpu::Device,
+    label: &str,
+    source: &'static str,
+) -> wgpu::ShaderModule {
     device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(source)),
@@ -116,10 +120,10 @@ mod tests {
     #[test]
     fn grid_covers_the_plane() {
         let g = u64::from(WORDS_PER_GROUP);
-        assert_eq!(grid(1, 65535).unwrap(), (1, 1));
-        assert_eq!(grid(g, 65535).unwrap(), (1, 1));
-        assert_eq!(grid(g + 1, 65535).unwrap(), (2, 1));
-        assert_eq!(grid(10 * g, 4).unwrap(), (4, 3));
+        assert_eq!(grid(1, 65535).expect("fits"), (1, 1));
+        assert_eq!(grid(g, 65535).expect("fits"), (1, 1));
+        assert_eq!(grid(g + 1, 65535).expect("fits"), (2, 1));
+        assert_eq!(grid(10 * g, 4).expect("fits"), (4, 3));
         assert!(grid(17 * g, 4).is_err());
     }
 }

@@ -8,8 +8,12 @@
 //! this file.
 
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::error::{KernelError, Result};
+
+/// How long a map may take once the GPU is idle before it counts as failed.
+const MAP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Blocks until `submission` has finished on the GPU.
 ///
@@ -82,21 +86,27 @@ impl Readback {
             // The receiver waits below; if it is gone there is no one to tell.
             let _ = tx.send(status);
         });
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| KernelError::Gpu(format!("waiting for {} failed: {e}", self.label)))?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(KernelError::Gpu(format!("cannot map {}: {e}", self.label)));
+        // The submission that filled the buffer is done (see `wait_for`), so a
+        // non-blocking poll resolves the map; a blocking one would also wait
+        // for other threads' submissions on a shared device. Another thread's
+        // poll may be the one that runs our callback, hence the loop.
+        let started = Instant::now();
+        let status = loop {
+            device
+                .poll(wgpu::PollType::Poll)
+                .map_err(|e| KernelError::Gpu(format!("polling for {} failed: {e}", self.label)))?;
+            match rx.recv_timeout(Duration::from_micros(200)) {
+                Ok(status) => break status,
+                Err(mpsc::RecvTimeoutError::Timeout) if started.elapsed() < MAP_TIMEOUT => {}
+                Err(_) => {
+                    return Err(KernelError::Gpu(format!(
+                        "{} was not mapped within {MAP_TIMEOUT:?}",
+                        self.label
+                    )));
+                }
             }
-            Err(_) => {
-                return Err(KernelError::Gpu(format!(
-                    "{} was not mapped after the GPU went idle",
-                    self.label
-                )));
-            }
-        }
+        };
+        status.map_err(|e| KernelError::Gpu(format!("cannot map {}: {e}", self.label)))?;
         let out = match slice.get_mapped_range() {
             Ok(view) => Ok(read(&view)),
             Err(e) => Err(KernelError::Gpu(format!("cannot read {}: {e}", self.label))),

@@ -60,8 +60,13 @@ impl StatsKernel {
         });
         let module = pipeline::module(device, "osprey stats shader", shaders::STATS);
         let luma = pipeline::compute(device, "osprey stats_luma", &layout, &module, ENTRY_LUMA);
-        let chroma =
-            pipeline::compute(device, "osprey stats_chroma", &layout, &module, ENTRY_CHROMA);
+        let chroma = pipeline::compute(
+            device,
+            "osprey stats_chroma",
+            &layout,
+            &module,
+            ENTRY_CHROMA,
+        );
         StatsKernel {
             layout,
             luma,

@@ -1,6 +1,6 @@
 //! Every value and struct shared with WGSL, in one place.
 //!
-//! The structs are `#[repr(C)]` [`Pod`](bytemuck::Pod) twins of the WGSL
+//! The structs are `#[repr(C)]` [`Pod`] twins of the WGSL
 //! structs of the same name, with explicit padding and no `vec3`; the
 //! integration test `shaders.rs` reads each WGSL struct's size and member
 //! offsets from naga and compares them with these, and checks the constants and

@@ -108,7 +108,11 @@ pub(crate) fn frame_bytes(frame: &FrameView<'_>) -> u64 {
 /// Copies `frame`'s pixels to where `slot` says, through `put(offset, bytes)`;
 /// offsets are relative to the start of the upload. Padding bytes in the
 /// buffer are left as they are: the shaders never count them.
-pub(crate) fn pack_frame(frame: &FrameView<'_>, slot: &FrameSlot, mut put: impl FnMut(usize, &[u8])) {
+pub(crate) fn pack_frame(
+    frame: &FrameView<'_>,
+    slot: &FrameSlot,
+    mut put: impl FnMut(usize, &[u8]),
+) {
     for (p, plane) in slot.planes.iter().enumerate() {
         let Some(plane) = plane else { continue };
         let source = frame.plane(p);
@@ -178,9 +182,9 @@ mod tests {
         let s = layout_frame(&f.view(), 8);
         let y = s.luma();
         assert_eq!((y.offset, y.stride, y.rows, y.whole), (8, 8, 3, false));
-        let u = s.planes[1].unwrap();
+        let u = s.planes[1].expect("a U plane");
         assert_eq!((u.offset, u.stride, u.row_bytes, u.rows), (32, 4, 3, 2));
-        assert_eq!(s.planes[2].unwrap().offset, 40);
+        assert_eq!(s.planes[2].expect("a V plane").offset, 40);
         assert_eq!(s.end, 48);
     }
 
@@ -196,7 +200,9 @@ mod tests {
             let view = f.view();
             let slot = layout_frame(&view, 4);
             let mut buf = vec![0u8; slot.end as usize];
-            pack_frame(&view, &slot, |at, bytes| buf[at..at + bytes.len()].copy_from_slice(bytes));
+            pack_frame(&view, &slot, |at, bytes| {
+                buf[at..at + bytes.len()].copy_from_slice(bytes)
+            });
             for (p, plane) in slot.planes.iter().enumerate() {
                 let Some(plane) = plane else { continue };
                 for y in 0..plane.rows {
@@ -217,7 +223,10 @@ mod tests {
         let view = f.view();
         let slot = layout_frame(&view, 16);
         let p = frame_params(3, &view, &slot);
-        assert_eq!((p.frame, p.format, p.width, p.height), (3, FORMAT_NV12, 6, 4));
+        assert_eq!(
+            (p.frame, p.format, p.width, p.height),
+            (3, FORMAT_NV12, 6, 4)
+        );
         assert_eq!((p.y_offset, p.y_stride), (4, 2));
         assert_eq!((p.u_offset, p.u_stride), (12, 2));
         assert_eq!((p.chroma_width, p.chroma_height), (3, 2));

@@ -95,6 +95,7 @@ impl Stats {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
 
@@ -113,9 +114,7 @@ mod tests {
     fn percentiles_follow_lrint_half_even() {
         // 25 pixels: lrint(2.5) = 2, lrint(22.5) = 22.
         let mut h = [0u32; 256];
-        for v in 0..25 {
-            h[v] = 1;
-        }
+        h[..25].fill(1);
         let s = ChannelStats::from_histogram(&h, 25).unwrap();
         assert_eq!(s.low, 1); // running count reaches 2 at bin 1
         assert_eq!(s.high, 21); // and 22 at bin 21

@@ -1,0 +1,74 @@
+//! The GPU context and adapter listing on this machine's adapter.
+
+use osprey_kernels::gpu::{self, GpuBackend, GpuContext, wgpu};
+use osprey_kernels::{Backend, BackendChoice, KernelError, KernelSet};
+
+use crate::common::gpu_context;
+
+#[test]
+fn the_preferred_adapter_is_listed_and_opened() {
+    let ctx = gpu_context();
+    let listed = gpu::list_adapters();
+    assert!(
+        !listed.is_empty(),
+        "a context opened, so wgpu lists an adapter"
+    );
+    let preferred = gpu::preferred_adapter().expect("a context opened, so one is preferred");
+    assert!(listed.contains(&preferred), "{preferred} not in {listed:?}");
+    assert_eq!(&preferred, ctx.summary());
+}
+
+#[test]
+fn backend_says_which_adapter() {
+    let backend = GpuBackend::new(gpu_context(), KernelSet::ALL).expect("pipelines build");
+    assert!(backend.is_gpu());
+    let label = backend.label();
+    assert!(label.starts_with("gpu: "), "{label}");
+    assert!(label.contains(&backend.adapter().name), "{label}");
+    assert!(backend.last_timings().is_none());
+}
+
+#[test]
+fn auto_and_gpu_choose_the_adapter_here() {
+    let _ = gpu_context();
+    for choice in [BackendChoice::Auto, BackendChoice::Gpu] {
+        let backend = osprey_kernels::open(choice, KernelSet::ALL).expect("an adapter exists");
+        assert!(backend.is_gpu(), "{choice:?}");
+    }
+    let cpu = osprey_kernels::open(BackendChoice::Cpu, KernelSet::ALL).expect("always");
+    assert!(!cpu.is_gpu());
+}
+
+#[test]
+fn gpu_errors_become_kernel_errors() {
+    let ctx = gpu_context();
+    let err = ctx
+        .scoped(|| {
+            // MAP_READ may only be combined with COPY_DST: a validation error.
+            let _ = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("invalid on purpose"),
+                size: 16,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
+            Ok(())
+        })
+        .expect_err("the scope catches the invalid buffer");
+    assert!(matches!(err, KernelError::Gpu(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("GPU error: validation failed"),
+        "{message}"
+    );
+    assert!(!message.ends_with('.'), "{message}");
+    // The error was caught by the scope, so the context is still healthy.
+    ctx.check()
+        .expect("a scoped error does not poison the context");
+}
+
+#[test]
+fn a_second_context_opens_beside_the_first() {
+    let _shared = gpu_context();
+    let own = GpuContext::new().expect("the adapter opens twice");
+    assert!(!own.summary().name.is_empty());
+}
