@@ -3,7 +3,8 @@
 //! `cargo bench -p osprey-benches --bench kernels` runs criterion over chunks of
 //! 8 synthetic frames already in memory (no decode), for the CPU twin and, when
 //! wgpu finds an adapter, the GPU backend; then it prints the GPU's upload,
-//! dispatch and readback times apart. `OSPREY_BENCH_QUICK=1` shortens the runs.
+//! dispatch and readback times apart (upload is the host copy into wgpu's
+//! staging memory; the transfer itself is inside dispatch). `OSPREY_BENCH_QUICK=1` shortens the runs.
 
 use std::time::Duration;
 
@@ -51,6 +52,47 @@ fn bench_backends(c: &mut Criterion, gpu: &mut Option<GpuBackend>) {
     group.finish();
 }
 
+/// Upload, dispatch and readback apart: mean milliseconds a frame over a few
+/// chunks, from the backend's own stage clocks.
+fn gpu_stages(gpu: &mut GpuBackend) {
+    println!(
+        "gpu stages ({}), mean per frame over chunks of {CHUNK}:",
+        gpu.label()
+    );
+    println!(
+        "{:<8} {:>10} {:>12} {:>12} {:>10}",
+        "size", "upload ms", "dispatch ms", "readback ms", "frames/s"
+    );
+    for (name, w, h) in SIZES {
+        let clip = frames(w, h);
+        let mut out = Vec::new();
+        run_chunks(gpu, &clip, &mut out); // warm-up: allocation happens here
+        let (mut up, mut disp, mut back, mut n) = (0.0, 0.0, 0.0, 0usize);
+        for _ in 0..3 {
+            for chunk in clip.chunks(CHUNK) {
+                let views: Vec<_> = chunk.iter().map(OwnedFrame::view).collect();
+                gpu.analyze(&views, &mut out)
+                    .expect("analysis of synthetic frames cannot fail");
+                if let Some(t) = gpu.last_timings() {
+                    up += t.upload.as_secs_f64();
+                    disp += t.dispatch.as_secs_f64();
+                    back += t.readback.as_secs_f64();
+                    n += t.frames;
+                }
+            }
+        }
+        let n = n.max(1) as f64;
+        let total = (up + disp + back) / n;
+        println!(
+            "{name:<8} {:>10.3} {:>12.3} {:>12.3} {:>10.1}",
+            up / n * 1e3,
+            disp / n * 1e3,
+            back / n * 1e3,
+            1.0 / total
+        );
+    }
+}
+
 fn main() {
     let mut gpu = match GpuBackend::open(KernelSet::ALL) {
         Ok(g) => {
@@ -65,4 +107,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_backends(&mut c, &mut gpu);
     c.final_summary();
+    if let Some(gpu) = gpu.as_mut() {
+        gpu_stages(gpu);
+    }
 }
