@@ -6,9 +6,9 @@
 //! strides the decoder chose: nothing is copied or repacked. The mapping ends,
 //! and the buffer goes back to the decoder's pool, when the chunk is dropped.
 
+use gst_video::prelude::*;
 use gstreamer as gst;
 use gstreamer_video as gst_video;
-use gst_video::prelude::*;
 use osprey_kernels::{FrameView, PixelFormat, Plane};
 
 /// A decoded frame's place in the stream.
@@ -35,7 +35,10 @@ impl Mapped {
         let strides = frame.plane_stride();
         let plane = |p: u32| -> Result<Plane<'_>, String> {
             if p >= frame.n_planes() {
-                return Ok(Plane { data: &[], stride: 0 });
+                return Ok(Plane {
+                    data: &[],
+                    stride: 0,
+                });
             }
             let data = frame
                 .plane_data(p)
@@ -123,7 +126,10 @@ impl FrameChunk {
     pub fn views(&self) -> Vec<FrameView<'_>> {
         self.frames
             .iter()
-            .map(|m| m.view().expect("every frame's view was checked when it was mapped"))
+            .map(|m| {
+                m.view()
+                    .expect("every frame's view was checked when it was mapped")
+            })
             .collect()
     }
 
@@ -139,6 +145,11 @@ impl FrameChunk {
 /// frame has PTS 0 in the container gives 0.0 even when the demuxer shifted
 /// buffer timestamps (edit lists, B-frame delay). Stream time before the
 /// segment start is negative, as ffprobe prints it.
+///
+/// Known demuxer quirk: when an MKV's audio starts before its video (AAC
+/// priming shifted by ffmpeg), GStreamer 1.22's matroskademux first sends a
+/// segment starting at the first video timestamp and corrects it a frame or
+/// two later, so the first frame can read 0.0 where ffprobe says 0.023.
 pub(crate) fn pts_seconds(buffer: &gst::BufferRef, segment: Option<&gst::Segment>) -> Option<f64> {
     let pts = buffer.pts()?;
     let Some(segment) = segment.and_then(|s| s.downcast_ref::<gst::ClockTime>()) else {
@@ -185,7 +196,10 @@ mod tests {
         chunk.push(
             gst::Buffer::from_mut_slice(bytes),
             &info,
-            FrameMeta { index: 0, pts: None },
+            FrameMeta {
+                index: 0,
+                pts: None,
+            },
         )?;
         let views = chunk.views();
         assert_eq!(views.len(), 1);
@@ -196,9 +210,69 @@ mod tests {
     }
 
     #[test]
+    fn nv12_frame_follows_its_video_meta_not_the_default_layout()
+    -> Result<(), Box<dyn std::error::Error>> {
+        crate::init::init()?;
+        // A 99x61 NV12 frame laid out tightly as ffmpeg packs it: Y stride 99
+        // and UV stride 100, both unlike GStreamer's default (100, 100), with
+        // the UV plane right after the Y plane plus 3 spare bytes.
+        let (w, h, cw, ch) = (99usize, 61usize, 50usize, 31usize);
+        let uv_offset = w * h + 3;
+        let mut bytes = vec![0u8; uv_offset + 2 * cw * ch];
+        for y in 0..h {
+            for x in 0..w {
+                bytes[y * w + x] = ((x + 2 * y) % 251) as u8;
+            }
+        }
+        for y in 0..ch {
+            for x in 0..2 * cw {
+                bytes[uv_offset + y * 2 * cw + x] = ((3 * x + y) % 241) as u8;
+            }
+        }
+        let mut buffer = gst::Buffer::from_mut_slice(bytes);
+        gst_video::VideoMeta::add_full(
+            buffer.get_mut().ok_or("new buffer is writable")?,
+            gst_video::VideoFrameFlags::empty(),
+            gst_video::VideoFormat::Nv12,
+            99,
+            61,
+            &[0, uv_offset],
+            &[99, 100],
+        )?;
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Nv12, 99, 61).build()?;
+        assert_eq!(info.stride()[..2], [100, 100]);
+        let mut chunk = FrameChunk::with_capacity(1);
+        chunk.push(
+            buffer,
+            &info,
+            FrameMeta {
+                index: 0,
+                pts: None,
+            },
+        )?;
+        let views = chunk.views();
+        let view = views.first().ok_or("one view")?;
+        assert_eq!(view.format(), PixelFormat::Nv12);
+        assert_eq!((view.plane(0).stride, view.plane(1).stride), (99, 100));
+        for y in 0..h {
+            let expect: Vec<u8> = (0..w).map(|x| ((x + 2 * y) % 251) as u8).collect();
+            assert_eq!(view.plane(0).row(y, w), expect, "Y row {y}");
+        }
+        for y in 0..ch {
+            let expect: Vec<u8> = (0..2 * cw).map(|x| ((3 * x + y) % 241) as u8).collect();
+            assert_eq!(view.plane(1).row(y, 2 * cw), expect, "UV row {y}");
+        }
+        assert!(view.plane(2).data.is_empty());
+        Ok(())
+    }
+
+    #[test]
     fn other_formats_and_short_buffers_are_refused() -> Result<(), Box<dyn std::error::Error>> {
         crate::init::init()?;
-        let meta = FrameMeta { index: 3, pts: None };
+        let meta = FrameMeta {
+            index: 3,
+            pts: None,
+        };
         let rgba = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, 2, 2).build()?;
         let mut chunk = FrameChunk::with_capacity(1);
         let err = chunk.push(gst::Buffer::from_mut_slice(vec![0u8; 16]), &rgba, meta);

@@ -118,7 +118,8 @@ impl std::fmt::Debug for Decoder {
 
 impl Decoder {
     /// Opens a file path or URI (anything uridecodebin can open) and decodes
-    /// up to its first frame, so [`Decoder::info`] is known on return.
+    /// up to its first frame, so [`Decoder::info`] is known on return. For a
+    /// live source (camera, RTSP) this waits until the first frame arrives.
     ///
     /// # Errors
     /// [`VideoError::Config`] for `chunk_frames == 0`, [`VideoError::Open`]
@@ -161,7 +162,7 @@ impl Decoder {
 
     /// Builds the pipeline, stopped.
     fn build(input: &str, uri: &str, chunk_frames: usize) -> Result<Decoder, VideoError> {
-        let pipeline = gst::Pipeline::new();
+        let pipeline = gst::Pipeline::with_name(crate::watch::PIPELINE_PREFIX);
         let source = make("uridecodebin", |b| b.property("uri", uri))?;
         let convert = make("videoconvert", |b| b)?;
         let caps = gst::Caps::builder("video/x-raw")
@@ -337,9 +338,7 @@ impl Decoder {
                 tracing::warn!(input = %self.input, %reason, "GStreamer warning.");
                 Ok(())
             }
-            MessageView::Application(a)
-                if a.structure().is_some_and(|s| s.name() == NO_VIDEO) =>
-            {
+            MessageView::Application(a) if a.structure().is_some_and(|s| s.name() == NO_VIDEO) => {
                 Err(VideoError::NoVideo {
                     input: self.input.clone(),
                 })
@@ -430,9 +429,7 @@ fn connect_source(
     let sink = video_sink.clone();
     source.connect_pad_added(move |source, pad| {
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let is_raw_video = caps
-            .structure(0)
-            .is_some_and(|s| s.name() == "video/x-raw");
+        let is_raw_video = caps.structure(0).is_some_and(|s| s.name() == "video/x-raw");
         if is_raw_video && !sink.is_linked() {
             match pad.link(&sink) {
                 Ok(_) => tracing::debug!(%caps, "Video pad linked."),
@@ -467,7 +464,9 @@ fn connect_source(
 
 /// Links `pad` to a new `fakesink` so its data is dropped quietly.
 fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
-    let fakesink = make("fakesink", |b| b.property("sync", false).property("async", false))?;
+    let fakesink = make("fakesink", |b| {
+        b.property("sync", false).property("async", false)
+    })?;
     pipeline
         .add(&fakesink)
         .map_err(|e| VideoError::Gstreamer(format!("cannot add fakesink: {e}")))?;
@@ -489,9 +488,15 @@ fn skip_decoding(pad: &gst::Pad, caps: &gst::Caps) -> bool {
     let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
         return false;
     };
-    let elementary = ["audio/", "text/", "subpicture/", "application/x-ass", "application/x-ssa"]
-        .iter()
-        .any(|p| name.starts_with(p));
+    let elementary = [
+        "audio/",
+        "text/",
+        "subpicture/",
+        "application/x-ass",
+        "application/x-ssa",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p));
     elementary && !from_typefind(pad)
 }
 

@@ -51,17 +51,29 @@ impl ClipSpec {
     /// Checks the spec before any element is made.
     fn validate(&self) -> Result<(), VideoError> {
         let bad = |why: String| Err(VideoError::Config(format!("clip spec: {why}")));
-        if self.width < 2 || self.height < 2 || self.width % 2 != 0 || self.height % 2 != 0 {
+        if self.width < 2
+            || self.height < 2
+            || !self.width.is_multiple_of(2)
+            || !self.height.is_multiple_of(2)
+        {
             return bad(format!(
                 "size {}x{} must be even and at least 2x2 for H.264 4:2:0",
                 self.width, self.height
             ));
         }
         if self.fps == 0 || i32::try_from(self.fps).is_err() {
-            return bad(format!("fps {} must be between 1 and {}", self.fps, i32::MAX));
+            return bad(format!(
+                "fps {} must be between 1 and {}",
+                self.fps,
+                i32::MAX
+            ));
         }
         if self.frames == 0 || i32::try_from(self.frames).is_err() {
-            return bad(format!("frames {} must be between 1 and {}", self.frames, i32::MAX));
+            return bad(format!(
+                "frames {} must be between 1 and {}",
+                self.frames,
+                i32::MAX
+            ));
         }
         let (w, h) = (i32::try_from(self.width), i32::try_from(self.height));
         if w.is_err() || h.is_err() {
@@ -96,9 +108,9 @@ impl Drop for StopOnDrop {
 /// writing fails.
 pub fn generate_clip(path: &Path, spec: &ClipSpec) -> Result<(), VideoError> {
     spec.validate()?;
-    let location = path.to_str().ok_or_else(|| {
-        VideoError::Config(format!("clip path {path:?} is not valid UTF-8"))
-    })?;
+    let location = path
+        .to_str()
+        .ok_or_else(|| VideoError::Config(format!("clip path {path:?} is not valid UTF-8")))?;
     init()?;
     let encode_error = |reason: String| VideoError::Encode {
         path: path.to_owned(),
@@ -112,14 +124,20 @@ pub fn generate_clip(path: &Path, spec: &ClipSpec) -> Result<(), VideoError> {
     let parse = make("h264parse", |b| b)?;
     let mux = make("mp4mux", |b| b)?;
     let source = make("videotestsrc", |b| {
-        b.property("num-buffers", i32::try_from(spec.frames).unwrap_or(i32::MAX))
-            .property_from_str("pattern", PATTERNS[0])
+        b.property(
+            "num-buffers",
+            i32::try_from(spec.frames).unwrap_or(i32::MAX),
+        )
+        .property_from_str("pattern", PATTERNS[0])
     })?;
     let caps = gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("width", i32::try_from(spec.width).unwrap_or(i32::MAX))
         .field("height", i32::try_from(spec.height).unwrap_or(i32::MAX))
-        .field("framerate", gst::Fraction::new(i32::try_from(spec.fps).unwrap_or(i32::MAX), 1))
+        .field(
+            "framerate",
+            gst::Fraction::new(i32::try_from(spec.fps).unwrap_or(i32::MAX), 1),
+        )
         .build();
     let filter = make("capsfilter", |b| b.property("caps", &caps))?;
     let sink = make("filesink", |b| b.property("location", location))?;
@@ -161,7 +179,7 @@ fn switch_patterns(source: &gst::Element, cut_every: u32) -> Result<(), VideoErr
     let cut_every = u64::from(cut_every);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
         let n = pushed.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % cut_every == 0 {
+        if n.is_multiple_of(cut_every) {
             let pattern = PATTERNS[usize::try_from(n / cut_every).unwrap_or(0) % PATTERNS.len()];
             if let Some(src) = pad.parent_element() {
                 src.set_property_from_str("pattern", pattern);
@@ -177,16 +195,17 @@ fn switch_patterns(source: &gst::Element, cut_every: u32) -> Result<(), VideoErr
 /// on the bus ends it instead.
 fn run_to_eos(pipeline: &gst::Pipeline) -> Result<(), String> {
     let bus = pipeline.bus().ok_or("pipeline has no bus")?;
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| match bus.pop_filtered(&[gst::MessageType::Error]) {
+    pipeline.set_state(gst::State::Playing).map_err(|e| {
+        match bus.pop_filtered(&[gst::MessageType::Error]) {
             Some(msg) => error_text(&msg),
             None => format!("the pipeline refused to start: {e}"),
-        })?;
+        }
+    })?;
     loop {
-        let Some(msg) =
-            bus.timed_pop_filtered(gst::ClockTime::NONE, &[gst::MessageType::Eos, gst::MessageType::Error])
-        else {
+        let Some(msg) = bus.timed_pop_filtered(
+            gst::ClockTime::NONE,
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        ) else {
             return Err("the bus closed before end of stream".into());
         };
         match msg.view() {
@@ -224,7 +243,12 @@ mod tests {
 
     #[test]
     fn bad_specs_are_refused_before_work() {
-        for s in [spec(99, 60, 10, 5), spec(0, 2, 10, 5), spec(64, 64, 0, 5), spec(64, 64, 10, 0)] {
+        for s in [
+            spec(99, 60, 10, 5),
+            spec(0, 2, 10, 5),
+            spec(64, 64, 0, 5),
+            spec(64, 64, 10, 0),
+        ] {
             let err = generate_clip(Path::new("/nonexistent/x.mp4"), &s);
             assert!(matches!(err, Err(VideoError::Config(_))), "{s:?}: {err:?}");
         }
@@ -233,7 +257,11 @@ mod tests {
     #[test]
     fn unwritable_path_is_an_encode_error() {
         let err = generate_clip(Path::new("/nonexistent/dir/x.mp4"), &spec(64, 64, 10, 2));
-        let msg = err.as_ref().map_err(ToString::to_string).err().unwrap_or_default();
+        let msg = err
+            .as_ref()
+            .map_err(ToString::to_string)
+            .err()
+            .unwrap_or_default();
         assert!(matches!(err, Err(VideoError::Encode { .. })), "{msg}");
         assert!(msg.contains("filesink"), "{msg}");
     }

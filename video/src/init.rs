@@ -10,13 +10,20 @@ use crate::error::VideoError;
 /// The outcome of the one `gst::init()` call, shared by every caller.
 static INIT: OnceLock<Result<(), String>> = OnceLock::new();
 
+/// The error tracer, kept for the life of the process.
+static WATCH: OnceLock<crate::watch::ErrorWatch> = OnceLock::new();
+
 /// Initialises GStreamer once per process; later calls return the first result.
+///
+/// Also installs osprey's error tracer (see the `watch` module), so errors
+/// that decodebin would swallow still end a decode.
 ///
 /// # Errors
 /// [`VideoError::Gstreamer`] when the GStreamer libraries cannot be initialised.
 pub fn init() -> Result<(), VideoError> {
     INIT.get_or_init(|| {
         gst::init().map_err(|e| e.to_string())?;
+        WATCH.get_or_init(crate::watch::ErrorWatch::install);
         tracing::debug!(version = %gst::version_string(), "GStreamer initialised.");
         Ok(())
     })
@@ -41,7 +48,9 @@ fn package_of(factory: &str) -> &'static str {
 /// does not exist, or GStreamer's reason when it cannot be built.
 pub(crate) fn make<'a>(
     factory: &'a str,
-    configure: impl FnOnce(gst::element_factory::ElementBuilder<'a>) -> gst::element_factory::ElementBuilder<'a>,
+    configure: impl FnOnce(
+        gst::element_factory::ElementBuilder<'a>,
+    ) -> gst::element_factory::ElementBuilder<'a>,
 ) -> Result<gst::Element, VideoError> {
     if gst::ElementFactory::find(factory).is_none() {
         return Err(VideoError::Gstreamer(format!(

@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn missing_paths_and_file_uris_are_open_errors() {
         for input in ["/nonexistent/osprey.mp4", "file:///nonexistent/osprey.mp4"] {
-            let err = to_uri(input).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = to_uri(input)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.ends_with(": no such file"), "{input}: {err}");
         }
         let err = to_uri("/").err().map(|e| e.to_string()).unwrap_or_default();

@@ -27,6 +27,7 @@ mod error;
 mod generate;
 mod init;
 mod input;
+mod watch;
 
 pub use chunk::{FrameChunk, FrameMeta};
 pub use decoder::{DecodeOptions, Decoder, StreamInfo};
