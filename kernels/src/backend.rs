@@ -5,7 +5,7 @@
 
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
-use crate::kernel::{FrameRaw, KernelSet};
+use crate::kernel::{AnalysisConfig, FrameRaw};
 
 /// Which backend the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,7 +56,8 @@ pub trait Backend: Send {
     fn reset(&mut self);
 }
 
-/// Opens the backend the user chose, running `kernels`.
+/// Opens the backend the user chose, running the kernels of `config` (a
+/// [`crate::KernelSet`] converts, with default parameters).
 ///
 /// With [`BackendChoice::Auto`] a missing adapter falls back to the CPU; any
 /// other GPU failure is reported, not hidden.
@@ -64,15 +65,19 @@ pub trait Backend: Send {
 /// # Errors
 /// [`KernelError::NoAdapter`] when `gpu` is asked for and wgpu finds none;
 /// [`KernelError::DeviceRequest`] when the adapter cannot be opened.
-pub fn open(choice: BackendChoice, kernels: KernelSet) -> Result<Box<dyn Backend>> {
+pub fn open(
+    choice: BackendChoice,
+    config: impl Into<AnalysisConfig>,
+) -> Result<Box<dyn Backend>> {
+    let config = config.into();
     match choice {
-        BackendChoice::Cpu => Ok(Box::new(crate::cpu::CpuBackend::new(kernels))),
-        BackendChoice::Gpu => Ok(Box::new(crate::gpu::GpuBackend::open(kernels)?)),
-        BackendChoice::Auto => match crate::gpu::GpuBackend::open(kernels) {
+        BackendChoice::Cpu => Ok(Box::new(crate::cpu::CpuBackend::new(config))),
+        BackendChoice::Gpu => Ok(Box::new(crate::gpu::GpuBackend::open(config)?)),
+        BackendChoice::Auto => match crate::gpu::GpuBackend::open(config.clone()) {
             Ok(gpu) => Ok(Box::new(gpu)),
             Err(KernelError::NoAdapter) => {
                 tracing::info!("No GPU adapter found; using the CPU backend.");
-                Ok(Box::new(crate::cpu::CpuBackend::new(kernels)))
+                Ok(Box::new(crate::cpu::CpuBackend::new(config)))
             }
             Err(e) => Err(e),
         },

@@ -31,7 +31,7 @@ pub enum KernelError {
     #[error("unknown backend {0:?} (known: auto, gpu, cpu)")]
     UnknownBackend(String),
     /// A kernel name that osprey does not know.
-    #[error("unknown kernel {0:?} (known: stats, scene)")]
+    #[error("unknown kernel {0:?} (known: stats, scene, motion, black, freeze, blur)")]
     UnknownKernel(String),
     /// A bug in osprey: an invariant did not hold.
     #[error("internal error: {0}")]

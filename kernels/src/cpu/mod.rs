@@ -13,21 +13,25 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::frame::{FrameView, OwnedFrame, PixelFormat};
-use crate::kernel::{FrameRaw, KernelSet, channel};
+use crate::kernel::{AnalysisConfig, FrameRaw, KernelSet, channel};
 
 /// The CPU backend: exact twins of the GPU kernels.
 #[derive(Debug)]
 pub struct CpuBackend {
+    config: AnalysisConfig,
     kernels: KernelSet,
     /// The last frame of the previous chunk, for `scene`.
     prev: Option<OwnedFrame>,
 }
 
 impl CpuBackend {
-    /// A backend running `kernels`.
-    pub fn new(kernels: KernelSet) -> Self {
+    /// A backend running the kernels of `config` (a [`KernelSet`] converts,
+    /// with default parameters).
+    pub fn new(config: impl Into<AnalysisConfig>) -> Self {
+        let config = config.into();
         CpuBackend {
-            kernels,
+            kernels: config.kernels,
+            config,
             prev: None,
         }
     }
@@ -40,10 +44,7 @@ pub fn analyze_frame(
     prev: Option<&FrameView<'_>>,
     raw: &mut FrameRaw,
 ) {
-    raw.width = frame.width();
-    raw.height = frame.height();
-    raw.hist = [[0; 256]; 4];
-    raw.luma_sad = None;
+    raw.reset(frame.width(), frame.height());
     let prev = prev
         .filter(|p| kernels.scene && p.width() == frame.width() && p.height() == frame.height());
 
@@ -221,19 +222,13 @@ mod tests {
             .analyze(&[a.view(), b.view()], &mut out)
             .unwrap();
         assert_eq!(out[1].luma_sad, None);
-        let scene_only = KernelSet {
-            stats: false,
-            scene: true,
-        };
+        let scene_only = KernelSet::of(&[crate::Kernel::Scene]);
         CpuBackend::new(scene_only)
             .analyze(&[a.view(), a.view()], &mut out)
             .unwrap();
         assert_eq!(out[1].luma_sad, Some(0));
         assert_eq!(out[1].hist, [[0; 256]; 4]);
-        let stats_only = KernelSet {
-            stats: true,
-            scene: false,
-        };
+        let stats_only = KernelSet::of(&[crate::Kernel::Stats]);
         CpuBackend::new(stats_only)
             .analyze(&[a.view(), a.view()], &mut out)
             .unwrap();

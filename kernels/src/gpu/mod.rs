@@ -47,7 +47,7 @@ use self::upload::FrameSlot;
 use crate::backend::Backend;
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
-use crate::kernel::{FrameRaw, KernelSet};
+use crate::kernel::{AnalysisConfig, FrameRaw, KernelSet};
 
 /// Most frames one submission carries; longer chunks are split.
 pub const MAX_FRAMES_PER_SUBMISSION: usize = 64;
@@ -56,6 +56,7 @@ pub const MAX_FRAMES_PER_SUBMISSION: usize = 64;
 #[derive(Debug)]
 pub struct GpuBackend {
     ctx: Arc<GpuContext>,
+    config: AnalysisConfig,
     kernels: KernelSet,
     stats: Option<StatsKernel>,
     scene: Option<SceneKernel>,
@@ -83,8 +84,8 @@ impl GpuBackend {
     /// [`KernelError::NoAdapter`] when wgpu finds no adapter;
     /// [`KernelError::DeviceRequest`] when it cannot be opened;
     /// [`KernelError::Gpu`] when a pipeline fails to build.
-    pub fn open(kernels: KernelSet) -> Result<Self> {
-        Self::new(Arc::new(GpuContext::new()?), kernels)
+    pub fn open(config: impl Into<AnalysisConfig>) -> Result<Self> {
+        Self::new(Arc::new(GpuContext::new()?), config)
     }
 
     /// Builds the pipelines for `kernels` on a context the caller opened (and
@@ -92,7 +93,9 @@ impl GpuBackend {
     ///
     /// # Errors
     /// [`KernelError::Gpu`] when a pipeline fails to build or the device is lost.
-    pub fn new(ctx: Arc<GpuContext>, kernels: KernelSet) -> Result<Self> {
+    pub fn new(ctx: Arc<GpuContext>, config: impl Into<AnalysisConfig>) -> Result<Self> {
+        let config = config.into();
+        let kernels = config.kernels;
         let limits = ctx.limits();
         let device = ctx.device();
         let (stats, scene, prev) = ctx.scoped(|| {
@@ -111,6 +114,7 @@ impl GpuBackend {
             & !3;
         let param_stride = param_stride(&limits);
         Ok(GpuBackend {
+            config,
             kernels,
             stats,
             scene,
@@ -400,8 +404,10 @@ impl Backend for GpuBackend {
     }
 
     fn analyze(&mut self, frames: &[FrameView<'_>], out: &mut Vec<FrameRaw>) -> Result<()> {
-        out.clear();
-        out.extend(frames.iter().map(|f| FrameRaw::new(f.width(), f.height())));
+        out.resize_with(frames.len(), || FrameRaw::new(0, 0));
+        for (raw, f) in out.iter_mut().zip(frames) {
+            raw.reset(f.width(), f.height());
+        }
         let mut timings = StageTimings {
             frames: frames.len(),
             ..StageTimings::default()

@@ -16,11 +16,11 @@ use crate::common::gpu_context;
 const FORMATS: [PixelFormat; 2] = [PixelFormat::I420, PixelFormat::Nv12];
 const STATS_ONLY: KernelSet = KernelSet {
     stats: true,
-    scene: false,
+    ..KernelSet::NONE
 };
 const SCENE_ONLY: KernelSet = KernelSet {
-    stats: false,
     scene: true,
+    ..KernelSet::NONE
 };
 
 /// Both backends, fed the same chunks.
@@ -245,10 +245,7 @@ fn each_kernel_alone() {
 
 #[test]
 fn no_kernels_still_reports_sizes() {
-    let none = KernelSet {
-        stats: false,
-        scene: false,
-    };
+    let none = KernelSet::NONE;
     let mut pair = Pair::new(none);
     let got = pair.chunk(&frames(1, PixelFormat::I420, 7, 3, 0, 2), "no kernels");
     assert!(got.iter().all(|r| r == &FrameRaw::new(7, 3)));
