@@ -2,52 +2,26 @@
 // before it (the SAD behind ffmpeg's scdet).
 //
 // CPU twin: `kernels/src/cpu/scene.rs`; host side: `kernels/src/gpu/scene.rs`.
-// Needs `shared/frame.wgsl` prepended.
+// Needs `shared/frame.wgsl` and `shared/sad.wgsl` prepended.
 //
 // The previous frame is the one before in the same chunk (PREV_CHUNK), or, for
-// the first frame of a chunk, the last luma plane of the previous chunk, which
-// the host keeps on the GPU in `prev_luma` (PREV_SLOT). Each workgroup sums its
+// the first frame of a chunk, the last frame of the previous chunk, which
+// the host keeps on the GPU in `prev_frame` (PREV_SLOT). Each workgroup sums its
 // words in a u32 (at most WORKGROUP_SIZE * WORDS_PER_INVOCATION * 4 * 255, far
 // below 2^32) and adds that to the frame's exact 64-bit total as a u32 pair
 // with carry.
 
-// An exact 64-bit sum kept as two u32 words (`types::SadTotal`).
-struct SadTotal {
-    lo: atomic<u32>,
-    hi: atomic<u32>,
-}
-
-@group(0) @binding(2) var<storage, read> prev_luma: array<u32>;
-@group(0) @binding(3) var<storage, read_write> sad: array<SadTotal>;
+@group(0) @binding(2) var<storage, read> prev_frame: array<u32>;
 
 var<workgroup> group_sad: atomic<u32>;
 
-// Sum of |a - b| over the first `n` bytes of two words (`row_sad`).
-fn word_sad(a: u32, b: u32, n: u32) -> u32 {
-    var s = 0u;
-    for (var i = 0u; i < n; i++) {
-        let x = byte_of(a, i);
-        let y = byte_of(b, i);
-        s += max(x, y) - min(x, y);
-    }
-    return s;
-}
-
 // Word `col` of luma row `row` of the previous frame.
 fn prev_word(row: u32, col: u32) -> u32 {
+    let at = params.prev_offset + row * params.prev_stride + col;
     if params.prev_source == PREV_SLOT {
-        return prev_luma[row * params.prev_stride + col];
+        return prev_frame[at];
     }
-    return frames[params.prev_offset + row * params.prev_stride + col];
-}
-
-// Adds `part` to the frame's 64-bit total. Whichever addition wraps the low
-// word carries one into the high word, so the pair is exact in any order.
-fn add_u64(frame: u32, part: u32) {
-    let old = atomicAdd(&sad[frame].lo, part);
-    if old > 0xffffffffu - part {
-        atomicAdd(&sad[frame].hi, 1u);
-    }
+    return frames[at];
 }
 
 // Luma SAD of one frame against its predecessor; dispatched only for frames
@@ -79,7 +53,7 @@ fn scene_sad(
     if lid == 0u {
         let part = atomicLoad(&group_sad);
         if part != 0u {
-            add_u64(params.frame, part);
+            add_u64(SAD_Y, part);
         }
     }
 }

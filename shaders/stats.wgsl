@@ -1,8 +1,11 @@
-// stats: 256-bin histograms of Y, U, V and saturation per frame (ffmpeg's
-// signalstats reads its figures from these).
+// stats: 256-bin histograms of Y, U, V and saturation and the 360-bin hue
+// histogram per frame, and the U/V differences against the previous frame
+// (ffmpeg's signalstats reads its figures from these; YDIF comes from
+// `scene.wgsl`'s luma sum).
 //
-// CPU twin: `kernels/src/cpu/stats.rs`; host side: `kernels/src/gpu/stats.rs`.
-// Needs `shared/frame.wgsl` prepended.
+// CPU twin: `kernels/src/cpu/stats.rs` (and `cpu/scene.rs` for the sums);
+// host side: `kernels/src/gpu/stats.rs`.
+// Needs `shared/frame.wgsl` and `shared/sad.wgsl` prepended.
 //
 // Each invocation reads whole words of a plane and counts their bytes into a
 // workgroup-local histogram; at the end the workgroup adds its non-zero bins to
@@ -10,20 +13,29 @@
 // CPU twin's exactly.
 
 // One frame's histograms, channel-major: Y, U, V, SAT (`kernel::channel`),
-// 256 bins each (`types::FrameHist`).
+// 256 bins each, then hue, 360 bins padded to 384 (`types::FrameHist`).
 struct FrameHist {
     bins: array<atomic<u32>, 1024>,
+    hue: array<atomic<u32>, 384>,
 }
 
-@group(0) @binding(2) var<storage, read_write> hist: array<FrameHist>;
+@group(0) @binding(2) var<storage, read> prev_frame: array<u32>;
+@group(0) @binding(4) var<storage, read_write> hist: array<FrameHist>;
+// signalstats' hue of every (u, v), at u * 256 + v (`cpu::stats::hue_table`).
+@group(0) @binding(5) var<storage, read> hue_table: array<u32>;
 
-// This workgroup's counts, laid out like `FrameHist::bins`.
-var<workgroup> local_hist: array<atomic<u32>, 1024>;
+// This workgroup's counts: `FrameHist::bins`, then the hue bins.
+var<workgroup> local_hist: array<atomic<u32>, 1384>;
+// This workgroup's U and V differences.
+var<workgroup> group_sad_u: atomic<u32>;
+var<workgroup> group_sad_v: atomic<u32>;
 
 const Y_BASE: u32 = 0u;
 const U_BASE: u32 = 256u;
 const V_BASE: u32 = 512u;
 const SAT_BASE: u32 = 768u;
+const HUE_BASE: u32 = 1024u;
+const HUE_END: u32 = 1384u;
 
 // Saturation of a chroma pair as signalstats computes it for 8-bit input:
 // floor(hypot(u - 128, v - 128)), as an exact integer square root (the twin of
@@ -50,11 +62,33 @@ fn add_word(word: u32, n: u32) {
     }
 }
 
-// Counts one chroma pair into U, V and SAT.
+// Counts one chroma pair into U, V, SAT and hue.
 fn add_pair(u: u32, v: u32) {
     atomicAdd(&local_hist[U_BASE + u], 1u);
     atomicAdd(&local_hist[V_BASE + v], 1u);
     atomicAdd(&local_hist[SAT_BASE + saturation(u, v)], 1u);
+    atomicAdd(&local_hist[HUE_BASE + hue_table[u * 256u + v]], 1u);
+}
+
+// Word `col` of row `row` of the previous frame's plane at `offset`.
+fn prev_word(offset: u32, stride: u32, row: u32, col: u32) -> u32 {
+    let at = offset + row * stride + col;
+    if params.prev_source == PREV_SLOT {
+        return prev_frame[at];
+    }
+    return frames[at];
+}
+
+// Sums of |a - b| over the even and odd bytes of the first `n` bytes of two
+// interleaved `u v u v` words (`cpu::scene::interleaved_row_sad`).
+fn interleaved_sad(a: u32, b: u32, n: u32) -> vec2<u32> {
+    var s = vec2<u32>(0u, 0u);
+    for (var i = 0u; i < n; i++) {
+        let x = byte_of(a, i);
+        let y = byte_of(b, i);
+        s[i & 1u] += max(x, y) - min(x, y);
+    }
+    return s;
 }
 
 // Counts the first `n` samples of a U word and the V word at the same place
@@ -80,7 +114,11 @@ fn merge_into(lid: u32, first: u32, end: u32) {
     for (var i = first + lid; i < end; i += WORKGROUP_SIZE) {
         let n = atomicLoad(&local_hist[i]);
         if n != 0u {
-            atomicAdd(&hist[params.frame].bins[i], n);
+            if i < HUE_BASE {
+                atomicAdd(&hist[params.frame].bins[i], n);
+            } else {
+                atomicAdd(&hist[params.frame].hue[i - HUE_BASE], n);
+            }
         }
     }
 }
@@ -108,8 +146,10 @@ fn stats_luma(
     merge_into(lid, Y_BASE, U_BASE);
 }
 
-// U, V and saturation histograms of one frame, I420 or NV12; dispatched with
-// enough workgroups to cover one chroma row's words times chroma_height.
+// U, V, saturation and hue histograms of one frame, I420 or NV12, and the U
+// and V differences against the previous frame when it has this frame's
+// format (prev_chroma); dispatched with enough workgroups to cover one chroma
+// row's words times chroma_height.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn stats_chroma(
     @builtin(local_invocation_index) lid: u32,
@@ -121,6 +161,8 @@ fn stats_chroma(
     let row_words = words_per_row(row_bytes);
     let total = row_words * params.chroma_height;
     let first = first_word(wid, nwg, lid);
+    let diff = params.prev_chroma != 0u;
+    var sad_uv = vec2<u32>(0u, 0u);
     for (var k = 0u; k < WORDS_PER_INVOCATION; k++) {
         let i = first + k * WORKGROUP_SIZE;
         if i < total {
@@ -128,13 +170,38 @@ fn stats_chroma(
             let col = i - row * row_words;
             let n = bytes_in_word(col, row_bytes);
             let u = frames[params.u_offset + row * params.u_stride + col];
+            let pu = select(0u, prev_word(params.prev_u_offset, params.prev_u_stride, row, col), diff);
             if nv12 {
                 add_interleaved_word(u, n);
+                sad_uv += interleaved_sad(u, pu, n);
             } else {
                 let v = frames[params.v_offset + row * params.v_stride + col];
                 add_planar_words(u, v, n);
+                if diff {
+                    let pv = prev_word(params.prev_v_offset, params.prev_v_stride, row, col);
+                    sad_uv += vec2<u32>(word_sad(u, pu, n), word_sad(v, pv, n));
+                }
             }
         }
     }
-    merge_into(lid, U_BASE, SAT_BASE + 256u);
+    if diff {
+        if sad_uv.x != 0u {
+            atomicAdd(&group_sad_u, sad_uv.x);
+        }
+        if sad_uv.y != 0u {
+            atomicAdd(&group_sad_v, sad_uv.y);
+        }
+    }
+    merge_into(lid, U_BASE, HUE_END);
+    // merge_into ends past a barrier: the group's sums are complete.
+    if diff && lid == 0u {
+        let su = atomicLoad(&group_sad_u);
+        let sv = atomicLoad(&group_sad_v);
+        if su != 0u {
+            add_u64(SAD_U, su);
+        }
+        if sv != 0u {
+            add_u64(SAD_V, sv);
+        }
+    }
 }

@@ -1,8 +1,11 @@
-//! Kernel-only throughput of stats + scene, per backend, at 720p and 1080p.
+//! Kernel-only throughput per backend, at 720p and 1080p: every kernel at
+//! once (`all`, the default of `osprey analyze`), then each kernel alone.
 //!
 //! `cargo bench -p osprey-benches --bench kernels` runs criterion over chunks of
 //! 8 synthetic frames already in memory (no decode), for the CPU twin and, when
-//! wgpu finds an adapter, the GPU backend; then it prints the GPU's upload,
+//! wgpu finds an adapter, the GPU backend (every set on a real GPU; on a
+//! CPU-type adapter such as lavapipe only `all` and `stats+scene`, which are
+//! slow there); then it prints the GPU's upload,
 //! dispatch and readback times apart (upload is the host copy into wgpu's
 //! staging memory; the transfer itself is inside dispatch). `OSPREY_BENCH_QUICK=1` shortens the runs.
 
@@ -10,11 +13,23 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use osprey_kernels::cpu::CpuBackend;
-use osprey_kernels::gpu::GpuBackend;
-use osprey_kernels::{Backend, FrameRaw, KernelSet, OwnedFrame, PixelFormat, synth};
+use osprey_kernels::gpu::{GpuBackend, GpuContext};
+use osprey_kernels::{Backend, FrameRaw, Kernel, KernelSet, OwnedFrame, PixelFormat, synth};
 
 const CHUNK: usize = 8;
 const SIZES: [(&str, u32, u32); 2] = [("720p", 1280, 720), ("1080p", 1920, 1080)];
+
+/// The kernel sets measured, by name.
+fn kernel_sets() -> Vec<(&'static str, KernelSet)> {
+    let mut sets = vec![
+        ("all", KernelSet::ALL),
+        ("stats+scene", KernelSet::of(&[Kernel::Stats, Kernel::Scene])),
+    ];
+    for k in [Kernel::Motion, Kernel::Black, Kernel::Freeze, Kernel::Blur] {
+        sets.push((k.name(), KernelSet::of(&[k])));
+    }
+    sets
+}
 
 fn frames(w: u32, h: u32) -> Vec<OwnedFrame> {
     synth::clip(7, PixelFormat::I420, w, h, CHUNK * 2, 5)
@@ -29,27 +44,35 @@ fn run_chunks(backend: &mut dyn Backend, clip: &[OwnedFrame], out: &mut Vec<Fram
     }
 }
 
-fn bench_backends(c: &mut Criterion, gpu: &mut Option<GpuBackend>) {
-    let mut group = c.benchmark_group("stats+scene");
+fn bench_backends(c: &mut Criterion, gpu_ctx: Option<&std::sync::Arc<GpuContext>>) {
     let quick = std::env::var_os("OSPREY_BENCH_QUICK").is_some();
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(if quick { 2 } else { 6 }));
-    group.warm_up_time(Duration::from_secs(1));
-    for (name, w, h) in SIZES {
-        let clip = frames(w, h);
-        group.throughput(Throughput::Elements(clip.len() as u64));
-        let mut out = Vec::new();
-        let mut cpu = CpuBackend::new(KernelSet::ALL);
-        group.bench_function(BenchmarkId::new("cpu", name), |b| {
-            b.iter(|| run_chunks(&mut cpu, &clip, &mut out));
-        });
-        if let Some(gpu) = gpu.as_mut() {
-            group.bench_function(BenchmarkId::new("gpu", name), |b| {
-                b.iter(|| run_chunks(gpu, &clip, &mut out));
+    let software = gpu_ctx.is_some_and(|ctx| ctx.summary().is_cpu());
+    for (set_name, set) in kernel_sets() {
+        let mut group = c.benchmark_group(set_name);
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(if quick { 2 } else { 6 }));
+        group.warm_up_time(Duration::from_secs(1));
+        let mut gpu = gpu_ctx
+            .filter(|_| !software || matches!(set_name, "all" | "stats+scene"))
+            .map(|ctx| GpuBackend::new(std::sync::Arc::clone(ctx), set))
+            .transpose()
+            .expect("the GPU pipelines build");
+        for (name, w, h) in SIZES {
+            let clip = frames(w, h);
+            group.throughput(Throughput::Elements(clip.len() as u64));
+            let mut out = Vec::new();
+            let mut cpu = CpuBackend::new(set);
+            group.bench_function(BenchmarkId::new("cpu", name), |b| {
+                b.iter(|| run_chunks(&mut cpu, &clip, &mut out));
             });
+            if let Some(gpu) = gpu.as_mut() {
+                group.bench_function(BenchmarkId::new("gpu", name), |b| {
+                    b.iter(|| run_chunks(gpu, &clip, &mut out));
+                });
+            }
         }
+        group.finish();
     }
-    group.finish();
 }
 
 /// Upload, dispatch and readback apart: mean milliseconds a frame over a few
@@ -94,10 +117,10 @@ fn gpu_stages(gpu: &mut GpuBackend) {
 }
 
 fn main() {
-    let mut gpu = match GpuBackend::open(KernelSet::ALL) {
-        Ok(g) => {
-            eprintln!("gpu backend: {}", g.label());
-            Some(g)
+    let ctx = match GpuContext::new() {
+        Ok(ctx) => {
+            eprintln!("gpu adapter: {}", ctx.summary());
+            Some(std::sync::Arc::new(ctx))
         }
         Err(e) => {
             eprintln!("gpu backend unavailable ({e}); benchmarking the CPU only");
@@ -105,9 +128,11 @@ fn main() {
         }
     };
     let mut c = Criterion::default().configure_from_args();
-    bench_backends(&mut c, &mut gpu);
+    bench_backends(&mut c, ctx.as_ref());
     c.final_summary();
-    if let Some(gpu) = gpu.as_mut() {
-        gpu_stages(gpu);
+    if let Some(ctx) = &ctx {
+        let mut gpu = GpuBackend::new(std::sync::Arc::clone(ctx), KernelSet::ALL)
+            .expect("the GPU pipelines build");
+        gpu_stages(&mut gpu);
     }
 }

@@ -4,11 +4,15 @@
 //! each subcommand turns its arguments into a checked config before it does
 //! any work. Doc comments are the help text.
 
+pub mod suite;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use osprey_kernels::BackendChoice;
 use osprey_kernels::metrics::scene::DEFAULT_THRESHOLD;
+
+use suite::{BlackArgs, BlurArgs, FreezeArgs, MotionArgs, ThumbnailArgs};
 
 /// Analyse video with compute kernels on any GPU wgpu reaches, or on the CPU.
 ///
@@ -53,8 +57,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
 
-    /// Kernels to run, comma-separated: stats (ffmpeg's signalstats), scene (ffmpeg's scdet)
-    #[arg(long, default_value = "stats,scene", value_name = "LIST")]
+    /// Kernels to run, comma-separated, or all: stats (ffmpeg's signalstats),
+    /// scene (ffmpeg's scdet), motion (Frigate's motion detector), black
+    /// (ffmpeg's blackdetect), freeze (ffmpeg's freezedetect), blur (ffmpeg's
+    /// blurdetect and the variance of the Laplacian)
+    #[arg(long, default_value = "all", value_name = "LIST")]
     pub kernels: String,
 
     /// Where records go: a file path, or - for stdout
@@ -72,6 +79,26 @@ pub struct AnalyzeArgs {
     /// Name written as each record's source [default: the file's stem, or the URI as given]
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
+
+    /// blackdetect's options.
+    #[command(flatten)]
+    pub black: BlackArgs,
+
+    /// freezedetect's options.
+    #[command(flatten)]
+    pub freeze: FreezeArgs,
+
+    /// The motion detector's options.
+    #[command(flatten)]
+    pub motion: MotionArgs,
+
+    /// blurdetect's options.
+    #[command(flatten)]
+    pub blur: BlurArgs,
+
+    /// Thumbnail options.
+    #[command(flatten)]
+    pub thumbnails: ThumbnailArgs,
 }
 
 /// Arguments of `osprey devices`.
@@ -154,11 +181,52 @@ mod tests {
         };
         assert_eq!(a.input, "clip.mp4");
         assert_eq!(a.backend, BackendArg::Auto);
-        assert_eq!(a.kernels, "stats,scene");
+        assert_eq!(a.kernels, "all");
         assert_eq!(a.output, PathBuf::from("-"));
         assert_eq!(a.scene_threshold, 10.0);
         assert_eq!(a.chunk_frames, 8);
         assert_eq!(a.source, None);
+        assert_eq!(a.black.black_min_duration, 2.0);
+        assert_eq!(a.black.black_ratio, 0.98);
+        assert_eq!(a.black.black_pixel, 0.10);
+        assert_eq!(a.freeze.freeze_noise, "-60dB");
+        assert_eq!(a.freeze.freeze_min_duration, 2.0);
+        assert_eq!(a.motion.motion_threshold, 30);
+        assert_eq!(a.motion.motion_contour_area, 10);
+        assert_eq!(a.motion.motion_frame_height, 100);
+        assert_eq!(a.motion.motion_alpha, 0.01);
+        assert!(!a.motion.no_motion_contrast);
+        assert_eq!(a.motion.lightning_threshold, 0.8);
+        assert_eq!(a.motion.motion_start_frames, 2);
+        assert_eq!(a.motion.motion_end_frames, 15);
+        assert_eq!(a.blur.blur_low, 15.0 / 255.0);
+        assert_eq!(a.blur.blur_radius, 50);
+        assert_eq!(a.blur.blur_block_pct, 80);
+        assert_eq!(a.thumbnails.thumbnail_width, 320);
+    }
+
+    #[test]
+    fn repeatable_zones_and_negative_values() {
+        let cli = Cli::try_parse_from([
+            "osprey",
+            "analyze",
+            "clip.mp4",
+            "--zone",
+            "door:0,0,10,0,10,10",
+            "--zone",
+            "yard:1,1,2,2,3,1",
+            "--mask",
+            "0,0,5,0,5,5",
+            "--freeze-noise",
+            "-50dB",
+        ])
+        .unwrap();
+        let Command::Analyze(a) = cli.command else {
+            panic!("not analyze: {cli:?}");
+        };
+        assert_eq!(a.motion.zones.len(), 2);
+        assert_eq!(a.motion.masks, vec!["0,0,5,0,5,5"]);
+        assert_eq!(a.freeze.freeze_noise, "-50dB");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! says which; `gpu` fails clearly when there is none; `cpu` never touches wgpu.
 
 use crate::error::{KernelError, Result};
-use crate::frame::FrameView;
+use crate::frame::{FrameView, OwnedFrame};
 use crate::kernel::{AnalysisConfig, FrameRaw};
 
 /// Which backend the user asked for.
@@ -54,6 +54,23 @@ pub trait Backend: Send {
 
     /// Forgets cross-chunk state, as at the start of a new stream.
     fn reset(&mut self);
+
+    /// Downscales `frame` (I420 or NV12) to an I420 frame of exactly `width` x
+    /// `height` in `out`, reusing its allocation when it already has that size.
+    ///
+    /// An area (box) filter in exact integers: both backends give the same
+    /// bytes (see `cpu/downscale.rs`). Meant for thumbnails, not the hot path.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidFrame`] when `width` or `height` is 0 or larger
+    /// than the frame's; [`KernelError::Gpu`] when the device fails.
+    fn downscale(
+        &mut self,
+        frame: &FrameView<'_>,
+        width: u32,
+        height: u32,
+        out: &mut OwnedFrame,
+    ) -> Result<()>;
 }
 
 /// Opens the backend the user chose, running the kernels of `config` (a

@@ -267,8 +267,8 @@ pub struct FrameRaw {
     /// Luma height of the frame.
     pub height: u32,
     /// 256-bin histograms of Y, U, V and saturation (see [`channel`]); all zero
-    /// when no kernel needs them (Y is filled for `stats` or `black`, the rest
-    /// for `stats`).
+    /// when neither `stats` nor `black` runs (the histogram pass is shared:
+    /// `black` alone fills all four).
     pub hist: [[u32; 256]; 4],
     /// 360-bin histogram of signalstats' hue, one bin a degree; `stats` only.
     pub hue_hist: [u32; 360],
@@ -325,10 +325,17 @@ pub struct BlurRaw {
 /// Edge widths found in one block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BlurBlock {
-    /// Sum of the widths of the block's edge pixels.
+    /// Sum of the widths of the block's edge pixels, in units of
+    /// [`BlurBlock::WIDTH_ONE`] (fixed point: ffmpeg's diagonal widths, `0.7 n`
+    /// rounded to a C float, are whole numbers of 2^-24).
     pub width_sum: u64,
     /// Number of edge pixels with a width.
     pub edges: u32,
+}
+
+impl BlurBlock {
+    /// One pixel of edge width in [`BlurBlock::width_sum`]'s units (2^24).
+    pub const WIDTH_ONE: u64 = 1 << 24;
 }
 
 impl FrameRaw {

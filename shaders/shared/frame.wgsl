@@ -45,12 +45,23 @@ struct FrameParams {
     // Chroma size in samples (ceil(width / 2) x ceil(height / 2)).
     chroma_width: u32,
     chroma_height: u32,
-    // PREV_NONE, PREV_CHUNK (luma at prev_offset in `frames`) or PREV_SLOT
-    // (luma at 0 in `prev_luma`, the last frame of the previous chunk).
+    // PREV_NONE, PREV_CHUNK (the previous frame's planes in `frames`) or
+    // PREV_SLOT (in `prev_frame`, the last frame of the previous chunk).
     prev_source: u32,
+    // The previous frame's luma, U (or UV) and V planes.
     prev_offset: u32,
     prev_stride: u32,
-    _pad: u32,
+    prev_u_offset: u32,
+    prev_u_stride: u32,
+    prev_v_offset: u32,
+    prev_v_stride: u32,
+    // 1 when the previous frame has this frame's format, so its chroma
+    // compares too (signalstats' UDIF/VDIF); 0 otherwise.
+    prev_chroma: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: FrameParams;

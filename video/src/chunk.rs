@@ -11,6 +11,8 @@ use gstreamer as gst;
 use gstreamer_video as gst_video;
 use osprey_kernels::{FrameView, PixelFormat, Plane};
 
+use crate::issue::DecodeIssue;
+
 /// A decoded frame's place in the stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameMeta {
@@ -66,6 +68,7 @@ impl Mapped {
 pub struct FrameChunk {
     frames: Vec<Mapped>,
     metas: Vec<FrameMeta>,
+    issues: Vec<DecodeIssue>,
 }
 
 impl std::fmt::Debug for FrameChunk {
@@ -73,6 +76,7 @@ impl std::fmt::Debug for FrameChunk {
         f.debug_struct("FrameChunk")
             .field("len", &self.frames.len())
             .field("metas", &self.metas)
+            .field("issues", &self.issues)
             .finish()
     }
 }
@@ -83,7 +87,13 @@ impl FrameChunk {
         FrameChunk {
             frames: Vec::with_capacity(capacity),
             metas: Vec::with_capacity(capacity),
+            issues: Vec::new(),
         }
+    }
+
+    /// Adds issues the decoder met before (or, at the end, after) these frames.
+    pub(crate) fn add_issues(&mut self, issues: impl IntoIterator<Item = DecodeIssue>) {
+        self.issues.extend(issues);
     }
 
     /// Maps `buffer` as a frame described by `info` and appends it.
@@ -131,6 +141,13 @@ impl FrameChunk {
                     .expect("every frame's view was checked when it was mapped")
             })
             .collect()
+    }
+
+    /// Damage the decoder went past on its way to these frames, each naming the
+    /// first frame after it (see [`DecodeIssue`]); usually empty. A chunk with
+    /// no frames carries the issues met after the stream's last frame.
+    pub fn issues(&self) -> &[DecodeIssue] {
+        &self.issues
     }
 
     /// Index and pts of every frame, parallel to [`FrameChunk::views`].

@@ -30,6 +30,7 @@ use crate::chunk::{FrameChunk, FrameMeta, pts_seconds};
 use crate::error::{VideoError, gst_reason};
 use crate::init::{init, make};
 use crate::input::to_uri;
+use crate::issue::Detector;
 
 /// How long one appsink pull waits before the bus is read again.
 const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
@@ -102,6 +103,8 @@ pub struct Decoder {
     next_index: u64,
     /// An error met after some frames of a chunk: reported by the next call.
     deferred: Option<VideoError>,
+    /// Recoverable damage seen so far, attached to the next frame.
+    detector: Detector,
     finished: bool,
 }
 
@@ -199,6 +202,7 @@ impl Decoder {
             duration: None,
             next_index: 0,
             deferred: None,
+            detector: Detector::default(),
             finished: false,
         })
     }
@@ -208,6 +212,11 @@ impl Decoder {
     /// Only the last chunk may be short. When decoding fails after some frames
     /// of a chunk, those frames are returned first and the error comes with
     /// the next call; after an error every call returns `Ok(None)`.
+    ///
+    /// Damage the decoder gets past (lost frames, discontinuities, GStreamer
+    /// warnings) does not stop it: it is reported in
+    /// [`FrameChunk::issues`] of the chunk holding the first frame after it.
+    /// Issues met after the last frame come in one last chunk with no frames.
     ///
     /// # Errors
     /// [`VideoError::Decode`] when GStreamer reports an error or a frame
@@ -226,6 +235,7 @@ impl Decoder {
                 Ok(None) => {
                     tracing::debug!(input = %self.input, frames = self.next_index, "End of stream.");
                     self.stop();
+                    chunk.add_issues(self.detector.take_pending());
                     break;
                 }
                 Err(e) => Err(e),
@@ -239,7 +249,7 @@ impl Decoder {
                 break;
             }
         }
-        Ok((!chunk.is_empty()).then_some(chunk))
+        Ok((!chunk.is_empty() || !chunk.issues().is_empty()).then_some(chunk))
     }
 
     /// Width, height, format and frame rate of the video, once a frame has
@@ -291,6 +301,19 @@ impl Decoder {
             .caps
             .as_ref()
             .expect("update_caps stored the caps of this sample");
+        let frame_duration = self
+            .info
+            .and_then(|i| i.frame_rate)
+            .map(f64::recip)
+            .or_else(|| buffer.duration().map(gst::ClockTime::seconds_f64));
+        let discont = buffer.flags().contains(gst::BufferFlags::DISCONT);
+        let issues = self
+            .detector
+            .frame(meta.index, meta.pts, discont, frame_duration);
+        for issue in &issues {
+            tracing::warn!(input = %self.input, frame = meta.index, message = %issue.message, "Damaged input; decoding goes on.");
+        }
+        chunk.add_issues(issues);
         chunk
             .push(buffer, info, meta)
             .map_err(|reason| self.decode_error(reason))?;
@@ -336,6 +359,7 @@ impl Decoder {
                 let debug = w.debug();
                 let reason = gst_reason(source.as_deref(), &w.error(), debug.as_deref());
                 tracing::warn!(input = %self.input, %reason, "GStreamer warning.");
+                self.detector.note(reason);
                 Ok(())
             }
             MessageView::Application(a) if a.structure().is_some_and(|s| s.name() == NO_VIDEO) => {

@@ -27,6 +27,7 @@ mod error;
 mod generate;
 mod init;
 mod input;
+mod issue;
 mod watch;
 
 pub use chunk::{FrameChunk, FrameMeta};
@@ -34,3 +35,4 @@ pub use decoder::{DecodeOptions, Decoder, StreamInfo};
 pub use error::VideoError;
 pub use generate::{ClipSpec, generate_clip};
 pub use init::init;
+pub use issue::DecodeIssue;

@@ -2,13 +2,19 @@
 //!
 //! [`AnalyzeConfig::from_args`] checks the arguments before any work; [`run`]
 //! then decodes on its own thread ([`decode`]) while this thread runs the
-//! backend on each chunk, finishes the integers into signalstats and scdet
-//! figures, and writes [`record`]s through an [`NdjsonSink`], flushed once a
-//! chunk so a reader sees results as they come.
+//! backend on each chunk, finishes the integers into the figures and events
+//! of the suite ([`events`]), and writes [`record`]s through an
+//! [`NdjsonSink`], flushed once a chunk so a reader sees results as they come.
+//! The suite's options are checked by [`options`].
 
 pub mod decode;
+pub mod detector_records;
+pub mod events;
+pub mod options;
 pub mod progress;
 pub mod record;
+pub mod thumbnail;
+pub mod zones_file;
 
 use std::fs::File;
 use std::io::Write;
@@ -17,7 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::NdjsonSink;
-use osprey_kernels::metrics::{SceneTracker, Stats};
+use osprey_kernels::metrics::period::Mark;
 use osprey_kernels::{BackendChoice, FrameRaw, KernelSet};
 use osprey_video::DecodeOptions;
 use tracing::{debug, info};
@@ -25,8 +31,13 @@ use tracing::{debug, info};
 use crate::args::AnalyzeArgs;
 use crate::exit::{InputError, UsageError};
 use decode::DecodeThread;
-use progress::{Progress, Summary};
-use record::{EventRecord, EventType, FrameRecord, Record, SceneRecord, StatsRecord};
+use events::{Event, Figures, Finisher};
+use options::SuiteOptions;
+use progress::{EventCounts, Progress, Summary};
+use record::{
+    BlackRecord, BlurRecord, EventRecord, FrameRecord, FreezeRecord, MotionRecord, Record,
+    SceneRecord, StatsRecord,
+};
 
 /// Chunks decoded ahead of the kernels: enough to hide decode jitter, few
 /// enough to bound memory. Each chunk holds its frames' decoder buffers, so
@@ -62,6 +73,8 @@ pub struct AnalyzeConfig {
     pub scene_threshold: f64,
     /// Frames a chunk.
     pub chunk_frames: usize,
+    /// The suite's detectors, zones, events and thumbnails.
+    pub suite: SuiteOptions,
 }
 
 impl AnalyzeConfig {
@@ -117,6 +130,7 @@ impl AnalyzeConfig {
             Some(name) => name.clone(),
             None => default_source(&args.input),
         };
+        let suite = SuiteOptions::from_args(args, kernels)?;
         Ok(AnalyzeConfig {
             input: args.input.clone(),
             source,
@@ -125,6 +139,7 @@ impl AnalyzeConfig {
             output,
             scene_threshold: t,
             chunk_frames: args.chunk_frames,
+            suite,
         })
     }
 }
@@ -223,7 +238,7 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
     debug!(input = %cfg.input, frame_rate = ?info.frame_rate, duration = ?info.duration, "Input open.");
 
     // The decoder fills its read-ahead while the backend starts.
-    let mut backend = osprey_kernels::open(cfg.backend, cfg.kernels)?;
+    let mut backend = osprey_kernels::open(cfg.backend, cfg.suite.analysis.clone())?;
     let label = backend.label();
     match (cfg.backend, backend.is_gpu()) {
         (BackendChoice::Auto, true) => info!(backend = %label, "Auto took a GPU adapter."),
@@ -233,13 +248,27 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
 
     let mut sink = NdjsonSink::new(open_output(&cfg.output)?);
     let progress = Progress::new(info.expected_frames(), &label);
-    let mut tracker = SceneTracker::new(cfg.scene_threshold);
+    let mut finisher = Finisher::new(&cfg.suite, cfg.scene_threshold, info.frame_rate);
     let mut raws: Vec<FrameRaw> = Vec::with_capacity(cfg.chunk_frames);
-    let (mut frames, mut cuts) = (0u64, 0u64);
+    let mut frames = 0u64;
+    let mut counts = EventCounts::default();
+    let mut thumbnails = match &cfg.suite.thumbnails {
+        Some(t) => Some(thumbnail::Thumbnails::new(t.dir.clone(), t.width)?),
+        None => None,
+    };
 
     while let Some(chunk) = decode.next_chunk()? {
         let views = chunk.views();
         let metas = chunk.metas();
+        // Damage the decoder went past, named before the frames after it.
+        for issue in chunk.issues() {
+            sink.write(&Record::Error(record::ErrorRecord {
+                source: &cfg.source,
+                frame: issue.frame,
+                pts: issue.pts,
+                message: &issue.message,
+            }))?;
+        }
         backend
             .analyze(&views, &mut raws)
             .with_context(|| format!("the {label} backend failed"))?;
@@ -251,43 +280,47 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
                 metas.len()
             ));
         }
-        for (meta, raw) in metas.iter().zip(&raws) {
-            let stats = if cfg.kernels.stats {
-                let stats = Stats::from_raw(raw).ok_or_else(|| {
-                    anyhow!(
-                        "internal error: the stats kernel left frame {} incomplete",
-                        meta.index
-                    )
-                })?;
-                Some(StatsRecord::from(&stats))
-            } else {
-                None
-            };
-            let scene = cfg.kernels.scene.then(|| tracker.push(raw));
-            sink.write(&Record::Frame(FrameRecord {
-                source: &cfg.source,
+        for (i, (meta, raw)) in metas.iter().zip(&raws).enumerate() {
+            let now = Mark {
                 frame: meta.index,
                 pts: meta.pts,
-                width: raw.width,
-                height: raw.height,
-                stats,
-                scene: scene.as_ref().map(SceneRecord::from),
-            }))?;
-            if let Some(s) = scene.filter(|s| s.cut) {
-                cuts += 1;
-                sink.write(&Record::Event(EventRecord {
-                    source: &cfg.source,
-                    event: EventType::SceneCut,
-                    frame: meta.index,
-                    pts: meta.pts,
-                    score: s.score,
-                }))?;
-            }
+            };
+            let figures = finisher.push(raw, now)?;
+            sink.write(&Record::Frame(frame_record(
+                &cfg.source,
+                now,
+                raw,
+                &figures,
+            )))?;
+            let shot = thumbnails.as_mut().map(|t| Shot {
+                thumbnails: t,
+                backend: backend.as_mut(),
+                frame: &views[i],
+                index: meta.index,
+            });
+            write_events(
+                &mut sink,
+                &cfg.source,
+                &finisher,
+                finisher.events(),
+                shot,
+                &mut counts,
+            )?;
         }
         sink.flush()?;
         frames += views.len() as u64;
         progress.advance(views.len() as u64);
     }
+    let closing = finisher.finish().to_vec();
+    // The frames are gone by now: events closed at the end carry no thumbnail.
+    write_events(
+        &mut sink,
+        &cfg.source,
+        &finisher,
+        &closing,
+        None,
+        &mut counts,
+    )?;
     sink.into_inner()?.flush()?;
     progress.finish();
     Ok(Summary {
@@ -295,8 +328,75 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
         frames,
         elapsed: started.elapsed(),
         backend: label,
-        cuts: cfg.kernels.scene.then_some(cuts),
+        events: counts,
     })
+}
+
+/// The frame record of one frame from its figures.
+fn frame_record<'a>(source: &'a str, now: Mark, raw: &FrameRaw, f: &'a Figures) -> FrameRecord<'a> {
+    FrameRecord {
+        source,
+        frame: now.frame,
+        pts: now.pts,
+        width: raw.width,
+        height: raw.height,
+        stats: f.stats.as_ref().map(StatsRecord::from),
+        scene: f.scene.as_ref().map(SceneRecord::from),
+        motion: f.motion.as_ref().map(MotionRecord::from),
+        black: f.black.as_ref().map(BlackRecord::from),
+        freeze: f.freeze.as_ref().map(FreezeRecord::from),
+        blur: f.blur.as_ref().map(BlurRecord::from),
+    }
+}
+
+/// The frame being written, for the thumbnails of its events.
+struct Shot<'a, 'f> {
+    thumbnails: &'a mut thumbnail::Thumbnails,
+    backend: &'a mut dyn osprey_kernels::Backend,
+    frame: &'a osprey_kernels::FrameView<'f>,
+    index: u64,
+}
+
+/// Writes `events` and counts them; with `shot`, each event gets a thumbnail
+/// of the frame at which it is written (for a start, the frame that
+/// confirmed the period, which the event's `frame` field may precede).
+fn write_events<W: Write>(
+    sink: &mut NdjsonSink<W>,
+    source: &str,
+    finisher: &Finisher,
+    events: &[Event],
+    mut shot: Option<Shot<'_, '_>>,
+    counts: &mut EventCounts,
+) -> Result<()> {
+    for e in events {
+        counts.add(e.kind);
+        let zone = e.zone.and_then(|z| finisher.zone_name(z));
+        let thumbnail = match shot.as_mut() {
+            Some(s) => {
+                let what = match zone {
+                    Some(z) => format!("{}-{z}", e.kind.name()),
+                    None => e.kind.name().to_owned(),
+                };
+                Some(
+                    s.thumbnails
+                        .write(s.backend, s.frame, source, s.index, &what)?,
+                )
+            }
+            None => None,
+        };
+        sink.write(&Record::Event(EventRecord {
+            source,
+            event: e.kind,
+            frame: e.at.frame,
+            pts: e.at.pts,
+            duration: e.duration,
+            score: e.score,
+            zone,
+            thumbnail: thumbnail.as_deref(),
+            eos: e.eos,
+        }))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -309,15 +409,14 @@ mod tests {
     use crate::args::BackendArg;
 
     fn args(input: &str) -> AnalyzeArgs {
-        AnalyzeArgs {
-            input: input.into(),
-            backend: BackendArg::Cpu,
-            kernels: "stats,scene".into(),
-            output: "-".into(),
-            scene_threshold: 10.0,
-            chunk_frames: 8,
-            source: None,
-        }
+        use clap::Parser as _;
+        let cli = crate::args::Cli::try_parse_from(["osprey", "analyze", input]).unwrap();
+        let crate::args::Command::Analyze(mut a) = cli.command else {
+            panic!("not analyze");
+        };
+        a.backend = BackendArg::Cpu;
+        a.kernels = "stats,scene".into();
+        a
     }
 
     fn exit_of(a: &AnalyzeArgs) -> crate::exit::Exit {

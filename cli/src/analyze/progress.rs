@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use super::record::EventType;
+
 /// A progress bar that is hidden unless stderr is a terminal.
 #[derive(Debug)]
 pub struct Progress {
@@ -76,8 +78,42 @@ pub struct Summary {
     pub elapsed: Duration,
     /// The backend's label (with the adapter for a GPU).
     pub backend: String,
-    /// Scene-cut events written; `None` when `scene` did not run.
-    pub cuts: Option<u64>,
+    /// Events written, by type.
+    pub events: EventCounts,
+}
+
+/// Events written, counted by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventCounts([u64; EventType::ALL.len()]);
+
+impl EventCounts {
+    /// Counts one more event of `kind`.
+    pub fn add(&mut self, kind: EventType) {
+        if let Some(i) = EventType::ALL.iter().position(|&k| k == kind) {
+            self.0[i] += 1;
+        }
+    }
+
+    /// Every event counted.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+impl fmt::Display for EventCounts {
+    /// `2 scene_cut, 1 black_start, 1 black_end`, types with no event left
+    /// out; `no events` when there are none.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total() == 0 {
+            return write!(f, "no events");
+        }
+        let mut sep = "";
+        for (kind, n) in EventType::ALL.iter().zip(self.0).filter(|(_, n)| *n > 0) {
+            write!(f, "{sep}{n} {}", kind.name())?;
+            sep = ", ";
+        }
+        Ok(())
+    }
 }
 
 impl Summary {
@@ -103,11 +139,7 @@ impl fmt::Display for Summary {
             self.fps(),
             self.backend
         )?;
-        match self.cuts {
-            Some(1) => write!(f, ", 1 scene cut"),
-            Some(n) => write!(f, ", {n} scene cuts"),
-            None => Ok(()),
-        }
+        write!(f, "; {}", self.events)
     }
 }
 
@@ -122,22 +154,34 @@ mod tests {
             frames: 150,
             elapsed: Duration::from_millis(1500),
             backend: "cpu (2 threads)".into(),
-            cuts: Some(2),
+            events: EventCounts::default(),
         };
+        let mut events = EventCounts::default();
+        for kind in [
+            EventType::SceneCut,
+            EventType::BlackEnd,
+            EventType::SceneCut,
+        ] {
+            events.add(kind);
+        }
+        events.add(EventType::BlackStart);
+        assert_eq!(events.total(), 4);
+        let s = Summary { events, ..s };
         assert_eq!(
             s.to_string(),
-            "demo: 150 frames in 1.50 s (100.0 fps) on cpu (2 threads), 2 scene cuts"
+            "demo: 150 frames in 1.50 s (100.0 fps) on cpu (2 threads); \
+             2 scene_cut, 1 black_start, 1 black_end"
         );
         let none = Summary {
             frames: 0,
             elapsed: Duration::ZERO,
-            cuts: None,
+            events: EventCounts::default(),
             ..s
         };
         assert_eq!(none.fps(), 0.0);
         assert_eq!(
             none.to_string(),
-            "demo: 0 frames in 0.00 s (0.0 fps) on cpu (2 threads)"
+            "demo: 0 frames in 0.00 s (0.0 fps) on cpu (2 threads); no events"
         );
     }
 

@@ -1,7 +1,10 @@
 //! The NDJSON records `osprey analyze` writes.
 //!
-//! One `frame` record a frame, then one `event` record for each scene cut
-//! right after its frame. Integers stay JSON integers; averages, `mafd` and
+//! One `frame` record a frame, then the `event` records found at that frame
+//! (scene cuts, black, freeze and motion periods); at end of stream the
+//! events that close periods still open, flagged `"eos":true`. Events that
+//! name an earlier frame (a black period is known to be long enough only
+//! some frames after it began) come after the frame that revealed them. Integers stay JSON integers; averages, `mafd` and
 //! `score` are f64 written at full precision (serde_json prints the shortest
 //! text that reads back as the same f64), never rounded.
 //!
@@ -14,6 +17,8 @@
 use osprey_kernels::metrics::{ChannelStats, Scene, Stats};
 use serde::Serialize;
 
+pub use super::detector_records::{BlackRecord, BlurRecord, FreezeRecord, MotionRecord};
+
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -22,6 +27,24 @@ pub enum Record<'a> {
     Frame(FrameRecord<'a>),
     /// Something that happened at a frame.
     Event(EventRecord<'a>),
+    /// Damage in the input that the decoder went past; analysis goes on.
+    Error(ErrorRecord<'a>),
+}
+
+/// Damage in the input that the decoder went past (lost frames, a
+/// discontinuity, a GStreamer warning):
+/// `{"kind":"error","source":"cam1","frame":103,"pts":4.12,"message":"..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorRecord<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// Index of the first frame decoded after the damage; `null` when the
+    /// stream ended first.
+    pub frame: Option<u64>,
+    /// That frame's presentation time in seconds (`null` when unknown).
+    pub pts: Option<f64>,
+    /// What happened and where.
+    pub message: &'a str,
 }
 
 /// The figures of one frame.
@@ -43,6 +66,18 @@ pub struct FrameRecord<'a> {
     /// scdet figures; absent when the `scene` kernel did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scene: Option<SceneRecord>,
+    /// Motion figures; absent when the `motion` kernel did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motion: Option<MotionRecord<'a>>,
+    /// blackdetect's ratio; absent when the `black` kernel did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub black: Option<BlackRecord>,
+    /// freezedetect's figures; absent when the `freeze` kernel did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<FreezeRecord>,
+    /// blurdetect's figures; absent when the `blur` kernel did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blur: Option<BlurRecord>,
 }
 
 /// signalstats of one frame, flat, named as ffmpeg's metadata keys are
@@ -89,6 +124,16 @@ pub struct StatsRecord {
     pub sat_high: u8,
     /// Saturation: largest value (`SATMAX`).
     pub sat_max: u8,
+    /// Median hue in degrees, 0 to 359 (`HUEMED`).
+    pub hue_med: u16,
+    /// Mean hue in degrees (`HUEAVG`).
+    pub hue_avg: f64,
+    /// Mean absolute luma difference against the previous frame (`YDIF`).
+    pub y_dif: f64,
+    /// Mean absolute U difference against the previous frame (`UDIF`).
+    pub u_dif: f64,
+    /// Mean absolute V difference against the previous frame (`VDIF`).
+    pub v_dif: f64,
 }
 
 impl From<&Stats> for StatsRecord {
@@ -142,6 +187,11 @@ impl From<&Stats> for StatsRecord {
             sat_avg,
             sat_high,
             sat_max,
+            hue_med: s.hue_med,
+            hue_avg: s.hue_avg,
+            y_dif: s.ydif,
+            u_dif: s.udif,
+            v_dif: s.vdif,
         }
     }
 }
@@ -172,20 +222,80 @@ pub struct EventRecord<'a> {
     /// What happened.
     #[serde(rename = "type")]
     pub event: EventType,
-    /// The frame it happened at.
+    /// The frame it happened at: for a start, the period's first frame; for
+    /// an end, the first frame after it (or the last frame at end of stream).
     pub frame: u64,
-    /// That frame's presentation time in seconds.
+    /// That frame's presentation time in seconds (`null` when it has none).
     pub pts: Option<f64>,
-    /// The score that crossed the threshold.
-    pub score: f64,
+    /// An end's period length in seconds, `end - start`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// A scene cut's score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// A zone event's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<&'a str>,
+    /// The thumbnail's file, with `--thumbnails`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<&'a str>,
+    /// True for an end written because the stream ended.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub eos: bool,
 }
 
 /// The kinds of event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     /// A hard cut: scdet's score reached the threshold.
     SceneCut,
+    /// A black period began (blackdetect's `black_start`).
+    BlackStart,
+    /// A black period ended (`black_end`, with `black_duration`).
+    BlackEnd,
+    /// A freeze began (freezedetect's `freeze_start`).
+    FreezeStart,
+    /// A freeze ended (`freeze_end`, with `freeze_duration`).
+    FreezeEnd,
+    /// Motion began.
+    MotionStart,
+    /// Motion ended.
+    MotionEnd,
+    /// Motion began in a zone.
+    ZoneEnter,
+    /// Motion ended in a zone.
+    ZoneExit,
+}
+
+impl EventType {
+    /// Every kind, in the order the summary lists them.
+    pub const ALL: [EventType; 9] = [
+        EventType::SceneCut,
+        EventType::BlackStart,
+        EventType::BlackEnd,
+        EventType::FreezeStart,
+        EventType::FreezeEnd,
+        EventType::MotionStart,
+        EventType::MotionEnd,
+        EventType::ZoneEnter,
+        EventType::ZoneExit,
+    ];
+
+    /// The name records use.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::SceneCut => "scene_cut",
+            EventType::BlackStart => "black_start",
+            EventType::BlackEnd => "black_end",
+            EventType::FreezeStart => "freeze_start",
+            EventType::FreezeEnd => "freeze_end",
+            EventType::MotionStart => "motion_start",
+            EventType::MotionEnd => "motion_end",
+            EventType::ZoneEnter => "zone_enter",
+            EventType::ZoneExit => "zone_exit",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +323,11 @@ mod tests {
             u: channel(100, 128.0),
             v: channel(110, 1.0 / 3.0),
             sat: channel(0, 2.5),
+            hue_med: 270,
+            hue_avg: 181.5,
+            ydif: 0.25,
+            udif: 0.5,
+            vdif: 0.75,
         };
         let rec = Record::Frame(FrameRecord {
             source: "cam1",
@@ -225,6 +340,10 @@ mod tests {
                 mafd: 0.53,
                 score: 0.24,
             }),
+            motion: None,
+            black: None,
+            freeze: None,
+            blur: None,
         });
         let json = serde_json::to_string(&rec).unwrap();
         assert_eq!(
@@ -233,7 +352,8 @@ mod tests {
              \"stats\":{\"y_min\":16,\"y_low\":17,\"y_avg\":115.94,\"y_high\":18,\"y_max\":19,\
              \"u_min\":100,\"u_low\":101,\"u_avg\":128.0,\"u_high\":102,\"u_max\":103,\
              \"v_min\":110,\"v_low\":111,\"v_avg\":0.3333333333333333,\"v_high\":112,\"v_max\":113,\
-             \"sat_min\":0,\"sat_low\":1,\"sat_avg\":2.5,\"sat_high\":2,\"sat_max\":3},\
+             \"sat_min\":0,\"sat_low\":1,\"sat_avg\":2.5,\"sat_high\":2,\"sat_max\":3,\
+             \"hue_med\":270,\"hue_avg\":181.5,\"y_dif\":0.25,\"u_dif\":0.5,\"v_dif\":0.75},\
              \"scene\":{\"mafd\":0.53,\"score\":0.24}}"
         );
     }
@@ -248,6 +368,10 @@ mod tests {
             height: 1,
             stats: None,
             scene: None,
+            motion: None,
+            black: None,
+            freeze: None,
+            blur: None,
         });
         assert_eq!(
             serde_json::to_string(&rec).unwrap(),
@@ -262,11 +386,42 @@ mod tests {
             event: EventType::SceneCut,
             frame: 30,
             pts: Some(1.2),
-            score: 27.0,
+            duration: None,
+            score: Some(27.0),
+            zone: None,
+            thumbnail: None,
+            eos: false,
         });
         assert_eq!(
             serde_json::to_string(&rec).unwrap(),
             "{\"kind\":\"event\",\"source\":\"cam1\",\"type\":\"scene_cut\",\"frame\":30,\"pts\":1.2,\"score\":27.0}"
+        );
+    }
+
+    #[test]
+    fn event_names_match_serde() {
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+        }
+    }
+
+    #[test]
+    fn period_end_event_shape() {
+        let rec = Record::Event(EventRecord {
+            source: "cam1",
+            event: EventType::ZoneExit,
+            frame: 90,
+            pts: None,
+            duration: Some(2.5),
+            score: None,
+            zone: Some("door"),
+            thumbnail: Some("thumbs/cam1-90-zone_exit.jpg"),
+            eos: true,
+        });
+        assert_eq!(
+            serde_json::to_string(&rec).unwrap(),
+            "{\"kind\":\"event\",\"source\":\"cam1\",\"type\":\"zone_exit\",\"frame\":90,\"pts\":null,\
+             \"duration\":2.5,\"zone\":\"door\",\"thumbnail\":\"thumbs/cam1-90-zone_exit.jpg\",\"eos\":true}"
         );
     }
 }

@@ -6,15 +6,15 @@ use std::process::Stdio;
 use serde_json::Value;
 
 use crate::common::{
-    arg, frame_records, long_clip, osprey, parse_ndjson, require_gpu, run, run_cmd, run_in,
-    small_clip,
+    arg, frame_records, h264_clip, long_clip, osprey, parse_ndjson, require_gpu, run, run_cmd,
+    run_in, small_clip,
 };
 
 /// The keys of `stats`, in order.
-pub const STATS_KEYS: [&str; 20] = [
+pub const STATS_KEYS: [&str; 25] = [
     "y_min", "y_low", "y_avg", "y_high", "y_max", "u_min", "u_low", "u_avg", "u_high", "u_max",
     "v_min", "v_low", "v_avg", "v_high", "v_max", "sat_min", "sat_low", "sat_avg", "sat_high",
-    "sat_max",
+    "sat_max", "y_dif", "u_dif", "v_dif", "hue_med", "hue_avg",
 ];
 
 #[test]
@@ -71,7 +71,7 @@ fn unknown_kernel_exits_2() {
     let line = run(&["analyze", arg(small_clip()), "--kernels", "stats,bogus"]).fails_with(2);
     assert_eq!(
         line,
-        "osprey: unknown kernel \"bogus\" (known: stats, scene)"
+        "osprey: unknown kernel \"bogus\" (known: stats, scene, motion, black, freeze, blur)"
     );
 }
 
@@ -111,9 +111,26 @@ fn file_without_video_exits_3() {
     assert!(line.contains("has no video stream"), "{line}");
 }
 
-/// Checks the documented shape of every record and returns the frame records.
+/// Every kernel, as `--kernels` names them and frame records key them.
+const KERNELS: [&str; 6] = ["stats", "scene", "motion", "black", "freeze", "blur"];
+
+/// The kernel whose detector writes events of `kind`.
+fn event_kernel(kind: &str) -> &'static str {
+    match kind {
+        "scene_cut" => "scene",
+        "black_start" | "black_end" => "black",
+        "freeze_start" | "freeze_end" => "freeze",
+        "motion_start" | "motion_end" | "zone_enter" | "zone_exit" => "motion",
+        other => panic!("unknown event type {other:?}"),
+    }
+}
+
+/// Checks the documented shape of every record, with `kernels` run, and
+/// returns the frame records.
 #[track_caller]
-fn check_shape<'a>(records: &'a [Value], source: &str, stats: bool, scene: bool) -> Vec<&'a Value> {
+fn check_shape<'a>(records: &'a [Value], source: &str, kernels: &[&str]) -> Vec<&'a Value> {
+    let stats = kernels.contains(&"stats");
+    let scene = kernels.contains(&"scene");
     for r in records {
         assert_eq!(r["source"], source, "{r}");
         match r["kind"].as_str() {
@@ -122,8 +139,10 @@ fn check_shape<'a>(records: &'a [Value], source: &str, stats: bool, scene: bool)
                     assert!(r[key].is_u64(), "{key} is an integer: {r}");
                 }
                 assert!(r["pts"].is_f64() || r["pts"].is_u64(), "pts: {r}");
-                assert_eq!(r.get("stats").is_some(), stats, "{r}");
-                assert_eq!(r.get("scene").is_some(), scene, "{r}");
+                for k in KERNELS {
+                    assert_eq!(r.get(k).is_some(), kernels.contains(&k), "{k}: {r}");
+                }
+                check_detectors(r);
                 if stats {
                     let s = r["stats"].as_object().unwrap();
                     let keys: Vec<&str> = s.keys().map(String::as_str).collect();
@@ -133,8 +152,10 @@ fn check_shape<'a>(records: &'a [Value], source: &str, stats: bool, scene: bool)
                     got.sort_unstable();
                     assert_eq!(got, want, "{r}");
                     for key in STATS_KEYS {
-                        if key.ends_with("_avg") {
+                        if key.ends_with("_avg") || key.ends_with("_dif") {
                             assert!(s[key].is_f64(), "{key} is a float: {r}");
+                        } else if key == "hue_med" {
+                            assert!(s[key].as_u64().is_some_and(|v| v < 360), "{key}: {r}");
                         } else {
                             assert!(s[key].as_u64().is_some_and(|v| v <= 255), "{key}: {r}");
                         }
@@ -146,9 +167,16 @@ fn check_shape<'a>(records: &'a [Value], source: &str, stats: bool, scene: bool)
                 }
             }
             Some("event") => {
-                assert!(scene, "events come from the scene kernel: {r}");
-                assert_eq!(r["type"], "scene_cut", "{r}");
-                assert!(r["frame"].is_u64() && r["score"].is_f64(), "{r}");
+                let kind = r["type"].as_str().unwrap();
+                assert!(kernels.contains(&event_kernel(kind)), "{r}");
+                assert!(r["frame"].is_u64(), "{r}");
+                assert_eq!(r.get("score").is_some(), kind == "scene_cut", "{r}");
+                assert_eq!(r.get("zone").is_some(), kind.starts_with("zone_"), "{r}");
+                if kind.ends_with("_end") || kind == "zone_exit" {
+                    assert!(r["duration"].is_f64() || r["duration"].is_u64(), "{r}");
+                } else {
+                    assert!(r.get("duration").is_none() && r.get("eos").is_none(), "{r}");
+                }
             }
             _ => panic!("unknown record kind: {r}"),
         }
@@ -156,11 +184,46 @@ fn check_shape<'a>(records: &'a [Value], source: &str, stats: bool, scene: bool)
     frame_records(records)
 }
 
+/// Checks the shape of the suite's parts of a frame record, where present.
+#[track_caller]
+fn check_detectors(r: &Value) {
+    if let Some(m) = r.get("motion") {
+        let ratio = m["ratio"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&ratio), "{r}");
+        for b in m["boxes"].as_array().unwrap() {
+            let b = b.as_array().unwrap();
+            assert!(b.len() == 4 && b.iter().all(Value::is_u64), "{r}");
+        }
+    }
+    if let Some(b) = r.get("black") {
+        assert!(
+            b["ratio"]
+                .as_f64()
+                .is_some_and(|v| (0.0..=1.0).contains(&v)),
+            "{r}"
+        );
+    }
+    if let Some(f) = r.get("freeze") {
+        assert!(f["frozen"].is_boolean(), "{r}");
+        assert!(
+            f["mafd"].is_null() || f["mafd"].is_f64() || f["mafd"].is_u64(),
+            "{r}"
+        );
+    }
+    if let Some(b) = r.get("blur") {
+        assert!(
+            b["blur"].is_null() || b["blur"].is_f64() || b["blur"].is_u64(),
+            "{r}"
+        );
+        assert!(b["sharpness"].is_f64() || b["sharpness"].is_u64(), "{r}");
+    }
+}
+
 #[test]
 fn cpu_backend_writes_one_record_a_frame() {
     let r = run(&["analyze", arg(small_clip()), "--backend", "cpu"]).success();
     let records = r.records();
-    let frames = check_shape(&records, "small-64x48", true, true);
+    let frames = check_shape(&records, "small-64x48", &KERNELS);
     assert_eq!(frames.len(), 12);
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(f["frame"], i as u64);
@@ -185,7 +248,7 @@ fn kernels_not_run_are_left_out() {
     let clip = arg(small_clip());
     let r = run(&["analyze", clip, "--backend", "cpu", "--kernels", "stats"]).success();
     let records = r.records();
-    assert_eq!(check_shape(&records, "small-64x48", true, false).len(), 12);
+    assert_eq!(check_shape(&records, "small-64x48", &["stats"]).len(), 12);
     assert!(records.iter().all(|r| r["kind"] == "frame"));
     let r = run(&[
         "analyze",
@@ -198,7 +261,7 @@ fn kernels_not_run_are_left_out() {
         "cam7",
     ])
     .success();
-    assert_eq!(check_shape(&r.records(), "cam7", false, true).len(), 12);
+    assert_eq!(check_shape(&r.records(), "cam7", &["scene"]).len(), 12);
 }
 
 #[test]
@@ -298,7 +361,7 @@ fn gpu_backend_matches_cpu_exactly() {
     let clip = arg(small_clip());
     let gpu = run(&["analyze", clip, "--backend", "gpu"]).success();
     let cpu = run(&["analyze", clip, "--backend", "cpu"]).success();
-    check_shape(&gpu.records(), "small-64x48", true, true);
+    check_shape(&gpu.records(), "small-64x48", &KERNELS);
     // Integers are bit-identical and the floats come from the same host code.
     assert_eq!(gpu.stdout, cpu.stdout);
     let last = gpu.stderr.lines().last().unwrap_or_default();
@@ -379,7 +442,7 @@ fn generated_clip_round_trips() {
     .success();
     let r = run_in(dir.path(), &["analyze", "gen.mp4", "--backend", "cpu"]).success();
     let records = r.records();
-    let frames = check_shape(&records, "gen", true, true);
+    let frames = check_shape(&records, "gen", &KERNELS);
     assert_eq!(frames.len(), 30);
     assert!(frames.iter().all(|f| f["width"] == 96 && f["height"] == 64));
     let cuts: Vec<u64> = records
@@ -400,4 +463,158 @@ fn generate_refuses_odd_sizes() {
     let line = run_in(dir.path(), &["generate", "x.mp4", "--width", "321"]).fails_with(2);
     assert!(line.contains("--width"), "{line}");
     assert!(!dir.path().join("x.mp4").exists());
+}
+
+#[test]
+fn bad_suite_options_exit_2_with_one_line() {
+    let clip = arg(small_clip());
+    for (args, option) in [
+        (&["--black-ratio", "2"][..], "--black-ratio"),
+        (&["--freeze-noise", "loud"][..], "--freeze-noise"),
+        (&["--freeze-noise", "6dB"][..], "--freeze-noise"),
+        (&["--motion-start-frames", "0"][..], "--motion-start-frames"),
+        (&["--zone", "door:1,2,3,4"][..], "--zone"),
+        (&["--mask", "x,1,2,3,4,5"][..], "--mask"),
+        (&["--blur-block-pct", "0"][..], "--blur-block-pct"),
+        (
+            &["--thumbnails", "t", "--thumbnail-width", "5000"][..],
+            "--thumbnail-width",
+        ),
+    ] {
+        let mut argv = vec!["analyze", clip];
+        argv.extend_from_slice(args);
+        let line = run(&argv).fails_with(2);
+        assert!(
+            line.starts_with(&format!("osprey: {option}")),
+            "{args:?}: {line}"
+        );
+    }
+}
+
+#[test]
+fn zones_file_with_a_bad_polygon_names_file_and_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zones.toml");
+    std::fs::write(
+        &file,
+        "[[zones]]\nname = \"door\"\npoints = [[0, 0], [10, 0], [10, 10]]\n\
+         [[zones]]\nname = \"gate\"\npoints = [[0, 0], [10, 0]]\n",
+    )
+    .unwrap();
+    let line = run(&["analyze", arg(small_clip()), "--zones", arg(&file)]).fails_with(2);
+    assert!(line.contains("zones.toml"), "{line}");
+    assert!(line.contains("zone \"gate\""), "{line}");
+    let json = dir.path().join("zones.json");
+    std::fs::write(&json, r#"{"masks":[{"points":[[0,0],[1,"a"]]}]}"#).unwrap();
+    let line = run(&["analyze", arg(small_clip()), "--zones", arg(&json)]).fails_with(2);
+    assert!(line.contains("zones.json"), "{line}");
+}
+
+#[test]
+fn zones_reach_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zones.json");
+    std::fs::write(
+        &file,
+        r#"{"zones":[{"name":"left","points":[[0,0],[32,0],[32,48],[0,48]]}],
+            "masks":[{"points":[[60,0],[64,0],[64,4]]}]}"#,
+    )
+    .unwrap();
+    let r = run(&[
+        "analyze",
+        arg(small_clip()),
+        "--backend",
+        "cpu",
+        "--kernels",
+        "motion",
+        "--zones",
+        arg(&file),
+        "--zone",
+        "right:32,0,64,0,64,48,32,48",
+    ])
+    .success();
+    let records = r.records();
+    let frames = check_shape(&records, "small-64x48", &["motion"]);
+    assert_eq!(frames.len(), 12);
+    for f in frames {
+        let zones = f["motion"]["zones"].as_object().unwrap();
+        let names: Vec<&str> = zones.keys().map(String::as_str).collect();
+        assert_eq!(names, ["left", "right"], "{f}");
+    }
+}
+
+#[test]
+fn summary_counts_events_by_type() {
+    let r = run(&[
+        "analyze",
+        arg(long_clip()),
+        "--backend",
+        "cpu",
+        "--kernels",
+        "scene",
+    ])
+    .success();
+    let cuts = r
+        .records()
+        .iter()
+        .filter(|r| r["type"] == "scene_cut")
+        .count();
+    let last = r.stderr.lines().last().unwrap_or_default();
+    if cuts == 0 {
+        assert!(last.ends_with("; no events"), "{last}");
+    } else {
+        assert!(last.ends_with(&format!("; {cuts} scene_cut")), "{last}");
+    }
+}
+
+/// `--thumbnails`: every event names a JPEG of the requested width that
+/// exists, and the GPU's downscale gives the same file as the CPU's.
+#[test]
+fn events_name_their_thumbnails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for backend in ["cpu", "gpu"] {
+        if backend == "gpu" {
+            require_gpu();
+        }
+        let thumbs = dir.path().join(backend);
+        let r = run(&[
+            "analyze",
+            arg(h264_clip()),
+            "--backend",
+            backend,
+            "--kernels",
+            "scene",
+            "--thumbnails",
+            thumbs.to_str().unwrap(),
+            "--thumbnail-width",
+            "160",
+        ])
+        .success();
+        let events: Vec<_> = r
+            .records()
+            .into_iter()
+            .filter(|r| r["kind"] == "event")
+            .collect();
+        assert_eq!(events.len(), 2, "two cuts: {}", r.stdout);
+        for e in &events {
+            let name = e["thumbnail"].as_str().unwrap();
+            let frame = e["frame"].as_u64().unwrap();
+            assert_eq!(name, format!("cuts-320x240-{frame}-scene_cut.jpg"));
+            let img = image::open(thumbs.join(name)).unwrap();
+            assert_eq!((img.width(), img.height()), (160, 120), "{name}");
+        }
+        let mut names: Vec<_> = std::fs::read_dir(&thumbs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        files.push(
+            names
+                .iter()
+                .map(|p| std::fs::read(p).unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(files[0] == files[1], "GPU and CPU thumbnails differ");
 }

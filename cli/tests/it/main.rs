@@ -4,8 +4,16 @@
 //!
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
 //!   backends.
+//! - [`corrupt`]: damaged input gives error records and the analysis goes on.
+//! - [`motion`]: motion boxes, masks and zones against a square on a known
+//!   path.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
 //!   signalstats and scdet on the same files, on both backends.
+//! - [`oracle_blur`]: blur against ffmpeg's blurdetect on sharp and
+//!   blurred clips, on both backends.
+//! - [`oracle_events`]: black and freeze events against ffmpeg's blackdetect
+//!   and freezedetect, on both backends.
+//! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
 //!
 //! GPU tests are never skipped: they fail when wgpu finds no adapter (install
 //! Mesa's lavapipe, as `scripts/setup.sh` does), and with
@@ -18,4 +26,9 @@
 
 mod cli;
 mod common;
+mod corrupt;
+mod motion;
 mod oracle;
+mod oracle_blur;
+mod oracle_events;
+mod oracle_stats;

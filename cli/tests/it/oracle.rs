@@ -224,7 +224,14 @@ fn check_clip(clip: &Path, backend: &str, expected_cuts: &[u64]) -> String {
         .map(|f| f.frame)
         .collect();
     assert_eq!(ff_cuts, expected_cuts, "ffmpeg's cuts in {clip:?}");
-    let r = run(&["analyze", arg(clip), "--backend", backend]).success();
+    let r = run(&[
+        "analyze",
+        arg(clip),
+        "--backend",
+        backend,
+        "--kernels",
+        "stats,scene",
+    ]).success();
     assert_agrees(
         &r.records(),
         &ff,
@@ -242,7 +249,14 @@ fn h264_cpu_matches_ffmpeg() {
 fn h264_gpu_matches_ffmpeg_and_cpu() {
     require_gpu();
     let gpu = check_clip(h264_clip(), "gpu", &[25, 50]);
-    let cpu = run(&["analyze", arg(h264_clip()), "--backend", "cpu"]).success();
+    let cpu = run(&[
+        "analyze",
+        arg(h264_clip()),
+        "--backend",
+        "cpu",
+        "--kernels",
+        "stats,scene",
+    ]).success();
     assert!(gpu == cpu.stdout, "GPU and CPU records differ");
 }
 
@@ -255,7 +269,14 @@ fn odd_size_ffv1_cpu_matches_ffmpeg() {
 fn odd_size_ffv1_gpu_matches_ffmpeg_and_cpu() {
     require_gpu();
     let gpu = check_clip(odd_clip(), "gpu", &[25, 50]);
-    let cpu = run(&["analyze", arg(odd_clip()), "--backend", "cpu"]).success();
+    let cpu = run(&[
+        "analyze",
+        arg(odd_clip()),
+        "--backend",
+        "cpu",
+        "--kernels",
+        "stats,scene",
+    ]).success();
     assert!(gpu == cpu.stdout, "GPU and CPU records differ");
 }
 

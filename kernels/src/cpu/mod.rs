@@ -5,6 +5,10 @@
 //! a task on rayon's pool, and fuses the kernels that read the same plane: the
 //! luma rows are read once for the histogram and the difference.
 
+pub mod blur;
+pub mod downscale;
+pub mod freeze;
+pub mod motion;
 pub mod scene;
 pub mod stats;
 
@@ -20,8 +24,14 @@ use crate::kernel::{AnalysisConfig, FrameRaw, KernelSet, channel};
 pub struct CpuBackend {
     config: AnalysisConfig,
     kernels: KernelSet,
-    /// The last frame of the previous chunk, for `scene`.
+    /// The last frame of the previous chunk, for `scene` and `stats`.
     prev: Option<OwnedFrame>,
+    /// freezedetect's reference frame, with `freeze`.
+    freeze: Option<freeze::FreezeState>,
+    /// blurdetect's resolved parameters, with `blur`.
+    blur: Option<blur::BlurSetup>,
+    /// The motion detector's downscale tables, with `motion`.
+    motion: Option<motion::MotionResampler>,
 }
 
 impl CpuBackend {
@@ -31,9 +41,26 @@ impl CpuBackend {
         let config = config.into();
         CpuBackend {
             kernels: config.kernels,
+            freeze: config
+                .kernels
+                .freeze
+                .then(|| freeze::FreezeState::new(config.freeze_noise)),
+            blur: config
+                .kernels
+                .blur
+                .then(|| blur::BlurSetup::new(&config.blur)),
+            motion: config
+                .kernels
+                .motion
+                .then(|| motion::MotionResampler::new(config.motion_frame_height)),
             config,
             prev: None,
         }
+    }
+
+    /// The analysis this backend runs.
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.config
     }
 }
 
@@ -45,8 +72,9 @@ pub fn analyze_frame(
     raw: &mut FrameRaw,
 ) {
     raw.reset(frame.width(), frame.height());
-    let prev = prev
-        .filter(|p| kernels.scene && p.width() == frame.width() && p.height() == frame.height());
+    let prev = prev.filter(|p| {
+        kernels.needs_luma_sad() && p.width() == frame.width() && p.height() == frame.height()
+    });
 
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     let y_plane = frame.plane(0);
@@ -54,7 +82,7 @@ pub fn analyze_frame(
     let mut sad = 0u64;
     for y in 0..h {
         let row = y_plane.row(y, w);
-        if kernels.stats {
+        if kernels.needs_luma_histogram() {
             luma.add_row(row);
         }
         if let Some(p) = prev {
@@ -64,24 +92,44 @@ pub fn analyze_frame(
     if prev.is_some() {
         raw.luma_sad = Some(sad);
     }
-    if !kernels.stats {
+    if !kernels.needs_luma_histogram() {
         return;
     }
     luma.merge_into(&mut raw.hist[channel::Y]);
 
+    // Chroma: histograms, hue, and the U/V differences (UDIF, VDIF) against
+    // a predecessor of the same format.
     let (cw, ch) = frame.chroma_size();
     let (cw, ch) = (cw as usize, ch as usize);
+    let prev = prev.filter(|p| p.format() == frame.format());
+    let mut chroma_sad = [0u64; 2];
     CHROMA.with_borrow_mut(|chroma| {
         for y in 0..ch {
             match frame.format() {
                 PixelFormat::I420 => {
-                    chroma.add_planar_row(frame.plane(1).row(y, cw), frame.plane(2).row(y, cw));
+                    let (u, v) = (frame.plane(1).row(y, cw), frame.plane(2).row(y, cw));
+                    chroma.add_planar_row(u, v);
+                    if let Some(p) = prev {
+                        chroma_sad[0] += scene::row_sad(u, p.plane(1).row(y, cw));
+                        chroma_sad[1] += scene::row_sad(v, p.plane(2).row(y, cw));
+                    }
                 }
-                PixelFormat::Nv12 => chroma.add_interleaved_row(frame.plane(1).row(y, 2 * cw)),
+                PixelFormat::Nv12 => {
+                    let uv = frame.plane(1).row(y, 2 * cw);
+                    chroma.add_interleaved_row(uv);
+                    if let Some(p) = prev {
+                        let [du, dv] = scene::interleaved_row_sad(uv, p.plane(1).row(y, 2 * cw));
+                        chroma_sad[0] += du;
+                        chroma_sad[1] += dv;
+                    }
+                }
             }
         }
-        chroma.merge_into(&mut raw.hist);
+        chroma.merge_into(&mut raw.hist, &mut raw.hue_hist);
     });
+    if prev.is_some() {
+        raw.chroma_sad = Some(chroma_sad);
+    }
 }
 
 thread_local! {
@@ -103,6 +151,11 @@ impl Backend for CpuBackend {
         out.resize_with(frames.len(), || FrameRaw::new(0, 0));
         let kernels = self.kernels;
         let carried = self.prev.as_ref().map(OwnedFrame::view);
+        let blur = self.blur.as_ref();
+        if let Some(m) = &mut self.motion {
+            m.prepare(frames);
+        }
+        let motion = self.motion.as_ref();
         out.par_iter_mut().enumerate().for_each(|(i, raw)| {
             let prev = if i == 0 {
                 carried.as_ref()
@@ -110,8 +163,18 @@ impl Backend for CpuBackend {
                 frames.get(i - 1)
             };
             analyze_frame(kernels, &frames[i], prev, raw);
+            if let Some(setup) = blur {
+                let f = &frames[i];
+                blur::analyze(f.plane(0), f.width(), f.height(), setup, &mut raw.blur);
+            }
+            if let Some(m) = motion {
+                m.run(&frames[i], &mut raw.motion);
+            }
         });
-        if kernels.scene
+        if let Some(freeze) = &mut self.freeze {
+            freeze.run(frames, out);
+        }
+        if kernels.needs_luma_sad()
             && let Some(last) = frames.last()
         {
             match &mut self.prev {
@@ -124,6 +187,19 @@ impl Backend for CpuBackend {
 
     fn reset(&mut self) {
         self.prev = None;
+        if let Some(freeze) = &mut self.freeze {
+            freeze.reset();
+        }
+    }
+
+    fn downscale(
+        &mut self,
+        frame: &FrameView<'_>,
+        width: u32,
+        height: u32,
+        out: &mut OwnedFrame,
+    ) -> Result<()> {
+        downscale::downscale(frame, width, height, out)
     }
 }
 
@@ -150,6 +226,7 @@ mod tests {
             }
         }
         raw.luma_sad = prev.map(|_| sad);
+        let mut chroma_sad = [0u64; 2];
         for y in 0..ch as usize {
             for x in 0..cw as usize {
                 let (u, v) = match frame.format() {
@@ -165,10 +242,33 @@ mod tests {
                 raw.hist[channel::U][u as usize] += 1;
                 raw.hist[channel::V][v as usize] += 1;
                 raw.hist[channel::SAT][saturation(u, v) as usize] += 1;
+                raw.hue_hist[usize::from(stats::hue(u, v))] += 1;
+                if let Some(q) = prev {
+                    let (pu, pv) = match q.format() {
+                        PixelFormat::I420 => (
+                            q.plane(1).data[y * q.plane(1).stride + x],
+                            q.plane(2).data[y * q.plane(2).stride + x],
+                        ),
+                        PixelFormat::Nv12 => (
+                            q.plane(1).data[y * q.plane(1).stride + 2 * x],
+                            q.plane(1).data[y * q.plane(1).stride + 2 * x + 1],
+                        ),
+                    };
+                    chroma_sad[0] += u64::from(u.abs_diff(pu));
+                    chroma_sad[1] += u64::from(v.abs_diff(pv));
+                }
             }
         }
+        raw.chroma_sad = prev.map(|_| chroma_sad);
         raw
     }
+
+    /// The kernels `analyze_frame` runs on its own (freeze walks the chunk).
+    const PER_FRAME: KernelSet = KernelSet {
+        stats: true,
+        scene: true,
+        ..KernelSet::NONE
+    };
 
     #[test]
     fn twin_matches_the_pixel_loop() {
@@ -180,7 +280,7 @@ mod tests {
                     let a = synth::random_frame(seed, format, w, h, pad);
                     let b = synth::random_frame(seed + 1000, format, w, h, pad);
                     let mut raw = FrameRaw::new(0, 0);
-                    analyze_frame(KernelSet::ALL, &b.view(), Some(&a.view()), &mut raw);
+                    analyze_frame(PER_FRAME, &b.view(), Some(&a.view()), &mut raw);
                     assert_eq!(
                         raw,
                         naive(&b.view(), Some(&a.view())),
@@ -196,10 +296,10 @@ mod tests {
         let clip = synth::clip(5, PixelFormat::I420, 40, 30, 10, 4);
         let views: Vec<_> = clip.iter().map(OwnedFrame::view).collect();
         let mut whole = Vec::new();
-        CpuBackend::new(KernelSet::ALL)
+        CpuBackend::new(PER_FRAME)
             .analyze(&views, &mut whole)
             .unwrap();
-        let mut backend = CpuBackend::new(KernelSet::ALL);
+        let mut backend = CpuBackend::new(PER_FRAME);
         let mut pieces = Vec::new();
         for chunk in views.chunks(3) {
             let mut out = Vec::new();
@@ -222,6 +322,8 @@ mod tests {
             .analyze(&[a.view(), b.view()], &mut out)
             .unwrap();
         assert_eq!(out[1].luma_sad, None);
+        assert_eq!(out[1].chroma_sad, None);
+        assert_eq!(out[1].freeze, None);
         let scene_only = KernelSet::of(&[crate::Kernel::Scene]);
         CpuBackend::new(scene_only)
             .analyze(&[a.view(), a.view()], &mut out)
@@ -232,7 +334,22 @@ mod tests {
         CpuBackend::new(stats_only)
             .analyze(&[a.view(), a.view()], &mut out)
             .unwrap();
-        assert_eq!(out[1].luma_sad, None);
+        // YDIF needs the luma difference even without `scene`.
+        assert_eq!(out[1].luma_sad, Some(0));
+        assert_eq!(out[1].chroma_sad, Some([0, 0]));
+        assert_eq!(out[1].freeze, None);
         assert_eq!(out[1].hist[channel::Y].iter().sum::<u32>(), 64);
+        let freeze_only = KernelSet::of(&[crate::Kernel::Freeze]);
+        CpuBackend::new(freeze_only)
+            .analyze(&[a.view(), a.view()], &mut out)
+            .unwrap();
+        assert_eq!(out[1].luma_sad, None);
+        assert_eq!(
+            out[1].freeze,
+            Some(crate::kernel::FreezeRaw {
+                sad: 0,
+                frozen: true
+            })
+        );
     }
 }

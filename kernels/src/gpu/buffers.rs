@@ -1,7 +1,8 @@
 //! The GPU buffers a backend keeps between chunks, created once and re-created
 //! only when a chunk needs more room than they have.
 
-use super::types::{FrameHist, FrameParams, SadTotal};
+use super::types::{FrameHist, FrameParams, SAD_PER_FRAME, SadTotal};
+use super::upload::FrameSlot;
 
 /// Growth step of the upload buffer, so that slowly growing chunks do not
 /// re-create it every time.
@@ -30,7 +31,7 @@ pub(crate) struct ChunkBuffers {
     pub frames: wgpu::Buffer,
     /// One [`FrameHist`] a frame.
     pub hist: wgpu::Buffer,
-    /// One [`SadTotal`] a frame.
+    /// [`SAD_PER_FRAME`] [`SadTotal`]s a frame.
     pub sad: wgpu::Buffer,
     /// Frames the per-frame buffers hold.
     pub frame_capacity: usize,
@@ -77,7 +78,7 @@ impl ChunkBuffers {
             sad: buffer(
                 device,
                 "osprey scene sums",
-                n * size_of::<SadTotal>() as u64,
+                n * u64::from(SAD_PER_FRAME) * size_of::<SadTotal>() as u64,
                 U::STORAGE | U::COPY_SRC | U::COPY_DST,
             ),
             frame_capacity: frames,
@@ -98,21 +99,23 @@ pub(crate) fn param_stride(limits: &wgpu::Limits) -> u64 {
         .next_multiple_of(u64::from(limits.min_uniform_buffer_offset_alignment.max(1)))
 }
 
-/// The luma plane `scene` compares the next chunk's first frame with.
+/// The frame `scene` and `stats` compare the next chunk's first frame with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PrevFrame {
     /// Luma width.
     pub width: u32,
     /// Luma height.
     pub height: u32,
-    /// Row stride in words, as the plane was packed.
-    pub stride_words: u32,
-    /// Bytes of the plane in the slot.
+    /// Its format.
+    pub format: crate::frame::PixelFormat,
+    /// Its planes in the slot, luma at 0.
+    pub slot: FrameSlot,
+    /// Bytes of the frame in the slot.
     pub bytes: u64,
 }
 
-/// The previous-frame slot: the last luma plane of the previous chunk, kept on
-/// the GPU so it is never uploaded twice.
+/// The previous-frame slot: the planes of the last frame of the previous
+/// chunk, kept on the GPU so they are never uploaded twice.
 #[derive(Debug)]
 pub(crate) struct PrevSlot {
     /// The slot's buffer (bound as `prev_luma`).
@@ -126,7 +129,7 @@ impl PrevSlot {
         use wgpu::BufferUsages as U;
         buffer(
             device,
-            "osprey previous luma",
+            "osprey previous frame",
             size,
             U::STORAGE | U::COPY_DST | U::COPY_SRC,
         )

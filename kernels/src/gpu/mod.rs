@@ -3,7 +3,8 @@
 //!
 //! One [`analyze`](Backend::analyze) call is one chunk: the host packs every
 //! frame's planes into one upload buffer (`upload.rs`), records the kernels'
-//! dispatches for all frames in one compute pass ([`stats`], [`scene`]),
+//! dispatches for all frames in one compute pass ([`stats`], [`scene`],
+//! [`freeze`] and the others),
 //! submits once, and reads the per-frame integers back (`readback.rs`). A chunk
 //! too large for one storage binding is split into several submissions.
 //! Buffers, bind groups and pipelines are made once and re-created only when a
@@ -15,8 +16,12 @@
 //! WGSL), [`shaders`] (the composed WGSL sources).
 
 mod adapters;
+pub mod blur;
 mod buffers;
 mod context;
+pub mod downscale;
+pub mod freeze;
+pub mod motion;
 mod pipeline;
 mod readback;
 pub mod scene;
@@ -41,7 +46,7 @@ use self::readback::{Readback, wait_for};
 use self::scene::{SceneKernel, scene_grid};
 use self::stats::{StatsGrid, StatsKernel};
 use self::types::{
-    FORMAT_NV12, FrameHist, FrameParams, PREV_CHUNK, PREV_NONE, PREV_SLOT, SadTotal,
+    FORMAT_NV12, FrameHist, FrameParams, PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal,
 };
 use self::upload::FrameSlot;
 use crate::backend::Backend;
@@ -59,7 +64,16 @@ pub struct GpuBackend {
     config: AnalysisConfig,
     kernels: KernelSet,
     stats: Option<StatsKernel>,
+    /// The luma difference, for `scene` and for `stats` (YDIF).
     scene: Option<SceneKernel>,
+    /// freezedetect, with its reference slot.
+    freeze: Option<freeze::FreezeKernel>,
+    /// The thumbnail downscaler, built on first use.
+    downscale: Option<downscale::DownscaleKernel>,
+    /// The motion detector's small luma image, with `motion`.
+    motion: Option<motion::MotionKernel>,
+    /// blurdetect and the Laplacian sums, with `blur`.
+    blur: Option<blur::BlurKernel>,
     buffers: Option<ChunkBuffers>,
     prev: PrevSlot,
     readback: Readback,
@@ -100,10 +114,22 @@ impl GpuBackend {
         let device = ctx.device();
         let (stats, scene, prev) = ctx.scoped(|| {
             Ok((
-                kernels.stats.then(|| StatsKernel::new(device)),
-                kernels.scene.then(|| SceneKernel::new(device)),
+                kernels
+                    .needs_luma_histogram()
+                    .then(|| StatsKernel::new(device)),
+                kernels.needs_luma_sad().then(|| SceneKernel::new(device)),
                 PrevSlot::new(device),
             ))
+        })?;
+        let motion = ctx.scoped(|| {
+            Ok(kernels
+                .motion
+                .then(|| motion::MotionKernel::new(device, config.motion_frame_height)))
+        })?;
+        let blur = ctx.scoped(|| {
+            Ok(kernels
+                .blur
+                .then(|| blur::BlurKernel::new(device, &config.blur)))
         })?;
         // Plane offsets are u32 word indices in the shaders.
         let word_limit = u64::from(u32::MAX);
@@ -113,11 +139,20 @@ impl GpuBackend {
             .min(word_limit)
             & !3;
         let param_stride = param_stride(&limits);
+        let freeze = ctx.scoped(|| {
+            Ok(kernels
+                .freeze
+                .then(|| freeze::FreezeKernel::new(device, config.freeze_noise)))
+        })?;
         Ok(GpuBackend {
-            config,
             kernels,
             stats,
             scene,
+            freeze,
+            config,
+            downscale: None,
+            motion,
+            blur,
             buffers: None,
             prev,
             readback: Readback::new("osprey results staging"),
@@ -142,6 +177,11 @@ impl GpuBackend {
     /// The adapter this backend runs on.
     pub fn adapter(&self) -> &AdapterSummary {
         self.ctx.summary()
+    }
+
+    /// The analysis this backend runs.
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.config
     }
 
     /// The kernels this backend runs.
@@ -182,7 +222,7 @@ impl GpuBackend {
     }
 
     /// Lays the chunk out and fills `self.params`, pointing each frame at its
-    /// predecessor when `scene` runs and the sizes match.
+    /// predecessor when `scene` or `stats` runs and the sizes match.
     fn plan(&mut self, frames: &[FrameView<'_>]) -> u64 {
         self.slots.clear();
         self.params.clear();
@@ -193,17 +233,15 @@ impl GpuBackend {
             let index = u32::try_from(i).expect("submissions hold few frames");
             let mut params = upload::frame_params(index, frame, &slot);
             let size = (frame.width(), frame.height());
-            if self.kernels.scene {
+            if self.kernels.needs_luma_sad() {
                 if i == 0 {
                     if let Some(prev) = self.prev.frame.filter(|p| (p.width, p.height) == size) {
-                        params.prev_source = PREV_SLOT;
-                        params.prev_stride = prev.stride_words;
+                        let same = prev.format == frame.format();
+                        prev.slot.set_prev(&mut params, PREV_SLOT, same);
                     }
                 } else if (frames[i - 1].width(), frames[i - 1].height()) == size {
-                    let luma = self.slots[i - 1].luma();
-                    params.prev_source = PREV_CHUNK;
-                    params.prev_offset = luma.offset_words();
-                    params.prev_stride = luma.stride_words();
+                    let same = frames[i - 1].format() == frame.format();
+                    self.slots[i - 1].set_prev(&mut params, PREV_CHUNK, same);
                 }
             }
             self.slots.push(slot);
@@ -223,7 +261,7 @@ impl GpuBackend {
         let (device, queue) = (ctx.device(), ctx.queue());
         let n = frames.len();
         let upload_bytes = self.plan(frames);
-        let last_luma = self.slots[n - 1].luma();
+        let last_slot = self.slots[n - 1];
 
         // Buffers: re-created only when this chunk needs more room.
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -252,7 +290,7 @@ impl GpuBackend {
             rebind = true;
         }
         if self.scene.is_some() {
-            rebind |= self.prev.reserve(device, &mut encoder, last_luma.size());
+            rebind |= self.prev.reserve(device, &mut encoder, last_slot.size());
         }
         let buffers = self
             .buffers
@@ -260,7 +298,14 @@ impl GpuBackend {
             .expect("the buffers were created just above");
         if rebind {
             if let Some(stats) = &mut self.stats {
-                stats.bind(device, &buffers.params, &buffers.frames, &buffers.hist);
+                stats.bind(
+                    device,
+                    &buffers.params,
+                    &buffers.frames,
+                    &self.prev.buffer,
+                    &buffers.sad,
+                    &buffers.hist,
+                );
             }
             if let Some(scene) = &mut self.scene {
                 scene.bind(
@@ -303,7 +348,7 @@ impl GpuBackend {
             u32::try_from(i as u64 * self.param_stride).expect("few frames a submission")
         };
         let hist_bytes = (n * size_of::<FrameHist>()) as u64;
-        let sad_bytes = (n * size_of::<SadTotal>()) as u64;
+        let sad_bytes = (n * SAD_PER_FRAME as usize * size_of::<SadTotal>()) as u64;
         self.stats_grids.clear();
         self.scene_grids.clear();
         for (i, (frame, params)) in frames.iter().zip(&self.params).enumerate() {
@@ -316,6 +361,35 @@ impl GpuBackend {
                 self.scene_grids
                     .push((dynamic_offset(i), scene_grid(w, h, self.max_dim)?));
             }
+        }
+        if let Some(motion) = &mut self.motion {
+            let (params, packed) = (&buffers.params, &buffers.frames);
+            motion.prepare(
+                device,
+                queue,
+                frames,
+                params,
+                packed,
+                rebind,
+                dynamic_offset,
+                self.max_dim,
+            )?;
+        }
+        if let Some(freeze) = &mut self.freeze {
+            let (params, packed) = (&buffers.params, &buffers.frames);
+            let slots = &self.slots;
+            freeze.prepare(
+                device,
+                queue,
+                &mut encoder,
+                frames,
+                slots,
+                params,
+                packed,
+                rebind,
+                dynamic_offset,
+                self.max_dim,
+            )?;
         }
         if self.stats.is_some() {
             encoder.clear_buffer(&buffers.hist, 0, Some(hist_bytes));
@@ -334,6 +408,12 @@ impl GpuBackend {
             if let Some(scene) = &self.scene {
                 scene.encode(&mut pass, &self.scene_grids);
             }
+            if let Some(motion) = &self.motion {
+                motion.encode(&mut pass);
+            }
+            if let Some(freeze) = &self.freeze {
+                freeze.encode(&mut pass);
+            }
         }
         let stats_len = if self.stats.is_some() { hist_bytes } else { 0 };
         let sad_len = if self.scene.is_some() { sad_bytes } else { 0 };
@@ -341,10 +421,10 @@ impl GpuBackend {
             // The next chunk's first frame compares with this chunk's last.
             encoder.copy_buffer_to_buffer(
                 &buffers.frames,
-                last_luma.offset,
+                last_slot.luma().offset,
                 &self.prev.buffer,
                 0,
-                last_luma.size(),
+                last_slot.size(),
             );
         }
         let target = self.readback.target(device, stats_len + sad_len);
@@ -353,6 +433,27 @@ impl GpuBackend {
         }
         if sad_len > 0 {
             encoder.copy_buffer_to_buffer(&buffers.sad, 0, target, stats_len, sad_len);
+        }
+        if let Some(motion) = &mut self.motion {
+            motion.copy_out(device, &mut encoder);
+        }
+        if let Some(freeze) = &mut self.freeze {
+            freeze.copy_out(device, &mut encoder);
+        }
+        if let Some(blur) = &mut self.blur {
+            let (params, packed) = (&buffers.params, &buffers.frames);
+            let (stride, max_dim) = (self.param_stride, self.max_dim);
+            blur.encode(
+                device,
+                queue,
+                &mut encoder,
+                params,
+                packed,
+                rebind,
+                frames,
+                stride,
+                max_dim,
+            )?;
         }
         let submission = queue.submit([encoder.finish()]);
         wait_for(device, submission)?;
@@ -368,15 +469,33 @@ impl GpuBackend {
                     let hist: FrameHist =
                         bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<FrameHist>()]);
                     raw.hist = hist.to_channels();
+                    raw.hue_hist = hist.hue_bins();
                 }
                 if sad_len > 0 && params[i].prev_source != PREV_NONE {
-                    let at = stats_len as usize + i * size_of::<SadTotal>();
-                    let sad: SadTotal =
-                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
-                    raw.luma_sad = Some(sad.value());
+                    let sad = |k: usize| {
+                        let at = stats_len as usize
+                            + (i * SAD_PER_FRAME as usize + k) * size_of::<SadTotal>();
+                        bytemuck::pod_read_unaligned::<SadTotal>(
+                            &bytes[at..at + size_of::<SadTotal>()],
+                        )
+                        .value()
+                    };
+                    raw.luma_sad = Some(sad(0));
+                    if stats_len > 0 && params[i].prev_chroma != 0 {
+                        raw.chroma_sad = Some([sad(1), sad(2)]);
+                    }
                 }
             }
         })?;
+        if let Some(motion) = &self.motion {
+            motion.read(device, out)?;
+        }
+        if let Some(blur) = &self.blur {
+            blur.read(device, out)?;
+        }
+        if let Some(freeze) = &mut self.freeze {
+            freeze.read(device, frames, &self.slots, out)?;
+        }
         timings.readback += started.elapsed();
         timings.submissions += 1;
 
@@ -385,8 +504,9 @@ impl GpuBackend {
             self.prev.frame = Some(PrevFrame {
                 width: last.width(),
                 height: last.height(),
-                stride_words: last_luma.stride_words(),
-                bytes: last_luma.size(),
+                format: last.format(),
+                slot: last_slot.rebased(),
+                bytes: last_slot.size(),
             });
         }
         Ok(())
@@ -426,6 +546,9 @@ impl Backend for GpuBackend {
             // What the previous-frame slot holds is unknown now: start afresh.
             self.prev.frame = None;
             self.timings = None;
+            if let Some(freeze) = &mut self.freeze {
+                freeze.reset();
+            }
             return result;
         }
         self.timings = Some(timings);
@@ -434,5 +557,22 @@ impl Backend for GpuBackend {
 
     fn reset(&mut self) {
         self.prev.frame = None;
+        if let Some(freeze) = &mut self.freeze {
+            freeze.reset();
+        }
+    }
+
+    fn downscale(
+        &mut self,
+        frame: &FrameView<'_>,
+        width: u32,
+        height: u32,
+        out: &mut crate::frame::OwnedFrame,
+    ) -> Result<()> {
+        let ctx = Arc::clone(&self.ctx);
+        let kernel = self
+            .downscale
+            .get_or_insert_with(downscale::DownscaleKernel::default);
+        ctx.scoped(|| kernel.run(&ctx, frame, width, height, out))
     }
 }

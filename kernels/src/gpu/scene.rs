@@ -1,9 +1,10 @@
 //! Host side of `shaders/scene.wgsl`: its pipeline, bind group and dispatches.
 //!
 //! One dispatch per frame that has a predecessor of the same size; it adds the
-//! luma SAD into the frame's [`SadTotal`](super::types::SadTotal) in `sad`.
-//! The predecessor of a chunk's first frame is the previous chunk's last luma
-//! plane, kept on the GPU in the backend's previous-frame slot.
+//! luma SAD into the frame's first [`SadTotal`](super::types::SadTotal) in
+//! `sad`. The predecessor of a chunk's first frame is the previous chunk's
+//! last frame, kept on the GPU in the backend's previous-frame slot. It runs
+//! for `scene` and for `stats` (signalstats' `YDIF`).
 
 use super::pipeline::{self, grid};
 use super::shaders;
@@ -37,7 +38,7 @@ impl SceneKernel {
             entries: &[
                 pipeline::params_entry(binding::PARAMS),
                 pipeline::storage_entry(binding::FRAMES, true),
-                pipeline::storage_entry(binding::PREV_LUMA, true),
+                pipeline::storage_entry(binding::PREV_FRAME, true),
                 pipeline::storage_entry(binding::SAD, false),
             ],
         });
@@ -56,7 +57,7 @@ impl SceneKernel {
         device: &wgpu::Device,
         params: &wgpu::Buffer,
         frames: &wgpu::Buffer,
-        prev_luma: &wgpu::Buffer,
+        prev_frame: &wgpu::Buffer,
         sad: &wgpu::Buffer,
     ) {
         self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -65,7 +66,7 @@ impl SceneKernel {
             entries: &[
                 pipeline::params_binding(binding::PARAMS, params),
                 pipeline::whole_binding(binding::FRAMES, frames),
-                pipeline::whole_binding(binding::PREV_LUMA, prev_luma),
+                pipeline::whole_binding(binding::PREV_FRAME, prev_frame),
                 pipeline::whole_binding(binding::SAD, sad),
             ],
         }));

@@ -8,9 +8,14 @@
 /// `shaders/shared/frame.wgsl`: frame parameters, packed words, word helpers.
 pub const SHARED_FRAME: &str = include_str!("../../../shaders/shared/frame.wgsl");
 
+/// `shaders/shared/sad.wgsl`: exact 64-bit difference sums.
+pub const SHARED_SAD: &str = include_str!("../../../shaders/shared/sad.wgsl");
+
 /// `shaders/stats.wgsl` with its shared modules prepended.
 pub const STATS: &str = concat!(
     include_str!("../../../shaders/shared/frame.wgsl"),
+    "\n",
+    include_str!("../../../shaders/shared/sad.wgsl"),
     "\n",
     include_str!("../../../shaders/stats.wgsl"),
 );
@@ -18,6 +23,8 @@ pub const STATS: &str = concat!(
 /// `shaders/scene.wgsl` with its shared modules prepended.
 pub const SCENE: &str = concat!(
     include_str!("../../../shaders/shared/frame.wgsl"),
+    "\n",
+    include_str!("../../../shaders/shared/sad.wgsl"),
     "\n",
     include_str!("../../../shaders/scene.wgsl"),
 );
@@ -38,22 +45,53 @@ pub struct KernelSource {
 }
 
 /// Every kernel's composed source.
-pub const KERNELS: [KernelSource; 2] = [
+pub const KERNELS: [KernelSource; 6] = [
     KernelSource {
         name: "stats",
         file: "shaders/stats.wgsl",
-        shared: &["shaders/shared/frame.wgsl"],
+        shared: &["shaders/shared/frame.wgsl", "shaders/shared/sad.wgsl"],
         source: STATS,
         entry_points: &[super::stats::ENTRY_LUMA, super::stats::ENTRY_CHROMA],
     },
     KernelSource {
         name: "scene",
         file: "shaders/scene.wgsl",
-        shared: &["shaders/shared/frame.wgsl"],
+        shared: &["shaders/shared/frame.wgsl", "shaders/shared/sad.wgsl"],
         source: SCENE,
         entry_points: &[super::scene::ENTRY_SAD],
+    },
+    KernelSource {
+        name: "downscale",
+        file: "shaders/downscale.wgsl",
+        shared: &[],
+        source: super::downscale::SOURCE,
+        entry_points: &[super::downscale::ENTRY],
+    },
+    KernelSource {
+        name: "motion",
+        file: "shaders/motion.wgsl",
+        shared: &["shaders/shared/frame.wgsl"],
+        source: super::motion::SOURCE,
+        entry_points: &[super::motion::ENTRY],
+    },
+    KernelSource {
+        name: "freeze",
+        file: "shaders/freeze.wgsl",
+        shared: &["shaders/shared/frame.wgsl", "shaders/shared/sad.wgsl"],
+        source: super::freeze::SOURCE,
+        entry_points: &super::freeze::ENTRIES,
+    },
+    KernelSource {
+        name: "blur",
+        file: "shaders/blur.wgsl",
+        shared: &["shaders/shared/frame.wgsl"],
+        source: super::blur::SOURCE,
+        entry_points: &super::blur::ENTRIES,
     },
 ];
 
 /// Every shared module: its file, relative to the workspace root, and source.
-pub const SHARED: [(&str, &str); 1] = [("shaders/shared/frame.wgsl", SHARED_FRAME)];
+pub const SHARED: [(&str, &str); 2] = [
+    ("shaders/shared/frame.wgsl", SHARED_FRAME),
+    ("shaders/shared/sad.wgsl", SHARED_SAD),
+];

@@ -3,6 +3,9 @@
 //! Per frame, `stats_luma` covers the Y plane and `stats_chroma` the U and V
 //! (or UV) planes; both add into the frame's [`FrameHist`](super::types::FrameHist)
 //! in `hist`, which the backend clears before the pass and reads back after.
+//! The chroma pass also counts hue, through signalstats' hue of every (u, v)
+//! computed once on the host ([`hue_table`](crate::cpu::stats::hue_table)),
+//! and adds the U and V differences against the previous frame to `sad`.
 
 use super::pipeline::{self, grid};
 use super::shaders;
@@ -42,6 +45,7 @@ impl StatsGrid {
 #[derive(Debug)]
 pub(crate) struct StatsKernel {
     layout: wgpu::BindGroupLayout,
+    hue_table: wgpu::Buffer,
     luma: wgpu::ComputePipeline,
     chroma: wgpu::ComputePipeline,
     bind_group: Option<wgpu::BindGroup>,
@@ -55,9 +59,24 @@ impl StatsKernel {
             entries: &[
                 pipeline::params_entry(binding::PARAMS),
                 pipeline::storage_entry(binding::FRAMES, true),
+                pipeline::storage_entry(binding::PREV_FRAME, true),
+                pipeline::storage_entry(binding::SAD, false),
                 pipeline::storage_entry(binding::HIST, false),
+                pipeline::storage_entry(binding::HUE_TABLE, true),
             ],
         });
+        let table: Vec<u32> = crate::cpu::stats::hue_table()
+            .iter()
+            .map(|&h| u32::from(h))
+            .collect();
+        let hue_table = wgpu::util::DeviceExt::create_buffer_init(
+            device,
+            &wgpu::util::BufferInitDescriptor {
+                label: Some("osprey hue table"),
+                contents: bytemuck::cast_slice(&table),
+                usage: wgpu::BufferUsages::STORAGE,
+            },
+        );
         let module = pipeline::module(device, "osprey stats shader", shaders::STATS);
         let luma = pipeline::compute(device, "osprey stats_luma", &layout, &module, ENTRY_LUMA);
         let chroma = pipeline::compute(
@@ -69,6 +88,7 @@ impl StatsKernel {
         );
         StatsKernel {
             layout,
+            hue_table,
             luma,
             chroma,
             bind_group: None,
@@ -81,6 +101,8 @@ impl StatsKernel {
         device: &wgpu::Device,
         params: &wgpu::Buffer,
         frames: &wgpu::Buffer,
+        prev_frame: &wgpu::Buffer,
+        sad: &wgpu::Buffer,
         hist: &wgpu::Buffer,
     ) {
         self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -89,7 +111,10 @@ impl StatsKernel {
             entries: &[
                 pipeline::params_binding(binding::PARAMS, params),
                 pipeline::whole_binding(binding::FRAMES, frames),
+                pipeline::whole_binding(binding::PREV_FRAME, prev_frame),
+                pipeline::whole_binding(binding::SAD, sad),
                 pipeline::whole_binding(binding::HIST, hist),
+                pipeline::whole_binding(binding::HUE_TABLE, &self.hue_table),
             ],
         }));
     }

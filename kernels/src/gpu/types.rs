@@ -24,28 +24,36 @@ pub const FORMAT_I420: u32 = 0;
 /// [`FrameParams::format`] of an NV12 frame (WGSL `FORMAT_NV12`).
 pub const FORMAT_NV12: u32 = 1;
 
-/// [`FrameParams::prev_source`]: no previous frame, `scene` does not run
-/// (WGSL `PREV_NONE`).
+/// [`FrameParams::prev_source`]: no previous frame, or neither `scene` nor
+/// `stats` runs (WGSL `PREV_NONE`).
 pub const PREV_NONE: u32 = 0;
 /// [`FrameParams::prev_source`]: the previous frame is in the same chunk, its
-/// luma at [`FrameParams::prev_offset`] (WGSL `PREV_CHUNK`).
+/// planes at [`FrameParams::prev_offset`] and the other `prev_*` offsets
+/// (WGSL `PREV_CHUNK`).
 pub const PREV_CHUNK: u32 = 1;
 /// [`FrameParams::prev_source`]: the previous frame ended the previous chunk;
-/// its luma is in the persistent slot (WGSL `PREV_SLOT`).
+/// its planes are in the persistent slot, at the `prev_*` offsets (WGSL `PREV_SLOT`).
 pub const PREV_SLOT: u32 = 2;
 
-/// Bind group 0 binding numbers, as the shaders declare them.
+/// [`SadTotal`]s a frame in the `sad` buffer: luma, U, V (WGSL `SAD_PER_FRAME`).
+pub const SAD_PER_FRAME: u32 = 3;
+
+/// Bind group 0 binding numbers, as the shaders declare them; a buffer bound
+/// by several kernels has the same number in each.
 pub mod binding {
-    /// `params`: the frame's [`FrameParams`](super::FrameParams), a uniform with a dynamic offset (both kernels).
+    /// `params`: the frame's [`FrameParams`](super::FrameParams), a uniform with a dynamic offset (stats, scene).
     pub const PARAMS: u32 = 0;
-    /// `frames`: the chunk's packed planes, `array<u32>` (both kernels).
+    /// `frames`: the chunk's packed planes, `array<u32>` (stats, scene).
     pub const FRAMES: u32 = 1;
-    /// `hist`: one [`FrameHist`](super::FrameHist) a frame (stats).
-    pub const HIST: u32 = 2;
-    /// `prev_luma`: the last luma plane of the previous chunk (scene).
-    pub const PREV_LUMA: u32 = 2;
-    /// `sad`: one [`SadTotal`](super::SadTotal) a frame (scene).
+    /// `prev_frame`: the planes of the last frame of the previous chunk (stats, scene).
+    pub const PREV_FRAME: u32 = 2;
+    /// `sad`: [`SAD_PER_FRAME`](super::SAD_PER_FRAME) [`SadTotal`](super::SadTotal)s a frame
+    /// (luma from scene, U and V from stats).
     pub const SAD: u32 = 3;
+    /// `hist`: one [`FrameHist`](super::FrameHist) a frame (stats).
+    pub const HIST: u32 = 4;
+    /// `hue_table`: signalstats' hue of every (u, v), one `u32` each (stats).
+    pub const HUE_TABLE: u32 = 5;
 }
 
 /// Where one frame's planes lie in the chunk buffer and what it is compared
@@ -79,21 +87,42 @@ pub struct FrameParams {
     pub chroma_height: u32,
     /// [`PREV_NONE`], [`PREV_CHUNK`] or [`PREV_SLOT`].
     pub prev_source: u32,
-    /// Offset of the previous frame's luma in the chunk buffer ([`PREV_CHUNK`]).
+    /// Offset of the previous frame's luma, in the chunk buffer
+    /// ([`PREV_CHUNK`]) or in the slot ([`PREV_SLOT`]).
     pub prev_offset: u32,
     /// Luma row stride of the previous frame.
     pub prev_stride: u32,
+    /// Offset of the previous frame's U (or UV) plane.
+    pub prev_u_offset: u32,
+    /// Its row stride.
+    pub prev_u_stride: u32,
+    /// Offset of the previous frame's V plane (I420).
+    pub prev_v_offset: u32,
+    /// Its row stride.
+    pub prev_v_stride: u32,
+    /// 1 when the previous frame has this frame's format, so `stats` compares
+    /// its chroma too (UDIF, VDIF).
+    pub prev_chroma: u32,
     /// Padding to 16 bytes, as uniform buffers lay structs out.
-    pub _pad: u32,
+    pub _pad0: u32,
+    /// Padding.
+    pub _pad1: u32,
+    /// Padding.
+    pub _pad2: u32,
+    /// Padding.
+    pub _pad3: u32,
 }
 
 /// One frame's histograms: Y, U, V and saturation, 256 bins each, in the order
-/// of [`crate::kernel::channel`] (WGSL `FrameHist`).
+/// of [`crate::kernel::channel`], then hue (WGSL `FrameHist`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct FrameHist {
     /// `bins[channel * 256 + value]`.
     pub bins: [u32; 1024],
+    /// Hue, one bin a degree: bin `d` at `hue[d / 32][d % 32]`; the last 24
+    /// of the 384 stay 0 (an array shape bytemuck derives for).
+    pub hue: [[u32; 32]; 12],
 }
 
 impl FrameHist {
@@ -102,6 +131,15 @@ impl FrameHist {
         let mut out = [[0; 256]; 4];
         for (dst, src) in out.iter_mut().zip(self.bins.chunks_exact(256)) {
             dst.copy_from_slice(src);
+        }
+        out
+    }
+
+    /// The hue histogram as [`FrameRaw::hue_hist`](crate::kernel::FrameRaw::hue_hist) holds it.
+    pub fn hue_bins(&self) -> [u32; 360] {
+        let mut out = [0; 360];
+        for (dst, src) in out.iter_mut().zip(self.hue.iter().flatten()) {
+            *dst = *src;
         }
         out
     }
@@ -137,11 +175,15 @@ mod tests {
 
     #[test]
     fn frame_hist_splits_channels() {
-        let mut h = FrameHist { bins: [0; 1024] };
+        let mut h = FrameHist::zeroed();
         h.bins[3] = 1;
         h.bins[256 + 4] = 2;
         h.bins[1023] = 9;
         let c = h.to_channels();
         assert_eq!((c[0][3], c[1][4], c[3][255]), (1, 2, 9));
+        h.hue[1][3] = 5;
+        h.hue[11][7] = 6;
+        let hue = h.hue_bins();
+        assert_eq!((hue[35], hue[359]), (5, 6));
     }
 }

@@ -64,6 +64,42 @@ impl FrameSlot {
     pub(crate) fn luma(&self) -> PlaneSlot {
         self.planes[0].expect("every frame has a luma plane")
     }
+
+    /// Bytes from the start of the luma plane to the end of the frame: the
+    /// range copied into the previous-frame slot.
+    pub(crate) fn size(&self) -> u64 {
+        self.end - self.luma().offset
+    }
+
+    /// The same layout moved so that the luma plane starts at byte 0, as the
+    /// frame lies once copied into the previous-frame slot.
+    pub(crate) fn rebased(&self) -> FrameSlot {
+        let base = self.luma().offset;
+        let mut out = *self;
+        for plane in out.planes.iter_mut().flatten() {
+            plane.offset -= base;
+        }
+        out.end -= base;
+        out
+    }
+
+    /// Points `params`' `prev_*` fields at this frame's planes (offsets as
+    /// this slot has them), with chroma compared when `same_format`.
+    pub(crate) fn set_prev(&self, params: &mut FrameParams, source: u32, same_format: bool) {
+        let luma = self.luma();
+        params.prev_source = source;
+        params.prev_offset = luma.offset_words();
+        params.prev_stride = luma.stride_words();
+        if let Some(u) = self.planes[1] {
+            params.prev_u_offset = u.offset_words();
+            params.prev_u_stride = u.stride_words();
+        }
+        if let Some(v) = self.planes[2] {
+            params.prev_v_offset = v.offset_words();
+            params.prev_v_stride = v.stride_words();
+        }
+        params.prev_chroma = u32::from(same_format);
+    }
 }
 
 /// The stride a plane gets in the buffer and whether it is copied in one piece.
@@ -131,7 +167,7 @@ pub(crate) fn pack_frame(
 }
 
 /// The parameters of frame `index` of a chunk laid out at `slot`, with no
-/// previous frame (the caller sets `prev_*` for `scene`).
+/// previous frame (the caller sets `prev_*` for `scene` and `stats`).
 pub(crate) fn frame_params(index: u32, frame: &FrameView<'_>, slot: &FrameSlot) -> FrameParams {
     let (chroma_width, chroma_height) = frame.chroma_size();
     let y = slot.luma();
@@ -154,9 +190,7 @@ pub(crate) fn frame_params(index: u32, frame: &FrameView<'_>, slot: &FrameSlot) 
         chroma_width,
         chroma_height,
         prev_source: PREV_NONE,
-        prev_offset: 0,
-        prev_stride: 0,
-        _pad: 0,
+        ..FrameParams::default()
     }
 }
 

@@ -7,6 +7,11 @@
 //!   to even.
 //! - `avg` is `sum(bin * count) / pixels` in double.
 //! - Y uses the luma pixel count, U, V and saturation the chroma count.
+//! - `HUEMED` is the first hue bin where the running count exceeds
+//!   `chroma / 2` (integer division); `HUEAVG` is `sum(bin * count) / chroma`.
+//! - `YDIF`, `UDIF` and `VDIF` are the sums of absolute differences against
+//!   the previous frame divided by the plane's sample count; on the first
+//!   frame signalstats compares the frame with itself, so they are 0.
 
 use crate::kernel::{FrameRaw, channel};
 
@@ -73,6 +78,33 @@ pub struct Stats {
     pub v: ChannelStats,
     /// Saturation.
     pub sat: ChannelStats,
+    /// Median hue in degrees, 0 to 359 (`HUEMED`).
+    pub hue_med: u16,
+    /// Mean hue in degrees (`HUEAVG`).
+    pub hue_avg: f64,
+    /// Mean absolute luma difference against the previous frame (`YDIF`).
+    pub ydif: f64,
+    /// Mean absolute U difference against the previous frame (`UDIF`).
+    pub udif: f64,
+    /// Mean absolute V difference against the previous frame (`VDIF`).
+    pub vdif: f64,
+}
+
+/// signalstats' `HUEMED` and `HUEAVG` from the hue histogram and the chroma
+/// sample count; `None` when the histogram does not hold `chroma` samples.
+pub fn hue_figures(hue_hist: &[u32; 360], chroma: u64) -> Option<(u16, f64)> {
+    let (mut acc, mut total, mut med) = (0u64, 0u64, None);
+    for (bin, &count) in hue_hist.iter().enumerate() {
+        acc += u64::from(count);
+        total += u64::from(count) * bin as u64;
+        if med.is_none() && acc > chroma / 2 {
+            med = Some(bin as u16);
+        }
+    }
+    if acc != chroma || chroma == 0 {
+        return None;
+    }
+    Some((med?, total as f64 / chroma as f64))
 }
 
 impl Stats {
@@ -85,11 +117,19 @@ impl Stats {
         if sum != luma {
             return None;
         }
+        let (hue_med, hue_avg) = hue_figures(&raw.hue_hist, chroma)?;
+        let luma_sad = raw.luma_sad.unwrap_or(0);
+        let [u_sad, v_sad] = raw.chroma_sad.unwrap_or([0, 0]);
         Some(Stats {
             y: ChannelStats::from_histogram(&raw.hist[channel::Y], luma)?,
             u: ChannelStats::from_histogram(&raw.hist[channel::U], chroma)?,
             v: ChannelStats::from_histogram(&raw.hist[channel::V], chroma)?,
             sat: ChannelStats::from_histogram(&raw.hist[channel::SAT], chroma)?,
+            hue_med,
+            hue_avg,
+            ydif: luma_sad as f64 / luma as f64,
+            udif: u_sad as f64 / chroma as f64,
+            vdif: v_sad as f64 / chroma as f64,
         })
     }
 }
@@ -127,5 +167,41 @@ mod tests {
         assert!(ChannelStats::from_histogram(&[0; 256], 0).is_none());
         assert!(ChannelStats::from_histogram(&[0; 256], 4).is_none());
         assert!(Stats::from_raw(&FrameRaw::new(2, 2)).is_none());
+    }
+
+    #[test]
+    fn hue_median_and_mean() {
+        let mut h = [0u32; 360];
+        // 4 samples: the median is where the count exceeds 2.
+        h[10] = 2;
+        h[20] = 1;
+        h[350] = 1;
+        let (med, avg) = hue_figures(&h, 4).unwrap();
+        assert_eq!(med, 20);
+        assert_eq!(avg, (20.0 + 20.0 + 350.0) / 4.0);
+        // 5 samples: 5 / 2 = 2, exceeded at the third.
+        h[10] = 3;
+        assert_eq!(hue_figures(&h, 5).unwrap().0, 10);
+        assert!(hue_figures(&h, 6).is_none());
+        assert!(hue_figures(&[0; 360], 0).is_none());
+    }
+
+    #[test]
+    fn differences_divide_by_the_plane() {
+        let mut raw = FrameRaw::new(3, 3);
+        raw.hist[channel::Y][7] = 9;
+        for c in [channel::U, channel::V, channel::SAT] {
+            raw.hist[c][128] = 4;
+        }
+        raw.hue_hist[180] = 4;
+        let s = Stats::from_raw(&raw).unwrap();
+        assert_eq!(
+            (s.ydif, s.udif, s.vdif, s.hue_med, s.hue_avg),
+            (0.0, 0.0, 0.0, 180, 180.0)
+        );
+        raw.luma_sad = Some(18);
+        raw.chroma_sad = Some([2, 6]);
+        let s = Stats::from_raw(&raw).unwrap();
+        assert_eq!((s.ydif, s.udif, s.vdif), (2.0, 0.5, 1.5));
     }
 }

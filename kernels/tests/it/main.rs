@@ -4,7 +4,10 @@
 //! lavapipe), and with `OSPREY_REQUIRE_GPU=1` a CPU-only adapter fails them
 //! too; see [`common::gpu_context`].
 
+mod blur;
 mod common;
 mod context;
+mod downscale;
+mod motion;
 mod parity;
 mod shaders;

@@ -55,6 +55,9 @@ impl Pair {
                 "{what}, frame {i}: size"
             );
             assert_eq!(g.luma_sad, w.luma_sad, "{what}, frame {i}: luma_sad");
+            assert_eq!(g.chroma_sad, w.chroma_sad, "{what}, frame {i}: chroma_sad");
+            assert_eq!(g.hue_hist, w.hue_hist, "{what}, frame {i}: hue_hist");
+            assert_eq!(g.freeze, w.freeze, "{what}, frame {i}: freeze");
             for c in 0..4 {
                 if g.hist[c] != w.hist[c] {
                     let bin = (0..256)
@@ -227,7 +230,11 @@ fn reset_forgets_the_previous_frame() {
 
 #[test]
 fn each_kernel_alone() {
-    for kernels in [STATS_ONLY, SCENE_ONLY] {
+    let black_only = KernelSet {
+        black: true,
+        ..KernelSet::NONE
+    };
+    for kernels in [STATS_ONLY, SCENE_ONLY, black_only] {
         for format in FORMATS {
             let clip = clip(17, format, 35, 19, 6, 4);
             let mut pair = Pair::new(kernels);
@@ -236,10 +243,153 @@ fn each_kernel_alone() {
             let second = pair.chunk(&clip[4..], &what);
             for raw in first.iter().chain(&second) {
                 let counted: u32 = raw.hist[0].iter().sum();
-                assert_eq!(counted > 0, kernels.stats, "{what}");
+                assert_eq!(counted > 0, kernels.needs_luma_histogram(), "{what}");
             }
-            assert_eq!(second[0].luma_sad.is_some(), kernels.scene, "{what}");
+            assert_eq!(
+                second[0].luma_sad.is_some(),
+                kernels.needs_luma_sad(),
+                "{what}"
+            );
+            assert_eq!(second[0].chroma_sad.is_some(), kernels.stats, "{what}");
         }
+    }
+}
+
+const FREEZE_ONLY: KernelSet = KernelSet {
+    freeze: true,
+    ..KernelSet::NONE
+};
+
+/// `frame` with 1 added to or taken from every `every`-th byte of every plane
+/// (wrapping inside 0..=255 the other way at the ends).
+fn with_noise(frame: &OwnedFrame, every: usize) -> OwnedFrame {
+    let mut out = frame.clone();
+    for plane in &mut out.planes {
+        for (i, b) in plane.iter_mut().enumerate() {
+            if i % every == 0 {
+                *b = if *b == 255 || (i / every) % 2 == 0 && *b > 0 {
+                    *b - 1
+                } else {
+                    *b + 1
+                };
+            }
+        }
+    }
+    out
+}
+
+/// A clip with frozen stretches: exact repeats, repeats with sparse ±1 noise
+/// (within freezedetect's default -60 dB), and with ±1 on every sample (not
+/// within it: 1/256 > 0.001).
+fn frozen_clip(
+    format: PixelFormat,
+    w: u32,
+    h: u32,
+    pad: usize,
+) -> (Vec<OwnedFrame>, Vec<Option<bool>>) {
+    let a = random_frame(1, format, w, h, pad);
+    let b = random_frame(2, format, w, h, pad);
+    let frames = vec![
+        a.clone(),
+        a.clone(),
+        with_noise(&a, 16),
+        a.clone(),
+        b.clone(),
+        with_noise(&b, 1),
+        with_noise(&b, 1),
+        b.clone(),
+        b,
+        a,
+    ];
+    let want = vec![
+        None,
+        Some(true),
+        Some(true),
+        Some(true),
+        Some(false),
+        Some(false),
+        Some(true),
+        Some(false),
+        Some(true),
+        Some(false),
+    ];
+    (frames, want)
+}
+
+#[test]
+fn freeze_follows_its_reference_across_chunks() {
+    for format in FORMATS {
+        for (w, h, pad) in [(35, 19, 0), (64, 48, 3), (17, 1, 1)] {
+            let (clip, want) = frozen_clip(format, w, h, pad);
+            for kernels in [FREEZE_ONLY, KernelSet::ALL] {
+                for split in [1, 2, 3, 4, 10] {
+                    let what = format!("{format:?} {w}x{h} pad {pad} chunks of {split}");
+                    let mut pair = Pair::new(kernels);
+                    let mut got = Vec::new();
+                    for chunk in clip.chunks(split) {
+                        got.extend(pair.chunk(chunk, &what));
+                    }
+                    let frozen: Vec<_> = got.iter().map(|r| r.freeze.map(|f| f.frozen)).collect();
+                    // Tiny frames: sparse noise on a 17x1 frame is too much
+                    // for -60 dB; only the exact repeats are sure.
+                    if w > 17 {
+                        assert_eq!(frozen, want, "{what}");
+                    }
+                    assert_eq!(got[1].freeze.map(|f| f.sad), Some(0), "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn freeze_restarts_after_a_size_change() {
+    let a = random_frame(3, PixelFormat::I420, 20, 10, 0);
+    let b = random_frame(4, PixelFormat::I420, 22, 10, 0);
+    let clip = [a.clone(), b.clone(), b, a.clone(), a];
+    for split in [1, 2, 5] {
+        let mut pair = Pair::new(FREEZE_ONLY);
+        let mut got = Vec::new();
+        for chunk in clip.chunks(split) {
+            got.extend(pair.chunk(chunk, &format!("chunks of {split}")));
+        }
+        let frozen: Vec<_> = got.iter().map(|r| r.freeze.map(|f| f.frozen)).collect();
+        assert_eq!(
+            frozen,
+            [None, None, Some(true), None, Some(true)],
+            "chunks of {split}"
+        );
+    }
+}
+
+#[test]
+fn chroma_differences_need_the_same_format() {
+    let i420 = random_frame(5, PixelFormat::I420, 13, 7, 2);
+    let nv12 = random_frame(6, PixelFormat::Nv12, 13, 7, 0);
+    let clip = [i420.clone(), nv12.clone(), nv12, i420.clone(), i420];
+    for split in [1, 2, 5] {
+        let mut pair = Pair::new(STATS_ONLY);
+        let mut got = Vec::new();
+        for chunk in clip.chunks(split) {
+            got.extend(pair.chunk(chunk, &format!("chunks of {split}")));
+        }
+        let has: Vec<_> = got
+            .iter()
+            .map(|r| (r.luma_sad.is_some(), r.chroma_sad.is_some()))
+            .collect();
+        assert_eq!(
+            has,
+            [
+                (false, false),
+                (true, false),
+                (true, true),
+                (true, false),
+                (true, true)
+            ],
+            "chunks of {split}"
+        );
+        assert_eq!(got[4].chroma_sad, Some([0, 0]));
+        assert!(got[2].hue_hist.iter().sum::<u32>() == 7 * 4);
     }
 }
 
@@ -320,4 +470,42 @@ fn full_hd() {
         t.dispatch,
         t.readback
     );
+}
+
+/// A SAD of exactly freezedetect's bound is frozen, one more is not: `z`
+/// then `z` with `bound` and `bound + 1` luma samples raised by one.
+#[test]
+fn freeze_bound_is_inclusive() {
+    use osprey_kernels::metrics::freeze::sample_count;
+    use osprey_kernels::metrics::frozen_sad_bound;
+    for format in FORMATS {
+        let (w, h) = (64, 47);
+        let z = OwnedFrame::zeroed(format, w, h, 0);
+        let bound = frozen_sad_bound(0.001, sample_count(w, h));
+        let raised = |count: u64| {
+            let mut f = z.clone();
+            for b in f.planes[0].iter_mut().take(count as usize) {
+                *b = 1;
+            }
+            f
+        };
+        let clip = [z.clone(), raised(bound), raised(bound + 1)];
+        for split in [1, 3] {
+            let what = format!("{format:?} chunks of {split}");
+            let mut pair = Pair::new(FREEZE_ONLY);
+            let mut got = Vec::new();
+            for chunk in clip.chunks(split) {
+                got.extend(pair.chunk(chunk, &what));
+            }
+            let freeze: Vec<_> = got
+                .iter()
+                .map(|r| r.freeze.map(|f| (f.sad, f.frozen)))
+                .collect();
+            assert_eq!(
+                freeze,
+                [None, Some((bound, true)), Some((bound + 1, false))],
+                "{what}"
+            );
+        }
+    }
 }

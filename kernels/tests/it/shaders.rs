@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use naga::{AddressSpace, Module, ShaderStage, StorageAccess, TypeInner};
+use osprey_kernels::gpu::freeze::{self, FreezeFrame};
 use osprey_kernels::gpu::shaders::{KERNELS, KernelSource, SHARED};
 use osprey_kernels::gpu::types::{self, FrameHist, FrameParams, SadTotal, binding};
 
@@ -69,9 +70,14 @@ fn every_wgsl_file_is_compiled_and_validates() {
             composed += &on_disk;
             assert_eq!(k.source, composed, "{rel}: the embedded source is stale");
             parse(&rel, k.source);
-        } else if let Some((_, source)) = SHARED.iter().find(|(f, _)| *f == rel) {
-            assert_eq!(*source, on_disk, "{rel}: the embedded source is stale");
-            parse(&rel, source);
+        } else if let Some(at) = SHARED.iter().position(|(f, _)| *f == rel) {
+            assert_eq!(SHARED[at].1, on_disk, "{rel}: the embedded source is stale");
+            // A shared module may use the ones listed before it.
+            let composed: String = SHARED[..=at]
+                .iter()
+                .map(|(_, s)| format!("{s}\n"))
+                .collect();
+            parse(&rel, &composed);
         } else {
             panic!("{rel} is neither a kernel nor a shared module the backend loads");
         }
@@ -126,18 +132,52 @@ fn shared_structs_match_their_rust_twins() {
         prev_source,
         prev_offset,
         prev_stride,
-        _pad,
+        prev_u_offset,
+        prev_u_stride,
+        prev_v_offset,
+        prev_v_stride,
+        prev_chroma,
+        _pad0,
+        _pad1,
+        _pad2,
+        _pad3,
     });
-    let frame_hist = rust_layout!(FrameHist { bins });
+    let frame_hist = rust_layout!(FrameHist { bins, hue });
     let sad_total = rust_layout!(SadTotal { lo, hi });
+    let freeze_frame = rust_layout!(FreezeFrame {
+        y_offset,
+        y_stride,
+        u_offset,
+        u_stride,
+        v_offset,
+        v_stride,
+        start,
+        words,
+        bound_lo,
+        bound_hi,
+        comparable,
+        _pad0,
+    });
     for (kernel_name, structs) in [
         (
             "stats",
-            vec![("FrameParams", &frame_params), ("FrameHist", &frame_hist)],
+            vec![
+                ("FrameParams", &frame_params),
+                ("FrameHist", &frame_hist),
+                ("SadTotal", &sad_total),
+            ],
         ),
         (
             "scene",
             vec![("FrameParams", &frame_params), ("SadTotal", &sad_total)],
+        ),
+        (
+            "freeze",
+            vec![
+                ("FrameParams", &frame_params),
+                ("SadTotal", &sad_total),
+                ("FreezeFrame", &freeze_frame),
+            ],
         ),
     ] {
         let (_, module) = kernel(kernel_name);
@@ -191,9 +231,11 @@ fn constants_match_their_rust_twins() {
         ("WORDS_PER_INVOCATION", types::WORDS_PER_INVOCATION),
         ("FORMAT_I420", types::FORMAT_I420),
         ("FORMAT_NV12", types::FORMAT_NV12),
+        ("SAD_PER_FRAME", types::SAD_PER_FRAME),
         ("PREV_NONE", types::PREV_NONE),
         ("PREV_CHUNK", types::PREV_CHUNK),
         ("PREV_SLOT", types::PREV_SLOT),
+        ("STATE_FROZEN", freeze::STATE_FROZEN),
     ] {
         let mut seen = 0;
         for (file, module) in &modules {
@@ -220,15 +262,26 @@ fn bindings_match_the_layouts() {
     let stats: Vec<Expected> = vec![
         ("params", binding::PARAMS, AddressSpace::Uniform),
         ("frames", binding::FRAMES, read),
+        ("prev_frame", binding::PREV_FRAME, read),
+        ("sad", binding::SAD, read_write),
         ("hist", binding::HIST, read_write),
+        ("hue_table", binding::HUE_TABLE, read),
     ];
     let scene: Vec<Expected> = vec![
         ("params", binding::PARAMS, AddressSpace::Uniform),
         ("frames", binding::FRAMES, read),
-        ("prev_luma", binding::PREV_LUMA, read),
+        ("prev_frame", binding::PREV_FRAME, read),
         ("sad", binding::SAD, read_write),
     ];
-    for (kernel_name, want) in [("stats", stats), ("scene", scene)] {
+    let freeze: Vec<Expected> = vec![
+        ("params", binding::PARAMS, AddressSpace::Uniform),
+        ("frames", binding::FRAMES, read),
+        ("sad", binding::SAD, read_write),
+        ("freeze_frames", freeze::binding::FREEZE_FRAMES, read),
+        ("freeze_state", freeze::binding::FREEZE_STATE, read_write),
+        ("freeze_slot", freeze::binding::FREEZE_SLOT, read_write),
+    ];
+    for (kernel_name, want) in [("stats", stats), ("scene", scene), ("freeze", freeze)] {
         let (_, module) = kernel(kernel_name);
         let mut got: Vec<Expected> = Vec::new();
         for (_, var) in module.global_variables.iter() {

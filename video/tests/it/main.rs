@@ -2,6 +2,7 @@
 //! and ffprobe run on the same files.
 
 mod common;
+mod corrupt;
 mod decode;
 mod errors;
 mod generate;

@@ -1,0 +1,353 @@
+//! The suite's options, checked: detector parameters, zones and masks, event
+//! hysteresis and thumbnails, and the [`AnalysisConfig`] the backend gets.
+//!
+//! Every check fails with one [`UsageError`] line naming the option.
+
+use std::path::PathBuf;
+
+use osprey_kernels::KernelSet;
+use osprey_kernels::kernel::{AnalysisConfig, BlurParams};
+use osprey_kernels::metrics::black::BlackParams;
+use osprey_kernels::metrics::freeze::parse_noise;
+use osprey_kernels::metrics::zones::{Polygon, Zone};
+
+use super::zones_file;
+use crate::args::AnalyzeArgs;
+use crate::exit::UsageError;
+
+/// Largest `--motion-frame-height`.
+const MAX_MOTION_FRAME_HEIGHT: u32 = 2160;
+/// Smallest `--motion-frame-height`.
+const MIN_MOTION_FRAME_HEIGHT: u32 = 8;
+/// Range of `--thumbnail-width`.
+const THUMBNAIL_WIDTHS: std::ops::RangeInclusive<u32> = 16..=4096;
+
+/// The motion detector's checked parameters (Frigate's names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotionOptions {
+    /// Luma difference at which a pixel changed (`threshold`, 1 to 255).
+    pub threshold: u8,
+    /// Smallest region reported as a box, in small-image pixels (`contour_area`).
+    pub contour_area: u32,
+    /// Weight of a new frame in the background (`frame_alpha`).
+    pub frame_alpha: f64,
+    /// Whether the small image's contrast is stretched (`improve_contrast`).
+    pub improve_contrast: bool,
+    /// Changed share above which the background is reset (`lightning_threshold`).
+    pub lightning_threshold: f64,
+    /// Named zones, from `--zone` then `--zones FILE`.
+    pub zones: Vec<Zone>,
+    /// Masks, from `--mask` then `--zones FILE`.
+    pub masks: Vec<Polygon>,
+    /// When frames count as moving, and the hysteresis of motion events.
+    pub events: MotionEvents,
+}
+
+/// When a frame counts as moving, and how many frames start and end motion
+/// (and zone) events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MotionEvents {
+    /// Motion share above which a frame moves; 0 means any box.
+    pub min_ratio: f64,
+    /// Consecutive moving frames before `motion_start` / `zone_enter`.
+    pub start_frames: u32,
+    /// Consecutive still frames before `motion_end` / `zone_exit`.
+    pub end_frames: u32,
+}
+
+/// Where thumbnails go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThumbnailOptions {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Thumbnail width in pixels.
+    pub width: u32,
+}
+
+/// Everything the suite's detectors need, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteOptions {
+    /// What the backend computes.
+    pub analysis: AnalysisConfig,
+    /// blackdetect's parameters.
+    pub black: BlackParams,
+    /// freezedetect's `d`, in seconds.
+    pub freeze_min_duration: f64,
+    /// The motion detector's parameters and events.
+    pub motion: MotionOptions,
+    /// Thumbnails, when asked for.
+    pub thumbnails: Option<ThumbnailOptions>,
+}
+
+/// A usage error for option `name`.
+fn bad(name: &str, why: impl std::fmt::Display) -> UsageError {
+    UsageError(format!("--{name} {why}"))
+}
+
+/// Checks that `v` is a number within `lo..=hi`.
+fn ratio_in(name: &str, v: f64, lo: f64, hi: f64) -> Result<f64, UsageError> {
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(bad(
+            name,
+            format_args!("must be between {lo} and {hi}, not {v}"),
+        ))
+    }
+}
+
+/// Checks a duration in seconds: finite, not negative.
+fn seconds(name: &str, v: f64) -> Result<f64, UsageError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(bad(
+            name,
+            format_args!("must be 0 or more seconds, not {v}"),
+        ))
+    }
+}
+
+/// Checks that `v` lies within `range`.
+fn count_in(name: &str, v: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, UsageError> {
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(bad(
+            name,
+            format_args!(
+                "must be between {} and {}, not {v}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+impl SuiteOptions {
+    /// Checks the suite's options in `args` for `kernels`.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the first option at fault (and, for
+    /// `--zones`, the file and the zone).
+    pub fn from_args(args: &AnalyzeArgs, kernels: KernelSet) -> Result<Self, UsageError> {
+        let b = &args.black;
+        let black = BlackParams {
+            min_duration: seconds("black-min-duration", b.black_min_duration)?,
+            picture_ratio: ratio_in("black-ratio", b.black_ratio, 0.0, 1.0)?,
+            pixel_threshold: ratio_in("black-pixel", b.black_pixel, 0.0, 1.0)?,
+            full_range: false,
+        };
+        let f = &args.freeze;
+        let freeze_noise = parse_noise(&f.freeze_noise).map_err(|e| bad("freeze-noise", e))?;
+        let freeze_min_duration = seconds("freeze-min-duration", f.freeze_min_duration)?;
+        let motion = motion_options(args)?;
+        let frame_height = count_in(
+            "motion-frame-height",
+            args.motion.motion_frame_height,
+            MIN_MOTION_FRAME_HEIGHT..=MAX_MOTION_FRAME_HEIGHT,
+        )?;
+        let thumbnails = match &args.thumbnails.thumbnails {
+            Some(dir) if dir.as_os_str().is_empty() => {
+                return Err(bad("thumbnails", "is empty: give a folder"));
+            }
+            Some(dir) => Some(ThumbnailOptions {
+                dir: dir.clone(),
+                width: count_in(
+                    "thumbnail-width",
+                    args.thumbnails.thumbnail_width,
+                    THUMBNAIL_WIDTHS,
+                )?,
+            }),
+            None => None,
+        };
+        Ok(SuiteOptions {
+            analysis: AnalysisConfig {
+                kernels,
+                motion_frame_height: frame_height,
+                freeze_noise,
+                blur: blur_params(args)?,
+            },
+            black,
+            freeze_min_duration,
+            motion,
+            thumbnails,
+        })
+    }
+}
+
+/// Checks the motion options, zones and masks.
+fn motion_options(args: &AnalyzeArgs) -> Result<MotionOptions, UsageError> {
+    let m = &args.motion;
+    let threshold = count_in("motion-threshold", m.motion_threshold, 1..=255)?;
+    let mut zones = Vec::with_capacity(m.zones.len());
+    for spec in &m.zones {
+        zones.push(Zone::parse(spec).map_err(|e| bad("zone", e))?);
+    }
+    let mut masks = Vec::with_capacity(m.masks.len());
+    for spec in &m.masks {
+        masks.push(Polygon::parse(spec).map_err(|e| bad("mask", e))?);
+    }
+    if let Some(path) = &m.zones_file {
+        let file = zones_file::read(path)?;
+        zones.extend(file.zones);
+        masks.extend(file.masks);
+    }
+    for (i, z) in zones.iter().enumerate() {
+        if zones[..i].iter().any(|o| o.name == z.name) {
+            return Err(bad(
+                "zone",
+                format_args!("\"{}\" is named twice: zone names must differ", z.name),
+            ));
+        }
+    }
+    let alpha = m.motion_alpha;
+    if !(alpha.is_finite() && alpha > 0.0 && alpha <= 1.0) {
+        return Err(bad(
+            "motion-alpha",
+            format_args!("must be above 0 and at most 1, not {alpha}"),
+        ));
+    }
+    Ok(MotionOptions {
+        threshold: threshold as u8,
+        contour_area: m.motion_contour_area,
+        frame_alpha: alpha,
+        improve_contrast: !m.no_motion_contrast,
+        lightning_threshold: ratio_in("lightning-threshold", m.lightning_threshold, 0.0, 1.0)?,
+        zones,
+        masks,
+        events: MotionEvents {
+            min_ratio: ratio_in("motion-min-ratio", m.motion_min_ratio, 0.0, 1.0)?,
+            start_frames: count_in("motion-start-frames", m.motion_start_frames, 1..=u32::MAX)?,
+            end_frames: count_in("motion-end-frames", m.motion_end_frames, 1..=u32::MAX)?,
+        },
+    })
+}
+
+/// Checks blurdetect's options.
+fn blur_params(args: &AnalyzeArgs) -> Result<BlurParams, UsageError> {
+    let b = &args.blur;
+    let low = ratio_in("blur-low", b.blur_low, 0.0, 1.0)?;
+    let high = ratio_in("blur-high", b.blur_high, 0.0, 1.0)?;
+    if low > high {
+        return Err(bad(
+            "blur-low",
+            format_args!("({low}) must not exceed --blur-high ({high})"),
+        ));
+    }
+    let block = |name: &str, v: Option<u32>| match v {
+        Some(0) => Err(bad(name, "must be 1 pixel or more")),
+        other => Ok(other),
+    };
+    Ok(BlurParams {
+        low,
+        high,
+        radius: count_in("blur-radius", b.blur_radius, 1..=100)?,
+        block_pct: count_in("blur-block-pct", b.blur_block_pct, 1..=100)?,
+        block_width: block("blur-block-width", b.blur_block_width)?,
+        block_height: block("blur-block-height", b.blur_block_height)?,
+    })
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn parse(extra: &[&str]) -> Result<SuiteOptions, UsageError> {
+        let mut argv = vec!["osprey", "analyze", "rtsp://cam/1"];
+        argv.extend_from_slice(extra);
+        let Command::Analyze(a) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not analyze");
+        };
+        SuiteOptions::from_args(&a, KernelSet::ALL)
+    }
+
+    #[test]
+    fn defaults_are_the_tools_defaults() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.analysis, AnalysisConfig::default());
+        assert_eq!(o.black, BlackParams::default());
+        assert_eq!(o.freeze_min_duration, 2.0);
+        assert!((o.analysis.freeze_noise - 0.001).abs() < 1e-15);
+        assert_eq!(o.motion.threshold, 30);
+        assert!(o.motion.improve_contrast);
+        assert_eq!(o.motion.events.start_frames, 2);
+        assert_eq!(o.thumbnails, None);
+    }
+
+    #[test]
+    fn options_reach_the_config() {
+        let o = parse(&[
+            "--freeze-noise",
+            "0.01",
+            "--motion-frame-height",
+            "180",
+            "--blur-block-width",
+            "32",
+            "--zone",
+            "door:0,0,10,0,10,10",
+            "--mask",
+            "0,0,5,0,5,5",
+            "--no-motion-contrast",
+            "--thumbnails",
+            "thumbs",
+        ])
+        .unwrap();
+        assert_eq!(o.analysis.freeze_noise, 0.01);
+        assert_eq!(o.analysis.motion_frame_height, 180);
+        assert_eq!(o.analysis.blur.block_width, Some(32));
+        assert_eq!(o.motion.zones[0].name, "door");
+        assert_eq!(o.motion.masks.len(), 1);
+        assert!(!o.motion.improve_contrast);
+        assert_eq!(o.thumbnails.unwrap().width, 320);
+    }
+
+    #[test]
+    fn bad_values_name_their_option() {
+        for (args, option) in [
+            (&["--black-ratio", "1.5"][..], "--black-ratio"),
+            (&["--black-pixel", "NaN"][..], "--black-pixel"),
+            (&["--black-min-duration=-1"][..], "--black-min-duration"),
+            (&["--freeze-noise", "loud"][..], "--freeze-noise"),
+            (
+                &["--freeze-min-duration", "inf"][..],
+                "--freeze-min-duration",
+            ),
+            (&["--motion-threshold", "0"][..], "--motion-threshold"),
+            (&["--motion-frame-height", "4"][..], "--motion-frame-height"),
+            (&["--motion-alpha", "0"][..], "--motion-alpha"),
+            (&["--lightning-threshold", "2"][..], "--lightning-threshold"),
+            (&["--motion-min-ratio=-0.5"][..], "--motion-min-ratio"),
+            (&["--motion-start-frames", "0"][..], "--motion-start-frames"),
+            (&["--motion-end-frames", "0"][..], "--motion-end-frames"),
+            (&["--zone", "door:1,2,3"][..], "--zone"),
+            (
+                &["--zone", "a:0,0,1,0,1,1", "--zone", "a:0,0,2,0,2,2"][..],
+                "--zone",
+            ),
+            (&["--mask", "1,2"][..], "--mask"),
+            (
+                &["--blur-low", "0.5", "--blur-high", "0.2"][..],
+                "--blur-low",
+            ),
+            (&["--blur-radius", "0"][..], "--blur-radius"),
+            (&["--blur-block-pct", "101"][..], "--blur-block-pct"),
+            (&["--blur-block-height", "0"][..], "--blur-block-height"),
+            (
+                &["--thumbnails", "t", "--thumbnail-width", "8"][..],
+                "--thumbnail-width",
+            ),
+        ] {
+            let msg = parse(args).unwrap_err().to_string();
+            assert!(msg.starts_with(option), "{args:?}: {msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+    }
+}

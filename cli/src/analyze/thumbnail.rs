@@ -1,0 +1,258 @@
+//! `--thumbnails DIR`: a small JPEG of the frame at each event.
+//!
+//! The frame is downscaled by the backend ([`Backend::downscale`], an exact
+//! area filter on both backends) to the requested width, keeping the aspect
+//! ratio with an even height, converted from I420 to RGB with integer BT.601
+//! limited-range coefficients, and encoded by the `image` crate. Buffers are
+//! kept between thumbnails.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow};
+use image::ExtendedColorType;
+use image::codecs::jpeg::JpegEncoder;
+use osprey_kernels::{Backend, FrameView, OwnedFrame, PixelFormat};
+
+/// JPEG quality of thumbnails (0-100).
+const QUALITY: u8 = 85;
+
+/// Longest a name part (source, event) may be in a file name.
+const MAX_NAME_PART: usize = 80;
+
+/// Writes thumbnails into one folder.
+#[derive(Debug)]
+pub struct Thumbnails {
+    dir: PathBuf,
+    width: u32,
+    scaled: OwnedFrame,
+    rgb: Vec<u8>,
+}
+
+impl Thumbnails {
+    /// Thumbnails `width` pixels wide (or the frame's width, if smaller) in
+    /// `dir`, which is created when missing.
+    ///
+    /// # Errors
+    /// When `width` is 0 or the folder cannot be created.
+    pub fn new(dir: PathBuf, width: u32) -> Result<Self> {
+        if width == 0 {
+            return Err(anyhow!("the thumbnail width must be at least 1 pixel"));
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the thumbnail folder {dir:?}"))?;
+        Ok(Thumbnails {
+            dir,
+            width,
+            scaled: OwnedFrame::zeroed(PixelFormat::I420, 1, 1, 0),
+            rgb: Vec::new(),
+        })
+    }
+
+    /// Writes the thumbnail of `frame` for `event` at `frame_index` of
+    /// `source` and returns its file name (in [`Thumbnails::dir`]):
+    /// `<source>-<frame>-<event>.jpg`, with anything but ASCII letters,
+    /// digits, `.`, `_` and `-` replaced by `_`.
+    ///
+    /// # Errors
+    /// The backend's downscale error, or a failure to write the file.
+    pub fn write(
+        &mut self,
+        backend: &mut dyn Backend,
+        frame: &FrameView<'_>,
+        source: &str,
+        frame_index: u64,
+        event: &str,
+    ) -> Result<String> {
+        let (width, height) = thumbnail_size(frame.width(), frame.height(), self.width);
+        backend
+            .downscale(frame, width, height, &mut self.scaled)
+            .context("cannot downscale the frame for a thumbnail")?;
+        i420_to_rgb(&self.scaled, &mut self.rgb);
+        let name = format!(
+            "{}-{frame_index}-{}.jpg",
+            sanitise(source, "source"),
+            sanitise(event, "event")
+        );
+        let path = self.dir.join(&name);
+        let file =
+            File::create(&path).with_context(|| format!("cannot create thumbnail {path:?}"))?;
+        JpegEncoder::new_with_quality(BufWriter::new(file), QUALITY)
+            .encode(&self.rgb, width, height, ExtendedColorType::Rgb8)
+            .with_context(|| format!("cannot write thumbnail {path:?}"))?;
+        Ok(name)
+    }
+}
+
+/// The thumbnail size of a `frame_width` x `frame_height` frame at `width`:
+/// never wider or taller than the frame, height from the aspect ratio rounded
+/// to an even number (at least 2 when the frame allows).
+pub fn thumbnail_size(frame_width: u32, frame_height: u32, width: u32) -> (u32, u32) {
+    let w = width.clamp(1, frame_width.max(1));
+    let (fw, fh) = (
+        u64::from(frame_width.max(1)),
+        u64::from(frame_height.max(1)),
+    );
+    // round(fh * w / fw / 2) * 2
+    let even = (fh * u64::from(w) + fw) / (2 * fw) * 2;
+    let h = even.clamp(2.min(fh), fh);
+    (w, u32::try_from(h).unwrap_or(u32::MAX))
+}
+
+/// `text` as a safe file-name part; `fallback` when nothing is left.
+fn sanitise(text: &str, fallback: &str) -> String {
+    let out: String = text
+        .chars()
+        .take(MAX_NAME_PART)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // No hidden files, no `..`.
+    let out = out.trim_start_matches('.');
+    if out.is_empty() {
+        fallback.to_owned()
+    } else {
+        out.to_owned()
+    }
+}
+
+/// One pixel from BT.601 limited-range Y, U, V (integer coefficients scaled
+/// by 256, as libswscale's and most players' fixed-point converters).
+pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let c = 298 * (i32::from(y) - 16);
+    let d = i32::from(u) - 128;
+    let e = i32::from(v) - 128;
+    let clip = |x: i32| ((x + 128) >> 8).clamp(0, 255) as u8;
+    [
+        clip(c + 409 * e),
+        clip(c - 100 * d - 208 * e),
+        clip(c + 516 * d),
+    ]
+}
+
+/// Packed RGB of an I420 frame into `rgb` (resized to fit).
+fn i420_to_rgb(frame: &OwnedFrame, rgb: &mut Vec<u8>) {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    rgb.clear();
+    rgb.reserve(w * h * 3);
+    let view = frame.view();
+    let (cw, _) = view.chroma_size();
+    let cw = cw as usize;
+    for y in 0..h {
+        let luma = view.plane(0).row(y, w);
+        let u = view.plane(1).row(y / 2, cw);
+        let v = view.plane(2).row(y / 2, cw);
+        for (x, &l) in luma.iter().enumerate() {
+            rgb.extend_from_slice(&yuv_to_rgb(l, u[x / 2], v[x / 2]));
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+mod tests {
+    use super::*;
+    use osprey_kernels::KernelSet;
+    use osprey_kernels::cpu::CpuBackend;
+
+    #[test]
+    fn sizes_keep_the_aspect_ratio_with_even_heights() {
+        assert_eq!(thumbnail_size(1920, 1080, 320), (320, 180));
+        assert_eq!(thumbnail_size(1280, 720, 300), (300, 168));
+        assert_eq!(thumbnail_size(640, 480, 1000), (640, 480));
+        assert_eq!(thumbnail_size(5, 3, 5), (5, 3));
+        assert_eq!(thumbnail_size(100, 1, 10), (10, 1));
+        assert_eq!(thumbnail_size(1000, 10, 10), (10, 2));
+    }
+
+    #[test]
+    fn conversion_follows_the_bt601_matrix() {
+        // The float matrix of BT.601 limited range, independent of the
+        // fixed-point form.
+        for (y, u, v) in [
+            (16, 128, 128),
+            (235, 128, 128),
+            (81, 90, 240),
+            (145, 54, 34),
+            (41, 240, 110),
+            (120, 10, 200),
+        ] {
+            let (yf, uf, vf) = (
+                f64::from(y) - 16.0,
+                f64::from(u) - 128.0,
+                f64::from(v) - 128.0,
+            );
+            let want = [
+                1.164 * yf + 1.596 * vf,
+                1.164 * yf - 0.392 * uf - 0.813 * vf,
+                1.164 * yf + 2.017 * uf,
+            ];
+            let got = yuv_to_rgb(y, u, v);
+            for c in 0..3 {
+                let want = want[c].round().clamp(0.0, 255.0);
+                assert!(
+                    (f64::from(got[c]) - want).abs() <= 1.0,
+                    "{y},{u},{v}: {got:?} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_safe() {
+        assert_eq!(sanitise("cam 1/front", "source"), "cam_1_front");
+        assert_eq!(sanitise("../..", "source"), "_..");
+        assert_eq!(sanitise("", "event"), "event");
+        assert_eq!(sanitise("...", "event"), "event");
+    }
+
+    #[test]
+    fn a_red_frame_becomes_a_red_jpeg() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut thumbs = Thumbnails::new(dir.path().join("thumbs"), 32).unwrap();
+        let mut frame = OwnedFrame::zeroed(PixelFormat::Nv12, 64, 48, 4);
+        frame.planes[0].fill(81);
+        for pair in frame.planes[1].chunks_exact_mut(2) {
+            pair.copy_from_slice(&[90, 240]);
+        }
+        let mut backend = CpuBackend::new(KernelSet::NONE);
+        let name = thumbs
+            .write(&mut backend, &frame.view(), "cam 1", 12, "motion_start")
+            .unwrap();
+        assert_eq!(name, "cam_1-12-motion_start.jpg");
+        let img = image::open(dir.path().join("thumbs").join(&name))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(img.dimensions(), (32, 24));
+        let n = f64::from(32 * 24);
+        let mean: Vec<f64> = (0..3)
+            .map(|c| img.pixels().map(|p| f64::from(p.0[c])).sum::<f64>() / n)
+            .collect();
+        assert!(
+            mean[0] > 245.0 && mean[1] < 10.0 && mean[2] < 10.0,
+            "{mean:?}"
+        );
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        let err = Thumbnails::new(file.join("sub"), 32).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot create the thumbnail folder"),
+            "{err:#}"
+        );
+        assert!(Thumbnails::new(dir.path().into(), 0).is_err());
+    }
+}

@@ -1,0 +1,405 @@
+//! Host side of `shaders/freeze.wgsl`: freezedetect on the GPU.
+//!
+//! Each frame's reference is the last frame that was not frozen, so it is
+//! decided on the device, in order: per frame a SAD dispatch against the
+//! reference (which `freeze_state` locates) and a one-workgroup decide
+//! dispatch that compares the total with the frame's bound and, when the frame
+//! is not frozen, points the reference at it. A last dispatch copies the
+//! reference into a persistent slot when it is a frame of the chunk, so the
+//! next chunk compares with it without uploading it again. What the host knows
+//! while planning it decides there, as the CPU twin does: whether a frame can
+//! be compared at all (a reference exists with its size and format) and the
+//! bound ([`frozen_sad_bound`]) for its sample count.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::buffers::{PrevFrame, PrevSlot};
+use super::pipeline::{self, grid};
+use super::readback::Readback;
+use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal, binding as shared};
+use super::upload::FrameSlot;
+use crate::cpu::freeze::samples;
+use crate::error::{KernelError, Result};
+use crate::frame::{FrameView, PixelFormat};
+use crate::kernel::{FrameRaw, FreezeRaw};
+use crate::metrics::frozen_sad_bound;
+
+/// Entry point of the SAD against the reference.
+pub const ENTRY_SAD: &str = "freeze_sad";
+/// Entry point of the decision.
+pub const ENTRY_DECIDE: &str = "freeze_decide";
+/// Entry point of the copy into the reference slot.
+pub const ENTRY_KEEP: &str = "freeze_keep";
+/// Every entry point, in the shader's order.
+pub const ENTRIES: [&str; 3] = [ENTRY_SAD, ENTRY_DECIDE, ENTRY_KEEP];
+
+/// `shaders/freeze.wgsl` with its shared modules prepended.
+pub const SOURCE: &str = concat!(
+    include_str!("../../../shaders/shared/frame.wgsl"),
+    "\n",
+    include_str!("../../../shaders/shared/sad.wgsl"),
+    "\n",
+    include_str!("../../../shaders/freeze.wgsl"),
+);
+
+/// Binding numbers of the freeze kernel's own buffers (`params`, `frames` and
+/// `sad` keep the shared numbers).
+pub mod binding {
+    /// `freeze_frames`: one [`FreezeFrame`](super::FreezeFrame) a frame, then the slot's.
+    pub const FREEZE_FRAMES: u32 = 6;
+    /// `freeze_state`: where the reference is, then each frame's decision.
+    pub const FREEZE_STATE: u32 = 7;
+    /// `freeze_slot`: the reference kept from an earlier chunk.
+    pub const FREEZE_SLOT: u32 = 8;
+}
+
+/// Words of `freeze_state` before the decisions (WGSL `STATE_FROZEN`): the
+/// reference's source and its entry in `freeze_frames`.
+pub const STATE_FROZEN: u32 = 2;
+
+/// Where a frame's planes lie and what it is compared with (WGSL
+/// `FreezeFrame`). Offsets and strides count 32-bit words.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FreezeFrame {
+    /// Offset of the luma plane.
+    pub y_offset: u32,
+    /// Luma row stride.
+    pub y_stride: u32,
+    /// Offset of the U (or UV) plane.
+    pub u_offset: u32,
+    /// Its row stride.
+    pub u_stride: u32,
+    /// Offset of the V plane (I420).
+    pub v_offset: u32,
+    /// Its row stride.
+    pub v_stride: u32,
+    /// The frame's first word (its luma plane).
+    pub start: u32,
+    /// Words from `start` to the frame's end.
+    pub words: u32,
+    /// Low word of the largest frozen SAD.
+    pub bound_lo: u32,
+    /// High word of the largest frozen SAD.
+    pub bound_hi: u32,
+    /// 1 when the frame has the reference's size and format.
+    pub comparable: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+}
+
+impl FreezeFrame {
+    /// The entry of a frame laid out at `slot`.
+    fn new(slot: &FrameSlot, bound: u64, comparable: bool) -> Self {
+        let luma = slot.luma();
+        let plane = |p: usize| {
+            slot.planes[p]
+                .map(|s| (s.offset_words(), s.stride_words()))
+                .unwrap_or_default()
+        };
+        let ((u_offset, u_stride), (v_offset, v_stride)) = (plane(1), plane(2));
+        FreezeFrame {
+            y_offset: luma.offset_words(),
+            y_stride: luma.stride_words(),
+            u_offset,
+            u_stride,
+            v_offset,
+            v_stride,
+            start: luma.offset_words(),
+            words: words(slot.size()),
+            // The pair is split, not truncated.
+            bound_lo: bound as u32,
+            bound_hi: (bound >> 32) as u32,
+            comparable: u32::from(comparable),
+            _pad0: 0,
+        }
+    }
+}
+
+fn words(bytes: u64) -> u32 {
+    u32::try_from(bytes / 4).expect("chunks are capped below 2^32 words")
+}
+
+fn storage(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_power_of_two(),
+        usage: wgpu::BufferUsages::STORAGE | usage,
+        mapped_at_creation: false,
+    })
+}
+
+/// The compiled freeze kernel, its buffers, the reference slot and its readback.
+#[derive(Debug)]
+pub(crate) struct FreezeKernel {
+    noise: f64,
+    layout: wgpu::BindGroupLayout,
+    sad_pipeline: wgpu::ComputePipeline,
+    decide: wgpu::ComputePipeline,
+    keep: wgpu::ComputePipeline,
+    bind_group: Option<wgpu::BindGroup>,
+    frames: wgpu::Buffer,
+    state: wgpu::Buffer,
+    sad: wgpu::Buffer,
+    /// The reference from an earlier chunk; `frame` is `None` at the start of
+    /// a stream.
+    slot: PrevSlot,
+    readback: Readback,
+    // Per chunk, reused.
+    entries: Vec<FreezeFrame>,
+    /// Each frame's params offset and its SAD grid, `None` when not compared.
+    dispatches: Vec<(u32, Option<(u32, u32)>)>,
+    keep_grid: (u32, u32),
+    sad_bytes: u64,
+    state_bytes: u64,
+}
+
+impl FreezeKernel {
+    /// Compiles the shader; frames are frozen within `noise` (linear).
+    pub(crate) fn new(device: &wgpu::Device, noise: f64) -> Self {
+        use wgpu::BufferUsages as U;
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("osprey freeze bind group layout"),
+            entries: &[
+                pipeline::params_entry(shared::PARAMS),
+                pipeline::storage_entry(shared::FRAMES, true),
+                pipeline::storage_entry(shared::SAD, false),
+                pipeline::storage_entry(binding::FREEZE_FRAMES, true),
+                pipeline::storage_entry(binding::FREEZE_STATE, false),
+                pipeline::storage_entry(binding::FREEZE_SLOT, false),
+            ],
+        });
+        let module = pipeline::module(device, "osprey freeze shader", SOURCE);
+        let build = |entry| pipeline::compute(device, entry, &layout, &module, entry);
+        let (sad_pipeline, decide, keep) =
+            (build(ENTRY_SAD), build(ENTRY_DECIDE), build(ENTRY_KEEP));
+        FreezeKernel {
+            noise,
+            sad_pipeline,
+            decide,
+            keep,
+            bind_group: None,
+            frames: storage(device, "osprey freeze frames", 16, U::COPY_DST),
+            state: storage(device, "osprey freeze state", 16, U::COPY_DST | U::COPY_SRC),
+            sad: storage(device, "osprey freeze sums", 16, U::COPY_DST | U::COPY_SRC),
+            slot: PrevSlot::new(device),
+            readback: Readback::new("osprey freeze staging"),
+            layout,
+            entries: Vec::new(),
+            dispatches: Vec::new(),
+            keep_grid: (1, 1),
+            sad_bytes: 0,
+            state_bytes: 0,
+        }
+    }
+
+    /// Plans the chunk (laid out at `slots`), uploads its entries and the
+    /// reference's location, clears the sums and binds. `rebind` says the
+    /// backend re-created `params` or `packed`; `dynamic_offset(i)` is frame
+    /// `i`'s offset into `params`.
+    ///
+    /// # Errors
+    /// When a frame needs more workgroups than the adapter dispatches.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the backend's buffers and limits"
+    )]
+    pub(crate) fn prepare(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        frames: &[FrameView<'_>],
+        slots: &[FrameSlot],
+        params: &wgpu::Buffer,
+        packed: &wgpu::Buffer,
+        mut rebind: bool,
+        dynamic_offset: impl Fn(usize) -> u32,
+        max_dim: u32,
+    ) -> Result<()> {
+        use wgpu::BufferUsages as U;
+        self.entries.clear();
+        self.dispatches.clear();
+        // The reference always has the previous frame's size and format: a
+        // frozen frame matched it, any other frame became it.
+        let mut shape = self.slot.frame.map(|r| (r.width, r.height, r.format));
+        let mut largest = 0;
+        for (i, (frame, slot)) in frames.iter().zip(slots).enumerate() {
+            let this = (frame.width(), frame.height(), frame.format());
+            let comparable = shape == Some(this);
+            shape = Some(this);
+            let bound = frozen_sad_bound(self.noise, samples(frame.width(), frame.height()));
+            self.entries.push(FreezeFrame::new(slot, bound, comparable));
+            let sad_grid = if comparable {
+                Some(grid(sad_words(frame), max_dim)?)
+            } else {
+                None
+            };
+            self.dispatches.push((dynamic_offset(i), sad_grid));
+            largest = largest.max(slot.size());
+        }
+        let n = frames.len();
+        let carried = self.slot.frame;
+        let state = match carried {
+            Some(r) => {
+                self.entries.push(FreezeFrame::new(&r.slot, 0, false));
+                [
+                    PREV_SLOT,
+                    u32::try_from(n)
+                        .map_err(|_| KernelError::Internal("freeze: too many frames".into()))?,
+                ]
+            }
+            None => [PREV_NONE, 0],
+        };
+        self.keep_grid = grid(largest / 4, max_dim)?;
+        rebind |= self.slot.reserve(device, encoder, largest);
+
+        let entry_bytes = (self.entries.len() * size_of::<FreezeFrame>()) as u64;
+        if self.frames.size() < entry_bytes {
+            self.frames = storage(device, "osprey freeze frames", entry_bytes, U::COPY_DST);
+            rebind = true;
+        }
+        queue.write_buffer(&self.frames, 0, bytemuck::cast_slice(&self.entries));
+        self.state_bytes = (u64::from(STATE_FROZEN) + n as u64) * 4;
+        if self.state.size() < self.state_bytes {
+            self.state = storage(
+                device,
+                "osprey freeze state",
+                self.state_bytes,
+                U::COPY_DST | U::COPY_SRC,
+            );
+            rebind = true;
+        }
+        queue.write_buffer(&self.state, 0, bytemuck::cast_slice(&state));
+        self.sad_bytes = n as u64 * u64::from(SAD_PER_FRAME) * size_of::<SadTotal>() as u64;
+        if self.sad.size() < self.sad_bytes {
+            self.sad = storage(
+                device,
+                "osprey freeze sums",
+                self.sad_bytes,
+                U::COPY_DST | U::COPY_SRC,
+            );
+            rebind = true;
+        }
+        encoder.clear_buffer(&self.sad, 0, Some(self.sad_bytes));
+        if rebind || self.bind_group.is_none() {
+            self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("osprey freeze bind group"),
+                layout: &self.layout,
+                entries: &[
+                    pipeline::params_binding(shared::PARAMS, params),
+                    pipeline::whole_binding(shared::FRAMES, packed),
+                    pipeline::whole_binding(shared::SAD, &self.sad),
+                    pipeline::whole_binding(binding::FREEZE_FRAMES, &self.frames),
+                    pipeline::whole_binding(binding::FREEZE_STATE, &self.state),
+                    pipeline::whole_binding(binding::FREEZE_SLOT, &self.slot.buffer),
+                ],
+            }));
+        }
+        Ok(())
+    }
+
+    /// Records, per frame in order, its SAD (when compared) and its decision,
+    /// then the copy of the reference into the slot.
+    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let Some(bind_group) = &self.bind_group else {
+            return;
+        };
+        for &(offset, sad_grid) in &self.dispatches {
+            pass.set_bind_group(0, bind_group, &[offset]);
+            if let Some((x, y)) = sad_grid {
+                pass.set_pipeline(&self.sad_pipeline);
+                pass.dispatch_workgroups(x, y, 1);
+            }
+            pass.set_pipeline(&self.decide);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        pass.set_bind_group(0, bind_group, &[0]);
+        pass.set_pipeline(&self.keep);
+        pass.dispatch_workgroups(self.keep_grid.0, self.keep_grid.1, 1);
+    }
+
+    /// Records the copy of the sums and decisions into the staging buffer.
+    pub(crate) fn copy_out(&mut self, device: &wgpu::Device, encoder: &mut wgpu::CommandEncoder) {
+        let target = self
+            .readback
+            .target(device, self.sad_bytes + self.state_bytes);
+        encoder.copy_buffer_to_buffer(&self.sad, 0, target, 0, self.sad_bytes);
+        encoder.copy_buffer_to_buffer(&self.state, 0, target, self.sad_bytes, self.state_bytes);
+    }
+
+    /// Fills `out[i].freeze` once the submission has finished, and records
+    /// which frame the slot now holds.
+    ///
+    /// # Errors
+    /// When the staging buffer cannot be mapped.
+    pub(crate) fn read(
+        &mut self,
+        device: &wgpu::Device,
+        frames: &[FrameView<'_>],
+        slots: &[FrameSlot],
+        out: &mut [FrameRaw],
+    ) -> Result<()> {
+        let (sad_bytes, entries) = (self.sad_bytes as usize, &self.entries);
+        let reference = self
+            .readback
+            .read(device, self.sad_bytes + self.state_bytes, |bytes| {
+                let word = |at: usize| bytemuck::pod_read_unaligned::<u32>(&bytes[at..at + 4]);
+                let mut reference = None;
+                for (i, raw) in out.iter_mut().enumerate() {
+                    let at = i * SAD_PER_FRAME as usize * size_of::<SadTotal>();
+                    let sad: SadTotal =
+                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
+                    let frozen = word(sad_bytes + (STATE_FROZEN as usize + i) * 4) != 0;
+                    raw.freeze = (entries[i].comparable != 0).then_some(FreezeRaw {
+                        sad: sad.value(),
+                        frozen,
+                    });
+                    if !frozen {
+                        reference = Some(i);
+                    }
+                }
+                let source = word(sad_bytes);
+                (reference, source)
+            })?;
+        match reference {
+            (Some(k), PREV_CHUNK) => {
+                let frame = &frames[k];
+                self.slot.frame = Some(PrevFrame {
+                    width: frame.width(),
+                    height: frame.height(),
+                    format: frame.format(),
+                    slot: slots[k].rebased(),
+                    bytes: slots[k].size(),
+                });
+                Ok(())
+            }
+            (None, PREV_SLOT) => Ok(()),
+            _ => Err(KernelError::Internal(
+                "freeze: the device moved the reference elsewhere".into(),
+            )),
+        }
+    }
+
+    /// Forgets the reference, as at the start of a stream.
+    pub(crate) fn reset(&mut self) {
+        self.slot.frame = None;
+    }
+}
+
+/// Words `freeze_sad` walks for `frame`: luma, then the `height >> 1` rows
+/// of each chroma plane.
+fn sad_words(frame: &FrameView<'_>) -> u64 {
+    let (w, h) = (u64::from(frame.width()), u64::from(frame.height()));
+    let (chroma_row, _) = frame.plane_extent(1);
+    let chroma_planes = match frame.format() {
+        PixelFormat::I420 => 2,
+        PixelFormat::Nv12 => 1,
+    };
+    w.div_ceil(4) * h + chroma_planes * (chroma_row as u64).div_ceil(4) * (h >> 1)
+}

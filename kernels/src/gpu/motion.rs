@@ -1,0 +1,268 @@
+//! Host side of `shaders/motion.wgsl`: the motion detector's small luma image.
+//!
+//! The shader gathers each small pixel from the chunk's packed luma planes
+//! through the index tables of [`ResampleTables`], which the host computes once
+//! per frame size and uploads only when the sizes in a chunk change. Each
+//! frame gets a [`MotionFrame`] (where its tables and output lie), one
+//! dispatch, and its bytes in `motion_out`, which this kernel reads back into
+//! [`FrameRaw::motion`] with its own staging buffer.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::pipeline::{self, grid};
+use super::readback::Readback;
+use super::types::binding as shared;
+use crate::error::{KernelError, Result};
+use crate::frame::FrameView;
+use crate::kernel::FrameRaw;
+use crate::metrics::motion::resample::ResampleCache;
+
+/// Entry point of the gather.
+pub const ENTRY: &str = "motion_gather";
+
+/// `shaders/motion.wgsl` with its shared modules prepended.
+pub const SOURCE: &str = concat!(
+    include_str!("../../../shaders/shared/frame.wgsl"),
+    "\n",
+    include_str!("../../../shaders/motion.wgsl"),
+);
+
+/// Binding numbers of the motion kernel's own buffers (`params` and `frames`
+/// keep the shared numbers).
+pub mod binding {
+    /// `motion_frames`: one [`MotionFrame`](super::MotionFrame) a frame.
+    pub const MOTION_FRAMES: u32 = 6;
+    /// `motion_tables`: the index tables of the chunk's frame sizes.
+    pub const MOTION_TABLES: u32 = 7;
+    /// `motion_out`: the small images, one after another.
+    pub const MOTION_OUT: u32 = 8;
+}
+
+/// Where one frame's tables and small image lie (WGSL `MotionFrame`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct MotionFrame {
+    /// Word offset in `motion_tables` of the column table; the row table follows.
+    pub table: u32,
+    /// Small image width.
+    pub small_width: u32,
+    /// Small image height.
+    pub small_height: u32,
+    /// Word offset of the small image in `motion_out`.
+    pub out_offset: u32,
+}
+
+fn storage(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_power_of_two(),
+        usage: wgpu::BufferUsages::STORAGE | usage,
+        mapped_at_creation: false,
+    })
+}
+
+/// The compiled motion kernel, its buffers and its readback.
+#[derive(Debug)]
+pub(crate) struct MotionKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: Option<wgpu::BindGroup>,
+    cache: ResampleCache,
+    /// Frame sizes whose tables `tables` holds, in order, and their offsets.
+    uploaded: Vec<((u32, u32), u32)>,
+    tables: wgpu::Buffer,
+    frames: wgpu::Buffer,
+    out: wgpu::Buffer,
+    readback: Readback,
+    // Per chunk, reused.
+    infos: Vec<MotionFrame>,
+    grids: Vec<(u32, (u32, u32))>,
+    words: Vec<u32>,
+    out_bytes: u64,
+}
+
+impl MotionKernel {
+    /// Compiles the shader; small images will be `frame_height` rows high.
+    pub(crate) fn new(device: &wgpu::Device, frame_height: u32) -> Self {
+        use wgpu::BufferUsages as U;
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("osprey motion bind group layout"),
+            entries: &[
+                pipeline::params_entry(shared::PARAMS),
+                pipeline::storage_entry(shared::FRAMES, true),
+                pipeline::storage_entry(binding::MOTION_FRAMES, true),
+                pipeline::storage_entry(binding::MOTION_TABLES, true),
+                pipeline::storage_entry(binding::MOTION_OUT, false),
+            ],
+        });
+        let module = pipeline::module(device, "osprey motion shader", SOURCE);
+        let pipeline = pipeline::compute(device, "osprey motion_gather", &layout, &module, ENTRY);
+        MotionKernel {
+            layout,
+            pipeline,
+            bind_group: None,
+            cache: ResampleCache::new(frame_height),
+            uploaded: Vec::new(),
+            tables: storage(device, "osprey motion tables", 16, U::COPY_DST),
+            frames: storage(device, "osprey motion frames", 16, U::COPY_DST),
+            out: storage(device, "osprey motion images", 16, U::COPY_SRC),
+            readback: Readback::new("osprey motion staging"),
+            infos: Vec::new(),
+            grids: Vec::new(),
+            words: Vec::new(),
+            out_bytes: 0,
+        }
+    }
+
+    /// Lays out the chunk's small images, uploads what changed and binds.
+    /// `rebind` says the backend re-created `params` or `frames`;
+    /// `dynamic_offset(i)` is frame `i`'s offset into `params`.
+    ///
+    /// # Errors
+    /// When a frame needs more workgroups than the adapter dispatches.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the backend's buffers and limits"
+    )]
+    pub(crate) fn prepare(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        frames: &[FrameView<'_>],
+        params: &wgpu::Buffer,
+        packed: &wgpu::Buffer,
+        mut rebind: bool,
+        dynamic_offset: impl Fn(usize) -> u32,
+        max_dim: u32,
+    ) -> Result<()> {
+        use wgpu::BufferUsages as U;
+        let sizes_changed = frames.iter().any(|f| {
+            !self
+                .uploaded
+                .iter()
+                .any(|(s, _)| *s == (f.width(), f.height()))
+        });
+        if sizes_changed {
+            // Tables for this chunk's sizes: usually one, rebuilt on a change.
+            self.uploaded.clear();
+            self.words.clear();
+            for f in frames {
+                let size = (f.width(), f.height());
+                if self.uploaded.iter().any(|(s, _)| *s == size) {
+                    continue;
+                }
+                self.cache.prepare(size.0, size.1);
+                let t = self
+                    .cache
+                    .find(size.0, size.1)
+                    .ok_or_else(|| KernelError::Internal("motion tables missing".into()))?;
+                self.uploaded.push((size, word_index(self.words.len())?));
+                self.words.extend_from_slice(&t.cols);
+                self.words.extend_from_slice(&t.rows);
+            }
+            let bytes = (self.words.len() * 4) as u64;
+            if self.tables.size() < bytes {
+                self.tables = storage(device, "osprey motion tables", bytes, U::COPY_DST);
+                rebind = true;
+            }
+            queue.write_buffer(&self.tables, 0, bytemuck::cast_slice(&self.words));
+        }
+        self.infos.clear();
+        self.grids.clear();
+        let mut out_words = 0u64;
+        for (i, f) in frames.iter().enumerate() {
+            let size = (f.width(), f.height());
+            let (_, table) = self
+                .uploaded
+                .iter()
+                .find(|(s, _)| *s == size)
+                .copied()
+                .ok_or_else(|| KernelError::Internal("motion tables not uploaded".into()))?;
+            let (sw, sh) = self
+                .cache
+                .find(size.0, size.1)
+                .map(|t| t.small)
+                .ok_or_else(|| KernelError::Internal("motion tables missing".into()))?;
+            let words = (u64::from(sw) * u64::from(sh)).div_ceil(4);
+            self.infos.push(MotionFrame {
+                table,
+                small_width: sw,
+                small_height: sh,
+                out_offset: word_index(out_words as usize)?,
+            });
+            self.grids.push((dynamic_offset(i), grid(words, max_dim)?));
+            out_words += words;
+        }
+        let info_bytes = (self.infos.len() * size_of::<MotionFrame>()) as u64;
+        if self.frames.size() < info_bytes {
+            self.frames = storage(device, "osprey motion frames", info_bytes, U::COPY_DST);
+            rebind = true;
+        }
+        queue.write_buffer(&self.frames, 0, bytemuck::cast_slice(&self.infos));
+        self.out_bytes = out_words * 4;
+        if self.out.size() < self.out_bytes {
+            self.out = storage(device, "osprey motion images", self.out_bytes, U::COPY_SRC);
+            rebind = true;
+        }
+        if rebind || self.bind_group.is_none() {
+            self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("osprey motion bind group"),
+                layout: &self.layout,
+                entries: &[
+                    pipeline::params_binding(shared::PARAMS, params),
+                    pipeline::whole_binding(shared::FRAMES, packed),
+                    pipeline::whole_binding(binding::MOTION_FRAMES, &self.frames),
+                    pipeline::whole_binding(binding::MOTION_TABLES, &self.tables),
+                    pipeline::whole_binding(binding::MOTION_OUT, &self.out),
+                ],
+            }));
+        }
+        Ok(())
+    }
+
+    /// Records one dispatch a frame.
+    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let Some(bind_group) = &self.bind_group else {
+            return;
+        };
+        pass.set_pipeline(&self.pipeline);
+        for &(offset, (x, y)) in &self.grids {
+            pass.set_bind_group(0, bind_group, &[offset]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+    }
+
+    /// Records the copy of the small images into the staging buffer.
+    pub(crate) fn copy_out(&mut self, device: &wgpu::Device, encoder: &mut wgpu::CommandEncoder) {
+        let target = self.readback.target(device, self.out_bytes);
+        encoder.copy_buffer_to_buffer(&self.out, 0, target, 0, self.out_bytes.max(4));
+    }
+
+    /// Reads the small images into `out` once the submission has finished.
+    ///
+    /// # Errors
+    /// When the staging buffer cannot be mapped.
+    pub(crate) fn read(&self, device: &wgpu::Device, out: &mut [FrameRaw]) -> Result<()> {
+        self.readback.read(device, self.out_bytes, |bytes| {
+            for (raw, info) in out.iter_mut().zip(&self.infos) {
+                let at = info.out_offset as usize * 4;
+                let len = info.small_width as usize * info.small_height as usize;
+                let m = &mut raw.motion;
+                m.width = info.small_width;
+                m.height = info.small_height;
+                m.pixels.clear();
+                m.pixels.extend_from_slice(&bytes[at..at + len]);
+            }
+        })
+    }
+}
+
+/// A word index as the shader's `u32`.
+fn word_index(words: usize) -> Result<u32> {
+    u32::try_from(words).map_err(|_| KernelError::Gpu("motion buffers past 2^32 words".into()))
+}

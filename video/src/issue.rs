@@ -1,0 +1,159 @@
+//! Damage the decoder got past: lost frames, discontinuities and GStreamer
+//! warnings, reported with the chunk of the first frame decoded after them.
+//!
+//! GStreamer 1.22's decoders conceal most damage on their own: `avdec_h264`
+//! outputs corrupt frames (`output-corrupt` is on) and never turns decode
+//! errors into a flow error (`max-errors` is -1), posting nothing on the bus.
+//! What is visible from outside is what the damage did to the stream: frames
+//! that never came out (a jump in presentation time larger than a frame) and
+//! a `DISCONT` flag on a buffer after the first, which the decoder base class
+//! sets on the next frame after a decode error and demuxers set after they
+//! resynchronise. [`Detector`] turns those, and bus warnings, into
+//! [`DecodeIssue`]s. Damage that neither drops a frame nor breaks continuity
+//! (a concealed slice in a raw H.264 stream whose timestamps the parser
+//! interpolates) cannot be seen through GStreamer's API and is not reported.
+
+/// One problem the decoder met and went past.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeIssue {
+    /// What happened and where, as a sentence fragment
+    /// (e.g. `6 frames missing between pts 4.780 s and 5.060 s`).
+    pub message: String,
+    /// Index of the first frame decoded after the damage; `None` when the
+    /// stream ended first.
+    pub frame: Option<u64>,
+    /// That frame's presentation time in seconds, when known.
+    pub pts: Option<f64>,
+    /// Frames the damage cost, when it can be told from the timestamps.
+    pub missing_frames: Option<u64>,
+}
+
+/// How far past one frame duration a jump in pts must go to count as lost
+/// frames (timestamps in containers are rounded, and VFR streams wobble).
+const GAP_FACTOR: f64 = 1.5;
+
+/// Watches the decoded frames go by and notes what looks like damage.
+#[derive(Debug, Default)]
+pub(crate) struct Detector {
+    /// Issues not yet attached to a frame.
+    pending: Vec<DecodeIssue>,
+    last_pts: Option<f64>,
+    frames_seen: u64,
+}
+
+impl Detector {
+    /// Notes a message (a bus warning) to attach to the next frame.
+    pub(crate) fn note(&mut self, message: String) {
+        self.pending.push(DecodeIssue {
+            message,
+            frame: None,
+            pts: None,
+            missing_frames: None,
+        });
+    }
+
+    /// Looks at the next frame: `discont` is its buffer's `DISCONT` flag and
+    /// `frame_duration` the nominal duration in seconds (from the frame rate,
+    /// else the buffer's). Returns every issue that ends at this frame.
+    pub(crate) fn frame(
+        &mut self,
+        index: u64,
+        pts: Option<f64>,
+        discont: bool,
+        frame_duration: Option<f64>,
+    ) -> Vec<DecodeIssue> {
+        let first = self.frames_seen == 0;
+        self.frames_seen += 1;
+        let gap = match (self.last_pts, pts, frame_duration) {
+            (Some(last), Some(now), Some(d)) if d > 0.0 && now - last > GAP_FACTOR * d => {
+                let missing = ((now - last) / d).round() as u64 - 1;
+                Some((last, now, missing.max(1)))
+            }
+            _ => None,
+        };
+        if pts.is_some() {
+            self.last_pts = pts;
+        }
+        match (gap, discont && !first) {
+            (Some((last, now, missing)), discont) => {
+                let plural = if missing == 1 { "" } else { "s" };
+                let how = if discont {
+                    "the decoder skipped damaged data"
+                } else {
+                    "corrupt or lost data"
+                };
+                self.pending.push(DecodeIssue {
+                    message: format!(
+                        "{missing} frame{plural} missing between pts {last:.3} s and {now:.3} s ({how})"
+                    ),
+                    frame: None,
+                    pts: None,
+                    missing_frames: Some(missing),
+                });
+            }
+            (None, true) => self.note(
+                "discontinuity before this frame: the decoder skipped damaged or missing data"
+                    .into(),
+            ),
+            (None, false) => {}
+        }
+        let mut out = std::mem::take(&mut self.pending);
+        for issue in &mut out {
+            issue.frame = Some(index);
+            issue.pts = pts;
+        }
+        out
+    }
+
+    /// Issues noted after the last frame (the stream ended before another).
+    pub(crate) fn take_pending(&mut self) -> Vec<DecodeIssue> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_frames_raise_nothing() {
+        let mut d = Detector::default();
+        for i in 0..50u32 {
+            let issues = d.frame(u64::from(i), Some(f64::from(i) * 0.04), i == 0, Some(0.04));
+            assert!(issues.is_empty(), "{issues:?}");
+        }
+    }
+
+    #[test]
+    fn a_gap_counts_the_lost_frames() {
+        let mut d = Detector::default();
+        assert!(d.frame(0, Some(1.0), true, Some(0.04)).is_empty());
+        let issues = d.frame(1, Some(1.28), false, Some(0.04));
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].missing_frames, Some(6));
+        assert_eq!((issues[0].frame, issues[0].pts), (Some(1), Some(1.28)));
+        assert!(
+            issues[0]
+                .message
+                .contains("6 frames missing between pts 1.000 s and 1.280 s")
+        );
+    }
+
+    #[test]
+    fn warnings_and_discontinuities_attach_to_the_next_frame() {
+        let mut d = Detector::default();
+        d.note("h264parse: broken bitstream".into());
+        let issues = d.frame(0, None, true, None);
+        assert_eq!(
+            issues.len(),
+            1,
+            "a first DISCONT is normal, the warning is not"
+        );
+        assert_eq!(issues[0].frame, Some(0));
+        let issues = d.frame(1, None, true, None);
+        assert!(issues[0].message.contains("discontinuity"));
+        d.note("late".into());
+        assert_eq!(d.take_pending().len(), 1);
+        assert!(d.take_pending().is_empty());
+    }
+}

@@ -1,0 +1,112 @@
+//! Damaged input that must not stop the decode: a stretch of garbage in the
+//! middle of an MPEG-TS and an MP4 yields issues naming the first frame after
+//! the damage, decoding goes on to the end, and the frames it reports lost
+//! plus the frames it decoded add up to the clean file's count (ffprobe's).
+
+use std::path::Path;
+
+use osprey_video::{DecodeIssue, DecodeOptions, Decoder};
+
+use crate::common::{TestResult, ffmpeg, s, within};
+
+/// Frames of the clean clip: 8 s at 25 fps.
+const FRAMES: usize = 200;
+
+/// An H.264 clip in `ext`'s container, a keyframe a second.
+fn clean(dir: &Path, ext: &str) -> TestResult<std::path::PathBuf> {
+    let path = dir.join(format!("clean.{ext}"));
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=8",
+        "-c:v",
+        "libx264",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+        s(&path),
+    ])?;
+    Ok(path)
+}
+
+/// A copy of `path` with 16 KiB of pseudo-random bytes from its middle on.
+pub fn corrupt_copy(path: &Path, out: &Path) -> TestResult {
+    let mut bytes = std::fs::read(path)?;
+    let start = bytes.len() / 2;
+    let mut state = 0x2545_f491_u32;
+    for b in bytes.iter_mut().skip(start).take(16 * 1024) {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        *b = state as u8;
+    }
+    std::fs::write(out, bytes)?;
+    Ok(())
+}
+
+/// Decodes to the end: frame indices and pts, and every issue.
+fn decode(path: &Path) -> TestResult<(Vec<(u64, Option<f64>)>, Vec<DecodeIssue>)> {
+    let input = s(path).to_owned();
+    within(60, move || -> Result<_, String> {
+        let mut decoder =
+            Decoder::open(&input, DecodeOptions { chunk_frames: 8 }).map_err(|e| e.to_string())?;
+        let (mut frames, mut issues) = (Vec::new(), Vec::new());
+        while let Some(chunk) = decoder.next_chunk().map_err(|e| e.to_string())? {
+            frames.extend(chunk.metas().iter().map(|m| (m.index, m.pts)));
+            issues.extend_from_slice(chunk.issues());
+        }
+        Ok((frames, issues))
+    })
+    .map_err(Into::into)
+}
+
+#[test]
+fn clean_files_raise_no_issue() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for ext in ["ts", "mp4"] {
+        let (frames, issues) = decode(&clean(dir.path(), ext)?)?;
+        assert_eq!(frames.len(), FRAMES, "{ext}");
+        assert!(issues.is_empty(), "{ext}: {issues:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn garbage_mid_file_is_reported_and_decoding_goes_on() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for ext in ["ts", "mp4"] {
+        let bad = dir.path().join(format!("bad.{ext}"));
+        corrupt_copy(&clean(dir.path(), ext)?, &bad)?;
+        let (frames, issues) = decode(&bad)?;
+        assert!(!issues.is_empty(), "{ext}: the damage went unreported");
+        let lost: u64 = issues.iter().filter_map(|i| i.missing_frames).sum();
+        assert!(lost > 0, "{ext}: {issues:?}");
+        assert_eq!(
+            frames.len() as u64 + lost,
+            FRAMES as u64,
+            "{ext}: decoded and lost frames should add up to the clean count: {issues:?}"
+        );
+        for issue in &issues {
+            let at = issue
+                .frame
+                .ok_or("an issue before the end names its frame")? as usize;
+            // The damage sits mid-file; frames follow it.
+            assert!(at > 10 && at + 10 < frames.len(), "{ext}: {issue:?}");
+            assert_eq!(issue.pts, frames[at].1, "{ext}: {issue:?}");
+            let pts = issue.pts.ok_or("the frame has a pts")?;
+            assert!((2.0..6.0).contains(&pts), "{ext}: {issue:?}");
+            assert!(
+                issue.message.contains("missing between pts")
+                    || issue.message.contains("discontinuity"),
+                "{issue:?}"
+            );
+        }
+        // Indices stay dense: the frames after the damage are counted on.
+        for (i, (index, _)) in frames.iter().enumerate() {
+            assert_eq!(*index, i as u64, "{ext}");
+        }
+    }
+    Ok(())
+}
