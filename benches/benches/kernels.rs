@@ -1,13 +1,16 @@
 //! Kernel-only throughput per backend, at 720p and 1080p: every kernel at
-//! once (`all`, the default of `osprey analyze`), then each kernel alone.
+//! once (`all`, the default of `osprey analyze`), all but `blur`, then each
+//! kernel alone.
 //!
 //! `cargo bench -p osprey-benches --bench kernels` runs criterion over chunks of
 //! 8 synthetic frames already in memory (no decode), for the CPU twin and, when
 //! wgpu finds an adapter, the GPU backend (every set on a real GPU; on a
-//! CPU-type adapter such as lavapipe only `all` and `stats+scene`, which are
-//! slow there); then it prints the GPU's upload,
+//! CPU-type adapter such as lavapipe only `all`, `all-but-blur` and
+//! `stats+scene`, which are slow there); then it prints the GPU's upload,
 //! dispatch and readback times apart (upload is the host copy into wgpu's
-//! staging memory; the transfer itself is inside dispatch). `OSPREY_BENCH_QUICK=1` shortens the runs.
+//! staging memory; the transfer itself is inside dispatch).
+//! `OSPREY_BENCH_QUICK=1` shortens the runs; criterion's filter picks sets,
+//! e.g. `-- blur/cpu`.
 
 use std::time::Duration;
 
@@ -23,6 +26,13 @@ const SIZES: [(&str, u32, u32); 2] = [("720p", 1280, 720), ("1080p", 1920, 1080)
 fn kernel_sets() -> Vec<(&'static str, KernelSet)> {
     let mut sets = vec![
         ("all", KernelSet::ALL),
+        (
+            "all-but-blur",
+            KernelSet {
+                blur: false,
+                ..KernelSet::ALL
+            },
+        ),
         ("stats+scene", KernelSet::of(&[Kernel::Stats, Kernel::Scene])),
     ];
     for k in [Kernel::Motion, Kernel::Black, Kernel::Freeze, Kernel::Blur] {
@@ -53,7 +63,7 @@ fn bench_backends(c: &mut Criterion, gpu_ctx: Option<&std::sync::Arc<GpuContext>
         group.measurement_time(Duration::from_secs(if quick { 2 } else { 6 }));
         group.warm_up_time(Duration::from_secs(1));
         let mut gpu = gpu_ctx
-            .filter(|_| !software || matches!(set_name, "all" | "stats+scene"))
+            .filter(|_| !software || matches!(set_name, "all" | "all-but-blur" | "stats+scene"))
             .map(|ctx| GpuBackend::new(std::sync::Arc::clone(ctx), set))
             .transpose()
             .expect("the GPU pipelines build");
