@@ -90,7 +90,9 @@ fn field(line: &str, key: &str) -> Option<f64> {
 
 /// Runs blackdetect and freezedetect with their defaults on `clip`.
 fn oracle(clip: &Path) -> Oracle {
-    let meta = clip.with_extension("freeze.txt");
+    // Each call its own file: the cpu and gpu tests run this at the same time.
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = tmp.path().join("freeze.txt");
     let graph = format!(
         "blackdetect=d=2:pic_th=0.98:pix_th=0.10,freezedetect=n=-60dB:d=2,\
          metadata=mode=print:file={}",
