@@ -39,7 +39,7 @@ pub struct Cli {
 pub enum Command {
     /// Analyse a video file or URI and write one NDJSON record a frame
     #[command(after_help = crate::exit::HELP)]
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// List the GPU adapters wgpu sees and the one `--backend auto` takes
     Devices(DevicesArgs),
     /// Write a synthetic H.264 test clip with hard cuts (no network needed)

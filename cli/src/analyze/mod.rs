@@ -411,9 +411,10 @@ mod tests {
     fn args(input: &str) -> AnalyzeArgs {
         use clap::Parser as _;
         let cli = crate::args::Cli::try_parse_from(["osprey", "analyze", input]).unwrap();
-        let crate::args::Command::Analyze(mut a) = cli.command else {
+        let crate::args::Command::Analyze(a) = cli.command else {
             panic!("not analyze");
         };
+        let mut a = *a;
         a.backend = BackendArg::Cpu;
         a.kernels = "stats,scene".into();
         a

@@ -119,7 +119,7 @@ fn one_line(text: &str) -> String {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("syntax error").to_owned();
     // The last line carries the reason, the first the position.
-    match lines.last() {
+    match lines.next_back() {
         Some(reason) if !reason.starts_with('|') && !reason.starts_with('^') => {
             format!("{first} {reason}")
         }

@@ -182,7 +182,7 @@ fn shader_layout_matches_the_host() {
     let mut bindings: Vec<_> = module
         .global_variables
         .iter()
-        .filter_map(|(_, v)| Some((v.name.clone()?, v.binding.clone()?, v.space)))
+        .filter_map(|(_, v)| Some((v.name.clone()?, v.binding?, v.space)))
         .map(|(name, b, space)| (name, b.group, b.binding, space))
         .collect();
     bindings.sort_by_key(|b| b.2);

@@ -267,7 +267,7 @@ fn with_noise(frame: &OwnedFrame, every: usize) -> OwnedFrame {
     for plane in &mut out.planes {
         for (i, b) in plane.iter_mut().enumerate() {
             if i % every == 0 {
-                *b = if *b == 255 || (i / every) % 2 == 0 && *b > 0 {
+                *b = if *b == 255 || (i / every).is_multiple_of(2) && *b > 0 {
                     *b - 1
                 } else {
                     *b + 1

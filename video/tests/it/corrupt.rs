@@ -46,8 +46,11 @@ pub fn corrupt_copy(path: &Path, out: &Path) -> TestResult {
     Ok(())
 }
 
+/// Every frame's index and pts, and every issue, of one decode.
+type Decoded = (Vec<(u64, Option<f64>)>, Vec<DecodeIssue>);
+
 /// Decodes to the end: frame indices and pts, and every issue.
-fn decode(path: &Path) -> TestResult<(Vec<(u64, Option<f64>)>, Vec<DecodeIssue>)> {
+fn decode(path: &Path) -> TestResult<Decoded> {
     let input = s(path).to_owned();
     within(60, move || -> Result<_, String> {
         let mut decoder =
