@@ -2,9 +2,34 @@
 # Installs what osprey needs on a fresh Debian 12 machine that has only the Rust
 # toolchain: pkg-config, GStreamer (development files, plugins, tools, RTSP server
 # library), Mesa's Vulkan drivers (lavapipe) with the Vulkan loader, and ffmpeg
-# (the test oracle). Idempotent: a package already installed is skipped, and when
-# everything is present nothing runs at all.
+# (the test oracle), then the Python modules the tests use as oracles and
+# clients from PyPI (duckdb, pyarrow, boto3). Idempotent: a package already
+# installed is skipped, and when everything is present nothing runs at all.
 set -euo pipefail
+
+# PyPI: module name=pip requirement. Installed for the python3 on PATH, which is
+# the one the tests run.
+python_modules=(
+  "duckdb=duckdb==1.4.*"
+  "pyarrow=pyarrow"
+  "boto3=boto3"
+)
+
+install_python_modules() {
+  local wanted=()
+  for entry in "${python_modules[@]}"; do
+    local module=${entry%%=*} requirement=${entry#*=}
+    if ! python3 -c "import $module" >/dev/null 2>&1; then
+      wanted+=("$requirement")
+    fi
+  done
+  if [ "${#wanted[@]}" -eq 0 ]; then
+    echo "setup: all python modules present" >&2
+    return 0
+  fi
+  echo "setup: pip installing ${wanted[*]}" >&2
+  python3 -m pip install --quiet --disable-pip-version-check "${wanted[@]}"
+}
 
 packages=(
   pkg-config
@@ -33,6 +58,7 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "setup: all system packages present" >&2
+  install_python_modules
   exit 0
 fi
 
@@ -43,3 +69,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done" >&2
+install_python_modules
