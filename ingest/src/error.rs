@@ -7,6 +7,18 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IngestError {
+    /// A `--schema` declaration that cannot be used (chunker).
+    #[error("invalid schema: {0}")]
+    InvalidSchema(String),
+    /// A `--time-format` that osprey cannot read times with (chunker).
+    #[error("invalid time format: {0}")]
+    InvalidTimeFormat(String),
+    /// A Parquet file that cannot be opened or decoded.
+    #[error("cannot read parquet {0}")]
+    Parquet(String),
+    /// A bug in osprey's stream layer: an invariant did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The reader of the output closed it (a pipe into `head`, for instance).
     #[error("output closed by its reader (broken pipe)")]
     BrokenPipe,

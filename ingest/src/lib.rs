@@ -8,6 +8,7 @@
 //! The rest of the stream layer (streams and shards, the embedded store,
 //! sources, the chunker into Arrow batches) grows here; see `DESIGN.md`.
 
+pub mod chunk;
 pub mod error;
 pub mod sink;
 

@@ -1,0 +1,698 @@
+//! The chunker: NDJSON lines or CSV rows in, Arrow [`RecordBatch`]es out,
+//! flushed when a batch holds `max_rows` rows or its first row has waited
+//! `max_latency`.
+//!
+//! A row that does not fit the schema (a string where a number belongs, no
+//! time where the time field is required) is not dropped: it goes to the
+//! bad-record output ([`Chunker::take_bad`]) with its line number and why.
+//! Without a declared schema the first `infer_rows` records are held back,
+//! the schema is inferred from them, and they are chunked under it; fields
+//! first seen later are ignored.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use serde_json::Value;
+
+use super::schema::{FieldType, RecordField, RecordSchema, Seen};
+use super::time::{RawTime, TimeFormat};
+use crate::error::{IngestError, Result};
+
+/// How the chunker is set up.
+#[derive(Debug, Clone)]
+pub struct ChunkConfig {
+    /// The declared schema; `None` infers one from the first records.
+    pub schema: Option<RecordSchema>,
+    /// The event-time field: inferred as a timestamp, and required in every row.
+    pub time_field: Option<String>,
+    /// How times are written.
+    pub time_format: TimeFormat,
+    /// Rows a batch holds at most (at least 1).
+    pub max_rows: usize,
+    /// How long the first row of a batch may wait before the batch is due.
+    pub max_latency: Option<Duration>,
+    /// Records inference looks at before deciding (at least 1).
+    pub infer_rows: usize,
+}
+
+impl Default for ChunkConfig {
+    fn default() -> Self {
+        ChunkConfig {
+            schema: None,
+            time_field: None,
+            time_format: TimeFormat::Auto,
+            max_rows: 65_536,
+            max_latency: None,
+            infer_rows: 100,
+        }
+    }
+}
+
+/// A record the chunker could not use, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// 1-based line (NDJSON) or record (CSV, after the header) number.
+    pub line: u64,
+    /// Why it was refused, one lowercase line.
+    pub reason: String,
+    /// The record as it came in.
+    pub raw: String,
+}
+
+/// One record of input, flattened to dotted field names.
+#[derive(Debug, Clone)]
+struct Row {
+    line: u64,
+    raw: String,
+    fields: Vec<(String, Cell)>,
+}
+
+/// A field's value: JSON, or a CSV cell (text whose type is read from it).
+#[derive(Debug, Clone)]
+enum Cell {
+    Json(Value),
+    Text(String),
+}
+
+fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Cell)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let name = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), Cell::Json(other))),
+    }
+}
+
+fn seen(cell: &Cell, time_format: &TimeFormat) -> Seen {
+    match cell {
+        Cell::Json(Value::Null) => Seen::Null,
+        Cell::Json(Value::Bool(_)) => Seen::Bool,
+        Cell::Json(Value::Number(n)) if n.is_i64() || n.is_u64() => Seen::Int,
+        Cell::Json(Value::Number(_)) => Seen::Float,
+        Cell::Json(Value::String(s)) if time_format.looks_like_time(s) => Seen::Time,
+        Cell::Json(_) => Seen::Text,
+        Cell::Text(t) => {
+            let t = t.trim();
+            if t.is_empty() {
+                Seen::Null
+            } else if t == "true" || t == "false" {
+                Seen::Bool
+            } else if t.parse::<i64>().is_ok() {
+                Seen::Int
+            } else if t.parse::<f64>().is_ok() {
+                Seen::Float
+            } else if time_format.looks_like_time(t) {
+                Seen::Time
+            } else {
+                Seen::Text
+            }
+        }
+    }
+}
+
+/// A typed value ready for a builder.
+enum Typed {
+    Null,
+    Ts(i64),
+    Str(String),
+    F64(f64),
+    I64(i64),
+    Bool(bool),
+}
+
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn coerce(cell: &Cell, ty: FieldType, tf: &TimeFormat) -> std::result::Result<Typed, String> {
+    let text = match cell {
+        Cell::Json(Value::Null) => return Ok(Typed::Null),
+        Cell::Text(t) if t.trim().is_empty() && ty != FieldType::String => {
+            return Ok(Typed::Null);
+        }
+        Cell::Text(t) => Some(t.as_str()),
+        Cell::Json(Value::String(s)) => Some(s.as_str()),
+        Cell::Json(_) => None,
+    };
+    let json = match cell {
+        Cell::Json(v) => Some(v),
+        Cell::Text(_) => None,
+    };
+    match ty {
+        FieldType::String => Ok(Typed::Str(match (text, json) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(v)) => json_text(v),
+            (None, None) => String::new(),
+        })),
+        FieldType::Timestamp => {
+            let raw = match (text, json) {
+                (Some(t), _) => RawTime::Text(t),
+                (None, Some(Value::Number(n))) => {
+                    RawTime::Number(n.as_f64().ok_or("a number out of range")?)
+                }
+                (None, Some(v)) => return Err(format!("{v} is not a time")),
+                (None, None) => return Ok(Typed::Null),
+            };
+            tf.parse(raw).map(Typed::Ts)
+        }
+        FieldType::F64 => match (text, json) {
+            (Some(t), _) => t
+                .trim()
+                .parse::<f64>()
+                .map(Typed::F64)
+                .map_err(|_| format!("{t:?} is not a number")),
+            (None, Some(Value::Number(n))) => n
+                .as_f64()
+                .map(Typed::F64)
+                .ok_or_else(|| format!("{n} is out of range")),
+            (None, Some(v)) => Err(format!("{v} is not a number")),
+            (None, None) => Ok(Typed::Null),
+        },
+        FieldType::I64 => match (text, json) {
+            (Some(t), _) => t
+                .trim()
+                .parse::<i64>()
+                .map(Typed::I64)
+                .map_err(|_| format!("{t:?} is not an integer")),
+            (None, Some(Value::Number(n))) => n
+                .as_i64()
+                .map(Typed::I64)
+                .ok_or_else(|| format!("{n} is not a 64-bit integer")),
+            (None, Some(v)) => Err(format!("{v} is not an integer")),
+            (None, None) => Ok(Typed::Null),
+        },
+        FieldType::Bool => match (text, json) {
+            (Some(t), _) => match t.trim() {
+                "true" | "1" => Ok(Typed::Bool(true)),
+                "false" | "0" => Ok(Typed::Bool(false)),
+                other => Err(format!("{other:?} is not a boolean")),
+            },
+            (None, Some(Value::Bool(b))) => Ok(Typed::Bool(*b)),
+            (None, Some(v)) => Err(format!("{v} is not a boolean")),
+            (None, None) => Ok(Typed::Null),
+        },
+    }
+}
+
+/// One column being built.
+enum Column {
+    Ts(TimestampMicrosecondBuilder),
+    Str(StringBuilder),
+    F64(Float64Builder),
+    I64(Int64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl Column {
+    fn new(ty: FieldType, capacity: usize) -> Self {
+        match ty {
+            FieldType::Timestamp => {
+                Column::Ts(TimestampMicrosecondBuilder::with_capacity(capacity))
+            }
+            FieldType::String => Column::Str(StringBuilder::with_capacity(capacity, capacity * 8)),
+            FieldType::F64 => Column::F64(Float64Builder::with_capacity(capacity)),
+            FieldType::I64 => Column::I64(Int64Builder::with_capacity(capacity)),
+            FieldType::Bool => Column::Bool(BooleanBuilder::with_capacity(capacity)),
+        }
+    }
+
+    fn append(&mut self, v: Typed) {
+        match (self, v) {
+            (Column::Ts(b), Typed::Ts(x)) => b.append_value(x),
+            (Column::Str(b), Typed::Str(x)) => b.append_value(x),
+            (Column::F64(b), Typed::F64(x)) => b.append_value(x),
+            (Column::I64(b), Typed::I64(x)) => b.append_value(x),
+            (Column::Bool(b), Typed::Bool(x)) => b.append_value(x),
+            (Column::Ts(b), _) => b.append_null(),
+            (Column::Str(b), _) => b.append_null(),
+            (Column::F64(b), _) => b.append_null(),
+            (Column::I64(b), _) => b.append_null(),
+            (Column::Bool(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Column::Ts(b) => Arc::new(b.finish().with_timezone("UTC")),
+            Column::Str(b) => Arc::new(b.finish()),
+            Column::F64(b) => Arc::new(b.finish()),
+            Column::I64(b) => Arc::new(b.finish()),
+            Column::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Schema and builders, once the schema is known.
+struct Building {
+    schema: RecordSchema,
+    arrow: SchemaRef,
+    columns: Vec<Column>,
+    time_index: Option<usize>,
+    rows: usize,
+}
+
+/// Turns records into Arrow batches; see the module docs.
+pub struct Chunker {
+    config: ChunkConfig,
+    building: Option<Building>,
+    /// Rows held back for inference.
+    pending: Vec<Row>,
+    bad: Vec<BadRecord>,
+    first_at: Option<Instant>,
+    header: Option<Vec<String>>,
+    line: u64,
+}
+
+impl std::fmt::Debug for Chunker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chunker")
+            .field("schema", &self.schema().map(RecordSchema::to_spec))
+            .field("pending", &self.pending.len())
+            .field("bad", &self.bad.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Chunker {
+    /// A chunker; with a declared schema it is ready at once.
+    ///
+    /// # Errors
+    /// [`IngestError::InvalidSchema`] when the time field is declared with
+    /// another type than `timestamp`, or not declared at all.
+    pub fn new(mut config: ChunkConfig) -> Result<Self> {
+        config.max_rows = config.max_rows.max(1);
+        config.infer_rows = config.infer_rows.max(1);
+        let mut chunker = Chunker {
+            building: None,
+            pending: Vec::new(),
+            bad: Vec::new(),
+            first_at: None,
+            header: None,
+            line: 0,
+            config,
+        };
+        if let Some(schema) = chunker.config.schema.clone() {
+            chunker.start(schema)?;
+        }
+        Ok(chunker)
+    }
+
+    /// The schema, once declared or inferred.
+    pub fn schema(&self) -> Option<&RecordSchema> {
+        self.building.as_ref().map(|b| &b.schema)
+    }
+
+    fn start(&mut self, schema: RecordSchema) -> Result<()> {
+        let time_index = match &self.config.time_field {
+            Some(name) => {
+                let i = schema.index_of(name).ok_or_else(|| {
+                    IngestError::InvalidSchema(format!(
+                        "the time field {name:?} is not in the schema ({})",
+                        schema.to_spec()
+                    ))
+                })?;
+                if schema.fields[i].ty != FieldType::Timestamp {
+                    return Err(IngestError::InvalidSchema(format!(
+                        "the time field {name:?} is declared {}, not timestamp",
+                        schema.fields[i].ty.name()
+                    )));
+                }
+                Some(i)
+            }
+            None => None,
+        };
+        let cap = self.config.max_rows.min(1 << 16);
+        self.building = Some(Building {
+            arrow: schema.arrow(),
+            columns: schema
+                .fields
+                .iter()
+                .map(|f| Column::new(f.ty, cap))
+                .collect(),
+            schema,
+            time_index,
+            rows: 0,
+        });
+        Ok(())
+    }
+
+    /// Sets the CSV header (field names, in column order).
+    pub fn set_header(&mut self, names: Vec<String>) {
+        self.header = Some(names);
+    }
+
+    /// Adds one NDJSON line; blank lines are skipped. Returns a batch when
+    /// this row filled one.
+    ///
+    /// # Errors
+    /// See [`Chunker::new`]: only when an inferred schema lacks the time field.
+    pub fn push_json(&mut self, line: &str) -> Result<Option<RecordBatch>> {
+        self.line += 1;
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let value: Value = match serde_json::from_str(line) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(other) => {
+                return Ok(
+                    self.refuse(line, format!("a record must be a JSON object, not {other}"))
+                );
+            }
+            Err(e) => return Ok(self.refuse(line, format!("invalid JSON: {e}"))),
+        };
+        let mut fields = Vec::new();
+        flatten("", value, &mut fields);
+        self.push_row(Row {
+            line: self.line,
+            raw: line.to_owned(),
+            fields,
+        })
+    }
+
+    /// Adds one CSV record (after [`Chunker::set_header`]).
+    ///
+    /// # Errors
+    /// See [`Chunker::push_json`].
+    pub fn push_cells(&mut self, cells: &[&str]) -> Result<Option<RecordBatch>> {
+        self.line += 1;
+        let raw = cells.join(",");
+        let Some(header) = &self.header else {
+            return Ok(self.refuse(&raw, "a CSV record before the header".into()));
+        };
+        if cells.len() != header.len() {
+            let reason = format!(
+                "{} fields where the header has {}",
+                cells.len(),
+                header.len()
+            );
+            return Ok(self.refuse(&raw, reason));
+        }
+        let fields = header
+            .iter()
+            .zip(cells)
+            .map(|(n, c)| (n.clone(), Cell::Text((*c).to_owned())))
+            .collect();
+        self.push_row(Row {
+            line: self.line,
+            raw,
+            fields,
+        })
+    }
+
+    fn refuse(&mut self, raw: &str, reason: String) -> Option<RecordBatch> {
+        self.bad.push(BadRecord {
+            line: self.line,
+            reason,
+            raw: raw.to_owned(),
+        });
+        None
+    }
+
+    fn push_row(&mut self, row: Row) -> Result<Option<RecordBatch>> {
+        if self.building.is_none() {
+            self.first_at.get_or_insert_with(Instant::now);
+            self.pending.push(row);
+            if self.pending.len() < self.config.infer_rows {
+                return Ok(None);
+            }
+            return self.infer_and_replay();
+        }
+        self.append(row);
+        self.full()
+    }
+
+    fn full(&mut self) -> Result<Option<RecordBatch>> {
+        match &self.building {
+            Some(b) if b.rows >= self.config.max_rows => self.flush(),
+            _ => Ok(None),
+        }
+    }
+
+    /// Infers the schema from the held-back rows and chunks them.
+    fn infer_and_replay(&mut self) -> Result<Option<RecordBatch>> {
+        let mut order: Vec<(String, Seen)> = Vec::new();
+        for row in &self.pending {
+            for (name, cell) in &row.fields {
+                let kind = seen(cell, &self.config.time_format);
+                match order.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, s)) => *s = s.join(kind),
+                    None => order.push((name.clone(), kind)),
+                }
+            }
+        }
+        if order.is_empty() {
+            // Nothing to infer from yet (no records): stay pending.
+            return Ok(None);
+        }
+        let time = self.config.time_field.clone();
+        let schema = RecordSchema {
+            fields: order
+                .into_iter()
+                .map(|(name, s)| RecordField {
+                    ty: s.field_type(time.as_deref() == Some(name.as_str())),
+                    name,
+                })
+                .collect(),
+        };
+        tracing::debug!(schema = %schema.to_spec(), "Schema inferred.");
+        self.start(schema)?;
+        let mut out: Option<RecordBatch> = None;
+        for row in std::mem::take(&mut self.pending) {
+            self.append(row);
+            if let Some(batch) = self.full()? {
+                // max_rows < infer_rows: flush what filled, keep going.
+                out = Some(match out.take() {
+                    None => batch,
+                    Some(prev) => arrow::compute::concat_batches(&prev.schema(), &[prev, batch])
+                        .map_err(|e| IngestError::Internal(e.to_string()))?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn append(&mut self, row: Row) {
+        let Some(b) = &mut self.building else { return };
+        let mut typed = Vec::with_capacity(b.schema.fields.len());
+        for (i, field) in b.schema.fields.iter().enumerate() {
+            let cell = row
+                .fields
+                .iter()
+                .find(|(n, _)| *n == field.name)
+                .map(|(_, c)| c);
+            let value = match cell {
+                None => Typed::Null,
+                Some(c) => match coerce(c, field.ty, &self.config.time_format) {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        self.bad.push(BadRecord {
+                            line: row.line,
+                            reason: format!("field {:?}: {reason}", field.name),
+                            raw: row.raw,
+                        });
+                        return;
+                    }
+                },
+            };
+            if Some(i) == b.time_index && matches!(value, Typed::Null) {
+                self.bad.push(BadRecord {
+                    line: row.line,
+                    reason: format!("no value for the time field {:?}", field.name),
+                    raw: row.raw,
+                });
+                return;
+            }
+            typed.push(value);
+        }
+        for (col, v) in b.columns.iter_mut().zip(typed) {
+            col.append(v);
+        }
+        if b.rows == 0 {
+            self.first_at = Some(Instant::now());
+        }
+        b.rows += 1;
+    }
+
+    /// True when the first buffered row has waited `max_latency` at `now`.
+    pub fn due(&self, now: Instant) -> bool {
+        let buffered =
+            self.building.as_ref().is_some_and(|b| b.rows > 0) || !self.pending.is_empty();
+        match (self.config.max_latency, self.first_at) {
+            (Some(latency), Some(at)) if buffered => now.duration_since(at) >= latency,
+            _ => false,
+        }
+    }
+
+    /// How long until [`Chunker::due`] turns true, when it will.
+    pub fn time_left(&self, now: Instant) -> Option<Duration> {
+        let latency = self.config.max_latency?;
+        let at = self.first_at?;
+        Some(latency.saturating_sub(now.duration_since(at)))
+    }
+
+    /// The rows buffered so far as a batch (inferring the schema first when
+    /// it is still pending); `None` when there are none.
+    ///
+    /// # Errors
+    /// See [`Chunker::new`]; [`IngestError::Internal`] if Arrow refuses the
+    /// columns (a bug).
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.building.is_none() {
+            if self.pending.is_empty() {
+                return Ok(None);
+            }
+            let replayed = self.infer_and_replay()?;
+            if replayed.is_some() {
+                // Whatever is left after that batch is flushed next time.
+                return Ok(replayed);
+            }
+        }
+        let Some(b) = &mut self.building else {
+            return Ok(None);
+        };
+        self.first_at = None;
+        if b.rows == 0 {
+            return Ok(None);
+        }
+        b.rows = 0;
+        let columns: Vec<ArrayRef> = b.columns.iter_mut().map(Column::finish).collect();
+        RecordBatch::try_new(Arc::clone(&b.arrow), columns)
+            .map(Some)
+            .map_err(|e| IngestError::Internal(format!("cannot build a batch: {e}")))
+    }
+
+    /// The records refused since the last call.
+    pub fn take_bad(&mut self) -> Vec<BadRecord> {
+        std::mem::take(&mut self.bad)
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
+mod tests {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
+
+    use super::*;
+
+    fn config(schema: Option<&str>, max_rows: usize) -> ChunkConfig {
+        ChunkConfig {
+            schema: schema.map(|s| RecordSchema::parse(s).unwrap()),
+            time_field: Some("ts".into()),
+            max_rows,
+            infer_rows: 3,
+            ..ChunkConfig::default()
+        }
+    }
+
+    #[test]
+    fn declared_schema_batches_by_rows() {
+        let mut c = Chunker::new(config(Some("ts:timestamp,sensor:string,temp:f64"), 2)).unwrap();
+        assert!(
+            c.push_json(r#"{"ts":"2025-12-01T17:00:00Z","sensor":"a","temp":1.5}"#)
+                .unwrap()
+                .is_none()
+        );
+        let b = c
+            .push_json(r#"{"ts":1764608401,"sensor":"b","temp":null,"extra":1}"#)
+            .unwrap()
+            .expect("two rows fill a batch");
+        assert_eq!(b.num_rows(), 2);
+        let ts = b.column(0).as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(ts.value(1) - ts.value(0), 1_000_000);
+        let temp = b.column(2).as_primitive::<Float64Type>();
+        assert_eq!(temp.value(0), 1.5);
+        assert!(temp.is_null(1));
+        assert!(c.flush().unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_rows_go_to_the_error_output() {
+        let mut c = Chunker::new(config(Some("ts:timestamp,temp:f64"), 100)).unwrap();
+        c.push_json(r#"{"ts":1,"temp":"warm"}"#).unwrap();
+        c.push_json("not json").unwrap();
+        c.push_json(r#"{"temp":1}"#).unwrap();
+        c.push_json("[1]").unwrap();
+        c.push_json("").unwrap();
+        c.push_json(r#"{"ts":"2025-13-01T00:00:00Z","temp":1}"#)
+            .unwrap();
+        c.push_json(r#"{"ts":2,"temp":"NaN"}"#).unwrap();
+        let bad = c.take_bad();
+        let lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 6]);
+        assert!(bad[0].reason.contains("\"temp\""), "{}", bad[0].reason);
+        assert!(bad[2].reason.contains("time field"), "{}", bad[2].reason);
+        let b = c.flush().unwrap().unwrap();
+        assert_eq!(b.num_rows(), 1);
+        assert!(b.column(1).as_primitive::<Float64Type>().value(0).is_nan());
+    }
+
+    #[test]
+    fn infers_from_the_first_records() {
+        let mut c = Chunker::new(config(None, 100)).unwrap();
+        c.push_json(r#"{"ts":1764608400,"sensor":"a","n":1,"m":{"ratio":1}}"#)
+            .unwrap();
+        c.push_json(r#"{"ts":1764608401,"sensor":"b","n":2,"m":{"ratio":0.5}}"#)
+            .unwrap();
+        assert!(c.schema().is_none());
+        c.push_json(r#"{"ts":1764608402,"sensor":"c","n":3,"m":{"ratio":null}}"#)
+            .unwrap();
+        let schema = c.schema().unwrap().to_spec();
+        assert_eq!(schema, "m.ratio:f64,n:i64,sensor:string,ts:timestamp");
+        c.push_json(r#"{"ts":1764608403,"sensor":"d","n":4.5}"#)
+            .unwrap();
+        let b = c.flush().unwrap().unwrap();
+        assert_eq!(b.num_rows(), 3);
+        assert_eq!(c.take_bad().len(), 1, "4.5 is not an i64");
+    }
+
+    #[test]
+    fn csv_cells_and_latency() {
+        let mut cfg = config(None, 100);
+        cfg.max_latency = Some(Duration::from_millis(0));
+        cfg.time_format = "%Y/%m/%d %H:%M".parse().unwrap();
+        let mut c = Chunker::new(cfg).unwrap();
+        c.set_header(vec!["ts".into(), "sensor".into(), "temp".into()]);
+        c.push_cells(&["2025/12/01 17:00", "a", "1"]).unwrap();
+        c.push_cells(&["2025/12/01 17:01", "b", ""]).unwrap();
+        c.push_cells(&["2025/12/01 17:02", "b"]).unwrap();
+        assert!(c.due(Instant::now()));
+        let b = c.flush().unwrap().unwrap();
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(
+            c.schema().unwrap().to_spec(),
+            "ts:timestamp,sensor:string,temp:i64"
+        );
+        assert!(b.column(2).is_null(1));
+        assert_eq!(c.take_bad()[0].line, 3);
+        assert!(!c.due(Instant::now()));
+    }
+
+    #[test]
+    fn time_field_must_be_a_timestamp() {
+        let err = Chunker::new(config(Some("ts:f64"), 1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not timestamp"), "{err}");
+        let err = Chunker::new(config(Some("t:timestamp"), 1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not in the schema"), "{err}");
+    }
+}

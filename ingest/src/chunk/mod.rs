@@ -1,0 +1,18 @@
+//! The chunker: telemetry records (NDJSON, CSV) into Arrow record batches,
+//! by row count or by latency, under a declared or inferred schema, with
+//! refused records kept with their reason; and Parquet files read as batches.
+//!
+//! - [`schema`]: `--schema "ts:timestamp,sensor:string,temp:f64"` and inference.
+//! - [`time`]: event times from RFC 3339, epoch seconds/millis or strftime.
+//! - [`chunker`]: [`Chunker`], rows into batches, [`BadRecord`]s out.
+//! - [`source`]: readers for text input (on a thread) and Parquet files.
+
+pub mod chunker;
+pub mod schema;
+pub mod source;
+pub mod time;
+
+pub use chunker::{BadRecord, ChunkConfig, Chunker};
+pub use schema::{FieldType, RecordField, RecordSchema};
+pub use source::{RawRecord, RecordFormat, read_parquet, spawn_reader};
+pub use time::TimeFormat;

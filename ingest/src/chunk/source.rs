@@ -1,0 +1,161 @@
+//! Where records come from: NDJSON lines or CSV rows read from any reader on
+//! a thread of their own, so the chunker can flush by latency while the input
+//! is quiet (stdin, a pipe), and Parquet files read straight into batches.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{IngestError, Result};
+
+/// The text formats the chunker reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// One JSON object a line.
+    Ndjson,
+    /// Comma-separated values with a header row (RFC 4180 quoting).
+    Csv,
+}
+
+/// One record as read, before the chunker types it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawRecord {
+    /// An NDJSON line.
+    Json(String),
+    /// The CSV header.
+    Header(Vec<String>),
+    /// A CSV record.
+    Cells(Vec<String>),
+}
+
+/// Reads `input` on a new thread and sends its records, at most `backlog`
+/// ahead of the receiver; the channel closes at the end of the input, after
+/// an error if reading failed.
+pub fn spawn_reader(
+    input: Box<dyn Read + Send>,
+    format: RecordFormat,
+    backlog: usize,
+) -> Receiver<std::io::Result<RawRecord>> {
+    let (tx, rx) = sync_channel(backlog.max(1));
+    std::thread::spawn(move || match format {
+        RecordFormat::Ndjson => {
+            for line in BufReader::with_capacity(1 << 16, input).lines() {
+                let failed = line.is_err();
+                if tx.send(line.map(RawRecord::Json)).is_err() || failed {
+                    return;
+                }
+            }
+        }
+        RecordFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(input);
+            let mut first = true;
+            for record in reader.records() {
+                let item = match record {
+                    Ok(r) => {
+                        let cells: Vec<String> = r.iter().map(str::to_owned).collect();
+                        if std::mem::take(&mut first) {
+                            Ok(RawRecord::Header(cells))
+                        } else {
+                            Ok(RawRecord::Cells(cells))
+                        }
+                    }
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                };
+                let failed = item.is_err();
+                if tx.send(item).is_err() || failed {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The record batches of a Parquet file, `batch_rows` rows at a time.
+///
+/// # Errors
+/// [`IngestError::Parquet`] when the file cannot be opened or is not Parquet;
+/// each batch can fail the same way while it is decoded.
+pub fn read_parquet(
+    path: &Path,
+    batch_rows: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
+    let file =
+        File::open(path).map_err(|e| IngestError::Parquet(format!("{}: {e}", path.display())))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| IngestError::Parquet(format!("{}: {e}", path.display())))?
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| IngestError::Parquet(format!("{}: {e}", path.display())))?;
+    let shown = path.display().to_string();
+    Ok(reader.map(move |b| b.map_err(|e| IngestError::Parquet(format!("{shown}: {e}")))))
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_reader_sends_the_header_first() {
+        let input = "ts,sensor\n1,\"a,b\"\n2,c\n";
+        let rx = spawn_reader(Box::new(std::io::Cursor::new(input)), RecordFormat::Csv, 4);
+        let got: Vec<_> = rx.iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got[0],
+            RawRecord::Header(vec!["ts".into(), "sensor".into()])
+        );
+        assert_eq!(got[1], RawRecord::Cells(vec!["1".into(), "a,b".into()]));
+        assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn parquet_round_trips_a_chunked_batch() {
+        use crate::chunk::{ChunkConfig, Chunker, RecordSchema};
+        let mut c = Chunker::new(ChunkConfig {
+            schema: Some(RecordSchema::parse("ts:timestamp,sensor:string,temp:f64").unwrap()),
+            ..ChunkConfig::default()
+        })
+        .unwrap();
+        for i in 0..10 {
+            c.push_json(&format!(
+                r#"{{"ts":{i},"sensor":"s{}","temp":{i}.5}}"#,
+                i % 3
+            ))
+            .unwrap();
+        }
+        let batch = c.flush().unwrap().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let file = File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let back: Vec<_> = read_parquet(&path, 4)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            back.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(),
+            [4, 4, 2]
+        );
+        let all = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
+        assert_eq!(all, batch);
+    }
+
+    #[test]
+    fn parquet_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        std::fs::write(&path, b"not parquet").unwrap();
+        let err = read_parquet(&path, 10).err().unwrap().to_string();
+        assert!(err.contains("x.parquet"), "{err}");
+    }
+}
