@@ -28,6 +28,63 @@ pub enum IngestError {
     /// A record could not be encoded (a map with non-string keys, for instance).
     #[error("cannot encode record as JSON")]
     Encode(#[source] serde_json::Error),
+    /// A stream that the store does not hold.
+    #[error("cannot open stream {stream:?}: no such stream")]
+    NoSuchStream {
+        /// The stream's name.
+        stream: String,
+    },
+    /// A stream created under a name that is taken.
+    #[error("cannot create stream {stream:?}: it exists already")]
+    StreamExists {
+        /// The stream's name.
+        stream: String,
+    },
+    /// A shard that the stream does not have.
+    #[error("stream {stream:?} has no shard {shard:?}")]
+    NoSuchShard {
+        /// The stream's name.
+        stream: String,
+        /// The shard id asked for.
+        shard: String,
+    },
+    /// An argument out of range: a bad name, shard count, hash key, position.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A record that cannot be stored (too large, a bad partition key, ...).
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// More load than the store takes now; the same call may succeed later.
+    #[error("store overloaded: {0}; retry later")]
+    Overloaded(String),
+    /// Reading or writing the data directory failed.
+    #[error("{action} {path:?}")]
+    Storage {
+        /// What was being done (`cannot write`, ...).
+        action: &'static str,
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data directory is held by another osprey process.
+    #[error("data directory {dir:?} is in use by another osprey process")]
+    Locked {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
+    /// A file in the data directory that cannot be understood.
+    #[error("corrupt {path:?}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A write through a store opened read-only.
+    #[error("the store is open read-only")]
+    ReadOnly,
 }
 
 impl From<std::io::Error> for IngestError {
@@ -46,6 +103,11 @@ impl IngestError {
     /// usually treat this as success.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, IngestError::BrokenPipe)
+    }
+
+    /// True when the same call may succeed later (the store was overloaded).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, IngestError::Overloaded(_))
     }
 }
 

@@ -5,12 +5,17 @@
 //! with a closed pipe reported as its own error ([`IngestError::BrokenPipe`]) so
 //! that `osprey analyze clip.mp4 | head` ends quietly and successfully.
 //!
+//! [`store`] is the embedded stream store: streams of shards in a data
+//! directory, with Kinesis Data Streams semantics ([`Store`]).
+//!
 //! The rest of the stream layer (streams and shards, the embedded store,
 //! sources, the chunker into Arrow batches) grows here; see `DESIGN.md`.
 
 pub mod chunk;
 pub mod error;
 pub mod sink;
+pub mod store;
 
 pub use error::{IngestError, Result};
 pub use sink::NdjsonSink;
+pub use store::Store;

@@ -1,0 +1,150 @@
+//! A reader over every shard of a stream, as `osprey read` and delivery use
+//! it: it starts each shard at a [`StartingPosition`] (or where a named
+//! consumer's checkpoint says), reads a child shard only once its parents are
+//! drained (so records of one partition key stay in order across a split or
+//! merge), finds shards created while it runs, and saves checkpoints.
+
+use std::collections::BTreeMap;
+
+use super::Store;
+use super::consumer::Checkpoint;
+use super::iterator::{ShardIterator, StartingPosition};
+use super::record::Record;
+use crate::error::Result;
+
+/// Reads a whole stream, shard by shard.
+#[derive(Debug)]
+pub struct StreamReader {
+    stream: String,
+    consumer: Option<String>,
+    /// Per shard, the next sequence number to read.
+    positions: Checkpoint,
+    saved: Checkpoint,
+}
+
+impl StreamReader {
+    /// A reader of stream `stream` from `from`, or, for shards that
+    /// consumer `consumer` has a checkpoint for, from there.
+    ///
+    /// # Errors
+    /// As [`Store::shard_iterator`] and [`Store::checkpoint`].
+    pub fn new(
+        store: &Store,
+        stream: &str,
+        from: StartingPosition,
+        consumer: Option<&str>,
+    ) -> Result<StreamReader> {
+        let saved = match consumer {
+            Some(c) => store.checkpoint(stream, c)?,
+            None => Checkpoint::new(),
+        };
+        let mut reader = StreamReader {
+            stream: stream.to_owned(),
+            consumer: consumer.map(str::to_owned),
+            positions: Checkpoint::new(),
+            saved: saved.clone(),
+        };
+        let meta = store.stream_meta(stream)?;
+        for shard in &meta.shards {
+            let next = match saved.get(&shard.id) {
+                Some(&seq) => seq,
+                None => store.shard_iterator(stream, &shard.id, from)?.next_seq,
+            };
+            reader.positions.insert(shard.id.clone(), next);
+        }
+        Ok(reader)
+    }
+
+    /// Reads up to `max_records` records and about `max_bytes` bytes from
+    /// the shards that are ready, each with its shard id. An empty answer
+    /// means the reader is caught up; with a read-only store it looks for new
+    /// records first.
+    ///
+    /// # Errors
+    /// As [`Store::get_records`].
+    pub fn poll(
+        &mut self,
+        store: &Store,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(String, Record)>> {
+        let mut out = self.poll_once(store, max_records, max_bytes)?;
+        if out.is_empty() {
+            store.refresh(&self.stream)?;
+            out = self.poll_once(store, max_records, max_bytes)?;
+        }
+        Ok(out)
+    }
+
+    fn poll_once(
+        &mut self,
+        store: &Store,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(String, Record)>> {
+        let meta = store.stream_meta(&self.stream)?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for shard in &meta.shards {
+            if !self.positions.contains_key(&shard.id) {
+                // Made by a split or merge since the reader started.
+                let next = self
+                    .saved
+                    .get(&shard.id)
+                    .copied()
+                    .unwrap_or(shard.starting_seq);
+                self.positions.insert(shard.id.clone(), next);
+            }
+        }
+        for shard in &meta.shards {
+            if out.len() >= max_records || bytes >= max_bytes {
+                break;
+            }
+            let drained = |id: &str| match (meta.shard(id), self.positions.get(id)) {
+                (Some(p), Some(&pos)) => p.ending_seq.is_some_and(|end| pos >= end),
+                _ => true,
+            };
+            if !shard.parents().all(drained) || (drained(&shard.id) && !shard.is_open()) {
+                continue;
+            }
+            let iterator = ShardIterator {
+                stream: self.stream.clone(),
+                shard: shard.id.clone(),
+                next_seq: self.positions[&shard.id],
+            };
+            let got = store.get_records(&iterator, max_records - out.len(), max_bytes - bytes)?;
+            let next = match (&got.next, got.records.last()) {
+                (Some(it), _) => it.next_seq,
+                (None, _) => shard.ending_seq.unwrap_or(iterator.next_seq),
+            };
+            self.positions.insert(shard.id.clone(), next);
+            for r in got.records {
+                bytes += r.data.len();
+                out.push((shard.id.clone(), r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves the positions as the named consumer's checkpoint (nothing when
+    /// the reader has no consumer name, or nothing moved).
+    ///
+    /// # Errors
+    /// As [`Store::save_checkpoint`].
+    pub fn checkpoint(&mut self, store: &Store) -> Result<()> {
+        let Some(consumer) = &self.consumer else {
+            return Ok(());
+        };
+        if self.positions == self.saved {
+            return Ok(());
+        }
+        store.save_checkpoint(&self.stream, consumer, &self.positions)?;
+        self.saved = self.positions.clone();
+        Ok(())
+    }
+
+    /// Per shard, the next sequence number to read.
+    pub fn positions(&self) -> &BTreeMap<String, u64> {
+        &self.positions
+    }
+}
