@@ -33,6 +33,9 @@ pub enum KernelError {
     /// A kernel name that osprey does not know.
     #[error("unknown kernel {0:?} (known: stats, scene, motion, black, freeze, blur)")]
     UnknownKernel(String),
+    /// A window, aggregate or duration that cannot be used (window engine).
+    #[error("{0}")]
+    InvalidConfig(String),
     /// A bug in osprey: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),

@@ -20,6 +20,7 @@ pub mod gpu;
 pub mod kernel;
 pub mod metrics;
 pub mod synth;
+pub mod window;
 
 pub use backend::{Backend, BackendChoice, open};
 pub use error::{KernelError, Result};

@@ -5,6 +5,7 @@
 //! a task on rayon's pool, and fuses the kernels that read the same plane: the
 //! luma rows are read once for the histogram and the difference.
 
+pub mod aggregate;
 pub mod blur;
 pub mod downscale;
 pub mod freeze;

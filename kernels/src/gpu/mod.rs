@@ -16,6 +16,7 @@
 //! WGSL), [`shaders`] (the composed WGSL sources).
 
 mod adapters;
+pub mod aggregate;
 pub mod blur;
 mod buffers;
 mod context;

@@ -45,7 +45,7 @@ pub struct KernelSource {
 }
 
 /// Every kernel's composed source.
-pub const KERNELS: [KernelSource; 6] = [
+pub const KERNELS: [KernelSource; 7] = [
     KernelSource {
         name: "stats",
         file: "shaders/stats.wgsl",
@@ -87,6 +87,13 @@ pub const KERNELS: [KernelSource; 6] = [
         shared: &["shaders/shared/frame.wgsl"],
         source: super::blur::SOURCE,
         entry_points: &super::blur::ENTRIES,
+    },
+    KernelSource {
+        name: "aggregate",
+        file: "shaders/aggregate.wgsl",
+        shared: &[],
+        source: super::aggregate::SOURCE,
+        entry_points: &super::aggregate::ENTRIES,
     },
 ];
 

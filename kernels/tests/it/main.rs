@@ -4,6 +4,7 @@
 //! lavapipe), and with `OSPREY_REQUIRE_GPU=1` a CPU-only adapter fails them
 //! too; see [`common::gpu_context`].
 
+mod aggregate;
 mod blur;
 mod common;
 mod context;

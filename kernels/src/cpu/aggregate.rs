@@ -1,0 +1,427 @@
+//! CPU twin of `shaders/aggregate.wgsl`: the exact per-slot state of one
+//! batch of rows (see [`crate::window::layout`] for what the words hold).
+//!
+//! The shader runs three passes over the rows, each invocation one row, with
+//! atomics on the slot's words: pass A counts and takes the high words of the
+//! minima/maxima, the anchors and the HyperLogLog registers; pass B, with the
+//! anchors final, adds the fixed-point sums and the percentile bins and takes
+//! the low words; pass C (only for `first`/`last`) picks the row at the first
+//! and last time. This twin runs the same three functions row by row. Slots
+//! are split into contiguous ranges, one a rayon task, and each task walks all
+//! rows but touches only its own slots, so every task sees its slots' anchors
+//! final before its pass B without any barrier, and no partial states need
+//! merging.
+
+use rayon::prelude::*;
+
+use crate::error::{KernelError, Result};
+use crate::window::layout::{
+    COL_WORDS, HLL_BITS, HLL_REGISTERS, NO_SLOT, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS,
+    PCT_ZERO, SLOT_HEADER, SQ_FRACTION, SUM_FRACTION, col, order_key, slot_init, slot_words,
+    time_key,
+};
+use crate::window::{AggInput, AggState, Aggregator};
+
+/// Rows one rayon task walks at least (smaller batches run on one thread).
+const MIN_ROWS_PER_TASK: usize = 1 << 15;
+
+/// The CPU aggregation backend.
+#[derive(Debug, Default)]
+pub struct CpuAggregator;
+
+impl Aggregator for CpuAggregator {
+    fn label(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+
+    fn is_gpu(&self) -> bool {
+        false
+    }
+
+    fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        input.check()?;
+        aggregate(input, out);
+        Ok(())
+    }
+}
+
+/// Whether bit `row` of a validity bitmap is set (no bitmap: all valid).
+#[inline]
+pub fn is_valid(valid: Option<&[u32]>, row: usize) -> bool {
+    valid.is_none_or(|v| v[row >> 5] >> (row & 31) & 1 == 1)
+}
+
+/// The biased exponent, as the anchors count it (subnormals and zero as 1).
+#[inline]
+fn exponent(bits: u64) -> u32 {
+    (((bits >> 52) & 0x7ff) as u32).max(1)
+}
+
+/// The 53-bit integer mantissa of a finite f64.
+#[inline]
+fn mantissa(bits: u64) -> u64 {
+    let frac = bits & ((1 << 52) - 1);
+    if (bits >> 52) & 0x7ff == 0 {
+        frac
+    } else {
+        frac | 1 << 52
+    }
+}
+
+/// `mag * 2^shift`, truncated toward zero (WGSL `shift_mag`); the callers'
+/// magnitudes stay below 2^128 after the shift.
+#[inline]
+fn shifted(mag: u128, shift: i32) -> u128 {
+    if shift >= 0 {
+        mag << shift
+    } else if shift > -128 {
+        mag >> -shift
+    } else {
+        0
+    }
+}
+
+/// Adds `v` to the 160-bit accumulator at `acc` (WGSL `acc_add`).
+#[inline]
+fn acc_add(acc: &mut [u32], v: u128) {
+    let low = u128::from(acc[0])
+        | u128::from(acc[1]) << 32
+        | u128::from(acc[2]) << 64
+        | u128::from(acc[3]) << 96;
+    let (sum, carry) = low.overflowing_add(v);
+    acc[0] = sum as u32;
+    acc[1] = (sum >> 32) as u32;
+    acc[2] = (sum >> 64) as u32;
+    acc[3] = (sum >> 96) as u32;
+    acc[4] = acc[4].wrapping_add(u32::from(carry));
+}
+
+/// The percentile bin of a non-NaN value in a slot whose anchor is `anchor`
+/// (WGSL `pct_bin`).
+#[inline]
+pub fn pct_bin(bits: u64, anchor: u32) -> u32 {
+    let negative = bits >> 63 == 1;
+    let biased = ((bits >> 52) & 0x7ff) as u32;
+    if biased == 0x7ff {
+        return if negative { 0 } else { PCT_BINS - 1 };
+    }
+    if bits << 1 == 0 || anchor == 0 {
+        return PCT_ZERO;
+    }
+    let below = anchor - biased.max(1);
+    if below >= PCT_OCTAVES || biased == 0 {
+        return PCT_ZERO;
+    }
+    let sub = ((bits >> (52 - PCT_SUB_BITS)) as u32) & ((1 << PCT_SUB_BITS) - 1);
+    let magnitude = ((PCT_OCTAVES - 1 - below) << PCT_SUB_BITS) + sub;
+    debug_assert!(magnitude < PCT_SIDE);
+    if negative {
+        PCT_ZERO - 1 - magnitude
+    } else {
+        PCT_ZERO + 1 + magnitude
+    }
+}
+
+/// The register and rank of a 64-bit hash (WGSL `hll_update`).
+#[inline]
+pub fn hll_register(hash: u64) -> (usize, u32) {
+    let register = (hash >> (64 - HLL_BITS)) as usize;
+    let rest = hash << HLL_BITS;
+    let rank = rest.leading_zeros().min(64 - HLL_BITS) + 1;
+    (register, rank)
+}
+
+/// One task's share: the slots `first..first + count` and their words.
+struct Part<'a> {
+    first: u32,
+    count: u32,
+    words: &'a mut [u32],
+    hll: &'a mut [u32],
+    pct: &'a mut [u32],
+}
+
+/// Fills `out` with the state of `input` (which [`AggInput::check`] passed).
+pub fn aggregate(input: &AggInput<'_>, out: &mut AggState) {
+    let columns = input.values.len() as u32;
+    let n_hll = input.hashes.len() as u32;
+    let stride = slot_words(columns) as usize;
+    let slots = input.slot_count as usize;
+    let init = slot_init(columns);
+    out.columns = columns;
+    out.slots = input.slot_count;
+    out.words.clear();
+    out.words.reserve(slots * stride);
+    for _ in 0..slots {
+        out.words.extend_from_slice(&init);
+    }
+    let hll_stride = (n_hll * HLL_REGISTERS) as usize;
+    out.hll.clear();
+    out.hll.resize(slots * hll_stride, 0);
+    let pct_stride = (input.pct_columns * PCT_BINS) as usize;
+    out.pct.clear();
+    out.pct.resize(slots * pct_stride, 0);
+    if slots == 0 {
+        return;
+    }
+
+    let tasks = (input.slots.len() / MIN_ROWS_PER_TASK)
+        .clamp(1, rayon::current_num_threads())
+        .min(slots);
+    let per = slots.div_ceil(tasks);
+    let mut parts = Vec::with_capacity(tasks);
+    let (mut words, mut hll, mut pct) = (&mut out.words[..], &mut out.hll[..], &mut out.pct[..]);
+    let mut first = 0;
+    while first < slots {
+        let count = per.min(slots - first);
+        let (w, w_rest) = words.split_at_mut(count * stride);
+        let (h, h_rest) = hll.split_at_mut(count * hll_stride);
+        let (p, p_rest) = pct.split_at_mut(count * pct_stride);
+        (words, hll, pct) = (w_rest, h_rest, p_rest);
+        parts.push(Part {
+            first: first as u32,
+            count: count as u32,
+            words: w,
+            hll: h,
+            pct: p,
+        });
+        first += count;
+    }
+    parts.par_iter_mut().for_each(|part| run_part(input, part));
+}
+
+fn run_part(input: &AggInput<'_>, part: &mut Part<'_>) {
+    let columns = input.values.len();
+    let stride = slot_words(columns as u32) as usize;
+    let local = |slot: u32| -> Option<usize> {
+        let s = slot.wrapping_sub(part.first);
+        (slot != NO_SLOT && s < part.count).then_some(s as usize)
+    };
+    for (row, &slot) in input.slots.iter().enumerate() {
+        if let Some(s) = local(slot) {
+            pass_a(
+                input,
+                row,
+                &mut part.words[s * stride..(s + 1) * stride],
+                part.hll,
+                s,
+            );
+        }
+    }
+    for (row, &slot) in input.slots.iter().enumerate() {
+        if let Some(s) = local(slot) {
+            pass_b(
+                input,
+                row,
+                &mut part.words[s * stride..(s + 1) * stride],
+                part.pct,
+                s,
+            );
+        }
+    }
+    if input.first_last {
+        for (row, &slot) in input.slots.iter().enumerate() {
+            if let Some(s) = local(slot) {
+                pass_c(input, row, &mut part.words[s * stride..(s + 1) * stride]);
+            }
+        }
+    }
+}
+
+/// Pass A for one row (WGSL `agg_pass_a`).
+fn pass_a(input: &AggInput<'_>, row: usize, words: &mut [u32], hll: &mut [u32], slot: usize) {
+    words[0] += 1;
+    let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
+    for (c, values) in input.values.iter().enumerate() {
+        if !is_valid(input.valid[c], row) {
+            continue;
+        }
+        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
+        let x = values[row];
+        let bits = x.to_bits();
+        w[col::COUNT as usize] += 1;
+        if (bits >> 52) & 0x7ff == 0x7ff {
+            let which = if x.is_nan() {
+                col::NAN
+            } else if bits >> 63 == 1 {
+                col::NINF
+            } else {
+                col::PINF
+            };
+            w[which as usize] += 1;
+        } else {
+            let e = exponent(bits);
+            w[col::ANCHOR as usize] = w[col::ANCHOR as usize].max(e);
+        }
+        let key_hi = (order_key(x) >> 32) as u32;
+        w[col::MIN_HI as usize] = w[col::MIN_HI as usize].min(key_hi);
+        w[col::MAX_HI as usize] = w[col::MAX_HI as usize].max(key_hi);
+        if input.first_last {
+            let t_hi = (tkey >> 32) as u32;
+            w[col::FIRST_HI as usize] = w[col::FIRST_HI as usize].min(t_hi);
+            w[col::LAST_HI as usize] = w[col::LAST_HI as usize].max(t_hi);
+        }
+    }
+    let n_hll = input.hashes.len();
+    for (h, hashes) in input.hashes.iter().enumerate() {
+        if !is_valid(input.hash_valid[h], row) {
+            continue;
+        }
+        let (register, rank) = hll_register(hashes[row]);
+        let r = &mut hll[(slot * n_hll + h) * HLL_REGISTERS as usize + register];
+        *r = (*r).max(rank);
+    }
+}
+
+/// Pass B for one row (WGSL `agg_pass_b`).
+fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32], pct: &mut [u32], slot: usize) {
+    let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
+    let n_pct = input.pct_columns as usize;
+    for (c, values) in input.values.iter().enumerate() {
+        if !is_valid(input.valid[c], row) {
+            continue;
+        }
+        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
+        let x = values[row];
+        let bits = x.to_bits();
+        let key = order_key(x);
+        let (hi, lo) = ((key >> 32) as u32, key as u32);
+        if hi == w[col::MIN_HI as usize] {
+            w[col::MIN_LO as usize] = w[col::MIN_LO as usize].min(lo);
+        }
+        if hi == w[col::MAX_HI as usize] {
+            w[col::MAX_LO as usize] = w[col::MAX_LO as usize].max(lo);
+        }
+        if input.first_last {
+            let (t_hi, t_lo) = ((tkey >> 32) as u32, tkey as u32);
+            if t_hi == w[col::FIRST_HI as usize] {
+                w[col::FIRST_LO as usize] = w[col::FIRST_LO as usize].min(t_lo);
+            }
+            if t_hi == w[col::LAST_HI as usize] {
+                w[col::LAST_LO as usize] = w[col::LAST_LO as usize].max(t_lo);
+            }
+        }
+        let anchor = w[col::ANCHOR as usize];
+        if (bits >> 52) & 0x7ff != 0x7ff {
+            let e = exponent(bits) as i32;
+            let a = anchor as i32;
+            let m = u128::from(mantissa(bits));
+            let target = if bits >> 63 == 1 { col::NEG } else { col::POS } as usize;
+            acc_add(&mut w[target..target + 5], shifted(m, e - a + SUM_FRACTION));
+            acc_add(
+                &mut w[col::SQ as usize..col::SQ as usize + 5],
+                shifted(m * m, 2 * (e - a) + SQ_FRACTION),
+            );
+        }
+        if c < n_pct && !x.is_nan() {
+            pct[(slot * n_pct + c) * PCT_BINS as usize + pct_bin(bits, anchor) as usize] += 1;
+        }
+    }
+}
+
+/// Pass C for one row (WGSL `agg_pass_c`).
+fn pass_c(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
+    let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
+    let (t_hi, t_lo) = ((tkey >> 32) as u32, tkey as u32);
+    for c in 0..input.values.len() {
+        if !is_valid(input.valid[c], row) {
+            continue;
+        }
+        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
+        let r = row as u32;
+        if t_hi == w[col::FIRST_HI as usize] && t_lo == w[col::FIRST_LO as usize] {
+            w[col::FIRST_ROW as usize] = w[col::FIRST_ROW as usize].min(r);
+        }
+        if t_hi == w[col::LAST_HI as usize] && t_lo == w[col::LAST_LO as usize] {
+            w[col::LAST_ROW as usize] = w[col::LAST_ROW as usize].max(r);
+        }
+    }
+}
+
+/// Checks that the inputs line up; shared by both backends.
+pub(crate) fn check(input: &AggInput<'_>) -> Result<()> {
+    let rows = input.slots.len();
+    let bad = |what: String| Err(KernelError::Internal(format!("aggregate input: {what}")));
+    if u32::try_from(rows).is_err() {
+        return bad(format!("{rows} rows in one batch"));
+    }
+    if input.first_last && input.ts.len() != rows {
+        return bad(format!("{} times for {rows} rows", input.ts.len()));
+    }
+    if input.valid.len() != input.values.len() || input.hash_valid.len() != input.hashes.len() {
+        return bad("a validity bitmap per column".into());
+    }
+    if input.pct_columns as usize > input.values.len() {
+        return bad("more percentile columns than value columns".into());
+    }
+    let words = rows.div_ceil(32);
+    for (v, valid) in input.values.iter().zip(input.valid) {
+        if v.len() != rows || valid.is_some_and(|b| b.len() < words) {
+            return bad("a value column of another length".into());
+        }
+    }
+    for (h, valid) in input.hashes.iter().zip(input.hash_valid) {
+        if h.len() != rows || valid.is_some_and(|b| b.len() < words) {
+            return bad("a hash column of another length".into());
+        }
+    }
+    if let Some(s) = input
+        .slots
+        .iter()
+        .find(|&&s| s != NO_SLOT && s >= input.slot_count)
+    {
+        return bad(format!("slot {s} of {}", input.slot_count));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_bins_follow_value_order() {
+        let anchor = exponent(1000f64.to_bits());
+        let values = [
+            f64::NEG_INFINITY,
+            -1000.0,
+            -999.0,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            1.0,
+            1.01,
+            999.0,
+            1000.0,
+            f64::INFINITY,
+        ];
+        let bins: Vec<u32> = values
+            .iter()
+            .map(|v| pct_bin(v.to_bits(), anchor))
+            .collect();
+        for w in bins.windows(2) {
+            assert!(w[0] <= w[1], "{bins:?}");
+        }
+        assert_eq!(bins[4], PCT_ZERO);
+        assert_eq!(bins[6], PCT_ZERO, "far below the anchor counts as 0");
+        assert_eq!(*bins.last().unwrap_or(&0), PCT_BINS - 1);
+    }
+
+    #[test]
+    fn hll_ranks_count_leading_zeros() {
+        assert_eq!(hll_register(u64::MAX), (1023, 1));
+        assert_eq!(hll_register(0), (0, 55));
+        assert_eq!(hll_register(1 << 53), (0, 1));
+        assert_eq!(hll_register(1 << 52), (0, 2));
+    }
+
+    #[test]
+    fn accumulators_carry() {
+        let mut acc = [u32::MAX, u32::MAX, u32::MAX, u32::MAX, 0];
+        acc_add(&mut acc, 1);
+        assert_eq!(acc, [0, 0, 0, 0, 1]);
+        assert_eq!(shifted(3, -1), 1);
+        assert_eq!(shifted(3, -200), 0);
+        assert_eq!(shifted(3, 64), 3 << 64);
+    }
+}

@@ -1,0 +1,478 @@
+//! Host side of `shaders/aggregate.wgsl`: window aggregation state on the GPU.
+//!
+//! One [`aggregate`](Aggregator::aggregate) call is one upload of the batch's
+//! columns (slots, times, f64 bits, validity bitmaps, hashes), one command
+//! buffer with the init pass and passes A, B (and C for `first`/`last`) over
+//! the rows, one copy of the state into the staging buffer and one readback.
+//! Buffers grow to the largest batch seen and are reused, with their bind
+//! group. The words are the CPU twin's (`cpu/aggregate.rs`) bit for bit.
+//!
+//! Strategy at every cardinality: one invocation a row, direct-indexed global
+//! atomics on the row's slot; the host numbers slots per batch, so the state
+//! is at most one slot a row whatever the number of groups (see
+//! [`crate::window`]).
+
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::GpuContext;
+use super::pipeline;
+use super::readback::{Readback, wait_for};
+use crate::error::{KernelError, Result};
+use crate::window::layout::{HLL_REGISTERS, PCT_BINS, slot_words};
+use crate::window::{AggInput, AggState, Aggregator};
+
+/// `shaders/aggregate.wgsl` (it needs none of the shared modules).
+pub const SOURCE: &str = include_str!("../../../shaders/aggregate.wgsl");
+
+/// Entry point that initialises the slot words.
+pub const ENTRY_INIT: &str = "agg_init";
+/// Entry point of pass A.
+pub const ENTRY_A: &str = "agg_pass_a";
+/// Entry point of pass B.
+pub const ENTRY_B: &str = "agg_pass_b";
+/// Entry point of pass C.
+pub const ENTRY_C: &str = "agg_pass_c";
+/// Every entry point, in the shader's order.
+pub const ENTRIES: [&str; 4] = [ENTRY_INIT, ENTRY_A, ENTRY_B, ENTRY_C];
+
+/// Invocations per workgroup (WGSL `WORKGROUP_SIZE`).
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// Bind group 0 binding numbers of the aggregate shader.
+pub mod binding {
+    /// `params`: [`AggParams`](super::AggParams), a uniform.
+    pub const PARAMS: u32 = 0;
+    /// `slots`: one `u32` a row.
+    pub const SLOTS: u32 = 1;
+    /// `ts`: one i64 a row, as two words.
+    pub const TS: u32 = 2;
+    /// `values`: the f64 bits of every value column, column-major.
+    pub const VALUES: u32 = 3;
+    /// `valid`: a bitmap per value column, then per hashed column.
+    pub const VALID: u32 = 4;
+    /// `hashes`: the 64-bit hashes of every hashed column, column-major.
+    pub const HASHES: u32 = 5;
+    /// `state`: the slot words.
+    pub const STATE: u32 = 6;
+    /// `hll`: HyperLogLog registers.
+    pub const HLL: u32 = 7;
+    /// `pct`: percentile bins.
+    pub const PCT: u32 = 8;
+}
+
+/// The uniform of one call (WGSL `AggParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct AggParams {
+    /// Rows of the batch.
+    pub rows: u32,
+    /// Slots of the batch.
+    pub slot_count: u32,
+    /// Value columns.
+    pub columns: u32,
+    /// Words a slot.
+    pub slot_words: u32,
+    /// Words of each validity bitmap.
+    pub valid_words: u32,
+    /// Hashed columns.
+    pub hashed: u32,
+    /// Value columns with percentile bins.
+    pub pct_columns: u32,
+    /// 1 when pass C runs.
+    pub first_last: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+    /// Padding.
+    pub _pad1: u32,
+    /// Padding.
+    pub _pad2: u32,
+    /// Padding.
+    pub _pad3: u32,
+}
+
+/// A storage buffer that grows to the largest size asked of it.
+#[derive(Debug, Default)]
+struct Grown {
+    buffer: Option<wgpu::Buffer>,
+}
+
+impl Grown {
+    /// The buffer, at least `size` bytes; true when it was (re)created.
+    fn ensure(
+        &mut self,
+        device: &wgpu::Device,
+        label: &'static str,
+        size: u64,
+        usage: wgpu::BufferUsages,
+    ) -> bool {
+        let size = size.max(16).next_multiple_of(16);
+        if self.buffer.as_ref().is_some_and(|b| b.size() >= size) {
+            return false;
+        }
+        self.buffer = Some(device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.next_power_of_two(),
+            usage: usage | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }));
+        true
+    }
+
+    fn get(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("ensure() ran before")
+    }
+}
+
+/// The GPU aggregation backend.
+#[derive(Debug)]
+pub struct GpuAggregator {
+    ctx: Arc<GpuContext>,
+    layout: wgpu::BindGroupLayout,
+    init: wgpu::ComputePipeline,
+    pass_a: wgpu::ComputePipeline,
+    pass_b: wgpu::ComputePipeline,
+    pass_c: wgpu::ComputePipeline,
+    params: wgpu::Buffer,
+    slots: Grown,
+    ts: Grown,
+    values: Grown,
+    valid: Grown,
+    hashes: Grown,
+    state: Grown,
+    hll: Grown,
+    pct: Grown,
+    bind_group: Option<wgpu::BindGroup>,
+    readback: Readback,
+    /// Largest binding, in bytes.
+    bind_limit: u64,
+    max_dim: u32,
+    scratch: Vec<u32>,
+}
+
+fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: wgpu::BufferSize::new(size_of::<AggParams>() as u64),
+        },
+        count: None,
+    }
+}
+
+/// Workgroups `(x, y)` covering `items` invocations.
+fn grid(items: u64, max_dim: u32) -> Result<(u32, u32)> {
+    let groups = items.div_ceil(u64::from(WORKGROUP_SIZE)).max(1);
+    let max = u64::from(max_dim.max(1));
+    let x = groups.min(max);
+    let y = groups.div_ceil(x);
+    if y > max {
+        return Err(KernelError::Gpu(format!(
+            "{items} invocations are more than one dispatch holds"
+        )));
+    }
+    Ok((x as u32, y as u32))
+}
+
+impl GpuAggregator {
+    /// Opens the preferred adapter and builds the pipelines.
+    ///
+    /// # Errors
+    /// [`KernelError::NoAdapter`], [`KernelError::DeviceRequest`] or
+    /// [`KernelError::Gpu`], as [`GpuContext::new`] and pipeline creation fail.
+    pub fn open() -> Result<Self> {
+        Self::new(Arc::new(GpuContext::new()?))
+    }
+
+    /// Builds the pipelines on a context the caller opened.
+    ///
+    /// # Errors
+    /// [`KernelError::Gpu`] when a pipeline fails to build.
+    pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
+        let device = ctx.device();
+        let limits = ctx.limits();
+        let built = ctx.scoped(|| {
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("osprey aggregate bind group layout"),
+                entries: &[
+                    uniform_entry(binding::PARAMS),
+                    pipeline::storage_entry(binding::SLOTS, true),
+                    pipeline::storage_entry(binding::TS, true),
+                    pipeline::storage_entry(binding::VALUES, true),
+                    pipeline::storage_entry(binding::VALID, true),
+                    pipeline::storage_entry(binding::HASHES, true),
+                    pipeline::storage_entry(binding::STATE, false),
+                    pipeline::storage_entry(binding::HLL, false),
+                    pipeline::storage_entry(binding::PCT, false),
+                ],
+            });
+            let module = pipeline::module(device, "osprey aggregate shader", SOURCE);
+            let make = |entry: &str| {
+                pipeline::compute(device, "osprey aggregate", &layout, &module, entry)
+            };
+            let (init, a, b, c) = (
+                make(ENTRY_INIT),
+                make(ENTRY_A),
+                make(ENTRY_B),
+                make(ENTRY_C),
+            );
+            let params = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("osprey aggregate params"),
+                size: size_of::<AggParams>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            Ok((layout, init, a, b, c, params))
+        })?;
+        let (layout, init, pass_a, pass_b, pass_c, params) = built;
+        Ok(GpuAggregator {
+            layout,
+            init,
+            pass_a,
+            pass_b,
+            pass_c,
+            params,
+            slots: Grown::default(),
+            ts: Grown::default(),
+            values: Grown::default(),
+            valid: Grown::default(),
+            hashes: Grown::default(),
+            state: Grown::default(),
+            hll: Grown::default(),
+            pct: Grown::default(),
+            bind_group: None,
+            readback: Readback::new("osprey aggregate staging"),
+            bind_limit: limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size),
+            max_dim: limits.max_compute_workgroups_per_dimension,
+            scratch: Vec::new(),
+            ctx,
+        })
+    }
+
+    /// The adapter this backend runs on.
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    fn run(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        let device = self.ctx.device();
+        let queue = self.ctx.queue();
+        let rows = input.slots.len();
+        let columns = input.values.len() as u32;
+        let hashed = input.hashes.len() as u32;
+        let words = slot_words(columns);
+        let slots = u64::from(input.slot_count);
+        let state_bytes = slots * u64::from(words) * 4;
+        let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
+        let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
+        let valid_words = rows.div_ceil(32).max(1);
+        let sizes = [
+            ("values", rows as u64 * u64::from(columns) * 8),
+            ("state", state_bytes),
+            ("hll", hll_bytes),
+            ("pct", pct_bytes),
+        ];
+        for (what, bytes) in sizes {
+            if bytes > self.bind_limit {
+                return Err(KernelError::Gpu(format!(
+                    "a batch of {rows} rows needs {bytes} bytes of {what}, more than the adapter binds at once ({} bytes)",
+                    self.bind_limit
+                )));
+            }
+        }
+        let storage = wgpu::BufferUsages::empty();
+        let copy_src = wgpu::BufferUsages::COPY_SRC;
+        let mut changed = false;
+        changed |= self
+            .slots
+            .ensure(device, "osprey aggregate slots", rows as u64 * 4, storage);
+        changed |= self
+            .ts
+            .ensure(device, "osprey aggregate times", rows as u64 * 8, storage);
+        changed |= self
+            .values
+            .ensure(device, "osprey aggregate values", sizes[0].1, storage);
+        let valid_bytes = (u64::from(columns + hashed) * valid_words as u64) * 4;
+        changed |= self
+            .valid
+            .ensure(device, "osprey aggregate validity", valid_bytes, storage);
+        changed |= self.hashes.ensure(
+            device,
+            "osprey aggregate hashes",
+            rows as u64 * u64::from(hashed) * 8,
+            storage,
+        );
+        changed |= self
+            .state
+            .ensure(device, "osprey aggregate state", state_bytes, copy_src);
+        changed |= self
+            .hll
+            .ensure(device, "osprey aggregate hll", hll_bytes, copy_src);
+        changed |= self
+            .pct
+            .ensure(device, "osprey aggregate pct", pct_bytes, copy_src);
+        if changed || self.bind_group.is_none() {
+            let entries = [
+                pipeline::whole_binding(binding::PARAMS, &self.params),
+                pipeline::whole_binding(binding::SLOTS, self.slots.get()),
+                pipeline::whole_binding(binding::TS, self.ts.get()),
+                pipeline::whole_binding(binding::VALUES, self.values.get()),
+                pipeline::whole_binding(binding::VALID, self.valid.get()),
+                pipeline::whole_binding(binding::HASHES, self.hashes.get()),
+                pipeline::whole_binding(binding::STATE, self.state.get()),
+                pipeline::whole_binding(binding::HLL, self.hll.get()),
+                pipeline::whole_binding(binding::PCT, self.pct.get()),
+            ];
+            self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("osprey aggregate bind group"),
+                layout: &self.layout,
+                entries: &entries,
+            }));
+        }
+
+        let params = AggParams {
+            rows: rows as u32,
+            slot_count: input.slot_count,
+            columns,
+            slot_words: words,
+            valid_words: valid_words as u32,
+            hashed,
+            pct_columns: input.pct_columns,
+            first_last: u32::from(input.first_last),
+            ..AggParams::default()
+        };
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        queue.write_buffer(self.slots.get(), 0, bytemuck::cast_slice(input.slots));
+        if input.first_last && !input.ts.is_empty() {
+            queue.write_buffer(self.ts.get(), 0, bytemuck::cast_slice(input.ts));
+        }
+        for (c, v) in input.values.iter().enumerate() {
+            if !v.is_empty() {
+                queue.write_buffer(
+                    self.values.get(),
+                    (c * rows * 8) as u64,
+                    bytemuck::cast_slice(v),
+                );
+            }
+        }
+        let bitmaps = input.valid.iter().chain(input.hash_valid);
+        for (i, bitmap) in bitmaps.enumerate() {
+            let at = (i * valid_words * 4) as u64;
+            match bitmap {
+                Some(b) => queue.write_buffer(
+                    self.valid.get(),
+                    at,
+                    bytemuck::cast_slice(&b[..valid_words.min(b.len())]),
+                ),
+                None => {
+                    self.scratch.clear();
+                    self.scratch.resize(valid_words, u32::MAX);
+                    queue.write_buffer(self.valid.get(), at, bytemuck::cast_slice(&self.scratch));
+                }
+            }
+        }
+        for (h, v) in input.hashes.iter().enumerate() {
+            if !v.is_empty() {
+                queue.write_buffer(
+                    self.hashes.get(),
+                    (h * rows * 8) as u64,
+                    bytemuck::cast_slice(v),
+                );
+            }
+        }
+
+        let row_grid = grid(rows as u64, self.max_dim)?;
+        let init_grid = grid(slots * u64::from(words), self.max_dim)?;
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("osprey aggregate"),
+        });
+        if hll_bytes > 0 {
+            encoder.clear_buffer(self.hll.get(), 0, Some(hll_bytes.next_multiple_of(4)));
+        }
+        if pct_bytes > 0 {
+            encoder.clear_buffer(self.pct.get(), 0, Some(pct_bytes.next_multiple_of(4)));
+        }
+        let bind_group = self.bind_group.as_ref().expect("made above");
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("osprey aggregate passes"),
+                timestamp_writes: None,
+            });
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.set_pipeline(&self.init);
+            pass.dispatch_workgroups(init_grid.0, init_grid.1, 1);
+            pass.set_pipeline(&self.pass_a);
+            pass.dispatch_workgroups(row_grid.0, row_grid.1, 1);
+            pass.set_pipeline(&self.pass_b);
+            pass.dispatch_workgroups(row_grid.0, row_grid.1, 1);
+            if input.first_last {
+                pass.set_pipeline(&self.pass_c);
+                pass.dispatch_workgroups(row_grid.0, row_grid.1, 1);
+            }
+        }
+        let total = state_bytes + hll_bytes + pct_bytes;
+        let staging = self.readback.target(device, total);
+        encoder.copy_buffer_to_buffer(
+            self.state.get(),
+            0,
+            staging,
+            0,
+            Some(state_bytes.next_multiple_of(4).max(4)),
+        );
+        if hll_bytes > 0 {
+            encoder.copy_buffer_to_buffer(self.hll.get(), 0, staging, state_bytes, Some(hll_bytes));
+        }
+        if pct_bytes > 0 {
+            encoder.copy_buffer_to_buffer(
+                self.pct.get(),
+                0,
+                staging,
+                state_bytes + hll_bytes,
+                Some(pct_bytes),
+            );
+        }
+        let submission = queue.submit([encoder.finish()]);
+        wait_for(device, submission)?;
+        let (sw, hw) = ((state_bytes / 4) as usize, (hll_bytes / 4) as usize);
+        out.columns = columns;
+        out.slots = input.slot_count;
+        self.readback.read(device, total, |bytes| {
+            let all: &[u32] =
+                bytemuck::cast_slice(&bytes[..(total as usize).max(4).next_multiple_of(4)]);
+            out.words.clear();
+            out.words.extend_from_slice(&all[..sw]);
+            out.hll.clear();
+            out.hll.extend_from_slice(&all[sw..sw + hw]);
+            out.pct.clear();
+            out.pct
+                .extend_from_slice(&all[sw + hw..(total / 4) as usize]);
+        })
+    }
+}
+
+impl Aggregator for GpuAggregator {
+    fn label(&self) -> String {
+        let s = self.ctx.summary();
+        format!("gpu: {} ({})", s.name, s.backend_name())
+    }
+
+    fn is_gpu(&self) -> bool {
+        true
+    }
+
+    fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        input.check()?;
+        if input.slot_count == 0 || input.slots.is_empty() {
+            crate::cpu::aggregate::aggregate(input, out);
+            return Ok(());
+        }
+        let ctx = Arc::clone(&self.ctx);
+        ctx.scoped(|| self.run(input, out))
+    }
+}

@@ -1,0 +1,569 @@
+//! The host's accumulators of open windows: batch states merged exactly, and
+//! finished into the values users see, in f64, by one code path for every
+//! backend.
+//!
+//! Merging two fixed-point sums with different anchors shifts the one with the
+//! smaller anchor right (truncating toward zero, as the kernels do) before
+//! adding; percentile bins move down by the same number of octaves. Both are
+//! deterministic, so GPU and CPU runs give the same results.
+
+use super::AggState;
+use super::layout::{
+    COL_WORDS, HLL_REGISTERS, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS, PCT_ZERO, SLOT_HEADER,
+    SQ_FRACTION, SUM_FRACTION, SUM_LIMBS, col, from_order_key, slot_words,
+};
+use super::spec::AggFunc;
+
+/// Limbs of the host's sums: the kernels' 160 bits and room for carries from
+/// merging many batches.
+pub const BIG_LIMBS: usize = 7;
+
+/// An unsigned fixed-point magnitude, least significant limb first.
+pub type Big = [u32; BIG_LIMBS];
+
+fn big_add(a: &mut Big, b: &Big) {
+    let mut carry = 0u64;
+    for (x, y) in a.iter_mut().zip(b) {
+        let s = u64::from(*x) + u64::from(*y) + carry;
+        *x = s as u32;
+        carry = s >> 32;
+    }
+}
+
+/// `a >> k`, truncating.
+fn big_shr(a: &Big, k: u32) -> Big {
+    let mut out = [0; BIG_LIMBS];
+    let (words, bits) = ((k / 32) as usize, k % 32);
+    for (i, o) in out.iter_mut().enumerate() {
+        let lo = a.get(i + words).copied().unwrap_or(0);
+        let hi = a.get(i + words + 1).copied().unwrap_or(0);
+        *o = if bits == 0 {
+            lo
+        } else {
+            lo >> bits | hi << (32 - bits)
+        };
+    }
+    out
+}
+
+fn big_cmp(a: &Big, b: &Big) -> std::cmp::Ordering {
+    a.iter().rev().cmp(b.iter().rev())
+}
+
+fn big_sub(a: &Big, b: &Big) -> Big {
+    let mut out = [0; BIG_LIMBS];
+    let mut borrow = 0i64;
+    for i in 0..BIG_LIMBS {
+        let d = i64::from(a[i]) - i64::from(b[i]) - borrow;
+        borrow = i64::from(d < 0);
+        out[i] = d.rem_euclid(1 << 32) as u32;
+    }
+    out
+}
+
+/// `x * 2^e`, without overflowing or flushing in between.
+fn ldexp(mut x: f64, mut e: i32) -> f64 {
+    while e > 1000 {
+        x *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 {
+        x *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    x * 2f64.powi(e)
+}
+
+/// `mag * 2^exp`, correctly rounded to f64 (ties to even) unless the result
+/// is subnormal.
+pub fn big_to_f64(mag: &Big, exp: i32) -> f64 {
+    let Some(top) = (0..BIG_LIMBS).rev().find(|&i| mag[i] != 0) else {
+        return 0.0;
+    };
+    let bit = top as i32 * 32 + 31 - mag[top].leading_zeros() as i32;
+    if bit < 64 {
+        let v = u64::from(mag[0]) | u64::from(mag[1]) << 32;
+        if bit < 53 {
+            return ldexp(v as f64, exp);
+        }
+    }
+    // Keep 53 bits, then round on the rest.
+    let drop = (bit - 52) as u32;
+    let kept = big_shr(mag, drop);
+    let mut m = u64::from(kept[0]) | u64::from(kept[1]) << 32;
+    let half = big_shr(mag, drop - 1)[0] & 1 == 1;
+    let sticky = (0..drop - 1).any(|b| mag[(b / 32) as usize] >> (b % 32) & 1 == 1);
+    if half && (sticky || m & 1 == 1) {
+        m += 1;
+    }
+    ldexp(m as f64, exp + drop as i32)
+}
+
+/// One value column's merged state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnAcc {
+    /// Non-null values.
+    pub count: u64,
+    /// NaNs.
+    pub nan: u64,
+    /// +inf values.
+    pub pinf: u64,
+    /// -inf values.
+    pub ninf: u64,
+    /// Smallest order key (meaningful when `count > 0`).
+    pub min_key: u64,
+    /// Largest order key.
+    pub max_key: u64,
+    /// Largest biased exponent of the finite values; 0 for none.
+    pub anchor: u32,
+    /// Positive values' sum, in units of `2^(anchor - 1075 - SUM_FRACTION)`.
+    pub pos: Big,
+    /// Negative values' magnitudes' sum, same unit.
+    pub neg: Big,
+    /// Sum of squares, in units of `2^(2 (anchor - 1075) - SQ_FRACTION)`.
+    pub sq: Big,
+    /// (time key, value) at the first event time.
+    pub first: Option<(u64, f64)>,
+    /// (time key, value) at the last event time.
+    pub last: Option<(u64, f64)>,
+    /// Percentile bins, when a percentile of this column is asked for.
+    pub pct: Option<Vec<u64>>,
+}
+
+impl Default for ColumnAcc {
+    fn default() -> Self {
+        ColumnAcc {
+            count: 0,
+            nan: 0,
+            pinf: 0,
+            ninf: 0,
+            min_key: u64::MAX,
+            max_key: 0,
+            anchor: 0,
+            pos: [0; BIG_LIMBS],
+            neg: [0; BIG_LIMBS],
+            sq: [0; BIG_LIMBS],
+            first: None,
+            last: None,
+            pct: None,
+        }
+    }
+}
+
+/// A percentile bin moved down `octaves` octaves (a larger anchor).
+fn rebin(bin: usize, octaves: u32) -> usize {
+    let zero = PCT_ZERO as usize;
+    let shift = (octaves.min(PCT_OCTAVES) << PCT_SUB_BITS) as usize;
+    if bin == 0 || bin == PCT_BINS as usize - 1 || bin == zero {
+        return bin;
+    }
+    if bin > zero {
+        let m = bin - zero - 1;
+        if m < shift {
+            zero
+        } else {
+            zero + 1 + (m - shift)
+        }
+    } else {
+        let m = zero - 1 - bin;
+        if m < shift {
+            zero
+        } else {
+            zero - 1 - (m - shift)
+        }
+    }
+}
+
+impl ColumnAcc {
+    /// Rescales the sums and bins to a larger anchor.
+    fn rescale(&mut self, anchor: u32) {
+        if self.anchor == 0 || anchor <= self.anchor {
+            if self.anchor == 0 {
+                self.anchor = anchor;
+            }
+            return;
+        }
+        let d = anchor - self.anchor;
+        self.pos = big_shr(&self.pos, d);
+        self.neg = big_shr(&self.neg, d);
+        self.sq = big_shr(&self.sq, 2 * d);
+        if let Some(bins) = &mut self.pct {
+            let mut moved = vec![0; bins.len()];
+            for (b, &n) in bins.iter().enumerate() {
+                if n != 0 {
+                    moved[rebin(b, d)] += n;
+                }
+            }
+            *bins = moved;
+        }
+        self.anchor = anchor;
+    }
+
+    /// Merges `other`, which comes later in the stream.
+    pub fn merge(&mut self, other: &ColumnAcc) {
+        if other.count == 0 {
+            return;
+        }
+        self.count += other.count;
+        self.nan += other.nan;
+        self.pinf += other.pinf;
+        self.ninf += other.ninf;
+        self.min_key = self.min_key.min(other.min_key);
+        self.max_key = self.max_key.max(other.max_key);
+        let mut other = other.clone();
+        let anchor = self.anchor.max(other.anchor);
+        self.rescale(anchor);
+        other.rescale(anchor);
+        big_add(&mut self.pos, &other.pos);
+        big_add(&mut self.neg, &other.neg);
+        big_add(&mut self.sq, &other.sq);
+        if let Some(theirs) = &other.pct {
+            let mine = self.pct.get_or_insert_with(|| vec![0; PCT_BINS as usize]);
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+        if let Some(f) = other.first
+            && self.first.is_none_or(|mine| f.0 < mine.0)
+        {
+            self.first = Some(f);
+        }
+        if let Some(l) = other.last
+            && self.last.is_none_or(|mine| l.0 >= mine.0)
+        {
+            self.last = Some(l);
+        }
+    }
+
+    /// The finite values' count.
+    fn finite(&self) -> u64 {
+        self.count - self.nan - self.pinf - self.ninf
+    }
+
+    /// The sum as f64: NaN with a NaN or both infinities, else ±inf with one.
+    pub fn sum(&self) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        if self.nan > 0 || (self.pinf > 0 && self.ninf > 0) {
+            return Some(f64::NAN);
+        }
+        if self.pinf > 0 {
+            return Some(f64::INFINITY);
+        }
+        if self.ninf > 0 {
+            return Some(f64::NEG_INFINITY);
+        }
+        Some(self.finite_sum())
+    }
+
+    fn finite_sum(&self) -> f64 {
+        let exp = self.anchor as i32 - 1075 - SUM_FRACTION;
+        match big_cmp(&self.pos, &self.neg) {
+            std::cmp::Ordering::Less => -big_to_f64(&big_sub(&self.neg, &self.pos), exp),
+            _ => big_to_f64(&big_sub(&self.pos, &self.neg), exp),
+        }
+    }
+
+    fn sum_sq(&self) -> f64 {
+        big_to_f64(&self.sq, 2 * (self.anchor as i32 - 1075) - SQ_FRACTION)
+    }
+
+    /// The mean of the non-null values.
+    pub fn avg(&self) -> Option<f64> {
+        Some(self.sum()? / self.count as f64)
+    }
+
+    /// The variance (`sample`: over n - 1; null below two values).
+    pub fn var(&self, sample: bool) -> Option<f64> {
+        let n = self.count;
+        if n == 0 || (sample && n < 2) {
+            return None;
+        }
+        if self.finite() != n {
+            return Some(f64::NAN);
+        }
+        let nf = n as f64;
+        let s = self.finite_sum();
+        let mean = s / nf;
+        let m2 = (self.sum_sq() - s * mean).max(0.0);
+        Some(m2 / if sample { nf - 1.0 } else { nf })
+    }
+
+    /// The smallest value (NaN only when every value is NaN).
+    pub fn min(&self) -> Option<f64> {
+        (self.count > 0).then(|| from_order_key(self.min_key))
+    }
+
+    /// The largest value (NaN when there is a NaN, as DuckDB orders them).
+    pub fn max(&self) -> Option<f64> {
+        (self.count > 0).then(|| from_order_key(self.max_key))
+    }
+
+    /// The value of rank `max(1, ceil(q * n))` among the non-NaN values, as
+    /// the midpoint of its bin (within 1/64 of it, relative).
+    pub fn percentile(&self, q: f64) -> Option<f64> {
+        let bins = self.pct.as_ref()?;
+        let n: u64 = bins.iter().sum();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let mut seen = 0;
+        let bin = bins.iter().position(|&c| {
+            seen += c;
+            seen >= rank
+        })?;
+        Some(self.bin_value(bin))
+    }
+
+    fn bin_value(&self, bin: usize) -> f64 {
+        let zero = PCT_ZERO as usize;
+        if bin == 0 {
+            return f64::NEG_INFINITY;
+        }
+        if bin == PCT_BINS as usize - 1 {
+            return f64::INFINITY;
+        }
+        if bin == zero {
+            return 0.0;
+        }
+        let (m, sign) = if bin > zero {
+            (bin - zero - 1, 1.0)
+        } else {
+            (zero - 1 - bin, -1.0)
+        };
+        debug_assert!(m < PCT_SIDE as usize);
+        let octave = (m >> PCT_SUB_BITS) as i32;
+        let sub = (m & ((1 << PCT_SUB_BITS) - 1)) as f64;
+        let biased = self.anchor as i32 - (PCT_OCTAVES as i32 - 1 - octave);
+        let scale = 1u32 << PCT_SUB_BITS;
+        let mid = 1.0 + (sub + 0.5) / f64::from(scale);
+        sign * ldexp(mid, biased - 1023)
+    }
+}
+
+/// The merged state of one (window, group).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlotAcc {
+    /// Rows (`count(*)`).
+    pub rows: u64,
+    /// One accumulator a value column.
+    pub columns: Vec<ColumnAcc>,
+    /// HyperLogLog registers, one set a hashed column.
+    pub hll: Vec<Vec<u8>>,
+}
+
+/// A finished aggregate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AggValue {
+    /// SQL NULL: no values.
+    Null,
+    /// A count.
+    Int(u64),
+    /// Everything else.
+    Float(f64),
+}
+
+impl From<Option<f64>> for AggValue {
+    fn from(v: Option<f64>) -> Self {
+        v.map_or(AggValue::Null, AggValue::Float)
+    }
+}
+
+/// The HyperLogLog estimate of a register set (with the small-range
+/// correction; 64-bit hashes need no large-range one).
+pub fn hll_estimate(registers: &[u8]) -> f64 {
+    let m = registers.len() as f64;
+    let alpha = 0.7213 / (1.0 + 1.079 / m);
+    let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+    let raw = alpha * m * m / sum;
+    let zeros = registers.iter().filter(|&&r| r == 0).count();
+    if raw <= 2.5 * m && zeros > 0 {
+        m * (m / zeros as f64).ln()
+    } else {
+        raw
+    }
+}
+
+impl SlotAcc {
+    /// An empty accumulator.
+    pub fn new(columns: usize, hashed: usize) -> Self {
+        SlotAcc {
+            rows: 0,
+            columns: vec![ColumnAcc::default(); columns],
+            hll: vec![vec![0; HLL_REGISTERS as usize]; hashed],
+        }
+    }
+
+    /// Reads slot `slot` of a batch state. `values` are the batch's value
+    /// columns (for the first and last values).
+    pub fn from_state(state: &AggState, slot: u32, values: &[&[f64]], pct_columns: u32) -> Self {
+        let stride = slot_words(state.columns) as usize;
+        let w = &state.words[slot as usize * stride..][..stride];
+        let hashed = if state.slots == 0 {
+            0
+        } else {
+            state.hll.len() / (state.slots as usize * HLL_REGISTERS as usize)
+        };
+        let mut acc = SlotAcc::new(0, 0);
+        acc.rows = u64::from(w[0]);
+        for c in 0..state.columns as usize {
+            let cw = &w[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
+            let at = |o: u32| cw[o as usize];
+            let pair = |hi: u32, lo: u32| u64::from(at(hi)) << 32 | u64::from(at(lo));
+            let limbs = |o: u32| {
+                let mut b = [0; BIG_LIMBS];
+                b[..SUM_LIMBS as usize].copy_from_slice(&cw[o as usize..(o + SUM_LIMBS) as usize]);
+                b
+            };
+            let count = u64::from(at(col::COUNT));
+            let value_at = |row: u32| values.get(c).and_then(|v| v.get(row as usize)).copied();
+            let first = (count > 0 && at(col::FIRST_ROW) != u32::MAX)
+                .then(|| {
+                    value_at(at(col::FIRST_ROW)).map(|v| (pair(col::FIRST_HI, col::FIRST_LO), v))
+                })
+                .flatten();
+            let last = (count > 0)
+                .then(|| value_at(at(col::LAST_ROW)).map(|v| (pair(col::LAST_HI, col::LAST_LO), v)))
+                .flatten();
+            let pct = (c < pct_columns as usize).then(|| {
+                let n = pct_columns as usize;
+                let start = (slot as usize * n + c) * PCT_BINS as usize;
+                state.pct[start..start + PCT_BINS as usize]
+                    .iter()
+                    .map(|&b| u64::from(b))
+                    .collect()
+            });
+            acc.columns.push(ColumnAcc {
+                count,
+                nan: u64::from(at(col::NAN)),
+                pinf: u64::from(at(col::PINF)),
+                ninf: u64::from(at(col::NINF)),
+                min_key: pair(col::MIN_HI, col::MIN_LO),
+                max_key: pair(col::MAX_HI, col::MAX_LO),
+                anchor: at(col::ANCHOR),
+                pos: limbs(col::POS),
+                neg: limbs(col::NEG),
+                sq: limbs(col::SQ),
+                first: if values.is_empty() { None } else { first },
+                last: if values.is_empty() { None } else { last },
+                pct,
+            });
+        }
+        for h in 0..hashed {
+            let start = (slot as usize * hashed + h) * HLL_REGISTERS as usize;
+            acc.hll.push(
+                state.hll[start..start + HLL_REGISTERS as usize]
+                    .iter()
+                    .map(|&r| r as u8)
+                    .collect(),
+            );
+        }
+        acc
+    }
+
+    /// Merges `other`, which comes later in the stream.
+    pub fn merge(&mut self, other: &SlotAcc) {
+        self.rows += other.rows;
+        if self.columns.len() < other.columns.len() {
+            self.columns
+                .resize(other.columns.len(), ColumnAcc::default());
+        }
+        for (a, b) in self.columns.iter_mut().zip(&other.columns) {
+            a.merge(b);
+        }
+        if self.hll.len() < other.hll.len() {
+            self.hll
+                .resize(other.hll.len(), vec![0; HLL_REGISTERS as usize]);
+        }
+        for (a, b) in self.hll.iter_mut().zip(&other.hll) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = (*x).max(*y);
+            }
+        }
+    }
+
+    /// Finishes `func` over value column `column` (or hashed column, for
+    /// `approx_count_distinct`).
+    pub fn finish(&self, func: AggFunc, column: usize) -> AggValue {
+        let c = self.columns.get(column);
+        match func {
+            AggFunc::CountStar => AggValue::Int(self.rows),
+            AggFunc::ApproxDistinct => match self.hll.get(column) {
+                Some(r) if r.iter().any(|&x| x != 0) => {
+                    AggValue::Int(hll_estimate(r).round() as u64)
+                }
+                Some(_) => AggValue::Int(0),
+                None => AggValue::Null,
+            },
+            _ => {
+                let Some(c) = c else { return AggValue::Null };
+                match func {
+                    AggFunc::Count => AggValue::Int(c.count),
+                    AggFunc::Sum => c.sum().into(),
+                    AggFunc::Min => c.min().into(),
+                    AggFunc::Max => c.max().into(),
+                    AggFunc::Avg => c.avg().into(),
+                    AggFunc::Var { sample } => c.var(sample).into(),
+                    AggFunc::Stddev { sample } => c.var(sample).map(f64::sqrt).into(),
+                    AggFunc::Percentile(q) => c.percentile(q).into(),
+                    AggFunc::First => c.first.map(|f| f.1).into(),
+                    AggFunc::Last => c.last.map(|l| l.1).into(),
+                    AggFunc::CountStar | AggFunc::ApproxDistinct => AggValue::Null,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_to_f64_rounds_to_nearest_even() {
+        let mut b = [0; BIG_LIMBS];
+        b[0] = 3;
+        assert_eq!(big_to_f64(&b, -1), 1.5);
+        // 2^53 + 1 is a tie: rounds to even (2^53); 2^53 + 3 rounds up.
+        let v = (1u64 << 53) + 1;
+        b[0] = v as u32;
+        b[1] = (v >> 32) as u32;
+        assert_eq!(big_to_f64(&b, 0), 2f64.powi(53));
+        let v = (1u64 << 53) + 3;
+        b[0] = v as u32;
+        b[1] = (v >> 32) as u32;
+        assert_eq!(big_to_f64(&b, 0), 2f64.powi(53) + 4.0);
+        // 2^117 + 2^64 is a tie (even: stays), one more low bit breaks it upward.
+        let mut c = [0; BIG_LIMBS];
+        c[3] = 1 << 21;
+        c[2] = 1;
+        assert_eq!(big_to_f64(&c, 0), 2f64.powi(117));
+        c[0] = 1;
+        assert_eq!(big_to_f64(&c, 0), 2f64.powi(117) + 2f64.powi(65));
+    }
+
+    #[test]
+    fn rebinning_moves_down_octaves() {
+        let z = PCT_ZERO as usize;
+        assert_eq!(rebin(z + 1 + 64, 1), z + 1 + 32);
+        assert_eq!(rebin(z + 1 + 10, 1), z);
+        assert_eq!(rebin(z - 1 - 63, 2), z);
+        assert_eq!(rebin(z - 1 - 64, 2), z - 1);
+        assert_eq!(rebin(0, 3), 0);
+        assert_eq!(
+            big_shr(&[0, 1, 0, 0, 0, 0, 0], 1),
+            [1 << 31, 0, 0, 0, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn hll_estimates_small_sets() {
+        let mut r = vec![0u8; HLL_REGISTERS as usize];
+        assert_eq!(hll_estimate(&r).round(), 0.0);
+        r[3] = 1;
+        r[700] = 2;
+        assert!((hll_estimate(&r) - 2.0).abs() < 0.01);
+    }
+}

@@ -1,0 +1,546 @@
+//! The window engine: rows in, closed windows out.
+//!
+//! For every row, in input order, the engine updates the watermark (the
+//! largest event time seen minus the allowed lateness) and decides which open
+//! windows the row falls into; a row whose windows have all closed is late
+//! and goes back to the caller (its index in the batch). A window `[start,
+//! end)` closes once the watermark reaches `end`; at the end of the input
+//! ([`Engine::finish`]) every open window closes. Deciding row by row makes
+//! the result independent of how the input was cut into batches.
+//!
+//! Session windows: per group, a row joins every open session it is closer
+//! than `gap` to (merging them when it bridges two), or starts one; a session
+//! `[first, last + gap)` closes when the watermark reaches its end. A row is
+//! late for sessions when its time is below the watermark.
+//!
+//! The rows of a batch, numbered as dense slots per (window, group), go to the
+//! [`Aggregator`] in pieces of at most [`Engine::batch_rows`] rows; hopping
+//! windows run one pass per window a row falls into.
+
+use std::collections::BTreeMap;
+
+use super::acc::SlotAcc;
+use super::keys::FastMap;
+use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
+use super::spec::WindowSpec;
+use super::{AggInput, AggState, Aggregator};
+use crate::error::{KernelError, Result};
+
+/// How the engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The windows.
+    pub window: WindowSpec,
+    /// How far behind the largest event time seen rows may still arrive (µs, ≥ 0).
+    pub lateness: i64,
+    /// Value columns every batch carries.
+    pub columns: usize,
+    /// Hashed columns (for `approx_count_distinct`).
+    pub hashed: usize,
+    /// Value columns `0..pct_columns` get percentile sketches.
+    pub pct_columns: u32,
+    /// Whether `first`/`last` are asked for.
+    pub first_last: bool,
+    /// Most rows one aggregation call takes (rounded down to a multiple of 32).
+    pub batch_rows: usize,
+}
+
+impl EngineConfig {
+    /// The default piece size: 2^20 rows, fewer when sketches make slots large
+    /// (at most 2^24 words, 64 MiB, of sketches per piece).
+    pub fn default_batch_rows(hashed: usize, pct_columns: u32) -> usize {
+        let sketch = hashed * HLL_REGISTERS as usize + pct_columns as usize * PCT_BINS as usize;
+        (1usize << 24)
+            .checked_div(sketch)
+            .map_or(1 << 20, |rows| rows.clamp(1024, 1 << 20))
+    }
+}
+
+/// One batch of rows for [`Engine::push`].
+#[derive(Debug, Clone, Default)]
+pub struct Batch<'a> {
+    /// Event times, microseconds since the epoch.
+    pub ts: &'a [i64],
+    /// Group ids (see [`super::GroupIndex`]).
+    pub groups: &'a [u32],
+    /// Value columns, `EngineConfig::columns` of them.
+    pub values: Vec<&'a [f64]>,
+    /// Their validity bitmaps (Arrow's layout, bit set = present).
+    pub valid: Vec<Option<&'a [u32]>>,
+    /// Hashed columns, `EngineConfig::hashed` of them.
+    pub hashes: Vec<&'a [u64]>,
+    /// Their validity bitmaps.
+    pub hash_valid: Vec<Option<&'a [u32]>>,
+}
+
+/// A closed window of one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowResult {
+    /// Start (µs, inclusive).
+    pub start: i64,
+    /// End (µs, exclusive).
+    pub end: i64,
+    /// The group.
+    pub group: u32,
+    /// Its merged state; [`SlotAcc::finish`] gives the aggregates.
+    pub acc: SlotAcc,
+}
+
+/// What one [`Engine::push`] gives back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pushed {
+    /// Windows the watermark closed, by start, then group.
+    pub closed: Vec<WindowResult>,
+    /// Rows (indices into the batch) that arrived after all their windows closed.
+    pub late: Vec<usize>,
+}
+
+/// Batch-local slot numbers of (window start, group) pairs.
+#[derive(Debug, Default)]
+struct SlotMap {
+    /// Per window start: one slot per group id, `NO_SLOT` when unused.
+    dense: Vec<(i64, Vec<u32>)>,
+    hashed: FastMap<(i64, u32), u32>,
+    keys: Vec<(i64, u32)>,
+    groups: usize,
+    last: usize,
+}
+
+/// Most windows a piece numbers through dense tables before hashing.
+const DENSE_WINDOWS: usize = 16;
+
+impl SlotMap {
+    fn reset(&mut self, groups: usize) {
+        self.dense.clear();
+        self.hashed.clear();
+        self.keys.clear();
+        self.groups = groups;
+        self.last = 0;
+    }
+
+    #[inline]
+    fn slot(&mut self, start: i64, group: u32) -> u32 {
+        let w = match self.dense.get(self.last) {
+            Some((s, _)) if *s == start => Some(self.last),
+            _ => match self.dense.iter().position(|(s, _)| *s == start) {
+                Some(i) => Some(i),
+                None if self.dense.len() < DENSE_WINDOWS && self.groups <= 1 << 24 => {
+                    self.dense.push((start, vec![NO_SLOT; self.groups]));
+                    Some(self.dense.len() - 1)
+                }
+                None => None,
+            },
+        };
+        let next = self.keys.len() as u32;
+        if let Some(w) = w {
+            self.last = w;
+            let cell = &mut self.dense[w].1[group as usize];
+            if *cell == NO_SLOT {
+                *cell = next;
+                self.keys.push((start, group));
+            }
+            *cell
+        } else {
+            *self.hashed.entry((start, group)).or_insert_with(|| {
+                self.keys.push((start, group));
+                next
+            })
+        }
+    }
+}
+
+/// A session window of one group.
+#[derive(Debug, Clone)]
+struct Session {
+    group: u32,
+    start: i64,
+    last: i64,
+    /// The session this one was merged into (itself when it is a root).
+    parent: u32,
+}
+
+/// The window engine; see the module docs.
+pub struct Engine {
+    config: EngineConfig,
+    backend: Box<dyn Aggregator>,
+    state: AggState,
+    max_ts: Option<i64>,
+    /// Open tumbling/hopping windows: start, then group.
+    open: BTreeMap<i64, FastMap<u32, SlotAcc>>,
+    /// Sessions ever opened; roots with an accumulator are open.
+    sessions: Vec<Session>,
+    session_accs: FastMap<u32, SlotAcc>,
+    open_sessions: FastMap<u32, Vec<u32>>,
+    map: SlotMap,
+    slots: Vec<u32>,
+    late: Vec<bool>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("backend", &self.backend.label())
+            .field("watermark", &self.watermark())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine aggregating on `backend`.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidConfig`] for a bad window or a negative lateness.
+    pub fn new(mut config: EngineConfig, backend: Box<dyn Aggregator>) -> Result<Self> {
+        config.window.validate()?;
+        if config.lateness < 0 {
+            return Err(KernelError::InvalidConfig(
+                "the allowed lateness must not be negative".into(),
+            ));
+        }
+        config.batch_rows = (config.batch_rows / 32 * 32).max(32);
+        Ok(Engine {
+            config,
+            backend,
+            state: AggState::default(),
+            max_ts: None,
+            open: BTreeMap::new(),
+            sessions: Vec::new(),
+            session_accs: FastMap::default(),
+            open_sessions: FastMap::default(),
+            map: SlotMap::default(),
+            slots: Vec::new(),
+            late: Vec::new(),
+        })
+    }
+
+    /// Rows one aggregation call takes at most.
+    pub fn batch_rows(&self) -> usize {
+        self.config.batch_rows
+    }
+
+    /// The backend's label.
+    pub fn backend_label(&self) -> String {
+        self.backend.label()
+    }
+
+    /// True when the backend is the GPU.
+    pub fn is_gpu(&self) -> bool {
+        self.backend.is_gpu()
+    }
+
+    /// The watermark: the largest event time seen minus the lateness.
+    pub fn watermark(&self) -> Option<i64> {
+        self.max_ts.map(|t| t.saturating_sub(self.config.lateness))
+    }
+
+    /// Adds a batch; returns the windows its watermark closed and its late rows.
+    ///
+    /// # Errors
+    /// [`KernelError::Internal`] when the columns do not line up;
+    /// [`KernelError::Gpu`] when the device fails.
+    pub fn push<'a>(&mut self, batch: &Batch<'a>) -> Result<Pushed> {
+        let rows = batch.ts.len();
+        if batch.groups.len() != rows
+            || batch.values.len() != self.config.columns
+            || batch.valid.len() != self.config.columns
+            || batch.hashes.len() != self.config.hashed
+            || batch.hash_valid.len() != self.config.hashed
+        {
+            return Err(KernelError::Internal(
+                "a batch that does not match the engine's columns".into(),
+            ));
+        }
+        let mut pushed = Pushed::default();
+        let step = self.config.batch_rows;
+        let mut at = 0;
+        while at < rows {
+            let end = (at + step).min(rows);
+            let words = |v: &Option<&'a [u32]>| v.map(|b| &b[at / 32..]);
+            let piece = Batch {
+                ts: &batch.ts[at..end],
+                groups: &batch.groups[at..end],
+                values: batch.values.iter().map(|v| &v[at..end]).collect(),
+                valid: batch.valid.iter().map(words).collect(),
+                hashes: batch.hashes.iter().map(|v| &v[at..end]).collect(),
+                hash_valid: batch.hash_valid.iter().map(words).collect(),
+            };
+            self.piece(&piece)?;
+            pushed.late.extend(
+                self.late
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| **l)
+                    .map(|(i, _)| at + i),
+            );
+            at = end;
+        }
+        pushed.closed = self.close(self.watermark());
+        Ok(pushed)
+    }
+
+    /// Closes every open window (the end of the input).
+    pub fn finish(&mut self) -> Vec<WindowResult> {
+        self.close(None)
+    }
+
+    fn input<'a>(&self, piece: &'a Batch<'a>, slots: &'a [u32], slot_count: u32) -> AggInput<'a> {
+        AggInput {
+            slots,
+            slot_count,
+            ts: piece.ts,
+            values: &piece.values,
+            valid: &piece.valid,
+            hashes: &piece.hashes,
+            hash_valid: &piece.hash_valid,
+            pct_columns: self.config.pct_columns,
+            first_last: self.config.first_last,
+        }
+    }
+
+    /// One piece of at most `batch_rows` rows.
+    fn piece(&mut self, piece: &Batch<'_>) -> Result<()> {
+        let rows = piece.ts.len();
+        let groups = piece.groups.iter().max().map_or(0, |&g| g as usize + 1);
+        self.late.clear();
+        self.late.resize(rows, false);
+        match self.config.window {
+            WindowSpec::Tumbling { size } => self.fixed(piece, size, size, groups),
+            WindowSpec::Hop { slide, size } => self.fixed(piece, slide, size, groups),
+            WindowSpec::Session { gap } => self.sessions(piece, gap),
+        }
+    }
+
+    /// Tumbling (`slide == size`) and hopping windows.
+    fn fixed(&mut self, piece: &Batch<'_>, slide: i64, size: i64, groups: usize) -> Result<()> {
+        let rows = piece.ts.len();
+        let hops = size / slide;
+        // The watermark before each row, as row-at-a-time processing sees it.
+        let mut marks = Vec::with_capacity(rows);
+        let mut max_ts = self.max_ts;
+        for &t in piece.ts {
+            marks.push(max_ts.map(|m| m.saturating_sub(self.config.lateness)));
+            max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
+        }
+        let mut any = vec![false; rows];
+        for j in 0..hops {
+            self.map.reset(groups);
+            let mut slots = std::mem::take(&mut self.slots);
+            slots.clear();
+            slots.reserve(rows);
+            for (i, (&t, &g)) in piece.ts.iter().zip(piece.groups).enumerate() {
+                let start = t
+                    .div_euclid(slide)
+                    .saturating_mul(slide)
+                    .saturating_sub(j * slide);
+                let open = marks[i].is_none_or(|w| start.saturating_add(size) > w);
+                if open {
+                    any[i] = true;
+                    slots.push(self.map.slot(start, g));
+                } else {
+                    slots.push(NO_SLOT);
+                }
+            }
+            let slot_count = self.map.keys.len() as u32;
+            if slot_count > 0 {
+                let mut state = std::mem::take(&mut self.state);
+                let result = {
+                    let input = self.input(piece, &slots, slot_count);
+                    self.backend.aggregate(&input, &mut state)
+                };
+                if let Err(e) = result {
+                    self.state = state;
+                    self.slots = slots;
+                    return Err(e);
+                }
+                for (s, &(start, g)) in self.map.keys.iter().enumerate() {
+                    let acc = SlotAcc::from_state(
+                        &state,
+                        s as u32,
+                        &piece.values,
+                        self.config.pct_columns,
+                    );
+                    let window = self.open.entry(start).or_default();
+                    match window.get_mut(&g) {
+                        Some(a) => a.merge(&acc),
+                        None => {
+                            window.insert(g, acc);
+                        }
+                    }
+                }
+                self.state = state;
+            }
+            self.slots = slots;
+        }
+        for (l, a) in self.late.iter_mut().zip(any) {
+            *l = !a;
+        }
+        self.max_ts = max_ts;
+        Ok(())
+    }
+
+    fn root(&mut self, mut s: u32) -> u32 {
+        while self.sessions[s as usize].parent != s {
+            let p = self.sessions[s as usize].parent;
+            let gp = self.sessions[p as usize].parent;
+            self.sessions[s as usize].parent = gp;
+            s = p;
+        }
+        s
+    }
+
+    fn sessions(&mut self, piece: &Batch<'_>, gap: i64) -> Result<()> {
+        let rows = piece.ts.len();
+        let mut slot_of: FastMap<u32, u32> = FastMap::default();
+        let mut keys: Vec<u32> = Vec::new();
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        slots.reserve(rows);
+        let mut max_ts = self.max_ts;
+        for (i, (&t, &g)) in piece.ts.iter().zip(piece.groups).enumerate() {
+            let mark = max_ts.map(|m| m.saturating_sub(self.config.lateness));
+            max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
+            if mark.is_some_and(|w| t < w) {
+                self.late[i] = true;
+                slots.push(NO_SLOT);
+                continue;
+            }
+            let list = self.open_sessions.entry(g).or_default();
+            let mut touching: Vec<u32> = list
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    let s = &self.sessions[s as usize];
+                    t > s.start.saturating_sub(gap) && t < s.last.saturating_add(gap)
+                })
+                .collect();
+            let id = if touching.is_empty() {
+                let id = self.sessions.len() as u32;
+                self.sessions.push(Session {
+                    group: g,
+                    start: t,
+                    last: t,
+                    parent: id,
+                });
+                list.push(id);
+                id
+            } else {
+                touching.sort_unstable();
+                let root = touching[0];
+                list.retain(|s| !touching[1..].contains(s));
+                for &other in &touching[1..] {
+                    let (start, last) = {
+                        let o = &self.sessions[other as usize];
+                        (o.start, o.last)
+                    };
+                    self.sessions[other as usize].parent = root;
+                    let r = &mut self.sessions[root as usize];
+                    r.start = r.start.min(start);
+                    r.last = r.last.max(last);
+                    if let Some(acc) = self.session_accs.remove(&other) {
+                        self.session_accs
+                            .entry(root)
+                            .or_insert_with(|| SlotAcc::new(0, 0))
+                            .merge(&acc);
+                    }
+                }
+                let r = &mut self.sessions[root as usize];
+                r.start = r.start.min(t);
+                r.last = r.last.max(t);
+                root
+            };
+            let next = keys.len() as u32;
+            let slot = *slot_of.entry(id).or_insert_with(|| {
+                keys.push(id);
+                next
+            });
+            slots.push(slot);
+        }
+        let slot_count = keys.len() as u32;
+        if slot_count > 0 {
+            let mut state = std::mem::take(&mut self.state);
+            let result = {
+                let input = self.input(piece, &slots, slot_count);
+                self.backend.aggregate(&input, &mut state)
+            };
+            if let Err(e) = result {
+                self.state = state;
+                self.slots = slots;
+                return Err(e);
+            }
+            for (s, &id) in keys.iter().enumerate() {
+                let acc =
+                    SlotAcc::from_state(&state, s as u32, &piece.values, self.config.pct_columns);
+                let root = self.root(id);
+                self.session_accs
+                    .entry(root)
+                    .or_insert_with(|| SlotAcc::new(0, 0))
+                    .merge(&acc);
+            }
+            self.state = state;
+        }
+        self.slots = slots;
+        self.max_ts = max_ts;
+        Ok(())
+    }
+
+    /// Closes the windows that end at or before `mark` (all with `None`).
+    fn close(&mut self, mark: Option<i64>) -> Vec<WindowResult> {
+        let mut out = Vec::new();
+        match self.config.window {
+            WindowSpec::Tumbling { size } | WindowSpec::Hop { size, .. } => {
+                while let Some(entry) = self.open.first_entry() {
+                    let start = *entry.key();
+                    let end = start.saturating_add(size);
+                    if mark.is_some_and(|w| end > w) {
+                        break;
+                    }
+                    let mut groups: Vec<(u32, SlotAcc)> = entry.remove().into_iter().collect();
+                    groups.sort_unstable_by_key(|(g, _)| *g);
+                    out.extend(groups.into_iter().map(|(group, acc)| WindowResult {
+                        start,
+                        end,
+                        group,
+                        acc,
+                    }));
+                }
+            }
+            WindowSpec::Session { gap } => {
+                let mut closed = Vec::new();
+                for list in self.open_sessions.values_mut() {
+                    list.retain(|&s| {
+                        let end = self.sessions[s as usize].last.saturating_add(gap);
+                        let close = mark.is_none_or(|w| end <= w);
+                        if close {
+                            closed.push(s);
+                        }
+                        !close
+                    });
+                }
+                self.open_sessions.retain(|_, l| !l.is_empty());
+                for s in closed {
+                    let session = self.sessions[s as usize].clone();
+                    let acc = self
+                        .session_accs
+                        .remove(&s)
+                        .unwrap_or_else(|| SlotAcc::new(0, 0));
+                    out.push(WindowResult {
+                        start: session.start,
+                        end: session.last.saturating_add(gap),
+                        group: session.group,
+                        acc,
+                    });
+                }
+                out.sort_by_key(|r| (r.start, r.group));
+            }
+        }
+        out
+    }
+}
+
+/// The words of state one piece may need, for callers sizing GPU memory.
+pub fn state_words(rows: usize, columns: u32, hashed: usize, pct_columns: u32) -> usize {
+    rows * (slot_words(columns) as usize
+        + hashed * HLL_REGISTERS as usize
+        + pct_columns as usize * PCT_BINS as usize)
+}

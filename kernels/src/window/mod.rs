@@ -1,0 +1,133 @@
+//! Window aggregation over event time: the engine, and the exact per-batch
+//! state its two backends compute.
+//!
+//! The host ([`Engine`]) assigns each row to its windows (tumbling and hopping
+//! windows aligned to the Unix epoch, session windows per key), keeps the
+//! watermark (the largest event time seen minus the allowed lateness), sends
+//! late rows to the caller, and numbers the (window, group) pairs of a batch as
+//! dense *slots*. An [`Aggregator`] (the GPU kernel `shaders/aggregate.wgsl`
+//! or its CPU twin `cpu/aggregate.rs`) turns the rows of a batch into integer
+//! state per slot ([`layout`]); the host merges that state into the open
+//! windows' accumulators ([`acc`]) and finishes them in f64 when the
+//! watermark closes a window.
+//!
+//! GROUP BY keys reach the engine as dense `u32` group ids: the caller
+//! dictionary-encodes strings and tuples of keys ([`keys`]), so the kernels
+//! index state directly and never hash or compare strings.
+//!
+//! GPU strategy, at every cardinality: direct-indexed global atomics on the
+//! slot's words. Slots are numbered per batch, so the state buffer holds at
+//! most one slot per row of the batch (a batch is at most
+//! [`Engine::batch_rows`] rows), whatever the number of groups: one key, ten
+//! thousand or millions cost the same memory per batch, and a million keys
+//! only make more slots to merge on the host. With few slots every
+//! invocation contends for the same words; the atomics stay correct, only
+//! slower (a workgroup-local privatised pass for small slot counts is the
+//! obvious next step and is not done).
+
+pub mod acc;
+pub mod engine;
+pub mod keys;
+pub mod layout;
+pub mod spec;
+
+pub use acc::{ColumnAcc, SlotAcc};
+pub use engine::{Batch, Engine, EngineConfig, Pushed, WindowResult};
+pub use keys::{GroupIndex, KeyDictionary};
+pub use spec::{AggFunc, WindowSpec, parse_duration};
+
+use crate::error::Result;
+
+/// One batch of rows as the aggregation kernels take it.
+///
+/// Validity bitmaps are Arrow's: bit `row % 32` of word `row / 32` is set when
+/// the value is present; `None` means every value is.
+#[derive(Debug, Clone, Copy)]
+pub struct AggInput<'a> {
+    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
+    pub slots: &'a [u32],
+    /// Slots in this batch; every slot id is below it.
+    pub slot_count: u32,
+    /// Event times (microseconds), one a row; only read with `first_last`.
+    pub ts: &'a [i64],
+    /// The value columns.
+    pub values: &'a [&'a [f64]],
+    /// Their validity bitmaps.
+    pub valid: &'a [Option<&'a [u32]>],
+    /// 64-bit hashes of the columns `approx_count_distinct` counts.
+    pub hashes: &'a [&'a [u64]],
+    /// Their validity bitmaps.
+    pub hash_valid: &'a [Option<&'a [u32]>],
+    /// Value columns `0..pct_columns` also get percentile sketches.
+    pub pct_columns: u32,
+    /// Whether to find the first and last row by event time (pass C).
+    pub first_last: bool,
+}
+
+impl AggInput<'_> {
+    /// Checks that the columns line up with the slots.
+    ///
+    /// # Errors
+    /// [`crate::KernelError::Internal`]: the engine builds these, so a mismatch is a bug.
+    pub fn check(&self) -> Result<()> {
+        crate::cpu::aggregate::check(self)
+    }
+}
+
+/// The state of one batch: [`layout::slot_words`] words a slot, then the
+/// HyperLogLog registers (one `u32` each, [`layout::HLL_REGISTERS`] per slot
+/// and hashed column) and percentile bins ([`layout::PCT_BINS`] per slot and
+/// percentile column).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AggState {
+    /// Value columns.
+    pub columns: u32,
+    /// Slots.
+    pub slots: u32,
+    /// Slot words, slot-major.
+    pub words: Vec<u32>,
+    /// Registers, `(slot * hashed_columns + column) * HLL_REGISTERS + register`.
+    pub hll: Vec<u32>,
+    /// Bins, `(slot * pct_columns + column) * PCT_BINS + bin`.
+    pub pct: Vec<u32>,
+}
+
+/// A backend that computes [`AggState`] from [`AggInput`]: the GPU kernel or
+/// its CPU twin, bit for bit the same.
+pub trait Aggregator: Send {
+    /// A short description for logs, e.g. `cpu (2 threads)`.
+    fn label(&self) -> String;
+
+    /// True for the wgpu backend.
+    fn is_gpu(&self) -> bool;
+
+    /// Computes the state of one batch into `out` (replacing what it held).
+    ///
+    /// # Errors
+    /// [`crate::KernelError::Gpu`] when the device fails;
+    /// [`crate::KernelError::Internal`] for inputs that do not line up.
+    fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()>;
+}
+
+/// Opens the aggregation backend the user chose (see [`crate::open`]).
+///
+/// # Errors
+/// [`crate::KernelError::NoAdapter`] when `gpu` is asked for and there is no
+/// adapter; [`crate::KernelError::DeviceRequest`] / [`crate::KernelError::Gpu`]
+/// when the device or pipeline cannot be made.
+pub fn open_aggregator(choice: crate::BackendChoice) -> Result<Box<dyn Aggregator>> {
+    use crate::BackendChoice;
+    use crate::error::KernelError;
+    match choice {
+        BackendChoice::Cpu => Ok(Box::new(crate::cpu::aggregate::CpuAggregator)),
+        BackendChoice::Gpu => Ok(Box::new(crate::gpu::aggregate::GpuAggregator::open()?)),
+        BackendChoice::Auto => match crate::gpu::aggregate::GpuAggregator::open() {
+            Ok(gpu) => Ok(Box::new(gpu)),
+            Err(KernelError::NoAdapter) => {
+                tracing::info!("No GPU adapter found; aggregating on the CPU.");
+                Ok(Box::new(crate::cpu::aggregate::CpuAggregator))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}

@@ -1,0 +1,527 @@
+//! Window aggregation: the GPU kernel against its CPU twin word for word on
+//! seeded random batches (nulls, NaN, infinities, -0, subnormals, one row,
+//! no rows, many slots), the shader's layout against the Rust side, the
+//! fixed-point sums against exact integer arithmetic, and the engine's
+//! windows, watermark and late rows.
+
+use std::mem::{offset_of, size_of};
+
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+use osprey_kernels::cpu::aggregate::CpuAggregator;
+use osprey_kernels::gpu::aggregate::{self, AggParams, GpuAggregator};
+use osprey_kernels::window::acc::{AggValue, SlotAcc};
+use osprey_kernels::window::layout::{self, NO_SLOT, col};
+use osprey_kernels::window::{
+    AggFunc, AggInput, AggState, Aggregator, Batch, Engine, EngineConfig, WindowSpec,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::common::gpu_context;
+
+/// One random batch, owned.
+struct Data {
+    slots: Vec<u32>,
+    slot_count: u32,
+    ts: Vec<i64>,
+    values: Vec<Vec<f64>>,
+    valid: Vec<Option<Vec<u32>>>,
+    hashes: Vec<Vec<u64>>,
+    hash_valid: Vec<Option<Vec<u32>>>,
+}
+
+fn special(rng: &mut StdRng) -> f64 {
+    match rng.random_range(0..14) {
+        0 => f64::NAN,
+        1 => f64::INFINITY,
+        2 => f64::NEG_INFINITY,
+        3 => -0.0,
+        4 => 0.0,
+        5 => f64::MIN_POSITIVE / 8.0 * f64::from(rng.random_range(1..100)),
+        6 => -f64::MAX / 2.0,
+        7 => 1e300 * rng.random::<f64>(),
+        8 => -1e-300 * rng.random::<f64>(),
+        _ => (rng.random::<f64>() - 0.5) * 10f64.powi(rng.random_range(-20..20)),
+    }
+}
+
+fn bitmap(rng: &mut StdRng, rows: usize, null_share: f64) -> Vec<u32> {
+    let mut v = vec![0u32; rows.div_ceil(32)];
+    for r in 0..rows {
+        if rng.random::<f64>() >= null_share {
+            v[r / 32] |= 1 << (r % 32);
+        }
+    }
+    v
+}
+
+fn data(seed: u64, rows: usize, slot_count: u32, specials: bool) -> Data {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let slots = (0..rows)
+        .map(|_| {
+            if slot_count == 0 || rng.random_range(0..20) == 0 {
+                NO_SLOT
+            } else {
+                rng.random_range(0..slot_count)
+            }
+        })
+        .collect();
+    let ts = (0..rows)
+        .map(|_| rng.random_range(-5_000..5_000_000))
+        .collect();
+    let mut values = Vec::new();
+    let mut valid = Vec::new();
+    for c in 0..3 {
+        values.push(
+            (0..rows)
+                .map(|_| {
+                    if specials && rng.random_range(0..6) == 0 {
+                        special(&mut rng)
+                    } else if c == 2 {
+                        f64::from(rng.random_range(-50..50))
+                    } else {
+                        rng.random::<f64>() * 100.0 - 20.0
+                    }
+                })
+                .collect(),
+        );
+        valid.push((c != 1).then(|| bitmap(&mut rng, rows, 0.1)));
+    }
+    let hashes = vec![
+        (0..rows)
+            .map(|_| {
+                rng.random_range(0..500u64)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            })
+            .collect(),
+    ];
+    let hash_valid = vec![Some(bitmap(&mut rng, rows, 0.2))];
+    Data {
+        slots,
+        slot_count,
+        ts,
+        values,
+        valid,
+        hashes,
+        hash_valid,
+    }
+}
+
+fn run(agg: &mut dyn Aggregator, d: &Data, pct_columns: u32, first_last: bool) -> AggState {
+    let values: Vec<&[f64]> = d.values.iter().map(Vec::as_slice).collect();
+    let valid: Vec<Option<&[u32]>> = d.valid.iter().map(|v| v.as_deref()).collect();
+    let hashes: Vec<&[u64]> = d.hashes.iter().map(Vec::as_slice).collect();
+    let hash_valid: Vec<Option<&[u32]>> = d.hash_valid.iter().map(|v| v.as_deref()).collect();
+    let input = AggInput {
+        slots: &d.slots,
+        slot_count: d.slot_count,
+        ts: &d.ts,
+        values: &values,
+        valid: &valid,
+        hashes: &hashes,
+        hash_valid: &hash_valid,
+        pct_columns,
+        first_last,
+    };
+    let mut out = AggState::default();
+    agg.aggregate(&input, &mut out).expect("aggregation runs");
+    out
+}
+
+#[test]
+fn gpu_state_equals_the_cpu_twin_word_for_word() {
+    let mut gpu = GpuAggregator::new(gpu_context()).expect("pipelines build");
+    let mut cpu = CpuAggregator;
+    let cases = [
+        (1, 0, 0, true),
+        (2, 1, 1, true),
+        (3, 100, 1, true),
+        (4, 3000, 7, true),
+        (5, 5000, 2500, true),
+        (6, 20_000, 40, false),
+        (7, 40_000, 15_000, true),
+    ];
+    for (seed, rows, slots, specials) in cases {
+        let d = data(seed, rows, slots, specials);
+        // Percentile bins take 16 KiB a slot and column: only for few slots.
+        let sketches: &[(u32, bool)] = if slots <= 3000 {
+            &[(0, false), (2, true)]
+        } else {
+            &[(0, true)]
+        };
+        for &(pct, first_last) in sketches {
+            let want = run(&mut cpu, &d, pct, first_last);
+            let got = run(&mut gpu, &d, pct, first_last);
+            assert_eq!(got.words.len(), want.words.len(), "seed {seed}");
+            if let Some(i) = (0..want.words.len()).find(|&i| got.words[i] != want.words[i]) {
+                let stride = layout::slot_words(3) as usize;
+                panic!(
+                    "seed {seed} pct {pct}: slot {} word {} differs: gpu {:#x} cpu {:#x}",
+                    i / stride,
+                    i % stride,
+                    got.words[i],
+                    want.words[i]
+                );
+            }
+            assert!(
+                got.hll == want.hll,
+                "seed {seed}: HyperLogLog registers differ"
+            );
+            assert!(got.pct == want.pct, "seed {seed}: percentile bins differ");
+        }
+    }
+}
+
+#[test]
+fn empty_and_skipped_rows_give_initial_state() {
+    let mut gpu = GpuAggregator::new(gpu_context()).expect("pipelines build");
+    let mut d = data(9, 64, 4, true);
+    d.slots.iter_mut().for_each(|s| *s = NO_SLOT);
+    let got = run(&mut gpu, &d, 1, true);
+    let want = run(&mut CpuAggregator, &d, 1, true);
+    assert_eq!(got, want);
+    let init = layout::slot_init(3);
+    assert_eq!(&got.words[..init.len()], &init[..]);
+    assert!(got.pct.iter().all(|&b| b == 0));
+}
+
+/// The finished aggregates of a single slot of `values`.
+fn finish_one(values: &[f64]) -> SlotAcc {
+    let d = Data {
+        slots: vec![0; values.len()],
+        slot_count: 1,
+        ts: (0..values.len() as i64).collect(),
+        values: vec![values.to_vec()],
+        valid: vec![None],
+        hashes: vec![],
+        hash_valid: vec![],
+    };
+    let state = run(&mut CpuAggregator, &d, 1, true);
+    SlotAcc::from_state(&state, 0, &[values], 1)
+}
+
+#[test]
+fn sums_are_exact_and_specials_follow_sql() {
+    // Exact: integers times a common power of two, summed in i128.
+    let mut rng = StdRng::seed_from_u64(11);
+    let ints: Vec<i64> = (0..5000)
+        .map(|_| rng.random_range(-(1i64 << 52)..(1 << 52)))
+        .collect();
+    let values: Vec<f64> = ints.iter().map(|&i| i as f64 * 2f64.powi(-30)).collect();
+    let exact: i128 = ints.iter().map(|&i| i128::from(i)).sum();
+    let acc = finish_one(&values);
+    assert_eq!(
+        acc.finish(AggFunc::Sum, 0),
+        AggValue::Float(exact as f64 * 2f64.powi(-30))
+    );
+    // Cancellation that naive f64 summation gets wrong (it gives 2^-50).
+    let big = 2f64.powi(60);
+    let acc = finish_one(&[big, 1.0, -big, 2f64.powi(-50)]);
+    assert_eq!(
+        acc.finish(AggFunc::Sum, 0),
+        AggValue::Float(1.0 + 2f64.powi(-50))
+    );
+    // The documented limit: bits more than 116 below the largest magnitude
+    // of the window are truncated.
+    let acc = finish_one(&[1e100, 1.0, -1e100]);
+    assert_eq!(acc.finish(AggFunc::Sum, 0), AggValue::Float(0.0));
+    // Correctly rounded, as Python's math.fsum: 0.6 (left to right gives 0.6000000000000001).
+    let acc = finish_one(&[0.1, 0.2, 0.3]);
+    assert_eq!(acc.finish(AggFunc::Sum, 0), AggValue::Float(0.6));
+    // Specials.
+    assert!(
+        matches!(finish_one(&[1.0, f64::NAN]).finish(AggFunc::Sum, 0), AggValue::Float(v) if v.is_nan())
+    );
+    assert!(
+        matches!(finish_one(&[f64::INFINITY, f64::NEG_INFINITY]).finish(AggFunc::Sum, 0), AggValue::Float(v) if v.is_nan())
+    );
+    assert_eq!(
+        finish_one(&[f64::INFINITY, 1.0]).finish(AggFunc::Sum, 0),
+        AggValue::Float(f64::INFINITY)
+    );
+    let acc = finish_one(&[-0.0, 0.0, 3.0, f64::NAN]);
+    assert!(matches!(acc.finish(AggFunc::Max, 0), AggValue::Float(v) if v.is_nan()));
+    match acc.finish(AggFunc::Min, 0) {
+        AggValue::Float(v) => assert!(v == 0.0 && v.is_sign_negative()),
+        other => panic!("{other:?}"),
+    }
+    // One value: population variance 0, sample variance null.
+    let acc = finish_one(&[5.0]);
+    assert_eq!(
+        acc.finish(AggFunc::Var { sample: false }, 0),
+        AggValue::Float(0.0)
+    );
+    assert_eq!(acc.finish(AggFunc::Var { sample: true }, 0), AggValue::Null);
+    assert_eq!(acc.finish(AggFunc::First, 0), AggValue::Float(5.0));
+    let acc = finish_one(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+    assert_eq!(
+        acc.finish(AggFunc::Stddev { sample: false }, 0),
+        AggValue::Float(2.0)
+    );
+    assert_eq!(acc.finish(AggFunc::Avg, 0), AggValue::Float(5.0));
+    assert_eq!(acc.finish(AggFunc::First, 0), AggValue::Float(2.0));
+    assert_eq!(acc.finish(AggFunc::Last, 0), AggValue::Float(9.0));
+    match acc.finish(AggFunc::Percentile(0.5), 0) {
+        AggValue::Float(v) => assert!((v - 4.0).abs() <= 4.0 / 64.0, "{v}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn shader_layout_matches_the_rust_side() {
+    let module = naga::front::wgsl::parse_str(aggregate::SOURCE).expect("aggregate.wgsl parses");
+    Validator::new(ValidationFlags::all(), Capabilities::default())
+        .validate(&module)
+        .expect("aggregate.wgsl validates");
+    let (_, ty) = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some("AggParams"))
+        .expect("AggParams");
+    let naga::TypeInner::Struct { members, span } = &ty.inner else {
+        panic!("AggParams is a struct")
+    };
+    assert_eq!(*span as usize, size_of::<AggParams>());
+    let rust = [
+        ("rows", offset_of!(AggParams, rows)),
+        ("slot_count", offset_of!(AggParams, slot_count)),
+        ("columns", offset_of!(AggParams, columns)),
+        ("slot_words", offset_of!(AggParams, slot_words)),
+        ("valid_words", offset_of!(AggParams, valid_words)),
+        ("hashed", offset_of!(AggParams, hashed)),
+        ("pct_columns", offset_of!(AggParams, pct_columns)),
+        ("first_last", offset_of!(AggParams, first_last)),
+        ("_pad0", offset_of!(AggParams, _pad0)),
+        ("_pad1", offset_of!(AggParams, _pad1)),
+        ("_pad2", offset_of!(AggParams, _pad2)),
+        ("_pad3", offset_of!(AggParams, _pad3)),
+    ];
+    let got: Vec<(String, usize)> = members
+        .iter()
+        .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
+        .collect();
+    let want: Vec<(String, usize)> = rust.iter().map(|(n, o)| ((*n).to_owned(), *o)).collect();
+    assert_eq!(got, want);
+
+    let constant = |name: &str| -> i64 {
+        let (_, c) = module
+            .constants
+            .iter()
+            .find(|(_, c)| c.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no constant {name}"));
+        match module.global_expressions[c.init] {
+            naga::Expression::Literal(naga::Literal::U32(v)) => i64::from(v),
+            naga::Expression::Literal(naga::Literal::I32(v)) => i64::from(v),
+            ref other => panic!("{name}: {other:?}"),
+        }
+    };
+    for (name, want) in [
+        ("WORKGROUP_SIZE", i64::from(aggregate::WORKGROUP_SIZE)),
+        ("NO_SLOT", i64::from(NO_SLOT)),
+        ("SLOT_HEADER", i64::from(layout::SLOT_HEADER)),
+        ("COL_WORDS", i64::from(layout::COL_WORDS)),
+        ("SUM_LIMBS", i64::from(layout::SUM_LIMBS)),
+        ("SUM_FRACTION", i64::from(layout::SUM_FRACTION)),
+        ("SQ_FRACTION", i64::from(layout::SQ_FRACTION)),
+        ("C_COUNT", i64::from(col::COUNT)),
+        ("C_NAN", i64::from(col::NAN)),
+        ("C_PINF", i64::from(col::PINF)),
+        ("C_NINF", i64::from(col::NINF)),
+        ("C_MIN_HI", i64::from(col::MIN_HI)),
+        ("C_MIN_LO", i64::from(col::MIN_LO)),
+        ("C_MAX_HI", i64::from(col::MAX_HI)),
+        ("C_MAX_LO", i64::from(col::MAX_LO)),
+        ("C_ANCHOR", i64::from(col::ANCHOR)),
+        ("C_POS", i64::from(col::POS)),
+        ("C_NEG", i64::from(col::NEG)),
+        ("C_SQ", i64::from(col::SQ)),
+        ("C_FIRST_HI", i64::from(col::FIRST_HI)),
+        ("C_FIRST_LO", i64::from(col::FIRST_LO)),
+        ("C_FIRST_ROW", i64::from(col::FIRST_ROW)),
+        ("C_LAST_HI", i64::from(col::LAST_HI)),
+        ("C_LAST_LO", i64::from(col::LAST_LO)),
+        ("C_LAST_ROW", i64::from(col::LAST_ROW)),
+        ("HLL_BITS", i64::from(layout::HLL_BITS)),
+        ("HLL_REGISTERS", i64::from(layout::HLL_REGISTERS)),
+        ("PCT_SUB_BITS", i64::from(layout::PCT_SUB_BITS)),
+        ("PCT_OCTAVES", i64::from(layout::PCT_OCTAVES)),
+        ("PCT_ZERO", i64::from(layout::PCT_ZERO)),
+        ("PCT_BINS", i64::from(layout::PCT_BINS)),
+    ] {
+        assert_eq!(constant(name), want, "{name}");
+    }
+
+    let mut bindings: Vec<(String, u32)> = module
+        .global_variables
+        .iter()
+        .filter_map(|(_, v)| Some((v.name.clone()?, v.binding.as_ref()?.binding)))
+        .collect();
+    bindings.sort_by_key(|b| b.1);
+    use aggregate::binding as b;
+    let want = [
+        ("params", b::PARAMS),
+        ("slots", b::SLOTS),
+        ("ts", b::TS),
+        ("values", b::VALUES),
+        ("valid", b::VALID),
+        ("hashes", b::HASHES),
+        ("state", b::STATE),
+        ("hll", b::HLL),
+        ("pct", b::PCT),
+    ];
+    let want: Vec<(String, u32)> = want.iter().map(|(n, i)| ((*n).to_owned(), *i)).collect();
+    assert_eq!(bindings, want);
+}
+
+/// Closed windows as (start s, end s, group, rows, sum), and the late rows.
+type Windows = (Vec<(i64, i64, u32, u64, f64)>, Vec<usize>);
+
+/// Runs the engine over rows `(ts seconds, group, value)` in batches of `step`.
+fn windows(
+    window: WindowSpec,
+    lateness: i64,
+    rows: &[(i64, u32, f64)],
+    step: usize,
+    backend: Box<dyn Aggregator>,
+) -> Windows {
+    let config = EngineConfig {
+        window,
+        lateness: lateness * 1_000_000,
+        columns: 1,
+        hashed: 0,
+        pct_columns: 0,
+        first_last: false,
+        batch_rows: 64,
+    };
+    let mut engine = Engine::new(config, backend).expect("engine");
+    let mut out = Vec::new();
+    let mut late = Vec::new();
+    let take = |r: Vec<osprey_kernels::window::WindowResult>, out: &mut Vec<_>| {
+        for w in r {
+            let AggValue::Int(n) = w.acc.finish(AggFunc::CountStar, 0) else {
+                panic!()
+            };
+            let AggValue::Float(s) = w.acc.finish(AggFunc::Sum, 0) else {
+                panic!()
+            };
+            out.push((w.start / 1_000_000, w.end / 1_000_000, w.group, n, s));
+        }
+    };
+    for (b, chunk) in rows.chunks(step.max(1)).enumerate() {
+        let ts: Vec<i64> = chunk.iter().map(|r| r.0 * 1_000_000).collect();
+        let groups: Vec<u32> = chunk.iter().map(|r| r.1).collect();
+        let values: Vec<f64> = chunk.iter().map(|r| r.2).collect();
+        let batch = Batch {
+            ts: &ts,
+            groups: &groups,
+            values: vec![&values],
+            valid: vec![None],
+            hashes: vec![],
+            hash_valid: vec![],
+        };
+        let pushed = engine.push(&batch).expect("push");
+        take(pushed.closed, &mut out);
+        late.extend(pushed.late.iter().map(|i| b * step + i));
+    }
+    take(engine.finish(), &mut out);
+    (out, late)
+}
+
+#[test]
+fn tumbling_windows_watermark_and_late_rows() {
+    let rows = [
+        (0, 0, 1.0),
+        (30, 1, 2.0),
+        (59, 0, 3.0),
+        (61, 0, 4.0),
+        (55, 0, 5.0), // out of order, within 10 s of lateness: window 0 still open
+        (75, 1, 6.0), // watermark 65: closes [0, 60)
+        (58, 0, 7.0), // late
+        (200, 0, 8.0),
+        (-1, 2, 9.0), // late (window [-60, 0))
+    ];
+    let expected = vec![
+        (0, 60, 0, 3, 9.0),
+        (0, 60, 1, 1, 2.0),
+        (60, 120, 0, 1, 4.0),
+        (60, 120, 1, 1, 6.0),
+        (180, 240, 0, 1, 8.0),
+    ];
+    for step in [1, 2, 9] {
+        let (got, late) = windows(
+            WindowSpec::Tumbling { size: 60_000_000 },
+            10,
+            &rows,
+            step,
+            Box::new(CpuAggregator),
+        );
+        assert_eq!(got, expected, "step {step}");
+        assert_eq!(late, [6, 8], "step {step}");
+    }
+    let (got, late) = windows(
+        WindowSpec::Tumbling { size: 60_000_000 },
+        10,
+        &rows,
+        4,
+        Box::new(GpuAggregator::new(gpu_context()).expect("gpu")),
+    );
+    assert_eq!((got, late), (expected, vec![6, 8]));
+}
+
+#[test]
+fn hopping_and_session_windows() {
+    let rows = [(5, 0, 1.0), (12, 0, 2.0), (25, 0, 4.0)];
+    let (got, late) = windows(
+        WindowSpec::Hop {
+            slide: 10_000_000,
+            size: 20_000_000,
+        },
+        0,
+        &rows,
+        1,
+        Box::new(CpuAggregator),
+    );
+    assert!(late.is_empty());
+    assert_eq!(
+        got,
+        vec![
+            (-10, 10, 0, 1, 1.0),
+            (0, 20, 0, 2, 3.0),
+            (10, 30, 0, 2, 6.0),
+            (20, 40, 0, 1, 4.0),
+        ]
+    );
+    // Sessions with a 10 s gap: 0, 5, 9 in one; 30 alone; a bridge at 20
+    // between 12 and 28 for group 1.
+    let rows = [
+        (0, 0, 1.0),
+        (5, 0, 1.0),
+        (12, 1, 1.0),
+        (9, 0, 1.0),
+        (28, 1, 1.0),
+        (20, 1, 1.0),
+        (30, 0, 1.0),
+        (100, 2, 1.0),
+        (3, 0, 1.0), // late: the watermark is 100 - 50
+    ];
+    for step in [1, 4] {
+        let (got, late) = windows(
+            WindowSpec::Session { gap: 10_000_000 },
+            50,
+            &rows,
+            step,
+            Box::new(CpuAggregator),
+        );
+        assert_eq!(
+            got,
+            vec![
+                (0, 19, 0, 3, 3.0),
+                (12, 38, 1, 3, 3.0),
+                (30, 40, 0, 1, 1.0),
+                (100, 110, 2, 1, 1.0),
+            ],
+            "step {step}"
+        );
+        assert_eq!(late, [8]);
+    }
+}
