@@ -4,6 +4,7 @@
 //! each subcommand turns its arguments into a checked config before it does
 //! any work. Doc comments are the help text.
 
+pub mod stream;
 pub mod suite;
 
 use std::path::PathBuf;
@@ -44,6 +45,13 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Write a synthetic H.264 test clip with hard cuts (no network needed)
     Generate(GenerateArgs),
+    /// Create, list, describe, delete, split and merge telemetry streams
+    Stream(stream::StreamArgs),
+    /// Put records (NDJSON or CSV from files or stdin, or NDJSON over TCP) into a stream
+    #[command(after_help = crate::exit::HELP)]
+    Put(stream::PutArgs),
+    /// Print a stream's records as NDJSON
+    Read(stream::ReadArgs),
 }
 
 /// Arguments of `osprey analyze`.

@@ -23,6 +23,8 @@ pub enum Exit {
     Input = 3,
     /// No GPU adapter, or the GPU device failed.
     Device = 4,
+    /// Some records of a put were refused; the others were stored.
+    PartialPut = 5,
 }
 
 /// The exit-code table printed after `--help` and copied into the README.
@@ -31,8 +33,9 @@ Exit codes:
   0  success (also when the reader of stdout closes it early, as `| head` does)
   1  runtime failure (output cannot be written, GStreamer unusable, internal error)
   2  invalid arguments, an unknown kernel name among them
-  3  the input cannot be opened, read or decoded, or holds no video stream
-  4  no GPU adapter (with --backend gpu), or the GPU device failed";
+  3  the input cannot be opened, read or decoded, or holds no video stream; no such stream or shard
+  4  no GPU adapter (with --backend gpu), or the GPU device failed
+  5  osprey put: some records were refused (each named on stderr); the others were stored";
 
 /// Arguments that parse but make no sense (a kernel osprey does not know, a
 /// threshold out of range, ...).
@@ -90,11 +93,15 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
             _ => Exit::Failure,
         });
     }
+    if err.is::<crate::stream::RecordsFailed>() {
+        return Some(Exit::PartialPut);
+    }
     if let Some(e) = err.downcast_ref::<IngestError>() {
-        return Some(if e.is_broken_pipe() {
-            Exit::Success
-        } else {
-            Exit::Failure
+        return Some(match e {
+            IngestError::BrokenPipe => Exit::Success,
+            IngestError::NoSuchStream { .. } | IngestError::NoSuchShard { .. } => Exit::Input,
+            IngestError::InvalidArgument(_) => Exit::Usage,
+            _ => Exit::Failure,
         });
     }
     if let Some(e) = err.downcast_ref::<std::io::Error>()
@@ -177,6 +184,7 @@ mod tests {
             (Exit::Usage, 2),
             (Exit::Input, 3),
             (Exit::Device, 4),
+            (Exit::PartialPut, 5),
         ] {
             assert_eq!(exit as u8, code);
             assert!(HELP.contains(&format!("  {code}  ")), "{code} undocumented");

@@ -11,6 +11,9 @@ mod args;
 mod devices;
 mod exit;
 mod generate;
+mod put;
+mod read;
+mod stream;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -88,6 +91,9 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Devices(args) => devices::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Stream(args) => stream::run(args),
+        Command::Put(args) => put::run(args),
+        Command::Read(args) => read::run(args),
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
 //!   backends.
 //! - [`corrupt`]: damaged input gives error records and the analysis goes on.
+//! - [`crash`]: SIGKILL of `osprey put --listen` while producers write loses
+//!   no acknowledged record.
 //! - [`motion`]: motion boxes, masks and zones against a square on a known
 //!   path.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
@@ -14,6 +16,7 @@
 //! - [`oracle_events`]: black and freeze events against ffmpeg's blackdetect
 //!   and freezedetect, on both backends.
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
+//! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
 //!
 //! GPU tests are never skipped: they fail when wgpu finds no adapter (install
 //! Mesa's lavapipe, as `scripts/setup.sh` does), and with
@@ -27,8 +30,10 @@
 mod cli;
 mod common;
 mod corrupt;
+mod crash;
 mod motion;
 mod oracle;
 mod oracle_blur;
 mod oracle_events;
 mod oracle_stats;
+mod stream;

@@ -57,10 +57,7 @@ impl PutRecord {
             )));
         }
         if self.data.len() > MAX_DATA_BYTES {
-            return Err(IngestError::InvalidRecord(format!(
-                "record of {} bytes, more than the limit of {MAX_DATA_BYTES} (1 MiB)",
-                self.data.len()
-            )));
+            return Err(too_large(self.data.len()));
         }
         if let Some(id) = &self.id {
             let chars = id.chars().count();
@@ -83,6 +80,14 @@ impl PutRecord {
     pub fn size(&self) -> usize {
         self.data.len() + self.partition_key.len() + self.id.as_ref().map_or(0, String::len) + 48
     }
+}
+
+/// The error for a record of `bytes` bytes of data, over [`MAX_DATA_BYTES`]
+/// (also for sources that find it out before building the record).
+pub fn too_large(bytes: usize) -> IngestError {
+    IngestError::InvalidRecord(format!(
+        "record of {bytes} bytes, more than the limit of {MAX_DATA_BYTES} (1 MiB)"
+    ))
 }
 
 /// The MD5 of a partition key as a big-endian 128-bit number, as Kinesis maps

@@ -1,0 +1,173 @@
+//! Arguments of the telemetry-stream subcommands: `osprey stream ...`,
+//! `osprey put` and `osprey read`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+/// Where the store lives (every stream subcommand takes it).
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// The store's data directory
+    #[arg(long, value_name = "DIR", default_value = osprey_ingest::store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+/// Arguments of `osprey stream`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// What to do with streams.
+    #[command(subcommand)]
+    pub command: StreamCommand,
+}
+
+/// `osprey stream` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StreamCommand {
+    /// Create a stream with a number of shards
+    Create(CreateArgs),
+    /// List the streams, one name a line
+    List(DataDirArg),
+    /// Print a stream's shards (hash-key and sequence-number ranges) as JSON
+    Describe(NameArgs),
+    /// Delete a stream and all its records
+    Delete(NameArgs),
+    /// Split an open shard at a hash key into two
+    Split(SplitArgs),
+    /// Merge two open shards with adjacent hash-key ranges into one
+    Merge(MergeArgs),
+}
+
+/// Arguments of `osprey stream create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The stream's name (1 to 128 of a-z A-Z 0-9 _ . -)
+    pub name: String,
+    /// Shards, 1 to 1024
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
+    /// Records older than this are removed
+    #[arg(long, default_value_t = osprey_ingest::store::DEFAULT_RETENTION_HOURS, value_name = "HOURS")]
+    pub retention_hours: u32,
+    /// Each shard keeps at most about this many MiB (oldest segments go first)
+    #[arg(long, value_name = "MIB")]
+    pub retention_mib: Option<u64>,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// A stream's name and the store.
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// The stream's name
+    pub name: String,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// Arguments of `osprey stream split`.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The stream's name
+    pub name: String,
+    /// The shard to split (shardId-000000000000)
+    pub shard: String,
+    /// The first hash key of the second child, in decimal, or `middle`
+    pub hash_key: String,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// Arguments of `osprey stream merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The stream's name
+    pub name: String,
+    /// One shard
+    pub shard: String,
+    /// The shard whose hash-key range touches the first's
+    pub adjacent: String,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// Input formats of `osprey put`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One JSON value a line
+    Ndjson,
+    /// Comma-separated values with a header row; each row becomes a JSON object
+    Csv,
+}
+
+/// When `osprey put` acknowledges records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// Once fsynced (group commit): survives a machine crash
+    Fsync,
+    /// Once written to the OS: survives an osprey crash, not a machine crash
+    Os,
+}
+
+/// Arguments of `osprey put`.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The stream to put records into
+    pub stream: String,
+    /// Files to read records from [default: stdin]
+    #[arg(value_name = "FILE", conflicts_with = "listen")]
+    pub files: Vec<PathBuf>,
+    /// Input format [default: csv for *.csv files, else ndjson]
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// Take each record's partition key from this field (a string or number)
+    #[arg(long, value_name = "FIELD", conflicts_with = "partition_key")]
+    pub partition_key_field: Option<String>,
+    /// Use this partition key for every record [default: the record's line number]
+    #[arg(long, value_name = "KEY")]
+    pub partition_key: Option<String>,
+    /// Take each record's id (for consumers' duplicate dropping) from this field
+    #[arg(long, value_name = "FIELD")]
+    pub id_field: Option<String>,
+    /// Listen for NDJSON lines instead (tcp://127.0.0.1:PORT); each line is
+    /// answered with an ack or an error line, in order
+    #[arg(long, value_name = "URL")]
+    pub listen: Option<String>,
+    /// When records count as stored
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Fsync)]
+    pub durability: DurabilityArg,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// Arguments of `osprey read`.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// The stream to read
+    pub stream: String,
+    /// Where each shard starts: trim-horizon, latest, seq:N, after-seq:N, or
+    /// time:T (ms since the epoch or RFC 3339 UTC)
+    #[arg(long, default_value = "trim-horizon", value_name = "POSITION")]
+    pub from: String,
+    /// Keep reading as records arrive, until killed
+    #[arg(long)]
+    pub follow: bool,
+    /// Read as this named consumer: resume from its checkpoint and save it as
+    /// records are printed
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
+    /// Stop after this many records
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// With --follow, milliseconds between looks for new records
+    #[arg(long, default_value_t = 2, value_name = "MS")]
+    pub poll_ms: u64,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}

@@ -1,0 +1,239 @@
+//! `osprey put <stream>`: records from files or stdin (NDJSON lines, or CSV
+//! rows under a header) into a stream, or, with `--listen`, from NDJSON over
+//! TCP ([`crate::stream::tcp`]).
+//!
+//! A record that cannot be stored (malformed JSON, a CSV row with the wrong
+//! number of columns, more than 1 MiB, no partition key) gets one line on
+//! stderr, `osprey: FILE:LINE: why`, and the rest goes on; the run then ends
+//! with exit code 5 ([`RecordsFailed`]). Every record counted as stored is
+//! durable.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write as _};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use osprey_ingest::store::record::too_large;
+use osprey_ingest::store::{Durability, MAX_DATA_BYTES, PutRecord, Store};
+
+use crate::args::stream::{DurabilityArg, InputFormat, PutArgs};
+use crate::exit::InputError;
+use crate::stream::lines::{Line, LineCodec, read_line};
+use crate::stream::{RecordsFailed, open_store, tcp};
+
+/// Records sent to the store in one put.
+const BATCH: usize = 1000;
+
+/// Runs `osprey put`.
+pub fn run(args: &PutArgs) -> Result<()> {
+    let codec = LineCodec {
+        key_field: args.partition_key_field.clone(),
+        key: args.partition_key.clone(),
+        id_field: args.id_field.clone(),
+    };
+    if let Some(url) = &args.listen {
+        tcp::parse_url(url)?;
+    }
+    let durability = match args.durability {
+        DurabilityArg::Fsync => Durability::Fsync,
+        DurabilityArg::Os => Durability::Os,
+    };
+    let store = open_store(&args.data.data_dir, durability)?;
+    store.stream_meta(&args.stream)?;
+    if let Some(url) = &args.listen {
+        return tcp::serve(Arc::new(store), &args.stream, codec, url);
+    }
+    let mut put = Putter {
+        store: &store,
+        stream: &args.stream,
+        records: Vec::with_capacity(BATCH),
+        origins: Vec::with_capacity(BATCH),
+        stored: 0,
+        failed: 0,
+    };
+    if args.files.is_empty() {
+        let format = args.format.unwrap_or(InputFormat::Ndjson);
+        put.input(io::stdin().lock(), "stdin", format, &codec)?;
+    }
+    for path in &args.files {
+        let format = args.format.unwrap_or_else(|| format_of(path));
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| InputError {
+            input: name.clone(),
+            reason: e.to_string().to_lowercase(),
+        })?;
+        put.input(
+            BufReader::with_capacity(1 << 20, file),
+            &name,
+            format,
+            &codec,
+        )?;
+    }
+    put.flush()?;
+    let (stored, failed) = (put.stored, put.failed);
+    let _ = writeln!(
+        io::stderr(),
+        "osprey: put {stored} records into {:?}{}",
+        args.stream,
+        if failed > 0 {
+            format!(", {failed} refused")
+        } else {
+            String::new()
+        }
+    );
+    if failed > 0 {
+        return Err(RecordsFailed {
+            failed,
+            total: stored + failed,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// CSV for `*.csv`, else NDJSON.
+fn format_of(path: &Path) -> InputFormat {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") => InputFormat::Csv,
+        _ => InputFormat::Ndjson,
+    }
+}
+
+/// Batches records into puts and reports the ones refused.
+struct Putter<'a> {
+    store: &'a Store,
+    stream: &'a str,
+    records: Vec<PutRecord>,
+    origins: Vec<(Arc<str>, u64)>,
+    stored: u64,
+    failed: u64,
+}
+
+impl Putter<'_> {
+    /// Puts every record of one input.
+    fn input(
+        &mut self,
+        reader: impl BufRead,
+        name: &str,
+        format: InputFormat,
+        codec: &LineCodec,
+    ) -> Result<()> {
+        let name: Arc<str> = Arc::from(name);
+        match format {
+            InputFormat::Ndjson => self.ndjson(reader, &name, codec),
+            InputFormat::Csv => self.csv(reader, &name, codec),
+        }
+    }
+
+    fn ndjson(
+        &mut self,
+        mut reader: impl BufRead,
+        name: &Arc<str>,
+        codec: &LineCodec,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        let mut line_no = 0;
+        loop {
+            let line =
+                read_line(&mut reader, &mut buf, MAX_DATA_BYTES).map_err(|e| InputError {
+                    input: name.to_string(),
+                    reason: e.to_string().to_lowercase(),
+                })?;
+            line_no += 1;
+            let record = match line {
+                Line::Eof => return Ok(()),
+                Line::Data if buf.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Data => codec.ndjson(&buf, line_no),
+                Line::TooLong(n) => Err(too_large(n).to_string()),
+            };
+            self.push(record, name, line_no)?;
+        }
+    }
+
+    fn csv(&mut self, reader: impl BufRead, name: &Arc<str>, codec: &LineCodec) -> Result<()> {
+        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let header = csv
+            .headers()
+            .map_err(|e| InputError {
+                input: name.to_string(),
+                reason: format!("cannot read the CSV header: {e}"),
+            })?
+            .clone();
+        let mut row = csv::StringRecord::new();
+        loop {
+            let line_no = csv.position().line() + 1;
+            let record = match csv.read_record(&mut row) {
+                Ok(false) => return Ok(()),
+                Ok(true) => {
+                    codec.csv_row(&header, &row, row.position().map_or(line_no, |p| p.line()))
+                }
+                Err(e) if e.is_io_error() => {
+                    return Err(InputError {
+                        input: name.to_string(),
+                        reason: e.to_string(),
+                    }
+                    .into());
+                }
+                Err(e) => Err(format!("malformed CSV: {e}")),
+            };
+            let at = row.position().map_or(line_no, |p| p.line());
+            self.push(record, name, at)?;
+        }
+    }
+
+    fn push(
+        &mut self,
+        record: Result<PutRecord, String>,
+        name: &Arc<str>,
+        line: u64,
+    ) -> Result<()> {
+        match record {
+            Ok(r) => {
+                self.records.push(r);
+                self.origins.push((Arc::clone(name), line));
+                if self.records.len() >= BATCH {
+                    self.flush()?;
+                }
+            }
+            Err(e) => self.refuse(name, line, &e),
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, name: &str, line: u64, why: &str) {
+        self.failed += 1;
+        let _ = writeln!(io::stderr(), "osprey: {name}:{line}: {why}");
+    }
+
+    /// Puts the batch, retrying while the store is overloaded.
+    fn flush(&mut self) -> Result<()> {
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        let mut wait = Duration::from_millis(5);
+        let outcomes = loop {
+            match self.store.put_records(self.stream, &self.records) {
+                Err(e) if e.is_retryable() && wait < Duration::from_secs(10) => {
+                    tracing::debug!(error = %e, "Store busy; retrying.");
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                }
+                other => {
+                    break other
+                        .with_context(|| format!("cannot put records into {:?}", self.stream))?;
+                }
+            }
+        };
+        let origins = std::mem::take(&mut self.origins);
+        for (outcome, (name, line)) in outcomes.into_iter().zip(origins) {
+            match outcome {
+                Ok(_) => self.stored += 1,
+                Err(e) => self.refuse(&name, line, &e.to_string()),
+            }
+        }
+        self.records.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! `osprey read <stream>`: records as NDJSON on stdout, every shard from
+//! `--from` (or a named consumer's checkpoint), parents before the children
+//! of a split or merge; with `--follow`, on as records arrive.
+//!
+//! It opens the store read-only, so it runs alongside the process that
+//! writes it (`osprey put --listen`). With `--consumer`, the checkpoint is
+//! saved after each batch is written to stdout, so a restarted reader goes
+//! on where the last one stopped: no record is skipped, and at most the last
+//! batch is printed again after a crash.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Result;
+use osprey_ingest::store::{StartingPosition, Store, StreamReader};
+
+use crate::args::stream::ReadArgs;
+use crate::exit::UsageError;
+use crate::stream::output::write_record;
+
+/// Records printed per batch at most.
+const BATCH: usize = 1000;
+
+/// Runs `osprey read`.
+pub fn run(args: &ReadArgs) -> Result<()> {
+    let from: StartingPosition = args
+        .from
+        .parse()
+        .map_err(|e: osprey_ingest::IngestError| UsageError(e.to_string()))?;
+    let store = Store::open_read_only(&args.data.data_dir)?;
+    let mut reader = StreamReader::new(&store, &args.stream, from, args.consumer.as_deref())?;
+    let mut stdout = std::io::stdout().lock();
+    let mut line = Vec::with_capacity(1 << 16);
+    let mut left = args.limit.unwrap_or(u64::MAX);
+    while left > 0 {
+        let max = usize::try_from(left).unwrap_or(usize::MAX).min(BATCH);
+        let batch = reader.poll(&store, max, 4 << 20)?;
+        if batch.is_empty() {
+            if !args.follow {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(args.poll_ms.max(1)));
+            continue;
+        }
+        line.clear();
+        for (shard, record) in &batch {
+            write_record(&mut line, shard, record);
+        }
+        stdout.write_all(&line)?;
+        stdout.flush()?;
+        reader.checkpoint(&store)?;
+        left -= batch.len() as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! A stored record as one NDJSON line, as `osprey read` prints it:
+//!
+//! ```json
+//! {"shard":"shardId-000000000000","seq":0,"partition_key":"d1","timestamp":"2026-12-01T17:43:30.250Z","timestamp_ms":1796147010250,"data":{"t":21.5}}
+//! ```
+//!
+//! `data` is the record's JSON as it was put; data that is not JSON is
+//! written as a JSON string when it is UTF-8 and as `data_base64` otherwise.
+//! `explicit_hash_key` and `id` appear when the record has them.
+
+use osprey_ingest::store::Record;
+use osprey_ingest::store::time::format_ms;
+use serde::de::IgnoredAny;
+
+/// Appends the line of `record` from shard `shard`, newline included, to `out`.
+pub fn write_record(out: &mut Vec<u8>, shard: &str, record: &Record) {
+    out.extend_from_slice(b"{\"shard\":");
+    push_json(out, shard);
+    out.extend_from_slice(format!(",\"seq\":{},\"partition_key\":", record.seq).as_bytes());
+    push_json(out, &record.partition_key);
+    out.extend_from_slice(
+        format!(
+            ",\"timestamp\":\"{}\",\"timestamp_ms\":{}",
+            format_ms(record.timestamp_ms),
+            record.timestamp_ms
+        )
+        .as_bytes(),
+    );
+    if let Some(key) = record.explicit_hash_key {
+        out.extend_from_slice(format!(",\"explicit_hash_key\":\"{key}\"").as_bytes());
+    }
+    if let Some(id) = &record.id {
+        out.extend_from_slice(b",\"id\":");
+        push_json(out, id);
+    }
+    let is_json = serde_json::from_slice::<IgnoredAny>(&record.data).is_ok();
+    if is_json && !record.data.contains(&b'\n') {
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(trim(&record.data));
+    } else if is_json {
+        // Pretty JSON from another producer: one line again.
+        let v: serde_json::Value = serde_json::from_slice(&record.data).unwrap_or_default();
+        out.extend_from_slice(b",\"data\":");
+        push_json(out, &v);
+    } else if let Ok(text) = std::str::from_utf8(&record.data) {
+        out.extend_from_slice(b",\"data\":");
+        push_json(out, text);
+    } else {
+        out.extend_from_slice(b",\"data_base64\":\"");
+        base64(out, &record.data);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+fn trim(data: &[u8]) -> &[u8] {
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    let end = data
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &data[start..end]
+}
+
+fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Strings and values already in memory always serialise.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Standard base64 with padding.
+fn base64(out: &mut Vec<u8>, data: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+mod tests {
+    use super::*;
+
+    fn line(data: &[u8]) -> serde_json::Value {
+        let r = Record {
+            seq: 3,
+            timestamp_ms: 0,
+            partition_key: "k\"1".into(),
+            explicit_hash_key: Some(5),
+            id: Some("i".into()),
+            data: data.to_vec(),
+        };
+        let mut out = Vec::new();
+        write_record(&mut out, "shardId-000000000000", &r);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn shapes() {
+        let v = line(b" {\"a\":1} ");
+        assert_eq!(v["data"]["a"], 1);
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["partition_key"], "k\"1");
+        assert_eq!(v["timestamp"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(v["explicit_hash_key"], "5");
+        assert_eq!(line(b"{\n\"a\": 2\n}")["data"]["a"], 2);
+        assert_eq!(line(b"plain text")["data"], "plain text");
+        assert_eq!(line(&[0xff, 0, 1])["data_base64"], "/wAB");
+        assert_eq!(line(b"ab")["data"], "ab");
+        let mut out = Vec::new();
+        base64(&mut out, b"hello");
+        assert_eq!(out, b"aGVsbG8=");
+    }
+}

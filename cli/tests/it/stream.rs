@@ -1,0 +1,370 @@
+//! Telemetry streams through the real binary: `osprey stream`, `osprey put`
+//! from stdin, files and TCP, `osprey read` with every `--from` and a named
+//! consumer, bad records and the exit codes.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{Run, osprey, parse_ndjson};
+
+/// Runs osprey with `args` against the store in `dir`, feeding `stdin`.
+pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut cmd = osprey();
+    cmd.args(args).arg("--data-dir").arg(dir.join("data"));
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A child that fails before reading its input closes the pipe early.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A `put --listen` server on a free port, and that port.
+pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Child, u16) {
+    let mut cmd: Command = osprey();
+    cmd.args(["put", stream, "--listen", "tcp://127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // Log lines (a torn tail repaired, say) may come first.
+    let port = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the server ended before listening"
+        );
+        if let Some(port) = line
+            .trim()
+            .strip_prefix("osprey: listening on tcp://127.0.0.1:")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            break port;
+        }
+    };
+    // Keep draining stderr so that logging never blocks the server.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, port)
+}
+
+fn read(dir: &Path, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["read", "s"];
+    all.extend_from_slice(args);
+    parse_ndjson(&os(dir, &all, "").success().stdout)
+}
+
+#[test]
+fn stream_lifecycle_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d: Value = serde_json::from_str(
+        &os(dir.path(), &["stream", "create", "s", "--shards", "3"], "")
+            .success()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(d["shards"].as_array().unwrap().len(), 3);
+    assert_eq!(d["shards"][0]["id"], "shardId-000000000000");
+    assert_eq!(d["shards"][0]["hash_start"], "0");
+    os(dir.path(), &["stream", "create", "t"], "").success();
+    assert_eq!(
+        os(dir.path(), &["stream", "list"], "").success().stdout,
+        "s\nt\n"
+    );
+    let line = os(dir.path(), &["stream", "create", "s"], "").fails_with(1);
+    assert_eq!(
+        line,
+        "osprey: cannot create stream \"s\": it exists already"
+    );
+    let line = os(dir.path(), &["stream", "describe", "nope"], "").fails_with(3);
+    assert_eq!(line, "osprey: cannot open stream \"nope\": no such stream");
+    os(dir.path(), &["read", "nope"], "").fails_with(3);
+    os(dir.path(), &["put", "nope"], "{}\n").fails_with(3);
+    let line = os(dir.path(), &["stream", "create", "a/b"], "").fails_with(2);
+    assert!(line.contains("invalid stream name"), "{line}");
+    os(dir.path(), &["stream", "create", "x", "--shards", "0"], "").fails_with(2);
+    os(dir.path(), &["read", "s", "--from", "yesterday"], "").fails_with(2);
+    let split = os(
+        dir.path(),
+        &["stream", "split", "s", "shardId-000000000000", "middle"],
+        "",
+    )
+    .success();
+    assert!(
+        split.stdout.contains("shardId-000000000003"),
+        "{}",
+        split.stdout
+    );
+    os(
+        dir.path(),
+        &["stream", "split", "s", "shardId-000000000000", "middle"],
+        "",
+    )
+    .fails_with(2);
+    let merged = os(
+        dir.path(),
+        &[
+            "stream",
+            "merge",
+            "s",
+            "shardId-000000000003",
+            "shardId-000000000004",
+        ],
+        "",
+    )
+    .success();
+    assert!(
+        merged.stdout.contains("shardId-000000000005"),
+        "{}",
+        merged.stdout
+    );
+    let d: Value = serde_json::from_str(
+        &os(dir.path(), &["stream", "describe", "s"], "")
+            .success()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(d["open_shards"], 3);
+    assert_eq!(d["shards"][5]["adjacent_parent"], "shardId-000000000004");
+    os(dir.path(), &["stream", "delete", "t"], "").success();
+    assert_eq!(
+        os(dir.path(), &["stream", "list"], "").success().stdout,
+        "s\n"
+    );
+}
+
+#[test]
+fn put_ndjson_and_csv_with_bad_records() {
+    let dir = tempfile::tempdir().unwrap();
+    os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
+    let big = format!("{{\"dev\":\"big\",\"pad\":\"{}\"}}\n", "x".repeat(1 << 20));
+    let input = format!(
+        "{{\"dev\":\"a\",\"t\":1}}\nnot json\n\n{{\"t\":2}}\n{big}{{\"dev\":\"b\",\"t\":3}}\n"
+    );
+    let r = os(
+        dir.path(),
+        &["put", "s", "--partition-key-field", "dev"],
+        &input,
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("osprey: stdin:2: malformed JSON: "),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        lines[1],
+        "osprey: stdin:4: no field \"dev\" for the partition key"
+    );
+    assert!(
+        lines[2].starts_with(
+            "osprey: stdin:5: invalid record: record of 1048598 bytes, more than the limit"
+        ),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3], "osprey: put 2 records into \"s\", 3 refused");
+    let csv = dir.path().join("x.csv");
+    std::fs::write(&csv, "dev,t,note\nc,4,\"quoted, comma\"\nd,5\ne,6,ok\n").unwrap();
+    let r = os(
+        dir.path(),
+        &[
+            "put",
+            "s",
+            csv.to_str().unwrap(),
+            "--partition-key-field",
+            "dev",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("x.csv:3: 2 columns where the header has 3"),
+        "{}",
+        r.stderr
+    );
+    let missing = dir.path().join("missing.ndjson");
+    os(dir.path(), &["put", "s", missing.to_str().unwrap()], "").fails_with(3);
+    let all = read(dir.path(), &[]);
+    let mut devs: Vec<&str> = all
+        .iter()
+        .map(|r| r["partition_key"].as_str().unwrap())
+        .collect();
+    devs.sort_unstable();
+    assert_eq!(devs, ["a", "b", "c", "e"]);
+    let c = all.iter().find(|r| r["partition_key"] == "c").unwrap();
+    assert_eq!(c["data"]["note"], "quoted, comma");
+    assert_eq!(c["data"]["t"], 4);
+    // A clean run exits 0; a constant key puts everything in one shard.
+    let r = os(
+        dir.path(),
+        &["put", "s", "--partition-key", "same"],
+        "{\"n\":1}\n{\"n\":2}\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let same: Vec<Value> = read(dir.path(), &[])
+        .into_iter()
+        .filter(|r| r["partition_key"] == "same")
+        .collect();
+    assert_eq!(same.len(), 2);
+    assert_eq!(same[0]["shard"], same[1]["shard"]);
+    assert_eq!(
+        same[0]["seq"].as_u64().unwrap() + 1,
+        same[1]["seq"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn read_positions_and_consumer_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    os(dir.path(), &["stream", "create", "s"], "").success();
+    let batch = |from: u32| {
+        (from..from + 5)
+            .map(|n| format!("{{\"n\":{n}}}\n"))
+            .collect::<String>()
+    };
+    os(dir.path(), &["put", "s", "--partition-key", "k"], &batch(0)).success();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    os(dir.path(), &["put", "s", "--partition-key", "k"], &batch(5)).success();
+    let all = read(dir.path(), &[]);
+    assert_eq!(all.len(), 10);
+    let ns = |v: &[Value]| {
+        v.iter()
+            .map(|r| r["data"]["n"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ns(&all), (0..10).collect::<Vec<_>>());
+    assert!(read(dir.path(), &["--from", "latest"]).is_empty());
+    assert_eq!(ns(&read(dir.path(), &["--from", "seq:7"])), [7, 8, 9]);
+    assert_eq!(ns(&read(dir.path(), &["--from", "after-seq:7"])), [8, 9]);
+    let t5 = all[5]["timestamp"].as_str().unwrap();
+    assert_eq!(
+        ns(&read(dir.path(), &["--from", &format!("time:{t5}")]))[0],
+        5
+    );
+    let ms5 = all[5]["timestamp_ms"].as_i64().unwrap();
+    assert_eq!(
+        ns(&read(dir.path(), &["--from", &format!("time:{ms5}")])).len(),
+        5
+    );
+    // A named consumer goes on where it stopped.
+    assert_eq!(
+        ns(&read(dir.path(), &["--consumer", "app", "--limit", "4"])),
+        [0, 1, 2, 3]
+    );
+    assert_eq!(
+        ns(&read(dir.path(), &["--consumer", "app", "--limit", "3"])),
+        [4, 5, 6]
+    );
+    os(
+        dir.path(),
+        &["put", "s", "--partition-key", "k"],
+        &batch(10),
+    )
+    .success();
+    assert_eq!(
+        ns(&read(dir.path(), &["--consumer", "app"])),
+        (7..15).collect::<Vec<_>>()
+    );
+    assert!(read(dir.path(), &["--consumer", "app"]).is_empty());
+}
+
+#[test]
+fn tcp_listener_acks_each_line_and_follow_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
+    let (mut server, port) = listen(dir.path(), "s", &["--partition-key-field", "dev"]);
+    // A follower in its own process, alongside the writer.
+    let mut follower = osprey()
+        .args(["read", "s", "--follow", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let big = format!(
+        "{{\"dev\":\"z\",\"pad\":\"{}\"}}\n",
+        "y".repeat((1 << 20) + 10)
+    );
+    let input =
+        format!("{{\"dev\":\"a\",\"n\":1}}\nbad\n\n{big}{{\"dev\":\"b\",\"n\":2}}\n{{\"n\":3}}\n");
+    sock.write_all(input.as_bytes()).unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answers = String::new();
+    sock.read_to_string(&mut answers).unwrap();
+    let answers = parse_ndjson(&answers);
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    assert!(
+        answers[0]["shard"]
+            .as_str()
+            .unwrap()
+            .starts_with("shardId-")
+    );
+    assert_eq!(answers[0]["seq"], 0);
+    assert_eq!(
+        (
+            answers[1]["line"].as_u64(),
+            answers[1]["retryable"].as_bool()
+        ),
+        (Some(2), Some(false))
+    );
+    assert!(
+        answers[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than the limit"),
+        "{answers:?}"
+    );
+    assert_eq!(answers[2]["line"], 4);
+    assert!(answers[3]["seq"].is_u64());
+    assert_eq!(
+        answers[4]["error"],
+        "no field \"dev\" for the partition key"
+    );
+    let mut out = BufReader::new(follower.stdout.take().unwrap());
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        got.push(
+            serde_json::from_str::<Value>(&line).unwrap()["partition_key"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    got.sort();
+    assert_eq!(got, ["a", "b"]);
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+    // A second server on the same data directory is refused while the first runs.
+    let r = os(
+        dir.path(),
+        &["put", "s", "--listen", "tcp://127.0.0.1:0"],
+        "",
+    );
+    let line = r.fails_with(1);
+    assert!(
+        line.contains("is in use by another osprey process"),
+        "{line}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
