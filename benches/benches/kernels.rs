@@ -11,6 +11,13 @@
 //! staging memory; the transfer itself is inside dispatch).
 //! `OSPREY_BENCH_QUICK=1` shortens the runs; criterion's filter picks sets,
 //! e.g. `-- blur/cpu`.
+//!
+//! The synthetic frames are seeded noise, gradients and flat areas: a worst
+//! case for `blur`, whose cost grows with the number of edge pixels. To
+//! measure on real content too, point `OSPREY_BENCH_YUV=FILE:WxH` at raw
+//! tightly packed I420 frames (`ffmpeg -i clip.mp4 -frames:v 16 -f rawvideo
+//! -pix_fmt yuv420p FILE`); every set then also runs on those frames, as the
+//! size `file-WxH`.
 
 use std::time::Duration;
 
@@ -33,7 +40,10 @@ fn kernel_sets() -> Vec<(&'static str, KernelSet)> {
                 ..KernelSet::ALL
             },
         ),
-        ("stats+scene", KernelSet::of(&[Kernel::Stats, Kernel::Scene])),
+        (
+            "stats+scene",
+            KernelSet::of(&[Kernel::Stats, Kernel::Scene]),
+        ),
     ];
     for k in [Kernel::Motion, Kernel::Black, Kernel::Freeze, Kernel::Blur] {
         sets.push((k.name(), KernelSet::of(&[k])));
@@ -41,8 +51,50 @@ fn kernel_sets() -> Vec<(&'static str, KernelSet)> {
     sets
 }
 
-fn frames(w: u32, h: u32) -> Vec<OwnedFrame> {
-    synth::clip(7, PixelFormat::I420, w, h, CHUNK * 2, 5)
+/// The inputs measured: the synthetic frames at each of [`SIZES`], then the
+/// frames of `OSPREY_BENCH_YUV` when it is set.
+fn inputs() -> Vec<(String, Vec<OwnedFrame>)> {
+    let mut out: Vec<_> = SIZES
+        .iter()
+        .map(|&(name, w, h)| {
+            let frames = synth::clip(7, PixelFormat::I420, w, h, CHUNK * 2, 5);
+            (name.to_owned(), frames)
+        })
+        .collect();
+    if let Some(spec) = std::env::var_os("OSPREY_BENCH_YUV") {
+        let spec = spec.to_string_lossy().into_owned();
+        match raw_frames(&spec) {
+            Ok(input) => out.push(input),
+            Err(e) => eprintln!("OSPREY_BENCH_YUV={spec}: {e}; skipping it"),
+        }
+    }
+    out
+}
+
+/// Reads `FILE:WxH`, raw I420 frames one after another.
+fn raw_frames(spec: &str) -> Result<(String, Vec<OwnedFrame>), String> {
+    let (path, size) = spec.rsplit_once(':').ok_or("expected FILE:WxH")?;
+    let (w, h) = size.split_once('x').ok_or("expected a size WxH")?;
+    let (w, h): (u32, u32) = (
+        w.parse().map_err(|_| "bad width")?,
+        h.parse().map_err(|_| "bad height")?,
+    );
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut frame = OwnedFrame::zeroed(PixelFormat::I420, w, h, 0);
+    let size: usize = frame.planes.iter().map(Vec::len).sum();
+    if size == 0 || bytes.len() < size {
+        return Err(format!("holds no whole {w}x{h} I420 frame"));
+    }
+    let frames = bytes
+        .chunks_exact(size)
+        .map(|raw| {
+            let (y, rest) = raw.split_at(frame.planes[0].len());
+            let (u, v) = rest.split_at(frame.planes[1].len());
+            frame.planes = [y.to_vec(), u.to_vec(), v.to_vec()];
+            frame.clone()
+        })
+        .collect();
+    Ok((format!("file-{w}x{h}"), frames))
 }
 
 fn run_chunks(backend: &mut dyn Backend, clip: &[OwnedFrame], out: &mut Vec<FrameRaw>) {
@@ -67,16 +119,15 @@ fn bench_backends(c: &mut Criterion, gpu_ctx: Option<&std::sync::Arc<GpuContext>
             .map(|ctx| GpuBackend::new(std::sync::Arc::clone(ctx), set))
             .transpose()
             .expect("the GPU pipelines build");
-        for (name, w, h) in SIZES {
-            let clip = frames(w, h);
+        for (name, clip) in inputs() {
             group.throughput(Throughput::Elements(clip.len() as u64));
             let mut out = Vec::new();
             let mut cpu = CpuBackend::new(set);
-            group.bench_function(BenchmarkId::new("cpu", name), |b| {
+            group.bench_function(BenchmarkId::new("cpu", &name), |b| {
                 b.iter(|| run_chunks(&mut cpu, &clip, &mut out));
             });
             if let Some(gpu) = gpu.as_mut() {
-                group.bench_function(BenchmarkId::new("gpu", name), |b| {
+                group.bench_function(BenchmarkId::new("gpu", &name), |b| {
                     b.iter(|| run_chunks(gpu, &clip, &mut out));
                 });
             }
@@ -96,8 +147,7 @@ fn gpu_stages(gpu: &mut GpuBackend) {
         "{:<8} {:>10} {:>12} {:>12} {:>10}",
         "size", "upload ms", "dispatch ms", "readback ms", "frames/s"
     );
-    for (name, w, h) in SIZES {
-        let clip = frames(w, h);
+    for (name, clip) in inputs() {
         let mut out = Vec::new();
         run_chunks(gpu, &clip, &mut out); // warm-up: allocation happens here
         let (mut up, mut disp, mut back, mut n) = (0.0, 0.0, 0.0, 0usize);

@@ -32,6 +32,9 @@ struct Scratch {
     grad: Vec<u16>,
     dir: Vec<u8>,
     nms: Vec<u8>,
+    /// The block column of every pixel column, `u32::MAX` right of the last
+    /// whole block.
+    block_cols: Vec<u32>,
 }
 
 thread_local! {
@@ -53,14 +56,71 @@ pub fn analyze(plane: &Plane<'_>, width: u32, height: u32, setup: &BlurSetup, ra
         return;
     }
     raw.laplacian_count = (w as u64 - 2) * (h as u64 - 2);
-    SCRATCH.with_borrow_mut(|s| {
-        blur_and_laplacian(plane, w, h, s, raw);
-        edges(w, h, setup, &grid, s, raw);
-    });
+    SCRATCH.with_borrow_mut(|s| whole_frame(plane, w, h, setup, &grid, s, raw));
+}
+
+/// Every stage on one frame, compiled twice on x86-64: for the baseline
+/// (SSE2) and for AVX2, taken when the CPU has it. The stages are integer
+/// loops over rows that LLVM vectorises; AVX2 doubles their width. Every
+/// stage is `#[inline(always)]` so that it is compiled into both.
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(
+        unsafe_code,
+        reason = "calling a #[target_feature] function is unsafe; AVX2 is detected first"
+    )
+)]
+fn whole_frame(
+    plane: &Plane<'_>,
+    w: usize,
+    h: usize,
+    setup: &BlurSetup,
+    grid: &BlockGrid,
+    s: &mut Scratch,
+    raw: &mut BlurRaw,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { whole_frame_avx2(plane, w, h, setup, grid, s, raw) };
+        return;
+    }
+    stages_of_frame(plane, w, h, setup, grid, s, raw);
+}
+
+/// [`stages_of_frame`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn whole_frame_avx2(
+    plane: &Plane<'_>,
+    w: usize,
+    h: usize,
+    setup: &BlurSetup,
+    grid: &BlockGrid,
+    s: &mut Scratch,
+    raw: &mut BlurRaw,
+) {
+    stages_of_frame(plane, w, h, setup, grid, s, raw);
+}
+
+/// The blurred plane and Laplacian, then the edges.
+#[inline(always)]
+fn stages_of_frame(
+    plane: &Plane<'_>,
+    w: usize,
+    h: usize,
+    setup: &BlurSetup,
+    grid: &BlockGrid,
+    s: &mut Scratch,
+    raw: &mut BlurRaw,
+) {
+    blur_and_laplacian(plane, w, h, s, raw);
+    edges(w, h, setup, grid, s, raw);
 }
 
 /// Fills `s.blurred` with ff_gaussian_blur of the plane and sums the
 /// Laplacian of its interior, in one pass over the luma rows.
+#[inline(always)]
 fn blur_and_laplacian(plane: &Plane<'_>, w: usize, h: usize, s: &mut Scratch, raw: &mut BlurRaw) {
     s.blurred.resize(w * h, 0);
     s.columns.resize(3 * w, 0);
@@ -86,6 +146,7 @@ fn blur_and_laplacian(plane: &Plane<'_>, w: usize, h: usize, s: &mut Scratch, ra
 /// Sobel, suppression and threshold row by row over the blurred plane, three
 /// rows behind one another, and the width of every edge pixel added to its
 /// block.
+#[inline(always)]
 fn edges(
     w: usize,
     h: usize,
@@ -99,8 +160,16 @@ fn edges(
         grad,
         dir,
         nms,
+        block_cols,
         ..
     } = s;
+    block_cols.clear();
+    block_cols.extend((0..w as u32).map(|x| {
+        let col = x / grid.block_width;
+        if col < grid.cols { col } else { u32::MAX }
+    }));
+    // Pixels right of the last whole block belong to none.
+    let x_end = (grid.cols as usize * grid.block_width as usize).min(w - 1);
     grad.resize(3 * w, 0);
     dir.resize(3 * w, 0);
     nms.resize(3 * w, 0);
@@ -143,23 +212,40 @@ fn edges(
         let Some(y) = r.checked_sub(2).filter(|&y| y >= 1 && y + 1 < h) else {
             continue;
         };
+        let block_row = y as u32 / grid.block_height;
+        if block_row >= grid.rows {
+            // Below the last whole block: no pixel belongs to one.
+            continue;
+        }
+        let first_block = block_row as usize * grid.cols as usize;
         let (up, mid, down) = (&nms[ring(y - 1)], &nms[ring(y)], &nms[ring(y + 1)]);
         let dirs = &dir[ring(y)];
-        for x in 1..w - 1 {
-            if mid[x] <= setup.low.min(setup.high)
-                || !stages::is_edge(up, mid, down, x, setup.low, setup.high)
-            {
-                continue;
-            }
-            let Some(block) = grid.block_of(x as u32, y as u32) else {
-                continue;
-            };
-            let (steps, diagonal) = stages::edge_steps(img, x, y, dirs[x], setup.radius);
-            if steps > 0 {
-                let b = &mut raw.blocks[block];
-                b.width_sum += setup.width(steps, diagonal);
-                b.edges += 1;
+        // Most suppressed gradients are 0: a span's candidates (values above
+        // the lower threshold) are found as one bit mask, which vectorises,
+        // and only those pixels are looked at.
+        let floor = setup.low.min(setup.high);
+        for start in (1..x_end).step_by(SKIP_SPAN) {
+            let span = &mid[start..(start + SKIP_SPAN).min(x_end)];
+            let mut candidates = span
+                .iter()
+                .enumerate()
+                .fold(0u32, |m, (j, &v)| m | (u32::from(v > floor) << j));
+            while candidates != 0 {
+                let x = start + candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                if !stages::is_edge(up, mid, down, x, setup.low, setup.high) {
+                    continue;
+                }
+                let (steps, diagonal) = stages::edge_steps(img, x, y, dirs[x], setup.radius);
+                if steps > 0 {
+                    let b = &mut raw.blocks[first_block + block_cols[x] as usize];
+                    b.width_sum += setup.width(steps, diagonal);
+                    b.edges += 1;
+                }
             }
         }
     }
 }
+
+/// Pixels of a row tested at once for possible edges (the bits of a `u32`).
+const SKIP_SPAN: usize = 32;
