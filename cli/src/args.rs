@@ -45,6 +45,9 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Write a synthetic H.264 test clip with hard cuts (no network needed)
     Generate(GenerateArgs),
+    /// Aggregate telemetry records over event-time windows (flags or streaming SQL)
+    #[command(after_help = crate::exit::HELP)]
+    Aggregate(Box<crate::aggregate::args::AggregateArgs>),
     /// Create, list, describe, delete, split and merge telemetry streams
     Stream(stream::StreamArgs),
     /// Put records (NDJSON or CSV from files or stdin, or NDJSON over TCP) into a stream

@@ -6,6 +6,7 @@
 //! `osprey: ...` and a documented exit code ([`exit`]). stdout carries results
 //! only.
 
+mod aggregate;
 mod analyze;
 mod args;
 mod devices;
@@ -91,6 +92,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Devices(args) => devices::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Aggregate(args) => aggregate::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Put(args) => put::run(args),
         Command::Read(args) => read::run(args),

@@ -27,6 +27,7 @@
     reason = "a test fails loudly at the first surprise"
 )]
 
+mod aggregate;
 mod cli;
 mod common;
 mod corrupt;

@@ -1,0 +1,107 @@
+//! Arguments of `osprey aggregate`, as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::args::BackendArg;
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One JSON object a line.
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// An Apache Parquet file.
+    Parquet,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON object a line.
+    Ndjson,
+    /// An Apache Parquet file (needs --output).
+    Parquet,
+    /// An Arrow IPC file (needs --output).
+    Arrow,
+}
+
+/// Arguments of `osprey aggregate`.
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// Input file (NDJSON, CSV or Parquet), or - for stdin (NDJSON or CSV)
+    #[arg(value_name = "INPUT", default_value = "-")]
+    pub input: String,
+
+    /// Input format; by default from the file's extension (.csv, .parquet), else NDJSON
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+
+    /// A streaming SQL query instead of the flags below: SELECT keys,
+    /// aggregates FROM input [WHERE ...] GROUP BY keys, TUMBLE(ts, INTERVAL
+    /// '1' MINUTE) | HOP(ts, slide, size) | SESSION(ts, gap) [HAVING ...]
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["window", "group_by", "agg"])]
+    pub sql: Option<String>,
+
+    /// The event-time field
+    #[arg(long, default_value = "ts", value_name = "FIELD")]
+    pub time_field: String,
+
+    /// How times are written: auto (RFC 3339, or epoch seconds/milliseconds
+    /// told apart by size), rfc3339, epoch_s, epoch_ms, epoch_us, or a
+    /// strftime pattern such as "%Y/%m/%d %H:%M"
+    #[arg(long, default_value = "auto", value_name = "FORMAT")]
+    pub time_format: String,
+
+    /// Windows: tumbling:SIZE, hop:SLIDE,SIZE or session:GAP (e.g. tumbling:1m)
+    #[arg(long, value_name = "SPEC")]
+    pub window: Option<String>,
+
+    /// Key fields to group by, comma-separated
+    #[arg(long, value_name = "FIELDS")]
+    pub group_by: Option<String>,
+
+    /// Aggregates, comma-separated: count(*), count(x), sum, min, max, avg,
+    /// var_samp, var_pop, stddev_samp, stddev_pop, approx_count_distinct,
+    /// approx_percentile(x, q), p50/p90/p99(x), first, last; `AS name` renames
+    #[arg(long, value_name = "LIST")]
+    pub agg: Option<String>,
+
+    /// How long after the largest event time seen a record may still arrive
+    /// (the watermark is that time minus this); later records are late
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lateness: String,
+
+    /// The records' schema, name:type,... (types: timestamp, string, f64,
+    /// i64, bool); inferred from the first records when absent
+    #[arg(long, value_name = "SPEC")]
+    pub schema: Option<String>,
+
+    /// Records per Arrow batch (NDJSON/CSV chunking, Parquet reading)
+    #[arg(long, default_value_t = 65_536, value_name = "N")]
+    pub batch_rows: usize,
+
+    /// Flush a partial batch once its first record has waited this long
+    /// (for slow streams on stdin)
+    #[arg(long, value_name = "DURATION")]
+    pub max_latency: Option<String>,
+
+    /// Compute backend: auto takes a GPU adapter when wgpu finds one, else the CPU
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+
+    /// Where result rows go: a file path, or - for stdout
+    #[arg(short, long, default_value = "-", value_name = "PATH")]
+    pub output: PathBuf,
+
+    /// Output format; by default from --output's extension (.parquet, .arrow), else NDJSON
+    #[arg(long, value_enum)]
+    pub output_format: Option<OutputFormat>,
+
+    /// Where late and refused records go, as NDJSON with their reason: a
+    /// file path, or - for stderr
+    #[arg(long, default_value = "-", value_name = "PATH")]
+    pub errors: PathBuf,
+}

@@ -1,0 +1,523 @@
+//! Arrow batches into the engine's columns: event times in microseconds, key
+//! tuples as dense group ids, value columns as f64 with validity bitmaps, and
+//! 64-bit hashes for `approx_count_distinct`.
+//!
+//! Rows without a usable event time are split off with their reason; WHERE
+//! runs here, on the input rows, before anything else.
+
+use std::hash::Hasher as _;
+
+use anyhow::{Context as _, Result, anyhow};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
+use osprey_ingest::chunk::TimeFormat;
+use osprey_ingest::chunk::time::RawTime;
+use osprey_kernels::window::keys::KeyValue;
+use osprey_kernels::window::{GroupIndex, KeyDictionary};
+
+use super::plan::{Expr, Scalar};
+use crate::exit::UsageError;
+
+/// Which columns of the input the engine reads.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    /// The event-time field.
+    pub time: String,
+    /// GROUP BY keys.
+    pub keys: Vec<String>,
+    /// Value columns (percentile columns first).
+    pub values: Vec<String>,
+    /// Hashed columns.
+    pub hashed: Vec<String>,
+    /// WHERE.
+    pub filter: Option<Expr>,
+    /// How string or numeric times are read.
+    pub time_format: TimeFormat,
+}
+
+/// One batch, converted.
+#[derive(Debug, Default)]
+pub struct Converted {
+    /// The rows that went in (after WHERE and without the refused ones).
+    pub batch: Option<RecordBatch>,
+    /// Event times.
+    pub ts: Vec<i64>,
+    /// Group ids.
+    pub groups: Vec<u32>,
+    /// Value columns as Float64 arrays.
+    pub values: Vec<Float64Array>,
+    /// Their validity bitmaps.
+    pub valid: Vec<Option<Vec<u32>>>,
+    /// Hashed columns.
+    pub hashes: Vec<Vec<u64>>,
+    /// Their validity bitmaps.
+    pub hash_valid: Vec<Option<Vec<u32>>>,
+    /// Refused rows: (row as text, reason).
+    pub refused: Vec<(String, String)>,
+}
+
+/// The converter, holding the key dictionaries across batches.
+#[derive(Debug)]
+pub struct Converter {
+    plan: ColumnPlan,
+    /// One dictionary a key.
+    pub dicts: Vec<KeyDictionary>,
+    /// Key tuples to groups (two or more keys).
+    pub groups: GroupIndex,
+}
+
+/// The column `name` of `batch`.
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch.column_by_name(name).ok_or_else(|| {
+        let known: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        anyhow!(UsageError(format!(
+            "the input has no field {name:?} (fields: {})",
+            known.join(", ")
+        )))
+    })
+}
+
+/// A bitmap of Arrow's validity, in `u32` words; `None` when all are valid.
+fn bitmap(array: &dyn Array) -> Option<Vec<u32>> {
+    let nulls = array.logical_nulls()?;
+    if nulls.null_count() == 0 {
+        return None;
+    }
+    let mut words = vec![0u32; array.len().div_ceil(32)];
+    for (i, valid) in nulls.iter().enumerate() {
+        if valid {
+            words[i / 32] |= 1 << (i % 32);
+        }
+    }
+    Some(words)
+}
+
+/// SplitMix64's finaliser: spreads a hash's bits for HyperLogLog.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// SipHash-1-3 with std's fixed keys: the same in every run, and well spread
+/// (the multiplicative key hasher is not, for HyperLogLog's top bits).
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(b);
+    mix(h.finish())
+}
+
+/// Renders row `row` of `batch` as a JSON object of its values' text.
+pub fn row_json(batch: &RecordBatch, row: usize) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        let v = if col.is_null(row) {
+            serde_json::Value::Null
+        } else if let DataType::Timestamp(unit, _) = col.data_type() {
+            // Named time zones need chrono-tz in Arrow's formatter; times are UTC here.
+            let per = match unit {
+                TimeUnit::Second => 1_000_000,
+                TimeUnit::Millisecond => 1000,
+                TimeUnit::Microsecond => 1,
+                TimeUnit::Nanosecond => 0,
+            };
+            match cast(col, &DataType::Int64) {
+                Ok(a) => {
+                    let v = a.as_primitive::<Int64Type>().value(row);
+                    let us = if per == 0 {
+                        v / 1000
+                    } else {
+                        v.saturating_mul(per)
+                    };
+                    serde_json::Value::String(super::output::rfc3339(us))
+                }
+                Err(_) => serde_json::Value::Null,
+            }
+        } else {
+            match arrow::util::display::array_value_to_string(col, row) {
+                Ok(s) => serde_json::Value::String(s),
+                Err(_) => serde_json::Value::Null,
+            }
+        };
+        map.insert(field.name().clone(), v);
+    }
+    serde_json::Value::Object(map)
+}
+
+/// The value of row `row` of `array` for WHERE.
+fn scalar(array: &ArrayRef, row: usize) -> Scalar {
+    if array.is_null(row) {
+        return Scalar::Null;
+    }
+    match array.data_type() {
+        DataType::Boolean => Scalar::Bool(array.as_boolean().value(row)),
+        DataType::Utf8 => Scalar::Text(array.as_string::<i32>().value(row).to_owned()),
+        DataType::LargeUtf8 => Scalar::Text(array.as_string::<i64>().value(row).to_owned()),
+        DataType::Timestamp(..) => match cast(array, &DataType::Int64) {
+            Ok(a) => Scalar::Number(a.as_primitive::<Int64Type>().value(row) as f64),
+            Err(_) => Scalar::Null,
+        },
+        t if t.is_numeric() => match cast(&array.slice(row, 1), &DataType::Float64) {
+            Ok(a) => Scalar::Number(a.as_primitive::<Float64Type>().value(0)),
+            Err(_) => Scalar::Null,
+        },
+        _ => match arrow::util::display::array_value_to_string(array, row) {
+            Ok(s) => Scalar::Text(s),
+            Err(_) => Scalar::Null,
+        },
+    }
+}
+
+impl Converter {
+    /// A converter for `plan`.
+    pub fn new(plan: ColumnPlan) -> Self {
+        Converter {
+            dicts: vec![KeyDictionary::new(); plan.keys.len()],
+            groups: GroupIndex::new(),
+            plan,
+        }
+    }
+
+    /// Applies WHERE.
+    fn filter(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let Some(expr) = &self.plan.filter else {
+            return Ok(batch);
+        };
+        let mut names = Vec::new();
+        expr.columns(&mut names);
+        let cols: Vec<(String, ArrayRef)> = names
+            .iter()
+            .map(|n| column(&batch, n).map(|c| (n.clone(), c.clone())))
+            .collect::<Result<_>>()?;
+        let mask: BooleanArray = (0..batch.num_rows())
+            .map(|row| {
+                let lookup = |e: &Expr| match e {
+                    Expr::Column(n) => cols
+                        .iter()
+                        .find(|(c, _)| c == n)
+                        .map_or(Scalar::Null, |(_, a)| scalar(a, row)),
+                    _ => Scalar::Null,
+                };
+                Some(expr.eval(&lookup) == Scalar::Bool(true))
+            })
+            .collect();
+        filter_record_batch(&batch, &mask).context("cannot apply WHERE")
+    }
+
+    /// Event times of every row, or why a row has none.
+    fn times(&self, array: &ArrayRef) -> Vec<Result<i64, String>> {
+        let n = array.len();
+        let per_us = |unit: &TimeUnit| match unit {
+            TimeUnit::Second => (1_000_000, 1),
+            TimeUnit::Millisecond => (1000, 1),
+            TimeUnit::Microsecond => (1, 1),
+            TimeUnit::Nanosecond => (1, 1000),
+        };
+        let missing = || Err("no value for the time field".to_owned());
+        match array.data_type() {
+            DataType::Timestamp(unit, _) => {
+                let (mul, div) = per_us(unit);
+                match cast(array, &DataType::Int64) {
+                    Ok(a) => {
+                        let a = a.as_primitive::<Int64Type>();
+                        (0..n)
+                            .map(|i| {
+                                if a.is_null(i) {
+                                    missing()
+                                } else {
+                                    a.value(i)
+                                        .checked_mul(mul)
+                                        .map(|v| v.div_euclid(div))
+                                        .ok_or_else(|| "time out of range".to_owned())
+                                }
+                            })
+                            .collect()
+                    }
+                    Err(e) => vec![Err(e.to_string()); n],
+                }
+            }
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let a = cast(array, &DataType::Utf8).ok();
+                let a = a.as_ref().map(|a| a.as_string::<i32>());
+                (0..n)
+                    .map(|i| match a {
+                        Some(s) if !s.is_null(i) => {
+                            self.plan.time_format.parse(RawTime::Text(s.value(i)))
+                        }
+                        _ => missing(),
+                    })
+                    .collect()
+            }
+            t if t.is_numeric() => match cast(array, &DataType::Float64) {
+                Ok(a) => {
+                    let a = a.as_primitive::<Float64Type>();
+                    (0..n)
+                        .map(|i| {
+                            if a.is_null(i) {
+                                missing()
+                            } else {
+                                self.plan.time_format.parse(RawTime::Number(a.value(i)))
+                            }
+                        })
+                        .collect()
+                }
+                Err(e) => vec![Err(e.to_string()); n],
+            },
+            other => vec![Err(format!("a time field of type {other} cannot be read")); n],
+        }
+    }
+
+    /// Key ids of one key column.
+    fn key_ids(&mut self, k: usize, array: &ArrayRef) -> Result<Vec<u32>> {
+        let dict = &mut self.dicts[k];
+        let n = array.len();
+        let mut ids = Vec::with_capacity(n);
+        match array.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let a = cast(array, &DataType::Utf8)?;
+                let s = a.as_string::<i32>();
+                let mut last: Option<(usize, u32)> = None;
+                for i in 0..n {
+                    if s.is_null(i) {
+                        ids.push(dict.other_id(KeyValue::Null));
+                        continue;
+                    }
+                    let v = s.value(i);
+                    // Runs of one key are common (sorted or per-device files).
+                    let id = match last {
+                        Some((j, id)) if s.value(j) == v => id,
+                        _ => dict.str_id(v),
+                    };
+                    last = Some((i, id));
+                    ids.push(id);
+                }
+            }
+            DataType::Dictionary(_, value) if matches!(**value, DataType::Utf8) => {
+                let a = cast(array, &DataType::Utf8)?;
+                return self.key_ids(k, &a);
+            }
+            DataType::Boolean => {
+                let b = array.as_boolean();
+                for i in 0..n {
+                    let v = if b.is_null(i) {
+                        KeyValue::Null
+                    } else {
+                        KeyValue::Bool(b.value(i))
+                    };
+                    ids.push(dict.other_id(v));
+                }
+            }
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+                let a = cast(array, &DataType::Float64)?;
+                let f = a.as_primitive::<Float64Type>();
+                for i in 0..n {
+                    ids.push(if f.is_null(i) {
+                        dict.other_id(KeyValue::Null)
+                    } else {
+                        dict.float_id(f.value(i))
+                    });
+                }
+            }
+            t if t.is_integer() || matches!(t, DataType::Timestamp(..)) => {
+                let a = cast(array, &DataType::Int64)?;
+                let v = a.as_primitive::<Int64Type>();
+                for i in 0..n {
+                    ids.push(if v.is_null(i) {
+                        dict.other_id(KeyValue::Null)
+                    } else {
+                        dict.int_id(v.value(i))
+                    });
+                }
+            }
+            other => {
+                return Err(anyhow!(UsageError(format!(
+                    "cannot group by a field of type {other}"
+                ))));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Hashes of a column for `approx_count_distinct`.
+    fn hashes(array: &ArrayRef) -> Result<Vec<u64>> {
+        let n = array.len();
+        Ok(match array.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let a = cast(array, &DataType::Utf8)?;
+                let s = a.as_string::<i32>();
+                (0..n)
+                    .map(|i| {
+                        if s.is_null(i) {
+                            0
+                        } else {
+                            hash_bytes(s.value(i).as_bytes())
+                        }
+                    })
+                    .collect()
+            }
+            t if t.is_integer() || matches!(t, DataType::Timestamp(..) | DataType::Boolean) => {
+                let a = cast(array, &DataType::Int64)?;
+                a.as_primitive::<Int64Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| mix(v as u64 ^ 0x9e37_79b9_7f4a_7c15))
+                    .collect()
+            }
+            _ => {
+                let a = cast(array, &DataType::Float64)?;
+                a.as_primitive::<Float64Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| {
+                        // -0 and 0 are one value, and so are all NaNs.
+                        let canon = if v == 0.0 {
+                            0.0
+                        } else if v.is_nan() {
+                            f64::NAN
+                        } else {
+                            v
+                        };
+                        mix(canon.to_bits())
+                    })
+                    .collect()
+            }
+        })
+    }
+
+    /// Converts one batch.
+    ///
+    /// # Errors
+    /// A [`UsageError`] when a named field is missing or has a type that
+    /// cannot be used.
+    pub fn convert(&mut self, batch: RecordBatch) -> Result<Converted> {
+        let mut batch = self.filter(batch)?;
+        let times = self.times(column(&batch, &self.plan.time)?);
+        let mut refused = Vec::new();
+        if times.iter().any(Result::is_err) {
+            let mask: BooleanArray = times.iter().map(|t| Some(t.is_ok())).collect();
+            for (row, t) in times.iter().enumerate() {
+                if let Err(reason) = t {
+                    refused.push((row_json(&batch, row).to_string(), reason.clone()));
+                }
+            }
+            batch = filter_record_batch(&batch, &mask)?;
+        }
+        let ts: Vec<i64> = times.into_iter().filter_map(Result::ok).collect();
+        let n = batch.num_rows();
+        let groups = match self.plan.keys.len() {
+            0 => vec![0; n],
+            1 => {
+                let key = self.plan.keys[0].clone();
+                let col = column(&batch, &key)?.clone();
+                self.key_ids(0, &col)?
+            }
+            k => {
+                let mut per_key = Vec::with_capacity(k);
+                for i in 0..k {
+                    let key = self.plan.keys[i].clone();
+                    let col = column(&batch, &key)?.clone();
+                    per_key.push(self.key_ids(i, &col)?);
+                }
+                let mut tuple = vec![0; k];
+                (0..n)
+                    .map(|row| {
+                        for (t, ids) in tuple.iter_mut().zip(&per_key) {
+                            *t = ids[row];
+                        }
+                        self.groups.group(&tuple)
+                    })
+                    .collect()
+            }
+        };
+        let mut values = Vec::new();
+        let mut valid = Vec::new();
+        for name in &self.plan.values {
+            let col = column(&batch, name)?;
+            let f = cast(col, &DataType::Float64).map_err(|_| {
+                anyhow!(UsageError(format!(
+                    "cannot aggregate {name:?}: a field of type {} is not numeric",
+                    col.data_type()
+                )))
+            })?;
+            if !(col.data_type().is_numeric() || matches!(col.data_type(), DataType::Boolean)) {
+                return Err(anyhow!(UsageError(format!(
+                    "cannot aggregate {name:?}: a field of type {} is not numeric",
+                    col.data_type()
+                ))));
+            }
+            valid.push(bitmap(f.as_ref()));
+            values.push(f.as_primitive::<Float64Type>().clone());
+        }
+        let mut hashes = Vec::new();
+        let mut hash_valid = Vec::new();
+        for name in &self.plan.hashed {
+            let col = column(&batch, name)?;
+            hash_valid.push(bitmap(col.as_ref()));
+            hashes.push(Self::hashes(col)?);
+        }
+        Ok(Converted {
+            batch: Some(batch),
+            ts,
+            groups,
+            values,
+            valid,
+            hashes,
+            hash_valid,
+            refused,
+        })
+    }
+
+    /// The key values of a group, one a key.
+    pub fn key_values(&self, group: u32) -> Vec<KeyValue> {
+        match self.dicts.len() {
+            0 => Vec::new(),
+            1 => vec![
+                self.dicts[0]
+                    .value(group)
+                    .cloned()
+                    .unwrap_or(KeyValue::Null),
+            ],
+            _ => self
+                .groups
+                .ids(group)
+                .unwrap_or(&[])
+                .iter()
+                .zip(&self.dicts)
+                .map(|(&id, d)| d.value(id).cloned().unwrap_or(KeyValue::Null))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_hashes_spread_over_the_registers() {
+        let mut registers: Vec<u64> = (0..900)
+            .map(|i| hash_bytes(format!("t{i}").as_bytes()) >> 54)
+            .collect();
+        registers.sort_unstable();
+        registers.dedup();
+        // 900 keys into 1024 registers leave about 1024 * (1 - e^(-900/1024)) = 601 in use.
+        assert!(registers.len() > 560, "{}", registers.len());
+        let tags = [
+            "t111", "t121", "t131", "t217", "t22", "t225", "t242", "t307", "t329", "t500", "t515",
+            "t532", "t63", "t631", "t751", "t791", "t833",
+        ];
+        let mut small: Vec<u64> = tags
+            .iter()
+            .map(|t| hash_bytes(t.as_bytes()) >> 54)
+            .collect();
+        small.sort_unstable();
+        small.dedup();
+        assert!(small.len() >= 16, "{small:?}");
+    }
+}

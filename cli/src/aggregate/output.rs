@@ -1,0 +1,376 @@
+//! Result rows out: NDJSON lines, or one Parquet or Arrow IPC file; and the
+//! error output (late and refused records, with their reason).
+//!
+//! A result row holds `window_start` and `window_end` (RFC 3339, UTC), the
+//! keys and the aggregates, named as the plan says. Counts are integers;
+//! NaN and infinities, which JSON lacks, are written as the strings `"NaN"`,
+//! `"Infinity"` and `"-Infinity"`; an aggregate over no values is `null`.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use osprey_ingest::NdjsonSink;
+use osprey_kernels::window::acc::AggValue;
+use osprey_kernels::window::keys::KeyValue;
+use serde_json::{Map, Value};
+
+use super::args::OutputFormat;
+
+/// RFC 3339 in UTC, with fractional seconds only when there are some.
+pub fn rfc3339(us: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(us) {
+        Some(t) if us % 1_000_000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => us.to_string(),
+    }
+}
+
+/// A key as JSON.
+pub fn key_json(k: &KeyValue) -> Value {
+    match k {
+        KeyValue::Null => Value::Null,
+        KeyValue::Str(s) => Value::String(s.to_string()),
+        KeyValue::Int(i) => Value::from(*i),
+        KeyValue::Bool(b) => Value::Bool(*b),
+        KeyValue::Float(bits) => float_json(f64::from_bits(*bits)),
+    }
+}
+
+fn float_json(v: f64) -> Value {
+    if v.is_nan() {
+        Value::String("NaN".into())
+    } else if v.is_infinite() {
+        Value::String(if v > 0.0 { "Infinity" } else { "-Infinity" }.into())
+    } else {
+        serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// An aggregate as JSON.
+pub fn agg_json(v: AggValue) -> Value {
+    match v {
+        AggValue::Null => Value::Null,
+        AggValue::Int(i) => Value::from(i),
+        AggValue::Float(f) => float_json(f),
+    }
+}
+
+/// One result column's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// A window bound (µs).
+    Time(i64),
+    /// A key.
+    Key(KeyValue),
+    /// An aggregate.
+    Agg(AggValue),
+}
+
+/// A JSON object whose fields keep the plan's order.
+struct Ordered<'a> {
+    names: &'a [String],
+    values: Vec<Value>,
+}
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(Some(self.names.len()))?;
+        for (n, v) in self.names.iter().zip(&self.values) {
+            map.serialize_entry(n, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Where result rows go.
+pub enum ResultSink {
+    /// NDJSON, row by row.
+    Ndjson(NdjsonSink<Box<dyn Write>>),
+    /// Parquet or Arrow IPC, written at the end.
+    File {
+        /// Parquet or Arrow.
+        format: OutputFormat,
+        /// The file.
+        file: File,
+        /// Column names.
+        names: Vec<String>,
+        /// Rows so far.
+        rows: Vec<Vec<Cell>>,
+    },
+}
+
+impl ResultSink {
+    /// Writes one row.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn write(&mut self, names: &[String], row: Vec<Cell>) -> Result<()> {
+        match self {
+            ResultSink::Ndjson(sink) => {
+                let values = row
+                    .into_iter()
+                    .map(|cell| match cell {
+                        Cell::Time(us) => Value::String(rfc3339(us)),
+                        Cell::Key(k) => key_json(&k),
+                        Cell::Agg(a) => agg_json(a),
+                    })
+                    .collect();
+                sink.write(&Ordered { names, values })?;
+            }
+            ResultSink::File { rows, .. } => rows.push(row),
+        }
+        Ok(())
+    }
+
+    /// Flushes NDJSON so readers see rows as windows close.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn flush(&mut self) -> Result<()> {
+        if let ResultSink::Ndjson(sink) = self {
+            sink.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the output.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            ResultSink::Ndjson(mut sink) => Ok(sink.flush()?),
+            ResultSink::File {
+                format,
+                file,
+                names,
+                rows,
+            } => {
+                let batch = to_batch(&names, &rows)?;
+                match format {
+                    OutputFormat::Parquet => {
+                        let mut w =
+                            parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+                                .context("cannot write parquet")?;
+                        w.write(&batch).context("cannot write parquet")?;
+                        w.close().context("cannot write parquet")?;
+                    }
+                    OutputFormat::Arrow | OutputFormat::Ndjson => {
+                        let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())
+                            .context("cannot write arrow")?;
+                        w.write(&batch).context("cannot write arrow")?;
+                        w.finish().context("cannot write arrow")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The result rows as one Arrow batch: window bounds as timestamps, counts
+/// as Int64, other aggregates as Float64, integer keys as Int64 and other
+/// keys as text.
+fn to_batch(names: &[String], rows: &[Vec<Cell>]) -> Result<RecordBatch> {
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (c, name) in names.iter().enumerate() {
+        let cells = rows.iter().map(|r| &r[c]);
+        let first = rows.first().map(|r| &r[c]);
+        let (ty, array): (DataType, ArrayRef) = match first {
+            Some(Cell::Time(_)) => {
+                let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
+                for cell in cells {
+                    match cell {
+                        Cell::Time(t) => b.append_value(*t),
+                        _ => b.append_null(),
+                    }
+                }
+                (
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    Arc::new(b.finish().with_timezone("UTC")),
+                )
+            }
+            Some(Cell::Key(_)) => {
+                let all_int = rows
+                    .iter()
+                    .all(|r| matches!(r[c], Cell::Key(KeyValue::Int(_) | KeyValue::Null)));
+                if all_int {
+                    let mut b = Int64Builder::with_capacity(rows.len());
+                    for cell in cells {
+                        match cell {
+                            Cell::Key(KeyValue::Int(i)) => b.append_value(*i),
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Int64, Arc::new(b.finish()))
+                } else {
+                    let mut b = StringBuilder::new();
+                    for cell in cells {
+                        match cell {
+                            Cell::Key(KeyValue::Null) => b.append_null(),
+                            Cell::Key(k) => match key_json(k) {
+                                Value::String(s) => b.append_value(s),
+                                other => b.append_value(other.to_string()),
+                            },
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Utf8, Arc::new(b.finish()))
+                }
+            }
+            _ => {
+                let ints = rows
+                    .iter()
+                    .all(|r| matches!(r[c], Cell::Agg(AggValue::Int(_) | AggValue::Null)))
+                    && rows
+                        .iter()
+                        .any(|r| matches!(r[c], Cell::Agg(AggValue::Int(_))));
+                if ints {
+                    let mut b = Int64Builder::with_capacity(rows.len());
+                    for cell in cells {
+                        match cell {
+                            Cell::Agg(AggValue::Int(i)) => {
+                                b.append_value(i64::try_from(*i).unwrap_or(i64::MAX))
+                            }
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Int64, Arc::new(b.finish()))
+                } else {
+                    let mut b = Float64Builder::with_capacity(rows.len());
+                    for cell in cells {
+                        match cell {
+                            Cell::Agg(AggValue::Float(f)) => b.append_value(*f),
+                            Cell::Agg(AggValue::Int(i)) => b.append_value(*i as f64),
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Float64, Arc::new(b.finish()))
+                }
+            }
+        };
+        fields.push(Field::new(name, ty, true));
+        columns.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .context("cannot build the result batch")
+}
+
+/// Opens the result output.
+///
+/// # Errors
+/// When the file cannot be created, or Parquet/Arrow is asked for on stdout.
+pub fn open(path: &Path, format: Option<OutputFormat>, names: &[String]) -> Result<ResultSink> {
+    let by_extension = match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => OutputFormat::Parquet,
+        Some("arrow" | "ipc" | "feather") => OutputFormat::Arrow,
+        _ => OutputFormat::Ndjson,
+    };
+    let format = format.unwrap_or(by_extension);
+    let stdout = path == Path::new("-");
+    if format != OutputFormat::Ndjson {
+        if stdout {
+            return Err(anyhow::anyhow!(crate::exit::UsageError(
+                "parquet and arrow output need --output FILE".into()
+            )));
+        }
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        return Ok(ResultSink::File {
+            format,
+            file,
+            names: names.to_vec(),
+            rows: Vec::new(),
+        });
+    }
+    let out: Box<dyn Write> = if stdout {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?)
+    };
+    Ok(ResultSink::Ndjson(NdjsonSink::new(out)))
+}
+
+/// The error output: one NDJSON object a late or refused record.
+pub struct ErrorSink {
+    sink: NdjsonSink<Box<dyn Write>>,
+    /// Late records written.
+    pub late: u64,
+    /// Refused records written.
+    pub refused: u64,
+}
+
+impl ErrorSink {
+    /// Opens `path`, or stderr for `-`.
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn open(path: &Path) -> Result<Self> {
+        let out: Box<dyn Write> = if path == Path::new("-") {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            )
+        };
+        Ok(ErrorSink {
+            sink: NdjsonSink::new(out),
+            late: 0,
+            refused: 0,
+        })
+    }
+
+    /// A record that arrived after its windows closed.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn late(&mut self, record: Value, watermark: Option<i64>) -> Result<()> {
+        self.late += 1;
+        let reason = match watermark {
+            Some(w) => format!(
+                "late: all its windows had closed when it arrived (the watermark reached {} by the end of its batch)",
+                rfc3339(w)
+            ),
+            None => "late: its windows closed before it arrived".to_owned(),
+        };
+        let mut map = Map::new();
+        map.insert("kind".into(), "late".into());
+        map.insert("reason".into(), reason.into());
+        map.insert("record".into(), record);
+        Ok(self.sink.write(&Value::Object(map))?)
+    }
+
+    /// A record the chunker or the converter refused.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn refused(&mut self, line: Option<u64>, reason: &str, raw: &str) -> Result<()> {
+        self.refused += 1;
+        let mut map = Map::new();
+        map.insert("kind".into(), "error".into());
+        if let Some(l) = line {
+            map.insert("line".into(), l.into());
+        }
+        map.insert("reason".into(), reason.into());
+        map.insert("record".into(), raw.into());
+        Ok(self.sink.write(&Value::Object(map))?)
+    }
+
+    /// Flushes.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn flush(&mut self) -> Result<()> {
+        Ok(self.sink.flush()?)
+    }
+}
