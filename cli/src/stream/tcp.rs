@@ -11,20 +11,21 @@
 //!
 //! Lines a connection has sent are taken in batches (whatever has arrived,
 //! up to [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes) and stored with
-//! one put, so one fsync serves many lines. Memory stays bounded: a line is
+//! one put, so one fsync serves many lines; the next batch is read and
+//! appended while the last one waits for its fsync. Memory stays bounded: a line is
 //! kept only up to the record limit, a connection holds one batch, the
 //! number of connections is capped, and the store refuses puts past its
 //! in-flight limit with a retryable answer. Blank lines get no answer.
 
-use std::io::{BufReader, BufWriter, Write as _};
+use std::io::{self, BufReader, BufWriter, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::store::record::too_large;
-use osprey_ingest::store::{MAX_DATA_BYTES, PutRecord, Store};
+use osprey_ingest::store::{MAX_DATA_BYTES, PendingPut, Store};
 
 use super::lines::{Line, LineCodec, read_line};
 use crate::exit::UsageError;
@@ -33,10 +34,10 @@ use crate::exit::UsageError;
 pub const BATCH_RECORDS: usize = 8192;
 
 /// Most bytes of lines taken into one put.
-pub const BATCH_BYTES: usize = 8 << 20;
+pub const BATCH_BYTES: usize = 4 << 20;
 
 /// Most connections served at once; more are answered with a retryable error.
-pub const MAX_CONNECTIONS: usize = 128;
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// The `host:port` of a `tcp://host:port` URL.
 pub fn parse_url(url: &str) -> Result<&str> {
@@ -100,33 +101,55 @@ pub fn serve(store: Arc<Store>, stream: &str, codec: LineCodec, url: &str) -> Re
     Ok(())
 }
 
-/// One answer slot: a record to store, an error found before storing, or
-/// nothing (a blank line).
+/// One answer slot: a record to store, or an error found before storing.
 enum Slot {
     Record(u64),
     Error(u64, String),
 }
 
-/// Serves one connection until it closes.
-fn connection(
-    store: &Store,
-    stream: &str,
-    codec: &LineCodec,
-    sock: TcpStream,
-) -> std::io::Result<()> {
+/// One batch on its way from the reading to the answering thread.
+struct Batch<'s> {
+    slots: Vec<Slot>,
+    put: Option<osprey_ingest::Result<PendingPut<'s>>>,
+}
+
+/// Serves one connection until it closes. One thread reads and appends
+/// batches; another waits for each batch's durability and answers, so the
+/// next batch is read and appended while the last one's fsync runs.
+fn connection(store: &Store, stream: &str, codec: &LineCodec, sock: TcpStream) -> io::Result<()> {
     sock.set_nodelay(true)?;
     let mut reader = BufReader::with_capacity(1 << 20, sock.try_clone()?);
-    let mut writer = BufWriter::with_capacity(1 << 20, sock);
+    let writer = BufWriter::with_capacity(1 << 20, sock);
+    let (tx, rx) = mpsc::sync_channel::<Batch<'_>>(2);
+    std::thread::scope(|scope| {
+        let answers = scope.spawn(move || answer(rx, writer));
+        let read = read_batches(&mut reader, store, stream, codec, &tx);
+        drop(tx);
+        let answered = answers
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the answering thread panicked")));
+        read.and(answered)
+    })
+}
+
+/// Reads lines into batches (whatever has arrived, within the limits),
+/// appends each, and hands it on, until the peer closes its side.
+fn read_batches<'s>(
+    reader: &mut BufReader<TcpStream>,
+    store: &'s Store,
+    stream: &str,
+    codec: &LineCodec,
+    tx: &mpsc::SyncSender<Batch<'s>>,
+) -> io::Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    let mut answer = Vec::new();
     loop {
         let mut slots = Vec::new();
         let mut records = Vec::new();
         let mut bytes = 0;
         let mut eof = false;
         loop {
-            let line = read_line(&mut reader, &mut buf, MAX_DATA_BYTES)?;
+            let line = read_line(reader, &mut buf, MAX_DATA_BYTES)?;
             if line != Line::Eof {
                 line_no += 1;
             }
@@ -151,49 +174,50 @@ fn connection(
                 break;
             }
         }
-        answer.clear();
-        write_answers(&mut answer, store, stream, &slots, &records);
-        writer.write_all(&answer)?;
-        writer.flush()?;
+        let put = (!records.is_empty()).then(|| store.begin_put(stream, &records));
+        if !slots.is_empty() && tx.send(Batch { slots, put }).is_err() {
+            // The answering side failed: the peer is gone.
+            return Ok(());
+        }
         if eof {
             return Ok(());
         }
     }
 }
 
-/// Stores `records` and writes one answer per slot.
-fn write_answers(
-    out: &mut Vec<u8>,
-    store: &Store,
-    stream: &str,
-    slots: &[Slot],
-    records: &[PutRecord],
-) {
-    let outcomes = if records.is_empty() {
-        Ok(Vec::new())
-    } else {
-        store.put_records(stream, records)
-    };
-    let mut next = 0;
-    for slot in slots {
-        match slot {
-            Slot::Error(line, e) => error_line(out, *line, e, false),
-            Slot::Record(line) => {
-                match &outcomes {
-                    Ok(outcomes) => match &outcomes[next] {
+/// Waits for each batch's durability and writes its answers, in order.
+fn answer(rx: mpsc::Receiver<Batch<'_>>, mut writer: BufWriter<TcpStream>) -> io::Result<()> {
+    let mut out = Vec::new();
+    for batch in rx {
+        out.clear();
+        let outcomes = batch.put.map(|p| p.map(PendingPut::wait));
+        let mut next = 0;
+        for slot in &batch.slots {
+            match (slot, &outcomes) {
+                (Slot::Error(line, e), _) => error_line(&mut out, *line, e, false),
+                (Slot::Record(line), Some(Ok(outcomes))) => {
+                    match &outcomes[next] {
                         Ok(ack) => {
                             out.extend_from_slice(b"{\"shard\":\"");
                             out.extend_from_slice(ack.shard.as_bytes());
                             out.extend_from_slice(format!("\",\"seq\":{}}}\n", ack.seq).as_bytes());
                         }
-                        Err(e) => error_line(out, *line, &e.to_string(), e.is_retryable()),
-                    },
-                    Err(e) => error_line(out, *line, &e.to_string(), e.is_retryable()),
+                        Err(e) => error_line(&mut out, *line, &e.to_string(), e.is_retryable()),
+                    }
+                    next += 1;
                 }
-                next += 1;
+                (Slot::Record(line), Some(Err(e))) => {
+                    error_line(&mut out, *line, &e.to_string(), e.is_retryable())
+                }
+                (Slot::Record(line), None) => {
+                    error_line(&mut out, *line, "internal error: record not put", false)
+                }
             }
         }
+        writer.write_all(&out)?;
+        writer.flush()?;
     }
+    Ok(())
 }
 
 fn error_line(out: &mut Vec<u8>, line: u64, error: &str, retryable: bool) {

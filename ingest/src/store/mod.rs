@@ -454,10 +454,21 @@ impl Store {
     /// [`IngestError::Overloaded`] (retryable) when too many bytes are in
     /// flight already.
     pub fn put_records(&self, name: &str, records: &[PutRecord]) -> Result<Vec<PutOutcome>> {
+        Ok(self.begin_put(name, records)?.wait())
+    }
+
+    /// The first half of [`Store::put_records`]: validates and appends the
+    /// records, and returns what [`PendingPut::wait`] waits on for their
+    /// durability. A caller that pipelines (the TCP listener) reads its next
+    /// batch meanwhile; the bytes count as in flight until the wait ends.
+    ///
+    /// # Errors
+    /// As [`Store::put_records`].
+    pub fn begin_put(&self, name: &str, records: &[PutRecord]) -> Result<PendingPut<'_>> {
         self.check_writable()?;
         let stream = self.stream(name)?;
         let bytes: usize = records.iter().map(PutRecord::size).sum();
-        let _guard = self.admit(bytes)?;
+        let guard = self.admit(bytes)?;
         let mut out: Vec<Option<PutOutcome>> = Vec::with_capacity(records.len());
         let mut valid = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
@@ -469,13 +480,15 @@ impl Store {
                 Err(e) => out.push(Some(Err(e))),
             }
         }
-        for (i, result) in stream.append(valid, (self.config.clock)()) {
+        let (failed, waits) = stream.append(valid, (self.config.clock)());
+        for (i, result) in failed {
             out[i] = Some(result.map(|(shard, seq)| PutAck { shard, seq }));
         }
-        Ok(out
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(IngestError::InvalidRecord("not stored".into()))))
-            .collect())
+        Ok(PendingPut {
+            out,
+            waits,
+            _guard: guard,
+        })
     }
 
     /// Counts `bytes` in flight, or refuses them when that would pass the limit.
@@ -678,7 +691,35 @@ impl Store {
     }
 }
 
+/// A put whose records are appended but not yet known to be durable.
+#[derive(Debug)]
+#[must_use = "records count as stored only after `wait`"]
+pub struct PendingPut<'a> {
+    out: Vec<Option<PutOutcome>>,
+    waits: Vec<stream::Pending>,
+    _guard: InflightGuard<'a>,
+}
+
+impl PendingPut<'_> {
+    /// Waits until the records are durable and answers per record, in the
+    /// order they were put.
+    pub fn wait(self) -> Vec<PutOutcome> {
+        let PendingPut {
+            mut out,
+            waits,
+            _guard,
+        } = self;
+        for (i, result) in stream::wait(waits) {
+            out[i] = Some(result.map(|(shard, seq)| PutAck { shard, seq }));
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(IngestError::InvalidRecord("not stored".into()))))
+            .collect()
+    }
+}
+
 /// Takes its bytes off the in-flight count when the put ends.
+#[derive(Debug)]
 struct InflightGuard<'a> {
     counter: &'a AtomicUsize,
     bytes: usize,

@@ -54,7 +54,7 @@ pub type Stored = std::result::Result<(Arc<str>, u64), IngestError>;
 
 /// Appended records waiting for durability: the log, the end to wait for,
 /// and per record its index, shard and sequence number.
-type Pending = (Arc<ShardLog>, u64, Vec<(usize, Arc<str>, u64)>);
+pub type Pending = (Arc<ShardLog>, u64, Vec<(usize, Arc<str>, u64)>);
 
 /// Records routed to one shard, with their indexes.
 type Group<'r> = (Arc<str>, Arc<ShardLog>, Vec<(usize, &'r PutRecord)>);
@@ -108,10 +108,14 @@ impl Stream {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(table);
     }
 
-    /// Appends valid records, each with its index in the caller's batch, and
-    /// returns per index the shard and sequence number, or the error that
-    /// record met. Everything returned as stored is durable.
-    pub fn append(&self, records: Vec<(usize, &PutRecord)>, now_ms: i64) -> Vec<(usize, Stored)> {
+    /// Appends valid records, each with its index in the caller's batch.
+    /// Returns the records that failed already, per index, and what to wait
+    /// for ([`wait`]) before the others count as stored.
+    pub fn append(
+        &self,
+        records: Vec<(usize, &PutRecord)>,
+        now_ms: i64,
+    ) -> (Vec<(usize, Stored)>, Vec<Pending>) {
         let mut out = Vec::with_capacity(records.len());
         let mut pending = records;
         let mut waits: Vec<Pending> = Vec::new();
@@ -168,8 +172,36 @@ impl Stream {
                 }
             }
         }
-        for (log, end, acks) in waits {
-            match log.wait_durable(end) {
+        (out, waits)
+    }
+}
+
+/// Waits until the appended records in `waits` are durable; returns per
+/// index the shard and sequence number, or the error the fsync met.
+pub fn wait(waits: Vec<Pending>) -> Vec<(usize, Stored)> {
+    let mut out = Vec::new();
+    {
+        // The shards' fsyncs run side by side: a batch over many shards
+        // waits for the slowest, not for their sum.
+        let synced: Vec<Result<()>> = match waits.as_slice() {
+            [] => Vec::new(),
+            [(log, end, _)] => vec![log.wait_durable(*end)],
+            many => std::thread::scope(|scope| {
+                let handles: Vec<_> = many[1..]
+                    .iter()
+                    .map(|(log, end, _)| scope.spawn(move || log.wait_durable(*end)))
+                    .collect();
+                let first = many[0].0.wait_durable(many[0].1);
+                std::iter::once(first)
+                    .chain(handles.into_iter().map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(internal("the fsync thread panicked")))
+                    }))
+                    .collect()
+            }),
+        };
+        for ((_, _, acks), result) in waits.into_iter().zip(synced) {
+            match result {
                 Ok(()) => out.extend(acks.into_iter().map(|(i, id, s)| (i, Ok((id, s))))),
                 Err(e) => {
                     let msg = e.to_string();
@@ -177,9 +209,11 @@ impl Stream {
                 }
             }
         }
-        out
     }
+    out
+}
 
+impl Stream {
     /// Splits open shard `shard` at `hash_key`: the first child takes the
     /// parent's range below it, the second the rest.
     ///
