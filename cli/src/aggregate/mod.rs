@@ -329,7 +329,16 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
                     reason: format!("{e}"),
                 })
             })?;
-            for batch in batches {
+            // Decode on a thread of its own, two batches ahead of the engine.
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            std::thread::spawn(move || {
+                for batch in batches {
+                    if tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            for batch in rx {
                 let batch = batch.map_err(|e| {
                     anyhow!(InputError {
                         input: args.input.clone(),

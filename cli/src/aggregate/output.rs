@@ -93,8 +93,8 @@ impl serde::Serialize for Ordered<'_> {
 
 /// Where result rows go.
 pub enum ResultSink {
-    /// NDJSON, row by row.
-    Ndjson(NdjsonSink<Box<dyn Write>>),
+    /// NDJSON, row by row; the last window bounds' text is kept, as they repeat.
+    Ndjson(NdjsonSink<Box<dyn Write>>, [(i64, String); 2]),
     /// Parquet or Arrow IPC, written at the end.
     File {
         /// Parquet or Arrow.
@@ -115,11 +115,23 @@ impl ResultSink {
     /// When the output cannot be written.
     pub fn write(&mut self, names: &[String], row: Vec<Cell>) -> Result<()> {
         match self {
-            ResultSink::Ndjson(sink) => {
+            ResultSink::Ndjson(sink, cache) => {
                 let values = row
                     .into_iter()
                     .map(|cell| match cell {
-                        Cell::Time(us) => Value::String(rfc3339(us)),
+                        Cell::Time(us) => {
+                            let hit = cache.iter().position(|(t, _)| *t == us);
+                            let text = match hit {
+                                Some(i) => cache[i].1.clone(),
+                                None => {
+                                    let text = rfc3339(us);
+                                    cache.swap(0, 1);
+                                    cache[0] = (us, text.clone());
+                                    text
+                                }
+                            };
+                            Value::String(text)
+                        }
                         Cell::Key(k) => key_json(&k),
                         Cell::Agg(a) => agg_json(a),
                     })
@@ -136,7 +148,7 @@ impl ResultSink {
     /// # Errors
     /// When the output cannot be written.
     pub fn flush(&mut self) -> Result<()> {
-        if let ResultSink::Ndjson(sink) = self {
+        if let ResultSink::Ndjson(sink, _) = self {
             sink.flush()?;
         }
         Ok(())
@@ -148,7 +160,7 @@ impl ResultSink {
     /// When the output cannot be written.
     pub fn finish(self) -> Result<()> {
         match self {
-            ResultSink::Ndjson(mut sink) => Ok(sink.flush()?),
+            ResultSink::Ndjson(mut sink, _) => Ok(sink.flush()?),
             ResultSink::File {
                 format,
                 file,
@@ -298,7 +310,10 @@ pub fn open(path: &Path, format: Option<OutputFormat>, names: &[String]) -> Resu
     } else {
         Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?)
     };
-    Ok(ResultSink::Ndjson(NdjsonSink::new(out)))
+    Ok(ResultSink::Ndjson(
+        NdjsonSink::new(out),
+        [(i64::MIN, String::new()), (i64::MIN, String::new())],
+    ))
 }
 
 /// The error output: one NDJSON object a late or refused record.

@@ -2,6 +2,8 @@
 //! (`CARGO_BIN_EXE_osprey`) on clips made by ffmpeg (or by `osprey
 //! generate`), in a temporary folder.
 //!
+//! - [`aggregate`]: `osprey aggregate` against DuckDB on the same Parquet,
+//!   NDJSON and CSV files, on both backends; SQL, late and refused records.
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
 //!   backends.
 //! - [`corrupt`]: damaged input gives error records and the analysis goes on.

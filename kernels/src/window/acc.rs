@@ -92,7 +92,11 @@ pub fn big_to_f64(mag: &Big, exp: i32) -> f64 {
     let kept = big_shr(mag, drop);
     let mut m = u64::from(kept[0]) | u64::from(kept[1]) << 32;
     let half = big_shr(mag, drop - 1)[0] & 1 == 1;
-    let sticky = (0..drop - 1).any(|b| mag[(b / 32) as usize] >> (b % 32) & 1 == 1);
+    // Any bit below the half bit (position drop - 1)?
+    let below = drop - 1;
+    let (full, bits) = ((below / 32) as usize, below % 32);
+    let sticky =
+        mag[..full].iter().any(|&w| w != 0) || (bits > 0 && mag[full] & ((1u32 << bits) - 1) != 0);
     if half && (sticky || m & 1 == 1) {
         m += 1;
     }
@@ -201,6 +205,11 @@ impl ColumnAcc {
 
     /// Merges `other`, which comes later in the stream.
     pub fn merge(&mut self, other: &ColumnAcc) {
+        self.merge_owned(other.clone());
+    }
+
+    /// Merges `other`, which comes later in the stream, reusing its storage.
+    pub fn merge_owned(&mut self, mut other: ColumnAcc) {
         if other.count == 0 {
             return;
         }
@@ -210,17 +219,20 @@ impl ColumnAcc {
         self.ninf += other.ninf;
         self.min_key = self.min_key.min(other.min_key);
         self.max_key = self.max_key.max(other.max_key);
-        let mut other = other.clone();
         let anchor = self.anchor.max(other.anchor);
         self.rescale(anchor);
         other.rescale(anchor);
         big_add(&mut self.pos, &other.pos);
         big_add(&mut self.neg, &other.neg);
         big_add(&mut self.sq, &other.sq);
-        if let Some(theirs) = &other.pct {
-            let mine = self.pct.get_or_insert_with(|| vec![0; PCT_BINS as usize]);
-            for (a, b) in mine.iter_mut().zip(theirs) {
-                *a += b;
+        if let Some(theirs) = other.pct.take() {
+            match &mut self.pct {
+                Some(mine) => {
+                    for (a, b) in mine.iter_mut().zip(&theirs) {
+                        *a += b;
+                    }
+                }
+                None => self.pct = Some(theirs),
             }
         }
         if let Some(f) = other.first
@@ -465,13 +477,18 @@ impl SlotAcc {
 
     /// Merges `other`, which comes later in the stream.
     pub fn merge(&mut self, other: &SlotAcc) {
+        self.merge_owned(other.clone());
+    }
+
+    /// Merges `other`, which comes later in the stream, reusing its storage.
+    pub fn merge_owned(&mut self, other: SlotAcc) {
         self.rows += other.rows;
         if self.columns.len() < other.columns.len() {
             self.columns
                 .resize(other.columns.len(), ColumnAcc::default());
         }
-        for (a, b) in self.columns.iter_mut().zip(&other.columns) {
-            a.merge(b);
+        for (a, b) in self.columns.iter_mut().zip(other.columns) {
+            a.merge_owned(b);
         }
         if self.hll.len() < other.hll.len() {
             self.hll

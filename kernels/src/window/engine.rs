@@ -362,7 +362,7 @@ impl Engine {
                     );
                     let window = self.open.entry(start).or_default();
                     match window.get_mut(&g) {
-                        Some(a) => a.merge(&acc),
+                        Some(a) => a.merge_owned(acc),
                         None => {
                             window.insert(g, acc);
                         }
@@ -441,7 +441,7 @@ impl Engine {
                         self.session_accs
                             .entry(root)
                             .or_insert_with(|| SlotAcc::new(0, 0))
-                            .merge(&acc);
+                            .merge_owned(acc);
                     }
                 }
                 let r = &mut self.sessions[root as usize];
@@ -475,7 +475,7 @@ impl Engine {
                 self.session_accs
                     .entry(root)
                     .or_insert_with(|| SlotAcc::new(0, 0))
-                    .merge(&acc);
+                    .merge_owned(acc);
             }
             self.state = state;
         }

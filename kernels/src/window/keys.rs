@@ -16,7 +16,9 @@ const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl Hasher for FastHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The product's top bits are the well-mixed ones; hash tables use
+        // the low bits for buckets, so fold the top into them.
+        self.0 ^ (self.0 >> 29) ^ (self.0 >> 47)
     }
 
     fn write(&mut self, bytes: &[u8]) {

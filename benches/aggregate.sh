@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Window aggregation, end to end, side by side in one run: osprey's CPU
+# backend, osprey's GPU backend (lavapipe where there is no GPU) and DuckDB,
+# each reading the same Parquet file and writing its result rows as NDJSON.
+#
+# Data (generated once by DuckDB into $DIR): ROWS rows, a timestamp spread
+# evenly over one hour, a string sensor key (1, 10,000 or 1,000,000 distinct
+# values, assigned at random) and two f64 values; tumbling 1-minute windows,
+# GROUP BY sensor, count/sum/min/max/avg of both values.
+#
+#   benches/aggregate.sh                 # 10M rows; 1, 10k and 1M keys
+#   ROWS=1000000 KEYS="10000" benches/aggregate.sh
+#   BACKENDS="cpu" benches/aggregate.sh  # skip the GPU
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-10000000}
+KEYS=${KEYS:-"1 10000 1000000"}
+BACKENDS=${BACKENDS:-"cpu gpu"}
+DIR=${DIR:-target/bench-aggregate}
+THREADS=${THREADS:-$(nproc)}
+mkdir -p "$DIR"
+cargo build --release -p osprey >&2
+OSPREY=target/release/osprey
+
+python3 - "$DIR" "$ROWS" $KEYS <<'PY'
+import os, sys, duckdb
+d, rows, keys = sys.argv[1], int(sys.argv[2]), [int(k) for k in sys.argv[3:]]
+for k in keys:
+    path = f"{d}/rows{rows}_keys{k}.parquet"
+    if os.path.exists(path):
+        continue
+    con = duckdb.connect()
+    con.execute("SELECT setseed(0.42)")
+    con.execute(f"""COPY (
+        SELECT TIMESTAMPTZ '2025-12-01 17:00:00+00' + to_microseconds((i * 3600000000 // {rows})::BIGINT) AS ts,
+               's' || lpad(CAST(floor(random() * {k})::BIGINT AS VARCHAR), 7, '0') AS sensor,
+               20 + 5 * random() AS temp,
+               random() * 100 AS humidity
+        FROM range({rows}) t(i)
+    ) TO '{path}' (FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 1000000)""")
+    print(f"wrote {path}", file=sys.stderr)
+PY
+
+AGG="count(*),sum(temp),min(temp),max(temp),avg(temp),sum(humidity),min(humidity),max(humidity),avg(humidity)"
+timed() { # label, then the command; prints "label seconds peak_MiB"
+    local label=$1; shift
+    local t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -f "%M" -o "$DIR/mem" "$@" 2> "$DIR/err"
+    t1=$(date +%s.%N)
+    printf "%-9s %8.2f s %7.0f MiB %10d rows\n" "$label" "$(echo "$t1 - $t0" | bc)" "$(( $(cat "$DIR/mem") / 1024 ))" "$(wc -l < "$DIR/out.ndjson")"
+}
+
+echo "rows=$ROWS threads=$THREADS $(uname -m) $(nproc) cores; osprey $(git rev-parse --short HEAD); duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)')"
+for k in $KEYS; do
+    f="$DIR/rows${ROWS}_keys${k}.parquet"
+    echo "== $k keys ($(du -h "$f" | cut -f1) parquet)"
+    for b in $BACKENDS; do
+        timed "osprey-$b" "$OSPREY" aggregate "$f" --window tumbling:1m --group-by sensor --agg "$AGG" \
+            --backend "$b" --batch-rows 1048576 --output "$DIR/out.ndjson"
+        tail -1 "$DIR/err" | sed 's/^/    /'
+    done
+    timed duckdb python3 -c "
+import duckdb, sys
+con = duckdb.connect()
+con.execute('SET threads = $THREADS')
+con.execute('SET enable_progress_bar = false')
+con.execute(\"\"\"COPY (SELECT time_bucket(INTERVAL '1 minute', ts) AS window_start,
+    time_bucket(INTERVAL '1 minute', ts) + INTERVAL '1 minute' AS window_end, sensor,
+    count(*) AS count, sum(temp), min(temp), max(temp), avg(temp),
+    sum(humidity), min(humidity), max(humidity), avg(humidity)
+    FROM '$f' GROUP BY ALL) TO '$DIR/out.ndjson' (FORMAT JSON)\"\"\")
+"
+done
