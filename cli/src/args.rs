@@ -55,6 +55,8 @@ pub enum Command {
     Put(stream::PutArgs),
     /// Print a stream's records as NDJSON
     Read(stream::ReadArgs),
+    /// Deliver a stream into NDJSON or Parquet files, buffered by size and time
+    Deliver(stream::DeliverArgs),
 }
 
 /// Arguments of `osprey analyze`.

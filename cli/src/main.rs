@@ -9,6 +9,7 @@
 mod aggregate;
 mod analyze;
 mod args;
+mod deliver;
 mod devices;
 mod exit;
 mod generate;
@@ -96,6 +97,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Stream(args) => stream::run(args),
         Command::Put(args) => put::run(args),
         Command::Read(args) => read::run(args),
+        Command::Deliver(args) => deliver::run(args),
     }
 }
 

@@ -171,3 +171,44 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub data: DataDirArg,
 }
+
+/// Output formats of `osprey deliver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeliverFormat {
+    /// The records' data, one JSON value a line
+    Ndjson,
+    /// Parquet, columns inferred from the records' JSON objects
+    Parquet,
+}
+
+/// Arguments of `osprey deliver`.
+#[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// The stream to deliver
+    pub stream: String,
+    /// The folder files go to (year=/month=/day=/hour= prefixes, errors/ for
+    /// records that cannot be converted)
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = DeliverFormat::Ndjson)]
+    pub format: DeliverFormat,
+    /// Write a file once this many MiB of records are buffered
+    #[arg(long, default_value_t = 5.0, value_name = "MIB")]
+    pub buffer_mib: f64,
+    /// Write a file once its oldest buffered record waited this long
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub buffer_seconds: f64,
+    /// The consumer whose checkpoint says what was delivered already
+    #[arg(long, default_value = "deliver", value_name = "NAME")]
+    pub consumer: String,
+    /// Where shards without a checkpoint start (as `osprey read --from`)
+    #[arg(long, default_value = "trim-horizon", value_name = "POSITION")]
+    pub from: String,
+    /// Keep delivering as records arrive, until killed
+    #[arg(long)]
+    pub follow: bool,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}

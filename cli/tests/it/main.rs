@@ -9,6 +9,8 @@
 //! - [`corrupt`]: damaged input gives error records and the analysis goes on.
 //! - [`crash`]: SIGKILL of `osprey put --listen` while producers write loses
 //!   no acknowledged record.
+//! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
+//!   with DuckDB.
 //! - [`motion`]: motion boxes, masks and zones against a square on a known
 //!   path.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
@@ -34,6 +36,7 @@ mod cli;
 mod common;
 mod corrupt;
 mod crash;
+mod deliver;
 mod motion;
 mod oracle;
 mod oracle_blur;

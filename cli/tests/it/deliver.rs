@@ -1,0 +1,202 @@
+//! `osprey deliver`: a stream into NDJSON and Parquet files under time
+//! prefixes, refused records under errors/ with their reason, resumption
+//! from the consumer's checkpoint; the Parquet files read back with DuckDB.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::stream::os;
+
+/// Every file under `dir` whose name ends with `ext`, sorted.
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs one DuckDB query and returns its single row as text.
+fn duckdb(sql: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, sys; print(duckdb.sql(sys.argv[1]).fetchall()[0])",
+            sql,
+        ])
+        .output()
+        .expect("python3 runs (scripts/setup.sh installs duckdb)");
+    assert!(
+        out.status.success(),
+        "duckdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn parquet_and_ndjson_delivery_with_errors_and_resumption() {
+    let dir = tempfile::tempdir().unwrap();
+    os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
+    let mut input: String = (0..300)
+        .map(|i| format!("{{\"dev\":\"d{}\",\"t\":{i},\"v\":{}.5}}\n", i % 5, i))
+        .collect();
+    input.push_str("[1,2]\n\"just a string\"\n");
+    let clash = os(
+        dir.path(),
+        &[
+            "put",
+            "s",
+            "--partition-key-field",
+            "dev",
+            "--partition-key",
+            "x",
+        ],
+        "",
+    );
+    assert_eq!(clash.code, 2, "{}", clash.stderr);
+    os(dir.path(), &["put", "s", "--partition-key", "k"], &input).success();
+
+    let pq = dir.path().join("pq");
+    let r = os(
+        dir.path(),
+        &[
+            "deliver",
+            "s",
+            "--to",
+            pq.to_str().unwrap(),
+            "--format",
+            "parquet",
+        ],
+        "",
+    )
+    .success();
+    assert!(
+        r.stderr.contains("delivered 300 records in 1 files"),
+        "{}",
+        r.stderr
+    );
+    let parquet = files(&pq, ".parquet");
+    assert_eq!(parquet.len(), 1, "{parquet:?}");
+    let rel = parquet[0]
+        .strip_prefix(&pq)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        rel.starts_with("year=20")
+            && rel.contains("/month=")
+            && rel.contains("/day=")
+            && rel.contains("/hour="),
+        "{rel}"
+    );
+    let glob = format!("{}/**/*.parquet", pq.display());
+    assert_eq!(
+        duckdb(&format!(
+            "select count(*), sum(t), count(distinct dev), sum(v) from read_parquet('{glob}')"
+        )),
+        format!(
+            "({}, {}, 5, {:?})",
+            300,
+            (0..300).sum::<i64>(),
+            (0..300).map(|i| f64::from(i) + 0.5).sum::<f64>()
+        )
+    );
+    let errors = files(&pq.join("errors"), ".ndjson");
+    let lines: Vec<serde_json::Value> = errors
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["data"], "[1,2]");
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("must be a JSON object"),
+        "{lines:?}"
+    );
+    assert!(lines[0]["seq"].is_u64() && lines[0]["shard"].is_string());
+
+    // NDJSON, small buffers: several files; every JSON value is fine here.
+    let nd = dir.path().join("nd");
+    let nd_arg = nd.to_str().unwrap();
+    os(
+        dir.path(),
+        &[
+            "deliver",
+            "s",
+            "--to",
+            nd_arg,
+            "--consumer",
+            "nd",
+            "--buffer-mib",
+            "0.002",
+        ],
+        "",
+    )
+    .success();
+    let count = |d: &Path| {
+        files(d, ".ndjson")
+            .iter()
+            .filter(|p| !p.starts_with(d.join("errors")))
+            .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+            .sum::<usize>()
+    };
+    assert!(
+        files(&nd, ".ndjson").len() > 3,
+        "{:?}",
+        files(&nd, ".ndjson")
+    );
+    assert_eq!(count(&nd), 302);
+    // The consumer's checkpoint: a second run delivers only what is new.
+    os(
+        dir.path(),
+        &["put", "s", "--partition-key", "k"],
+        "{\"dev\":\"new\",\"t\":1000,\"v\":0.5}\n",
+    )
+    .success();
+    let r = os(
+        dir.path(),
+        &["deliver", "s", "--to", nd_arg, "--consumer", "nd"],
+        "",
+    )
+    .success();
+    assert!(
+        r.stderr.contains("delivered 1 records in 1 files"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(count(&nd), 303);
+    assert_eq!(
+        duckdb(&format!(
+            "select count(*) from read_json_auto('{}/year=*/*/*/*/*.ndjson')",
+            nd.display()
+        )),
+        "(303,)"
+    );
+    os(
+        dir.path(),
+        &["deliver", "s", "--to", nd_arg, "--buffer-mib", "0"],
+        "",
+    )
+    .fails_with(2);
+}
