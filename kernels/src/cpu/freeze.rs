@@ -9,6 +9,12 @@
 //! the reference; any other frame becomes the reference for the next one.
 //! The reference therefore depends on earlier decisions: [`FreezeState`] walks
 //! a chunk in order, splitting each frame's rows over rayon's pool.
+//!
+//! In moving video the reference is almost always the frame just before, and
+//! then `stats` has summed the same differences already (scene's luma SAD,
+//! signalstats' UDIF/VDIF): with an even height (so that the chroma rows are
+//! the same), the freeze SAD is taken from those sums instead of reading the
+//! planes again.
 
 use rayon::prelude::*;
 
@@ -87,6 +93,8 @@ pub fn frame_sad(frame: &FrameView<'_>, reference: &FrameView<'_>) -> u64 {
 pub struct FreezeState {
     noise: f64,
     reference: Option<OwnedFrame>,
+    /// Whether the carried reference is the last frame of the previous chunk.
+    reference_is_last: bool,
 }
 
 /// Where the current reference frame is.
@@ -104,11 +112,15 @@ impl FreezeState {
         FreezeState {
             noise,
             reference: None,
+            reference_is_last: false,
         }
     }
 
     /// Fills `out[i].freeze` for every frame of the chunk, in order, and keeps
-    /// the reference for the next chunk.
+    /// the reference for the next chunk. `out[i].luma_sad` and `chroma_sad`,
+    /// when set, must be the differences of frame `i` to the frame before it
+    /// (the last of the previous chunk for `i == 0`), as
+    /// [`analyze_frame`](super::analyze_frame) leaves them.
     pub fn run(&mut self, frames: &[FrameView<'_>], out: &mut [FrameRaw]) {
         let mut at = if self.reference.is_some() {
             Reference::Carried
@@ -121,8 +133,16 @@ impl FreezeState {
                 Reference::Carried => self.reference.as_ref().map(OwnedFrame::view),
                 Reference::Chunk(k) => Some(frames[k]),
             };
+            let reference_is_previous = match at {
+                Reference::None => false,
+                Reference::Carried => i == 0 && self.reference_is_last,
+                Reference::Chunk(k) => k + 1 == i,
+            };
+            let summed = reference_is_previous
+                .then(|| sad_from_stats(frame, raw))
+                .flatten();
             raw.freeze = reference.filter(|r| comparable(frame, r)).map(|r| {
-                let sad = frame_sad(frame, &r);
+                let sad = summed.unwrap_or_else(|| frame_sad(frame, &r));
                 let bound = frozen_sad_bound(self.noise, samples(frame.width(), frame.height()));
                 FreezeRaw {
                     sad,
@@ -133,6 +153,13 @@ impl FreezeState {
                 at = Reference::Chunk(i);
             }
         }
+        // A reference carried through the whole chunk is older than its
+        // last frame now.
+        self.reference_is_last = match at {
+            Reference::Chunk(k) => k + 1 == frames.len(),
+            Reference::Carried => frames.is_empty() && self.reference_is_last,
+            Reference::None => false,
+        };
         if let Reference::Chunk(k) = at {
             match &mut self.reference {
                 Some(r) => r.copy_from(&frames[k]),
@@ -144,7 +171,20 @@ impl FreezeState {
     /// Forgets the reference, as at the start of a stream.
     pub fn reset(&mut self) {
         self.reference = None;
+        self.reference_is_last = false;
     }
+}
+
+/// freezedetect's SAD of `frame` against the frame before it, from the sums
+/// the stats pass made of the same differences; `None` when it made none or
+/// when the height is odd (signalstats then counts one chroma row more than
+/// freezedetect's `height >> 1`).
+fn sad_from_stats(frame: &FrameView<'_>, raw: &FrameRaw) -> Option<u64> {
+    if !frame.height().is_multiple_of(2) {
+        return None;
+    }
+    let [u, v] = raw.chroma_sad?;
+    Some(raw.luma_sad? + u + v)
 }
 
 #[cfg(test)]
@@ -193,6 +233,53 @@ mod tests {
         }
         assert_eq!(samples(5, 3), 15 + 2 * 3);
         assert_eq!(samples(1, 1), 1);
+    }
+
+    #[test]
+    fn sums_of_stats_serve_when_the_reference_is_the_previous_frame() {
+        use crate::cpu::CpuBackend;
+        use crate::kernel::{Kernel, KernelSet};
+        use crate::{Backend, synth};
+        // Moving frames, then a frozen stretch whose frames differ a little
+        // from one another (so the SAD to the reference, which stays behind,
+        // is not the SAD to the frame before), in chunks of 1 to 4, even and
+        // odd heights, both layouts.
+        for format in [PixelFormat::I420, PixelFormat::Nv12] {
+            for (w, h) in [(17, 10), (16, 9), (33, 20)] {
+                let moving = synth::clip(3, format, w, h, 6, 2);
+                let still: Vec<_> = (0..4)
+                    .map(|k| {
+                        let mut f = moving[5].clone();
+                        let p = &mut f.planes[0][k];
+                        *p = if *p < 255 { *p + 1 } else { *p - 1 };
+                        f
+                    })
+                    .collect();
+                let clip: Vec<_> = moving.iter().chain(&still).chain(&moving).collect();
+                let views: Vec<_> = clip.iter().map(|f| f.view()).collect();
+                for split in 1..=4 {
+                    let freeze = |set: KernelSet| {
+                        let mut backend = CpuBackend::new(set);
+                        let mut got = Vec::new();
+                        for chunk in views.chunks(split) {
+                            let mut out = Vec::new();
+                            backend.analyze(chunk, &mut out).expect("cpu analysis");
+                            got.extend(out.into_iter().map(|r| r.freeze));
+                        }
+                        got
+                    };
+                    let alone = freeze(KernelSet::of(&[Kernel::Freeze]));
+                    let fused = freeze(KernelSet::of(&[Kernel::Freeze, Kernel::Stats]));
+                    let what = format!("{format:?} {w}x{h} chunks of {split}");
+                    assert_eq!(fused, alone, "{what}");
+                    let frozen = alone.iter().filter(|f| f.is_some_and(|f| f.frozen));
+                    assert!(frozen.count() >= 4, "{what}");
+                    for (i, f) in alone.iter().enumerate().skip(1) {
+                        assert!(f.is_some(), "{what}, frame {i}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
