@@ -36,6 +36,9 @@ pub const BATCH_RECORDS: usize = 8192;
 /// Most bytes of lines taken into one put.
 pub const BATCH_BYTES: usize = 4 << 20;
 
+/// Batches of one connection appended and waiting for their fsync, at most.
+pub const QUEUED_BATCHES: usize = 256;
+
 /// Most connections served at once; more are answered with a retryable error.
 pub const MAX_CONNECTIONS: usize = 64;
 
@@ -120,7 +123,10 @@ fn connection(store: &Store, stream: &str, codec: &LineCodec, sock: TcpStream) -
     sock.set_nodelay(true)?;
     let mut reader = BufReader::with_capacity(1 << 20, sock.try_clone()?);
     let writer = BufWriter::with_capacity(1 << 20, sock);
-    let (tx, rx) = mpsc::sync_channel::<Batch<'_>>(2);
+    // Batches waiting for their fsync hold no record data (the store's
+    // in-flight limit bounds them); a deep queue lets reading go on through
+    // a slow fsync, so followers see records without waiting for it.
+    let (tx, rx) = mpsc::sync_channel::<Batch<'_>>(QUEUED_BATCHES);
     std::thread::scope(|scope| {
         let answers = scope.spawn(move || answer(rx, writer));
         let read = read_batches(&mut reader, store, stream, codec, &tx);
