@@ -1,9 +1,12 @@
-//! `osprey devices`: the GPU adapters wgpu sees, and the one `auto` takes.
+//! `osprey devices`: the GPU adapters wgpu sees, the one `--backend gpu`
+//! opens and the one `auto` takes.
 //!
 //! Prints a table on stdout, or with `--json` one JSON object:
-//! `{"adapters":[{"name",..,"backend",..,"device_type",..,"driver",..,"driver_info",..}],"auto":{..}|null}`,
+//! `{"adapters":[{"name",..,"backend",..,"device_type",..,"driver",..,"driver_info",..}],"gpu":{..}|null,"auto":{..}|null}`,
 //! where `device_type` is one of `discrete`, `integrated`, `virtual`, `cpu`
-//! (a software implementation such as lavapipe) or `other`.
+//! (a software implementation such as lavapipe) or `other`. `auto` is `null`
+//! when it runs on the CPU: with no adapter, or with only a software one
+//! (which `gpu` still opens).
 
 use std::io::Write;
 
@@ -46,6 +49,7 @@ impl AdapterRow {
 #[derive(Debug, Serialize)]
 struct Listing {
     adapters: Vec<AdapterRow>,
+    gpu: Option<AdapterRow>,
     auto: Option<AdapterRow>,
 }
 
@@ -60,9 +64,10 @@ pub fn run(args: &DevicesArgs) -> Result<()> {
             .iter()
             .map(AdapterRow::from_summary)
             .collect(),
-        auto: gpu::preferred_adapter()
+        gpu: gpu::preferred_adapter()
             .as_ref()
             .map(AdapterRow::from_summary),
+        auto: gpu::auto_adapter().as_ref().map(AdapterRow::from_summary),
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -104,9 +109,15 @@ fn write_table(out: &mut impl Write, listing: &Listing) -> std::io::Result<()> {
             )?;
         }
     }
-    match &listing.auto {
-        Some(a) => writeln!(out, "auto: {} ({}, {})", a.name, a.backend, a.device_type),
-        None => writeln!(out, "auto: none: auto uses the CPU"),
+    match (&listing.auto, &listing.gpu) {
+        (Some(a), _) => writeln!(out, "auto: {} ({}, {})", a.name, a.backend, a.device_type),
+        (None, Some(g)) => writeln!(
+            out,
+            "auto: the CPU ({} is a software adapter, slower than the CPU backend; \
+             --backend gpu uses it)",
+            g.name
+        ),
+        (None, None) => writeln!(out, "auto: none: auto uses the CPU"),
     }
 }
 
@@ -132,6 +143,7 @@ mod tests {
     fn table_names_the_auto_choice() {
         let listing = Listing {
             adapters: vec![row("llvmpipe", "cpu"), row("NVIDIA H100", "discrete")],
+            gpu: Some(row("NVIDIA H100", "discrete")),
             auto: Some(row("NVIDIA H100", "discrete")),
         };
         let mut out = Vec::new();
@@ -149,9 +161,29 @@ mod tests {
     }
 
     #[test]
+    fn a_software_adapter_is_not_autos() {
+        let listing = Listing {
+            adapters: vec![row("llvmpipe", "cpu")],
+            gpu: Some(row("llvmpipe", "cpu")),
+            auto: None,
+        };
+        let mut out = Vec::new();
+        write_table(&mut out, &listing).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(
+                "auto: the CPU (llvmpipe is a software adapter, slower than the CPU backend; \
+                 --backend gpu uses it)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn table_without_adapters() {
         let listing = Listing {
             adapters: Vec::new(),
+            gpu: None,
             auto: None,
         };
         let mut out = Vec::new();

@@ -22,7 +22,7 @@ pub mod metrics;
 pub mod synth;
 pub mod window;
 
-pub use backend::{Backend, BackendChoice, open};
+pub use backend::{Backend, BackendChoice, auto_uses_the_gpu, open};
 pub use error::{KernelError, Result};
 pub use frame::{FrameView, OwnedFrame, PixelFormat, Plane};
 pub use kernel::{FrameRaw, Kernel, KernelSet};

@@ -231,7 +231,7 @@ pub fn long_clip() -> &'static Path {
     fixture(&CELL, "long-64x48.mp4", |p| small(p, 400))
 }
 
-/// The adapter `--backend auto` takes, from `osprey devices --json`.
+/// The adapter `--backend gpu` opens, from `osprey devices --json`.
 ///
 /// # Panics
 /// When wgpu finds no adapter (GPU tests are never skipped), and with
@@ -241,7 +241,7 @@ pub fn require_gpu() -> Value {
     let run = run(&["devices", "--json"]).success();
     let listing: Value = serde_json::from_str(run.stdout.trim())
         .unwrap_or_else(|e| panic!("devices --json printed {:?}: {e}", run.stdout));
-    let auto = listing["auto"].clone();
+    let auto = listing["gpu"].clone();
     assert!(
         auto.is_object(),
         "wgpu finds no GPU adapter, and GPU tests are not skipped: install Mesa's lavapipe \

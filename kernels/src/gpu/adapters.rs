@@ -128,12 +128,19 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
-/// The adapter `--backend auto` and `--backend gpu` would open, or `None` when
-/// there is none (then `auto` runs on the CPU).
+/// The adapter `--backend gpu` would open, or `None` when there is none.
 pub fn preferred_adapter() -> Option<AdapterSummary> {
     request_adapter(&instance())
         .ok()
         .map(|a| AdapterSummary::from_info(&a.get_info()))
+}
+
+/// The adapter `--backend auto` takes: the [`preferred_adapter`] unless it is
+/// a software implementation (Mesa's lavapipe, for instance), which runs the
+/// shaders on the CPU many times slower than the CPU twins do; `None` when
+/// `auto` runs on the CPU.
+pub fn auto_adapter() -> Option<AdapterSummary> {
+    preferred_adapter().filter(|a| !a.is_cpu())
 }
 
 #[cfg(test)]

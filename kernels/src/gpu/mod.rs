@@ -35,7 +35,7 @@ mod upload;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use adapters::{AdapterSummary, list_adapters, preferred_adapter};
+pub use adapters::{AdapterSummary, auto_adapter, list_adapters, preferred_adapter};
 pub use context::GpuContext;
 pub use timings::StageTimings;
 /// The wgpu this backend is built on, for callers that open their own device

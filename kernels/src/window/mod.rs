@@ -107,6 +107,14 @@ pub trait Aggregator: Send {
     /// [`crate::KernelError::Gpu`] when the device fails;
     /// [`crate::KernelError::Internal`] for inputs that do not line up.
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()>;
+
+    /// Most rows one call takes with these columns, every row possibly a
+    /// slot of its own (the GPU's largest storage binding); the engine cuts
+    /// batches to it.
+    fn max_rows(&self, columns: u32, hashed: u32, pct_columns: u32) -> usize {
+        let _ = (columns, hashed, pct_columns);
+        usize::MAX
+    }
 }
 
 /// Opens the aggregation backend the user chose (see [`crate::open`]).
@@ -121,6 +129,10 @@ pub fn open_aggregator(choice: crate::BackendChoice) -> Result<Box<dyn Aggregato
     match choice {
         BackendChoice::Cpu => Ok(Box::new(crate::cpu::aggregate::CpuAggregator)),
         BackendChoice::Gpu => Ok(Box::new(crate::gpu::aggregate::GpuAggregator::open()?)),
+        // The same rule as frame analysis: no software adapter for auto.
+        BackendChoice::Auto if !crate::backend::auto_uses_the_gpu() => {
+            Ok(Box::new(crate::cpu::aggregate::CpuAggregator))
+        }
         BackendChoice::Auto => match crate::gpu::aggregate::GpuAggregator::open() {
             Ok(gpu) => Ok(Box::new(gpu)),
             Err(KernelError::NoAdapter) => {
