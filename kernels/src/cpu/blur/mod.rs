@@ -56,7 +56,23 @@ pub fn analyze(plane: &Plane<'_>, width: u32, height: u32, setup: &BlurSetup, ra
         return;
     }
     raw.laplacian_count = (w as u64 - 2) * (h as u64 - 2);
-    SCRATCH.with_borrow_mut(|s| whole_frame(plane, w, h, setup, &grid, s, raw));
+    let job = Job {
+        plane,
+        w,
+        h,
+        setup,
+        grid: &grid,
+    };
+    SCRATCH.with_borrow_mut(|s| whole_frame(&job, s, raw));
+}
+
+/// One frame's inputs to the stages.
+struct Job<'a> {
+    plane: &'a Plane<'a>,
+    w: usize,
+    h: usize,
+    setup: &'a BlurSetup,
+    grid: &'a BlockGrid,
 }
 
 /// Every stage on one frame, compiled twice on x86-64: for the baseline
@@ -70,52 +86,28 @@ pub fn analyze(plane: &Plane<'_>, width: u32, height: u32, setup: &BlurSetup, ra
         reason = "calling a #[target_feature] function is unsafe; AVX2 is detected first"
     )
 )]
-fn whole_frame(
-    plane: &Plane<'_>,
-    w: usize,
-    h: usize,
-    setup: &BlurSetup,
-    grid: &BlockGrid,
-    s: &mut Scratch,
-    raw: &mut BlurRaw,
-) {
+fn whole_frame(job: &Job<'_>, s: &mut Scratch, raw: &mut BlurRaw) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { whole_frame_avx2(plane, w, h, setup, grid, s, raw) };
+        unsafe { whole_frame_avx2(job, s, raw) };
         return;
     }
-    stages_of_frame(plane, w, h, setup, grid, s, raw);
+    stages_of_frame(job, s, raw);
 }
 
 /// [`stages_of_frame`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn whole_frame_avx2(
-    plane: &Plane<'_>,
-    w: usize,
-    h: usize,
-    setup: &BlurSetup,
-    grid: &BlockGrid,
-    s: &mut Scratch,
-    raw: &mut BlurRaw,
-) {
-    stages_of_frame(plane, w, h, setup, grid, s, raw);
+fn whole_frame_avx2(job: &Job<'_>, s: &mut Scratch, raw: &mut BlurRaw) {
+    stages_of_frame(job, s, raw);
 }
 
 /// The blurred plane and Laplacian, then the edges.
 #[inline(always)]
-fn stages_of_frame(
-    plane: &Plane<'_>,
-    w: usize,
-    h: usize,
-    setup: &BlurSetup,
-    grid: &BlockGrid,
-    s: &mut Scratch,
-    raw: &mut BlurRaw,
-) {
-    blur_and_laplacian(plane, w, h, s, raw);
-    edges(w, h, setup, grid, s, raw);
+fn stages_of_frame(job: &Job<'_>, s: &mut Scratch, raw: &mut BlurRaw) {
+    blur_and_laplacian(job.plane, job.w, job.h, s, raw);
+    edges(job.w, job.h, job.setup, job.grid, s, raw);
 }
 
 /// Fills `s.blurred` with ff_gaussian_blur of the plane and sums the
