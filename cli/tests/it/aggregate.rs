@@ -644,3 +644,88 @@ fn run_stdin(dir: &Path, args: &[&str], input: &str) -> crate::common::Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+#[test]
+fn analyze_records_aggregate_per_source_and_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    run_in(
+        dir.path(),
+        &[
+            "generate",
+            "clip.mp4",
+            "--frames",
+            "100",
+            "--cut-every",
+            "40",
+            "--width",
+            "160",
+            "--height",
+            "120",
+        ],
+    )
+    .success();
+    let analyzed = run_in(
+        dir.path(),
+        &[
+            "analyze",
+            "clip.mp4",
+            "--backend",
+            "cpu",
+            "--kernels",
+            "scene,motion",
+            "--output",
+            "frames.ndjson",
+        ],
+    )
+    .success();
+    drop(analyzed);
+    let records = parse_ndjson(&std::fs::read_to_string(dir.path().join("frames.ndjson")).unwrap());
+    let frames: Vec<&Value> = records.iter().filter(|r| r["kind"] == "frame").collect();
+    let cuts = records
+        .iter()
+        .filter(|r| r["kind"] == "event" && r["type"] == "scene_cut")
+        .count();
+    assert_eq!(frames.len(), 100);
+    assert!(cuts >= 2, "the clip has cuts at frames 40 and 80");
+    let ratios: Vec<f64> = frames
+        .iter()
+        .filter_map(|f| f["motion"]["ratio"].as_f64())
+        .collect();
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    let schema = "pts:timestamp,source:string,kind:string,type:string,motion.ratio:f64";
+    let query = |sql: &str| {
+        run_in(
+            dir.path(),
+            &[
+                "aggregate",
+                "frames.ndjson",
+                "--schema",
+                schema,
+                "--time-format",
+                "epoch_s",
+                "--backend",
+                "gpu",
+                "--sql",
+                sql,
+            ],
+        )
+        .success()
+        .records()
+    };
+    let motion = query(
+        "SELECT source, COUNT(*) AS frames, AVG(motion.ratio) AS motion FROM input \
+         WHERE kind = 'frame' GROUP BY source, TUMBLE(pts, INTERVAL '1' MINUTE)",
+    );
+    assert_eq!(motion.len(), 1, "{motion:?}");
+    assert_eq!(motion[0]["source"], "clip");
+    assert_eq!(motion[0]["window_start"], "1970-01-01T00:00:00Z");
+    assert_eq!(motion[0]["frames"].as_u64(), Some(100));
+    let got = motion[0]["motion"].as_f64().unwrap();
+    assert!(close(got, mean, 1e-12), "{got} vs {mean}");
+    let scene = query(
+        "SELECT source, COUNT(*) AS cuts FROM input WHERE kind = 'event' AND \"type\" = 'scene_cut' \
+         GROUP BY source, TUMBLE(pts, INTERVAL '1' MINUTE)",
+    );
+    assert_eq!(scene.len(), 1, "{scene:?}");
+    assert_eq!(scene[0]["cuts"].as_u64(), Some(cuts as u64));
+}

@@ -466,6 +466,21 @@ impl Aggregator for GpuAggregator {
         true
     }
 
+    fn max_rows(&self, columns: u32, hashed: u32, pct_columns: u32) -> usize {
+        let slot = u64::from(slot_words(columns)) * 4;
+        let per_row = [
+            slot,
+            u64::from(hashed * HLL_REGISTERS) * 4,
+            u64::from(pct_columns * PCT_BINS) * 4,
+            u64::from(columns.max(hashed)) * 8,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(slot)
+        .max(8);
+        usize::try_from(self.bind_limit / per_row).unwrap_or(usize::MAX)
+    }
+
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
         input.check()?;
         if input.slot_count == 0 || input.slots.is_empty() {

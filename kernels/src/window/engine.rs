@@ -198,7 +198,12 @@ impl Engine {
                 "the allowed lateness must not be negative".into(),
             ));
         }
-        config.batch_rows = (config.batch_rows / 32 * 32).max(32);
+        let limit = backend.max_rows(
+            config.columns as u32,
+            config.hashed as u32,
+            config.pct_columns,
+        );
+        config.batch_rows = (config.batch_rows.min(limit) / 32 * 32).max(32);
         Ok(Engine {
             config,
             backend,
