@@ -57,6 +57,8 @@ pub enum Command {
     Read(stream::ReadArgs),
     /// Deliver a stream into NDJSON or Parquet files, buffered by size and time
     Deliver(stream::DeliverArgs),
+    /// Serve the Kinesis Data Streams API over HTTP (JSON 1.1) on the store
+    Serve(stream::ServeArgs),
 }
 
 /// Arguments of `osprey analyze`.

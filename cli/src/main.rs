@@ -15,6 +15,7 @@ mod exit;
 mod generate;
 mod put;
 mod read;
+mod serve;
 mod stream;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -103,6 +104,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Put(args) => put::run(args),
         Command::Read(args) => read::run(args),
         Command::Deliver(args) => deliver::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

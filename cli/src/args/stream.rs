@@ -212,3 +212,17 @@ pub struct DeliverArgs {
     #[command(flatten)]
     pub data: DataDirArg,
 }
+
+/// Arguments of `osprey serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve the Kinesis Data Streams API (JSON 1.1) on this address
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4567")]
+    pub http: String,
+    /// When records count as stored
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Fsync)]
+    pub durability: DurabilityArg,
+    /// The store.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}

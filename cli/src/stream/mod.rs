@@ -1,10 +1,12 @@
 //! The telemetry-stream subcommands' shared parts, and `osprey stream`:
 //! create, list, describe, delete, split and merge streams in the store.
 //!
+//! - [`base64`]: base64 both ways (the Kinesis API's data, `read`'s binary data).
 //! - [`lines`]: input lines and CSV rows to records (put from files, stdin, TCP).
 //! - [`tcp`]: the NDJSON listener of `osprey put --listen`.
 //! - [`output`]: records as NDJSON lines (`osprey read`).
 
+pub mod base64;
 pub mod lines;
 pub mod output;
 pub mod tcp;

@@ -47,7 +47,7 @@ pub fn write_record(out: &mut Vec<u8>, shard: &str, record: &Record) {
         push_json(out, text);
     } else {
         out.extend_from_slice(b",\"data_base64\":\"");
-        base64(out, &record.data);
+        super::base64::encode_into(out, &record.data);
         out.push(b'"');
     }
     out.extend_from_slice(b"}\n");
@@ -68,26 +68,6 @@ fn trim(data: &[u8]) -> &[u8] {
 fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Strings and values already in memory always serialise.
     let _ = serde_json::to_writer(&mut *out, value);
-}
-
-/// Standard base64 with padding.
-fn base64(out: &mut Vec<u8>, data: &[u8]) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
-            } else {
-                out.push(b'=');
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -125,8 +105,5 @@ mod tests {
         assert_eq!(line(b"plain text")["data"], "plain text");
         assert_eq!(line(&[0xff, 0, 1])["data_base64"], "/wAB");
         assert_eq!(line(b"ab")["data"], "ab");
-        let mut out = Vec::new();
-        base64(&mut out, b"hello");
-        assert_eq!(out, b"aGVsbG8=");
     }
 }

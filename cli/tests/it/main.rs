@@ -11,6 +11,7 @@
 //!   no acknowledged record.
 //! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
 //!   with DuckDB.
+//! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
 //! - [`motion`]: motion boxes, masks and zones against a square on a known
 //!   path.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
@@ -37,6 +38,7 @@ mod common;
 mod corrupt;
 mod crash;
 mod deliver;
+mod kinesis;
 mod motion;
 mod oracle;
 mod oracle_blur;

@@ -682,6 +682,16 @@ impl Store {
         consumer::save(&self.stream(name)?.dir, consumer, checkpoint)
     }
 
+    /// Sets the retention of stream `name`, in hours.
+    ///
+    /// # Errors
+    /// [`IngestError::NoSuchStream`], [`IngestError::InvalidArgument`],
+    /// [`IngestError::Storage`].
+    pub fn set_retention(&self, name: &str, hours: u32) -> Result<()> {
+        self.check_writable()?;
+        self.stream(name)?.set_retention(hours)
+    }
+
     /// The shard map of stream `name` now.
     ///
     /// # Errors

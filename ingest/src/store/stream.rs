@@ -341,6 +341,32 @@ impl Stream {
         }
     }
 
+    /// Sets the retention in hours, saved in `stream.json`.
+    ///
+    /// # Errors
+    /// [`IngestError::InvalidArgument`] for 0 hours, [`IngestError::Storage`].
+    pub fn set_retention(&self, hours: u32) -> Result<()> {
+        if !self.writable {
+            return Err(IngestError::ReadOnly);
+        }
+        if hours == 0 {
+            return Err(IngestError::InvalidArgument(
+                "retention must be at least 1 hour".into(),
+            ));
+        }
+        let _admin = self
+            .admin
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let table = self.table();
+        let mut meta = table.meta.clone();
+        meta.retention_hours = hours;
+        meta.save(&self.dir)?;
+        let logs = table.logs.clone();
+        self.set_table(Table::build(meta, logs));
+        Ok(())
+    }
+
     /// In a read-only store, takes in what the writing process changed: a new
     /// shard map, new records, removed segments.
     ///

@@ -432,6 +432,9 @@ fn retention_by_age_through_the_store() {
             .take(30)
             .all(|(_, r)| r.partition_key.starts_with("new"))
     );
+    s.set_retention("s", 48).unwrap();
+    assert_eq!(s.describe_stream("s").unwrap().retention_hours, 48);
+    assert!(s.set_retention("s", 0).is_err());
     // The background thread does the same.
     let handle = s.spawn_retention(Duration::from_millis(10));
     drop(s);
