@@ -15,6 +15,10 @@
 //! acknowledges them; records/s and MB/s count acknowledged lines over the
 //! time from the first byte sent to the last ack.
 //!
+//! HTTP: the same connections send PutRecords calls of 500 records (a
+//! quarter as many records of 100 B of data, a sixteenth of 1000 B) to
+//! `osprey serve --http`, one call at a time each.
+//!
 //! Latency: one connection offers `--rate` records/s (a batch each
 //! millisecond) for `--seconds`; `osprey read --follow --poll-ms 1` runs in a
 //! second process. Per record: send to ack (put-to-ack, durable) and send to
@@ -289,9 +293,104 @@ fn latency(o: &Opts) {
     );
 }
 
+/// Sends one JSON 1.1 request on `s` and reads the answer; returns its body.
+fn http_call(s: &mut BufReader<TcpStream>, op: &str, body: &[u8]) -> String {
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let w = s.get_mut();
+    w.write_all(head.as_bytes()).unwrap();
+    w.write_all(body).unwrap();
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        s.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut out = vec![0; len];
+    s.read_exact(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// PutRecords of 500 records a call over HTTP (`osprey serve --http`).
+fn http_throughput(o: &Opts, size: usize, records: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = osprey()
+        .args([
+            "-q",
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--durability",
+            &o.durability,
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(srv.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let mut admin = BufReader::new(TcpStream::connect(&addr).unwrap());
+    let create = format!("{{\"StreamName\":\"s\",\"ShardCount\":{}}}", o.shards);
+    http_call(&mut admin, "CreateStream", create.as_bytes());
+    let calls = records / 500 / o.conns;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..o.conns)
+        .map(|c| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                // Data of `size` bytes in base64, 500 records a call.
+                let data = "eHh4".repeat(size / 3); // base64 of "xxx"
+                let entries: Vec<String> = (0..500)
+                    .map(|i| format!("{{\"Data\":\"{data}\",\"PartitionKey\":\"k{c}-{i}\"}}"))
+                    .collect();
+                let body = format!(
+                    "{{\"StreamName\":\"s\",\"Records\":[{}]}}",
+                    entries.join(",")
+                );
+                let mut s = BufReader::new(TcpStream::connect(&addr).unwrap());
+                s.get_ref().set_nodelay(true).unwrap();
+                for _ in 0..calls {
+                    let answer = http_call(&mut s, "PutRecords", body.as_bytes());
+                    assert!(
+                        answer.contains("\"FailedRecordCount\":0"),
+                        "{}",
+                        &answer[..200.min(answer.len())]
+                    );
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let secs = start.elapsed().as_secs_f64();
+    srv.kill().unwrap();
+    srv.wait().unwrap();
+    let n = calls * 500 * o.conns;
+    println!(
+        "PutRecords over HTTP, {size} B of data a record, 500 a call, {} connections, {} shards, durability {}: {:.0} records/s, {:.1} MB/s of data",
+        o.conns,
+        o.shards,
+        o.durability,
+        n as f64 / secs,
+        (n * (size / 3) * 3) as f64 / secs / 1e6
+    );
+}
+
 fn main() {
     let o = opts();
     if o.records > 0 {
+        http_throughput(&o, 100, o.records / 4);
+        http_throughput(&o, 1000, o.records / 16);
         throughput(&o, 100, o.records);
         // A quarter as many 1 KB records: the same order of memory.
         throughput(&o, 1000, o.records / 4);

@@ -36,7 +36,20 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     if !bytes.len().is_multiple_of(4) {
         return None;
     }
-    let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|v| v as u32);
+    const INVALID: u8 = 0xff;
+    const TABLE: [u8; 256] = {
+        let mut t = [INVALID; 256];
+        let mut i = 0;
+        while i < 64 {
+            t[ALPHABET[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    };
+    let value = |c: u8| match TABLE[c as usize] {
+        INVALID => None,
+        v => Some(u32::from(v)),
+    };
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
     for (i, quad) in bytes.chunks(4).enumerate() {
         let last = i + 1 == bytes.len() / 4;
