@@ -54,15 +54,6 @@ fn float_json(v: f64) -> Value {
     }
 }
 
-/// An aggregate as JSON.
-pub fn agg_json(v: AggValue) -> Value {
-    match v {
-        AggValue::Null => Value::Null,
-        AggValue::Int(i) => Value::from(i),
-        AggValue::Float(f) => float_json(f),
-    }
-}
-
 /// One result column's value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -74,18 +65,49 @@ pub enum Cell {
     Agg(AggValue),
 }
 
-/// A JSON object whose fields keep the plan's order.
+/// A JSON object whose fields keep the plan's order, written without
+/// building `serde_json::Value`s (result rows are many).
 struct Ordered<'a> {
     names: &'a [String],
-    values: Vec<Value>,
+    cells: &'a [Cell],
+    /// The text of the window bounds, by cell.
+    times: &'a [Option<&'a str>],
+}
+
+/// One cell, serialised in place.
+struct CellJson<'a>(&'a Cell, Option<&'a str>);
+
+impl serde::Serialize for CellJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let float = |v: f64, s: S| {
+            if v.is_nan() {
+                s.serialize_str("NaN")
+            } else if v.is_infinite() {
+                s.serialize_str(if v > 0.0 { "Infinity" } else { "-Infinity" })
+            } else {
+                s.serialize_f64(v)
+            }
+        };
+        match (self.0, self.1) {
+            (_, Some(text)) => s.serialize_str(text),
+            (Cell::Time(us), None) => s.serialize_str(&rfc3339(*us)),
+            (Cell::Key(KeyValue::Str(v)), _) => s.serialize_str(v),
+            (Cell::Key(KeyValue::Int(i)), _) => s.serialize_i64(*i),
+            (Cell::Key(KeyValue::Bool(b)), _) => s.serialize_bool(*b),
+            (Cell::Key(KeyValue::Float(bits)), _) => float(f64::from_bits(*bits), s),
+            (Cell::Key(KeyValue::Null) | Cell::Agg(AggValue::Null), _) => s.serialize_unit(),
+            (Cell::Agg(AggValue::Int(i)), _) => s.serialize_u64(*i),
+            (Cell::Agg(AggValue::Float(f)), _) => float(*f, s),
+        }
+    }
 }
 
 impl serde::Serialize for Ordered<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
         let mut map = s.serialize_map(Some(self.names.len()))?;
-        for (n, v) in self.names.iter().zip(&self.values) {
-            map.serialize_entry(n, v)?;
+        for ((n, c), t) in self.names.iter().zip(self.cells).zip(self.times) {
+            map.serialize_entry(n, &CellJson(c, *t))?;
         }
         map.end()
     }
@@ -116,27 +138,29 @@ impl ResultSink {
     pub fn write(&mut self, names: &[String], row: Vec<Cell>) -> Result<()> {
         match self {
             ResultSink::Ndjson(sink, cache) => {
-                let values = row
-                    .into_iter()
+                // Window bounds repeat row after row: format each once.
+                for cell in &row {
+                    if let Cell::Time(us) = cell
+                        && !cache.iter().any(|(t, _)| t == us)
+                    {
+                        cache.swap(0, 1);
+                        cache[0] = (*us, rfc3339(*us));
+                    }
+                }
+                let times: Vec<Option<&str>> = row
+                    .iter()
                     .map(|cell| match cell {
                         Cell::Time(us) => {
-                            let hit = cache.iter().position(|(t, _)| *t == us);
-                            let text = match hit {
-                                Some(i) => cache[i].1.clone(),
-                                None => {
-                                    let text = rfc3339(us);
-                                    cache.swap(0, 1);
-                                    cache[0] = (us, text.clone());
-                                    text
-                                }
-                            };
-                            Value::String(text)
+                            cache.iter().find(|(t, _)| t == us).map(|(_, s)| s.as_str())
                         }
-                        Cell::Key(k) => key_json(&k),
-                        Cell::Agg(a) => agg_json(a),
+                        _ => None,
                     })
                     .collect();
-                sink.write(&Ordered { names, values })?;
+                sink.write(&Ordered {
+                    names,
+                    cells: &row,
+                    times: &times,
+                })?;
             }
             ResultSink::File { rows, .. } => rows.push(row),
         }

@@ -541,7 +541,9 @@ fn usage_and_input_errors_are_one_line_with_their_exit_code() {
         ),
     ];
     for (args, code, needle) in cases {
-        let run = run_in(dir.path(), args);
+        let mut args = args.to_vec();
+        args.extend(["--backend", "cpu"]);
+        let run = run_in(dir.path(), &args);
         let line = run.fails_with(code);
         assert!(line.contains(needle), "{args:?}: {line}");
     }
