@@ -219,6 +219,13 @@ pub struct ServeArgs {
     /// Serve the Kinesis Data Streams API (JSON 1.1) on this address
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4567")]
     pub http: String,
+    /// Accept only requests signed (SigV4) with this access key id (and the
+    /// secret in --secret-access-key-file)
+    #[arg(long, value_name = "ID", requires = "secret_access_key_file")]
+    pub access_key_id: Option<String>,
+    /// A file holding the secret access key requests must be signed with
+    #[arg(long, value_name = "PATH", requires = "access_key_id")]
+    pub secret_access_key_file: Option<PathBuf>,
     /// When records count as stored
     #[arg(long, value_enum, default_value_t = DurabilityArg::Fsync)]
     pub durability: DurabilityArg,

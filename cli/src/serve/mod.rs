@@ -6,10 +6,12 @@
 //! A small HTTP/1.1 server of its own: a thread per connection (at most
 //! [`MAX_CONNECTIONS`]), keep-alive, `Content-Length` bodies up to
 //! [`MAX_BODY`]; anything else is answered with an error and the connection
-//! closed. Requests may be SigV4-signed; signatures are not checked (see
-//! the README). It binds to 127.0.0.1 unless told otherwise.
+//! closed. Given credentials, every request's SigV4 signature is checked
+//! ([`sigv4`]); without, signed requests are accepted unchecked. It binds to
+//! 127.0.0.1 unless told otherwise.
 
 pub mod kinesis;
+pub mod sigv4;
 
 use std::io::{self, BufRead as _, BufReader, BufWriter, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -38,6 +40,20 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         DurabilityArg::Fsync => Durability::Fsync,
         DurabilityArg::Os => Durability::Os,
     };
+    let creds = match (&args.access_key_id, &args.secret_access_key_file) {
+        (Some(id), Some(path)) => {
+            let secret = std::fs::read_to_string(path).map_err(|e| crate::exit::InputError {
+                input: path.display().to_string(),
+                reason: e.to_string().to_lowercase(),
+            })?;
+            Some(sigv4::Credentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.trim().to_owned(),
+            })
+        }
+        _ => None,
+    };
+    let creds = Arc::new(creds);
     let store = Arc::new(open_store(&args.data.data_dir, durability)?);
     let listener =
         TcpListener::bind(&args.http).with_context(|| format!("cannot listen on {}", args.http))?;
@@ -64,9 +80,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             let _ = respond(&mut BufWriter::new(&sock), 503, &body, true);
             continue;
         }
-        let (store, active) = (Arc::clone(&store), Arc::clone(&active));
+        let (store, active, creds) = (Arc::clone(&store), Arc::clone(&active), Arc::clone(&creds));
         std::thread::spawn(move || {
-            if let Err(e) = connection(&store, sock) {
+            if let Err(e) = connection(&store, creds.as_ref().as_ref(), sock) {
                 tracing::debug!(error = %e, "HTTP connection ended.");
             }
             active.fetch_sub(1, Ordering::AcqRel);
@@ -76,7 +92,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 }
 
 /// Serves requests on one connection until it closes.
-fn connection(store: &Store, sock: TcpStream) -> io::Result<()> {
+fn connection(
+    store: &Store,
+    creds: Option<&sigv4::Credentials>,
+    sock: TcpStream,
+) -> io::Result<()> {
     sock.set_nodelay(true)?;
     let mut reader = BufReader::new(sock.try_clone()?);
     let mut writer = BufWriter::new(sock);
@@ -91,7 +111,13 @@ fn connection(store: &Store, sock: TcpStream) -> io::Result<()> {
             Ok(req) => {
                 let mut body = vec![0; req.length];
                 reader.read_exact(&mut body)?;
-                let (status, out) = kinesis::handle(store, req.target.as_deref(), &body);
+                let refused = creds.and_then(|c| {
+                    sigv4::verify(c, &req.method, &req.path, &req.query, &req.headers, &body).err()
+                });
+                let (status, out) = match refused {
+                    Some((name, msg)) => (400, kinesis::error_body(name, &msg)),
+                    None => kinesis::handle(store, req.target.as_deref(), &body),
+                };
                 (status, out, req.close)
             }
         };
@@ -104,6 +130,10 @@ fn connection(store: &Store, sock: TcpStream) -> io::Result<()> {
 
 /// What osprey needs of a request head.
 struct Head {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
     target: Option<String>,
     length: usize,
     close: bool,
@@ -144,14 +174,20 @@ fn parse_head(head: &str) -> Result<Head, String> {
     let mut lines = head.lines();
     let request = lines.next().unwrap_or_default();
     let mut parts = request.split_whitespace();
-    let (method, version) = (
+    let (method, uri, version) = (
         parts.next().unwrap_or_default(),
-        parts.nth(1).unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
     );
     if method != "POST" {
         return Err(format!("only POST is served, not {method:?}"));
     }
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
     let mut out = Head {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers: Vec::new(),
         target: None,
         length: 0,
         close: version == "HTTP/1.0",
@@ -161,7 +197,9 @@ fn parse_head(head: &str) -> Result<Head, String> {
             continue;
         };
         let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
+        let name = name.trim().to_ascii_lowercase();
+        out.headers.push((name.clone(), value.to_owned()));
+        match name.as_str() {
             "x-amz-target" => out.target = Some(value.to_owned()),
             "content-length" => {
                 out.length = value

@@ -1,5 +1,6 @@
 //! `osprey serve --http`: the Kinesis Data Streams API driven by boto3, the
-//! AWS SDK for Python, with an endpoint URL and (unchecked) SigV4 signing.
+//! AWS SDK for Python, with an endpoint URL; SigV4 signatures checked when
+//! the server has credentials.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -74,12 +75,31 @@ assert k.list_streams()["StreamNames"] == []
 print("ok")
 "#;
 
-#[test]
-fn boto3_drives_the_kinesis_api() {
-    let dir = tempfile::tempdir().unwrap();
+/// Signed with the right secret, with a wrong one, and with an unknown key.
+const SIGNED: &str = r#"
+import sys, boto3, botocore
+def client(key, secret):
+    return boto3.client("kinesis", endpoint_url=sys.argv[1], region_name="eu-west-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+good = client("AKOSPREY", "s3cret/key+1")
+good.create_stream(StreamName="signed", ShardCount=1)
+assert good.put_record(StreamName="signed", Data=b"x", PartitionKey="k")["SequenceNumber"] == "0"
+for key, secret, code in [("AKOSPREY", "wrong", "InvalidSignatureException"),
+                          ("AKOTHER", "s3cret/key+1", "UnrecognizedClientException")]:
+    try:
+        client(key, secret).list_streams(); raise SystemExit("a bad signature passed")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+print("ok")
+"#;
+
+/// Starts `osprey serve` with `extra` arguments; returns it and its URL.
+fn serve(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
     let mut server = osprey()
         .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
+        .arg(dir.join("data"))
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -98,16 +118,48 @@ fn boto3_drives_the_kinesis_api() {
         }
     };
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (server, url)
+}
+
+/// Runs a boto3 script against `url`; panics unless it prints `ok`.
+fn client(script: &str, url: &str) {
     let out = Command::new("python3")
-        .args(["-c", CLIENT, &url])
+        .args(["-c", script, url])
         .output()
         .expect("python3 runs (scripts/setup.sh installs boto3)");
-    server.kill().unwrap();
-    server.wait().unwrap();
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
         "boto3 client failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn boto3_drives_the_kinesis_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url) = serve(dir.path(), &[]);
+    client(CLIENT, &url);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn sigv4_signatures_are_checked_with_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret/key+1\n").unwrap();
+    let secret = secret.to_str().unwrap();
+    let (mut server, url) = serve(
+        dir.path(),
+        &[
+            "--access-key-id",
+            "AKOSPREY",
+            "--secret-access-key-file",
+            secret,
+        ],
+    );
+    client(SIGNED, &url);
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
