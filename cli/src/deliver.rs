@@ -1,5 +1,5 @@
 //! `osprey deliver <stream> --to DIR`: Firehose-style delivery of a stream
-//! into files, NDJSON or Parquet.
+//! into files, NDJSON, Parquet or Arrow IPC.
 //!
 //! Records are buffered until `--buffer-mib` of data or `--buffer-seconds`
 //! since the oldest one (or, without `--follow`, the end of the stream), then
@@ -125,6 +125,7 @@ fn deliver(
     let ext = match format {
         DeliverFormat::Ndjson => "ndjson",
         DeliverFormat::Parquet => "parquet",
+        DeliverFormat::Arrow => "arrow",
     };
     let path = dir.join(&prefix).join(format!("{name}.{ext}"));
     let written = match format {
@@ -146,7 +147,7 @@ fn deliver(
             }
             n
         }
-        DeliverFormat::Parquet => parquet(&path, buffer, &mut bad)?,
+        DeliverFormat::Parquet | DeliverFormat::Arrow => columns(&path, format, buffer, &mut bad)?,
     };
     if written > 0 {
         tally.files += 1;
@@ -173,9 +174,10 @@ fn deliver(
 }
 
 /// Converts the buffer through the chunker (columns inferred from the JSON
-/// objects) and writes one Parquet file; returns the rows written.
-fn parquet(
+/// objects) and writes one Parquet or Arrow IPC file; returns the rows written.
+fn columns(
     path: &Path,
+    format: DeliverFormat,
     buffer: &[(String, Record)],
     bad: &mut Vec<(usize, String)>,
 ) -> Result<usize> {
@@ -211,11 +213,20 @@ fn parquet(
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if rows > 0 {
         write_whole(path, |f| {
-            let mut w = parquet::arrow::ArrowWriter::try_new(f, batches[0].schema(), None)?;
-            for b in &batches {
-                w.write(b)?;
+            let schema = batches[0].schema();
+            if format == DeliverFormat::Arrow {
+                let mut w = arrow::ipc::writer::FileWriter::try_new(f, &schema)?;
+                for b in &batches {
+                    w.write(b)?;
+                }
+                w.finish()?;
+            } else {
+                let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None)?;
+                for b in &batches {
+                    w.write(b)?;
+                }
+                w.close()?;
             }
-            w.close()?;
             Ok(())
         })?;
     }

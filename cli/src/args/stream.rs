@@ -179,6 +179,8 @@ pub enum DeliverFormat {
     Ndjson,
     /// Parquet, columns inferred from the records' JSON objects
     Parquet,
+    /// Arrow IPC file, columns inferred as for Parquet
+    Arrow,
 }
 
 /// Arguments of `osprey deliver`.

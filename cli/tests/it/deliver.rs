@@ -136,6 +136,43 @@ fn parquet_and_ndjson_delivery_with_errors_and_resumption() {
     );
     assert!(lines[0]["seq"].is_u64() && lines[0]["shard"].is_string());
 
+    // Arrow IPC, read back with pyarrow.
+    let ar = dir.path().join("ar");
+    os(
+        dir.path(),
+        &[
+            "deliver",
+            "s",
+            "--to",
+            ar.to_str().unwrap(),
+            "--format",
+            "arrow",
+            "--consumer",
+            "ar",
+        ],
+        "",
+    )
+    .success();
+    let arrow = files(&ar, ".arrow");
+    assert_eq!(arrow.len(), 1, "{arrow:?}");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, pyarrow.ipc as ipc; t = ipc.open_file(sys.argv[1]).read_all(); print(t.num_rows, sum(t.column('t').to_pylist()))",
+            arrow[0].to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("300 {}", (0..300).sum::<i64>())
+    );
+
     // NDJSON, small buffers: several files; every JSON value is fine here.
     let nd = dir.path().join("nd");
     let nd_arg = nd.to_str().unwrap();
