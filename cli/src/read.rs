@@ -29,6 +29,7 @@ pub fn run(args: &ReadArgs) -> Result<()> {
         .map_err(|e: osprey_ingest::IngestError| UsageError(e.to_string()))?;
     let store = Store::open_read_only(&args.data.data_dir)?;
     let mut reader = StreamReader::new(&store, &args.stream, from, args.consumer.as_deref())?;
+    reader.drop_duplicates(args.drop_duplicates);
     let mut stdout = std::io::stdout().lock();
     let mut line = Vec::with_capacity(1 << 16);
     let mut left = args.limit.unwrap_or(u64::MAX);

@@ -164,6 +164,9 @@ pub struct ReadArgs {
     /// Stop after this many records
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// Drop records whose id (put with --id-field) was among the last N ids read
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub drop_duplicates: usize,
     /// With --follow, milliseconds between looks for new records
     #[arg(long, default_value_t = 2, value_name = "MS")]
     pub poll_ms: u64,

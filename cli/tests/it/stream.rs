@@ -283,6 +283,24 @@ fn read_positions_and_consumer_checkpoints() {
         (7..15).collect::<Vec<_>>()
     );
     assert!(read(dir.path(), &["--consumer", "app"]).is_empty());
+    // Ids from a field; a retried record is dropped by the reader.
+    os(dir.path(), &["stream", "create", "ids"], "").success();
+    let input = "{\"id\":\"r1\",\"n\":1}\n{\"id\":\"r2\",\"n\":2}\n{\"id\":\"r1\",\"n\":1}\n";
+    os(
+        dir.path(),
+        &["put", "ids", "--id-field", "id", "--partition-key", "k"],
+        input,
+    )
+    .success();
+    let all = parse_ndjson(&os(dir.path(), &["read", "ids"], "").success().stdout);
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2]["id"], "r1");
+    let unique = parse_ndjson(
+        &os(dir.path(), &["read", "ids", "--drop-duplicates", "100"], "")
+            .success()
+            .stdout,
+    );
+    assert_eq!(ns(&unique), [1, 2]);
 }
 
 #[test]

@@ -2,9 +2,12 @@
 //! it: it starts each shard at a [`StartingPosition`] (or where a named
 //! consumer's checkpoint says), reads a child shard only once its parents are
 //! drained (so records of one partition key stay in order across a split or
-//! merge), finds shards created while it runs, and saves checkpoints.
+//! merge), finds shards created while it runs, and saves checkpoints. It can
+//! drop records whose id it saw among the last N ids
+//! ([`StreamReader::drop_duplicates`]): a producer that retried wrote them
+//! twice. That window lives in memory, not in the checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use super::Store;
 use super::consumer::Checkpoint;
@@ -20,6 +23,34 @@ pub struct StreamReader {
     /// Per shard, the next sequence number to read.
     positions: Checkpoint,
     saved: Checkpoint,
+    dedup: Option<Dedup>,
+}
+
+/// The last ids seen, oldest first, and the same as a set.
+#[derive(Debug, Default)]
+struct Dedup {
+    window: usize,
+    order: VecDeque<String>,
+    seen: HashSet<String>,
+    dropped: u64,
+}
+
+impl Dedup {
+    /// True when `id` was among the last ids; else takes it in.
+    fn is_duplicate(&mut self, id: &str) -> bool {
+        if self.seen.contains(id) {
+            self.dropped += 1;
+            return true;
+        }
+        if self.order.len() == self.window
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.order.push_back(id.to_owned());
+        self.seen.insert(id.to_owned());
+        false
+    }
 }
 
 impl StreamReader {
@@ -43,6 +74,7 @@ impl StreamReader {
             consumer: consumer.map(str::to_owned),
             positions: Checkpoint::new(),
             saved: saved.clone(),
+            dedup: None,
         };
         let meta = store.stream_meta(stream)?;
         for shard in &meta.shards {
@@ -53,6 +85,20 @@ impl StreamReader {
             reader.positions.insert(shard.id.clone(), next);
         }
         Ok(reader)
+    }
+
+    /// Drops, from now on, records whose id was among the last `window` ids
+    /// read (records without an id always pass).
+    pub fn drop_duplicates(&mut self, window: usize) {
+        self.dedup = (window > 0).then(|| Dedup {
+            window,
+            ..Dedup::default()
+        });
+    }
+
+    /// Records dropped as duplicates so far.
+    pub fn duplicates_dropped(&self) -> u64 {
+        self.dedup.as_ref().map_or(0, |d| d.dropped)
     }
 
     /// Reads up to `max_records` records and about `max_bytes` bytes from
@@ -72,6 +118,9 @@ impl StreamReader {
         if out.is_empty() {
             store.refresh(&self.stream)?;
             out = self.poll_once(store, max_records, max_bytes)?;
+        }
+        if let Some(dedup) = &mut self.dedup {
+            out.retain(|(_, r)| !r.id.as_deref().is_some_and(|id| dedup.is_duplicate(id)));
         }
         Ok(out)
     }

@@ -440,3 +440,35 @@ fn retention_by_age_through_the_store() {
     drop(s);
     handle.join().unwrap();
 }
+
+#[test]
+fn duplicates_by_record_id_are_dropped_within_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.create_stream("s", StreamOptions::default()).unwrap();
+    let with_id = |id: &str| PutRecord {
+        id: Some(id.into()),
+        ..PutRecord::new("k", id.as_bytes().to_vec())
+    };
+    // a, b, a retried, no id, c, then a again after two other ids.
+    let recs = [
+        with_id("a"),
+        with_id("b"),
+        with_id("a"),
+        PutRecord::new("k", b"-".to_vec()),
+        with_id("c"),
+        with_id("d"),
+        with_id("a"),
+    ];
+    put_ok(&s, "s", &recs);
+    let mut r = StreamReader::new(&s, "s", StartingPosition::TrimHorizon, None).unwrap();
+    r.drop_duplicates(3);
+    let got: Vec<Vec<u8>> = r
+        .poll(&s, 100, 1 << 20)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.data)
+        .collect();
+    assert_eq!(got, [&b"a"[..], b"b", b"-", b"c", b"d", b"a"]);
+    assert_eq!(r.duplicates_dropped(), 1);
+}
