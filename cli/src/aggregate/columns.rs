@@ -298,7 +298,30 @@ impl Converter {
                     ids.push(id);
                 }
             }
-            DataType::Dictionary(_, value) if matches!(**value, DataType::Utf8) => {
+            DataType::Dictionary(key, value)
+                if matches!(**value, DataType::Utf8) && matches!(**key, DataType::Int32) =>
+            {
+                // One lookup per distinct value of the batch, then an index a row.
+                let d = array.as_dictionary::<arrow::datatypes::Int32Type>();
+                let values = d.values().as_string::<i32>();
+                let null = dict.other_id(KeyValue::Null);
+                let table: Vec<u32> = (0..values.len())
+                    .map(|i| {
+                        if values.is_null(i) {
+                            null
+                        } else {
+                            dict.str_id(values.value(i))
+                        }
+                    })
+                    .collect();
+                for key in d.keys().iter() {
+                    ids.push(match key {
+                        Some(j) => table.get(j as usize).copied().unwrap_or(null),
+                        None => null,
+                    });
+                }
+            }
+            DataType::Dictionary(..) => {
                 let a = cast(array, &DataType::Utf8)?;
                 return self.key_ids(k, &a);
             }
@@ -348,7 +371,10 @@ impl Converter {
     fn hashes(array: &ArrayRef) -> Result<Vec<u64>> {
         let n = array.len();
         Ok(match array.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Dictionary(..) => {
                 let a = cast(array, &DataType::Utf8)?;
                 let s = a.as_string::<i32>();
                 (0..n)
