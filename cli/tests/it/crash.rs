@@ -24,6 +24,9 @@ fn producer(port: u16, p: u64, start: u64, acked: Acked) -> std::thread::JoinHan
         let Ok(sock) = TcpStream::connect(("127.0.0.1", port)) else {
             return;
         };
+        // Nothing here may hang the test: a dead server ends both halves.
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = sock.set_write_timeout(Some(Duration::from_secs(5)));
         let Ok(read_half) = sock.try_clone() else {
             return;
         };
@@ -65,6 +68,7 @@ fn producer(port: u16, p: u64, start: u64, acked: Acked) -> std::thread::JoinHan
 /// Runs producers against a fresh server until `more` further records are
 /// acknowledged (they are still writing then), then SIGKILLs it.
 fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked) {
+    let started = std::time::Instant::now();
     let (mut server, port) = listen(dir, "s", &["--partition-key-field", "k"]);
     let before = acked.lock().unwrap().len();
     let producers: Vec<_> = (0..3)
@@ -76,11 +80,20 @@ fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked) {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    let killed = std::time::Instant::now();
     server.kill().unwrap(); // SIGKILL
     server.wait().unwrap();
     for p in producers {
         p.join().unwrap();
     }
+    let _ = std::io::stderr().write_all(
+        format!(
+            "crash test: server up {:.1} s, producers done {:.1} s after the kill\n",
+            (killed - started).as_secs_f64(),
+            killed.elapsed().as_secs_f64()
+        )
+        .as_bytes(),
+    );
 }
 
 /// Reads the whole stream and checks every acknowledged record.
