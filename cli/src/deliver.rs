@@ -24,7 +24,7 @@ use osprey_ingest::store::time::format_ms;
 use osprey_ingest::store::{Record, StartingPosition, Store, StreamReader};
 use serde::de::IgnoredAny;
 
-use crate::args::stream::{DeliverArgs, DeliverFormat};
+use crate::args::stream::{Compression, DeliverArgs, DeliverFormat};
 use crate::exit::UsageError;
 
 /// Runs `osprey deliver`.
@@ -34,6 +34,12 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
         .parse()
         .map_err(|e: osprey_ingest::IngestError| UsageError(e.to_string()))?;
     let ok = |v: f64| v.is_finite() && v > 0.0;
+    if args.compression != Compression::None && args.format != DeliverFormat::Ndjson {
+        return Err(UsageError(
+            "--compression applies to --format ndjson only (Parquet compresses itself)".into(),
+        )
+        .into());
+    }
     if !ok(args.buffer_mib) || !ok(args.buffer_seconds) {
         return Err(UsageError("--buffer-mib and --buffer-seconds must be above 0".into()).into());
     }
@@ -53,7 +59,14 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
             since.get_or_insert_with(Instant::now);
             buffer.push((shard, record));
             if bytes >= max_bytes {
-                deliver(&args.to, &args.stream, args.format, &buffer, &mut tally)?;
+                deliver(
+                    &args.to,
+                    &args.stream,
+                    args.format,
+                    args.compression,
+                    &buffer,
+                    &mut tally,
+                )?;
                 buffer.clear();
                 (bytes, since) = (0, None);
                 wrote = true;
@@ -61,7 +74,14 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
         }
         let due = since.is_some_and(|t| t.elapsed() >= max_age) || (caught_up && !args.follow);
         if due && !buffer.is_empty() {
-            deliver(&args.to, &args.stream, args.format, &buffer, &mut tally)?;
+            deliver(
+                &args.to,
+                &args.stream,
+                args.format,
+                args.compression,
+                &buffer,
+                &mut tally,
+            )?;
             buffer.clear();
             (bytes, since) = (0, None);
             wrote = true;
@@ -102,6 +122,7 @@ fn deliver(
     dir: &Path,
     stream: &str,
     format: DeliverFormat,
+    compression: Compression,
     buffer: &[(String, Record)],
     tally: &mut Tally,
 ) -> Result<()> {
@@ -123,6 +144,7 @@ fn deliver(
     );
     let mut bad: Vec<(usize, String)> = Vec::new();
     let ext = match format {
+        DeliverFormat::Ndjson if compression == Compression::Gzip => "ndjson.gz",
         DeliverFormat::Ndjson => "ndjson",
         DeliverFormat::Parquet => "parquet",
         DeliverFormat::Arrow => "arrow",
@@ -143,7 +165,17 @@ fn deliver(
             }
             let n = buffer.len() - bad.len();
             if n > 0 {
-                write_whole(&path, |f| Ok(f.write_all(&out)?))?;
+                write_whole(&path, |f| {
+                    if compression == Compression::Gzip {
+                        let mut gz =
+                            flate2::write::GzEncoder::new(f, flate2::Compression::default());
+                        gz.write_all(&out)?;
+                        gz.finish()?;
+                    } else {
+                        f.write_all(&out)?;
+                    }
+                    Ok(())
+                })?;
             }
             n
         }

@@ -186,6 +186,15 @@ pub enum DeliverFormat {
     Arrow,
 }
 
+/// Compression of delivered NDJSON files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    /// Plain text
+    None,
+    /// gzip (`.ndjson.gz`)
+    Gzip,
+}
+
 /// Arguments of `osprey deliver`.
 #[derive(Debug, Args)]
 pub struct DeliverArgs {
@@ -198,6 +207,9 @@ pub struct DeliverArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = DeliverFormat::Ndjson)]
     pub format: DeliverFormat,
+    /// Compress NDJSON files (`.ndjson.gz`)
+    #[arg(long, value_enum, default_value_t = Compression::None)]
+    pub compression: Compression,
     /// Write a file once this many MiB of records are buffered
     #[arg(long, default_value_t = 5.0, value_name = "MIB")]
     pub buffer_mib: f64,

@@ -236,4 +236,41 @@ fn parquet_and_ndjson_delivery_with_errors_and_resumption() {
         "",
     )
     .fails_with(2);
+    // gzip: DuckDB reads it back.
+    let gz = dir.path().join("gz");
+    let gz_arg = gz.to_str().unwrap();
+    os(
+        dir.path(),
+        &[
+            "deliver",
+            "s",
+            "--to",
+            gz_arg,
+            "--consumer",
+            "gz",
+            "--compression",
+            "gzip",
+        ],
+        "",
+    )
+    .success();
+    assert_eq!(files(&gz, ".ndjson.gz").len(), 1);
+    assert_eq!(
+        duckdb(&format!(
+            "select count(*) from read_json_auto('{}/year=*/*/*/*/*.ndjson.gz')",
+            gz.display()
+        )),
+        "(303,)"
+    );
+    let clash = [
+        "deliver",
+        "s",
+        "--to",
+        gz_arg,
+        "--format",
+        "parquet",
+        "--compression",
+        "gzip",
+    ];
+    os(dir.path(), &clash, "").fails_with(2);
 }
