@@ -231,7 +231,8 @@ fn check_clip(clip: &Path, backend: &str, expected_cuts: &[u64]) -> String {
         backend,
         "--kernels",
         "stats,scene",
-    ]).success();
+    ])
+    .success();
     assert_agrees(
         &r.records(),
         &ff,
@@ -256,7 +257,8 @@ fn h264_gpu_matches_ffmpeg_and_cpu() {
         "cpu",
         "--kernels",
         "stats,scene",
-    ]).success();
+    ])
+    .success();
     assert!(gpu == cpu.stdout, "GPU and CPU records differ");
 }
 
@@ -276,7 +278,8 @@ fn odd_size_ffv1_gpu_matches_ffmpeg_and_cpu() {
         "cpu",
         "--kernels",
         "stats,scene",
-    ]).success();
+    ])
+    .success();
     assert!(gpu == cpu.stdout, "GPU and CPU records differ");
 }
 
