@@ -79,9 +79,15 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "all", value_name = "LIST")]
     pub kernels: String,
 
-    /// Where records go: a file path, or - for stdout
+    /// Where records go: a file path, - for stdout, or stream:NAME for a
+    /// stream of the store in --data-dir (one record a line, the source as
+    /// partition key; create it first with `osprey stream create NAME`)
     #[arg(short, long, default_value = "-", value_name = "PATH")]
     pub output: PathBuf,
+
+    /// The store's data directory, for --output stream:NAME
+    #[arg(long, value_name = "DIR", default_value = osprey_ingest::store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
 
     /// Scene score (0 to 100) at or above which a frame is a cut, as scdet's threshold
     #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_name = "SCORE")]

@@ -17,5 +17,5 @@ pub mod sink;
 pub mod store;
 
 pub use error::{IngestError, Result};
-pub use sink::NdjsonSink;
+pub use sink::{NdjsonSink, StreamLines};
 pub use store::Store;

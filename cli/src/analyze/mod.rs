@@ -54,6 +54,13 @@ pub enum Output {
     Stdout,
     /// A file, created or truncated.
     File(PathBuf),
+    /// A stream of the store in `data_dir`, which must exist.
+    Stream {
+        /// The store's data directory.
+        data_dir: PathBuf,
+        /// The stream's name.
+        name: String,
+    },
 }
 
 /// Checked settings of one analysis.
@@ -103,8 +110,23 @@ impl AnalyzeConfig {
             ))
             .into());
         }
+        let stream = args
+            .output
+            .to_str()
+            .and_then(|o| o.strip_prefix(STREAM_OUTPUT));
         let output = if args.output.as_os_str() == "-" {
             Output::Stdout
+        } else if let Some(name) = stream {
+            if name.is_empty() {
+                return Err(UsageError(format!(
+                    "--output {STREAM_OUTPUT} needs a stream name ({STREAM_OUTPUT}NAME)"
+                ))
+                .into());
+            }
+            Output::Stream {
+                data_dir: args.data_dir.clone(),
+                name: name.to_owned(),
+            }
         } else if args.output.as_os_str().is_empty() {
             return Err(
                 UsageError("--output is empty: give a path, or - for stdout".into()).into(),
@@ -203,10 +225,21 @@ fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
-/// Opens the output, with a clear message when its folder is missing.
-fn open_output(output: &Output) -> Result<Box<dyn Write>> {
+/// The `--output` prefix that names a stream.
+const STREAM_OUTPUT: &str = "stream:";
+
+/// Opens the output, with a clear message when its folder is missing;
+/// records to a stream are put under the partition key `source`.
+fn open_output(output: &Output, source: &str) -> Result<Box<dyn Write>> {
     match output {
         Output::Stdout => Ok(Box::new(std::io::stdout().lock())),
+        Output::Stream { data_dir, name } => {
+            let store = crate::stream::open_store(data_dir, Default::default())?;
+            let lines = osprey_ingest::StreamLines::new(store, name, source).with_context(|| {
+                format!("cannot write to stream {name:?} (create it with `osprey stream create {name}`)")
+            })?;
+            Ok(Box::new(lines))
+        }
         Output::File(path) => match File::create(path) {
             Ok(f) => Ok(Box::new(f)),
             Err(e) => {
@@ -246,7 +279,7 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
         _ => debug!(backend = %label, "Backend open."),
     }
 
-    let mut sink = NdjsonSink::new(open_output(&cfg.output)?);
+    let mut sink = NdjsonSink::new(open_output(&cfg.output, &cfg.source)?);
     let progress = Progress::new(info.expected_frames(), &label);
     let mut finisher = Finisher::new(&cfg.suite, cfg.scene_threshold, info.frame_rate);
     let mut raws: Vec<FrameRaw> = Vec::with_capacity(cfg.chunk_frames);
@@ -496,7 +529,7 @@ mod tests {
 
     #[test]
     fn missing_output_folder_is_named() {
-        let err = open_output(&Output::File("/no/such/folder/out.ndjson".into()))
+        let err = open_output(&Output::File("/no/such/folder/out.ndjson".into()), "s")
             .err()
             .unwrap();
         assert_eq!(

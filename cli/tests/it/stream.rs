@@ -386,3 +386,51 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// `osprey analyze --output stream:NAME` puts the same records it would
+/// print, one a line, under the source as partition key; `osprey read` gives
+/// them back in order. A missing stream is an input error naming it.
+#[test]
+fn analyze_writes_its_records_into_a_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = crate::common::small_clip().to_str().unwrap();
+    let analyze = ["analyze", clip, "--backend", "cpu", "--source", "cam1"];
+    let missing = os(
+        dir.path(),
+        &[&analyze[..], &["--output", "stream:frames"]].concat(),
+        "",
+    );
+    let line = missing.fails_with(3);
+    assert!(
+        line.contains("\"frames\"") && line.contains("stream create"),
+        "{line}"
+    );
+
+    os(dir.path(), &["stream", "create", "frames"], "").success();
+    os(
+        dir.path(),
+        &[&analyze[..], &["--output", "stream:frames"]].concat(),
+        "",
+    )
+    .success();
+    let printed = parse_ndjson(&os(dir.path(), &analyze, "").success().stdout);
+    let read = os(
+        dir.path(),
+        &["read", "frames", "--from", "trim-horizon"],
+        "",
+    )
+    .success();
+    let stored = parse_ndjson(&read.stdout);
+    assert_eq!(stored.len(), printed.len(), "{}", read.stderr);
+    assert!(printed.len() >= 12, "a record a frame at least");
+    for (s, p) in stored.iter().zip(&printed) {
+        assert_eq!(s["partition_key"], "cam1", "{s}");
+        assert_eq!(&s["data"], p);
+    }
+    let empty = os(
+        dir.path(),
+        &[&analyze[..], &["--output", "stream:"]].concat(),
+        "",
+    );
+    assert!(empty.fails_with(2).contains("needs a stream name"));
+}

@@ -1,0 +1,164 @@
+//! A [`Write`] that puts every complete line into a stream of the embedded
+//! store: how `osprey analyze --output stream:NAME` makes its NDJSON records a
+//! stream that `osprey read`, `osprey deliver` and `osprey aggregate` consume.
+//!
+//! Bytes gather until [`Write::flush`] (the [`NdjsonSink`](super::NdjsonSink)
+//! flushes once a chunk of frames), which puts the complete lines as one batch,
+//! so a chunk costs one group commit. Under load the store refuses with a
+//! retryable error: the sink then waits and tries again (backpressure on the
+//! producer) for up to [`RETRY_FOR`], and only then fails. A record the store
+//! refuses for good (too large, for instance) fails the flush with the reason:
+//! nothing is dropped silently.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use crate::store::{PutRecord, Store};
+
+/// How long a refused batch is retried before the flush fails.
+pub const RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// Longest partition key the store takes, in characters.
+const MAX_KEY_CHARS: usize = 256;
+
+/// Lines into a stream, one record a line, all under one partition key.
+pub struct StreamLines {
+    store: Store,
+    stream: String,
+    partition_key: String,
+    pending: Vec<u8>,
+    records: u64,
+}
+
+impl std::fmt::Debug for StreamLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamLines")
+            .field("stream", &self.stream)
+            .field("partition_key", &self.partition_key)
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamLines {
+    /// Lines put into `stream` of `store` under `partition_key` (cut to the
+    /// store's 256 characters; an empty key becomes `osprey`).
+    ///
+    /// # Errors
+    /// The store's own when `stream` does not exist.
+    pub fn new(store: Store, stream: &str, partition_key: &str) -> crate::Result<Self> {
+        store.describe_stream(stream)?;
+        let key: String = partition_key.chars().take(MAX_KEY_CHARS).collect();
+        Ok(StreamLines {
+            store,
+            stream: stream.to_owned(),
+            partition_key: if key.is_empty() { "osprey".into() } else { key },
+            pending: Vec::new(),
+            records: 0,
+        })
+    }
+
+    /// Records put so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Puts `batch`, retrying while the store is overloaded.
+    fn put(&self, batch: &[PutRecord]) -> io::Result<()> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let refusal = match self.store.put_records(&self.stream, batch) {
+                Ok(outcomes) => match outcomes.into_iter().find_map(Result::err) {
+                    None => return Ok(()),
+                    Some(e) if e.is_retryable() => e,
+                    Some(e) => return Err(self.refused(&e)),
+                },
+                Err(e) if e.is_retryable() => e,
+                Err(e) => return Err(self.refused(&e)),
+            };
+            if started.elapsed() >= RETRY_FOR {
+                return Err(self.refused(&refusal));
+            }
+            tracing::debug!(stream = %self.stream, error = %refusal, "Store busy; retrying.");
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    fn refused(&self, e: &crate::IngestError) -> io::Error {
+        io::Error::other(format!("stream {:?} refused a record: {e}", self.stream))
+    }
+}
+
+impl Write for StreamLines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    /// Puts every complete line gathered so far; a partial last line waits
+    /// for the next flush.
+    fn flush(&mut self) -> io::Result<()> {
+        let Some(end) = self.pending.iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        // Records put twice after a partial failure would be duplicates, so
+        // the batch leaves `pending` only once it is stored; a retried flush
+        // puts it again (the store's answer is per record, and the sink fails
+        // on the first refusal).
+        let batch: Vec<PutRecord> = self.pending[..end]
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| PutRecord::new(self.partition_key.clone(), line.to_vec()))
+            .collect();
+        self.put(&batch)?;
+        self.records += batch.len() as u64;
+        self.pending.drain(..=end);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
+mod tests {
+    use super::*;
+    use crate::store::{StoreConfig, StreamOptions};
+
+    fn store(dir: &std::path::Path) -> Store {
+        let store = Store::open(dir, StoreConfig::default()).unwrap();
+        store
+            .create_stream("out", StreamOptions::default())
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn complete_lines_become_records_at_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = StreamLines::new(store(dir.path()), "out", "cam1").unwrap();
+        sink.write_all(b"{\"a\":1}\n{\"a\":2}\n{\"a\"").unwrap();
+        assert_eq!(sink.records(), 0, "nothing is put before a flush");
+        sink.flush().unwrap();
+        assert_eq!(sink.records(), 2);
+        sink.write_all(b":3}\n").unwrap();
+        sink.flush().unwrap();
+        sink.flush().unwrap();
+        assert_eq!(sink.records(), 3);
+    }
+
+    #[test]
+    fn a_missing_stream_and_an_oversized_line_are_errors() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let err = StreamLines::new(store(a.path()), "nope", "k").unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let mut sink = StreamLines::new(store(b.path()), "out", "").unwrap();
+        assert_eq!(sink.partition_key, "osprey");
+        let mut big = vec![b'x'; crate::store::MAX_DATA_BYTES + 1];
+        big.push(b'\n');
+        sink.write_all(&big).unwrap();
+        let err = sink.flush().unwrap_err();
+        assert!(err.to_string().contains("refused a record"), "{err}");
+        assert_eq!(sink.records(), 0);
+    }
+}
