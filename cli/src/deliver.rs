@@ -59,30 +59,14 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
             since.get_or_insert_with(Instant::now);
             buffer.push((shard, record));
             if bytes >= max_bytes {
-                deliver(
-                    &args.to,
-                    &args.stream,
-                    args.format,
-                    args.compression,
-                    &buffer,
-                    &mut tally,
-                )?;
-                buffer.clear();
+                deliver_buffer(args, &mut buffer, &mut tally)?;
                 (bytes, since) = (0, None);
                 wrote = true;
             }
         }
         let due = since.is_some_and(|t| t.elapsed() >= max_age) || (caught_up && !args.follow);
         if due && !buffer.is_empty() {
-            deliver(
-                &args.to,
-                &args.stream,
-                args.format,
-                args.compression,
-                &buffer,
-                &mut tally,
-            )?;
-            buffer.clear();
+            deliver_buffer(args, &mut buffer, &mut tally)?;
             (bytes, since) = (0, None);
             wrote = true;
         }
@@ -115,6 +99,25 @@ struct Tally {
     records: u64,
     files: u64,
     errors: u64,
+}
+
+/// Writes the buffered records as one file of `args`'s format and empties
+/// the buffer.
+fn deliver_buffer(
+    args: &DeliverArgs,
+    buffer: &mut Vec<(String, Record)>,
+    tally: &mut Tally,
+) -> Result<()> {
+    deliver(
+        &args.to,
+        &args.stream,
+        args.format,
+        args.compression,
+        buffer,
+        tally,
+    )?;
+    buffer.clear();
+    Ok(())
 }
 
 /// Writes one buffer as one file (and its refused records to errors/).
