@@ -2,6 +2,8 @@
 //! (`CARGO_BIN_EXE_osprey`) on clips made by ffmpeg (or by `osprey
 //! generate`), in a temporary folder.
 //!
+//! - [`aggregate_io`]: `osprey aggregate` reading from TCP and osprey
+//!   streams and writing into a stream.
 //! - [`aggregate`]: `osprey aggregate` against DuckDB on the same Parquet,
 //!   NDJSON and CSV files, on both backends; SQL, late and refused records.
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
@@ -22,6 +24,8 @@
 //!   and freezedetect, on both backends.
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
+//! - [`webhook`]: `osprey deliver --to http://...` against a real HTTP
+//!   server on 127.0.0.1: batching, retry and backoff.
 //!
 //! GPU tests are never skipped: they fail when wgpu finds no adapter (install
 //! Mesa's lavapipe, as `scripts/setup.sh` does), and with
@@ -33,6 +37,7 @@
 )]
 
 mod aggregate;
+mod aggregate_io;
 mod cli;
 mod common;
 mod corrupt;
@@ -45,3 +50,4 @@ mod oracle_blur;
 mod oracle_events;
 mod oracle_stats;
 mod stream;
+mod webhook;

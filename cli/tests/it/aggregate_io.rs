@@ -1,0 +1,1 @@
+//! `osprey aggregate` with streaming inputs and outputs (filled in by the issue 6 work).
