@@ -63,6 +63,10 @@ fn big_sub(a: &Big, b: &Big) -> Big {
 
 /// `x * 2^e`, without overflowing or flushing in between.
 fn ldexp(mut x: f64, mut e: i32) -> f64 {
+    if (-1022..=1023).contains(&e) {
+        // 2^e is a normal f64: build it from its bits.
+        return x * f64::from_bits(((e + 1023) as u64) << 52);
+    }
     while e > 1000 {
         x *= 2f64.powi(1000);
         e -= 1000;
@@ -80,13 +84,15 @@ pub fn big_to_f64(mag: &Big, exp: i32) -> f64 {
     let Some(top) = (0..BIG_LIMBS).rev().find(|&i| mag[i] != 0) else {
         return 0.0;
     };
-    let bit = top as i32 * 32 + 31 - mag[top].leading_zeros() as i32;
-    if bit < 64 {
-        let v = u64::from(mag[0]) | u64::from(mag[1]) << 32;
-        if bit < 53 {
-            return ldexp(v as f64, exp);
-        }
+    if top < 4 {
+        // The common case: the magnitude fits in 128 bits.
+        let v = mag[..4]
+            .iter()
+            .rev()
+            .fold(0u128, |acc, &w| acc << 32 | u128::from(w));
+        return u128_to_f64(v, exp);
     }
+    let bit = top as i32 * 32 + 31 - mag[top].leading_zeros() as i32;
     // Keep 53 bits, then round on the rest.
     let drop = (bit - 52) as u32;
     let kept = big_shr(mag, drop);
@@ -97,6 +103,23 @@ pub fn big_to_f64(mag: &Big, exp: i32) -> f64 {
     let (full, bits) = ((below / 32) as usize, below % 32);
     let sticky =
         mag[..full].iter().any(|&w| w != 0) || (bits > 0 && mag[full] & ((1u32 << bits) - 1) != 0);
+    if half && (sticky || m & 1 == 1) {
+        m += 1;
+    }
+    ldexp(m as f64, exp + drop as i32)
+}
+
+/// `v * 2^exp` as [`big_to_f64`] rounds it: 53 bits kept, ties to even, then
+/// scaled (so a subnormal result rounds the same way as the wide path).
+fn u128_to_f64(v: u128, exp: i32) -> f64 {
+    let bit = 127 - v.leading_zeros() as i32;
+    if bit < 53 {
+        return ldexp(v as f64, exp);
+    }
+    let drop = (bit - 52) as u32;
+    let mut m = (v >> drop) as u64;
+    let half = (v >> (drop - 1)) & 1 == 1;
+    let sticky = v & ((1u128 << (drop - 1)) - 1) != 0;
     if half && (sticky || m & 1 == 1) {
         m += 1;
     }
@@ -178,40 +201,90 @@ fn rebin(bin: usize, octaves: u32) -> usize {
     }
 }
 
+/// Adds the bins `theirs` into `mine`, moving each down `octaves` octaves.
+pub(crate) fn add_bins(mine: &mut [u64], theirs: impl IntoIterator<Item = u64>, octaves: u32) {
+    if octaves == 0 {
+        for (a, b) in mine.iter_mut().zip(theirs) {
+            *a += b;
+        }
+        return;
+    }
+    for (b, n) in theirs.into_iter().enumerate() {
+        if n != 0 {
+            mine[rebin(b, octaves)] += n;
+        }
+    }
+}
+
+/// Moves the bins down `octaves` octaves (for a larger anchor), in place.
+pub(crate) fn move_bins(bins: &mut [u64], octaves: u32) {
+    if octaves == 0 {
+        return;
+    }
+    let mut moved = vec![0; bins.len()];
+    add_bins(&mut moved, bins.iter().copied(), octaves);
+    bins.copy_from_slice(&moved);
+}
+
+/// `a + (b >> shift)`, the shift truncating as the kernels do.
+fn big_add_shifted(a: &mut Big, b: &Big, shift: u32) {
+    if shift == 0 {
+        big_add(a, b);
+    } else {
+        big_add(a, &big_shr(b, shift));
+    }
+}
+
+/// The octaves an accumulator at `from` moves to reach anchor `to` (none
+/// without finite values: its sums are zero and its bins sit at zero or ±inf).
+fn octaves(from: u32, to: u32) -> u32 {
+    if from == 0 { 0 } else { to - from }
+}
+
 impl ColumnAcc {
-    /// Rescales the sums and bins to a larger anchor.
-    fn rescale(&mut self, anchor: u32) {
-        if self.anchor == 0 || anchor <= self.anchor {
-            if self.anchor == 0 {
-                self.anchor = anchor;
-            }
-            return;
+    /// Reads one column's words of a batch slot ([`super::layout::col`]);
+    /// `values` is the batch's column, for the first and last values. The
+    /// percentile bins are left out (`pct` is `None`).
+    pub(crate) fn from_words(cw: &[u32], values: Option<&[f64]>) -> Self {
+        let at = |o: u32| cw[o as usize];
+        let pair = |hi: u32, lo: u32| u64::from(at(hi)) << 32 | u64::from(at(lo));
+        let limbs = |o: u32| {
+            let mut b = [0; BIG_LIMBS];
+            b[..SUM_LIMBS as usize].copy_from_slice(&cw[o as usize..(o + SUM_LIMBS) as usize]);
+            b
+        };
+        let count = u64::from(at(col::COUNT));
+        let value_at = |row: u32| values.and_then(|v| v.get(row as usize)).copied();
+        let first = (count > 0 && at(col::FIRST_ROW) != u32::MAX)
+            .then(|| value_at(at(col::FIRST_ROW)).map(|v| (pair(col::FIRST_HI, col::FIRST_LO), v)))
+            .flatten();
+        let last = (count > 0)
+            .then(|| value_at(at(col::LAST_ROW)).map(|v| (pair(col::LAST_HI, col::LAST_LO), v)))
+            .flatten();
+        ColumnAcc {
+            count,
+            nan: u64::from(at(col::NAN)),
+            pinf: u64::from(at(col::PINF)),
+            ninf: u64::from(at(col::NINF)),
+            min_key: pair(col::MIN_HI, col::MIN_LO),
+            max_key: pair(col::MAX_HI, col::MAX_LO),
+            anchor: at(col::ANCHOR),
+            pos: limbs(col::POS),
+            neg: limbs(col::NEG),
+            sq: limbs(col::SQ),
+            first,
+            last,
+            pct: None,
         }
-        let d = anchor - self.anchor;
-        self.pos = big_shr(&self.pos, d);
-        self.neg = big_shr(&self.neg, d);
-        self.sq = big_shr(&self.sq, 2 * d);
-        if let Some(bins) = &mut self.pct {
-            let mut moved = vec![0; bins.len()];
-            for (b, &n) in bins.iter().enumerate() {
-                if n != 0 {
-                    moved[rebin(b, d)] += n;
-                }
-            }
-            *bins = moved;
-        }
-        self.anchor = anchor;
     }
 
-    /// Merges `other`, which comes later in the stream.
-    pub fn merge(&mut self, other: &ColumnAcc) {
-        self.merge_owned(other.clone());
-    }
-
-    /// Merges `other`, which comes later in the stream, reusing its storage.
-    pub fn merge_owned(&mut self, mut other: ColumnAcc) {
+    /// Merges everything of `other` (later in the stream) but its percentile
+    /// bins. Returns how many octaves this column's bins and `other`'s must
+    /// move down to meet at the merged anchor, or `None` when `other` holds
+    /// no values (and nothing changed).
+    pub(crate) fn merge_exact(&mut self, other: &ColumnAcc) -> Option<(u32, u32)> {
         if other.count == 0 {
-            return;
+            return None;
         }
         self.count += other.count;
         self.nan += other.nan;
@@ -220,21 +293,16 @@ impl ColumnAcc {
         self.min_key = self.min_key.min(other.min_key);
         self.max_key = self.max_key.max(other.max_key);
         let anchor = self.anchor.max(other.anchor);
-        self.rescale(anchor);
-        other.rescale(anchor);
-        big_add(&mut self.pos, &other.pos);
-        big_add(&mut self.neg, &other.neg);
-        big_add(&mut self.sq, &other.sq);
-        if let Some(theirs) = other.pct.take() {
-            match &mut self.pct {
-                Some(mine) => {
-                    for (a, b) in mine.iter_mut().zip(&theirs) {
-                        *a += b;
-                    }
-                }
-                None => self.pct = Some(theirs),
-            }
+        let (mine, theirs) = (octaves(self.anchor, anchor), octaves(other.anchor, anchor));
+        if mine > 0 {
+            self.pos = big_shr(&self.pos, mine);
+            self.neg = big_shr(&self.neg, mine);
+            self.sq = big_shr(&self.sq, 2 * mine);
         }
+        self.anchor = anchor;
+        big_add_shifted(&mut self.pos, &other.pos, theirs);
+        big_add_shifted(&mut self.neg, &other.neg, theirs);
+        big_add_shifted(&mut self.sq, &other.sq, 2 * theirs);
         if let Some(f) = other.first
             && self.first.is_none_or(|mine| f.0 < mine.0)
         {
@@ -244,6 +312,31 @@ impl ColumnAcc {
             && self.last.is_none_or(|mine| l.0 >= mine.0)
         {
             self.last = Some(l);
+        }
+        Some((mine, theirs))
+    }
+
+    /// Merges `other`, which comes later in the stream.
+    pub fn merge(&mut self, other: &ColumnAcc) {
+        self.merge_owned(other.clone());
+    }
+
+    /// Merges `other`, which comes later in the stream, reusing its storage.
+    pub fn merge_owned(&mut self, mut other: ColumnAcc) {
+        let Some((mine, theirs)) = self.merge_exact(&other) else {
+            return;
+        };
+        if let Some(bins) = &mut self.pct {
+            move_bins(bins, mine);
+        }
+        if let Some(mut bins) = other.pct.take() {
+            match &mut self.pct {
+                Some(own) => add_bins(own, bins, theirs),
+                None => {
+                    move_bins(&mut bins, theirs);
+                    self.pct = Some(bins);
+                }
+            }
         }
     }
 
@@ -398,6 +491,43 @@ pub fn hll_estimate(registers: &[u8]) -> f64 {
     }
 }
 
+/// Reading one slot of a batch's state.
+impl AggState {
+    /// Hashed columns (HyperLogLog sketches a slot).
+    pub fn hashed(&self) -> usize {
+        if self.slots == 0 {
+            0
+        } else {
+            self.hll.len() / (self.slots as usize * HLL_REGISTERS as usize)
+        }
+    }
+
+    /// The words of slot `slot`.
+    pub fn slot_words(&self, slot: u32) -> &[u32] {
+        let stride = slot_words(self.columns) as usize;
+        &self.words[slot as usize * stride..][..stride]
+    }
+
+    /// The words of value column `column` of slot `slot`.
+    pub fn column_words(&self, slot: u32, column: usize) -> &[u32] {
+        &self.slot_words(slot)[SLOT_HEADER as usize + column * COL_WORDS as usize..]
+            [..COL_WORDS as usize]
+    }
+
+    /// The HyperLogLog registers of slot `slot` and hashed column `column`.
+    pub fn slot_registers(&self, slot: u32, column: usize) -> &[u32] {
+        let start = (slot as usize * self.hashed() + column) * HLL_REGISTERS as usize;
+        &self.hll[start..][..HLL_REGISTERS as usize]
+    }
+
+    /// The percentile bins of slot `slot` and value column `column`, with
+    /// `pct_columns` sketched columns.
+    pub fn slot_bins(&self, slot: u32, column: usize, pct_columns: usize) -> &[u32] {
+        let start = (slot as usize * pct_columns + column) * PCT_BINS as usize;
+        &self.pct[start..][..PCT_BINS as usize]
+    }
+}
+
 impl SlotAcc {
     /// An empty accumulator.
     pub fn new(columns: usize, hashed: usize) -> Self {
@@ -411,68 +541,30 @@ impl SlotAcc {
     /// Reads slot `slot` of a batch state. `values` are the batch's value
     /// columns (for the first and last values).
     pub fn from_state(state: &AggState, slot: u32, values: &[&[f64]], pct_columns: u32) -> Self {
-        let stride = slot_words(state.columns) as usize;
-        let w = &state.words[slot as usize * stride..][..stride];
-        let hashed = if state.slots == 0 {
-            0
-        } else {
-            state.hll.len() / (state.slots as usize * HLL_REGISTERS as usize)
-        };
-        let mut acc = SlotAcc::new(0, 0);
-        acc.rows = u64::from(w[0]);
-        for c in 0..state.columns as usize {
-            let cw = &w[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
-            let at = |o: u32| cw[o as usize];
-            let pair = |hi: u32, lo: u32| u64::from(at(hi)) << 32 | u64::from(at(lo));
-            let limbs = |o: u32| {
-                let mut b = [0; BIG_LIMBS];
-                b[..SUM_LIMBS as usize].copy_from_slice(&cw[o as usize..(o + SUM_LIMBS) as usize]);
-                b
-            };
-            let count = u64::from(at(col::COUNT));
-            let value_at = |row: u32| values.get(c).and_then(|v| v.get(row as usize)).copied();
-            let first = (count > 0 && at(col::FIRST_ROW) != u32::MAX)
-                .then(|| {
-                    value_at(at(col::FIRST_ROW)).map(|v| (pair(col::FIRST_HI, col::FIRST_LO), v))
+        let w = state.slot_words(slot);
+        SlotAcc {
+            rows: u64::from(w[0]),
+            columns: (0..state.columns as usize)
+                .map(|c| {
+                    let mut acc =
+                        ColumnAcc::from_words(state.column_words(slot, c), values.get(c).copied());
+                    if c < pct_columns as usize {
+                        let bins = state.slot_bins(slot, c, pct_columns as usize);
+                        acc.pct = Some(bins.iter().map(|&b| u64::from(b)).collect());
+                    }
+                    acc
                 })
-                .flatten();
-            let last = (count > 0)
-                .then(|| value_at(at(col::LAST_ROW)).map(|v| (pair(col::LAST_HI, col::LAST_LO), v)))
-                .flatten();
-            let pct = (c < pct_columns as usize).then(|| {
-                let n = pct_columns as usize;
-                let start = (slot as usize * n + c) * PCT_BINS as usize;
-                state.pct[start..start + PCT_BINS as usize]
-                    .iter()
-                    .map(|&b| u64::from(b))
-                    .collect()
-            });
-            acc.columns.push(ColumnAcc {
-                count,
-                nan: u64::from(at(col::NAN)),
-                pinf: u64::from(at(col::PINF)),
-                ninf: u64::from(at(col::NINF)),
-                min_key: pair(col::MIN_HI, col::MIN_LO),
-                max_key: pair(col::MAX_HI, col::MAX_LO),
-                anchor: at(col::ANCHOR),
-                pos: limbs(col::POS),
-                neg: limbs(col::NEG),
-                sq: limbs(col::SQ),
-                first: if values.is_empty() { None } else { first },
-                last: if values.is_empty() { None } else { last },
-                pct,
-            });
+                .collect(),
+            hll: (0..state.hashed())
+                .map(|h| {
+                    state
+                        .slot_registers(slot, h)
+                        .iter()
+                        .map(|&r| r as u8)
+                        .collect()
+                })
+                .collect(),
         }
-        for h in 0..hashed {
-            let start = (slot as usize * hashed + h) * HLL_REGISTERS as usize;
-            acc.hll.push(
-                state.hll[start..start + HLL_REGISTERS as usize]
-                    .iter()
-                    .map(|&r| r as u8)
-                    .collect(),
-            );
-        }
-        acc
     }
 
     /// Merges `other`, which comes later in the stream.

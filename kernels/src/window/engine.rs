@@ -23,6 +23,7 @@ use super::acc::SlotAcc;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
 use super::spec::WindowSpec;
+use super::store::{Shape, WindowStore};
 use super::{AggInput, AggState, Aggregator};
 use crate::error::{KernelError, Result};
 
@@ -100,6 +101,8 @@ pub struct Pushed {
 struct SlotMap {
     /// Per window start: one slot per group id, `NO_SLOT` when unused.
     dense: Vec<(i64, Vec<u32>)>,
+    /// Dense tables of earlier pieces, all `NO_SLOT`, for reuse.
+    spare: Vec<Vec<u32>>,
     hashed: FastMap<(i64, u32), u32>,
     keys: Vec<(i64, u32)>,
     groups: usize,
@@ -111,7 +114,20 @@ const DENSE_WINDOWS: usize = 16;
 
 impl SlotMap {
     fn reset(&mut self, groups: usize) {
-        self.dense.clear();
+        // Clear the cells the last piece used, not whole tables: a table is
+        // as long as the group ids, a piece may use few of them.
+        let mut w = 0;
+        for &(start, group) in &self.keys {
+            if self.dense.get(w).is_none_or(|(s, _)| *s != start) {
+                match self.dense.iter().position(|(s, _)| *s == start) {
+                    Some(i) => w = i,
+                    None => continue,
+                }
+            }
+            self.dense[w].1[group as usize] = NO_SLOT;
+        }
+        self.spare
+            .extend(self.dense.drain(..).map(|(_, table)| table));
         self.hashed.clear();
         self.keys.clear();
         self.groups = groups;
@@ -125,7 +141,9 @@ impl SlotMap {
             _ => match self.dense.iter().position(|(s, _)| *s == start) {
                 Some(i) => Some(i),
                 None if self.dense.len() < DENSE_WINDOWS && self.groups <= 1 << 24 => {
-                    self.dense.push((start, vec![NO_SLOT; self.groups]));
+                    let mut table = self.spare.pop().unwrap_or_default();
+                    table.resize(table.len().max(self.groups), NO_SLOT);
+                    self.dense.push((start, table));
                     Some(self.dense.len() - 1)
                 }
                 None => None,
@@ -149,6 +167,35 @@ impl SlotMap {
     }
 }
 
+/// Closed windows' stores kept for reuse: with data in time order, about the
+/// windows one piece opens.
+const SPARE_STORES: usize = 4;
+
+/// Most cells the dense indexes of open windows take together (256 MiB);
+/// windows beyond it index their groups by hashing.
+const DENSE_CELLS: usize = 1 << 26;
+
+/// The store of the open window at `start`, opened (from `spare` when one is
+/// there) if it is not. `groups` is one more than the largest group id of
+/// the piece: the length its dense index would have.
+fn open_store<'a>(
+    open: &'a mut BTreeMap<i64, WindowStore>,
+    spare: &mut Vec<WindowStore>,
+    start: i64,
+    groups: usize,
+) -> &'a mut WindowStore {
+    if !open.contains_key(&start) {
+        let cells: usize = open.values().map(WindowStore::dense_cells).sum();
+        let dense = cells.saturating_add(groups) <= DENSE_CELLS;
+        let store = match spare.iter().position(|s| s.is_dense() == dense) {
+            Some(i) => spare.swap_remove(i),
+            None => WindowStore::new(dense),
+        };
+        open.insert(start, store);
+    }
+    open.get_mut(&start).expect("inserted above")
+}
+
 /// A session window of one group.
 #[derive(Debug, Clone)]
 struct Session {
@@ -165,8 +212,10 @@ pub struct Engine {
     backend: Box<dyn Aggregator>,
     state: AggState,
     max_ts: Option<i64>,
-    /// Open tumbling/hopping windows: start, then group.
-    open: BTreeMap<i64, FastMap<u32, SlotAcc>>,
+    /// Open tumbling/hopping windows, by start.
+    open: BTreeMap<i64, WindowStore>,
+    /// Stores of closed windows, empty, for reuse.
+    spare_stores: Vec<WindowStore>,
     /// Sessions ever opened; roots with an accumulator are open.
     sessions: Vec<Session>,
     session_accs: FastMap<u32, SlotAcc>,
@@ -210,6 +259,7 @@ impl Engine {
             state: AggState::default(),
             max_ts: None,
             open: BTreeMap::new(),
+            spare_stores: Vec::new(),
             sessions: Vec::new(),
             session_accs: FastMap::default(),
             open_sessions: FastMap::default(),
@@ -217,6 +267,15 @@ impl Engine {
             slots: Vec::new(),
             late: Vec::new(),
         })
+    }
+
+    /// What every group's state holds.
+    fn shape(&self) -> Shape {
+        Shape {
+            columns: self.config.columns,
+            hashed: self.config.hashed,
+            pct: self.config.pct_columns as usize,
+        }
     }
 
     /// Rows one aggregation call takes at most.
@@ -358,20 +417,19 @@ impl Engine {
                     self.slots = slots;
                     return Err(e);
                 }
-                for (s, &(start, g)) in self.map.keys.iter().enumerate() {
-                    let acc = SlotAcc::from_state(
-                        &state,
-                        s as u32,
-                        &piece.values,
-                        self.config.pct_columns,
-                    );
-                    let window = self.open.entry(start).or_default();
-                    match window.get_mut(&g) {
-                        Some(a) => a.merge_owned(acc),
-                        None => {
-                            window.insert(g, acc);
-                        }
+                // Slots are numbered in order of appearance, so runs of
+                // them share a window: one window lookup a run.
+                let shape = self.shape();
+                let keys = &self.map.keys;
+                let mut s = 0;
+                while s < keys.len() {
+                    let start = keys[s].0;
+                    let run = keys[s..].iter().take_while(|k| k.0 == start).count();
+                    let store = open_store(&mut self.open, &mut self.spare_stores, start, groups);
+                    for (slot, &(_, g)) in keys.iter().enumerate().skip(s).take(run) {
+                        store.merge_slot(shape, g, &state, slot as u32, &piece.values);
                     }
+                    s += run;
                 }
                 self.state = state;
             }
@@ -500,14 +558,11 @@ impl Engine {
                     if mark.is_some_and(|w| end > w) {
                         break;
                     }
-                    let mut groups: Vec<(u32, SlotAcc)> = entry.remove().into_iter().collect();
-                    groups.sort_unstable_by_key(|(g, _)| *g);
-                    out.extend(groups.into_iter().map(|(group, acc)| WindowResult {
-                        start,
-                        end,
-                        group,
-                        acc,
-                    }));
+                    let mut store = entry.remove();
+                    store.drain_into(self.shape(), start, end, &mut out);
+                    if self.spare_stores.len() < SPARE_STORES {
+                        self.spare_stores.push(store);
+                    }
                 }
             }
             WindowSpec::Session { gap } => {

@@ -8,8 +8,9 @@
 //! dense *slots*. An [`Aggregator`] (the GPU kernel `shaders/aggregate.wgsl`
 //! or its CPU twin `cpu/aggregate.rs`) turns the rows of a batch into integer
 //! state per slot ([`layout`]); the host merges that state into the open
-//! windows' accumulators ([`acc`]) and finishes them in f64 when the
-//! watermark closes a window.
+//! windows' flat stores (`store.rs`: one entry a group, no allocation per
+//! group), hands each closed window's groups out as accumulators ([`acc`]),
+//! and those finish in f64.
 //!
 //! GROUP BY keys reach the engine as dense `u32` group ids: the caller
 //! dictionary-encodes strings and tuples of keys ([`keys`]), so the kernels
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod keys;
 pub mod layout;
 pub mod spec;
+mod store;
 
 pub use acc::{ColumnAcc, SlotAcc};
 pub use engine::{Batch, Engine, EngineConfig, Pushed, WindowResult};

@@ -1,0 +1,317 @@
+//! The merged state of one open tumbling or hopping window, flat: one entry a
+//! group, its fields in vectors indexed by a dense entry number, and an index
+//! from group id to entry.
+//!
+//! With a million keys nearly every (window, group) pair of a batch is a
+//! slot of one row, so the host's cost is per slot: a store takes a slot's
+//! words ([`AggState`]) straight into its vectors, with no allocation per
+//! group and no hashing when the index is dense (a vector as long as the
+//! group ids; a hash map for windows that would make the dense indexes too
+//! large). Merging follows [`ColumnAcc::merge_owned`] exactly, so a window's
+//! result does not depend on the store. Closed windows hand their stores
+//! back for reuse, so steady state allocates nothing but the results.
+
+use super::AggState;
+use super::acc::{ColumnAcc, SlotAcc, add_bins, move_bins};
+use super::engine::WindowResult;
+use super::keys::FastMap;
+use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS};
+
+/// What every entry holds: value columns, hashed columns, sketched columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Value columns.
+    pub columns: usize,
+    /// Hashed columns (HyperLogLog registers).
+    pub hashed: usize,
+    /// Value columns `0..pct` with percentile bins.
+    pub pct: usize,
+}
+
+/// Group id to entry.
+#[derive(Debug)]
+enum Index {
+    /// One cell a group id, [`NO_SLOT`] when the group has no entry.
+    Dense(Vec<u32>),
+    /// For windows whose dense index would take too much memory.
+    Hashed(FastMap<u32, u32>),
+}
+
+/// One open window's groups; see the module docs.
+#[derive(Debug)]
+pub(crate) struct WindowStore {
+    index: Index,
+    /// The group of each entry, in order of first appearance.
+    groups: Vec<u32>,
+    /// `count(*)` of each entry.
+    rows: Vec<u64>,
+    /// Value columns, entry-major (`pct` always `None`: the bins are below).
+    cols: Vec<ColumnAcc>,
+    /// HyperLogLog registers, `(entry * hashed + column) * HLL_REGISTERS + register`.
+    hll: Vec<u8>,
+    /// Percentile bins, `(entry * pct + column) * PCT_BINS + bin`.
+    pct: Vec<u64>,
+    /// Entries in group order, reused by [`WindowStore::drain_into`].
+    order: Vec<(u32, u32)>,
+}
+
+impl WindowStore {
+    /// An empty store, with a dense index or a hashed one.
+    pub fn new(dense: bool) -> Self {
+        WindowStore {
+            index: if dense {
+                Index::Dense(Vec::new())
+            } else {
+                Index::Hashed(FastMap::default())
+            },
+            groups: Vec::new(),
+            rows: Vec::new(),
+            cols: Vec::new(),
+            hll: Vec::new(),
+            pct: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// Whether the index is dense.
+    pub fn is_dense(&self) -> bool {
+        matches!(self.index, Index::Dense(_))
+    }
+
+    /// Cells of the dense index (0 for a hashed one).
+    pub fn dense_cells(&self) -> usize {
+        match &self.index {
+            Index::Dense(cells) => cells.len(),
+            Index::Hashed(_) => 0,
+        }
+    }
+
+    /// The entry of `group`, when it has one.
+    #[inline]
+    fn find(&self, group: u32) -> Option<usize> {
+        match &self.index {
+            Index::Dense(cells) => cells
+                .get(group as usize)
+                .filter(|&&e| e != NO_SLOT)
+                .map(|&e| e as usize),
+            Index::Hashed(map) => map.get(&group).map(|&e| e as usize),
+        }
+    }
+
+    /// Records that `group` is entry `entry`.
+    fn insert(&mut self, group: u32, entry: u32) {
+        match &mut self.index {
+            Index::Dense(cells) => {
+                let g = group as usize;
+                if g >= cells.len() {
+                    cells.resize((g + 1).max(cells.len() * 2), NO_SLOT);
+                }
+                cells[g] = entry;
+            }
+            Index::Hashed(map) => {
+                map.insert(group, entry);
+            }
+        }
+    }
+
+    /// Merges slot `slot` of a batch's state into `group`'s entry; `values`
+    /// are the batch's value columns (for first and last).
+    pub fn merge_slot(
+        &mut self,
+        shape: Shape,
+        group: u32,
+        state: &AggState,
+        slot: u32,
+        values: &[&[f64]],
+    ) {
+        let rows = u64::from(state.slot_words(slot)[0]);
+        let column =
+            |c: usize| ColumnAcc::from_words(state.column_words(slot, c), values.get(c).copied());
+        let Some(e) = self.find(group) else {
+            // A new group: its entry is the slot as it is.
+            self.insert(group, self.groups.len() as u32);
+            self.groups.push(group);
+            self.rows.push(rows);
+            self.cols.extend((0..shape.columns).map(column));
+            for h in 0..shape.hashed {
+                let registers = state.slot_registers(slot, h);
+                self.hll.extend(registers.iter().map(|&r| r as u8));
+            }
+            for c in 0..shape.pct {
+                let bins = state.slot_bins(slot, c, shape.pct);
+                self.pct.extend(bins.iter().map(|&b| u64::from(b)));
+            }
+            return;
+        };
+        self.rows[e] += rows;
+        for c in 0..shape.columns {
+            let other = column(c);
+            let Some((mine, theirs)) = self.cols[e * shape.columns + c].merge_exact(&other) else {
+                continue;
+            };
+            if c < shape.pct {
+                let bins =
+                    &mut self.pct[(e * shape.pct + c) * PCT_BINS as usize..][..PCT_BINS as usize];
+                move_bins(bins, mine);
+                let theirs_bins = state.slot_bins(slot, c, shape.pct);
+                add_bins(bins, theirs_bins.iter().map(|&b| u64::from(b)), theirs);
+            }
+        }
+        for h in 0..shape.hashed {
+            let registers = state.slot_registers(slot, h);
+            let mine = &mut self.hll[(e * shape.hashed + h) * HLL_REGISTERS as usize..]
+                [..HLL_REGISTERS as usize];
+            for (a, &b) in mine.iter_mut().zip(registers) {
+                *a = (*a).max(b as u8);
+            }
+        }
+    }
+
+    /// Appends this window's groups to `out`, by group id, and leaves the
+    /// store empty (its memory kept for the next window).
+    pub fn drain_into(&mut self, shape: Shape, start: i64, end: i64, out: &mut Vec<WindowResult>) {
+        let entries = self.groups.len();
+        self.order.clear();
+        match &mut self.index {
+            // Few groups in a long index: sort them rather than scan it.
+            Index::Dense(cells) if entries.saturating_mul(8) >= cells.len() => {
+                self.order.extend(
+                    cells
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| **e != NO_SLOT)
+                        .map(|(g, &e)| (g as u32, e)),
+                );
+            }
+            _ => {
+                self.order
+                    .extend(self.groups.iter().enumerate().map(|(e, &g)| (g, e as u32)));
+                self.order.sort_unstable();
+            }
+        }
+        out.reserve(entries);
+        let registers = HLL_REGISTERS as usize;
+        let bins = PCT_BINS as usize;
+        for &(group, e) in &self.order {
+            let e = e as usize;
+            let mut columns = self.cols[e * shape.columns..][..shape.columns].to_vec();
+            for (c, acc) in columns.iter_mut().enumerate().take(shape.pct) {
+                acc.pct = Some(self.pct[(e * shape.pct + c) * bins..][..bins].to_vec());
+            }
+            let hll = (0..shape.hashed)
+                .map(|h| self.hll[(e * shape.hashed + h) * registers..][..registers].to_vec())
+                .collect();
+            out.push(WindowResult {
+                start,
+                end,
+                group,
+                acc: SlotAcc {
+                    rows: self.rows[e],
+                    columns,
+                    hll,
+                },
+            });
+        }
+        self.clear();
+    }
+
+    /// Forgets every entry, keeping the memory.
+    fn clear(&mut self) {
+        match &mut self.index {
+            Index::Dense(cells) => {
+                for &g in &self.groups {
+                    cells[g as usize] = NO_SLOT;
+                }
+            }
+            Index::Hashed(map) => map.clear(),
+        }
+        self.groups.clear();
+        self.rows.clear();
+        self.cols.clear();
+        self.hll.clear();
+        self.pct.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::aggregate::aggregate;
+    use crate::window::AggInput;
+    use crate::window::acc::AggValue;
+    use crate::window::spec::AggFunc;
+
+    /// The state of `values` cut into slots by `slots`, with percentile bins
+    /// and one hashed column.
+    fn state(slots: &[u32], values: &[f64]) -> AggState {
+        let hashes: Vec<u64> = values
+            .iter()
+            .map(|v| v.to_bits().wrapping_mul(0x9e37_79b9))
+            .collect();
+        let ts: Vec<i64> = (0..values.len() as i64).collect();
+        let input = AggInput {
+            slots,
+            slot_count: slots.iter().max().map_or(0, |&s| s + 1),
+            ts: &ts,
+            values: &[values],
+            valid: &[None],
+            hashes: &[&hashes],
+            hash_valid: &[None],
+            pct_columns: 1,
+            first_last: true,
+        };
+        let mut out = AggState::default();
+        aggregate(&input, &mut out);
+        out
+    }
+
+    #[test]
+    fn both_indexes_merge_like_slot_accumulators() {
+        let shape = Shape {
+            columns: 1,
+            hashed: 1,
+            pct: 1,
+        };
+        // Two batches; group 7 spans both, with anchors far apart.
+        let a = [1.5, -2.0, 1e10, 0.25];
+        let b = [3.0, 1e-5, f64::INFINITY];
+        let (sa, sb) = (state(&[0, 1, 0, 2], &a), state(&[0, 0, 1], &b));
+        let (ga, gb) = ([7, 3, 9], [9, 7]);
+        let mut want: Vec<(u32, SlotAcc)> = Vec::new();
+        for (st, vals, groups) in [(&sa, &a[..], &ga[..]), (&sb, &b[..], &gb[..])] {
+            for (s, &g) in groups.iter().enumerate() {
+                let acc = SlotAcc::from_state(st, s as u32, &[vals], 1);
+                match want.iter_mut().find(|(h, _)| *h == g) {
+                    Some((_, w)) => w.merge_owned(acc),
+                    None => want.push((g, acc)),
+                }
+            }
+        }
+        want.sort_by_key(|(g, _)| *g);
+        for dense in [true, false] {
+            let mut store = WindowStore::new(dense);
+            for _ in 0..2 {
+                for (st, vals, groups) in [(&sa, &a[..], &ga[..]), (&sb, &b[..], &gb[..])] {
+                    for (s, &g) in groups.iter().enumerate() {
+                        store.merge_slot(shape, g, st, s as u32, &[vals]);
+                    }
+                }
+                let mut out = Vec::new();
+                store.drain_into(shape, 60, 120, &mut out);
+                assert_eq!(out.len(), want.len());
+                for (r, (g, w)) in out.iter().zip(&want) {
+                    assert_eq!((r.start, r.end, r.group), (60, 120, *g));
+                    assert_eq!(&r.acc, w, "dense {dense}, group {g}");
+                }
+                assert_eq!(
+                    out[1].acc.finish(AggFunc::Sum, 0),
+                    AggValue::Float(f64::INFINITY)
+                );
+                assert_eq!(
+                    out[2].acc.finish(AggFunc::Sum, 0),
+                    AggValue::Float(3.25 + 1e-5)
+                );
+            }
+        }
+    }
+}
