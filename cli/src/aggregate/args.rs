@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::args::BackendArg;
+use crate::args::stream::{DataDirArg, StreamInputArgs};
 
 /// Input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,9 +32,21 @@ pub enum OutputFormat {
 /// Arguments of `osprey aggregate`.
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
-    /// Input file (NDJSON, CSV or Parquet), or - for stdin (NDJSON or CSV)
+    /// Input: a file (NDJSON, CSV or Parquet), - for stdin (NDJSON or CSV),
+    /// stream:NAME for a stream of the store (NDJSON records), or
+    /// tcp://HOST:PORT to listen for NDJSON lines (port 0 picks a free one)
     #[arg(value_name = "INPUT", default_value = "-")]
     pub input: String,
+
+    /// Reading a stream (stream:NAME input).
+    #[command(flatten)]
+    pub stream: StreamInputArgs,
+
+    /// End once this long has passed with no record and, for tcp:// input,
+    /// no connection open (tcp:// input, or stream:NAME with --follow);
+    /// then every window closes, as at the end of a file
+    #[arg(long, value_name = "DURATION")]
+    pub until_idle: Option<String>,
 
     /// Input format; by default from the file's extension (.csv, .parquet), else NDJSON
     #[arg(long, value_enum)]
@@ -84,7 +97,7 @@ pub struct AggregateArgs {
     pub batch_rows: usize,
 
     /// Flush a partial batch once its first record has waited this long
-    /// (for slow streams on stdin)
+    /// (for slow input on stdin or TCP; stream:NAME input hands on each read at once)
     #[arg(long, value_name = "DURATION")]
     pub max_latency: Option<String>,
 
@@ -92,7 +105,8 @@ pub struct AggregateArgs {
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
 
-    /// Where result rows go: a file path, or - for stdout
+    /// Where result rows go: a file path, - for stdout, or stream:NAME for a
+    /// stream of the store (one NDJSON record a row)
     #[arg(short, long, default_value = "-", value_name = "PATH")]
     pub output: PathBuf,
 
@@ -104,4 +118,8 @@ pub struct AggregateArgs {
     /// file path, or - for stderr
     #[arg(long, default_value = "-", value_name = "PATH")]
     pub errors: PathBuf,
+
+    /// The store, for stream:NAME input or output.
+    #[command(flatten)]
+    pub data: DataDirArg,
 }

@@ -8,32 +8,57 @@
 //! aggregated by `osprey_kernels::window::Engine` on the GPU or the CPU.
 //! Windows are written as the watermark closes them ([`output`]); late and
 //! refused records go to the error output with their reason.
+//!
+//! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
+//! read as `osprey read` reads it), or NDJSON lines over TCP
+//! (`tcp://HOST:PORT`). Files, stdin and a stream without `--follow` end,
+//! and every window still open closes then. A stream with `--follow` and TCP
+//! run until the process is killed (SIGINT, SIGTERM), or with `--until-idle`
+//! until nothing has come for that long, which ends them as a file ends.
+//! Killed, the windows still open are not written: rows of closed windows
+//! are (NDJSON is flushed as windows close).
+//!
+//! With `--consumer`, a stream's checkpoint moves only past records whose
+//! windows have all been written ([`checkpoint`]), and to the end once the
+//! run ends, so a restarted run re-reads the records of the windows that
+//! were still open and writes them whole: no record is lost. A restarted run
+//! starts with a fresh watermark, so records it re-reads that were late the
+//! first time (and went to the error output) can open their window again,
+//! and with Parquet or Arrow output (written only at the end) a killed run
+//! re-reads everything since its last completed run: at least once.
 
 pub mod args;
+pub mod checkpoint;
 pub mod columns;
+pub mod input;
 pub mod output;
 pub mod plan;
 pub mod sql;
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
+use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
 use osprey_ingest::chunk::{
     ChunkConfig, Chunker, RawRecord, RecordFormat, RecordSchema, TimeFormat, read_parquet,
     spawn_reader,
 };
+use osprey_ingest::store::{Checkpoint, StartingPosition, Store, StreamReader};
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::{
     AggFunc, Batch, Engine, EngineConfig, WindowResult, open_aggregator, parse_duration,
 };
 
-use self::args::{AggregateArgs, InputFormat};
+use self::args::{AggregateArgs, InputFormat, OutputFormat};
+use self::checkpoint::Progress;
 use self::columns::{ColumnPlan, Converter, row_json};
-use self::output::{Cell, ErrorSink, ResultSink};
+use self::input::{Input, Listener, Origin, Origins, TcpLine, listen};
+use self::output::{Cell, Destination, ErrorSink, ResultSink, StreamTarget};
 use self::plan::{Expr, OutputColumn, Plan, Scalar};
 use crate::exit::{InputError, UsageError};
 
@@ -68,6 +93,34 @@ struct Run {
     errors: ErrorSink,
     rows: u64,
     windows: u64,
+    /// With a consumer and NDJSON output: which stream positions are safe to checkpoint.
+    progress: Option<Progress>,
+    /// When checkpoints are kept per record: what became of the rows pushed.
+    trace: Option<Trace>,
+}
+
+/// What became of the records pushed into the chunker since the last look:
+/// the event time of each row of its batches, in order, and the chunker
+/// lines it refused. Rows are the records pushed, less the blank and the
+/// refused ones, in order.
+#[derive(Debug, Default)]
+struct Trace {
+    times: Vec<Option<i64>>,
+    bad: Vec<u64>,
+    /// A batch without a readable time column went by.
+    unknown: bool,
+}
+
+/// What the arguments make before any input or output is opened.
+struct Prepared {
+    plan: Plan,
+    slots: Vec<Slot>,
+    names: Vec<String>,
+    engine: Engine,
+    converter: Converter,
+    schema: Option<RecordSchema>,
+    time_format: TimeFormat,
+    max_latency: Option<Duration>,
 }
 
 impl Run {
@@ -127,12 +180,24 @@ impl Run {
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<()> {
+        if let Some(trace) = &mut self.trace {
+            let times = batch
+                .column_by_name(&self.plan.time_field)
+                .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>());
+            match times {
+                Some(t) => trace.times.extend(t.iter()),
+                None => trace.unknown = true,
+            }
+        }
         let conv = self.converter.convert(batch)?;
         for (raw, reason) in &conv.refused {
             self.errors.refused(None, reason, raw)?;
         }
         let n = conv.ts.len();
         self.rows += n as u64;
+        if let Some(p) = &mut self.progress {
+            p.rows(&conv.ts, &conv.groups);
+        }
         if n == 0 {
             return Ok(());
         }
@@ -159,33 +224,59 @@ impl Run {
         Ok(())
     }
 
-    fn bad_records(&mut self, chunker: &mut Chunker) -> Result<()> {
+    fn bad_records(&mut self, chunker: &mut Chunker, origins: &mut Origins) -> Result<()> {
         for bad in chunker.take_bad() {
-            self.errors.refused(Some(bad.line), &bad.reason, &bad.raw)?;
+            if let Some(trace) = &mut self.trace {
+                trace.bad.push(bad.line);
+            }
+            let origin = origins.take(bad.line);
+            self.errors.refused(Some(&origin), &bad.reason, &bad.raw)?;
         }
+        Ok(())
+    }
+
+    /// Pushes one NDJSON line (or CSV row) into the chunker and processes
+    /// the batch it fills, if any.
+    fn push(
+        &mut self,
+        chunker: &mut Chunker,
+        origins: &mut Origins,
+        record: RawRecord,
+    ) -> Result<()> {
+        let batch = match record {
+            RawRecord::Json(line) => chunker.push_json(&line).map_err(usage)?,
+            RawRecord::Header(names) => {
+                chunker.set_header(names);
+                None
+            }
+            RawRecord::Cells(cells) => {
+                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+                chunker.push_cells(&cells).map_err(usage)?
+            }
+        };
+        self.bad_records(chunker, origins)?;
+        if let Some(b) = batch {
+            // A batch holds every row the chunker had.
+            origins.clear();
+            self.process(b)?;
+        }
+        Ok(())
+    }
+
+    /// Processes every row the chunker holds.
+    fn drain(&mut self, chunker: &mut Chunker, origins: &mut Origins) -> Result<()> {
+        while let Some(b) = chunker.flush().map_err(usage)? {
+            self.bad_records(chunker, origins)?;
+            self.process(b)?;
+        }
+        self.bad_records(chunker, origins)?;
+        origins.clear();
         Ok(())
     }
 }
 
-/// The input format: `--format`, else the file's extension, else NDJSON.
-fn input_format(args: &AggregateArgs) -> InputFormat {
-    if let Some(f) = args.format {
-        return f;
-    }
-    match Path::new(&args.input).extension().and_then(|e| e.to_str()) {
-        Some("parquet" | "pq") => InputFormat::Parquet,
-        Some("csv") => InputFormat::Csv,
-        _ => InputFormat::Ndjson,
-    }
-}
-
-/// Runs `osprey aggregate`.
-///
-/// # Errors
-/// [`UsageError`] for arguments that cannot be used, [`InputError`] for an
-/// input that cannot be read, the engine's and the output's errors.
-pub fn run(args: &AggregateArgs) -> Result<()> {
-    let started = Instant::now();
+/// Checks the arguments and makes the plan, the engine and the converter.
+fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     let plan = match &args.sql {
         Some(query) => sql::parse(query)?,
         None => {
@@ -208,12 +299,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         .map(RecordSchema::parse)
         .transpose()
         .map_err(usage)?;
-    let max_latency = args
-        .max_latency
-        .as_deref()
-        .map(|d| parse_duration(d).map(|us| Duration::from_micros(us as u64)))
-        .transpose()
-        .map_err(|e| usage(format!("--max-latency: {e}")))?;
+    let max_latency = duration_flag("--max-latency", args.max_latency.as_deref())?;
     if args.batch_rows == 0 {
         return Err(usage("--batch-rows must be at least 1"));
     }
@@ -287,10 +373,333 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         filter: plan.filter.clone(),
         time_format: time_format.clone(),
     });
-    let format = input_format(args);
-    let stdin = args.input == "-";
-    if !stdin {
-        let path = Path::new(&args.input);
+    Ok(Prepared {
+        plan,
+        slots,
+        names,
+        engine,
+        converter,
+        schema,
+        time_format,
+        max_latency,
+    })
+}
+
+/// The input format: `--format`, else a file's extension, else NDJSON.
+fn input_format(args: &AggregateArgs, input: &Input) -> InputFormat {
+    if let Some(f) = args.format {
+        return f;
+    }
+    let Input::File(path) = input else {
+        return InputFormat::Ndjson;
+    };
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("parquet" | "pq") => InputFormat::Parquet,
+        Some("csv") => InputFormat::Csv,
+        _ => InputFormat::Ndjson,
+    }
+}
+
+/// A duration flag as a [`Duration`].
+fn duration_flag(flag: &str, value: Option<&str>) -> Result<Option<Duration>> {
+    value
+        .map(|d| parse_duration(d).map(|us| Duration::from_micros(us.unsigned_abs())))
+        .transpose()
+        .map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+/// Refuses combinations of input, output and the streaming flags that
+/// cannot work, before any work is done.
+fn check_flags(
+    args: &AggregateArgs,
+    input: &Input,
+    format: InputFormat,
+    output: OutputFormat,
+    dest: &Destination<'_>,
+    until_idle: Option<Duration>,
+) -> Result<()> {
+    let live = input.is_live(args.stream.follow);
+    if !matches!(input, Input::Stream(_)) && args.stream.given() {
+        return Err(usage(
+            "--from, --follow and --consumer apply to stream:NAME input",
+        ));
+    }
+    if matches!(input, Input::Stream(_) | Input::Tcp(_)) && format != InputFormat::Ndjson {
+        return Err(usage(format!(
+            "{} input carries NDJSON records: --format {} does not apply",
+            args.input,
+            format!("{format:?}").to_lowercase()
+        )));
+    }
+    if until_idle.is_some() && !live {
+        return Err(usage(
+            "--until-idle applies to tcp:// input and to stream:NAME input with --follow",
+        ));
+    }
+    if live && until_idle.is_none() && output != OutputFormat::Ndjson {
+        return Err(usage(
+            "parquet and arrow output are written when the input ends, which live input \
+             (tcp://, --follow) does only with --until-idle",
+        ));
+    }
+    if let (Input::Stream(a), Destination::Stream(b)) = (input, dest)
+        && a == b
+    {
+        return Err(usage(format!(
+            "stream {a:?} cannot be both the input and the output"
+        )));
+    }
+    Ok(())
+}
+
+/// One item of a text input for the chunker.
+enum Incoming {
+    /// An NDJSON line or CSV row, and its origin when that is more than the
+    /// chunker's line number.
+    Record(RawRecord, Option<Origin>),
+    /// A line that cannot be a record: where it came from, and why.
+    Refused(Origin, String),
+}
+
+/// How a TCP input ends without a signal: once no connection has been open
+/// and no line has come for `after`.
+struct Idle<'a> {
+    after: Duration,
+    listener: &'a Listener,
+}
+
+/// Reads a text input (a file, stdin, TCP) until it ends: records into the
+/// chunker, batches into the engine as they fill or as `--max-latency` makes
+/// them due, so windows close while a slow input is still open.
+fn read_text<T>(
+    run: &mut Run,
+    mut chunker: Chunker,
+    rx: &Receiver<T>,
+    item: impl Fn(T) -> std::io::Result<Incoming>,
+    idle: Option<Idle<'_>>,
+    input: &str,
+) -> Result<()> {
+    let mut origins = Origins::default();
+    let mut last = Instant::now();
+    loop {
+        let now = Instant::now();
+        let mut wait = chunker.time_left(now).unwrap_or(Duration::from_secs(3600));
+        if let Some(idle) = &idle {
+            if idle.listener.connections() > 0 {
+                // A connection may stay quiet as long as it likes: look again later.
+                wait = wait.min(Duration::from_millis(200));
+            } else {
+                let deadline = last.max(idle.listener.last_change()) + idle.after;
+                if now >= deadline {
+                    break;
+                }
+                wait = wait.min(deadline - now);
+            }
+        }
+        let got = match rx.recv_timeout(wait) {
+            Ok(r) => Some(r),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match got.map(&item) {
+            None => {}
+            Some(Err(e)) => {
+                return Err(anyhow!(InputError {
+                    input: input.to_owned(),
+                    reason: e.to_string(),
+                }));
+            }
+            Some(Ok(Incoming::Refused(origin, reason))) => {
+                last = Instant::now();
+                run.errors.refused(Some(&origin), &reason, "")?;
+                run.errors.flush()?;
+            }
+            Some(Ok(Incoming::Record(record, origin))) => {
+                last = Instant::now();
+                if let Some(o) = origin {
+                    origins.push(o);
+                }
+                run.push(&mut chunker, &mut origins, record)?;
+            }
+        }
+        if chunker.due(Instant::now())
+            && let Some(b) = chunker.flush().map_err(usage)?
+        {
+            run.bad_records(&mut chunker, &mut origins)?;
+            origins.clear();
+            run.process(b)?;
+        }
+    }
+    run.drain(&mut chunker, &mut origins)
+}
+
+/// How long a caught-up `--follow` waits before looking for new records.
+const STREAM_POLL: Duration = Duration::from_millis(20);
+
+/// Bytes of records one read of a stream takes at most.
+const STREAM_READ_BYTES: usize = 64 << 20;
+
+/// A stream being read, as `osprey read` reads it: every shard from
+/// `--from` or the consumer's checkpoint, parents before children.
+struct StreamSource {
+    store: Store,
+    name: String,
+    consumer: Option<String>,
+    reader: StreamReader,
+}
+
+impl StreamSource {
+    fn open(args: &AggregateArgs, name: &str) -> Result<Self> {
+        let from: StartingPosition = args
+            .stream
+            .from
+            .parse()
+            .map_err(|e: osprey_ingest::IngestError| usage(e))?;
+        let store = Store::open_read_only(&args.data.data_dir)?;
+        let consumer = args.stream.consumer.clone();
+        let reader = StreamReader::new(&store, name, from, consumer.as_deref())?;
+        Ok(StreamSource {
+            store,
+            name: name.to_owned(),
+            consumer,
+            reader,
+        })
+    }
+
+    /// Saves `positions` as the consumer's checkpoint (nothing without one).
+    fn save(&self, positions: &Checkpoint) -> Result<()> {
+        if let Some(c) = &self.consumer {
+            self.store
+                .save_checkpoint(&self.name, c, positions)
+                .with_context(|| format!("cannot save the checkpoint of consumer {c:?}"))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the stream until its end (or, with `follow`, until killed or
+    /// `until_idle` without records). Each read is chunked and pushed whole,
+    /// so the positions after it can be sealed; with a tracker, the
+    /// positions whose windows are all written are checkpointed as the
+    /// watermark closes them.
+    fn read(
+        &mut self,
+        run: &mut Run,
+        mut chunker: Chunker,
+        follow: bool,
+        until_idle: Option<Duration>,
+    ) -> Result<()> {
+        let mut origins = Origins::default();
+        let mut last = Instant::now();
+        let max = run.engine.batch_rows().max(1024);
+        loop {
+            let batch = self.reader.poll(&self.store, max, STREAM_READ_BYTES)?;
+            if batch.is_empty() {
+                if !follow || until_idle.is_some_and(|d| last.elapsed() >= d) {
+                    return Ok(());
+                }
+                std::thread::sleep(STREAM_POLL);
+                continue;
+            }
+            last = Instant::now();
+            // Per record: its shard, its sequence number, and the chunker
+            // line it went in as, when it can make a row.
+            let mut pushed: Vec<(String, u64, Option<u64>)> = Vec::with_capacity(batch.len());
+            for (shard, record) in batch {
+                let seq = record.seq;
+                let origin = Origin::Stream {
+                    shard: shard.clone(),
+                    seq,
+                };
+                match String::from_utf8(record.data) {
+                    Ok(text) => {
+                        origins.push(origin);
+                        let row = !text.trim().is_empty();
+                        pushed.push((shard, seq, row.then_some(origins.line())));
+                        run.push(&mut chunker, &mut origins, RawRecord::Json(text))?;
+                    }
+                    Err(e) => {
+                        pushed.push((shard, seq, None));
+                        let raw = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                        run.errors
+                            .refused(Some(&origin), "record data is not UTF-8 text", &raw)?;
+                    }
+                }
+            }
+            run.drain(&mut chunker, &mut origins)?;
+            run.errors.flush()?;
+            if let Some(progress) = &mut run.progress {
+                if progress.per_record() {
+                    for shard in self.reader.positions().keys() {
+                        if !progress.knows(shard) {
+                            let meta = self.store.stream_meta(&self.name)?;
+                            let first = meta.shard(shard).map_or(0, |m| m.starting_seq);
+                            progress.start_shard(shard, first);
+                        }
+                    }
+                    let trace = run.trace.as_mut().map(std::mem::take).unwrap_or_default();
+                    note_records(progress, &pushed, trace);
+                } else {
+                    progress.seal(self.reader.positions());
+                }
+                if let Some(safe) = progress.safe(run.engine.watermark()) {
+                    self.save(&safe)?;
+                }
+            }
+        }
+    }
+}
+
+/// Tells `progress` the event time of each record of a read. The rows of
+/// the chunker's batches are the records that could make one, less those it
+/// refused, in order; when the counts disagree (rows held back for schema
+/// inference, say) every record of the read waits for the latest window of
+/// the read, or for the end of the run when no time was readable.
+fn note_records(progress: &mut Progress, pushed: &[(String, u64, Option<u64>)], trace: Trace) {
+    let bad: HashSet<u64> = trace.bad.into_iter().collect();
+    let makes_row = |line: &Option<u64>| line.is_some_and(|l| !bad.contains(&l));
+    let rows = pushed.iter().filter(|(_, _, l)| makes_row(l)).count();
+    if !trace.unknown && rows == trace.times.len() {
+        let mut times = trace.times.into_iter();
+        for (shard, seq, line) in pushed {
+            let time = if makes_row(line) {
+                times.next().flatten()
+            } else {
+                None
+            };
+            progress.record(shard, *seq, time);
+        }
+    } else {
+        let latest = match trace.unknown {
+            true => Some(i64::MAX),
+            false => trace.times.iter().flatten().max().copied(),
+        };
+        tracing::debug!(
+            rows,
+            times = trace.times.len(),
+            "Rows and records do not line up; the checkpoint waits for the latest window."
+        );
+        for (shard, seq, _) in pushed {
+            progress.record(shard, *seq, latest.or(Some(i64::MAX)));
+        }
+    }
+}
+
+/// Runs `osprey aggregate`.
+///
+/// # Errors
+/// [`UsageError`] for arguments that cannot be used, [`InputError`] for an
+/// input that cannot be read, the engine's and the output's errors.
+pub fn run(args: &AggregateArgs) -> Result<()> {
+    let started = Instant::now();
+    let prepared = prepare(args)?;
+    let input = Input::parse(&args.input)?;
+    let format = input_format(args, &input);
+    let dest = Destination::parse(&args.output)?;
+    let out_format = dest.format(args.output_format);
+    let until_idle = duration_flag("--until-idle", args.until_idle.as_deref())?;
+    check_flags(args, &input, format, out_format, &dest, until_idle)?;
+    if let Input::File(name) = &input {
+        let path = Path::new(name);
         if !path.is_file() {
             let reason = if path.exists() {
                 "not a file"
@@ -298,135 +707,156 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
                 "no such file"
             };
             return Err(anyhow!(InputError {
-                input: args.input.clone(),
+                input: name.clone(),
                 reason: reason.into(),
             }));
         }
     }
-    let sink = output::open(&args.output, args.output_format, &names)?;
+    // The input opens first: a missing stream or a port in use fails the
+    // run before an output file is made.
+    let mut source = match &input {
+        Input::Stream(name) => Some(StreamSource::open(args, name)?),
+        _ => None,
+    };
+    let listener = match &input {
+        Input::Tcp(addr) => Some(listen(addr)?),
+        _ => None,
+    };
+    let target = StreamTarget {
+        data_dir: &args.data.data_dir,
+        partition_key: &args.input,
+    };
+    let sink = output::open(&dest, args.output_format, &prepared.names, target)?;
     let errors = ErrorSink::open(&args.errors)?;
+    // Parquet and Arrow files are written at the end: only then are their
+    // windows written, and only then may a consumer checkpoint.
+    let progress = source
+        .as_ref()
+        .filter(|s| s.consumer.is_some() && out_format == OutputFormat::Ndjson)
+        .map(|s| Progress::new(prepared.plan.window, s.reader.positions().clone()));
+    let trace = progress
+        .as_ref()
+        .is_some_and(Progress::per_record)
+        .then(Trace::default);
+    let chunk_config = ChunkConfig {
+        schema: prepared.schema,
+        time_field: Some(prepared.plan.time_field.clone()),
+        time_format: prepared.time_format,
+        max_rows: args.batch_rows,
+        max_latency: prepared.max_latency,
+        infer_rows: 100,
+    };
     let mut run = Run {
-        plan,
-        slots,
-        names,
-        engine,
-        converter,
+        plan: prepared.plan,
+        slots: prepared.slots,
+        names: prepared.names,
+        engine: prepared.engine,
+        converter: prepared.converter,
         sink,
         errors,
         rows: 0,
         windows: 0,
+        progress,
+        trace,
     };
     let label = run.engine.backend_label();
 
-    match format {
-        InputFormat::Parquet => {
-            if stdin {
-                return Err(usage("parquet input needs a file, not stdin"));
-            }
-            let batches = read_parquet(Path::new(&args.input), args.batch_rows).map_err(|e| {
-                anyhow!(InputError {
-                    input: args.input.clone(),
-                    reason: format!("{e}"),
-                })
-            })?;
-            // Decode on a thread of its own, two batches ahead of the engine.
-            let (tx, rx) = std::sync::mpsc::sync_channel(2);
-            std::thread::spawn(move || {
-                for batch in batches {
-                    if tx.send(batch).is_err() {
-                        return;
-                    }
-                }
-            });
-            for batch in rx {
-                let batch = batch.map_err(|e| {
-                    anyhow!(InputError {
-                        input: args.input.clone(),
-                        reason: format!("{e}"),
-                    })
-                })?;
-                run.process(batch)?;
+    match (&input, format) {
+        (Input::Stream(_), _) => {
+            let chunker = Chunker::new(chunk_config).map_err(usage)?;
+            if let Some(s) = &mut source {
+                s.read(&mut run, chunker, args.stream.follow, until_idle)?;
             }
         }
-        InputFormat::Ndjson | InputFormat::Csv => {
-            let reader: Box<dyn std::io::Read + Send> = if stdin {
-                Box::new(std::io::stdin())
-            } else {
-                Box::new(std::fs::File::open(&args.input).map_err(|e| {
+        (Input::Tcp(_), _) => {
+            let chunker = Chunker::new(chunk_config).map_err(usage)?;
+            if let Some(l) = &listener {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "osprey: listening on tcp://{} for records to aggregate",
+                    l.local
+                );
+                let idle = until_idle.map(|after| Idle { after, listener: l });
+                let item = |line: TcpLine| {
+                    Ok(match line.text {
+                        Ok(text) => Incoming::Record(RawRecord::Json(text), Some(line.origin)),
+                        Err(reason) => Incoming::Refused(line.origin, reason),
+                    })
+                };
+                read_text(&mut run, chunker, &l.lines, item, idle, &args.input)?;
+            }
+        }
+        (Input::Stdin, InputFormat::Parquet) => {
+            return Err(usage("parquet input needs a file, not stdin"));
+        }
+        (Input::File(path), InputFormat::Parquet) => {
+            read_parquet_file(&mut run, path, args.batch_rows)?
+        }
+        (Input::Stdin | Input::File(_), InputFormat::Ndjson | InputFormat::Csv) => {
+            let reader: Box<dyn std::io::Read + Send> = match &input {
+                Input::File(path) => Box::new(std::fs::File::open(path).map_err(|e| {
                     anyhow!(InputError {
-                        input: args.input.clone(),
+                        input: path.clone(),
                         reason: e.to_string(),
                     })
-                })?)
+                })?),
+                _ => Box::new(std::io::stdin()),
             };
             let record_format = if format == InputFormat::Csv {
                 RecordFormat::Csv
             } else {
                 RecordFormat::Ndjson
             };
-            let mut chunker = Chunker::new(ChunkConfig {
-                schema,
-                time_field: Some(run.plan.time_field.clone()),
-                time_format,
-                max_rows: args.batch_rows,
-                max_latency,
-                infer_rows: 100,
-            })
-            .map_err(usage)?;
+            let chunker = Chunker::new(chunk_config).map_err(usage)?;
             let rx = spawn_reader(reader, record_format, 4096);
-            loop {
-                let wait = chunker
-                    .time_left(Instant::now())
-                    .unwrap_or(Duration::from_secs(3600));
-                let record = match rx.recv_timeout(wait) {
-                    Ok(r) => Some(r),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                };
-                let batch = match record {
-                    None => None,
-                    Some(Err(e)) => {
-                        return Err(anyhow!(InputError {
-                            input: args.input.clone(),
-                            reason: e.to_string(),
-                        }));
-                    }
-                    Some(Ok(RawRecord::Json(line))) => chunker.push_json(&line).map_err(usage)?,
-                    Some(Ok(RawRecord::Header(names))) => {
-                        chunker.set_header(names);
-                        None
-                    }
-                    Some(Ok(RawRecord::Cells(cells))) => {
-                        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                        chunker.push_cells(&cells).map_err(usage)?
-                    }
-                };
-                run.bad_records(&mut chunker)?;
-                if let Some(b) = batch {
-                    run.process(b)?;
-                }
-                if chunker.due(Instant::now())
-                    && let Some(b) = chunker.flush().map_err(usage)?
-                {
-                    run.process(b)?;
-                }
-            }
-            while let Some(b) = chunker.flush().map_err(usage)? {
-                run.process(b)?;
-            }
-            run.bad_records(&mut chunker)?;
+            let item = |r: std::io::Result<RawRecord>| r.map(|r| Incoming::Record(r, None));
+            read_text(&mut run, chunker, &rx, item, None, &args.input)?;
         }
     }
     let rest = run.engine.finish();
     run.emit(rest)?;
-    run.errors.flush()?;
-    let (rows, windows, late, refused) =
-        (run.rows, run.windows, run.errors.late, run.errors.refused);
-    run.sink.finish().context("cannot finish the output")?;
+    let Run {
+        rows,
+        windows,
+        sink,
+        mut errors,
+        ..
+    } = run;
+    errors.flush()?;
+    sink.finish().context("cannot finish the output")?;
+    // Every window is written now: the whole read is done.
+    if let Some(s) = &source {
+        s.save(s.reader.positions())?;
+    }
+    let (late, refused) = (errors.late, errors.refused);
     let secs = started.elapsed().as_secs_f64();
     let _ = writeln!(
         std::io::stderr(),
         "osprey: aggregate: {rows} rows, {windows} result rows, {late} late, {refused} refused in {secs:.2} s on {label}"
     );
+    Ok(())
+}
+
+/// Reads a Parquet file, decoding on a thread of its own two batches ahead
+/// of the engine.
+fn read_parquet_file(run: &mut Run, path: &str, batch_rows: usize) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| {
+        anyhow!(InputError {
+            input: path.to_owned(),
+            reason: format!("{e}"),
+        })
+    };
+    let batches = read_parquet(Path::new(path), batch_rows).map_err(|e| fail(&e))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    std::thread::spawn(move || {
+        for batch in batches {
+            if tx.send(batch).is_err() {
+                return;
+            }
+        }
+    });
+    for batch in rx {
+        run.process(batch.map_err(|e| fail(&e))?)?;
+    }
     Ok(())
 }

@@ -1,5 +1,13 @@
-//! Result rows out: NDJSON lines, or one Parquet or Arrow IPC file; and the
-//! error output (late and refused records, with their reason).
+//! Result rows out: NDJSON lines (to stdout, a file, or a stream of the
+//! store), or one Parquet or Arrow IPC file; and the error output (late and
+//! refused records, with their reason and where they came from).
+//!
+//! Rows into a stream go through the same adapter as `osprey analyze
+//! --output stream:NAME` ([`StreamLines`]): the rows written since the last
+//! flush are put as one batch when the engine hands on a batch of closed
+//! windows, retried while the store is busy. It takes one partition key for
+//! every record, so all rows of a run go under the input's name as key (and
+//! so to one shard, in order).
 //!
 //! A result row holds `window_start` and `window_end` (RFC 3339, UTC), the
 //! keys and the aggregates, named as the plan says. Counts are integers;
@@ -17,12 +25,14 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use osprey_ingest::NdjsonSink;
+use osprey_ingest::{NdjsonSink, StreamLines};
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use serde_json::{Map, Value};
 
 use super::args::OutputFormat;
+use super::input::{Origin, STREAM_PREFIX, stream_name};
+use crate::exit::UsageError;
 
 /// RFC 3339 in UTC, with fractional seconds only when there are some.
 pub fn rfc3339(us: i64) -> String {
@@ -302,37 +312,103 @@ fn to_batch(names: &[String], rows: &[Vec<Cell>]) -> Result<RecordBatch> {
         .context("cannot build the result batch")
 }
 
+/// Where result rows go, as `--output` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination<'a> {
+    /// `-`: standard output.
+    Stdout,
+    /// A file.
+    File(&'a Path),
+    /// `stream:NAME`: a stream of the store.
+    Stream(String),
+}
+
+impl<'a> Destination<'a> {
+    /// Reads `--output`.
+    ///
+    /// # Errors
+    /// [`UsageError`] for `stream:` without a name, or an empty path.
+    pub fn parse(path: &'a Path) -> Result<Self> {
+        if path == Path::new("-") {
+            return Ok(Destination::Stdout);
+        }
+        if let Some(name) = path.to_str().and_then(|p| p.strip_prefix(STREAM_PREFIX)) {
+            return Ok(Destination::Stream(stream_name(name, "--output")?));
+        }
+        if path.as_os_str().is_empty() {
+            return Err(
+                UsageError("--output is empty: give a path, or - for stdout".into()).into(),
+            );
+        }
+        Ok(Destination::File(path))
+    }
+
+    /// The format: `format` when given, else from a file's extension, else NDJSON.
+    pub fn format(&self, format: Option<OutputFormat>) -> OutputFormat {
+        let by_extension = match self {
+            Destination::File(path) => match path.extension().and_then(|e| e.to_str()) {
+                Some("parquet") => OutputFormat::Parquet,
+                Some("arrow" | "ipc" | "feather") => OutputFormat::Arrow,
+                _ => OutputFormat::Ndjson,
+            },
+            Destination::Stdout | Destination::Stream(_) => OutputFormat::Ndjson,
+        };
+        format.unwrap_or(by_extension)
+    }
+}
+
+/// Where a stream output is and what its records are keyed by.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamTarget<'a> {
+    /// The store's data directory.
+    pub data_dir: &'a Path,
+    /// The partition key of every record.
+    pub partition_key: &'a str,
+}
+
 /// Opens the result output.
 ///
 /// # Errors
-/// When the file cannot be created, or Parquet/Arrow is asked for on stdout.
-pub fn open(path: &Path, format: Option<OutputFormat>, names: &[String]) -> Result<ResultSink> {
-    let by_extension = match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => OutputFormat::Parquet,
-        Some("arrow" | "ipc" | "feather") => OutputFormat::Arrow,
-        _ => OutputFormat::Ndjson,
+/// When the file cannot be created, the stream does not exist, or Parquet or
+/// Arrow is asked for on stdout or a stream.
+pub fn open(
+    dest: &Destination<'_>,
+    format: Option<OutputFormat>,
+    names: &[String],
+    target: StreamTarget<'_>,
+) -> Result<ResultSink> {
+    let format = dest.format(format);
+    let create = |path: &Path| {
+        File::create(path).with_context(|| format!("cannot create {}", path.display()))
     };
-    let format = format.unwrap_or(by_extension);
-    let stdout = path == Path::new("-");
-    if format != OutputFormat::Ndjson {
-        if stdout {
-            return Err(anyhow::anyhow!(crate::exit::UsageError(
+    let out: Box<dyn Write> = match (dest, format) {
+        (Destination::File(path), OutputFormat::Parquet | OutputFormat::Arrow) => {
+            return Ok(ResultSink::File {
+                format,
+                file: create(path)?,
+                names: names.to_vec(),
+                rows: Vec::new(),
+            });
+        }
+        (
+            Destination::Stdout | Destination::Stream(_),
+            OutputFormat::Parquet | OutputFormat::Arrow,
+        ) => {
+            return Err(anyhow::anyhow!(UsageError(
                 "parquet and arrow output need --output FILE".into()
             )));
         }
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        return Ok(ResultSink::File {
-            format,
-            file,
-            names: names.to_vec(),
-            rows: Vec::new(),
-        });
-    }
-    let out: Box<dyn Write> = if stdout {
-        Box::new(std::io::stdout())
-    } else {
-        Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?)
+        (Destination::Stdout, OutputFormat::Ndjson) => Box::new(std::io::stdout()),
+        (Destination::File(path), OutputFormat::Ndjson) => Box::new(create(path)?),
+        (Destination::Stream(name), OutputFormat::Ndjson) => {
+            let store = crate::stream::open_store(target.data_dir, Default::default())?;
+            let lines = StreamLines::new(store, name, target.partition_key).with_context(|| {
+                format!(
+                    "cannot write to stream {name:?} (create it with `osprey stream create {name}`)"
+                )
+            })?;
+            Box::new(lines)
+        }
     };
     Ok(ResultSink::Ndjson(
         NdjsonSink::new(out),
@@ -389,16 +465,29 @@ impl ErrorSink {
         Ok(self.sink.write(&Value::Object(map))?)
     }
 
-    /// A record the chunker or the converter refused.
+    /// A record the chunker or the converter refused, with where it came
+    /// from when that is known: `line` (files, stdin), `peer` and `line`
+    /// (TCP), or `shard` and `seq` (streams).
     ///
     /// # Errors
     /// When the output cannot be written.
-    pub fn refused(&mut self, line: Option<u64>, reason: &str, raw: &str) -> Result<()> {
+    pub fn refused(&mut self, origin: Option<&Origin>, reason: &str, raw: &str) -> Result<()> {
         self.refused += 1;
         let mut map = Map::new();
         map.insert("kind".into(), "error".into());
-        if let Some(l) = line {
-            map.insert("line".into(), l.into());
+        match origin {
+            None => {}
+            Some(Origin::Line(l)) => {
+                map.insert("line".into(), (*l).into());
+            }
+            Some(Origin::Tcp { peer, line }) => {
+                map.insert("peer".into(), peer.to_string().into());
+                map.insert("line".into(), (*line).into());
+            }
+            Some(Origin::Stream { shard, seq }) => {
+                map.insert("shard".into(), shard.as_str().into());
+                map.insert("seq".into(), (*seq).into());
+            }
         }
         map.insert("reason".into(), reason.into());
         map.insert("record".into(), raw.into());

@@ -250,3 +250,29 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataDirArg,
 }
+
+/// Where a consumer of a stream starts and whether it goes on: the reading
+/// arguments that `osprey aggregate stream:NAME` shares with `osprey read`.
+#[derive(Debug, Clone, Args)]
+pub struct StreamInputArgs {
+    /// With stream:NAME input, where each shard starts: trim-horizon,
+    /// latest, seq:N, after-seq:N, or time:T (ms since the epoch or RFC 3339
+    /// UTC)
+    #[arg(long, default_value = "trim-horizon", value_name = "POSITION")]
+    pub from: String,
+    /// With stream:NAME input, keep reading as records arrive, until killed
+    /// (or --until-idle)
+    #[arg(long)]
+    pub follow: bool,
+    /// With stream:NAME input, read as this named consumer: resume from its
+    /// checkpoint, and save it as the windows of the records read are written
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
+}
+
+impl StreamInputArgs {
+    /// True when any of these was given a value other than its default.
+    pub fn given(&self) -> bool {
+        self.from != "trim-horizon" || self.follow || self.consumer.is_some()
+    }
+}
