@@ -221,16 +221,22 @@ impl Run {
         }
         self.emit(pushed.closed)?;
         self.sink.flush()?;
+        self.errors.flush()?;
         Ok(())
     }
 
     fn bad_records(&mut self, chunker: &mut Chunker, origins: &mut Origins) -> Result<()> {
-        for bad in chunker.take_bad() {
+        let bad = chunker.take_bad();
+        for bad in &bad {
             if let Some(trace) = &mut self.trace {
                 trace.bad.push(bad.line);
             }
             let origin = origins.take(bad.line);
             self.errors.refused(Some(&origin), &bad.reason, &bad.raw)?;
+        }
+        if !bad.is_empty() {
+            // A live input's refusals show as they happen.
+            self.errors.flush()?;
         }
         Ok(())
     }
@@ -488,8 +494,10 @@ fn read_text<T>(
             if idle.listener.connections() > 0 {
                 // A connection may stay quiet as long as it likes: look again later.
                 wait = wait.min(Duration::from_millis(200));
-            } else {
-                let deadline = last.max(idle.listener.last_change()) + idle.after;
+            } else if let Some(deadline) = last
+                .max(idle.listener.last_change())
+                .checked_add(idle.after)
+            {
                 if now >= deadline {
                     break;
                 }

@@ -425,6 +425,19 @@ impl Chunker {
     }
 
     fn push_row(&mut self, row: Row) -> Result<Option<RecordBatch>> {
+        if row.fields.is_empty()
+            && let Some(time) = &self.config.time_field
+        {
+            // It can never have a time; held back for inference, it would
+            // wait for a schema that rows without fields never give.
+            let reason = format!("no value for the time field {time:?}");
+            self.bad.push(BadRecord {
+                line: row.line,
+                reason,
+                raw: row.raw,
+            });
+            return Ok(None);
+        }
         if self.building.is_none() {
             self.first_at.get_or_insert_with(Instant::now);
             self.pending.push(row);
@@ -682,6 +695,22 @@ mod tests {
         assert!(b.column(2).is_null(1));
         assert_eq!(c.take_bad()[0].line, 3);
         assert!(!c.due(Instant::now()));
+    }
+
+    #[test]
+    fn records_without_fields_are_refused_not_held() {
+        let mut c = Chunker::new(config(None, 10)).unwrap();
+        assert!(c.push_json("{}").unwrap().is_none());
+        assert!(c.push_json("{\"nested\":{}}").unwrap().is_none());
+        assert!(c.flush().unwrap().is_none());
+        let bad = c.take_bad();
+        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), [1, 2]);
+        assert!(
+            bad[0].reason.contains("no value for the time field"),
+            "{bad:?}"
+        );
+        c.push_json(r#"{"ts":1,"v":2}"#).unwrap();
+        assert_eq!(c.flush().unwrap().unwrap().num_rows(), 1);
     }
 
     #[test]
