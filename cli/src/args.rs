@@ -55,7 +55,7 @@ pub enum Command {
     Put(stream::PutArgs),
     /// Print a stream's records as NDJSON
     Read(stream::ReadArgs),
-    /// Deliver a stream into NDJSON or Parquet files, buffered by size and time
+    /// Deliver a stream into NDJSON, Parquet or Arrow files, or to an HTTP webhook, buffered by size and time
     Deliver(stream::DeliverArgs),
     /// Serve the Kinesis Data Streams API over HTTP (JSON 1.1) on the store
     Serve(stream::ServeArgs),
@@ -79,9 +79,11 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "all", value_name = "LIST")]
     pub kernels: String,
 
-    /// Where records go: a file path, - for stdout, or stream:NAME for a
+    /// Where records go: a file path, - for stdout, stream:NAME for a
     /// stream of the store in --data-dir (one record a line, the source as
-    /// partition key; create it first with `osprey stream create NAME`)
+    /// partition key; create it first with `osprey stream create NAME`), or
+    /// an HTTP webhook, http://HOST[:PORT][/PATH] (each chunk's records one
+    /// POST of NDJSON, retried with backoff for up to 300 s)
     #[arg(short, long, default_value = "-", value_name = "PATH")]
     pub output: PathBuf,
 

@@ -17,5 +17,5 @@ pub mod sink;
 pub mod store;
 
 pub use error::{IngestError, Result};
-pub use sink::{NdjsonSink, StreamLines};
+pub use sink::{NdjsonSink, StreamLines, Webhook, WebhookConfig, WebhookError, WebhookLines};
 pub use store::Store;

@@ -61,6 +61,9 @@ pub enum Output {
         /// The stream's name.
         name: String,
     },
+    /// An HTTP webhook: each chunk's records one POST of NDJSON, retried
+    /// with backoff (the sink's defaults: 30 s a POST, 300 s of retries).
+    Webhook(osprey_ingest::WebhookConfig),
 }
 
 /// Checked settings of one analysis.
@@ -114,8 +117,16 @@ impl AnalyzeConfig {
             .output
             .to_str()
             .and_then(|o| o.strip_prefix(STREAM_OUTPUT));
+        let webhook = args
+            .output
+            .to_str()
+            .filter(|o| osprey_ingest::sink::webhook::is_webhook_url(o));
         let output = if args.output.as_os_str() == "-" {
             Output::Stdout
+        } else if let Some(url) = webhook {
+            let config = osprey_ingest::WebhookConfig::new(url);
+            config.check().map_err(|e| UsageError(e.to_string()))?;
+            Output::Webhook(config)
         } else if let Some(name) = stream {
             if name.is_empty() {
                 return Err(UsageError(format!(
@@ -239,6 +250,10 @@ fn open_output(output: &Output, source: &str) -> Result<Box<dyn Write>> {
                 format!("cannot write to stream {name:?} (create it with `osprey stream create {name}`)")
             })?;
             Ok(Box::new(lines))
+        }
+        Output::Webhook(config) => {
+            let webhook = osprey_ingest::Webhook::new(config.clone())?;
+            Ok(Box::new(osprey_ingest::WebhookLines::new(webhook)))
         }
         Output::File(path) => match File::create(path) {
             Ok(f) => Ok(Box::new(f)),

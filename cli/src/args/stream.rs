@@ -186,13 +186,15 @@ pub enum DeliverFormat {
     Arrow,
 }
 
-/// Compression of delivered NDJSON files.
+/// Compression of delivered NDJSON: files, or webhook bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Compression {
     /// Plain text
     None,
-    /// gzip (`.ndjson.gz`)
+    /// gzip (`.ndjson.gz`, `Content-Encoding: gzip`)
     Gzip,
+    /// Zstandard (`.ndjson.zst`, `Content-Encoding: zstd`)
+    Zstd,
 }
 
 /// Arguments of `osprey deliver`.
@@ -200,22 +202,45 @@ pub enum Compression {
 pub struct DeliverArgs {
     /// The stream to deliver
     pub stream: String,
-    /// The folder files go to (year=/month=/day=/hour= prefixes, errors/ for
-    /// records that cannot be converted)
-    #[arg(long, value_name = "DIR")]
+    /// Where batches go: a folder (files under year=/month=/day=/hour=
+    /// prefixes), or a webhook, http://HOST[:PORT][/PATH], that gets each
+    /// batch as one POST of NDJSON and must answer 2xx (https is not
+    /// supported)
+    #[arg(long, value_name = "DIR|URL")]
     pub to: PathBuf,
-    /// Output format
+    /// Output format (a webhook takes ndjson)
     #[arg(long, value_enum, default_value_t = DeliverFormat::Ndjson)]
     pub format: DeliverFormat,
-    /// Compress NDJSON files (`.ndjson.gz`)
+    /// Compress NDJSON files (`.ndjson.gz`, `.ndjson.zst`), or webhook
+    /// bodies (`Content-Encoding`)
     #[arg(long, value_enum, default_value_t = Compression::None)]
     pub compression: Compression,
-    /// Write a file once this many MiB of records are buffered
+    /// Deliver a batch once this many MiB of records are buffered
     #[arg(long, default_value_t = 5.0, value_name = "MIB")]
     pub buffer_mib: f64,
-    /// Write a file once its oldest buffered record waited this long
+    /// Deliver a batch once its oldest buffered record waited this long
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub buffer_seconds: f64,
+    /// Where records that cannot be delivered go, as NDJSON lines with their
+    /// reason: records that cannot be converted and, for a webhook, batches
+    /// it refuses for their content (400, 413, 415, 422) [default: DIR/errors
+    /// for a folder; none for a webhook, where such a record or batch stops
+    /// the run instead, the checkpoint before it]
+    #[arg(long, value_name = "DIR")]
+    pub errors_to: Option<PathBuf>,
+    /// Webhook: an extra request header, 'NAME: VALUE' (repeat for more)
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Webhook: the longest one POST may take, connecting to answer
+    /// [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout_seconds: Option<f64>,
+    /// Webhook: how long a batch is retried (connection errors, timeouts,
+    /// 408, 429, 5xx; with exponential backoff and jitter, honouring
+    /// Retry-After) before the run stops with exit 1, the checkpoint before
+    /// it [default: 300]
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_seconds: Option<f64>,
     /// The consumer whose checkpoint says what was delivered already
     #[arg(long, default_value = "deliver", value_name = "NAME")]
     pub consumer: String,

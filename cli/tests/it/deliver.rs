@@ -274,3 +274,56 @@ fn parquet_and_ndjson_delivery_with_errors_and_resumption() {
     ];
     os(dir.path(), &clash, "").fails_with(2);
 }
+
+#[test]
+fn zstd_ndjson_files_read_back_in_duckdb() {
+    let dir = tempfile::tempdir().unwrap();
+    os(dir.path(), &["stream", "create", "z", "--shards", "3"], "").success();
+    let input: String = (0..500)
+        .map(|i| format!("{{\"dev\":\"d{}\",\"t\":{i},\"v\":{i}.25}}\n", i % 7))
+        .collect();
+    os(
+        dir.path(),
+        &["put", "z", "--partition-key-field", "dev"],
+        &input,
+    )
+    .success();
+    let zst = dir.path().join("zst");
+    let run = os(
+        dir.path(),
+        &[
+            "deliver",
+            "z",
+            "--to",
+            zst.to_str().unwrap(),
+            "--compression",
+            "zstd",
+            "--buffer-mib",
+            "0.005",
+        ],
+        "",
+    )
+    .success();
+    assert!(
+        run.stderr.contains("delivered 500 records in"),
+        "{}",
+        run.stderr
+    );
+    let packed = files(&zst, ".ndjson.zst");
+    assert!(packed.len() > 1, "{packed:?}");
+    assert!(files(&zst, ".ndjson").is_empty(), "only compressed files");
+    let magic = std::fs::read(&packed[0]).unwrap();
+    assert_eq!(&magic[..4], [0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+    assert_eq!(
+        duckdb(&format!(
+            "select count(*), count(distinct t), sum(t), count(distinct dev), sum(v) \
+             from read_json_auto('{}/year=*/*/*/*/*.ndjson.zst')",
+            zst.display()
+        )),
+        format!(
+            "(500, 500, {}, 7, {:?})",
+            (0..500).sum::<i64>(),
+            (0..500).map(|i| f64::from(i) + 0.25).sum::<f64>()
+        )
+    );
+}

@@ -1,11 +1,17 @@
 //! Sinks: where records leave osprey.
 //!
 //! Each sink is one module with its own type and inline tests: [`ndjson`]
-//! writes one JSON value a line to any writer, and [`stream`] is a writer that
-//! puts those lines into a stream of the embedded store.
+//! writes one JSON value a line to any writer, [`stream`] is a writer that
+//! puts those lines into a stream of the embedded store, and [`webhook`]
+//! POSTs batches of lines to an HTTP endpoint with retry and backoff.
+//! [`encoding`] compresses NDJSON the same way for files and webhook bodies.
 
+pub mod encoding;
 pub mod ndjson;
 pub mod stream;
+pub mod webhook;
 
+pub use encoding::ContentEncoding;
 pub use ndjson::NdjsonSink;
 pub use stream::StreamLines;
+pub use webhook::{Webhook, WebhookConfig, WebhookError, WebhookLines};
