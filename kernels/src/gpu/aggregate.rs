@@ -149,6 +149,8 @@ pub struct GpuAggregator {
     bind_limit: u64,
     max_dim: u32,
     scratch: Vec<u32>,
+    /// The last batch's dispatch.
+    last: Option<Dispatch>,
 }
 
 fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
@@ -251,6 +253,7 @@ impl GpuAggregator {
                 .min(limits.max_buffer_size),
             max_dim: limits.max_compute_workgroups_per_dimension,
             scratch: Vec::new(),
+            last: None,
             ctx,
         })
     }
@@ -387,35 +390,18 @@ impl GpuAggregator {
             }
         }
 
-        let row_grid = grid(rows as u64, self.max_dim)?;
-        let init_grid = grid(slots * u64::from(words), self.max_dim)?;
+        let dispatch = Dispatch {
+            row_grid: grid(rows as u64, self.max_dim)?,
+            init_grid: grid(slots * u64::from(words), self.max_dim)?,
+            hll_bytes,
+            pct_bytes,
+            first_last: input.first_last,
+        };
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("osprey aggregate"),
         });
-        if hll_bytes > 0 {
-            encoder.clear_buffer(self.hll.get(), 0, Some(hll_bytes.next_multiple_of(4)));
-        }
-        if pct_bytes > 0 {
-            encoder.clear_buffer(self.pct.get(), 0, Some(pct_bytes.next_multiple_of(4)));
-        }
-        let bind_group = self.bind_group.as_ref().expect("made above");
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("osprey aggregate passes"),
-                timestamp_writes: None,
-            });
-            pass.set_bind_group(0, bind_group, &[]);
-            pass.set_pipeline(&self.init);
-            pass.dispatch_workgroups(init_grid.0, init_grid.1, 1);
-            pass.set_pipeline(&self.pass_a);
-            pass.dispatch_workgroups(row_grid.0, row_grid.1, 1);
-            pass.set_pipeline(&self.pass_b);
-            pass.dispatch_workgroups(row_grid.0, row_grid.1, 1);
-            if input.first_last {
-                pass.set_pipeline(&self.pass_c);
-                pass.dispatch_workgroups(row_grid.0, row_grid.1, 1);
-            }
-        }
+        self.encode_passes(&mut encoder, &dispatch);
+        self.last = Some(dispatch);
         let total = state_bytes + hll_bytes + pct_bytes;
         let staging = self.readback.target(device, total);
         encoder.copy_buffer_to_buffer(
@@ -454,6 +440,73 @@ impl GpuAggregator {
                 .extend_from_slice(&all[sw + hw..(total / 4) as usize]);
         })
     }
+}
+
+impl GpuAggregator {
+    /// Records the clears, the init pass and passes A, B (and C) of a batch.
+    fn encode_passes(&self, encoder: &mut wgpu::CommandEncoder, d: &Dispatch) {
+        if d.hll_bytes > 0 {
+            encoder.clear_buffer(self.hll.get(), 0, Some(d.hll_bytes.next_multiple_of(4)));
+        }
+        if d.pct_bytes > 0 {
+            encoder.clear_buffer(self.pct.get(), 0, Some(d.pct_bytes.next_multiple_of(4)));
+        }
+        let bind_group = self.bind_group.as_ref().expect("made before any dispatch");
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("osprey aggregate passes"),
+            timestamp_writes: None,
+        });
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.set_pipeline(&self.init);
+        pass.dispatch_workgroups(d.init_grid.0, d.init_grid.1, 1);
+        pass.set_pipeline(&self.pass_a);
+        pass.dispatch_workgroups(d.row_grid.0, d.row_grid.1, 1);
+        pass.set_pipeline(&self.pass_b);
+        pass.dispatch_workgroups(d.row_grid.0, d.row_grid.1, 1);
+        if d.first_last {
+            pass.set_pipeline(&self.pass_c);
+            pass.dispatch_workgroups(d.row_grid.0, d.row_grid.1, 1);
+        }
+    }
+
+    /// Runs the passes of the last batch again on the columns already on the
+    /// device (no upload, no readback; the state is recomputed in place, to
+    /// the same words) and returns the time from submission to completion:
+    /// the kernels' throughput with the data resident, for benchmarks.
+    ///
+    /// # Errors
+    /// [`KernelError::Internal`] before any batch;
+    /// [`KernelError::Gpu`] when the device fails.
+    pub fn rerun_resident(&mut self) -> Result<std::time::Duration> {
+        let Some(d) = self.last.clone() else {
+            return Err(KernelError::Internal(
+                "no batch on the device to run again".into(),
+            ));
+        };
+        let ctx = Arc::clone(&self.ctx);
+        ctx.scoped(|| {
+            let mut encoder =
+                ctx.device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("osprey aggregate (resident)"),
+                    });
+            self.encode_passes(&mut encoder, &d);
+            let started = std::time::Instant::now();
+            let submission = ctx.queue().submit([encoder.finish()]);
+            wait_for(ctx.device(), submission)?;
+            Ok(started.elapsed())
+        })
+    }
+}
+
+/// The dispatch of one batch, kept to run it again ([`GpuAggregator::rerun_resident`]).
+#[derive(Debug, Clone)]
+struct Dispatch {
+    row_grid: (u32, u32),
+    init_grid: (u32, u32),
+    hll_bytes: u64,
+    pct_bytes: u64,
+    first_last: bool,
 }
 
 impl Aggregator for GpuAggregator {
