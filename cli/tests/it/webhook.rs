@@ -267,10 +267,7 @@ fn with_follow_a_batch_goes_once_its_oldest_record_waited_buffer_seconds() {
     os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
     let server = Server::start(dir.path(), "200\n");
     let mut follower = osprey()
-        .args(deliver(
-            &server.url,
-            &["--follow", "--buffer-seconds", "0.3"],
-        ))
+        .args(deliver(&server.url, &["--follow", "--buffer-seconds", "1"]))
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .stderr(Stdio::null())
