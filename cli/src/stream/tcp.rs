@@ -11,16 +11,20 @@
 //!
 //! Lines a connection has sent are taken in batches (whatever has arrived,
 //! up to [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes) and stored with
-//! one put, so one fsync serves many lines; the next batch is read and
-//! appended while the last one waits for its fsync. Memory stays bounded: a line is
-//! kept only up to the record limit, a connection holds one batch, the
-//! number of connections is capped, and the store refuses puts past its
-//! in-flight limit with a retryable answer. Blank lines get no answer.
+//! one put, so one fsync serves many lines; the next batches are read and
+//! appended while earlier ones wait for their fsync, up to
+//! [`QUEUED_LINES`] lines a connection, so a reader of the stream sees
+//! records at once even while the disk stalls an fsync for a second.
+//! Memory stays bounded: a line is kept only up to the record limit, a
+//! connection reads one batch at a time and keeps only answer slots (not
+//! data) for the queued ones, the number of connections is capped, and the
+//! store refuses puts past its in-flight limit with a retryable answer.
+//! Blank lines get no answer.
 
 use std::io::{self, BufReader, BufWriter, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -36,8 +40,12 @@ pub const BATCH_RECORDS: usize = 8192;
 /// Most bytes of lines taken into one put.
 pub const BATCH_BYTES: usize = 4 << 20;
 
-/// Batches of one connection appended and waiting for their fsync, at most.
-pub const QUEUED_BATCHES: usize = 256;
+/// Lines of one connection appended and waiting for their fsync, at most:
+/// at 50,000 lines/s, 5 s of a stalled fsync, in at most about 20 MiB of
+/// answer slots (record data is not kept). A count of lines rather than of batches, because batches are as
+/// small as one line when the producer is slow and as large as
+/// [`BATCH_RECORDS`] when it is fast.
+pub const QUEUED_LINES: usize = 1 << 18;
 
 /// Most connections served at once; more are answered with a retryable error.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -126,10 +134,15 @@ fn connection(store: &Store, stream: &str, codec: &LineCodec, sock: TcpStream) -
     // Batches waiting for their fsync hold no record data (the store's
     // in-flight limit bounds them); a deep queue lets reading go on through
     // a slow fsync, so followers see records without waiting for it.
-    let (tx, rx) = mpsc::sync_channel::<Batch<'_>>(QUEUED_BATCHES);
+    let (tx, rx) = mpsc::channel::<Batch<'_>>();
+    let backlog = Backlog::default();
     std::thread::scope(|scope| {
-        let answers = scope.spawn(move || answer(rx, writer));
-        let read = read_batches(&mut reader, store, stream, codec, &tx);
+        let answers = scope.spawn(|| {
+            let answered = answer(rx, writer, &backlog);
+            backlog.close();
+            answered
+        });
+        let read = read_batches(&mut reader, store, stream, codec, &tx, &backlog);
         drop(tx);
         let answered = answers
             .join()
@@ -145,7 +158,8 @@ fn read_batches<'s>(
     store: &'s Store,
     stream: &str,
     codec: &LineCodec,
-    tx: &mpsc::SyncSender<Batch<'s>>,
+    tx: &mpsc::Sender<Batch<'s>>,
+    backlog: &Backlog,
 ) -> io::Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
@@ -181,7 +195,9 @@ fn read_batches<'s>(
             }
         }
         let put = (!records.is_empty()).then(|| store.begin_put(stream, &records));
-        if !slots.is_empty() && tx.send(Batch { slots, put }).is_err() {
+        if !slots.is_empty()
+            && (!backlog.reserve(slots.len()) || tx.send(Batch { slots, put }).is_err())
+        {
             // The answering side failed: the peer is gone.
             return Ok(());
         }
@@ -192,7 +208,11 @@ fn read_batches<'s>(
 }
 
 /// Waits for each batch's durability and writes its answers, in order.
-fn answer(rx: mpsc::Receiver<Batch<'_>>, mut writer: BufWriter<TcpStream>) -> io::Result<()> {
+fn answer(
+    rx: mpsc::Receiver<Batch<'_>>,
+    mut writer: BufWriter<TcpStream>,
+    backlog: &Backlog,
+) -> io::Result<()> {
     let mut out = Vec::new();
     for batch in rx {
         out.clear();
@@ -222,8 +242,47 @@ fn answer(rx: mpsc::Receiver<Batch<'_>>, mut writer: BufWriter<TcpStream>) -> io
         }
         writer.write_all(&out)?;
         writer.flush()?;
+        backlog.release(batch.slots.len());
     }
     Ok(())
+}
+
+/// The lines of one connection queued between its reading and answering
+/// threads, bounded by [`QUEUED_LINES`].
+#[derive(Default)]
+struct Backlog {
+    /// Lines queued, and whether the answering side has ended.
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl Backlog {
+    /// Waits until `lines` more fit (a batch always fits in an empty
+    /// queue) and counts them; false once the answering side has ended.
+    fn reserve(&self, lines: usize) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !st.1 && st.0 > 0 && st.0 + lines > QUEUED_LINES {
+            st = self
+                .changed
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        st.0 += lines;
+        !st.1
+    }
+
+    /// Counts `lines` as answered.
+    fn release(&self, lines: usize) {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.0 = st.0.saturating_sub(lines);
+        self.changed.notify_all();
+    }
+
+    /// The answering side has ended: nothing waits any more.
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.changed.notify_all();
+    }
 }
 
 fn error_line(out: &mut Vec<u8>, line: u64, error: &str, retryable: bool) {
