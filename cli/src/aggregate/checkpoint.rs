@@ -1,33 +1,58 @@
 //! Which stream positions a consumer may checkpoint: those whose records are
 //! all in windows already written.
 //!
-//! Tumbling and hopping windows: each record needs the watermark to reach
-//! the end of the last window holding its event time, `floor(t / slide) *
-//! slide + size` (the engine closes a window once the watermark reaches its
-//! end). Per shard, the position after a record is safe once the watermark
-//! has reached what it and every record of the shard before it need; shards
-//! move on apart, so the checkpoint lands on the first record of the
-//! earliest window still open in each shard. A restart then re-reads only
-//! records of unwritten windows, as long as each shard's records come in
-//! event-time order; a record that came out of order (within the lateness)
-//! after one of a later window holds the checkpoint back, and a restart
-//! re-reads the records after it, which may write an earlier window again
-//! with just those records (at least once, never lost).
+//! Each record read is noted with what it needs before all its windows
+//! have closed (and so been written):
 //!
-//! Session windows grow with their group, so a record's need is known only
-//! per group: the positions after a whole read are sealed with the groups
-//! its rows touched, and are safe once, for each of those groups, the
-//! watermark has reached the last time seen in the group plus the gap (no
-//! session of the group can be open past that).
+//! - tumbling and hopping windows: the watermark at the end of the last
+//!   window holding its event time, `floor(t / slide) * slide + size` (the
+//!   engine closes a window once the watermark reaches its end);
+//! - session windows, which grow with their group: the watermark at the
+//!   last time seen in its group plus the gap, however late that is by
+//!   then (no session of the group can be open past it). Groups are told
+//!   apart by a hash of the key values.
 //!
-//! Records that were refused, blank or filtered out need nothing; late rows
-//! went to the error output as they came and need nothing more than their
-//! (closed) windows.
+//! Per shard, the position after a record is safe once it and every record
+//! of the shard before it have what they need; shards move on apart. So the
+//! checkpoint lands on the first record of the earliest window still open in
+//! each shard, and a restart re-reads only records of unwritten windows, as
+//! long as each shard's records come in event-time order. A record that came
+//! out of order (within the lateness) after one of a later window holds the
+//! checkpoint back, and a restart re-reads the records after it, which may
+//! write an earlier window again with just those records: at least once,
+//! never lost.
+//!
+//! Records that were refused, blank or filtered out need nothing of their
+//! own; late rows went to the error output as they came and need no more
+//! than their (closed) windows. A record whose row cannot be told waits for
+//! the end of the run.
 
 use std::collections::{HashMap, VecDeque};
 
 use osprey_ingest::store::Checkpoint;
 use osprey_kernels::window::WindowSpec;
+
+/// A record's row, as far as the checkpoint is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowTime {
+    /// Its event time (µs).
+    pub time: i64,
+    /// A hash of its key values (sessions tell groups apart by it).
+    pub key: u64,
+}
+
+/// What the records of a stretch of a shard wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Nothing: no row.
+    Nothing,
+    /// The watermark at this time.
+    Watermark(i64),
+    /// The watermark at the last time of this group plus the gap.
+    Group(u64),
+    /// The end of the run.
+    End,
+}
 
 /// Tracks which positions of a stream are safe to checkpoint; see the module docs.
 #[derive(Debug)]
@@ -35,15 +60,10 @@ pub struct Progress {
     window: WindowSpec,
     /// The positions found safe so far (at first, where the read started).
     safe: Checkpoint,
-    /// Fixed windows, per shard: (position after a record, the largest need
-    /// of the shard up to it), needs increasing.
-    shards: HashMap<String, VecDeque<(u64, i64)>>,
-    /// Sessions: the groups touched since the last seal.
-    touched: Vec<u32>,
-    /// Sessions: sealed positions and the groups they wait for.
-    sealed: VecDeque<(Checkpoint, Vec<u32>)>,
+    /// Per shard: (position after a stretch of records, what they need).
+    shards: HashMap<String, VecDeque<(u64, Need)>>,
     /// Sessions: the largest time seen per group.
-    last: HashMap<u32, i64>,
+    last: HashMap<u64, i64>,
 }
 
 impl Progress {
@@ -53,16 +73,13 @@ impl Progress {
             window,
             safe: start,
             shards: HashMap::new(),
-            touched: Vec::new(),
-            sealed: VecDeque::new(),
             last: HashMap::new(),
         }
     }
 
-    /// True when needs are kept per record ([`Progress::record`]), false for
-    /// sessions ([`Progress::rows`] and [`Progress::seal`]).
-    pub fn per_record(&self) -> bool {
-        !matches!(self.window, WindowSpec::Session { .. })
+    /// True for session windows, whose records need their key hashes.
+    pub fn needs_keys(&self) -> bool {
+        matches!(self.window, WindowSpec::Session { .. })
     }
 
     /// Notes a shard the read started at no position for (one made by a
@@ -77,74 +94,80 @@ impl Progress {
         self.safe.contains_key(shard)
     }
 
-    /// Fixed windows: the record at `seq` of `shard` is in the engine, with
-    /// the event time `time` (`None`: it made no row).
-    pub fn record(&mut self, shard: &str, seq: u64, time: Option<i64>) {
-        let (slide, size) = match self.window {
-            WindowSpec::Tumbling { size } => (size, size),
-            WindowSpec::Hop { slide, size } => (slide, size),
-            WindowSpec::Session { .. } => return,
+    /// The record at `seq` of `shard` is in the engine, with its row
+    /// (`None`: it made none).
+    pub fn record(&mut self, shard: &str, seq: u64, row: Option<RowTime>) {
+        let need = match (row, self.window) {
+            (None, _) => Need::Nothing,
+            (Some(r), WindowSpec::Tumbling { size }) => {
+                Need::Watermark(last_end(r.time, size, size))
+            }
+            (Some(r), WindowSpec::Hop { slide, size }) => {
+                Need::Watermark(last_end(r.time, slide, size))
+            }
+            (Some(r), WindowSpec::Session { .. }) => {
+                let last = self.last.entry(r.key).or_insert(r.time);
+                *last = (*last).max(r.time);
+                Need::Group(r.key)
+            }
         };
-        let need = time.map_or(i64::MIN, |t| last_end(t, slide, size));
+        self.push(shard, seq, need);
+    }
+
+    /// The record at `seq` of `shard` is in the engine, but its row cannot
+    /// be told: it waits for the end of the run.
+    pub fn record_unknown(&mut self, shard: &str, seq: u64) {
+        self.push(shard, seq, Need::End);
+    }
+
+    fn push(&mut self, shard: &str, seq: u64, need: Need) {
         let queue = self.shards.entry(shard.to_owned()).or_default();
-        let need = queue.back().map_or(need, |&(_, n)| n.max(need));
-        match queue.back_mut() {
-            Some(back) if back.1 == need => back.0 = seq + 1,
-            _ => queue.push_back((seq + 1, need)),
+        if let Some(back) = queue.back_mut() {
+            // The stretch before must be safe first anyway: a record that
+            // needs no more than it joins it.
+            let joins = match (back.1, need) {
+                (_, Need::Nothing) => true,
+                (Need::Watermark(a), Need::Watermark(b)) => b <= a,
+                (a, b) => a == b,
+            };
+            if joins {
+                back.0 = seq + 1;
+                return;
+            }
         }
+        queue.push_back((seq + 1, need));
     }
 
-    /// Sessions: rows pushed into the engine, their event times and groups.
-    pub fn rows(&mut self, ts: &[i64], groups: &[u32]) {
-        if self.per_record() {
-            return;
-        }
-        for (&t, &g) in ts.iter().zip(groups) {
-            let last = self.last.entry(g).or_insert(t);
-            *last = (*last).max(t);
-            self.touched.push(g);
-        }
-        self.touched.sort_unstable();
-        self.touched.dedup();
-    }
-
-    /// Sessions: seals the rows noted since the last seal with the positions
-    /// after them.
-    pub fn seal(&mut self, positions: &Checkpoint) {
-        if !self.per_record() {
-            let touched = std::mem::take(&mut self.touched);
-            self.sealed.push_back((positions.clone(), touched));
-        }
-    }
-
-    /// The positions whose records, and all records before them, are in
-    /// windows closed at `watermark`, when they moved since the last call.
+    /// The positions whose records, and all records before them in their
+    /// shard, are in windows closed at `watermark`, when they moved since
+    /// the last call.
     pub fn safe(&mut self, watermark: Option<i64>) -> Option<Checkpoint> {
-        let reached = |need: i64| need == i64::MIN || watermark.is_some_and(|w| w >= need);
+        let gap = match self.window {
+            WindowSpec::Session { gap } => gap,
+            WindowSpec::Tumbling { .. } | WindowSpec::Hop { .. } => 0,
+        };
+        let reached = |t: i64| watermark.is_some_and(|w| w >= t);
         let mut moved = false;
-        if let WindowSpec::Session { gap } = self.window {
-            while let Some((positions, groups)) = self.sealed.front() {
-                let ok = groups.iter().all(|g| {
-                    let last = self.last.get(g).copied().unwrap_or(i64::MIN);
-                    watermark.is_some_and(|w| w >= last.saturating_add(gap))
-                });
+        for (shard, queue) in &mut self.shards {
+            while let Some(&(position, need)) = queue.front() {
+                let ok = match need {
+                    Need::Nothing => true,
+                    Need::Watermark(t) => reached(t),
+                    Need::Group(k) => reached(
+                        self.last
+                            .get(&k)
+                            .copied()
+                            .unwrap_or(i64::MAX)
+                            .saturating_add(gap),
+                    ),
+                    Need::End => false,
+                };
                 if !ok {
                     break;
                 }
-                self.safe.clone_from(positions);
-                self.sealed.pop_front();
+                self.safe.insert(shard.clone(), position);
+                queue.pop_front();
                 moved = true;
-            }
-        } else {
-            for (shard, queue) in &mut self.shards {
-                while let Some(&(position, need)) = queue.front() {
-                    if !reached(need) {
-                        break;
-                    }
-                    self.safe.insert(shard.clone(), position);
-                    queue.pop_front();
-                    moved = true;
-                }
             }
         }
         moved.then(|| self.safe.clone())
@@ -169,13 +192,17 @@ mod tests {
         pairs.iter().map(|&(s, q)| (s.to_owned(), q)).collect()
     }
 
+    fn row(time: i64, key: u64) -> Option<RowTime> {
+        Some(RowTime { time, key })
+    }
+
     #[test]
     fn tumbling_positions_stop_at_the_first_record_of_an_open_window() {
         let mut p = Progress::new(WindowSpec::Tumbling { size: 10 }, at(&[(A, 0), (B, 0)]));
-        p.record(A, 0, Some(3));
+        p.record(A, 0, row(3, 0));
         p.record(A, 1, None); // refused: needs nothing of its own
-        p.record(A, 2, Some(15));
-        p.record(B, 7, Some(-1));
+        p.record(A, 2, row(15, 0));
+        p.record(B, 7, row(-1, 0));
         assert_eq!(p.safe(None), None);
         assert_eq!(
             p.safe(Some(10)),
@@ -183,37 +210,40 @@ mod tests {
             "[0, 10) and [-10, 0) closed, [10, 20) open"
         );
         assert_eq!(p.safe(Some(19)), None, "nothing moved");
-        p.record(A, 3, Some(4)); // out of order: behind the record of [10, 20)
+        p.record(A, 3, row(4, 0)); // out of order: behind the record of [10, 20)
         assert_eq!(p.safe(Some(19)), None);
         assert_eq!(p.safe(Some(20)), Some(at(&[(A, 4), (B, 8)])));
+        p.record_unknown(B, 8);
+        p.record(B, 9, None);
+        assert_eq!(
+            p.safe(Some(i64::MAX)),
+            None,
+            "an unknown row waits for the end"
+        );
     }
 
     #[test]
     fn hopping_rows_wait_for_the_last_window_that_holds_them() {
         let mut p = Progress::new(WindowSpec::Hop { slide: 5, size: 15 }, Checkpoint::new());
-        p.record(A, 0, Some(7));
+        p.record(A, 0, row(7, 0));
         // 7 is in [-5, 10), [0, 15) and [5, 20).
         assert_eq!(p.safe(Some(19)), None);
         assert_eq!(p.safe(Some(20)), Some(at(&[(A, 1)])));
     }
 
     #[test]
-    fn sessions_wait_for_every_group_they_touched() {
+    fn sessions_wait_for_the_last_time_of_their_group() {
         let mut p = Progress::new(WindowSpec::Session { gap: 10 }, Checkpoint::new());
-        assert!(!p.per_record());
-        p.rows(&[0, 5], &[1, 2]);
-        p.seal(&at(&[(A, 2)]));
-        p.rows(&[40], &[1]);
-        p.seal(&at(&[(A, 3)]));
-        // Group 2's session ends at 15; group 1's first one at 10, but the
-        // group has a row at 40 since, which may have joined it: wait for 50.
+        assert!(p.needs_keys());
+        p.record(A, 0, row(0, 1));
+        p.record(A, 1, row(5, 2));
+        p.record(A, 2, row(40, 1));
+        // Group 1's first session ended at 10, but the group's row at 40 may
+        // have joined it as far as the tracker knows: wait for 50. Group 2's
+        // ends at 15.
         assert_eq!(p.safe(Some(30)), None);
-        assert_eq!(p.safe(Some(50)), Some(at(&[(A, 3)])));
-        p.seal(&at(&[(A, 4)]));
-        assert_eq!(
-            p.safe(None),
-            Some(at(&[(A, 4)])),
-            "no rows, nothing to wait for"
-        );
+        p.record(B, 0, row(6, 2));
+        assert_eq!(p.safe(Some(30)), Some(at(&[(B, 1)])));
+        assert_eq!(p.safe(Some(50)), Some(at(&[(A, 3), (B, 1)])));
     }
 }

@@ -55,7 +55,7 @@ use osprey_kernels::window::{
 };
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
-use self::checkpoint::Progress;
+use self::checkpoint::{Progress, RowTime};
 use self::columns::{ColumnPlan, Converter, row_json};
 use self::input::{Input, Listener, Origin, Origins, TcpLine, listen};
 use self::output::{Cell, Destination, ErrorSink, ResultSink, StreamTarget};
@@ -100,15 +100,72 @@ struct Run {
 }
 
 /// What became of the records pushed into the chunker since the last look:
-/// the event time of each row of its batches, in order, and the chunker
-/// lines it refused. Rows are the records pushed, less the blank and the
-/// refused ones, in order.
+/// the event time (and, for sessions, a hash of the key values) of each row
+/// of its batches, in order, and the chunker lines it refused. Rows are the
+/// records pushed, less the blank and the refused ones, in order.
 #[derive(Debug, Default)]
 struct Trace {
+    /// Whether key hashes are wanted (session windows).
+    with_keys: bool,
     times: Vec<Option<i64>>,
+    keys: Vec<u64>,
     bad: Vec<u64>,
-    /// A batch without a readable time column went by.
+    /// A batch without a readable time or key column went by.
     unknown: bool,
+}
+
+impl Trace {
+    /// Takes in the rows of one chunker batch.
+    fn rows(&mut self, batch: &RecordBatch, time_field: &str, keys: &[String]) {
+        let times = batch
+            .column_by_name(time_field)
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>());
+        match times {
+            Some(t) => self.times.extend(t.iter()),
+            None => self.unknown = true,
+        }
+        if self.with_keys {
+            match key_hashes(batch, keys) {
+                Some(h) => self.keys.extend(h),
+                None => self.unknown = true,
+            }
+        }
+    }
+
+    /// Empties it, for the next read.
+    fn take(&mut self) -> Trace {
+        let with_keys = self.with_keys;
+        std::mem::replace(
+            self,
+            Trace {
+                with_keys,
+                ..Trace::default()
+            },
+        )
+    }
+}
+
+/// Per row of `batch`, a hash of the values of the columns `keys` (a
+/// missing column counts as nulls); `None` when a column cannot be read as
+/// text.
+fn key_hashes(batch: &RecordBatch, keys: &[String]) -> Option<Vec<u64>> {
+    use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+    let state = std::hash::RandomState::new();
+    let mut hashers: Vec<_> = (0..batch.num_rows())
+        .map(|_| state.build_hasher())
+        .collect();
+    for key in keys {
+        let Some(column) = batch.column_by_name(key) else {
+            hashers.iter_mut().for_each(|h| h.write_u8(0));
+            continue;
+        };
+        let text = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
+        let text = text.as_any().downcast_ref::<arrow::array::StringArray>()?;
+        for (h, value) in hashers.iter_mut().zip(text.iter()) {
+            value.hash(h);
+        }
+    }
+    Some(hashers.iter().map(std::hash::Hasher::finish).collect())
 }
 
 /// What the arguments make before any input or output is opened.
@@ -181,13 +238,7 @@ impl Run {
 
     fn process(&mut self, batch: RecordBatch) -> Result<()> {
         if let Some(trace) = &mut self.trace {
-            let times = batch
-                .column_by_name(&self.plan.time_field)
-                .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>());
-            match times {
-                Some(t) => trace.times.extend(t.iter()),
-                None => trace.unknown = true,
-            }
+            trace.rows(&batch, &self.plan.time_field, &self.plan.keys);
         }
         let conv = self.converter.convert(batch)?;
         for (raw, reason) in &conv.refused {
@@ -195,9 +246,6 @@ impl Run {
         }
         let n = conv.ts.len();
         self.rows += n as u64;
-        if let Some(p) = &mut self.progress {
-            p.rows(&conv.ts, &conv.groups);
-        }
         if n == 0 {
             return Ok(());
         }
@@ -585,10 +633,9 @@ impl StreamSource {
     }
 
     /// Reads the stream until its end (or, with `follow`, until killed or
-    /// `until_idle` without records). Each read is chunked and pushed whole,
-    /// so the positions after it can be sealed; with a tracker, the
-    /// positions whose windows are all written are checkpointed as the
-    /// watermark closes them.
+    /// `until_idle` without records). Each read is chunked and pushed whole;
+    /// with a tracker, each record's row is noted, and the positions whose
+    /// windows are all written are checkpointed as the watermark closes them.
     fn read(
         &mut self,
         run: &mut Run,
@@ -636,19 +683,15 @@ impl StreamSource {
             run.drain(&mut chunker, &mut origins)?;
             run.errors.flush()?;
             if let Some(progress) = &mut run.progress {
-                if progress.per_record() {
-                    for shard in self.reader.positions().keys() {
-                        if !progress.knows(shard) {
-                            let meta = self.store.stream_meta(&self.name)?;
-                            let first = meta.shard(shard).map_or(0, |m| m.starting_seq);
-                            progress.start_shard(shard, first);
-                        }
+                for shard in self.reader.positions().keys() {
+                    if !progress.knows(shard) {
+                        let meta = self.store.stream_meta(&self.name)?;
+                        let first = meta.shard(shard).map_or(0, |m| m.starting_seq);
+                        progress.start_shard(shard, first);
                     }
-                    let trace = run.trace.as_mut().map(std::mem::take).unwrap_or_default();
-                    note_records(progress, &pushed, trace);
-                } else {
-                    progress.seal(self.reader.positions());
                 }
+                let trace = run.trace.as_mut().map(Trace::take).unwrap_or_default();
+                note_records(progress, &pushed, trace);
                 if let Some(safe) = progress.safe(run.engine.watermark()) {
                     self.save(&safe)?;
                 }
@@ -657,37 +700,40 @@ impl StreamSource {
     }
 }
 
-/// Tells `progress` the event time of each record of a read. The rows of
-/// the chunker's batches are the records that could make one, less those it
-/// refused, in order; when the counts disagree (rows held back for schema
-/// inference, say) every record of the read waits for the latest window of
-/// the read, or for the end of the run when no time was readable.
+/// Tells `progress` the row of each record of a read. The rows of the
+/// chunker's batches are the records that could make one, less those it
+/// refused, in order; when the counts disagree (a bug, or a batch whose
+/// columns could not be read), every record of the read waits for the end
+/// of the run.
 fn note_records(progress: &mut Progress, pushed: &[(String, u64, Option<u64>)], trace: Trace) {
     let bad: HashSet<u64> = trace.bad.into_iter().collect();
     let makes_row = |line: &Option<u64>| line.is_some_and(|l| !bad.contains(&l));
     let rows = pushed.iter().filter(|(_, _, l)| makes_row(l)).count();
-    if !trace.unknown && rows == trace.times.len() {
-        let mut times = trace.times.into_iter();
-        for (shard, seq, line) in pushed {
-            let time = if makes_row(line) {
-                times.next().flatten()
-            } else {
-                None
-            };
-            progress.record(shard, *seq, time);
-        }
-    } else {
-        let latest = match trace.unknown {
-            true => Some(i64::MAX),
-            false => trace.times.iter().flatten().max().copied(),
-        };
+    let keys_ok = !trace.with_keys || trace.keys.len() == rows;
+    if trace.unknown || rows != trace.times.len() || !keys_ok {
         tracing::debug!(
             rows,
             times = trace.times.len(),
-            "Rows and records do not line up; the checkpoint waits for the latest window."
+            "Rows and records do not line up; the checkpoint waits for the end of the run."
         );
         for (shard, seq, _) in pushed {
-            progress.record(shard, *seq, latest.or(Some(i64::MAX)));
+            progress.record_unknown(shard, *seq);
+        }
+        return;
+    }
+    let mut times = trace.times.into_iter();
+    let mut keys = trace.keys.into_iter();
+    for (shard, seq, line) in pushed {
+        if !makes_row(line) {
+            progress.record(shard, *seq, None);
+            continue;
+        }
+        match times.next().flatten() {
+            Some(time) => {
+                let key = keys.next().unwrap_or(0);
+                progress.record(shard, *seq, Some(RowTime { time, key }));
+            }
+            None => progress.record_unknown(shard, *seq),
         }
     }
 }
@@ -742,10 +788,10 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         .as_ref()
         .filter(|s| s.consumer.is_some() && out_format == OutputFormat::Ndjson)
         .map(|s| Progress::new(prepared.plan.window, s.reader.positions().clone()));
-    let trace = progress
-        .as_ref()
-        .is_some_and(Progress::per_record)
-        .then(Trace::default);
+    let trace = progress.as_ref().map(|p| Trace {
+        with_keys: p.needs_keys(),
+        ..Trace::default()
+    });
     let chunk_config = ChunkConfig {
         schema: prepared.schema,
         time_field: Some(prepared.plan.time_field.clone()),
