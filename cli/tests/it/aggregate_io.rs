@@ -225,9 +225,10 @@ fn a_stream_gives_the_files_windows_and_a_consumer_resumes_after_the_end() {
     assert!(missing.fails_with(3).contains("\"nope\""));
 }
 
-/// A follower killed while a window is open has checkpointed exactly the
-/// first record of that window: a second run goes on from there, so every
-/// window is written once over the two runs, none lost, none twice.
+/// A follower, fed by puts of another process as it runs, killed while a
+/// window is open, has checkpointed exactly the first record of that window:
+/// a second run goes on from there, so every window is written once over
+/// the two runs, none lost, none twice.
 #[test]
 fn a_killed_follower_resumes_at_the_first_record_of_the_open_window() {
     let dir = tempfile::tempdir().unwrap();
@@ -235,11 +236,6 @@ fn a_killed_follower_resumes_at_the_first_record_of_the_open_window() {
     let (first, second) = (records(0, 5), records(5, 10));
     let whole = file_windows(dir, "all.ndjson", &format!("{first}{second}"));
     os(dir, &["stream", "create", "f"], "").success();
-    os(dir, &["put", "f"], &first).success();
-    let stored = parse_ndjson(&os(dir, &["read", "f"], "").success().stdout);
-    // The first record of minute 4, the window still open after the first part.
-    let open_from = stored[(4 * PER_MINUTE) as usize]["seq"].as_u64().unwrap();
-
     let args = [
         &["aggregate", "stream:f"][..],
         FLAGS,
@@ -255,6 +251,21 @@ fn a_killed_follower_resumes_at_the_first_record_of_the_open_window() {
         .spawn()
         .unwrap();
     let rx = lines_of(follower.stdout.take().unwrap());
+    // Put while it follows, in two puts: it sees them as another process
+    // adds them.
+    let cut = first
+        .match_indices('\n')
+        .nth((2 * PER_MINUTE - 1) as usize)
+        .unwrap()
+        .0
+        + 1;
+    os(dir, &["put", "f"], &first[..cut]).success();
+    std::thread::sleep(Duration::from_millis(200));
+    os(dir, &["put", "f"], &first[cut..]).success();
+    let stored = parse_ndjson(&os(dir, &["read", "f"], "").success().stdout);
+    assert_eq!(stored.len(), (5 * PER_MINUTE) as usize);
+    // The first record of minute 4, the window still open after the first part.
+    let open_from = stored[(4 * PER_MINUTE) as usize]["seq"].as_u64().unwrap();
     // Minutes 0 to 3 close as minute 4's records arrive: 4 x 5 rows.
     let run1 = next_lines(&rx, 20, "the follower's closed windows");
     // The checkpoint moves as windows are written; it must come to rest on
