@@ -6,11 +6,15 @@
 //! minima/maxima, the anchors and the HyperLogLog registers; pass B, with the
 //! anchors final, adds the fixed-point sums and the percentile bins and takes
 //! the low words; pass C (only for `first`/`last`) picks the row at the first
-//! and last time. This twin runs the same three functions row by row. Slots
-//! are split into contiguous ranges, one a rayon task, and each task walks all
-//! rows but touches only its own slots, so every task sees its slots' anchors
-//! final before its pass B without any barrier, and no partial states need
-//! merging.
+//! and last time. This twin runs the same three functions, slot by slot: a
+//! counting sort lists each slot's rows (in row order), then every slot runs
+//! pass A over its rows, then pass B (then C) while its words are in cache.
+//! Every update is an integer add, a min or a max, so the words do not depend
+//! on the order the rows come in, and equal the shader's whatever order its
+//! atomics run in. With a million slots the sort turns two passes of random
+//! writes into the state (a slot is 61 words for two columns) into one pass
+//! of sequential ones. Slots are split into contiguous ranges, one a rayon
+//! task; no partial states need merging.
 
 use rayon::prelude::*;
 
@@ -164,6 +168,7 @@ pub fn aggregate(input: &AggInput<'_>, out: &mut AggState) {
         return;
     }
 
+    let by_slot = RowsBySlot::new(input.slots, slots);
     let tasks = (input.slots.len() / MIN_ROWS_PER_TASK)
         .clamp(1, rayon::current_num_threads())
         .min(slots);
@@ -186,42 +191,62 @@ pub fn aggregate(input: &AggInput<'_>, out: &mut AggState) {
         });
         first += count;
     }
-    parts.par_iter_mut().for_each(|part| run_part(input, part));
+    parts
+        .par_iter_mut()
+        .for_each(|part| run_part(input, part, &by_slot));
 }
 
-fn run_part(input: &AggInput<'_>, part: &mut Part<'_>) {
-    let columns = input.values.len();
-    let stride = slot_words(columns as u32) as usize;
-    let local = |slot: u32| -> Option<usize> {
-        let s = slot.wrapping_sub(part.first);
-        (slot != NO_SLOT && s < part.count).then_some(s as usize)
-    };
-    for (row, &slot) in input.slots.iter().enumerate() {
-        if let Some(s) = local(slot) {
-            pass_a(
-                input,
-                row,
-                &mut part.words[s * stride..(s + 1) * stride],
-                part.hll,
-                s,
-            );
+/// The rows of every slot, in row order: slot `s` holds
+/// `rows[start[s]..start[s + 1]]` (rows without a slot are left out).
+struct RowsBySlot {
+    start: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl RowsBySlot {
+    /// A counting sort of the rows by slot.
+    fn new(slots: &[u32], slot_count: usize) -> Self {
+        let mut start = vec![0u32; slot_count + 1];
+        for &s in slots {
+            if s != NO_SLOT {
+                start[s as usize + 1] += 1;
+            }
         }
-    }
-    for (row, &slot) in input.slots.iter().enumerate() {
-        if let Some(s) = local(slot) {
-            pass_b(
-                input,
-                row,
-                &mut part.words[s * stride..(s + 1) * stride],
-                part.pct,
-                s,
-            );
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
         }
+        let mut next = start.clone();
+        let mut rows = vec![0u32; start[slot_count] as usize];
+        for (row, &s) in slots.iter().enumerate() {
+            if s != NO_SLOT {
+                let at = &mut next[s as usize];
+                rows[*at as usize] = row as u32;
+                *at += 1;
+            }
+        }
+        RowsBySlot { start, rows }
     }
-    if input.first_last {
-        for (row, &slot) in input.slots.iter().enumerate() {
-            if let Some(s) = local(slot) {
-                pass_c(input, row, &mut part.words[s * stride..(s + 1) * stride]);
+
+    /// The rows of slot `slot`.
+    fn of(&self, slot: usize) -> &[u32] {
+        &self.rows[self.start[slot] as usize..self.start[slot + 1] as usize]
+    }
+}
+
+fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: &RowsBySlot) {
+    let stride = slot_words(input.values.len() as u32) as usize;
+    for s in 0..part.count as usize {
+        let rows = by_slot.of(part.first as usize + s);
+        let words = &mut part.words[s * stride..(s + 1) * stride];
+        for &row in rows {
+            pass_a(input, row as usize, words, part.hll, s);
+        }
+        for &row in rows {
+            pass_b(input, row as usize, words, part.pct, s);
+        }
+        if input.first_last {
+            for &row in rows {
+                pass_c(input, row as usize, words);
             }
         }
     }
