@@ -247,7 +247,7 @@ impl Run {
         let n = conv.ts.len();
         self.rows += n as u64;
         if n == 0 {
-            return Ok(());
+            return self.errors.flush();
         }
         let values: Vec<&[f64]> = conv.values.iter().map(|a| a.values().as_ref()).collect();
         let batch = Batch {
