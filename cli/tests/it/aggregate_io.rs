@@ -205,6 +205,10 @@ fn a_stream_gives_the_files_windows_and_a_consumer_resumes_after_the_end() {
     // Without a consumer, from the oldest record: everything.
     let all = aggregate(dir, "stream:s", &["--lateness", "1h"]);
     same_windows("whole stream", &all.records(), &whole);
+    // Following, --until-idle ends the run as the end of the stream does.
+    let idle = ["--lateness", "1h", "--follow", "--until-idle", "1s"];
+    let followed = aggregate(dir, "stream:s", &idle);
+    same_windows("followed until idle", &followed.records(), &whole);
     // Flags that only make sense for a stream, elsewhere.
     let path = dir.join("all.ndjson");
     let wrong = os(
