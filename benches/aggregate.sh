@@ -12,6 +12,13 @@
 #   ROWS=1000000 KEYS="10000" benches/aggregate.sh
 #   BACKENDS="cpu" benches/aggregate.sh  # skip the GPU
 #   REPEATS=5 benches/aggregate.sh       # runs of each (default 3, 1 for 1M keys)
+#   EXTRA="old=/tmp/osprey-old" BACKENDS=cpu benches/aggregate.sh
+#                                        # also time other osprey binaries (LABEL=PATH ...,
+#                                        # CPU backend), e.g. a build of an older commit
+#
+# Each line gives wall time (best and median) and CPU time (user + system, of
+# the best run and the median): on a shared machine CPU time is the steadier
+# of the two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-10000000}
@@ -23,6 +30,7 @@ THREADS=${THREADS:-$(nproc)}
 # the page cache's writeback stalls would time the disk, not the aggregation.
 OUT=${OUT:-/dev/shm/osprey-bench-aggregate.ndjson}
 mkdir -p "$DIR"
+EXTRA=${EXTRA:-}
 cargo build --release -p osprey >&2
 OSPREY=target/release/osprey
 
@@ -48,19 +56,24 @@ PY
 AGG="count(*),sum(temp),min(temp),max(temp),avg(temp),sum(humidity),min(humidity),max(humidity),avg(humidity)"
 timed() { # label, then the command; runs it REPEAT times, prints the best and median
     local label=$1; shift
-    local times=() t0 t1
+    local runs=() t0 t1 cpu
     for _ in $(seq "$REPEAT"); do
         t0=$(date +%s.%N)
-        /usr/bin/time -f "%M" -o "$DIR/mem" "$@" 2> "$DIR/err"
+        /usr/bin/time -f "%M %U %S" -o "$DIR/mem" "$@" 2> "$DIR/err"
         t1=$(date +%s.%N)
-        times+=("$(echo "$t1 - $t0" | bc)")
+        cpu=$(awk '{ print $2 + $3 }' "$DIR/mem")
+        runs+=("$(echo "$t1 - $t0" | bc) $cpu")
     done
-    local sorted best median
-    sorted=$(printf "%s\n" "${times[@]}" | sort -n)
-    best=$(echo "$sorted" | head -1)
-    median=$(echo "$sorted" | sed -n "$(( (REPEAT + 1) / 2 ))p")
-    printf "%-10s best %7.2f s  median %7.2f s (of %d) %6.0f MiB %9d rows\n" "$label" "$best" "$median" "$REPEAT" \
-        "$(( $(cat "$DIR/mem") / 1024 ))" "$(wc -l < "$OUT")"
+    local sorted best median cpus cbest cmedian
+    sorted=$(printf "%s\n" "${runs[@]}" | sort -n)
+    best=$(echo "$sorted" | head -1 | cut -d' ' -f1)
+    median=$(echo "$sorted" | sed -n "$(( (REPEAT + 1) / 2 ))p" | cut -d' ' -f1)
+    cpus=$(printf "%s\n" "${runs[@]}" | cut -d' ' -f2 | sort -n)
+    cbest=$(echo "$cpus" | head -1)
+    cmedian=$(echo "$cpus" | sed -n "$(( (REPEAT + 1) / 2 ))p")
+    printf "%-12s wall best %7.2f s median %7.2f s  cpu best %7.2f s median %7.2f s (of %d) %6.0f MiB %9d rows  load %s\n" \
+        "$label" "$best" "$median" "$cbest" "$cmedian" "$REPEAT" \
+        "$(( $(cut -d' ' -f1 "$DIR/mem") / 1024 ))" "$(wc -l < "$OUT")" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 echo "rows=$ROWS threads=$THREADS $(uname -m) $(nproc) cores; osprey $(git rev-parse --short HEAD); duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)')"
@@ -72,6 +85,11 @@ for k in $KEYS; do
     for b in $BACKENDS; do
         timed "osprey-$b" "$OSPREY" aggregate "$f" --window tumbling:1m --group-by sensor --agg "$AGG" \
             --backend "$b" --batch-rows 1048576 --output "$OUT"
+        tail -1 "$DIR/err" | sed 's/^/    /'
+    done
+    for extra in $EXTRA; do
+        timed "${extra%%=*}-cpu" "${extra#*=}" aggregate "$f" --window tumbling:1m --group-by sensor --agg "$AGG" \
+            --backend cpu --batch-rows 1048576 --output "$OUT"
         tail -1 "$DIR/err" | sed 's/^/    /'
     done
     timed duckdb python3 -c "
