@@ -776,9 +776,11 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Input::Tcp(addr) => Some(listen(addr)?),
         _ => None,
     };
+    let key_fields = prepared.plan.partition_fields();
     let target = StreamTarget {
         data_dir: &args.data.data_dir,
         partition_key: &args.input,
+        key_fields: &key_fields,
     };
     let sink = output::open(&dest, args.output_format, &prepared.names, target)?;
     let errors = ErrorSink::open(&args.errors)?;

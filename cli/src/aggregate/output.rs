@@ -5,9 +5,11 @@
 //! Rows into a stream go through the same adapter as `osprey analyze
 //! --output stream:NAME` ([`StreamLines`]): the rows written since the last
 //! flush are put as one batch when the engine hands on a batch of closed
-//! windows, retried while the store is busy. It takes one partition key for
-//! every record, so all rows of a run go under the input's name as key (and
-//! so to one shard, in order).
+//! windows, retried while the store is busy. Each row's partition key is
+//! its GROUP BY key values joined with `/` (the window start when there are
+//! no keys, [`Plan::partition_fields`](super::plan::Plan::partition_fields)),
+//! so rows spread over the shards as their groups do, and the rows of one
+//! group stay in one shard, in order.
 //!
 //! A result row holds `window_start` and `window_end` (RFC 3339, UTC), the
 //! keys and the aggregates, named as the plan says. Counts are integers;
@@ -362,8 +364,11 @@ impl<'a> Destination<'a> {
 pub struct StreamTarget<'a> {
     /// The store's data directory.
     pub data_dir: &'a Path,
-    /// The partition key of every record.
+    /// The partition key of a record that has none of `key_fields`.
     pub partition_key: &'a str,
+    /// The result columns whose values key each record (the GROUP BY keys,
+    /// or the window start when there are none).
+    pub key_fields: &'a [String],
 }
 
 /// Opens the result output.
@@ -407,7 +412,7 @@ pub fn open(
                     "cannot write to stream {name:?} (create it with `osprey stream create {name}`)"
                 )
             })?;
-            Box::new(lines)
+            Box::new(lines.keyed_by_fields(target.key_fields.to_vec()))
         }
     };
     Ok(ResultSink::Ndjson(

@@ -209,6 +209,26 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The result columns that key a result row put into a stream: the
+    /// GROUP BY keys, or the window start when there are none (or none is
+    /// selected), so rows spread over the shards as their groups do.
+    pub fn partition_fields(&self) -> Vec<String> {
+        let keys: Vec<String> = self
+            .outputs
+            .iter()
+            .filter(|o| matches!(o, OutputColumn::Key(..)))
+            .map(|o| o.name().to_owned())
+            .collect();
+        if !keys.is_empty() {
+            return keys;
+        }
+        self.outputs
+            .iter()
+            .filter(|o| matches!(o, OutputColumn::WindowStart(_)))
+            .map(|o| o.name().to_owned())
+            .collect()
+    }
+
     /// Adds an aggregate (or finds the same one) and returns its index.
     pub fn add_agg(&mut self, item: AggItem) -> usize {
         if let Some(i) = self.aggs.iter().position(|a| *a == item) {

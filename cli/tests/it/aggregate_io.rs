@@ -409,14 +409,41 @@ fn results_put_into_a_stream_read_back_with_osprey_read() {
         line.contains("\"results\"") && line.contains("stream create"),
         "{line}"
     );
-    os(dir, &["stream", "create", "results"], "").success();
+    os(dir, &["stream", "create", "results", "--shards", "2"], "").success();
     os(dir, &args, "").success();
     let stored = parse_ndjson(&os(dir, &["read", "results"], "").success().stdout);
     assert_eq!(stored.len(), printed.len());
     assert_eq!(printed.len(), 20);
-    for (s, p) in stored.iter().zip(&printed) {
-        assert_eq!(&s["data"], p);
-        assert_eq!(s["partition_key"], input);
+    // Each row goes under its group's key, so a group's rows keep their order
+    // within its shard; `read` gives shard after shard.
+    let sorted = |rows: Vec<&Value>| {
+        let mut rows: Vec<String> = rows.into_iter().map(Value::to_string).collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        sorted(stored.iter().map(|s| &s["data"]).collect()),
+        sorted(printed.iter().collect())
+    );
+    for s in &stored {
+        assert_eq!(s["partition_key"], s["data"]["sensor"], "{s}");
+    }
+    let set = |field: &str| -> std::collections::BTreeSet<String> {
+        stored.iter().map(|s| s[field].to_string()).collect()
+    };
+    let (keys, shards) = (set("partition_key"), set("shard"));
+    assert!(
+        keys.len() > 1 && shards.len() == 2,
+        "{keys:?} over {shards:?}"
+    );
+    for key in keys {
+        let of = |rows: &[Value], data: bool| -> Vec<Value> {
+            rows.iter()
+                .map(|r| if data { r["data"].clone() } else { r.clone() })
+                .filter(|r| r["sensor"].to_string() == key)
+                .collect()
+        };
+        assert_eq!(of(&stored, true), of(&printed, false), "rows of {key}");
     }
     let parquet = [&args[..], &["--output-format", "parquet"]].concat();
     os(dir, &parquet, "").fails_with(2);
@@ -534,5 +561,5 @@ fn analyze_to_a_stream_to_aggregate_to_a_stream() {
     let stored = parse_ndjson(&os(dir, &["read", "stats"], "").success().stdout);
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0]["data"], expected[0]);
-    assert_eq!(stored[0]["partition_key"], "stream:frames");
+    assert_eq!(stored[0]["partition_key"], "cam1", "the row's GROUP BY key");
 }

@@ -9,9 +9,16 @@
 //! producer) for up to [`RETRY_FOR`], and only then fails. A record the store
 //! refuses for good (too large, for instance) fails the flush with the reason:
 //! nothing is dropped silently.
+//!
+//! Every record goes under one partition key, or, with
+//! [`StreamLines::keyed_by_fields`], under the values of some of its own JSON
+//! fields (the GROUP BY keys of `osprey aggregate`'s result rows), so that the
+//! records spread over the shards as their keys do.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::store::{PutRecord, Store};
 
@@ -21,11 +28,16 @@ pub const RETRY_FOR: Duration = Duration::from_secs(30);
 /// Longest partition key the store takes, in characters.
 const MAX_KEY_CHARS: usize = 256;
 
-/// Lines into a stream, one record a line, all under one partition key.
+/// What joins the values of several key fields in a partition key.
+pub const KEY_SEPARATOR: char = '/';
+
+/// Lines into a stream, one record a line, under one partition key or one
+/// made of each line's key fields.
 pub struct StreamLines {
     store: Store,
     stream: String,
     partition_key: String,
+    key_fields: Vec<String>,
     pending: Vec<u8>,
     records: u64,
 }
@@ -35,6 +47,7 @@ impl std::fmt::Debug for StreamLines {
         f.debug_struct("StreamLines")
             .field("stream", &self.stream)
             .field("partition_key", &self.partition_key)
+            .field("key_fields", &self.key_fields)
             .field("records", &self.records)
             .finish_non_exhaustive()
     }
@@ -53,9 +66,55 @@ impl StreamLines {
             store,
             stream: stream.to_owned(),
             partition_key: if key.is_empty() { "osprey".into() } else { key },
+            key_fields: Vec::new(),
             pending: Vec::new(),
             records: 0,
         })
+    }
+
+    /// Keys each record by the values of `fields` in its line, joined with
+    /// [`KEY_SEPARATOR`] (strings as they are, other values as JSON, a
+    /// missing one as nothing) and cut to 256 characters; a line that is not
+    /// a JSON object, or has none of the fields, goes under the key given to
+    /// [`StreamLines::new`].
+    #[must_use]
+    pub fn keyed_by_fields(mut self, fields: Vec<String>) -> Self {
+        self.key_fields = fields;
+        self
+    }
+
+    /// The partition key of `line`.
+    fn key_of(&self, line: &[u8]) -> String {
+        if self.key_fields.is_empty() {
+            return self.partition_key.clone();
+        }
+        let Ok(object) = serde_json::from_slice::<serde_json::Map<String, Value>>(line) else {
+            return self.partition_key.clone();
+        };
+        let mut key = String::new();
+        let mut found = false;
+        for (i, field) in self.key_fields.iter().enumerate() {
+            if i > 0 {
+                key.push(KEY_SEPARATOR);
+            }
+            match object.get(field) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    key.push_str(s);
+                    found = true;
+                }
+                Some(other) => {
+                    key.push_str(&other.to_string());
+                    found = true;
+                }
+            }
+        }
+        let key: String = key.chars().take(MAX_KEY_CHARS).collect();
+        if found && !key.is_empty() {
+            key
+        } else {
+            self.partition_key.clone()
+        }
     }
 
     /// Records put so far.
@@ -110,7 +169,7 @@ impl Write for StreamLines {
         let batch: Vec<PutRecord> = self.pending[..end]
             .split(|&b| b == b'\n')
             .filter(|line| !line.is_empty())
-            .map(|line| PutRecord::new(self.partition_key.clone(), line.to_vec()))
+            .map(|line| PutRecord::new(self.key_of(line), line.to_vec()))
             .collect();
         self.put(&batch)?;
         self.records += batch.len() as u64;
@@ -145,6 +204,38 @@ mod tests {
         sink.flush().unwrap();
         sink.flush().unwrap();
         assert_eq!(sink.records(), 3);
+    }
+
+    #[test]
+    fn records_keyed_by_their_fields_spread_over_the_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let options = StreamOptions {
+            shards: 4,
+            ..StreamOptions::default()
+        };
+        store.create_stream("out", options).unwrap();
+        let sink = StreamLines::new(store, "out", "rows")
+            .unwrap()
+            .keyed_by_fields(vec!["sensor".into(), "zone".into()]);
+        assert_eq!(sink.key_of(br#"{"sensor":"s1","zone":3,"n":1}"#), "s1/3");
+        assert_eq!(sink.key_of(br#"{"sensor":"s1","n":1}"#), "s1/");
+        assert_eq!(
+            sink.key_of(br#"{"n":1}"#),
+            "rows",
+            "no key field: the fallback"
+        );
+        assert_eq!(sink.key_of(b"not json"), "rows");
+        let long = format!(r#"{{"sensor":"{}"}}"#, "x".repeat(300));
+        assert_eq!(sink.key_of(long.as_bytes()).chars().count(), 256);
+        let mut sink = sink;
+        for i in 0..64 {
+            writeln!(sink, r#"{{"sensor":"s{i}","zone":1}}"#).unwrap();
+        }
+        sink.flush().unwrap();
+        let described = sink.store.describe_stream("out").unwrap();
+        let used = described.shards.iter().filter(|s| s.next_seq > 0).count();
+        assert_eq!(used, 4, "64 keys land on every one of 4 shards");
     }
 
     #[test]
