@@ -7,7 +7,9 @@
 //! Parquet files), converted to the engine's columns ([`columns`]), and
 //! aggregated by `osprey_kernels::window::Engine` on the GPU or the CPU.
 //! Windows are written as the watermark closes them ([`output`]); late and
-//! refused records go to the error output with their reason.
+//! refused records go to the error output with their reason. The checked
+//! arguments and the engine are made in [`prepare`]; a stream input is read
+//! in [`stream_source`], whose checkpoints follow the rows [`trace`]s.
 //!
 //! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
 //! read as `osprey read` reads it), or NDJSON lines over TCP
@@ -33,54 +35,34 @@ pub mod columns;
 pub mod input;
 pub mod output;
 pub mod plan;
+mod prepare;
 pub mod sql;
+mod stream_source;
+mod trace;
 
-use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
-use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
 use osprey_ingest::chunk::{
-    ChunkConfig, Chunker, RawRecord, RecordFormat, RecordSchema, TimeFormat, read_parquet,
-    spawn_reader,
+    ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet, spawn_reader,
 };
-use osprey_ingest::store::{Checkpoint, StartingPosition, Store, StreamReader};
 use osprey_kernels::window::acc::AggValue;
-use osprey_kernels::window::{
-    AggFunc, Batch, Engine, EngineConfig, WindowResult, open_aggregator, parse_duration,
-};
+use osprey_kernels::window::{Batch, Engine, WindowResult};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
-use self::checkpoint::{Progress, RowTime};
-use self::columns::{ColumnPlan, Converter, row_json};
+use self::checkpoint::Progress;
+use self::columns::{Converter, row_json};
 use self::input::{Input, Listener, Origin, Origins, TcpLine, listen};
 use self::output::{Cell, Destination, ErrorSink, ResultSink, StreamTarget};
 use self::plan::{Expr, OutputColumn, Plan, Scalar};
-use crate::exit::{InputError, UsageError};
-
-/// Where each aggregate reads its input in the engine.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    func: AggFunc,
-    /// Value column, or hashed column for `approx_count_distinct`.
-    column: usize,
-}
-
-fn usage(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!(UsageError(e.to_string()))
-}
-
-/// A lateness: `0` or a duration.
-fn lateness(s: &str) -> Result<i64> {
-    match s.trim() {
-        "0" | "0s" | "0ms" | "0us" => Ok(0),
-        other => parse_duration(other).map_err(|e| usage(format!("--lateness: {e}"))),
-    }
-}
+use self::prepare::{Slot, check_flags, duration_flag, input_format, prepare, usage};
+use self::stream_source::StreamSource;
+use self::trace::Trace;
+use crate::exit::InputError;
 
 /// Everything one run needs, checked.
 struct Run {
@@ -97,87 +79,6 @@ struct Run {
     progress: Option<Progress>,
     /// When checkpoints are kept per record: what became of the rows pushed.
     trace: Option<Trace>,
-}
-
-/// What became of the records pushed into the chunker since the last look:
-/// the event time (and, for sessions, a hash of the key values) of each row
-/// of its batches, in order, and the chunker lines it refused. Rows are the
-/// records pushed, less the blank and the refused ones, in order.
-#[derive(Debug, Default)]
-struct Trace {
-    /// Whether key hashes are wanted (session windows).
-    with_keys: bool,
-    times: Vec<Option<i64>>,
-    keys: Vec<u64>,
-    bad: Vec<u64>,
-    /// A batch without a readable time or key column went by.
-    unknown: bool,
-}
-
-impl Trace {
-    /// Takes in the rows of one chunker batch.
-    fn rows(&mut self, batch: &RecordBatch, time_field: &str, keys: &[String]) {
-        let times = batch
-            .column_by_name(time_field)
-            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>());
-        match times {
-            Some(t) => self.times.extend(t.iter()),
-            None => self.unknown = true,
-        }
-        if self.with_keys {
-            match key_hashes(batch, keys) {
-                Some(h) => self.keys.extend(h),
-                None => self.unknown = true,
-            }
-        }
-    }
-
-    /// Empties it, for the next read.
-    fn take(&mut self) -> Trace {
-        let with_keys = self.with_keys;
-        std::mem::replace(
-            self,
-            Trace {
-                with_keys,
-                ..Trace::default()
-            },
-        )
-    }
-}
-
-/// Per row of `batch`, a hash of the values of the columns `keys` (a
-/// missing column counts as nulls); `None` when a column cannot be read as
-/// text.
-fn key_hashes(batch: &RecordBatch, keys: &[String]) -> Option<Vec<u64>> {
-    use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
-    let state = std::hash::RandomState::new();
-    let mut hashers: Vec<_> = (0..batch.num_rows())
-        .map(|_| state.build_hasher())
-        .collect();
-    for key in keys {
-        let Some(column) = batch.column_by_name(key) else {
-            hashers.iter_mut().for_each(|h| h.write_u8(0));
-            continue;
-        };
-        let text = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).ok()?;
-        let text = text.as_any().downcast_ref::<arrow::array::StringArray>()?;
-        for (h, value) in hashers.iter_mut().zip(text.iter()) {
-            value.hash(h);
-        }
-    }
-    Some(hashers.iter().map(std::hash::Hasher::finish).collect())
-}
-
-/// What the arguments make before any input or output is opened.
-struct Prepared {
-    plan: Plan,
-    slots: Vec<Slot>,
-    names: Vec<String>,
-    engine: Engine,
-    converter: Converter,
-    schema: Option<RecordSchema>,
-    time_format: TimeFormat,
-    max_latency: Option<Duration>,
 }
 
 impl Run {
@@ -329,183 +230,6 @@ impl Run {
     }
 }
 
-/// Checks the arguments and makes the plan, the engine and the converter.
-fn prepare(args: &AggregateArgs) -> Result<Prepared> {
-    let plan = match &args.sql {
-        Some(query) => sql::parse(query)?,
-        None => {
-            let window = args
-                .window
-                .as_deref()
-                .ok_or_else(|| usage("--window (or --sql) is required"))?;
-            let aggs = args
-                .agg
-                .as_deref()
-                .ok_or_else(|| usage("--agg (or --sql) is required"))?;
-            Plan::from_flags(&args.time_field, window, args.group_by.as_deref(), aggs)?
-        }
-    };
-    let lateness = lateness(&args.lateness)?;
-    let time_format: TimeFormat = args.time_format.parse().map_err(usage)?;
-    let schema = args
-        .schema
-        .as_deref()
-        .map(RecordSchema::parse)
-        .transpose()
-        .map_err(usage)?;
-    let max_latency = duration_flag("--max-latency", args.max_latency.as_deref())?;
-    if args.batch_rows == 0 {
-        return Err(usage("--batch-rows must be at least 1"));
-    }
-
-    // Value columns, percentile columns first; hashed columns apart.
-    let mut values: Vec<String> = Vec::new();
-    let mut hashed: Vec<String> = Vec::new();
-    let pct_cols: Vec<&String> = plan
-        .aggs
-        .iter()
-        .filter(|a| matches!(a.func, AggFunc::Percentile(_)))
-        .filter_map(|a| a.column.as_ref())
-        .collect();
-    for c in pct_cols {
-        if !values.contains(c) {
-            values.push(c.clone());
-        }
-    }
-    let pct_columns = values.len() as u32;
-    let mut slots = Vec::new();
-    for a in &plan.aggs {
-        let slot = match (&a.func, &a.column) {
-            (AggFunc::CountStar, _) | (_, None) => Slot {
-                func: AggFunc::CountStar,
-                column: 0,
-            },
-            (AggFunc::ApproxDistinct, Some(c)) => {
-                if !hashed.contains(c) {
-                    hashed.push(c.clone());
-                }
-                Slot {
-                    func: a.func,
-                    column: hashed.iter().position(|h| h == c).unwrap_or(0),
-                }
-            }
-            (_, Some(c)) => {
-                if !values.contains(c) {
-                    values.push(c.clone());
-                }
-                Slot {
-                    func: a.func,
-                    column: values.iter().position(|v| v == c).unwrap_or(0),
-                }
-            }
-        };
-        slots.push(slot);
-    }
-    let first_last = plan
-        .aggs
-        .iter()
-        .any(|a| matches!(a.func, AggFunc::First | AggFunc::Last));
-
-    let backend = open_aggregator(args.backend.into())?;
-    tracing::debug!(backend = %backend.label(), "Aggregating.");
-    let config = EngineConfig {
-        window: plan.window,
-        lateness,
-        columns: values.len(),
-        hashed: hashed.len(),
-        pct_columns,
-        first_last,
-        batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
-    };
-    let engine = Engine::new(config, backend).map_err(usage)?;
-    let names: Vec<String> = plan.outputs.iter().map(|o| o.name().to_owned()).collect();
-    let converter = Converter::new(ColumnPlan {
-        time: plan.time_field.clone(),
-        keys: plan.keys.clone(),
-        values,
-        hashed,
-        filter: plan.filter.clone(),
-        time_format: time_format.clone(),
-    });
-    Ok(Prepared {
-        plan,
-        slots,
-        names,
-        engine,
-        converter,
-        schema,
-        time_format,
-        max_latency,
-    })
-}
-
-/// The input format: `--format`, else a file's extension, else NDJSON.
-fn input_format(args: &AggregateArgs, input: &Input) -> InputFormat {
-    if let Some(f) = args.format {
-        return f;
-    }
-    let Input::File(path) = input else {
-        return InputFormat::Ndjson;
-    };
-    match Path::new(path).extension().and_then(|e| e.to_str()) {
-        Some("parquet" | "pq") => InputFormat::Parquet,
-        Some("csv") => InputFormat::Csv,
-        _ => InputFormat::Ndjson,
-    }
-}
-
-/// A duration flag as a [`Duration`].
-fn duration_flag(flag: &str, value: Option<&str>) -> Result<Option<Duration>> {
-    value
-        .map(|d| parse_duration(d).map(|us| Duration::from_micros(us.unsigned_abs())))
-        .transpose()
-        .map_err(|e| usage(format!("{flag}: {e}")))
-}
-
-/// Refuses combinations of input, output and the streaming flags that
-/// cannot work, before any work is done.
-fn check_flags(
-    args: &AggregateArgs,
-    input: &Input,
-    format: InputFormat,
-    output: OutputFormat,
-    dest: &Destination<'_>,
-    until_idle: Option<Duration>,
-) -> Result<()> {
-    let live = input.is_live(args.stream.follow);
-    if !matches!(input, Input::Stream(_)) && args.stream.given() {
-        return Err(usage(
-            "--from, --follow and --consumer apply to stream:NAME input",
-        ));
-    }
-    if matches!(input, Input::Stream(_) | Input::Tcp(_)) && format != InputFormat::Ndjson {
-        return Err(usage(format!(
-            "{} input carries NDJSON records: --format {} does not apply",
-            args.input,
-            format!("{format:?}").to_lowercase()
-        )));
-    }
-    if until_idle.is_some() && !live {
-        return Err(usage(
-            "--until-idle applies to tcp:// input and to stream:NAME input with --follow",
-        ));
-    }
-    if live && until_idle.is_none() && output != OutputFormat::Ndjson {
-        return Err(usage(
-            "parquet and arrow output are written when the input ends, which live input \
-             (tcp://, --follow) does only with --until-idle",
-        ));
-    }
-    if let (Input::Stream(a), Destination::Stream(b)) = (input, dest)
-        && a == b
-    {
-        return Err(usage(format!(
-            "stream {a:?} cannot be both the input and the output"
-        )));
-    }
-    Ok(())
-}
-
 /// One item of a text input for the chunker.
 enum Incoming {
     /// An NDJSON line or CSV row, and its origin when that is more than the
@@ -587,155 +311,6 @@ fn read_text<T>(
         }
     }
     run.drain(&mut chunker, &mut origins)
-}
-
-/// How long a caught-up `--follow` waits before looking for new records.
-const STREAM_POLL: Duration = Duration::from_millis(20);
-
-/// Bytes of records one read of a stream takes at most.
-const STREAM_READ_BYTES: usize = 64 << 20;
-
-/// A stream being read, as `osprey read` reads it: every shard from
-/// `--from` or the consumer's checkpoint, parents before children.
-struct StreamSource {
-    store: Store,
-    name: String,
-    consumer: Option<String>,
-    reader: StreamReader,
-}
-
-impl StreamSource {
-    fn open(args: &AggregateArgs, name: &str) -> Result<Self> {
-        let from: StartingPosition = args
-            .stream
-            .from
-            .parse()
-            .map_err(|e: osprey_ingest::IngestError| usage(e))?;
-        let store = Store::open_read_only(&args.data.data_dir)?;
-        let consumer = args.stream.consumer.clone();
-        let reader = StreamReader::new(&store, name, from, consumer.as_deref())?;
-        Ok(StreamSource {
-            store,
-            name: name.to_owned(),
-            consumer,
-            reader,
-        })
-    }
-
-    /// Saves `positions` as the consumer's checkpoint (nothing without one).
-    fn save(&self, positions: &Checkpoint) -> Result<()> {
-        if let Some(c) = &self.consumer {
-            self.store
-                .save_checkpoint(&self.name, c, positions)
-                .with_context(|| format!("cannot save the checkpoint of consumer {c:?}"))?;
-        }
-        Ok(())
-    }
-
-    /// Reads the stream until its end (or, with `follow`, until killed or
-    /// `until_idle` without records). Each read is chunked and pushed whole;
-    /// with a tracker, each record's row is noted, and the positions whose
-    /// windows are all written are checkpointed as the watermark closes them.
-    fn read(
-        &mut self,
-        run: &mut Run,
-        mut chunker: Chunker,
-        follow: bool,
-        until_idle: Option<Duration>,
-    ) -> Result<()> {
-        let mut origins = Origins::default();
-        let mut last = Instant::now();
-        let max = run.engine.batch_rows().max(1024);
-        loop {
-            let batch = self.reader.poll(&self.store, max, STREAM_READ_BYTES)?;
-            if batch.is_empty() {
-                if !follow || until_idle.is_some_and(|d| last.elapsed() >= d) {
-                    return Ok(());
-                }
-                std::thread::sleep(STREAM_POLL);
-                continue;
-            }
-            last = Instant::now();
-            // Per record: its shard, its sequence number, and the chunker
-            // line it went in as, when it can make a row.
-            let mut pushed: Vec<(String, u64, Option<u64>)> = Vec::with_capacity(batch.len());
-            for (shard, record) in batch {
-                let seq = record.seq;
-                let origin = Origin::Stream {
-                    shard: shard.clone(),
-                    seq,
-                };
-                match String::from_utf8(record.data) {
-                    Ok(text) => {
-                        origins.push(origin);
-                        let row = !text.trim().is_empty();
-                        pushed.push((shard, seq, row.then_some(origins.line())));
-                        run.push(&mut chunker, &mut origins, RawRecord::Json(text))?;
-                    }
-                    Err(e) => {
-                        pushed.push((shard, seq, None));
-                        let raw = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                        run.errors
-                            .refused(Some(&origin), "record data is not UTF-8 text", &raw)?;
-                    }
-                }
-            }
-            run.drain(&mut chunker, &mut origins)?;
-            run.errors.flush()?;
-            if let Some(progress) = &mut run.progress {
-                for shard in self.reader.positions().keys() {
-                    if !progress.knows(shard) {
-                        let meta = self.store.stream_meta(&self.name)?;
-                        let first = meta.shard(shard).map_or(0, |m| m.starting_seq);
-                        progress.start_shard(shard, first);
-                    }
-                }
-                let trace = run.trace.as_mut().map(Trace::take).unwrap_or_default();
-                note_records(progress, &pushed, trace);
-                if let Some(safe) = progress.safe(run.engine.watermark()) {
-                    self.save(&safe)?;
-                }
-            }
-        }
-    }
-}
-
-/// Tells `progress` the row of each record of a read. The rows of the
-/// chunker's batches are the records that could make one, less those it
-/// refused, in order; when the counts disagree (a bug, or a batch whose
-/// columns could not be read), every record of the read waits for the end
-/// of the run.
-fn note_records(progress: &mut Progress, pushed: &[(String, u64, Option<u64>)], trace: Trace) {
-    let bad: HashSet<u64> = trace.bad.into_iter().collect();
-    let makes_row = |line: &Option<u64>| line.is_some_and(|l| !bad.contains(&l));
-    let rows = pushed.iter().filter(|(_, _, l)| makes_row(l)).count();
-    let keys_ok = !trace.with_keys || trace.keys.len() == rows;
-    if trace.unknown || rows != trace.times.len() || !keys_ok {
-        tracing::debug!(
-            rows,
-            times = trace.times.len(),
-            "Rows and records do not line up; the checkpoint waits for the end of the run."
-        );
-        for (shard, seq, _) in pushed {
-            progress.record_unknown(shard, *seq);
-        }
-        return;
-    }
-    let mut times = trace.times.into_iter();
-    let mut keys = trace.keys.into_iter();
-    for (shard, seq, line) in pushed {
-        if !makes_row(line) {
-            progress.record(shard, *seq, None);
-            continue;
-        }
-        match times.next().flatten() {
-            Some(time) => {
-                let key = keys.next().unwrap_or(0);
-                progress.record(shard, *seq, Some(RowTime { time, key }));
-            }
-            None => progress.record_unknown(shard, *seq),
-        }
-    }
 }
 
 /// Runs `osprey aggregate`.

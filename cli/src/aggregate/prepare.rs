@@ -1,0 +1,228 @@
+//! The checked form of `osprey aggregate`'s arguments: the plan (from
+//! flags or SQL), the engine's columns and aggregates, the engine itself,
+//! and the combinations of input, output and streaming flags refused before
+//! any work is done.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use osprey_ingest::chunk::{RecordSchema, TimeFormat};
+use osprey_kernels::window::{AggFunc, Engine, EngineConfig, open_aggregator, parse_duration};
+
+use super::args::{AggregateArgs, InputFormat, OutputFormat};
+use super::columns::{ColumnPlan, Converter};
+use super::input::Input;
+use super::output::Destination;
+use super::plan::Plan;
+use super::sql;
+use crate::exit::UsageError;
+
+/// Where each aggregate reads its input in the engine.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub(super) func: AggFunc,
+    /// Value column, or hashed column for `approx_count_distinct`.
+    pub(super) column: usize,
+}
+
+pub(super) fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!(UsageError(e.to_string()))
+}
+
+/// A lateness: `0` or a duration.
+pub(super) fn lateness(s: &str) -> Result<i64> {
+    match s.trim() {
+        "0" | "0s" | "0ms" | "0us" => Ok(0),
+        other => parse_duration(other).map_err(|e| usage(format!("--lateness: {e}"))),
+    }
+}
+
+/// What the arguments make before any input or output is opened.
+pub(super) struct Prepared {
+    pub(super) plan: Plan,
+    pub(super) slots: Vec<Slot>,
+    pub(super) names: Vec<String>,
+    pub(super) engine: Engine,
+    pub(super) converter: Converter,
+    pub(super) schema: Option<RecordSchema>,
+    pub(super) time_format: TimeFormat,
+    pub(super) max_latency: Option<Duration>,
+}
+
+/// Checks the arguments and makes the plan, the engine and the converter.
+pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
+    let plan = match &args.sql {
+        Some(query) => sql::parse(query)?,
+        None => {
+            let window = args
+                .window
+                .as_deref()
+                .ok_or_else(|| usage("--window (or --sql) is required"))?;
+            let aggs = args
+                .agg
+                .as_deref()
+                .ok_or_else(|| usage("--agg (or --sql) is required"))?;
+            Plan::from_flags(&args.time_field, window, args.group_by.as_deref(), aggs)?
+        }
+    };
+    let lateness = lateness(&args.lateness)?;
+    let time_format: TimeFormat = args.time_format.parse().map_err(usage)?;
+    let schema = args
+        .schema
+        .as_deref()
+        .map(RecordSchema::parse)
+        .transpose()
+        .map_err(usage)?;
+    let max_latency = duration_flag("--max-latency", args.max_latency.as_deref())?;
+    if args.batch_rows == 0 {
+        return Err(usage("--batch-rows must be at least 1"));
+    }
+
+    // Value columns, percentile columns first; hashed columns apart.
+    let mut values: Vec<String> = Vec::new();
+    let mut hashed: Vec<String> = Vec::new();
+    let pct_cols: Vec<&String> = plan
+        .aggs
+        .iter()
+        .filter(|a| matches!(a.func, AggFunc::Percentile(_)))
+        .filter_map(|a| a.column.as_ref())
+        .collect();
+    for c in pct_cols {
+        if !values.contains(c) {
+            values.push(c.clone());
+        }
+    }
+    let pct_columns = values.len() as u32;
+    let mut slots = Vec::new();
+    for a in &plan.aggs {
+        let slot = match (&a.func, &a.column) {
+            (AggFunc::CountStar, _) | (_, None) => Slot {
+                func: AggFunc::CountStar,
+                column: 0,
+            },
+            (AggFunc::ApproxDistinct, Some(c)) => {
+                if !hashed.contains(c) {
+                    hashed.push(c.clone());
+                }
+                Slot {
+                    func: a.func,
+                    column: hashed.iter().position(|h| h == c).unwrap_or(0),
+                }
+            }
+            (_, Some(c)) => {
+                if !values.contains(c) {
+                    values.push(c.clone());
+                }
+                Slot {
+                    func: a.func,
+                    column: values.iter().position(|v| v == c).unwrap_or(0),
+                }
+            }
+        };
+        slots.push(slot);
+    }
+    let first_last = plan
+        .aggs
+        .iter()
+        .any(|a| matches!(a.func, AggFunc::First | AggFunc::Last));
+
+    let backend = open_aggregator(args.backend.into())?;
+    tracing::debug!(backend = %backend.label(), "Aggregating.");
+    let config = EngineConfig {
+        window: plan.window,
+        lateness,
+        columns: values.len(),
+        hashed: hashed.len(),
+        pct_columns,
+        first_last,
+        batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
+    };
+    let engine = Engine::new(config, backend).map_err(usage)?;
+    let names: Vec<String> = plan.outputs.iter().map(|o| o.name().to_owned()).collect();
+    let converter = Converter::new(ColumnPlan {
+        time: plan.time_field.clone(),
+        keys: plan.keys.clone(),
+        values,
+        hashed,
+        filter: plan.filter.clone(),
+        time_format: time_format.clone(),
+    });
+    Ok(Prepared {
+        plan,
+        slots,
+        names,
+        engine,
+        converter,
+        schema,
+        time_format,
+        max_latency,
+    })
+}
+
+/// The input format: `--format`, else a file's extension, else NDJSON.
+pub(super) fn input_format(args: &AggregateArgs, input: &Input) -> InputFormat {
+    if let Some(f) = args.format {
+        return f;
+    }
+    let Input::File(path) = input else {
+        return InputFormat::Ndjson;
+    };
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("parquet" | "pq") => InputFormat::Parquet,
+        Some("csv") => InputFormat::Csv,
+        _ => InputFormat::Ndjson,
+    }
+}
+
+/// A duration flag as a [`Duration`].
+pub(super) fn duration_flag(flag: &str, value: Option<&str>) -> Result<Option<Duration>> {
+    value
+        .map(|d| parse_duration(d).map(|us| Duration::from_micros(us.unsigned_abs())))
+        .transpose()
+        .map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+/// Refuses combinations of input, output and the streaming flags that
+/// cannot work, before any work is done.
+pub(super) fn check_flags(
+    args: &AggregateArgs,
+    input: &Input,
+    format: InputFormat,
+    output: OutputFormat,
+    dest: &Destination<'_>,
+    until_idle: Option<Duration>,
+) -> Result<()> {
+    let live = input.is_live(args.stream.follow);
+    if !matches!(input, Input::Stream(_)) && args.stream.given() {
+        return Err(usage(
+            "--from, --follow and --consumer apply to stream:NAME input",
+        ));
+    }
+    if matches!(input, Input::Stream(_) | Input::Tcp(_)) && format != InputFormat::Ndjson {
+        return Err(usage(format!(
+            "{} input carries NDJSON records: --format {} does not apply",
+            args.input,
+            format!("{format:?}").to_lowercase()
+        )));
+    }
+    if until_idle.is_some() && !live {
+        return Err(usage(
+            "--until-idle applies to tcp:// input and to stream:NAME input with --follow",
+        ));
+    }
+    if live && until_idle.is_none() && output != OutputFormat::Ndjson {
+        return Err(usage(
+            "parquet and arrow output are written when the input ends, which live input \
+             (tcp://, --follow) does only with --until-idle",
+        ));
+    }
+    if let (Input::Stream(a), Destination::Stream(b)) = (input, dest)
+        && a == b
+    {
+        return Err(usage(format!(
+            "stream {a:?} cannot be both the input and the output"
+        )));
+    }
+    Ok(())
+}
