@@ -2,9 +2,9 @@
 //! store: how `osprey analyze --output stream:NAME` makes its NDJSON records a
 //! stream that `osprey read`, `osprey deliver` and `osprey aggregate` consume.
 //!
-//! Bytes gather until [`Write::flush`] (the [`NdjsonSink`](super::NdjsonSink)
-//! flushes once a chunk of frames), which puts the complete lines as one batch,
-//! so a chunk costs one group commit. Under load the store refuses with a
+//! Bytes gather until [`Write::flush`] ([`Lines`]: the
+//! [`NdjsonSink`](super::NdjsonSink) flushes once a chunk of frames), which
+//! puts the complete lines as one batch, so a chunk costs one group commit. Under load the store refuses with a
 //! retryable error: the sink then waits and tries again (backpressure on the
 //! producer) for up to [`RETRY_FOR`], and only then fails. A record the store
 //! refuses for good (too large, for instance) fails the flush with the reason:
@@ -15,11 +15,12 @@
 //! fields (the GROUP BY keys of `osprey aggregate`'s result rows), so that the
 //! records spread over the shards as their keys do.
 
-use std::io::{self, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::lines::{LineBatches, Lines, non_blank};
 use crate::store::{PutRecord, Store};
 
 /// How long a refused batch is retried before the flush fails.
@@ -33,27 +34,27 @@ pub const KEY_SEPARATOR: char = '/';
 
 /// Lines into a stream, one record a line, under one partition key or one
 /// made of each line's key fields.
-pub struct StreamLines {
+pub type StreamLines = Lines<StreamPut>;
+
+/// The stream end of [`StreamLines`]: where a batch of lines is put.
+pub struct StreamPut {
     store: Store,
     stream: String,
     partition_key: String,
     key_fields: Vec<String>,
-    pending: Vec<u8>,
-    records: u64,
 }
 
-impl std::fmt::Debug for StreamLines {
+impl std::fmt::Debug for StreamPut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamLines")
+        f.debug_struct("StreamPut")
             .field("stream", &self.stream)
             .field("partition_key", &self.partition_key)
             .field("key_fields", &self.key_fields)
-            .field("records", &self.records)
             .finish_non_exhaustive()
     }
 }
 
-impl StreamLines {
+impl Lines<StreamPut> {
     /// Lines put into `stream` of `store` under `partition_key` (cut to the
     /// store's 256 characters; an empty key becomes `osprey`).
     ///
@@ -62,14 +63,12 @@ impl StreamLines {
     pub fn new(store: Store, stream: &str, partition_key: &str) -> crate::Result<Self> {
         store.describe_stream(stream)?;
         let key: String = partition_key.chars().take(MAX_KEY_CHARS).collect();
-        Ok(StreamLines {
+        Ok(Lines::with_target(StreamPut {
             store,
             stream: stream.to_owned(),
             partition_key: if key.is_empty() { "osprey".into() } else { key },
             key_fields: Vec::new(),
-            pending: Vec::new(),
-            records: 0,
-        })
+        }))
     }
 
     /// Keys each record by the values of `fields` in its line, joined with
@@ -79,10 +78,12 @@ impl StreamLines {
     /// [`StreamLines::new`].
     #[must_use]
     pub fn keyed_by_fields(mut self, fields: Vec<String>) -> Self {
-        self.key_fields = fields;
+        self.target_mut().key_fields = fields;
         self
     }
+}
 
+impl StreamPut {
     /// The partition key of `line`.
     fn key_of(&self, line: &[u8]) -> String {
         if self.key_fields.is_empty() {
@@ -117,11 +118,6 @@ impl StreamLines {
         }
     }
 
-    /// Records put so far.
-    pub fn records(&self) -> u64 {
-        self.records
-    }
-
     /// Puts `batch`, retrying while the store is overloaded.
     fn put(&self, batch: &[PutRecord]) -> io::Result<()> {
         let started = Instant::now();
@@ -150,37 +146,24 @@ impl StreamLines {
     }
 }
 
-impl Write for StreamLines {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    /// Puts every complete line gathered so far; a partial last line waits
-    /// for the next flush.
-    fn flush(&mut self) -> io::Result<()> {
-        let Some(end) = self.pending.iter().rposition(|&b| b == b'\n') else {
-            return Ok(());
-        };
+impl LineBatches for StreamPut {
+    fn send(&mut self, batch: &[u8]) -> io::Result<u64> {
         // Records put twice after a partial failure would be duplicates, so
-        // the batch leaves `pending` only once it is stored; a retried flush
-        // puts it again (the store's answer is per record, and the sink fails
-        // on the first refusal).
-        let batch: Vec<PutRecord> = self.pending[..end]
-            .split(|&b| b == b'\n')
-            .filter(|line| !line.is_empty())
+        // the sink fails on the first refusal and a retried flush puts the
+        // whole batch again (the store answers per record).
+        let records: Vec<PutRecord> = non_blank(batch)
             .map(|line| PutRecord::new(self.key_of(line), line.to_vec()))
             .collect();
-        self.put(&batch)?;
-        self.records += batch.len() as u64;
-        self.pending.drain(..=end);
-        Ok(())
+        self.put(&records)?;
+        Ok(records.len() as u64)
     }
 }
 
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
     use crate::store::{StoreConfig, StreamOptions};
 
@@ -218,22 +201,25 @@ mod tests {
         let sink = StreamLines::new(store, "out", "rows")
             .unwrap()
             .keyed_by_fields(vec!["sensor".into(), "zone".into()]);
-        assert_eq!(sink.key_of(br#"{"sensor":"s1","zone":3,"n":1}"#), "s1/3");
-        assert_eq!(sink.key_of(br#"{"sensor":"s1","n":1}"#), "s1/");
         assert_eq!(
-            sink.key_of(br#"{"n":1}"#),
+            sink.target().key_of(br#"{"sensor":"s1","zone":3,"n":1}"#),
+            "s1/3"
+        );
+        assert_eq!(sink.target().key_of(br#"{"sensor":"s1","n":1}"#), "s1/");
+        assert_eq!(
+            sink.target().key_of(br#"{"n":1}"#),
             "rows",
             "no key field: the fallback"
         );
-        assert_eq!(sink.key_of(b"not json"), "rows");
+        assert_eq!(sink.target().key_of(b"not json"), "rows");
         let long = format!(r#"{{"sensor":"{}"}}"#, "x".repeat(300));
-        assert_eq!(sink.key_of(long.as_bytes()).chars().count(), 256);
+        assert_eq!(sink.target().key_of(long.as_bytes()).chars().count(), 256);
         let mut sink = sink;
         for i in 0..64 {
             writeln!(sink, r#"{{"sensor":"s{i}","zone":1}}"#).unwrap();
         }
         sink.flush().unwrap();
-        let described = sink.store.describe_stream("out").unwrap();
+        let described = sink.target().store.describe_stream("out").unwrap();
         let used = described.shards.iter().filter(|s| s.next_seq > 0).count();
         assert_eq!(used, 4, "64 keys land on every one of 4 shards");
     }
@@ -244,7 +230,7 @@ mod tests {
         let err = StreamLines::new(store(a.path()), "nope", "k").unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
         let mut sink = StreamLines::new(store(b.path()), "out", "").unwrap();
-        assert_eq!(sink.partition_key, "osprey");
+        assert_eq!(sink.target().partition_key, "osprey");
         let mut big = vec![b'x'; crate::store::MAX_DATA_BYTES + 1];
         big.push(b'\n');
         sink.write_all(&big).unwrap();

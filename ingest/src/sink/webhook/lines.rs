@@ -8,63 +8,36 @@
 //! [`WebhookError`](super::WebhookError) inside an [`io::Error`], and a
 //! retried flush posts the same lines again.
 
-use std::io::{self, Write};
+use std::io;
 
 use super::Webhook;
+use crate::sink::lines::{LineBatches, Lines, non_blank};
 
 /// Lines into a webhook, one batch a flush.
-#[derive(Debug)]
-pub struct WebhookLines {
-    webhook: Webhook,
-    pending: Vec<u8>,
-    records: u64,
-}
+pub type WebhookLines = Lines<Webhook>;
 
-impl WebhookLines {
+impl Lines<Webhook> {
     /// Lines posted through `webhook`.
     pub fn new(webhook: Webhook) -> Self {
-        WebhookLines {
-            webhook,
-            pending: Vec::new(),
-            records: 0,
-        }
-    }
-
-    /// Records (lines) acknowledged so far.
-    pub fn records(&self) -> u64 {
-        self.records
+        Lines::with_target(webhook)
     }
 }
 
-impl Write for WebhookLines {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    /// Posts every complete line gathered so far; a partial last line waits
-    /// for the next flush.
-    fn flush(&mut self) -> io::Result<()> {
-        let Some(end) = self.pending.iter().rposition(|&b| b == b'\n') else {
-            return Ok(());
-        };
-        let batch = &self.pending[..=end];
-        let lines = batch
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .count();
+impl LineBatches for Webhook {
+    fn send(&mut self, batch: &[u8]) -> io::Result<u64> {
+        let lines = non_blank(batch).count();
         if lines > 0 {
-            self.webhook.post(batch).map_err(io::Error::other)?;
+            self.post(batch).map_err(io::Error::other)?;
         }
-        self.records += lines as u64;
-        self.pending.drain(..=end);
-        Ok(())
+        Ok(lines as u64)
     }
 }
 
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
     use crate::sink::webhook::{WebhookConfig, WebhookError};
 
@@ -86,6 +59,10 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(lines.records(), 0);
-        assert_eq!(lines.pending, b"{\"a\":1}\n\n", "kept for a retried flush");
+        assert_eq!(
+            lines.pending(),
+            b"{\"a\":1}\n\n",
+            "kept for a retried flush"
+        );
     }
 }
