@@ -3,19 +3,19 @@
 //! the error output.
 //!
 //! The TCP listener takes any number of connections (up to the cap of `osprey
-//! put --listen`, [`MAX_CONNECTIONS`]); each has a thread that reads its lines
+//! put --listen`, [`MAX_CONNECTIONS`](crate::stream::tcp::MAX_CONNECTIONS)); each has a thread that reads its lines
 //! (kept only up to the store's record limit, as `put --listen` does) and
 //! sends them into one bounded channel, so a fast sender waits for the engine
 //! instead of filling memory. Lines carry their peer and line number; nothing
 //! is answered, since results go to the output and refusals to the error
 //! output.
 
-use std::io::{self, BufReader, Write as _};
+use std::io::{self, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::store::MAX_DATA_BYTES;
@@ -23,7 +23,7 @@ use osprey_ingest::store::record::too_large;
 
 use crate::exit::UsageError;
 use crate::stream::lines::{Line, read_line};
-use crate::stream::tcp::{MAX_CONNECTIONS, parse_url};
+use crate::stream::tcp::{accept_each, parse_url};
 
 /// The prefix of a stream input or output, `stream:NAME`.
 pub const STREAM_PREFIX: &str = "stream:";
@@ -209,44 +209,23 @@ fn touch(changed: &Mutex<Instant>) {
     *changed.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
 }
 
-/// Accepts connections, each served by a thread of its own, until the
-/// receiving side is gone.
+/// Accepts connections, each served by a thread of its own, for as long as
+/// the process runs.
 fn accept(
     listener: &TcpListener,
     tx: &SyncSender<TcpLine>,
     active: &Arc<AtomicUsize>,
     changed: &Arc<Mutex<Instant>>,
 ) {
-    for conn in listener.incoming() {
-        let sock = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors, a connection reset before accept: go on.
-                tracing::warn!(error = %e, "Cannot accept a connection.");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(
-                limit = MAX_CONNECTIONS,
-                "Too many connections; one refused."
-            );
-            let mut sock = sock;
-            let _ = sock.write_all(b"{\"error\":\"too many connections; retry later\"}\n");
-            continue;
+    let (tx, changed) = (tx.clone(), Arc::clone(changed));
+    let refusal = b"{\"error\":\"too many connections; retry later\"}\n";
+    accept_each(listener, active, refusal, move |sock| {
+        touch(&changed);
+        if let Err(e) = connection(sock, &tx) {
+            tracing::debug!(error = %e, "Connection ended.");
         }
-        touch(changed);
-        let (tx, active, changed) = (tx.clone(), Arc::clone(active), Arc::clone(changed));
-        std::thread::spawn(move || {
-            if let Err(e) = connection(sock, &tx) {
-                tracing::debug!(error = %e, "Connection ended.");
-            }
-            touch(&changed);
-            active.fetch_sub(1, Ordering::AcqRel);
-        });
-    }
+        touch(&changed);
+    });
 }
 
 /// Sends the lines of one connection until it closes (or the engine is gone).
@@ -284,6 +263,9 @@ fn connection(sock: TcpStream, tx: &SyncSender<TcpLine>) -> io::Result<()> {
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
+    use std::io::Write as _;
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -74,14 +74,36 @@ pub fn serve(store: Arc<Store>, stream: &str, codec: LineCodec, url: &str) -> Re
         "osprey: listening on tcp://{local} for stream {stream:?}"
     );
     let _retention = store.spawn_retention(Duration::from_secs(60));
-    let active = Arc::new(AtomicUsize::new(0));
     let stream: Arc<str> = Arc::from(stream);
     let codec = Arc::new(codec);
+    accept_each(
+        &listener,
+        &Arc::new(AtomicUsize::new(0)),
+        b"{\"error\":\"too many connections; retry later\",\"retryable\":true}\n",
+        move |sock| {
+            let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            if let Err(e) = connection(&store, &stream, &codec, sock) {
+                tracing::debug!(%peer, error = %e, "Connection ended.");
+            }
+        },
+    );
+    Ok(())
+}
+
+/// Accepts connections on `listener` for as long as it lives, at most
+/// [`MAX_CONNECTIONS`] at once (counted in `active`, which others may read):
+/// each is served by `serve` on a thread of its own; one over the limit
+/// gets `refusal` written to it and is closed. A failed accept (out of file
+/// descriptors, a connection reset before it was taken) is logged and the
+/// loop goes on.
+pub fn accept_each<F>(listener: &TcpListener, active: &Arc<AtomicUsize>, refusal: &[u8], serve: F)
+where
+    F: Fn(TcpStream) + Clone + Send + 'static,
+{
     for conn in listener.incoming() {
-        let sock = match conn {
+        let mut sock = match conn {
             Ok(s) => s,
             Err(e) => {
-                // Out of file descriptors, a connection reset before accept: go on.
                 tracing::warn!(error = %e, "Cannot accept a connection.");
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
@@ -89,27 +111,19 @@ pub fn serve(store: Arc<Store>, stream: &str, codec: LineCodec, url: &str) -> Re
         };
         if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
             active.fetch_sub(1, Ordering::AcqRel);
-            let mut sock = sock;
-            let _ = sock.write_all(
-                b"{\"error\":\"too many connections; retry later\",\"retryable\":true}\n",
+            tracing::warn!(
+                limit = MAX_CONNECTIONS,
+                "Too many connections; one refused."
             );
+            let _ = sock.write_all(refusal);
             continue;
         }
-        let (store, stream, codec, active) = (
-            Arc::clone(&store),
-            Arc::clone(&stream),
-            Arc::clone(&codec),
-            Arc::clone(&active),
-        );
+        let (serve, active) = (serve.clone(), Arc::clone(active));
         std::thread::spawn(move || {
-            let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            if let Err(e) = connection(&store, &stream, &codec, sock) {
-                tracing::debug!(%peer, error = %e, "Connection ended.");
-            }
+            serve(sock);
             active.fetch_sub(1, Ordering::AcqRel);
         });
     }
-    Ok(())
 }
 
 /// One answer slot: a record to store, or an error found before storing.

@@ -336,21 +336,7 @@ fn tcp_input_from_two_connections_with_a_malformed_line() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "aggregate ended before listening"
-        );
-        if let Some(port) = line
-            .trim()
-            .strip_prefix("osprey: listening on tcp://127.0.0.1:")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|p| p.parse::<u16>().ok())
-        {
-            break port;
-        }
-    };
+    let port = crate::common::listening_port(&mut stderr, "aggregate");
     let rest = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let out = lines_of(child.stdout.take().unwrap());
     let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -429,7 +415,10 @@ fn results_put_into_a_stream_read_back_with_osprey_read() {
         assert_eq!(s["partition_key"], s["data"]["sensor"], "{s}");
     }
     let set = |field: &str| -> std::collections::BTreeSet<String> {
-        stored.iter().map(|s| s[field].to_string()).collect()
+        stored
+            .iter()
+            .map(|s| s[field].as_str().unwrap().to_owned())
+            .collect()
     };
     let (keys, shards) = (set("partition_key"), set("shard"));
     assert!(
@@ -440,7 +429,7 @@ fn results_put_into_a_stream_read_back_with_osprey_read() {
         let of = |rows: &[Value], data: bool| -> Vec<Value> {
             rows.iter()
                 .map(|r| if data { r["data"].clone() } else { r.clone() })
-                .filter(|r| r["sensor"].to_string() == key)
+                .filter(|r| r["sensor"].as_str() == Some(key.as_str()))
                 .collect()
         };
         assert_eq!(of(&stored, true), of(&printed, false), "rows of {key}");

@@ -260,3 +260,28 @@ pub fn require_gpu() -> Value {
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
+
+/// Reads a child's stderr up to the line that starts with `prefix` (log
+/// lines may come first) and returns the rest of that line; panics when the
+/// child ends before saying it, naming `what`.
+pub fn announced(stderr: &mut impl std::io::BufRead, prefix: &str, what: &str) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "{what} ended before saying {prefix:?}"
+        );
+        if let Some(rest) = line.trim().strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+}
+
+/// The port of the `osprey: listening on tcp://127.0.0.1:PORT ...` line a
+/// TCP listener (`put --listen`, `aggregate tcp://`) prints on stderr.
+pub fn listening_port(stderr: &mut impl std::io::BufRead, what: &str) -> u16 {
+    let rest = announced(stderr, "osprey: listening on tcp://127.0.0.1:", what);
+    let port = rest.split(' ').next().unwrap_or_default();
+    port.parse()
+        .unwrap_or_else(|_| panic!("{what} announced no port: {rest:?}"))
+}

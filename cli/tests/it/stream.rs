@@ -41,22 +41,7 @@ pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Child, u16) {
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    // Log lines (a torn tail repaired, say) may come first.
-    let port = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the server ended before listening"
-        );
-        if let Some(port) = line
-            .trim()
-            .strip_prefix("osprey: listening on tcp://127.0.0.1:")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|p| p.parse::<u16>().ok())
-        {
-            break port;
-        }
-    };
+    let port = crate::common::listening_port(&mut stderr, "the server");
     // Keep draining stderr so that logging never blocks the server.
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     (child, port)
