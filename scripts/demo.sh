@@ -3,7 +3,9 @@
 # builds the release binary, writes a test clip with hard cuts to
 # target/demo/demo.mp4 if there is none, and analyses it. The NDJSON records
 # go to target/demo/demo.ndjson; the first frame records and every scene-cut
-# event are printed, then osprey's summary line (on stderr).
+# event are printed, then osprey's summary line (on stderr); then the same
+# records go into a stream of the embedded store and are aggregated per
+# second of the clip (frames, largest scene score, mean luma).
 #
 #   OSPREY_BACKEND=cpu ./scripts/demo.sh    # auto (default), gpu or cpu
 set -euo pipefail
@@ -29,7 +31,20 @@ echo "demo: osprey analyze $clip --backend ${OSPREY_BACKEND:-auto} --output $rec
 "$bin" analyze "$clip" --backend "${OSPREY_BACKEND:-auto}" --output "$records"
 
 echo "demo: the first frame records" >&2
-grep '"kind":"frame"' "$records" | head -n 3
+grep -m 3 '"kind":"frame"' "$records"
 echo "demo: scene cuts" >&2
 grep '"kind":"event"' "$records" || echo "(none)"
 echo "demo: $(wc -l < "$records") records in $records" >&2
+
+# The frame records are telemetry like any other: put them into a stream of
+# the embedded store and aggregate them per second of the clip.
+data=target/demo/osprey-data
+rm -rf "$data"
+"$bin" stream create frames --data-dir "$data" > /dev/null
+echo "demo: osprey analyze $clip --output stream:frames, then osprey aggregate stream:frames" >&2
+"$bin" analyze "$clip" --backend "${OSPREY_BACKEND:-auto}" --output stream:frames --data-dir "$data"
+"$bin" aggregate stream:frames --data-dir "$data" --backend "${OSPREY_BACKEND:-auto}" \
+  --schema "pts:timestamp,source:string,kind:string,scene.score:f64,stats.y_avg:f64" \
+  --time-format epoch_s \
+  --sql "SELECT source, COUNT(*) AS frames, MAX(scene.score) AS max_scene, AVG(stats.y_avg) AS mean_luma
+         FROM input WHERE kind = 'frame' GROUP BY source, TUMBLE(pts, INTERVAL '1' SECOND)"
