@@ -126,9 +126,10 @@ fn u128_to_f64(v: u128, exp: i32) -> f64 {
     ldexp(m as f64, exp + drop as i32)
 }
 
-/// One value column's merged state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ColumnAcc {
+/// The exact part of one value column's merged state: counts, extremes and
+/// fixed-point sums (everything but first/last and the percentile bins).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExactAcc {
     /// Non-null values.
     pub count: u64,
     /// NaNs.
@@ -149,17 +150,11 @@ pub struct ColumnAcc {
     pub neg: Big,
     /// Sum of squares, in units of `2^(2 (anchor - 1075) - SQ_FRACTION)`.
     pub sq: Big,
-    /// (time key, value) at the first event time.
-    pub first: Option<(u64, f64)>,
-    /// (time key, value) at the last event time.
-    pub last: Option<(u64, f64)>,
-    /// Percentile bins, when a percentile of this column is asked for.
-    pub pct: Option<Vec<u64>>,
 }
 
-impl Default for ColumnAcc {
+impl Default for ExactAcc {
     fn default() -> Self {
-        ColumnAcc {
+        ExactAcc {
             count: 0,
             nan: 0,
             pinf: 0,
@@ -170,11 +165,24 @@ impl Default for ColumnAcc {
             pos: [0; BIG_LIMBS],
             neg: [0; BIG_LIMBS],
             sq: [0; BIG_LIMBS],
-            first: None,
-            last: None,
-            pct: None,
         }
     }
+}
+
+/// (time key, value) of the first or last row by event time.
+pub type Timed = Option<(u64, f64)>;
+
+/// One value column's merged state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnAcc {
+    /// Counts, extremes and sums.
+    pub exact: ExactAcc,
+    /// (time key, value) at the first event time.
+    pub first: Timed,
+    /// (time key, value) at the last event time.
+    pub last: Timed,
+    /// Percentile bins, when a percentile of this column is asked for.
+    pub pct: Option<Vec<u64>>,
 }
 
 /// A percentile bin moved down `octaves` octaves (a larger anchor).
@@ -241,11 +249,9 @@ fn octaves(from: u32, to: u32) -> u32 {
     if from == 0 { 0 } else { to - from }
 }
 
-impl ColumnAcc {
-    /// Reads one column's words of a batch slot ([`super::layout::col`]);
-    /// `values` is the batch's column, for the first and last values. The
-    /// percentile bins are left out (`pct` is `None`).
-    pub(crate) fn from_words(cw: &[u32], values: Option<&[f64]>) -> Self {
+impl ExactAcc {
+    /// Reads one column's words of a batch slot ([`super::layout::col`]).
+    pub(crate) fn from_words(cw: &[u32]) -> Self {
         let at = |o: u32| cw[o as usize];
         let pair = |hi: u32, lo: u32| u64::from(at(hi)) << 32 | u64::from(at(lo));
         let limbs = |o: u32| {
@@ -253,16 +259,8 @@ impl ColumnAcc {
             b[..SUM_LIMBS as usize].copy_from_slice(&cw[o as usize..(o + SUM_LIMBS) as usize]);
             b
         };
-        let count = u64::from(at(col::COUNT));
-        let value_at = |row: u32| values.and_then(|v| v.get(row as usize)).copied();
-        let first = (count > 0 && at(col::FIRST_ROW) != u32::MAX)
-            .then(|| value_at(at(col::FIRST_ROW)).map(|v| (pair(col::FIRST_HI, col::FIRST_LO), v)))
-            .flatten();
-        let last = (count > 0)
-            .then(|| value_at(at(col::LAST_ROW)).map(|v| (pair(col::LAST_HI, col::LAST_LO), v)))
-            .flatten();
-        ColumnAcc {
-            count,
+        ExactAcc {
+            count: u64::from(at(col::COUNT)),
             nan: u64::from(at(col::NAN)),
             pinf: u64::from(at(col::PINF)),
             ninf: u64::from(at(col::NINF)),
@@ -272,17 +270,14 @@ impl ColumnAcc {
             pos: limbs(col::POS),
             neg: limbs(col::NEG),
             sq: limbs(col::SQ),
-            first,
-            last,
-            pct: None,
         }
     }
 
-    /// Merges everything of `other` (later in the stream) but its percentile
-    /// bins. Returns how many octaves this column's bins and `other`'s must
-    /// move down to meet at the merged anchor, or `None` when `other` holds
-    /// no values (and nothing changed).
-    pub(crate) fn merge_exact(&mut self, other: &ColumnAcc) -> Option<(u32, u32)> {
+    /// Merges `other` (later in the stream). Returns how many octaves this
+    /// column's percentile bins and `other`'s must move down to meet at the
+    /// merged anchor, or `None` when `other` holds no values (and nothing
+    /// changed).
+    pub(crate) fn merge(&mut self, other: &ExactAcc) -> Option<(u32, u32)> {
         if other.count == 0 {
             return None;
         }
@@ -303,43 +298,12 @@ impl ColumnAcc {
         big_add_shifted(&mut self.pos, &other.pos, theirs);
         big_add_shifted(&mut self.neg, &other.neg, theirs);
         big_add_shifted(&mut self.sq, &other.sq, 2 * theirs);
-        if let Some(f) = other.first
-            && self.first.is_none_or(|mine| f.0 < mine.0)
-        {
-            self.first = Some(f);
-        }
-        if let Some(l) = other.last
-            && self.last.is_none_or(|mine| l.0 >= mine.0)
-        {
-            self.last = Some(l);
-        }
         Some((mine, theirs))
     }
+}
 
-    /// Merges `other`, which comes later in the stream.
-    pub fn merge(&mut self, other: &ColumnAcc) {
-        self.merge_owned(other.clone());
-    }
-
-    /// Merges `other`, which comes later in the stream, reusing its storage.
-    pub fn merge_owned(&mut self, mut other: ColumnAcc) {
-        let Some((mine, theirs)) = self.merge_exact(&other) else {
-            return;
-        };
-        if let Some(bins) = &mut self.pct {
-            move_bins(bins, mine);
-        }
-        if let Some(mut bins) = other.pct.take() {
-            match &mut self.pct {
-                Some(own) => add_bins(own, bins, theirs),
-                None => {
-                    move_bins(&mut bins, theirs);
-                    self.pct = Some(bins);
-                }
-            }
-        }
-    }
-
+/// Finishing, in f64.
+impl ExactAcc {
     /// The finite values' count.
     fn finite(&self) -> u64 {
         self.count - self.nan - self.pinf - self.ninf
@@ -404,6 +368,108 @@ impl ColumnAcc {
     pub fn max(&self) -> Option<f64> {
         (self.count > 0).then(|| from_order_key(self.max_key))
     }
+}
+
+/// The first and last rows of a batch slot's column (`values` is the
+/// batch's column); `None` without values or when the batch did not look
+/// for them (`first_last` off).
+pub(crate) fn ends_from_words(cw: &[u32], values: Option<&[f64]>) -> (Timed, Timed) {
+    let at = |o: u32| cw[o as usize];
+    if at(col::COUNT) == 0 || at(col::FIRST_ROW) == u32::MAX {
+        return (None, None);
+    }
+    let pair = |hi: u32, lo: u32| u64::from(at(hi)) << 32 | u64::from(at(lo));
+    let value_at = |row: u32| values.and_then(|v| v.get(row as usize)).copied();
+    (
+        value_at(at(col::FIRST_ROW)).map(|v| (pair(col::FIRST_HI, col::FIRST_LO), v)),
+        value_at(at(col::LAST_ROW)).map(|v| (pair(col::LAST_HI, col::LAST_LO), v)),
+    )
+}
+
+/// Merges the first and last rows of a later state into `first`, `last`.
+pub(crate) fn merge_ends(first: &mut Timed, last: &mut Timed, theirs: (Timed, Timed)) {
+    if let Some(f) = theirs.0
+        && first.is_none_or(|mine| f.0 < mine.0)
+    {
+        *first = Some(f);
+    }
+    if let Some(l) = theirs.1
+        && last.is_none_or(|mine| l.0 >= mine.0)
+    {
+        *last = Some(l);
+    }
+}
+
+impl ColumnAcc {
+    /// Reads one column's words of a batch slot ([`super::layout::col`]);
+    /// `values` is the batch's column, for the first and last values. The
+    /// percentile bins are left out (`pct` is `None`).
+    pub(crate) fn from_words(cw: &[u32], values: Option<&[f64]>) -> Self {
+        let (first, last) = ends_from_words(cw, values);
+        ColumnAcc {
+            exact: ExactAcc::from_words(cw),
+            first,
+            last,
+            pct: None,
+        }
+    }
+
+    /// Merges everything of `other` (later in the stream) but its percentile
+    /// bins; see [`ExactAcc::merge`] for what it returns.
+    fn merge_exact(&mut self, other: &ColumnAcc) -> Option<(u32, u32)> {
+        let moved = self.exact.merge(&other.exact)?;
+        merge_ends(&mut self.first, &mut self.last, (other.first, other.last));
+        Some(moved)
+    }
+
+    /// Merges `other`, which comes later in the stream.
+    pub fn merge(&mut self, other: &ColumnAcc) {
+        self.merge_owned(other.clone());
+    }
+
+    /// Merges `other`, which comes later in the stream, reusing its storage.
+    pub fn merge_owned(&mut self, mut other: ColumnAcc) {
+        let Some((mine, theirs)) = self.merge_exact(&other) else {
+            return;
+        };
+        if let Some(bins) = &mut self.pct {
+            move_bins(bins, mine);
+        }
+        if let Some(mut bins) = other.pct.take() {
+            match &mut self.pct {
+                Some(own) => add_bins(own, bins, theirs),
+                None => {
+                    move_bins(&mut bins, theirs);
+                    self.pct = Some(bins);
+                }
+            }
+        }
+    }
+
+    /// The sum as f64: NaN with a NaN or both infinities, else ±inf with one.
+    pub fn sum(&self) -> Option<f64> {
+        self.exact.sum()
+    }
+
+    /// The mean of the non-null values.
+    pub fn avg(&self) -> Option<f64> {
+        self.exact.avg()
+    }
+
+    /// The variance (`sample`: over n - 1; null below two values).
+    pub fn var(&self, sample: bool) -> Option<f64> {
+        self.exact.var(sample)
+    }
+
+    /// The smallest value (NaN only when every value is NaN).
+    pub fn min(&self) -> Option<f64> {
+        self.exact.min()
+    }
+
+    /// The largest value (NaN when there is a NaN, as DuckDB orders them).
+    pub fn max(&self) -> Option<f64> {
+        self.exact.max()
+    }
 
     /// The value of rank `max(1, ceil(q * n))` among the non-NaN values, as
     /// the midpoint of its bin (within 1/64 of it, relative).
@@ -441,7 +507,7 @@ impl ColumnAcc {
         debug_assert!(m < PCT_SIDE as usize);
         let octave = (m >> PCT_SUB_BITS) as i32;
         let sub = (m & ((1 << PCT_SUB_BITS) - 1)) as f64;
-        let biased = self.anchor as i32 - (PCT_OCTAVES as i32 - 1 - octave);
+        let biased = self.exact.anchor as i32 - (PCT_OCTAVES as i32 - 1 - octave);
         let scale = 1u32 << PCT_SUB_BITS;
         let mid = 1.0 + (sub + 0.5) / f64::from(scale);
         sign * ldexp(mid, biased - 1023)
@@ -609,7 +675,7 @@ impl SlotAcc {
             _ => {
                 let Some(c) = c else { return AggValue::Null };
                 match func {
-                    AggFunc::Count => AggValue::Int(c.count),
+                    AggFunc::Count => AggValue::Int(c.exact.count),
                     AggFunc::Sum => c.sum().into(),
                     AggFunc::Min => c.min().into(),
                     AggFunc::Max => c.max().into(),

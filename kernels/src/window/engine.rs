@@ -275,6 +275,7 @@ impl Engine {
             columns: self.config.columns,
             hashed: self.config.hashed,
             pct: self.config.pct_columns as usize,
+            first_last: self.config.first_last,
         }
     }
 

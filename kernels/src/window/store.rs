@@ -12,7 +12,9 @@
 //! back for reuse, so steady state allocates nothing but the results.
 
 use super::AggState;
-use super::acc::{ColumnAcc, SlotAcc, add_bins, move_bins};
+use super::acc::{
+    ColumnAcc, ExactAcc, SlotAcc, Timed, add_bins, ends_from_words, merge_ends, move_bins,
+};
 use super::engine::WindowResult;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS};
@@ -26,6 +28,8 @@ pub(crate) struct Shape {
     pub hashed: usize,
     /// Value columns `0..pct` with percentile bins.
     pub pct: usize,
+    /// Whether the first and last rows by time are kept.
+    pub first_last: bool,
 }
 
 /// Group id to entry.
@@ -45,8 +49,10 @@ pub(crate) struct WindowStore {
     groups: Vec<u32>,
     /// `count(*)` of each entry.
     rows: Vec<u64>,
-    /// Value columns, entry-major (`pct` always `None`: the bins are below).
-    cols: Vec<ColumnAcc>,
+    /// Value columns' counts, extremes and sums, entry-major.
+    cols: Vec<ExactAcc>,
+    /// Their first and last rows, entry-major, when the shape keeps them.
+    ends: Vec<(Timed, Timed)>,
     /// HyperLogLog registers, `(entry * hashed + column) * HLL_REGISTERS + register`.
     hll: Vec<u8>,
     /// Percentile bins, `(entry * pct + column) * PCT_BINS + bin`.
@@ -67,6 +73,7 @@ impl WindowStore {
             groups: Vec::new(),
             rows: Vec::new(),
             cols: Vec::new(),
+            ends: Vec::new(),
             hll: Vec::new(),
             pct: Vec::new(),
             order: Vec::new(),
@@ -125,14 +132,18 @@ impl WindowStore {
         values: &[&[f64]],
     ) {
         let rows = u64::from(state.slot_words(slot)[0]);
-        let column =
-            |c: usize| ColumnAcc::from_words(state.column_words(slot, c), values.get(c).copied());
+        let words = |c: usize| state.column_words(slot, c);
+        let ends = |c: usize| ends_from_words(words(c), values.get(c).copied());
         let Some(e) = self.find(group) else {
             // A new group: its entry is the slot as it is.
             self.insert(group, self.groups.len() as u32);
             self.groups.push(group);
             self.rows.push(rows);
-            self.cols.extend((0..shape.columns).map(column));
+            self.cols
+                .extend((0..shape.columns).map(|c| ExactAcc::from_words(words(c))));
+            if shape.first_last {
+                self.ends.extend((0..shape.columns).map(ends));
+            }
             for h in 0..shape.hashed {
                 let registers = state.slot_registers(slot, h);
                 self.hll.extend(registers.iter().map(|&r| r as u8));
@@ -145,10 +156,14 @@ impl WindowStore {
         };
         self.rows[e] += rows;
         for c in 0..shape.columns {
-            let other = column(c);
-            let Some((mine, theirs)) = self.cols[e * shape.columns + c].merge_exact(&other) else {
+            let at = e * shape.columns + c;
+            let Some((mine, theirs)) = self.cols[at].merge(&ExactAcc::from_words(words(c))) else {
                 continue;
             };
+            if shape.first_last {
+                let (first, last) = &mut self.ends[at];
+                merge_ends(first, last, ends(c));
+            }
             if c < shape.pct {
                 let bins =
                     &mut self.pct[(e * shape.pct + c) * PCT_BINS as usize..][..PCT_BINS as usize];
@@ -194,10 +209,19 @@ impl WindowStore {
         let bins = PCT_BINS as usize;
         for &(group, e) in &self.order {
             let e = e as usize;
-            let mut columns = self.cols[e * shape.columns..][..shape.columns].to_vec();
-            for (c, acc) in columns.iter_mut().enumerate().take(shape.pct) {
-                acc.pct = Some(self.pct[(e * shape.pct + c) * bins..][..bins].to_vec());
-            }
+            let columns = (0..shape.columns)
+                .map(|c| {
+                    let at = e * shape.columns + c;
+                    let (first, last) = self.ends.get(at).copied().unwrap_or_default();
+                    ColumnAcc {
+                        exact: self.cols[at],
+                        first,
+                        last,
+                        pct: (c < shape.pct)
+                            .then(|| self.pct[(e * shape.pct + c) * bins..][..bins].to_vec()),
+                    }
+                })
+                .collect();
             let hll = (0..shape.hashed)
                 .map(|h| self.hll[(e * shape.hashed + h) * registers..][..registers].to_vec())
                 .collect();
@@ -228,6 +252,7 @@ impl WindowStore {
         self.groups.clear();
         self.rows.clear();
         self.cols.clear();
+        self.ends.clear();
         self.hll.clear();
         self.pct.clear();
     }
@@ -271,6 +296,7 @@ mod tests {
             columns: 1,
             hashed: 1,
             pct: 1,
+            first_last: true,
         };
         // Two batches; group 7 spans both, with anchors far apart.
         let a = [1.5, -2.0, 1e10, 0.25];
