@@ -19,6 +19,10 @@
 //! quarter as many records of 100 B of data, a sixteenth of 1000 B) to
 //! `osprey serve --http`, one call at a time each.
 //!
+//! `--osprey PATH` runs another build of the binary instead of the one cargo
+//! built, so that two builds can be measured turn about in one session;
+//! `--only http` or `--only tcp` runs one of the two throughput parts.
+//!
 //! Latency: one connection offers `--rate` records/s (a batch each
 //! millisecond) for `--seconds`; `osprey read --follow --poll-ms 1` runs in a
 //! second process. Per record: send to ack (put-to-ack, durable) and send to
@@ -44,6 +48,10 @@ struct Opts {
     rate: usize,
     seconds: usize,
     durability: String,
+    /// The binary to run; `None` for the one cargo built.
+    osprey: Option<String>,
+    /// `http` or `tcp` to run one throughput part; empty for both.
+    only: String,
 }
 
 fn opts() -> Opts {
@@ -54,6 +62,8 @@ fn opts() -> Opts {
         rate: 50_000,
         seconds: 5,
         durability: "fsync".into(),
+        osprey: None,
+        only: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -66,20 +76,22 @@ fn opts() -> Opts {
             "--rate" => o.rate = val().parse().unwrap(),
             "--seconds" => o.seconds = val().parse().unwrap(),
             "--durability" => o.durability = val(),
+            "--osprey" => o.osprey = Some(val()),
+            "--only" => o.only = val(),
             _ => {} // cargo bench passes --bench
         }
     }
     o
 }
 
-fn osprey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_osprey"));
+fn osprey(o: &Opts) -> Command {
+    let mut c = Command::new(o.osprey.as_deref().unwrap_or(env!("CARGO_BIN_EXE_osprey")));
     c.env_remove("RUST_LOG");
     c
 }
 
 fn server(data: &Path, o: &Opts) -> (Child, u16) {
-    let ok = osprey()
+    let ok = osprey(o)
         .args([
             "-q",
             "stream",
@@ -94,7 +106,7 @@ fn server(data: &Path, o: &Opts) -> (Child, u16) {
         .status()
         .unwrap();
     assert!(ok.success());
-    let mut child = osprey()
+    let mut child = osprey(o)
         .args([
             "-q",
             "put",
@@ -195,7 +207,7 @@ fn latency(o: &Opts) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (mut srv, port) = server(&data, o);
-    let mut follower = osprey()
+    let mut follower = osprey(o)
         .args([
             "read",
             "s",
@@ -321,7 +333,7 @@ fn http_call(s: &mut BufReader<TcpStream>, op: &str, body: &[u8]) -> String {
 /// PutRecords of 500 records a call over HTTP (`osprey serve --http`).
 fn http_throughput(o: &Opts, size: usize, records: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let mut srv = osprey()
+    let mut srv = osprey(o)
         .args([
             "-q",
             "serve",
@@ -388,9 +400,11 @@ fn http_throughput(o: &Opts, size: usize, records: usize) {
 
 fn main() {
     let o = opts();
-    if o.records > 0 {
+    if o.records > 0 && o.only != "tcp" {
         http_throughput(&o, 100, o.records / 4);
         http_throughput(&o, 1000, o.records / 16);
+    }
+    if o.records > 0 && o.only != "http" {
         throughput(&o, 100, o.records);
         // A quarter as many 1 KB records: the same order of memory.
         throughput(&o, 1000, o.records / 4);
