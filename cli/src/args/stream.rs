@@ -271,6 +271,14 @@ pub struct ServeArgs {
     /// When records count as stored
     #[arg(long, value_enum, default_value_t = DurabilityArg::Fsync)]
     pub durability: DurabilityArg,
+    /// Close a keep-alive connection that sends no request for this long
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub idle_timeout: f64,
+    /// Close a connection whose request takes longer than this to arrive,
+    /// from its first byte to its body's last (or whose answer is not taken
+    /// in this time)
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
     /// The store.
     #[command(flatten)]
     pub data: DataDirArg,

@@ -4,12 +4,24 @@
 //!
 //! Sequence numbers are the store's per-shard numbers, as decimal strings.
 //! A shard iterator is the base64 of `stream/shard/next sequence number`.
+//!
+//! PutRecords and PutRecord, the calls producers make all the time, take a
+//! path of their own: the body is read into typed structs that borrow their
+//! strings from it, each record's data is decoded from base64 straight into a
+//! buffer the connection keeps from call to call ([`Scratch`]), and the
+//! answer is written straight into the output bytes. Only a body of an
+//! unexpected shape (a field of the wrong type, a key given twice) goes
+//! through a `serde_json::Value`, so that its answer is the same as before.
+//! The other calls are rare and go through a `Value` both ways.
+
+use std::borrow::Cow;
 
 use osprey_ingest::IngestError;
 use osprey_ingest::store::{
-    PutRecord, ShardDescription, ShardIterator, StartingPosition, Store, StreamDescription,
+    PutAck, PutRecord, ShardDescription, ShardIterator, StartingPosition, Store, StreamDescription,
     StreamOptions,
 };
+use serde::{Deserialize, Serialize, de};
 use serde_json::{Value, json};
 
 use crate::stream::base64;
@@ -21,6 +33,7 @@ pub const MAX_PUT_RECORDS: usize = 500;
 pub const MAX_PUT_BYTES: usize = 5 << 20;
 
 /// An error answer: Kinesis' error name and a message.
+#[derive(Debug)]
 struct ApiError(&'static str, String);
 
 impl From<IngestError> for ApiError {
@@ -46,39 +59,283 @@ fn invalid(msg: impl Into<String>) -> ApiError {
 
 /// The JSON body of an error named `name`.
 pub fn error_body(name: &str, message: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "__type": name, "message": message })).unwrap_or_default()
+    let mut out = Vec::new();
+    write_error(&mut out, name, message);
+    out
 }
 
-/// Answers one request: the HTTP status and the JSON body.
-pub fn handle(store: &Store, target: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+/// Appends the JSON of an error named `name` to `out`.
+fn write_error(out: &mut Vec<u8>, name: &str, message: &str) {
+    push_json(out, &json!({ "__type": name, "message": message }));
+}
+
+/// Appends `value` as JSON to `out`.
+fn push_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    serde_json::to_writer(out, value).expect("a Value, a str or a number writes into a Vec");
+}
+
+/// What a connection keeps from one PutRecords call to the next, so that a
+/// warm connection allocates nothing per record: the records' buffers and
+/// the per-entry outcomes of parsing.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Records whose partition keys and data buffers are reused; the first
+    /// ones hold the call's valid records.
+    records: Vec<PutRecord>,
+    /// Per entry of the call: `None` when it parsed (into the next record),
+    /// or why it did not.
+    parsed: Vec<Option<ApiError>>,
+}
+
+/// The buffers a connection keeps at most between calls; a call that needed
+/// more (a few MiB of records) gives them back when it ends.
+const KEEP_BYTES: usize = 1 << 20;
+
+impl Scratch {
+    /// Fills the records from `entries`, the valid ones first, and notes per
+    /// entry whether it parsed; returns how many did.
+    fn parse(&mut self, entries: &[Entry<'_>]) -> usize {
+        self.parsed.clear();
+        let mut valid = 0;
+        for entry in entries {
+            if valid == self.records.len() {
+                self.records.push(PutRecord::new(String::new(), Vec::new()));
+            }
+            let outcome = entry.fill(&mut self.records[valid]).err();
+            valid += usize::from(outcome.is_none());
+            self.parsed.push(outcome);
+        }
+        valid
+    }
+
+    /// Frees the records' buffers when they hold more than [`KEEP_BYTES`].
+    fn trim(&mut self) {
+        let held: usize = self
+            .records
+            .iter()
+            .map(|r| r.data.capacity() + r.partition_key.capacity())
+            .sum();
+        if held > KEEP_BYTES {
+            self.records = Vec::new();
+        }
+    }
+}
+
+/// Answers one request: writes its JSON answer into `out` (emptied first)
+/// and returns the HTTP status.
+pub fn handle(
+    store: &Store,
+    target: Option<&str>,
+    body: &[u8],
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> u16 {
+    out.clear();
+    let body = if body.is_empty() { b"{}" } else { body };
     let result = match target.and_then(|t| t.strip_prefix("Kinesis_20131202.")) {
         None => Err(ApiError(
             "UnknownOperationException",
             "missing or unknown X-Amz-Target".into(),
         )),
-        Some(op) => {
-            match serde_json::from_slice::<Value>(if body.is_empty() { b"{}" } else { body }) {
-                Err(e) => Err(ApiError(
-                    "SerializationException",
-                    format!("malformed JSON: {e}"),
-                )),
-                Ok(req) => operation(store, op, &req),
-            }
-        }
+        Some("PutRecords") => put_records(store, body, scratch, out),
+        Some("PutRecord") => put_one(store, body, out),
+        Some(op) => parse_value(body)
+            .and_then(|req| operation(store, op, &req))
+            .map(|answer| push_json(out, &answer)),
     };
     match result {
-        Ok(v) => (200, serde_json::to_vec(&v).unwrap_or_default()),
+        Ok(()) => 200,
         Err(ApiError(name, msg)) => {
-            let status = if name == "InternalFailure" { 500 } else { 400 };
-            (status, error_body(name, &msg))
+            out.clear();
+            write_error(out, name, &msg);
+            if name == "InternalFailure" { 500 } else { 400 }
         }
     }
+}
+
+fn parse_value(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError("SerializationException", format!("malformed JSON: {e}")))
+}
+
+/// Reads `body` as a `T`; a body of another shape (a field of the wrong
+/// type, a key given twice) is read as a `Value` into `holder` and taken
+/// from there with `from_value`, which treats what is not a string as
+/// missing, as the other calls do.
+fn typed_or_value<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    holder: &'a mut Option<Value>,
+    from_value: fn(&'a Value) -> T,
+) -> Result<T, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(t) => Ok(t),
+        Err(_) => Ok(from_value(holder.insert(parse_value(body)?))),
+    }
+}
+
+/// A string field of `v`, when it is one.
+fn lenient_str<'a>(v: &'a Value, name: &str) -> Option<Cow<'a, str>> {
+    v.get(name).and_then(Value::as_str).map(Cow::Borrowed)
+}
+
+/// A JSON string, borrowed from the body unless it holds escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// One record of a PutRecords call, or the record of a PutRecord call.
+#[derive(Debug, Default)]
+struct Entry<'a> {
+    data: Option<Cow<'a, str>>,
+    partition_key: Option<Cow<'a, str>>,
+    explicit_hash_key: Option<Cow<'a, str>>,
+}
+
+/// A PutRecords or PutRecord request: the stream, and the records of the one
+/// or the record of the other.
+#[derive(Debug, Default)]
+struct PutRequest<'a> {
+    stream_name: Option<Cow<'a, str>>,
+    records: Option<Vec<Entry<'a>>>,
+    record: Entry<'a>,
+}
+
+/// Reads a [`PutRequest`] (`top`) or one of its entries from a JSON object,
+/// the fields osprey knows of and nothing else. Another shape (an array, a
+/// field of another type, a field given twice) is an error, so that such a
+/// body is read as a `Value` instead, and answered as the other calls are.
+struct Fields {
+    top: bool,
+}
+
+impl<'de> de::Visitor<'de> for Fields {
+    type Value = PutRequest<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<PutRequest<'de>, A::Error> {
+        let mut req = PutRequest::default();
+        let mut seen = 0u8;
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            let bit = match &*key.0 {
+                "StreamName" if self.top => 0,
+                "Records" if self.top => 1,
+                "Data" => 2,
+                "PartitionKey" => 3,
+                "ExplicitHashKey" => 4,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if seen & (1 << bit) != 0 {
+                return Err(de::Error::custom("a field given twice"));
+            }
+            seen |= 1 << bit;
+            let slot = match bit {
+                0 => &mut req.stream_name,
+                1 => {
+                    req.records = map.next_value()?;
+                    continue;
+                }
+                2 => &mut req.record.data,
+                3 => &mut req.record.partition_key,
+                _ => &mut req.record.explicit_hash_key,
+            };
+            *slot = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
+        }
+        Ok(req)
+    }
+}
+
+impl<'de> Deserialize<'de> for PutRequest<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(Fields { top: true })
+    }
+}
+
+impl<'de> Deserialize<'de> for Entry<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(d.deserialize_map(Fields { top: false })?.record)
+    }
+}
+
+impl<'a> Entry<'a> {
+    fn from_value(v: &'a Value) -> Entry<'a> {
+        Entry {
+            data: lenient_str(v, "Data"),
+            partition_key: lenient_str(v, "PartitionKey"),
+            explicit_hash_key: lenient_str(v, "ExplicitHashKey"),
+        }
+    }
+
+    /// Fills `record` (its buffers reused) from this entry.
+    fn fill(&self, record: &mut PutRecord) -> Result<(), ApiError> {
+        let data = self.data.as_deref().ok_or_else(|| required("Data"))?;
+        record.data.clear();
+        if !base64::decode_into(&mut record.data, data.as_bytes()) {
+            return Err(invalid("Data is not base64"));
+        }
+        record.explicit_hash_key = match self.explicit_hash_key.as_deref() {
+            Some(k) => Some(
+                k.parse::<u128>()
+                    .map_err(|_| invalid("ExplicitHashKey must be a decimal hash key"))?,
+            ),
+            None => None,
+        };
+        let key = self
+            .partition_key
+            .as_deref()
+            .ok_or_else(|| required("PartitionKey"))?;
+        record.partition_key.clear();
+        record.partition_key.push_str(key);
+        record.id = None;
+        Ok(())
+    }
+}
+
+impl<'a> PutRequest<'a> {
+    /// The request read from a `Value` of an unexpected shape: what is not a
+    /// string (or for `Records`, an array) counts as missing.
+    fn from_value(v: &'a Value) -> PutRequest<'a> {
+        PutRequest {
+            stream_name: lenient_str(v, "StreamName"),
+            records: v
+                .get("Records")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(Entry::from_value).collect()),
+            record: Entry::from_value(v),
+        }
+    }
+}
+
+fn required(name: &str) -> ApiError {
+    invalid(format!("{name} is required"))
 }
 
 fn str_field<'a>(req: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     req.get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid(format!("{name} is required")))
+        .ok_or_else(|| required(name))
 }
 
 fn u64_field(req: &Value, name: &str) -> Result<Option<u64>, ApiError> {
@@ -133,18 +390,6 @@ fn operation(store: &Store, op: &str, req: &Value) -> Result<Value, ApiError> {
             let d = store.describe_stream(str_field(req, "StreamName")?)?;
             Ok(json!({ "Shards": d.shards.iter().map(shard_json).collect::<Vec<_>>() }))
         }
-        "PutRecord" => {
-            let record = put_record(req)?;
-            let stream = str_field(req, "StreamName")?;
-            let mut out = store.put_records(stream, std::slice::from_ref(&record))?;
-            let ack = out
-                .pop()
-                .ok_or_else(|| ApiError("InternalFailure", "no answer".into()))??;
-            Ok(
-                json!({"ShardId": &*ack.shard, "SequenceNumber": ack.seq.to_string(), "EncryptionType": "NONE"}),
-            )
-        }
-        "PutRecords" => put_records(store, req),
         "GetShardIterator" => {
             let (stream, shard) = (str_field(req, "StreamName")?, str_field(req, "ShardId")?);
             let seq = || -> Result<u64, ApiError> {
@@ -277,30 +522,49 @@ fn shard_json(s: &ShardDescription) -> Value {
     v
 }
 
-fn put_record(r: &Value) -> Result<PutRecord, ApiError> {
-    let data =
-        base64::decode(str_field(r, "Data")?).ok_or_else(|| invalid("Data is not base64"))?;
-    let explicit_hash_key = match r.get("ExplicitHashKey").and_then(Value::as_str) {
-        Some(k) => Some(
-            k.parse::<u128>()
-                .map_err(|_| invalid("ExplicitHashKey must be a decimal hash key"))?,
-        ),
-        None => None,
-    };
-    Ok(PutRecord {
-        partition_key: str_field(r, "PartitionKey")?.to_owned(),
-        data,
-        explicit_hash_key,
-        id: None,
-    })
+/// PutRecord: one record, its answer written into `out`.
+fn put_one(store: &Store, body: &[u8], out: &mut Vec<u8>) -> Result<(), ApiError> {
+    let mut holder = None;
+    let req = typed_or_value(body, &mut holder, PutRequest::from_value)?;
+    let mut record = PutRecord::new(String::new(), Vec::new());
+    req.record.fill(&mut record)?;
+    let stream = req
+        .stream_name
+        .as_deref()
+        .ok_or_else(|| required("StreamName"))?;
+    let ack = store
+        .put_records(stream, std::slice::from_ref(&record))?
+        .pop()
+        .ok_or_else(|| ApiError("InternalFailure", "no answer".into()))??;
+    out.extend_from_slice(br#"{"EncryptionType":"NONE","#);
+    write_ack(out, &ack);
+    out.push(b'}');
+    Ok(())
 }
 
-fn put_records(store: &Store, req: &Value) -> Result<Value, ApiError> {
-    let stream = str_field(req, "StreamName")?;
-    let entries = req
-        .get("Records")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("Records is required"))?;
+/// Appends `"SequenceNumber":"N","ShardId":"ID"` to `out`.
+fn write_ack(out: &mut Vec<u8>, ack: &PutAck) {
+    out.extend_from_slice(br#""SequenceNumber":""#);
+    push_json(out, &ack.seq);
+    out.extend_from_slice(br#"","ShardId":"#);
+    push_json(out, &*ack.shard);
+}
+
+/// PutRecords: up to [`MAX_PUT_RECORDS`] records, answered per record into
+/// `out` (keys in the order a `Value` writes them, as before).
+fn put_records(
+    store: &Store,
+    body: &[u8],
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Result<(), ApiError> {
+    let mut holder = None;
+    let req = typed_or_value(body, &mut holder, PutRequest::from_value)?;
+    let stream = req
+        .stream_name
+        .as_deref()
+        .ok_or_else(|| required("StreamName"))?;
+    let entries = req.records.as_deref().ok_or_else(|| required("Records"))?;
     if entries.is_empty() || entries.len() > MAX_PUT_RECORDS {
         return Err(invalid(format!(
             "Records must hold 1 to {MAX_PUT_RECORDS} records, not {}",
@@ -308,46 +572,59 @@ fn put_records(store: &Store, req: &Value) -> Result<Value, ApiError> {
         )));
     }
     // A record that does not parse fails alone, as a record too large does.
-    let parsed: Vec<Result<PutRecord, ApiError>> = entries.iter().map(put_record).collect();
-    let total: usize = parsed
+    let valid = scratch.parse(entries);
+    let total: usize = scratch.records[..valid]
         .iter()
-        .flatten()
         .map(|r| r.data.len() + r.partition_key.len())
         .sum();
-    if total > MAX_PUT_BYTES {
-        return Err(invalid(format!(
+    let outcomes = if total > MAX_PUT_BYTES {
+        Err(invalid(format!(
             "{total} bytes in one PutRecords call, more than 5 MiB"
-        )));
-    }
-    let valid: Vec<PutRecord> = parsed
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
-    let mut outcomes = store.put_records(stream, &valid)?.into_iter();
-    let mut failed = 0;
-    let records: Vec<Value> = parsed
-        .iter()
-        .map(|p| {
-            let outcome = match p {
-                Ok(_) => outcomes.next().map(|o| o.map_err(ApiError::from)),
-                Err(ApiError(name, msg)) => Some(Err(ApiError(name, msg.clone()))),
-            };
-            match outcome {
+        )))
+    } else {
+        store
+            .put_records(stream, &scratch.records[..valid])
+            .map_err(ApiError::from)
+    };
+    scratch.trim();
+    let outcomes = outcomes?;
+    let parsed = &scratch.parsed;
+    let failed = parsed.iter().filter(|p| p.is_some()).count()
+        + outcomes.iter().filter(|o| o.is_err()).count()
+        + valid.saturating_sub(outcomes.len());
+    out.extend_from_slice(br#"{"EncryptionType":"NONE","FailedRecordCount":"#);
+    push_json(out, &failed);
+    out.extend_from_slice(br#","Records":["#);
+    let mut outcomes = outcomes.into_iter();
+    for (i, p) in parsed.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        let error = match p {
+            Some(e) => Some((e.0, Cow::Borrowed(e.1.as_str()))),
+            None => match outcomes.next() {
                 Some(Ok(ack)) => {
-                    json!({"ShardId": &*ack.shard, "SequenceNumber": ack.seq.to_string()})
+                    write_ack(out, &ack);
+                    None
                 }
-                Some(Err(ApiError(name, msg))) => {
-                    failed += 1;
-                    json!({"ErrorCode": name, "ErrorMessage": msg})
+                Some(Err(e)) => {
+                    let ApiError(name, msg) = e.into();
+                    Some((name, Cow::Owned(msg)))
                 }
-                None => {
-                    failed += 1;
-                    json!({"ErrorCode": "InternalFailure", "ErrorMessage": "no answer"})
-                }
-            }
-        })
-        .collect();
-    Ok(json!({"FailedRecordCount": failed, "Records": records, "EncryptionType": "NONE"}))
+                None => Some(("InternalFailure", Cow::Borrowed("no answer"))),
+            },
+        };
+        if let Some((name, msg)) = error {
+            out.extend_from_slice(br#""ErrorCode":"#);
+            push_json(out, name);
+            out.extend_from_slice(br#","ErrorMessage":"#);
+            push_json(out, &*msg);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
 }
 
 fn iterator_token(it: &ShardIterator) -> String {
@@ -369,8 +646,35 @@ fn parse_iterator(token: &str) -> Result<ShardIterator, ApiError> {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_requests_borrow_from_the_body_and_refuse_other_shapes() {
+        let body =
+            br#"{"StreamName":"s","Records":[{"Data":"eA==","PartitionKey":"a\"b","X":[1]}]}"#;
+        let req: PutRequest<'_> = serde_json::from_slice(body).unwrap();
+        assert!(matches!(req.stream_name, Some(Cow::Borrowed("s"))));
+        let entry = &req.records.unwrap()[0];
+        assert!(matches!(entry.data, Some(Cow::Borrowed("eA=="))));
+        assert!(matches!(&entry.partition_key, Some(Cow::Owned(k)) if k == "a\"b"));
+        // These are read as a Value instead, and answered as before.
+        for other in [
+            r#"["s",[]]"#,
+            r#"{"StreamName":"s","StreamName":"t"}"#,
+            r#"{"Records":[["eA==","k"]]}"#,
+            r#"{"StreamName":1}"#,
+        ] {
+            assert!(
+                serde_json::from_slice::<PutRequest<'_>>(other.as_bytes()).is_err(),
+                "{other}"
+            );
+        }
+    }
 
     #[test]
     fn iterator_tokens_round_trip() {

@@ -5,19 +5,24 @@
 //!
 //! A small HTTP/1.1 server of its own: a thread per connection (at most
 //! [`MAX_CONNECTIONS`]), keep-alive, `Content-Length` bodies up to
-//! [`MAX_BODY`]; anything else is answered with an error and the connection
-//! closed. Given credentials, every request's SigV4 signature is checked
+//! [`MAX_BODY`], `Expect: 100-continue` met; anything else is answered with
+//! one error and the connection closed. A peer cannot hold a slot for ever
+//! ([`Timeouts`]): a connection silent between requests for `--idle-timeout`
+//! is closed quietly, and one whose request (head and body) takes longer than
+//! `--request-timeout` to arrive, or whose answer is not taken in that time,
+//! is closed. Each connection keeps its buffers (head, body, answer, the
+//! records of a PutRecords call) from request to request. Given credentials, every request's SigV4 signature is checked
 //! ([`sigv4`]); without, signed requests are accepted unchecked. It binds to
 //! 127.0.0.1 unless told otherwise.
 
 pub mod kinesis;
 pub mod sigv4;
 
-use std::io::{self, BufRead as _, BufReader, BufWriter, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, BufRead as _, BufReader, BufWriter, Read, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::store::{Durability, Store};
@@ -34,11 +39,39 @@ pub const MAX_BODY: usize = 8 << 20;
 /// The largest request head (request line and headers).
 const MAX_HEAD: usize = 64 << 10;
 
+/// The largest request body or answer buffer a connection keeps for its next
+/// request; a larger one is given back once its request is answered.
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// How long the server waits on a peer.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// The longest a keep-alive connection may stay silent between requests.
+    pub idle: Duration,
+    /// The longest a request may take to arrive, from its first byte to its
+    /// body's last, and an answer to be taken.
+    pub request: Duration,
+}
+
 /// Runs `osprey serve`.
 pub fn run(args: &ServeArgs) -> Result<()> {
     let durability = match args.durability {
         DurabilityArg::Fsync => Durability::Fsync,
         DurabilityArg::Os => Durability::Os,
+    };
+    let seconds = |flag: &str, s: f64| {
+        Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                crate::exit::UsageError(format!(
+                    "{flag} must be a positive number of seconds, not {s}"
+                ))
+            })
+    };
+    let timeouts = Timeouts {
+        idle: seconds("--idle-timeout", args.idle_timeout)?,
+        request: seconds("--request-timeout", args.request_timeout)?,
     };
     let creds = match (&args.access_key_id, &args.secret_access_key_file) {
         (Some(id), Some(path)) => {
@@ -80,137 +113,282 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             let _ = respond(&mut BufWriter::new(&sock), 503, &body, true);
             continue;
         }
-        let (store, active, creds) = (Arc::clone(&store), Arc::clone(&active), Arc::clone(&creds));
-        std::thread::spawn(move || {
-            if let Err(e) = connection(&store, creds.as_ref().as_ref(), sock) {
-                tracing::debug!(error = %e, "HTTP connection ended.");
-            }
-            active.fetch_sub(1, Ordering::AcqRel);
-        });
+        let slot = Slot(Arc::clone(&active));
+        let (store, creds) = (Arc::clone(&store), Arc::clone(&creds));
+        let spawned = std::thread::Builder::new()
+            .name("osprey-http".into())
+            .spawn(move || {
+                let _slot = slot;
+                if let Err(e) = connection(&store, creds.as_ref().as_ref(), timeouts, sock) {
+                    tracing::debug!(error = %e, "HTTP connection ended.");
+                }
+            });
+        if let Err(e) = spawned {
+            // The closure, its slot and the socket are dropped with the error.
+            tracing::warn!(error = %e, "Cannot start a thread for an HTTP connection.");
+        }
     }
     Ok(())
 }
 
-/// Serves requests on one connection until it closes.
+/// One of the [`MAX_CONNECTIONS`] slots, given back when dropped (even if
+/// its thread unwinds).
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The read side of a connection: every read ends by `deadline`, so a peer
+/// that stops sending cannot hold its thread.
+struct Timed {
+    sock: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.sock.set_read_timeout(Some(left))?;
+        self.sock.read(buf)
+    }
+}
+
+/// True for the error of a read whose time ran out.
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// What one request leads to before the operation runs.
+enum Step<'h> {
+    /// A request to answer.
+    Serve(Head<'h>),
+    /// An error to answer, after which the connection closes: the status and
+    /// the message.
+    Refuse(u16, String),
+}
+
+/// Serves requests on one connection until it closes, the peer is silent
+/// for `timeouts.idle` between requests, or a request (or the taking of its
+/// answer) lasts longer than `timeouts.request`.
 fn connection(
     store: &Store,
     creds: Option<&sigv4::Credentials>,
+    timeouts: Timeouts,
     sock: TcpStream,
 ) -> io::Result<()> {
     sock.set_nodelay(true)?;
-    let mut reader = BufReader::new(sock.try_clone()?);
-    let mut writer = BufWriter::new(sock);
+    sock.set_write_timeout(Some(timeouts.request))?;
+    let timed = Timed {
+        sock: sock.try_clone()?,
+        deadline: Instant::now() + timeouts.idle,
+    };
+    let mut reader = BufReader::with_capacity(64 << 10, timed);
+    let mut writer = BufWriter::with_capacity(64 << 10, sock);
+    let (mut head, mut body, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scratch = kinesis::Scratch::default();
     loop {
-        let Some(head) = read_head(&mut reader)? else {
-            return Ok(());
-        };
-        let bad = |msg: &str| kinesis::error_body("SerializationException", msg);
-        let (status, body, close) = match parse_head(&head) {
-            Err(msg) => (400, bad(&msg), true),
-            Ok(req) if req.length > MAX_BODY => (413, bad("request body too large"), true),
-            Ok(req) => {
-                let mut body = vec![0; req.length];
-                reader.read_exact(&mut body)?;
+        // Idle until the next request's first byte (or one already read).
+        reader.get_mut().deadline = Instant::now() + timeouts.idle;
+        match reader.fill_buf() {
+            Ok([]) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if timed_out(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        reader.get_mut().deadline = Instant::now() + timeouts.request;
+        if !read_head(&mut reader, &mut head)? {
+            return refuse(&mut writer, 431, "request head too large");
+        }
+        let (status, close) = match step(&head) {
+            Step::Refuse(status, msg) => return refuse(&mut writer, status, &msg),
+            Step::Serve(req) => {
+                if req.expect_continue {
+                    writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                    writer.flush()?;
+                }
+                body.clear();
+                body.reserve_exact(req.length);
+                let got = (&mut reader)
+                    .take(req.length as u64)
+                    .read_to_end(&mut body)?;
+                if got < req.length {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
                 let refused = creds.and_then(|c| {
-                    sigv4::verify(c, &req.method, &req.path, &req.query, &req.headers, &body).err()
+                    sigv4::verify(c, req.method, req.path, req.query, &req.headers, &body).err()
                 });
-                let (status, out) = match refused {
-                    Some((name, msg)) => (400, kinesis::error_body(name, &msg)),
-                    None => kinesis::handle(store, req.target.as_deref(), &body),
+                let status = match refused {
+                    Some((name, msg)) => {
+                        out.clear();
+                        out.extend_from_slice(&kinesis::error_body(name, &msg));
+                        400
+                    }
+                    None => kinesis::handle(store, req.target, &body, &mut scratch, &mut out),
                 };
-                (status, out, req.close)
+                (status, req.close)
             }
         };
-        respond(&mut writer, status, &body, close)?;
+        if body.capacity() > KEEP_BUFFER {
+            body = Vec::new();
+        }
+        respond(&mut writer, status, &out, close)?;
+        if out.capacity() > KEEP_BUFFER {
+            out = Vec::new();
+        }
         if close {
             return Ok(());
         }
     }
 }
 
-/// What osprey needs of a request head.
-struct Head {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    target: Option<String>,
-    length: usize,
-    close: bool,
+/// Answers an error and closes the connection: stops writing, then reads
+/// (for a moment) what the peer still sends, so that closing with unread
+/// bytes does not reset the connection before the answer is read.
+fn refuse(writer: &mut BufWriter<TcpStream>, status: u16, msg: &str) -> io::Result<()> {
+    respond(
+        writer,
+        status,
+        &kinesis::error_body("SerializationException", msg),
+        true,
+    )?;
+    let sock = writer.get_ref();
+    sock.shutdown(Shutdown::Write)?;
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut drain = Timed {
+        sock: sock.try_clone()?,
+        deadline: until,
+    };
+    let mut sink = [0; 16 << 10];
+    while matches!(drain.read(&mut sink), Ok(n) if n > 0) {}
+    Ok(())
 }
 
-/// Reads a request head up to its blank line; `None` at a clean end.
-fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<String>> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        let n = (&mut *reader)
-            .take((MAX_HEAD - head.len()) as u64 + 1)
-            .read_line(&mut line)?;
-        if n == 0 {
-            return if head.is_empty() {
-                Ok(None)
-            } else {
-                Err(io::ErrorKind::UnexpectedEof.into())
-            };
-        }
-        if head.len() + n > MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
-        }
-        if line == "\r\n" || line == "\n" {
-            if head.is_empty() {
-                continue; // stray blank lines between requests
-            }
-            return Ok(Some(head));
-        }
-        head.push_str(&line);
+/// Checks a request head: what to serve, or the error to answer.
+fn step(head: &[u8]) -> Step<'_> {
+    let Ok(head) = std::str::from_utf8(head) else {
+        return Step::Refuse(400, "the request head is not UTF-8".into());
+    };
+    match parse_head(head) {
+        Err(msg) => Step::Refuse(400, msg),
+        Ok(req) if req.length > MAX_BODY => Step::Refuse(413, "request body too large".into()),
+        Ok(req) => Step::Serve(req),
     }
 }
 
-fn parse_head(head: &str) -> Result<Head, String> {
+/// What osprey needs of a request head, borrowed from it.
+#[derive(Debug)]
+struct Head<'h> {
+    method: &'h str,
+    path: &'h str,
+    query: &'h str,
+    /// Every header, its name as sent.
+    headers: Vec<(&'h str, &'h str)>,
+    target: Option<&'h str>,
+    length: usize,
+    close: bool,
+    /// `Expect: 100-continue`: the client waits for a `100 Continue` before
+    /// it sends the body.
+    expect_continue: bool,
+}
+
+/// Reads a request head up to its blank line into `head` (emptied first);
+/// false when it is larger than [`MAX_HEAD`].
+///
+/// # Errors
+/// A read error, a timeout, or the end of the stream before the blank line.
+fn read_head(reader: &mut BufReader<Timed>, head: &mut Vec<u8>) -> io::Result<bool> {
+    head.clear();
+    loop {
+        let start = head.len();
+        let n = (&mut *reader)
+            .take((MAX_HEAD - start) as u64 + 1)
+            .read_until(b'\n', head)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if head.len() > MAX_HEAD {
+            return Ok(false);
+        }
+        match &head[start..] {
+            b"\r\n" | b"\n" if start == 0 => head.clear(), // blank lines between requests
+            b"\r\n" | b"\n" => return Ok(true),
+            line if line.ends_with(b"\n") => {}
+            _ => return Err(io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
+fn parse_head(head: &str) -> Result<Head<'_>, String> {
     let mut lines = head.lines();
     let request = lines.next().unwrap_or_default();
-    let mut parts = request.split_whitespace();
-    let (method, uri, version) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    let mut parts = request.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("malformed request line".into());
+    };
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return Err(format!("only HTTP/1.0 and 1.1 are served, not {version:?}"));
+    }
     if method != "POST" {
         return Err(format!("only POST is served, not {method:?}"));
     }
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
     let mut out = Head {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
+        method,
+        path,
+        query,
         headers: Vec::new(),
         target: None,
         length: 0,
         close: version == "HTTP/1.0",
+        expect_continue: false,
     };
-    for line in lines {
+    let mut length = None;
+    for line in lines.take_while(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
-            continue;
+            return Err("malformed header line".into());
         };
+        if name.is_empty() || name.contains(|c: char| c.is_ascii_whitespace()) {
+            return Err("malformed header name".into());
+        }
         let value = value.trim();
-        let name = name.trim().to_ascii_lowercase();
-        out.headers.push((name.clone(), value.to_owned()));
-        match name.as_str() {
-            "x-amz-target" => out.target = Some(value.to_owned()),
-            "content-length" => {
-                out.length = value
-                    .parse()
-                    .map_err(|_| "invalid content-length".to_owned())?
+        out.headers.push((name, value));
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("x-amz-target") {
+            out.target = Some(value);
+        } else if is("content-length") {
+            let n = (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| value.parse::<u64>().ok())
+                .flatten()
+                .ok_or("invalid content-length")?;
+            if length.is_some_and(|l| l != n) {
+                return Err("conflicting content-length headers".into());
             }
-            "transfer-encoding" => return Err("chunked request bodies are not served".into()),
-            "connection" => out.close = value.eq_ignore_ascii_case("close"),
-            _ => {}
+            length = Some(n);
+        } else if is("transfer-encoding") {
+            return Err("chunked request bodies are not served".into());
+        } else if is("connection") {
+            out.close = value.eq_ignore_ascii_case("close");
+        } else if is("expect") {
+            if !value.eq_ignore_ascii_case("100-continue") {
+                return Err(format!("cannot meet expectation {value:?}"));
+            }
+            out.expect_continue = true;
         }
     }
+    // A length past MAX_BODY is refused by the caller; usize::MAX stands for
+    // one that does not fit.
+    out.length = length.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
     Ok(out)
 }
 
@@ -219,6 +397,7 @@ fn respond(w: &mut impl io::Write, status: u16, body: &[u8], close: bool) -> io:
         200 => "OK",
         400 => "Bad Request",
         413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     };

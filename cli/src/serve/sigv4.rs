@@ -32,7 +32,12 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|&b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -45,7 +50,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Checks the signature of a request with `headers` (names in lowercase).
+/// Checks the signature of a request with `headers` (names in any case).
 ///
 /// # Errors
 /// A [`Refusal`]: no signature, an unknown key, or a signature that does not match.
@@ -54,14 +59,14 @@ pub fn verify(
     method: &str,
     path: &str,
     query: &str,
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(), Refusal> {
     let header = |name: &str| {
         let values: Vec<&str> = headers
             .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
             .collect();
         (!values.is_empty()).then(|| values.join(","))
     };
@@ -174,7 +179,10 @@ mod tests {
         };
         let e = verify(&creds, "POST", "/", "", &[], b"").unwrap_err();
         assert_eq!(e.0, "MissingAuthenticationTokenException");
-        let auth = ("authorization".to_owned(), "AWS4-HMAC-SHA256 Credential=OTHER/20261201/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00".to_owned());
+        let auth = (
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=OTHER/20261201/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00",
+        );
         assert_eq!(
             verify(&creds, "POST", "/", "", &[auth], b"").unwrap_err().0,
             "UnrecognizedClientException"

@@ -30,41 +30,68 @@ pub fn encode(data: &[u8]) -> String {
     String::from_utf8(out).expect("base64 is ASCII")
 }
 
+/// What each byte stands for in base64; [`INVALID`] for bytes outside the
+/// alphabet (`=` included: padding is handled apart).
+const TABLE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// [`TABLE`]'s mark for a byte that is not base64 (any value of 64 or more).
+const INVALID: u8 = 0xff;
+
 /// The bytes `text` encodes; `None` when it is not base64.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    decode_into(&mut out, text.as_bytes()).then_some(out)
+}
+
+/// Appends the bytes `text` encodes to `out`; false, with `out` as it was,
+/// when `text` is not base64.
+///
+/// Every group of four characters becomes three bytes written in place, so
+/// the PutRecords path decodes a record's data straight into its buffer.
+pub fn decode_into(out: &mut Vec<u8>, text: &[u8]) -> bool {
+    if !text.len().is_multiple_of(4) {
+        return false;
     }
-    const INVALID: u8 = 0xff;
-    const TABLE: [u8; 256] = {
-        let mut t = [INVALID; 256];
-        let mut i = 0;
-        while i < 64 {
-            t[ALPHABET[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
+    let start = out.len();
+    let Some(last) = text.len().checked_sub(4) else {
+        return true; // empty
     };
-    let value = |c: u8| match TABLE[c as usize] {
-        INVALID => None,
-        v => Some(u32::from(v)),
-    };
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (i, quad) in bytes.chunks(4).enumerate() {
-        let last = i + 1 == bytes.len() / 4;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0;
-        for &c in &quad[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad;
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+    let (full, tail) = text.split_at(last);
+    let pad = tail.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return false;
     }
-    Some(out)
+    out.resize(start + full.len() / 4 * 3 + 3 - pad, 0);
+    let (body, end) = out[start..].split_at_mut(full.len() / 4 * 3);
+    // Values OR-ed together: any invalid byte leaves bit 6 or 7 set.
+    let mut seen = 0u8;
+    let mut quad = |q: &[u8]| {
+        let mut n = 0u32;
+        for &c in q {
+            let v = TABLE[usize::from(c)];
+            seen |= v;
+            n = (n << 6) | u32::from(v & 63);
+        }
+        n << (6 * (4 - q.len()))
+    };
+    for (q, three) in full.chunks_exact(4).zip(body.chunks_exact_mut(3)) {
+        three.copy_from_slice(&quad(q).to_be_bytes()[1..]);
+    }
+    let n = quad(&tail[..4 - pad]);
+    end.copy_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    if seen >= 64 {
+        out.truncate(start);
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -78,8 +105,28 @@ mod tests {
         }
         assert_eq!(encode(b"hello"), "aGVsbG8=");
         assert_eq!(encode(&[0xff, 0, 1]), "/wAB");
-        for bad in ["a", "a===", "aGVsbG8", "aG=sbG8=", "a*cd"] {
+        for bad in [
+            "a",
+            "a===",
+            "====",
+            "aGVsbG8",
+            "aG=sbG8=",
+            "a*cd",
+            "aG=b",
+            "aGVs\u{e9}G8=",
+        ] {
             assert_eq!(decode(bad), None, "{bad}");
+        }
+        // Appending keeps what was there, and a refusal leaves it as it was.
+        let mut out = b"ab".to_vec();
+        assert!(decode_into(&mut out, b"aGVsbG8="));
+        assert!(!decode_into(&mut out, b"aGVs*G8="));
+        assert_eq!(out, b"abhello");
+        // Every length from 0 to 255 bytes, all byte values among them.
+        let all: Vec<u8> = (0..=255).collect();
+        for n in 0..all.len() {
+            let data = &all[all.len() - n..];
+            assert_eq!(decode(&encode(data)).as_deref(), Some(data), "{n} bytes");
         }
     }
 }

@@ -1,9 +1,14 @@
 //! `osprey serve --http`: the Kinesis Data Streams API driven by boto3, the
 //! AWS SDK for Python, with an endpoint URL; SigV4 signatures checked when
-//! the server has credentials.
+//! the server has credentials. Then the HTTP server itself through raw
+//! `TcpStream`s: idle and slow peers are closed after `--idle-timeout` and
+//! `--request-timeout` and give their slot back, `Expect: 100-continue` is
+//! met, and malformed or broken requests end their own connection only.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Shutdown, TcpStream};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::common::osprey;
 
@@ -162,4 +167,328 @@ fn sigv4_signatures_are_checked_with_credentials() {
     client(SIGNED, &url);
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// The server's timeouts in these tests, in seconds.
+const IDLE: f64 = 0.6;
+const REQUEST: f64 = 0.6;
+
+/// A server process, killed when dropped (a failed test leaves none behind).
+struct Running(std::process::Child);
+
+impl Running {
+    /// True when the server process is still running.
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server with short timeouts; returns it and its `HOST:PORT`.
+fn quick_server(dir: &std::path::Path) -> (Running, String) {
+    let (idle, request) = (IDLE.to_string(), REQUEST.to_string());
+    let (server, url) = serve(
+        dir,
+        &["--idle-timeout", &idle, "--request-timeout", &request],
+    );
+    (
+        Running(server),
+        url.trim_start_matches("http://").to_owned(),
+    )
+}
+
+/// A connection to `addr` whose reads give up after 10 s.
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// The head of a request for `op` with a body of `len` bytes.
+fn head(op: &str, len: usize) -> String {
+    format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+/// Reads one answer on `r`: its status and body.
+fn answer(r: &mut BufReader<TcpStream>) -> (u16, String) {
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let code = status
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .parse()
+        .unwrap();
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    (code, String::from_utf8(body).unwrap())
+}
+
+/// Sends one request for `op` on `r` and reads its answer.
+fn call(r: &mut BufReader<TcpStream>, op: &str, body: &str) -> (u16, String) {
+    let request = head(op, body.len()) + body;
+    r.get_mut().write_all(request.as_bytes()).unwrap();
+    answer(r)
+}
+
+/// Reads what the server sends until it closes the connection (a reset
+/// counts); how long that took. Panics when it is still open after the
+/// 10 s read timeout.
+fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    match s.read_to_end(&mut got) {
+        Ok(_) => {}
+        // A reset (the server closed with bytes of ours unread) ends it too.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the server did not close the connection: {e}"),
+    }
+    (got, start.elapsed())
+}
+
+#[test]
+fn idle_and_slow_peers_are_closed_and_give_their_slot_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = quick_server(dir.path());
+    let mut client = BufReader::new(connect(&addr));
+    assert_eq!(
+        call(&mut client, "CreateStream", r#"{"StreamName":"s"}"#).0,
+        200
+    );
+    // A keep-alive client that pauses within the idle limit keeps its connection.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_secs_f64(IDLE / 2.0));
+        assert_eq!(call(&mut client, "ListStreams", "{}").0, 200);
+    }
+    // Every slot taken (the client's and 63 that send nothing): the next
+    // connection is refused.
+    let mut idle: Vec<TcpStream> = (1..64).map(|_| connect(&addr)).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut extra = BufReader::new(connect(&addr));
+    let (code, body) = answer(&mut extra);
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("ProvisionedThroughputExceededException"),
+        "{body}"
+    );
+    // The idle ones are closed, without an answer, once the idle limit passes.
+    for s in &mut idle {
+        let (got, _) = until_closed(s);
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    }
+    // A request that trickles in (a slowloris) is cut off at the request
+    // limit, however often a byte comes.
+    let mut slow = connect(&addr);
+    let start = Instant::now();
+    let request = head("ListStreams", 2) + "{}";
+    let mut cut = false;
+    for b in request.as_bytes() {
+        if slow.write_all(std::slice::from_ref(b)).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (got, _) = until_closed(&mut slow);
+    assert!(cut || got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    let took = start.elapsed().as_secs_f64();
+    assert!(
+        took < REQUEST + 3.0,
+        "the slow request held on for {took:.1} s"
+    );
+    // So is a body that stops half way, and the slots are free again.
+    let mut half = connect(&addr);
+    half.write_all((head("ListStreams", 10) + "{}").as_bytes())
+        .unwrap();
+    let (got, waited) = until_closed(&mut half);
+    assert!(got.is_empty() && waited.as_secs_f64() < REQUEST + 3.0);
+    let mut fresh = BufReader::new(connect(&addr));
+    assert_eq!(call(&mut fresh, "ListStreams", "{}").0, 200);
+    assert!(server.alive());
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = quick_server(dir.path());
+    let body = r#"{"StreamName":"c"}"#;
+    let mut r = BufReader::new(connect(&addr));
+    let request =
+        head("CreateStream", body.len()).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    r.get_mut().write_all(request.as_bytes()).unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n\r\n");
+    r.get_mut().write_all(body.as_bytes()).unwrap();
+    assert_eq!(answer(&mut r).0, 200);
+    // Too large a body is refused before it is sent.
+    let request =
+        head("CreateStream", 9 << 20).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    r.get_mut().write_all(request.as_bytes()).unwrap();
+    assert_eq!(answer(&mut r).0, 413);
+    let (got, _) = until_closed(r.get_mut());
+    assert!(got.is_empty());
+    assert!(server.alive());
+}
+
+#[test]
+fn a_bad_request_ends_its_own_connection_with_at_most_one_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = quick_server(dir.path());
+    // A client that keeps calling through it all, on its own connection.
+    let mut good = BufReader::new(connect(&addr));
+    assert_eq!(
+        call(&mut good, "CreateStream", r#"{"StreamName":"s"}"#).0,
+        200
+    );
+    let put = r#"{"StreamName":"s","Records":[{"Data":"eA==","PartitionKey":"k"}]}"#;
+    let with = |header: &str| {
+        head("PutRecords", put.len())
+            .replace("Content-Length", &format!("{header}\r\nX-Old-Length"))
+            + put
+    };
+    let cases: Vec<(&str, Vec<u8>, Option<u16>)> = vec![
+        (
+            "garbage",
+            b"\x16\x03\x01\x02\x00 hello there\r\n\r\n".to_vec(),
+            Some(400),
+        ),
+        ("no version", b"POST /\r\n\r\n".to_vec(), Some(400)),
+        (
+            "GET",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            Some(400),
+        ),
+        (
+            "header line without a colon",
+            b"POST / HTTP/1.1\r\nHost x\r\n\r\n".to_vec(),
+            Some(400),
+        ),
+        (
+            "negative length",
+            with("Content-Length: -1").into_bytes(),
+            Some(400),
+        ),
+        (
+            "signed length",
+            with("Content-Length: +66").into_bytes(),
+            Some(400),
+        ),
+        (
+            "huge length",
+            with("Content-Length: 99999999999999999999999").into_bytes(),
+            Some(400),
+        ),
+        (
+            "length past the limit",
+            with("Content-Length: 1000000000").into_bytes(),
+            Some(413),
+        ),
+        (
+            "two lengths",
+            with("Content-Length: 66\r\nContent-Length: 3").into_bytes(),
+            Some(400),
+        ),
+        (
+            "chunked",
+            with("Transfer-Encoding: chunked").into_bytes(),
+            Some(400),
+        ),
+        (
+            "unknown expectation",
+            with("Expect: magic").into_bytes(),
+            Some(400),
+        ),
+        (
+            "non-UTF-8 request line",
+            b"POST /\xff HTTP/1.1\r\n\r\n".to_vec(),
+            Some(400),
+        ),
+        (
+            "non-UTF-8 header",
+            b"POST / HTTP/1.1\r\nX-A: \xc3\x28\r\n\r\n".to_vec(),
+            Some(400),
+        ),
+        (
+            "head too large",
+            [
+                &b"POST / HTTP/1.1\r\nX-A: "[..],
+                &[b'a'; 70_000],
+                b"\r\n\r\n",
+            ]
+            .concat(),
+            Some(431),
+        ),
+        (
+            "body shorter than announced",
+            (head("PutRecords", 1000) + put).into_bytes(),
+            None,
+        ),
+        ("head cut off", b"POST / HTTP/1.1\r\nHost: x".to_vec(), None),
+    ];
+    for (what, bytes, expected) in cases {
+        let mut s = connect(&addr);
+        s.write_all(&bytes).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let (got, _) = until_closed(&mut s);
+        let got = String::from_utf8_lossy(&got);
+        let answers = got.split("\r\n").filter(|l| l.starts_with("HTTP/")).count();
+        match expected {
+            Some(code) => assert!(
+                answers == 1
+                    && got.starts_with(&format!("HTTP/1.1 {code} "))
+                    && got.contains("\"__type\""),
+                "{what}: {got}"
+            ),
+            None => assert_eq!(answers, 0, "{what}: {got}"),
+        }
+        assert_eq!(call(&mut good, "PutRecords", put).0, 200, "after {what}");
+    }
+    // Two equal lengths are one length.
+    let mut s = BufReader::new(connect(&addr));
+    let twice = format!(
+        "Content-Length: {}\r\nContent-Length: {}",
+        put.len(),
+        put.len()
+    );
+    s.get_mut().write_all(with(&twice).as_bytes()).unwrap();
+    assert_eq!(answer(&mut s).0, 200);
+    // A connection reset mid-body: the client closes with the server's
+    // `100 Continue` unread, so its kernel answers with a reset.
+    for _ in 0..8 {
+        let mut s = connect(&addr);
+        let request =
+            head("PutRecords", 100_000).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        s.write_all(&[b' '; 5000]).unwrap();
+        drop(s);
+    }
+    assert_eq!(
+        call(&mut good, "PutRecords", put).0,
+        200,
+        "after the resets"
+    );
+    assert!(server.alive());
 }
