@@ -81,7 +81,7 @@ for k in $KEYS; do
     f="$DIR/rows${ROWS}_keys${k}.parquet"
     # Three runs each where a run is short; this machine is shared and noisy.
     if [ "$k" -le 10000 ]; then REPEAT=${REPEATS:-3}; else REPEAT=${REPEATS:-1}; fi
-    echo "== $k keys ($(du -h "$f" | cut -f1) parquet)"
+    echo "== $k keys ($(du -hL "$f" | cut -f1) parquet)"
     for b in $BACKENDS; do
         timed "osprey-$b" "$OSPREY" aggregate "$f" --window tumbling:1m --group-by sensor --agg "$AGG" \
             --backend "$b" --batch-rows 1048576 --output "$OUT"
