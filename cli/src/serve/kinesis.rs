@@ -12,7 +12,10 @@
 //! answer is written straight into the output bytes. Only a body of an
 //! unexpected shape (a field of the wrong type, a key given twice) goes
 //! through a `serde_json::Value`, so that its answer is the same as before.
-//! The other calls are rare and go through a `Value` both ways.
+//! GetRecords, the call consumers make all the time, reads its small request
+//! as a `Value` but writes its answer straight into the output bytes, each
+//! record's data base64 encoded in place. The other calls are rare and go
+//! through a `Value` both ways.
 
 use std::borrow::Cow;
 
@@ -139,6 +142,7 @@ pub fn handle(
         )),
         Some("PutRecords") => put_records(store, body, scratch, out),
         Some("PutRecord") => put_one(store, body, out),
+        Some("GetRecords") => parse_value(body).and_then(|req| get_records(store, &req, out)),
         Some(op) => parse_value(body)
             .and_then(|req| operation(store, op, &req))
             .map(|answer| push_json(out, &answer)),
@@ -414,28 +418,6 @@ fn operation(store: &Store, op: &str, req: &Value) -> Result<Value, ApiError> {
             let it = store.shard_iterator(stream, shard, position)?;
             Ok(json!({ "ShardIterator": iterator_token(&it) }))
         }
-        "GetRecords" => {
-            let it = parse_iterator(str_field(req, "ShardIterator")?)?;
-            let limit = u64_field(req, "Limit")?.unwrap_or(10_000).clamp(1, 10_000) as usize;
-            let got = store.get_records(&it, limit, 10 << 20)?;
-            let records: Vec<Value> = got
-                .records
-                .iter()
-                .map(|r| {
-                    json!({
-                        "SequenceNumber": r.seq.to_string(),
-                        "ApproximateArrivalTimestamp": r.timestamp_ms as f64 / 1000.0,
-                        "Data": base64::encode(&r.data),
-                        "PartitionKey": r.partition_key,
-                    })
-                })
-                .collect();
-            Ok(json!({
-                "Records": records,
-                "NextShardIterator": got.next.as_ref().map(iterator_token),
-                "MillisBehindLatest": got.millis_behind_latest,
-            }))
-        }
         "SplitShard" => {
             let key: u128 = str_field(req, "NewStartingHashKey")?
                 .parse()
@@ -627,6 +609,67 @@ fn put_records(
     Ok(())
 }
 
+/// The most bytes a GetRecords answer spends on one record besides its
+/// data's base64 and its partition key: the keys, quotes and punctuation
+/// (81), a sequence number (20 digits) and a timestamp (at most 24); a
+/// reservation, not a bound: a key with escapes takes more.
+const RECORD_OVERHEAD: usize = 81 + 20 + 24;
+
+/// GetRecords: up to `Limit` records (10 000 at most, and 10 MiB of data)
+/// from a shard iterator, the answer written into `out`.
+///
+/// The bytes are those a `Value` wrote, keys in its (sorted) order:
+/// `MillisBehindLatest`, `NextShardIterator` (`null` for a drained shard),
+/// then `Records`, each with `ApproximateArrivalTimestamp` (seconds, as a
+/// float), `Data`, `PartitionKey` and `SequenceNumber`. The answer's size is
+/// reserved up front, each record's data is base64 encoded in place, and a
+/// timestamp that repeats the one before it is copied rather than written
+/// again.
+fn get_records(store: &Store, req: &Value, out: &mut Vec<u8>) -> Result<(), ApiError> {
+    let it = parse_iterator(str_field(req, "ShardIterator")?)?;
+    let limit = u64_field(req, "Limit")?.unwrap_or(10_000).clamp(1, 10_000) as usize;
+    let got = store.get_records(&it, limit, 10 << 20)?;
+    let size: usize = got
+        .records
+        .iter()
+        .map(|r| r.data.len().div_ceil(3) * 4 + r.partition_key.len() + RECORD_OVERHEAD)
+        .sum();
+    out.reserve(size + 128);
+    out.extend_from_slice(br#"{"MillisBehindLatest":"#);
+    push_json(out, &got.millis_behind_latest);
+    out.extend_from_slice(br#","NextShardIterator":"#);
+    match &got.next {
+        Some(next) => push_json(out, &iterator_token(next)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(br#","Records":["#);
+    // The last timestamp written: its milliseconds and where its text lies.
+    let mut stamp: Option<(i64, std::ops::Range<usize>)> = None;
+    for (i, r) in got.records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"ApproximateArrivalTimestamp":"#);
+        match &stamp {
+            Some((ms, text)) if *ms == r.timestamp_ms => out.extend_from_within(text.clone()),
+            _ => {
+                let from = out.len();
+                push_json(out, &(r.timestamp_ms as f64 / 1000.0));
+                stamp = Some((r.timestamp_ms, from..out.len()));
+            }
+        }
+        out.extend_from_slice(br#","Data":""#);
+        base64::encode_into(out, &r.data);
+        out.extend_from_slice(br#"","PartitionKey":"#);
+        push_json(out, r.partition_key.as_str());
+        out.extend_from_slice(br#","SequenceNumber":""#);
+        push_json(out, &r.seq);
+        out.extend_from_slice(br#""}"#);
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
 fn iterator_token(it: &ShardIterator) -> String {
     base64::encode(format!("{}/{}/{}", it.stream, it.shard, it.next_seq).as_bytes())
 }
@@ -651,7 +694,150 @@ fn parse_iterator(token: &str) -> Result<ShardIterator, ApiError> {
     reason = "a test fails loudly at the first surprise"
 )]
 mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use osprey_ingest::store::StoreConfig;
+
     use super::*;
+
+    /// The test store's clock, moved on between puts.
+    static NOW_MS: AtomicI64 = AtomicI64::new(1_764_626_575_120);
+
+    fn clock() -> i64 {
+        NOW_MS.load(Ordering::Relaxed)
+    }
+
+    /// GetRecords as it was answered through a `Value`, before its answer
+    /// was written straight into bytes: the oracle for [`get_records`].
+    fn get_records_value(store: &Store, req: &Value) -> Result<Value, ApiError> {
+        let it = parse_iterator(str_field(req, "ShardIterator")?)?;
+        let limit = u64_field(req, "Limit")?.unwrap_or(10_000).clamp(1, 10_000) as usize;
+        let got = store.get_records(&it, limit, 10 << 20)?;
+        let records: Vec<Value> = got
+            .records
+            .iter()
+            .map(|r| {
+                json!({
+                    "SequenceNumber": r.seq.to_string(),
+                    "ApproximateArrivalTimestamp": r.timestamp_ms as f64 / 1000.0,
+                    "Data": base64::encode(&r.data),
+                    "PartitionKey": r.partition_key,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "Records": records,
+            "NextShardIterator": got.next.as_ref().map(iterator_token),
+            "MillisBehindLatest": got.millis_behind_latest,
+        }))
+    }
+
+    #[test]
+    fn get_records_answers_are_byte_for_byte_those_of_the_value_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            clock,
+            ..StoreConfig::default()
+        };
+        let store = Store::open(dir.path(), config).unwrap();
+        let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+        let mut call = |op: &str, body: &Value| {
+            let target = format!("Kinesis_20131202.{op}");
+            let body = serde_json::to_vec(body).unwrap();
+            let status = handle(&store, Some(&target), &body, &mut scratch, &mut out);
+            (status, out.clone())
+        };
+        assert_eq!(
+            call("CreateStream", &json!({"StreamName": "s", "ShardCount": 2})).0,
+            200
+        );
+        let keys = ["a", "q\"b\\\t\u{1}", "\u{e9}t\u{e9}\u{1f600}", "</x>"];
+        for round in 0..12_usize {
+            NOW_MS.fetch_add([1, 7, 1000, 0][round % 4], Ordering::Relaxed);
+            let records: Vec<Value> = (0..25_usize)
+                .map(|i| {
+                    let n = [1, 2, 3, 4, 5, 6, 7, 8, 100, 3000][(i + round) % 10];
+                    let data: Vec<u8> = (0..n).map(|j| (j * 31 + i + round) as u8).collect();
+                    json!({"Data": base64::encode(&data), "PartitionKey": format!("{}{i}", keys[i % 4])})
+                })
+                .collect();
+            let (status, answer) = call(
+                "PutRecords",
+                &json!({"StreamName": "s", "Records": records}),
+            );
+            assert_eq!(status, 200);
+            assert!(answer.starts_with(br#"{"EncryptionType":"NONE","FailedRecordCount":0,"#));
+        }
+        // A split drains the parent: its last answer has no next iterator.
+        let split = json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000",
+                           "NewStartingHashKey": (1_u128 << 126).to_string()});
+        assert_eq!(call("SplitShard", &split).0, 200);
+        NOW_MS.fetch_add(2500, Ordering::Relaxed);
+
+        let expected = |req: &Value| match get_records_value(&store, req) {
+            Ok(v) => serde_json::to_vec(&v).unwrap(),
+            Err(ApiError(name, msg)) => error_body(name, &msg),
+        };
+        let (mut pages, mut behind, mut drained) = (0, 0, 0);
+        for shard in ["shardId-000000000000", "shardId-000000000001"] {
+            for (kind, seq) in [
+                ("TRIM_HORIZON", None),
+                ("AT_SEQUENCE_NUMBER", Some("3")),
+                ("LATEST", None),
+            ] {
+                let mut req =
+                    json!({"StreamName": "s", "ShardId": shard, "ShardIteratorType": kind});
+                if let Some(seq) = seq {
+                    req["StartingSequenceNumber"] = json!(seq);
+                }
+                let (_, answer) = call("GetShardIterator", &req);
+                let start: Value = serde_json::from_slice(&answer).unwrap();
+                for limit in [json!(1), json!(7), json!(10_000), Value::Null] {
+                    let mut it = start["ShardIterator"].clone();
+                    for _ in 0..40 {
+                        let req = json!({"ShardIterator": it, "Limit": limit});
+                        let (status, answer) = call("GetRecords", &req);
+                        assert_eq!(status, 200);
+                        assert_eq!(
+                            String::from_utf8_lossy(&answer),
+                            String::from_utf8_lossy(&expected(&req))
+                        );
+                        let v: Value = serde_json::from_slice(&answer).unwrap();
+                        pages += 1;
+                        behind += usize::from(v["MillisBehindLatest"] != 0);
+                        it = v["NextShardIterator"].clone();
+                        drained += usize::from(it.is_null());
+                        if it.is_null() || v["Records"].as_array().unwrap().is_empty() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            pages > 100 && behind > 0 && drained > 0,
+            "{pages} {behind} {drained}"
+        );
+        let token = |t: &str| base64::encode(t.as_bytes());
+        for req in [
+            json!({}),
+            json!({"ShardIterator": 5}),
+            json!({"ShardIterator": "***"}),
+            json!({"ShardIterator": token("s/shardId-000000000009/0")}),
+            json!({"ShardIterator": token("t/shardId-000000000001/0")}),
+            json!({"ShardIterator": token("s/shardId-000000000001/99999")}),
+            json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": 0}),
+            json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": -1}),
+            json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": "x"}),
+        ] {
+            let (_, answer) = call("GetRecords", &req);
+            assert_eq!(
+                String::from_utf8_lossy(&answer),
+                String::from_utf8_lossy(&expected(&req)),
+                "{req}"
+            );
+        }
+    }
 
     #[test]
     fn put_requests_borrow_from_the_body_and_refuse_other_shapes() {
