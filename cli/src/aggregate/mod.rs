@@ -51,13 +51,14 @@ use osprey_ingest::chunk::{
     ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet, spawn_reader,
 };
 use osprey_kernels::window::acc::AggValue;
+use osprey_kernels::window::keys::KeyValue;
 use osprey_kernels::window::{Batch, Engine, WindowResult};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
 use self::checkpoint::Progress;
 use self::columns::{Converter, row_json};
 use self::input::{Input, Listener, Origin, Origins, TcpLine, listen};
-use self::output::{Cell, Destination, ErrorSink, ResultSink, StreamTarget};
+use self::output::{Cell, CellRef, Destination, ErrorSink, ResultSink, StreamTarget};
 use self::plan::{Expr, OutputColumn, Plan, Scalar};
 use self::prepare::{Slot, check_flags, duration_flag, input_format, prepare, usage};
 use self::stream_source::StreamSource;
@@ -82,57 +83,78 @@ struct Run {
 }
 
 impl Run {
+    /// Writes the rows of the windows that closed, those HAVING keeps.
+    /// Without HAVING, each row goes to the output straight from the
+    /// window's state and the key dictionaries, without building a row.
     fn emit(&mut self, closed: Vec<WindowResult>) -> Result<()> {
+        let mut values: Vec<AggValue> = Vec::with_capacity(self.slots.len());
         for w in closed {
+            values.clear();
+            values.extend(self.slots.iter().map(|s| w.acc.finish(s.func, s.column)));
+            let Some(having) = &self.plan.having else {
+                let dicts = &self.converter.dicts;
+                // Key `i` of the group: its id is the group with one key,
+                // else the tuple's `i`th.
+                let ids = match dicts.len() {
+                    0 | 1 => None,
+                    _ => Some(self.converter.groups.ids(w.group).unwrap_or(&[])),
+                };
+                let key = |i: usize| {
+                    let id = match ids {
+                        None => Some(w.group),
+                        Some(ids) => ids.get(i).copied(),
+                    };
+                    id.and_then(|id| dicts.get(i)?.value(id))
+                        .unwrap_or(&KeyValue::Null)
+                };
+                let outputs = &self.plan.outputs;
+                self.windows += 1;
+                self.sink.write_with(outputs.len(), |c| match &outputs[c] {
+                    OutputColumn::WindowStart(_) => CellRef::Time(w.start),
+                    OutputColumn::WindowEnd(_) => CellRef::Time(w.end),
+                    OutputColumn::Key(i, _) => CellRef::Key(key(*i)),
+                    OutputColumn::Agg(i, _) => CellRef::Agg(values[*i]),
+                })?;
+                continue;
+            };
             let keys = self.converter.key_values(w.group);
-            let values: Vec<AggValue> = self
-                .slots
-                .iter()
-                .map(|s| w.acc.finish(s.func, s.column))
-                .collect();
             let mut row = Vec::with_capacity(self.plan.outputs.len());
             for out in &self.plan.outputs {
                 row.push(match out {
                     OutputColumn::WindowStart(_) => Cell::Time(w.start),
                     OutputColumn::WindowEnd(_) => Cell::Time(w.end),
-                    OutputColumn::Key(i, _) => Cell::Key(
-                        keys.get(*i)
-                            .cloned()
-                            .unwrap_or(osprey_kernels::window::keys::KeyValue::Null),
-                    ),
+                    OutputColumn::Key(i, _) => {
+                        Cell::Key(keys.get(*i).cloned().unwrap_or(KeyValue::Null))
+                    }
                     OutputColumn::Agg(i, _) => Cell::Agg(values[*i]),
                 });
             }
-            if let Some(having) = &self.plan.having {
-                let to_scalar = |c: &Cell| match c {
-                    Cell::Time(t) => Scalar::Number(*t as f64),
-                    Cell::Key(k) => match output::key_json(k) {
-                        serde_json::Value::String(s) => Scalar::Text(s),
-                        serde_json::Value::Number(n) => {
-                            Scalar::Number(n.as_f64().unwrap_or(f64::NAN))
-                        }
-                        serde_json::Value::Bool(b) => Scalar::Bool(b),
-                        _ => Scalar::Null,
-                    },
-                    Cell::Agg(AggValue::Int(i)) => Scalar::Number(*i as f64),
-                    Cell::Agg(AggValue::Float(f)) => Scalar::Number(*f),
-                    Cell::Agg(AggValue::Null) => Scalar::Null,
-                };
-                let lookup = |e: &Expr| match e {
-                    Expr::Agg(i) => to_scalar(&Cell::Agg(values[*i])),
-                    Expr::Column(n) => self
-                        .names
-                        .iter()
-                        .position(|m| m == n)
-                        .map_or(Scalar::Null, |p| to_scalar(&row[p])),
+            let to_scalar = |c: &Cell| match c {
+                Cell::Time(t) => Scalar::Number(*t as f64),
+                Cell::Key(k) => match output::key_json(k) {
+                    serde_json::Value::String(s) => Scalar::Text(s),
+                    serde_json::Value::Number(n) => Scalar::Number(n.as_f64().unwrap_or(f64::NAN)),
+                    serde_json::Value::Bool(b) => Scalar::Bool(b),
                     _ => Scalar::Null,
-                };
-                if having.eval(&lookup) != Scalar::Bool(true) {
-                    continue;
-                }
+                },
+                Cell::Agg(AggValue::Int(i)) => Scalar::Number(*i as f64),
+                Cell::Agg(AggValue::Float(f)) => Scalar::Number(*f),
+                Cell::Agg(AggValue::Null) => Scalar::Null,
+            };
+            let lookup = |e: &Expr| match e {
+                Expr::Agg(i) => to_scalar(&Cell::Agg(values[*i])),
+                Expr::Column(n) => self
+                    .names
+                    .iter()
+                    .position(|m| m == n)
+                    .map_or(Scalar::Null, |p| to_scalar(&row[p])),
+                _ => Scalar::Null,
+            };
+            if having.eval(&lookup) != Scalar::Bool(true) {
+                continue;
             }
             self.windows += 1;
-            self.sink.write(&self.names, row)?;
+            self.sink.write(row)?;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@
 //! `"Infinity"` and `"-Infinity"`; an aggregate over no values is `null`.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,9 +27,10 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use osprey_ingest::{NdjsonSink, StreamLines};
+use osprey_ingest::{IngestError, NdjsonSink, StreamLines};
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
+use serde_json::ser::{CompactFormatter, Formatter as _};
 use serde_json::{Map, Value};
 
 use super::args::OutputFormat;
@@ -77,58 +78,159 @@ pub enum Cell {
     Agg(AggValue),
 }
 
-/// A JSON object whose fields keep the plan's order, written without
-/// building `serde_json::Value`s (result rows are many).
-struct Ordered<'a> {
-    names: &'a [String],
-    cells: &'a [Cell],
-    /// The text of the window bounds, by cell.
-    times: &'a [Option<&'a str>],
+/// NDJSON result rows, each written straight into a reused line buffer:
+/// no `serde_json::Value`s, no per-row allocation. The bytes are those
+/// serde_json writes for the same row (its escaping, its `ryu` floats and
+/// `itoa` integers, through its own formatter), field by field in the
+/// plan's order.
+pub struct NdjsonRows {
+    out: BufWriter<Box<dyn Write>>,
+    /// The line being built.
+    line: Vec<u8>,
+    /// Each column's name as a JSON string followed by `:`.
+    keys: Vec<Box<[u8]>>,
+    /// The last two window bounds and their text as JSON strings: bounds
+    /// repeat row after row, so each is formatted once.
+    times: [(i64, Vec<u8>); 2],
 }
 
-/// One cell, serialised in place.
-struct CellJson<'a>(&'a Cell, Option<&'a str>);
+impl NdjsonRows {
+    /// Rows with the columns `names`, to `out`, through a 64 KiB buffer.
+    fn new(out: Box<dyn Write>, names: &[String]) -> Self {
+        let keys = names
+            .iter()
+            .map(|n| {
+                let mut k = Vec::with_capacity(n.len() + 3);
+                json_str(&mut k, n);
+                k.push(b':');
+                k.into_boxed_slice()
+            })
+            .collect();
+        NdjsonRows {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            line: Vec::with_capacity(1024),
+            keys,
+            times: [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())],
+        }
+    }
 
-impl serde::Serialize for CellJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let float = |v: f64, s: S| {
-            if v.is_nan() {
-                s.serialize_str("NaN")
-            } else if v.is_infinite() {
-                s.serialize_str(if v > 0.0 { "Infinity" } else { "-Infinity" })
-            } else {
-                s.serialize_f64(v)
+    /// Writes the row whose column `c` is `cell(c)`.
+    fn write<'a>(&mut self, mut cell: impl FnMut(usize) -> CellRef<'a>) -> Result<()> {
+        let NdjsonRows {
+            out,
+            line,
+            keys,
+            times,
+        } = self;
+        line.clear();
+        line.push(b'{');
+        for (c, key) in keys.iter().enumerate() {
+            if c > 0 {
+                line.push(b',');
             }
-        };
-        match (self.0, self.1) {
-            (_, Some(text)) => s.serialize_str(text),
-            (Cell::Time(us), None) => s.serialize_str(&rfc3339(*us)),
-            (Cell::Key(KeyValue::Str(v)), _) => s.serialize_str(v),
-            (Cell::Key(KeyValue::Int(i)), _) => s.serialize_i64(*i),
-            (Cell::Key(KeyValue::Bool(b)), _) => s.serialize_bool(*b),
-            (Cell::Key(KeyValue::Float(bits)), _) => float(f64::from_bits(*bits), s),
-            (Cell::Key(KeyValue::Null) | Cell::Agg(AggValue::Null), _) => s.serialize_unit(),
-            (Cell::Agg(AggValue::Int(i)), _) => s.serialize_u64(*i),
-            (Cell::Agg(AggValue::Float(f)), _) => float(*f, s),
+            line.extend_from_slice(key);
+            match cell(c) {
+                CellRef::Time(us) => line.extend_from_slice(time_json(times, us)),
+                CellRef::Key(k) => key_bytes(line, k),
+                CellRef::Agg(AggValue::Int(i)) => num(line, |f, w| f.write_u64(w, i)),
+                CellRef::Agg(AggValue::Float(v)) => float_bytes(line, v),
+                CellRef::Agg(AggValue::Null) => line.extend_from_slice(b"null"),
+            }
+        }
+        line.extend_from_slice(b"}\n");
+        out.write_all(line).map_err(IngestError::from)?;
+        Ok(())
+    }
+
+    /// Pushes buffered rows to the output and flushes it.
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(IngestError::from)?;
+        Ok(())
+    }
+}
+
+/// One cell of a row being written, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub enum CellRef<'a> {
+    /// A window bound (µs).
+    Time(i64),
+    /// A key.
+    Key(&'a KeyValue),
+    /// An aggregate.
+    Agg(AggValue),
+}
+
+impl<'a> From<&'a Cell> for CellRef<'a> {
+    fn from(cell: &'a Cell) -> Self {
+        match cell {
+            Cell::Time(us) => CellRef::Time(*us),
+            Cell::Key(k) => CellRef::Key(k),
+            Cell::Agg(a) => CellRef::Agg(*a),
         }
     }
 }
 
-impl serde::Serialize for Ordered<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let mut map = s.serialize_map(Some(self.names.len()))?;
-        for ((n, c), t) in self.names.iter().zip(self.cells).zip(self.times) {
-            map.serialize_entry(n, &CellJson(c, *t))?;
+/// The text of window bound `us` as a JSON string, from `cache` when it
+/// holds it (else formatted into the older entry).
+fn time_json(cache: &mut [(i64, Vec<u8>); 2], us: i64) -> &[u8] {
+    let at = match cache.iter().position(|(t, _)| *t == us) {
+        Some(at) => at,
+        None => {
+            cache.swap(0, 1);
+            let (t, text) = &mut cache[0];
+            *t = us;
+            text.clear();
+            json_str(text, &rfc3339(us));
+            0
         }
-        map.end()
+    };
+    &cache[at].1
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn json_str(line: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(line, s).expect("a string always serialises into a Vec");
+}
+
+/// A number through serde_json's compact formatter (`itoa`, `ryu`).
+fn num(
+    line: &mut Vec<u8>,
+    write: impl FnOnce(&mut CompactFormatter, &mut Vec<u8>) -> std::io::Result<()>,
+) {
+    write(&mut CompactFormatter, line).expect("writing into a Vec cannot fail");
+}
+
+/// A float as the JSON of [`float_json`]: a number, or `"NaN"`,
+/// `"Infinity"`, `"-Infinity"`.
+fn float_bytes(line: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        line.extend_from_slice(b"\"NaN\"");
+    } else if v.is_infinite() {
+        line.extend_from_slice(if v > 0.0 {
+            b"\"Infinity\"".as_slice()
+        } else {
+            b"\"-Infinity\"".as_slice()
+        });
+    } else {
+        num(line, |f, w| f.write_f64(w, v));
+    }
+}
+
+/// A key as the JSON of [`key_json`].
+fn key_bytes(line: &mut Vec<u8>, k: &KeyValue) {
+    match k {
+        KeyValue::Null => line.extend_from_slice(b"null"),
+        KeyValue::Str(s) => json_str(line, s),
+        KeyValue::Int(i) => num(line, |f, w| f.write_i64(w, *i)),
+        KeyValue::Bool(b) => line.extend_from_slice(if *b { b"true" } else { b"false" }),
+        KeyValue::Float(bits) => float_bytes(line, f64::from_bits(*bits)),
     }
 }
 
 /// Where result rows go.
 pub enum ResultSink {
-    /// NDJSON, row by row; the last window bounds' text is kept, as they repeat.
-    Ndjson(NdjsonSink<Box<dyn Write>>, [(i64, String); 2]),
+    /// NDJSON, row by row.
+    Ndjson(NdjsonRows),
     /// Parquet or Arrow IPC, written at the end.
     File {
         /// Parquet or Arrow.
@@ -143,38 +245,39 @@ pub enum ResultSink {
 }
 
 impl ResultSink {
-    /// Writes one row.
+    /// Writes one row, its cells in the order of the columns.
     ///
     /// # Errors
     /// When the output cannot be written.
-    pub fn write(&mut self, names: &[String], row: Vec<Cell>) -> Result<()> {
+    pub fn write(&mut self, row: Vec<Cell>) -> Result<()> {
         match self {
-            ResultSink::Ndjson(sink, cache) => {
-                // Window bounds repeat row after row: format each once.
-                for cell in &row {
-                    if let Cell::Time(us) = cell
-                        && !cache.iter().any(|(t, _)| t == us)
-                    {
-                        cache.swap(0, 1);
-                        cache[0] = (*us, rfc3339(*us));
-                    }
-                }
-                let times: Vec<Option<&str>> = row
-                    .iter()
-                    .map(|cell| match cell {
-                        Cell::Time(us) => {
-                            cache.iter().find(|(t, _)| t == us).map(|(_, s)| s.as_str())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                sink.write(&Ordered {
-                    names,
-                    cells: &row,
-                    times: &times,
-                })?;
-            }
+            ResultSink::Ndjson(rows) => rows.write(|c| CellRef::from(&row[c]))?,
             ResultSink::File { rows, .. } => rows.push(row),
+        }
+        Ok(())
+    }
+
+    /// Writes one row whose column `c` is `cell(c)`, for each column: NDJSON
+    /// straight from the borrowed cells, without building a row.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn write_with<'a>(
+        &mut self,
+        columns: usize,
+        mut cell: impl FnMut(usize) -> CellRef<'a>,
+    ) -> Result<()> {
+        match self {
+            ResultSink::Ndjson(rows) => rows.write(cell)?,
+            ResultSink::File { rows, .. } => rows.push(
+                (0..columns)
+                    .map(|c| match cell(c) {
+                        CellRef::Time(us) => Cell::Time(us),
+                        CellRef::Key(k) => Cell::Key(k.clone()),
+                        CellRef::Agg(a) => Cell::Agg(a),
+                    })
+                    .collect(),
+            ),
         }
         Ok(())
     }
@@ -184,8 +287,8 @@ impl ResultSink {
     /// # Errors
     /// When the output cannot be written.
     pub fn flush(&mut self) -> Result<()> {
-        if let ResultSink::Ndjson(sink, _) = self {
-            sink.flush()?;
+        if let ResultSink::Ndjson(rows) = self {
+            rows.flush()?;
         }
         Ok(())
     }
@@ -196,7 +299,7 @@ impl ResultSink {
     /// When the output cannot be written.
     pub fn finish(self) -> Result<()> {
         match self {
-            ResultSink::Ndjson(mut sink, _) => Ok(sink.flush()?),
+            ResultSink::Ndjson(mut rows) => rows.flush(),
             ResultSink::File {
                 format,
                 file,
@@ -415,10 +518,7 @@ pub fn open(
             Box::new(lines.keyed_by_fields(target.key_fields.to_vec()))
         }
     };
-    Ok(ResultSink::Ndjson(
-        NdjsonSink::new(out),
-        [(i64::MIN, String::new()), (i64::MIN, String::new())],
-    ))
+    Ok(ResultSink::Ndjson(NdjsonRows::new(out, names)))
 }
 
 /// The error output: one NDJSON object a late or refused record.
@@ -505,5 +605,118 @@ impl ErrorSink {
     /// When the output cannot be written.
     pub fn flush(&mut self) -> Result<()> {
         Ok(self.sink.flush()?)
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// A writer whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The line serde_json writes for `row` through `Value`s, field by field.
+    fn by_value(names: &[String], row: &[Cell]) -> String {
+        let fields: Vec<String> = names
+            .iter()
+            .zip(row)
+            .map(|(n, c)| {
+                let v = match c {
+                    Cell::Time(us) => Value::String(rfc3339(*us)),
+                    Cell::Key(k) => key_json(k),
+                    Cell::Agg(AggValue::Int(i)) => Value::from(*i),
+                    Cell::Agg(AggValue::Float(f)) => float_json(*f),
+                    Cell::Agg(AggValue::Null) => Value::Null,
+                };
+                format!("{}:{v}", Value::String(n.clone()))
+            })
+            .collect();
+        format!("{{{}}}\n", fields.join(","))
+    }
+
+    #[test]
+    fn rows_are_written_as_serde_json_writes_them() {
+        let floats = [
+            0.0,
+            -0.0,
+            0.1,
+            1e21,
+            1e-7,
+            5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let keys = [
+            KeyValue::Null,
+            KeyValue::Str("".into()),
+            KeyValue::Str("a\"b\\c\u{1}\t\n\u{2028} é 😀".into()),
+            KeyValue::Int(i64::MIN),
+            KeyValue::Int(0),
+            KeyValue::Bool(true),
+            KeyValue::Bool(false),
+            KeyValue::Float((-0.0f64).to_bits()),
+            KeyValue::Float(f64::NAN.to_bits()),
+            KeyValue::Float(2.5f64.to_bits()),
+        ];
+        let names: Vec<String> = ["window_start", "window_end", "k\"ey", "n", "f", "none"]
+            .map(String::from)
+            .to_vec();
+        let out = Shared::default();
+        let mut sink = ResultSink::Ndjson(NdjsonRows::new(Box::new(out.clone()), &names));
+        let mut expected = String::new();
+        let times = [0, 1_500_000, -1, 1_764_608_400_123_456, i64::MAX, 0];
+        for (i, k) in keys.iter().enumerate() {
+            for (j, f) in floats.iter().enumerate() {
+                let row = vec![
+                    Cell::Time(times[(i + j) % times.len()]),
+                    Cell::Time(times[(i + 2 * j + 1) % times.len()]),
+                    Cell::Key(k.clone()),
+                    Cell::Agg(AggValue::Int(if j % 2 == 0 { u64::MAX } else { j as u64 })),
+                    Cell::Agg(AggValue::Float(*f)),
+                    Cell::Agg(AggValue::Null),
+                ];
+                expected.push_str(&by_value(&names, &row));
+                if j % 2 == 0 {
+                    sink.write(row).unwrap();
+                } else {
+                    sink.write_with(row.len(), |c| CellRef::from(&row[c]))
+                        .unwrap();
+                }
+            }
+        }
+        sink.finish().unwrap();
+        let written = String::from_utf8(out.0.take()).unwrap();
+        assert_eq!(written.lines().count(), keys.len() * floats.len());
+        for (w, e) in written.lines().zip(expected.lines()) {
+            assert_eq!(w, e);
+        }
+        assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn a_row_without_columns_is_an_empty_object() {
+        let out = Shared::default();
+        let mut sink = ResultSink::Ndjson(NdjsonRows::new(Box::new(out.clone()), &[]));
+        sink.write(Vec::new()).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(out.0.take(), b"{}\n");
     }
 }
