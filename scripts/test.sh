@@ -3,6 +3,7 @@
 # tests need (scripts/setup.sh: GStreamer, Mesa's lavapipe for the GPU tests,
 # ffmpeg as the oracle). Every test binary runs even when an earlier one
 # fails (--no-fail-fast); the script exits non-zero when any test fails.
+# With no arguments it then runs ./scripts/demo.sh, the README's first command.
 #
 # Extra arguments go to cargo test, e.g. `./scripts/test.sh oracle` runs the
 # tests whose names hold "oracle".
@@ -12,3 +13,16 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
 cargo test --release --workspace --no-fail-fast "$@"
+
+# The README's first command, end to end, when the whole suite runs: it
+# failed once without any test noticing (SIGPIPE under pipefail).
+if [ "$#" -eq 0 ]; then
+  mkdir -p target/demo
+  echo "test: ./scripts/demo.sh (log in target/demo/demo.log)" >&2
+  if ! ./scripts/demo.sh > target/demo/demo.log 2>&1; then
+    tail -n 30 target/demo/demo.log >&2
+    echo "test: ./scripts/demo.sh failed" >&2
+    exit 1
+  fi
+  echo "test: the demo ran: $(grep -c . target/demo/demo.log) lines of output" >&2
+fi
