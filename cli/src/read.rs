@@ -12,10 +12,9 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
-use osprey_ingest::store::{StartingPosition, Store, StreamReader};
+use osprey_ingest::store::{Store, StreamReader};
 
 use crate::args::stream::ReadArgs;
-use crate::exit::UsageError;
 use crate::stream::output::write_record;
 
 /// Records printed per batch at most.
@@ -23,12 +22,9 @@ const BATCH: usize = 1000;
 
 /// Runs `osprey read`.
 pub fn run(args: &ReadArgs) -> Result<()> {
-    let from: StartingPosition = args
-        .from
-        .parse()
-        .map_err(|e: osprey_ingest::IngestError| UsageError(e.to_string()))?;
+    let from = args.start.position()?;
     let store = Store::open_read_only(&args.data.data_dir)?;
-    let mut reader = StreamReader::new(&store, &args.stream, from, args.consumer.as_deref())?;
+    let mut reader = StreamReader::new(&store, &args.stream, from, args.start.consumer.as_deref())?;
     reader.drop_duplicates(args.drop_duplicates);
     let mut stdout = std::io::stdout().lock();
     let mut line = Vec::with_capacity(1 << 16);
@@ -37,7 +33,7 @@ pub fn run(args: &ReadArgs) -> Result<()> {
         let max = usize::try_from(left).unwrap_or(usize::MAX).min(BATCH);
         let batch = reader.poll(&store, max, 4 << 20)?;
         if batch.is_empty() {
-            if !args.follow {
+            if !args.start.follow {
                 break;
             }
             std::thread::sleep(Duration::from_millis(args.poll_ms.max(1)));

@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::chunk::{Chunker, RawRecord};
-use osprey_ingest::store::{Checkpoint, StartingPosition, Store, StreamReader};
+use osprey_ingest::store::{Checkpoint, Store, StreamReader};
 
 use super::Run;
 use super::args::AggregateArgs;
 use super::checkpoint::{Progress, RowTime};
 use super::input::{Origin, Origins};
-use super::prepare::usage;
 use super::trace::Trace;
 
 /// How long a caught-up `--follow` waits before looking for new records.
@@ -33,11 +32,7 @@ pub(super) struct StreamSource {
 
 impl StreamSource {
     pub(super) fn open(args: &AggregateArgs, name: &str) -> Result<Self> {
-        let from: StartingPosition = args
-            .stream
-            .from
-            .parse()
-            .map_err(|e: osprey_ingest::IngestError| usage(e))?;
+        let from = args.stream.position()?;
         let store = Store::open_read_only(&args.data.data_dir)?;
         let consumer = args.stream.consumer.clone();
         let reader = StreamReader::new(&store, name, from, consumer.as_deref())?;

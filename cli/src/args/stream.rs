@@ -150,17 +150,9 @@ pub struct PutArgs {
 pub struct ReadArgs {
     /// The stream to read
     pub stream: String,
-    /// Where each shard starts: trim-horizon, latest, seq:N, after-seq:N, or
-    /// time:T (ms since the epoch or RFC 3339 UTC)
-    #[arg(long, default_value = "trim-horizon", value_name = "POSITION")]
-    pub from: String,
-    /// Keep reading as records arrive, until killed
-    #[arg(long)]
-    pub follow: bool,
-    /// Read as this named consumer: resume from its checkpoint and save it as
-    /// records are printed
-    #[arg(long, value_name = "NAME")]
-    pub consumer: Option<String>,
+    /// Where to start, whether to follow, as which consumer.
+    #[command(flatten)]
+    pub start: StreamInputArgs,
     /// Stop after this many records
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -285,25 +277,36 @@ pub struct ServeArgs {
 }
 
 /// Where a consumer of a stream starts and whether it goes on: the reading
-/// arguments that `osprey aggregate stream:NAME` shares with `osprey read`.
+/// arguments that `osprey read` and `osprey aggregate stream:NAME` share.
 #[derive(Debug, Clone, Args)]
 pub struct StreamInputArgs {
-    /// With stream:NAME input, where each shard starts: trim-horizon,
-    /// latest, seq:N, after-seq:N, or time:T (ms since the epoch or RFC 3339
-    /// UTC)
+    /// Where each shard starts: trim-horizon, latest, seq:N, after-seq:N, or
+    /// time:T (ms since the epoch or RFC 3339 UTC)
     #[arg(long, default_value = "trim-horizon", value_name = "POSITION")]
     pub from: String,
-    /// With stream:NAME input, keep reading as records arrive, until killed
-    /// (or --until-idle)
+    /// Keep reading as records arrive, until killed (aggregate: or
+    /// --until-idle)
     #[arg(long)]
     pub follow: bool,
-    /// With stream:NAME input, read as this named consumer: resume from its
-    /// checkpoint, and save it as the windows of the records read are written
+    /// Read as this named consumer: resume from its checkpoint, and save it
+    /// as records are printed (read) or their windows written (aggregate)
     #[arg(long, value_name = "NAME")]
     pub consumer: Option<String>,
 }
 
 impl StreamInputArgs {
+    /// `--from` as a starting position.
+    ///
+    /// # Errors
+    /// [`UsageError`](crate::exit::UsageError) naming what cannot be read.
+    pub fn position(
+        &self,
+    ) -> Result<osprey_ingest::store::StartingPosition, crate::exit::UsageError> {
+        self.from
+            .parse()
+            .map_err(|e: osprey_ingest::IngestError| crate::exit::UsageError(e.to_string()))
+    }
+
     /// True when any of these was given a value other than its default.
     pub fn given(&self) -> bool {
         self.from != "trim-horizon" || self.follow || self.consumer.is_some()
