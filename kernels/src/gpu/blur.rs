@@ -116,7 +116,14 @@ impl Growing {
         if self.buffer.as_ref().is_some_and(|b| b.size() >= size) {
             return false;
         }
-        let size = size.next_power_of_two();
+        // Rounded up to a power of two so that slowly growing frames do not
+        // re-create it each time, but never past what the device binds.
+        let limits = device.limits();
+        let cap = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            & !(wgpu::COPY_BUFFER_ALIGNMENT - 1);
+        let size = size.next_power_of_two().min(cap).max(size);
         self.buffer = Some(device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(self.label),
             size,

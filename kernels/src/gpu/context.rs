@@ -70,11 +70,23 @@ impl GpuContext {
     /// # Errors
     /// [`KernelError::DeviceRequest`] when the adapter cannot open a device.
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
+        let limits = adapter.limits();
+        Self::from_adapter_with_limits(adapter, limits)
+    }
+
+    /// Opens a device on `adapter` held to `limits`, which may be lower than
+    /// the adapter's own: a device that binds less, to see how work that
+    /// does not fit is handled (as tests do), or to share a GPU politely.
+    ///
+    /// # Errors
+    /// [`KernelError::DeviceRequest`] when the adapter cannot open a device,
+    /// or `limits` asks for more than it offers.
+    pub fn from_adapter_with_limits(adapter: wgpu::Adapter, limits: wgpu::Limits) -> Result<Self> {
         let summary = AdapterSummary::from_info(&adapter.get_info());
         let desc = wgpu::DeviceDescriptor {
             label: Some("osprey device"),
             required_features: wgpu::Features::empty(),
-            required_limits: adapter.limits(),
+            required_limits: limits,
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
@@ -132,7 +144,7 @@ impl GpuContext {
         &self.queue
     }
 
-    /// The device's limits (the adapter's own, as requested).
+    /// The device's limits (the adapter's own unless others were asked for).
     pub fn limits(&self) -> wgpu::Limits {
         self.device.limits()
     }

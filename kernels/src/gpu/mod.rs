@@ -6,7 +6,10 @@
 //! dispatches for all frames in one compute pass ([`stats`], [`scene`],
 //! [`freeze`] and the others),
 //! submits once, and reads the per-frame integers back (`readback.rs`). A chunk
-//! too large for one storage binding is split into several submissions.
+//! too large for one storage binding is split into several submissions. A
+//! frame too large for the device's limits on its own (`fit.rs`: an
+//! 8192x8192 frame's blur images on lavapipe) is analysed by the CPU twin
+//! instead, with one warning, and gives the same integers.
 //! Buffers, bind groups and pipelines are made once and re-created only when a
 //! chunk needs more room. The previous frame's luma plane, which `scene`
 //! compares the next chunk's first frame with, stays on the GPU.
@@ -21,6 +24,7 @@ pub mod blur;
 mod buffers;
 mod context;
 pub mod downscale;
+mod fit;
 pub mod freeze;
 pub mod motion;
 mod pipeline;
@@ -43,6 +47,7 @@ pub use timings::StageTimings;
 pub use wgpu;
 
 use self::buffers::{ChunkBuffers, PrevFrame, PrevSlot, param_stride};
+use self::fit::{FitLimits, misfit, worst_frame_bytes};
 use self::readback::{Readback, wait_for};
 use self::scene::{SceneKernel, scene_grid};
 use self::stats::{StatsGrid, StatsKernel};
@@ -51,6 +56,7 @@ use self::types::{
 };
 use self::upload::FrameSlot;
 use crate::backend::Backend;
+use crate::cpu::CpuBackend;
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
 use crate::kernel::{AnalysisConfig, FrameRaw, KernelSet};
@@ -82,6 +88,20 @@ pub struct GpuBackend {
     upload_limit: u64,
     /// Largest workgroup count in one dispatch dimension.
     max_dim: u32,
+    /// The limits frames are held to, and the last size checked with its
+    /// answer (`None` when it fits).
+    fit: FitLimits,
+    fit_memo: Option<((u32, u32), Option<String>)>,
+    /// The CPU twin that analyses frames too large for the device, made on
+    /// first need.
+    fallback: Option<CpuBackend>,
+    /// Which side analysed the last frame: `true` for the GPU.
+    last_on_gpu: Option<bool>,
+    /// Frames the CPU twin analysed in place of the GPU.
+    fallback_frames: u64,
+    /// Whether the fallback has been announced (once a backend).
+    warned: bool,
+    fallback_raws: Vec<FrameRaw>,
     param_stride: u64,
     timings: Option<StageTimings>,
     // Scratch reused between chunks.
@@ -132,13 +152,8 @@ impl GpuBackend {
                 .blur
                 .then(|| blur::BlurKernel::new(device, &config.blur)))
         })?;
-        // Plane offsets are u32 word indices in the shaders.
-        let word_limit = u64::from(u32::MAX);
-        let upload_limit = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size)
-            .min(word_limit)
-            & !3;
+        let fit = FitLimits::new(&limits);
+        let upload_limit = fit.binding;
         let param_stride = param_stride(&limits);
         let freeze = ctx.scoped(|| {
             Ok(kernels
@@ -159,6 +174,13 @@ impl GpuBackend {
             readback: Readback::new("osprey results staging"),
             upload_limit,
             max_dim: limits.max_compute_workgroups_per_dimension,
+            fit,
+            fit_memo: None,
+            fallback: None,
+            last_on_gpu: None,
+            fallback_frames: 0,
+            warned: false,
+            fallback_raws: Vec::new(),
             param_stride,
             timings: None,
             slots: Vec::new(),
@@ -196,17 +218,124 @@ impl GpuBackend {
         self.timings
     }
 
+    /// Frames of this backend's stream that the CPU twin analysed because
+    /// they do not fit the device's limits.
+    pub fn fallback_frames(&self) -> u64 {
+        self.fallback_frames
+    }
+
+    /// Why a `width` x `height` frame cannot run on this device, or `None`
+    /// when it can.
+    fn misfit(&mut self, width: u32, height: u32) -> Option<String> {
+        match &self.fit_memo {
+            Some((size, why)) if *size == (width, height) => why.clone(),
+            _ => {
+                let why = misfit(width, height, &self.config, self.fit);
+                self.fit_memo = Some(((width, height), why.clone()));
+                why
+            }
+        }
+    }
+
+    /// Says once a backend that frames go to the CPU twin, and why.
+    fn warn_fallback(&mut self, width: u32, height: u32, why: &str) {
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                adapter = %self.ctx.summary().name,
+                width,
+                height,
+                reason = %why,
+                "Frames too large for this GPU are analysed on the CPU (same results, slower); \
+                 said once."
+            );
+        }
+    }
+
+    /// The CPU twin, made on first need.
+    fn fallback(&mut self) -> &mut CpuBackend {
+        let config = &self.config;
+        self.fallback
+            .get_or_insert_with(|| CpuBackend::new(config.clone()))
+    }
+
+    /// Analyses `frames` (all of one side) on the GPU or, when they do not
+    /// fit, on the CPU twin. On a change of side the side taken forgets what
+    /// it carried from its last frames: the frame before these had another
+    /// size (fitting depends on the size alone), so neither twin would have
+    /// compared them anyway.
+    fn analyze_run(
+        &mut self,
+        frames: &[FrameView<'_>],
+        out: &mut [FrameRaw],
+        on_gpu: bool,
+        timings: &mut StageTimings,
+    ) -> Result<()> {
+        if self.last_on_gpu.is_some_and(|last| last != on_gpu) {
+            if on_gpu {
+                self.reset_gpu();
+            } else {
+                self.fallback().reset();
+            }
+        }
+        self.last_on_gpu = Some(on_gpu);
+        if !on_gpu {
+            let mut raws = std::mem::take(&mut self.fallback_raws);
+            let result = self.fallback().analyze(frames, &mut raws);
+            if result.is_ok() {
+                out.clone_from_slice(&raws);
+                self.fallback_frames += frames.len() as u64;
+            }
+            self.fallback_raws = raws;
+            return result;
+        }
+        let mut start = 0;
+        while start < frames.len() {
+            let end = self.submission_end(frames, start)?;
+            let ctx = Arc::clone(&self.ctx);
+            ctx.scoped(|| self.run(&frames[start..end], &mut out[start..end], timings))?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Forgets what the GPU side carries between chunks.
+    fn reset_gpu(&mut self) {
+        self.prev.frame = None;
+        if let Some(freeze) = &mut self.freeze {
+            freeze.reset();
+        }
+    }
+
+    /// Bytes of the motion image a `width` x `height` frame adds to a
+    /// submission's output (0 without `motion`).
+    fn motion_bytes(&self, width: u32, height: u32) -> u64 {
+        if !self.kernels.motion {
+            return 0;
+        }
+        let (sw, sh) = crate::metrics::motion::resample::motion_size(
+            width,
+            height,
+            self.config.motion_frame_height,
+        );
+        (u64::from(sw) * u64::from(sh)).div_ceil(4) * 4
+    }
+
     /// Where the chunk starting at `start` ends: as many frames as fit in one
-    /// storage binding, at most [`MAX_FRAMES_PER_SUBMISSION`].
+    /// storage binding (their planes, and their motion images), at most
+    /// [`MAX_FRAMES_PER_SUBMISSION`].
     fn submission_end(&self, frames: &[FrameView<'_>], start: usize) -> Result<usize> {
-        let mut bytes = 0;
+        let (mut bytes, mut motion) = (0, 0);
         let mut end = start;
         while end < frames.len() && end - start < MAX_FRAMES_PER_SUBMISSION {
-            let need = upload::frame_bytes(&frames[end]);
-            if bytes + need > self.upload_limit {
+            let f = &frames[end];
+            let need = upload::frame_bytes(f);
+            let need_motion = self.motion_bytes(f.width(), f.height());
+            if bytes + need > self.upload_limit || motion + need_motion > self.upload_limit {
                 break;
             }
             bytes += need;
+            motion += need_motion;
             end += 1;
         }
         if end == start {
@@ -533,23 +662,36 @@ impl Backend for GpuBackend {
             frames: frames.len(),
             ..StageTimings::default()
         };
+        // Runs of frames that fit the device, and runs that do not.
         let mut start = 0;
         let mut result = Ok(());
         while start < frames.len() && !self.kernels.is_empty() && result.is_ok() {
-            result = self.submission_end(frames, start).and_then(|end| {
-                let ctx = Arc::clone(&self.ctx);
-                ctx.scoped(|| self.run(&frames[start..end], &mut out[start..end], &mut timings))?;
-                start = end;
-                Ok(())
-            });
+            let size = |f: &FrameView<'_>| (f.width(), f.height());
+            let (w, h) = size(&frames[start]);
+            let why = self.misfit(w, h);
+            if let Some(why) = &why {
+                self.warn_fallback(w, h, why);
+            }
+            let mut end = start + 1;
+            while end < frames.len() {
+                let (w, h) = size(&frames[end]);
+                if self.misfit(w, h).is_some() != why.is_some() {
+                    break;
+                }
+                end += 1;
+            }
+            result = self.analyze_run(
+                &frames[start..end],
+                &mut out[start..end],
+                why.is_none(),
+                &mut timings,
+            );
+            start = end;
         }
         if result.is_err() {
-            // What the previous-frame slot holds is unknown now: start afresh.
-            self.prev.frame = None;
+            // What either side carries is unknown now: start afresh.
+            self.reset();
             self.timings = None;
-            if let Some(freeze) = &mut self.freeze {
-                freeze.reset();
-            }
             return result;
         }
         self.timings = Some(timings);
@@ -557,10 +699,11 @@ impl Backend for GpuBackend {
     }
 
     fn reset(&mut self) {
-        self.prev.frame = None;
-        if let Some(freeze) = &mut self.freeze {
-            freeze.reset();
+        self.reset_gpu();
+        if let Some(cpu) = &mut self.fallback {
+            cpu.reset();
         }
+        self.last_on_gpu = None;
     }
 
     fn downscale(
@@ -570,6 +713,19 @@ impl Backend for GpuBackend {
         height: u32,
         out: &mut crate::frame::OwnedFrame,
     ) -> Result<()> {
+        // A frame too large for one binding is downscaled by the CPU twin,
+        // which gives the same bytes (and keeps no state).
+        let (w, h) = (frame.width(), frame.height());
+        if worst_frame_bytes(w, h) > self.fit.binding {
+            let why = format!(
+                "the frame's planes: {} bytes in one storage binding, more than the device's \
+                 limit of {} bytes",
+                worst_frame_bytes(w, h),
+                self.fit.binding
+            );
+            self.warn_fallback(w, h, &why);
+            return self.fallback().downscale(frame, width, height, out);
+        }
         let ctx = Arc::clone(&self.ctx);
         let kernel = self
             .downscale

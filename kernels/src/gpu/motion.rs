@@ -58,9 +58,17 @@ fn storage(
     bytes: u64,
     usage: wgpu::BufferUsages,
 ) -> wgpu::Buffer {
+    // A power of two, so that growing chunks do not re-create it each time,
+    // but never past what the device binds.
+    let limits = device.limits();
+    let cap = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size)
+        & !(wgpu::COPY_BUFFER_ALIGNMENT - 1);
+    let bytes = bytes.max(16).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size: bytes.max(16).next_power_of_two(),
+        size: bytes.next_power_of_two().min(cap).max(bytes),
         usage: wgpu::BufferUsages::STORAGE | usage,
         mapped_at_creation: false,
     })

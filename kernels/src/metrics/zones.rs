@@ -103,6 +103,100 @@ impl Polygon {
     }
 }
 
+/// Area below which a polygon counts as having none, in square pixels: far
+/// below anything a zone can mean, far above float rounding on collinear
+/// points.
+pub const MIN_AREA: f64 = 1e-6;
+
+impl Polygon {
+    /// The area the polygon covers (even-odd rule, as [`Polygon::contains`]),
+    /// in square pixels; 0 when its points lie on one line.
+    pub fn area(&self) -> f64 {
+        self.area_within(
+            (f64::NEG_INFINITY, f64::INFINITY),
+            (f64::NEG_INFINITY, f64::INFINITY),
+        )
+    }
+
+    /// The area the polygon covers (even-odd rule) inside the rectangle
+    /// `xs.0..xs.1` by `ys.0..ys.1`, in square pixels; a bound may be
+    /// infinite. A frame of `w` x `h` is `(0, w)` by `(0, h)`.
+    ///
+    /// Exact up to float rounding: the plane is cut into horizontal slabs at
+    /// every vertex, every crossing of two edges and every crossing of an
+    /// edge with the rectangle's sides, so that inside a slab each covered
+    /// span's width is linear in y and its mean is its width at mid-height.
+    pub fn area_within(&self, xs: (f64, f64), ys: (f64, f64)) -> f64 {
+        let n = self.points.len();
+        if n < 3 || !(xs.0 < xs.1 && ys.0 < ys.1) {
+            return 0.0;
+        }
+        let edges: Vec<((f64, f64), (f64, f64))> = (0..n)
+            .map(|i| (self.points[i], self.points[(i + 1) % n]))
+            .filter(|(a, b)| a.1 != b.1)
+            .collect();
+        let mut cuts: Vec<f64> = self.points.iter().map(|p| p.1).collect();
+        for (i, &(p, q)) in edges.iter().enumerate() {
+            for &side in [xs.0, xs.1].iter().filter(|x| x.is_finite()) {
+                if (p.0 - side) * (q.0 - side) < 0.0 {
+                    cuts.push(p.1 + (side - p.0) * (q.1 - p.1) / (q.0 - p.0));
+                }
+            }
+            for &(r, s) in &edges[i + 1..] {
+                if let Some(y) = crossing_y((p, q), (r, s)) {
+                    cuts.push(y);
+                }
+            }
+        }
+        let cuts: Vec<f64> = {
+            let mut c: Vec<f64> = cuts
+                .into_iter()
+                .filter(|y| y.is_finite())
+                .map(|y| y.clamp(ys.0, ys.1))
+                .collect();
+            c.sort_by(f64::total_cmp);
+            c.dedup();
+            c
+        };
+        let mut area = 0.0;
+        let mut at = Vec::new();
+        for slab in cuts.windows(2) {
+            let (lo, hi) = (slab[0], slab[1]);
+            let mid = (lo + hi) / 2.0;
+            at.clear();
+            at.extend(
+                edges
+                    .iter()
+                    .filter(|(p, q)| (p.1 > mid) != (q.1 > mid))
+                    .map(|(p, q)| p.0 + (mid - p.1) * (q.0 - p.0) / (q.1 - p.1)),
+            );
+            at.sort_by(f64::total_cmp);
+            let width: f64 = at
+                .chunks_exact(2)
+                .map(|span| span[1].clamp(xs.0, xs.1) - span[0].clamp(xs.0, xs.1))
+                .sum();
+            area += width * (hi - lo);
+        }
+        area
+    }
+}
+
+/// The y at which segments `a` and `b` cross, when they do at one point.
+fn crossing_y(a: ((f64, f64), (f64, f64)), b: ((f64, f64), (f64, f64))) -> Option<f64> {
+    let (p, q) = a;
+    let (r, s) = b;
+    let (dx1, dy1) = (q.0 - p.0, q.1 - p.1);
+    let (dx2, dy2) = (s.0 - r.0, s.1 - r.1);
+    let denom = dx1 * dy2 - dy1 * dx2;
+    if denom == 0.0 {
+        return None;
+    }
+    let (ex, ey) = (r.0 - p.0, r.1 - p.1);
+    let t = (ex * dy2 - ey * dx2) / denom;
+    let u = (ex * dy1 - ey * dx1) / denom;
+    ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u)).then_some(p.1 + t * dy1)
+}
+
 impl Zone {
     /// Parses `name:x1,y1,x2,y2,...`.
     ///
@@ -169,6 +263,37 @@ mod tests {
         assert!(u.contains(5.0, 20.0));
         assert!(!u.contains(15.0, 20.0));
         assert!(u.contains(15.0, 5.0));
+    }
+
+    #[test]
+    fn areas_follow_the_even_odd_rule() {
+        let all = (f64::NEG_INFINITY, f64::INFINITY);
+        let area = |list: &str| Polygon::parse(list).unwrap().area();
+        assert_eq!(area("10,10,20,10,20,20,10,20"), 100.0);
+        assert_eq!(area("0,0,10,0,0,10"), 50.0);
+        // The concave "U": 30x30 less its 10x20 notch.
+        assert_eq!(area("0,0,30,0,30,30,20,30,20,10,10,10,10,30,0,30"), 700.0);
+        // A bow tie crossing at its mid-height: two triangles of 25.
+        assert!((area("0,0,10,10,10,0,0,10") - 50.0).abs() < 1e-9);
+        // No area: points on one line, or a path that doubles back.
+        assert!(area("0,0,5,5,10,10") < MIN_AREA);
+        assert!(area("0,0,10,0,20,0") < MIN_AREA);
+        assert!(area("0,0,10,0,10,10,10,0") < MIN_AREA);
+        assert!(area("0.1,0.3,0.2,0.6,0.7,2.1") < MIN_AREA);
+
+        let square = Polygon::parse("-10,-10,10,-10,10,10,-10,10").unwrap();
+        assert_eq!(square.area_within((0.0, 100.0), (0.0, 100.0)), 100.0);
+        assert_eq!(square.area_within((0.0, 5.0), (0.0, 5.0)), 25.0);
+        assert_eq!(square.area_within((20.0, 30.0), all), 0.0);
+        assert_eq!(square.area_within((0.0, 0.0), all), 0.0);
+        // A diamond whose edges cross the rectangle's sides mid-slab.
+        let diamond = Polygon::parse("0,-10,10,0,0,10,-10,0").unwrap();
+        assert!((diamond.area_within((0.0, 100.0), all) - 100.0).abs() < 1e-9);
+        assert!((diamond.area_within((5.0, 100.0), all) - 25.0).abs() < 1e-9);
+        // A triangle inside the frame's bounding box but past its corner.
+        let corner = Polygon::parse("35,25,45,25,45,15").unwrap();
+        assert_eq!(corner.area_within((0.0, 40.0), (0.0, 20.0)), 0.0);
+        assert!(corner.area_within((0.0, 44.0), (0.0, 20.0)) > 0.0);
     }
 
     #[test]
