@@ -23,8 +23,11 @@ pub enum Exit {
     Input = 3,
     /// No GPU adapter, or the GPU device failed.
     Device = 4,
-    /// Some records of a put were refused; the others were stored.
+    /// Some records of a put were refused, the others stored; or some
+    /// records of an aggregate were refused, the others aggregated.
     PartialPut = 5,
+    /// `osprey stream verify` found damage.
+    Damage = 6,
 }
 
 /// The exit-code table printed after `--help` and copied into the README.
@@ -33,9 +36,11 @@ Exit codes:
   0  success (also when the reader of stdout closes it early, as `| head` does)
   1  runtime failure (output cannot be written, GStreamer unusable, internal error)
   2  invalid arguments, an unknown kernel name among them
-  3  the input cannot be opened, read or decoded, or holds no video stream; no such stream or shard
+  3  the input cannot be opened, read or decoded, or holds no video stream; no such stream or shard; a damaged stream
   4  no GPU adapter (with --backend gpu), or the GPU device failed
-  5  osprey put: some records were refused (each named on stderr); the others were stored";
+  5  osprey put: some records were refused (each named on stderr); the others were stored
+     osprey aggregate: some records were refused (each in the error output); the others were aggregated
+  6  osprey stream verify: damaged ranges were found (each a JSON line on stdout)";
 
 /// Arguments that parse but make no sense (a kernel osprey does not know, a
 /// threshold out of range, ...).
@@ -93,13 +98,18 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
             _ => Exit::Failure,
         });
     }
-    if err.is::<crate::stream::RecordsFailed>() {
+    if err.is::<crate::stream::RecordsFailed>() || err.is::<crate::aggregate::RecordsRefused>() {
         return Some(Exit::PartialPut);
+    }
+    if err.is::<crate::stream::DamageFound>() {
+        return Some(Exit::Damage);
     }
     if let Some(e) = err.downcast_ref::<IngestError>() {
         return Some(match e {
             IngestError::BrokenPipe => Exit::Success,
-            IngestError::NoSuchStream { .. } | IngestError::NoSuchShard { .. } => Exit::Input,
+            IngestError::NoSuchStream { .. }
+            | IngestError::NoSuchShard { .. }
+            | IngestError::Damaged { .. } => Exit::Input,
             IngestError::InvalidArgument(_) => Exit::Usage,
             _ => Exit::Failure,
         });

@@ -82,6 +82,15 @@ pub enum IngestError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A stream whose metadata cannot be read; the others work, and
+    /// deleting it removes it.
+    #[error("stream {stream:?} is damaged: {reason}")]
+    Damaged {
+        /// The stream's name.
+        stream: String,
+        /// Why it cannot be opened.
+        reason: String,
+    },
     /// A write through a store opened read-only.
     #[error("the store is open read-only")]
     ReadOnly,
@@ -105,10 +114,23 @@ impl IngestError {
         matches!(self, IngestError::BrokenPipe)
     }
 
-    /// True when the same call may succeed later (the store was overloaded).
+    /// True when the same call may succeed later: the store was overloaded,
+    /// or its disk is full (the store goes on by itself once space is freed).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, IngestError::Overloaded(_))
+        match self {
+            IngestError::Overloaded(_) => true,
+            IngestError::Storage { source, .. } => is_out_of_space(source),
+            _ => false,
+        }
     }
+}
+
+/// True for "no space left on device" and "disk quota exceeded".
+pub fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Shorthand for results of this crate.

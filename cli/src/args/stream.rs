@@ -26,7 +26,7 @@ pub struct StreamArgs {
 pub enum StreamCommand {
     /// Create a stream with a number of shards
     Create(CreateArgs),
-    /// List the streams, one name a line
+    /// List the streams, one name a line (a damaged one with its reason)
     List(DataDirArg),
     /// Print a stream's shards (hash-key and sequence-number ranges) as JSON
     Describe(NameArgs),
@@ -36,6 +36,9 @@ pub enum StreamCommand {
     Split(SplitArgs),
     /// Merge two open shards with adjacent hash-key ranges into one
     Merge(MergeArgs),
+    /// Read every byte of a stream's segments and report every damaged
+    /// range (one JSON line each); exit 6 when there is one
+    Verify(NameArgs),
 }
 
 /// Arguments of `osprey stream create`.
@@ -271,6 +274,16 @@ pub struct ServeArgs {
     /// in this time)
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub request_timeout: f64,
+    /// Close a new connection that sends nothing for this long (much shorter
+    /// than --idle-timeout, so silent connections cannot hold every slot)
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub first_byte_timeout: f64,
+    /// Most connections served at once; more are answered 503
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub max_connections: usize,
+    /// How long a shard iterator stays valid (Kinesis: 300 s); for tests
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS", hide = true)]
+    pub iterator_lifetime: f64,
     /// The store.
     #[command(flatten)]
     pub data: DataDirArg,

@@ -30,12 +30,32 @@ pub struct RecordsFailed {
     pub total: u64,
 }
 
+/// `osprey stream verify` found damage (exit code 6).
+#[derive(Debug, thiserror::Error)]
+#[error("stream {stream:?}: {ranges} damaged range(s) found (listed on stdout)")]
+pub struct DamageFound {
+    /// The stream.
+    pub stream: String,
+    /// Damaged ranges found.
+    pub ranges: usize,
+}
+
+/// Segment size in bytes, from `OSPREY_SEGMENT_BYTES` (for tests that need
+/// many segments), else the store's default.
+fn segment_bytes() -> u64 {
+    std::env::var("OSPREY_SEGMENT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&b| b >= 4096)
+        .unwrap_or(LogConfig::default().segment_bytes)
+}
+
 /// Opens the store in `dir` for writing.
 pub fn open_store(dir: &Path, durability: Durability) -> Result<Store> {
     let config = StoreConfig {
         log: LogConfig {
             durability,
-            ..LogConfig::default()
+            segment_bytes: segment_bytes(),
         },
         ..StoreConfig::default()
     };
@@ -59,9 +79,28 @@ pub fn run(args: &StreamArgs) -> Result<()> {
         }
         StreamCommand::List(a) => {
             let store = Store::open_read_only(&a.data_dir)?;
-            for name in store.list_streams()? {
-                writeln!(out, "{name}")?;
+            let mut names: Vec<(String, Option<String>)> = store
+                .list_streams()?
+                .into_iter()
+                .map(|n| (n, None))
+                .collect();
+            names.extend(
+                store
+                    .damaged_streams()
+                    .into_iter()
+                    .map(|(n, why)| (n, Some(why))),
+            );
+            names.sort();
+            for (name, damage) in names {
+                match damage {
+                    None => writeln!(out, "{name}")?,
+                    Some(why) => writeln!(out, "{name}\tdamaged: {why}")?,
+                }
             }
+        }
+        StreamCommand::Verify(a) => {
+            let store = Store::open_read_only(&a.data.data_dir)?;
+            verify(&store, &a.name, &mut out)?;
         }
         StreamCommand::Describe(a) => {
             let store = Store::open_read_only(&a.data.data_dir)?;
@@ -100,5 +139,43 @@ pub fn run(args: &StreamArgs) -> Result<()> {
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// `osprey stream verify NAME`: every finding as a JSON line on `out`, a
+/// summary on stderr, [`DamageFound`] when there is damage.
+fn verify(store: &Store, name: &str, out: &mut impl std::io::Write) -> Result<()> {
+    let started = std::time::Instant::now();
+    let check = store.verify_stream(name)?;
+    let (mut segments, mut bytes, mut records) = (0, 0u64, 0u64);
+    for (shard, c) in &check.shards {
+        segments += c.segments;
+        bytes += c.bytes;
+        records += c.records;
+        for f in &c.findings {
+            let mut line = serde_json::to_value(f)?;
+            if let Some(obj) = line.as_object_mut() {
+                obj.insert("stream".into(), name.into());
+                obj.insert("shard".into(), shard.as_str().into());
+                obj.insert("damage".into(), f.is_damage().into());
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let ranges = check.damage().count();
+    eprintln!(
+        "osprey: verified stream {name:?}: {} shard(s), {segments} segment(s), {:.1} MB, {records} records in {secs:.2} s ({:.0} MB/s); {ranges} damaged range(s)",
+        check.shards.len(),
+        bytes as f64 / 1e6,
+        bytes as f64 / 1e6 / secs.max(1e-9)
+    );
+    if ranges > 0 {
+        return Err(DamageFound {
+            stream: name.to_owned(),
+            ranges,
+        }
+        .into());
+    }
     Ok(())
 }

@@ -5,8 +5,17 @@
 //! <data-dir>/LOCK                                   held by the one writing process
 //! <data-dir>/streams/<name>/stream.json             shards, ranges, lineage, retention
 //! <data-dir>/streams/<name>/shards/<shard>/<seq>.seg  the shard's log, in segments
+//! <data-dir>/streams/<name>/shards/<shard>/<seq>.sum  a sealed segment's summary
+//! <data-dir>/streams/<name>/shards/<shard>/hwm.json  the shard's high-water mark
+//! <data-dir>/streams/<name>/shards/<shard>/quarantine/  torn tails moved aside
 //! <data-dir>/streams/<name>/consumers/<name>.json   checkpoints
 //! ```
+//!
+//! Damage is contained: a stream whose `stream.json` cannot be read is
+//! listed as damaged ([`Store::damaged_streams`]) and can be deleted, and
+//! every other stream works; damaged bytes in a segment cost only the records
+//! they held ([`shard`]); [`Store::verify_stream`] reads every byte and
+//! reports every damaged range.
 //!
 //! A [`Store`] opened with [`Store::open`] writes; any number opened with
 //! [`Store::open_read_only`] (other processes' readers) read alongside it and
@@ -20,8 +29,10 @@
 //! before their children.
 
 pub mod consumer;
+mod files;
 mod frame;
 mod fsutil;
+pub mod high_water;
 pub mod iterator;
 pub mod meta;
 pub mod names;
@@ -30,6 +41,7 @@ pub mod record;
 mod segment;
 pub mod shard;
 mod stream;
+mod summary;
 pub mod time;
 
 use std::collections::HashMap;
@@ -46,9 +58,10 @@ pub use iterator::{GetRecords, ShardIterator, StartingPosition};
 pub use meta::{ShardMeta, StreamMeta};
 pub use reader::StreamReader;
 pub use record::{MAX_DATA_BYTES, PutRecord, Record, hash_key_of};
-pub use shard::{Durability, LogConfig, LogStats};
+pub use shard::{Durability, Finding, FindingKind, LogConfig, LogStats, ShardCheck};
 
 use crate::error::{IngestError, Result};
+use files::FileCache;
 use fsutil::{create_dir, io_err, sync_dir};
 use stream::Stream;
 
@@ -155,6 +168,30 @@ pub struct ShardDescription {
     pub next_seq: u64,
     /// Bytes on disk.
     pub bytes: u64,
+    /// Damaged ranges found in its segments so far (`osprey stream verify`
+    /// reads every byte to find them all).
+    pub damaged_ranges: usize,
+    /// Bytes in them.
+    pub damaged_bytes: u64,
+}
+
+/// What [`Store::verify_stream`] found in a stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamCheck {
+    /// The stream's name.
+    pub stream: String,
+    /// Per shard id, what was read and found.
+    pub shards: Vec<(String, ShardCheck)>,
+}
+
+impl StreamCheck {
+    /// Findings that are damage, with their shard ids.
+    pub fn damage(&self) -> impl Iterator<Item = (&str, &Finding)> {
+        self.shards
+            .iter()
+            .flat_map(|(id, c)| c.findings.iter().map(move |f| (id.as_str(), f)))
+            .filter(|(_, f)| f.is_damage())
+    }
 }
 
 /// The embedded stream store in one data directory.
@@ -165,6 +202,9 @@ pub struct Store {
     writable: bool,
     _lock: Option<File>,
     streams: RwLock<HashMap<String, Arc<Stream>>>,
+    /// Streams that cannot be opened, with the reason.
+    damaged: RwLock<HashMap<String, String>>,
+    files: Arc<FileCache>,
     inflight: AtomicUsize,
 }
 
@@ -218,6 +258,8 @@ impl Store {
             writable,
             _lock: lock,
             streams: RwLock::new(HashMap::new()),
+            damaged: RwLock::new(HashMap::new()),
+            files: Arc::new(FileCache::sized_to_limit(writable)),
             inflight: AtomicUsize::new(0),
         }
     }
@@ -241,6 +283,12 @@ impl Store {
             Err(e) => return Err(io_err("cannot read", &root)(e)),
         };
         let mut map = HashMap::new();
+        let mut damaged = HashMap::new();
+        let known = self
+            .streams
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for entry in entries {
             let entry = entry.map_err(io_err("cannot read", &root))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -251,13 +299,38 @@ impl Store {
                 }
                 continue;
             }
-            let stream = Stream::open(&entry.path(), self.config.log, self.writable)?;
-            map.insert(name, Arc::new(stream));
+            if let Some(stream) = known.get(&name) {
+                map.insert(name, Arc::clone(stream));
+                continue;
+            }
+            match Stream::open(
+                &entry.path(),
+                self.config.log,
+                self.writable,
+                Arc::clone(&self.files),
+            ) {
+                Ok(stream) => {
+                    map.insert(name, Arc::new(stream));
+                }
+                Err(e) => {
+                    let reason = error_chain(&e);
+                    tracing::warn!(
+                        stream = name,
+                        reason,
+                        "Stream damaged: the other streams work; `osprey stream delete` removes it."
+                    );
+                    damaged.insert(name, reason);
+                }
+            }
         }
         *self
             .streams
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
+        *self
+            .damaged
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = damaged;
         Ok(())
     }
 
@@ -270,6 +343,17 @@ impl Store {
         {
             return Ok(Arc::clone(s));
         }
+        if let Some(reason) = self
+            .damaged
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+        {
+            return Err(IngestError::Damaged {
+                stream: name.to_owned(),
+                reason: reason.clone(),
+            });
+        }
         let missing = || IngestError::NoSuchStream {
             stream: name.to_owned(),
         };
@@ -281,7 +365,12 @@ impl Store {
         if !dir.join(meta::FILE).exists() {
             return Err(missing());
         }
-        let stream = Arc::new(Stream::open(&dir, self.config.log, false)?);
+        let stream = Arc::new(Stream::open(
+            &dir,
+            self.config.log,
+            false,
+            Arc::clone(&self.files),
+        )?);
         self.streams
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -321,7 +410,7 @@ impl Store {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = self.streams_dir().join(name);
-        if streams.contains_key(name) || dir.exists() {
+        if streams.contains_key(name) || dir.exists() || self.is_damaged(name) {
             return Err(IngestError::StreamExists {
                 stream: name.to_owned(),
             });
@@ -356,7 +445,17 @@ impl Store {
         meta.save(&tmp)?;
         std::fs::rename(&tmp, &dir).map_err(io_err("cannot create", &dir))?;
         sync_dir(&self.streams_dir())?;
-        let stream = Arc::new(Stream::open(&dir, self.config.log, true)?);
+        let stream = match Stream::open(&dir, self.config.log, true, Arc::clone(&self.files)) {
+            Ok(stream) => Arc::new(stream),
+            Err(e) => {
+                // All or nothing: a stream that cannot be opened is taken back.
+                let doomed = self.streams_dir().join(format!(".{name}.deleting"));
+                if std::fs::rename(&dir, &doomed).is_ok() {
+                    let _ignored = std::fs::remove_dir_all(&doomed);
+                }
+                return Err(e);
+            }
+        };
         streams.insert(name.to_owned(), Arc::clone(&stream));
         drop(streams);
         tracing::info!(stream = name, shards = options.shards, "Stream created.");
@@ -373,7 +472,13 @@ impl Store {
             .streams
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if streams.remove(name).is_none() {
+        let was_damaged = self
+            .damaged
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name)
+            .is_some();
+        if streams.remove(name).is_none() && !was_damaged {
             return Err(IngestError::NoSuchStream {
                 stream: name.to_owned(),
             });
@@ -387,7 +492,48 @@ impl Store {
         Ok(())
     }
 
-    /// The names of the streams, sorted.
+    fn is_damaged(&self, name: &str) -> bool {
+        self.damaged
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(name)
+    }
+
+    /// The streams that cannot be opened, with the reason, sorted by name.
+    pub fn damaged_streams(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .damaged
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Reads every segment of every shard of stream `name` from disk and
+    /// reports every damaged range, missing range and torn tail. Only reads:
+    /// nothing is changed.
+    ///
+    /// # Errors
+    /// [`IngestError::NoSuchStream`], [`IngestError::Damaged`] (its
+    /// metadata cannot be read), [`IngestError::Storage`].
+    pub fn verify_stream(&self, name: &str) -> Result<StreamCheck> {
+        let stream = self.stream(name)?;
+        let table = stream.table();
+        let mut shards = Vec::new();
+        for (id, log) in &table.logs {
+            shards.push((id.clone(), log.verify()?));
+        }
+        Ok(StreamCheck {
+            stream: name.to_owned(),
+            shards,
+        })
+    }
+
+    /// The names of the streams that can be opened, sorted (see
+    /// [`Store::damaged_streams`] for the others).
     ///
     /// # Errors
     /// [`IngestError::Storage`] when a read-only store cannot list the folder.
@@ -432,6 +578,8 @@ impl Store {
                     trim_horizon_seq: stats.map_or(s.starting_seq, |st| st.first_seq),
                     next_seq: stats.map_or(s.starting_seq, |st| st.next_seq),
                     bytes: stats.map_or(0, |st| st.bytes),
+                    damaged_ranges: stats.map_or(0, |st| st.damaged_ranges),
+                    damaged_bytes: stats.map_or(0, |st| st.damaged_bytes),
                 }
             })
             .collect();
@@ -552,11 +700,32 @@ impl Store {
                 stream: name.to_owned(),
                 shard: shard.to_owned(),
             })?;
+        if !self.writable
+            && matches!(
+                position,
+                StartingPosition::AtSequence(_) | StartingPosition::AfterSequence(_)
+            )
+        {
+            log.refresh()?;
+        }
         let stats = log.stats();
+        let past_end = |n: u64| {
+            IngestError::InvalidArgument(format!(
+                "sequence number {n} is past the end of shard {shard:?} of stream {name:?} (its last record is {})",
+                stats
+                    .next_seq
+                    .checked_sub(1)
+                    .map_or_else(|| "none yet".to_owned(), |s| s.to_string())
+            ))
+        };
         let next_seq = match position {
             StartingPosition::TrimHorizon => stats.first_seq,
             StartingPosition::Latest => stats.next_seq,
+            StartingPosition::AtSequence(n) if n >= stats.next_seq => return Err(past_end(n)),
             StartingPosition::AtSequence(n) => n,
+            StartingPosition::AfterSequence(n) if n >= stats.next_seq => {
+                return Err(past_end(n));
+            }
             StartingPosition::AfterSequence(n) => n.saturating_add(1),
             StartingPosition::AtTimestamp(ts) => log.seq_at_time(ts)?,
         };
@@ -565,6 +734,22 @@ impl Store {
             shard: shard.to_owned(),
             next_seq,
         })
+    }
+
+    /// Per shard id of stream `name`, the sequence number its next record
+    /// gets (the end of what a reader can read).
+    ///
+    /// # Errors
+    /// [`IngestError::NoSuchStream`], [`IngestError::Storage`].
+    pub fn shard_ends(&self, name: &str) -> Result<HashMap<String, u64>> {
+        let stream = self.stream(name)?;
+        stream.refresh()?;
+        Ok(stream
+            .table()
+            .logs
+            .iter()
+            .map(|(id, log)| (id.clone(), log.stats().next_seq))
+            .collect())
     }
 
     /// Reads up to `max_records` records and about `max_bytes` bytes at
@@ -699,6 +884,18 @@ impl Store {
     pub fn stream_meta(&self, name: &str) -> Result<StreamMeta> {
         Ok(self.stream(name)?.table().meta.clone())
     }
+}
+
+/// An error with its sources, `a: b: c`, for messages that outlive it.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// A put whose records are appended but not yet known to be durable.

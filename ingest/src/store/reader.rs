@@ -13,7 +13,7 @@ use super::Store;
 use super::consumer::Checkpoint;
 use super::iterator::{ShardIterator, StartingPosition};
 use super::record::Record;
-use crate::error::Result;
+use crate::error::{IngestError, Result};
 
 /// Reads a whole stream, shard by shard.
 #[derive(Debug)]
@@ -77,9 +77,20 @@ impl StreamReader {
             dedup: None,
         };
         let meta = store.stream_meta(stream)?;
+        let ends = store.shard_ends(stream)?;
         for shard in &meta.shards {
             let next = match saved.get(&shard.id) {
-                Some(&seq) => seq,
+                Some(&seq) => {
+                    let end = ends.get(&shard.id).copied().unwrap_or(shard.starting_seq);
+                    if seq > end {
+                        return Err(IngestError::InvalidArgument(format!(
+                            "consumer {:?} is at sequence number {seq} of shard {:?} of stream {stream:?}, past the shard's end ({end}): its checkpoint is not from this store, or the shard's records were lost; delete the checkpoint or read with another consumer name",
+                            consumer.unwrap_or_default(),
+                            shard.id
+                        )));
+                    }
+                    seq
+                }
                 None => store.shard_iterator(stream, &shard.id, from)?.next_seq,
             };
             reader.positions.insert(shard.id.clone(), next);

@@ -1,5 +1,5 @@
 //! One shard's log: append-only segment files, group commit, reads by
-//! sequence number and time, retention.
+//! sequence number and time, retention, and what is done about damage.
 //!
 //! Appends are written at once (one positional write per batch) under the
 //! log's lock and become readable, and acknowledgeable, only once durable.
@@ -7,10 +7,16 @@
 //! for everyone whose frames are in the file by then, and the others wait for
 //! it, so one fsync serves many batches and throughput holds.
 //!
-//! A log opened writable trims a torn tail (frames cut short or failing their
-//! checksum, as a crash leaves them) before it appends again. A read-only log
-//! (another process's reader) never changes files; [`ShardLog::refresh`]
-//! takes in what the writer has added since.
+//! Damage ([`super::segment::Damage`]) never costs more than the records it
+//! covers: readers skip it and go on at the next valid frame, and it is
+//! reported (a warning naming stream, shard, segment, offset, length and the
+//! sequence numbers it hides; counted in [`LogStats`]; listed by
+//! [`ShardLog::verify`]). The only bytes a writer removes are a torn tail: the
+//! end of the last segment, with no valid frame after it, as a crash in the
+//! middle of a write leaves it. Even those are first copied to the shard's
+//! `quarantine/` folder. Sequence numbers never go backwards
+//! ([`super::high_water`]). A read-only log (another process's reader) never
+//! changes files; [`ShardLog::refresh`] takes in what the writer has added.
 
 use std::fs;
 use std::ops::Range;
@@ -19,10 +25,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use serde::Serialize;
+
+use super::files::FileCache;
 use super::frame;
 use super::fsutil::{io_err, sync_dir};
+use super::high_water::{self, HighWater};
 use super::record::{PutRecord, Record};
-use super::segment::{FrameCursor, Segment, Step};
+use super::segment::{Damage, Format, FrameCursor, Segment, Step};
+use super::summary;
 use crate::error::{IngestError, Result};
 
 /// When an append counts as done.
@@ -75,14 +86,81 @@ pub struct LogStats {
     pub bytes: u64,
     /// Segment files.
     pub segments: usize,
+    /// Damaged ranges found so far.
+    pub damaged_ranges: usize,
+    /// Bytes in them.
+    pub damaged_bytes: u64,
+}
+
+/// What kind of damage a [`Finding`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Bytes in a segment that hold no valid frame, with valid frames (or a
+    /// later segment) after them.
+    Damaged,
+    /// Sequence numbers between two segments that no segment holds: a
+    /// segment was deleted or cut short.
+    MissingSegment,
+    /// Records the shard acknowledged that are past the end of its last
+    /// segment: it was cut short or deleted.
+    MissingTail,
+    /// Bytes at the end of the last segment with no valid frame after them:
+    /// a write a crash interrupted (or one in progress). Trimmed, after a
+    /// copy to `quarantine/`, by the next writer; not counted as damage.
+    TornTail,
+    /// The high-water mark file cannot be read.
+    DamagedHighWater,
+}
+
+/// One problem [`ShardLog::verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What it is.
+    pub kind: FindingKind,
+    /// The segment file it is in or after, when there is one.
+    pub segment: Option<String>,
+    /// Where the bytes start in it.
+    pub offset: u64,
+    /// How many bytes.
+    pub len: u64,
+    /// The first sequence number it hides.
+    pub first_seq: u64,
+    /// One past the last sequence number it hides (`first_seq` when none).
+    pub end_seq: u64,
+    /// In words.
+    pub detail: String,
+}
+
+impl Finding {
+    /// True for findings that are damage (everything but a torn tail).
+    pub fn is_damage(&self) -> bool {
+        self.kind != FindingKind::TornTail
+    }
+}
+
+/// What [`ShardLog::verify`] read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ShardCheck {
+    /// Segment files read.
+    pub segments: usize,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Valid records found.
+    pub records: u64,
+    /// Problems found, in file order.
+    pub findings: Vec<Finding>,
 }
 
 /// One shard's log.
 #[derive(Debug)]
 pub struct ShardLog {
     dir: PathBuf,
+    /// `stream/shard`, for messages.
+    label: String,
     config: LogConfig,
     writable: bool,
+    files: Arc<FileCache>,
     state: Mutex<LogState>,
     /// Records below this sequence number are durable and readable.
     durable: AtomicU64,
@@ -98,51 +176,145 @@ struct LogState {
     closed: bool,
     failed: bool,
     scratch: Vec<u8>,
+    /// The high-water mark as last saved (writable logs).
+    hw: HighWater,
+    /// True once this writer has saved `hw` (with no `clean_end`).
+    hw_open: bool,
+}
+
+fn warn_damage(label: &str, seg: &Segment, d: &Damage) {
+    tracing::warn!(
+        shard = label,
+        segment = %seg.path.display(),
+        offset = d.offset,
+        length = d.len,
+        first_seq = d.seqs.start,
+        end_seq = d.seqs.end,
+        "Damaged bytes in a segment: skipped; the records they held ({}..{}) cannot be read, every other record can.",
+        d.seqs.start,
+        d.seqs.end
+    );
 }
 
 impl ShardLog {
     /// Opens (or, writable, creates) the log in `dir` whose first record is
-    /// `start_seq`.
+    /// `start_seq`; `label` names it in messages.
     ///
     /// # Errors
     /// [`IngestError::Storage`] when the folder or a segment cannot be read or
     /// repaired.
-    pub fn open(dir: &Path, start_seq: u64, config: LogConfig, writable: bool) -> Result<ShardLog> {
+    pub fn open(
+        dir: &Path,
+        label: &str,
+        start_seq: u64,
+        config: LogConfig,
+        writable: bool,
+        files: Arc<FileCache>,
+    ) -> Result<ShardLog> {
         if writable {
             super::fsutil::create_dir(dir)?;
         }
-        let mut segments = Vec::new();
-        for (first_seq, path) in list_segments(dir)? {
-            let (seg, garbage) = Segment::open(path.clone(), first_seq, writable)
-                .map_err(io_err("cannot read", &path))?;
-            if garbage > 0 && writable {
-                tracing::warn!(path = %path.display(), bytes = garbage, "Dropped a torn tail.");
-                seg.file
-                    .set_len(seg.len)
-                    .and_then(|()| seg.file.sync_all())
-                    .map_err(io_err("cannot repair", &path))?;
+        let hw = match high_water::load(dir) {
+            Ok(hw) => hw,
+            Err(reason) => {
+                tracing::warn!(
+                    shard = label,
+                    reason,
+                    "The shard's high-water mark is damaged: sequence numbers go on from its segments."
+                );
+                None
             }
-            if let Some(prev) = segments.last()
-                && prev_end(prev) != first_seq
-            {
-                tracing::warn!(path = %path.display(), "Sequence numbers missing before this segment.");
+        };
+        let listed = list_segments(dir)?;
+        let mut segments = Vec::with_capacity(listed.len());
+        let count = listed.len();
+        for (i, (first_seq, path)) in listed.into_iter().enumerate() {
+            let sealed = i + 1 < count;
+            let seg = match summary::load(&path, first_seq) {
+                Some(seg) => seg,
+                None => {
+                    let seg = Segment::open(&files, path.clone(), first_seq)
+                        .map_err(io_err("cannot read", &path))?;
+                    if writable
+                        && sealed
+                        && let Ok(len) = fs::metadata(&path).map(|m| m.len())
+                    {
+                        let _ignored = summary::write(&seg, len);
+                    }
+                    seg
+                }
+            };
+            for d in &seg.damage {
+                warn_damage(label, &seg, d);
+            }
+            if let Some(prev) = segments.last() {
+                let prev: &Segment = prev;
+                if prev.tail > 0 {
+                    tracing::warn!(shard = label, segment = %prev.path.display(), offset = prev.len, length = prev.tail,
+                        "Damaged bytes at the end of a sealed segment: left in place, never trimmed.");
+                }
+                if prev.end_seq < first_seq
+                    && !hw
+                        .as_ref()
+                        .is_some_and(|h| h.is_skipped(prev.end_seq, first_seq))
+                {
+                    tracing::warn!(shard = label, segment = %path.display(), first_seq = prev.end_seq, end_seq = first_seq,
+                        "Records {}..{} are missing before this segment (a segment was deleted or cut short).", prev.end_seq, first_seq);
+                }
             }
             segments.push(seg);
         }
+        let segs_end = segments.last().map_or(start_seq, |s| s.end_seq);
+        let mut next_seq = segs_end.max(start_seq);
+        let mut hw_state = hw.clone().unwrap_or_default();
         if writable {
-            // Frames after a torn segment would follow a gap: start afresh.
-            if segments.is_empty() {
+            if let Some(last) = segments.last_mut()
+                && last.tail > 0
+            {
+                trim_torn_tail(dir, label, last, &files)?;
+            }
+            if let Some(h) = &hw {
+                let floor = h.floor();
+                if floor > next_seq {
+                    if h.clean_end.is_some() {
+                        tracing::warn!(
+                            shard = label,
+                            first_seq = next_seq,
+                            end_seq = floor,
+                            "Records {}..{} were stored but their segment is gone or cut short; new records start after them.",
+                            next_seq,
+                            floor
+                        );
+                    } else {
+                        hw_state.skip(next_seq, floor);
+                    }
+                    next_seq = floor;
+                }
+            }
+            let reuse_last = segments
+                .last()
+                .is_some_and(|s| s.end_seq == next_seq && s.format == Format::V2);
+            if !reuse_last {
+                if let Some(last) = segments.last()
+                    && let Ok(len) = fs::metadata(&last.path).map(|m| m.len())
+                {
+                    let _ignored = summary::write(last, len);
+                }
                 segments
-                    .push(Segment::create(dir, start_seq).map_err(io_err("cannot create", dir))?);
+                    .push(Segment::create(dir, next_seq).map_err(io_err("cannot create", dir))?);
                 sync_dir(dir)?;
+            } else if let Some(last) = segments.last() {
+                // It is appended to from now on: its summary would be stale.
+                summary::remove(&last.path);
             }
         }
-        let next_seq = segments.last().map_or(start_seq, |s| s.end_seq);
         let last_ts = segments.last().map_or(i64::MIN, |s| s.last_ts);
         Ok(ShardLog {
             dir: dir.to_path_buf(),
+            label: label.to_owned(),
             config,
             writable,
+            files,
             state: Mutex::new(LogState {
                 segments,
                 next_seq,
@@ -150,6 +322,8 @@ impl ShardLog {
                 closed: false,
                 failed: false,
                 scratch: Vec::new(),
+                hw: hw_state,
+                hw_open: false,
             }),
             durable: AtomicU64::new(next_seq),
             syncing: Mutex::new(false),
@@ -190,6 +364,16 @@ impl ShardLog {
         }
         let ts = now_ms.max(st.last_ts);
         let first = st.next_seq;
+        let end = first + records.len() as u64;
+        if !st.hw_open || end > st.hw.reserved {
+            // Durable before any of these numbers is handed out.
+            let mut hw = st.hw.clone();
+            hw.reserved = hw.reserved.max(end.saturating_add(high_water::LEAP));
+            hw.clean_end = None;
+            high_water::save(&self.dir, &hw)?;
+            st.hw = hw;
+            st.hw_open = true;
+        }
         let mut buf = std::mem::take(&mut st.scratch);
         buf.clear();
         let seg_len = st.segments.last().map_or(0, |s| s.len);
@@ -203,17 +387,27 @@ impl ShardLog {
             .segments
             .last_mut()
             .expect("a writable log has a segment");
-        if let Err(e) = seg.file.write_all_at(&buf, seg.len) {
-            let restored = seg.file.set_len(seg.len).is_ok();
-            let path = seg.path.clone();
+        let path = seg.path.clone();
+        let file = match self.files.get(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                st.scratch = buf;
+                return Err(io_err("cannot open", &path)(e));
+            }
+        };
+        if let Err(e) = file.write_all_at(&buf, seg.len) {
+            let restored = file.set_len(seg.len).is_ok();
             st.failed = !restored;
             st.scratch = buf;
             return Err(io_err("cannot write", &path)(e));
         }
+        let seg = st
+            .segments
+            .last_mut()
+            .expect("a writable log has a segment");
         for (i, (offset, len)) in frames.into_iter().enumerate() {
             seg.note(first + i as u64, offset, ts, len);
         }
-        let end = first + records.len() as u64;
         st.next_seq = end;
         st.last_ts = ts;
         st.scratch = buf;
@@ -230,14 +424,20 @@ impl ShardLog {
         Ok(Some(first..end))
     }
 
-    /// Seals the active segment (fsynced) and starts the next one.
+    /// Seals the active segment (fsynced, with its summary) and starts the
+    /// next one.
     fn roll(&self, st: &mut LogState) -> Result<()> {
         let seg = st.segments.last().expect("a writable log has a segment");
+        let file = self
+            .files
+            .get(&seg.path)
+            .map_err(io_err("cannot open", &seg.path))?;
         if self.config.durability == Durability::Fsync {
-            seg.file
-                .sync_data()
-                .map_err(io_err("cannot sync", &seg.path))?;
+            file.sync_data().map_err(io_err("cannot sync", &seg.path))?;
             self.durable.fetch_max(st.next_seq, Ordering::AcqRel);
+        }
+        if let Ok(m) = file.metadata() {
+            let _ignored = summary::write(seg, m.len());
         }
         let next =
             Segment::create(&self.dir, st.next_seq).map_err(io_err("cannot create", &self.dir))?;
@@ -272,12 +472,12 @@ impl ShardLog {
             }
             *syncing = true;
             drop(syncing);
-            let (file, path, target) = {
+            let (path, target) = {
                 let st = self.lock();
                 let seg = st.segments.last().expect("a writable log has a segment");
-                (Arc::clone(&seg.file), seg.path.clone(), st.next_seq)
+                (seg.path.clone(), st.next_seq)
             };
-            let result = file.sync_data();
+            let result = self.files.get(&path).and_then(|f| f.sync_data());
             if result.is_ok() {
                 self.durable.fetch_max(target, Ordering::AcqRel);
             }
@@ -317,8 +517,10 @@ impl ShardLog {
         LogStats {
             first_seq: trim_horizon(&st),
             next_seq,
-            bytes: st.segments.iter().map(|s| s.len).sum(),
+            bytes: st.segments.iter().map(|s| s.len + s.tail).sum(),
             segments: st.segments.len(),
+            damaged_ranges: st.segments.iter().map(|s| s.damage.len()).sum(),
+            damaged_bytes: st.segments.iter().map(Segment::damaged_bytes).sum(),
         }
     }
 
@@ -329,7 +531,7 @@ impl ShardLog {
     /// [`IngestError::Storage`] when the segment cannot be read.
     pub fn seq_at_time(&self, ts: i64) -> Result<u64> {
         let limit = self.durable.load(Ordering::Acquire);
-        let (file, path, offset) = {
+        let (path, offset, seg_len, format) = {
             let st = self.lock();
             let Some(seg) = st
                 .segments
@@ -339,12 +541,17 @@ impl ShardLog {
                 return Ok(limit.min(st.next_seq));
             };
             (
-                Arc::clone(&seg.file),
                 seg.path.clone(),
                 seg.offset_of_time(ts),
+                seg.len,
+                seg.format,
             )
         };
-        let mut cursor = FrameCursor::new(file, offset);
+        let file = self
+            .files
+            .get(&path)
+            .map_err(io_err("cannot read", &path))?;
+        let mut cursor = FrameCursor::new(file, offset, seg_len, format);
         loop {
             match cursor.next().map_err(io_err("cannot read", &path))? {
                 Step::Frame { seq, ts: t, .. } if seq < limit => {
@@ -352,27 +559,45 @@ impl ShardLog {
                         return Ok(seq);
                     }
                 }
+                Step::Damaged { .. } => {}
                 _ => return Ok(limit),
             }
         }
     }
 
+    /// Notes damage a read came upon that the log did not know of (a
+    /// segment damaged after its summary was written), and warns once.
+    fn note_damage(&self, first_seq: u64, d: Damage) {
+        let mut st = self.lock();
+        let Some(seg) = st.segments.iter_mut().find(|s| s.first_seq == first_seq) else {
+            return;
+        };
+        if seg.damage.iter().any(|k| k.offset == d.offset) {
+            return;
+        }
+        warn_damage(&self.label, seg, &d);
+        let at = seg.damage.partition_point(|k| k.offset < d.offset);
+        seg.damage.insert(at, d);
+    }
+
     /// Reads up to `max_records` records and about `max_bytes` bytes (at
     /// least one record when there is one) from sequence number `from` on;
     /// a position before the trim horizon reads from the trim horizon.
+    /// Damaged ranges are skipped: the records after them are returned.
     ///
     /// # Errors
     /// [`IngestError::Storage`] when a segment cannot be read, or
     /// [`IngestError::Corrupt`] when a valid frame does not decode.
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
         let limit = self.durable.load(Ordering::Acquire);
+        let max_records = max_records.max(1);
         let mut out = ReadBatch {
             records: Vec::new(),
             next_seq: from,
         };
         let mut bytes = 0;
-        while out.records.len() < max_records.max(1) && out.next_seq < limit {
-            let (file, path, offset, seg_end) = {
+        while out.records.len() < max_records && out.next_seq < limit {
+            let (path, offset, seg_first, seg_end, seg_len, format) = {
                 let st = self.lock();
                 out.next_seq = out.next_seq.max(trim_horizon(&st));
                 let i = st.segments.partition_point(|s| s.first_seq <= out.next_seq);
@@ -380,7 +605,7 @@ impl ShardLog {
                     break;
                 };
                 if out.next_seq >= seg.end_seq {
-                    // A gap after a damaged segment: go on at the next one.
+                    // A gap after a damaged or missing segment: go on at the next one.
                     match st.segments.get(i) {
                         Some(next) => {
                             out.next_seq = next.first_seq;
@@ -389,39 +614,73 @@ impl ShardLog {
                         None => break,
                     }
                 }
-                let offset = seg.offset_of_seq(out.next_seq);
-                (Arc::clone(&seg.file), seg.path.clone(), offset, seg.end_seq)
+                (
+                    seg.path.clone(),
+                    seg.offset_of_seq(out.next_seq),
+                    seg.first_seq,
+                    seg.end_seq,
+                    seg.len,
+                    seg.format,
+                )
             };
-            let before = out.next_seq;
-            let mut cursor = FrameCursor::new(file, offset);
+            let file = self
+                .files
+                .get(&path)
+                .map_err(io_err("cannot read", &path))?;
+            let mut cursor = FrameCursor::new(file, offset, seg_len, format);
+            let mut damaged: Option<(u64, u64, u64)> = None;
             loop {
                 let step = cursor.next().map_err(io_err("cannot read", &path))?;
-                let Step::Frame { seq, len, .. } = step else {
-                    break;
-                };
-                if seq < out.next_seq {
-                    continue;
-                }
-                if seq != out.next_seq || seq >= limit || seq >= seg_end {
-                    break;
-                }
-                if !out.records.is_empty() && bytes + len > max_bytes {
-                    return Ok(out);
-                }
-                let record = frame::decode(cursor.frame()).ok_or_else(|| IngestError::Corrupt {
-                    path: path.clone(),
-                    reason: format!("record {seq} does not decode"),
-                })?;
-                out.records.push(record);
-                out.next_seq = seq + 1;
-                bytes += len;
-                if out.records.len() >= max_records.max(1) {
-                    return Ok(out);
+                match step {
+                    Step::Frame { seq, len, .. } => {
+                        if let Some((d_off, d_len, from_seq)) = damaged.take() {
+                            self.note_damage(
+                                seg_first,
+                                Damage {
+                                    offset: d_off,
+                                    len: d_len,
+                                    seqs: from_seq..seq.max(from_seq),
+                                },
+                            );
+                        }
+                        if seq < out.next_seq {
+                            continue;
+                        }
+                        if seq >= limit || seq >= seg_end {
+                            return Ok(out);
+                        }
+                        if !out.records.is_empty() && bytes + len > max_bytes {
+                            return Ok(out);
+                        }
+                        let record =
+                            frame::decode(cursor.frame(), cursor.is_v1()).ok_or_else(|| {
+                                IngestError::Corrupt {
+                                    path: path.clone(),
+                                    reason: format!("record {seq} does not decode"),
+                                }
+                            })?;
+                        out.records.push(record);
+                        out.next_seq = seq + 1;
+                        bytes += len;
+                        if out.records.len() >= max_records {
+                            return Ok(out);
+                        }
+                    }
+                    Step::Damaged { offset, len } => {
+                        damaged = Some((offset, len, out.next_seq));
+                    }
+                    Step::End => break,
                 }
             }
-            if out.next_seq == before || out.next_seq < seg_end.min(limit) {
-                break;
+            // The whole segment was read: what it held below `limit` is out.
+            let past = seg_end.min(limit);
+            if out.next_seq >= past {
+                if out.next_seq >= limit {
+                    break;
+                }
+                continue;
             }
+            out.next_seq = past;
         }
         Ok(out)
     }
@@ -447,6 +706,8 @@ impl ShardLog {
             if !sealed || !(too_old || too_big) {
                 break;
             }
+            self.files.forget(&first.path);
+            summary::remove(&first.path);
             fs::remove_file(&first.path).map_err(io_err("cannot remove", &first.path))?;
             st.segments.remove(0);
             removed += 1;
@@ -471,16 +732,25 @@ impl ShardLog {
         let mut st = self.lock();
         st.segments
             .retain(|s| listed.iter().any(|(seq, _)| *seq == s.first_seq));
+        for seg in &st.segments {
+            if !listed.iter().any(|(seq, _)| *seq == seg.first_seq) {
+                self.files.forget(&seg.path);
+            }
+        }
         if let Some(last) = st.segments.last_mut() {
-            last.scan()
+            let found = last
+                .scan(&self.files)
                 .map_err(io_err("cannot read", &last.path.clone()))?;
+            for d in &found {
+                warn_damage(&self.label, last, d);
+            }
         }
         let known = st.segments.last().map(|s| s.first_seq);
         for (first_seq, path) in listed {
             if known.is_some_and(|k| first_seq <= k) {
                 continue;
             }
-            let (seg, _) = Segment::open(path.clone(), first_seq, false)
+            let seg = Segment::open(&self.files, path.clone(), first_seq)
                 .map_err(io_err("cannot read", &path))?;
             st.segments.push(seg);
         }
@@ -490,10 +760,181 @@ impl ShardLog {
         }
         Ok(())
     }
+
+    /// Reads every segment file of the shard from disk (summaries aside)
+    /// and reports every damaged range, missing range and torn tail.
+    ///
+    /// # Errors
+    /// [`IngestError::Storage`] when the folder or a file cannot be read.
+    pub fn verify(&self) -> Result<ShardCheck> {
+        verify_dir(&self.dir, &self.files)
+    }
 }
 
-fn prev_end(seg: &Segment) -> u64 {
-    seg.end_seq
+impl Drop for ShardLog {
+    /// A clean close: the active segment synced and summarised, and the
+    /// exact end written as the high-water mark.
+    fn drop(&mut self) {
+        if !self.writable {
+            return;
+        }
+        let st = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if st.failed {
+            return;
+        }
+        let Some(last) = st.segments.last() else {
+            return;
+        };
+        let synced = self
+            .files
+            .get(&last.path)
+            .and_then(|f| f.sync_data().and_then(|()| f.metadata()));
+        match synced {
+            Ok(meta) => {
+                let _ignored = summary::write(last, meta.len());
+                let mut hw = st.hw.clone();
+                hw.reserved = hw.reserved.max(st.next_seq);
+                hw.clean_end = Some(st.next_seq);
+                if let Err(e) = high_water::save(&self.dir, &hw) {
+                    tracing::warn!(shard = self.label, error = %e, "Cannot save the shard's high-water mark.");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(shard = self.label, error = %e, "Cannot sync the shard at close.");
+            }
+        }
+    }
+}
+
+/// Copies the torn tail of `seg` (the last segment) to the shard's
+/// `quarantine/` folder, then cuts it off the segment.
+fn trim_torn_tail(dir: &Path, label: &str, seg: &mut Segment, files: &FileCache) -> Result<()> {
+    let path = seg.path.clone();
+    let file = files.get(&path).map_err(io_err("cannot open", &path))?;
+    let mut bytes = vec![
+        0u8;
+        usize::try_from(seg.tail)
+            .unwrap_or(usize::MAX)
+            .min(64 << 20)
+    ];
+    let n = super::segment::read_full_at(&file, &mut bytes, seg.len)
+        .map_err(io_err("cannot read", &path))?;
+    bytes.truncate(n);
+    let quarantine = dir.join("quarantine");
+    super::fsutil::create_dir(&quarantine)?;
+    let name = format!(
+        "{}.{}.torn",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("segment"),
+        seg.len
+    );
+    let target = quarantine.join(name);
+    super::fsutil::write_atomic(&target, &bytes)?;
+    tracing::warn!(shard = label, segment = %path.display(), offset = seg.len, length = seg.tail,
+        quarantine = %target.display(), "Moved a torn tail (a write a crash interrupted) aside.");
+    file.set_len(seg.len)
+        .and_then(|()| file.sync_all())
+        .map_err(io_err("cannot repair", &path))?;
+    seg.tail = 0;
+    Ok(())
+}
+
+/// [`ShardLog::verify`] for the shard folder `dir`.
+pub fn verify_dir(dir: &Path, files: &FileCache) -> Result<ShardCheck> {
+    let mut check = ShardCheck::default();
+    let hw = match high_water::load(dir) {
+        Ok(hw) => hw,
+        Err(reason) => {
+            check.findings.push(Finding {
+                kind: FindingKind::DamagedHighWater,
+                segment: None,
+                offset: 0,
+                len: 0,
+                first_seq: 0,
+                end_seq: 0,
+                detail: format!("{} cannot be read: {reason}", high_water::FILE),
+            });
+            None
+        }
+    };
+    let listed = list_segments(dir)?;
+    let count = listed.len();
+    let mut prev_end: Option<u64> = None;
+    for (i, (first_seq, path)) in listed.into_iter().enumerate() {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
+        let seg =
+            Segment::open(files, path.clone(), first_seq).map_err(io_err("cannot read", &path))?;
+        check.segments += 1;
+        check.bytes += seg.len + seg.tail;
+        check.records += seg.records;
+        if let Some(end) = prev_end
+            && end < first_seq
+            && !hw.as_ref().is_some_and(|h| h.is_skipped(end, first_seq))
+        {
+            check.findings.push(Finding {
+                kind: FindingKind::MissingSegment,
+                segment: Some(name.clone()),
+                offset: 0,
+                len: 0,
+                first_seq: end,
+                end_seq: first_seq,
+                detail: format!("records {end}..{first_seq} are in no segment"),
+            });
+        }
+        for d in &seg.damage {
+            check.findings.push(Finding {
+                kind: FindingKind::Damaged,
+                segment: Some(name.clone()),
+                offset: d.offset,
+                len: d.len,
+                first_seq: d.seqs.start,
+                end_seq: d.seqs.end,
+                detail: format!(
+                    "{} damaged bytes at offset {} hide records {}..{}",
+                    d.len, d.offset, d.seqs.start, d.seqs.end
+                ),
+            });
+        }
+        if seg.tail > 0 {
+            let last = i + 1 == count;
+            check.findings.push(Finding {
+                kind: if last { FindingKind::TornTail } else { FindingKind::Damaged },
+                segment: Some(name.clone()),
+                offset: seg.len,
+                len: seg.tail,
+                first_seq: seg.end_seq,
+                end_seq: seg.end_seq,
+                detail: if last {
+                    format!("{} bytes at the end of the last segment hold no valid frame (a torn write)", seg.tail)
+                } else {
+                    format!("{} bytes at the end of a sealed segment hold no valid frame", seg.tail)
+                },
+            });
+        }
+        prev_end = Some(seg.end_seq);
+    }
+    if let (Some(end), Some(clean)) = (prev_end, hw.as_ref().and_then(|h| h.clean_end))
+        && end < clean
+    {
+        check.findings.push(Finding {
+            kind: FindingKind::MissingTail,
+            segment: None,
+            offset: 0,
+            len: 0,
+            first_seq: end,
+            end_seq: clean,
+            detail: format!("records {end}..{clean} were stored but no segment holds them"),
+        });
+    }
+    Ok(check)
 }
 
 fn trim_horizon(st: &LogState) -> u64 {
@@ -538,6 +979,10 @@ mod tests {
         seqs
     }
 
+    fn files() -> Arc<FileCache> {
+        Arc::new(FileCache::new(4, true))
+    }
+
     fn small() -> LogConfig {
         LogConfig {
             segment_bytes: 4096,
@@ -548,7 +993,7 @@ mod tests {
     #[test]
     fn append_read_across_segments_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ShardLog::open(dir.path(), 5, small(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 5, small(), true, files()).unwrap();
         assert_eq!(log.read(0, 10, 1 << 20).unwrap().records.len(), 0);
         assert_eq!(put(&log, 3, 10, 1000), 5..8);
         for _ in 0..20 {
@@ -571,7 +1016,7 @@ mod tests {
         );
         assert_eq!(log.read(100, 1000, 1).unwrap().records.len(), 1);
         drop(log);
-        let log = ShardLog::open(dir.path(), 5, small(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 5, small(), true, files()).unwrap();
         assert_eq!(log.stats().next_seq, 208);
         assert_eq!(put(&log, 1, 1, 3000), 208..209);
         assert_eq!(log.seq_at_time(1500).unwrap(), 8);
@@ -583,7 +1028,7 @@ mod tests {
     #[test]
     fn torn_tail_is_dropped_and_appends_go_on() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ShardLog::open(dir.path(), 0, LogConfig::default(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 0, LogConfig::default(), true, files()).unwrap();
         put(&log, 5, 50, 1);
         drop(log);
         let seg = dir.path().join(Segment::file_name(0));
@@ -595,10 +1040,10 @@ mod tests {
         f.write_all(&buf[..buf.len() / 2]).unwrap();
         drop(f);
         // A reader in another process sees the five, changes nothing.
-        let ro = ShardLog::open(dir.path(), 0, LogConfig::default(), false).unwrap();
+        let ro = ShardLog::open(dir.path(), "t", 0, LogConfig::default(), false, files()).unwrap();
         assert_eq!(ro.read(0, 100, 1 << 20).unwrap().records.len(), 5);
         assert!(fs::metadata(&seg).unwrap().len() > full);
-        let log = ShardLog::open(dir.path(), 0, LogConfig::default(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 0, LogConfig::default(), true, files()).unwrap();
         assert_eq!(fs::metadata(&seg).unwrap().len(), full);
         assert_eq!(put(&log, 2, 50, 2), 5..7);
         let all = log.read(0, 100, 1 << 20).unwrap().records;
@@ -611,7 +1056,7 @@ mod tests {
         let mut f = fs::OpenOptions::new().append(true).open(&seg).unwrap();
         f.write_all(&[0x55; 100]).unwrap();
         drop(f);
-        let log = ShardLog::open(dir.path(), 0, LogConfig::default(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 0, LogConfig::default(), true, files()).unwrap();
         assert_eq!(log.stats().next_seq, 7);
         // The read-only reader takes in what was added since.
         ro.refresh().unwrap();
@@ -621,7 +1066,7 @@ mod tests {
     #[test]
     fn retention_by_age_and_size() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ShardLog::open(dir.path(), 0, small(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 0, small(), true, files()).unwrap();
         for t in 0..10 {
             put(&log, 10, 400, 1000 * t);
         }
@@ -654,7 +1099,7 @@ mod tests {
     #[test]
     fn closed_log_refuses_appends() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ShardLog::open(dir.path(), 0, LogConfig::default(), true).unwrap();
+        let log = ShardLog::open(dir.path(), "t", 0, LogConfig::default(), true, files()).unwrap();
         put(&log, 2, 1, 1);
         assert_eq!(log.close().unwrap(), 2);
         let r = PutRecord::new("k", vec![1]);

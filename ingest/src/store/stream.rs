@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use super::files::FileCache;
 use super::meta::{ShardMeta, StreamMeta, shard_id};
 use super::record::PutRecord;
 use super::shard::{LogConfig, ShardLog};
@@ -66,6 +67,7 @@ pub struct Stream {
     pub dir: PathBuf,
     config: LogConfig,
     writable: bool,
+    files: Arc<FileCache>,
     table: RwLock<Arc<Table>>,
     /// Serialises splits and merges.
     admin: Mutex<()>,
@@ -78,13 +80,19 @@ impl Stream {
     ///
     /// # Errors
     /// [`IngestError::Storage`] or [`IngestError::Corrupt`].
-    pub fn open(dir: &Path, config: LogConfig, writable: bool) -> Result<Stream> {
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        writable: bool,
+        files: Arc<FileCache>,
+    ) -> Result<Stream> {
         let meta = StreamMeta::load(dir)?;
-        let logs = open_logs(dir, &meta, config, writable, &BTreeMap::new())?;
+        let logs = open_logs(dir, &meta, config, writable, &files, &BTreeMap::new())?;
         Ok(Stream {
             dir: dir.to_path_buf(),
             config,
             writable,
+            files,
             table: RwLock::new(Arc::new(Table::build(meta, logs))),
             admin: Mutex::new(()),
             seen: Mutex::new(None),
@@ -165,10 +173,7 @@ impl Stream {
                             )),
                         )
                     })),
-                    Err(e) => {
-                        let msg = e.to_string();
-                        out.extend(group.into_iter().map(|(i, _)| (i, Err(internal(&msg)))));
-                    }
+                    Err(e) => out.extend(group.into_iter().map(|(i, _)| (i, Err(copy_of(&e))))),
                 }
             }
         }
@@ -194,8 +199,9 @@ pub fn wait(waits: Vec<Pending>) -> Vec<(usize, Stored)> {
                 let first = many[0].0.wait_durable(many[0].1);
                 std::iter::once(first)
                     .chain(handles.into_iter().map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(internal("the fsync thread panicked")))
+                        h.join().unwrap_or_else(|_| {
+                            Err(IngestError::Internal("the fsync thread panicked".into()))
+                        })
                     }))
                     .collect()
             }),
@@ -203,10 +209,7 @@ pub fn wait(waits: Vec<Pending>) -> Vec<(usize, Stored)> {
         for ((_, _, acks), result) in waits.into_iter().zip(synced) {
             match result {
                 Ok(()) => out.extend(acks.into_iter().map(|(i, id, s)| (i, Ok((id, s))))),
-                Err(e) => {
-                    let msg = e.to_string();
-                    out.extend(acks.into_iter().map(|(i, _, _)| (i, Err(internal(&msg)))));
-                }
+                Err(e) => out.extend(acks.into_iter().map(|(i, _, _)| (i, Err(copy_of(&e))))),
             }
         }
     }
@@ -327,8 +330,15 @@ impl Stream {
             });
             ids.push(id);
         }
-        let result = open_logs(&self.dir, &meta, self.config, true, &table.logs)
-            .and_then(|logs| meta.save(&self.dir).map(|()| logs));
+        let result = open_logs(
+            &self.dir,
+            &meta,
+            self.config,
+            true,
+            &self.files,
+            &table.logs,
+        )
+        .and_then(|logs| meta.save(&self.dir).map(|()| logs));
         match result {
             Ok(logs) => {
                 self.set_table(Table::build(meta, logs));
@@ -387,7 +397,14 @@ impl Stream {
         let table = self.table();
         if stamp != *seen {
             let meta = StreamMeta::load(&self.dir)?;
-            let logs = open_logs(&self.dir, &meta, self.config, false, &table.logs)?;
+            let logs = open_logs(
+                &self.dir,
+                &meta,
+                self.config,
+                false,
+                &self.files,
+                &table.logs,
+            )?;
             *seen = stamp;
             self.set_table(Table::build(meta, logs));
         }
@@ -398,11 +415,22 @@ impl Stream {
     }
 }
 
-fn internal(msg: &str) -> IngestError {
-    IngestError::Storage {
-        action: "cannot store record:",
-        path: PathBuf::new(),
-        source: std::io::Error::other(msg.to_owned()),
+/// The same error again, for each record of a batch that met it: a storage
+/// error keeps its action, path, kind (a full disk stays retryable) and
+/// message.
+fn copy_of(e: &IngestError) -> IngestError {
+    match e {
+        IngestError::Storage {
+            action,
+            path,
+            source,
+        } => IngestError::Storage {
+            action,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        IngestError::Overloaded(m) => IngestError::Overloaded(m.clone()),
+        other => IngestError::Internal(other.to_string()),
     }
 }
 
@@ -428,6 +456,7 @@ fn open_logs(
     meta: &StreamMeta,
     config: LogConfig,
     writable: bool,
+    files: &Arc<FileCache>,
     known: &BTreeMap<String, Arc<ShardLog>>,
 ) -> Result<BTreeMap<String, Arc<ShardLog>>> {
     let mut logs = BTreeMap::new();
@@ -437,9 +466,11 @@ fn open_logs(
             None => {
                 let log = ShardLog::open(
                     &dir.join("shards").join(&s.id),
+                    &format!("{}/{}", meta.name, s.id),
                     s.starting_seq,
                     config,
                     writable,
+                    Arc::clone(files),
                 )?;
                 if writable && !s.is_open() {
                     log.close()?;
