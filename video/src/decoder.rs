@@ -105,6 +105,10 @@ pub struct Decoder {
     deferred: Option<VideoError>,
     /// Recoverable damage seen so far, attached to the next frame.
     detector: Detector,
+    /// Where the last frame ends and where its segment stops (stream
+    /// seconds), and the nominal frame duration: at the end of the stream
+    /// they tell a file cut short.
+    tail: Tail,
     finished: bool,
 }
 
@@ -203,6 +207,7 @@ impl Decoder {
             next_index: 0,
             deferred: None,
             detector: Detector::default(),
+            tail: Tail::default(),
             finished: false,
         })
     }
@@ -235,6 +240,12 @@ impl Decoder {
                 Ok(None) => {
                     tracing::debug!(input = %self.input, frames = self.next_index, "End of stream.");
                     self.stop();
+                    let Tail {
+                        end,
+                        stop,
+                        frame_duration,
+                    } = self.tail;
+                    self.detector.stream_ended(end, stop, frame_duration);
                     chunk.add_issues(self.detector.take_pending());
                     break;
                 }
@@ -306,6 +317,17 @@ impl Decoder {
             .and_then(|i| i.frame_rate)
             .map(f64::recip)
             .or_else(|| buffer.duration().map(gst::ClockTime::seconds_f64));
+        self.tail = Tail {
+            end: meta.pts.map(|pts| {
+                pts + buffer
+                    .duration()
+                    .map(gst::ClockTime::seconds_f64)
+                    .or(frame_duration)
+                    .unwrap_or(0.0)
+            }),
+            stop: segment_stop(sample.segment()),
+            frame_duration,
+        };
         let discont = buffer.flags().contains(gst::BufferFlags::DISCONT);
         let issues = self
             .detector
@@ -402,6 +424,27 @@ impl Drop for Decoder {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The end of the last frame against the end of its stream.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tail {
+    /// Where the last frame decoded ends, in stream seconds.
+    end: Option<f64>,
+    /// Where its segment stops, in stream seconds; `None` when open-ended.
+    stop: Option<f64>,
+    /// The nominal frame duration in seconds.
+    frame_duration: Option<f64>,
+}
+
+/// Where a time segment stops, in stream seconds; `None` when it does not
+/// say (live sources, raw streams).
+fn segment_stop(segment: Option<&gst::Segment>) -> Option<f64> {
+    let segment = segment?.downcast_ref::<gst::ClockTime>()?;
+    let stop = segment.stop()?;
+    segment
+        .to_stream_time(stop)
+        .map(gst::ClockTime::seconds_f64)
 }
 
 /// Lets upstream know the appsink reads `GstVideoMeta` (plane offsets and

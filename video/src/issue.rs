@@ -32,6 +32,11 @@ pub struct DecodeIssue {
 /// frames (timestamps in containers are rounded, and VFR streams wobble).
 const GAP_FACTOR: f64 = 1.5;
 
+/// Least shortfall, in seconds, at the end of a stream that counts as the
+/// stream ending early when the frame duration is unknown or tiny (segment
+/// ends are rounded to the container's timescale).
+const MIN_TAIL_SLACK: f64 = 0.01;
+
 /// Watches the decoded frames go by and notes what looks like damage.
 #[derive(Debug, Default)]
 pub(crate) struct Detector {
@@ -105,6 +110,45 @@ impl Detector {
         out
     }
 
+    /// Notes, at the end of the stream, that the video stopped short of the
+    /// end its container announced: `last_end` is where the last decoded
+    /// frame ends and `stop` the end of the stream's segment (the video
+    /// track's own duration for MP4 and Matroska files), both in stream
+    /// seconds. A file cut short (a faststart MP4 whose sample tables name
+    /// data past the end of the file, say) ends quietly in GStreamer: this
+    /// is the only trace it leaves. Live sources have no `stop`.
+    pub(crate) fn stream_ended(
+        &mut self,
+        last_end: Option<f64>,
+        stop: Option<f64>,
+        frame_duration: Option<f64>,
+    ) {
+        let (Some(end), Some(stop)) = (last_end, stop) else {
+            return;
+        };
+        let d = frame_duration.filter(|d| d.is_finite() && *d > 0.0);
+        // As for a gap mid-stream: more than one frame and a half short.
+        let slack = d.map_or(MIN_TAIL_SLACK, |d| (GAP_FACTOR * d).max(MIN_TAIL_SLACK));
+        if !(end.is_finite() && stop.is_finite()) || stop - end <= slack {
+            return;
+        }
+        let missing = d.map(|d| ((stop - end) / d).round().max(1.0) as u64);
+        let lost = match missing {
+            Some(1) => "about 1 frame".to_owned(),
+            Some(n) => format!("about {n} frames"),
+            None => format!("{:.3} s", stop - end),
+        };
+        self.pending.push(DecodeIssue {
+            message: format!(
+                "the input ends early: the video stops at {end:.3} s of the {stop:.3} s \
+                 it announces, {lost} missing (a file cut short?)"
+            ),
+            frame: None,
+            pts: None,
+            missing_frames: missing,
+        });
+    }
+
     /// Issues noted after the last frame (the stream ended before another).
     pub(crate) fn take_pending(&mut self) -> Vec<DecodeIssue> {
         std::mem::take(&mut self.pending)
@@ -137,6 +181,33 @@ mod tests {
                 .message
                 .contains("6 frames missing between pts 1.000 s and 1.280 s")
         );
+    }
+
+    #[test]
+    fn a_stream_that_stops_short_of_its_end_is_reported() {
+        let mut d = Detector::default();
+        // Complete: the last frame ends at the segment's stop, or within a
+        // frame and a half of it.
+        d.stream_ended(Some(8.0), Some(8.0), Some(0.04));
+        d.stream_ended(Some(7.95), Some(8.0), Some(0.04));
+        // Live, or nothing decoded: nothing to compare.
+        d.stream_ended(Some(4.0), None, Some(0.04));
+        d.stream_ended(None, Some(8.0), Some(0.04));
+        assert!(d.take_pending().is_empty());
+        d.stream_ended(Some(4.72), Some(8.0), Some(0.04));
+        let issues = d.take_pending();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].missing_frames, Some(82));
+        assert_eq!((issues[0].frame, issues[0].pts), (None, None));
+        assert!(
+            issues[0]
+                .message
+                .starts_with("the input ends early: the video stops at 4.720 s of the 8.000 s"),
+            "{}",
+            issues[0].message
+        );
+        d.stream_ended(Some(1.0), Some(3.5), None);
+        assert!(d.take_pending()[0].message.contains("2.500 s missing"));
     }
 
     #[test]

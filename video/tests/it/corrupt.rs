@@ -121,3 +121,59 @@ fn garbage_mid_file_is_reported_and_decoding_goes_on() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn an_mp4_cut_short_reports_its_missing_tail() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Sample tables at the front (faststart), no B-frames: a cut loses the
+    // tail only, and the tables still name every frame of the 8 s.
+    let whole = dir.path().join("whole.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=8",
+        "-c:v",
+        "libx264",
+        "-g",
+        "25",
+        "-bf",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        s(&whole),
+    ])?;
+    let (frames, issues) = decode(&whole)?;
+    assert_eq!(frames.len(), FRAMES);
+    assert!(issues.is_empty(), "a whole file: {issues:?}");
+
+    let bytes = std::fs::read(&whole)?;
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10])?;
+    let (frames, issues) = decode(&cut)?;
+    assert!(
+        frames.len() > FRAMES / 3 && frames.len() < FRAMES,
+        "{}",
+        frames.len()
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert_eq!(
+        (issue.frame, issue.pts),
+        (None, None),
+        "after the last frame"
+    );
+    assert!(
+        issue.message.starts_with("the input ends early: "),
+        "{}",
+        issue.message
+    );
+    assert_eq!(
+        frames.len() as u64 + issue.missing_frames.ok_or("a count")?,
+        FRAMES as u64,
+        "{issue:?}"
+    );
+    Ok(())
+}
