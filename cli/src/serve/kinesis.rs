@@ -3,7 +3,16 @@
 //! (`{"__type":"ResourceNotFoundException","message":"..."}`, HTTP 400).
 //!
 //! Sequence numbers are the store's per-shard numbers, as decimal strings.
-//! A shard iterator is the base64 of `stream/shard/next sequence number`.
+//! Shard iterators are opaque, tamper-evident and expire ([`Iterators`]);
+//! a starting sequence number past the shard's end is refused, and so is a
+//! GetRecords `Limit` outside 1 to 10,000.
+//!
+//! A store error that may pass (out of space, overloaded) is answered as
+//! one that clients retry: `ProvisionedThroughputExceededException` (HTTP
+//! 400) when the store is overloaded, `InternalFailure` (HTTP 500, which
+//! the SDKs retry; per record in PutRecords, which Kinesis documents as
+//! retryable) for the rest, with the whole error chain as its message
+//! (`cannot write ...: no space left on device (os error 28); retry later`).
 //!
 //! PutRecords and PutRecord, the calls producers make all the time, take a
 //! path of their own: the body is read into typed structs that borrow their
@@ -27,6 +36,7 @@ use osprey_ingest::store::{
 use serde::{Deserialize, Serialize, de};
 use serde_json::{Value, json};
 
+use super::iterator::{Iterators, Refused};
 use crate::stream::base64;
 
 /// Most records in one PutRecords call.
@@ -34,6 +44,9 @@ pub const MAX_PUT_RECORDS: usize = 500;
 
 /// Most bytes of data (and keys) in one PutRecords call.
 pub const MAX_PUT_BYTES: usize = 5 << 20;
+
+/// The largest GetRecords `Limit` (and the one taken when none is given).
+pub const MAX_GET_RECORDS: u64 = 10_000;
 
 /// An error answer: Kinesis' error name and a message.
 #[derive(Debug)]
@@ -52,8 +65,37 @@ impl From<IngestError> for ApiError {
             IngestError::Overloaded(_) => "ProvisionedThroughputExceededException",
             _ => "InternalFailure",
         };
-        ApiError(name, e.to_string())
+        let mut msg = chain(&e);
+        if name == "InternalFailure" && e.is_retryable() && !msg.contains("retry later") {
+            msg.push_str("; retry later");
+        }
+        ApiError(name, msg)
     }
+}
+
+/// `e` and its sources, `: ` between them, each source left out when the
+/// text before already holds it and lowercased at its start (the operating
+/// system's `No space left on device` reads `no space ...`); never empty.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let mut text = s.to_string();
+        if let Some(first) = text.chars().next().filter(char::is_ascii_uppercase) {
+            text.replace_range(..1, &first.to_ascii_lowercase().to_string());
+        }
+        if !text.is_empty() && !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    if msg.is_empty() {
+        msg = format!("{e:?}");
+    }
+    msg
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -125,9 +167,11 @@ impl Scratch {
 }
 
 /// Answers one request: writes its JSON answer into `out` (emptied first)
-/// and returns the HTTP status.
+/// and returns the HTTP status. `iterators` issues and checks the shard
+/// iterators of GetShardIterator and GetRecords.
 pub fn handle(
     store: &Store,
+    iterators: &Iterators,
     target: Option<&str>,
     body: &[u8],
     scratch: &mut Scratch,
@@ -142,9 +186,11 @@ pub fn handle(
         )),
         Some("PutRecords") => put_records(store, body, scratch, out),
         Some("PutRecord") => put_one(store, body, out),
-        Some("GetRecords") => parse_value(body).and_then(|req| get_records(store, &req, out)),
+        Some("GetRecords") => {
+            parse_value(body).and_then(|req| get_records(store, iterators, &req, out))
+        }
         Some(op) => parse_value(body)
-            .and_then(|req| operation(store, op, &req))
+            .and_then(|req| operation(store, iterators, op, &req))
             .map(|answer| push_json(out, &answer)),
     };
     match result {
@@ -352,7 +398,12 @@ fn u64_field(req: &Value, name: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
-fn operation(store: &Store, op: &str, req: &Value) -> Result<Value, ApiError> {
+fn operation(
+    store: &Store,
+    iterators: &Iterators,
+    op: &str,
+    req: &Value,
+) -> Result<Value, ApiError> {
     match op {
         "CreateStream" => {
             let shards = u64_field(req, "ShardCount")?.unwrap_or(1);
@@ -415,8 +466,10 @@ fn operation(store: &Store, op: &str, req: &Value) -> Result<Value, ApiError> {
                 }
                 other => return Err(invalid(format!("unknown ShardIteratorType {other:?}"))),
             };
+            // A sequence number past the shard's end is the store's
+            // InvalidArgument, answered as InvalidArgumentException.
             let it = store.shard_iterator(stream, shard, position)?;
-            Ok(json!({ "ShardIterator": iterator_token(&it) }))
+            Ok(json!({ "ShardIterator": iterators.issue(&it) }))
         }
         "SplitShard" => {
             let key: u128 = str_field(req, "NewStartingHashKey")?
@@ -625,9 +678,13 @@ const RECORD_OVERHEAD: usize = 81 + 20 + 24;
 /// reserved up front, each record's data is base64 encoded in place, and a
 /// timestamp that repeats the one before it is copied rather than written
 /// again.
-fn get_records(store: &Store, req: &Value, out: &mut Vec<u8>) -> Result<(), ApiError> {
-    let it = parse_iterator(str_field(req, "ShardIterator")?)?;
-    let limit = u64_field(req, "Limit")?.unwrap_or(10_000).clamp(1, 10_000) as usize;
+fn get_records(
+    store: &Store,
+    iterators: &Iterators,
+    req: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), ApiError> {
+    let (it, limit) = get_request(iterators, req)?;
     let got = store.get_records(&it, limit, 10 << 20)?;
     let size: usize = got
         .records
@@ -639,7 +696,7 @@ fn get_records(store: &Store, req: &Value, out: &mut Vec<u8>) -> Result<(), ApiE
     push_json(out, &got.millis_behind_latest);
     out.extend_from_slice(br#","NextShardIterator":"#);
     match &got.next {
-        Some(next) => push_json(out, &iterator_token(next)),
+        Some(next) => push_json(out, &iterators.issue(next)),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(br#","Records":["#);
@@ -670,22 +727,25 @@ fn get_records(store: &Store, req: &Value, out: &mut Vec<u8>) -> Result<(), ApiE
     Ok(())
 }
 
-fn iterator_token(it: &ShardIterator) -> String {
-    base64::encode(format!("{}/{}/{}", it.stream, it.shard, it.next_seq).as_bytes())
-}
-
-fn parse_iterator(token: &str) -> Result<ShardIterator, ApiError> {
-    let bad = || ApiError("InvalidArgumentException", "invalid ShardIterator".into());
-    let text = String::from_utf8(base64::decode(token).ok_or_else(bad)?).map_err(|_| bad())?;
-    let mut parts = text.rsplitn(3, '/');
-    let next_seq = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-    let shard = parts.next().ok_or_else(bad)?.to_owned();
-    let stream = parts.next().ok_or_else(bad)?.to_owned();
-    Ok(ShardIterator {
-        stream,
-        shard,
-        next_seq,
-    })
+/// A GetRecords request's iterator, checked, and its `Limit`.
+fn get_request(iterators: &Iterators, req: &Value) -> Result<(ShardIterator, usize), ApiError> {
+    let it = iterators
+        .open(str_field(req, "ShardIterator")?)
+        .map_err(|refused| match refused {
+            Refused::Invalid => invalid("invalid ShardIterator"),
+            Refused::Expired(msg) => ApiError("ExpiredIteratorException", msg),
+        })?;
+    let limit = match u64_field(req, "Limit")? {
+        None => MAX_GET_RECORDS,
+        Some(n @ 1..=MAX_GET_RECORDS) => n,
+        Some(n) => {
+            return Err(invalid(format!(
+                "Limit must be 1 to {MAX_GET_RECORDS}, not {n}"
+            )));
+        }
+    };
+    let limit = usize::try_from(limit).expect("at most 10 000");
+    Ok((it, limit))
 }
 
 #[cfg(test)]
@@ -709,9 +769,12 @@ mod tests {
 
     /// GetRecords as it was answered through a `Value`, before its answer
     /// was written straight into bytes: the oracle for [`get_records`].
-    fn get_records_value(store: &Store, req: &Value) -> Result<Value, ApiError> {
-        let it = parse_iterator(str_field(req, "ShardIterator")?)?;
-        let limit = u64_field(req, "Limit")?.unwrap_or(10_000).clamp(1, 10_000) as usize;
+    fn get_records_value(
+        store: &Store,
+        iterators: &Iterators,
+        req: &Value,
+    ) -> Result<Value, ApiError> {
+        let (it, limit) = get_request(iterators, req)?;
         let got = store.get_records(&it, limit, 10 << 20)?;
         let records: Vec<Value> = got
             .records
@@ -727,7 +790,7 @@ mod tests {
             .collect();
         Ok(json!({
             "Records": records,
-            "NextShardIterator": got.next.as_ref().map(iterator_token),
+            "NextShardIterator": got.next.as_ref().map(|n| iterators.issue(n)),
             "MillisBehindLatest": got.millis_behind_latest,
         }))
     }
@@ -740,11 +803,20 @@ mod tests {
             ..StoreConfig::default()
         };
         let store = Store::open(dir.path(), config).unwrap();
+        // Iterators issued at a fixed time, so that the two paths' tokens match.
+        let iterators = Iterators::with_clock(|| 7);
         let (mut scratch, mut out) = (Scratch::default(), Vec::new());
         let mut call = |op: &str, body: &Value| {
             let target = format!("Kinesis_20131202.{op}");
             let body = serde_json::to_vec(body).unwrap();
-            let status = handle(&store, Some(&target), &body, &mut scratch, &mut out);
+            let status = handle(
+                &store,
+                &iterators,
+                Some(&target),
+                &body,
+                &mut scratch,
+                &mut out,
+            );
             (status, out.clone())
         };
         assert_eq!(
@@ -774,7 +846,7 @@ mod tests {
         assert_eq!(call("SplitShard", &split).0, 200);
         NOW_MS.fetch_add(2500, Ordering::Relaxed);
 
-        let expected = |req: &Value| match get_records_value(&store, req) {
+        let expected = |req: &Value| match get_records_value(&store, &iterators, req) {
             Ok(v) => serde_json::to_vec(&v).unwrap(),
             Err(ApiError(name, msg)) => error_body(name, &msg),
         };
@@ -818,7 +890,15 @@ mod tests {
             pages > 100 && behind > 0 && drained > 0,
             "{pages} {behind} {drained}"
         );
-        let token = |t: &str| base64::encode(t.as_bytes());
+        let token = |t: &str| {
+            let (stream, rest) = t.split_once('/').unwrap();
+            let (shard, seq) = rest.split_once('/').unwrap();
+            iterators.issue(&ShardIterator {
+                stream: stream.into(),
+                shard: shard.into(),
+                next_seq: seq.parse().unwrap(),
+            })
+        };
         for req in [
             json!({}),
             json!({"ShardIterator": 5}),
@@ -829,6 +909,8 @@ mod tests {
             json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": 0}),
             json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": -1}),
             json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": "x"}),
+            json!({"ShardIterator": token("s/shardId-000000000001/0"), "Limit": 10_001}),
+            json!({"ShardIterator": base64::encode(b"s/shardId-000000000001/0")}),
         ] {
             let (_, answer) = call("GetRecords", &req);
             assert_eq!(
@@ -863,14 +945,37 @@ mod tests {
     }
 
     #[test]
-    fn iterator_tokens_round_trip() {
-        let it = ShardIterator {
-            stream: "a.b-c".into(),
-            shard: "shardId-000000000001".into(),
-            next_seq: 42,
+    fn store_errors_keep_their_cause_and_out_of_space_is_retryable() {
+        let full = IngestError::Storage {
+            action: "cannot write",
+            path: "data/s/shardId-000000000000/00000000000000000000.seg".into(),
+            source: std::io::Error::from_raw_os_error(28),
         };
-        assert_eq!(parse_iterator(&iterator_token(&it)).ok(), Some(it));
-        assert!(parse_iterator("bm9wZQ==").is_err());
-        assert!(parse_iterator("***").is_err());
+        let ApiError(name, msg) = full.into();
+        assert_eq!(name, "InternalFailure");
+        assert!(
+            msg.starts_with("cannot write \"data/s/")
+                && msg.contains(": no space left on device (os error 28)")
+                && msg.ends_with("; retry later"),
+            "{msg}"
+        );
+        let over = IngestError::Overloaded("too many puts waiting".into());
+        let ApiError(name, msg) = over.into();
+        assert_eq!(name, "ProvisionedThroughputExceededException");
+        assert_eq!(msg, "store overloaded: too many puts waiting; retry later");
+        // Neither a message nor a cause of its own: the chain is still not empty.
+        let bare = IngestError::Io(std::io::Error::other(""));
+        let ApiError(name, msg) = bare.into();
+        assert_eq!(
+            (name, msg.as_str()),
+            ("InternalFailure", "cannot write output")
+        );
+        let broken = IngestError::Storage {
+            action: "cannot read",
+            path: "x".into(),
+            source: std::io::Error::other("bad sector"),
+        };
+        let ApiError(_, msg) = broken.into();
+        assert_eq!(msg, "cannot read \"x\": bad sector");
     }
 }

@@ -4,24 +4,35 @@
 //! and the SDKs work against osprey with an endpoint URL.
 //!
 //! A small HTTP/1.1 server of its own: a thread per connection (at most
-//! [`MAX_CONNECTIONS`]), keep-alive, `Content-Length` bodies up to
-//! [`MAX_BODY`], `Expect: 100-continue` met; anything else is answered with
-//! one error and the connection closed. A peer cannot hold a slot for ever
-//! ([`Timeouts`]): a connection silent between requests for `--idle-timeout`
-//! is closed quietly, and one whose request (head and body) takes longer than
-//! `--request-timeout` to arrive, or whose answer is not taken in that time,
-//! is closed. Each connection keeps its buffers (head, body, answer, the
-//! records of a PutRecords call) from request to request. Given credentials, every request's SigV4 signature is checked
-//! ([`sigv4`]); without, signed requests are accepted unchecked. It binds to
-//! 127.0.0.1 unless told otherwise.
+//! `--max-connections`, 64 by default), keep-alive,
+//! `Content-Length` bodies up to [`MAX_BODY`], `Expect: 100-continue` met;
+//! anything else is answered with one error and the connection closed. A
+//! peer cannot hold a slot for long ([`Timeouts`]): a new connection that
+//! sends nothing for `--first-byte-timeout` and a keep-alive one silent
+//! between requests for `--idle-timeout` are closed quietly, and one whose
+//! request (head and body) takes longer than `--request-timeout` to arrive,
+//! or whose answer is not taken in that time, is closed.
+//!
+//! A connection beyond the limit is answered 503
+//! (`ProvisionedThroughputExceededException`) by a thread of its own (at
+//! most [`MAX_REFUSERS`] at once; past that, new connections wait in the
+//! listen queue): it reads the request first (bounded in bytes and time),
+//! then answers, stops writing and reads what is left until the peer
+//! closes, so that the peer reads a whole answer rather than a reset.
+//!
+//! Each connection keeps its buffers (head, body, answer, the records of a
+//! PutRecords call) from request to request. Given credentials, every
+//! request's SigV4 signature is checked ([`sigv4`]); without, signed
+//! requests are accepted unchecked. It binds to 127.0.0.1 unless told
+//! otherwise.
 
+pub mod iterator;
 pub mod kinesis;
 pub mod sigv4;
 
 use std::io::{self, BufRead as _, BufReader, BufWriter, Read, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -30,8 +41,13 @@ use osprey_ingest::store::{Durability, Store};
 use crate::args::stream::{DurabilityArg, ServeArgs};
 use crate::stream::open_store;
 
-/// Most connections served at once.
-pub const MAX_CONNECTIONS: usize = 64;
+/// Most refusals (503 answers to connections past the limit) under way at
+/// once.
+pub const MAX_REFUSERS: usize = 64;
+
+/// The longest a refused connection's request is waited for, and then the
+/// longest the peer is given to close after the answer.
+const REFUSAL_WAIT: Duration = Duration::from_secs(1);
 
 /// The largest request body (PutRecords allows 5 MiB of data, in base64).
 pub const MAX_BODY: usize = 8 << 20;
@@ -46,6 +62,9 @@ const KEEP_BUFFER: usize = 1 << 20;
 /// How long the server waits on a peer.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// The longest a new connection may stay silent before its first
+    /// request (at most `idle`).
+    pub first_byte: Duration,
     /// The longest a keep-alive connection may stay silent between requests.
     pub idle: Duration,
     /// The longest a request may take to arrive, from its first byte to its
@@ -69,10 +88,16 @@ pub fn run(args: &ServeArgs) -> Result<()> {
                 ))
             })
     };
+    let idle = seconds("--idle-timeout", args.idle_timeout)?;
     let timeouts = Timeouts {
-        idle: seconds("--idle-timeout", args.idle_timeout)?,
+        first_byte: seconds("--first-byte-timeout", args.first_byte_timeout)?.min(idle),
+        idle,
         request: seconds("--request-timeout", args.request_timeout)?,
     };
+    if args.max_connections == 0 {
+        return Err(crate::exit::UsageError("--max-connections must be at least 1".into()).into());
+    }
+    let iterators = kinesis_iterators(seconds("--iterator-lifetime", args.iterator_lifetime)?)?;
     let creds = match (&args.access_key_id, &args.secret_access_key_file) {
         (Some(id), Some(path)) => {
             let secret = std::fs::read_to_string(path).map_err(|e| crate::exit::InputError {
@@ -98,47 +123,154 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         "osprey: serving the Kinesis API on http://{local}"
     );
     let _retention = store.spawn_retention(Duration::from_secs(60));
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::default());
+    let iterators = Arc::new(iterators);
     for conn in listener.incoming() {
         let Ok(sock) = conn else {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::AcqRel);
-            let body = kinesis::error_body(
-                "ProvisionedThroughputExceededException",
-                "too many connections; retry later",
-            );
-            let _ = respond(&mut BufWriter::new(&sock), 503, &body, true);
-            continue;
-        }
-        let slot = Slot(Arc::clone(&active));
-        let (store, creds) = (Arc::clone(&store), Arc::clone(&creds));
-        let spawned = std::thread::Builder::new()
-            .name("osprey-http".into())
-            .spawn(move || {
-                let _slot = slot;
-                if let Err(e) = connection(&store, creds.as_ref().as_ref(), timeouts, sock) {
-                    tracing::debug!(error = %e, "HTTP connection ended.");
-                }
-            });
+        let (slot, spawned) = match slots.take(args.max_connections) {
+            Kind::Serve => {
+                let slot = Slot(Arc::clone(&slots), Kind::Serve);
+                let (store, creds) = (Arc::clone(&store), Arc::clone(&creds));
+                let iterators = Arc::clone(&iterators);
+                let spawned = std::thread::Builder::new()
+                    .name("osprey-http".into())
+                    .spawn(move || {
+                        let _slot = slot;
+                        let api = Api {
+                            store: &store,
+                            iterators: &iterators,
+                            creds: creds.as_ref().as_ref(),
+                        };
+                        if let Err(e) = connection(&api, timeouts, sock) {
+                            tracing::debug!(error = %e, "HTTP connection ended.");
+                        }
+                    });
+                ("connection", spawned)
+            }
+            Kind::Refuse => {
+                let slot = Slot(Arc::clone(&slots), Kind::Refuse);
+                let wait = REFUSAL_WAIT.min(timeouts.request);
+                let spawned = std::thread::Builder::new()
+                    .name("osprey-http-503".into())
+                    .stack_size(64 << 10)
+                    .spawn(move || {
+                        let _slot = slot;
+                        if let Err(e) = overloaded(sock, wait) {
+                            tracing::debug!(error = %e, "Refused HTTP connection ended.");
+                        }
+                    });
+                ("refusal", spawned)
+            }
+        };
         if let Err(e) = spawned {
             // The closure, its slot and the socket are dropped with the error.
-            tracing::warn!(error = %e, "Cannot start a thread for an HTTP connection.");
+            tracing::warn!(error = %e, what = slot, "Cannot start a thread for an HTTP connection.");
         }
     }
     Ok(())
 }
 
-/// One of the [`MAX_CONNECTIONS`] slots, given back when dropped (even if
-/// its thread unwinds).
-struct Slot(Arc<AtomicUsize>);
+/// The shard iterators of this run, living `lifetime`.
+fn kinesis_iterators(lifetime: Duration) -> Result<iterator::Iterators> {
+    iterator::Iterators::new(lifetime)
+        .map_err(|e| anyhow::anyhow!("cannot draw a key for shard iterators: {e}"))
+}
+
+/// What a request is served with.
+struct Api<'a> {
+    store: &'a Store,
+    iterators: &'a iterator::Iterators,
+    creds: Option<&'a sigv4::Credentials>,
+}
+
+/// What a new connection gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A connection slot: it is served.
+    Serve,
+    /// A refuser's slot: it is answered 503.
+    Refuse,
+}
+
+/// The connection and refuser slots in use.
+#[derive(Debug, Default)]
+struct Slots {
+    /// (connections, refusers) in use.
+    used: Mutex<(usize, usize)>,
+    /// Told when a slot is given back.
+    freed: Condvar,
+}
+
+impl Slots {
+    /// Takes a connection slot if one of `max` is free, else a refuser's,
+    /// waiting for either when all [`MAX_REFUSERS`] are busy (the peers
+    /// meanwhile wait in the listen queue).
+    fn take(&self, max: usize) -> Kind {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if used.0 < max {
+                used.0 += 1;
+                return Kind::Serve;
+            }
+            if used.1 < MAX_REFUSERS {
+                used.1 += 1;
+                return Kind::Refuse;
+            }
+            used = self
+                .freed
+                .wait(used)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A slot taken from [`Slots`], given back when dropped (even if its thread
+/// unwinds).
+struct Slot(Arc<Slots>, Kind);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut used = self.0.used.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.1 {
+            Kind::Serve => used.0 -= 1,
+            Kind::Refuse => used.1 -= 1,
+        }
+        self.0.freed.notify_all();
     }
+}
+
+/// Answers a connection past the limit with 503: reads its request first
+/// (the head, and a body up to [`MAX_BODY`], for at most `wait`), so that
+/// the answer does not cross a request still on its way, then answers and
+/// closes as [`refuse`] does.
+fn overloaded(sock: TcpStream, wait: Duration) -> io::Result<()> {
+    sock.set_nodelay(true)?;
+    sock.set_write_timeout(Some(wait))?;
+    let timed = Timed {
+        sock: sock.try_clone()?,
+        deadline: Instant::now() + wait,
+    };
+    let mut reader = BufReader::with_capacity(16 << 10, timed);
+    let mut head = Vec::new();
+    // A peer that sends nothing, or half a request, is answered all the same.
+    if let Ok(true) = read_head(&mut reader, &mut head) {
+        let length = std::str::from_utf8(&head)
+            .ok()
+            .and_then(|h| parse_head(h).ok())
+            .filter(|h| h.length <= MAX_BODY && !h.expect_continue)
+            .map_or(0, |h| h.length as u64);
+        let _ = io::copy(&mut (&mut reader).take(length), &mut io::sink());
+    }
+    let body = kinesis::error_body(
+        "ProvisionedThroughputExceededException",
+        "too many connections; retry later",
+    );
+    let mut writer = BufWriter::new(sock);
+    respond(&mut writer, 503, &body, true)?;
+    close_after(writer.get_ref())
 }
 
 /// The read side of a connection: every read ends by `deadline`, so a peer
@@ -177,27 +309,25 @@ enum Step<'h> {
 }
 
 /// Serves requests on one connection until it closes, the peer is silent
-/// for `timeouts.idle` between requests, or a request (or the taking of its
-/// answer) lasts longer than `timeouts.request`.
-fn connection(
-    store: &Store,
-    creds: Option<&sigv4::Credentials>,
-    timeouts: Timeouts,
-    sock: TcpStream,
-) -> io::Result<()> {
+/// for `timeouts.first_byte` before its first request or `timeouts.idle`
+/// between requests, or a request (or the taking of its answer) lasts
+/// longer than `timeouts.request`.
+fn connection(api: &Api<'_>, timeouts: Timeouts, sock: TcpStream) -> io::Result<()> {
     sock.set_nodelay(true)?;
     sock.set_write_timeout(Some(timeouts.request))?;
     let timed = Timed {
         sock: sock.try_clone()?,
-        deadline: Instant::now() + timeouts.idle,
+        deadline: Instant::now() + timeouts.first_byte,
     };
     let mut reader = BufReader::with_capacity(64 << 10, timed);
     let mut writer = BufWriter::with_capacity(64 << 10, sock);
     let (mut head, mut body, mut out) = (Vec::new(), Vec::new(), Vec::new());
     let mut scratch = kinesis::Scratch::default();
+    let mut silence = timeouts.first_byte;
     loop {
         // Idle until the next request's first byte (or one already read).
-        reader.get_mut().deadline = Instant::now() + timeouts.idle;
+        reader.get_mut().deadline = Instant::now() + silence;
+        silence = timeouts.idle;
         match reader.fill_buf() {
             Ok([]) => return Ok(()),
             Ok(_) => {}
@@ -223,7 +353,7 @@ fn connection(
                 if got < req.length {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
-                let refused = creds.and_then(|c| {
+                let refused = api.creds.and_then(|c| {
                     sigv4::verify(c, req.method, req.path, req.query, &req.headers, &body).err()
                 });
                 let status = match refused {
@@ -232,7 +362,14 @@ fn connection(
                         out.extend_from_slice(&kinesis::error_body(name, &msg));
                         400
                     }
-                    None => kinesis::handle(store, req.target, &body, &mut scratch, &mut out),
+                    None => kinesis::handle(
+                        api.store,
+                        api.iterators,
+                        req.target,
+                        &body,
+                        &mut scratch,
+                        &mut out,
+                    ),
                 };
                 (status, req.close)
             }
@@ -260,12 +397,18 @@ fn refuse(writer: &mut BufWriter<TcpStream>, status: u16, msg: &str) -> io::Resu
         &kinesis::error_body("SerializationException", msg),
         true,
     )?;
-    let sock = writer.get_ref();
+    close_after(writer.get_ref())
+}
+
+/// Closes a connection whose last answer is written: stops writing, then
+/// reads and drops what the peer still sends until it closes (for at most
+/// [`REFUSAL_WAIT`]), so that unread bytes do not turn the close into a
+/// reset that can destroy the answer before the peer reads it.
+fn close_after(sock: &TcpStream) -> io::Result<()> {
     sock.shutdown(Shutdown::Write)?;
-    let until = Instant::now() + Duration::from_secs(1);
     let mut drain = Timed {
         sock: sock.try_clone()?,
-        deadline: until,
+        deadline: Instant::now() + REFUSAL_WAIT,
     };
     let mut sink = [0; 16 << 10];
     while matches!(drain.read(&mut sink), Ok(n) if n > 0) {}

@@ -100,7 +100,7 @@ print("ok")
 "#;
 
 /// Starts `osprey serve` with `extra` arguments; returns it and its URL.
-fn serve(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+pub(crate) fn serve(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
     let mut server = osprey()
         .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
@@ -127,7 +127,7 @@ fn serve(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String)
 }
 
 /// Runs a boto3 script against `url`; panics unless it prints `ok`.
-fn client(script: &str, url: &str) {
+pub(crate) fn client(script: &str, url: &str) {
     let out = Command::new("python3")
         .args(["-c", script, url])
         .output()
@@ -174,11 +174,11 @@ const IDLE: f64 = 0.6;
 const REQUEST: f64 = 0.6;
 
 /// A server process, killed when dropped (a failed test leaves none behind).
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Running {
     /// True when the server process is still running.
-    fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         self.0.try_wait().unwrap().is_none()
     }
 }
@@ -204,21 +204,21 @@ fn quick_server(dir: &std::path::Path) -> (Running, String) {
 }
 
 /// A connection to `addr` whose reads give up after 10 s.
-fn connect(addr: &str) -> TcpStream {
+pub(crate) fn connect(addr: &str) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
 }
 
 /// The head of a request for `op` with a body of `len` bytes.
-fn head(op: &str, len: usize) -> String {
+pub(crate) fn head(op: &str, len: usize) -> String {
     format!(
         "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.{op}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {len}\r\n\r\n"
     )
 }
 
 /// Reads one answer on `r`: its status and body.
-fn answer(r: &mut BufReader<TcpStream>) -> (u16, String) {
+pub(crate) fn answer(r: &mut BufReader<TcpStream>) -> (u16, String) {
     let mut status = String::new();
     r.read_line(&mut status).unwrap();
     let code = status
@@ -244,7 +244,7 @@ fn answer(r: &mut BufReader<TcpStream>) -> (u16, String) {
 }
 
 /// Sends one request for `op` on `r` and reads its answer.
-fn call(r: &mut BufReader<TcpStream>, op: &str, body: &str) -> (u16, String) {
+pub(crate) fn call(r: &mut BufReader<TcpStream>, op: &str, body: &str) -> (u16, String) {
     let request = head(op, body.len()) + body;
     r.get_mut().write_all(request.as_bytes()).unwrap();
     answer(r)
@@ -253,7 +253,7 @@ fn call(r: &mut BufReader<TcpStream>, op: &str, body: &str) -> (u16, String) {
 /// Reads what the server sends until it closes the connection (a reset
 /// counts); how long that took. Panics when it is still open after the
 /// 10 s read timeout.
-fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
+pub(crate) fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
     let start = Instant::now();
     let mut got = Vec::new();
     match s.read_to_end(&mut got) {

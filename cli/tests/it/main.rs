@@ -44,6 +44,7 @@ mod corrupt;
 mod crash;
 mod deliver;
 mod kinesis;
+mod kinesis_limits;
 mod motion;
 mod oracle;
 mod oracle_blur;
