@@ -20,6 +20,8 @@ pub struct OpenedStream {
     pub frame_rate: Option<f64>,
     /// Duration in seconds, when known.
     pub duration: Option<f64>,
+    /// Width and height of the first frame, when one was decoded.
+    pub size: Option<(u32, u32)>,
 }
 
 impl OpenedStream {
@@ -62,6 +64,7 @@ impl DecodeThread {
                 let info = OpenedStream {
                     frame_rate: decoder.frame_rate(),
                     duration: decoder.duration(),
+                    size: decoder.info().map(|i| (i.width, i.height)),
                 };
                 if open_tx.send(Ok(info)).is_err() {
                     return;

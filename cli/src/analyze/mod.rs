@@ -278,12 +278,22 @@ fn open_output(output: &Output, source: &str) -> Result<Box<dyn Write>> {
 /// surfaces as [`osprey_ingest::IngestError::BrokenPipe`].
 pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
     let started = Instant::now();
+    // A folder that cannot take thumbnails fails before any decoding.
+    let mut thumbnails = match &cfg.suite.thumbnails {
+        Some(t) => Some(thumbnail::Thumbnails::new(t.dir.clone(), t.width)?),
+        None => None,
+    };
     let options = DecodeOptions {
         chunk_frames: cfg.chunk_frames,
     };
     let mut decode = DecodeThread::spawn(&cfg.input, options, READ_AHEAD_CHUNKS)?;
     let info = decode.info();
     debug!(input = %cfg.input, frame_rate = ?info.frame_rate, duration = ?info.duration, "Input open.");
+    // The decoder has the first frame: zones outside it are refused before
+    // any output is made.
+    if let Some((width, height)) = info.size {
+        options::check_zones_in_frame(&cfg.suite.motion.zones, width, height)?;
+    }
 
     // The decoder fills its read-ahead while the backend starts.
     let mut backend = osprey_kernels::open(cfg.backend, cfg.suite.analysis.clone())?;
@@ -300,23 +310,15 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
     let mut raws: Vec<FrameRaw> = Vec::with_capacity(cfg.chunk_frames);
     let mut frames = 0u64;
     let mut counts = EventCounts::default();
-    let mut thumbnails = match &cfg.suite.thumbnails {
-        Some(t) => Some(thumbnail::Thumbnails::new(t.dir.clone(), t.width)?),
-        None => None,
-    };
 
     while let Some(chunk) = decode.next_chunk()? {
         let views = chunk.views();
         let metas = chunk.metas();
-        // Damage the decoder went past, named before the frames after it.
-        for issue in chunk.issues() {
-            sink.write(&Record::Error(record::ErrorRecord {
-                source: &cfg.source,
-                frame: issue.frame,
-                pts: issue.pts,
-                message: &issue.message,
-            }))?;
-        }
+        // Damage the decoder went past, named before the frames after it;
+        // damage after the last frame (a file cut short), after the frames.
+        let (before, after): (Vec<_>, Vec<_>) =
+            chunk.issues().iter().partition(|i| i.frame.is_some());
+        write_issues(&mut sink, &cfg.source, &before)?;
         backend
             .analyze(&views, &mut raws)
             .with_context(|| format!("the {label} backend failed"))?;
@@ -355,6 +357,7 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
                 &mut counts,
             )?;
         }
+        write_issues(&mut sink, &cfg.source, &after)?;
         sink.flush()?;
         frames += views.len() as u64;
         progress.advance(views.len() as u64);
@@ -378,6 +381,23 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
         backend: label,
         events: counts,
     })
+}
+
+/// Writes one `error` record an issue.
+fn write_issues<W: Write>(
+    sink: &mut NdjsonSink<W>,
+    source: &str,
+    issues: &[&osprey_video::DecodeIssue],
+) -> Result<()> {
+    for issue in issues {
+        sink.write(&Record::Error(record::ErrorRecord {
+            source,
+            frame: issue.frame,
+            pts: issue.pts,
+            message: &issue.message,
+        }))?;
+    }
+    Ok(())
 }
 
 /// The frame record of one frame from its figures.

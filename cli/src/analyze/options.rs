@@ -9,7 +9,7 @@ use osprey_kernels::KernelSet;
 use osprey_kernels::kernel::{AnalysisConfig, BlurParams};
 use osprey_kernels::metrics::black::BlackParams;
 use osprey_kernels::metrics::freeze::parse_noise;
-use osprey_kernels::metrics::zones::{Polygon, Zone};
+use osprey_kernels::metrics::zones::{MIN_AREA, Polygon, Zone};
 
 use super::zones_file;
 use crate::args::AnalyzeArgs;
@@ -201,6 +201,9 @@ fn motion_options(args: &AnalyzeArgs) -> Result<MotionOptions, UsageError> {
             ));
         }
     }
+    for z in &zones {
+        check_zone_area(z)?;
+    }
     let alpha = m.motion_alpha;
     if !(alpha.is_finite() && alpha > 0.0 && alpha <= 1.0) {
         return Err(bad(
@@ -222,6 +225,46 @@ fn motion_options(args: &AnalyzeArgs) -> Result<MotionOptions, UsageError> {
             end_frames: count_in("motion-end-frames", m.motion_end_frames, 1..=u32::MAX)?,
         },
     })
+}
+
+/// Refuses a zone that covers nothing: no area at all (its points on one
+/// line, or a path that doubles back on itself), or none at coordinates a
+/// frame can have (x and y from 0 up). Zones past a frame's right or bottom
+/// edge wait for the frame's size ([`check_zones_in_frame`]).
+fn check_zone_area(zone: &Zone) -> Result<(), UsageError> {
+    let name = &zone.name;
+    if zone.polygon.area() < MIN_AREA {
+        return Err(UsageError(format!(
+            "zone \"{name}\" has no area: its points enclose nothing (all on one line?)"
+        )));
+    }
+    let frame_side = (0.0, f64::INFINITY);
+    if zone.polygon.area_within(frame_side, frame_side) < MIN_AREA {
+        return Err(UsageError(format!(
+            "zone \"{name}\" lies entirely outside the frame (at negative coordinates; \
+             x and y count pixels from the top-left corner)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses zones that lie entirely outside a `width` x `height` frame, once
+/// its size is known: they could never see motion.
+///
+/// # Errors
+/// A [`UsageError`] naming the first such zone and the frame's size.
+pub fn check_zones_in_frame(zones: &[Zone], width: u32, height: u32) -> Result<(), UsageError> {
+    let (w, h) = (f64::from(width), f64::from(height));
+    match zones
+        .iter()
+        .find(|z| z.polygon.area_within((0.0, w), (0.0, h)) < MIN_AREA)
+    {
+        Some(z) => Err(UsageError(format!(
+            "zone \"{}\" lies entirely outside the {width}x{height} frame",
+            z.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks blurdetect's options.
@@ -307,6 +350,42 @@ mod tests {
         assert_eq!(o.motion.masks.len(), 1);
         assert!(!o.motion.improve_contrast);
         assert_eq!(o.thumbnails.unwrap().width, 320);
+    }
+
+    #[test]
+    fn zones_that_cover_nothing_are_refused() {
+        for (zone, why) in [
+            ("line:0,0,5,5,10,10", "has no area"),
+            ("back:0,0,10,0,10,10,10,0", "has no area"),
+            ("left:-30,0,-10,0,-10,10", "entirely outside the frame"),
+            ("above:10,-1,20,-1,20,-9", "entirely outside the frame"),
+        ] {
+            let msg = parse(&["--zone", zone]).unwrap_err().to_string();
+            let name = zone.split(':').next().unwrap();
+            assert!(msg.starts_with(&format!("zone \"{name}\" ")), "{msg}");
+            assert!(msg.contains(why), "{msg}");
+        }
+        // Partly outside is fine: the part inside counts.
+        assert!(parse(&["--zone", "edge:-10,-10,10,-10,10,10,-10,10"]).is_ok());
+    }
+
+    #[test]
+    fn zones_outside_the_frame_are_refused() {
+        let o = parse(&[
+            "--zone",
+            "in:0,0,10,0,10,10",
+            "--zone",
+            "far:400,300,500,300,500,400",
+        ])
+        .unwrap();
+        let zones = &o.motion.zones;
+        assert!(check_zones_in_frame(zones, 640, 480).is_ok());
+        let msg = check_zones_in_frame(zones, 320, 240)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(msg, "zone \"far\" lies entirely outside the 320x240 frame");
+        // Touching the frame's corner is not being in it.
+        assert!(check_zones_in_frame(zones, 400, 300).is_err());
     }
 
     #[test]

@@ -8,12 +8,14 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
 use image::ExtendedColorType;
 use image::codecs::jpeg::JpegEncoder;
 use osprey_kernels::{Backend, FrameView, OwnedFrame, PixelFormat};
+
+use crate::exit::UsageError;
 
 /// JPEG quality of thumbnails (0-100).
 const QUALITY: u8 = 85;
@@ -32,16 +34,18 @@ pub struct Thumbnails {
 
 impl Thumbnails {
     /// Thumbnails `width` pixels wide (or the frame's width, if smaller) in
-    /// `dir`, which is created when missing.
+    /// `dir`, which is created when missing and checked for writing (a file
+    /// is created there and removed), so that a folder osprey cannot use
+    /// fails before any frame is decoded rather than at the first event.
     ///
     /// # Errors
-    /// When `width` is 0 or the folder cannot be created.
+    /// When `width` is 0; a [`UsageError`] naming `--thumbnails` when `dir`
+    /// is not a folder, cannot be created, or cannot be written to.
     pub fn new(dir: PathBuf, width: u32) -> Result<Self> {
         if width == 0 {
             return Err(anyhow!("the thumbnail width must be at least 1 pixel"));
         }
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the thumbnail folder {dir:?}"))?;
+        check_folder(&dir)?;
         Ok(Thumbnails {
             dir,
             width,
@@ -82,6 +86,41 @@ impl Thumbnails {
             .encode(&self.rgb, width, height, ExtendedColorType::Rgb8)
             .with_context(|| format!("cannot write thumbnail {path:?}"))?;
         Ok(name)
+    }
+}
+
+/// Makes sure thumbnails can be written into `dir`: creates it when missing,
+/// then creates and removes a probe file in it.
+fn check_folder(dir: &Path) -> Result<(), UsageError> {
+    let fail = |why: String| UsageError(format!("--thumbnails {dir:?}: {why}"));
+    match std::fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => return Err(fail("not a folder".into())),
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir_all(dir).map_err(|e| {
+            fail(format!(
+                "cannot create the folder: {}",
+                super::io_reason(&e)
+            ))
+        })?,
+    }
+    let probe = dir.join(format!(".osprey-write-check-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe);
+    match written {
+        Ok(file) => {
+            drop(file);
+            // A probe left behind is harmless; the check itself passed.
+            if let Err(e) = std::fs::remove_file(&probe) {
+                tracing::debug!(path = ?probe, error = %e, "Cannot remove the write probe.");
+            }
+            Ok(())
+        }
+        Err(e) => Err(fail(format!(
+            "cannot write there: {}",
+            super::io_reason(&e)
+        ))),
     }
 }
 
@@ -250,9 +289,21 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let err = Thumbnails::new(file.join("sub"), 32).unwrap_err();
         assert!(
-            format!("{err:#}").contains("cannot create the thumbnail folder"),
+            format!("{err:#}").contains("cannot create the folder"),
             "{err:#}"
         );
+        assert!(err.is::<UsageError>(), "{err:#}");
+        let err = Thumbnails::new(file, 32).unwrap_err();
+        assert!(format!("{err:#}").ends_with(": not a folder"), "{err:#}");
+        // /sys refuses new files even to root.
+        let err = Thumbnails::new("/sys".into(), 32).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot write there"), "{err:#}");
         assert!(Thumbnails::new(dir.path().into(), 0).is_err());
+        // A usable folder keeps no probe behind.
+        Thumbnails::new(dir.path().join("new"), 32).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("new")).unwrap().count(),
+            0
+        );
     }
 }

@@ -37,6 +37,7 @@
 )]
 
 mod aggregate;
+mod analyze_bad;
 mod aggregate_io;
 mod cli;
 mod common;
