@@ -3,7 +3,13 @@
 //! 64-bit hashes for `approx_count_distinct`.
 //!
 //! Rows without a usable event time are split off with their reason; WHERE
-//! runs here, on the input rows, before anything else.
+//! runs here, on the input rows, before anything else. Its comparisons are
+//! checked against the batch's column types first, as DuckDB binds them: a
+//! number compared with text that is not a number is an error, not a
+//! comparison that is never true.
+//!
+//! Event times are read from timestamp, date, numeric and text columns
+//! (plain or dictionary-encoded, as Parquet files hold them).
 
 use std::hash::Hasher as _;
 
@@ -16,7 +22,7 @@ use osprey_ingest::chunk::time::RawTime;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_kernels::window::{GroupIndex, KeyDictionary};
 
-use super::plan::{Expr, Scalar};
+use super::plan::{BinOp, Expr, Scalar};
 use crate::exit::UsageError;
 
 /// Which columns of the input the engine reads.
@@ -39,8 +45,9 @@ pub struct ColumnPlan {
 /// One batch, converted.
 #[derive(Debug, Default)]
 pub struct Converted {
-    /// The rows that went in (after WHERE and without the refused ones).
-    pub batch: Option<RecordBatch>,
+    /// For each row that went in (after WHERE and without the refused
+    /// ones), its row in the batch given to convert.
+    pub rows: Vec<usize>,
     /// Event times.
     pub ts: Vec<i64>,
     /// Group ids.
@@ -53,8 +60,8 @@ pub struct Converted {
     pub hashes: Vec<Vec<u64>>,
     /// Their validity bitmaps.
     pub hash_valid: Vec<Option<Vec<u32>>>,
-    /// Refused rows: (row as text, reason).
-    pub refused: Vec<(String, String)>,
+    /// Refused rows: (row in the batch given to convert, reason).
+    pub refused: Vec<(usize, String)>,
 }
 
 /// The converter, holding the key dictionaries across batches.
@@ -113,7 +120,9 @@ fn hash_bytes(b: &[u8]) -> u64 {
     mix(h.finish())
 }
 
-/// Renders row `row` of `batch` as a JSON object of its values' text.
+/// Renders row `row` of `batch` as a JSON object: times as RFC 3339,
+/// numbers and booleans as themselves, the rest as text. For records that
+/// have no text of their own (Parquet rows).
 pub fn row_json(batch: &RecordBatch, row: usize) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -140,14 +149,124 @@ pub fn row_json(batch: &RecordBatch, row: usize) -> serde_json::Value {
                 Err(_) => serde_json::Value::Null,
             }
         } else {
-            match arrow::util::display::array_value_to_string(col, row) {
-                Ok(s) => serde_json::Value::String(s),
-                Err(_) => serde_json::Value::Null,
+            match scalar(col, row) {
+                Scalar::Bool(b) => serde_json::Value::Bool(b),
+                Scalar::Number(n) if col.data_type().is_integer() => {
+                    serde_json::Value::from(n as i64)
+                }
+                Scalar::Number(n) => serde_json::Number::from_f64(n)
+                    .map_or_else(|| serde_json::Value::String(n.to_string()), Into::into),
+                Scalar::Text(t) => serde_json::Value::String(t),
+                Scalar::Null => serde_json::Value::Null,
             }
         };
         map.insert(field.name().clone(), v);
     }
     serde_json::Value::Object(map)
+}
+
+/// What a column holds, for checking WHERE's comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Number,
+    Text,
+    Time(TimeUnit),
+    Other,
+}
+
+fn kind_of(t: &DataType) -> Kind {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Kind::Text,
+        DataType::Dictionary(_, v) if kind_of(v) == Kind::Text => Kind::Text,
+        DataType::Timestamp(unit, _) => Kind::Time(*unit),
+        t if t.is_numeric() => Kind::Number,
+        _ => Kind::Other,
+    }
+}
+
+fn op_sql(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Eq => "=",
+        BinOp::Ne => "<>",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+        BinOp::And => "AND",
+        BinOp::Or => "OR",
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+    }
+}
+
+/// WHERE with its comparisons of a column with a literal checked against
+/// the column's type in `batch`, as DuckDB binds them: text that reads as a
+/// number (or, for a time column, as a time) becomes one; text that does
+/// not, or a number compared with a text column, is an error.
+///
+/// # Errors
+/// [`UsageError`] naming the comparison.
+fn bind(expr: &Expr, batch: &RecordBatch) -> Result<Expr> {
+    Ok(match expr {
+        Expr::Binary(a, op, b)
+            if !matches!(
+                op,
+                BinOp::And | BinOp::Or | BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div
+            ) =>
+        {
+            let (a, b) = (bind(a, batch)?, bind(b, batch)?);
+            let (column, literal, column_first) = match (&a, &b) {
+                (Expr::Column(c), l) => (c, l, true),
+                (l, Expr::Column(c)) => (c, l, false),
+                _ => return Ok(Expr::Binary(Box::new(a), *op, Box::new(b))),
+            };
+            let Some(array) = batch.column_by_name(column) else {
+                return Ok(Expr::Binary(Box::new(a), *op, Box::new(b)));
+            };
+            let fail = |what: &str, lit: &str| {
+                anyhow!(UsageError(format!(
+                    "WHERE {column} {} {lit}: cannot compare {column}, {what}, with {lit}",
+                    op_sql(*op)
+                )))
+            };
+            let bound = match (kind_of(array.data_type()), literal) {
+                (Kind::Number, Expr::Text(t)) => match t.trim().parse::<f64>() {
+                    Ok(v) => Expr::Number(v),
+                    Err(_) => return Err(fail("a number", &format!("'{t}'"))),
+                },
+                (Kind::Time(unit), Expr::Text(t)) => {
+                    match TimeFormat::Auto.parse(RawTime::Text(t)) {
+                        Ok(us) => Expr::Number(match unit {
+                            TimeUnit::Second => us.div_euclid(1_000_000) as f64,
+                            TimeUnit::Millisecond => us.div_euclid(1000) as f64,
+                            TimeUnit::Microsecond => us as f64,
+                            TimeUnit::Nanosecond => us as f64 * 1000.0,
+                        }),
+                        Err(_) => return Err(fail("a time", &format!("'{t}'"))),
+                    }
+                }
+                (Kind::Text, Expr::Number(v)) => {
+                    return Err(fail("text", &format!("the number {v}")));
+                }
+                (_, l) => l.clone(),
+            };
+            let col = Box::new(Expr::Column(column.clone()));
+            if column_first {
+                Expr::Binary(col, *op, Box::new(bound))
+            } else {
+                Expr::Binary(Box::new(bound), *op, col)
+            }
+        }
+        Expr::Binary(a, op, b) => {
+            Expr::Binary(Box::new(bind(a, batch)?), *op, Box::new(bind(b, batch)?))
+        }
+        Expr::Not(a) => Expr::Not(Box::new(bind(a, batch)?)),
+        Expr::Neg(a) => Expr::Neg(Box::new(bind(a, batch)?)),
+        Expr::IsNull(a, n) => Expr::IsNull(Box::new(bind(a, batch)?), *n),
+        other => other.clone(),
+    })
 }
 
 /// The value of row `row` of `array` for WHERE.
@@ -159,6 +278,10 @@ fn scalar(array: &ArrayRef, row: usize) -> Scalar {
         DataType::Boolean => Scalar::Bool(array.as_boolean().value(row)),
         DataType::Utf8 => Scalar::Text(array.as_string::<i32>().value(row).to_owned()),
         DataType::LargeUtf8 => Scalar::Text(array.as_string::<i64>().value(row).to_owned()),
+        DataType::Dictionary(..) => match cast(&array.slice(row, 1), &DataType::Utf8) {
+            Ok(a) => Scalar::Text(a.as_string::<i32>().value(0).to_owned()),
+            Err(_) => Scalar::Null,
+        },
         DataType::Timestamp(..) => match cast(array, &DataType::Int64) {
             Ok(a) => Scalar::Number(a.as_primitive::<Int64Type>().value(row) as f64),
             Err(_) => Scalar::Null,
@@ -184,11 +307,12 @@ impl Converter {
         }
     }
 
-    /// Applies WHERE.
-    fn filter(&self, batch: RecordBatch) -> Result<RecordBatch> {
+    /// Applies WHERE; with it, the rows kept, by their row in `batch`.
+    fn filter(&self, batch: RecordBatch) -> Result<(RecordBatch, Option<Vec<usize>>)> {
         let Some(expr) = &self.plan.filter else {
-            return Ok(batch);
+            return Ok((batch, None));
         };
+        let expr = &bind(expr, &batch)?;
         let mut names = Vec::new();
         expr.columns(&mut names);
         let cols: Vec<(String, ArrayRef)> = names
@@ -207,7 +331,9 @@ impl Converter {
                 Some(expr.eval(&lookup) == Scalar::Bool(true))
             })
             .collect();
-        filter_record_batch(&batch, &mask).context("cannot apply WHERE")
+        let kept = (0..mask.len()).filter(|&i| mask.value(i)).collect();
+        let batch = filter_record_batch(&batch, &mask).context("cannot apply WHERE")?;
+        Ok((batch, Some(kept)))
     }
 
     /// Event times of every row, or why a row has none.
@@ -221,6 +347,16 @@ impl Converter {
         };
         let missing = || Err("no value for the time field".to_owned());
         match array.data_type() {
+            DataType::Dictionary(..) => match cast(array, &DataType::Utf8) {
+                Ok(a) => self.times(&a),
+                Err(e) => vec![Err(e.to_string()); n],
+            },
+            DataType::Date32 | DataType::Date64 => {
+                match cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None)) {
+                    Ok(a) => self.times(&a),
+                    Err(e) => vec![Err(e.to_string()); n],
+                }
+            }
             DataType::Timestamp(unit, _) => {
                 let (mul, div) = per_us(unit);
                 match cast(array, &DataType::Int64) {
@@ -422,16 +558,20 @@ impl Converter {
     /// A [`UsageError`] when a named field is missing or has a type that
     /// cannot be used.
     pub fn convert(&mut self, batch: RecordBatch) -> Result<Converted> {
-        let mut batch = self.filter(batch)?;
+        let given = batch.num_rows();
+        let (mut batch, kept) = self.filter(batch)?;
+        let mut rows = kept.unwrap_or_else(|| (0..given).collect());
         let times = self.times(column(&batch, &self.plan.time)?);
         let mut refused = Vec::new();
         if times.iter().any(Result::is_err) {
             let mask: BooleanArray = times.iter().map(|t| Some(t.is_ok())).collect();
             for (row, t) in times.iter().enumerate() {
                 if let Err(reason) = t {
-                    refused.push((row_json(&batch, row).to_string(), reason.clone()));
+                    refused.push((rows[row], reason.clone()));
                 }
             }
+            let mut ok = times.iter().map(Result::is_ok);
+            rows.retain(|_| ok.next().unwrap_or(false));
             batch = filter_record_batch(&batch, &mask)?;
         }
         let ts: Vec<i64> = times.into_iter().filter_map(Result::ok).collect();
@@ -488,7 +628,7 @@ impl Converter {
             hashes.push(Self::hashes(col)?);
         }
         Ok(Converted {
-            batch: Some(batch),
+            rows,
             ts,
             groups,
             values,

@@ -7,9 +7,12 @@
 //! Parquet files), converted to the engine's columns ([`columns`]), and
 //! aggregated by `osprey_kernels::window::Engine` on the GPU or the CPU.
 //! Windows are written as the watermark closes them ([`output`]); late and
-//! refused records go to the error output with their reason. The checked
-//! arguments and the engine are made in [`prepare`]; a stream input is read
-//! in [`stream_source`], whose checkpoints follow the rows [`trace`]s.
+//! refused records go to the error output with their reason and the record
+//! as it came in, so they can be replayed; a run that refused records ends
+//! with [`RecordsRefused`] (exit code 5) once every other record is done.
+//! The checked arguments and the engine are made in [`prepare`]; a stream
+//! input is read in [`stream_source`], whose checkpoints follow the rows
+//! [`trace`]s.
 //!
 //! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
 //! read as `osprey read` reads it), or NDJSON lines over TCP
@@ -47,9 +50,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
 use arrow::record_batch::RecordBatch;
-use osprey_ingest::chunk::{
-    ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet, spawn_reader,
-};
+use osprey_ingest::chunk::{ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet};
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_kernels::window::{Batch, Engine, WindowResult};
@@ -57,13 +58,33 @@ use osprey_kernels::window::{Batch, Engine, WindowResult};
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
 use self::checkpoint::Progress;
 use self::columns::{Converter, row_json};
-use self::input::{Input, Listener, Origin, Origins, TcpLine, listen};
-use self::output::{Cell, CellRef, Destination, ErrorSink, ResultSink, StreamTarget};
+use self::input::{Input, Listener, Origin, Origins, TcpLine, TextItem, listen, spawn_text};
+use self::output::{Cell, CellRef, Destination, ErrorSink, ResultSink, Shown, StreamTarget};
 use self::plan::{Expr, OutputColumn, Plan, Scalar};
 use self::prepare::{Slot, check_flags, duration_flag, input_format, prepare, usage};
 use self::stream_source::StreamSource;
 use self::trace::Trace;
 use crate::exit::InputError;
+
+/// Records held back from a schema are inferred from at most this many
+/// (DuckDB's `sample_size` for JSON) ...
+const INFER_ROWS: usize = 20_480;
+
+/// ... or this many bytes of them, whichever comes first.
+const INFER_BYTES: usize = 8 << 20;
+
+/// Some records were refused (exit code 5): the run finished, every other
+/// record was aggregated, and the refused ones are in the error output.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{summary}: {refused} records were refused (see the error output); the others were aggregated"
+)]
+pub struct RecordsRefused {
+    /// The run's summary line.
+    pub summary: String,
+    /// Records refused.
+    pub refused: u64,
+}
 
 /// Everything one run needs, checked.
 struct Run {
@@ -159,13 +180,22 @@ impl Run {
         Ok(())
     }
 
-    fn process(&mut self, batch: RecordBatch) -> Result<()> {
+    /// Aggregates one batch; `raws` holds the text of each of its rows as
+    /// it came in (empty for Parquet), for the error output.
+    fn process(&mut self, batch: RecordBatch, raws: &[String]) -> Result<()> {
         if let Some(trace) = &mut self.trace {
             trace.rows(&batch, &self.plan.time_field, &self.plan.keys);
         }
+        let given = batch.clone();
         let conv = self.converter.convert(batch)?;
-        for (raw, reason) in &conv.refused {
-            self.errors.refused(None, reason, raw)?;
+        for (row, reason) in &conv.refused {
+            match raws.get(*row) {
+                Some(raw) => self.errors.refused(None, reason, Shown::Text(raw))?,
+                None => {
+                    let value = row_json(&given, *row);
+                    self.errors.refused(None, reason, Shown::Value(&value))?;
+                }
+            }
         }
         let n = conv.ts.len();
         self.rows += n as u64;
@@ -184,9 +214,14 @@ impl Run {
         let pushed = self.engine.push(&batch)?;
         if !pushed.late.is_empty() {
             let wm = self.engine.watermark();
-            if let Some(b) = &conv.batch {
-                for &row in &pushed.late {
-                    self.errors.late(row_json(b, row), wm)?;
+            for &row in &pushed.late {
+                let row = conv.rows.get(row).copied().unwrap_or(row);
+                match raws.get(row) {
+                    Some(raw) => self.errors.late(Shown::Text(raw), wm)?,
+                    None => {
+                        let value = row_json(&given, row);
+                        self.errors.late(Shown::Value(&value), wm)?;
+                    }
                 }
             }
         }
@@ -203,7 +238,8 @@ impl Run {
                 trace.bad.push(bad.line);
             }
             let origin = origins.take(bad.line);
-            self.errors.refused(Some(&origin), &bad.reason, &bad.raw)?;
+            self.errors
+                .refused(Some(&origin), &bad.reason, Shown::Text(&bad.raw))?;
         }
         if !bad.is_empty() {
             // A live input's refusals show as they happen.
@@ -235,7 +271,8 @@ impl Run {
         if let Some(b) = batch {
             // A batch holds every row the chunker had.
             origins.clear();
-            self.process(b)?;
+            let raws = chunker.take_raw();
+            self.process(b, &raws)?;
         }
         Ok(())
     }
@@ -244,7 +281,8 @@ impl Run {
     fn drain(&mut self, chunker: &mut Chunker, origins: &mut Origins) -> Result<()> {
         while let Some(b) = chunker.flush().map_err(usage)? {
             self.bad_records(chunker, origins)?;
-            self.process(b)?;
+            let raws = chunker.take_raw();
+            self.process(b, &raws)?;
         }
         self.bad_records(chunker, origins)?;
         origins.clear();
@@ -259,6 +297,19 @@ enum Incoming {
     Record(RawRecord, Option<Origin>),
     /// A line that cannot be a record: where it came from, and why.
     Refused(Origin, String),
+    /// A line of a file or stdin the reader refused (too long, not UTF-8),
+    /// with its line number, why, its first bytes and its length; the
+    /// chunker counts it so later lines keep their numbers.
+    Skipped {
+        /// Its 1-based line number.
+        line: u64,
+        /// Why.
+        reason: String,
+        /// Its first bytes.
+        head: String,
+        /// Its length.
+        bytes: usize,
+    },
 }
 
 /// How a TCP input ends without a signal: once no connection has been open
@@ -313,7 +364,21 @@ fn read_text<T>(
             }
             Some(Ok(Incoming::Refused(origin, reason))) => {
                 last = Instant::now();
-                run.errors.refused(Some(&origin), &reason, "")?;
+                run.errors
+                    .refused(Some(&origin), &reason, Shown::Text(""))?;
+                run.errors.flush()?;
+            }
+            Some(Ok(Incoming::Skipped {
+                line,
+                reason,
+                head,
+                bytes,
+            })) => {
+                last = Instant::now();
+                chunker.skip_line();
+                let shown = Shown::Head { head: &head, bytes };
+                run.errors
+                    .refused(Some(&Origin::Line(line)), &reason, shown)?;
                 run.errors.flush()?;
             }
             Some(Ok(Incoming::Record(record, origin))) => {
@@ -329,7 +394,8 @@ fn read_text<T>(
         {
             run.bad_records(&mut chunker, &mut origins)?;
             origins.clear();
-            run.process(b)?;
+            let raws = chunker.take_raw();
+            run.process(b, &raws)?;
         }
     }
     run.drain(&mut chunker, &mut origins)
@@ -397,7 +463,9 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         time_format: prepared.time_format,
         max_rows: args.batch_rows,
         max_latency: prepared.max_latency,
-        infer_rows: 100,
+        infer_rows: INFER_ROWS,
+        infer_bytes: INFER_BYTES,
+        keep_raw: true,
     };
     let mut run = Run {
         plan: prepared.plan,
@@ -461,8 +529,23 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
                 RecordFormat::Ndjson
             };
             let chunker = Chunker::new(chunk_config).map_err(usage)?;
-            let rx = spawn_reader(reader, record_format, 4096);
-            let item = |r: std::io::Result<RawRecord>| r.map(|r| Incoming::Record(r, None));
+            let rx = spawn_text(reader, record_format, 4096);
+            let item = |r: std::io::Result<TextItem>| {
+                r.map(|r| match r {
+                    TextItem::Record(r) => Incoming::Record(r, None),
+                    TextItem::Refused {
+                        line,
+                        reason,
+                        bytes,
+                        head,
+                    } => Incoming::Skipped {
+                        line,
+                        reason,
+                        head,
+                        bytes,
+                    },
+                })
+            };
             read_text(&mut run, chunker, &rx, item, None, &args.input)?;
         }
     }
@@ -483,10 +566,14 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     let (late, refused) = (errors.late, errors.refused);
     let secs = started.elapsed().as_secs_f64();
-    let _ = writeln!(
-        std::io::stderr(),
-        "osprey: aggregate: {rows} rows, {windows} result rows, {late} late, {refused} refused in {secs:.2} s on {label}"
+    let summary = format!(
+        "aggregate: {rows} rows, {windows} result rows, {late} late, {refused} refused in {secs:.2} s on {label}"
     );
+    if refused > 0 {
+        // One line, the summary in it: the caller prints `osprey: ...`.
+        return Err(RecordsRefused { summary, refused }.into());
+    }
+    let _ = writeln!(std::io::stderr(), "osprey: {summary}");
     Ok(())
 }
 
@@ -509,7 +596,7 @@ fn read_parquet_file(run: &mut Run, path: &str, batch_rows: usize) -> Result<()>
         }
     });
     for batch in rx {
-        run.process(batch.map_err(|e| fail(&e))?)?;
+        run.process(batch.map_err(|e| fail(&e))?, &[])?;
     }
     Ok(())
 }

@@ -15,6 +15,11 @@
 //! keys and the aggregates, named as the plan says. Counts are integers;
 //! NaN and infinities, which JSON lacks, are written as the strings `"NaN"`,
 //! `"Infinity"` and `"-Infinity"`; an aggregate over no values is `null`.
+//!
+//! An error-output line holds the record as it came in ([`Shown`]), so late
+//! and refused records can be replayed: a JSON object as `"record":{...}`,
+//! byte for byte; other text (a CSV line, malformed JSON) as a string; a
+//! record over the 1 MiB limit as its first bytes and its length.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -27,7 +32,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use osprey_ingest::{IngestError, NdjsonSink, StreamLines};
+use osprey_ingest::{IngestError, StreamLines};
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use serde_json::ser::{CompactFormatter, Formatter as _};
@@ -521,9 +526,38 @@ pub fn open(
     Ok(ResultSink::Ndjson(NdjsonRows::new(out, names)))
 }
 
+/// A late or refused record as the error output shows it.
+#[derive(Debug, Clone, Copy)]
+pub enum Shown<'a> {
+    /// The record's text as it came in. A JSON object is written as that
+    /// object, byte for byte (`"record":{...}`); any other text (a CSV line,
+    /// malformed JSON) as a JSON string. Either way the record can be fed
+    /// to osprey again: an object as its JSON, a string as its text.
+    Text(&'a str),
+    /// A record rebuilt from its columns (a Parquet row, which has no text).
+    Value(&'a Value),
+    /// A record too long (or not text) to show: its first bytes, as
+    /// `record_head`, and its length in bytes, as `record_bytes`.
+    Head {
+        /// Its first bytes, as text.
+        head: &'a str,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+}
+
+/// True when `text` is one JSON object, which can be written inside
+/// another line as it is.
+fn is_object(text: &str) -> bool {
+    text.starts_with('{')
+        && !text.contains('\n')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
 /// The error output: one NDJSON object a late or refused record.
 pub struct ErrorSink {
-    sink: NdjsonSink<Box<dyn Write>>,
+    out: BufWriter<Box<dyn Write>>,
+    line: Vec<u8>,
     /// Late records written.
     pub late: u64,
     /// Refused records written.
@@ -544,17 +578,52 @@ impl ErrorSink {
             )
         };
         Ok(ErrorSink {
-            sink: NdjsonSink::new(out),
+            out: BufWriter::with_capacity(64 * 1024, out),
+            line: Vec::with_capacity(1024),
             late: 0,
             refused: 0,
         })
+    }
+
+    /// Writes `fields` and then the record as one line.
+    fn write(&mut self, fields: Map<String, Value>, record: Shown<'_>) -> Result<()> {
+        let mut fields = fields;
+        let raw = match record {
+            Shown::Text(t) if is_object(t.trim()) => Some(t.trim()),
+            Shown::Text(t) => {
+                fields.insert("record".into(), t.into());
+                None
+            }
+            Shown::Value(v) => {
+                fields.insert("record".into(), v.clone());
+                None
+            }
+            Shown::Head { head, bytes } => {
+                fields.insert("record_head".into(), head.into());
+                fields.insert("record_bytes".into(), bytes.into());
+                None
+            }
+        };
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &Value::Object(fields))
+            .map_err(IngestError::Encode)?;
+        if let Some(raw) = raw {
+            // `{...,"reason":"..."}` becomes `{...,"reason":"...","record":RAW}`.
+            self.line.pop();
+            self.line.extend_from_slice(b",\"record\":");
+            self.line.extend_from_slice(raw.as_bytes());
+            self.line.push(b'}');
+        }
+        self.line.push(b'\n');
+        self.out.write_all(&self.line).map_err(IngestError::from)?;
+        Ok(())
     }
 
     /// A record that arrived after its windows closed.
     ///
     /// # Errors
     /// When the output cannot be written.
-    pub fn late(&mut self, record: Value, watermark: Option<i64>) -> Result<()> {
+    pub fn late(&mut self, record: Shown<'_>, watermark: Option<i64>) -> Result<()> {
         self.late += 1;
         let reason = match watermark {
             Some(w) => format!(
@@ -566,17 +635,21 @@ impl ErrorSink {
         let mut map = Map::new();
         map.insert("kind".into(), "late".into());
         map.insert("reason".into(), reason.into());
-        map.insert("record".into(), record);
-        Ok(self.sink.write(&Value::Object(map))?)
+        self.write(map, record)
     }
 
-    /// A record the chunker or the converter refused, with where it came
-    /// from when that is known: `line` (files, stdin), `peer` and `line`
-    /// (TCP), or `shard` and `seq` (streams).
+    /// A record the reader, the chunker or the converter refused, with
+    /// where it came from when that is known: `line` (files, stdin), `peer`
+    /// and `line` (TCP), or `shard` and `seq` (streams).
     ///
     /// # Errors
     /// When the output cannot be written.
-    pub fn refused(&mut self, origin: Option<&Origin>, reason: &str, raw: &str) -> Result<()> {
+    pub fn refused(
+        &mut self,
+        origin: Option<&Origin>,
+        reason: &str,
+        record: Shown<'_>,
+    ) -> Result<()> {
         self.refused += 1;
         let mut map = Map::new();
         map.insert("kind".into(), "error".into());
@@ -595,8 +668,7 @@ impl ErrorSink {
             }
         }
         map.insert("reason".into(), reason.into());
-        map.insert("record".into(), raw.into());
-        Ok(self.sink.write(&Value::Object(map))?)
+        self.write(map, record)
     }
 
     /// Flushes.
@@ -604,7 +676,8 @@ impl ErrorSink {
     /// # Errors
     /// When the output cannot be written.
     pub fn flush(&mut self) -> Result<()> {
-        Ok(self.sink.flush()?)
+        self.out.flush().map_err(IngestError::from)?;
+        Ok(())
     }
 }
 

@@ -230,6 +230,9 @@ fn aggregate_of(f: &ast::Function) -> Result<Option<AggItem>> {
     };
     let func = match AggFunc::parse(&name, param) {
         Ok(f) => f,
+        // A known aggregate with a bad argument (a fraction out of [0, 1]):
+        // say so, as the flags do, rather than call it an unknown function.
+        Err(e) if AggFunc::parse(&name, Some(0.5)).is_ok() => return Err(bad(e)),
         Err(_) => return Ok(None),
     };
     if a.len() > 2 || (a.len() == 2 && !matches!(func, AggFunc::Percentile(_))) {
@@ -569,6 +572,14 @@ mod tests {
 
     fn err(q: &str) -> String {
         parse(q).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_fraction_out_of_range_is_named() {
+        let e = err(
+            "SELECT approx_percentile(temp, 1.5) FROM t GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)",
+        );
+        assert!(e.contains("between 0 and 1"), "{e}");
     }
 
     #[test]

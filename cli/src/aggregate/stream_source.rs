@@ -96,9 +96,18 @@ impl StreamSource {
                     }
                     Err(e) => {
                         pushed.push((shard, seq, None));
-                        let raw = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                        run.errors
-                            .refused(Some(&origin), "record data is not UTF-8 text", &raw)?;
+                        let bytes = e.as_bytes();
+                        let head = &bytes[..bytes.len().min(super::input::HEAD_BYTES)];
+                        let head = String::from_utf8_lossy(head);
+                        let shown = super::output::Shown::Head {
+                            head: &head,
+                            bytes: bytes.len(),
+                        };
+                        run.errors.refused(
+                            Some(&origin),
+                            "record data is not UTF-8 text",
+                            shown,
+                        )?;
                     }
                 }
             }

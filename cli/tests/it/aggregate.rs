@@ -405,8 +405,8 @@ ts;sensor;temp
             "--backend",
             "cpu",
         ],
-    )
-    .success();
+    );
+    run.fails_with(5);
     assert!(
         run.stderr
             .contains("5 rows, 2 result rows, 2 late, 2 refused"),

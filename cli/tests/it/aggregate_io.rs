@@ -351,7 +351,7 @@ fn tcp_input_from_two_connections_with_a_malformed_line() {
     drop((a, b));
     let status = wait_exit(&mut child, "aggregate tcp:// --until-idle");
     let summary = rest.join().unwrap();
-    assert!(status.success(), "{summary}");
+    assert_eq!(status.code(), Some(5), "a refused line: exit 5\n{summary}");
     let rows: Vec<Value> = out
         .iter()
         .map(|l| serde_json::from_str(&l).unwrap())

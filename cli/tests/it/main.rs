@@ -38,6 +38,7 @@
 
 mod aggregate;
 mod analyze_bad;
+mod aggregate_bad;
 mod aggregate_io;
 mod cli;
 mod common;

@@ -5,9 +5,17 @@
 //! A row that does not fit the schema (a string where a number belongs, no
 //! time where the time field is required) is not dropped: it goes to the
 //! bad-record output ([`Chunker::take_bad`]) with its line number and why.
-//! Without a declared schema the first `infer_rows` records are held back,
-//! the schema is inferred from them, and they are chunked under it; fields
-//! first seen later are ignored.
+//! Without a declared schema the first `infer_rows` records (or
+//! `infer_bytes` of them, whichever comes first) are held back, the schema
+//! is inferred from them, and they are chunked under it. The time field is
+//! always in an inferred schema, even when those records lack it (they are
+//! refused; later records that have it are used). An integer column widens
+//! to f64 when a later record holds a fraction, as DuckDB's inference does;
+//! other fields first seen later are ignored.
+//!
+//! With `keep_raw`, the chunker keeps each row's record as it came in, so a
+//! caller can name a row of a batch by its original bytes
+//! ([`Chunker::take_raw`]): a late record is written out as it arrived.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +47,11 @@ pub struct ChunkConfig {
     pub max_latency: Option<Duration>,
     /// Records inference looks at before deciding (at least 1).
     pub infer_rows: usize,
+    /// Bytes of records inference holds back at most: it decides once they
+    /// reach this many, even before `infer_rows`.
+    pub infer_bytes: usize,
+    /// Keep each row's record text for [`Chunker::take_raw`].
+    pub keep_raw: bool,
 }
 
 impl Default for ChunkConfig {
@@ -50,6 +63,8 @@ impl Default for ChunkConfig {
             max_rows: 65_536,
             max_latency: None,
             infer_rows: 100,
+            infer_bytes: 16 << 20,
+            keep_raw: false,
         }
     }
 }
@@ -61,7 +76,7 @@ pub struct BadRecord {
     pub line: u64,
     /// Why it was refused, one lowercase line.
     pub reason: String,
-    /// The record as it came in.
+    /// The record as it came in (a CSV record written back as one CSV line).
     pub raw: String,
 }
 
@@ -265,6 +280,8 @@ struct Building {
     columns: Vec<Column>,
     time_index: Option<usize>,
     rows: usize,
+    /// The record text of each row built, with `keep_raw`.
+    raws: Vec<String>,
 }
 
 /// Turns records into Arrow batches; see the module docs.
@@ -273,6 +290,11 @@ pub struct Chunker {
     building: Option<Building>,
     /// Rows held back for inference.
     pending: Vec<Row>,
+    /// Bytes of the records held back.
+    pending_bytes: usize,
+    /// The record text of the rows of the batches handed out since the last
+    /// [`Chunker::take_raw`], with `keep_raw`.
+    raw_out: Vec<String>,
     bad: Vec<BadRecord>,
     first_at: Option<Instant>,
     header: Option<Vec<String>>,
@@ -301,6 +323,8 @@ impl Chunker {
         let mut chunker = Chunker {
             building: None,
             pending: Vec::new(),
+            pending_bytes: 0,
+            raw_out: Vec::new(),
             bad: Vec::new(),
             first_at: None,
             header: None,
@@ -348,8 +372,15 @@ impl Chunker {
             schema,
             time_index,
             rows: 0,
+            raws: Vec::new(),
         });
         Ok(())
+    }
+
+    /// Counts a line the caller refused itself (too long to read), so the
+    /// line numbers of later records stay those of the input.
+    pub fn skip_line(&mut self) {
+        self.line += 1;
     }
 
     /// Sets the CSV header (field names, in column order).
@@ -391,7 +422,7 @@ impl Chunker {
     /// See [`Chunker::push_json`].
     pub fn push_cells(&mut self, cells: &[&str]) -> Result<Option<RecordBatch>> {
         self.line += 1;
-        let raw = cells.join(",");
+        let raw = csv_line(cells);
         let Some(header) = &self.header else {
             return Ok(self.refuse(&raw, "a CSV record before the header".into()));
         };
@@ -440,8 +471,11 @@ impl Chunker {
         }
         if self.building.is_none() {
             self.first_at.get_or_insert_with(Instant::now);
+            self.pending_bytes += row.raw.len();
             self.pending.push(row);
-            if self.pending.len() < self.config.infer_rows {
+            if self.pending.len() < self.config.infer_rows
+                && self.pending_bytes < self.config.infer_bytes
+            {
                 return Ok(None);
             }
             return self.infer_and_replay();
@@ -474,6 +508,12 @@ impl Chunker {
             return Ok(None);
         }
         let time = self.config.time_field.clone();
+        if let Some(t) = &time
+            && !order.iter().any(|(n, _)| n == t)
+        {
+            // Records without it are refused; later ones may have it.
+            order.push((t.clone(), Seen::Null));
+        }
         let schema = RecordSchema {
             fields: order
                 .into_iter()
@@ -485,6 +525,7 @@ impl Chunker {
         };
         tracing::debug!(schema = %schema.to_spec(), "Schema inferred.");
         self.start(schema)?;
+        self.pending_bytes = 0;
         let mut out: Option<RecordBatch> = None;
         for row in std::mem::take(&mut self.pending) {
             self.append(row);
@@ -492,23 +533,48 @@ impl Chunker {
                 // max_rows < infer_rows: flush what filled, keep going.
                 out = Some(match out.take() {
                     None => batch,
-                    Some(prev) => arrow::compute::concat_batches(&prev.schema(), &[prev, batch])
-                        .map_err(|e| IngestError::Internal(e.to_string()))?,
+                    Some(prev) => concat(prev, batch)?,
                 });
             }
         }
         Ok(out)
     }
 
+    /// Widens column `i` from i64 to f64, the rows built so far included.
+    fn widen(b: &mut Building, i: usize) {
+        let Column::I64(builder) = &mut b.columns[i] else {
+            return;
+        };
+        let ints = builder.finish();
+        let mut floats = Float64Builder::with_capacity(ints.len().max(b.rows));
+        for v in ints.iter() {
+            floats.append_option(v.map(|v| v as f64));
+        }
+        b.columns[i] = Column::F64(floats);
+        b.schema.fields[i].ty = FieldType::F64;
+        b.arrow = b.schema.arrow();
+        tracing::debug!(field = %b.schema.fields[i].name, "Field widened from i64 to f64.");
+    }
+
     fn append(&mut self, row: Row) {
         let Some(b) = &mut self.building else { return };
+        let inferred = self.config.schema.is_none();
         let mut typed = Vec::with_capacity(b.schema.fields.len());
-        for (i, field) in b.schema.fields.iter().enumerate() {
+        for i in 0..b.schema.fields.len() {
             let cell = row
                 .fields
                 .iter()
-                .find(|(n, _)| *n == field.name)
+                .find(|(n, _)| *n == b.schema.fields[i].name)
                 .map(|(_, c)| c);
+            if let Some(c) = cell
+                && inferred
+                && b.schema.fields[i].ty == FieldType::I64
+                && seen(c, &self.config.time_format) == Seen::Float
+            {
+                // An inferred integer column meets a fraction: widen it.
+                Self::widen(b, i);
+            }
+            let field = &b.schema.fields[i];
             let value = match cell {
                 None => Typed::Null,
                 Some(c) => match coerce(c, field.ty, &self.config.time_format) {
@@ -535,6 +601,9 @@ impl Chunker {
         }
         for (col, v) in b.columns.iter_mut().zip(typed) {
             col.append(v);
+        }
+        if self.config.keep_raw {
+            b.raws.push(row.raw);
         }
         if b.rows == 0 {
             self.first_at = Some(Instant::now());
@@ -584,6 +653,7 @@ impl Chunker {
             return Ok(None);
         }
         b.rows = 0;
+        self.raw_out.append(&mut b.raws);
         let columns: Vec<ArrayRef> = b.columns.iter_mut().map(Column::finish).collect();
         RecordBatch::try_new(Arc::clone(&b.arrow), columns)
             .map(Some)
@@ -593,6 +663,52 @@ impl Chunker {
     /// The records refused since the last call.
     pub fn take_bad(&mut self) -> Vec<BadRecord> {
         std::mem::take(&mut self.bad)
+    }
+
+    /// With `keep_raw`: the record text of every row of the batches handed
+    /// out since the last call, in row order (row `i` of a batch is entry
+    /// `i` when one batch was handed out). Empty without `keep_raw`.
+    pub fn take_raw(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.raw_out)
+    }
+}
+
+/// Two batches as one; the first is cast to the second's schema when a
+/// column was widened between them.
+fn concat(prev: RecordBatch, next: RecordBatch) -> Result<RecordBatch> {
+    let internal = |e: arrow::error::ArrowError| IngestError::Internal(e.to_string());
+    let prev = if prev.schema() == next.schema() {
+        prev
+    } else {
+        let columns = prev
+            .columns()
+            .iter()
+            .zip(next.schema().fields())
+            .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(internal)?;
+        RecordBatch::try_new(next.schema(), columns).map_err(internal)?
+    };
+    arrow::compute::concat_batches(&next.schema(), &[prev, next]).map_err(internal)
+}
+
+/// CSV cells as one CSV line, quoted where they need it, so a refused
+/// record can be read again.
+fn csv_line(cells: &[&str]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    if w.write_record(cells).is_err() {
+        return cells.join(",");
+    }
+    match w.into_inner() {
+        Ok(mut bytes) => {
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            String::from_utf8(bytes).unwrap_or_else(|_| cells.join(","))
+        }
+        Err(_) => cells.join(","),
     }
 }
 
@@ -671,8 +787,9 @@ mod tests {
         c.push_json(r#"{"ts":1764608403,"sensor":"d","n":4.5}"#)
             .unwrap();
         let b = c.flush().unwrap().unwrap();
-        assert_eq!(b.num_rows(), 3);
-        assert_eq!(c.take_bad().len(), 1, "4.5 is not an i64");
+        assert_eq!(b.num_rows(), 4);
+        assert!(c.take_bad().is_empty(), "n widens to f64 for 4.5");
+        assert_eq!(c.schema().unwrap().fields[1].ty, FieldType::F64);
     }
 
     #[test]
@@ -711,6 +828,47 @@ mod tests {
         );
         c.push_json(r#"{"ts":1,"v":2}"#).unwrap();
         assert_eq!(c.flush().unwrap().unwrap().num_rows(), 1);
+    }
+
+    #[test]
+    fn an_inferred_integer_widens_and_a_late_time_field_is_found() {
+        let mut cfg = config(None, 100);
+        cfg.keep_raw = true;
+        let mut c = Chunker::new(cfg).unwrap();
+        c.push_json(r#"{"hello":1}"#).unwrap();
+        c.push_json(r#"{"hello":2}"#).unwrap();
+        c.push_json(r#"{"ts":1,"n":1}"#).unwrap();
+        assert_eq!(
+            c.schema().unwrap().to_spec(),
+            "hello:i64,n:i64,ts:timestamp"
+        );
+        c.push_json(r#"{"ts":2, "n":2.5}"#).unwrap();
+        let b = c.flush().unwrap().unwrap();
+        assert_eq!(c.schema().unwrap().fields[1].ty, FieldType::F64);
+        let n = b.column(1).as_primitive::<Float64Type>();
+        assert_eq!((n.value(0), n.value(1)), (1.0, 2.5));
+        assert_eq!(c.take_raw(), [r#"{"ts":1,"n":1}"#, r#"{"ts":2, "n":2.5}"#]);
+        assert_eq!(c.take_bad().len(), 2, "no time in the hello records");
+    }
+
+    #[test]
+    fn inference_decides_at_infer_bytes() {
+        let mut cfg = config(None, 100);
+        cfg.infer_rows = 1000;
+        cfg.infer_bytes = 20;
+        let mut c = Chunker::new(cfg).unwrap();
+        c.push_json(r#"{"ts":1,"v":1}"#).unwrap();
+        assert!(c.schema().is_none());
+        c.push_json(r#"{"ts":2,"v":2}"#).unwrap();
+        assert!(c.schema().is_some());
+    }
+
+    #[test]
+    fn refused_csv_records_are_csv_lines() {
+        let mut c = Chunker::new(config(Some("ts:timestamp,note:string"), 10)).unwrap();
+        c.set_header(vec!["ts".into(), "note".into()]);
+        c.push_cells(&["x", "a,\"b\""]).unwrap();
+        assert_eq!(c.take_bad()[0].raw, r#"x,"a,""b""""#);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! - [`schema`]: `--schema "ts:timestamp,sensor:string,temp:f64"` and inference.
 //! - [`time`]: event times from RFC 3339, epoch seconds/millis or strftime.
 //! - [`chunker`]: [`Chunker`], rows into batches, [`BadRecord`]s out.
-//! - [`source`]: readers for text input (on a thread) and Parquet files.
+//! - [`source`]: the forms of text records, and Parquet files as batches.
 
 pub mod chunker;
 pub mod schema;
@@ -14,5 +14,5 @@ pub mod time;
 
 pub use chunker::{BadRecord, ChunkConfig, Chunker};
 pub use schema::{FieldType, RecordField, RecordSchema};
-pub use source::{RawRecord, RecordFormat, read_parquet, spawn_reader};
+pub use source::{RawRecord, RecordFormat, read_parquet};
 pub use time::TimeFormat;

@@ -1,12 +1,10 @@
-//! Where records come from: NDJSON lines or CSV rows read from any reader on
-//! a thread of their own, so the chunker can flush by latency while the input
-//! is quiet (stdin, a pipe), and Parquet files read straight into batches.
+//! Where records come from: the forms text records take before the chunker
+//! types them (NDJSON lines, CSV rows, read by the caller with its own
+//! bounds on a record's size), and Parquet files read straight into batches.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
 
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
@@ -32,52 +30,6 @@ pub enum RawRecord {
     Header(Vec<String>),
     /// A CSV record.
     Cells(Vec<String>),
-}
-
-/// Reads `input` on a new thread and sends its records, at most `backlog`
-/// ahead of the receiver; the channel closes at the end of the input, after
-/// an error if reading failed.
-pub fn spawn_reader(
-    input: Box<dyn Read + Send>,
-    format: RecordFormat,
-    backlog: usize,
-) -> Receiver<std::io::Result<RawRecord>> {
-    let (tx, rx) = sync_channel(backlog.max(1));
-    std::thread::spawn(move || match format {
-        RecordFormat::Ndjson => {
-            for line in BufReader::with_capacity(1 << 16, input).lines() {
-                let failed = line.is_err();
-                if tx.send(line.map(RawRecord::Json)).is_err() || failed {
-                    return;
-                }
-            }
-        }
-        RecordFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(input);
-            let mut first = true;
-            for record in reader.records() {
-                let item = match record {
-                    Ok(r) => {
-                        let cells: Vec<String> = r.iter().map(str::to_owned).collect();
-                        if std::mem::take(&mut first) {
-                            Ok(RawRecord::Header(cells))
-                        } else {
-                            Ok(RawRecord::Cells(cells))
-                        }
-                    }
-                    Err(e) => Err(std::io::Error::other(e.to_string())),
-                };
-                let failed = item.is_err();
-                if tx.send(item).is_err() || failed {
-                    return;
-                }
-            }
-        }
-    });
-    rx
 }
 
 /// The record batches of a Parquet file, `batch_rows` rows at a time.
@@ -121,19 +73,6 @@ pub fn read_parquet(
 #[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_reader_sends_the_header_first() {
-        let input = "ts,sensor\n1,\"a,b\"\n2,c\n";
-        let rx = spawn_reader(Box::new(std::io::Cursor::new(input)), RecordFormat::Csv, 4);
-        let got: Vec<_> = rx.iter().map(Result::unwrap).collect();
-        assert_eq!(
-            got[0],
-            RawRecord::Header(vec!["ts".into(), "sensor".into()])
-        );
-        assert_eq!(got[1], RawRecord::Cells(vec!["1".into(), "a,b".into()]));
-        assert_eq!(got.len(), 3);
-    }
 
     #[test]
     fn parquet_round_trips_a_chunked_batch() {
