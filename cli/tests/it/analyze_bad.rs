@@ -1,11 +1,12 @@
 //! Bad input to `osprey analyze` (issue 12): zones that cover nothing or lie
-//! outside the frame, a thumbnail folder that cannot be written, and an MP4
-//! cut short. Each is found as early as it can be and said in one line (or,
-//! for damaged input, in an `error` record while the run goes on).
+//! outside the frame, a thumbnail folder that cannot be written, an MP4 cut
+//! short, and a frame too large for the GPU. Each is found as early as it
+//! can be and said in one line (or, for damaged input, in an `error` record
+//! while the run goes on; for the large frame, in one warning).
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{arg, ffmpeg, frame_records, run, small_clip};
+use crate::common::{arg, ffmpeg, frame_records, require_gpu, run, small_clip};
 
 /// A file that is not media: decoding it fails (exit 3), so a run that
 /// exits 2 on it refused its arguments before decoding.
@@ -216,4 +217,52 @@ fn an_mp4_cut_short_gets_an_error_record() {
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or_else(|| panic!("no count in {message}"));
     assert_eq!(frames + missing, FRAMES, "{message}");
+}
+
+/// An 8192x8192 frame: its blur images (256 MiB) pass what lavapipe binds
+/// (128 MiB). `--backend gpu` analyses it on the CPU twin, says so once
+/// over three chunks, and writes the records `--backend cpu` writes.
+#[test]
+fn a_frame_too_large_for_the_gpu_goes_to_the_cpu_twin_said_once() {
+    let gpu = require_gpu();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=8192x8192:rate=25",
+        "-frames:v",
+        "3",
+        "-c:v",
+        "ffv1",
+        "-pix_fmt",
+        "yuv420p",
+        arg(&big),
+    ]);
+    let analyze = |backend: &str| {
+        run(&[
+            "analyze",
+            arg(&big),
+            "--backend",
+            backend,
+            "--kernels",
+            "stats,blur",
+            "--chunk-frames",
+            "1",
+        ])
+        .success()
+    };
+    let on_gpu = analyze("gpu");
+    let on_cpu = analyze("cpu");
+    assert_eq!(on_gpu.stdout, on_cpu.stdout);
+    assert_eq!(frame_records(&on_gpu.records()).len(), 3);
+    let said = on_gpu.stderr.matches("analysed by the CPU twin").count();
+    // lavapipe binds 128 MiB: said once. A hardware GPU may bind more and
+    // run the frame itself; it never says it twice.
+    if gpu["device_type"] == "cpu" {
+        assert_eq!(said, 1, "{}", on_gpu.stderr);
+    } else {
+        assert!(said <= 1, "{}", on_gpu.stderr);
+    }
 }

@@ -246,8 +246,8 @@ impl GpuBackend {
                 width,
                 height,
                 reason = %why,
-                "Frames too large for this GPU are analysed on the CPU (same results, slower); \
-                 said once."
+                "Frames too large for this GPU's limits are analysed by the CPU twin \
+                 (same results, slower)."
             );
         }
     }
