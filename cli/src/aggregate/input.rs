@@ -192,13 +192,14 @@ pub fn spawn_text(
     rx
 }
 
-/// Keeps the first [`HEAD_BYTES`] bytes of each line that passes through,
-/// so an over-long line, which [`read_line`] does not keep, can be shown.
+/// Keeps the first [`HEAD_BYTES`] bytes of each line that passes through
+/// [`read_line`], so an over-long line, which it does not keep, can be
+/// shown.
 struct Head<R> {
     inner: R,
     head: Vec<u8>,
-    /// True once the line's newline went by: the next byte starts a new head.
-    ended: bool,
+    /// True while a line's bytes have gone by but not its newline.
+    in_line: bool,
 }
 
 impl<R: BufRead> Read for Head<R> {
@@ -216,17 +217,25 @@ impl<R: BufRead> BufRead for Head<R> {
 
     fn consume(&mut self, amt: usize) {
         // The bytes about to be consumed are still in the buffer: with data
-        // buffered, `fill_buf` returns them again without reading.
+        // buffered, `fill_buf` returns them again without reading. The one
+        // consumer, `read_line`, consumes a line's bytes up to and
+        // including its newline, so only the last byte can be one; a line
+        // consumed whole at once is short, and nothing of it is copied.
         if let Ok(buf) = self.inner.fill_buf() {
-            for &b in &buf[..amt.min(buf.len())] {
-                if std::mem::take(&mut self.ended) {
+            let data = &buf[..amt.min(buf.len())];
+            if !data.is_empty() {
+                let (part, ends) = match data.split_last() {
+                    Some((b'\n', rest)) => (rest, true),
+                    _ => (data, false),
+                };
+                if !self.in_line {
                     self.head.clear();
                 }
-                if b == b'\n' {
-                    self.ended = true;
-                } else if self.head.len() < HEAD_BYTES {
-                    self.head.push(b);
+                if self.in_line || !ends {
+                    let room = HEAD_BYTES.saturating_sub(self.head.len());
+                    self.head.extend_from_slice(&part[..part.len().min(room)]);
                 }
+                self.in_line = !ends;
             }
         }
         self.inner.consume(amt);
@@ -237,7 +246,7 @@ fn ndjson_lines(input: Box<dyn Read + Send>, tx: &SyncSender<io::Result<TextItem
     let mut reader = Head {
         inner: BufReader::with_capacity(1 << 16, input),
         head: Vec::with_capacity(HEAD_BYTES),
-        ended: false,
+        in_line: false,
     };
     let mut buf = Vec::new();
     let mut line = 0u64;
