@@ -167,12 +167,8 @@ pub enum TextItem {
     Refused {
         /// Its 1-based line number.
         line: u64,
-        /// Why.
-        reason: String,
-        /// Its length in bytes.
-        bytes: usize,
-        /// Its first [`HEAD_BYTES`] bytes, as text (invalid UTF-8 replaced).
-        head: String,
+        /// Why, and what of it can be shown.
+        rejected: Rejected,
     },
 }
 
@@ -242,42 +238,77 @@ impl<R: BufRead> BufRead for Head<R> {
     }
 }
 
+/// A line that cannot be a record: why, its first bytes and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Why, one lowercase line.
+    pub reason: String,
+    /// Its first [`HEAD_BYTES`] bytes, as text (invalid UTF-8 replaced).
+    pub head: String,
+    /// Its length in bytes.
+    pub bytes: usize,
+}
+
+/// NDJSON lines, each kept only up to the record limit.
+struct Lines<R> {
+    reader: Head<BufReader<R>>,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> Lines<R> {
+    fn new(input: R) -> Self {
+        Lines {
+            reader: Head {
+                inner: BufReader::with_capacity(1 << 16, input),
+                head: Vec::with_capacity(HEAD_BYTES),
+                in_line: false,
+            },
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next line's text (without `\r\n`), or why it cannot be a
+    /// record; `None` at the end.
+    fn next(&mut self) -> io::Result<Option<Result<String, Rejected>>> {
+        Ok(Some(
+            match read_line(&mut self.reader, &mut self.buf, MAX_DATA_BYTES)? {
+                Line::Eof => return Ok(None),
+                Line::TooLong(bytes) => Err(Rejected {
+                    reason: too_large(bytes).to_string(),
+                    head: String::from_utf8_lossy(&self.reader.head).into_owned(),
+                    bytes,
+                }),
+                Line::Data => {
+                    let bytes = self.buf.strip_suffix(b"\r").unwrap_or(&self.buf);
+                    match std::str::from_utf8(bytes) {
+                        Ok(t) => Ok(t.to_owned()),
+                        Err(e) => Err(Rejected {
+                            reason: format!("not UTF-8 text: {e}"),
+                            head: String::from_utf8_lossy(&bytes[..bytes.len().min(HEAD_BYTES)])
+                                .into_owned(),
+                            bytes: bytes.len(),
+                        }),
+                    }
+                }
+            },
+        ))
+    }
+}
+
 fn ndjson_lines(input: Box<dyn Read + Send>, tx: &SyncSender<io::Result<TextItem>>) {
-    let mut reader = Head {
-        inner: BufReader::with_capacity(1 << 16, input),
-        head: Vec::with_capacity(HEAD_BYTES),
-        in_line: false,
-    };
-    let mut buf = Vec::new();
+    let mut lines = Lines::new(input);
     let mut line = 0u64;
     loop {
-        let item = match read_line(&mut reader, &mut buf, MAX_DATA_BYTES) {
-            Ok(Line::Eof) => return,
-            Ok(Line::Data) => {
-                line += 1;
-                let bytes = buf.strip_suffix(b"\r").unwrap_or(&buf);
-                match std::str::from_utf8(bytes) {
-                    Ok(t) => Ok(TextItem::Record(RawRecord::Json(t.to_owned()))),
-                    Err(e) => Ok(TextItem::Refused {
-                        line,
-                        reason: format!("not UTF-8 text: {e}"),
-                        bytes: bytes.len(),
-                        head: String::from_utf8_lossy(&bytes[..bytes.len().min(HEAD_BYTES)])
-                            .into_owned(),
-                    }),
-                }
-            }
-            Ok(Line::TooLong(bytes)) => {
-                line += 1;
-                Ok(TextItem::Refused {
-                    line,
-                    reason: too_large(bytes).to_string(),
-                    bytes,
-                    head: String::from_utf8_lossy(&reader.head).into_owned(),
-                })
-            }
+        let item = match lines.next() {
+            Ok(None) => return,
+            Ok(Some(Ok(text))) => Ok(TextItem::Record(RawRecord::Json(text))),
+            Ok(Some(Err(rejected))) => Ok(TextItem::Refused {
+                line: line + 1,
+                rejected,
+            }),
             Err(e) => Err(e),
         };
+        line += 1;
         let failed = item.is_err();
         if tx.send(item).is_err() || failed {
             return;
@@ -356,7 +387,7 @@ pub struct TcpLine {
     /// Where it came from.
     pub origin: Origin,
     /// The line's text, or why it cannot be a record (too long, not UTF-8).
-    pub text: std::result::Result<String, String>,
+    pub text: std::result::Result<String, Rejected>,
 }
 
 /// Lines that arrived in a channel, at most this many ahead of the engine.
@@ -436,21 +467,9 @@ fn accept(
 /// Sends the lines of one connection until it closes (or the engine is gone).
 fn connection(sock: TcpStream, tx: &SyncSender<TcpLine>) -> io::Result<()> {
     let peer = sock.peer_addr()?;
-    let mut reader = BufReader::with_capacity(1 << 16, sock);
-    let mut buf = Vec::new();
+    let mut lines = Lines::new(sock);
     let mut line = 0u64;
-    loop {
-        let text = match read_line(&mut reader, &mut buf, MAX_DATA_BYTES)? {
-            Line::Eof => return Ok(()),
-            Line::TooLong(n) => Err(too_large(n).to_string()),
-            Line::Data => {
-                let bytes = buf.strip_suffix(b"\r").unwrap_or(&buf);
-                match std::str::from_utf8(bytes) {
-                    Ok(t) => Ok(t.to_owned()),
-                    Err(e) => Err(format!("not UTF-8 text: {e}")),
-                }
-            }
-        };
+    while let Some(text) = lines.next()? {
         line += 1;
         if text.as_ref().is_ok_and(|t| t.trim().is_empty()) {
             continue;
@@ -463,6 +482,7 @@ fn connection(sock: TcpStream, tx: &SyncSender<TcpLine>) -> io::Result<()> {
             return Ok(());
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -507,11 +527,9 @@ mod tests {
             "{got:?}"
         );
         match &got[1] {
-            TextItem::Refused {
-                line, bytes, head, ..
-            } => {
-                assert_eq!((*line, *bytes), (2, MAX_DATA_BYTES + 10));
-                assert_eq!(head, &"y".repeat(HEAD_BYTES));
+            TextItem::Refused { line, rejected } => {
+                assert_eq!((*line, rejected.bytes), (2, MAX_DATA_BYTES + 10));
+                assert_eq!(rejected.head, "y".repeat(HEAD_BYTES));
             }
             other => panic!("{other:?}"),
         }
@@ -582,7 +600,7 @@ mod tests {
         assert!(
             texts
                 .iter()
-                .any(|t| t.as_ref().is_err_and(|e| e.contains("UTF-8"))),
+                .any(|t| t.as_ref().is_err_and(|e| e.reason.contains("UTF-8"))),
             "{texts:?}"
         );
         let second = got

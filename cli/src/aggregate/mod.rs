@@ -58,7 +58,9 @@ use osprey_kernels::window::{Batch, Engine, WindowResult};
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
 use self::checkpoint::Progress;
 use self::columns::{Converter, row_json};
-use self::input::{Input, Listener, Origin, Origins, TcpLine, TextItem, listen, spawn_text};
+use self::input::{
+    Input, Listener, Origin, Origins, Rejected, TcpLine, TextItem, listen, spawn_text,
+};
 use self::output::{Cell, CellRef, Destination, ErrorSink, ResultSink, Shown, StreamTarget};
 use self::plan::{Expr, OutputColumn, Plan, Scalar};
 use self::prepare::{Slot, check_flags, duration_flag, input_format, prepare, usage};
@@ -295,21 +297,10 @@ enum Incoming {
     /// An NDJSON line or CSV row, and its origin when that is more than the
     /// chunker's line number.
     Record(RawRecord, Option<Origin>),
-    /// A line that cannot be a record: where it came from, and why.
-    Refused(Origin, String),
-    /// A line of a file or stdin the reader refused (too long, not UTF-8),
-    /// with its line number, why, its first bytes and its length; the
-    /// chunker counts it so later lines keep their numbers.
-    Skipped {
-        /// Its 1-based line number.
-        line: u64,
-        /// Why.
-        reason: String,
-        /// Its first bytes.
-        head: String,
-        /// Its length.
-        bytes: usize,
-    },
+    /// A line that cannot be a record (too long, not UTF-8): where it came
+    /// from, why, its first bytes and its length. A line of a file or stdin
+    /// is counted by the chunker, so later lines keep their numbers.
+    Refused(Origin, Rejected),
 }
 
 /// How a TCP input ends without a signal: once no connection has been open
@@ -362,23 +353,16 @@ fn read_text<T>(
                     reason: e.to_string(),
                 }));
             }
-            Some(Ok(Incoming::Refused(origin, reason))) => {
+            Some(Ok(Incoming::Refused(origin, rejected))) => {
                 last = Instant::now();
-                run.errors
-                    .refused(Some(&origin), &reason, Shown::Text(""))?;
-                run.errors.flush()?;
-            }
-            Some(Ok(Incoming::Skipped {
-                line,
-                reason,
-                head,
-                bytes,
-            })) => {
-                last = Instant::now();
-                chunker.skip_line();
-                let shown = Shown::Head { head: &head, bytes };
-                run.errors
-                    .refused(Some(&Origin::Line(line)), &reason, shown)?;
+                if let Origin::Line(_) = origin {
+                    chunker.skip_line();
+                }
+                let shown = Shown::Head {
+                    head: &rejected.head,
+                    bytes: rejected.bytes,
+                };
+                run.errors.refused(Some(&origin), &rejected.reason, shown)?;
                 run.errors.flush()?;
             }
             Some(Ok(Incoming::Record(record, origin))) => {
@@ -533,17 +517,9 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
             let item = |r: std::io::Result<TextItem>| {
                 r.map(|r| match r {
                     TextItem::Record(r) => Incoming::Record(r, None),
-                    TextItem::Refused {
-                        line,
-                        reason,
-                        bytes,
-                        head,
-                    } => Incoming::Skipped {
-                        line,
-                        reason,
-                        head,
-                        bytes,
-                    },
+                    TextItem::Refused { line, rejected } => {
+                        Incoming::Refused(Origin::Line(line), rejected)
+                    }
                 })
             };
             read_text(&mut run, chunker, &rx, item, None, &args.input)?;
