@@ -37,6 +37,14 @@ fn main() -> ExitCode {
     quiet_headless_vulkan();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "osprey: {}",
+                not_utf8(std::env::args_os())
+            );
+            return Exit::Usage.into();
+        }
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr
             // with 2. A closed pipe while printing help is no failure.
@@ -54,6 +62,16 @@ fn main() -> ExitCode {
             }
             exit.into()
         }
+    }
+}
+
+/// The one line for arguments clap refuses as not UTF-8 (clap's own message
+/// is several lines and names no argument): the first such argument, its
+/// bytes escaped as Rust writes them (`"\xFF.ndjson"`).
+fn not_utf8(args: impl IntoIterator<Item = std::ffi::OsString>) -> String {
+    match args.into_iter().find(|a| a.to_str().is_none()) {
+        Some(arg) => format!("argument {arg:?} is not valid UTF-8"),
+        None => "an argument is not valid UTF-8".to_owned(),
     }
 }
 
@@ -137,4 +155,26 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .with_target(verbose > 0)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use super::*;
+
+    #[test]
+    fn the_argument_that_is_not_utf8_is_named() {
+        let args = [
+            OsString::from("osprey"),
+            OsString::from("analyze"),
+            OsString::from_vec(b"\xffcam.mp4".to_vec()),
+        ];
+        assert_eq!(
+            not_utf8(args),
+            "argument \"\\xFFcam.mp4\" is not valid UTF-8"
+        );
+        assert_eq!(not_utf8([]), "an argument is not valid UTF-8");
+    }
 }

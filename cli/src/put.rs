@@ -20,7 +20,7 @@ use osprey_ingest::store::{Durability, MAX_DATA_BYTES, PutRecord, Store};
 
 use crate::args::stream::{DurabilityArg, InputFormat, PutArgs};
 use crate::exit::InputError;
-use crate::stream::lines::{Line, LineCodec, read_line};
+use crate::stream::lines::{CsvInput, Line, LineCodec, read_line};
 use crate::stream::{RecordsFailed, open_store, tcp};
 
 /// Records sent to the store in one put.
@@ -153,29 +153,39 @@ impl Putter<'_> {
     }
 
     fn csv(&mut self, reader: impl BufRead, name: &Arc<str>, codec: &LineCodec) -> Result<()> {
-        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let input_error = |reason: String| InputError {
+            input: name.to_string(),
+            reason,
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(CsvInput::new(reader));
         let header = csv
             .headers()
-            .map_err(|e| InputError {
-                input: name.to_string(),
-                reason: format!("cannot read the CSV header: {e}"),
-            })?
+            .map_err(|e| input_error(format!("cannot read the CSV header: {e}")))?
             .clone();
-        let mut row = csv::StringRecord::new();
+        if let Some(line) = csv.get_ref().open_quote(csv.position().byte()) {
+            return Err(input_error(format!(
+                "the CSV header has a quote opened at line {line} and never closed"
+            ))
+            .into());
+        }
+        let mut row = csv::ByteRecord::new();
         loop {
             let line_no = csv.position().line() + 1;
-            let record = match csv.read_record(&mut row) {
+            let record = match csv.read_byte_record(&mut row) {
                 Ok(false) => return Ok(()),
                 Ok(true) => {
-                    codec.csv_row(&header, &row, row.position().map_or(line_no, |p| p.line()))
-                }
-                Err(e) if e.is_io_error() => {
-                    return Err(InputError {
-                        input: name.to_string(),
-                        reason: e.to_string(),
+                    let at = row.position().map_or(line_no, |p| p.line());
+                    match csv.get_ref().open_quote(csv.position().byte()) {
+                        Some(line) => Err(format!(
+                            "unterminated quote: the quoted value that opens at line {line} \
+                             runs to the end of the input"
+                        )),
+                        None => codec.csv_row(&header, &row, at),
                     }
-                    .into());
                 }
+                Err(e) if e.is_io_error() => return Err(input_error(e.to_string()).into()),
                 Err(e) => Err(format!("malformed CSV: {e}")),
             };
             let at = row.position().map_or(line_no, |p| p.line());

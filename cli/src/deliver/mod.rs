@@ -181,7 +181,10 @@ impl BatchName {
 pub fn ndjson_lines(batch: &Batch, bad: &mut Vec<(usize, String)>) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.iter().map(|(_, r)| r.data.len() + 1).sum());
     for (i, (_, r)) in batch.iter().enumerate() {
-        if serde_json::from_slice::<IgnoredAny>(&r.data).is_err() {
+        // serde_json skips strings without checking their UTF-8.
+        if std::str::from_utf8(&r.data).is_err()
+            || serde_json::from_slice::<IgnoredAny>(&r.data).is_err()
+        {
             bad.push((i, "data is not JSON".into()));
         } else if r.data.contains(&b'\n') {
             bad.push((i, "data spans more than one line".into()));

@@ -2,9 +2,15 @@
 //! key and id from fields or a constant) and CSV rows (each a JSON object by
 //! the header). `osprey put` from files and stdin and the TCP listener both
 //! go through [`LineCodec`], so a line means the same wherever it comes from.
+//!
+//! Records are UTF-8 text: a line or CSV value that is not is refused with
+//! the byte where it stops being UTF-8, so nothing downstream ever writes
+//! invalid JSON. A CSV value becomes a JSON number only when the number
+//! keeps every digit it was written with (`007` and a 23-digit integer stay
+//! strings), and [`CsvInput`] finds the quote that a CSV input leaves open.
 
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use osprey_ingest::store::PutRecord;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -25,6 +31,9 @@ impl LineCodec {
     /// why there is none.
     pub fn ndjson(&self, line: &[u8], line_no: u64) -> Result<PutRecord, String> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Err(e) = std::str::from_utf8(line) {
+            return Err(invalid_utf8(e.valid_up_to(), line_no));
+        }
         let fields = [self.key_field.as_deref(), self.id_field.as_deref()];
         let mut de = serde_json::Deserializer::from_slice(line);
         let found = Fields(fields)
@@ -34,11 +43,12 @@ impl LineCodec {
         self.record(line.to_vec(), found, line_no)
     }
 
-    /// The record of CSV row `row` (at line `line_no`) under `header`.
+    /// The record of CSV row `row` (at line `line_no`) under `header`; a
+    /// value that is not UTF-8 refuses the row.
     pub fn csv_row(
         &self,
         header: &csv::StringRecord,
-        row: &csv::StringRecord,
+        row: &csv::ByteRecord,
         line_no: u64,
     ) -> Result<PutRecord, String> {
         if row.len() != header.len() {
@@ -53,6 +63,12 @@ impl LineCodec {
         data.push(b'{');
         let mut found = [None, None];
         for (i, (name, value)) in header.iter().zip(row.iter()).enumerate() {
+            let value = std::str::from_utf8(value).map_err(|e| {
+                format!(
+                    "invalid UTF-8 in column {name:?} at byte {} of its value (line {line_no})",
+                    e.valid_up_to() + 1
+                )
+            })?;
             for (slot, field) in found.iter_mut().zip([&self.key_field, &self.id_field]) {
                 if field.as_deref() == Some(name) {
                     *slot = Some(value.to_owned());
@@ -153,21 +169,197 @@ pub fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
     }
 }
 
-/// A CSV cell as JSON: integers and finite decimals as numbers, the rest as text.
-fn csv_value(cell: &str) -> serde_json::Value {
-    if let Ok(i) = cell.parse::<i64>() {
-        return i.into();
+/// Most bytes of one CSV record (its raw text) that [`CsvInput`] lets
+/// through: four times the record limit, far more than any record that can
+/// be stored, so memory stays bounded when a quote is never closed.
+pub const MAX_CSV_RECORD_BYTES: usize = 4 * osprey_ingest::store::MAX_DATA_BYTES;
+
+/// Where a CSV parser is within a record, as `csv_core` sees it (double
+/// quotes, `""` an escaped quote, a quote inside an unquoted value taken
+/// literally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsvState {
+    /// At the start of a value.
+    StartField,
+    /// Inside an unquoted value.
+    InField,
+    /// Inside a quoted value.
+    InQuotes,
+    /// Just after a quote inside a quoted value: its end, or half of `""`.
+    QuoteInQuotes,
+}
+
+/// A CSV input that watches its own bytes go by, for what the CSV parser
+/// does not say: a quote that is still open at the end of the input (the
+/// parser then takes everything after it as one value, silently), and a
+/// record so long that it can only be such a quote (an error, so memory
+/// stays bounded).
+#[derive(Debug)]
+pub struct CsvInput<R> {
+    inner: R,
+    state: CsvState,
+    /// Bytes read so far.
+    bytes: u64,
+    /// Lines begun so far (1 at the start).
+    line: u64,
+    /// The line where the quoted value now open began.
+    quote_line: u64,
+    /// Bytes of the record now being read.
+    record_bytes: usize,
+    /// Whether the end of the input has been read.
+    eof: bool,
+}
+
+impl<R: Read> CsvInput<R> {
+    /// Watches `inner`.
+    pub fn new(inner: R) -> Self {
+        CsvInput {
+            inner,
+            state: CsvState::StartField,
+            bytes: 0,
+            line: 1,
+            quote_line: 0,
+            record_bytes: 0,
+            eof: false,
+        }
     }
+
+    /// The line where a quoted value opened that the input never closed,
+    /// once `consumed` (the parser's byte position) is the whole input: the
+    /// record just parsed is then that value's, with the rest of the input
+    /// swallowed into it.
+    pub fn open_quote(&self, consumed: u64) -> Option<u64> {
+        (self.eof && consumed == self.bytes && self.state == CsvState::InQuotes)
+            .then_some(self.quote_line)
+    }
+
+    fn watch(&mut self, data: &[u8]) -> io::Result<()> {
+        for &b in data {
+            let end = matches!(b, b'\n' | b'\r');
+            self.state = match (self.state, b) {
+                (CsvState::StartField, b'"') => {
+                    self.quote_line = self.line;
+                    CsvState::InQuotes
+                }
+                (CsvState::InQuotes, b'"') => CsvState::QuoteInQuotes,
+                (CsvState::InQuotes, _) => CsvState::InQuotes,
+                (CsvState::QuoteInQuotes, b'"') => CsvState::InQuotes,
+                (_, b',') => CsvState::StartField,
+                (_, _) if end => {
+                    self.record_bytes = 0;
+                    CsvState::StartField
+                }
+                _ => CsvState::InField,
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+            self.record_bytes += 1;
+            if self.record_bytes > MAX_CSV_RECORD_BYTES {
+                let why = if self.state == CsvState::InQuotes {
+                    format!(
+                        "the quoted value that opens at line {} is still open after {} MiB: an unterminated quote",
+                        self.quote_line,
+                        MAX_CSV_RECORD_BYTES >> 20
+                    )
+                } else {
+                    format!(
+                        "a CSV record longer than {} MiB at line {}",
+                        MAX_CSV_RECORD_BYTES >> 20,
+                        self.line
+                    )
+                };
+                return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for CsvInput<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.watch(&buf[..n])?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Why a line is refused that is not UTF-8 from byte `valid_up_to` (0-based).
+fn invalid_utf8(valid_up_to: usize, line_no: u64) -> String {
+    format!(
+        "invalid UTF-8 at byte {} of line {line_no}",
+        valid_up_to + 1
+    )
+}
+
+/// A CSV cell as JSON: a number when it is one and JSON keeps it exactly
+/// (every significant digit, no leading zero), the rest as text. So `007`
+/// (a code, not seven) and integers past 64 bits stay strings rather than
+/// turning into 7 or a rounded float.
+fn csv_value(cell: &str) -> serde_json::Value {
     let numeric = !cell.is_empty()
         && cell
             .bytes()
             .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    if !numeric || has_leading_zero(cell) {
+        return cell.into();
+    }
+    if let Ok(i) = cell.parse::<i64>() {
+        return i.into();
+    }
+    if let Ok(u) = cell.parse::<u64>() {
+        return u.into();
+    }
     match cell.parse::<f64>() {
-        Ok(f) if numeric && f.is_finite() => {
+        Ok(f) if f.is_finite() && decimal_digits(cell) == decimal_digits(&format!("{f:e}")) => {
             serde_json::Number::from_f64(f).map_or_else(|| cell.into(), Into::into)
         }
         _ => cell.into(),
     }
+}
+
+/// True when the integer part of a number has a leading zero (`007`,
+/// `-01.5`), which a JSON number would drop.
+fn has_leading_zero(cell: &str) -> bool {
+    let unsigned = cell.trim_start_matches(['+', '-']);
+    let int_part = unsigned.split(['.', 'e', 'E']).next().unwrap_or_default();
+    int_part.len() > 1 && int_part.starts_with('0')
+}
+
+/// A decimal number's value as (negative, significant digits, exponent of
+/// the last digit), the same for every way of writing the same value
+/// (`1.50`, `15e-1`); `None` when `text` is not such a number.
+fn decimal_digits(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exp) = match rest.find(['e', 'E']) {
+        Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int_part, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !int_part
+        .bytes()
+        .chain(frac.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{int_part}{frac}");
+    let mut exp = exp.checked_sub(i64::try_from(frac.len()).ok()?)?;
+    let trimmed = digits.trim_start_matches('0');
+    let significant = trimmed.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    exp = exp.checked_add(i64::try_from(trimmed.len() - significant.len()).ok()?)?;
+    Some((negative, significant.to_owned(), exp))
 }
 
 /// Validates a JSON value and picks the (up to two) named top-level fields
@@ -351,19 +543,111 @@ mod tests {
         let r = c
             .csv_row(
                 &header,
-                &csv::StringRecord::from(vec!["d1", "21.5", "x,y"]),
+                &csv::ByteRecord::from(vec!["d1", "21.5", "x,y"]),
                 2,
             )
             .unwrap();
         assert_eq!(r.partition_key, "d1");
         assert_eq!(r.data, br#"{"dev":"d1","temp":21.5,"note":"x,y"}"#);
         let r = c
-            .csv_row(&header, &csv::StringRecord::from(vec!["d1", "7", "inf"]), 2)
+            .csv_row(&header, &csv::ByteRecord::from(vec!["d1", "7", "inf"]), 2)
             .unwrap();
         assert_eq!(r.data, br#"{"dev":"d1","temp":7,"note":"inf"}"#);
         let e = c
-            .csv_row(&header, &csv::StringRecord::from(vec!["d1"]), 3)
+            .csv_row(&header, &csv::ByteRecord::from(vec!["d1"]), 3)
             .unwrap_err();
         assert_eq!(e, "1 columns where the header has 3");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused() {
+        let c = codec(None, Some("k"));
+        let e = c.ndjson(b"{\"a\":\"\xff\"}", 9).unwrap_err();
+        assert_eq!(e, "invalid UTF-8 at byte 7 of line 9");
+        // A sequence cut short at the end of the line.
+        let e = c.ndjson(b"\"\xe2\x82", 1).unwrap_err();
+        assert_eq!(e, "invalid UTF-8 at byte 2 of line 1");
+        assert!(c.ndjson("{\"a\":\"\u{20ac}\"}".as_bytes(), 1).is_ok());
+        let header = csv::StringRecord::from(vec!["dev", "city"]);
+        let row = csv::ByteRecord::from(vec![&b"d1"[..], &b"M\xfcnchen"[..]]);
+        let e = c.csv_row(&header, &row, 4).unwrap_err();
+        assert_eq!(
+            e,
+            "invalid UTF-8 in column \"city\" at byte 2 of its value (line 4)"
+        );
+    }
+
+    #[test]
+    fn csv_numbers_that_json_keeps() {
+        let json = |cell: &str| serde_json::to_string(&csv_value(cell)).unwrap();
+        for (cell, want) in [
+            ("7", "7"),
+            ("-7", "-7"),
+            ("+7", "7"),
+            ("0", "0"),
+            ("007", "\"007\""),
+            ("-01", "\"-01\""),
+            ("00.5", "\"00.5\""),
+            ("0.5", "0.5"),
+            ("21.50", "21.5"),
+            ("1e3", "1000.0"),
+            ("0.30000000000000004", "0.30000000000000004"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("18446744073709551616", "\"18446744073709551616\""),
+            ("12345678901234567890123", "\"12345678901234567890123\""),
+            ("3.14159265358979323846264", "\"3.14159265358979323846264\""),
+            ("1e400", "\"1e400\""),
+            ("inf", "\"inf\""),
+            ("1-2", "\"1-2\""),
+            ("", "\"\""),
+            (" 7", "\" 7\""),
+        ] {
+            assert_eq!(json(cell), want, "{cell:?}");
+        }
+    }
+
+    /// The whole input through [`CsvInput`] in reads of `step` bytes; the
+    /// line of a quote left open at the end, or the error.
+    fn open_quote(input: &[u8], step: usize) -> Result<Option<u64>, String> {
+        let mut r = CsvInput::new(input);
+        let mut buf = vec![0; step];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return Ok(r.open_quote(input.len() as u64)),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    #[test]
+    fn csv_quotes_left_open() {
+        for step in [1, 3, 4096] {
+            assert_eq!(open_quote(b"a,b\n1,\"x\n", step), Ok(Some(2)));
+            assert_eq!(open_quote(b"a,b\n1,\"x\"\"\n2,3\n", step), Ok(Some(2)));
+            assert_eq!(open_quote(b"a\n\"x\ny\"\n\"z\n", step), Ok(Some(4)));
+            assert_eq!(open_quote(b"a,b\n1,\"x\"\"y\"\n", step), Ok(None));
+            assert_eq!(open_quote(b"a,b\n1,5\" tv\n", step), Ok(None));
+            assert_eq!(open_quote(b"a,b\r\n1,\"x\ny\"", step), Ok(None));
+            assert_eq!(open_quote(b"", step), Ok(None));
+        }
+        // Not at the end of the input yet: nothing to say.
+        let r = CsvInput::new(&b"\"open"[..]);
+        assert_eq!(r.open_quote(0), None);
+        let mut long = b"a\n\"".to_vec();
+        long.resize(MAX_CSV_RECORD_BYTES + 10, b'x');
+        let e = open_quote(&long, 1 << 16).unwrap_err();
+        assert!(
+            e.contains("opens at line 2 is still open after 4 MiB"),
+            "{e}"
+        );
+        let mut long = b"a\n".to_vec();
+        long.resize(MAX_CSV_RECORD_BYTES + 10, b'x');
+        let e = open_quote(&long, 1 << 16).unwrap_err();
+        assert_eq!(e, "a CSV record longer than 4 MiB at line 2");
+        // Many records of any total length are fine.
+        let many = b"x,y\n".repeat(MAX_CSV_RECORD_BYTES / 2);
+        assert_eq!(open_quote(&many, 1 << 16), Ok(None));
     }
 }

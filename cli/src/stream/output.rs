@@ -6,6 +6,9 @@
 //!
 //! `data` is the record's JSON as it was put; data that is not JSON is
 //! written as a JSON string when it is UTF-8 and as `data_base64` otherwise.
+//! Data that is not UTF-8 is never JSON here, even when its bytes look like
+//! JSON (a string holding a byte 0xff, put through the Kinesis API), so
+//! every line written is valid JSON.
 //! `explicit_hash_key` and `id` appear when the record has them.
 
 use osprey_ingest::store::Record;
@@ -33,16 +36,22 @@ pub fn write_record(out: &mut Vec<u8>, shard: &str, record: &Record) {
         out.extend_from_slice(b",\"id\":");
         push_json(out, id);
     }
-    let is_json = serde_json::from_slice::<IgnoredAny>(&record.data).is_ok();
-    if is_json && !record.data.contains(&b'\n') {
+    // serde_json checks UTF-8 only where it builds strings, not in values
+    // it skips: check the whole text first.
+    let text = std::str::from_utf8(&record.data).ok();
+    let is_json = text.is_some() && serde_json::from_slice::<IgnoredAny>(&record.data).is_ok();
+    if is_json {
+        // Pretty JSON from another producer is made one line again: a line
+        // feed in JSON text can only be whitespace between tokens, never
+        // inside a string, so it becomes a space and nothing else changes.
+        let data = trim(&record.data);
         out.extend_from_slice(b",\"data\":");
-        out.extend_from_slice(trim(&record.data));
-    } else if is_json {
-        // Pretty JSON from another producer: one line again.
-        let v: serde_json::Value = serde_json::from_slice(&record.data).unwrap_or_default();
-        out.extend_from_slice(b",\"data\":");
-        push_json(out, &v);
-    } else if let Ok(text) = std::str::from_utf8(&record.data) {
+        if data.contains(&b'\n') {
+            out.extend(data.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+        } else {
+            out.extend_from_slice(data);
+        }
+    } else if let Some(text) = text {
         out.extend_from_slice(b",\"data\":");
         push_json(out, text);
     } else {
@@ -102,8 +111,27 @@ mod tests {
         assert_eq!(v["timestamp"], "1970-01-01T00:00:00.000Z");
         assert_eq!(v["explicit_hash_key"], "5");
         assert_eq!(line(b"{\n\"a\": 2\n}")["data"]["a"], 2);
+        // Made one line without being rendered again: 1.50 stays 1.50.
+        let mut out = Vec::new();
+        let r = Record {
+            seq: 0,
+            timestamp_ms: 0,
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            id: None,
+            data: b"{\r\n \"a\": 1.50\r\n}\n".to_vec(),
+        };
+        write_record(&mut out, "s", &r);
+        assert!(
+            out.ends_with(b",\"data\":{\r  \"a\": 1.50\r }}\n"),
+            "{out:?}"
+        );
         assert_eq!(line(b"plain text")["data"], "plain text");
         assert_eq!(line(&[0xff, 0, 1])["data_base64"], "/wAB");
         assert_eq!(line(b"ab")["data"], "ab");
+        // JSON in shape, but not UTF-8: base64, and the line stays JSON.
+        let v = line(b"{\"a\":\"\xff\"}");
+        assert_eq!(v["data_base64"], "eyJhIjoi/yJ9");
+        assert!(v.get("data").is_none());
     }
 }

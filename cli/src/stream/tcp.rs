@@ -242,12 +242,12 @@ fn answer(
                             out.extend_from_slice(ack.shard.as_bytes());
                             out.extend_from_slice(format!("\",\"seq\":{}}}\n", ack.seq).as_bytes());
                         }
-                        Err(e) => error_line(&mut out, *line, &e.to_string(), e.is_retryable()),
+                        Err(e) => error_line(&mut out, *line, &reason(e), retryable(e)),
                     }
                     next += 1;
                 }
                 (Slot::Record(line), Some(Err(e))) => {
-                    error_line(&mut out, *line, &e.to_string(), e.is_retryable())
+                    error_line(&mut out, *line, &reason(e), retryable(e))
                 }
                 (Slot::Record(line), None) => {
                     error_line(&mut out, *line, "internal error: record not put", false)
@@ -299,6 +299,53 @@ impl Backlog {
     }
 }
 
+/// An error with the whole chain of its sources, `outer: inner: ...`, as
+/// `{:#}` writes an `anyhow` error: the store's I/O errors keep their cause
+/// (`no space left on device`) in a source, not in their own message. A
+/// source whose text the message already holds is not repeated, an I/O
+/// error's text starts lowercase like osprey's own, and an empty message
+/// never stands alone.
+pub fn reason(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    for s in sources(err).skip(1) {
+        let mut part = s.to_string();
+        if s.is::<io::Error>()
+            && let Some(first) = part.chars().next()
+        {
+            part.replace_range(..first.len_utf8(), &first.to_lowercase().to_string());
+        }
+        if !part.is_empty() && !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    if text.trim().is_empty() {
+        format!("{err:?}")
+    } else {
+        text
+    }
+}
+
+/// True when sending the line again may succeed: the store says so, or
+/// the cause somewhere in the chain is a full disk or quota, which frees up.
+pub fn retryable(err: &osprey_ingest::IngestError) -> bool {
+    err.is_retryable()
+        || sources(err)
+            .filter_map(|s| s.downcast_ref::<io::Error>())
+            .any(osprey_ingest::error::is_out_of_space)
+}
+
+/// `err` and then each of its sources.
+fn sources<'e>(
+    err: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+/// Appends one error answer line: the input line it is about, the reason,
+/// and whether sending the same line again may succeed.
 fn error_line(out: &mut Vec<u8>, line: u64, error: &str, retryable: bool) {
     out.extend_from_slice(format!("{{\"line\":{line},\"error\":").as_bytes());
     // A string always serialises.
@@ -309,6 +356,35 @@ fn error_line(out: &mut Vec<u8>, line: u64, error: &str, retryable: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that failed for lack of space answers with its cause and as
+    /// retryable: the whole chain, never an empty message.
+    #[test]
+    fn disk_full_answer_line() {
+        let e = osprey_ingest::IngestError::Storage {
+            action: "cannot write",
+            path: "data/s/shardId-000000000000/00000000000000000000.seg".into(),
+            // ENOSPC, as the kernel reports a full disk.
+            source: io::Error::from_raw_os_error(28),
+        };
+        let mut out = Vec::new();
+        error_line(&mut out, 7, &reason(&e), retryable(&e));
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON line");
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(v["line"], 7);
+        assert_eq!(v["retryable"], true);
+        let said = v["error"].as_str().unwrap_or_default();
+        assert!(
+            said.starts_with("cannot write \"data/s/")
+                && said.contains(": no space left on device"),
+            "{said}"
+        );
+        // A source already in the message is not said twice.
+        let e = osprey_ingest::IngestError::Io(io::Error::other("disk on fire"));
+        assert_eq!(reason(&e), "cannot write output: disk on fire");
+        let e = osprey_ingest::IngestError::InvalidRecord("too big".into());
+        assert_eq!(reason(&e), "invalid record: too big");
+    }
 
     #[test]
     fn urls() {

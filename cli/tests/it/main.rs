@@ -52,5 +52,6 @@ mod oracle;
 mod oracle_blur;
 mod oracle_events;
 mod oracle_stats;
+mod put_input;
 mod stream;
 mod webhook;
