@@ -240,7 +240,7 @@ impl Putter<'_> {
         for (outcome, (name, line)) in outcomes.into_iter().zip(origins) {
             match outcome {
                 Ok(_) => self.stored += 1,
-                Err(e) => self.refuse(&name, line, &e.to_string()),
+                Err(e) => self.refuse(&name, line, &osprey_ingest::error::chain(&e)),
             }
         }
         self.records.clear();

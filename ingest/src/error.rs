@@ -133,6 +133,36 @@ pub fn is_out_of_space(e: &std::io::Error) -> bool {
     )
 }
 
+/// An error with the whole chain of its sources, `outer: inner: ...`, as
+/// `{:#}` writes an `anyhow` error: the store's I/O errors keep their cause
+/// (`no space left on device`) in a source, not in their own message. A
+/// source whose text the message already holds is not repeated, an I/O
+/// error's text starts lowercase like osprey's own, and an empty message
+/// never stands alone. Servers and error records use it, so that a reason is
+/// never empty and never cut short.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    for s in std::iter::successors(err.source(), |e| e.source()) {
+        let mut part = s.to_string();
+        if s.is::<std::io::Error>()
+            && let Some(first) = part.chars().next()
+        {
+            part.replace_range(..first.len_utf8(), &first.to_lowercase().to_string());
+        }
+        if !part.is_empty() && !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    if text.trim().is_empty() {
+        format!("{err:?}")
+    } else {
+        text
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 

@@ -73,30 +73,7 @@ impl From<IngestError> for ApiError {
     }
 }
 
-/// `e` and its sources, `: ` between them, each source left out when the
-/// text before already holds it and lowercased at its start (the operating
-/// system's `No space left on device` reads `no space ...`); never empty.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let mut text = s.to_string();
-        if let Some(first) = text.chars().next().filter(char::is_ascii_uppercase) {
-            text.replace_range(..1, &first.to_ascii_lowercase().to_string());
-        }
-        if !text.is_empty() && !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    if msg.is_empty() {
-        msg = format!("{e:?}");
-    }
-    msg
-}
+use osprey_ingest::error::chain;
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError("InvalidArgumentException", msg.into())

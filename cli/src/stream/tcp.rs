@@ -299,33 +299,10 @@ impl Backlog {
     }
 }
 
-/// An error with the whole chain of its sources, `outer: inner: ...`, as
-/// `{:#}` writes an `anyhow` error: the store's I/O errors keep their cause
-/// (`no space left on device`) in a source, not in their own message. A
-/// source whose text the message already holds is not repeated, an I/O
-/// error's text starts lowercase like osprey's own, and an empty message
-/// never stands alone.
+/// The whole chain of `err`'s sources, never empty (one function for every
+/// server: [`osprey_ingest::error::chain`]).
 pub fn reason(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    for s in sources(err).skip(1) {
-        let mut part = s.to_string();
-        if s.is::<io::Error>()
-            && let Some(first) = part.chars().next()
-        {
-            part.replace_range(..first.len_utf8(), &first.to_lowercase().to_string());
-        }
-        if !part.is_empty() && !text.contains(&part) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&part);
-        }
-    }
-    if text.trim().is_empty() {
-        format!("{err:?}")
-    } else {
-        text
-    }
+    osprey_ingest::error::chain(err)
 }
 
 /// True when sending the line again may succeed: the store says so, or

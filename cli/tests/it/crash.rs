@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::parse_ndjson;
-use crate::stream::{listen, os};
+use crate::stream::{listen_env, os};
 
 /// What one producer sent and had acknowledged: per record (producer,
 /// number) the (shard, seq) the server answered.
@@ -67,9 +67,9 @@ fn producer(port: u16, p: u64, start: u64, acked: Acked) -> std::thread::JoinHan
 
 /// Runs producers against a fresh server until `more` further records are
 /// acknowledged (they are still writing then), then SIGKILLs it.
-fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked) {
+fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked, env: &[(&str, &str)]) {
     let started = std::time::Instant::now();
-    let (mut server, port) = listen(dir, "s", &["--partition-key-field", "k"]);
+    let (mut server, port) = listen_env(dir, "s", &["--partition-key-field", "k"], env);
     let before = acked.lock().unwrap().len();
     let producers: Vec<_> = (0..3)
         .map(|p| producer(port, p, start, Arc::clone(acked)))
@@ -98,6 +98,29 @@ fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked) {
 
 /// Reads the whole stream and checks every acknowledged record.
 fn check(dir: &std::path::Path, acked: &Acked) -> usize {
+    check_above(dir, acked, &BTreeMap::new())
+}
+
+/// Per shard, the oldest sequence number retention kept.
+fn trim_horizons(dir: &std::path::Path) -> BTreeMap<String, u64> {
+    let d: Value =
+        serde_json::from_str(&os(dir, &["stream", "describe", "s"], "").success().stdout).unwrap();
+    d["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["trim_horizon_seq"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// [`check`], where retention may have removed records below each shard's
+/// trim horizon in `horizons`.
+fn check_above(dir: &std::path::Path, acked: &Acked, horizons: &BTreeMap<String, u64>) -> usize {
     let out = os(dir, &["read", "s"], "").success();
     let records = parse_ndjson(&out.stdout);
     let mut by_pos = HashMap::new();
@@ -124,6 +147,9 @@ fn check(dir: &std::path::Path, acked: &Acked) -> usize {
     }
     let acked = acked.lock().unwrap();
     for (&(p, n), (shard, seq)) in acked.iter() {
+        if horizons.get(shard).is_some_and(|h| seq < h) {
+            continue;
+        }
         let got = by_pos.get(&(shard.clone(), *seq));
         assert_eq!(
             got,
@@ -139,16 +165,73 @@ fn sigkill_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     os(dir.path(), &["stream", "create", "s", "--shards", "4"], "").success();
     let acked: Acked = Arc::default();
-    round(dir.path(), 0, 20_000, &acked);
+    round(dir.path(), 0, 20_000, &acked, &[]);
     let first = check(dir.path(), &acked);
     assert!(
         first >= 20_000,
         "only {first} records acknowledged before the kill"
     );
     // The restarted server repairs any torn tail and appends after it.
-    round(dir.path(), 1 << 32, 20_000, &acked);
+    round(dir.path(), 1 << 32, 20_000, &acked, &[]);
     let total = check(dir.path(), &acked);
     assert!(total >= first + 20_000, "{total} after {first}");
     let _ = std::io::stderr()
         .write_all(format!("crash test: {total} acknowledged records checked\n").as_bytes());
+}
+
+#[test]
+fn sigkill_during_segment_rollover_and_retention_loses_no_acknowledged_record() {
+    // Segments of 64 KiB roll over every few hundred records, and retention
+    // (64 KiB a shard, so about one segment is kept) runs every 20 ms: the
+    // kills land in the middle of both.
+    let env = [
+        ("OSPREY_SEGMENT_BYTES", "65536"),
+        ("OSPREY_RETENTION_EVERY_MS", "20"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    os(
+        dir.path(),
+        &[
+            "stream",
+            "create",
+            "s",
+            "--shards",
+            "2",
+            "--retention-mib",
+            "1",
+        ],
+        "",
+    )
+    .success();
+    let acked: Acked = Arc::default();
+    for round_no in 0..4u64 {
+        round(dir.path(), round_no << 32, 20_000, &acked, &env);
+        let horizons = trim_horizons(dir.path());
+        check_above(dir.path(), &acked, &horizons);
+    }
+    assert!(
+        trim_horizons(dir.path()).values().any(|&h| h > 0),
+        "retention removed segments while the kills went on"
+    );
+    let all = acked.lock().unwrap().len();
+    assert!(all >= 80_000, "{all}");
+    // Every round's records got numbers above the previous rounds'.
+    let mut ranges: BTreeMap<(String, u64), (u64, u64)> = BTreeMap::new();
+    for (&(_, n), (shard, seq)) in acked.lock().unwrap().iter() {
+        let e = ranges
+            .entry((shard.clone(), n >> 32))
+            .or_insert((*seq, *seq));
+        *e = (e.0.min(*seq), e.1.max(*seq));
+    }
+    for ((shard, r), (low, _)) in &ranges {
+        if let Some((_, (_, high))) = r
+            .checked_sub(1)
+            .and_then(|p| ranges.get_key_value(&(shard.clone(), p)))
+        {
+            assert!(
+                low > high,
+                "{shard}: round {r} starts at {low}, not above {high}"
+            );
+        }
+    }
 }

@@ -37,9 +37,9 @@
 )]
 
 mod aggregate;
-mod analyze_bad;
 mod aggregate_bad;
 mod aggregate_io;
+mod analyze_bad;
 mod cli;
 mod common;
 mod corrupt;
@@ -53,5 +53,6 @@ mod oracle_blur;
 mod oracle_events;
 mod oracle_stats;
 mod put_input;
+mod store_damage;
 mod stream;
 mod webhook;

@@ -21,9 +21,16 @@ pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // A child that fails before reading its input closes the pipe early.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    // A child that fails before reading its input closes the pipe early; a
+    // writer thread keeps a child that writes much to stderr before it has
+    // read all of stdin from blocking on a full pipe.
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
     let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -33,7 +40,15 @@ pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
 
 /// A `put --listen` server on a free port, and that port.
 pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Child, u16) {
+    listen_env(dir, stream, extra, &[])
+}
+
+/// [`listen`] with environment variables set for the server.
+pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]) -> (Child, u16) {
     let mut cmd: Command = osprey();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.args(["put", stream, "--listen", "tcp://127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
         .args(extra)

@@ -313,7 +313,7 @@ impl Store {
                     map.insert(name, Arc::new(stream));
                 }
                 Err(e) => {
-                    let reason = error_chain(&e);
+                    let reason = crate::error::chain(&e);
                     tracing::warn!(
                         stream = name,
                         reason,
@@ -820,7 +820,13 @@ impl Store {
 
     /// Runs [`Store::enforce_retention`] every `every` on a thread of its own,
     /// for as long as the store lives.
+    /// `OSPREY_RETENTION_EVERY_MS` overrides `every` (tests that crash a
+    /// process in the middle of retention set it).
     pub fn spawn_retention(self: &Arc<Self>, every: Duration) -> std::thread::JoinHandle<()> {
+        let every = std::env::var("OSPREY_RETENTION_EVERY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(every, Duration::from_millis);
         let weak = Arc::downgrade(self);
         std::thread::spawn(move || {
             loop {
@@ -884,18 +890,6 @@ impl Store {
     pub fn stream_meta(&self, name: &str) -> Result<StreamMeta> {
         Ok(self.stream(name)?.table().meta.clone())
     }
-}
-
-/// An error with its sources, `a: b: c`, for messages that outlive it.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// A put whose records are appended but not yet known to be durable.

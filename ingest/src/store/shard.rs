@@ -303,9 +303,6 @@ impl ShardLog {
                 segments
                     .push(Segment::create(dir, next_seq).map_err(io_err("cannot create", dir))?);
                 sync_dir(dir)?;
-            } else if let Some(last) = segments.last() {
-                // It is appended to from now on: its summary would be stale.
-                summary::remove(&last.path);
             }
         }
         let last_ts = segments.last().map_or(i64::MIN, |s| s.last_ts);
@@ -372,6 +369,12 @@ impl ShardLog {
             hw.clean_end = None;
             high_water::save(&self.dir, &hw)?;
             st.hw = hw;
+            if !st.hw_open
+                && let Some(last) = st.segments.last()
+            {
+                // It is appended to from now on: its summary would be stale.
+                summary::remove(&last.path);
+            }
             st.hw_open = true;
         }
         let mut buf = std::mem::take(&mut st.scratch);
@@ -782,7 +785,8 @@ impl Drop for ShardLog {
             .state
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if st.failed {
+        if st.failed || !st.hw_open {
+            // Nothing was appended: the files are as they were found.
             return;
         }
         let Some(last) = st.segments.last() else {
