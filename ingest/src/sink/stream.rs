@@ -1,8 +1,8 @@
-//! A [`Write`] that puts every complete line into a stream of the embedded
+//! A [`Write`](std::io::Write) that puts every complete line into a stream of the embedded
 //! store: how `osprey analyze --output stream:NAME` makes its NDJSON records a
 //! stream that `osprey read`, `osprey deliver` and `osprey aggregate` consume.
 //!
-//! Bytes gather until [`Write::flush`] ([`Lines`]: the
+//! Bytes gather until [`Write::flush`](std::io::Write::flush) ([`Lines`]: the
 //! [`NdjsonSink`](super::NdjsonSink) flushes once a chunk of frames), which
 //! puts the complete lines as one batch, so a chunk costs one group commit. Under load the store refuses with a
 //! retryable error: the sink then waits and tries again (backpressure on the

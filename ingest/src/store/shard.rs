@@ -7,7 +7,7 @@
 //! for everyone whose frames are in the file by then, and the others wait for
 //! it, so one fsync serves many batches and throughput holds.
 //!
-//! Damage ([`super::segment::Damage`]) never costs more than the records it
+//! Damage never costs more than the records it
 //! covers: readers skip it and go on at the next valid frame, and it is
 //! reported (a warning naming stream, shard, segment, offset, length and the
 //! sequence numbers it hides; counted in [`LogStats`]; listed by

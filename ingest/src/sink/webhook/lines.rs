@@ -1,4 +1,4 @@
-//! A [`Write`] that posts the complete lines gathered at each flush to a
+//! A [`Write`](std::io::Write) that posts the complete lines gathered at each flush to a
 //! webhook as one batch: how `osprey analyze --output http://...` sends its
 //! NDJSON records (the [`NdjsonSink`](crate::NdjsonSink) flushes once a chunk
 //! of frames, so a chunk is one POST).
