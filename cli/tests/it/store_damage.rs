@@ -2,7 +2,7 @@
 //! ranges zeroed, files cut short or deleted, metadata damaged, a full disk,
 //! thousands of shards under the default limit on open files. After each,
 //! every intact record stays readable by every reader (`read`, `aggregate
-//! stream:`, GetRecords), `osprey stream verify` reports the damage with its
+//! stream:`, `deliver`, GetRecords), `osprey stream verify` reports the damage with its
 //! range, writers never shrink a file except at a real torn tail, and
 //! sequence numbers keep growing.
 
@@ -209,6 +209,13 @@ fn damage_in_the_middle_of_a_segment_costs_only_its_records() {
 
     assert_eq!(aggregate_count(d, "s"), 19_999);
     assert_eq!(get_records_count(d, "s"), 19_999);
+    let out = d.join("delivered");
+    let run = os(d, &["deliver", "s", "--to", out.to_str().unwrap()], "").success();
+    assert!(
+        run.stderr.contains("delivered 19999 records"),
+        "{}",
+        run.stderr
+    );
     // The next writer (put, then a server) keeps every byte and goes on.
     os(
         d,
