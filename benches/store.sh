@@ -12,6 +12,8 @@
 #
 #   benches/store.sh                      # 100 x 16 shards, 1 then 10 GB; verify 1 GB
 #   GB="1" STREAMS=10 benches/store.sh    # smaller
+#   OSPREY=/tmp/osprey-old VERIFY_GB=0 benches/store.sh   # another build (open times only;
+#                                         # builds before issue 12 rescan every segment)
 #
 # Data goes to $DIR (default target/bench-store), removed at the start.
 set -euo pipefail
@@ -21,8 +23,12 @@ SHARDS=${SHARDS:-16}
 GB=${GB:-"1 10"}
 VERIFY_GB=${VERIFY_GB:-1}
 DIR=${DIR:-target/bench-store}
-B=target/release/osprey
-cargo build --release -p osprey >&2
+if [ -n "${OSPREY:-}" ]; then
+  B=$OSPREY
+else
+  B=target/release/osprey
+  cargo build --release -p osprey >&2
+fi
 rm -rf "$DIR"; mkdir -p "$DIR"
 export OSPREY_SEGMENT_BYTES=$((4 << 20))
 
@@ -63,6 +69,7 @@ for target in $GB; do
 done
 
 # Verify throughput on one stream of VERIFY_GB.
+[ "$VERIFY_GB" -gt 0 ] || exit 0
 $B stream create v --data-dir "$DIR/data" > /dev/null 2>&1
 for _ in $(seq 1 $((VERIFY_GB * 1000 / 67))); do
   $B put v --durability os --data-dir "$DIR/data" "$input" > /dev/null 2>&1

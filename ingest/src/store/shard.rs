@@ -816,17 +816,8 @@ impl Drop for ShardLog {
 /// Copies the torn tail of `seg` (the last segment) to the shard's
 /// `quarantine/` folder, then cuts it off the segment.
 fn trim_torn_tail(dir: &Path, label: &str, seg: &mut Segment, files: &FileCache) -> Result<()> {
+    use std::io::{Seek as _, SeekFrom, Write as _};
     let path = seg.path.clone();
-    let file = files.get(&path).map_err(io_err("cannot open", &path))?;
-    let mut bytes = vec![
-        0u8;
-        usize::try_from(seg.tail)
-            .unwrap_or(usize::MAX)
-            .min(64 << 20)
-    ];
-    let n = super::segment::read_full_at(&file, &mut bytes, seg.len)
-        .map_err(io_err("cannot read", &path))?;
-    bytes.truncate(n);
     let quarantine = dir.join("quarantine");
     super::fsutil::create_dir(&quarantine)?;
     let name = format!(
@@ -836,10 +827,41 @@ fn trim_torn_tail(dir: &Path, label: &str, seg: &mut Segment, files: &FileCache)
             .unwrap_or("segment"),
         seg.len
     );
-    let target = quarantine.join(name);
-    super::fsutil::write_atomic(&target, &bytes)?;
+    // Never over an earlier tail cut at the same offset.
+    let target = (0..)
+        .map(|i| {
+            quarantine.join(if i == 0 {
+                name.clone()
+            } else {
+                format!("{name}.{i}")
+            })
+        })
+        .find(|p| !p.exists())
+        .expect("an unused name exists");
+    // Copied whole (streamed, whatever its size) and synced before one byte goes.
+    let copied = (|| -> std::io::Result<u64> {
+        let mut from = fs::File::open(&path)?;
+        from.seek(SeekFrom::Start(seg.len))?;
+        let mut to = fs::File::create_new(&target)?;
+        let n = std::io::copy(&mut from, &mut to)?;
+        to.flush()?;
+        to.sync_all()?;
+        Ok(n)
+    })()
+    .map_err(io_err("cannot copy a torn tail to", &target))?;
+    sync_dir(&quarantine)?;
+    if copied < seg.tail {
+        return Err(IngestError::Corrupt {
+            path,
+            reason: format!(
+                "its torn tail of {} bytes could not be copied aside whole ({copied} bytes)",
+                seg.tail
+            ),
+        });
+    }
     tracing::warn!(shard = label, segment = %path.display(), offset = seg.len, length = seg.tail,
         quarantine = %target.display(), "Moved a torn tail (a write a crash interrupted) aside.");
+    let file = files.get(&path).map_err(io_err("cannot open", &path))?;
     file.set_len(seg.len)
         .and_then(|()| file.sync_all())
         .map_err(io_err("cannot repair", &path))?;
@@ -1062,6 +1084,13 @@ mod tests {
         drop(f);
         let log = ShardLog::open(dir.path(), "t", 0, LogConfig::default(), true, files()).unwrap();
         assert_eq!(log.stats().next_seq, 7);
+        // Both tails were copied aside before the trims, neither over the other.
+        let mut kept: Vec<u64> = fs::read_dir(dir.path().join("quarantine"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [(buf.len() / 2) as u64, 100]);
         // The read-only reader takes in what was added since.
         ro.refresh().unwrap();
         assert_eq!(ro.read(5, 100, 1 << 20).unwrap().records.len(), 2);
