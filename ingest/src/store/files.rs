@@ -14,12 +14,19 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Open files by path, at most `capacity` of them.
+/// Open files by path, at most `capacity` of them; and what else every shard
+/// of one store shares.
 #[derive(Debug)]
 pub struct FileCache {
     capacity: usize,
     writable: bool,
     inner: Mutex<Inner>,
+    /// True when the writer before this one closed the store cleanly, so
+    /// each shard's recorded end (`hwm.json`'s `clean_end`) is exact.
+    pub clean_before: bool,
+    /// Writable shard logs open now; the store is marked clean at close only
+    /// once every one of them has closed cleanly.
+    pub open_writers: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +43,8 @@ impl FileCache {
             capacity: capacity.max(1),
             writable,
             inner: Mutex::new(Inner::default()),
+            clean_before: false,
+            open_writers: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

@@ -86,6 +86,21 @@ pub fn save(dir: &Path, hw: &HighWater) -> Result<()> {
     write_atomic(&dir.join(FILE), &bytes)
 }
 
+/// Writes the first high-water mark of a new shard in `dir` (a folder being
+/// built aside: the file is synced, then the folder).
+///
+/// # Errors
+/// [`IngestError::Storage`].
+pub fn create(dir: &Path, hw: &HighWater) -> Result<()> {
+    use std::io::Write as _;
+    let path = dir.join(FILE);
+    let bytes = serde_json::to_vec(hw).map_err(IngestError::Encode)?;
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+        .map_err(super::fsutil::io_err("cannot write", &path))?;
+    super::fsutil::sync_dir(dir)
+}
+
 #[cfg(test)]
 #[expect(
     clippy::unwrap_used,

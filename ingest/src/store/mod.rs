@@ -46,6 +46,7 @@ pub mod time;
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -67,6 +68,11 @@ use stream::Stream;
 
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./osprey-data";
+
+/// What `LOCK` holds while a writer has the store open, and after it closed
+/// it cleanly (every shard's exact end saved).
+const OPEN: &[u8] = b"open\n";
+const CLEAN: &[u8] = b"clean\n";
 
 /// The default retention, in hours.
 pub const DEFAULT_RETENTION_HOURS: u32 = 24;
@@ -235,7 +241,18 @@ impl Store {
                 return Err(io_err("cannot lock", &lock_path)(e));
             }
         }
-        let store = Store::new(dir, config, true, Some(lock));
+        // Whether the writer before closed cleanly, then "open" until this
+        // one closes cleanly (see `Drop`), durably before any append.
+        let clean_before = std::fs::read(&lock_path).is_ok_and(|b| b == CLEAN);
+        let mut store = Store::new(dir, config, true, None);
+        if let Some(files) = Arc::get_mut(&mut store.files) {
+            files.clean_before = clean_before;
+        }
+        lock.set_len(0)
+            .and_then(|()| lock.write_all_at(OPEN, 0))
+            .and_then(|()| lock.sync_all())
+            .map_err(io_err("cannot write", &lock_path))?;
+        store._lock = Some(lock);
         store.load_all()?;
         Ok(store)
     }
@@ -443,6 +460,21 @@ impl Store {
         }
         create_dir(&tmp)?;
         meta.save(&tmp)?;
+        for shard in &meta.shards {
+            // Numbers reserved from the start: the first appends need not
+            // wait for a save.
+            let shard_dir = tmp.join("shards").join(&shard.id);
+            create_dir(&shard_dir)?;
+            high_water::create(
+                &shard_dir,
+                &high_water::HighWater {
+                    reserved: high_water::LEAP,
+                    clean_end: Some(0),
+                    skipped: Vec::new(),
+                },
+            )?;
+        }
+        sync_dir(&tmp.join("shards"))?;
         std::fs::rename(&tmp, &dir).map_err(io_err("cannot create", &dir))?;
         sync_dir(&self.streams_dir())?;
         let stream = match Stream::open(&dir, self.config.log, true, Arc::clone(&self.files)) {
@@ -889,6 +921,29 @@ impl Store {
     /// [`IngestError::NoSuchStream`].
     pub fn stream_meta(&self, name: &str) -> Result<StreamMeta> {
         Ok(self.stream(name)?.table().meta.clone())
+    }
+}
+
+impl Drop for Store {
+    /// Closes every stream; when every shard closed cleanly, marks the store
+    /// clean so the next writer can trust each shard's saved end.
+    fn drop(&mut self) {
+        let Some(lock) = self._lock.take() else {
+            return;
+        };
+        self.streams
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        if self.files.open_writers.load(Ordering::Acquire) == 0 {
+            let marked = lock
+                .set_len(0)
+                .and_then(|()| lock.write_all_at(CLEAN, 0))
+                .and_then(|()| lock.sync_all());
+            if let Err(e) = marked {
+                tracing::warn!(error = %e, "Cannot mark the store closed cleanly.");
+            }
+        }
     }
 }
 

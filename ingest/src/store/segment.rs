@@ -114,11 +114,28 @@ impl Segment {
 
     /// Opens an existing segment file and scans all of its frames.
     pub fn open(files: &FileCache, path: PathBuf, first_seq: u64) -> io::Result<Segment> {
+        Ok(Segment::open_guarded(files, path, first_seq, None)?.0)
+    }
+
+    /// [`Segment::open`] with a [`Guard`]; also returns where the scan
+    /// stopped at damage it did not accept.
+    pub fn open_guarded(
+        files: &FileCache,
+        path: PathBuf,
+        first_seq: u64,
+        guard: Guard,
+    ) -> io::Result<(Segment, Option<u64>)> {
         let file = files.get(&path)?;
         let format = detect_format(&file)?;
         let mut seg = Segment::empty(path, first_seq, format);
-        seg.scan_file(&file)?;
-        Ok(seg)
+        let (_, stopped) = seg.scan_file(&file, guard)?;
+        Ok((seg, stopped))
+    }
+
+    /// A segment at `path` not scanned yet; its format is found by the
+    /// first [`Segment::scan`].
+    pub fn empty_at(path: PathBuf, first_seq: u64) -> Segment {
+        Segment::empty(path, first_seq, Format::V2)
     }
 
     fn empty(path: PathBuf, first_seq: u64, format: Format) -> Segment {
@@ -140,12 +157,21 @@ impl Segment {
     /// valid frame and noting the damaged ranges between them; returns the
     /// damaged ranges found now. What is left after the last valid frame is
     /// [`Segment::tail`].
-    pub fn scan(&mut self, files: &FileCache) -> io::Result<Vec<Damage>> {
+    pub fn scan(
+        &mut self,
+        files: &FileCache,
+        guard: Guard,
+    ) -> io::Result<(Vec<Damage>, Option<u64>)> {
         let file = files.get(&self.path)?;
-        self.scan_file(&file)
+        self.scan_file(&file, guard)
     }
 
-    fn scan_file(&mut self, file: &Arc<std::fs::File>) -> io::Result<Vec<Damage>> {
+    fn scan_file(
+        &mut self,
+        file: &Arc<std::fs::File>,
+        guard: Guard,
+    ) -> io::Result<(Vec<Damage>, Option<u64>)> {
+        let mut stopped = None;
         let known = self.damage.len();
         let mut cursor = FrameCursor::new(Arc::clone(file), self.len, u64::MAX, self.format);
         let mut damaged_at: Option<(u64, u64)> = None;
@@ -175,6 +201,13 @@ impl Segment {
                     damaged_at = Some((d_off, offset + len as u64 - d_off));
                 }
                 Step::Damaged { offset, len } => {
+                    if damaged_at.is_none()
+                        && let Some(accept) = guard
+                        && accept != Some(offset)
+                    {
+                        stopped = Some(offset);
+                        break;
+                    }
                     let (d_off, _) = damaged_at.unwrap_or((offset, 0));
                     damaged_at = Some((d_off, offset + len - d_off));
                 }
@@ -183,7 +216,7 @@ impl Segment {
         }
         let file_len = file.metadata()?.len();
         self.tail = file_len.saturating_sub(self.len);
-        Ok(self.damage[known..].to_vec())
+        Ok((self.damage[known..].to_vec(), stopped))
     }
 
     /// Takes in a frame appended at `offset`.
@@ -217,6 +250,14 @@ impl Segment {
         self.damage.iter().map(|d| d.len).sum()
     }
 }
+
+/// Which damage a scan takes in: `None`, all of it (no writer can be in the
+/// middle of writing the file); `Some(at)`, only a range starting at `at`
+/// (`Some(None)`: none), stopping before any other. A reader in another
+/// process than the writer's can catch a frame the writer is copying into the
+/// page cache half done while a later page is whole already: that looks like
+/// damage for a moment, and must not be skipped as such.
+pub type Guard = Option<Option<u64>>;
 
 /// Tells a v1 segment (its first bytes a valid v1 frame) from a v2 one.
 fn detect_format(file: &std::fs::File) -> io::Result<Format> {

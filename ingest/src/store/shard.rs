@@ -180,7 +180,15 @@ struct LogState {
     hw: HighWater,
     /// True once this writer has saved `hw` (with no `clean_end`).
     hw_open: bool,
+    /// In a read-only log, damage seen at the end of the last segment and
+    /// not taken in yet: (segment, offset, first seen, file size then).
+    suspect: Option<(u64, u64, std::time::Instant, u64)>,
 }
+
+/// How long damage at the end of the last segment must stay as it is before
+/// a reader in another process takes it for damage rather than a write in
+/// progress.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn warn_damage(label: &str, seg: &Segment, d: &Damage) {
     tracing::warn!(
@@ -228,13 +236,19 @@ impl ShardLog {
         let listed = list_segments(dir)?;
         let mut segments = Vec::with_capacity(listed.len());
         let count = listed.len();
+        let mut suspect = None;
         for (i, (first_seq, path)) in listed.into_iter().enumerate() {
             let sealed = i + 1 < count;
             let seg = match summary::load(&path, first_seq) {
                 Some(seg) => seg,
                 None => {
-                    let seg = Segment::open(&files, path.clone(), first_seq)
-                        .map_err(io_err("cannot read", &path))?;
+                    // A writer may be appending to the last segment now.
+                    let guard = (!writable && !sealed).then_some(None);
+                    let (seg, stopped) =
+                        Segment::open_guarded(&files, path.clone(), first_seq, guard)
+                            .map_err(io_err("cannot read", &path))?;
+                    let size = seg.len + seg.tail;
+                    suspect = stopped.map(|at| (first_seq, at, std::time::Instant::now(), size));
                     if writable
                         && sealed
                         && let Ok(len) = fs::metadata(&path).map(|m| m.len())
@@ -274,9 +288,17 @@ impl ShardLog {
                 trim_torn_tail(dir, label, last, &files)?;
             }
             if let Some(h) = &hw {
-                let floor = h.floor();
+                // A `clean_end` is exact only when the whole store was
+                // closed cleanly after it was written.
+                // (So is a shard with no segment file at all: no writer
+                // has opened it since its end was saved.)
+                let floor = if files.clean_before || count == 0 {
+                    h.floor()
+                } else {
+                    h.reserved
+                };
                 if floor > next_seq {
-                    if h.clean_end.is_some() {
+                    if (files.clean_before || count == 0) && h.clean_end.is_some() {
                         tracing::warn!(
                             shard = label,
                             first_seq = next_seq,
@@ -306,6 +328,11 @@ impl ShardLog {
             }
         }
         let last_ts = segments.last().map_or(i64::MIN, |s| s.last_ts);
+        if writable {
+            files
+                .open_writers
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(ShardLog {
             dir: dir.to_path_buf(),
             label: label.to_owned(),
@@ -321,6 +348,7 @@ impl ShardLog {
                 scratch: Vec::new(),
                 hw: hw_state,
                 hw_open: false,
+                suspect,
             }),
             durable: AtomicU64::new(next_seq),
             syncing: Mutex::new(false),
@@ -362,16 +390,18 @@ impl ShardLog {
         let ts = now_ms.max(st.last_ts);
         let first = st.next_seq;
         let end = first + records.len() as u64;
-        if !st.hw_open || end > st.hw.reserved {
-            // Durable before any of these numbers is handed out.
+        if end > st.hw.reserved {
+            // Durable before any of these numbers is handed out. (The store
+            // is marked as open, not clean, before any append: a crash then
+            // makes the next writer start at `reserved`, above all of them.)
             let mut hw = st.hw.clone();
             hw.reserved = hw.reserved.max(end.saturating_add(high_water::LEAP));
             hw.clean_end = None;
             high_water::save(&self.dir, &hw)?;
             st.hw = hw;
-            if !st.hw_open
-                && let Some(last) = st.segments.last()
-            {
+        }
+        if !st.hw_open {
+            if let Some(last) = st.segments.last() {
                 // It is appended to from now on: its summary would be stale.
                 summary::remove(&last.path);
             }
@@ -740,26 +770,81 @@ impl ShardLog {
                 self.files.forget(&seg.path);
             }
         }
-        if let Some(last) = st.segments.last_mut() {
-            let found = last
-                .scan(&self.files)
-                .map_err(io_err("cannot read", &last.path.clone()))?;
-            for d in &found {
-                warn_damage(&self.label, last, d);
-            }
-        }
+        let newest = listed.last().map(|(seq, _)| *seq);
         let known = st.segments.last().map(|s| s.first_seq);
+        if known.is_some() {
+            let sealed = newest > known;
+            self.scan_last(&mut st, sealed)?;
+        }
         for (first_seq, path) in listed {
             if known.is_some_and(|k| first_seq <= k) {
                 continue;
             }
-            let seg = Segment::open(&self.files, path.clone(), first_seq)
-                .map_err(io_err("cannot read", &path))?;
-            st.segments.push(seg);
+            st.segments.push(Segment::empty_at(path, first_seq));
+            let sealed = Some(first_seq) != newest;
+            self.scan_last(&mut st, sealed)?;
         }
         if let Some(last) = st.segments.last() {
             st.next_seq = st.next_seq.max(last.end_seq);
             self.durable.fetch_max(st.next_seq, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Reads on in the last segment of a read-only log. Unless it is
+    /// `sealed`, damage there is taken in only once looks [`SETTLE`] apart
+    /// find it at the same place with no byte added to the file in between:
+    /// until then the view stops before it (a writer in another process may
+    /// be in the middle of copying those bytes, which a later look finds
+    /// whole). Real damage in the segment a writer is appending to therefore
+    /// holds such readers back until the segment is sealed.
+    fn scan_last(&self, st: &mut LogState, sealed: bool) -> Result<()> {
+        let suspect = st.suspect.take();
+        let Some(last) = st.segments.last_mut() else {
+            return Ok(());
+        };
+        let path = last.path.clone();
+        let first_seq = last.first_seq;
+        let guard = if sealed { None } else { Some(None) };
+        let (mut found, mut stopped) = last
+            .scan(&self.files, guard)
+            .map_err(io_err("cannot read", &path))?;
+        if stopped.is_some() {
+            // Most often a write still being copied: one more look at once.
+            std::thread::yield_now();
+            let (more, again) = last
+                .scan(&self.files, guard)
+                .map_err(io_err("cannot read", &path))?;
+            found.extend(more);
+            stopped = again;
+        }
+        if let Some(at) = stopped {
+            let size = last.len + last.tail;
+            st.suspect = Some((first_seq, at, std::time::Instant::now(), size));
+            if let Some((seg, was, seen, was_size)) = suspect
+                && seg == first_seq
+                && was == at
+            {
+                st.suspect = Some((seg, at, seen, size));
+                // The same damage, and no byte added since it was first
+                // seen: no writer is copying; once it has stayed so for
+                // SETTLE, it is damage.
+                let still = size == was_size && {
+                    std::thread::sleep(SETTLE.saturating_sub(seen.elapsed()));
+                    std::fs::metadata(&path).is_ok_and(|m| m.len() == size)
+                };
+                if still {
+                    let (more, again) = last
+                        .scan(&self.files, Some(Some(at)))
+                        .map_err(io_err("cannot read", &path))?;
+                    found = more;
+                    let size = last.len + last.tail;
+                    st.suspect = again.map(|s| (first_seq, s, std::time::Instant::now(), size));
+                }
+            }
+        }
+        for d in &found {
+            warn_damage(&self.label, last, d);
         }
         Ok(())
     }
@@ -785,28 +870,51 @@ impl Drop for ShardLog {
             .state
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if st.failed || !st.hw_open {
+        self.files
+            .open_writers
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if st.failed {
+            // Not clean: the store stays marked open, so the next writer
+            // starts above every reserved number.
+            self.files
+                .open_writers
+                .fetch_add(1 << 32, std::sync::atomic::Ordering::AcqRel);
+            return;
+        }
+        if !st.hw_open && st.hw.clean_end == Some(st.next_seq) {
             // Nothing was appended: the files are as they were found.
             return;
         }
-        let Some(last) = st.segments.last() else {
-            return;
+        let synced = match st.segments.last() {
+            Some(last) => self
+                .files
+                .get(&last.path)
+                .and_then(|f| f.sync_data().and_then(|()| f.metadata()))
+                .map(|meta| {
+                    let _ignored = summary::write(last, meta.len());
+                }),
+            None => Ok(()),
         };
-        let synced = self
-            .files
-            .get(&last.path)
-            .and_then(|f| f.sync_data().and_then(|()| f.metadata()));
         match synced {
-            Ok(meta) => {
-                let _ignored = summary::write(last, meta.len());
+            Ok(()) => {
                 let mut hw = st.hw.clone();
-                hw.reserved = hw.reserved.max(st.next_seq);
+                // Reserved ahead, so the next writer's first append need
+                // not wait for a save.
+                hw.reserved = hw
+                    .reserved
+                    .max(st.next_seq.saturating_add(high_water::LEAP / 2));
                 hw.clean_end = Some(st.next_seq);
                 if let Err(e) = high_water::save(&self.dir, &hw) {
                     tracing::warn!(shard = self.label, error = %e, "Cannot save the shard's high-water mark.");
+                    self.files
+                        .open_writers
+                        .fetch_add(1 << 32, std::sync::atomic::Ordering::AcqRel);
                 }
             }
             Err(e) => {
+                self.files
+                    .open_writers
+                    .fetch_add(1 << 32, std::sync::atomic::Ordering::AcqRel);
                 tracing::warn!(shard = self.label, error = %e, "Cannot sync the shard at close.");
             }
         }
@@ -1005,8 +1113,11 @@ mod tests {
         seqs
     }
 
+    /// A cache as a store gives its shards after a clean close.
     fn files() -> Arc<FileCache> {
-        Arc::new(FileCache::new(4, true))
+        let mut files = FileCache::new(4, true);
+        files.clean_before = true;
+        Arc::new(files)
     }
 
     fn small() -> LogConfig {
