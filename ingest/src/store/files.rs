@@ -1,4 +1,5 @@
-//! A bounded cache of open segment files, shared by every shard of a store.
+//! What every shard of a store shares: a bounded cache of open segment files,
+//! and whether the store was closed cleanly before and is being now.
 //!
 //! A store with thousands of shards (or a long retention in small segments)
 //! has far more segment files than a process may hold open under a default
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 /// Open files by path, at most `capacity` of them; and what else every shard
 /// of one store shares.
 #[derive(Debug)]
-pub struct FileCache {
+pub struct StoreFiles {
     capacity: usize,
     writable: bool,
     inner: Mutex<Inner>,
@@ -25,8 +26,11 @@ pub struct FileCache {
     /// each shard's recorded end (`hwm.json`'s `clean_end`) is exact.
     pub clean_before: bool,
     /// Writable shard logs open now; the store is marked clean at close only
-    /// once every one of them has closed cleanly.
+    /// once every one of them has closed, and none of them failed to close
+    /// cleanly.
     pub open_writers: std::sync::atomic::AtomicUsize,
+    /// Set by a shard log that could not close cleanly.
+    pub unclean: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -35,23 +39,24 @@ struct Inner {
     open: HashMap<PathBuf, (Arc<File>, u64)>,
 }
 
-impl FileCache {
+impl StoreFiles {
     /// A cache that opens files for reading (and writing, when `writable`)
     /// and keeps at most `capacity` open.
-    pub fn new(capacity: usize, writable: bool) -> FileCache {
-        FileCache {
+    pub fn new(capacity: usize, writable: bool) -> StoreFiles {
+        StoreFiles {
             capacity: capacity.max(1),
             writable,
             inner: Mutex::new(Inner::default()),
             clean_before: false,
             open_writers: std::sync::atomic::AtomicUsize::new(0),
+            unclean: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// A cache sized to a quarter of this process's limit on open files
     /// (read from `/proc/self/limits`), between 16 and 4096; the rest is
     /// left to sockets and other files.
-    pub fn sized_to_limit(writable: bool) -> FileCache {
+    pub fn sized_to_limit(writable: bool) -> StoreFiles {
         let limit = std::fs::read_to_string("/proc/self/limits")
             .ok()
             .and_then(|text| {
@@ -60,7 +65,7 @@ impl FileCache {
                     .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
             })
             .unwrap_or(1024);
-        FileCache::new((limit / 4).clamp(16, 4096), writable)
+        StoreFiles::new((limit / 4).clamp(16, 4096), writable)
     }
 
     /// The open file at `path`, opened now when it is not open.
@@ -134,7 +139,7 @@ mod tests {
     #[test]
     fn keeps_at_most_capacity_open() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = FileCache::new(3, false);
+        let cache = StoreFiles::new(3, false);
         for i in 0..10 {
             let p = dir.path().join(format!("{i}"));
             std::fs::write(&p, [i as u8]).unwrap();

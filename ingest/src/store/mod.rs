@@ -62,7 +62,7 @@ pub use record::{MAX_DATA_BYTES, PutRecord, Record, hash_key_of};
 pub use shard::{Durability, Finding, FindingKind, LogConfig, LogStats, ShardCheck};
 
 use crate::error::{IngestError, Result};
-use files::FileCache;
+use files::StoreFiles;
 use fsutil::{create_dir, io_err, sync_dir};
 use stream::Stream;
 
@@ -210,7 +210,7 @@ pub struct Store {
     streams: RwLock<HashMap<String, Arc<Stream>>>,
     /// Streams that cannot be opened, with the reason.
     damaged: RwLock<HashMap<String, String>>,
-    files: Arc<FileCache>,
+    files: Arc<StoreFiles>,
     inflight: AtomicUsize,
 }
 
@@ -276,7 +276,7 @@ impl Store {
             _lock: lock,
             streams: RwLock::new(HashMap::new()),
             damaged: RwLock::new(HashMap::new()),
-            files: Arc::new(FileCache::sized_to_limit(writable)),
+            files: Arc::new(StoreFiles::sized_to_limit(writable)),
             inflight: AtomicUsize::new(0),
         }
     }
@@ -935,7 +935,9 @@ impl Drop for Store {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
-        if self.files.open_writers.load(Ordering::Acquire) == 0 {
+        if self.files.open_writers.load(Ordering::Acquire) == 0
+            && !self.files.unclean.load(Ordering::Acquire)
+        {
             let marked = lock
                 .set_len(0)
                 .and_then(|()| lock.write_all_at(CLEAN, 0))

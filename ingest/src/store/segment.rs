@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::FileCache;
+use super::files::StoreFiles;
 use super::frame::{self, Decoded};
 
 /// Bytes between two entries of a segment's sparse index.
@@ -113,14 +113,14 @@ impl Segment {
     }
 
     /// Opens an existing segment file and scans all of its frames.
-    pub fn open(files: &FileCache, path: PathBuf, first_seq: u64) -> io::Result<Segment> {
+    pub fn open(files: &StoreFiles, path: PathBuf, first_seq: u64) -> io::Result<Segment> {
         Ok(Segment::open_guarded(files, path, first_seq, None)?.0)
     }
 
     /// [`Segment::open`] with a [`Guard`]; also returns where the scan
     /// stopped at damage it did not accept.
     pub fn open_guarded(
-        files: &FileCache,
+        files: &StoreFiles,
         path: PathBuf,
         first_seq: u64,
         guard: Guard,
@@ -159,7 +159,7 @@ impl Segment {
     /// [`Segment::tail`].
     pub fn scan(
         &mut self,
-        files: &FileCache,
+        files: &StoreFiles,
         guard: Guard,
     ) -> io::Result<(Vec<Damage>, Option<u64>)> {
         let file = files.get(&self.path)?;
@@ -507,7 +507,7 @@ mod tests {
     #[test]
     fn scan_stops_at_garbage_and_index_is_sparse() {
         let dir = tempfile::tempdir().unwrap();
-        let files = FileCache::new(8, false);
+        let files = StoreFiles::new(8, false);
         let mut buf = frames(10, 200, 1000);
         let whole = buf.len() as u64;
         buf.extend_from_slice(&[1, 2, 3]);
@@ -533,7 +533,7 @@ mod tests {
     #[test]
     fn damage_in_the_middle_is_skipped_and_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let files = FileCache::new(8, false);
+        let files = StoreFiles::new(8, false);
         let mut buf = frames(0, 100, 200);
         let frame_len = buf.len() / 100;
         // Four bytes in the body of record 40, and the header of record 70.
@@ -572,7 +572,7 @@ mod tests {
     #[test]
     fn v1_segments_are_still_read() {
         let dir = tempfile::tempdir().unwrap();
-        let files = FileCache::new(8, false);
+        let files = StoreFiles::new(8, false);
         let mut buf = Vec::new();
         for i in 0..20u64 {
             // The v1 frame: [len][crc][body], the body as v2's.

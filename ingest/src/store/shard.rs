@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use super::files::FileCache;
+use super::files::StoreFiles;
 use super::frame;
 use super::fsutil::{io_err, sync_dir};
 use super::high_water::{self, HighWater};
@@ -160,7 +160,7 @@ pub struct ShardLog {
     label: String,
     config: LogConfig,
     writable: bool,
-    files: Arc<FileCache>,
+    files: Arc<StoreFiles>,
     state: Mutex<LogState>,
     /// Records below this sequence number are durable and readable.
     durable: AtomicU64,
@@ -217,7 +217,7 @@ impl ShardLog {
         start_seq: u64,
         config: LogConfig,
         writable: bool,
-        files: Arc<FileCache>,
+        files: Arc<StoreFiles>,
     ) -> Result<ShardLog> {
         if writable {
             super::fsutil::create_dir(dir)?;
@@ -877,8 +877,8 @@ impl Drop for ShardLog {
             // Not clean: the store stays marked open, so the next writer
             // starts above every reserved number.
             self.files
-                .open_writers
-                .fetch_add(1 << 32, std::sync::atomic::Ordering::AcqRel);
+                .unclean
+                .store(true, std::sync::atomic::Ordering::Release);
             return;
         }
         if !st.hw_open && st.hw.clean_end == Some(st.next_seq) {
@@ -907,14 +907,14 @@ impl Drop for ShardLog {
                 if let Err(e) = high_water::save(&self.dir, &hw) {
                     tracing::warn!(shard = self.label, error = %e, "Cannot save the shard's high-water mark.");
                     self.files
-                        .open_writers
-                        .fetch_add(1 << 32, std::sync::atomic::Ordering::AcqRel);
+                        .unclean
+                        .store(true, std::sync::atomic::Ordering::Release);
                 }
             }
             Err(e) => {
                 self.files
-                    .open_writers
-                    .fetch_add(1 << 32, std::sync::atomic::Ordering::AcqRel);
+                    .unclean
+                    .store(true, std::sync::atomic::Ordering::Release);
                 tracing::warn!(shard = self.label, error = %e, "Cannot sync the shard at close.");
             }
         }
@@ -923,7 +923,7 @@ impl Drop for ShardLog {
 
 /// Copies the torn tail of `seg` (the last segment) to the shard's
 /// `quarantine/` folder, then cuts it off the segment.
-fn trim_torn_tail(dir: &Path, label: &str, seg: &mut Segment, files: &FileCache) -> Result<()> {
+fn trim_torn_tail(dir: &Path, label: &str, seg: &mut Segment, files: &StoreFiles) -> Result<()> {
     use std::io::{Seek as _, SeekFrom, Write as _};
     let path = seg.path.clone();
     let quarantine = dir.join("quarantine");
@@ -978,7 +978,7 @@ fn trim_torn_tail(dir: &Path, label: &str, seg: &mut Segment, files: &FileCache)
 }
 
 /// [`ShardLog::verify`] for the shard folder `dir`.
-pub fn verify_dir(dir: &Path, files: &FileCache) -> Result<ShardCheck> {
+pub fn verify_dir(dir: &Path, files: &StoreFiles) -> Result<ShardCheck> {
     let mut check = ShardCheck::default();
     let hw = match high_water::load(dir) {
         Ok(hw) => hw,
@@ -1124,8 +1124,8 @@ mod tests {
     }
 
     /// A cache as a store gives its shards after a clean close.
-    fn files() -> Arc<FileCache> {
-        let mut files = FileCache::new(4, true);
+    fn files() -> Arc<StoreFiles> {
+        let mut files = StoreFiles::new(4, true);
         files.clean_before = true;
         Arc::new(files)
     }

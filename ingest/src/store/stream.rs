@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::files::FileCache;
+use super::files::StoreFiles;
 use super::meta::{ShardMeta, StreamMeta, shard_id};
 use super::record::PutRecord;
 use super::shard::{LogConfig, ShardLog};
@@ -67,7 +67,7 @@ pub struct Stream {
     pub dir: PathBuf,
     config: LogConfig,
     writable: bool,
-    files: Arc<FileCache>,
+    files: Arc<StoreFiles>,
     table: RwLock<Arc<Table>>,
     /// Serialises splits and merges.
     admin: Mutex<()>,
@@ -84,7 +84,7 @@ impl Stream {
         dir: &Path,
         config: LogConfig,
         writable: bool,
-        files: Arc<FileCache>,
+        files: Arc<StoreFiles>,
     ) -> Result<Stream> {
         let meta = StreamMeta::load(dir)?;
         let logs = open_logs(dir, &meta, config, writable, &files, &BTreeMap::new())?;
@@ -456,7 +456,7 @@ fn open_logs(
     meta: &StreamMeta,
     config: LogConfig,
     writable: bool,
-    files: &Arc<FileCache>,
+    files: &Arc<StoreFiles>,
     known: &BTreeMap<String, Arc<ShardLog>>,
 ) -> Result<BTreeMap<String, Arc<ShardLog>>> {
     let mut logs = BTreeMap::new();
