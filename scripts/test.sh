@@ -7,11 +7,25 @@
 #
 # Extra arguments go to cargo test, e.g. `./scripts/test.sh oracle` runs the
 # tests whose names hold "oracle".
+# With no arguments it first checks formatting (cargo fmt), lints (clippy)
+# and docs (cargo doc), all with warnings denied.
 # OSPREY_REQUIRE_GPU=1 makes the GPU tests fail on a software adapter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
+
+# The code itself, before any test: formatting, lints and docs hold on every
+# commit (warnings are errors). Skipped when only some tests are asked for.
+if [ "$#" -eq 0 ]; then
+  echo "test: cargo fmt --check" >&2
+  cargo fmt --all -- --check
+  echo "test: cargo clippy -D warnings" >&2
+  cargo clippy --release --workspace --all-targets -- -D warnings
+  echo "test: cargo doc -D warnings" >&2
+  RUSTDOCFLAGS="-D warnings" cargo doc --release --workspace --no-deps
+fi
+
 cargo test --release --workspace --no-fail-fast "$@"
 
 # The README's first command, end to end, when the whole suite runs: it

@@ -182,10 +182,6 @@ impl From<BackendArg> for BackendChoice {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use clap::CommandFactory;
 

@@ -122,10 +122,6 @@ fn write_table(out: &mut impl Write, listing: &Listing) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

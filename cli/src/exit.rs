@@ -123,10 +123,6 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use anyhow::Context as _;
 

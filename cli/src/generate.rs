@@ -70,10 +70,6 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

@@ -11,6 +11,8 @@
 //! The rest of the stream layer (streams and shards, the embedded store,
 //! sources, the chunker into Arrow batches) grows here; see `DESIGN.md`.
 
+#![warn(unreachable_pub)]
+
 pub mod chunk;
 pub mod error;
 pub mod sink;

@@ -397,7 +397,6 @@ pub fn saturation(u: u8, v: u8) -> u8 {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
 

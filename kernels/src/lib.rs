@@ -12,6 +12,8 @@
 //! This crate must not depend on GStreamer: its tests and benches are carried to
 //! GPU machines that have none.
 
+#![warn(unreachable_pub)]
+
 pub mod backend;
 pub mod cpu;
 pub mod error;

@@ -21,6 +21,8 @@
 //! # Ok::<(), osprey_video::VideoError>(())
 //! ```
 
+#![warn(unreachable_pub)]
+
 mod chunk;
 mod decoder;
 mod error;

@@ -486,7 +486,6 @@ fn connection(sock: TcpStream, tx: &SyncSender<TcpLine>) -> io::Result<()> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use std::io::Write as _;
     use std::time::Duration;

@@ -10,7 +10,7 @@
 //! refused records go to the error output with their reason and the record
 //! as it came in, so they can be replayed; a run that refused records ends
 //! with [`RecordsRefused`] (exit code 5) once every other record is done.
-//! The checked arguments and the engine are made in [`prepare`]; a stream
+//! The checked arguments and the engine are made in [`prepare()`]; a stream
 //! input is read in [`stream_source`], whose checkpoints follow the rows
 //! [`trace`]s.
 //!
@@ -388,7 +388,7 @@ fn read_text<T>(
 /// Runs `osprey aggregate`.
 ///
 /// # Errors
-/// [`UsageError`] for arguments that cannot be used, [`InputError`] for an
+/// [`UsageError`](crate::exit::UsageError) for arguments that cannot be used, [`InputError`] for an
 /// input that cannot be read, the engine's and the output's errors.
 pub fn run(args: &AggregateArgs) -> Result<()> {
     let started = Instant::now();

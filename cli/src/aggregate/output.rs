@@ -682,7 +682,6 @@ impl ErrorSink {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;

@@ -325,10 +325,6 @@ fn period_events(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use osprey_kernels::Kernel;
     use osprey_kernels::kernel::{FreezeRaw, channel};

@@ -468,10 +468,6 @@ fn write_events<W: Write>(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use crate::args::BackendArg;

@@ -293,10 +293,6 @@ fn blur_params(args: &AnalyzeArgs) -> Result<BlurParams, UsageError> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use clap::Parser as _;
 

@@ -194,10 +194,6 @@ fn i420_to_rgb(frame: &OwnedFrame, rgb: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use osprey_kernels::KernelSet;

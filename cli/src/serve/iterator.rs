@@ -177,10 +177,6 @@ impl Iterators {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -726,10 +726,6 @@ fn get_request(iterators: &Iterators, req: &Value) -> Result<(ShardIterator, usi
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use std::sync::atomic::{AtomicI64, Ordering};
 

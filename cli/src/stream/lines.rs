@@ -469,10 +469,6 @@ impl<'de> Visitor<'de> for KeyTextVisitor {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

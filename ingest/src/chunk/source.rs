@@ -70,7 +70,6 @@ pub fn read_parquet(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
 

@@ -76,7 +76,6 @@ impl ContentEncoding {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use std::io::Read as _;
 

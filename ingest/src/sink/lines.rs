@@ -81,7 +81,6 @@ impl<T: LineBatches> Write for Lines<T> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use super::*;
 

@@ -92,10 +92,6 @@ impl<W: Write> NdjsonSink<W> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use std::collections::BTreeMap;
     use std::io;

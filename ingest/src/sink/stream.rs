@@ -160,7 +160,6 @@ impl LineBatches for StreamPut {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use std::io::Write as _;
 

@@ -45,10 +45,6 @@ pub fn save(stream_dir: &Path, consumer: &str, checkpoint: &Checkpoint) -> Resul
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

@@ -129,10 +129,6 @@ impl StoreFiles {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

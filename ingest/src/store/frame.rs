@@ -27,17 +27,17 @@ use super::record::{PutRecord, Record};
 /// The four bytes every frame starts with. Its last byte is not zero, so a
 /// v1 frame (whose first four bytes are a length below 2^24) never starts
 /// with it.
-pub const MAGIC: [u8; 4] = *b"OSP\xf5";
+pub(super) const MAGIC: [u8; 4] = *b"OSP\xf5";
 
 /// Bytes before the body: magic, length, body checksum, header checksum.
-pub const HEADER: usize = 16;
+pub(super) const HEADER: usize = 16;
 
 /// Bytes before the body of a v1 frame: its length and its checksum.
-pub const HEADER_V1: usize = 8;
+pub(super) const HEADER_V1: usize = 8;
 
 /// The largest body a valid frame can have (1 MiB of data plus the keys, with
 /// room to spare); a length above it is garbage, not a record.
-pub const MAX_BODY: usize = 2 << 20;
+pub(super) const MAX_BODY: usize = 2 << 20;
 
 /// The smallest body: sequence number, time, flags.
 const MIN_BODY: usize = 17;
@@ -47,7 +47,7 @@ const HAS_ID: u8 = 2;
 
 /// Appends the frame of `record`, stored as sequence number `seq` at
 /// `timestamp_ms`, to `out`.
-pub fn encode(out: &mut Vec<u8>, seq: u64, timestamp_ms: i64, record: &PutRecord) {
+pub(super) fn encode(out: &mut Vec<u8>, seq: u64, timestamp_ms: i64, record: &PutRecord) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
     out.extend_from_slice(&seq.to_le_bytes());
@@ -88,7 +88,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// What the bytes at a position hold.
 #[derive(Debug)]
-pub enum Decoded {
+pub(super) enum Decoded {
     /// A whole, valid frame of `len` bytes.
     Frame {
         /// The frame's length, header included.
@@ -112,7 +112,7 @@ fn u32_at(buf: &[u8], at: usize) -> u32 {
 }
 
 /// Looks at the frame at the start of `buf`, checking its checksums.
-pub fn peek(buf: &[u8]) -> Decoded {
+pub(super) fn peek(buf: &[u8]) -> Decoded {
     if buf.len() < HEADER {
         // A prefix that cannot start a frame is garbage even when short.
         let n = buf.len().min(4);
@@ -132,7 +132,7 @@ pub fn peek(buf: &[u8]) -> Decoded {
 }
 
 /// Looks at a v1 frame (no magic, no header checksum) at the start of `buf`.
-pub fn peek_v1(buf: &[u8]) -> Decoded {
+pub(super) fn peek_v1(buf: &[u8]) -> Decoded {
     if buf.len() < HEADER_V1 {
         return Decoded::Short { need: None };
     }
@@ -162,7 +162,7 @@ fn body_at(buf: &[u8], header: usize, len: usize, crc: u32) -> Decoded {
 /// Decodes a whole frame that [`peek`] (or, with `v1`, [`peek_v1`]) found
 /// valid; `None` when its body is malformed despite a good checksum (a bug,
 /// or a file from elsewhere).
-pub fn decode(frame: &[u8], v1: bool) -> Option<Record> {
+pub(super) fn decode(frame: &[u8], v1: bool) -> Option<Record> {
     let body = frame.get(if v1 { HEADER_V1 } else { HEADER }..)?;
     let seq = u64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
     let timestamp_ms = i64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
@@ -199,10 +199,6 @@ fn take_str(rest: &mut &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

@@ -9,7 +9,10 @@ use std::path::Path;
 use crate::error::{IngestError, Result};
 
 /// Wraps an I/O error with what was being done to which path.
-pub fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> IngestError {
+pub(super) fn io_err(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> IngestError {
     let path = path.to_path_buf();
     move |source| IngestError::Storage {
         action,
@@ -19,7 +22,7 @@ pub fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) 
 }
 
 /// Makes the entries of folder `dir` durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("cannot sync", dir))
@@ -27,7 +30,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Replaces `path` with `bytes` so that a crash leaves the old or the new
 /// content, never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(io_err("cannot create", &tmp))?;
     f.write_all(bytes)
@@ -38,15 +41,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Creates `dir` and its parents.
-pub fn create_dir(dir: &Path) -> Result<()> {
+pub(super) fn create_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(io_err("cannot create", dir))
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

@@ -102,10 +102,6 @@ pub fn create(dir: &Path, hw: &HighWater) -> Result<()> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

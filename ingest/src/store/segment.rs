@@ -25,14 +25,14 @@ use super::files::StoreFiles;
 use super::frame::{self, Decoded};
 
 /// Bytes between two entries of a segment's sparse index.
-pub const INDEX_EVERY: u64 = 64 << 10;
+pub(super) const INDEX_EVERY: u64 = 64 << 10;
 
 /// Bytes a cursor reads at once.
 const CHUNK: usize = 256 << 10;
 
 /// One entry of the sparse index: the frame at `offset` holds `seq`, taken at `ts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexEntry {
+pub(super) struct IndexEntry {
     /// The record's sequence number.
     pub seq: u64,
     /// Where its frame starts in the file.
@@ -44,7 +44,7 @@ pub struct IndexEntry {
 /// A range of a segment file that holds no valid frame, with valid frames
 /// after it (or, at the end of a sealed segment, the records it hides).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Damage {
+pub(super) struct Damage {
     /// Where the damaged bytes start.
     pub offset: u64,
     /// How many bytes are damaged.
@@ -56,7 +56,7 @@ pub struct Damage {
 
 /// How the frames of a segment are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Format {
+pub(super) enum Format {
     /// `[length][crc32][body]`, the first format: read, never appended to.
     V1,
     /// With a magic and a header checksum ([`frame`]).
@@ -65,7 +65,7 @@ pub enum Format {
 
 /// One segment file and what the store knows of it.
 #[derive(Debug, Clone)]
-pub struct Segment {
+pub(super) struct Segment {
     /// Sequence number of its first record (and of the file's name).
     pub first_seq: u64,
     /// The file.
@@ -91,19 +91,19 @@ pub struct Segment {
 
 impl Segment {
     /// The file name of the segment that starts at `first_seq`.
-    pub fn file_name(first_seq: u64) -> String {
+    pub(super) fn file_name(first_seq: u64) -> String {
         format!("{first_seq:020}.seg")
     }
 
     /// The first sequence number in a segment's file name, if it is one.
-    pub fn parse_name(name: &str) -> Option<u64> {
+    pub(super) fn parse_name(name: &str) -> Option<u64> {
         let digits = name.strip_suffix(".seg")?;
         (digits.len() == 20).then(|| digits.parse().ok()).flatten()
     }
 
     /// Creates the empty segment file that starts at `first_seq` in `dir`
     /// (the caller makes the folder entry durable).
-    pub fn create(dir: &Path, first_seq: u64) -> io::Result<Segment> {
+    pub(super) fn create(dir: &Path, first_seq: u64) -> io::Result<Segment> {
         let path = dir.join(Self::file_name(first_seq));
         std::fs::OpenOptions::new()
             .write(true)
@@ -113,13 +113,13 @@ impl Segment {
     }
 
     /// Opens an existing segment file and scans all of its frames.
-    pub fn open(files: &StoreFiles, path: PathBuf, first_seq: u64) -> io::Result<Segment> {
+    pub(super) fn open(files: &StoreFiles, path: PathBuf, first_seq: u64) -> io::Result<Segment> {
         Ok(Segment::open_guarded(files, path, first_seq, None)?.0)
     }
 
     /// [`Segment::open`] with a [`Guard`]; also returns where the scan
     /// stopped at damage it did not accept.
-    pub fn open_guarded(
+    pub(super) fn open_guarded(
         files: &StoreFiles,
         path: PathBuf,
         first_seq: u64,
@@ -134,7 +134,7 @@ impl Segment {
 
     /// A segment at `path` not scanned yet; its format is found by the
     /// first [`Segment::scan`].
-    pub fn empty_at(path: PathBuf, first_seq: u64) -> Segment {
+    pub(super) fn empty_at(path: PathBuf, first_seq: u64) -> Segment {
         Segment::empty(path, first_seq, Format::V2)
     }
 
@@ -157,7 +157,7 @@ impl Segment {
     /// valid frame and noting the damaged ranges between them; returns the
     /// damaged ranges found now. What is left after the last valid frame is
     /// [`Segment::tail`].
-    pub fn scan(
+    pub(super) fn scan(
         &mut self,
         files: &StoreFiles,
         guard: Guard,
@@ -220,7 +220,7 @@ impl Segment {
     }
 
     /// Takes in a frame appended at `offset`.
-    pub fn note(&mut self, seq: u64, offset: u64, ts: i64, len: u64) {
+    pub(super) fn note(&mut self, seq: u64, offset: u64, ts: i64, len: u64) {
         let indexed = self.index.last().map_or(0, |e| e.offset + INDEX_EVERY);
         if self.index.is_empty() || offset >= indexed {
             self.index.push(IndexEntry { seq, offset, ts });
@@ -233,20 +233,20 @@ impl Segment {
     }
 
     /// The offset of an indexed frame at or before the record `seq`.
-    pub fn offset_of_seq(&self, seq: u64) -> u64 {
+    pub(super) fn offset_of_seq(&self, seq: u64) -> u64 {
         let i = self.index.partition_point(|e| e.seq <= seq);
         i.checked_sub(1).map_or(0, |i| self.index[i].offset)
     }
 
     /// The offset of an indexed frame at or before the first record taken at
     /// or after `ts`.
-    pub fn offset_of_time(&self, ts: i64) -> u64 {
+    pub(super) fn offset_of_time(&self, ts: i64) -> u64 {
         let i = self.index.partition_point(|e| e.ts < ts);
         i.checked_sub(1).map_or(0, |i| self.index[i].offset)
     }
 
     /// Damaged bytes in it, the tail excluded.
-    pub fn damaged_bytes(&self) -> u64 {
+    pub(super) fn damaged_bytes(&self) -> u64 {
         self.damage.iter().map(|d| d.len).sum()
     }
 }
@@ -257,7 +257,7 @@ impl Segment {
 /// process than the writer's can catch a frame the writer is copying into the
 /// page cache half done while a later page is whole already: that looks like
 /// damage for a moment, and must not be skipped as such.
-pub type Guard = Option<Option<u64>>;
+pub(super) type Guard = Option<Option<u64>>;
 
 /// Tells a v1 segment (its first bytes a valid v1 frame) from a v2 one.
 fn detect_format(file: &std::fs::File) -> io::Result<Format> {
@@ -275,7 +275,7 @@ fn detect_format(file: &std::fs::File) -> io::Result<Format> {
 
 /// What a [`FrameCursor`] found next.
 #[derive(Debug, Clone, Copy)]
-pub enum Step {
+pub(super) enum Step {
     /// A valid frame; its bytes are [`FrameCursor::frame`].
     Frame {
         /// Where it starts.
@@ -302,7 +302,7 @@ pub enum Step {
 
 /// Walks the frames of a segment file from an offset with positional reads.
 #[derive(Debug)]
-pub struct FrameCursor {
+pub(super) struct FrameCursor {
     file: Arc<std::fs::File>,
     /// Reads stop at this offset.
     end: u64,
@@ -315,7 +315,12 @@ pub struct FrameCursor {
 
 impl FrameCursor {
     /// A cursor at `offset` of `file` that reads no further than `end`.
-    pub fn new(file: Arc<std::fs::File>, offset: u64, end: u64, format: Format) -> FrameCursor {
+    pub(super) fn new(
+        file: Arc<std::fs::File>,
+        offset: u64,
+        end: u64,
+        format: Format,
+    ) -> FrameCursor {
         FrameCursor {
             file,
             end,
@@ -410,7 +415,7 @@ impl FrameCursor {
     }
 
     /// The next frame, or the damaged bytes before it, or the end.
-    pub fn next(&mut self) -> io::Result<Step> {
+    pub(super) fn next(&mut self) -> io::Result<Step> {
         let at = self.pos;
         if at >= self.end {
             return Ok(Step::End);
@@ -444,18 +449,18 @@ impl FrameCursor {
     }
 
     /// The bytes of the frame [`FrameCursor::next`] returned last.
-    pub fn frame(&self) -> &[u8] {
+    pub(super) fn frame(&self) -> &[u8] {
         &self.buf[self.frame.0..self.frame.0 + self.frame.1]
     }
 
     /// True when the frame returned last is a v1 frame.
-    pub fn is_v1(&self) -> bool {
+    pub(super) fn is_v1(&self) -> bool {
         self.format == Format::V1
     }
 }
 
 /// Reads into `buf` at `offset` until it is full or the file ends.
-pub fn read_full_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(super) fn read_full_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match file.read_at(&mut buf[done..], offset + done as u64) {
@@ -469,10 +474,6 @@ pub fn read_full_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Re
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use crate::store::record::PutRecord;

@@ -19,7 +19,7 @@ use crate::error::{IngestError, Result};
 
 /// The shards of a stream as one snapshot.
 #[derive(Debug)]
-pub struct Table {
+pub(super) struct Table {
     /// The metadata this table was built from.
     pub meta: StreamMeta,
     /// Every shard's log, by id.
@@ -41,7 +41,7 @@ impl Table {
     }
 
     /// The open shard whose range holds `hash_key`.
-    pub fn route(&self, hash_key: u128) -> Option<(&Arc<str>, &Arc<ShardLog>)> {
+    pub(super) fn route(&self, hash_key: u128) -> Option<(&Arc<str>, &Arc<ShardLog>)> {
         let i = self
             .open
             .partition_point(|(start, _, _)| *start <= hash_key);
@@ -51,18 +51,18 @@ impl Table {
 }
 
 /// Where one record went: its shard and sequence number, or its error.
-pub type Stored = std::result::Result<(Arc<str>, u64), IngestError>;
+pub(super) type Stored = std::result::Result<(Arc<str>, u64), IngestError>;
 
 /// Appended records waiting for durability: the log, the end to wait for,
 /// and per record its index, shard and sequence number.
-pub type Pending = (Arc<ShardLog>, u64, Vec<(usize, Arc<str>, u64)>);
+pub(super) type Pending = (Arc<ShardLog>, u64, Vec<(usize, Arc<str>, u64)>);
 
 /// Records routed to one shard, with their indexes.
 type Group<'r> = (Arc<str>, Arc<ShardLog>, Vec<(usize, &'r PutRecord)>);
 
 /// A stream: its folder, its shard table, and how its logs are written.
 #[derive(Debug)]
-pub struct Stream {
+pub(super) struct Stream {
     /// Its folder, `<data-dir>/streams/<name>`.
     pub dir: PathBuf,
     config: LogConfig,
@@ -80,7 +80,7 @@ impl Stream {
     ///
     /// # Errors
     /// [`IngestError::Storage`] or [`IngestError::Corrupt`].
-    pub fn open(
+    pub(super) fn open(
         dir: &Path,
         config: LogConfig,
         writable: bool,
@@ -100,7 +100,7 @@ impl Stream {
     }
 
     /// The current shard table.
-    pub fn table(&self) -> Arc<Table> {
+    pub(super) fn table(&self) -> Arc<Table> {
         Arc::clone(
             &self
                 .table
@@ -119,7 +119,7 @@ impl Stream {
     /// Appends valid records, each with its index in the caller's batch.
     /// Returns the records that failed already, per index, and what to wait
     /// for ([`wait`]) before the others count as stored.
-    pub fn append(
+    pub(super) fn append(
         &self,
         records: Vec<(usize, &PutRecord)>,
         now_ms: i64,
@@ -183,7 +183,7 @@ impl Stream {
 
 /// Waits until the appended records in `waits` are durable; returns per
 /// index the shard and sequence number, or the error the fsync met.
-pub fn wait(waits: Vec<Pending>) -> Vec<(usize, Stored)> {
+pub(super) fn wait(waits: Vec<Pending>) -> Vec<(usize, Stored)> {
     let mut out = Vec::new();
     {
         // The shards' fsyncs run side by side: a batch over many shards
@@ -223,7 +223,12 @@ impl Stream {
     /// # Errors
     /// [`IngestError::NoSuchShard`], [`IngestError::InvalidArgument`] (a
     /// closed shard, a key outside its range) or [`IngestError::Storage`].
-    pub fn split(&self, stream: &str, shard: &str, hash_key: u128) -> Result<(String, String)> {
+    pub(super) fn split(
+        &self,
+        stream: &str,
+        shard: &str,
+        hash_key: u128,
+    ) -> Result<(String, String)> {
         let _admin = self
             .admin
             .lock()
@@ -249,7 +254,7 @@ impl Stream {
     ///
     /// # Errors
     /// As [`Stream::split`], and when the ranges do not touch.
-    pub fn merge(&self, stream: &str, shard: &str, adjacent: &str) -> Result<String> {
+    pub(super) fn merge(&self, stream: &str, shard: &str, adjacent: &str) -> Result<String> {
         let _admin = self
             .admin
             .lock()
@@ -355,7 +360,7 @@ impl Stream {
     ///
     /// # Errors
     /// [`IngestError::InvalidArgument`] for 0 hours, [`IngestError::Storage`].
-    pub fn set_retention(&self, hours: u32) -> Result<()> {
+    pub(super) fn set_retention(&self, hours: u32) -> Result<()> {
         if !self.writable {
             return Err(IngestError::ReadOnly);
         }
@@ -382,7 +387,7 @@ impl Stream {
     ///
     /// # Errors
     /// [`IngestError::Storage`] or [`IngestError::Corrupt`].
-    pub fn refresh(&self) -> Result<()> {
+    pub(super) fn refresh(&self) -> Result<()> {
         if self.writable {
             return Ok(());
         }

@@ -30,7 +30,7 @@ struct Summary {
 }
 
 /// The summary file of the segment at `segment`.
-pub fn path_of(segment: &Path) -> PathBuf {
+pub(super) fn path_of(segment: &Path) -> PathBuf {
     segment.with_extension("sum")
 }
 
@@ -38,7 +38,7 @@ pub fn path_of(segment: &Path) -> PathBuf {
 ///
 /// # Errors
 /// The I/O error.
-pub fn write(seg: &Segment, file_len: u64) -> std::io::Result<()> {
+pub(super) fn write(seg: &Segment, file_len: u64) -> std::io::Result<()> {
     let summary = Summary {
         file_len,
         first_seq: seg.first_seq,
@@ -62,7 +62,7 @@ pub fn write(seg: &Segment, file_len: u64) -> std::io::Result<()> {
 
 /// The segment at `path` as its summary describes it, when the summary can
 /// be trusted.
-pub fn load(path: &Path, first_seq: u64) -> Option<Segment> {
+pub(super) fn load(path: &Path, first_seq: u64) -> Option<Segment> {
     let sum_path = path_of(path);
     let seg_meta = std::fs::metadata(path).ok()?;
     let sum_meta = std::fs::metadata(&sum_path).ok()?;
@@ -94,6 +94,6 @@ pub fn load(path: &Path, first_seq: u64) -> Option<Segment> {
 }
 
 /// Removes the summary of the segment at `segment`, if any.
-pub fn remove(segment: &Path) {
+pub(super) fn remove(segment: &Path) {
     let _ignored = std::fs::remove_file(path_of(segment));
 }

@@ -1,11 +1,6 @@
 //! Store-level tests: streams, routing, every iterator type, checkpoints,
 //! split and merge, overload, oversized records, retention, reopening.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly at the first surprise"
-)]
-
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::*;

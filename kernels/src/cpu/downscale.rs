@@ -171,7 +171,6 @@ pub fn downscale(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
     use crate::synth;

@@ -5,7 +5,7 @@
 //! luma `width x height`, and the chroma planes over `av_image_get_linesize`
 //! bytes a row and `height >> 1` rows (rounded down, unlike the chroma
 //! planes themselves). A frame within the noise bound
-//! ([`frozen_sad_bound`](crate::metrics::frozen_sad_bound)) is frozen and keeps
+//! ([`crate::metrics::frozen_sad_bound`]) is frozen and keeps
 //! the reference; any other frame becomes the reference for the next one.
 //! The reference therefore depends on earlier decisions: [`FreezeState`] walks
 //! a chunk in order, splitting each frame's rows over rayon's pool.

@@ -205,7 +205,6 @@ impl Backend for CpuBackend {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
     use crate::kernel::saturation;

@@ -8,8 +8,8 @@
 //! chunk's command buffer and read after the chunk's submission.
 //!
 //! The kernel keeps its own per-frame uniform ([`BlurFrame`]) and buffers, so
-//! the backend only calls [`BlurKernel::encode`] before submitting and
-//! [`BlurKernel::read`] after waiting.
+//! the backend only calls `BlurKernel::encode` before submitting and
+//! `BlurKernel::read` after waiting.
 
 use std::num::NonZeroU64;
 

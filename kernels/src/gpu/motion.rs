@@ -1,7 +1,7 @@
 //! Host side of `shaders/motion.wgsl`: the motion detector's small luma image.
 //!
 //! The shader gathers each small pixel from the chunk's packed luma planes
-//! through the index tables of [`ResampleTables`], which the host computes once
+//! through the index tables of [`ResampleTables`](crate::metrics::motion::resample::ResampleTables), which the host computes once
 //! per frame size and uploads only when the sizes in a chunk change. Each
 //! frame gets a [`MotionFrame`] (where its tables and output lie), one
 //! dispatch, and its bytes in `motion_out`, which this kernel reads back into

@@ -122,7 +122,6 @@ impl BlackDetector {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good values")]
 mod tests {
     use super::*;
 

@@ -68,7 +68,6 @@ fn laplacian_variance(raw: &BlurRaw) -> f64 {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap finished figures")]
 mod tests {
     use super::*;
 

@@ -124,7 +124,6 @@ impl FreezeDetector {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good values")]
 mod tests {
     use super::*;
     use crate::kernel::FreezeRaw;

@@ -214,7 +214,6 @@ impl PeriodTracker {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good values")]
 mod tests {
     use super::*;
 

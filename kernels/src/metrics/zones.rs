@@ -222,7 +222,6 @@ impl Zone {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap known-good literals")]
 mod tests {
     use super::*;
 

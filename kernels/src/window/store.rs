@@ -63,7 +63,7 @@ pub(crate) struct WindowStore {
 
 impl WindowStore {
     /// An empty store, with a dense index or a hashed one.
-    pub fn new(dense: bool) -> Self {
+    pub(super) fn new(dense: bool) -> Self {
         WindowStore {
             index: if dense {
                 Index::Dense(Vec::new())
@@ -81,12 +81,12 @@ impl WindowStore {
     }
 
     /// Whether the index is dense.
-    pub fn is_dense(&self) -> bool {
+    pub(super) fn is_dense(&self) -> bool {
         matches!(self.index, Index::Dense(_))
     }
 
     /// Cells of the dense index (0 for a hashed one).
-    pub fn dense_cells(&self) -> usize {
+    pub(super) fn dense_cells(&self) -> usize {
         match &self.index {
             Index::Dense(cells) => cells.len(),
             Index::Hashed(_) => 0,
@@ -123,7 +123,7 @@ impl WindowStore {
 
     /// Merges slot `slot` of a batch's state into `group`'s entry; `values`
     /// are the batch's value columns (for first and last).
-    pub fn merge_slot(
+    pub(super) fn merge_slot(
         &mut self,
         shape: Shape,
         group: u32,
@@ -184,7 +184,13 @@ impl WindowStore {
 
     /// Appends this window's groups to `out`, by group id, and leaves the
     /// store empty (its memory kept for the next window).
-    pub fn drain_into(&mut self, shape: Shape, start: i64, end: i64, out: &mut Vec<WindowResult>) {
+    pub(super) fn drain_into(
+        &mut self,
+        shape: Shape,
+        start: i64,
+        end: i64,
+        out: &mut Vec<WindowResult>,
+    ) {
         let entries = self.groups.len();
         self.order.clear();
         match &mut self.index {

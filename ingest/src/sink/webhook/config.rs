@@ -164,7 +164,6 @@ fn check_url(url: &str) -> Result<(), WebhookError> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use super::*;
 

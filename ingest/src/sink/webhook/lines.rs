@@ -34,7 +34,6 @@ impl LineBatches for Webhook {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests unwrap their own set-up")]
 mod tests {
     use std::io::Write as _;
 
