@@ -34,24 +34,9 @@ EXTRA=${EXTRA:-}
 cargo build --release -p osprey >&2
 OSPREY=target/release/osprey
 
-python3 - "$DIR" "$ROWS" $KEYS <<'PY'
-import os, sys, duckdb
-d, rows, keys = sys.argv[1], int(sys.argv[2]), [int(k) for k in sys.argv[3:]]
-for k in keys:
-    path = f"{d}/rows{rows}_keys{k}.parquet"
-    if os.path.exists(path):
-        continue
-    con = duckdb.connect()
-    con.execute("SELECT setseed(0.42)")
-    con.execute(f"""COPY (
-        SELECT TIMESTAMPTZ '2025-12-01 17:00:00+00' + to_microseconds((i * 3600000000 // {rows})::BIGINT) AS ts,
-               's' || lpad(CAST(floor(random() * {k})::BIGINT AS VARCHAR), 7, '0') AS sensor,
-               20 + 5 * random() AS temp,
-               random() * 100 AS humidity
-        FROM range({rows}) t(i)
-    ) TO '{path}' (FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 1000000)""")
-    print(f"wrote {path}", file=sys.stderr)
-PY
+# shellcheck source=benches/inputs.sh
+. "$(dirname "$0")/inputs.sh"
+for k in $KEYS; do make_table "$ROWS" "$k" "$DIR" > /dev/null; done
 
 AGG="count(*),sum(temp),min(temp),max(temp),avg(temp),sum(humidity),min(humidity),max(humidity),avg(humidity)"
 timed() { # label, then the command; runs it REPEAT times, prints the best and median

@@ -35,23 +35,13 @@ case "$suite" in
     ;;
 esac
 runs=${RUNS:-3}
-dir=target/bench
-clip=$dir/clip-1080p-$frames.mp4
-mkdir -p "$dir"
+# shellcheck source=benches/inputs.sh
+. "$(dirname "$0")/inputs.sh"
 
 ./scripts/setup.sh
 cargo build --release -q -p osprey
 osprey=target/release/osprey
-
-if [ ! -f "$clip" ]; then
-  half=$((frames / 2))
-  echo "making $clip ($frames frames)" >&2
-  ffmpeg -v error -y \
-    -f lavfi -i "testsrc2=size=1920x1080:rate=25" \
-    -f lavfi -i "mandelbrot=size=1920x1080:rate=25" \
-    -filter_complex "[0]trim=end_frame=$half,setpts=PTS-STARTPTS[a];[1]trim=end_frame=$((frames - half)),setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1,format=yuv420p" \
-    -c:v libx264 -preset fast -g 50 -pix_fmt yuv420p "$clip"
-fi
+clip=$(make_clip "$frames")
 uri="file://$(realpath "$clip")"
 
 # median wall seconds of RUNS runs of a command
