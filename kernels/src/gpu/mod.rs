@@ -18,7 +18,7 @@
 //! [`list_adapters`]/[`preferred_adapter`], [`types`] (everything shared with
 //! WGSL), [`shaders`] (the composed WGSL sources).
 
-mod adapters;
+pub(crate) mod adapters;
 pub mod aggregate;
 pub mod blur;
 mod buffers;

@@ -119,29 +119,6 @@ pub trait Aggregator: Send {
     }
 }
 
-/// Opens the aggregation backend the user chose (see [`crate::open`]).
-///
-/// # Errors
-/// [`crate::KernelError::NoAdapter`] when `gpu` is asked for and there is no
-/// adapter; [`crate::KernelError::DeviceRequest`] / [`crate::KernelError::Gpu`]
-/// when the device or pipeline cannot be made.
-pub fn open_aggregator(choice: crate::BackendChoice) -> Result<Box<dyn Aggregator>> {
-    use crate::BackendChoice;
-    use crate::error::KernelError;
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(crate::cpu::aggregate::CpuAggregator)),
-        BackendChoice::Gpu => Ok(Box::new(crate::gpu::aggregate::GpuAggregator::open()?)),
-        // The same rule as frame analysis: no software adapter for auto.
-        BackendChoice::Auto if !crate::backend::auto_uses_the_gpu() => {
-            Ok(Box::new(crate::cpu::aggregate::CpuAggregator))
-        }
-        BackendChoice::Auto => match crate::gpu::aggregate::GpuAggregator::open() {
-            Ok(gpu) => Ok(Box::new(gpu)),
-            Err(KernelError::NoAdapter) => {
-                tracing::info!("No GPU adapter found; aggregating on the CPU.");
-                Ok(Box::new(crate::cpu::aggregate::CpuAggregator))
-            }
-            Err(e) => Err(e),
-        },
-    }
-}
+/// Opens the aggregation backend the user chose on a device of its own;
+/// kept here for callers of this path (see [`crate::Device::aggregator`]).
+pub use crate::device::open_aggregator;
