@@ -14,11 +14,11 @@
 
 use std::sync::Arc;
 
-use bytemuck::{Pod, Zeroable};
-
 use super::GpuContext;
 use super::pipeline;
 use super::readback::{Readback, wait_for};
+use super::shaders::AGGREGATE_KERNEL;
+use super::types::AggParams;
 use crate::error::{KernelError, Result};
 use crate::window::layout::{HLL_REGISTERS, PCT_BINS, slot_words};
 use crate::window::{AggInput, AggState, Aggregator};
@@ -39,58 +39,6 @@ pub const ENTRIES: [&str; 4] = [ENTRY_INIT, ENTRY_A, ENTRY_B, ENTRY_C];
 
 /// Invocations per workgroup (WGSL `WORKGROUP_SIZE`).
 pub const WORKGROUP_SIZE: u32 = 256;
-
-/// Bind group 0 binding numbers of the aggregate shader.
-pub mod binding {
-    /// `params`: [`AggParams`](super::AggParams), a uniform.
-    pub const PARAMS: u32 = 0;
-    /// `slots`: one `u32` a row.
-    pub const SLOTS: u32 = 1;
-    /// `ts`: one i64 a row, as two words.
-    pub const TS: u32 = 2;
-    /// `values`: the f64 bits of every value column, column-major.
-    pub const VALUES: u32 = 3;
-    /// `valid`: a bitmap per value column, then per hashed column.
-    pub const VALID: u32 = 4;
-    /// `hashes`: the 64-bit hashes of every hashed column, column-major.
-    pub const HASHES: u32 = 5;
-    /// `state`: the slot words.
-    pub const STATE: u32 = 6;
-    /// `hll`: HyperLogLog registers.
-    pub const HLL: u32 = 7;
-    /// `pct`: percentile bins.
-    pub const PCT: u32 = 8;
-}
-
-/// The uniform of one call (WGSL `AggParams`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct AggParams {
-    /// Rows of the batch.
-    pub rows: u32,
-    /// Slots of the batch.
-    pub slot_count: u32,
-    /// Value columns.
-    pub columns: u32,
-    /// Words a slot.
-    pub slot_words: u32,
-    /// Words of each validity bitmap.
-    pub valid_words: u32,
-    /// Hashed columns.
-    pub hashed: u32,
-    /// Value columns with percentile bins.
-    pub pct_columns: u32,
-    /// 1 when pass C runs.
-    pub first_last: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
-    /// Padding.
-    pub _pad1: u32,
-    /// Padding.
-    pub _pad2: u32,
-    /// Padding.
-    pub _pad3: u32,
-}
 
 /// A storage buffer that grows to the largest size asked of it.
 #[derive(Debug, Default)]
@@ -153,19 +101,6 @@ pub struct GpuAggregator {
     last: Option<Dispatch>,
 }
 
-fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: false,
-            min_binding_size: wgpu::BufferSize::new(size_of::<AggParams>() as u64),
-        },
-        count: None,
-    }
-}
-
 /// Workgroups `(x, y)` covering `items` invocations.
 fn grid(items: u64, max_dim: u32) -> Result<(u32, u32)> {
     let groups = items.div_ceil(u64::from(WORKGROUP_SIZE)).max(1);
@@ -200,17 +135,7 @@ impl GpuAggregator {
         let built = ctx.scoped(|| {
             let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("osprey aggregate bind group layout"),
-                entries: &[
-                    uniform_entry(binding::PARAMS),
-                    pipeline::storage_entry(binding::SLOTS, true),
-                    pipeline::storage_entry(binding::TS, true),
-                    pipeline::storage_entry(binding::VALUES, true),
-                    pipeline::storage_entry(binding::VALID, true),
-                    pipeline::storage_entry(binding::HASHES, true),
-                    pipeline::storage_entry(binding::STATE, false),
-                    pipeline::storage_entry(binding::HLL, false),
-                    pipeline::storage_entry(binding::PCT, false),
-                ],
+                entries: &AGGREGATE_KERNEL.layout_entries(),
             });
             let module = pipeline::module(device, "osprey aggregate shader", SOURCE);
             let make = |entry: &str| {
@@ -322,15 +247,30 @@ impl GpuAggregator {
             .ensure(device, "osprey aggregate pct", pct_bytes, copy_src);
         if changed || self.bind_group.is_none() {
             let entries = [
-                pipeline::whole_binding(binding::PARAMS, &self.params),
-                pipeline::whole_binding(binding::SLOTS, self.slots.get()),
-                pipeline::whole_binding(binding::TS, self.ts.get()),
-                pipeline::whole_binding(binding::VALUES, self.values.get()),
-                pipeline::whole_binding(binding::VALID, self.valid.get()),
-                pipeline::whole_binding(binding::HASHES, self.hashes.get()),
-                pipeline::whole_binding(binding::STATE, self.state.get()),
-                pipeline::whole_binding(binding::HLL, self.hll.get()),
-                pipeline::whole_binding(binding::PCT, self.pct.get()),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("params") }, &self.params),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("slots") },
+                    self.slots.get(),
+                ),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("ts") }, self.ts.get()),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("values") },
+                    self.values.get(),
+                ),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("valid") },
+                    self.valid.get(),
+                ),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("hashes") },
+                    self.hashes.get(),
+                ),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("state") },
+                    self.state.get(),
+                ),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("hll") }, self.hll.get()),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("pct") }, self.pct.get()),
             ];
             self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("osprey aggregate bind group"),

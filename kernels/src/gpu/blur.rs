@@ -13,11 +13,10 @@
 
 use std::num::NonZeroU64;
 
-use bytemuck::{Pod, Zeroable};
-
-use super::pipeline::{self, params_binding, params_entry, storage_entry, whole_binding};
+use super::pipeline::{self, params_binding, whole_binding};
 use super::readback::Readback;
-use super::types::{WORKGROUP_SIZE, binding};
+use super::shaders::BLUR_KERNEL;
+use super::types::{BlurFrame, WORKGROUP_SIZE};
 use crate::cpu::blur::BlurSetup;
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
@@ -45,44 +44,6 @@ pub const HEADER_WORDS: u32 = 4;
 pub const LAPLACIAN_BIAS: i64 = 1020;
 
 const _: () = assert!(TILE * TILE == WORKGROUP_SIZE);
-
-/// Binding numbers of the blur kernel's own buffers.
-pub mod bindings {
-    /// `blur`: the frame's [`BlurFrame`](super::BlurFrame), uniform, dynamic offset.
-    pub const FRAME: u32 = 2;
-    /// `diagonal`: widths of diagonal edges by steps.
-    pub const DIAGONAL: u32 = 3;
-    /// `img`: the blurred plane.
-    pub const IMG: u32 = 4;
-    /// `grad`: gradients and directions.
-    pub const GRAD: u32 = 5;
-    /// `nms`: suppressed gradients.
-    pub const NMS: u32 = 6;
-    /// `results`: per-frame sums.
-    pub const RESULTS: u32 = 7;
-}
-
-/// One frame's blur parameters (WGSL `BlurFrame`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct BlurFrame {
-    /// Block width in pixels.
-    pub block_width: u32,
-    /// Block height in pixels.
-    pub block_height: u32,
-    /// Whole blocks across.
-    pub cols: u32,
-    /// Whole blocks down.
-    pub rows: u32,
-    /// First word of the frame's results.
-    pub out_offset: u32,
-    /// Low threshold, 0-255.
-    pub low: u32,
-    /// High threshold, 0-255.
-    pub high: u32,
-    /// Steps searched on each side.
-    pub radius: u32,
-}
 
 /// One frame of the chunk being encoded.
 #[derive(Debug, Clone, Copy)]
@@ -162,25 +123,9 @@ impl BlurKernel {
     pub(crate) fn new(device: &wgpu::Device, params: &BlurParams) -> Self {
         use wgpu::BufferUsages as U;
         let setup = BlurSetup::new(params);
-        let mut dynamic_uniform = params_entry(bindings::FRAME);
-        if let wgpu::BindingType::Buffer {
-            min_binding_size, ..
-        } = &mut dynamic_uniform.ty
-        {
-            *min_binding_size = NonZeroU64::new(size_of::<BlurFrame>() as u64);
-        }
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey blur bind group layout"),
-            entries: &[
-                params_entry(binding::PARAMS),
-                storage_entry(binding::FRAMES, true),
-                dynamic_uniform,
-                storage_entry(bindings::DIAGONAL, true),
-                storage_entry(bindings::IMG, false),
-                storage_entry(bindings::GRAD, false),
-                storage_entry(bindings::NMS, false),
-                storage_entry(bindings::RESULTS, false),
-            ],
+            entries: &BLUR_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey blur shader", SOURCE);
         let pipelines = ENTRIES
@@ -302,7 +247,7 @@ impl BlurKernel {
         if grown {
             let [img, grad, nms] = &self.images;
             let frame_binding = wgpu::BindGroupEntry {
-                binding: bindings::FRAME,
+                binding: const { BLUR_KERNEL.number("blur") },
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: self.frame_params.get()?,
                     offset: 0,
@@ -313,14 +258,14 @@ impl BlurKernel {
                 label: Some("osprey blur bind group"),
                 layout: &self.layout,
                 entries: &[
-                    params_binding(binding::PARAMS, params),
-                    whole_binding(binding::FRAMES, frames_buffer),
+                    params_binding(const { BLUR_KERNEL.number("params") }, params),
+                    whole_binding(const { BLUR_KERNEL.number("frames") }, frames_buffer),
                     frame_binding,
-                    whole_binding(bindings::DIAGONAL, &self.diagonal),
-                    whole_binding(bindings::IMG, img.get()?),
-                    whole_binding(bindings::GRAD, grad.get()?),
-                    whole_binding(bindings::NMS, nms.get()?),
-                    whole_binding(bindings::RESULTS, self.results.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("diagonal") }, &self.diagonal),
+                    whole_binding(const { BLUR_KERNEL.number("img") }, img.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("grad") }, grad.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("nms") }, nms.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("results") }, self.results.get()?),
                 ],
             }));
         }

@@ -11,12 +11,12 @@
 //! be compared at all (a reference exists with its size and format) and the
 //! bound ([`frozen_sad_bound`]) for its sample count.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::buffers::{PrevFrame, PrevSlot};
 use super::pipeline::{self, grid};
 use super::readback::Readback;
-use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal, binding as shared};
+use super::shaders::FREEZE_KERNEL;
+use super::types::FreezeFrame;
+use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal};
 use super::upload::FrameSlot;
 use crate::cpu::freeze::samples;
 use crate::error::{KernelError, Result};
@@ -42,51 +42,9 @@ pub const SOURCE: &str = concat!(
     include_str!("../../../shaders/freeze.wgsl"),
 );
 
-/// Binding numbers of the freeze kernel's own buffers (`params`, `frames` and
-/// `sad` keep the shared numbers).
-pub mod binding {
-    /// `freeze_frames`: one [`FreezeFrame`](super::FreezeFrame) a frame, then the slot's.
-    pub const FREEZE_FRAMES: u32 = 6;
-    /// `freeze_state`: where the reference is, then each frame's decision.
-    pub const FREEZE_STATE: u32 = 7;
-    /// `freeze_slot`: the reference kept from an earlier chunk.
-    pub const FREEZE_SLOT: u32 = 8;
-}
-
 /// Words of `freeze_state` before the decisions (WGSL `STATE_FROZEN`): the
 /// reference's source and its entry in `freeze_frames`.
 pub const STATE_FROZEN: u32 = 2;
-
-/// Where a frame's planes lie and what it is compared with (WGSL
-/// `FreezeFrame`). Offsets and strides count 32-bit words.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct FreezeFrame {
-    /// Offset of the luma plane.
-    pub y_offset: u32,
-    /// Luma row stride.
-    pub y_stride: u32,
-    /// Offset of the U (or UV) plane.
-    pub u_offset: u32,
-    /// Its row stride.
-    pub u_stride: u32,
-    /// Offset of the V plane (I420).
-    pub v_offset: u32,
-    /// Its row stride.
-    pub v_stride: u32,
-    /// The frame's first word (its luma plane).
-    pub start: u32,
-    /// Words from `start` to the frame's end.
-    pub words: u32,
-    /// Low word of the largest frozen SAD.
-    pub bound_lo: u32,
-    /// High word of the largest frozen SAD.
-    pub bound_hi: u32,
-    /// 1 when the frame has the reference's size and format.
-    pub comparable: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
-}
 
 impl FreezeFrame {
     /// The entry of a frame laid out at `slot`.
@@ -165,14 +123,7 @@ impl FreezeKernel {
         use wgpu::BufferUsages as U;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey freeze bind group layout"),
-            entries: &[
-                pipeline::params_entry(shared::PARAMS),
-                pipeline::storage_entry(shared::FRAMES, true),
-                pipeline::storage_entry(shared::SAD, false),
-                pipeline::storage_entry(binding::FREEZE_FRAMES, true),
-                pipeline::storage_entry(binding::FREEZE_STATE, false),
-                pipeline::storage_entry(binding::FREEZE_SLOT, false),
-            ],
+            entries: &FREEZE_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey freeze shader", SOURCE);
         let build = |entry| pipeline::compute(device, entry, &layout, &module, entry);
@@ -292,12 +243,21 @@ impl FreezeKernel {
                 label: Some("osprey freeze bind group"),
                 layout: &self.layout,
                 entries: &[
-                    pipeline::params_binding(shared::PARAMS, params),
-                    pipeline::whole_binding(shared::FRAMES, packed),
-                    pipeline::whole_binding(shared::SAD, &self.sad),
-                    pipeline::whole_binding(binding::FREEZE_FRAMES, &self.frames),
-                    pipeline::whole_binding(binding::FREEZE_STATE, &self.state),
-                    pipeline::whole_binding(binding::FREEZE_SLOT, &self.slot.buffer),
+                    pipeline::params_binding(const { FREEZE_KERNEL.number("params") }, params),
+                    pipeline::whole_binding(const { FREEZE_KERNEL.number("frames") }, packed),
+                    pipeline::whole_binding(const { FREEZE_KERNEL.number("sad") }, &self.sad),
+                    pipeline::whole_binding(
+                        const { FREEZE_KERNEL.number("freeze_frames") },
+                        &self.frames,
+                    ),
+                    pipeline::whole_binding(
+                        const { FREEZE_KERNEL.number("freeze_state") },
+                        &self.state,
+                    ),
+                    pipeline::whole_binding(
+                        const { FREEZE_KERNEL.number("freeze_slot") },
+                        &self.slot.buffer,
+                    ),
                 ],
             }));
         }

@@ -7,11 +7,10 @@
 //! dispatch, and its bytes in `motion_out`, which this kernel reads back into
 //! [`FrameRaw::motion`] with its own staging buffer.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::pipeline::{self, grid};
 use super::readback::Readback;
-use super::types::binding as shared;
+use super::shaders::MOTION_KERNEL;
+use super::types::MotionFrame;
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
 use crate::kernel::FrameRaw;
@@ -26,31 +25,6 @@ pub const SOURCE: &str = concat!(
     "\n",
     include_str!("../../../shaders/motion.wgsl"),
 );
-
-/// Binding numbers of the motion kernel's own buffers (`params` and `frames`
-/// keep the shared numbers).
-pub mod binding {
-    /// `motion_frames`: one [`MotionFrame`](super::MotionFrame) a frame.
-    pub const MOTION_FRAMES: u32 = 6;
-    /// `motion_tables`: the index tables of the chunk's frame sizes.
-    pub const MOTION_TABLES: u32 = 7;
-    /// `motion_out`: the small images, one after another.
-    pub const MOTION_OUT: u32 = 8;
-}
-
-/// Where one frame's tables and small image lie (WGSL `MotionFrame`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct MotionFrame {
-    /// Word offset in `motion_tables` of the column table; the row table follows.
-    pub table: u32,
-    /// Small image width.
-    pub small_width: u32,
-    /// Small image height.
-    pub small_height: u32,
-    /// Word offset of the small image in `motion_out`.
-    pub out_offset: u32,
-}
 
 fn storage(
     device: &wgpu::Device,
@@ -100,13 +74,7 @@ impl MotionKernel {
         use wgpu::BufferUsages as U;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey motion bind group layout"),
-            entries: &[
-                pipeline::params_entry(shared::PARAMS),
-                pipeline::storage_entry(shared::FRAMES, true),
-                pipeline::storage_entry(binding::MOTION_FRAMES, true),
-                pipeline::storage_entry(binding::MOTION_TABLES, true),
-                pipeline::storage_entry(binding::MOTION_OUT, false),
-            ],
+            entries: &MOTION_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey motion shader", SOURCE);
         let pipeline = pipeline::compute(device, "osprey motion_gather", &layout, &module, ENTRY);
@@ -222,11 +190,20 @@ impl MotionKernel {
                 label: Some("osprey motion bind group"),
                 layout: &self.layout,
                 entries: &[
-                    pipeline::params_binding(shared::PARAMS, params),
-                    pipeline::whole_binding(shared::FRAMES, packed),
-                    pipeline::whole_binding(binding::MOTION_FRAMES, &self.frames),
-                    pipeline::whole_binding(binding::MOTION_TABLES, &self.tables),
-                    pipeline::whole_binding(binding::MOTION_OUT, &self.out),
+                    pipeline::params_binding(const { MOTION_KERNEL.number("params") }, params),
+                    pipeline::whole_binding(const { MOTION_KERNEL.number("frames") }, packed),
+                    pipeline::whole_binding(
+                        const { MOTION_KERNEL.number("motion_frames") },
+                        &self.frames,
+                    ),
+                    pipeline::whole_binding(
+                        const { MOTION_KERNEL.number("motion_tables") },
+                        &self.tables,
+                    ),
+                    pipeline::whole_binding(
+                        const { MOTION_KERNEL.number("motion_out") },
+                        &self.out,
+                    ),
                 ],
             }));
         }

@@ -7,8 +7,7 @@
 //! for `scene` and for `stats` (signalstats' `YDIF`).
 
 use super::pipeline::{self, grid};
-use super::shaders;
-use super::types::binding;
+use super::shaders::{self, SCENE_KERNEL};
 use crate::error::Result;
 
 /// Entry point of the SAD kernel.
@@ -35,12 +34,7 @@ impl SceneKernel {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey scene bind group layout"),
-            entries: &[
-                pipeline::params_entry(binding::PARAMS),
-                pipeline::storage_entry(binding::FRAMES, true),
-                pipeline::storage_entry(binding::PREV_FRAME, true),
-                pipeline::storage_entry(binding::SAD, false),
-            ],
+            entries: &SCENE_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey scene shader", shaders::SCENE);
         let sad = pipeline::compute(device, "osprey scene_sad", &layout, &module, ENTRY_SAD);
@@ -64,10 +58,10 @@ impl SceneKernel {
             label: Some("osprey scene bind group"),
             layout: &self.layout,
             entries: &[
-                pipeline::params_binding(binding::PARAMS, params),
-                pipeline::whole_binding(binding::FRAMES, frames),
-                pipeline::whole_binding(binding::PREV_FRAME, prev_frame),
-                pipeline::whole_binding(binding::SAD, sad),
+                pipeline::params_binding(const { SCENE_KERNEL.number("params") }, params),
+                pipeline::whole_binding(const { SCENE_KERNEL.number("frames") }, frames),
+                pipeline::whole_binding(const { SCENE_KERNEL.number("prev_frame") }, prev_frame),
+                pipeline::whole_binding(const { SCENE_KERNEL.number("sad") }, sad),
             ],
         }));
     }

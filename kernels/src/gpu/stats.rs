@@ -8,8 +8,7 @@
 //! and adds the U and V differences against the previous frame to `sad`.
 
 use super::pipeline::{self, grid};
-use super::shaders;
-use super::types::binding;
+use super::shaders::{self, STATS_KERNEL};
 use crate::error::Result;
 
 /// Entry point over the luma plane.
@@ -56,14 +55,7 @@ impl StatsKernel {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey stats bind group layout"),
-            entries: &[
-                pipeline::params_entry(binding::PARAMS),
-                pipeline::storage_entry(binding::FRAMES, true),
-                pipeline::storage_entry(binding::PREV_FRAME, true),
-                pipeline::storage_entry(binding::SAD, false),
-                pipeline::storage_entry(binding::HIST, false),
-                pipeline::storage_entry(binding::HUE_TABLE, true),
-            ],
+            entries: &STATS_KERNEL.layout_entries(),
         });
         let table: Vec<u32> = crate::cpu::stats::hue_table()
             .iter()
@@ -109,12 +101,15 @@ impl StatsKernel {
             label: Some("osprey stats bind group"),
             layout: &self.layout,
             entries: &[
-                pipeline::params_binding(binding::PARAMS, params),
-                pipeline::whole_binding(binding::FRAMES, frames),
-                pipeline::whole_binding(binding::PREV_FRAME, prev_frame),
-                pipeline::whole_binding(binding::SAD, sad),
-                pipeline::whole_binding(binding::HIST, hist),
-                pipeline::whole_binding(binding::HUE_TABLE, &self.hue_table),
+                pipeline::params_binding(const { STATS_KERNEL.number("params") }, params),
+                pipeline::whole_binding(const { STATS_KERNEL.number("frames") }, frames),
+                pipeline::whole_binding(const { STATS_KERNEL.number("prev_frame") }, prev_frame),
+                pipeline::whole_binding(const { STATS_KERNEL.number("sad") }, sad),
+                pipeline::whole_binding(const { STATS_KERNEL.number("hist") }, hist),
+                pipeline::whole_binding(
+                    const { STATS_KERNEL.number("hue_table") },
+                    &self.hue_table,
+                ),
             ],
         }));
     }
