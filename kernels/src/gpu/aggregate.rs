@@ -6,6 +6,9 @@
 //! the rows, one copy of the state into the staging buffer and one readback.
 //! Buffers grow to the largest batch seen and are reused, with their bind
 //! group. The words are the CPU twin's (`cpu/aggregate.rs`) bit for bit.
+//! [`aggregate_passes`](Aggregator::aggregate_passes) (hopping windows: one
+//! slot numbering per overlapping window) uploads the columns once and then,
+//! per pass, only its slots: one submission and one readback a pass.
 //!
 //! Strategy at every cardinality: one invocation a row, direct-indexed global
 //! atomics on the row's slot; the host numbers slots per batch, so the state
@@ -21,7 +24,7 @@ use super::shaders::AGGREGATE_KERNEL;
 use super::types::AggParams;
 use crate::error::{KernelError, Result};
 use crate::window::layout::{HLL_REGISTERS, PCT_BINS, slot_words};
-use crate::window::{AggInput, AggState, Aggregator};
+use crate::window::{AggInput, AggState, Aggregator, SlotPass};
 
 /// `shaders/aggregate.wgsl` (it needs none of the shared modules).
 pub const SOURCE: &str = include_str!("../../../shaders/aggregate.wgsl");
@@ -189,13 +192,21 @@ impl GpuAggregator {
     }
 
     fn run(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        self.load(input, input.slot_count)?;
+        self.pass(input, out)
+    }
+
+    /// Sizes the buffers for `input`'s rows and up to `max_slots` slots, and
+    /// uploads its columns (times, values, validity, hashes): everything a
+    /// [`pass`](Self::pass) reads but the slots.
+    fn load(&mut self, input: &AggInput<'_>, max_slots: u32) -> Result<()> {
         let device = self.ctx.device();
         let queue = self.ctx.queue();
         let rows = input.slots.len();
         let columns = input.values.len() as u32;
         let hashed = input.hashes.len() as u32;
         let words = slot_words(columns);
-        let slots = u64::from(input.slot_count);
+        let slots = u64::from(max_slots);
         let state_bytes = slots * u64::from(words) * 4;
         let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
         let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
@@ -279,19 +290,6 @@ impl GpuAggregator {
             }));
         }
 
-        let params = AggParams {
-            rows: rows as u32,
-            slot_count: input.slot_count,
-            columns,
-            slot_words: words,
-            valid_words: valid_words as u32,
-            hashed,
-            pct_columns: input.pct_columns,
-            first_last: u32::from(input.first_last),
-            ..AggParams::default()
-        };
-        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        queue.write_buffer(self.slots.get(), 0, bytemuck::cast_slice(input.slots));
         if input.first_last && !input.ts.is_empty() {
             queue.write_buffer(self.ts.get(), 0, bytemuck::cast_slice(input.ts));
         }
@@ -330,6 +328,36 @@ impl GpuAggregator {
             }
         }
 
+        Ok(())
+    }
+
+    /// Runs the passes over the columns [`load`](Self::load) put on the
+    /// device, with `input`'s slots, and reads the state back into `out`.
+    fn pass(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        let device = self.ctx.device();
+        let queue = self.ctx.queue();
+        let rows = input.slots.len();
+        let columns = input.values.len() as u32;
+        let hashed = input.hashes.len() as u32;
+        let words = slot_words(columns);
+        let slots = u64::from(input.slot_count);
+        let state_bytes = slots * u64::from(words) * 4;
+        let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
+        let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
+        let valid_words = rows.div_ceil(32).max(1);
+        let params = AggParams {
+            rows: rows as u32,
+            slot_count: input.slot_count,
+            columns,
+            slot_words: words,
+            valid_words: valid_words as u32,
+            hashed,
+            pct_columns: input.pct_columns,
+            first_last: u32::from(input.first_last),
+            ..AggParams::default()
+        };
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        queue.write_buffer(self.slots.get(), 0, bytemuck::cast_slice(input.slots));
         let dispatch = Dispatch {
             row_grid: grid(rows as u64, self.max_dim)?,
             init_grid: grid(slots * u64::from(words), self.max_dim)?,
@@ -482,5 +510,46 @@ impl Aggregator for GpuAggregator {
         }
         let ctx = Arc::clone(&self.ctx);
         ctx.scoped(|| self.run(input, out))
+    }
+
+    fn aggregate_passes(
+        &mut self,
+        input: &AggInput<'_>,
+        passes: &[SlotPass<'_>],
+        out: &mut AggState,
+        each: &mut dyn FnMut(usize, &AggState),
+    ) -> Result<()> {
+        let gpu_passes = |p: &SlotPass<'_>| p.slot_count > 0 && !p.slots.is_empty();
+        let Some(max_slots) = passes
+            .iter()
+            .filter(|p| gpu_passes(p))
+            .map(|p| p.slot_count)
+            .max()
+        else {
+            // Nothing for the device: the CPU twin's empty states.
+            for (k, pass) in passes.iter().enumerate() {
+                self.aggregate(&pass.of(input), out)?;
+                each(k, out);
+            }
+            return Ok(());
+        };
+        for pass in passes {
+            pass.of(input).check()?;
+        }
+        let ctx = Arc::clone(&self.ctx);
+        ctx.scoped(|| {
+            // The columns once; then per pass only its slots.
+            self.load(&passes[0].of(input), max_slots)?;
+            for (k, pass) in passes.iter().enumerate() {
+                let input = pass.of(input);
+                if gpu_passes(pass) {
+                    self.pass(&input, out)?;
+                } else {
+                    crate::cpu::aggregate::aggregate(&input, out);
+                }
+                each(k, out);
+            }
+            Ok(())
+        })
     }
 }

@@ -76,6 +76,27 @@ impl AggInput<'_> {
     }
 }
 
+/// One numbering of a batch's rows into slots, for
+/// [`Aggregator::aggregate_passes`].
+#[derive(Debug, Clone, Copy)]
+pub struct SlotPass<'a> {
+    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
+    pub slots: &'a [u32],
+    /// Slots in this pass; every slot id is below it.
+    pub slot_count: u32,
+}
+
+impl SlotPass<'_> {
+    /// `input` with this pass's slots.
+    pub fn of<'a>(&'a self, input: &AggInput<'a>) -> AggInput<'a> {
+        AggInput {
+            slots: self.slots,
+            slot_count: self.slot_count,
+            ..*input
+        }
+    }
+}
+
 /// The state of one batch: [`layout::slot_words`] words a slot, then the
 /// HyperLogLog registers (one `u32` each, [`layout::HLL_REGISTERS`] per slot
 /// and hashed column) and percentile bins ([`layout::PCT_BINS`] per slot and
@@ -109,6 +130,32 @@ pub trait Aggregator: Send {
     /// [`crate::KernelError::Gpu`] when the device fails;
     /// [`crate::KernelError::Internal`] for inputs that do not line up.
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()>;
+
+    /// Computes the state of `input`'s rows once for every pass in `passes`,
+    /// each numbering the rows into slots its own way (`input.slots` and
+    /// `input.slot_count` are not read), and hands each pass's state to
+    /// `each` (with the pass's index) before the next pass overwrites `out`.
+    ///
+    /// Hopping windows make one pass per window a row falls into; a backend
+    /// that copies the batch to a device (the GPU) copies its columns once
+    /// for all the passes, and only each pass's slots after that.
+    ///
+    /// # Errors
+    /// As [`aggregate`](Aggregator::aggregate); `each` is not called for the
+    /// failed pass or any after it.
+    fn aggregate_passes(
+        &mut self,
+        input: &AggInput<'_>,
+        passes: &[SlotPass<'_>],
+        out: &mut AggState,
+        each: &mut dyn FnMut(usize, &AggState),
+    ) -> Result<()> {
+        for (k, pass) in passes.iter().enumerate() {
+            self.aggregate(&pass.of(input), out)?;
+            each(k, out);
+        }
+        Ok(())
+    }
 
     /// Most rows one call takes with these columns, every row possibly a
     /// slot of its own (the GPU's largest storage binding); the engine cuts
