@@ -13,8 +13,8 @@
 
 use super::buffers::{PrevFrame, PrevSlot};
 use super::pipeline::{self, grid};
-use super::readback::Readback;
 use super::shaders::FREEZE_KERNEL;
+use super::stage::{Chunk, Stage};
 use super::types::FreezeFrame;
 use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal};
 use super::upload::FrameSlot;
@@ -92,7 +92,7 @@ fn storage(
     })
 }
 
-/// The compiled freeze kernel, its buffers, the reference slot and its readback.
+/// The compiled freeze kernel, its buffers and the reference slot.
 #[derive(Debug)]
 pub(crate) struct FreezeKernel {
     noise: f64,
@@ -107,7 +107,6 @@ pub(crate) struct FreezeKernel {
     /// The reference from an earlier chunk; `frame` is `None` at the start of
     /// a stream.
     slot: PrevSlot,
-    readback: Readback,
     // Per chunk, reused.
     entries: Vec<FreezeFrame>,
     /// Each frame's params offset and its SAD grid, `None` when not compared.
@@ -139,7 +138,6 @@ impl FreezeKernel {
             state: storage(device, "osprey freeze state", 16, U::COPY_DST | U::COPY_SRC),
             sad: storage(device, "osprey freeze sums", 16, U::COPY_DST | U::COPY_SRC),
             slot: PrevSlot::new(device),
-            readback: Readback::new("osprey freeze staging"),
             layout,
             entries: Vec::new(),
             dispatches: Vec::new(),
@@ -149,30 +147,20 @@ impl FreezeKernel {
         }
     }
 
-    /// Plans the chunk (laid out at `slots`), uploads its entries and the
-    /// reference's location, clears the sums and binds. `rebind` says the
-    /// backend re-created `params` or `packed`; `dynamic_offset(i)` is frame
-    /// `i`'s offset into `params`.
-    ///
-    /// # Errors
-    /// When a frame needs more workgroups than the adapter dispatches.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the backend's buffers and limits"
-    )]
-    pub(crate) fn prepare(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        encoder: &mut wgpu::CommandEncoder,
-        frames: &[FrameView<'_>],
-        slots: &[FrameSlot],
-        params: &wgpu::Buffer,
-        packed: &wgpu::Buffer,
-        mut rebind: bool,
-        dynamic_offset: impl Fn(usize) -> u32,
-        max_dim: u32,
-    ) -> Result<()> {
+    /// Forgets the reference, as at the start of a stream.
+    pub(crate) fn reset(&mut self) {
+        self.slot.frame = None;
+    }
+}
+
+impl Stage for FreezeKernel {
+    /// Plans the chunk, uploads its entries and the reference's location,
+    /// clears the sums and binds.
+    fn prepare(&mut self, chunk: &Chunk<'_>, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let (device, queue, frames, slots) = (chunk.device, chunk.queue, chunk.frames, chunk.slots);
+        let (params, packed, max_dim) =
+            (&chunk.buffers.params, &chunk.buffers.frames, chunk.max_dim);
+        let mut rebind = chunk.rebind;
         use wgpu::BufferUsages as U;
         self.entries.clear();
         self.dispatches.clear();
@@ -191,7 +179,7 @@ impl FreezeKernel {
             } else {
                 None
             };
-            self.dispatches.push((dynamic_offset(i), sad_grid));
+            self.dispatches.push((chunk.dynamic_offset(i)?, sad_grid));
             largest = largest.max(slot.size());
         }
         let n = frames.len();
@@ -264,9 +252,9 @@ impl FreezeKernel {
         Ok(())
     }
 
-    /// Records, per frame in order, its SAD (when compared) and its decision,
-    /// then the copy of the reference into the slot.
-    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+    /// Per frame in order, its SAD (when compared) and its decision, then the
+    /// copy of the reference into the slot.
+    fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
         let Some(bind_group) = &self.bind_group else {
             return;
         };
@@ -284,49 +272,46 @@ impl FreezeKernel {
         pass.dispatch_workgroups(self.keep_grid.0, self.keep_grid.1, 1);
     }
 
-    /// Records the copy of the sums and decisions into the staging buffer.
-    pub(crate) fn copy_out(&mut self, device: &wgpu::Device, encoder: &mut wgpu::CommandEncoder) {
-        let target = self
-            .readback
-            .target(device, self.sad_bytes + self.state_bytes);
-        encoder.copy_buffer_to_buffer(&self.sad, 0, target, 0, self.sad_bytes);
-        encoder.copy_buffer_to_buffer(&self.state, 0, target, self.sad_bytes, self.state_bytes);
+    fn readback_bytes(&self) -> u64 {
+        self.sad_bytes + self.state_bytes
     }
 
-    /// Fills `out[i].freeze` once the submission has finished, and records
-    /// which frame the slot now holds.
-    ///
-    /// # Errors
-    /// When the staging buffer cannot be mapped.
-    pub(crate) fn read(
-        &mut self,
-        device: &wgpu::Device,
-        frames: &[FrameView<'_>],
-        slots: &[FrameSlot],
-        out: &mut [FrameRaw],
-    ) -> Result<()> {
+    /// The sums, then the decisions.
+    fn copy_out(
+        &self,
+        _: &Chunk<'_>,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(&self.sad, 0, staging, offset, self.sad_bytes);
+        let after = offset + self.sad_bytes;
+        encoder.copy_buffer_to_buffer(&self.state, 0, staging, after, self.state_bytes);
+    }
+
+    /// Fills `out[i].freeze`, and records which frame the slot now holds.
+    fn read(&mut self, chunk: &Chunk<'_>, bytes: &[u8], out: &mut [FrameRaw]) -> Result<()> {
+        let (frames, slots) = (chunk.frames, chunk.slots);
         let (sad_bytes, entries) = (self.sad_bytes as usize, &self.entries);
-        let reference = self
-            .readback
-            .read(device, self.sad_bytes + self.state_bytes, |bytes| {
-                let word = |at: usize| bytemuck::pod_read_unaligned::<u32>(&bytes[at..at + 4]);
-                let mut reference = None;
-                for (i, raw) in out.iter_mut().enumerate() {
-                    let at = i * SAD_PER_FRAME as usize * size_of::<SadTotal>();
-                    let sad: SadTotal =
-                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
-                    let frozen = word(sad_bytes + (STATE_FROZEN as usize + i) * 4) != 0;
-                    raw.freeze = (entries[i].comparable != 0).then_some(FreezeRaw {
-                        sad: sad.value(),
-                        frozen,
-                    });
-                    if !frozen {
-                        reference = Some(i);
-                    }
+        let reference = {
+            let word = |at: usize| bytemuck::pod_read_unaligned::<u32>(&bytes[at..at + 4]);
+            let mut reference = None;
+            for (i, raw) in out.iter_mut().enumerate() {
+                let at = i * SAD_PER_FRAME as usize * size_of::<SadTotal>();
+                let sad: SadTotal =
+                    bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
+                let frozen = word(sad_bytes + (STATE_FROZEN as usize + i) * 4) != 0;
+                raw.freeze = (entries[i].comparable != 0).then_some(FreezeRaw {
+                    sad: sad.value(),
+                    frozen,
+                });
+                if !frozen {
+                    reference = Some(i);
                 }
-                let source = word(sad_bytes);
-                (reference, source)
-            })?;
+            }
+            let source = word(sad_bytes);
+            (reference, source)
+        };
         match reference {
             (Some(k), PREV_CHUNK) => {
                 let frame = &frames[k];
@@ -344,11 +329,6 @@ impl FreezeKernel {
                 "freeze: the device moved the reference elsewhere".into(),
             )),
         }
-    }
-
-    /// Forgets the reference, as at the start of a stream.
-    pub(crate) fn reset(&mut self) {
-        self.slot.frame = None;
     }
 }
 
