@@ -505,7 +505,7 @@ impl Aggregator for GpuAggregator {
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
         input.check()?;
         if input.slot_count == 0 || input.slots.is_empty() {
-            crate::cpu::aggregate::aggregate(input, out);
+            out.reset_for(input);
             return Ok(());
         }
         let ctx = Arc::clone(&self.ctx);
@@ -526,7 +526,7 @@ impl Aggregator for GpuAggregator {
             .map(|p| p.slot_count)
             .max()
         else {
-            // Nothing for the device: the CPU twin's empty states.
+            // Nothing for the device: the states before any row.
             for (k, pass) in passes.iter().enumerate() {
                 self.aggregate(&pass.of(input), out)?;
                 each(k, out);
@@ -545,7 +545,7 @@ impl Aggregator for GpuAggregator {
                 if gpu_passes(pass) {
                     self.pass(&input, out)?;
                 } else {
-                    crate::cpu::aggregate::aggregate(&input, out);
+                    out.reset_for(&input);
                 }
                 each(k, out);
             }

@@ -18,11 +18,10 @@ use super::stage::{Chunk, Stage};
 use super::types::FreezeFrame;
 use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal};
 use super::upload::FrameSlot;
-use crate::cpu::freeze::samples;
 use crate::error::{KernelError, Result};
 use crate::frame::{FrameView, PixelFormat};
 use crate::kernel::{FrameRaw, FreezeRaw};
-use crate::metrics::frozen_sad_bound;
+use crate::metrics::freeze_bound::{frozen_sad_bound, samples};
 
 /// Entry point of the SAD against the reference.
 pub const ENTRY_SAD: &str = "freeze_sad";

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 use super::acc::SlotAcc;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
+/// Kept at this path for callers; it lives in `result.rs`.
+pub use super::result::WindowResult;
 use super::spec::WindowSpec;
 use super::store::{Shape, WindowStore};
 use super::{AggInput, AggState, Aggregator, SlotPass};
@@ -74,19 +76,6 @@ pub struct Batch<'a> {
     pub hashes: Vec<&'a [u64]>,
     /// Their validity bitmaps.
     pub hash_valid: Vec<Option<&'a [u32]>>,
-}
-
-/// A closed window of one group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowResult {
-    /// Start (µs, inclusive).
-    pub start: i64,
-    /// End (µs, exclusive).
-    pub end: i64,
-    /// The group.
-    pub group: u32,
-    /// Its merged state; [`SlotAcc::finish`] gives the aggregates.
-    pub acc: SlotAcc,
 }
 
 /// What one [`Engine::push`] gives back.

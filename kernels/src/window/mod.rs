@@ -28,92 +28,21 @@
 
 pub mod acc;
 pub mod engine;
+mod input;
 pub mod keys;
 pub mod layout;
+mod result;
 pub mod spec;
 mod store;
 
 pub use acc::{ColumnAcc, SlotAcc};
-pub use engine::{Batch, Engine, EngineConfig, Pushed, WindowResult};
+pub use engine::{Batch, Engine, EngineConfig, Pushed};
+pub use input::{AggInput, AggState, SlotPass};
 pub use keys::{GroupIndex, KeyDictionary};
+pub use result::WindowResult;
 pub use spec::{AggFunc, WindowSpec, parse_duration};
 
 use crate::error::Result;
-
-/// One batch of rows as the aggregation kernels take it.
-///
-/// Validity bitmaps are Arrow's: bit `row % 32` of word `row / 32` is set when
-/// the value is present; `None` means every value is.
-#[derive(Debug, Clone, Copy)]
-pub struct AggInput<'a> {
-    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
-    pub slots: &'a [u32],
-    /// Slots in this batch; every slot id is below it.
-    pub slot_count: u32,
-    /// Event times (microseconds), one a row; only read with `first_last`.
-    pub ts: &'a [i64],
-    /// The value columns.
-    pub values: &'a [&'a [f64]],
-    /// Their validity bitmaps.
-    pub valid: &'a [Option<&'a [u32]>],
-    /// 64-bit hashes of the columns `approx_count_distinct` counts.
-    pub hashes: &'a [&'a [u64]],
-    /// Their validity bitmaps.
-    pub hash_valid: &'a [Option<&'a [u32]>],
-    /// Value columns `0..pct_columns` also get percentile sketches.
-    pub pct_columns: u32,
-    /// Whether to find the first and last row by event time (pass C).
-    pub first_last: bool,
-}
-
-impl AggInput<'_> {
-    /// Checks that the columns line up with the slots.
-    ///
-    /// # Errors
-    /// [`crate::KernelError::Internal`]: the engine builds these, so a mismatch is a bug.
-    pub fn check(&self) -> Result<()> {
-        crate::cpu::aggregate::check(self)
-    }
-}
-
-/// One numbering of a batch's rows into slots, for
-/// [`Aggregator::aggregate_passes`].
-#[derive(Debug, Clone, Copy)]
-pub struct SlotPass<'a> {
-    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
-    pub slots: &'a [u32],
-    /// Slots in this pass; every slot id is below it.
-    pub slot_count: u32,
-}
-
-impl SlotPass<'_> {
-    /// `input` with this pass's slots.
-    pub fn of<'a>(&'a self, input: &AggInput<'a>) -> AggInput<'a> {
-        AggInput {
-            slots: self.slots,
-            slot_count: self.slot_count,
-            ..*input
-        }
-    }
-}
-
-/// The state of one batch: [`layout::slot_words`] words a slot, then the
-/// HyperLogLog registers (one `u32` each, [`layout::HLL_REGISTERS`] per slot
-/// and hashed column) and percentile bins ([`layout::PCT_BINS`] per slot and
-/// percentile column).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AggState {
-    /// Value columns.
-    pub columns: u32,
-    /// Slots.
-    pub slots: u32,
-    /// Slot words, slot-major.
-    pub words: Vec<u32>,
-    /// Registers, `(slot * hashed_columns + column) * HLL_REGISTERS + register`.
-    pub hll: Vec<u32>,
-    /// Bins, `(slot * pct_columns + column) * PCT_BINS + bin`.
-    pub pct: Vec<u32>,
-}
 
 /// A backend that computes [`AggState`] from [`AggInput`]: the GPU kernel or
 /// its CPU twin, bit for bit the same.
