@@ -1,13 +1,15 @@
-//! The one interface every compute backend implements, and how one is chosen.
+//! The one interface every frame backend implements, and the user's choice of
+//! backend.
 //!
 //! `auto` takes a hardware wgpu adapter when there is one and says which; a
 //! software one (Mesa's lavapipe) it leaves alone, since the CPU twins are far
 //! faster than shaders run on the CPU. `gpu` takes any adapter, software ones
 //! included, and fails clearly when there is none; `cpu` never touches wgpu.
+//! [`crate::Device`] applies the choice; this module depends on neither twin.
 
 use crate::error::{KernelError, Result};
 use crate::frame::{FrameView, OwnedFrame};
-use crate::kernel::{AnalysisConfig, FrameRaw};
+use crate::kernel::FrameRaw;
 
 /// Which backend the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,55 +75,4 @@ pub trait Backend: Send {
         height: u32,
         out: &mut OwnedFrame,
     ) -> Result<()>;
-}
-
-/// Opens the backend the user chose, running the kernels of `config` (a
-/// [`crate::KernelSet`] converts, with default parameters).
-///
-/// With [`BackendChoice::Auto`] a missing or software adapter
-/// ([`auto_uses_the_gpu`]) means the CPU; any other GPU failure is reported,
-/// not hidden.
-///
-/// # Errors
-/// [`KernelError::NoAdapter`] when `gpu` is asked for and wgpu finds none;
-/// [`KernelError::DeviceRequest`] when the adapter cannot be opened.
-pub fn open(choice: BackendChoice, config: impl Into<AnalysisConfig>) -> Result<Box<dyn Backend>> {
-    let config = config.into();
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(crate::cpu::CpuBackend::new(config))),
-        BackendChoice::Gpu => Ok(Box::new(crate::gpu::GpuBackend::open(config)?)),
-        BackendChoice::Auto if !auto_uses_the_gpu() => {
-            Ok(Box::new(crate::cpu::CpuBackend::new(config)))
-        }
-        BackendChoice::Auto => match crate::gpu::GpuBackend::open(config.clone()) {
-            Ok(gpu) => Ok(Box::new(gpu)),
-            Err(KernelError::NoAdapter) => {
-                tracing::info!("No GPU adapter found; using the CPU backend.");
-                Ok(Box::new(crate::cpu::CpuBackend::new(config)))
-            }
-            Err(e) => Err(e),
-        },
-    }
-}
-
-/// Whether `auto` takes a GPU: only a hardware adapter
-/// ([`crate::gpu::auto_adapter`]). Says at info level why not otherwise. Every
-/// engine that offers `auto` (frame analysis, window aggregation) decides by
-/// this.
-pub fn auto_uses_the_gpu() -> bool {
-    match crate::gpu::preferred_adapter() {
-        None => {
-            tracing::info!("No GPU adapter found; using the CPU backend.");
-            false
-        }
-        Some(a) if a.is_cpu() => {
-            tracing::info!(
-                adapter = %a,
-                "Only a software GPU adapter found; using the CPU backend, which is faster \
-                 (--backend gpu runs the shaders on it)."
-            );
-            false
-        }
-        Some(_) => true,
-    }
 }

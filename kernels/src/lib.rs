@@ -16,15 +16,18 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod device;
 pub mod error;
 pub mod frame;
 pub mod gpu;
 pub mod kernel;
 pub mod metrics;
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod window;
 
-pub use backend::{Backend, BackendChoice, auto_uses_the_gpu, open};
+pub use backend::{Backend, BackendChoice};
+pub use device::{Device, auto_uses_the_gpu, open, open_aggregator};
 pub use error::{KernelError, Result};
 pub use frame::{FrameView, OwnedFrame, PixelFormat, Plane};
 pub use kernel::{FrameRaw, Kernel, KernelSet};

@@ -1,4 +1,5 @@
-//! Seeded synthetic frames for tests and benchmarks.
+//! Seeded synthetic frames for tests and benchmarks (the `synth` feature,
+//! which brings in `rand`; the crate's own tests always have it).
 //!
 //! Frames mix smooth gradients with noise so histograms are neither flat nor
 //! degenerate, and the padding bytes past each row are filled with noise too, so

@@ -19,11 +19,10 @@
 
 use rayon::prelude::*;
 
-use crate::error::{KernelError, Result};
+use crate::error::Result;
 use crate::window::layout::{
     COL_WORDS, HLL_BITS, HLL_REGISTERS, NO_SLOT, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS,
-    PCT_ZERO, SLOT_HEADER, SQ_FRACTION, SUM_FRACTION, col, order_key, slot_init, slot_words,
-    time_key,
+    PCT_ZERO, SLOT_HEADER, SQ_FRACTION, SUM_FRACTION, col, order_key, slot_words, time_key,
 };
 use crate::window::{AggInput, AggState, Aggregator};
 
@@ -159,24 +158,13 @@ pub fn aggregate(input: &AggInput<'_>, out: &mut AggState) {
 /// [`aggregate`], slot by slot from sorted rows when `sort` says so, else
 /// when the state is larger than [`SORT_ABOVE_BYTES`].
 fn fill(input: &AggInput<'_>, out: &mut AggState, sort: Option<bool>) {
+    out.reset_for(input);
     let columns = input.values.len() as u32;
     let n_hll = input.hashes.len() as u32;
     let stride = slot_words(columns) as usize;
     let slots = input.slot_count as usize;
-    let init = slot_init(columns);
-    out.columns = columns;
-    out.slots = input.slot_count;
-    out.words.clear();
-    out.words.reserve(slots * stride);
-    for _ in 0..slots {
-        out.words.extend_from_slice(&init);
-    }
     let hll_stride = (n_hll * HLL_REGISTERS) as usize;
-    out.hll.clear();
-    out.hll.resize(slots * hll_stride, 0);
     let pct_stride = (input.pct_columns * PCT_BINS) as usize;
-    out.pct.clear();
-    out.pct.resize(slots * pct_stride, 0);
     if slots == 0 {
         return;
     }
@@ -417,46 +405,10 @@ fn pass_c(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
     }
 }
 
-/// Checks that the inputs line up; shared by both backends.
-pub(crate) fn check(input: &AggInput<'_>) -> Result<()> {
-    let rows = input.slots.len();
-    let bad = |what: String| Err(KernelError::Internal(format!("aggregate input: {what}")));
-    if u32::try_from(rows).is_err() {
-        return bad(format!("{rows} rows in one batch"));
-    }
-    if input.first_last && input.ts.len() != rows {
-        return bad(format!("{} times for {rows} rows", input.ts.len()));
-    }
-    if input.valid.len() != input.values.len() || input.hash_valid.len() != input.hashes.len() {
-        return bad("a validity bitmap per column".into());
-    }
-    if input.pct_columns as usize > input.values.len() {
-        return bad("more percentile columns than value columns".into());
-    }
-    let words = rows.div_ceil(32);
-    for (v, valid) in input.values.iter().zip(input.valid) {
-        if v.len() != rows || valid.is_some_and(|b| b.len() < words) {
-            return bad("a value column of another length".into());
-        }
-    }
-    for (h, valid) in input.hashes.iter().zip(input.hash_valid) {
-        if h.len() != rows || valid.is_some_and(|b| b.len() < words) {
-            return bad("a hash column of another length".into());
-        }
-    }
-    if let Some(s) = input
-        .slots
-        .iter()
-        .find(|&&s| s != NO_SLOT && s >= input.slot_count)
-    {
-        return bad(format!("slot {s} of {}", input.slot_count));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::layout::slot_init;
 
     #[test]
     fn percentile_bins_follow_value_order() {

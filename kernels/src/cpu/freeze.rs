@@ -21,22 +21,10 @@ use rayon::prelude::*;
 use super::scene::row_sad;
 use crate::frame::{FrameView, OwnedFrame, PixelFormat};
 use crate::kernel::{FrameRaw, FreezeRaw};
-use crate::metrics::frozen_sad_bound;
+use crate::metrics::freeze_bound::{chroma_rows, frozen_sad_bound, samples};
 
 /// Rows summed by one rayon task.
 const BAND_ROWS: usize = 64;
-
-/// Rows of a chroma plane freezedetect compares: `height >> 1`.
-pub fn chroma_rows(height: u32) -> usize {
-    (height >> 1) as usize
-}
-
-/// Samples freezedetect divides the SAD by: `w * h` luma plus both chroma
-/// planes' `ceil(w / 2) * (h >> 1)`.
-pub fn samples(width: u32, height: u32) -> u64 {
-    let cw = u64::from(width.div_ceil(2));
-    u64::from(width) * u64::from(height) + 2 * cw * chroma_rows(height) as u64
-}
 
 /// Whether `frame` can be compared with `reference`: same size and format.
 pub fn comparable(frame: &FrameView<'_>, reference: &FrameView<'_>) -> bool {

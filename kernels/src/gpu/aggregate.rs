@@ -6,6 +6,9 @@
 //! the rows, one copy of the state into the staging buffer and one readback.
 //! Buffers grow to the largest batch seen and are reused, with their bind
 //! group. The words are the CPU twin's (`cpu/aggregate.rs`) bit for bit.
+//! [`aggregate_passes`](Aggregator::aggregate_passes) (hopping windows: one
+//! slot numbering per overlapping window) uploads the columns once and then,
+//! per pass, only its slots: one submission and one readback a pass.
 //!
 //! Strategy at every cardinality: one invocation a row, direct-indexed global
 //! atomics on the row's slot; the host numbers slots per batch, so the state
@@ -14,14 +17,14 @@
 
 use std::sync::Arc;
 
-use bytemuck::{Pod, Zeroable};
-
 use super::GpuContext;
 use super::pipeline;
 use super::readback::{Readback, wait_for};
+use super::shaders::AGGREGATE_KERNEL;
+use super::types::AggParams;
 use crate::error::{KernelError, Result};
 use crate::window::layout::{HLL_REGISTERS, PCT_BINS, slot_words};
-use crate::window::{AggInput, AggState, Aggregator};
+use crate::window::{AggInput, AggState, Aggregator, SlotPass};
 
 /// `shaders/aggregate.wgsl` (it needs none of the shared modules).
 pub const SOURCE: &str = include_str!("../../../shaders/aggregate.wgsl");
@@ -39,58 +42,6 @@ pub const ENTRIES: [&str; 4] = [ENTRY_INIT, ENTRY_A, ENTRY_B, ENTRY_C];
 
 /// Invocations per workgroup (WGSL `WORKGROUP_SIZE`).
 pub const WORKGROUP_SIZE: u32 = 256;
-
-/// Bind group 0 binding numbers of the aggregate shader.
-pub mod binding {
-    /// `params`: [`AggParams`](super::AggParams), a uniform.
-    pub const PARAMS: u32 = 0;
-    /// `slots`: one `u32` a row.
-    pub const SLOTS: u32 = 1;
-    /// `ts`: one i64 a row, as two words.
-    pub const TS: u32 = 2;
-    /// `values`: the f64 bits of every value column, column-major.
-    pub const VALUES: u32 = 3;
-    /// `valid`: a bitmap per value column, then per hashed column.
-    pub const VALID: u32 = 4;
-    /// `hashes`: the 64-bit hashes of every hashed column, column-major.
-    pub const HASHES: u32 = 5;
-    /// `state`: the slot words.
-    pub const STATE: u32 = 6;
-    /// `hll`: HyperLogLog registers.
-    pub const HLL: u32 = 7;
-    /// `pct`: percentile bins.
-    pub const PCT: u32 = 8;
-}
-
-/// The uniform of one call (WGSL `AggParams`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct AggParams {
-    /// Rows of the batch.
-    pub rows: u32,
-    /// Slots of the batch.
-    pub slot_count: u32,
-    /// Value columns.
-    pub columns: u32,
-    /// Words a slot.
-    pub slot_words: u32,
-    /// Words of each validity bitmap.
-    pub valid_words: u32,
-    /// Hashed columns.
-    pub hashed: u32,
-    /// Value columns with percentile bins.
-    pub pct_columns: u32,
-    /// 1 when pass C runs.
-    pub first_last: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
-    /// Padding.
-    pub _pad1: u32,
-    /// Padding.
-    pub _pad2: u32,
-    /// Padding.
-    pub _pad3: u32,
-}
 
 /// A storage buffer that grows to the largest size asked of it.
 #[derive(Debug, Default)]
@@ -153,19 +104,6 @@ pub struct GpuAggregator {
     last: Option<Dispatch>,
 }
 
-fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: false,
-            min_binding_size: wgpu::BufferSize::new(size_of::<AggParams>() as u64),
-        },
-        count: None,
-    }
-}
-
 /// Workgroups `(x, y)` covering `items` invocations.
 fn grid(items: u64, max_dim: u32) -> Result<(u32, u32)> {
     let groups = items.div_ceil(u64::from(WORKGROUP_SIZE)).max(1);
@@ -200,17 +138,7 @@ impl GpuAggregator {
         let built = ctx.scoped(|| {
             let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("osprey aggregate bind group layout"),
-                entries: &[
-                    uniform_entry(binding::PARAMS),
-                    pipeline::storage_entry(binding::SLOTS, true),
-                    pipeline::storage_entry(binding::TS, true),
-                    pipeline::storage_entry(binding::VALUES, true),
-                    pipeline::storage_entry(binding::VALID, true),
-                    pipeline::storage_entry(binding::HASHES, true),
-                    pipeline::storage_entry(binding::STATE, false),
-                    pipeline::storage_entry(binding::HLL, false),
-                    pipeline::storage_entry(binding::PCT, false),
-                ],
+                entries: &AGGREGATE_KERNEL.layout_entries(),
             });
             let module = pipeline::module(device, "osprey aggregate shader", SOURCE);
             let make = |entry: &str| {
@@ -264,13 +192,21 @@ impl GpuAggregator {
     }
 
     fn run(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        self.load(input, input.slot_count)?;
+        self.pass(input, out)
+    }
+
+    /// Sizes the buffers for `input`'s rows and up to `max_slots` slots, and
+    /// uploads its columns (times, values, validity, hashes): everything a
+    /// [`pass`](Self::pass) reads but the slots.
+    fn load(&mut self, input: &AggInput<'_>, max_slots: u32) -> Result<()> {
         let device = self.ctx.device();
         let queue = self.ctx.queue();
         let rows = input.slots.len();
         let columns = input.values.len() as u32;
         let hashed = input.hashes.len() as u32;
         let words = slot_words(columns);
-        let slots = u64::from(input.slot_count);
+        let slots = u64::from(max_slots);
         let state_bytes = slots * u64::from(words) * 4;
         let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
         let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
@@ -322,15 +258,30 @@ impl GpuAggregator {
             .ensure(device, "osprey aggregate pct", pct_bytes, copy_src);
         if changed || self.bind_group.is_none() {
             let entries = [
-                pipeline::whole_binding(binding::PARAMS, &self.params),
-                pipeline::whole_binding(binding::SLOTS, self.slots.get()),
-                pipeline::whole_binding(binding::TS, self.ts.get()),
-                pipeline::whole_binding(binding::VALUES, self.values.get()),
-                pipeline::whole_binding(binding::VALID, self.valid.get()),
-                pipeline::whole_binding(binding::HASHES, self.hashes.get()),
-                pipeline::whole_binding(binding::STATE, self.state.get()),
-                pipeline::whole_binding(binding::HLL, self.hll.get()),
-                pipeline::whole_binding(binding::PCT, self.pct.get()),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("params") }, &self.params),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("slots") },
+                    self.slots.get(),
+                ),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("ts") }, self.ts.get()),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("values") },
+                    self.values.get(),
+                ),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("valid") },
+                    self.valid.get(),
+                ),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("hashes") },
+                    self.hashes.get(),
+                ),
+                pipeline::whole_binding(
+                    const { AGGREGATE_KERNEL.number("state") },
+                    self.state.get(),
+                ),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("hll") }, self.hll.get()),
+                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("pct") }, self.pct.get()),
             ];
             self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("osprey aggregate bind group"),
@@ -339,19 +290,6 @@ impl GpuAggregator {
             }));
         }
 
-        let params = AggParams {
-            rows: rows as u32,
-            slot_count: input.slot_count,
-            columns,
-            slot_words: words,
-            valid_words: valid_words as u32,
-            hashed,
-            pct_columns: input.pct_columns,
-            first_last: u32::from(input.first_last),
-            ..AggParams::default()
-        };
-        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        queue.write_buffer(self.slots.get(), 0, bytemuck::cast_slice(input.slots));
         if input.first_last && !input.ts.is_empty() {
             queue.write_buffer(self.ts.get(), 0, bytemuck::cast_slice(input.ts));
         }
@@ -390,6 +328,36 @@ impl GpuAggregator {
             }
         }
 
+        Ok(())
+    }
+
+    /// Runs the passes over the columns [`load`](Self::load) put on the
+    /// device, with `input`'s slots, and reads the state back into `out`.
+    fn pass(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        let device = self.ctx.device();
+        let queue = self.ctx.queue();
+        let rows = input.slots.len();
+        let columns = input.values.len() as u32;
+        let hashed = input.hashes.len() as u32;
+        let words = slot_words(columns);
+        let slots = u64::from(input.slot_count);
+        let state_bytes = slots * u64::from(words) * 4;
+        let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
+        let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
+        let valid_words = rows.div_ceil(32).max(1);
+        let params = AggParams {
+            rows: rows as u32,
+            slot_count: input.slot_count,
+            columns,
+            slot_words: words,
+            valid_words: valid_words as u32,
+            hashed,
+            pct_columns: input.pct_columns,
+            first_last: u32::from(input.first_last),
+            ..AggParams::default()
+        };
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        queue.write_buffer(self.slots.get(), 0, bytemuck::cast_slice(input.slots));
         let dispatch = Dispatch {
             row_grid: grid(rows as u64, self.max_dim)?,
             init_grid: grid(slots * u64::from(words), self.max_dim)?,
@@ -537,10 +505,51 @@ impl Aggregator for GpuAggregator {
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
         input.check()?;
         if input.slot_count == 0 || input.slots.is_empty() {
-            crate::cpu::aggregate::aggregate(input, out);
+            out.reset_for(input);
             return Ok(());
         }
         let ctx = Arc::clone(&self.ctx);
         ctx.scoped(|| self.run(input, out))
+    }
+
+    fn aggregate_passes(
+        &mut self,
+        input: &AggInput<'_>,
+        passes: &[SlotPass<'_>],
+        out: &mut AggState,
+        each: &mut dyn FnMut(usize, &AggState),
+    ) -> Result<()> {
+        let gpu_passes = |p: &SlotPass<'_>| p.slot_count > 0 && !p.slots.is_empty();
+        let Some(max_slots) = passes
+            .iter()
+            .filter(|p| gpu_passes(p))
+            .map(|p| p.slot_count)
+            .max()
+        else {
+            // Nothing for the device: the states before any row.
+            for (k, pass) in passes.iter().enumerate() {
+                self.aggregate(&pass.of(input), out)?;
+                each(k, out);
+            }
+            return Ok(());
+        };
+        for pass in passes {
+            pass.of(input).check()?;
+        }
+        let ctx = Arc::clone(&self.ctx);
+        ctx.scoped(|| {
+            // The columns once; then per pass only its slots.
+            self.load(&passes[0].of(input), max_slots)?;
+            for (k, pass) in passes.iter().enumerate() {
+                let input = pass.of(input);
+                if gpu_passes(pass) {
+                    self.pass(&input, out)?;
+                } else {
+                    out.reset_for(&input);
+                }
+                each(k, out);
+            }
+            Ok(())
+        })
     }
 }

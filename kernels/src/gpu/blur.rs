@@ -13,14 +13,12 @@
 
 use std::num::NonZeroU64;
 
-use bytemuck::{Pod, Zeroable};
-
-use super::pipeline::{self, params_binding, params_entry, storage_entry, whole_binding};
-use super::readback::Readback;
-use super::types::{WORKGROUP_SIZE, binding};
+use super::pipeline::{self, params_binding, whole_binding};
+use super::shaders::BLUR_KERNEL;
+use super::stage::{Chunk, Stage};
+use super::types::{BlurFrame, WORKGROUP_SIZE};
 use crate::cpu::blur::BlurSetup;
 use crate::error::{KernelError, Result};
-use crate::frame::FrameView;
 use crate::kernel::{BlurBlock, BlurParams, FrameRaw};
 
 /// `shaders/blur.wgsl` with its shared module prepended.
@@ -46,47 +44,11 @@ pub const LAPLACIAN_BIAS: i64 = 1020;
 
 const _: () = assert!(TILE * TILE == WORKGROUP_SIZE);
 
-/// Binding numbers of the blur kernel's own buffers.
-pub mod bindings {
-    /// `blur`: the frame's [`BlurFrame`](super::BlurFrame), uniform, dynamic offset.
-    pub const FRAME: u32 = 2;
-    /// `diagonal`: widths of diagonal edges by steps.
-    pub const DIAGONAL: u32 = 3;
-    /// `img`: the blurred plane.
-    pub const IMG: u32 = 4;
-    /// `grad`: gradients and directions.
-    pub const GRAD: u32 = 5;
-    /// `nms`: suppressed gradients.
-    pub const NMS: u32 = 6;
-    /// `results`: per-frame sums.
-    pub const RESULTS: u32 = 7;
-}
-
-/// One frame's blur parameters (WGSL `BlurFrame`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct BlurFrame {
-    /// Block width in pixels.
-    pub block_width: u32,
-    /// Block height in pixels.
-    pub block_height: u32,
-    /// Whole blocks across.
-    pub cols: u32,
-    /// Whole blocks down.
-    pub rows: u32,
-    /// First word of the frame's results.
-    pub out_offset: u32,
-    /// Low threshold, 0-255.
-    pub low: u32,
-    /// High threshold, 0-255.
-    pub high: u32,
-    /// Steps searched on each side.
-    pub radius: u32,
-}
-
 /// One frame of the chunk being encoded.
 #[derive(Debug, Clone, Copy)]
 struct Planned {
+    /// Dynamic offset of the frame's entries in `params` and `blur`.
+    offset: u32,
     groups: (u32, u32),
     out_offset: u32,
     blocks: u32,
@@ -140,7 +102,7 @@ impl Growing {
     }
 }
 
-/// The compiled blur kernel, its scratch and its staging buffer.
+/// The compiled blur kernel and its scratch.
 #[derive(Debug)]
 pub(crate) struct BlurKernel {
     setup: BlurSetup,
@@ -150,7 +112,6 @@ pub(crate) struct BlurKernel {
     diagonal: wgpu::Buffer,
     images: [Growing; 3],
     results: Growing,
-    readback: Readback,
     bind_group: Option<wgpu::BindGroup>,
     planned: Vec<Planned>,
     param_bytes: Vec<u8>,
@@ -162,25 +123,9 @@ impl BlurKernel {
     pub(crate) fn new(device: &wgpu::Device, params: &BlurParams) -> Self {
         use wgpu::BufferUsages as U;
         let setup = BlurSetup::new(params);
-        let mut dynamic_uniform = params_entry(bindings::FRAME);
-        if let wgpu::BindingType::Buffer {
-            min_binding_size, ..
-        } = &mut dynamic_uniform.ty
-        {
-            *min_binding_size = NonZeroU64::new(size_of::<BlurFrame>() as u64);
-        }
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey blur bind group layout"),
-            entries: &[
-                params_entry(binding::PARAMS),
-                storage_entry(binding::FRAMES, true),
-                dynamic_uniform,
-                storage_entry(bindings::DIAGONAL, true),
-                storage_entry(bindings::IMG, false),
-                storage_entry(bindings::GRAD, false),
-                storage_entry(bindings::NMS, false),
-                storage_entry(bindings::RESULTS, false),
-            ],
+            entries: &BLUR_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey blur shader", SOURCE);
         let pipelines = ENTRIES
@@ -212,39 +157,27 @@ impl BlurKernel {
                 "osprey blur results",
                 U::STORAGE | U::COPY_SRC | U::COPY_DST,
             ),
-            readback: Readback::new("osprey blur staging"),
             bind_group: None,
             planned: Vec::new(),
             param_bytes: Vec::new(),
             result_words: 0,
         }
     }
+}
 
-    /// Records the blur dispatches of every frame of the chunk in their own
-    /// pass, and the copy of the results into the staging buffer. `params`
-    /// and `frames` are the backend's buffers (frame `i`'s
-    /// [`FrameParams`](super::types::FrameParams) at `i * param_stride`);
-    /// `rebind` says they were re-created since the last call.
+impl Stage for BlurKernel {
+    /// Plans the chunk's results and uniforms (frame `i`'s [`BlurFrame`] at
+    /// the same dynamic offset as its
+    /// [`FrameParams`](super::types::FrameParams)), grows, binds, uploads
+    /// the uniforms and clears the results.
     ///
     /// # Errors
     /// When a frame needs more workgroups than the adapter dispatches, or its
     /// results more words than a u32 indexes.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the backend's buffers and layout"
-    )]
-    pub(crate) fn encode(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        encoder: &mut wgpu::CommandEncoder,
-        params: &wgpu::Buffer,
-        frames_buffer: &wgpu::Buffer,
-        rebind: bool,
-        frames: &[FrameView<'_>],
-        param_stride: u64,
-        max_dim: u32,
-    ) -> Result<()> {
+    fn prepare(&mut self, chunk: &Chunk<'_>, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let (device, queue, frames) = (chunk.device, chunk.queue, chunk.frames);
+        let (params, frames_buffer) = (&chunk.buffers.params, &chunk.buffers.frames);
+        let (rebind, param_stride, max_dim) = (chunk.rebind, chunk.param_stride, chunk.max_dim);
         // Plan: results layout, dispatch sizes, per-frame uniforms.
         self.planned.clear();
         self.param_bytes.clear();
@@ -252,7 +185,11 @@ impl BlurKernel {
         self.param_bytes.resize(frames.len() * stride, 0);
         let mut words = 0u64;
         let mut pixels = 0u64;
-        for (frame, chunk) in frames.iter().zip(self.param_bytes.chunks_exact_mut(stride)) {
+        for (i, (frame, entry)) in frames
+            .iter()
+            .zip(self.param_bytes.chunks_exact_mut(stride))
+            .enumerate()
+        {
             let (w, h) = (frame.width(), frame.height());
             let grid = self.setup.grid(w, h);
             let blocks = u32::try_from(grid.count())
@@ -275,9 +212,10 @@ impl BlurKernel {
                 high: u32::from(self.setup.high),
                 radius: self.setup.radius,
             };
-            chunk[..size_of::<BlurFrame>()].copy_from_slice(bytemuck::bytes_of(&uniform));
+            entry[..size_of::<BlurFrame>()].copy_from_slice(bytemuck::bytes_of(&uniform));
             let interior = |n: u32| u64::from(n.saturating_sub(2));
             self.planned.push(Planned {
+                offset: chunk.dynamic_offset(i)?,
                 groups,
                 out_offset,
                 blocks,
@@ -302,7 +240,7 @@ impl BlurKernel {
         if grown {
             let [img, grad, nms] = &self.images;
             let frame_binding = wgpu::BindGroupEntry {
-                binding: bindings::FRAME,
+                binding: const { BLUR_KERNEL.number("blur") },
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: self.frame_params.get()?,
                     offset: 0,
@@ -313,73 +251,75 @@ impl BlurKernel {
                 label: Some("osprey blur bind group"),
                 layout: &self.layout,
                 entries: &[
-                    params_binding(binding::PARAMS, params),
-                    whole_binding(binding::FRAMES, frames_buffer),
+                    params_binding(const { BLUR_KERNEL.number("params") }, params),
+                    whole_binding(const { BLUR_KERNEL.number("frames") }, frames_buffer),
                     frame_binding,
-                    whole_binding(bindings::DIAGONAL, &self.diagonal),
-                    whole_binding(bindings::IMG, img.get()?),
-                    whole_binding(bindings::GRAD, grad.get()?),
-                    whole_binding(bindings::NMS, nms.get()?),
-                    whole_binding(bindings::RESULTS, self.results.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("diagonal") }, &self.diagonal),
+                    whole_binding(const { BLUR_KERNEL.number("img") }, img.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("grad") }, grad.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("nms") }, nms.get()?),
+                    whole_binding(const { BLUR_KERNEL.number("results") }, self.results.get()?),
                 ],
             }));
         }
-        let bind_group = self
-            .bind_group
-            .as_ref()
-            .ok_or_else(|| KernelError::Internal("blur bind group missing".into()))?;
         queue.write_buffer(self.frame_params.get()?, 0, &self.param_bytes);
-        let results = self.results.get()?;
-        encoder.clear_buffer(results, 0, Some(result_bytes));
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("osprey blur"),
-                timestamp_writes: None,
-            });
-            for (i, plan) in self.planned.iter().enumerate() {
-                let offset = u32::try_from(i as u64 * param_stride)
-                    .map_err(|_| KernelError::Internal("blur uniform offset".into()))?;
-                pass.set_bind_group(0, bind_group, &[offset, offset]);
-                for pipeline in &self.pipelines {
-                    pass.set_pipeline(pipeline);
-                    pass.dispatch_workgroups(plan.groups.0, plan.groups.1, 1);
-                }
-            }
-        }
-        let target = self.readback.target(device, result_bytes);
-        encoder.copy_buffer_to_buffer(results, 0, target, 0, result_bytes);
+        encoder.clear_buffer(self.results.get()?, 0, Some(result_bytes));
         Ok(())
     }
 
-    /// Reads the results of the last [`encode`](Self::encode) into `out`
-    /// (one entry a frame encoded), once its submission has finished.
-    ///
-    /// # Errors
-    /// When the staging buffer cannot be mapped.
-    pub(crate) fn read(&self, device: &wgpu::Device, out: &mut [FrameRaw]) -> Result<()> {
+    /// Per frame, the four steps in order.
+    fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let Some(bind_group) = &self.bind_group else {
+            return;
+        };
+        for plan in &self.planned {
+            pass.set_bind_group(0, bind_group, &[plan.offset, plan.offset]);
+            for pipeline in &self.pipelines {
+                pass.set_pipeline(pipeline);
+                pass.dispatch_workgroups(plan.groups.0, plan.groups.1, 1);
+            }
+        }
+    }
+
+    fn readback_bytes(&self) -> u64 {
+        u64::from(self.result_words) * 4
+    }
+
+    fn copy_out(
+        &self,
+        _: &Chunk<'_>,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        if let Ok(results) = self.results.get() {
+            encoder.copy_buffer_to_buffer(results, 0, staging, offset, self.readback_bytes());
+        }
+    }
+
+    /// Each frame's Laplacian sums and block records.
+    fn read(&mut self, _: &Chunk<'_>, bytes: &[u8], out: &mut [FrameRaw]) -> Result<()> {
         let planned = &self.planned;
-        self.readback
-            .read(device, u64::from(self.result_words) * 4, |bytes| {
-                for (raw, plan) in out.iter_mut().zip(planned) {
-                    let word = |k: u32| {
-                        let at = (plan.out_offset + k) as usize * 4;
-                        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-                    };
-                    let wide = |k: u32| u64::from(word(k + 1)) << 32 | u64::from(word(k));
-                    let blur = &mut raw.blur;
-                    blur.laplacian_count = plan.laplacian_count;
-                    let count = i64::try_from(plan.laplacian_count).unwrap_or(i64::MAX);
-                    blur.laplacian_sum = wide(0) as i64 - LAPLACIAN_BIAS * count;
-                    blur.laplacian_sq = wide(2);
-                    blur.blocks.clear();
-                    blur.blocks.extend((0..plan.blocks).map(|b| {
-                        let k = HEADER_WORDS + b * BLOCK_WORDS;
-                        BlurBlock {
-                            width_sum: wide(k),
-                            edges: word(k + 2),
-                        }
-                    }));
+        for (raw, plan) in out.iter_mut().zip(planned) {
+            let word = |k: u32| {
+                let at = (plan.out_offset + k) as usize * 4;
+                u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+            };
+            let wide = |k: u32| u64::from(word(k + 1)) << 32 | u64::from(word(k));
+            let blur = &mut raw.blur;
+            blur.laplacian_count = plan.laplacian_count;
+            let count = i64::try_from(plan.laplacian_count).unwrap_or(i64::MAX);
+            blur.laplacian_sum = wide(0) as i64 - LAPLACIAN_BIAS * count;
+            blur.laplacian_sq = wide(2);
+            blur.blocks.clear();
+            blur.blocks.extend((0..plan.blocks).map(|b| {
+                let k = HEADER_WORDS + b * BLOCK_WORDS;
+                BlurBlock {
+                    width_sum: wide(k),
+                    edges: word(k + 2),
                 }
-            })
+            }));
+        }
+        Ok(())
     }
 }

@@ -6,12 +6,11 @@
 //! one dispatch over the three output planes and one readback. The arithmetic
 //! is the CPU twin's, `cpu/downscale.rs`, which also checks the request.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::GpuContext;
 use super::pipeline;
 use super::readback::{Readback, wait_for};
-use super::types::WORKGROUP_SIZE;
+use super::shaders::DOWNSCALE_KERNEL;
+use super::types::{DownscaleParams, PlaneParams, WORKGROUP_SIZE};
 use super::upload::{self, FrameSlot};
 use crate::cpu::downscale::{check_target, prepare_output, source_planes};
 use crate::error::{KernelError, Result};
@@ -22,55 +21,6 @@ pub const SOURCE: &str = include_str!("../../../shaders/downscale.wgsl");
 
 /// Entry point of the downscale kernel.
 pub const ENTRY: &str = "downscale";
-
-/// Bind group 0 binding numbers of the downscale shader.
-pub mod binding {
-    /// `params`: [`DownscaleParams`](super::DownscaleParams), a uniform.
-    pub const PARAMS: u32 = 0;
-    /// `src`: the packed source frame, `array<u32>`.
-    pub const SRC: u32 = 1;
-    /// `dst`: the three output planes, `array<u32>`.
-    pub const DST: u32 = 2;
-}
-
-/// One plane of the source and the output it becomes (WGSL `PlaneParams`).
-/// Offsets and strides count 32-bit words; widths and heights count samples.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct PlaneParams {
-    /// Word offset of the source plane in `src`.
-    pub src_offset: u32,
-    /// Words from one source row to the next.
-    pub src_stride: u32,
-    /// Source samples a row.
-    pub src_width: u32,
-    /// Source rows.
-    pub src_height: u32,
-    /// Bytes from one source sample to the next (1, or 2 for NV12 chroma).
-    pub step: u32,
-    /// Byte of a row's first sample (1 for NV12's V, else 0).
-    pub phase: u32,
-    /// Word offset of the output plane in `dst`.
-    pub dst_offset: u32,
-    /// Words from one output row to the next.
-    pub dst_stride: u32,
-    /// Output samples a row.
-    pub dst_width: u32,
-    /// Output rows.
-    pub dst_height: u32,
-    /// Padding to 16 bytes (uniform array stride).
-    pub _pad0: u32,
-    /// Padding to 16 bytes (uniform array stride).
-    pub _pad1: u32,
-}
-
-/// The uniform of one call: Y, U, V (WGSL `DownscaleParams`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct DownscaleParams {
-    /// Y, U, V.
-    pub planes: [PlaneParams; 3],
-}
 
 /// The compiled pipeline, made on first use.
 #[derive(Debug)]
@@ -185,22 +135,7 @@ impl DownscaleKernel {
         self.pipeline.get_or_insert_with(|| {
             let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("osprey downscale bind group layout"),
-                entries: &[
-                    wgpu::BindGroupLayoutEntry {
-                        binding: binding::PARAMS,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: false,
-                            min_binding_size: wgpu::BufferSize::new(
-                                size_of::<DownscaleParams>() as u64
-                            ),
-                        },
-                        count: None,
-                    },
-                    pipeline::storage_entry(binding::SRC, true),
-                    pipeline::storage_entry(binding::DST, false),
-                ],
+                entries: &DOWNSCALE_KERNEL.layout_entries(),
             });
             let module = pipeline::module(device, "osprey downscale shader", SOURCE);
             let compute = pipeline::compute(device, "osprey downscale", &layout, &module, ENTRY);
@@ -281,9 +216,9 @@ impl DownscaleKernel {
             label: Some("osprey downscale bind group"),
             layout: &pipe.layout,
             entries: &[
-                pipeline::whole_binding(binding::PARAMS, &pipe.params),
-                pipeline::whole_binding(binding::SRC, src),
-                pipeline::whole_binding(binding::DST, dst),
+                pipeline::whole_binding(const { DOWNSCALE_KERNEL.number("params") }, &pipe.params),
+                pipeline::whole_binding(const { DOWNSCALE_KERNEL.number("src") }, src),
+                pipeline::whole_binding(const { DOWNSCALE_KERNEL.number("dst") }, dst),
             ],
         });
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {

@@ -11,18 +11,17 @@
 //! be compared at all (a reference exists with its size and format) and the
 //! bound ([`frozen_sad_bound`]) for its sample count.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::buffers::{PrevFrame, PrevSlot};
 use super::pipeline::{self, grid};
-use super::readback::Readback;
-use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal, binding as shared};
+use super::shaders::FREEZE_KERNEL;
+use super::stage::{Chunk, Stage};
+use super::types::FreezeFrame;
+use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal};
 use super::upload::FrameSlot;
-use crate::cpu::freeze::samples;
 use crate::error::{KernelError, Result};
 use crate::frame::{FrameView, PixelFormat};
 use crate::kernel::{FrameRaw, FreezeRaw};
-use crate::metrics::frozen_sad_bound;
+use crate::metrics::freeze_bound::{frozen_sad_bound, samples};
 
 /// Entry point of the SAD against the reference.
 pub const ENTRY_SAD: &str = "freeze_sad";
@@ -42,51 +41,9 @@ pub const SOURCE: &str = concat!(
     include_str!("../../../shaders/freeze.wgsl"),
 );
 
-/// Binding numbers of the freeze kernel's own buffers (`params`, `frames` and
-/// `sad` keep the shared numbers).
-pub mod binding {
-    /// `freeze_frames`: one [`FreezeFrame`](super::FreezeFrame) a frame, then the slot's.
-    pub const FREEZE_FRAMES: u32 = 6;
-    /// `freeze_state`: where the reference is, then each frame's decision.
-    pub const FREEZE_STATE: u32 = 7;
-    /// `freeze_slot`: the reference kept from an earlier chunk.
-    pub const FREEZE_SLOT: u32 = 8;
-}
-
 /// Words of `freeze_state` before the decisions (WGSL `STATE_FROZEN`): the
 /// reference's source and its entry in `freeze_frames`.
 pub const STATE_FROZEN: u32 = 2;
-
-/// Where a frame's planes lie and what it is compared with (WGSL
-/// `FreezeFrame`). Offsets and strides count 32-bit words.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct FreezeFrame {
-    /// Offset of the luma plane.
-    pub y_offset: u32,
-    /// Luma row stride.
-    pub y_stride: u32,
-    /// Offset of the U (or UV) plane.
-    pub u_offset: u32,
-    /// Its row stride.
-    pub u_stride: u32,
-    /// Offset of the V plane (I420).
-    pub v_offset: u32,
-    /// Its row stride.
-    pub v_stride: u32,
-    /// The frame's first word (its luma plane).
-    pub start: u32,
-    /// Words from `start` to the frame's end.
-    pub words: u32,
-    /// Low word of the largest frozen SAD.
-    pub bound_lo: u32,
-    /// High word of the largest frozen SAD.
-    pub bound_hi: u32,
-    /// 1 when the frame has the reference's size and format.
-    pub comparable: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
-}
 
 impl FreezeFrame {
     /// The entry of a frame laid out at `slot`.
@@ -134,7 +91,7 @@ fn storage(
     })
 }
 
-/// The compiled freeze kernel, its buffers, the reference slot and its readback.
+/// The compiled freeze kernel, its buffers and the reference slot.
 #[derive(Debug)]
 pub(crate) struct FreezeKernel {
     noise: f64,
@@ -149,7 +106,6 @@ pub(crate) struct FreezeKernel {
     /// The reference from an earlier chunk; `frame` is `None` at the start of
     /// a stream.
     slot: PrevSlot,
-    readback: Readback,
     // Per chunk, reused.
     entries: Vec<FreezeFrame>,
     /// Each frame's params offset and its SAD grid, `None` when not compared.
@@ -165,14 +121,7 @@ impl FreezeKernel {
         use wgpu::BufferUsages as U;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey freeze bind group layout"),
-            entries: &[
-                pipeline::params_entry(shared::PARAMS),
-                pipeline::storage_entry(shared::FRAMES, true),
-                pipeline::storage_entry(shared::SAD, false),
-                pipeline::storage_entry(binding::FREEZE_FRAMES, true),
-                pipeline::storage_entry(binding::FREEZE_STATE, false),
-                pipeline::storage_entry(binding::FREEZE_SLOT, false),
-            ],
+            entries: &FREEZE_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey freeze shader", SOURCE);
         let build = |entry| pipeline::compute(device, entry, &layout, &module, entry);
@@ -188,7 +137,6 @@ impl FreezeKernel {
             state: storage(device, "osprey freeze state", 16, U::COPY_DST | U::COPY_SRC),
             sad: storage(device, "osprey freeze sums", 16, U::COPY_DST | U::COPY_SRC),
             slot: PrevSlot::new(device),
-            readback: Readback::new("osprey freeze staging"),
             layout,
             entries: Vec::new(),
             dispatches: Vec::new(),
@@ -198,30 +146,20 @@ impl FreezeKernel {
         }
     }
 
-    /// Plans the chunk (laid out at `slots`), uploads its entries and the
-    /// reference's location, clears the sums and binds. `rebind` says the
-    /// backend re-created `params` or `packed`; `dynamic_offset(i)` is frame
-    /// `i`'s offset into `params`.
-    ///
-    /// # Errors
-    /// When a frame needs more workgroups than the adapter dispatches.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the backend's buffers and limits"
-    )]
-    pub(crate) fn prepare(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        encoder: &mut wgpu::CommandEncoder,
-        frames: &[FrameView<'_>],
-        slots: &[FrameSlot],
-        params: &wgpu::Buffer,
-        packed: &wgpu::Buffer,
-        mut rebind: bool,
-        dynamic_offset: impl Fn(usize) -> u32,
-        max_dim: u32,
-    ) -> Result<()> {
+    /// Forgets the reference, as at the start of a stream.
+    pub(crate) fn reset(&mut self) {
+        self.slot.frame = None;
+    }
+}
+
+impl Stage for FreezeKernel {
+    /// Plans the chunk, uploads its entries and the reference's location,
+    /// clears the sums and binds.
+    fn prepare(&mut self, chunk: &Chunk<'_>, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let (device, queue, frames, slots) = (chunk.device, chunk.queue, chunk.frames, chunk.slots);
+        let (params, packed, max_dim) =
+            (&chunk.buffers.params, &chunk.buffers.frames, chunk.max_dim);
+        let mut rebind = chunk.rebind;
         use wgpu::BufferUsages as U;
         self.entries.clear();
         self.dispatches.clear();
@@ -240,7 +178,7 @@ impl FreezeKernel {
             } else {
                 None
             };
-            self.dispatches.push((dynamic_offset(i), sad_grid));
+            self.dispatches.push((chunk.dynamic_offset(i)?, sad_grid));
             largest = largest.max(slot.size());
         }
         let n = frames.len();
@@ -292,21 +230,30 @@ impl FreezeKernel {
                 label: Some("osprey freeze bind group"),
                 layout: &self.layout,
                 entries: &[
-                    pipeline::params_binding(shared::PARAMS, params),
-                    pipeline::whole_binding(shared::FRAMES, packed),
-                    pipeline::whole_binding(shared::SAD, &self.sad),
-                    pipeline::whole_binding(binding::FREEZE_FRAMES, &self.frames),
-                    pipeline::whole_binding(binding::FREEZE_STATE, &self.state),
-                    pipeline::whole_binding(binding::FREEZE_SLOT, &self.slot.buffer),
+                    pipeline::params_binding(const { FREEZE_KERNEL.number("params") }, params),
+                    pipeline::whole_binding(const { FREEZE_KERNEL.number("frames") }, packed),
+                    pipeline::whole_binding(const { FREEZE_KERNEL.number("sad") }, &self.sad),
+                    pipeline::whole_binding(
+                        const { FREEZE_KERNEL.number("freeze_frames") },
+                        &self.frames,
+                    ),
+                    pipeline::whole_binding(
+                        const { FREEZE_KERNEL.number("freeze_state") },
+                        &self.state,
+                    ),
+                    pipeline::whole_binding(
+                        const { FREEZE_KERNEL.number("freeze_slot") },
+                        &self.slot.buffer,
+                    ),
                 ],
             }));
         }
         Ok(())
     }
 
-    /// Records, per frame in order, its SAD (when compared) and its decision,
-    /// then the copy of the reference into the slot.
-    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+    /// Per frame in order, its SAD (when compared) and its decision, then the
+    /// copy of the reference into the slot.
+    fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
         let Some(bind_group) = &self.bind_group else {
             return;
         };
@@ -324,49 +271,46 @@ impl FreezeKernel {
         pass.dispatch_workgroups(self.keep_grid.0, self.keep_grid.1, 1);
     }
 
-    /// Records the copy of the sums and decisions into the staging buffer.
-    pub(crate) fn copy_out(&mut self, device: &wgpu::Device, encoder: &mut wgpu::CommandEncoder) {
-        let target = self
-            .readback
-            .target(device, self.sad_bytes + self.state_bytes);
-        encoder.copy_buffer_to_buffer(&self.sad, 0, target, 0, self.sad_bytes);
-        encoder.copy_buffer_to_buffer(&self.state, 0, target, self.sad_bytes, self.state_bytes);
+    fn readback_bytes(&self) -> u64 {
+        self.sad_bytes + self.state_bytes
     }
 
-    /// Fills `out[i].freeze` once the submission has finished, and records
-    /// which frame the slot now holds.
-    ///
-    /// # Errors
-    /// When the staging buffer cannot be mapped.
-    pub(crate) fn read(
-        &mut self,
-        device: &wgpu::Device,
-        frames: &[FrameView<'_>],
-        slots: &[FrameSlot],
-        out: &mut [FrameRaw],
-    ) -> Result<()> {
+    /// The sums, then the decisions.
+    fn copy_out(
+        &self,
+        _: &Chunk<'_>,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(&self.sad, 0, staging, offset, self.sad_bytes);
+        let after = offset + self.sad_bytes;
+        encoder.copy_buffer_to_buffer(&self.state, 0, staging, after, self.state_bytes);
+    }
+
+    /// Fills `out[i].freeze`, and records which frame the slot now holds.
+    fn read(&mut self, chunk: &Chunk<'_>, bytes: &[u8], out: &mut [FrameRaw]) -> Result<()> {
+        let (frames, slots) = (chunk.frames, chunk.slots);
         let (sad_bytes, entries) = (self.sad_bytes as usize, &self.entries);
-        let reference = self
-            .readback
-            .read(device, self.sad_bytes + self.state_bytes, |bytes| {
-                let word = |at: usize| bytemuck::pod_read_unaligned::<u32>(&bytes[at..at + 4]);
-                let mut reference = None;
-                for (i, raw) in out.iter_mut().enumerate() {
-                    let at = i * SAD_PER_FRAME as usize * size_of::<SadTotal>();
-                    let sad: SadTotal =
-                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
-                    let frozen = word(sad_bytes + (STATE_FROZEN as usize + i) * 4) != 0;
-                    raw.freeze = (entries[i].comparable != 0).then_some(FreezeRaw {
-                        sad: sad.value(),
-                        frozen,
-                    });
-                    if !frozen {
-                        reference = Some(i);
-                    }
+        let reference = {
+            let word = |at: usize| bytemuck::pod_read_unaligned::<u32>(&bytes[at..at + 4]);
+            let mut reference = None;
+            for (i, raw) in out.iter_mut().enumerate() {
+                let at = i * SAD_PER_FRAME as usize * size_of::<SadTotal>();
+                let sad: SadTotal =
+                    bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<SadTotal>()]);
+                let frozen = word(sad_bytes + (STATE_FROZEN as usize + i) * 4) != 0;
+                raw.freeze = (entries[i].comparable != 0).then_some(FreezeRaw {
+                    sad: sad.value(),
+                    frozen,
+                });
+                if !frozen {
+                    reference = Some(i);
                 }
-                let source = word(sad_bytes);
-                (reference, source)
-            })?;
+            }
+            let source = word(sad_bytes);
+            (reference, source)
+        };
         match reference {
             (Some(k), PREV_CHUNK) => {
                 let frame = &frames[k];
@@ -384,11 +328,6 @@ impl FreezeKernel {
                 "freeze: the device moved the reference elsewhere".into(),
             )),
         }
-    }
-
-    /// Forgets the reference, as at the start of a stream.
-    pub(crate) fn reset(&mut self) {
-        self.slot.frame = None;
     }
 }
 

@@ -2,10 +2,12 @@
 //! wgpu reaches (Vulkan, Metal, DX12; Mesa's lavapipe counts).
 //!
 //! One [`analyze`](Backend::analyze) call is one chunk: the host packs every
-//! frame's planes into one upload buffer (`upload.rs`), records the kernels'
-//! dispatches for all frames in one compute pass ([`stats`], [`scene`],
-//! [`freeze`] and the others),
-//! submits once, and reads the per-frame integers back (`readback.rs`). A chunk
+//! frame's planes into one upload buffer (`upload.rs`); then every kernel
+//! that runs ([`stats`], [`scene`], [`motion`], [`freeze`], [`blur`]) is a
+//! stage (`stage.rs`) driven through the same steps over one per-chunk
+//! context: prepare, dispatch for all frames in one compute pass, copy out
+//! into its range of one staging buffer; the host submits once, waits once
+//! and maps once (`readback.rs`) to read every stage's integers. A chunk
 //! too large for one storage binding is split into several submissions. A
 //! frame too large for the device's limits on its own (`fit.rs`: an
 //! 8192x8192 frame's blur images on lavapipe) is analysed by the CPU twin
@@ -15,10 +17,11 @@
 //! compares the next chunk's first frame with, stays on the GPU.
 //!
 //! Modules: [`GpuContext`] (adapter, device, queue, error scopes),
-//! [`list_adapters`]/[`preferred_adapter`], [`types`] (everything shared with
-//! WGSL), [`shaders`] (the composed WGSL sources).
+//! [`list_adapters`]/[`preferred_adapter`], [`types`] (every struct shared
+//! with WGSL), [`shaders`] (the composed WGSL sources and the table of entry
+//! points, workgroup sizes and bindings).
 
-mod adapters;
+pub(crate) mod adapters;
 pub mod aggregate;
 pub mod blur;
 mod buffers;
@@ -31,6 +34,7 @@ mod pipeline;
 mod readback;
 pub mod scene;
 pub mod shaders;
+mod stage;
 pub mod stats;
 mod timings;
 pub mod types;
@@ -49,11 +53,10 @@ pub use wgpu;
 use self::buffers::{ChunkBuffers, PrevFrame, PrevSlot, param_stride};
 use self::fit::{FitLimits, misfit, worst_frame_bytes};
 use self::readback::{Readback, wait_for};
-use self::scene::{SceneKernel, scene_grid};
-use self::stats::{StatsGrid, StatsKernel};
-use self::types::{
-    FORMAT_NV12, FrameHist, FrameParams, PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal,
-};
+use self::scene::SceneKernel;
+use self::stage::{Chunk, Stage, readback_ranges};
+use self::stats::StatsKernel;
+use self::types::{FrameParams, PREV_CHUNK, PREV_SLOT};
 use self::upload::FrameSlot;
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
@@ -108,8 +111,8 @@ pub struct GpuBackend {
     slots: Vec<FrameSlot>,
     params: Vec<FrameParams>,
     param_bytes: Vec<u8>,
-    stats_grids: Vec<(u32, StatsGrid)>,
-    scene_grids: Vec<(u32, (u32, u32))>,
+    /// Each stage's range of the staging buffer, for the chunk being run.
+    ranges: Vec<std::ops::Range<u64>>,
 }
 
 impl GpuBackend {
@@ -138,7 +141,9 @@ impl GpuBackend {
                 kernels
                     .needs_luma_histogram()
                     .then(|| StatsKernel::new(device)),
-                kernels.needs_luma_sad().then(|| SceneKernel::new(device)),
+                kernels
+                    .needs_luma_sad()
+                    .then(|| SceneKernel::new(device, kernels.needs_luma_histogram())),
                 PrevSlot::new(device),
             ))
         })?;
@@ -186,8 +191,7 @@ impl GpuBackend {
             slots: Vec::new(),
             params: Vec::new(),
             param_bytes: Vec::new(),
-            stats_grids: Vec::new(),
-            scene_grids: Vec::new(),
+            ranges: Vec::new(),
             ctx,
         })
     }
@@ -380,7 +384,9 @@ impl GpuBackend {
         end
     }
 
-    /// Runs one submission: upload, dispatch, readback.
+    /// Runs one submission: upload the chunk, then every stage over one
+    /// [`Chunk`] (prepare, dispatch in one pass, copy out), one submission,
+    /// one wait and one readback.
     fn run(
         &mut self,
         frames: &[FrameView<'_>],
@@ -426,27 +432,6 @@ impl GpuBackend {
             .buffers
             .as_ref()
             .expect("the buffers were created just above");
-        if rebind {
-            if let Some(stats) = &mut self.stats {
-                stats.bind(
-                    device,
-                    &buffers.params,
-                    &buffers.frames,
-                    &self.prev.buffer,
-                    &buffers.sad,
-                    &buffers.hist,
-                );
-            }
-            if let Some(scene) = &mut self.scene {
-                scene.bind(
-                    device,
-                    &buffers.params,
-                    &buffers.frames,
-                    &self.prev.buffer,
-                    &buffers.sad,
-                );
-            }
-        }
 
         // Upload: parameters, then every frame's planes straight into wgpu's
         // staging memory.
@@ -472,160 +457,60 @@ impl GpuBackend {
         timings.upload += started.elapsed();
         timings.bytes_uploaded += upload_bytes;
 
-        // Dispatch: every kernel over every frame in one pass, one submission.
+        // Dispatch: every stage over every frame in one pass, one submission.
         let started = Instant::now();
-        let dynamic_offset = |i: usize| {
-            u32::try_from(i as u64 * self.param_stride).expect("few frames a submission")
+        let chunk = Chunk {
+            device,
+            queue,
+            frames,
+            slots: &self.slots,
+            params: &self.params,
+            buffers,
+            prev: &self.prev,
+            rebind,
+            param_stride: self.param_stride,
+            max_dim: self.max_dim,
         };
-        let hist_bytes = (n * size_of::<FrameHist>()) as u64;
-        let sad_bytes = (n * SAD_PER_FRAME as usize * size_of::<SadTotal>()) as u64;
-        self.stats_grids.clear();
-        self.scene_grids.clear();
-        for (i, (frame, params)) in frames.iter().zip(&self.params).enumerate() {
-            let (w, h) = (frame.width(), frame.height());
-            if self.stats.is_some() {
-                let grid = StatsGrid::new(w, h, params.format == FORMAT_NV12, self.max_dim)?;
-                self.stats_grids.push((dynamic_offset(i), grid));
-            }
-            if self.scene.is_some() && params.prev_source != PREV_NONE {
-                self.scene_grids
-                    .push((dynamic_offset(i), scene_grid(w, h, self.max_dim)?));
-            }
-        }
-        if let Some(motion) = &mut self.motion {
-            let (params, packed) = (&buffers.params, &buffers.frames);
-            motion.prepare(
-                device,
-                queue,
-                frames,
-                params,
-                packed,
-                rebind,
-                dynamic_offset,
-                self.max_dim,
-            )?;
-        }
-        if let Some(freeze) = &mut self.freeze {
-            let (params, packed) = (&buffers.params, &buffers.frames);
-            let slots = &self.slots;
-            freeze.prepare(
-                device,
-                queue,
-                &mut encoder,
-                frames,
-                slots,
-                params,
-                packed,
-                rebind,
-                dynamic_offset,
-                self.max_dim,
-            )?;
-        }
-        if self.stats.is_some() {
-            encoder.clear_buffer(&buffers.hist, 0, Some(hist_bytes));
-        }
-        if self.scene.is_some() {
-            encoder.clear_buffer(&buffers.sad, 0, Some(sad_bytes));
+        let mut stages: Vec<&mut dyn Stage> = Vec::with_capacity(5);
+        let kernels: [Option<&mut dyn Stage>; 5] = [
+            self.stats.as_mut().map(|s| s as &mut dyn Stage),
+            self.scene.as_mut().map(|s| s as &mut dyn Stage),
+            self.motion.as_mut().map(|s| s as &mut dyn Stage),
+            self.freeze.as_mut().map(|s| s as &mut dyn Stage),
+            self.blur.as_mut().map(|s| s as &mut dyn Stage),
+        ];
+        stages.extend(kernels.into_iter().flatten());
+        for stage in &mut stages {
+            stage.prepare(&chunk, &mut encoder)?;
         }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("osprey kernels"),
                 timestamp_writes: None,
             });
-            if let Some(stats) = &self.stats {
-                stats.encode(&mut pass, &self.stats_grids);
-            }
-            if let Some(scene) = &self.scene {
-                scene.encode(&mut pass, &self.scene_grids);
-            }
-            if let Some(motion) = &self.motion {
-                motion.encode(&mut pass);
-            }
-            if let Some(freeze) = &self.freeze {
-                freeze.encode(&mut pass);
+            for stage in &stages {
+                stage.dispatch(&mut pass);
             }
         }
-        let stats_len = if self.stats.is_some() { hist_bytes } else { 0 };
-        let sad_len = if self.scene.is_some() { sad_bytes } else { 0 };
-        if self.scene.is_some() {
-            // The next chunk's first frame compares with this chunk's last.
-            encoder.copy_buffer_to_buffer(
-                &buffers.frames,
-                last_slot.luma().offset,
-                &self.prev.buffer,
-                0,
-                last_slot.size(),
-            );
-        }
-        let target = self.readback.target(device, stats_len + sad_len);
-        if stats_len > 0 {
-            encoder.copy_buffer_to_buffer(&buffers.hist, 0, target, 0, stats_len);
-        }
-        if sad_len > 0 {
-            encoder.copy_buffer_to_buffer(&buffers.sad, 0, target, stats_len, sad_len);
-        }
-        if let Some(motion) = &mut self.motion {
-            motion.copy_out(device, &mut encoder);
-        }
-        if let Some(freeze) = &mut self.freeze {
-            freeze.copy_out(device, &mut encoder);
-        }
-        if let Some(blur) = &mut self.blur {
-            let (params, packed) = (&buffers.params, &buffers.frames);
-            let (stride, max_dim) = (self.param_stride, self.max_dim);
-            blur.encode(
-                device,
-                queue,
-                &mut encoder,
-                params,
-                packed,
-                rebind,
-                frames,
-                stride,
-                max_dim,
-            )?;
+        let total = readback_ranges(&stages, &mut self.ranges);
+        let target = self.readback.target(device, total);
+        for (stage, range) in stages.iter().zip(&self.ranges) {
+            stage.copy_out(&chunk, &mut encoder, target, range.start);
         }
         let submission = queue.submit([encoder.finish()]);
         wait_for(device, submission)?;
         timings.dispatch += started.elapsed();
 
-        // Readback.
+        // Readback: one map for every stage.
         let started = Instant::now();
-        let params = &self.params;
-        self.readback.read(device, stats_len + sad_len, |bytes| {
-            for (i, raw) in out.iter_mut().enumerate() {
-                if stats_len > 0 {
-                    let at = i * size_of::<FrameHist>();
-                    let hist: FrameHist =
-                        bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<FrameHist>()]);
-                    raw.hist = hist.to_channels();
-                    raw.hue_hist = hist.hue_bins();
-                }
-                if sad_len > 0 && params[i].prev_source != PREV_NONE {
-                    let sad = |k: usize| {
-                        let at = stats_len as usize
-                            + (i * SAD_PER_FRAME as usize + k) * size_of::<SadTotal>();
-                        bytemuck::pod_read_unaligned::<SadTotal>(
-                            &bytes[at..at + size_of::<SadTotal>()],
-                        )
-                        .value()
-                    };
-                    raw.luma_sad = Some(sad(0));
-                    if stats_len > 0 && params[i].prev_chroma != 0 {
-                        raw.chroma_sad = Some([sad(1), sad(2)]);
-                    }
-                }
+        let ranges = &self.ranges;
+        self.readback.read(device, total, |bytes| {
+            for (stage, range) in stages.iter_mut().zip(ranges) {
+                let range = range.start as usize..range.end as usize;
+                stage.read(&chunk, &bytes[range], out)?;
             }
-        })?;
-        if let Some(motion) = &self.motion {
-            motion.read(device, out)?;
-        }
-        if let Some(blur) = &self.blur {
-            blur.read(device, out)?;
-        }
-        if let Some(freeze) = &mut self.freeze {
-            freeze.read(device, frames, &self.slots, out)?;
-        }
+            Ok::<(), KernelError>(())
+        })??;
         timings.readback += started.elapsed();
         timings.submissions += 1;
 

@@ -7,13 +7,11 @@
 //! dispatch, and its bytes in `motion_out`, which this kernel reads back into
 //! [`FrameRaw::motion`] with its own staging buffer.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::pipeline::{self, grid};
-use super::readback::Readback;
-use super::types::binding as shared;
+use super::shaders::MOTION_KERNEL;
+use super::stage::{Chunk, Stage};
+use super::types::MotionFrame;
 use crate::error::{KernelError, Result};
-use crate::frame::FrameView;
 use crate::kernel::FrameRaw;
 use crate::metrics::motion::resample::ResampleCache;
 
@@ -26,31 +24,6 @@ pub const SOURCE: &str = concat!(
     "\n",
     include_str!("../../../shaders/motion.wgsl"),
 );
-
-/// Binding numbers of the motion kernel's own buffers (`params` and `frames`
-/// keep the shared numbers).
-pub mod binding {
-    /// `motion_frames`: one [`MotionFrame`](super::MotionFrame) a frame.
-    pub const MOTION_FRAMES: u32 = 6;
-    /// `motion_tables`: the index tables of the chunk's frame sizes.
-    pub const MOTION_TABLES: u32 = 7;
-    /// `motion_out`: the small images, one after another.
-    pub const MOTION_OUT: u32 = 8;
-}
-
-/// Where one frame's tables and small image lie (WGSL `MotionFrame`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct MotionFrame {
-    /// Word offset in `motion_tables` of the column table; the row table follows.
-    pub table: u32,
-    /// Small image width.
-    pub small_width: u32,
-    /// Small image height.
-    pub small_height: u32,
-    /// Word offset of the small image in `motion_out`.
-    pub out_offset: u32,
-}
 
 fn storage(
     device: &wgpu::Device,
@@ -86,7 +59,6 @@ pub(crate) struct MotionKernel {
     tables: wgpu::Buffer,
     frames: wgpu::Buffer,
     out: wgpu::Buffer,
-    readback: Readback,
     // Per chunk, reused.
     infos: Vec<MotionFrame>,
     grids: Vec<(u32, (u32, u32))>,
@@ -100,13 +72,7 @@ impl MotionKernel {
         use wgpu::BufferUsages as U;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey motion bind group layout"),
-            entries: &[
-                pipeline::params_entry(shared::PARAMS),
-                pipeline::storage_entry(shared::FRAMES, true),
-                pipeline::storage_entry(binding::MOTION_FRAMES, true),
-                pipeline::storage_entry(binding::MOTION_TABLES, true),
-                pipeline::storage_entry(binding::MOTION_OUT, false),
-            ],
+            entries: &MOTION_KERNEL.layout_entries(),
         });
         let module = pipeline::module(device, "osprey motion shader", SOURCE);
         let pipeline = pipeline::compute(device, "osprey motion_gather", &layout, &module, ENTRY);
@@ -119,35 +85,20 @@ impl MotionKernel {
             tables: storage(device, "osprey motion tables", 16, U::COPY_DST),
             frames: storage(device, "osprey motion frames", 16, U::COPY_DST),
             out: storage(device, "osprey motion images", 16, U::COPY_SRC),
-            readback: Readback::new("osprey motion staging"),
             infos: Vec::new(),
             grids: Vec::new(),
             words: Vec::new(),
             out_bytes: 0,
         }
     }
+}
 
+impl Stage for MotionKernel {
     /// Lays out the chunk's small images, uploads what changed and binds.
-    /// `rebind` says the backend re-created `params` or `frames`;
-    /// `dynamic_offset(i)` is frame `i`'s offset into `params`.
-    ///
-    /// # Errors
-    /// When a frame needs more workgroups than the adapter dispatches.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the backend's buffers and limits"
-    )]
-    pub(crate) fn prepare(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        frames: &[FrameView<'_>],
-        params: &wgpu::Buffer,
-        packed: &wgpu::Buffer,
-        mut rebind: bool,
-        dynamic_offset: impl Fn(usize) -> u32,
-        max_dim: u32,
-    ) -> Result<()> {
+    fn prepare(&mut self, chunk: &Chunk<'_>, _: &mut wgpu::CommandEncoder) -> Result<()> {
+        let (device, queue, frames) = (chunk.device, chunk.queue, chunk.frames);
+        let (params, packed) = (&chunk.buffers.params, &chunk.buffers.frames);
+        let mut rebind = chunk.rebind;
         use wgpu::BufferUsages as U;
         let sizes_changed = frames.iter().any(|f| {
             !self
@@ -203,7 +154,8 @@ impl MotionKernel {
                 small_height: sh,
                 out_offset: word_index(out_words as usize)?,
             });
-            self.grids.push((dynamic_offset(i), grid(words, max_dim)?));
+            self.grids
+                .push((chunk.dynamic_offset(i)?, grid(words, chunk.max_dim)?));
             out_words += words;
         }
         let info_bytes = (self.infos.len() * size_of::<MotionFrame>()) as u64;
@@ -222,19 +174,28 @@ impl MotionKernel {
                 label: Some("osprey motion bind group"),
                 layout: &self.layout,
                 entries: &[
-                    pipeline::params_binding(shared::PARAMS, params),
-                    pipeline::whole_binding(shared::FRAMES, packed),
-                    pipeline::whole_binding(binding::MOTION_FRAMES, &self.frames),
-                    pipeline::whole_binding(binding::MOTION_TABLES, &self.tables),
-                    pipeline::whole_binding(binding::MOTION_OUT, &self.out),
+                    pipeline::params_binding(const { MOTION_KERNEL.number("params") }, params),
+                    pipeline::whole_binding(const { MOTION_KERNEL.number("frames") }, packed),
+                    pipeline::whole_binding(
+                        const { MOTION_KERNEL.number("motion_frames") },
+                        &self.frames,
+                    ),
+                    pipeline::whole_binding(
+                        const { MOTION_KERNEL.number("motion_tables") },
+                        &self.tables,
+                    ),
+                    pipeline::whole_binding(
+                        const { MOTION_KERNEL.number("motion_out") },
+                        &self.out,
+                    ),
                 ],
             }));
         }
         Ok(())
     }
 
-    /// Records one dispatch a frame.
-    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+    /// One dispatch a frame.
+    fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
         let Some(bind_group) = &self.bind_group else {
             return;
         };
@@ -245,28 +206,34 @@ impl MotionKernel {
         }
     }
 
-    /// Records the copy of the small images into the staging buffer.
-    pub(crate) fn copy_out(&mut self, device: &wgpu::Device, encoder: &mut wgpu::CommandEncoder) {
-        let target = self.readback.target(device, self.out_bytes);
-        encoder.copy_buffer_to_buffer(&self.out, 0, target, 0, self.out_bytes.max(4));
+    fn readback_bytes(&self) -> u64 {
+        self.out_bytes
     }
 
-    /// Reads the small images into `out` once the submission has finished.
-    ///
-    /// # Errors
-    /// When the staging buffer cannot be mapped.
-    pub(crate) fn read(&self, device: &wgpu::Device, out: &mut [FrameRaw]) -> Result<()> {
-        self.readback.read(device, self.out_bytes, |bytes| {
-            for (raw, info) in out.iter_mut().zip(&self.infos) {
-                let at = info.out_offset as usize * 4;
-                let len = info.small_width as usize * info.small_height as usize;
-                let m = &mut raw.motion;
-                m.width = info.small_width;
-                m.height = info.small_height;
-                m.pixels.clear();
-                m.pixels.extend_from_slice(&bytes[at..at + len]);
-            }
-        })
+    fn copy_out(
+        &self,
+        _: &Chunk<'_>,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        if self.out_bytes > 0 {
+            encoder.copy_buffer_to_buffer(&self.out, 0, staging, offset, self.out_bytes);
+        }
+    }
+
+    /// The small images, into each frame's [`FrameRaw::motion`].
+    fn read(&mut self, _: &Chunk<'_>, bytes: &[u8], out: &mut [FrameRaw]) -> Result<()> {
+        for (raw, info) in out.iter_mut().zip(&self.infos) {
+            let at = info.out_offset as usize * 4;
+            let len = info.small_width as usize * info.small_height as usize;
+            let m = &mut raw.motion;
+            m.width = info.small_width;
+            m.height = info.small_height;
+            m.pixels.clear();
+            m.pixels.extend_from_slice(&bytes[at..at + len]);
+        }
+        Ok(())
     }
 }
 

@@ -1,39 +1,11 @@
-//! Pieces every kernel's pipeline is built from: bind group layout entries,
-//! compute pipelines from the composed WGSL, and dispatch sizes.
+//! Pieces every kernel's pipeline is built from: bind group entries (the
+//! layouts come from the table in [`super::shaders`]), compute pipelines from the composed WGSL, and dispatch sizes.
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
 
 use super::types::{FrameParams, WORDS_PER_GROUP};
 use crate::error::{KernelError, Result};
-
-/// The `params` entry: one [`FrameParams`] a frame, picked by dynamic offset.
-pub(crate) fn params_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: true,
-            min_binding_size: NonZeroU64::new(size_of::<FrameParams>() as u64),
-        },
-        count: None,
-    }
-}
-
-/// A storage buffer entry.
-pub(crate) fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    }
-}
 
 /// The bind group entry for `params`: one [`FrameParams`] at the dynamic offset.
 pub(crate) fn params_binding(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {

@@ -1,16 +1,18 @@
 //! Host side of `shaders/stats.wgsl`: its pipelines, bind group and dispatches.
 //!
 //! Per frame, `stats_luma` covers the Y plane and `stats_chroma` the U and V
-//! (or UV) planes; both add into the frame's [`FrameHist`](super::types::FrameHist)
+//! (or UV) planes; both add into the frame's [`FrameHist`]
 //! in `hist`, which the backend clears before the pass and reads back after.
 //! The chroma pass also counts hue, through signalstats' hue of every (u, v)
 //! computed once on the host ([`hue_table`](crate::cpu::stats::hue_table)),
 //! and adds the U and V differences against the previous frame to `sad`.
 
 use super::pipeline::{self, grid};
-use super::shaders;
-use super::types::binding;
+use super::shaders::{self, STATS_KERNEL};
+use super::stage::{Chunk, Stage};
+use super::types::{FORMAT_NV12, FrameHist};
 use crate::error::Result;
+use crate::kernel::FrameRaw;
 
 /// Entry point over the luma plane.
 pub const ENTRY_LUMA: &str = "stats_luma";
@@ -49,6 +51,10 @@ pub(crate) struct StatsKernel {
     luma: wgpu::ComputePipeline,
     chroma: wgpu::ComputePipeline,
     bind_group: Option<wgpu::BindGroup>,
+    /// Each frame's dynamic offset and grid, for this chunk.
+    grids: Vec<(u32, StatsGrid)>,
+    /// Bytes of `hist` this chunk fills.
+    hist_bytes: u64,
 }
 
 impl StatsKernel {
@@ -56,14 +62,7 @@ impl StatsKernel {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("osprey stats bind group layout"),
-            entries: &[
-                pipeline::params_entry(binding::PARAMS),
-                pipeline::storage_entry(binding::FRAMES, true),
-                pipeline::storage_entry(binding::PREV_FRAME, true),
-                pipeline::storage_entry(binding::SAD, false),
-                pipeline::storage_entry(binding::HIST, false),
-                pipeline::storage_entry(binding::HUE_TABLE, true),
-            ],
+            entries: &STATS_KERNEL.layout_entries(),
         });
         let table: Vec<u32> = crate::cpu::stats::hue_table()
             .iter()
@@ -92,11 +91,13 @@ impl StatsKernel {
             luma,
             chroma,
             bind_group: None,
+            grids: Vec::new(),
+            hist_bytes: 0,
         }
     }
 
     /// (Re)binds the buffers; called when any of them was re-created.
-    pub(crate) fn bind(
+    fn bind(
         &mut self,
         device: &wgpu::Device,
         params: &wgpu::Buffer,
@@ -109,32 +110,86 @@ impl StatsKernel {
             label: Some("osprey stats bind group"),
             layout: &self.layout,
             entries: &[
-                pipeline::params_binding(binding::PARAMS, params),
-                pipeline::whole_binding(binding::FRAMES, frames),
-                pipeline::whole_binding(binding::PREV_FRAME, prev_frame),
-                pipeline::whole_binding(binding::SAD, sad),
-                pipeline::whole_binding(binding::HIST, hist),
-                pipeline::whole_binding(binding::HUE_TABLE, &self.hue_table),
+                pipeline::params_binding(const { STATS_KERNEL.number("params") }, params),
+                pipeline::whole_binding(const { STATS_KERNEL.number("frames") }, frames),
+                pipeline::whole_binding(const { STATS_KERNEL.number("prev_frame") }, prev_frame),
+                pipeline::whole_binding(const { STATS_KERNEL.number("sad") }, sad),
+                pipeline::whole_binding(const { STATS_KERNEL.number("hist") }, hist),
+                pipeline::whole_binding(
+                    const { STATS_KERNEL.number("hue_table") },
+                    &self.hue_table,
+                ),
             ],
         }));
     }
 
-    /// Records both dispatches for every frame: `frames` holds each frame's
-    /// dynamic offset into `params` and its grid.
-    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass<'_>, frames: &[(u32, StatsGrid)]) {
-        let bind_group = self
-            .bind_group
-            .as_ref()
-            .expect("the backend binds buffers before encoding");
+    /// Records both dispatches for every frame of the chunk.
+    fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let Some(bind_group) = &self.bind_group else {
+            return;
+        };
         pass.set_pipeline(&self.luma);
-        for &(offset, grid) in frames {
+        for &(offset, grid) in &self.grids {
             pass.set_bind_group(0, bind_group, &[offset]);
             pass.dispatch_workgroups(grid.luma.0, grid.luma.1, 1);
         }
         pass.set_pipeline(&self.chroma);
-        for &(offset, grid) in frames {
+        for &(offset, grid) in &self.grids {
             pass.set_bind_group(0, bind_group, &[offset]);
             pass.dispatch_workgroups(grid.chroma.0, grid.chroma.1, 1);
         }
+    }
+}
+
+impl Stage for StatsKernel {
+    fn prepare(&mut self, chunk: &Chunk<'_>, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let b = chunk.buffers;
+        if chunk.rebind || self.bind_group.is_none() {
+            self.bind(
+                chunk.device,
+                &b.params,
+                &b.frames,
+                &chunk.prev.buffer,
+                &b.sad,
+                &b.hist,
+            );
+        }
+        self.grids.clear();
+        for (i, (frame, params)) in chunk.frames.iter().zip(chunk.params).enumerate() {
+            let nv12 = params.format == FORMAT_NV12;
+            let grid = StatsGrid::new(frame.width(), frame.height(), nv12, chunk.max_dim)?;
+            self.grids.push((chunk.dynamic_offset(i)?, grid));
+        }
+        self.hist_bytes = (chunk.frames.len() * size_of::<FrameHist>()) as u64;
+        encoder.clear_buffer(&b.hist, 0, Some(self.hist_bytes));
+        Ok(())
+    }
+
+    fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
+        self.encode(pass);
+    }
+
+    fn readback_bytes(&self) -> u64 {
+        self.hist_bytes
+    }
+
+    fn copy_out(
+        &self,
+        chunk: &Chunk<'_>,
+        encoder: &mut wgpu::CommandEncoder,
+        staging: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(&chunk.buffers.hist, 0, staging, offset, self.hist_bytes);
+    }
+
+    fn read(&mut self, _: &Chunk<'_>, bytes: &[u8], out: &mut [FrameRaw]) -> Result<()> {
+        for (raw, at) in out.iter_mut().zip((0..).step_by(size_of::<FrameHist>())) {
+            let hist: FrameHist =
+                bytemuck::pod_read_unaligned(&bytes[at..at + size_of::<FrameHist>()]);
+            raw.hist = hist.to_channels();
+            raw.hue_hist = hist.hue_bins();
+        }
+        Ok(())
     }
 }

@@ -1,10 +1,14 @@
-//! Every value and struct shared with WGSL, in one place.
+//! Every struct that crosses to WGSL, and the frame kernels' shared values,
+//! in one leaf module (it imports nothing of the crate).
 //!
-//! The structs are `#[repr(C)]` [`Pod`] twins of the WGSL
-//! structs of the same name, with explicit padding and no `vec3`; the
-//! integration test `shaders.rs` reads each WGSL struct's size and member
-//! offsets from naga and compares them with these, and checks the constants and
-//! binding numbers below against the shaders, so comments cannot drift.
+//! The structs are `#[repr(C)]` [`Pod`] twins of the WGSL structs of the same
+//! name, with explicit padding and no `vec3`: the frame kernels' [`FrameParams`],
+//! [`FrameHist`] and [`SadTotal`], and the per-kernel [`FreezeFrame`],
+//! [`MotionFrame`], [`BlurFrame`], [`PlaneParams`]/[`DownscaleParams`] and
+//! [`AggParams`]. One integration test (`shaders.rs`) reads each WGSL struct's
+//! size and member offsets from naga and compares them with these, and fails
+//! when a binding holds a struct with no twin here; binding numbers live in
+//! the kernel table ([`super::shaders::KERNELS`]), so comments cannot drift.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -37,24 +41,6 @@ pub const PREV_SLOT: u32 = 2;
 
 /// [`SadTotal`]s a frame in the `sad` buffer: luma, U, V (WGSL `SAD_PER_FRAME`).
 pub const SAD_PER_FRAME: u32 = 3;
-
-/// Bind group 0 binding numbers, as the shaders declare them; a buffer bound
-/// by several kernels has the same number in each.
-pub mod binding {
-    /// `params`: the frame's [`FrameParams`](super::FrameParams), a uniform with a dynamic offset (stats, scene).
-    pub const PARAMS: u32 = 0;
-    /// `frames`: the chunk's packed planes, `array<u32>` (stats, scene).
-    pub const FRAMES: u32 = 1;
-    /// `prev_frame`: the planes of the last frame of the previous chunk (stats, scene).
-    pub const PREV_FRAME: u32 = 2;
-    /// `sad`: [`SAD_PER_FRAME`](super::SAD_PER_FRAME) [`SadTotal`](super::SadTotal)s a frame
-    /// (luma from scene, U and V from stats).
-    pub const SAD: u32 = 3;
-    /// `hist`: one [`FrameHist`](super::FrameHist) a frame (stats).
-    pub const HIST: u32 = 4;
-    /// `hue_table`: signalstats' hue of every (u, v), one `u32` each (stats).
-    pub const HUE_TABLE: u32 = 5;
-}
 
 /// Where one frame's planes lie in the chunk buffer and what it is compared
 /// with (WGSL `FrameParams`). Offsets and strides count 32-bit words.
@@ -161,6 +147,142 @@ impl SadTotal {
     pub fn value(self) -> u64 {
         u64::from(self.hi) << 32 | u64::from(self.lo)
     }
+}
+
+/// One frame's blur parameters (WGSL `BlurFrame`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct BlurFrame {
+    /// Block width in pixels.
+    pub block_width: u32,
+    /// Block height in pixels.
+    pub block_height: u32,
+    /// Whole blocks across.
+    pub cols: u32,
+    /// Whole blocks down.
+    pub rows: u32,
+    /// First word of the frame's results.
+    pub out_offset: u32,
+    /// Low threshold, 0-255.
+    pub low: u32,
+    /// High threshold, 0-255.
+    pub high: u32,
+    /// Steps searched on each side.
+    pub radius: u32,
+}
+
+/// Where one frame's tables and small image lie (WGSL `MotionFrame`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct MotionFrame {
+    /// Word offset in `motion_tables` of the column table; the row table follows.
+    pub table: u32,
+    /// Small image width.
+    pub small_width: u32,
+    /// Small image height.
+    pub small_height: u32,
+    /// Word offset of the small image in `motion_out`.
+    pub out_offset: u32,
+}
+
+/// Where a frame's planes lie and what it is compared with (WGSL
+/// `FreezeFrame`). Offsets and strides count 32-bit words.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FreezeFrame {
+    /// Offset of the luma plane.
+    pub y_offset: u32,
+    /// Luma row stride.
+    pub y_stride: u32,
+    /// Offset of the U (or UV) plane.
+    pub u_offset: u32,
+    /// Its row stride.
+    pub u_stride: u32,
+    /// Offset of the V plane (I420).
+    pub v_offset: u32,
+    /// Its row stride.
+    pub v_stride: u32,
+    /// The frame's first word (its luma plane).
+    pub start: u32,
+    /// Words from `start` to the frame's end.
+    pub words: u32,
+    /// Low word of the largest frozen SAD.
+    pub bound_lo: u32,
+    /// High word of the largest frozen SAD.
+    pub bound_hi: u32,
+    /// 1 when the frame has the reference's size and format.
+    pub comparable: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+}
+
+/// One plane of the source and the output it becomes (WGSL `PlaneParams`).
+/// Offsets and strides count 32-bit words; widths and heights count samples.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct PlaneParams {
+    /// Word offset of the source plane in `src`.
+    pub src_offset: u32,
+    /// Words from one source row to the next.
+    pub src_stride: u32,
+    /// Source samples a row.
+    pub src_width: u32,
+    /// Source rows.
+    pub src_height: u32,
+    /// Bytes from one source sample to the next (1, or 2 for NV12 chroma).
+    pub step: u32,
+    /// Byte of a row's first sample (1 for NV12's V, else 0).
+    pub phase: u32,
+    /// Word offset of the output plane in `dst`.
+    pub dst_offset: u32,
+    /// Words from one output row to the next.
+    pub dst_stride: u32,
+    /// Output samples a row.
+    pub dst_width: u32,
+    /// Output rows.
+    pub dst_height: u32,
+    /// Padding to 16 bytes (uniform array stride).
+    pub _pad0: u32,
+    /// Padding to 16 bytes (uniform array stride).
+    pub _pad1: u32,
+}
+
+/// The uniform of one call: Y, U, V (WGSL `DownscaleParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct DownscaleParams {
+    /// Y, U, V.
+    pub planes: [PlaneParams; 3],
+}
+
+/// The uniform of one call (WGSL `AggParams`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct AggParams {
+    /// Rows of the batch.
+    pub rows: u32,
+    /// Slots of the batch.
+    pub slot_count: u32,
+    /// Value columns.
+    pub columns: u32,
+    /// Words a slot.
+    pub slot_words: u32,
+    /// Words of each validity bitmap.
+    pub valid_words: u32,
+    /// Hashed columns.
+    pub hashed: u32,
+    /// Value columns with percentile bins.
+    pub pct_columns: u32,
+    /// 1 when pass C runs.
+    pub first_last: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+    /// Padding.
+    pub _pad1: u32,
+    /// Padding.
+    pub _pad2: u32,
+    /// Padding.
+    pub _pad3: u32,
 }
 
 #[cfg(test)]

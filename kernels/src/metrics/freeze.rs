@@ -19,7 +19,7 @@
 use crate::kernel::FrameRaw;
 use crate::metrics::period::{Mark, MinLength, PeriodEnd, PeriodTracker, Step};
 
-pub use crate::cpu::freeze::samples as sample_count;
+pub use crate::metrics::freeze_bound::samples as sample_count;
 
 /// freezedetect's default `d`, in seconds.
 pub const DEFAULT_MIN_DURATION: f64 = 2.0;

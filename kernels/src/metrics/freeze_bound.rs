@@ -1,5 +1,6 @@
 //! freezedetect's test as an integer bound, so that both backends decide on
-//! the device without floats.
+//! the device without floats, and the sample count it divides by. A leaf:
+//! the CPU twin, the GPU host and the detector all take these from here.
 //!
 //! ffmpeg's `vf_freezedetect.c` compares a frame with its reference frame by
 //! the sum of absolute differences over all planes (`sad`, over `count`
@@ -7,6 +8,18 @@
 //! `mafd = (double)sad / count / (1 << 8) <= noise`. For a fixed `count` that
 //! is monotonic in `sad`, so it holds exactly for `sad <= frozen_sad_bound(noise,
 //! count)`: the GPU compares integers and makes the same choice, bit for bit.
+
+/// Rows of a chroma plane freezedetect compares: `height >> 1`.
+pub fn chroma_rows(height: u32) -> usize {
+    (height >> 1) as usize
+}
+
+/// Samples freezedetect divides the SAD by: `w * h` luma plus both chroma
+/// planes' `ceil(w / 2) * (h >> 1)`.
+pub fn samples(width: u32, height: u32) -> u64 {
+    let cw = u64::from(width.div_ceil(2));
+    u64::from(width) * u64::from(height) + 2 * cw * chroma_rows(height) as u64
+}
 
 /// The f64 expression of freezedetect, kept as ffmpeg writes it.
 fn is_frozen(sad: u64, samples: u64, noise: f64) -> bool {

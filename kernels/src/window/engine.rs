@@ -15,16 +15,20 @@
 //!
 //! The rows of a batch, numbered as dense slots per (window, group), go to the
 //! [`Aggregator`] in pieces of at most [`Engine::batch_rows`] rows; hopping
-//! windows run one pass per window a row falls into.
+//! windows number them once per window a row falls into and hand all those
+//! passes to one [`Aggregator::aggregate_passes`] call, so the GPU uploads a
+//! piece's columns once, not once per overlapping window.
 
 use std::collections::BTreeMap;
 
 use super::acc::SlotAcc;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
+/// Kept at this path for callers; it lives in `result.rs`.
+pub use super::result::WindowResult;
 use super::spec::WindowSpec;
 use super::store::{Shape, WindowStore};
-use super::{AggInput, AggState, Aggregator};
+use super::{AggInput, AggState, Aggregator, SlotPass};
 use crate::error::{KernelError, Result};
 
 /// How the engine is set up.
@@ -72,19 +76,6 @@ pub struct Batch<'a> {
     pub hashes: Vec<&'a [u64]>,
     /// Their validity bitmaps.
     pub hash_valid: Vec<Option<&'a [u32]>>,
-}
-
-/// A closed window of one group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowResult {
-    /// Start (µs, inclusive).
-    pub start: i64,
-    /// End (µs, exclusive).
-    pub end: i64,
-    /// The group.
-    pub group: u32,
-    /// Its merged state; [`SlotAcc::finish`] gives the aggregates.
-    pub acc: SlotAcc,
 }
 
 /// What one [`Engine::push`] gives back.
@@ -221,7 +212,10 @@ pub struct Engine {
     session_accs: FastMap<u32, SlotAcc>,
     open_sessions: FastMap<u32, Vec<u32>>,
     map: SlotMap,
+    /// Every pass's slots of the piece, pass after pass.
     slots: Vec<u32>,
+    /// Every pass's (window start, group) of each slot, by slot.
+    pass_keys: Vec<Vec<(i64, u32)>>,
     late: Vec<bool>,
 }
 
@@ -265,6 +259,7 @@ impl Engine {
             open_sessions: FastMap::default(),
             map: SlotMap::default(),
             slots: Vec::new(),
+            pass_keys: Vec::new(),
             late: Vec::new(),
         })
     }
@@ -387,12 +382,18 @@ impl Engine {
             marks.push(max_ts.map(|m| m.saturating_sub(self.config.lateness)));
             max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
         }
+        // Number the rows into slots once per window a row may fall into
+        // (one pass for tumbling windows, `size / slide` for hopping ones),
+        // then aggregate every pass in one call: the backend takes the
+        // batch's columns once for all of them.
         let mut any = vec![false; rows];
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        let mut pass_keys = std::mem::take(&mut self.pass_keys);
+        let mut counts = Vec::with_capacity(hops as usize);
         for j in 0..hops {
             self.map.reset(groups);
-            let mut slots = std::mem::take(&mut self.slots);
-            slots.clear();
-            slots.reserve(rows);
+            let before = slots.len();
             for (i, (&t, &g)) in piece.ts.iter().zip(piece.groups).enumerate() {
                 let start = t
                     .div_euclid(slide)
@@ -406,36 +407,54 @@ impl Engine {
                     slots.push(NO_SLOT);
                 }
             }
-            let slot_count = self.map.keys.len() as u32;
-            if slot_count > 0 {
-                let mut state = std::mem::take(&mut self.state);
-                let result = {
-                    let input = self.input(piece, &slots, slot_count);
-                    self.backend.aggregate(&input, &mut state)
-                };
-                if let Err(e) = result {
-                    self.state = state;
-                    self.slots = slots;
-                    return Err(e);
-                }
-                // Slots are numbered in order of appearance, so runs of
-                // them share a window: one window lookup a run.
-                let shape = self.shape();
-                let keys = &self.map.keys;
+            if self.map.keys.is_empty() {
+                // Nothing of this pass is open: no pass at all.
+                slots.truncate(before);
+                continue;
+            }
+            counts.push(self.map.keys.len() as u32);
+            let k = counts.len() - 1;
+            if pass_keys.len() <= k {
+                pass_keys.push(Vec::new());
+            }
+            pass_keys[k].clear();
+            pass_keys[k].extend_from_slice(&self.map.keys);
+        }
+        let passes: Vec<SlotPass<'_>> = slots
+            .chunks_exact(rows.max(1))
+            .zip(&counts)
+            .map(|(slots, &slot_count)| SlotPass { slots, slot_count })
+            .collect();
+        let mut state = std::mem::take(&mut self.state);
+        let result = if passes.is_empty() {
+            Ok(())
+        } else {
+            let input = self.input(piece, &[], 0);
+            let shape = self.shape();
+            let (open, spare) = (&mut self.open, &mut self.spare_stores);
+            // Slots are numbered in order of appearance, so runs of them
+            // share a window: one window lookup a run.
+            let mut merge = |k: usize, state: &AggState| {
+                let keys = &pass_keys[k];
                 let mut s = 0;
                 while s < keys.len() {
                     let start = keys[s].0;
                     let run = keys[s..].iter().take_while(|k| k.0 == start).count();
-                    let store = open_store(&mut self.open, &mut self.spare_stores, start, groups);
+                    let store = open_store(open, spare, start, groups);
                     for (slot, &(_, g)) in keys.iter().enumerate().skip(s).take(run) {
-                        store.merge_slot(shape, g, &state, slot as u32, &piece.values);
+                        store.merge_slot(shape, g, state, slot as u32, &piece.values);
                     }
                     s += run;
                 }
-                self.state = state;
-            }
-            self.slots = slots;
-        }
+            };
+            self.backend
+                .aggregate_passes(&input, &passes, &mut state, &mut merge)
+        };
+        drop(passes);
+        self.state = state;
+        self.slots = slots;
+        self.pass_keys = pass_keys;
+        result?;
         for (l, a) in self.late.iter_mut().zip(any) {
             *l = !a;
         }

@@ -28,71 +28,21 @@
 
 pub mod acc;
 pub mod engine;
+mod input;
 pub mod keys;
 pub mod layout;
+mod result;
 pub mod spec;
 mod store;
 
 pub use acc::{ColumnAcc, SlotAcc};
-pub use engine::{Batch, Engine, EngineConfig, Pushed, WindowResult};
+pub use engine::{Batch, Engine, EngineConfig, Pushed};
+pub use input::{AggInput, AggState, SlotPass};
 pub use keys::{GroupIndex, KeyDictionary};
+pub use result::WindowResult;
 pub use spec::{AggFunc, WindowSpec, parse_duration};
 
 use crate::error::Result;
-
-/// One batch of rows as the aggregation kernels take it.
-///
-/// Validity bitmaps are Arrow's: bit `row % 32` of word `row / 32` is set when
-/// the value is present; `None` means every value is.
-#[derive(Debug, Clone, Copy)]
-pub struct AggInput<'a> {
-    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
-    pub slots: &'a [u32],
-    /// Slots in this batch; every slot id is below it.
-    pub slot_count: u32,
-    /// Event times (microseconds), one a row; only read with `first_last`.
-    pub ts: &'a [i64],
-    /// The value columns.
-    pub values: &'a [&'a [f64]],
-    /// Their validity bitmaps.
-    pub valid: &'a [Option<&'a [u32]>],
-    /// 64-bit hashes of the columns `approx_count_distinct` counts.
-    pub hashes: &'a [&'a [u64]],
-    /// Their validity bitmaps.
-    pub hash_valid: &'a [Option<&'a [u32]>],
-    /// Value columns `0..pct_columns` also get percentile sketches.
-    pub pct_columns: u32,
-    /// Whether to find the first and last row by event time (pass C).
-    pub first_last: bool,
-}
-
-impl AggInput<'_> {
-    /// Checks that the columns line up with the slots.
-    ///
-    /// # Errors
-    /// [`crate::KernelError::Internal`]: the engine builds these, so a mismatch is a bug.
-    pub fn check(&self) -> Result<()> {
-        crate::cpu::aggregate::check(self)
-    }
-}
-
-/// The state of one batch: [`layout::slot_words`] words a slot, then the
-/// HyperLogLog registers (one `u32` each, [`layout::HLL_REGISTERS`] per slot
-/// and hashed column) and percentile bins ([`layout::PCT_BINS`] per slot and
-/// percentile column).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AggState {
-    /// Value columns.
-    pub columns: u32,
-    /// Slots.
-    pub slots: u32,
-    /// Slot words, slot-major.
-    pub words: Vec<u32>,
-    /// Registers, `(slot * hashed_columns + column) * HLL_REGISTERS + register`.
-    pub hll: Vec<u32>,
-    /// Bins, `(slot * pct_columns + column) * PCT_BINS + bin`.
-    pub pct: Vec<u32>,
-}
 
 /// A backend that computes [`AggState`] from [`AggInput`]: the GPU kernel or
 /// its CPU twin, bit for bit the same.
@@ -110,6 +60,32 @@ pub trait Aggregator: Send {
     /// [`crate::KernelError::Internal`] for inputs that do not line up.
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()>;
 
+    /// Computes the state of `input`'s rows once for every pass in `passes`,
+    /// each numbering the rows into slots its own way (`input.slots` and
+    /// `input.slot_count` are not read), and hands each pass's state to
+    /// `each` (with the pass's index) before the next pass overwrites `out`.
+    ///
+    /// Hopping windows make one pass per window a row falls into; a backend
+    /// that copies the batch to a device (the GPU) copies its columns once
+    /// for all the passes, and only each pass's slots after that.
+    ///
+    /// # Errors
+    /// As [`aggregate`](Aggregator::aggregate); `each` is not called for the
+    /// failed pass or any after it.
+    fn aggregate_passes(
+        &mut self,
+        input: &AggInput<'_>,
+        passes: &[SlotPass<'_>],
+        out: &mut AggState,
+        each: &mut dyn FnMut(usize, &AggState),
+    ) -> Result<()> {
+        for (k, pass) in passes.iter().enumerate() {
+            self.aggregate(&pass.of(input), out)?;
+            each(k, out);
+        }
+        Ok(())
+    }
+
     /// Most rows one call takes with these columns, every row possibly a
     /// slot of its own (the GPU's largest storage binding); the engine cuts
     /// batches to it.
@@ -119,29 +95,6 @@ pub trait Aggregator: Send {
     }
 }
 
-/// Opens the aggregation backend the user chose (see [`crate::open`]).
-///
-/// # Errors
-/// [`crate::KernelError::NoAdapter`] when `gpu` is asked for and there is no
-/// adapter; [`crate::KernelError::DeviceRequest`] / [`crate::KernelError::Gpu`]
-/// when the device or pipeline cannot be made.
-pub fn open_aggregator(choice: crate::BackendChoice) -> Result<Box<dyn Aggregator>> {
-    use crate::BackendChoice;
-    use crate::error::KernelError;
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(crate::cpu::aggregate::CpuAggregator)),
-        BackendChoice::Gpu => Ok(Box::new(crate::gpu::aggregate::GpuAggregator::open()?)),
-        // The same rule as frame analysis: no software adapter for auto.
-        BackendChoice::Auto if !crate::backend::auto_uses_the_gpu() => {
-            Ok(Box::new(crate::cpu::aggregate::CpuAggregator))
-        }
-        BackendChoice::Auto => match crate::gpu::aggregate::GpuAggregator::open() {
-            Ok(gpu) => Ok(Box::new(gpu)),
-            Err(KernelError::NoAdapter) => {
-                tracing::info!("No GPU adapter found; aggregating on the CPU.");
-                Ok(Box::new(crate::cpu::aggregate::CpuAggregator))
-            }
-            Err(e) => Err(e),
-        },
-    }
-}
+/// Opens the aggregation backend the user chose on a device of its own;
+/// kept here for callers of this path (see [`crate::Device::aggregator`]).
+pub use crate::device::open_aggregator;

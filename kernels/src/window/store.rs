@@ -15,9 +15,9 @@ use super::AggState;
 use super::acc::{
     ColumnAcc, ExactAcc, SlotAcc, Timed, add_bins, ends_from_words, merge_ends, move_bins,
 };
-use super::engine::WindowResult;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS};
+use super::result::WindowResult;
 
 /// What every entry holds: value columns, hashed columns, sketched columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! The GPU context and adapter listing on this machine's adapter.
 
 use osprey_kernels::gpu::{self, GpuBackend, GpuContext, wgpu};
-use osprey_kernels::{Backend, BackendChoice, KernelError, KernelSet};
+use std::sync::Arc;
+
+use osprey_kernels::{Backend, BackendChoice, Device, KernelError, KernelSet};
 
 use crate::common::gpu_context;
 
@@ -41,6 +43,24 @@ fn auto_and_gpu_choose_the_adapter_here() {
     assert_eq!(osprey_kernels::auto_uses_the_gpu(), hardware);
     let cpu = osprey_kernels::open(BackendChoice::Cpu, KernelSet::ALL).expect("always");
     assert!(!cpu.is_gpu());
+}
+
+#[test]
+fn one_device_serves_every_backend_and_aggregator() {
+    let device = Device::open(BackendChoice::Gpu).expect("an adapter exists");
+    let ctx = Arc::clone(device.context().expect("a GPU device"));
+    assert_eq!(device.adapter(), Some(ctx.summary()));
+    // Two cameras and a query on one context: the device is shared, not reopened.
+    let cameras = [
+        KernelSet::ALL,
+        KernelSet::parse("stats,scene").expect("known kernels"),
+    ]
+    .map(|kernels| device.frame_backend(kernels).expect("pipelines build"));
+    let query = device.aggregator().expect("pipelines build");
+    assert!(cameras.iter().all(|b| b.is_gpu()) && query.is_gpu());
+    assert_eq!(Arc::strong_count(&ctx), 1 + 1 + cameras.len() + 1);
+    let clone = device.clone();
+    assert!(Arc::ptr_eq(clone.context().expect("shared"), &ctx));
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod blur;
 mod common;
 mod context;
 mod downscale;
+mod hop;
 mod limits;
 mod motion;
 mod parity;

@@ -1,13 +1,9 @@
 //! The motion kernel: the small luma image on both backends against OpenCV's
-//! nearest-neighbour rule read plainly, the WGSL layout against its Rust twin,
-//! and the whole detector on frames where the moving square's position is
+//! nearest-neighbour rule read plainly, and the whole detector on frames where the moving square's position is
 //! known.
 
-use naga::{AddressSpace, StorageAccess, TypeInner};
 use osprey_kernels::cpu::CpuBackend;
 use osprey_kernels::gpu::GpuBackend;
-use osprey_kernels::gpu::motion::{self, MotionFrame, binding};
-use osprey_kernels::gpu::types::binding as shared;
 use osprey_kernels::kernel::AnalysisConfig;
 use osprey_kernels::metrics::{MotionConfig, MotionDetector, Polygon, Zone};
 use osprey_kernels::synth::random_frame;
@@ -108,73 +104,6 @@ fn resample_at_1080p_and_only_with_motion() {
             .push(&raw[0])
             .is_none()
     );
-}
-
-#[test]
-fn motion_frame_and_bindings_match_the_shader() {
-    let source = motion::SOURCE;
-    let module = naga::front::wgsl::parse_str(source).expect("motion.wgsl parses");
-    let ty = module
-        .types
-        .iter()
-        .map(|(_, t)| t)
-        .find(|t| t.name.as_deref() == Some("MotionFrame"))
-        .expect("a MotionFrame struct");
-    let TypeInner::Struct { members, span } = &ty.inner else {
-        panic!("MotionFrame is not a struct");
-    };
-    let got: Vec<_> = members
-        .iter()
-        .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
-        .collect();
-    let want = vec![
-        (
-            "table".to_owned(),
-            std::mem::offset_of!(MotionFrame, table) as u32,
-        ),
-        (
-            "small_width".to_owned(),
-            std::mem::offset_of!(MotionFrame, small_width) as u32,
-        ),
-        (
-            "small_height".to_owned(),
-            std::mem::offset_of!(MotionFrame, small_height) as u32,
-        ),
-        (
-            "out_offset".to_owned(),
-            std::mem::offset_of!(MotionFrame, out_offset) as u32,
-        ),
-    ];
-    assert_eq!((*span, got), (size_of::<MotionFrame>() as u32, want));
-    let read = AddressSpace::Storage {
-        access: StorageAccess::LOAD,
-    };
-    let read_write = AddressSpace::Storage {
-        access: StorageAccess::LOAD | StorageAccess::STORE,
-    };
-    let mut got: Vec<_> = module
-        .global_variables
-        .iter()
-        .filter_map(|(_, v)| {
-            let b = v.binding.as_ref()?;
-            Some((
-                v.name.clone().unwrap_or_default(),
-                b.group,
-                b.binding,
-                v.space,
-            ))
-        })
-        .collect();
-    got.sort_by_key(|b| b.2);
-    let want = [
-        ("params", shared::PARAMS, AddressSpace::Uniform),
-        ("frames", shared::FRAMES, read),
-        ("motion_frames", binding::MOTION_FRAMES, read),
-        ("motion_tables", binding::MOTION_TABLES, read),
-        ("motion_out", binding::MOTION_OUT, read_write),
-    ]
-    .map(|(n, b, s)| (n.to_owned(), 0, b, s));
-    assert_eq!(got, want);
 }
 
 /// A 320x240 grey frame with a white 24x24 square at `(x, y)`.

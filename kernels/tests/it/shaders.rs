@@ -1,16 +1,21 @@
 //! The WGSL in `shaders/` against the Rust that drives it: every file parses
-//! and validates with naga, shared structs have the Rust twins' sizes and
-//! member offsets, and workgroup sizes, constants and binding numbers match
-//! the values the host dispatches and binds with.
+//! and validates with naga; every struct that crosses to WGSL
+//! (`gpu::types`) has its Rust twin's size and member offsets, in one test;
+//! and the kernel table (`gpu::shaders::KERNELS`: entry points, workgroup
+//! sizes, bindings), which the host builds its layouts and bind groups from,
+//! matches each shader, as do the shared constants.
 
 use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
 
-use naga::valid::{Capabilities, ValidationFlags, Validator};
+use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
 use naga::{AddressSpace, Module, ShaderStage, StorageAccess, TypeInner};
-use osprey_kernels::gpu::freeze::{self, FreezeFrame};
-use osprey_kernels::gpu::shaders::{KERNELS, KernelSource, SHARED};
-use osprey_kernels::gpu::types::{self, FrameHist, FrameParams, SadTotal, binding};
+use osprey_kernels::gpu::freeze;
+use osprey_kernels::gpu::shaders::{Access, KERNELS, SHARED};
+use osprey_kernels::gpu::types::{
+    self, AggParams, BlurFrame, DownscaleParams, FrameHist, FrameParams, FreezeFrame, MotionFrame,
+    PlaneParams, SadTotal,
+};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,20 +36,16 @@ fn wgsl_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn parse(name: &str, source: &str) -> Module {
-    let module = naga::front::wgsl::parse_str(source)
-        .unwrap_or_else(|e| panic!("{name} does not parse:\n{}", e.emit_to_string(source)));
-    Validator::new(ValidationFlags::all(), Capabilities::default())
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name} does not validate:\n{}", e.emit_to_string(source)));
-    module
+    validate(name, source).0
 }
 
-fn kernel(name: &str) -> (KernelSource, Module) {
-    let source = KERNELS
-        .into_iter()
-        .find(|k| k.name == name)
-        .unwrap_or_else(|| panic!("no kernel {name}"));
-    (source, parse(source.file, source.source))
+fn validate(name: &str, source: &str) -> (Module, ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name} does not parse:\n{}", e.emit_to_string(source)));
+    let info = Validator::new(ValidationFlags::all(), Capabilities::default())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name} does not validate:\n{}", e.emit_to_string(source)));
+    (module, info)
 }
 
 #[test]
@@ -85,14 +86,13 @@ fn every_wgsl_file_is_compiled_and_validates() {
 }
 
 /// A WGSL struct's size and member offsets, as naga lays it out.
-fn naga_layout(module: &Module, name: &str) -> (u32, Vec<(String, u32)>) {
+fn naga_layout(module: &Module, name: &str) -> Option<(u32, Vec<(String, u32)>)> {
     let ty = module
         .types
         .iter()
         .map(|(_, ty)| ty)
-        .find(|ty| ty.name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("no struct {name} in the module"));
-    match &ty.inner {
+        .find(|ty| ty.name.as_deref() == Some(name))?;
+    Some(match &ty.inner {
         TypeInner::Struct { members, span } => (
             *span,
             members
@@ -101,7 +101,7 @@ fn naga_layout(module: &Module, name: &str) -> (u32, Vec<(String, u32)>) {
                 .collect(),
         ),
         other => panic!("{name} is not a struct: {other:?}"),
-    }
+    })
 }
 
 /// A Rust struct's size and member offsets, members named as in WGSL.
@@ -115,74 +115,145 @@ macro_rules! rust_layout {
 }
 
 #[test]
-fn shared_structs_match_their_rust_twins() {
-    let frame_params = rust_layout!(FrameParams {
-        frame,
-        width,
-        height,
-        format,
-        y_offset,
-        y_stride,
-        u_offset,
-        u_stride,
-        v_offset,
-        v_stride,
-        chroma_width,
-        chroma_height,
-        prev_source,
-        prev_offset,
-        prev_stride,
-        prev_u_offset,
-        prev_u_stride,
-        prev_v_offset,
-        prev_v_stride,
-        prev_chroma,
-        _pad0,
-        _pad1,
-        _pad2,
-        _pad3,
-    });
-    let frame_hist = rust_layout!(FrameHist { bins, hue });
-    let sad_total = rust_layout!(SadTotal { lo, hi });
-    let freeze_frame = rust_layout!(FreezeFrame {
-        y_offset,
-        y_stride,
-        u_offset,
-        u_stride,
-        v_offset,
-        v_stride,
-        start,
-        words,
-        bound_lo,
-        bound_hi,
-        comparable,
-        _pad0,
-    });
-    for (kernel_name, structs) in [
+fn every_struct_shared_with_wgsl_matches_its_rust_twin() {
+    let twins = [
         (
-            "stats",
-            vec![
-                ("FrameParams", &frame_params),
-                ("FrameHist", &frame_hist),
-                ("SadTotal", &sad_total),
-            ],
+            "FrameParams",
+            rust_layout!(FrameParams {
+                frame,
+                width,
+                height,
+                format,
+                y_offset,
+                y_stride,
+                u_offset,
+                u_stride,
+                v_offset,
+                v_stride,
+                chroma_width,
+                chroma_height,
+                prev_source,
+                prev_offset,
+                prev_stride,
+                prev_u_offset,
+                prev_u_stride,
+                prev_v_offset,
+                prev_v_stride,
+                prev_chroma,
+                _pad0,
+                _pad1,
+                _pad2,
+                _pad3,
+            }),
+        ),
+        ("FrameHist", rust_layout!(FrameHist { bins, hue })),
+        ("SadTotal", rust_layout!(SadTotal { lo, hi })),
+        (
+            "FreezeFrame",
+            rust_layout!(FreezeFrame {
+                y_offset,
+                y_stride,
+                u_offset,
+                u_stride,
+                v_offset,
+                v_stride,
+                start,
+                words,
+                bound_lo,
+                bound_hi,
+                comparable,
+                _pad0,
+            }),
         ),
         (
-            "scene",
-            vec![("FrameParams", &frame_params), ("SadTotal", &sad_total)],
+            "MotionFrame",
+            rust_layout!(MotionFrame {
+                table,
+                small_width,
+                small_height,
+                out_offset,
+            }),
         ),
         (
-            "freeze",
-            vec![
-                ("FrameParams", &frame_params),
-                ("SadTotal", &sad_total),
-                ("FreezeFrame", &freeze_frame),
-            ],
+            "BlurFrame",
+            rust_layout!(BlurFrame {
+                block_width,
+                block_height,
+                cols,
+                rows,
+                out_offset,
+                low,
+                high,
+                radius,
+            }),
         ),
-    ] {
-        let (_, module) = kernel(kernel_name);
-        for (name, rust) in structs {
-            assert_eq!(&naga_layout(&module, name), rust, "{kernel_name}: {name}");
+        (
+            "PlaneParams",
+            rust_layout!(PlaneParams {
+                src_offset,
+                src_stride,
+                src_width,
+                src_height,
+                step,
+                phase,
+                dst_offset,
+                dst_stride,
+                dst_width,
+                dst_height,
+                _pad0,
+                _pad1,
+            }),
+        ),
+        ("DownscaleParams", rust_layout!(DownscaleParams { planes })),
+        (
+            "AggParams",
+            rust_layout!(AggParams {
+                rows,
+                slot_count,
+                columns,
+                slot_words,
+                valid_words,
+                hashed,
+                pct_columns,
+                first_last,
+                _pad0,
+                _pad1,
+                _pad2,
+                _pad3,
+            }),
+        ),
+    ];
+    let modules: Vec<_> = KERNELS
+        .iter()
+        .map(|k| (k.name, parse(k.file, k.source)))
+        .collect();
+    for (name, rust) in &twins {
+        let mut seen = 0;
+        for (kernel, module) in &modules {
+            if let Some(wgsl) = naga_layout(module, name) {
+                assert_eq!(&wgsl, rust, "{kernel}: {name}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "{name} is in no shader");
+    }
+    // And no struct crosses without a twin here: every struct a binding
+    // holds (directly or as an array's element) is in the list.
+    for (kernel, module) in &modules {
+        for (_, var) in module.global_variables.iter() {
+            if var.binding.is_none() {
+                continue;
+            }
+            let mut ty = &module.types[var.ty];
+            if let TypeInner::Array { base, .. } = ty.inner {
+                ty = &module.types[base];
+            }
+            if let (TypeInner::Struct { .. }, Some(name)) = (&ty.inner, &ty.name) {
+                assert!(
+                    twins.iter().any(|(n, _)| n == name),
+                    "{kernel}: {name} crosses to WGSL without a Rust twin in the layout test"
+                );
+            }
         }
     }
 }
@@ -199,12 +270,7 @@ fn workgroup_sizes_match_the_dispatch() {
         assert_eq!(entries, k.entry_points, "{}: entry points", k.file);
         for entry in &module.entry_points {
             assert_eq!(entry.stage, ShaderStage::Compute, "{}", entry.name);
-            assert_eq!(
-                entry.workgroup_size,
-                [types::WORKGROUP_SIZE, 1, 1],
-                "{}",
-                entry.name
-            );
+            assert_eq!(entry.workgroup_size, k.workgroup_size, "{}", entry.name);
         }
     }
 }
@@ -248,53 +314,58 @@ fn constants_match_their_rust_twins() {
     }
 }
 
-/// What a binding should be: name, binding number, and its address space.
-type Expected = (&'static str, u32, AddressSpace);
+/// A binding as the test compares it: name, binding number, address space.
+type Seen = (String, u32, AddressSpace);
 
 #[test]
-fn bindings_match_the_layouts() {
+fn the_kernel_table_holds_exactly_the_bindings_each_shader_uses() {
     let read = AddressSpace::Storage {
         access: StorageAccess::LOAD,
     };
     let read_write = AddressSpace::Storage {
         access: StorageAccess::LOAD | StorageAccess::STORE,
     };
-    let stats: Vec<Expected> = vec![
-        ("params", binding::PARAMS, AddressSpace::Uniform),
-        ("frames", binding::FRAMES, read),
-        ("prev_frame", binding::PREV_FRAME, read),
-        ("sad", binding::SAD, read_write),
-        ("hist", binding::HIST, read_write),
-        ("hue_table", binding::HUE_TABLE, read),
-    ];
-    let scene: Vec<Expected> = vec![
-        ("params", binding::PARAMS, AddressSpace::Uniform),
-        ("frames", binding::FRAMES, read),
-        ("prev_frame", binding::PREV_FRAME, read),
-        ("sad", binding::SAD, read_write),
-    ];
-    let freeze: Vec<Expected> = vec![
-        ("params", binding::PARAMS, AddressSpace::Uniform),
-        ("frames", binding::FRAMES, read),
-        ("sad", binding::SAD, read_write),
-        ("freeze_frames", freeze::binding::FREEZE_FRAMES, read),
-        ("freeze_state", freeze::binding::FREEZE_STATE, read_write),
-        ("freeze_slot", freeze::binding::FREEZE_SLOT, read_write),
-    ];
-    for (kernel_name, want) in [("stats", stats), ("scene", scene), ("freeze", freeze)] {
-        let (_, module) = kernel(kernel_name);
-        let mut got: Vec<Expected> = Vec::new();
-        for (_, var) in module.global_variables.iter() {
+    for k in KERNELS {
+        let (module, info) = validate(k.file, k.source);
+        // The globals any entry point uses: a layout needs these and no more.
+        let mut used: Vec<Seen> = Vec::new();
+        let mut uniform_sizes = Vec::new();
+        for (handle, var) in module.global_variables.iter() {
             let Some(rb) = &var.binding else { continue };
-            assert_eq!(rb.group, 0, "{kernel_name}: {:?}", var.name);
+            let is_used =
+                (0..module.entry_points.len()).any(|e| !info.get_entry_point(e)[handle].is_empty());
+            if !is_used {
+                continue;
+            }
+            assert_eq!(rb.group, 0, "{}: {:?}", k.name, var.name);
             let name = var.name.clone().unwrap_or_default();
-            let want_name = want
-                .iter()
-                .find(|w| w.0 == name)
-                .unwrap_or_else(|| panic!("{kernel_name}: unexpected binding {name}"));
-            got.push((want_name.0, rb.binding, var.space));
+            if var.space == AddressSpace::Uniform {
+                let size = module.types[var.ty].inner.size(module.to_ctx());
+                uniform_sizes.push((name.clone(), u64::from(size)));
+            }
+            used.push((name, rb.binding, var.space));
         }
-        got.sort_by_key(|b| b.1);
-        assert_eq!(got, want, "{kernel_name}");
+        used.sort_by_key(|b| b.1);
+        let mut table: Vec<Seen> = Vec::new();
+        for b in k.bindings {
+            let space = match b.access {
+                Access::Uniform { size, .. } => {
+                    let wgsl = uniform_sizes.iter().find(|(n, _)| n == b.name);
+                    assert_eq!(
+                        wgsl.map(|(_, s)| *s),
+                        Some(size),
+                        "{}: {} size",
+                        k.name,
+                        b.name
+                    );
+                    AddressSpace::Uniform
+                }
+                Access::Read => read,
+                Access::ReadWrite => read_write,
+            };
+            assert_eq!(k.number(b.name), b.number, "{}: {}", k.name, b.name);
+            table.push((b.name.to_owned(), b.number, space));
+        }
+        assert_eq!(table, used, "{}: the table against the shader", k.name);
     }
 }

@@ -1,0 +1,139 @@
+//! What the aggregation backends take and give: one batch's rows numbered
+//! into slots ([`AggInput`], one numbering a [`SlotPass`]) and the integer
+//! state per slot ([`AggState`]), with the checks both backends share. A
+//! leaf of the window engine: the CPU twin and the GPU host both build on it.
+
+use super::layout::{self, NO_SLOT};
+use crate::error::{KernelError, Result};
+
+/// One batch of rows as the aggregation kernels take it.
+///
+/// Validity bitmaps are Arrow's: bit `row % 32` of word `row / 32` is set when
+/// the value is present; `None` means every value is.
+#[derive(Debug, Clone, Copy)]
+pub struct AggInput<'a> {
+    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
+    pub slots: &'a [u32],
+    /// Slots in this batch; every slot id is below it.
+    pub slot_count: u32,
+    /// Event times (microseconds), one a row; only read with `first_last`.
+    pub ts: &'a [i64],
+    /// The value columns.
+    pub values: &'a [&'a [f64]],
+    /// Their validity bitmaps.
+    pub valid: &'a [Option<&'a [u32]>],
+    /// 64-bit hashes of the columns `approx_count_distinct` counts.
+    pub hashes: &'a [&'a [u64]],
+    /// Their validity bitmaps.
+    pub hash_valid: &'a [Option<&'a [u32]>],
+    /// Value columns `0..pct_columns` also get percentile sketches.
+    pub pct_columns: u32,
+    /// Whether to find the first and last row by event time (pass C).
+    pub first_last: bool,
+}
+
+impl AggInput<'_> {
+    /// Checks that the columns line up with the slots.
+    ///
+    /// # Errors
+    /// [`crate::KernelError::Internal`]: the engine builds these, so a mismatch is a bug.
+    pub fn check(&self) -> Result<()> {
+        let input = self;
+        let rows = input.slots.len();
+        let bad = |what: String| Err(KernelError::Internal(format!("aggregate input: {what}")));
+        if u32::try_from(rows).is_err() {
+            return bad(format!("{rows} rows in one batch"));
+        }
+        if input.first_last && input.ts.len() != rows {
+            return bad(format!("{} times for {rows} rows", input.ts.len()));
+        }
+        if input.valid.len() != input.values.len() || input.hash_valid.len() != input.hashes.len() {
+            return bad("a validity bitmap per column".into());
+        }
+        if input.pct_columns as usize > input.values.len() {
+            return bad("more percentile columns than value columns".into());
+        }
+        let words = rows.div_ceil(32);
+        for (v, valid) in input.values.iter().zip(input.valid) {
+            if v.len() != rows || valid.is_some_and(|b| b.len() < words) {
+                return bad("a value column of another length".into());
+            }
+        }
+        for (h, valid) in input.hashes.iter().zip(input.hash_valid) {
+            if h.len() != rows || valid.is_some_and(|b| b.len() < words) {
+                return bad("a hash column of another length".into());
+            }
+        }
+        if let Some(s) = input
+            .slots
+            .iter()
+            .find(|&&s| s != NO_SLOT && s >= input.slot_count)
+        {
+            return bad(format!("slot {s} of {}", input.slot_count));
+        }
+        Ok(())
+    }
+}
+
+/// One numbering of a batch's rows into slots, for
+/// [`Aggregator::aggregate_passes`](super::Aggregator::aggregate_passes).
+#[derive(Debug, Clone, Copy)]
+pub struct SlotPass<'a> {
+    /// The slot of every row, or [`layout::NO_SLOT`] for rows this pass skips.
+    pub slots: &'a [u32],
+    /// Slots in this pass; every slot id is below it.
+    pub slot_count: u32,
+}
+
+impl SlotPass<'_> {
+    /// `input` with this pass's slots.
+    pub fn of<'a>(&'a self, input: &AggInput<'a>) -> AggInput<'a> {
+        AggInput {
+            slots: self.slots,
+            slot_count: self.slot_count,
+            ..*input
+        }
+    }
+}
+
+/// The state of one batch: [`layout::slot_words`] words a slot, then the
+/// HyperLogLog registers (one `u32` each, [`layout::HLL_REGISTERS`] per slot
+/// and hashed column) and percentile bins ([`layout::PCT_BINS`] per slot and
+/// percentile column).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AggState {
+    /// Value columns.
+    pub columns: u32,
+    /// Slots.
+    pub slots: u32,
+    /// Slot words, slot-major.
+    pub words: Vec<u32>,
+    /// Registers, `(slot * hashed_columns + column) * HLL_REGISTERS + register`.
+    pub hll: Vec<u32>,
+    /// Bins, `(slot * pct_columns + column) * PCT_BINS + bin`.
+    pub pct: Vec<u32>,
+}
+
+impl AggState {
+    /// Sets `self` to the state of `input` before any row: every slot's
+    /// words at their initial values ([`layout::slot_init`]), registers and
+    /// bins at 0. Both backends start from it; with no slots it is empty.
+    pub fn reset_for(&mut self, input: &AggInput<'_>) {
+        let columns = input.values.len() as u32;
+        let slots = input.slot_count as usize;
+        let init = layout::slot_init(columns);
+        self.columns = columns;
+        self.slots = input.slot_count;
+        self.words.clear();
+        self.words.reserve(slots * init.len());
+        for _ in 0..slots {
+            self.words.extend_from_slice(&init);
+        }
+        let hll = (input.hashes.len() as u32 * layout::HLL_REGISTERS) as usize;
+        self.hll.clear();
+        self.hll.resize(slots * hll, 0);
+        let pct = (input.pct_columns * layout::PCT_BINS) as usize;
+        self.pct.clear();
+        self.pct.resize(slots * pct, 0);
+    }
+}
