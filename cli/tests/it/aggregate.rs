@@ -16,7 +16,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{parse_ndjson, run_in};
+use crate::common::{parse_ndjson, run_in, run_stdin};
 
 /// Writes the data set into `dir` (data.parquet, data.ndjson, data.csv) and
 /// DuckDB's answers to the queries in `queries` (name → SQL over `t`) as
@@ -574,7 +574,7 @@ fn stdin_flags_and_sql_agree_and_parquet_output_reads_back() {
             "--backend",
             "cpu",
         ],
-        &input,
+        input.as_bytes(),
     )
     .success();
     let sql = run_stdin(
@@ -583,7 +583,7 @@ fn stdin_flags_and_sql_agree_and_parquet_output_reads_back() {
             "aggregate", "-", "--backend", "gpu", "--sql",
             "SELECT k, COUNT(*) AS n, AVG(v) AS mean, MAX(v) AS top FROM input GROUP BY k, TUMBLE(ts, INTERVAL '60' SECOND)",
         ],
-        &input,
+        input.as_bytes(),
     )
     .success();
     assert_eq!(flags.stdout, sql.stdout);
@@ -620,31 +620,6 @@ fn stdin_flags_and_sql_agree_and_parquet_output_reads_back() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("(500, {})", flags.records().len())
     );
-}
-
-/// Runs osprey in `dir` with `input` on stdin.
-fn run_stdin(dir: &Path, args: &[&str], input: &str) -> crate::common::Run {
-    use std::io::Write as _;
-    let mut child = crate::common::osprey()
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("osprey runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    crate::common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 #[test]

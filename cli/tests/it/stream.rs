@@ -2,49 +2,30 @@
 //! from stdin, files and TCP, `osprey read` with every `--from` and a named
 //! consumer, bad records and the exit codes.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Run, osprey, parse_ndjson};
+use crate::common::{PATIENCE, Proc, Run, osprey, output, parse_ndjson, to_run};
 
 /// Runs osprey with `args` against the store in `dir`, feeding `stdin`.
 pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
     let mut cmd = osprey();
     cmd.args(args).arg("--data-dir").arg(dir.join("data"));
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that fails before reading its input closes the pipe early; a
-    // writer thread keeps a child that writes much to stderr before it has
-    // read all of stdin from blocking on a full pipe.
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    to_run(output(&mut cmd, stdin.as_bytes()))
 }
 
 /// A `put --listen` server on a free port, and that port.
-pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Child, u16) {
+pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Proc, u16) {
     listen_env(dir, stream, extra, &[])
 }
 
 /// [`listen`] with environment variables set for the server.
-pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]) -> (Child, u16) {
+pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, u16) {
     let mut cmd: Command = osprey();
     for (k, v) in env {
         cmd.env(k, v);
@@ -54,11 +35,9 @@ pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = crate::common::listening_port(&mut stderr, "the server");
-    // Keep draining stderr so that logging never blocks the server.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let mut child = Proc::spawn(&mut cmd);
+    // The reading thread drains stderr to the end, so logging never blocks.
+    let port = child.stderr_lines().listening_port("the server");
     (child, port)
 }
 
@@ -309,14 +288,15 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
     os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
     let (mut server, port) = listen(dir.path(), "s", &["--partition-key-field", "dev"]);
     // A follower in its own process, alongside the writer.
-    let mut follower = osprey()
-        .args(["read", "s", "--follow", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut follower = Proc::spawn(
+        osprey()
+            .args(["read", "s", "--follow", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
     let big = format!(
         "{{\"dev\":\"z\",\"pad\":\"{}\"}}\n",
         "y".repeat((1 << 20) + 10)
@@ -356,22 +336,20 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
         answers[4]["error"],
         "no field \"dev\" for the partition key"
     );
-    let mut out = BufReader::new(follower.stdout.take().unwrap());
-    let mut got = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        got.push(
-            serde_json::from_str::<Value>(&line).unwrap()["partition_key"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let out = follower.stdout_lines();
+    let mut got: Vec<String> = out
+        .json(2, "the follower")
+        .iter()
+        .map(|r| r["partition_key"].as_str().unwrap().to_owned())
+        .collect();
     got.sort();
     assert_eq!(got, ["a", "b"]);
-    follower.kill().unwrap();
-    follower.wait().unwrap();
+    // Nothing more comes: the refused lines were not stored.
+    assert!(
+        out.next_within(Duration::from_millis(300)).is_err(),
+        "a third record was followed"
+    );
+    follower.kill_now();
     // A second server on the same data directory is refused while the first runs.
     let r = os(
         dir.path(),
@@ -383,8 +361,7 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
         line.contains("is in use by another osprey process"),
         "{line}"
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    assert!(server.alive());
 }
 
 /// `osprey analyze --output stream:NAME` puts the same records it would
