@@ -80,6 +80,62 @@ assert k.list_streams()["StreamNames"] == []
 print("ok")
 "#;
 
+/// AT_SEQUENCE_NUMBER and AT_TIMESTAMP through boto3 (which sends the
+/// timestamp in whole seconds, so the two batches are put either side of a
+/// second's start), and PutRecords' 5 MiB cap (data and partition keys
+/// together) at its edge: a call of exactly 5 MiB is stored, one byte more
+/// is refused whole.
+const POSITIONS: &str = r#"
+import sys, math, time, datetime, boto3, botocore
+k = boto3.client("kinesis", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test",
+                 config=botocore.config.Config(retries={"max_attempts": 1}))
+k.create_stream(StreamName="p", ShardCount=1)
+SHARD = "shardId-000000000000"
+for i in range(5):
+    k.put_record(StreamName="p", Data=b"a%d" % i, PartitionKey="k")
+time.sleep(math.ceil(time.time()) - time.time() + 0.05)
+mid = datetime.datetime.fromtimestamp(math.floor(time.time()), datetime.timezone.utc)
+for i in range(5):
+    k.put_record(StreamName="p", Data=b"b%d" % i, PartitionKey="k")
+def read(kind, **kw):
+    it = k.get_shard_iterator(StreamName="p", ShardId=SHARD, ShardIteratorType=kind, **kw)["ShardIterator"]
+    return k.get_records(ShardIterator=it)["Records"]
+def data(kind, **kw):
+    return [x["Data"] for x in read(kind, **kw)]
+a = [b"a%d" % i for i in range(5)]
+b = [b"b%d" % i for i in range(5)]
+assert data("AT_SEQUENCE_NUMBER", StartingSequenceNumber="0") == a + b
+assert data("AT_SEQUENCE_NUMBER", StartingSequenceNumber="3") == a[3:] + b
+assert data("AT_SEQUENCE_NUMBER", StartingSequenceNumber="9") == b[4:]
+assert data("AT_TIMESTAMP", Timestamp=mid) == b, data("AT_TIMESTAMP", Timestamp=mid)
+assert data("AT_TIMESTAMP", Timestamp=datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)) == a + b
+future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+assert data("AT_TIMESTAMP", Timestamp=future) == []
+# The cap: five records of 1 MiB less a byte under a one-byte key are
+# 5 MiB exactly; one byte more and the whole call is refused.
+MIB = 1024 * 1024
+k.create_stream(StreamName="cap", ShardCount=1)
+full = [{"Data": b"x" * (MIB - 1), "PartitionKey": "k"} for _ in range(5)]
+out = k.put_records(StreamName="cap", Records=full)
+assert out["FailedRecordCount"] == 0, out["FailedRecordCount"]
+over = full[:4] + [{"Data": b"x" * MIB, "PartitionKey": "k"}]
+try:
+    k.put_records(StreamName="cap", Records=over); raise SystemExit("5 MiB + 1 passed")
+except k.exceptions.InvalidArgumentException as e:
+    assert "more than 5 MiB" in str(e), e
+it = k.get_shard_iterator(StreamName="cap", ShardId=SHARD, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+got = 0
+while True:
+    r = k.get_records(ShardIterator=it)
+    got += len(r["Records"])
+    if not r["Records"]:
+        break
+    it = r["NextShardIterator"]
+assert got == 5, got
+print("ok")
+"#;
+
 /// Signed with the right secret, with a wrong one, and with an unknown key.
 const SIGNED: &str = r#"
 import sys, boto3, botocore
@@ -131,6 +187,14 @@ fn boto3_drives_the_kinesis_api() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, url) = serve(dir.path(), &[]);
     client(CLIENT, &url);
+    assert!(server.alive());
+}
+
+#[test]
+fn boto3_reads_at_a_sequence_number_and_a_timestamp_and_meets_the_5_mib_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url) = serve(dir.path(), &[]);
+    client(POSITIONS, &url);
     assert!(server.alive());
 }
 

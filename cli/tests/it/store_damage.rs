@@ -12,8 +12,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{Run, osprey, parse_ndjson};
-use crate::stream::os;
+use crate::common::{osprey, parse_ndjson};
+use crate::stream::{os, os_env};
 
 /// `n` records `{"k":..,"n":i,"ts":..,"pad":..}` from `start`, one line each.
 fn lines(start: u64, n: u64, pad: usize) -> String {
@@ -26,16 +26,6 @@ fn lines(start: u64, n: u64, pad: usize) -> String {
             )
         })
         .collect()
-}
-
-/// Runs osprey against the store in `dir` with `env` set.
-fn os_env(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
-    let mut cmd = osprey();
-    cmd.args(args).arg("--data-dir").arg(dir.join("data"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    crate::common::to_run(crate::common::output(&mut cmd, stdin.as_bytes()))
 }
 
 const SMALL: &[(&str, &str)] = &[("OSPREY_SEGMENT_BYTES", "65536")];

@@ -10,12 +10,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{PATIENCE, Proc, Run, osprey, output, parse_ndjson, to_run};
+use crate::common::{PATIENCE, Proc, Run, osprey, output, parse_ndjson, to_run, wait_until};
 
 /// Runs osprey with `args` against the store in `dir`, feeding `stdin`.
 pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
+    os_env(dir, &[], args, stdin)
+}
+
+/// [`os`] with environment variables `env` set.
+pub fn os_env(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
     let mut cmd = osprey();
     cmd.args(args).arg("--data-dir").arg(dir.join("data"));
+    cmd.envs(env.iter().copied());
     to_run(output(&mut cmd, stdin.as_bytes()))
 }
 
@@ -410,4 +416,155 @@ fn analyze_writes_its_records_into_a_stream() {
         "",
     );
     assert!(empty.fails_with(2).contains("needs a stream name"));
+}
+
+/// The trim horizon and next sequence number of shard 0 of stream `name`.
+fn horizon(dir: &Path, name: &str) -> (u64, u64) {
+    let d: Value =
+        serde_json::from_str(&os(dir, &["stream", "describe", name], "").success().stdout).unwrap();
+    let shard = &d["shards"][0];
+    (
+        shard["trim_horizon_seq"].as_u64().unwrap(),
+        shard["next_seq"].as_u64().unwrap(),
+    )
+}
+
+/// `--retention-mib` in a running process: `put` from stdin removes
+/// nothing (no process stays to sweep), while a `put --listen` server's
+/// sweep (every minute; `OSPREY_RETENTION_EVERY_MS` makes it 50 ms here)
+/// brings the shard down to at most 1 MiB by itself, oldest segments
+/// first, and goes on taking and serving records.
+#[test]
+fn a_running_server_sweeps_retention_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    os(d, &["stream", "create", "r", "--retention-mib", "1"], "").success();
+    // 3000 records of 1000 bytes of data: 3 MiB.
+    let record = |n: u64| {
+        let head = format!("{{\"n\":{n},\"pad\":\"");
+        format!("{head}{}\"}}\n", "x".repeat(998 - head.len()))
+    };
+    assert_eq!(record(0).len(), 1001);
+    let input: String = (0..3000).map(record).collect();
+    let small = [("OSPREY_SEGMENT_BYTES", "65536")];
+    os_env(d, &small, &["put", "r", "--partition-key", "k"], &input).success();
+    assert_eq!(
+        horizon(d, "r"),
+        (0, 3000),
+        "nothing swept without a process"
+    );
+
+    let env = [small[0], ("OSPREY_RETENTION_EVERY_MS", "50")];
+    let (mut server, port) = listen_env(d, "r", &["--partition-key", "k"], &env);
+    wait_until(
+        || format!("no sweep: horizon {:?}", horizon(d, "r")),
+        || horizon(d, "r").0 > 0,
+    );
+    let (low, next) = horizon(d, "r");
+    assert_eq!(next, 3000);
+    let kept = parse_ndjson(&os(d, &["read", "r"], "").success().stdout);
+    let seqs: Vec<u64> = kept.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (low..3000).collect::<Vec<_>>(),
+        "the newest records, in order"
+    );
+    // At most 1 MiB kept (records and their framing), and no more than a
+    // 64 KiB segment below it.
+    let bytes = kept.len() * 1000;
+    assert!(
+        bytes <= 1 << 20 && bytes >= (1 << 20) / 2,
+        "{} records kept",
+        kept.len()
+    );
+    // The server goes on: a record put now is read back.
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    sock.write_all(record(3000).as_bytes()).unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut ack = String::new();
+    sock.read_to_string(&mut ack).unwrap();
+    assert_eq!(parse_ndjson(&ack)[0]["seq"], 3000, "{ack}");
+    assert!(server.alive());
+}
+
+/// A named consumer's checkpoint across a split and a merge: each read goes
+/// on where the last stopped, a parent's records come before its
+/// children's, and over all the reads every record comes exactly once.
+#[test]
+fn consumer_checkpoints_hold_across_split_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    os(d, &["stream", "create", "c"], "").success();
+    let put = |from: u64, to: u64| {
+        let input: String = (from..to)
+            .map(|n| format!("{{\"dev\":\"d{}\",\"n\":{n}}}\n", n % 5))
+            .collect();
+        os(d, &["put", "c", "--partition-key-field", "dev"], &input).success();
+    };
+    let read = |limit: Option<&str>| -> Vec<u64> {
+        let mut args = vec!["read", "c", "--consumer", "app"];
+        if let Some(l) = limit {
+            args.extend(["--limit", l]);
+        }
+        parse_ndjson(&os(d, &args, "").success().stdout)
+            .iter()
+            .map(|r| r["data"]["n"].as_u64().unwrap())
+            .collect()
+    };
+    put(0, 10);
+    let mut got = read(Some("4"));
+    assert_eq!(got, [0, 1, 2, 3]);
+    let split = os(
+        d,
+        &["stream", "split", "c", "shardId-000000000000", "middle"],
+        "",
+    )
+    .success();
+    assert!(
+        split.stdout.contains("shardId-000000000002"),
+        "{}",
+        split.stdout
+    );
+    put(10, 20);
+    // The parent's rest first, then some of the children's.
+    let second = read(Some("9"));
+    assert_eq!(second[..6], [4, 5, 6, 7, 8, 9], "{second:?}");
+    assert!(second[6..].iter().all(|&n| n >= 10), "{second:?}");
+    got.extend(&second);
+    let merged = os(
+        d,
+        &[
+            "stream",
+            "merge",
+            "c",
+            "shardId-000000000001",
+            "shardId-000000000002",
+        ],
+        "",
+    )
+    .success();
+    assert!(
+        merged.stdout.contains("shardId-000000000003"),
+        "{}",
+        merged.stdout
+    );
+    put(20, 30);
+    let third = read(None);
+    got.extend(&third);
+    assert!(read(None).is_empty(), "the checkpoint is at the end");
+    // Every record once; the merged shard's records after its parents'.
+    let mut all = got.clone();
+    all.sort_unstable();
+    assert_eq!(all, (0..30).collect::<Vec<_>>(), "{got:?}");
+    let first_new = third.iter().position(|&n| n >= 20).unwrap();
+    assert!(
+        third[first_new..].iter().all(|&n| n >= 20) && third[..first_new].iter().all(|&n| n < 20),
+        "{third:?}"
+    );
+    // Within a key, the order they were put in.
+    for dev in 0..5 {
+        let of: Vec<u64> = got.iter().copied().filter(|n| n % 5 == dev).collect();
+        assert!(of.windows(2).all(|w| w[0] < w[1]), "d{dev}: {of:?}");
+    }
 }
