@@ -187,10 +187,19 @@ mod tests {
 
     #[test]
     fn hidden_when_not_a_terminal() {
-        // Test runners capture stderr, so this is the hidden bar; it must
-        // accept updates all the same.
+        // Under a test runner in CI stderr is a pipe, so this is the hidden
+        // bar (run from a terminal, it is the drawn one); either counts.
         let p = Progress::new(Some(10), "cpu");
+        assert_eq!(
+            p.bar.is_hidden(),
+            !std::io::stderr().is_terminal(),
+            "hidden exactly when stderr is not a terminal"
+        );
         p.advance(3);
+        p.advance(2);
+        assert_eq!(p.bar.position(), 5);
+        assert_eq!(p.bar.length(), Some(10));
         p.finish();
+        assert!(p.bar.is_finished());
     }
 }

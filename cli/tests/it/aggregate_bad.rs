@@ -10,31 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{osprey, parse_ndjson, run_in};
-
-/// Runs osprey in `dir` with `input` on stdin.
-fn run_stdin(dir: &Path, args: &[&str], input: &[u8]) -> crate::common::Run {
-    let mut child = osprey()
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("osprey runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    crate::common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use crate::common::{Proc, osprey, parse_ndjson, run_in, run_stdin};
 
 /// Runs python3 with `script` in `dir` and returns its stdout.
 fn python(dir: &Path, script: &str) -> String {
@@ -68,24 +44,24 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 #[test]
 fn an_over_long_line_is_refused_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = osprey()
-        .args([
-            "aggregate",
-            "-",
-            "--window",
-            "tumbling:1m",
-            "--agg",
-            "count(*)",
-            "--errors",
-            "errors.ndjson",
-        ])
-        .args(CPU)
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Proc::spawn(
+        osprey()
+            .args([
+                "aggregate",
+                "-",
+                "--window",
+                "tumbling:1m",
+                "--agg",
+                "count(*)",
+                "--errors",
+                "errors.ndjson",
+            ])
+            .args(CPU)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -103,15 +79,16 @@ fn an_over_long_line_is_refused_in_bounded_memory() {
             .unwrap();
         peak
     });
-    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (child.stdout_lines(), child.stderr_lines());
+    let status = child.wait_exit("aggregate of an over-long line");
     let peak = writer.join().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let stderr = stderr.to_end("aggregate's stderr").join("\n");
+    assert_eq!(status.code(), Some(5), "{stderr}");
     assert!(
         peak < 150 * 1024,
         "peak RSS {peak} KiB while reading the line"
     );
-    let rows = parse_ndjson(&String::from_utf8_lossy(&out.stdout));
+    let rows = parse_ndjson(&stdout.to_end("aggregate's stdout").join("\n"));
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["count"], 3);
     let errors = std::fs::read_to_string(dir.path().join("errors.ndjson")).unwrap();

@@ -7,16 +7,16 @@
 //! the chain analyze → stream → aggregate → stream.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{osprey, parse_ndjson};
+use crate::common::{Proc, osprey, parse_ndjson, wait_until};
 use crate::stream::os;
 
 /// 2025-12-01T17:00:00Z, in seconds.
@@ -24,9 +24,6 @@ const T0: i64 = 1_764_608_400;
 
 /// Records per minute of generated data.
 const PER_MINUTE: i64 = 40;
-
-/// How long a test waits for a slow, shared machine before it gives up.
-const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The aggregation every test runs.
 const FLAGS: &[&str] = &[
@@ -115,52 +112,6 @@ fn file_windows(dir: &Path, name: &str, text: &str) -> Vec<Value> {
     aggregate(dir, path.to_str().unwrap(), &[]).records()
 }
 
-/// Lines of a child's stdout, as they come.
-fn lines_of(stdout: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// The next `n` lines from `rx`, waiting at most [`PATIENCE`] in all.
-#[track_caller]
-fn next_lines(rx: &Receiver<String>, n: usize, what: &str) -> Vec<Value> {
-    let deadline = Instant::now() + PATIENCE;
-    let mut out = Vec::new();
-    while out.len() < n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => out.push(serde_json::from_str(&line).unwrap()),
-            Err(e) => panic!("{what}: {} of {n} lines came ({e:?})", out.len()),
-        }
-    }
-    out
-}
-
-/// Waits for `child` to exit by itself within [`PATIENCE`]; kills it and
-/// fails otherwise.
-#[track_caller]
-fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("{what}: still running after {PATIENCE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A stream read as a named consumer gives the windows of the file it was
 /// put from, over two shards (read one after the other, so the lateness
 /// takes their order); a second run of the consumer sees only the records
@@ -246,15 +197,15 @@ fn a_killed_follower_resumes_at_the_first_record_of_the_open_window() {
         &["--follow", "--consumer", "c"],
     ]
     .concat();
-    let mut follower = osprey()
-        .args(&args)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(follower.stdout.take().unwrap());
+    let mut follower = Proc::spawn(
+        osprey()
+            .args(&args)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let rx = follower.stdout_lines();
     // Put while it follows, in two puts: it sees them as another process
     // adds them.
     let cut = first
@@ -271,30 +222,29 @@ fn a_killed_follower_resumes_at_the_first_record_of_the_open_window() {
     // The first record of minute 4, the window still open after the first part.
     let open_from = stored[(4 * PER_MINUTE) as usize]["seq"].as_u64().unwrap();
     // Minutes 0 to 3 close as minute 4's records arrive: 4 x 5 rows.
-    let run1 = next_lines(&rx, 20, "the follower's closed windows");
+    let run1 = rx.json(20, "the follower's closed windows");
     // The checkpoint moves as windows are written; it must come to rest on
     // the first record of the open window (the second run shows it goes no
     // further: a record skipped would be missing from minute 4).
     let checkpoint = dir.join("data/streams/f/consumers/c.json");
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    let saved = || -> Vec<u64> {
         let saved: Option<BTreeMap<String, u64>> = std::fs::read(&checkpoint)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let at: Vec<u64> = saved.iter().flat_map(|s| s.values().copied()).collect();
-        if at == [open_from] {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the checkpoint is {at:?}, not at the open window's first record {open_from}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    follower.kill().unwrap();
-    follower.wait().unwrap();
+        saved.iter().flat_map(|s| s.values().copied()).collect()
+    };
+    wait_until(
+        || {
+            format!(
+                "the checkpoint is {:?}, not at the open window's first record {open_from}",
+                saved()
+            )
+        },
+        || saved() == [open_from],
+    );
+    follower.kill_now();
     assert!(
-        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        rx.to_end("the killed follower").is_empty(),
         "the open window was not written"
     );
 
@@ -327,18 +277,17 @@ fn tcp_input_from_two_connections_with_a_malformed_line() {
         ],
     ]
     .concat();
-    let mut child = osprey()
-        .args(&args)
-        .arg("--errors")
-        .arg(&errors)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = crate::common::listening_port(&mut stderr, "aggregate");
-    let rest = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let out = lines_of(child.stdout.take().unwrap());
+    let mut child = Proc::spawn(
+        osprey()
+            .args(&args)
+            .arg("--errors")
+            .arg(&errors)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let stderr = child.stderr_lines();
+    let port = stderr.listening_port("aggregate");
+    let out = child.stdout_lines();
     let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut b = TcpStream::connect(("127.0.0.1", port)).unwrap();
     for (i, line) in text.lines().enumerate() {
@@ -349,12 +298,13 @@ fn tcp_input_from_two_connections_with_a_malformed_line() {
         }
     }
     drop((a, b));
-    let status = wait_exit(&mut child, "aggregate tcp:// --until-idle");
-    let summary = rest.join().unwrap();
+    let status = child.wait_exit("aggregate tcp:// --until-idle");
+    let summary = stderr.to_end("aggregate's stderr").join("\n");
     assert_eq!(status.code(), Some(5), "a refused line: exit 5\n{summary}");
     let rows: Vec<Value> = out
+        .to_end("aggregate's stdout")
         .iter()
-        .map(|l| serde_json::from_str(&l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     same_windows("tcp", &rows, &whole);
     let refused = parse_ndjson(&std::fs::read_to_string(&errors).unwrap());
@@ -458,52 +408,52 @@ fn max_latency_lets_windows_out_while_stdin_is_open() {
             extra,
         ]
         .concat();
-        osprey()
-            .args(&args)
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        Proc::spawn(
+            osprey()
+                .args(&args)
+                .current_dir(dir.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )
     };
     let record = |t: f64| format!("{{\"ts\":{t},\"v\":1}}\n");
 
     let mut slow = spawn(&["--max-latency", "50ms"]);
     let mut stdin = slow.stdin.take().unwrap();
-    let rx = lines_of(slow.stdout.take().unwrap());
+    let rx = slow.stdout_lines();
     stdin.write_all(record(0.5).as_bytes()).unwrap();
     stdin.write_all(record(0.7).as_bytes()).unwrap();
     stdin.write_all(record(1.5).as_bytes()).unwrap();
     stdin.flush().unwrap();
-    let first = next_lines(&rx, 1, "the first window while stdin is open");
+    let first = rx.json(1, "the first window while stdin is open");
     assert_eq!(first[0]["window_start"], "1970-01-01T00:00:00Z");
     assert_eq!(first[0]["n"], 2);
     stdin.write_all(record(2.5).as_bytes()).unwrap();
     stdin.flush().unwrap();
-    let second = next_lines(&rx, 1, "the second window while stdin is open");
+    let second = rx.json(1, "the second window while stdin is open");
     assert_eq!(second[0]["window_start"], "1970-01-01T00:00:01Z");
     drop(stdin);
-    let last = next_lines(&rx, 1, "the last window at the end of the input");
+    let last = rx.json(1, "the last window at the end of the input");
     assert_eq!(last[0]["window_start"], "1970-01-01T00:00:02Z");
-    assert!(wait_exit(&mut slow, "aggregate -").success());
+    assert!(slow.wait_exit("aggregate -").success());
 
     // The control: the same records with no latency bound stay in the batch.
     let mut held = spawn(&[]);
     let mut stdin = held.stdin.take().unwrap();
-    let rx = lines_of(held.stdout.take().unwrap());
+    let rx = held.stdout_lines();
     for t in [0.5, 0.7, 1.5, 2.5] {
         stdin.write_all(record(t).as_bytes()).unwrap();
     }
     stdin.flush().unwrap();
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(2)),
+        rx.next_within(Duration::from_secs(2)),
         Err(RecvTimeoutError::Timeout),
         "no row before the batch fills or the input ends"
     );
     drop(stdin);
-    assert_eq!(next_lines(&rx, 3, "every window at the end").len(), 3);
-    assert!(wait_exit(&mut held, "aggregate -").success());
+    assert_eq!(rx.json(3, "every window at the end").len(), 3);
+    assert!(held.wait_exit("aggregate -").success());
 }
 
 /// The chain: `osprey analyze --output stream:frames`, `osprey aggregate

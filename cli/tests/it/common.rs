@@ -1,9 +1,16 @@
 //! Helpers shared by the integration tests: running the binary and ffmpeg,
-//! the test clips, NDJSON parsing, and the GPU requirement.
+//! the test clips, NDJSON parsing, and the GPU requirement; and what keeps a
+//! failing test from hanging the run or leaving processes behind: [`Proc`],
+//! a child killed when dropped, [`Lines`], a child's output read with a
+//! time limit, and [`PATIENCE`], the limit on every wait.
 
+use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -54,14 +61,14 @@ impl Run {
     }
 }
 
+/// How long a test waits on anything (a process to end, a line to come, a
+/// condition to hold) before it fails: far more than any of them takes on a
+/// loaded 2-core machine, so that reaching it means a hang, not a slow run.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
 /// Runs osprey with `args` in `dir`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let out = osprey()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the osprey binary runs");
-    to_run(out)
+    run_cmd(osprey().args(args).current_dir(dir))
 }
 
 /// Runs osprey with `args` in the current folder.
@@ -69,12 +76,267 @@ pub fn run(args: &[&str]) -> Run {
     run_cmd(osprey().args(args))
 }
 
-/// Runs a prepared osprey command.
+/// Runs a prepared osprey command, with nothing on stdin.
 pub fn run_cmd(cmd: &mut Command) -> Run {
-    to_run(cmd.output().expect("the osprey binary runs"))
+    to_run(output(cmd, b""))
 }
 
-fn to_run(out: Output) -> Run {
+/// Runs a prepared command (osprey or another program) with `input` on
+/// stdin (written from a thread of its own, so that a child that writes
+/// much before it has read all of its input cannot block on a full pipe,
+/// and one that stops reading early is no error) and returns what it did.
+///
+/// # Panics
+/// When it does not start, or still runs after [`PATIENCE`] (it is then
+/// killed).
+#[track_caller]
+pub fn output(cmd: &mut Command, input: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Proc::spawn(cmd);
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let read_all = |r: Option<Box<dyn Read + Send>>| {
+        let mut r = r.expect("the output is piped");
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = r.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = read_all(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read_all(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = child.wait_exit(&format!("{:?}", cmd.get_program()));
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Runs osprey with `args` in `dir`, with `input` on stdin.
+pub fn run_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
+    to_run(output(osprey().args(args).current_dir(dir), input))
+}
+
+/// A child process that is killed (SIGKILL) and reaped when dropped, so that
+/// a test that fails half way leaves no process behind (nor one holding the
+/// test's pipes open); it derefs to the [`Child`].
+#[derive(Debug)]
+pub struct Proc(Child);
+
+impl Proc {
+    /// Starts `cmd`.
+    ///
+    /// # Panics
+    /// When it cannot start.
+    #[track_caller]
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+        Proc(child)
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+
+    /// Kills the process with SIGKILL, if it still runs, and reaps it.
+    pub fn kill_now(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Waits for the process to end by itself within [`PATIENCE`].
+    ///
+    /// # Panics
+    /// When it still runs then (it is killed first), naming `what`.
+    #[track_caller]
+    pub fn wait_exit(&mut self, what: &str) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                self.kill_now();
+                panic!("{what}: still running after {PATIENCE:?}; killed");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The lines of the process's piped stdout, read by a thread of their own.
+    pub fn stdout_lines(&mut self) -> Lines {
+        Lines::of(self.0.stdout.take().expect("stdout is piped"))
+    }
+
+    /// The lines of the process's piped stderr, read by a thread of their own
+    /// (which drains it to the end, so that logging never blocks the child).
+    pub fn stderr_lines(&mut self) -> Lines {
+        Lines::of(self.0.stderr.take().expect("stderr is piped"))
+    }
+}
+
+impl Deref for Proc {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+/// The lines of a pipe or socket, read by a thread of their own so that a
+/// test waits on them with a time limit instead of blocking for ever. The
+/// thread reads to the end even when no one takes the lines any more.
+#[derive(Debug)]
+pub struct Lines(Receiver<String>);
+
+impl Lines {
+    /// Starts reading `from`.
+    pub fn of(from: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut from = BufReader::new(from);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match from.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        // Past a receiver's drop, go on draining.
+                        let _ = tx.send(line.trim_end_matches(['\n', '\r']).to_owned());
+                    }
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line, waiting at most `within`: `Err(Timeout)` when none
+    /// came, `Err(Disconnected)` at the end of the input.
+    pub fn next_within(&self, within: Duration) -> Result<String, RecvTimeoutError> {
+        self.0.recv_timeout(within)
+    }
+
+    /// The next line, or `None` at the end of the input.
+    ///
+    /// # Panics
+    /// When none comes within [`PATIENCE`], naming `what`.
+    #[track_caller]
+    pub fn next(&self, what: &str) -> Option<String> {
+        match self.0.recv_timeout(PATIENCE) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!("{what}: no line in {PATIENCE:?}"),
+        }
+    }
+
+    /// The next `n` lines as JSON, waiting at most [`PATIENCE`] in all.
+    ///
+    /// # Panics
+    /// When fewer come, or one is not JSON, naming `what`.
+    #[track_caller]
+    pub fn json(&self, n: usize, what: &str) -> Vec<Value> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => out.push(
+                    serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("{what}: bad JSON line {line:?}: {e}")),
+                ),
+                Err(e) => panic!("{what}: {} of {n} lines came ({e:?})", out.len()),
+            }
+        }
+        out
+    }
+
+    /// Every line to the end of the input.
+    ///
+    /// # Panics
+    /// When the input does not end within [`PATIENCE`], naming `what`.
+    #[track_caller]
+    pub fn to_end(&self, what: &str) -> Vec<String> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => out.push(line),
+                Err(RecvTimeoutError::Disconnected) => return out,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{what}: the output did not end in {PATIENCE:?}")
+                }
+            }
+        }
+    }
+
+    /// Reads up to the line that starts with `prefix` (log lines may come
+    /// first) and returns the rest of that line.
+    ///
+    /// # Panics
+    /// When the input ends first or the line does not come within
+    /// [`PATIENCE`], naming `what`.
+    #[track_caller]
+    pub fn announced(&self, prefix: &str, what: &str) -> String {
+        loop {
+            let Some(line) = self.next(what) else {
+                panic!("{what} ended before saying {prefix:?}")
+            };
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+    }
+
+    /// The port of the `osprey: listening on tcp://127.0.0.1:PORT ...` line
+    /// a TCP listener (`put --listen`, `aggregate tcp://`) prints on stderr.
+    #[track_caller]
+    pub fn listening_port(&self, what: &str) -> u16 {
+        let rest = self.announced("osprey: listening on tcp://127.0.0.1:", what);
+        let port = rest.split(' ').next().unwrap_or_default();
+        port.parse()
+            .unwrap_or_else(|_| panic!("{what} announced no port: {rest:?}"))
+    }
+}
+
+/// Waits until `ready()` holds, checking every 10 ms.
+///
+/// # Panics
+/// When it does not hold within [`PATIENCE`], with `what`'s message.
+#[track_caller]
+pub fn wait_until(what: impl Fn() -> String, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !ready() {
+        assert!(Instant::now() < deadline, "after {PATIENCE:?}: {}", what());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What one run did, from its [`Output`].
+pub fn to_run(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -259,29 +521,4 @@ pub fn require_gpu() -> Value {
 /// Path as `&str` for an argument list.
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
-}
-
-/// Reads a child's stderr up to the line that starts with `prefix` (log
-/// lines may come first) and returns the rest of that line; panics when the
-/// child ends before saying it, naming `what`.
-pub fn announced(stderr: &mut impl std::io::BufRead, prefix: &str, what: &str) -> String {
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "{what} ended before saying {prefix:?}"
-        );
-        if let Some(rest) = line.trim().strip_prefix(prefix) {
-            return rest.to_owned();
-        }
-    }
-}
-
-/// The port of the `osprey: listening on tcp://127.0.0.1:PORT ...` line a
-/// TCP listener (`put --listen`, `aggregate tcp://`) prints on stderr.
-pub fn listening_port(stderr: &mut impl std::io::BufRead, what: &str) -> u16 {
-    let rest = announced(stderr, "osprey: listening on tcp://127.0.0.1:", what);
-    let port = rest.split(' ').next().unwrap_or_default();
-    port.parse()
-        .unwrap_or_else(|_| panic!("{what} announced no port: {rest:?}"))
 }

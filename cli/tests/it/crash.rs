@@ -6,11 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::parse_ndjson;
+use crate::common::{PATIENCE, parse_ndjson, wait_until};
 use crate::stream::{listen_env, os};
 
 /// What one producer sent and had acknowledged: per record (producer,
@@ -25,8 +24,8 @@ fn producer(port: u16, p: u64, start: u64, acked: Acked) -> std::thread::JoinHan
             return;
         };
         // Nothing here may hang the test: a dead server ends both halves.
-        let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
-        let _ = sock.set_write_timeout(Some(Duration::from_secs(5)));
+        let _ = sock.set_read_timeout(Some(PATIENCE));
+        let _ = sock.set_write_timeout(Some(PATIENCE));
         let Ok(read_half) = sock.try_clone() else {
             return;
         };
@@ -74,15 +73,20 @@ fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked, env: &[(
     let producers: Vec<_> = (0..3)
         .map(|p| producer(port, p, start, Arc::clone(acked)))
         .collect();
-    for _ in 0..2000 {
-        if acked.lock().unwrap().len() >= before + more {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // However long a loaded machine takes to fsync them: the condition is
+    // waited on, and the producers, which write until the connection breaks,
+    // are then still writing.
+    wait_until(
+        || {
+            format!(
+                "{} of {more} acknowledgements came",
+                acked.lock().unwrap().len() - before
+            )
+        },
+        || acked.lock().unwrap().len() >= before + more,
+    );
     let killed = std::time::Instant::now();
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill_now(); // SIGKILL
     for p in producers {
         p.join().unwrap();
     }

@@ -8,7 +8,8 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::kinesis::{Running, call, client, connect, head, serve, until_closed};
+use crate::common::{PATIENCE, Proc};
+use crate::kinesis::{call, client, connect, head, serve, until_closed};
 
 /// The head of every script: `k`, a boto3 client that does not retry, and
 /// `code(f, **kw)`, the error code of a call (`"ok"` when it succeeds).
@@ -36,8 +37,9 @@ def iterator(kind, **kw):
     return k.get_shard_iterator(StreamName="s", ShardId=SHARD, ShardIteratorType=kind, **kw)["ShardIterator"]
 "#;
 
-/// Iterators with a lifetime of 1 s (`--iterator-lifetime 1`).
+/// Iterators with a lifetime of 3 s (`--iterator-lifetime 3`).
 const ITERATORS: &str = r#"
+LIFETIME = 3.0
 it = iterator("TRIM_HORIZON")
 # One made up in the old plain format, and the real one with a bit flipped.
 forged = base64.b64encode(b"s/shardId-000000000000/1").decode()
@@ -50,19 +52,25 @@ for at in [len(raw) // 2, len(raw) - 1, 20]:
 # Opaque: the sequence number is not there to edit as text.
 assert b"s/" + SHARD.encode() + b"/0" not in raw
 # A consumer that follows NextShardIterator outlives the first one's
-# lifetime: each next iterator is fresh.
+# lifetime: each next iterator is fresh. Each is used a third of the
+# lifetime after it came (2 s to spare on a slow machine), four times over.
 data = []
-nxt = it
-for _ in range(3):
+first = iterator("TRIM_HORIZON")
+# The server made it before it answered: it is at least this old.
+made = time.monotonic()
+nxt = first
+for _ in range(4):
     r = k.get_records(ShardIterator=nxt, Limit=1)
     data += [x["Data"] for x in r["Records"]]
     nxt = r["NextShardIterator"]
-    time.sleep(0.6)
+    time.sleep(LIFETIME / 3)
 assert data == [b"0", b"1", b"2"], data
 assert code(k.get_records, ShardIterator=nxt) == "ok"
-# The first, 1.8 s old, has expired; boto3 knows the exception.
+# The first, older than its lifetime by now, has expired; boto3 knows the
+# exception.
+assert time.monotonic() - made > LIFETIME, "the loop outlived the first iterator"
 try:
-    k.get_records(ShardIterator=it); raise SystemExit("an expired iterator passed")
+    k.get_records(ShardIterator=first); raise SystemExit("an expired iterator passed")
 except k.exceptions.ExpiredIteratorException as e:
     assert "expired" in str(e), e
 print("ok")
@@ -106,36 +114,30 @@ print("ok")
 #[test]
 fn shard_iterators_are_tamper_evident_and_expire() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, url) = serve(dir.path(), &["--iterator-lifetime", "1"]);
-    let _server = Running(server);
+    let (_server, url) = serve(dir.path(), &["--iterator-lifetime", "3"]);
     client(&(PRELUDE.to_owned() + ITERATORS), &url);
 }
 
 #[test]
 fn sequence_numbers_past_the_end_of_a_shard_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, url) = serve(dir.path(), &[]);
-    let _server = Running(server);
+    let (_server, url) = serve(dir.path(), &[]);
     client(&(PRELUDE.to_owned() + PAST_THE_END), &url);
 }
 
 #[test]
 fn get_records_limit_is_1_to_10000() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, url) = serve(dir.path(), &[]);
-    let _server = Running(server);
+    let (_server, url) = serve(dir.path(), &[]);
     client(&(PRELUDE.to_owned() + LIMITS), &url);
 }
 
 /// A server with `extra` flags and a long idle timeout; its `HOST:PORT`.
-fn server(dir: &std::path::Path, extra: &[&str]) -> (Running, String) {
+fn server(dir: &std::path::Path, extra: &[&str]) -> (Proc, String) {
     let mut args = vec!["--idle-timeout", "30", "--request-timeout", "5"];
     args.extend_from_slice(extra);
     let (server, url) = serve(dir, &args);
-    (
-        Running(server),
-        url.trim_start_matches("http://").to_owned(),
-    )
+    (server, url.trim_start_matches("http://").to_owned())
 }
 
 /// What became of one request on a fresh connection.
@@ -205,19 +207,22 @@ fn attempt(addr: &str, request: &[u8]) -> Outcome {
 #[test]
 fn silent_connections_lock_no_one_out_beyond_the_first_byte_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let first_byte = 0.5;
-    let (mut server, addr) = server(dir.path(), &["--first-byte-timeout", "0.5"]);
+    // Long enough for a loaded machine to accept 64 connections and answer
+    // a refusal before the first silent one is closed; far below the idle
+    // timeout (30 s).
+    let first_byte = 2.0;
+    let (mut server, addr) = server(dir.path(), &["--first-byte-timeout", "2"]);
     // A keep-alive client that has called keeps its connection for the idle
     // timeout (30 s), well past the first-byte one.
     let mut kept = BufReader::new(connect(&addr));
     assert_eq!(call(&mut kept, "ListStreams", "{}").0, 200);
-    // 63 connections that send nothing fill every other slot.
+    // 63 connections that send nothing fill every other slot; the server
+    // accepts in order, so every attempt below comes after them.
     let mut silent: Vec<TcpStream> = (1..64).map(|_| connect(&addr)).collect();
-    std::thread::sleep(Duration::from_millis(100));
     let start = Instant::now();
     let request = head("ListStreams", 2) + "{}";
     let (mut refused, mut served) = (0, None);
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < PATIENCE {
         match attempt(&addr, request.as_bytes()) {
             Outcome::Answer(200, _) => {
                 served = Some(start.elapsed());
@@ -228,10 +233,10 @@ fn silent_connections_lock_no_one_out_beyond_the_first_byte_timeout() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let served = served.expect("a client was locked out for 10 s");
+    let served = served.expect("a client was locked out for good");
     assert!(refused > 0, "the slots were not all taken");
     assert!(
-        served.as_secs_f64() < first_byte + 2.0,
+        served.as_secs_f64() < first_byte + 5.0,
         "locked out for {served:?}"
     );
     // The silent ones were closed without an answer.
@@ -239,6 +244,7 @@ fn silent_connections_lock_no_one_out_beyond_the_first_byte_timeout() {
         let (got, _) = until_closed(s);
         assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
     }
+    // The kept one outlives the first-byte timeout.
     std::thread::sleep(Duration::from_secs_f64(first_byte));
     assert_eq!(call(&mut kept, "ListStreams", "{}").0, 200);
     assert!(server.alive());
@@ -297,14 +303,14 @@ fn every_refusal_of_a_full_server_is_a_readable_503() {
         assert_eq!(call(h, "ListStreams", "{}").0, 200);
     }
     drop(holders.pop());
-    let start = Instant::now();
     let ok = head("ListStreams", 2) + "{}";
+    let start = Instant::now();
     loop {
         match attempt(&addr, ok.as_bytes()) {
             Outcome::Answer(200, _) => break,
             other => assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "{}",
+                start.elapsed() < PATIENCE,
+                "no slot came free: {}",
                 other.describe()
             ),
         }

@@ -5,38 +5,28 @@
 //! file name that is not UTF-8 gets one `osprey:` line.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{Run, osprey};
+use crate::common::{PATIENCE, Run, osprey, output, to_run};
 
 /// Runs osprey with `args` in `dir` against the store in `dir/data`,
 /// feeding `stdin` (any bytes); stdout is kept as bytes in `raw`.
 fn os(dir: &Path, args: &[&OsStr], stdin: &[u8]) -> (Run, Vec<u8>) {
-    let mut child = osprey()
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that fails before reading its input closes the pipe early.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let out = child.wait_with_output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    (run, out.stdout)
+    let out = output(
+        osprey()
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .current_dir(dir),
+        stdin,
+    );
+    let raw = out.stdout.clone();
+    (to_run(out), raw)
 }
 
 /// [`os`] with text arguments.
@@ -55,17 +45,6 @@ fn read_all(dir: &Path) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON {l:?}: {e}")))
         .collect()
-}
-
-/// A server process, killed when dropped, so that a failed assertion
-/// leaves none running (holding the test's output pipe open).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn stream(dir: &Path) {
@@ -112,9 +91,9 @@ fn put_refuses_lines_that_are_not_utf8() {
 fn tcp_listener_answers_lines_that_are_not_utf8_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
     stream(dir.path());
-    let (server, port) = crate::stream::listen(dir.path(), "s", &[]);
-    let _server = Server(server);
+    let (_server, port) = crate::stream::listen(dir.path(), "s", &[]);
     let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
     sock.write_all(b"{\"n\":1}\n{\"s\":\"\xc3\x28\"}\n{\"n\":3}\n")
         .unwrap();
     sock.shutdown(std::net::Shutdown::Write).unwrap();
@@ -137,24 +116,12 @@ fn tcp_listener_answers_lines_that_are_not_utf8_with_an_error() {
 fn read_writes_binary_data_as_base64_even_when_it_looks_like_json() {
     let dir = tempfile::tempdir().unwrap();
     stream(dir.path());
-    let mut server = Server(
-        osprey()
-            .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let url = crate::common::announced(
-        &mut stderr,
-        "osprey: serving the Kinesis API on http://",
-        "the server",
-    );
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let (server, url) = crate::kinesis::serve(dir.path(), &[]);
+    let url = url.trim_start_matches("http://");
     // {"a":"<0xff>"} in base64.
     let body = r#"{"StreamName":"s","PartitionKey":"k","Data":"eyJhIjoi/yJ9"}"#;
-    let mut sock = TcpStream::connect(url.as_str()).unwrap();
+    let mut sock = TcpStream::connect(url).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         sock,
         "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n\

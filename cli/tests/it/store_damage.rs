@@ -12,8 +12,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{Run, osprey, parse_ndjson};
-use crate::stream::os;
+use crate::common::{osprey, parse_ndjson};
+use crate::stream::{os, os_env};
 
 /// `n` records `{"k":..,"n":i,"ts":..,"pad":..}` from `start`, one line each.
 fn lines(start: u64, n: u64, pad: usize) -> String {
@@ -26,33 +26,6 @@ fn lines(start: u64, n: u64, pad: usize) -> String {
             )
         })
         .collect()
-}
-
-/// Runs osprey against the store in `dir` with `env` set.
-fn os_env(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
-    let mut cmd = osprey();
-    cmd.args(args).arg("--data-dir").arg(dir.join("data"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = std::io::Write::write_all(&mut pipe, &input);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 const SMALL: &[(&str, &str)] = &[("OSPREY_SEGMENT_BYTES", "65536")];
@@ -143,8 +116,7 @@ fn aggregate_count(dir: &Path, stream: &str) -> u64 {
 
 /// Records GetRecords returns from the stream's one shard, through boto3.
 fn get_records_count(dir: &Path, stream: &str) -> u64 {
-    let (server, url) = crate::kinesis::serve(dir, &[]);
-    let _server = crate::kinesis::Running(server);
+    let (_server, url) = crate::kinesis::serve(dir, &[]);
     let script = format!(
         r#"
 import sys, boto3
@@ -162,10 +134,7 @@ while it:
 print(n)
 "#
     );
-    let out = Command::new("python3")
-        .args(["-c", &script, &url])
-        .output()
-        .unwrap();
+    let out = crate::common::output(Command::new("python3").args(["-c", &script, &url]), b"");
     assert!(
         out.status.success(),
         "{}",
@@ -433,17 +402,13 @@ fn a_thousand_shards_under_the_default_limit_on_open_files() {
     let bin = env!("CARGO_BIN_EXE_osprey");
     let data = d.join("data");
     let sh = |cmd: &str, stdin: &str| {
-        let mut child = Command::new("sh")
-            .args(["-c", &format!("ulimit -n 256 && exec {cmd}")])
-            .env("OSPREY_BIN", bin)
-            .env("DATA", &data)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes());
-        let out = child.wait_with_output().unwrap();
+        let out = crate::common::output(
+            Command::new("sh")
+                .args(["-c", &format!("ulimit -n 256 && exec {cmd}")])
+                .env("OSPREY_BIN", bin)
+                .env("DATA", &data),
+            stdin.as_bytes(),
+        );
         assert!(
             out.status.success(),
             "{cmd}: {}",
@@ -526,6 +491,8 @@ fn a_full_disk_is_a_retryable_error_and_the_store_recovers() {
     // Over TCP the refusal says why, and that a retry may succeed.
     let (mut server, port) = crate::stream::listen(d, "s", &[]);
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(crate::common::PATIENCE))
+        .unwrap();
     std::io::Write::write_all(&mut sock, lines(9000, 2000, 100).as_bytes()).unwrap();
     sock.shutdown(std::net::Shutdown::Write).unwrap();
     let mut answers = String::new();
@@ -547,14 +514,15 @@ fn a_full_disk_is_a_retryable_error_and_the_store_recovers() {
     // Space freed: the same server stores again, by itself.
     std::fs::remove_file(&filler).unwrap();
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(crate::common::PATIENCE))
+        .unwrap();
     std::io::Write::write_all(&mut sock, lines(20_000, 10, 10).as_bytes()).unwrap();
     sock.shutdown(std::net::Shutdown::Write).unwrap();
     let mut answers = String::new();
     std::io::Read::read_to_string(&mut sock, &mut answers).unwrap();
     assert_eq!(answers.lines().count(), 10);
     assert!(!answers.contains("error"), "{answers}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill_now();
     let (ns, _) = read_ns(d, "s", &[]);
     assert!(ns.ends_with(&(20_000..20_010).collect::<Vec<u64>>()));
     assert_eq!(verify(d, "s").0, 0);
@@ -568,24 +536,24 @@ fn readers_beside_a_busy_writer_never_take_a_write_in_progress_for_damage() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     os(d, &["stream", "create", "s"], "").success();
-    let (server, port) = crate::stream::listen(d, "s", &[]);
-    let _server = crate::kinesis::Running(server);
+    let (_server, port) = crate::stream::listen(d, "s", &[]);
     const N: u64 = 200_000;
     let follower = {
         let data = d.join("data");
         std::thread::spawn(move || {
-            let out = osprey()
-                .args([
-                    "read",
-                    "s",
-                    "--follow",
-                    "--limit",
-                    &N.to_string(),
-                    "--data-dir",
-                ])
-                .arg(&data)
-                .output()
-                .unwrap();
+            let out = crate::common::output(
+                osprey()
+                    .args([
+                        "read",
+                        "s",
+                        "--follow",
+                        "--limit",
+                        &N.to_string(),
+                        "--data-dir",
+                    ])
+                    .arg(&data),
+                b"",
+            );
             (
                 String::from_utf8_lossy(&out.stdout).into_owned(),
                 String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -594,6 +562,8 @@ fn readers_beside_a_busy_writer_never_take_a_write_in_progress_for_damage() {
     };
     let producer = std::thread::spawn(move || {
         let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(crate::common::PATIENCE))
+            .unwrap();
         let mut answers = sock.try_clone().unwrap();
         let reader = std::thread::spawn(move || {
             let mut all = String::new();

@@ -2,49 +2,36 @@
 //! from stdin, files and TCP, `osprey read` with every `--from` and a named
 //! consumer, bad records and the exit codes.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Run, osprey, parse_ndjson};
+use crate::common::{PATIENCE, Proc, Run, osprey, output, parse_ndjson, to_run, wait_until};
 
 /// Runs osprey with `args` against the store in `dir`, feeding `stdin`.
 pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
+    os_env(dir, &[], args, stdin)
+}
+
+/// [`os`] with environment variables `env` set.
+pub fn os_env(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
     let mut cmd = osprey();
     cmd.args(args).arg("--data-dir").arg(dir.join("data"));
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that fails before reading its input closes the pipe early; a
-    // writer thread keeps a child that writes much to stderr before it has
-    // read all of stdin from blocking on a full pipe.
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd.envs(env.iter().copied());
+    to_run(output(&mut cmd, stdin.as_bytes()))
 }
 
 /// A `put --listen` server on a free port, and that port.
-pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Child, u16) {
+pub fn listen(dir: &Path, stream: &str, extra: &[&str]) -> (Proc, u16) {
     listen_env(dir, stream, extra, &[])
 }
 
 /// [`listen`] with environment variables set for the server.
-pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]) -> (Child, u16) {
+pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, u16) {
     let mut cmd: Command = osprey();
     for (k, v) in env {
         cmd.env(k, v);
@@ -54,11 +41,9 @@ pub fn listen_env(dir: &Path, stream: &str, extra: &[&str], env: &[(&str, &str)]
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = crate::common::listening_port(&mut stderr, "the server");
-    // Keep draining stderr so that logging never blocks the server.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let mut child = Proc::spawn(&mut cmd);
+    // The reading thread drains stderr to the end, so logging never blocks.
+    let port = child.stderr_lines().listening_port("the server");
     (child, port)
 }
 
@@ -309,14 +294,15 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
     os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
     let (mut server, port) = listen(dir.path(), "s", &["--partition-key-field", "dev"]);
     // A follower in its own process, alongside the writer.
-    let mut follower = osprey()
-        .args(["read", "s", "--follow", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut follower = Proc::spawn(
+        osprey()
+            .args(["read", "s", "--follow", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
     let big = format!(
         "{{\"dev\":\"z\",\"pad\":\"{}\"}}\n",
         "y".repeat((1 << 20) + 10)
@@ -356,22 +342,20 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
         answers[4]["error"],
         "no field \"dev\" for the partition key"
     );
-    let mut out = BufReader::new(follower.stdout.take().unwrap());
-    let mut got = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        got.push(
-            serde_json::from_str::<Value>(&line).unwrap()["partition_key"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let out = follower.stdout_lines();
+    let mut got: Vec<String> = out
+        .json(2, "the follower")
+        .iter()
+        .map(|r| r["partition_key"].as_str().unwrap().to_owned())
+        .collect();
     got.sort();
     assert_eq!(got, ["a", "b"]);
-    follower.kill().unwrap();
-    follower.wait().unwrap();
+    // Nothing more comes: the refused lines were not stored.
+    assert!(
+        out.next_within(Duration::from_millis(300)).is_err(),
+        "a third record was followed"
+    );
+    follower.kill_now();
     // A second server on the same data directory is refused while the first runs.
     let r = os(
         dir.path(),
@@ -383,8 +367,7 @@ fn tcp_listener_acks_each_line_and_follow_sees_them() {
         line.contains("is in use by another osprey process"),
         "{line}"
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    assert!(server.alive());
 }
 
 /// `osprey analyze --output stream:NAME` puts the same records it would
@@ -433,4 +416,155 @@ fn analyze_writes_its_records_into_a_stream() {
         "",
     );
     assert!(empty.fails_with(2).contains("needs a stream name"));
+}
+
+/// The trim horizon and next sequence number of shard 0 of stream `name`.
+fn horizon(dir: &Path, name: &str) -> (u64, u64) {
+    let d: Value =
+        serde_json::from_str(&os(dir, &["stream", "describe", name], "").success().stdout).unwrap();
+    let shard = &d["shards"][0];
+    (
+        shard["trim_horizon_seq"].as_u64().unwrap(),
+        shard["next_seq"].as_u64().unwrap(),
+    )
+}
+
+/// `--retention-mib` in a running process: `put` from stdin removes
+/// nothing (no process stays to sweep), while a `put --listen` server's
+/// sweep (every minute; `OSPREY_RETENTION_EVERY_MS` makes it 50 ms here)
+/// brings the shard down to at most 1 MiB by itself, oldest segments
+/// first, and goes on taking and serving records.
+#[test]
+fn a_running_server_sweeps_retention_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    os(d, &["stream", "create", "r", "--retention-mib", "1"], "").success();
+    // 3000 records of 1000 bytes of data: 3 MiB.
+    let record = |n: u64| {
+        let head = format!("{{\"n\":{n},\"pad\":\"");
+        format!("{head}{}\"}}\n", "x".repeat(998 - head.len()))
+    };
+    assert_eq!(record(0).len(), 1001);
+    let input: String = (0..3000).map(record).collect();
+    let small = [("OSPREY_SEGMENT_BYTES", "65536")];
+    os_env(d, &small, &["put", "r", "--partition-key", "k"], &input).success();
+    assert_eq!(
+        horizon(d, "r"),
+        (0, 3000),
+        "nothing swept without a process"
+    );
+
+    let env = [small[0], ("OSPREY_RETENTION_EVERY_MS", "50")];
+    let (mut server, port) = listen_env(d, "r", &["--partition-key", "k"], &env);
+    wait_until(
+        || format!("no sweep: horizon {:?}", horizon(d, "r")),
+        || horizon(d, "r").0 > 0,
+    );
+    let (low, next) = horizon(d, "r");
+    assert_eq!(next, 3000);
+    let kept = parse_ndjson(&os(d, &["read", "r"], "").success().stdout);
+    let seqs: Vec<u64> = kept.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (low..3000).collect::<Vec<_>>(),
+        "the newest records, in order"
+    );
+    // At most 1 MiB kept (records and their framing), and no more than a
+    // 64 KiB segment below it.
+    let bytes = kept.len() * 1000;
+    assert!(
+        bytes <= 1 << 20 && bytes >= (1 << 20) / 2,
+        "{} records kept",
+        kept.len()
+    );
+    // The server goes on: a record put now is read back.
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    sock.write_all(record(3000).as_bytes()).unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut ack = String::new();
+    sock.read_to_string(&mut ack).unwrap();
+    assert_eq!(parse_ndjson(&ack)[0]["seq"], 3000, "{ack}");
+    assert!(server.alive());
+}
+
+/// A named consumer's checkpoint across a split and a merge: each read goes
+/// on where the last stopped, a parent's records come before its
+/// children's, and over all the reads every record comes exactly once.
+#[test]
+fn consumer_checkpoints_hold_across_split_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    os(d, &["stream", "create", "c"], "").success();
+    let put = |from: u64, to: u64| {
+        let input: String = (from..to)
+            .map(|n| format!("{{\"dev\":\"d{}\",\"n\":{n}}}\n", n % 5))
+            .collect();
+        os(d, &["put", "c", "--partition-key-field", "dev"], &input).success();
+    };
+    let read = |limit: Option<&str>| -> Vec<u64> {
+        let mut args = vec!["read", "c", "--consumer", "app"];
+        if let Some(l) = limit {
+            args.extend(["--limit", l]);
+        }
+        parse_ndjson(&os(d, &args, "").success().stdout)
+            .iter()
+            .map(|r| r["data"]["n"].as_u64().unwrap())
+            .collect()
+    };
+    put(0, 10);
+    let mut got = read(Some("4"));
+    assert_eq!(got, [0, 1, 2, 3]);
+    let split = os(
+        d,
+        &["stream", "split", "c", "shardId-000000000000", "middle"],
+        "",
+    )
+    .success();
+    assert!(
+        split.stdout.contains("shardId-000000000002"),
+        "{}",
+        split.stdout
+    );
+    put(10, 20);
+    // The parent's rest first, then some of the children's.
+    let second = read(Some("9"));
+    assert_eq!(second[..6], [4, 5, 6, 7, 8, 9], "{second:?}");
+    assert!(second[6..].iter().all(|&n| n >= 10), "{second:?}");
+    got.extend(&second);
+    let merged = os(
+        d,
+        &[
+            "stream",
+            "merge",
+            "c",
+            "shardId-000000000001",
+            "shardId-000000000002",
+        ],
+        "",
+    )
+    .success();
+    assert!(
+        merged.stdout.contains("shardId-000000000003"),
+        "{}",
+        merged.stdout
+    );
+    put(20, 30);
+    let third = read(None);
+    got.extend(&third);
+    assert!(read(None).is_empty(), "the checkpoint is at the end");
+    // Every record once; the merged shard's records after its parents'.
+    let mut all = got.clone();
+    all.sort_unstable();
+    assert_eq!(all, (0..30).collect::<Vec<_>>(), "{got:?}");
+    let first_new = third.iter().position(|&n| n >= 20).unwrap();
+    assert!(
+        third[first_new..].iter().all(|&n| n >= 20) && third[..first_new].iter().all(|&n| n < 20),
+        "{third:?}"
+    );
+    // Within a key, the order they were put in.
+    for dev in 0..5 {
+        let of: Vec<u64> = got.iter().copied().filter(|n| n % 5 == dev).collect();
+        assert!(of.windows(2).all(|w| w[0] < w[1]), "d{dev}: {of:?}");
+    }
 }

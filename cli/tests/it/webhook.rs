@@ -7,20 +7,21 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{arg, osprey, parse_ndjson};
+use crate::common::{Proc, arg, osprey, parse_ndjson, wait_until};
 use crate::stream::os;
 
 /// The server: each POST is answered with the first line of `plan`
 /// ("STATUS [RETRY-AFTER]"), which is consumed unless it is the last one, and
-/// recorded as `req-NNNN.json`: the answer's status, the headers and the
-/// (gunzipped) body.
+/// recorded as `req-NNNN.json`: the answer's status, when the request came
+/// (`at`, seconds on a monotonic clock), the headers and the (gunzipped)
+/// body.
 const SERVER: &str = r#"
-import gzip, http.server, json, os, sys, threading
+import gzip, http.server, json, os, sys, threading, time
 out = sys.argv[1]
 lock = threading.Lock()
 count = [0]
@@ -38,7 +39,7 @@ class H(http.server.BaseHTTPRequestHandler):
             n = count[0]
             count[0] += 1
         status = int(answer[0])
-        record = {"status": status, "headers": {k.lower(): v for k, v in self.headers.items()},
+        record = {"status": status, "at": time.monotonic(), "headers": {k.lower(): v for k, v in self.headers.items()},
                   "body": body.decode()}
         tmp = os.path.join(out, "req-%04d.tmp" % n)
         json.dump(record, open(tmp, "w"))
@@ -60,7 +61,7 @@ server.serve_forever()
 
 /// A running test server, killed when dropped.
 struct Server {
-    child: Child,
+    _child: Proc,
     dir: PathBuf,
     url: String,
 }
@@ -72,25 +73,18 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("server.py"), SERVER).unwrap();
         let mut server = Server {
-            child: Command::new("python3")
-                .arg(dir.join("server.py"))
-                .arg(&dir)
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("python3 runs"),
+            _child: Proc::spawn(
+                Command::new("python3")
+                    .arg(dir.join("server.py"))
+                    .arg(&dir)
+                    .stdout(Stdio::null()),
+            ),
             url: String::new(),
             dir,
         };
         server.plan(plan);
         let port_file = server.dir.join("port");
-        let started = Instant::now();
-        while !port_file.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(|| "the server did not start".into(), || port_file.exists());
         let port = std::fs::read_to_string(port_file).unwrap();
         server.url = format!("http://127.0.0.1:{}/in", port.trim());
         server
@@ -129,23 +123,12 @@ impl Server {
             .collect()
     }
 
-    /// Waits (at most 20 s) until `n` bodies were answered 2xx.
+    /// Waits until `n` bodies were answered 2xx.
     fn wait_accepted(&self, n: usize) {
-        let started = Instant::now();
-        while self.accepted().len() < n {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no {n}th batch came"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_until(
+            || format!("no {n}th batch came"),
+            || self.accepted().len() >= n,
+        );
     }
 }
 
@@ -218,6 +201,18 @@ fn retries_until_acknowledged_every_record_once_in_order() {
         "Retry-After: 1 was honoured"
     );
     let requests = server.requests();
+    // The waits between attempts: the backoff's (200 ms at first, doubling,
+    // jittered down to half) after each 503, then the second that the 429's
+    // Retry-After asks for, where the backoff alone would wait at most 0.8 s.
+    let gap =
+        |i: usize| requests[i + 1]["at"].as_f64().unwrap() - requests[i]["at"].as_f64().unwrap();
+    assert!(
+        gap(0) >= 0.1 && gap(1) >= 0.2,
+        "backoff: {} s, {} s",
+        gap(0),
+        gap(1)
+    );
+    assert!(gap(2) >= 1.0, "Retry-After: 1 waited only {} s", gap(2));
     let accepted = server.accepted();
     assert!(accepted.len() > 3, "several batches: {}", accepted.len());
     assert_eq!(requests.len(), accepted.len() + 3);
@@ -266,13 +261,13 @@ fn with_follow_a_batch_goes_once_its_oldest_record_waited_buffer_seconds() {
     let dir = tempfile::tempdir().unwrap();
     os(dir.path(), &["stream", "create", "s", "--shards", "2"], "").success();
     let server = Server::start(dir.path(), "200\n");
-    let mut follower = osprey()
-        .args(deliver(&server.url, &["--follow", "--buffer-seconds", "1"]))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut follower = Proc::spawn(
+        osprey()
+            .args(deliver(&server.url, &["--follow", "--buffer-seconds", "1"]))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .stderr(Stdio::null()),
+    );
     let put = |from, n| {
         os(
             dir.path(),
@@ -285,8 +280,7 @@ fn with_follow_a_batch_goes_once_its_oldest_record_waited_buffer_seconds() {
     server.wait_accepted(1);
     put(10, 7);
     server.wait_accepted(2);
-    let _ = follower.kill();
-    let _ = follower.wait();
+    follower.kill_now();
     let accepted = server.accepted();
     assert_eq!(accepted.len(), 2);
     assert_eq!(accepted[0].len(), 10, "{:?}", accepted[0]);

@@ -156,6 +156,7 @@ fn every_iterator_type() {
     let s = store(dir.path());
     s.create_stream("s", StreamOptions::default()).unwrap();
     let shard = "shardId-000000000000";
+    let before = time::now_ms();
     put_ok(&s, "s", &records(10, "k"));
     let t_mid = time::now_ms() + 5;
     std::thread::sleep(Duration::from_millis(20));
@@ -199,8 +200,12 @@ fn every_iterator_type() {
         .shard_iterator("s", shard, StartingPosition::TrimHorizon)
         .unwrap();
     let got = s.get_records(&it, 4, 1 << 20).unwrap();
+    let after = time::now_ms();
     assert_eq!(got.records.len(), 4);
-    assert!(got.millis_behind_latest >= 0);
+    // The last record read (seq 3) was put before the 20 ms sleep, at or
+    // after `before`: the lag is the time since then.
+    let lag = got.millis_behind_latest;
+    assert!(lag >= 20 && lag <= after - before, "{lag} ms behind");
     let got = s.get_records(&it, 100, 20).unwrap();
     assert!(got.records.len() == 1, "{}", got.records.len());
     let e = s
@@ -430,8 +435,34 @@ fn retention_by_age_through_the_store() {
     s.set_retention("s", 48).unwrap();
     assert_eq!(s.describe_stream("s").unwrap().retention_hours, 48);
     assert!(s.set_retention("s", 0).is_err());
-    // The background thread does the same.
+    // The background thread does the same, by itself: once records put now
+    // (seq 180 on) and all before them are older than the new 48 h, every
+    // segment of the 180 before goes.
+    assert_eq!(s.describe_stream("s").unwrap().shards[0].next_seq, 180);
+    for _ in 0..5 {
+        put_ok(&s, "s", &records(30, "older"));
+    }
+    CLOCK.fetch_add(49 * 3_600_000, Ordering::Relaxed);
+    put_ok(&s, "s", &records(30, "newest"));
     let handle = s.spawn_retention(Duration::from_millis(10));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let moved = loop {
+        let now = s.describe_stream("s").unwrap().shards[0].trim_horizon_seq;
+        if now >= 180 || std::time::Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(moved >= 180, "the thread kept records below {moved}");
+    let left = read_all(&s, "s", StartingPosition::TrimHorizon);
+    assert!(left.len() < 180, "{}", left.len());
+    assert!(
+        left.iter()
+            .rev()
+            .take(30)
+            .all(|(_, r)| r.partition_key.starts_with("newest"))
+    );
+    // It ends with the store.
     drop(s);
     handle.join().unwrap();
 }

@@ -112,26 +112,31 @@ pub fn decode_all(
     Ok(out)
 }
 
-/// Opens `input` expecting an error, within `secs` seconds.
-pub fn open_err(input: &str, secs: u64) -> VideoError {
+/// Opens `input` expecting an error, within [`PATIENCE`].
+pub fn open_err(input: &str) -> VideoError {
     let input = input.to_owned();
-    let result = within(secs, move || {
-        Decoder::open(&input, DecodeOptions::default()).map(|_| ())
-    });
+    let result = within(move || Decoder::open(&input, DecodeOptions::default()).map(|_| ()));
     match result {
         Err(e) => e,
         Ok(()) => panic!("opening succeeded where it should fail"),
     }
 }
 
-/// Runs `f` on its own thread; panics when it takes more than `secs` seconds.
-pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+/// How long [`within`] waits: far beyond what opening or decoding a test
+/// clip takes, even while GStreamer builds its plugin registry on a cold,
+/// loaded machine (that alone can take many seconds), so that only a hang
+/// reaches it.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Runs `f` on its own thread; panics when it takes more than [`PATIENCE`]
+/// (a hang).
+pub fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _sent = tx.send(f());
     });
-    rx.recv_timeout(Duration::from_secs(secs))
-        .unwrap_or_else(|e| panic!("no result within {secs} s ({e}): hang"))
+    rx.recv_timeout(PATIENCE)
+        .unwrap_or_else(|e| panic!("no result within {PATIENCE:?} ({e}): hang"))
 }
 
 /// Path as `&str` for `Decoder::open`.
