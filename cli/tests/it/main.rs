@@ -16,6 +16,8 @@
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
 //! - [`motion`]: motion boxes, masks and zones against a square on a known
 //!   path.
+//! - [`motion_events`]: `motion_start`/`motion_end` and zone events frame
+//!   for frame on clips with known motion, and each motion flag's effect.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
 //!   signalstats and scdet on the same files, on both backends.
 //! - [`oracle_blur`]: blur against ffmpeg's blurdetect on sharp and
@@ -26,6 +28,10 @@
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
 //! - [`webhook`]: `osprey deliver --to http://...` against a real HTTP
 //!   server on 127.0.0.1: batching, retry and backoff.
+//!
+//! Helpers: [`common`] (the binary, ffmpeg, shared clips), [`made_clips`]
+//! (clips from an ffmpeg filter graph), [`event_log`] (events as lines with
+//! the frame record each follows).
 //!
 //! GPU tests are never skipped: they fail when wgpu finds no adapter (install
 //! Mesa's lavapipe, as `scripts/setup.sh` does), and with
@@ -45,9 +51,12 @@ mod common;
 mod corrupt;
 mod crash;
 mod deliver;
+mod event_log;
 mod kinesis;
 mod kinesis_limits;
+mod made_clips;
 mod motion;
+mod motion_events;
 mod oracle;
 mod oracle_blur;
 mod oracle_events;
