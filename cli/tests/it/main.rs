@@ -26,6 +26,8 @@
 //!   and freezedetect, on both backends.
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
+//! - [`thumbnails`]: the JPEG of each event shows the frame it is written
+//!   at, by its mean colour.
 //! - [`webhook`]: `osprey deliver --to http://...` against a real HTTP
 //!   server on 127.0.0.1: batching, retry and backoff.
 //!
@@ -64,4 +66,5 @@ mod oracle_stats;
 mod put_input;
 mod store_damage;
 mod stream;
+mod thumbnails;
 mod webhook;
