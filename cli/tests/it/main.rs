@@ -25,6 +25,8 @@
 //! - [`oracle_events`]: black and freeze events against ffmpeg's blackdetect
 //!   and freezedetect, on both backends.
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
+//! - [`oracle_thresholds`]: black, freeze and scene events at non-default
+//!   thresholds, on noisy stretches either side of them, against ffmpeg.
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
 //! - [`thumbnails`]: the JPEG of each event shows the frame it is written
 //!   at, by its mean colour.
@@ -33,7 +35,8 @@
 //!
 //! Helpers: [`common`] (the binary, ffmpeg, shared clips), [`made_clips`]
 //! (clips from an ffmpeg filter graph), [`event_log`] (events as lines with
-//! the frame record each follows).
+//! the frame record each follows), [`ffmpeg_meta`] (ffmpeg's per-frame
+//! metadata and log for a filter graph).
 //!
 //! GPU tests are never skipped: they fail when wgpu finds no adapter (install
 //! Mesa's lavapipe, as `scripts/setup.sh` does), and with
@@ -54,6 +57,7 @@ mod corrupt;
 mod crash;
 mod deliver;
 mod event_log;
+mod ffmpeg_meta;
 mod kinesis;
 mod kinesis_limits;
 mod made_clips;
@@ -63,6 +67,7 @@ mod oracle;
 mod oracle_blur;
 mod oracle_events;
 mod oracle_stats;
+mod oracle_thresholds;
 mod put_input;
 mod store_damage;
 mod stream;
