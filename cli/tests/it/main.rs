@@ -24,6 +24,8 @@
 //!   blurred clips, on both backends.
 //! - [`oracle_events`]: black and freeze events against ffmpeg's blackdetect
 //!   and freezedetect, on both backends.
+//! - [`oracle_formats`]: 10-bit and 4:2:2 input against ffmpeg on the same
+//!   files.
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
 //! - [`oracle_thresholds`]: black, freeze and scene events at non-default
 //!   thresholds, on noisy stretches either side of them, against ffmpeg.
@@ -66,6 +68,7 @@ mod motion_events;
 mod oracle;
 mod oracle_blur;
 mod oracle_events;
+mod oracle_formats;
 mod oracle_stats;
 mod oracle_thresholds;
 mod put_input;
