@@ -74,7 +74,7 @@ fn parked_clip() -> &'static Path {
 
 /// The square stands at (40, 100) on frames 30 to 49, jumps to (250, 100)
 /// for frames 50 to 59, then is gone.
-fn jumping_clip() -> &'static Path {
+pub fn jumping_clip() -> &'static Path {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     made(
         &CELL,
@@ -261,6 +261,20 @@ fn contour_area_above_the_square_hides_it() {
 }
 
 #[test]
+fn a_taller_small_image_scales_the_square() {
+    // 200 rows: 266x200 small pixels, 1.2 frame pixels each; the square
+    // covers 20x20, 24x24 less the corners after the blur and the dilation,
+    // whose border encloses 23 * 23 - 2 = 527.
+    let records = analyse(vanishing_clip(), &["--motion-frame-height", "200"]);
+    assert_eq!(event_log(&records), VANISH_EVENTS);
+    for (n, m) in motions(&records) {
+        let want = if (40..=59).contains(&n) { 527.0 } else { 0.0 };
+        let area = (m["ratio"].as_f64().unwrap() * 53_200.0).round();
+        assert_eq!(area, want, "frame {n}: {m}");
+    }
+}
+
+#[test]
 fn a_higher_threshold_shrinks_then_hides_the_square() {
     // At 100 the blur's one-pixel spread (about 0.27 * 219 = 60 above the
     // background) no longer counts: 10x10 dilated to 12x12, area 11 * 11.
@@ -356,7 +370,7 @@ fn the_contrast_stretch_finds_a_faint_square() {
 }
 
 /// Zones over each place the jumping square stands, as TOML.
-const ZONES_TOML: &str = "\
+pub const ZONES_TOML: &str = "\
 [[zones]]
 name = \"left\"
 points = [[0, 60], [120, 60], [120, 180], [0, 180]]
@@ -372,7 +386,7 @@ const ZONES_JSON: &str = r#"{"zones":[
   {"name":"right","points":[[200,60],[320,60],[320,180],[200,180]]}]}"#;
 
 /// Writes `text` as `name` in a new temporary folder.
-fn zones_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+pub fn zones_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();

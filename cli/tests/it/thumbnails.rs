@@ -11,6 +11,10 @@
 //! which its file name, `<source>-<frame>-<type>.jpg`, gives. Each thumbnail's
 //! mean colour must be that frame's (BT.601, limited range) within JPEG's
 //! error, and far from its neighbours'.
+//!
+//! Motion and zone events get thumbnails too, named with the zone: on
+//! [`jumping_clip`] each must show the white square where it stood at that
+//! frame, or no square once it has gone.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -18,6 +22,7 @@ use std::sync::OnceLock;
 use crate::common::{arg, run};
 use crate::event_log::event_log;
 use crate::made_clips::{FFV1, made};
+use crate::motion_events::{ZONES_TOML, jumping_clip, zones_file};
 
 /// The flat colours, frame `N` by frame; see [`colour`].
 const GRAPH: &str = "color=black:s=320x240:r=25,format=yuv420p,\
@@ -135,4 +140,76 @@ fn each_thumbnail_shows_the_frame_its_event_is_written_at() {
             rgb(colour(20))
         ) > 8.0
     );
+}
+
+/// The column of the brightest pixel of the image at `path` and its luma-ish
+/// value (the mean of R, G and B).
+fn brightest(path: &Path) -> (u32, f64) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("cannot read {path:?}: {e}"))
+        .to_rgb8();
+    img.enumerate_pixels()
+        .map(|(x, _, p)| (x, p.0.iter().map(|&c| f64::from(c)).sum::<f64>() / 3.0))
+        .fold(
+            (0, -1.0),
+            |best, (x, v)| if v > best.1 { (x, v) } else { best },
+        )
+}
+
+#[test]
+fn motion_and_zone_thumbnails_show_the_square_where_it_stood() {
+    let (dir, zones) = zones_file("zones.toml", ZONES_TOML);
+    let thumbs = dir.path().join("thumbs");
+    let r = run(&[
+        "analyze",
+        arg(jumping_clip()),
+        "--backend",
+        "cpu",
+        "--kernels",
+        "motion",
+        "--zones",
+        arg(&zones),
+        "--thumbnails",
+        arg(&thumbs),
+        "--thumbnail-width",
+        "64",
+        "--source",
+        "jump",
+    ])
+    .success();
+    let names: Vec<String> = r
+        .records()
+        .iter()
+        .filter(|e| e["kind"] == "event")
+        .map(|e| e["thumbnail"].as_str().unwrap().to_owned())
+        .collect();
+    // Written at 31 (left, x 40..64 of 320), 51 (right, x 250..274), 64 and
+    // 74 (gone).
+    assert_eq!(
+        names,
+        [
+            "jump-31-motion_start.jpg",
+            "jump-31-zone_enter-left.jpg",
+            "jump-51-zone_enter-right.jpg",
+            "jump-64-zone_exit-left.jpg",
+            "jump-74-zone_exit-right.jpg",
+            "jump-74-motion_end.jpg",
+        ]
+    );
+    for name in &names {
+        let (x, value) = brightest(&thumbs.join(name));
+        // At 64 pixels wide the square spans x 8..12.8 (left) or 50..54.8
+        // (right); white is 255, black 0.
+        match &name[5..7] {
+            "31" => assert!(
+                value > 200.0 && (7..=13).contains(&x),
+                "{name}: {x} {value}"
+            ),
+            "51" => assert!(
+                value > 200.0 && (49..=55).contains(&x),
+                "{name}: {x} {value}"
+            ),
+            _ => assert!(value < 30.0, "{name}: a square at {x} ({value})"),
+        }
+    }
 }
