@@ -16,16 +16,29 @@
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
 //! - [`motion`]: motion boxes, masks and zones against a square on a known
 //!   path.
+//! - [`motion_events`]: `motion_start`/`motion_end` and zone events frame
+//!   for frame on clips with known motion, and each motion flag's effect.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
 //!   signalstats and scdet on the same files, on both backends.
 //! - [`oracle_blur`]: blur against ffmpeg's blurdetect on sharp and
 //!   blurred clips, on both backends.
 //! - [`oracle_events`]: black and freeze events against ffmpeg's blackdetect
 //!   and freezedetect, on both backends.
+//! - [`oracle_formats`]: 10-bit and 4:2:2 input against ffmpeg on the same
+//!   files.
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
+//! - [`oracle_thresholds`]: black, freeze and scene events at non-default
+//!   thresholds, on noisy stretches either side of them, against ffmpeg.
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
+//! - [`thumbnails`]: the JPEG of each event shows the frame it is written
+//!   at, by its mean colour.
 //! - [`webhook`]: `osprey deliver --to http://...` against a real HTTP
 //!   server on 127.0.0.1: batching, retry and backoff.
+//!
+//! Helpers: [`common`] (the binary, ffmpeg, shared clips), [`made_clips`]
+//! (clips from an ffmpeg filter graph), [`event_log`] (events as lines with
+//! the frame record each follows), [`ffmpeg_meta`] (ffmpeg's per-frame
+//! metadata and log for a filter graph).
 //!
 //! GPU tests are never skipped: they fail when wgpu finds no adapter (install
 //! Mesa's lavapipe, as `scripts/setup.sh` does), and with
@@ -45,14 +58,21 @@ mod common;
 mod corrupt;
 mod crash;
 mod deliver;
+mod event_log;
+mod ffmpeg_meta;
 mod kinesis;
 mod kinesis_limits;
+mod made_clips;
 mod motion;
+mod motion_events;
 mod oracle;
 mod oracle_blur;
 mod oracle_events;
+mod oracle_formats;
 mod oracle_stats;
+mod oracle_thresholds;
 mod put_input;
 mod store_damage;
 mod stream;
+mod thumbnails;
 mod webhook;
