@@ -23,14 +23,16 @@
 //! Every event must name the frame ffmpeg's does: blackdetect's periods from
 //! its `black_start:... black_end:...` log lines, freezedetect's from its
 //! `lavfi.freezedetect.*` metadata, scdet's cuts from `lavfi.scd.time`, each
-//! time turned into a frame at 25 fps.
+//! time turned into a frame at 25 fps. The same records, events included,
+//! must come out whatever the chunk size (`--chunk-frames` 1 to 256), on
+//! both backends: periods and the motion detector's state run across chunks.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{arg, run};
+use crate::common::{arg, require_gpu, run};
 use crate::ffmpeg_meta::{FfRun, ffmpeg_meta};
 use crate::made_clips::{FFV1, made};
 
@@ -56,6 +58,22 @@ fn clip() -> &'static Path {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     made(&CELL, "thresholds-320x240.mkv", GRAPH, FRAMES, &FFV1)
 }
+
+/// osprey's flags for the thresholds of [`events_at_non_default_thresholds_match_ffmpeg`].
+const THRESHOLDS: [&str; 12] = [
+    "--black-pixel",
+    "0.2",
+    "--black-ratio",
+    "0.9",
+    "--black-min-duration",
+    "0.2",
+    "--freeze-noise",
+    "-40dB",
+    "--freeze-min-duration",
+    "0.3",
+    "--scene-threshold",
+    "5",
+];
 
 /// A time in seconds as a frame index at 25 fps.
 fn frame_at(seconds: f64) -> u64 {
@@ -176,24 +194,7 @@ fn events_at_non_default_thresholds_match_ffmpeg() {
         "{ff:?}"
     );
     assert_eq!(ff.cuts, [25, 65, 110, 130, 146, 154, 162, 170], "{ff:?}");
-    let ours = osprey_found(
-        clip(),
-        &[
-            "--black-pixel",
-            "0.2",
-            "--black-ratio",
-            "0.9",
-            "--black-min-duration",
-            "0.2",
-            "--freeze-noise",
-            "-40dB",
-            "--freeze-min-duration",
-            "0.3",
-            "--scene-threshold",
-            "5",
-        ],
-    );
-    assert_eq!(ours, ff);
+    assert_eq!(osprey_found(clip(), &THRESHOLDS), ff);
 }
 
 #[test]
@@ -209,4 +210,49 @@ fn events_at_default_thresholds_match_ffmpeg_on_the_same_clip() {
     assert_eq!(ff.freeze, []);
     assert_eq!(ff.cuts, [25, 65, 110, 130, 162, 170], "{ff:?}");
     assert_eq!(osprey_found(clip(), &[]), ff);
+}
+
+/// The NDJSON of the clip with [`THRESHOLDS`] and motion on `backend`,
+/// `chunk` frames a chunk.
+fn chunked(backend: &str, chunk: &str) -> String {
+    let mut args = vec![
+        "analyze",
+        arg(clip()),
+        "--backend",
+        backend,
+        "--kernels",
+        "black,freeze,scene,motion",
+        "--chunk-frames",
+        chunk,
+    ];
+    args.extend_from_slice(&THRESHOLDS);
+    run(&args).success().stdout
+}
+
+#[test]
+fn events_do_not_depend_on_the_chunk_size() {
+    // Periods, cuts and motion run across chunk boundaries: one frame a
+    // chunk, a few, and the whole clip in one give the same records.
+    let one = chunked("cpu", "1");
+    let events = one
+        .lines()
+        .filter(|l| l.contains(r#""kind":"event""#))
+        .count();
+    assert!(events >= 30, "the clip has its events: {events}");
+    assert!(one == chunked("cpu", "7"), "chunks of 1 and 7 differ");
+    assert!(one == chunked("cpu", "256"), "chunks of 1 and 256 differ");
+}
+
+#[test]
+fn events_on_gpu_do_not_depend_on_the_chunk_size() {
+    require_gpu();
+    let cpu = chunked("cpu", "8");
+    assert!(
+        chunked("gpu", "1") == cpu,
+        "GPU in chunks of 1 differs from CPU"
+    );
+    assert!(
+        chunked("gpu", "256") == cpu,
+        "GPU in one chunk differs from CPU"
+    );
 }
