@@ -22,6 +22,7 @@ pub mod frame;
 pub mod gpu;
 pub mod kernel;
 pub mod metrics;
+pub mod setup;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod window;

@@ -12,9 +12,9 @@ use super::readback::{Readback, wait_for};
 use super::shaders::DOWNSCALE_KERNEL;
 use super::types::{DownscaleParams, PlaneParams, WORKGROUP_SIZE};
 use super::upload::{self, FrameSlot};
-use crate::cpu::downscale::{check_target, prepare_output, source_planes};
 use crate::error::{KernelError, Result};
 use crate::frame::{FrameView, OwnedFrame, PixelFormat, chroma_size};
+use crate::setup::downscale::{check_target, prepare_output, source_planes};
 
 /// `shaders/downscale.wgsl` (it needs none of the shared modules).
 pub const SOURCE: &str = include_str!("../../../shaders/downscale.wgsl");
