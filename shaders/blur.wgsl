@@ -59,9 +59,9 @@ var<workgroup> lap_sum: atomic<u32>;
 var<workgroup> lap_sq: atomic<u32>;
 // Width sums (lo, hi) and edge counts of the 2x2 blocks starting at the
 // block of the tile's top-left pixel.
-var<workgroup> slot_lo: array<atomic<u32>, 4>;
-var<workgroup> slot_hi: array<atomic<u32>, 4>;
-var<workgroup> slot_edges: array<atomic<u32>, 4>;
+var<workgroup> quad_lo: array<atomic<u32>, 4>;
+var<workgroup> quad_hi: array<atomic<u32>, 4>;
+var<workgroup> quad_edges: array<atomic<u32>, 4>;
 
 // The pixel of invocation `lid` in the TILE x TILE tile `wid`; a dispatch
 // has ceil(width / TILE) x ceil(height / TILE) workgroups of TILE * TILE.
@@ -323,12 +323,12 @@ fn blur_edges(
                 let sx = bx - bx0;
                 let sy = by - by0;
                 if sx < 2u && sy < 2u {
-                    let slot = sy * 2u + sx;
-                    let old = atomicAdd(&slot_lo[slot], width);
+                    let quad = sy * 2u + sx;
+                    let old = atomicAdd(&quad_lo[quad], width);
                     if old > 0xffffffffu - width {
-                        atomicAdd(&slot_hi[slot], 1u);
+                        atomicAdd(&quad_hi[quad], 1u);
                     }
-                    atomicAdd(&slot_edges[slot], 1u);
+                    atomicAdd(&quad_edges[quad], 1u);
                 } else {
                     let at = block_at(bx, by);
                     add_wide(at, width, 0u);
@@ -341,10 +341,10 @@ fn blur_edges(
     if lid < 4u {
         let bx = bx0 + lid % 2u;
         let by = by0 + lid / 2u;
-        let edges = atomicLoad(&slot_edges[lid]);
+        let edges = atomicLoad(&quad_edges[lid]);
         if edges != 0u && bx < blur.cols && by < blur.rows {
             let at = block_at(bx, by);
-            add_wide(at, atomicLoad(&slot_lo[lid]), atomicLoad(&slot_hi[lid]));
+            add_wide(at, atomicLoad(&quad_lo[lid]), atomicLoad(&quad_hi[lid]));
             atomicAdd(&results[at + 2u], edges);
         }
     }

@@ -6,11 +6,11 @@
 //
 // The reference is the last frame that was not frozen, so it depends on the
 // decisions before it: `freeze_state` says where it is (a frame of this chunk,
-// PREV_CHUNK, or the earlier chunk's frame kept in `freeze_slot`, PREV_SLOT),
+// PREV_CHUNK, or the earlier chunk's frame kept in `freeze_kept`, PREV_KEPT),
 // and each frame gets two dispatches in order: `freeze_sad` (skipped when the
 // host knows the frame cannot be compared: no reference yet, or a new size or
 // format) and the one-workgroup `freeze_decide`. `freeze_keep` ends the
-// submission by copying the reference into `freeze_slot` when it is in the
+// submission by copying the reference into `freeze_kept` when it is in the
 // chunk. The chroma planes count `height >> 1` rows, as freezedetect does.
 
 // Where a frame's planes lie and what freezedetect compares it with
@@ -35,7 +35,7 @@ struct FreezeFrame {
     _pad0: u32,
 }
 
-// Word of `freeze_state` holding PREV_CHUNK or PREV_SLOT (PREV_NONE before
+// Word of `freeze_state` holding PREV_CHUNK or PREV_KEPT (PREV_NONE before
 // the first frame of a stream).
 const STATE_SOURCE: u32 = 0u;
 // Word holding the reference's entry in `freeze_frames`.
@@ -45,14 +45,14 @@ const STATE_FROZEN: u32 = 2u;
 
 @group(0) @binding(6) var<storage, read> freeze_frames: array<FreezeFrame>;
 @group(0) @binding(7) var<storage, read_write> freeze_state: array<u32>;
-@group(0) @binding(8) var<storage, read_write> freeze_slot: array<u32>;
+@group(0) @binding(8) var<storage, read_write> freeze_kept: array<u32>;
 
 var<workgroup> group_sad: atomic<u32>;
 
-// Word `at` of the reference, in the chunk or in the slot.
-fn reference_word(from_slot: bool, at: u32) -> u32 {
-    if from_slot {
-        return freeze_slot[at];
+// Word `at` of the reference, in the chunk or in `freeze_kept`.
+fn reference_word(from_kept: bool, at: u32) -> u32 {
+    if from_kept {
+        return freeze_kept[at];
     }
     return frames[at];
 }
@@ -65,7 +65,7 @@ fn freeze_sad(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let from_slot = freeze_state[STATE_SOURCE] == PREV_SLOT;
+    let from_kept = freeze_state[STATE_SOURCE] == PREV_KEPT;
     let r = freeze_frames[freeze_state[STATE_ENTRY]];
     let nv12 = params.format == FORMAT_NV12;
     let luma_row = words_per_row(params.width);
@@ -104,7 +104,7 @@ fn freeze_sad(
                     ref_at = r.v_offset + row * r.v_stride + col;
                 }
             }
-            s += word_sad(frames[cur_at], reference_word(from_slot, ref_at), bytes_in_word(col, row_bytes));
+            s += word_sad(frames[cur_at], reference_word(from_kept, ref_at), bytes_in_word(col, row_bytes));
         }
     }
     if s != 0u {
@@ -141,7 +141,7 @@ fn freeze_decide(@builtin(local_invocation_index) lid: u32) {
     }
 }
 
-// Copies the reference's words into `freeze_slot` when it is a frame of this
+// Copies the reference's words into `freeze_kept` when it is a frame of this
 // chunk, for the next chunk to compare with.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn freeze_keep(
@@ -157,7 +157,7 @@ fn freeze_keep(
     for (var k = 0u; k < WORDS_PER_INVOCATION; k++) {
         let i = first + k * WORKGROUP_SIZE;
         if i < r.words {
-            freeze_slot[i] = frames[r.start + i];
+            freeze_kept[i] = frames[r.start + i];
         }
     }
 }

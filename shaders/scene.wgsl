@@ -6,7 +6,7 @@
 //
 // The previous frame is the one before in the same chunk (PREV_CHUNK), or, for
 // the first frame of a chunk, the last frame of the previous chunk, which
-// the host keeps on the GPU in `prev_frame` (PREV_SLOT). Each workgroup sums its
+// the host keeps on the GPU in `prev_frame` (PREV_KEPT). Each workgroup sums its
 // words in a u32 (at most WORKGROUP_SIZE * WORDS_PER_INVOCATION * 4 * 255, far
 // below 2^32) and adds that to the frame's exact 64-bit total as a u32 pair
 // with carry.
@@ -18,7 +18,7 @@ var<workgroup> group_sad: atomic<u32>;
 // Word `col` of luma row `row` of the previous frame.
 fn prev_word(row: u32, col: u32) -> u32 {
     let at = params.prev_offset + row * params.prev_stride + col;
-    if params.prev_source == PREV_SLOT {
+    if params.prev_source == PREV_KEPT {
         return prev_frame[at];
     }
     return frames[at];

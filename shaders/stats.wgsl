@@ -73,7 +73,7 @@ fn add_pair(u: u32, v: u32) {
 // Word `col` of row `row` of the previous frame's plane at `offset`.
 fn prev_word(offset: u32, stride: u32, row: u32, col: u32) -> u32 {
     let at = offset + row * stride + col;
-    if params.prev_source == PREV_SLOT {
+    if params.prev_source == PREV_KEPT {
         return prev_frame[at];
     }
     return frames[at];

@@ -22,7 +22,7 @@ const FORMAT_NV12: u32 = 1u;
 // one lives, for `scene`.
 const PREV_NONE: u32 = 0u;
 const PREV_CHUNK: u32 = 1u;
-const PREV_SLOT: u32 = 2u;
+const PREV_KEPT: u32 = 2u;
 
 // Where one frame's planes lie in `frames`, and what to compare it with.
 // Offsets and strides count 32-bit words.
@@ -46,7 +46,7 @@ struct FrameParams {
     chroma_width: u32,
     chroma_height: u32,
     // PREV_NONE, PREV_CHUNK (the previous frame's planes in `frames`) or
-    // PREV_SLOT (in `prev_frame`, the last frame of the previous chunk).
+    // PREV_KEPT (in `prev_frame`, the last frame of the previous chunk).
     prev_source: u32,
     // The previous frame's luma, U (or UV) and V planes.
     prev_offset: u32,

@@ -17,9 +17,9 @@ use super::pipeline::{self, params_binding, whole_binding};
 use super::shaders::BLUR_KERNEL;
 use super::stage::{Chunk, Stage};
 use super::types::{BlurFrame, WORKGROUP_SIZE};
-use crate::cpu::blur::BlurSetup;
 use crate::error::{KernelError, Result};
 use crate::kernel::{BlurBlock, BlurParams, FrameRaw};
+use crate::setup::blur::BlurSetup;
 
 /// `shaders/blur.wgsl` with its shared module prepended.
 pub const SOURCE: &str = concat!(

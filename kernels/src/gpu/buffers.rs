@@ -2,7 +2,7 @@
 //! only when a chunk needs more room than they have.
 
 use super::types::{FrameHist, FrameParams, SAD_PER_FRAME, SadTotal};
-use super::upload::FrameSlot;
+use super::upload::PackedFrame;
 
 /// Growth step of the upload buffer, so that slowly growing chunks do not
 /// re-create it every time.
@@ -108,23 +108,23 @@ pub(crate) struct PrevFrame {
     pub height: u32,
     /// Its format.
     pub format: crate::frame::PixelFormat,
-    /// Its planes in the slot, luma at 0.
-    pub slot: FrameSlot,
-    /// Bytes of the frame in the slot.
+    /// Its planes in the kept frame, luma at 0.
+    pub packed: PackedFrame,
+    /// Bytes of the frame in the kept frame.
     pub bytes: u64,
 }
 
-/// The previous-frame slot: the planes of the last frame of the previous
+/// The kept previous frame: the planes of the last frame of the previous
 /// chunk, kept on the GPU so they are never uploaded twice.
 #[derive(Debug)]
-pub(crate) struct PrevSlot {
-    /// The slot's buffer (bound as `prev_luma`).
+pub(crate) struct KeptFrame {
+    /// The kept frame's buffer (bound as `prev_luma`).
     pub buffer: wgpu::Buffer,
     /// What it holds, or `None` at the start of a stream.
     pub frame: Option<PrevFrame>,
 }
 
-impl PrevSlot {
+impl KeptFrame {
     fn create(device: &wgpu::Device, size: u64) -> wgpu::Buffer {
         use wgpu::BufferUsages as U;
         buffer(
@@ -135,15 +135,15 @@ impl PrevSlot {
         )
     }
 
-    /// An empty slot.
+    /// An empty kept frame.
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        PrevSlot {
+        KeptFrame {
             buffer: Self::create(device, 4),
             frame: None,
         }
     }
 
-    /// Makes the slot hold at least `size` bytes. A new buffer gets the old
+    /// Makes the kept frame's buffer hold at least `size` bytes. A new buffer gets the old
     /// plane copied over first (recorded in `encoder`), since this chunk's
     /// first frame may still need it. Returns true when the buffer changed.
     pub(crate) fn reserve(

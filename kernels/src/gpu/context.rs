@@ -25,19 +25,19 @@ struct Faults {
 }
 
 impl Faults {
-    fn set_once(slot: &Mutex<Option<String>>, message: String) {
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(message);
+    fn set_once(cell: &Mutex<Option<String>>, message: String) {
+        let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+        if cell.is_none() {
+            *cell = Some(message);
         }
     }
 
-    fn get(slot: &Mutex<Option<String>>) -> Option<String> {
-        slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    fn get(cell: &Mutex<Option<String>>) -> Option<String> {
+        cell.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    fn take(slot: &Mutex<Option<String>>) -> Option<String> {
-        slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+    fn take(cell: &Mutex<Option<String>>) -> Option<String> {
+        cell.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 

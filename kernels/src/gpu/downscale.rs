@@ -11,10 +11,10 @@ use super::pipeline;
 use super::readback::{Readback, wait_for};
 use super::shaders::DOWNSCALE_KERNEL;
 use super::types::{DownscaleParams, PlaneParams, WORKGROUP_SIZE};
-use super::upload::{self, FrameSlot};
-use crate::cpu::downscale::{check_target, prepare_output, source_planes};
+use super::upload::{self, PackedFrame};
 use crate::error::{KernelError, Result};
 use crate::frame::{FrameView, OwnedFrame, PixelFormat, chroma_size};
+use crate::setup::downscale::{check_target, prepare_output, source_planes};
 
 /// `shaders/downscale.wgsl` (it needs none of the shared modules).
 pub const SOURCE: &str = include_str!("../../../shaders/downscale.wgsl");
@@ -85,11 +85,11 @@ fn output_sizes(width: u32, height: u32) -> [(u32, u32); 3] {
     [(width, height), chroma, chroma]
 }
 
-/// The uniform for `frame` packed at `slot`, scaled to `width` x `height`,
+/// The uniform for `frame` packed at `packed`, scaled to `width` x `height`,
 /// and the output's size in words.
 fn plan(
     frame: &FrameView<'_>,
-    slot: &FrameSlot,
+    packed: &PackedFrame,
     width: u32,
     height: u32,
 ) -> (DownscaleParams, u32) {
@@ -104,8 +104,8 @@ fn plan(
     {
         // NV12's U and V both live in the interleaved plane 1.
         let packed = match frame.format() {
-            PixelFormat::I420 => slot.planes[p],
-            PixelFormat::Nv12 => slot.planes[p.min(1)],
+            PixelFormat::I420 => packed.planes[p],
+            PixelFormat::Nv12 => packed.planes[p.min(1)],
         }
         .expect("a 4:2:0 frame has every plane it reads");
         let src = &sources[p];
@@ -169,26 +169,26 @@ impl DownscaleKernel {
         check_target(frame, width, height)?;
         let (device, queue) = (ctx.device(), ctx.queue());
         let limits = ctx.limits();
-        let slot = upload::layout_frame(frame, 0);
+        let packed = upload::layout_frame(frame, 0);
         let bind_limit = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
-        if slot.end > bind_limit {
+        if packed.end > bind_limit {
             return Err(KernelError::Gpu(format!(
                 "a {}x{} frame needs {} bytes, more than the adapter binds at once ({bind_limit} bytes)",
                 frame.width(),
                 frame.height(),
-                slot.end
+                packed.end
             )));
         }
-        let (params, dst_words) = plan(frame, &slot, width, height);
+        let (params, dst_words) = plan(frame, &packed, width, height);
         let dst_bytes = u64::from(dst_words) * 4;
 
         self.pipeline(device);
         let src = self.src.get(
             device,
             "osprey downscale source",
-            slot.end,
+            packed.end,
             wgpu::BufferUsages::COPY_DST,
         );
         let dst = self.dst.get(
@@ -202,12 +202,12 @@ impl DownscaleKernel {
             .as_ref()
             .expect("the pipeline was built just above");
         queue.write_buffer(&pipe.params, 0, bytemuck::bytes_of(&params));
-        let size = wgpu::BufferSize::new(slot.end)
+        let size = wgpu::BufferSize::new(packed.end)
             .ok_or_else(|| KernelError::Internal("a frame with no pixels".into()))?;
         let mut staging = queue
             .write_buffer_with(src, 0, size)
             .ok_or_else(|| KernelError::Gpu("cannot stage the downscale upload".into()))?;
-        upload::pack_frame(frame, &slot, |at, bytes| {
+        upload::pack_frame(frame, &packed, |at, bytes| {
             staging.slice(at..at + bytes.len()).copy_from_slice(bytes);
         });
         drop(staging);

@@ -1,7 +1,7 @@
 //! Whether one frame fits the device's limits, decided before any work.
 //!
 //! Every kernel binds storage buffers whose size grows with the frame (the
-//! packed planes, the previous-frame and freeze slots, blurdetect's three
+//! packed planes, the kept frames of scene and freeze, blurdetect's three
 //! 32-bit images, the motion detector's small image) and dispatches workgroup
 //! grids that grow with it too. A device caps both
 //! (`max_storage_buffer_binding_size`, `max_buffer_size`,
@@ -132,7 +132,7 @@ pub(crate) fn misfit(
             .freeze
             .then(|| {
                 // The SAD reads at most every word of the frame; the copy into
-                // the reference slot exactly that.
+                // the kept reference exactly that.
                 dispatch("freezedetect", grid(frame / 4, max_dim).is_ok())
             })
             .flatten(),

@@ -5,19 +5,19 @@
 //! reference (which `freeze_state` locates) and a one-workgroup decide
 //! dispatch that compares the total with the frame's bound and, when the frame
 //! is not frozen, points the reference at it. A last dispatch copies the
-//! reference into a persistent slot when it is a frame of the chunk, so the
+//! reference into a kept-frame buffer when it is a frame of the chunk, so the
 //! next chunk compares with it without uploading it again. What the host knows
 //! while planning it decides there, as the CPU twin does: whether a frame can
 //! be compared at all (a reference exists with its size and format) and the
 //! bound ([`frozen_sad_bound`]) for its sample count.
 
-use super::buffers::{PrevFrame, PrevSlot};
+use super::buffers::{KeptFrame, PrevFrame};
 use super::pipeline::{self, grid};
 use super::shaders::FREEZE_KERNEL;
 use super::stage::{Chunk, Stage};
 use super::types::FreezeFrame;
-use super::types::{PREV_CHUNK, PREV_NONE, PREV_SLOT, SAD_PER_FRAME, SadTotal};
-use super::upload::FrameSlot;
+use super::types::{PREV_CHUNK, PREV_KEPT, PREV_NONE, SAD_PER_FRAME, SadTotal};
+use super::upload::PackedFrame;
 use crate::error::{KernelError, Result};
 use crate::frame::{FrameView, PixelFormat};
 use crate::kernel::{FrameRaw, FreezeRaw};
@@ -27,7 +27,7 @@ use crate::metrics::freeze_bound::{frozen_sad_bound, samples};
 pub const ENTRY_SAD: &str = "freeze_sad";
 /// Entry point of the decision.
 pub const ENTRY_DECIDE: &str = "freeze_decide";
-/// Entry point of the copy into the reference slot.
+/// Entry point of the copy into the kept reference.
 pub const ENTRY_KEEP: &str = "freeze_keep";
 /// Every entry point, in the shader's order.
 pub const ENTRIES: [&str; 3] = [ENTRY_SAD, ENTRY_DECIDE, ENTRY_KEEP];
@@ -46,11 +46,11 @@ pub const SOURCE: &str = concat!(
 pub const STATE_FROZEN: u32 = 2;
 
 impl FreezeFrame {
-    /// The entry of a frame laid out at `slot`.
-    fn new(slot: &FrameSlot, bound: u64, comparable: bool) -> Self {
-        let luma = slot.luma();
+    /// The entry of a frame laid out at `packed`.
+    fn new(packed: &PackedFrame, bound: u64, comparable: bool) -> Self {
+        let luma = packed.luma();
         let plane = |p: usize| {
-            slot.planes[p]
+            packed.planes[p]
                 .map(|s| (s.offset_words(), s.stride_words()))
                 .unwrap_or_default()
         };
@@ -63,7 +63,7 @@ impl FreezeFrame {
             v_offset,
             v_stride,
             start: luma.offset_words(),
-            words: words(slot.size()),
+            words: words(packed.size()),
             // The pair is split, not truncated.
             bound_lo: bound as u32,
             bound_hi: (bound >> 32) as u32,
@@ -91,7 +91,7 @@ fn storage(
     })
 }
 
-/// The compiled freeze kernel, its buffers and the reference slot.
+/// The compiled freeze kernel, its buffers and the kept reference.
 #[derive(Debug)]
 pub(crate) struct FreezeKernel {
     noise: f64,
@@ -105,7 +105,7 @@ pub(crate) struct FreezeKernel {
     sad: wgpu::Buffer,
     /// The reference from an earlier chunk; `frame` is `None` at the start of
     /// a stream.
-    slot: PrevSlot,
+    kept: KeptFrame,
     // Per chunk, reused.
     entries: Vec<FreezeFrame>,
     /// Each frame's params offset and its SAD grid, `None` when not compared.
@@ -136,7 +136,7 @@ impl FreezeKernel {
             frames: storage(device, "osprey freeze frames", 16, U::COPY_DST),
             state: storage(device, "osprey freeze state", 16, U::COPY_DST | U::COPY_SRC),
             sad: storage(device, "osprey freeze sums", 16, U::COPY_DST | U::COPY_SRC),
-            slot: PrevSlot::new(device),
+            kept: KeptFrame::new(device),
             layout,
             entries: Vec::new(),
             dispatches: Vec::new(),
@@ -148,7 +148,7 @@ impl FreezeKernel {
 
     /// Forgets the reference, as at the start of a stream.
     pub(crate) fn reset(&mut self) {
-        self.slot.frame = None;
+        self.kept.frame = None;
     }
 }
 
@@ -156,7 +156,8 @@ impl Stage for FreezeKernel {
     /// Plans the chunk, uploads its entries and the reference's location,
     /// clears the sums and binds.
     fn prepare(&mut self, chunk: &Chunk<'_>, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
-        let (device, queue, frames, slots) = (chunk.device, chunk.queue, chunk.frames, chunk.slots);
+        let (device, queue, frames, packing) =
+            (chunk.device, chunk.queue, chunk.frames, chunk.packing);
         let (params, packed, max_dim) =
             (&chunk.buffers.params, &chunk.buffers.frames, chunk.max_dim);
         let mut rebind = chunk.rebind;
@@ -165,29 +166,30 @@ impl Stage for FreezeKernel {
         self.dispatches.clear();
         // The reference always has the previous frame's size and format: a
         // frozen frame matched it, any other frame became it.
-        let mut shape = self.slot.frame.map(|r| (r.width, r.height, r.format));
+        let mut shape = self.kept.frame.map(|r| (r.width, r.height, r.format));
         let mut largest = 0;
-        for (i, (frame, slot)) in frames.iter().zip(slots).enumerate() {
+        for (i, (frame, place)) in frames.iter().zip(packing).enumerate() {
             let this = (frame.width(), frame.height(), frame.format());
             let comparable = shape == Some(this);
             shape = Some(this);
             let bound = frozen_sad_bound(self.noise, samples(frame.width(), frame.height()));
-            self.entries.push(FreezeFrame::new(slot, bound, comparable));
+            self.entries
+                .push(FreezeFrame::new(place, bound, comparable));
             let sad_grid = if comparable {
                 Some(grid(sad_words(frame), max_dim)?)
             } else {
                 None
             };
             self.dispatches.push((chunk.dynamic_offset(i)?, sad_grid));
-            largest = largest.max(slot.size());
+            largest = largest.max(place.size());
         }
         let n = frames.len();
-        let carried = self.slot.frame;
+        let carried = self.kept.frame;
         let state = match carried {
             Some(r) => {
-                self.entries.push(FreezeFrame::new(&r.slot, 0, false));
+                self.entries.push(FreezeFrame::new(&r.packed, 0, false));
                 [
-                    PREV_SLOT,
+                    PREV_KEPT,
                     u32::try_from(n)
                         .map_err(|_| KernelError::Internal("freeze: too many frames".into()))?,
                 ]
@@ -195,7 +197,7 @@ impl Stage for FreezeKernel {
             None => [PREV_NONE, 0],
         };
         self.keep_grid = grid(largest / 4, max_dim)?;
-        rebind |= self.slot.reserve(device, encoder, largest);
+        rebind |= self.kept.reserve(device, encoder, largest);
 
         let entry_bytes = (self.entries.len() * size_of::<FreezeFrame>()) as u64;
         if self.frames.size() < entry_bytes {
@@ -242,8 +244,8 @@ impl Stage for FreezeKernel {
                         &self.state,
                     ),
                     pipeline::whole_binding(
-                        const { FREEZE_KERNEL.number("freeze_slot") },
-                        &self.slot.buffer,
+                        const { FREEZE_KERNEL.number("freeze_kept") },
+                        &self.kept.buffer,
                     ),
                 ],
             }));
@@ -252,7 +254,7 @@ impl Stage for FreezeKernel {
     }
 
     /// Per frame in order, its SAD (when compared) and its decision, then the
-    /// copy of the reference into the slot.
+    /// copy of the reference into the kept frame.
     fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>) {
         let Some(bind_group) = &self.bind_group else {
             return;
@@ -288,9 +290,9 @@ impl Stage for FreezeKernel {
         encoder.copy_buffer_to_buffer(&self.state, 0, staging, after, self.state_bytes);
     }
 
-    /// Fills `out[i].freeze`, and records which frame the slot now holds.
+    /// Fills `out[i].freeze`, and records which frame the kept frame now is.
     fn read(&mut self, chunk: &Chunk<'_>, bytes: &[u8], out: &mut [FrameRaw]) -> Result<()> {
-        let (frames, slots) = (chunk.frames, chunk.slots);
+        let (frames, packing) = (chunk.frames, chunk.packing);
         let (sad_bytes, entries) = (self.sad_bytes as usize, &self.entries);
         let reference = {
             let word = |at: usize| bytemuck::pod_read_unaligned::<u32>(&bytes[at..at + 4]);
@@ -314,16 +316,16 @@ impl Stage for FreezeKernel {
         match reference {
             (Some(k), PREV_CHUNK) => {
                 let frame = &frames[k];
-                self.slot.frame = Some(PrevFrame {
+                self.kept.frame = Some(PrevFrame {
                     width: frame.width(),
                     height: frame.height(),
                     format: frame.format(),
-                    slot: slots[k].rebased(),
-                    bytes: slots[k].size(),
+                    packed: packing[k].rebased(),
+                    bytes: packing[k].size(),
                 });
                 Ok(())
             }
-            (None, PREV_SLOT) => Ok(()),
+            (None, PREV_KEPT) => Ok(()),
             _ => Err(KernelError::Internal(
                 "freeze: the device moved the reference elsewhere".into(),
             )),

@@ -50,14 +50,14 @@ pub use timings::StageTimings;
 /// or match on [`AdapterSummary`]'s fields.
 pub use wgpu;
 
-use self::buffers::{ChunkBuffers, PrevFrame, PrevSlot, param_stride};
+use self::buffers::{ChunkBuffers, KeptFrame, PrevFrame, param_stride};
 use self::fit::{FitLimits, misfit, worst_frame_bytes};
 use self::readback::{Readback, wait_for};
 use self::scene::SceneKernel;
 use self::stage::{Chunk, Stage, readback_ranges};
 use self::stats::StatsKernel;
-use self::types::{FrameParams, PREV_CHUNK, PREV_SLOT};
-use self::upload::FrameSlot;
+use self::types::{FrameParams, PREV_CHUNK, PREV_KEPT};
+use self::upload::PackedFrame;
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
 use crate::error::{KernelError, Result};
@@ -76,7 +76,7 @@ pub struct GpuBackend {
     stats: Option<StatsKernel>,
     /// The luma difference, for `scene` and for `stats` (YDIF).
     scene: Option<SceneKernel>,
-    /// freezedetect, with its reference slot.
+    /// freezedetect, with its kept reference.
     freeze: Option<freeze::FreezeKernel>,
     /// The thumbnail downscaler, built on first use.
     downscale: Option<downscale::DownscaleKernel>,
@@ -85,7 +85,7 @@ pub struct GpuBackend {
     /// blurdetect and the Laplacian sums, with `blur`.
     blur: Option<blur::BlurKernel>,
     buffers: Option<ChunkBuffers>,
-    prev: PrevSlot,
+    prev: KeptFrame,
     readback: Readback,
     /// Largest upload one submission may carry (one storage binding).
     upload_limit: u64,
@@ -108,7 +108,7 @@ pub struct GpuBackend {
     param_stride: u64,
     timings: Option<StageTimings>,
     // Scratch reused between chunks.
-    slots: Vec<FrameSlot>,
+    packing: Vec<PackedFrame>,
     params: Vec<FrameParams>,
     param_bytes: Vec<u8>,
     /// Each stage's range of the staging buffer, for the chunk being run.
@@ -144,7 +144,7 @@ impl GpuBackend {
                 kernels
                     .needs_luma_sad()
                     .then(|| SceneKernel::new(device, kernels.needs_luma_histogram())),
-                PrevSlot::new(device),
+                KeptFrame::new(device),
             ))
         })?;
         let motion = ctx.scoped(|| {
@@ -188,7 +188,7 @@ impl GpuBackend {
             fallback_raws: Vec::new(),
             param_stride,
             timings: None,
-            slots: Vec::new(),
+            packing: Vec::new(),
             params: Vec::new(),
             param_bytes: Vec::new(),
             ranges: Vec::new(),
@@ -358,27 +358,27 @@ impl GpuBackend {
     /// Lays the chunk out and fills `self.params`, pointing each frame at its
     /// predecessor when `scene` or `stats` runs and the sizes match.
     fn plan(&mut self, frames: &[FrameView<'_>]) -> u64 {
-        self.slots.clear();
+        self.packing.clear();
         self.params.clear();
         let mut end = 0;
         for (i, frame) in frames.iter().enumerate() {
-            let slot = upload::layout_frame(frame, end);
-            end = slot.end;
+            let packed = upload::layout_frame(frame, end);
+            end = packed.end;
             let index = u32::try_from(i).expect("submissions hold few frames");
-            let mut params = upload::frame_params(index, frame, &slot);
+            let mut params = upload::frame_params(index, frame, &packed);
             let size = (frame.width(), frame.height());
             if self.kernels.needs_luma_sad() {
                 if i == 0 {
                     if let Some(prev) = self.prev.frame.filter(|p| (p.width, p.height) == size) {
                         let same = prev.format == frame.format();
-                        prev.slot.set_prev(&mut params, PREV_SLOT, same);
+                        prev.packed.set_prev(&mut params, PREV_KEPT, same);
                     }
                 } else if (frames[i - 1].width(), frames[i - 1].height()) == size {
                     let same = frames[i - 1].format() == frame.format();
-                    self.slots[i - 1].set_prev(&mut params, PREV_CHUNK, same);
+                    self.packing[i - 1].set_prev(&mut params, PREV_CHUNK, same);
                 }
             }
-            self.slots.push(slot);
+            self.packing.push(packed);
             self.params.push(params);
         }
         end
@@ -397,7 +397,7 @@ impl GpuBackend {
         let (device, queue) = (ctx.device(), ctx.queue());
         let n = frames.len();
         let upload_bytes = self.plan(frames);
-        let last_slot = self.slots[n - 1];
+        let last_packed = self.packing[n - 1];
 
         // Buffers: re-created only when this chunk needs more room.
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -426,7 +426,7 @@ impl GpuBackend {
             rebind = true;
         }
         if self.scene.is_some() {
-            rebind |= self.prev.reserve(device, &mut encoder, last_slot.size());
+            rebind |= self.prev.reserve(device, &mut encoder, last_packed.size());
         }
         let buffers = self
             .buffers
@@ -448,8 +448,8 @@ impl GpuBackend {
         let mut staging = queue
             .write_buffer_with(&buffers.frames, 0, size)
             .ok_or_else(|| KernelError::Gpu("cannot stage the chunk upload".into()))?;
-        for (frame, slot) in frames.iter().zip(&self.slots) {
-            upload::pack_frame(frame, slot, |at, bytes| {
+        for (frame, packed) in frames.iter().zip(&self.packing) {
+            upload::pack_frame(frame, packed, |at, bytes| {
                 staging.slice(at..at + bytes.len()).copy_from_slice(bytes);
             });
         }
@@ -463,7 +463,7 @@ impl GpuBackend {
             device,
             queue,
             frames,
-            slots: &self.slots,
+            packing: &self.packing,
             params: &self.params,
             buffers,
             prev: &self.prev,
@@ -520,8 +520,8 @@ impl GpuBackend {
                 width: last.width(),
                 height: last.height(),
                 format: last.format(),
-                slot: last_slot.rebased(),
-                bytes: last_slot.size(),
+                packed: last_packed.rebased(),
+                bytes: last_packed.size(),
             });
         }
         Ok(())

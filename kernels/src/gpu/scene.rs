@@ -3,7 +3,7 @@
 //! One dispatch per frame that has a predecessor of the same size; it adds the
 //! luma SAD into the frame's first [`SadTotal`] in
 //! `sad`. The predecessor of a chunk's first frame is the previous chunk's
-//! last frame, kept on the GPU in the backend's previous-frame slot. It runs
+//! last frame, kept on the GPU in the backend's kept previous frame. It runs
 //! for `scene` and for `stats` (signalstats' `YDIF`).
 
 use super::pipeline::{self, grid};
@@ -131,7 +131,7 @@ impl Stage for SceneKernel {
         staging: &wgpu::Buffer,
         offset: u64,
     ) {
-        if let Some(last) = chunk.slots.last() {
+        if let Some(last) = chunk.packing.last() {
             encoder.copy_buffer_to_buffer(
                 &chunk.buffers.frames,
                 last.luma().offset,

@@ -259,7 +259,7 @@ pub const FREEZE_KERNEL: KernelSource = KernelSource {
         SAD,
         binding("freeze_frames", 6, Access::Read),
         binding("freeze_state", 7, Access::ReadWrite),
-        binding("freeze_slot", 8, Access::ReadWrite),
+        binding("freeze_kept", 8, Access::ReadWrite),
     ],
 };
 

@@ -10,9 +10,9 @@
 //! [`read`](Stage::read) of that range into the frames' [`FrameRaw`]s. A
 //! chunk is one submission and one readback, whatever the kernels.
 
-use super::buffers::{ChunkBuffers, PrevSlot};
+use super::buffers::{ChunkBuffers, KeptFrame};
 use super::types::FrameParams;
-use super::upload::FrameSlot;
+use super::upload::PackedFrame;
 use crate::error::{KernelError, Result};
 use crate::frame::FrameView;
 use crate::kernel::FrameRaw;
@@ -27,13 +27,13 @@ pub(crate) struct Chunk<'a> {
     /// The frames of the submission, in stream order.
     pub frames: &'a [FrameView<'a>],
     /// Where each frame's planes lie in `buffers.frames`.
-    pub slots: &'a [FrameSlot],
+    pub packing: &'a [PackedFrame],
     /// Each frame's [`FrameParams`], as uploaded into `buffers.params`.
     pub params: &'a [FrameParams],
     /// The backend's per-chunk buffers.
     pub buffers: &'a ChunkBuffers,
     /// The previous chunk's last frame, on the device.
-    pub prev: &'a PrevSlot,
+    pub prev: &'a KeptFrame,
     /// Whether `buffers` or `prev` were re-created for this chunk, so that
     /// bind groups holding them must be made again.
     pub rebind: bool,

@@ -4,7 +4,7 @@
 //! (or UV) planes; both add into the frame's [`FrameHist`]
 //! in `hist`, which the backend clears before the pass and reads back after.
 //! The chroma pass also counts hue, through signalstats' hue of every (u, v)
-//! computed once on the host ([`hue_table`](crate::cpu::stats::hue_table)),
+//! computed once on the host ([`hue_table`](crate::setup::hue::hue_table)),
 //! and adds the U and V differences against the previous frame to `sad`.
 
 use super::pipeline::{self, grid};
@@ -64,7 +64,7 @@ impl StatsKernel {
             label: Some("osprey stats bind group layout"),
             entries: &STATS_KERNEL.layout_entries(),
         });
-        let table: Vec<u32> = crate::cpu::stats::hue_table()
+        let table: Vec<u32> = crate::setup::hue::hue_table()
             .iter()
             .map(|&h| u32::from(h))
             .collect();

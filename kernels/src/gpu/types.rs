@@ -36,8 +36,8 @@ pub const PREV_NONE: u32 = 0;
 /// (WGSL `PREV_CHUNK`).
 pub const PREV_CHUNK: u32 = 1;
 /// [`FrameParams::prev_source`]: the previous frame ended the previous chunk;
-/// its planes are in the persistent slot, at the `prev_*` offsets (WGSL `PREV_SLOT`).
-pub const PREV_SLOT: u32 = 2;
+/// its planes are in the kept-frame buffer, at the `prev_*` offsets (WGSL `PREV_KEPT`).
+pub const PREV_KEPT: u32 = 2;
 
 /// [`SadTotal`]s a frame in the `sad` buffer: luma, U, V (WGSL `SAD_PER_FRAME`).
 pub const SAD_PER_FRAME: u32 = 3;
@@ -47,7 +47,7 @@ pub const SAD_PER_FRAME: u32 = 3;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct FrameParams {
-    /// Slot of this frame in the per-frame outputs.
+    /// Index of this frame in the per-frame outputs.
     pub frame: u32,
     /// Luma width in pixels.
     pub width: u32,
@@ -71,10 +71,10 @@ pub struct FrameParams {
     pub chroma_width: u32,
     /// Chroma height in samples.
     pub chroma_height: u32,
-    /// [`PREV_NONE`], [`PREV_CHUNK`] or [`PREV_SLOT`].
+    /// [`PREV_NONE`], [`PREV_CHUNK`] or [`PREV_KEPT`].
     pub prev_source: u32,
     /// Offset of the previous frame's luma, in the chunk buffer
-    /// ([`PREV_CHUNK`]) or in the slot ([`PREV_SLOT`]).
+    /// ([`PREV_CHUNK`]) or in the kept frame ([`PREV_KEPT`]).
     pub prev_offset: u32,
     /// Luma row stride of the previous frame.
     pub prev_stride: u32,

@@ -16,7 +16,7 @@ pub(crate) const MAX_KEPT_PADDING: usize = 64;
 
 /// Where one plane lies in the upload buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PlaneSlot {
+pub(crate) struct PackedPlane {
     /// Byte offset of the plane, a multiple of 4.
     pub offset: u64,
     /// Bytes from one row to the next, a multiple of 4.
@@ -29,7 +29,7 @@ pub(crate) struct PlaneSlot {
     pub whole: bool,
 }
 
-impl PlaneSlot {
+impl PackedPlane {
     /// Bytes the plane takes in the buffer.
     pub(crate) fn size(&self) -> u64 {
         (self.stride * self.rows) as u64
@@ -52,28 +52,28 @@ impl PlaneSlot {
 
 /// Where one frame's planes lie in the upload buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FrameSlot {
+pub(crate) struct PackedFrame {
     /// Y, then U (or UV for NV12), then V (I420 only).
-    pub planes: [Option<PlaneSlot>; 3],
+    pub planes: [Option<PackedPlane>; 3],
     /// Byte offset just past the frame.
     pub end: u64,
 }
 
-impl FrameSlot {
+impl PackedFrame {
     /// The luma plane.
-    pub(crate) fn luma(&self) -> PlaneSlot {
+    pub(crate) fn luma(&self) -> PackedPlane {
         self.planes[0].expect("every frame has a luma plane")
     }
 
     /// Bytes from the start of the luma plane to the end of the frame: the
-    /// range copied into the previous-frame slot.
+    /// range copied into the kept previous frame.
     pub(crate) fn size(&self) -> u64 {
         self.end - self.luma().offset
     }
 
     /// The same layout moved so that the luma plane starts at byte 0, as the
-    /// frame lies once copied into the previous-frame slot.
-    pub(crate) fn rebased(&self) -> FrameSlot {
+    /// frame lies once copied into the kept previous frame.
+    pub(crate) fn rebased(&self) -> PackedFrame {
         let base = self.luma().offset;
         let mut out = *self;
         for plane in out.planes.iter_mut().flatten() {
@@ -84,7 +84,7 @@ impl FrameSlot {
     }
 
     /// Points `params`' `prev_*` fields at this frame's planes (offsets as
-    /// this slot has them), with chroma compared when `same_format`.
+    /// these planes are), with chroma compared when `same_format`.
     pub(crate) fn set_prev(&self, params: &mut FrameParams, source: u32, same_format: bool) {
         let luma = self.luma();
         params.prev_source = source;
@@ -113,17 +113,17 @@ pub(crate) fn packed_stride(source_stride: usize, row_bytes: usize) -> (usize, b
 }
 
 /// Lays `frame` out from byte `offset` (a multiple of 4).
-pub(crate) fn layout_frame(frame: &FrameView<'_>, offset: u64) -> FrameSlot {
+pub(crate) fn layout_frame(frame: &FrameView<'_>, offset: u64) -> PackedFrame {
     let mut planes = [None; 3];
     let mut at = offset;
-    for (p, slot) in planes
+    for (p, packed) in planes
         .iter_mut()
         .enumerate()
         .take(frame.format().plane_count())
     {
         let (row_bytes, rows) = frame.plane_extent(p);
         let (stride, whole) = packed_stride(frame.plane(p).stride, row_bytes);
-        let plane = PlaneSlot {
+        let plane = PackedPlane {
             offset: at,
             stride,
             row_bytes,
@@ -131,9 +131,9 @@ pub(crate) fn layout_frame(frame: &FrameView<'_>, offset: u64) -> FrameSlot {
             whole,
         };
         at += plane.size();
-        *slot = Some(plane);
+        *packed = Some(plane);
     }
-    FrameSlot { planes, end: at }
+    PackedFrame { planes, end: at }
 }
 
 /// Bytes `frame` takes in the upload buffer.
@@ -141,15 +141,15 @@ pub(crate) fn frame_bytes(frame: &FrameView<'_>) -> u64 {
     layout_frame(frame, 0).end
 }
 
-/// Copies `frame`'s pixels to where `slot` says, through `put(offset, bytes)`;
+/// Copies `frame`'s pixels to where `packed` says, through `put(offset, bytes)`;
 /// offsets are relative to the start of the upload. Padding bytes in the
 /// buffer are left as they are: the shaders never count them.
 pub(crate) fn pack_frame(
     frame: &FrameView<'_>,
-    slot: &FrameSlot,
+    packed: &PackedFrame,
     mut put: impl FnMut(usize, &[u8]),
 ) {
-    for (p, plane) in slot.planes.iter().enumerate() {
+    for (p, plane) in packed.planes.iter().enumerate() {
         let Some(plane) = plane else { continue };
         let source = frame.plane(p);
         let offset = plane.offset as usize;
@@ -166,13 +166,13 @@ pub(crate) fn pack_frame(
     }
 }
 
-/// The parameters of frame `index` of a chunk laid out at `slot`, with no
+/// The parameters of frame `index` of a chunk laid out at `packed`, with no
 /// previous frame (the caller sets `prev_*` for `scene` and `stats`).
-pub(crate) fn frame_params(index: u32, frame: &FrameView<'_>, slot: &FrameSlot) -> FrameParams {
+pub(crate) fn frame_params(index: u32, frame: &FrameView<'_>, packed: &PackedFrame) -> FrameParams {
     let (chroma_width, chroma_height) = frame.chroma_size();
-    let y = slot.luma();
-    let u = slot.planes[1].expect("4:2:0 frames have a chroma plane");
-    let (format, v_offset, v_stride) = match (frame.format(), slot.planes[2]) {
+    let y = packed.luma();
+    let u = packed.planes[1].expect("4:2:0 frames have a chroma plane");
+    let (format, v_offset, v_stride) = match (frame.format(), packed.planes[2]) {
         (PixelFormat::I420, Some(v)) => (FORMAT_I420, v.offset_words(), v.stride_words()),
         _ => (FORMAT_NV12, 0, 0),
     };
@@ -232,12 +232,12 @@ mod tests {
         ] {
             let f = random_frame(7, format, 7, 5, pad);
             let view = f.view();
-            let slot = layout_frame(&view, 4);
-            let mut buf = vec![0u8; slot.end as usize];
-            pack_frame(&view, &slot, |at, bytes| {
+            let packed = layout_frame(&view, 4);
+            let mut buf = vec![0u8; packed.end as usize];
+            pack_frame(&view, &packed, |at, bytes| {
                 buf[at..at + bytes.len()].copy_from_slice(bytes)
             });
-            for (p, plane) in slot.planes.iter().enumerate() {
+            for (p, plane) in packed.planes.iter().enumerate() {
                 let Some(plane) = plane else { continue };
                 for y in 0..plane.rows {
                     let at = plane.offset as usize + y * plane.stride;
@@ -255,8 +255,8 @@ mod tests {
     fn params_count_words() {
         let f = OwnedFrame::zeroed(PixelFormat::Nv12, 6, 4, 2);
         let view = f.view();
-        let slot = layout_frame(&view, 16);
-        let p = frame_params(3, &view, &slot);
+        let packed = layout_frame(&view, 16);
+        let p = frame_params(3, &view, &packed);
         assert_eq!(
             (p.frame, p.format, p.width, p.height),
             (3, FORMAT_NV12, 6, 4)

@@ -300,7 +300,7 @@ fn constants_match_their_rust_twins() {
         ("SAD_PER_FRAME", types::SAD_PER_FRAME),
         ("PREV_NONE", types::PREV_NONE),
         ("PREV_CHUNK", types::PREV_CHUNK),
-        ("PREV_SLOT", types::PREV_SLOT),
+        ("PREV_KEPT", types::PREV_KEPT),
         ("STATE_FROZEN", freeze::STATE_FROZEN),
     ] {
         let mut seen = 0;

@@ -10,12 +10,11 @@
 //! [`BlurBlock::WIDTH_ONE`]), so the order pixels are visited in does not
 //! matter and the shader's atomics give the same numbers.
 
-pub mod setup;
 pub mod stages;
 
 use std::cell::RefCell;
 
-pub use setup::{BlockGrid, BlurSetup};
+pub use crate::setup::blur::{BlockGrid, BlurSetup};
 use stages::Image;
 
 use crate::frame::Plane;
