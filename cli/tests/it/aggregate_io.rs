@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Proc, osprey, parse_ndjson, wait_until};
+use crate::common::{Proc, osprey, parse_ndjson, ready_or, wait_until};
 use crate::stream::os;
 
 /// 2025-12-01T17:00:00Z, in seconds.
@@ -233,15 +233,12 @@ fn a_killed_follower_resumes_at_the_first_record_of_the_open_window() {
             .and_then(|b| serde_json::from_slice(&b).ok());
         saved.iter().flat_map(|s| s.values().copied()).collect()
     };
-    wait_until(
-        || {
-            format!(
-                "the checkpoint is {:?}, not at the open window's first record {open_from}",
-                saved()
-            )
-        },
-        || saved() == [open_from],
-    );
+    wait_until(|| {
+        let at = saved();
+        ready_or(at == [open_from], || {
+            format!("the checkpoint is {at:?}, not at the open window's first record {open_from}")
+        })
+    });
     follower.kill_now();
     assert!(
         rx.to_end("the killed follower").is_empty(),

@@ -322,17 +322,26 @@ impl Lines {
     }
 }
 
-/// Waits until `ready()` holds, checking every 10 ms.
+/// Waits until `check()` is `Ok`, checking every 10 ms: a test waits on a
+/// condition, not on a sleep.
 ///
 /// # Panics
-/// When it does not hold within [`PATIENCE`], with `what`'s message.
+/// When it is not within [`PATIENCE`], with the last `Err`'s message.
 #[track_caller]
-pub fn wait_until(what: impl Fn() -> String, mut ready: impl FnMut() -> bool) {
+pub fn wait_until(mut check: impl FnMut() -> Result<(), String>) {
     let deadline = Instant::now() + PATIENCE;
-    while !ready() {
-        assert!(Instant::now() < deadline, "after {PATIENCE:?}: {}", what());
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(why) => assert!(Instant::now() < deadline, "after {PATIENCE:?}: {why}"),
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `Ok` when `ready`, else `Err` with `why()`: for [`wait_until`].
+pub fn ready_or(ready: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if ready { Ok(()) } else { Err(why()) }
 }
 
 /// What one run did, from its [`Output`].

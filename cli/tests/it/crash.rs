@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::common::{PATIENCE, parse_ndjson, wait_until};
+use crate::common::{PATIENCE, parse_ndjson, ready_or, wait_until};
 use crate::stream::{listen_env, os};
 
 /// What one producer sent and had acknowledged: per record (producer,
@@ -76,15 +76,12 @@ fn round(dir: &std::path::Path, start: u64, more: usize, acked: &Acked, env: &[(
     // However long a loaded machine takes to fsync them: the condition is
     // waited on, and the producers, which write until the connection breaks,
     // are then still writing.
-    wait_until(
-        || {
-            format!(
-                "{} of {more} acknowledgements came",
-                acked.lock().unwrap().len() - before
-            )
-        },
-        || acked.lock().unwrap().len() >= before + more,
-    );
+    wait_until(|| {
+        let came = acked.lock().unwrap().len() - before;
+        ready_or(came >= more, || {
+            format!("{came} of {more} acknowledgements came")
+        })
+    });
     let killed = std::time::Instant::now();
     server.kill_now(); // SIGKILL
     for p in producers {

@@ -396,10 +396,12 @@ fn sigkill_mid_delivery_loses_nothing_and_the_next_run_resumes_at_the_checkpoint
         cmd
     };
     let mut first = crate::common::Proc::spawn(&mut deliver(&out1));
-    crate::common::wait_until(
-        || "the first run wrote no 30 files".into(),
-        || files(&out1, ".ndjson").len() >= 30 || !first.alive(),
-    );
+    crate::common::wait_until(|| {
+        let written = files(&out1, ".ndjson").len();
+        crate::common::ready_or(written >= 30 || !first.alive(), || {
+            format!("the first run wrote {written} files")
+        })
+    });
     assert!(first.alive(), "the first run ended before the kill");
     first.kill_now();
     let run1 = delivered(&out1);

@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::common::{PATIENCE, Proc};
+use crate::common::{PATIENCE, Proc, wait_until};
 use crate::kinesis::{call, client, connect, head, serve, until_closed};
 
 /// The head of every script: `k`, a boto3 client that does not retry, and
@@ -304,17 +304,9 @@ fn every_refusal_of_a_full_server_is_a_readable_503() {
     }
     drop(holders.pop());
     let ok = head("ListStreams", 2) + "{}";
-    let start = Instant::now();
-    loop {
-        match attempt(&addr, ok.as_bytes()) {
-            Outcome::Answer(200, _) => break,
-            other => assert!(
-                start.elapsed() < PATIENCE,
-                "no slot came free: {}",
-                other.describe()
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(|| match attempt(&addr, ok.as_bytes()) {
+        Outcome::Answer(200, _) => Ok(()),
+        other => Err(format!("no slot came free: {}", other.describe())),
+    });
     assert!(server.alive());
 }

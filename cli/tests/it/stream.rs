@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{PATIENCE, Proc, Run, osprey, output, parse_ndjson, to_run, wait_until};
+use crate::common::{
+    PATIENCE, Proc, Run, osprey, output, parse_ndjson, ready_or, to_run, wait_until,
+};
 
 /// Runs osprey with `args` against the store in `dir`, feeding `stdin`.
 pub fn os(dir: &Path, args: &[&str], stdin: &str) -> Run {
@@ -456,10 +458,12 @@ fn a_running_server_sweeps_retention_by_size() {
 
     let env = [small[0], ("OSPREY_RETENTION_EVERY_MS", "50")];
     let (mut server, port) = listen_env(d, "r", &["--partition-key", "k"], &env);
-    wait_until(
-        || format!("no sweep: horizon {:?}", horizon(d, "r")),
-        || horizon(d, "r").0 > 0,
-    );
+    wait_until(|| {
+        let (low, next) = horizon(d, "r");
+        ready_or(low > 0, || {
+            format!("no sweep: records {low} to {next} kept")
+        })
+    });
     let (low, next) = horizon(d, "r");
     assert_eq!(next, 3000);
     let kept = parse_ndjson(&os(d, &["read", "r"], "").success().stdout);
@@ -473,7 +477,7 @@ fn a_running_server_sweeps_retention_by_size() {
     // 64 KiB segment below it.
     let bytes = kept.len() * 1000;
     assert!(
-        bytes <= 1 << 20 && bytes >= (1 << 20) / 2,
+        ((1 << 20) / 2..=1 << 20).contains(&bytes),
         "{} records kept",
         kept.len()
     );
@@ -567,4 +571,62 @@ fn consumer_checkpoints_hold_across_split_and_merge() {
         let of: Vec<u64> = got.iter().copied().filter(|n| n % 5 == dev).collect();
         assert!(of.windows(2).all(|w| w[0] < w[1]), "d{dev}: {of:?}");
     }
+}
+
+/// Overload of `put --listen`: with 64 connections being served, the next
+/// one is told `{"error":"too many connections; retry later",
+/// "retryable":true}` and closed; the 64 go on, and once one closes, a new
+/// connection is served again.
+#[test]
+fn a_listener_past_its_connections_refuses_with_a_retryable_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    os(d, &["stream", "create", "s"], "").success();
+    let (mut server, port) = listen(d, "s", &["--partition-key", "k"]);
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        std::io::BufReader::new(s)
+    };
+    // One record on a connection, and its answer line.
+    let put = |c: &mut std::io::BufReader<TcpStream>, n: u32| -> Value {
+        c.get_mut()
+            .write_all(format!("{{\"n\":{n}}}\n").as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(c, &mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+    };
+    // 64 connections, each shown to be served by an acknowledged record.
+    let mut held: Vec<_> = (0..64)
+        .map(|n| {
+            let mut c = connect();
+            let ack = put(&mut c, n);
+            assert!(ack["seq"].is_u64(), "{ack}");
+            c
+        })
+        .collect();
+    let mut extra = connect();
+    let mut refusal = String::new();
+    extra.read_to_string(&mut refusal).unwrap();
+    assert_eq!(
+        refusal,
+        "{\"error\":\"too many connections; retry later\",\"retryable\":true}\n"
+    );
+    assert!(put(&mut held[0], 64)["seq"].is_u64(), "a held one goes on");
+    drop(held.pop());
+    wait_until(|| {
+        let mut c = connect();
+        let _ = c
+            .get_mut()
+            .write_all(b"{\"n\":65}\n")
+            .and_then(|()| c.get_mut().shutdown(std::net::Shutdown::Write));
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        let ack = serde_json::from_str::<Value>(answer.trim()).unwrap_or(Value::Null);
+        ready_or(ack["seq"].is_u64(), || {
+            format!("no connection was served again: {answer:?}")
+        })
+    });
+    assert!(server.alive());
 }

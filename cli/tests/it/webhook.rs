@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Proc, arg, osprey, parse_ndjson, wait_until};
+use crate::common::{Proc, arg, osprey, parse_ndjson, ready_or, wait_until};
 use crate::stream::os;
 
 /// The server: each POST is answered with the first line of `plan`
@@ -84,7 +84,7 @@ impl Server {
         };
         server.plan(plan);
         let port_file = server.dir.join("port");
-        wait_until(|| "the server did not start".into(), || port_file.exists());
+        wait_until(|| ready_or(port_file.exists(), || "the server did not start".into()));
         let port = std::fs::read_to_string(port_file).unwrap();
         server.url = format!("http://127.0.0.1:{}/in", port.trim());
         server
@@ -125,10 +125,10 @@ impl Server {
 
     /// Waits until `n` bodies were answered 2xx.
     fn wait_accepted(&self, n: usize) {
-        wait_until(
-            || format!("no {n}th batch came"),
-            || self.accepted().len() >= n,
-        );
+        wait_until(|| {
+            let came = self.accepted().len();
+            ready_or(came >= n, || format!("{came} of {n} batches came"))
+        });
     }
 }
 
