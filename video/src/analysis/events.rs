@@ -6,18 +6,18 @@
 //! One [`PeriodTracker`] type serves black, freeze, motion and every zone; the
 //! event list is reused frame after frame (no allocation once it has grown).
 
-use anyhow::{Result, anyhow};
 use osprey_kernels::kernel::BlurParams;
 use osprey_kernels::metrics::black::{Black, BlackDetector};
 use osprey_kernels::metrics::blur::{self, Blur};
 use osprey_kernels::metrics::freeze::{Freeze, FreezeDetector};
-use osprey_kernels::metrics::motion::{Motion, MotionConfig, MotionDetector};
+use osprey_kernels::metrics::motion::{Motion, MotionDetector};
 use osprey_kernels::metrics::period::{Mark, MinLength, PeriodTracker, Step};
 use osprey_kernels::metrics::{Scene, SceneTracker, Stats};
 use osprey_kernels::{FrameRaw, KernelSet};
 
-use super::options::{MotionEvents, SuiteOptions};
+use super::options::{AnalysisOptions, MotionHysteresis};
 use super::record::EventType;
+use crate::VideoError;
 
 /// One event, before it becomes a record.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,7 +70,7 @@ pub struct Figures {
 #[derive(Debug)]
 struct MotionPeriods {
     detector: MotionDetector,
-    events: MotionEvents,
+    hysteresis: MotionHysteresis,
     frame: PeriodTracker,
     zones: Vec<PeriodTracker>,
     names: Vec<String>,
@@ -92,39 +92,32 @@ pub struct Finisher {
 impl Finisher {
     /// A finisher for the kernels and parameters in `opts`; `frame_rate`
     /// measures durations where timestamps are missing.
-    pub fn new(opts: &SuiteOptions, scene_threshold: f64, frame_rate: Option<f64>) -> Self {
-        let kernels = opts.analysis.kernels;
+    pub fn new(opts: &AnalysisOptions, frame_rate: Option<f64>) -> Self {
+        let kernels = opts.backend.kernels;
         let motion = kernels.motion.then(|| {
-            let m = &opts.motion;
+            let hysteresis = opts.motion_hysteresis;
             let periods = || {
                 PeriodTracker::new(
-                    MinLength::Frames(m.events.start_frames),
-                    m.events.end_frames,
+                    MinLength::Frames(hysteresis.start_frames),
+                    hysteresis.end_frames,
                     frame_rate,
                 )
             };
+            let zones = &opts.motion.zones;
             MotionPeriods {
-                detector: MotionDetector::new(MotionConfig {
-                    threshold: m.threshold,
-                    contour_area: m.contour_area,
-                    improve_contrast: m.improve_contrast,
-                    frame_alpha: m.frame_alpha,
-                    lightning_threshold: m.lightning_threshold,
-                    masks: m.masks.clone(),
-                    zones: m.zones.clone(),
-                }),
-                events: m.events,
+                detector: MotionDetector::new(opts.motion.clone()),
+                hysteresis,
                 frame: periods(),
-                zones: m.zones.iter().map(|_| periods()).collect(),
-                names: m.zones.iter().map(|z| z.name.clone()).collect(),
+                zones: zones.iter().map(|_| periods()).collect(),
+                names: zones.iter().map(|z| z.name.clone()).collect(),
             }
         });
         Finisher {
             kernels,
-            scene: SceneTracker::new(scene_threshold),
+            scene: SceneTracker::new(opts.scene_threshold),
             black: BlackDetector::new(opts.black, frame_rate),
             freeze: FreezeDetector::new(opts.freeze_min_duration, frame_rate),
-            blur: opts.analysis.blur,
+            blur: opts.backend.blur,
             motion,
             events: Vec::new(),
             last: None,
@@ -148,16 +141,17 @@ impl Finisher {
     /// Finishes the next frame, `now`, in stream order.
     ///
     /// # Errors
-    /// An internal error when a kernel that ran left the frame incomplete.
-    pub fn push(&mut self, raw: &FrameRaw, now: Mark) -> Result<Figures> {
+    /// [`VideoError::Internal`] when a kernel that ran left the frame
+    /// incomplete.
+    pub fn push(&mut self, raw: &FrameRaw, now: Mark) -> Result<Figures, VideoError> {
         self.events.clear();
         self.last = Some(now);
         let k = self.kernels;
         let incomplete = |kernel: &str| {
-            anyhow!(
-                "internal error: the {kernel} kernel left frame {} incomplete",
+            VideoError::Internal(format!(
+                "the {kernel} kernel left frame {} incomplete",
                 now.frame
-            )
+            ))
         };
         let stats = if k.stats {
             Some(Stats::from_raw(raw).ok_or_else(|| incomplete("stats"))?)
@@ -270,7 +264,7 @@ impl Finisher {
 impl MotionPeriods {
     /// Follows frame and zone motion through `motion`, adding their events.
     fn push(&mut self, motion: &Motion, now: Mark, out: &mut Vec<Event>) {
-        let min = self.events.min_ratio;
+        let min = self.hysteresis.min_ratio;
         let moving = !motion.calibrating && !motion.boxes.is_empty() && motion.ratio > min;
         let step = self.frame.push(moving, now, now);
         // A motion start precedes its zones' enters; a zone exit precedes
@@ -330,16 +324,15 @@ mod tests {
     use osprey_kernels::kernel::{FreezeRaw, channel};
 
     use super::*;
-    use crate::args::{Cli, Command};
-    use clap::Parser as _;
 
-    fn options(kernels: &str, extra: &[&str]) -> SuiteOptions {
-        let mut argv = vec!["osprey", "analyze", "rtsp://cam/1", "--kernels", kernels];
-        argv.extend_from_slice(extra);
-        let Command::Analyze(a) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not analyze");
-        };
-        SuiteOptions::from_args(&a, KernelSet::parse(&a.kernels).unwrap()).unwrap()
+    /// `kernels` with black and freeze periods of at least `min_duration`.
+    fn options(kernels: &str, min_duration: f64) -> AnalysisOptions {
+        let mut opts = AnalysisOptions::default();
+        opts.backend.kernels = KernelSet::parse(kernels).unwrap();
+        opts.black.min_duration = min_duration;
+        opts.freeze_min_duration = min_duration;
+        opts.scene_threshold = 10.0;
+        opts
     }
 
     fn at(frame: u64) -> Mark {
@@ -366,17 +359,9 @@ mod tests {
 
     #[test]
     fn black_then_freeze_events_in_order() {
-        let opts = options(
-            "black,freeze",
-            &[
-                "--black-min-duration",
-                "0.08",
-                "--freeze-min-duration",
-                "0.08",
-            ],
-        );
-        assert!(opts.analysis.kernels.contains(Kernel::Black));
-        let mut f = Finisher::new(&opts, 10.0, None);
+        let opts = options("black,freeze", 0.08);
+        assert!(opts.backend.kernels.contains(Kernel::Black));
+        let mut f = Finisher::new(&opts, None);
         let mut log = Vec::new();
         // Frames 3..=6 black; 4..=6 frozen on frame 3, their reference.
         for i in 0..8u64 {
@@ -405,11 +390,8 @@ mod tests {
 
     #[test]
     fn open_periods_close_at_eos() {
-        let opts = options(
-            "black,freeze",
-            &["--black-min-duration", "0", "--freeze-min-duration", "0"],
-        );
-        let mut f = Finisher::new(&opts, 10.0, None);
+        let opts = options("black,freeze", 0.0);
+        let mut f = Finisher::new(&opts, None);
         f.push(&raw(true, None), at(0)).unwrap();
         f.push(&raw(true, Some(true)), at(1)).unwrap();
         let ends: Vec<_> = f.finish().to_vec();
@@ -422,8 +404,8 @@ mod tests {
 
     #[test]
     fn nothing_before_the_first_frame() {
-        let opts = options("black", &[]);
-        let mut f = Finisher::new(&opts, 10.0, None);
+        let opts = options("black", 2.0);
+        let mut f = Finisher::new(&opts, None);
         assert!(f.finish().is_empty());
     }
 }
