@@ -41,13 +41,16 @@
 mod counts;
 mod detector_records;
 mod events;
+mod finisher;
+mod motion_periods;
 mod options;
 pub mod record;
 mod run;
 mod thumbnail;
 
 pub use counts::EventCounts;
-pub use events::{Event, Figures, Finisher};
+pub use events::Event;
+pub use finisher::{Figures, Finisher};
 pub use options::{AnalysisOptions, MotionHysteresis, ThumbnailOptions, check_zones_in_frame};
 pub use run::{Analysis, OpenedInput, Totals};
 pub use thumbnail::Thumbnails;

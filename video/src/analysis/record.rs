@@ -23,7 +23,7 @@ use serde::Serialize;
 pub use super::detector_records::{
     BlackRecord, BlurRecord, FreezeRecord, MotionRecord, ZoneRatios,
 };
-use super::events::Figures;
+use super::finisher::Figures;
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -19,7 +19,8 @@ use osprey_kernels::{Backend, FrameRaw, FrameView};
 use tracing::debug;
 
 use super::counts::EventCounts;
-use super::events::{Event, Finisher};
+use super::events::Event;
+use super::finisher::Finisher;
 use super::options::{AnalysisOptions, check_zones_in_frame};
 use super::record::{ErrorRecord, EventRecord, FrameRecord, Record};
 use super::thumbnail::Thumbnails;
