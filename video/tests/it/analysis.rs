@@ -166,3 +166,26 @@ fn a_zone_outside_the_frame_is_refused_on_open() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn analyses_run_side_by_side_on_their_own_threads() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = clip(dir.path(), "shared.mp4", &SPEC)?;
+    let mut options = AnalysisOptions::default();
+    options.backend.kernels = KernelSet::parse("stats,scene")?;
+    // Two cameras, as a server runs them: each analysis owns its decoder
+    // thread and backend, and neither disturbs the other.
+    let cameras: Vec<_> = (0..2)
+        .map(|_| {
+            let (input, options) = (s(&path).to_owned(), options.clone());
+            std::thread::spawn(move || analyse(&input, options).map(|a| a.lines))
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for camera in cameras {
+        outputs.push(camera.join().map_err(|_| "an analysis panicked")??);
+    }
+    assert_eq!(outputs[0].len(), 23);
+    assert_eq!(outputs[0], outputs[1]);
+    Ok(())
+}
