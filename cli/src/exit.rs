@@ -59,6 +59,25 @@ pub struct InputError {
     pub reason: String,
 }
 
+/// A video or analysis error as osprey says it: a thumbnail folder that
+/// cannot be used is a `--thumbnails` usage error; the others as they are.
+pub fn from_video(err: VideoError) -> anyhow::Error {
+    match err {
+        VideoError::ThumbnailFolder {
+            dir,
+            problem,
+            source,
+        } => {
+            let why = match source {
+                Some(e) => format!("{problem}: {}", crate::analyze::io_reason(&e)),
+                None => problem.to_owned(),
+            };
+            UsageError(format!("--thumbnails {dir:?}: {why}")).into()
+        }
+        other => other.into(),
+    }
+}
+
 impl Exit {
     /// The exit code for `err`.
     pub fn for_error(err: &anyhow::Error) -> Exit {
@@ -90,13 +109,22 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         });
     }
     if let Some(e) = err.downcast_ref::<VideoError>() {
-        return Some(match e {
+        return match e {
             VideoError::Open { .. } | VideoError::NoVideo { .. } | VideoError::Decode { .. } => {
-                Exit::Input
+                Some(Exit::Input)
             }
-            VideoError::Config(_) => Exit::Usage,
-            _ => Exit::Failure,
-        });
+            VideoError::Config(_)
+            | VideoError::ZoneOutsideFrame { .. }
+            | VideoError::ThumbnailFolder { .. } => Some(Exit::Usage),
+            // Their cause, next in the chain, decides: a device lost while
+            // downscaling is a device error, a closed pipe a success.
+            VideoError::Backend { .. }
+            | VideoError::Downscale(_)
+            | VideoError::DecodeThread(_)
+            | VideoError::ThumbnailCreate { .. }
+            | VideoError::ThumbnailEncode { .. } => None,
+            _ => Some(Exit::Failure),
+        };
     }
     if err.is::<crate::stream::RecordsFailed>() || err.is::<crate::aggregate::RecordsRefused>() {
         return Some(Exit::PartialPut);
@@ -157,6 +185,22 @@ mod tests {
         assert_eq!(exit_of(VideoError::Gstreamer("x".into())), Exit::Failure);
         assert_eq!(exit_of(VideoError::Config("odd".into())), Exit::Usage);
         assert_eq!(
+            exit_of(VideoError::ZoneOutsideFrame {
+                zone: "far".into(),
+                width: 64,
+                height: 48
+            }),
+            Exit::Usage
+        );
+        assert_eq!(
+            exit_of(VideoError::Backend {
+                label: "gpu".into(),
+                source: KernelError::Gpu("lost".into())
+            }),
+            Exit::Device
+        );
+        assert_eq!(exit_of(VideoError::Internal("bug".into())), Exit::Failure);
+        assert_eq!(
             exit_of(VideoError::Encode {
                 path: "a.mp4".into(),
                 reason: "x264enc failed".into()
@@ -172,6 +216,26 @@ mod tests {
             exit_of(std::io::Error::from(std::io::ErrorKind::NotFound)),
             Exit::Failure
         );
+    }
+
+    #[test]
+    fn thumbnail_folders_are_usage_errors_named_by_their_flag() {
+        let err = from_video(VideoError::ThumbnailFolder {
+            dir: "/sys".into(),
+            problem: "cannot write there",
+            source: Some(std::io::Error::from_raw_os_error(13)),
+        });
+        assert_eq!(Exit::for_error(&err), Exit::Usage);
+        assert_eq!(
+            format!("{err:#}"),
+            "--thumbnails \"/sys\": cannot write there: permission denied"
+        );
+        let err = from_video(VideoError::ThumbnailFolder {
+            dir: "t".into(),
+            problem: "not a folder",
+            source: None,
+        });
+        assert_eq!(format!("{err:#}"), "--thumbnails \"t\": not a folder");
     }
 
     #[test]

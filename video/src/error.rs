@@ -3,7 +3,10 @@
 //! Input problems (a missing file, a file with no video), configuration
 //! problems (a zero chunk size, an odd clip size), decode failures reported by
 //! GStreamer and an unusable GStreamer installation are kept apart so the CLI
-//! can tell the user which of them to fix.
+//! can tell the user which of them to fix. The analysis pipeline
+//! ([`crate::analysis`]) adds its own: zones outside the frame, thumbnail
+//! folders and files, a failing backend (its [`osprey_kernels::KernelError`]
+//! as the source), and internal errors.
 
 /// Errors of the video layer.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,66 @@ pub enum VideoError {
         /// GStreamer's message and debug detail.
         reason: String,
     },
+    /// The decode thread could not be started.
+    #[error("cannot start the decode thread")]
+    DecodeThread(#[source] std::io::Error),
+    /// A zone lies entirely outside the frames of the input, so it could
+    /// never see motion (found once the first frame is decoded).
+    #[error("zone \"{zone}\" lies entirely outside the {width}x{height} frame")]
+    ZoneOutsideFrame {
+        /// The zone's name.
+        zone: String,
+        /// The frame's width.
+        width: u32,
+        /// The frame's height.
+        height: u32,
+    },
+    /// The thumbnail folder is not a folder, cannot be created or cannot be
+    /// written to (found before any frame is decoded).
+    #[error("thumbnail folder {dir:?}: {problem}")]
+    ThumbnailFolder {
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// What is wrong: `not a folder`, `cannot create the folder`,
+        /// `cannot write there`.
+        problem: &'static str,
+        /// The I/O error behind it, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// A thumbnail file could not be created.
+    #[error("cannot create thumbnail {path:?}")]
+    ThumbnailCreate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A thumbnail could not be encoded or written.
+    #[error("cannot write thumbnail {path:?}")]
+    ThumbnailEncode {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The encoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The backend could not downscale a frame for a thumbnail.
+    #[error("cannot downscale the frame for a thumbnail")]
+    Downscale(#[source] osprey_kernels::KernelError),
+    /// The compute backend failed on a chunk.
+    #[error("the {label} backend failed")]
+    Backend {
+        /// The backend's label.
+        label: String,
+        /// The backend's error.
+        #[source]
+        source: osprey_kernels::KernelError,
+    },
+    /// A bug in osprey: a broken invariant, a thread that panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Turns a GStreamer error message into a reason that reads well in a chain:

@@ -6,7 +6,11 @@
 //! read-only mapping of GStreamer's own buffer in I420 or NV12 with the
 //! decoder's row strides, which the kernels borrow as
 //! [`osprey_kernels::FrameView`]s without a copy. [`generate_clip`] writes
-//! H.264 test clips with hard cuts, for demos and tests.
+//! H.264 test clips with hard cuts, for demos and tests. [`DecodeThread`]
+//! runs a decoder a few chunks ahead on its own thread.
+//!
+//! [`analysis`] is the analysis pipeline on top: a source in, the kernels
+//! run on each chunk, per-frame figures, events and thumbnails, records out.
 //!
 //! # Example
 //! ```no_run
@@ -23,7 +27,9 @@
 
 #![warn(unreachable_pub)]
 
+pub mod analysis;
 mod chunk;
+mod decode_thread;
 mod decoder;
 mod error;
 mod generate;
@@ -33,6 +39,7 @@ mod issue;
 mod watch;
 
 pub use chunk::{FrameChunk, FrameMeta};
+pub use decode_thread::{DecodeThread, OpenedStream};
 pub use decoder::{DecodeOptions, Decoder, StreamInfo};
 pub use error::VideoError;
 pub use generate::{ClipSpec, generate_clip};

@@ -1,19 +1,14 @@
-//! `osprey analyze`: decode a video, run the kernels, write NDJSON records.
+//! `osprey analyze`: arguments in, an [`Analysis`] run, NDJSON records out.
 //!
-//! [`AnalyzeConfig::from_args`] checks the arguments before any work; [`run`]
-//! then decodes on its own thread ([`decode`]) while this thread runs the
-//! backend on each chunk, finishes the integers into the figures and events
-//! of the suite ([`events`]), and writes [`record`]s through an
-//! [`NdjsonSink`], flushed once a chunk so a reader sees results as they come.
-//! The suite's options are checked by [`options`].
+//! [`AnalyzeConfig::from_args`] checks the arguments before any work
+//! (the analysis options by [`options`], zone files by [`zones_file`]);
+//! [`run`] opens the input with the library, opens the backend while the
+//! decoder reads ahead, then writes each chunk's records through an
+//! [`NdjsonSink`], flushed once a chunk so a reader sees results as they
+//! come, with a [`progress`] bar and a summary line.
 
-pub mod decode;
-pub mod detector_records;
-pub mod events;
 pub mod options;
 pub mod progress;
-pub mod record;
-pub mod thumbnail;
 pub mod zones_file;
 
 use std::fs::File;
@@ -23,26 +18,14 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::NdjsonSink;
-use osprey_kernels::metrics::period::Mark;
-use osprey_kernels::{BackendChoice, FrameRaw, KernelSet};
-use osprey_video::DecodeOptions;
+use osprey_kernels::{BackendChoice, KernelSet};
+use osprey_video::analysis::record::Record;
+use osprey_video::analysis::{Analysis, AnalysisOptions};
 use tracing::{debug, info};
 
 use crate::args::AnalyzeArgs;
 use crate::exit::{InputError, UsageError};
-use decode::DecodeThread;
-use events::{Event, Figures, Finisher};
-use options::SuiteOptions;
-use progress::{EventCounts, Progress, Summary};
-use record::{
-    BlackRecord, BlurRecord, EventRecord, FrameRecord, FreezeRecord, MotionRecord, Record,
-    SceneRecord, StatsRecord,
-};
-
-/// Chunks decoded ahead of the kernels: enough to hide decode jitter, few
-/// enough to bound memory. Each chunk holds its frames' decoder buffers, so
-/// about `(READ_AHEAD_CHUNKS + 2) * chunk_frames` buffers are out at once.
-const READ_AHEAD_CHUNKS: usize = 2;
+use progress::{Progress, Summary};
 
 /// The largest `--chunk-frames` accepted.
 const MAX_CHUNK_FRAMES: usize = 256;
@@ -75,16 +58,10 @@ pub struct AnalyzeConfig {
     pub source: String,
     /// Which backend to open.
     pub backend: BackendChoice,
-    /// Which kernels to run.
-    pub kernels: KernelSet,
     /// Where records go.
     pub output: Output,
-    /// scdet's threshold, 0 to 100.
-    pub scene_threshold: f64,
-    /// Frames a chunk.
-    pub chunk_frames: usize,
-    /// The suite's detectors, zones, events and thumbnails.
-    pub suite: SuiteOptions,
+    /// The analysis: kernels, detectors, zones, events, thumbnails.
+    pub options: AnalysisOptions,
 }
 
 impl AnalyzeConfig {
@@ -163,16 +140,13 @@ impl AnalyzeConfig {
             Some(name) => name.clone(),
             None => default_source(&args.input),
         };
-        let suite = SuiteOptions::from_args(args, kernels)?;
+        let options = options::from_args(args, kernels)?;
         Ok(AnalyzeConfig {
             input: args.input.clone(),
             source,
             backend: args.backend.into(),
-            kernels,
             output,
-            scene_threshold: t,
-            chunk_frames: args.chunk_frames,
-            suite,
+            options,
         })
     }
 }
@@ -223,7 +197,7 @@ fn default_source(input: &str) -> String {
 }
 
 /// An I/O error as a lowercase reason, without Rust's "(os error N)".
-fn io_reason(err: &std::io::Error) -> String {
+pub fn io_reason(err: &std::io::Error) -> String {
     let text = err.to_string();
     let text = match text.find(" (os error") {
         Some(at) => &text[..at],
@@ -278,192 +252,44 @@ fn open_output(output: &Output, source: &str) -> Result<Box<dyn Write>> {
 /// surfaces as [`osprey_ingest::IngestError::BrokenPipe`].
 pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
     let started = Instant::now();
-    // A folder that cannot take thumbnails fails before any decoding.
-    let mut thumbnails = match &cfg.suite.thumbnails {
-        Some(t) => Some(thumbnail::Thumbnails::new(t.dir.clone(), t.width)?),
-        None => None,
-    };
-    let options = DecodeOptions {
-        chunk_frames: cfg.chunk_frames,
-    };
-    let mut decode = DecodeThread::spawn(&cfg.input, options, READ_AHEAD_CHUNKS)?;
-    let info = decode.info();
-    debug!(input = %cfg.input, frame_rate = ?info.frame_rate, duration = ?info.duration, "Input open.");
-    // The decoder has the first frame: zones outside it are refused before
-    // any output is made.
-    if let Some((width, height)) = info.size {
-        options::check_zones_in_frame(&cfg.suite.motion.zones, width, height)?;
-    }
+    // A folder that cannot take thumbnails fails before any decoding; zones
+    // outside the first frame are refused before any output is made.
+    let opened = Analysis::open(&cfg.input, &cfg.source, cfg.options.clone())
+        .map_err(crate::exit::from_video)?;
+    let expected_frames = opened.stream().expected_frames();
 
     // The decoder fills its read-ahead while the backend starts.
-    let mut backend = osprey_kernels::open(cfg.backend, cfg.suite.analysis.clone())?;
-    let label = backend.label();
-    match (cfg.backend, backend.is_gpu()) {
+    let backend = osprey_kernels::open(cfg.backend, cfg.options.backend.clone())?;
+    let is_gpu = backend.is_gpu();
+    let mut analysis = opened.start(backend);
+    let label = analysis.backend_label().to_owned();
+    match (cfg.backend, is_gpu) {
         (BackendChoice::Auto, true) => info!(backend = %label, "Auto took a GPU adapter."),
         // osprey_kernels::open has said why at info already.
         _ => debug!(backend = %label, "Backend open."),
     }
 
     let mut sink = NdjsonSink::new(open_output(&cfg.output, &cfg.source)?);
-    let progress = Progress::new(info.expected_frames(), &label);
-    let mut finisher = Finisher::new(&cfg.suite, cfg.scene_threshold, info.frame_rate);
-    let mut raws: Vec<FrameRaw> = Vec::with_capacity(cfg.chunk_frames);
-    let mut frames = 0u64;
-    let mut counts = EventCounts::default();
-
-    while let Some(chunk) = decode.next_chunk()? {
-        let views = chunk.views();
-        let metas = chunk.metas();
-        // Damage the decoder went past, named before the frames after it;
-        // damage after the last frame (a file cut short), after the frames.
-        let (before, after): (Vec<_>, Vec<_>) =
-            chunk.issues().iter().partition(|i| i.frame.is_some());
-        write_issues(&mut sink, &cfg.source, &before)?;
-        backend
-            .analyze(&views, &mut raws)
-            .with_context(|| format!("the {label} backend failed"))?;
-        if raws.len() != views.len() || metas.len() != views.len() {
-            return Err(anyhow!(
-                "internal error: a chunk of {} frames gave {} results and {} timestamps",
-                views.len(),
-                raws.len(),
-                metas.len()
-            ));
-        }
-        for (i, (meta, raw)) in metas.iter().zip(&raws).enumerate() {
-            let now = Mark {
-                frame: meta.index,
-                pts: meta.pts,
-            };
-            let figures = finisher.push(raw, now)?;
-            sink.write(&Record::Frame(frame_record(
-                &cfg.source,
-                now,
-                raw,
-                &figures,
-            )))?;
-            let shot = thumbnails.as_mut().map(|t| Shot {
-                thumbnails: t,
-                backend: backend.as_mut(),
-                frame: &views[i],
-                index: meta.index,
-            });
-            write_events(
-                &mut sink,
-                &cfg.source,
-                &finisher,
-                finisher.events(),
-                shot,
-                &mut counts,
-            )?;
-        }
-        write_issues(&mut sink, &cfg.source, &after)?;
+    let progress = Progress::new(expected_frames, &label);
+    while let Some(frames) = analysis.next_chunk(&mut |r| write(&mut sink, r))? {
         sink.flush()?;
-        frames += views.len() as u64;
-        progress.advance(views.len() as u64);
+        progress.advance(frames as u64);
     }
-    let closing = finisher.finish().to_vec();
-    // The frames are gone by now: events closed at the end carry no thumbnail.
-    write_events(
-        &mut sink,
-        &cfg.source,
-        &finisher,
-        &closing,
-        None,
-        &mut counts,
-    )?;
+    let totals = analysis.finish(&mut |r| write(&mut sink, r))?;
     sink.into_inner()?.flush()?;
     progress.finish();
     Ok(Summary {
         source: cfg.source.clone(),
-        frames,
+        frames: totals.frames,
         elapsed: started.elapsed(),
         backend: label,
-        events: counts,
+        events: totals.events,
     })
 }
 
-/// Writes one `error` record an issue.
-fn write_issues<W: Write>(
-    sink: &mut NdjsonSink<W>,
-    source: &str,
-    issues: &[&osprey_video::DecodeIssue],
-) -> Result<()> {
-    for issue in issues {
-        sink.write(&Record::Error(record::ErrorRecord {
-            source,
-            frame: issue.frame,
-            pts: issue.pts,
-            message: &issue.message,
-        }))?;
-    }
-    Ok(())
-}
-
-/// The frame record of one frame from its figures.
-fn frame_record<'a>(source: &'a str, now: Mark, raw: &FrameRaw, f: &'a Figures) -> FrameRecord<'a> {
-    FrameRecord {
-        source,
-        frame: now.frame,
-        pts: now.pts,
-        width: raw.width,
-        height: raw.height,
-        stats: f.stats.as_ref().map(StatsRecord::from),
-        scene: f.scene.as_ref().map(SceneRecord::from),
-        motion: f.motion.as_ref().map(MotionRecord::from),
-        black: f.black.as_ref().map(BlackRecord::from),
-        freeze: f.freeze.as_ref().map(FreezeRecord::from),
-        blur: f.blur.as_ref().map(BlurRecord::from),
-    }
-}
-
-/// The frame being written, for the thumbnails of its events.
-struct Shot<'a, 'f> {
-    thumbnails: &'a mut thumbnail::Thumbnails,
-    backend: &'a mut dyn osprey_kernels::Backend,
-    frame: &'a osprey_kernels::FrameView<'f>,
-    index: u64,
-}
-
-/// Writes `events` and counts them; with `shot`, each event gets a thumbnail
-/// of the frame at which it is written (for a start, the frame that
-/// confirmed the period, which the event's `frame` field may precede).
-fn write_events<W: Write>(
-    sink: &mut NdjsonSink<W>,
-    source: &str,
-    finisher: &Finisher,
-    events: &[Event],
-    mut shot: Option<Shot<'_, '_>>,
-    counts: &mut EventCounts,
-) -> Result<()> {
-    for e in events {
-        counts.add(e.kind);
-        let zone = e.zone.and_then(|z| finisher.zone_name(z));
-        let thumbnail = match shot.as_mut() {
-            Some(s) => {
-                let what = match zone {
-                    Some(z) => format!("{}-{z}", e.kind.name()),
-                    None => e.kind.name().to_owned(),
-                };
-                Some(
-                    s.thumbnails
-                        .write(s.backend, s.frame, source, s.index, &what)?,
-                )
-            }
-            None => None,
-        };
-        sink.write(&Record::Event(EventRecord {
-            source,
-            event: e.kind,
-            frame: e.at.frame,
-            pts: e.at.pts,
-            duration: e.duration,
-            score: e.score,
-            zone,
-            thumbnail: thumbnail.as_deref(),
-            eos: e.eos,
-        }))?;
-    }
+/// Writes one record to the sink.
+fn write<W: Write>(sink: &mut NdjsonSink<W>, record: &Record<'_>) -> Result<()> {
+    sink.write(record)?;
     Ok(())
 }
 
@@ -537,7 +363,8 @@ mod tests {
         assert_eq!(cfg.source, "cam1");
         assert_eq!(cfg.output, Output::File("out.ndjson".into()));
         assert_eq!(cfg.backend, BackendChoice::Cpu);
-        assert!(cfg.kernels.scene && !cfg.kernels.stats);
+        let kernels = cfg.options.backend.kernels;
+        assert!(kernels.scene && !kernels.stats);
     }
 
     #[test]

@@ -1,15 +1,16 @@
-//! The suite's options, checked: detector parameters, zones and masks, event
-//! hysteresis and thumbnails, and the [`AnalysisConfig`] the backend gets.
+//! The analysis options, checked: [`from_args`] turns the arguments into
+//! the library's one [`AnalysisOptions`] (detector parameters, zones and
+//! masks, event hysteresis, thumbnails, and the config the backend gets).
 //!
 //! Every check fails with one [`UsageError`] line naming the option.
-
-use std::path::PathBuf;
 
 use osprey_kernels::KernelSet;
 use osprey_kernels::kernel::{AnalysisConfig, BlurParams};
 use osprey_kernels::metrics::black::BlackParams;
 use osprey_kernels::metrics::freeze::parse_noise;
+use osprey_kernels::metrics::motion::MotionConfig;
 use osprey_kernels::metrics::zones::{MIN_AREA, Polygon, Zone};
+use osprey_video::analysis::{AnalysisOptions, MotionHysteresis, ThumbnailOptions};
 
 use super::zones_file;
 use crate::args::AnalyzeArgs;
@@ -21,63 +22,6 @@ const MAX_MOTION_FRAME_HEIGHT: u32 = 2160;
 const MIN_MOTION_FRAME_HEIGHT: u32 = 8;
 /// Range of `--thumbnail-width`.
 const THUMBNAIL_WIDTHS: std::ops::RangeInclusive<u32> = 16..=4096;
-
-/// The motion detector's checked parameters (Frigate's names).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MotionOptions {
-    /// Luma difference at which a pixel changed (`threshold`, 1 to 255).
-    pub threshold: u8,
-    /// Smallest region reported as a box, in small-image pixels (`contour_area`).
-    pub contour_area: u32,
-    /// Weight of a new frame in the background (`frame_alpha`).
-    pub frame_alpha: f64,
-    /// Whether the small image's contrast is stretched (`improve_contrast`).
-    pub improve_contrast: bool,
-    /// Changed share above which the background is reset (`lightning_threshold`).
-    pub lightning_threshold: f64,
-    /// Named zones, from `--zone` then `--zones FILE`.
-    pub zones: Vec<Zone>,
-    /// Masks, from `--mask` then `--zones FILE`.
-    pub masks: Vec<Polygon>,
-    /// When frames count as moving, and the hysteresis of motion events.
-    pub events: MotionEvents,
-}
-
-/// When a frame counts as moving, and how many frames start and end motion
-/// (and zone) events.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MotionEvents {
-    /// Motion share above which a frame moves; 0 means any box.
-    pub min_ratio: f64,
-    /// Consecutive moving frames before `motion_start` / `zone_enter`.
-    pub start_frames: u32,
-    /// Consecutive still frames before `motion_end` / `zone_exit`.
-    pub end_frames: u32,
-}
-
-/// Where thumbnails go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThumbnailOptions {
-    /// The folder.
-    pub dir: PathBuf,
-    /// Thumbnail width in pixels.
-    pub width: u32,
-}
-
-/// Everything the suite's detectors need, checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SuiteOptions {
-    /// What the backend computes.
-    pub analysis: AnalysisConfig,
-    /// blackdetect's parameters.
-    pub black: BlackParams,
-    /// freezedetect's `d`, in seconds.
-    pub freeze_min_duration: f64,
-    /// The motion detector's parameters and events.
-    pub motion: MotionOptions,
-    /// Thumbnails, when asked for.
-    pub thumbnails: Option<ThumbnailOptions>,
-}
 
 /// A usage error for option `name`.
 fn bad(name: &str, why: impl std::fmt::Display) -> UsageError {
@@ -124,60 +68,64 @@ fn count_in(name: &str, v: u32, range: std::ops::RangeInclusive<u32>) -> Result<
     }
 }
 
-impl SuiteOptions {
-    /// Checks the suite's options in `args` for `kernels`.
-    ///
-    /// # Errors
-    /// A [`UsageError`] naming the first option at fault (and, for
-    /// `--zones`, the file and the zone).
-    pub fn from_args(args: &AnalyzeArgs, kernels: KernelSet) -> Result<Self, UsageError> {
-        let b = &args.black;
-        let black = BlackParams {
-            min_duration: seconds("black-min-duration", b.black_min_duration)?,
-            picture_ratio: ratio_in("black-ratio", b.black_ratio, 0.0, 1.0)?,
-            pixel_threshold: ratio_in("black-pixel", b.black_pixel, 0.0, 1.0)?,
-            full_range: false,
-        };
-        let f = &args.freeze;
-        let freeze_noise = parse_noise(&f.freeze_noise).map_err(|e| bad("freeze-noise", e))?;
-        let freeze_min_duration = seconds("freeze-min-duration", f.freeze_min_duration)?;
-        let motion = motion_options(args)?;
-        let frame_height = count_in(
-            "motion-frame-height",
-            args.motion.motion_frame_height,
-            MIN_MOTION_FRAME_HEIGHT..=MAX_MOTION_FRAME_HEIGHT,
-        )?;
-        let thumbnails = match &args.thumbnails.thumbnails {
-            Some(dir) if dir.as_os_str().is_empty() => {
-                return Err(bad("thumbnails", "is empty: give a folder"));
-            }
-            Some(dir) => Some(ThumbnailOptions {
-                dir: dir.clone(),
-                width: count_in(
-                    "thumbnail-width",
-                    args.thumbnails.thumbnail_width,
-                    THUMBNAIL_WIDTHS,
-                )?,
-            }),
-            None => None,
-        };
-        Ok(SuiteOptions {
-            analysis: AnalysisConfig {
-                kernels,
-                motion_frame_height: frame_height,
-                freeze_noise,
-                blur: blur_params(args)?,
-            },
-            black,
-            freeze_min_duration,
-            motion,
-            thumbnails,
-        })
-    }
+/// Checks the analysis options in `args` for `kernels`. The scene
+/// threshold and the chunk size are taken as given: `AnalyzeConfig::from_args`
+/// checks them first.
+///
+/// # Errors
+/// A [`UsageError`] naming the first option at fault (and, for `--zones`,
+/// the file and the zone).
+pub fn from_args(args: &AnalyzeArgs, kernels: KernelSet) -> Result<AnalysisOptions, UsageError> {
+    let b = &args.black;
+    let black = BlackParams {
+        min_duration: seconds("black-min-duration", b.black_min_duration)?,
+        picture_ratio: ratio_in("black-ratio", b.black_ratio, 0.0, 1.0)?,
+        pixel_threshold: ratio_in("black-pixel", b.black_pixel, 0.0, 1.0)?,
+        full_range: false,
+    };
+    let f = &args.freeze;
+    let freeze_noise = parse_noise(&f.freeze_noise).map_err(|e| bad("freeze-noise", e))?;
+    let freeze_min_duration = seconds("freeze-min-duration", f.freeze_min_duration)?;
+    let (motion, motion_hysteresis) = motion_options(args)?;
+    let frame_height = count_in(
+        "motion-frame-height",
+        args.motion.motion_frame_height,
+        MIN_MOTION_FRAME_HEIGHT..=MAX_MOTION_FRAME_HEIGHT,
+    )?;
+    let thumbnails = match &args.thumbnails.thumbnails {
+        Some(dir) if dir.as_os_str().is_empty() => {
+            return Err(bad("thumbnails", "is empty: give a folder"));
+        }
+        Some(dir) => Some(ThumbnailOptions {
+            dir: dir.clone(),
+            width: count_in(
+                "thumbnail-width",
+                args.thumbnails.thumbnail_width,
+                THUMBNAIL_WIDTHS,
+            )?,
+        }),
+        None => None,
+    };
+    Ok(AnalysisOptions {
+        backend: AnalysisConfig {
+            kernels,
+            motion_frame_height: frame_height,
+            freeze_noise,
+            blur: blur_params(args)?,
+        },
+        scene_threshold: args.scene_threshold,
+        black,
+        freeze_min_duration,
+        motion,
+        motion_hysteresis,
+        thumbnails,
+        chunk_frames: args.chunk_frames,
+    })
 }
 
-/// Checks the motion options, zones and masks.
-fn motion_options(args: &AnalyzeArgs) -> Result<MotionOptions, UsageError> {
+/// Checks the motion options, zones and masks, and the hysteresis of
+/// motion events.
+fn motion_options(args: &AnalyzeArgs) -> Result<(MotionConfig, MotionHysteresis), UsageError> {
     let m = &args.motion;
     let threshold = count_in("motion-threshold", m.motion_threshold, 1..=255)?;
     let mut zones = Vec::with_capacity(m.zones.len());
@@ -211,7 +159,7 @@ fn motion_options(args: &AnalyzeArgs) -> Result<MotionOptions, UsageError> {
             format_args!("must be above 0 and at most 1, not {alpha}"),
         ));
     }
-    Ok(MotionOptions {
+    let motion = MotionConfig {
         threshold: threshold as u8,
         contour_area: m.motion_contour_area,
         frame_alpha: alpha,
@@ -219,18 +167,20 @@ fn motion_options(args: &AnalyzeArgs) -> Result<MotionOptions, UsageError> {
         lightning_threshold: ratio_in("lightning-threshold", m.lightning_threshold, 0.0, 1.0)?,
         zones,
         masks,
-        events: MotionEvents {
-            min_ratio: ratio_in("motion-min-ratio", m.motion_min_ratio, 0.0, 1.0)?,
-            start_frames: count_in("motion-start-frames", m.motion_start_frames, 1..=u32::MAX)?,
-            end_frames: count_in("motion-end-frames", m.motion_end_frames, 1..=u32::MAX)?,
-        },
-    })
+    };
+    let hysteresis = MotionHysteresis {
+        min_ratio: ratio_in("motion-min-ratio", m.motion_min_ratio, 0.0, 1.0)?,
+        start_frames: count_in("motion-start-frames", m.motion_start_frames, 1..=u32::MAX)?,
+        end_frames: count_in("motion-end-frames", m.motion_end_frames, 1..=u32::MAX)?,
+    };
+    Ok((motion, hysteresis))
 }
 
 /// Refuses a zone that covers nothing: no area at all (its points on one
 /// line, or a path that doubles back on itself), or none at coordinates a
 /// frame can have (x and y from 0 up). Zones past a frame's right or bottom
-/// edge wait for the frame's size ([`check_zones_in_frame`]).
+/// edge wait for the frame's size
+/// ([`osprey_video::analysis::check_zones_in_frame`]).
 fn check_zone_area(zone: &Zone) -> Result<(), UsageError> {
     let name = &zone.name;
     if zone.polygon.area() < MIN_AREA {
@@ -246,25 +196,6 @@ fn check_zone_area(zone: &Zone) -> Result<(), UsageError> {
         )));
     }
     Ok(())
-}
-
-/// Refuses zones that lie entirely outside a `width` x `height` frame, once
-/// its size is known: they could never see motion.
-///
-/// # Errors
-/// A [`UsageError`] naming the first such zone and the frame's size.
-pub fn check_zones_in_frame(zones: &[Zone], width: u32, height: u32) -> Result<(), UsageError> {
-    let (w, h) = (f64::from(width), f64::from(height));
-    match zones
-        .iter()
-        .find(|z| z.polygon.area_within((0.0, w), (0.0, h)) < MIN_AREA)
-    {
-        Some(z) => Err(UsageError(format!(
-            "zone \"{}\" lies entirely outside the {width}x{height} frame",
-            z.name
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Checks blurdetect's options.
@@ -299,25 +230,28 @@ mod tests {
     use super::*;
     use crate::args::{Cli, Command};
 
-    fn parse(extra: &[&str]) -> Result<SuiteOptions, UsageError> {
+    fn parse(extra: &[&str]) -> Result<AnalysisOptions, UsageError> {
         let mut argv = vec!["osprey", "analyze", "rtsp://cam/1"];
         argv.extend_from_slice(extra);
         let Command::Analyze(a) = Cli::try_parse_from(argv).unwrap().command else {
             panic!("not analyze");
         };
-        SuiteOptions::from_args(&a, KernelSet::ALL)
+        from_args(&a, KernelSet::ALL)
     }
 
     #[test]
     fn defaults_are_the_tools_defaults() {
         let o = parse(&[]).unwrap();
-        assert_eq!(o.analysis, AnalysisConfig::default());
+        // The arguments' defaults are the library's, which are the tools'.
+        assert_eq!(o, AnalysisOptions::default());
+        assert_eq!(o.backend, AnalysisConfig::default());
         assert_eq!(o.black, BlackParams::default());
+        assert_eq!(o.motion, MotionConfig::default());
         assert_eq!(o.freeze_min_duration, 2.0);
-        assert!((o.analysis.freeze_noise - 0.001).abs() < 1e-15);
+        assert!((o.backend.freeze_noise - 0.001).abs() < 1e-15);
         assert_eq!(o.motion.threshold, 30);
         assert!(o.motion.improve_contrast);
-        assert_eq!(o.motion.events.start_frames, 2);
+        assert_eq!(o.motion_hysteresis.start_frames, 2);
         assert_eq!(o.thumbnails, None);
     }
 
@@ -339,9 +273,9 @@ mod tests {
             "thumbs",
         ])
         .unwrap();
-        assert_eq!(o.analysis.freeze_noise, 0.01);
-        assert_eq!(o.analysis.motion_frame_height, 180);
-        assert_eq!(o.analysis.blur.block_width, Some(32));
+        assert_eq!(o.backend.freeze_noise, 0.01);
+        assert_eq!(o.backend.motion_frame_height, 180);
+        assert_eq!(o.backend.blur.block_width, Some(32));
         assert_eq!(o.motion.zones[0].name, "door");
         assert_eq!(o.motion.masks.len(), 1);
         assert!(!o.motion.improve_contrast);
@@ -363,25 +297,6 @@ mod tests {
         }
         // Partly outside is fine: the part inside counts.
         assert!(parse(&["--zone", "edge:-10,-10,10,-10,10,10,-10,10"]).is_ok());
-    }
-
-    #[test]
-    fn zones_outside_the_frame_are_refused() {
-        let o = parse(&[
-            "--zone",
-            "in:0,0,10,0,10,10",
-            "--zone",
-            "far:400,300,500,300,500,400",
-        ])
-        .unwrap();
-        let zones = &o.motion.zones;
-        assert!(check_zones_in_frame(zones, 640, 480).is_ok());
-        let msg = check_zones_in_frame(zones, 320, 240)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(msg, "zone \"far\" lies entirely outside the 320x240 frame");
-        // Touching the frame's corner is not being in it.
-        assert!(check_zones_in_frame(zones, 400, 300).is_err());
     }
 
     #[test]

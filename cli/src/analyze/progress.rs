@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use super::record::EventType;
+use osprey_video::analysis::EventCounts;
 
 /// A progress bar that is hidden unless stderr is a terminal.
 #[derive(Debug)]
@@ -82,40 +82,6 @@ pub struct Summary {
     pub events: EventCounts,
 }
 
-/// Events written, counted by type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct EventCounts([u64; EventType::ALL.len()]);
-
-impl EventCounts {
-    /// Counts one more event of `kind`.
-    pub fn add(&mut self, kind: EventType) {
-        if let Some(i) = EventType::ALL.iter().position(|&k| k == kind) {
-            self.0[i] += 1;
-        }
-    }
-
-    /// Every event counted.
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-}
-
-impl fmt::Display for EventCounts {
-    /// `2 scene_cut, 1 black_start, 1 black_end`, types with no event left
-    /// out; `no events` when there are none.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.total() == 0 {
-            return write!(f, "no events");
-        }
-        let mut sep = "";
-        for (kind, n) in EventType::ALL.iter().zip(self.0).filter(|(_, n)| *n > 0) {
-            write!(f, "{sep}{n} {}", kind.name())?;
-            sep = ", ";
-        }
-        Ok(())
-    }
-}
-
 impl Summary {
     /// Frames a second over the whole run.
     pub fn fps(&self) -> f64 {
@@ -145,6 +111,8 @@ impl fmt::Display for Summary {
 
 #[cfg(test)]
 mod tests {
+    use osprey_video::analysis::record::EventType;
+
     use super::*;
 
     #[test]

@@ -1,6 +1,8 @@
 //! Integration tests of osprey-video: real GStreamer decodes held to ffmpeg
-//! and ffprobe run on the same files.
+//! and ffprobe run on the same files, and analyses driven through the
+//! library alone.
 
+mod analysis;
 mod common;
 mod corrupt;
 mod decode;

@@ -1,4 +1,5 @@
-//! `--thumbnails DIR`: a small JPEG of the frame at each event.
+//! Thumbnails: a small JPEG of the frame at each event, in one folder
+//! (`osprey analyze --thumbnails DIR`).
 //!
 //! The frame is downscaled by the backend ([`Backend::downscale`], an exact
 //! area filter on both backends) to the requested width, keeping the aspect
@@ -10,12 +11,11 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, anyhow};
 use image::ExtendedColorType;
 use image::codecs::jpeg::JpegEncoder;
 use osprey_kernels::{Backend, FrameView, OwnedFrame, PixelFormat};
 
-use crate::exit::UsageError;
+use crate::VideoError;
 
 /// JPEG quality of thumbnails (0-100).
 const QUALITY: u8 = 85;
@@ -39,11 +39,14 @@ impl Thumbnails {
     /// fails before any frame is decoded rather than at the first event.
     ///
     /// # Errors
-    /// When `width` is 0; a [`UsageError`] naming `--thumbnails` when `dir`
-    /// is not a folder, cannot be created, or cannot be written to.
-    pub fn new(dir: PathBuf, width: u32) -> Result<Self> {
+    /// [`VideoError::Config`] when `width` is 0;
+    /// [`VideoError::ThumbnailFolder`] when `dir` is not a folder, cannot be
+    /// created, or cannot be written to.
+    pub fn new(dir: PathBuf, width: u32) -> Result<Self, VideoError> {
         if width == 0 {
-            return Err(anyhow!("the thumbnail width must be at least 1 pixel"));
+            return Err(VideoError::Config(
+                "the thumbnail width must be at least 1 pixel".into(),
+            ));
         }
         check_folder(&dir)?;
         Ok(Thumbnails {
@@ -55,12 +58,14 @@ impl Thumbnails {
     }
 
     /// Writes the thumbnail of `frame` for `event` at `frame_index` of
-    /// `source` and returns its file name (in [`Thumbnails::dir`]):
+    /// `source` and returns its file name (in the folder given to [`Thumbnails::new`]):
     /// `<source>-<frame>-<event>.jpg`, with anything but ASCII letters,
     /// digits, `.`, `_` and `-` replaced by `_`.
     ///
     /// # Errors
-    /// The backend's downscale error, or a failure to write the file.
+    /// [`VideoError::Downscale`] with the backend's error;
+    /// [`VideoError::ThumbnailCreate`] or [`VideoError::ThumbnailEncode`]
+    /// when the file cannot be written.
     pub fn write(
         &mut self,
         backend: &mut dyn Backend,
@@ -68,11 +73,11 @@ impl Thumbnails {
         source: &str,
         frame_index: u64,
         event: &str,
-    ) -> Result<String> {
+    ) -> Result<String, VideoError> {
         let (width, height) = thumbnail_size(frame.width(), frame.height(), self.width);
         backend
             .downscale(frame, width, height, &mut self.scaled)
-            .context("cannot downscale the frame for a thumbnail")?;
+            .map_err(VideoError::Downscale)?;
         i420_to_rgb(&self.scaled, &mut self.rgb);
         let name = format!(
             "{}-{frame_index}-{}.jpg",
@@ -80,28 +85,41 @@ impl Thumbnails {
             sanitise(event, "event")
         );
         let path = self.dir.join(&name);
-        let file =
-            File::create(&path).with_context(|| format!("cannot create thumbnail {path:?}"))?;
-        JpegEncoder::new_with_quality(BufWriter::new(file), QUALITY)
-            .encode(&self.rgb, width, height, ExtendedColorType::Rgb8)
-            .with_context(|| format!("cannot write thumbnail {path:?}"))?;
-        Ok(name)
+        let file = match File::create(&path) {
+            Ok(file) => file,
+            Err(source) => return Err(VideoError::ThumbnailCreate { path, source }),
+        };
+        let encoded = JpegEncoder::new_with_quality(BufWriter::new(file), QUALITY).encode(
+            &self.rgb,
+            width,
+            height,
+            ExtendedColorType::Rgb8,
+        );
+        match encoded {
+            Ok(()) => Ok(name),
+            Err(e) => Err(VideoError::ThumbnailEncode {
+                path,
+                source: Box::new(e),
+            }),
+        }
     }
 }
 
 /// Makes sure thumbnails can be written into `dir`: creates it when missing,
 /// then creates and removes a probe file in it.
-fn check_folder(dir: &Path) -> Result<(), UsageError> {
-    let fail = |why: String| UsageError(format!("--thumbnails {dir:?}: {why}"));
+fn check_folder(dir: &Path) -> Result<(), VideoError> {
+    let fail =
+        |problem: &'static str, source: Option<std::io::Error>| VideoError::ThumbnailFolder {
+            dir: dir.to_owned(),
+            problem,
+            source,
+        };
     match std::fs::metadata(dir) {
-        Ok(meta) if !meta.is_dir() => return Err(fail("not a folder".into())),
+        Ok(meta) if !meta.is_dir() => return Err(fail("not a folder", None)),
         Ok(_) => {}
-        Err(_) => std::fs::create_dir_all(dir).map_err(|e| {
-            fail(format!(
-                "cannot create the folder: {}",
-                super::io_reason(&e)
-            ))
-        })?,
+        Err(_) => {
+            std::fs::create_dir_all(dir).map_err(|e| fail("cannot create the folder", Some(e)))?
+        }
     }
     let probe = dir.join(format!(".osprey-write-check-{}", std::process::id()));
     let written = std::fs::OpenOptions::new()
@@ -117,17 +135,14 @@ fn check_folder(dir: &Path) -> Result<(), UsageError> {
             }
             Ok(())
         }
-        Err(e) => Err(fail(format!(
-            "cannot write there: {}",
-            super::io_reason(&e)
-        ))),
+        Err(e) => Err(fail("cannot write there", Some(e))),
     }
 }
 
 /// The thumbnail size of a `frame_width` x `frame_height` frame at `width`:
 /// never wider or taller than the frame, height from the aspect ratio rounded
 /// to an even number (at least 2 when the frame allows).
-pub fn thumbnail_size(frame_width: u32, frame_height: u32, width: u32) -> (u32, u32) {
+pub(crate) fn thumbnail_size(frame_width: u32, frame_height: u32, width: u32) -> (u32, u32) {
     let w = width.clamp(1, frame_width.max(1));
     let (fw, fh) = (
         u64::from(frame_width.max(1)),
@@ -163,7 +178,7 @@ fn sanitise(text: &str, fallback: &str) -> String {
 
 /// One pixel from BT.601 limited-range Y, U, V (integer coefficients scaled
 /// by 256, as libswscale's and most players' fixed-point converters).
-pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+pub(crate) fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     let c = 298 * (i32::from(y) - 16);
     let d = i32::from(u) - 128;
     let e = i32::from(v) - 128;
@@ -283,17 +298,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a-file");
         std::fs::write(&file, "x").unwrap();
+        let problem = |err: VideoError| match err {
+            VideoError::ThumbnailFolder {
+                problem, source, ..
+            } => (problem, source.is_some()),
+            other => panic!("not a folder error: {other}"),
+        };
         let err = Thumbnails::new(file.join("sub"), 32).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("cannot create the folder"),
-            "{err:#}"
+        assert_eq!(problem(err), ("cannot create the folder", true));
+        let err = Thumbnails::new(file.clone(), 32).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("thumbnail folder {file:?}: not a folder")
         );
-        assert!(err.is::<UsageError>(), "{err:#}");
-        let err = Thumbnails::new(file, 32).unwrap_err();
-        assert!(format!("{err:#}").ends_with(": not a folder"), "{err:#}");
+        assert_eq!(problem(err), ("not a folder", false));
         // /sys refuses new files even to root.
         let err = Thumbnails::new("/sys".into(), 32).unwrap_err();
-        assert!(format!("{err:#}").contains("cannot write there"), "{err:#}");
+        assert_eq!(problem(err), ("cannot write there", true));
         assert!(Thumbnails::new(dir.path().into(), 0).is_err());
         // A usable folder keeps no probe behind.
         Thumbnails::new(dir.path().join("new"), 32).unwrap();

@@ -1,4 +1,4 @@
-//! The parts of a frame record that the suite's detectors add, each present
+//! The parts of a frame record that the detectors add, each present
 //! only when its kernel ran:
 //!
 //! ```text

@@ -1,53 +1,27 @@
 //! Host-side finishing of each frame and the events it reveals, in stream
-//! order: [`Finisher::push`] turns one [`FrameRaw`] into the figures of its
-//! frame record and fills [`Finisher::events`] with the events found at that
-//! frame; [`Finisher::finish`] closes the periods still open at end of stream.
+//! order: [`Finisher::push`] turns one [`FrameRaw`] into the [`Figures`] of
+//! its frame record and fills [`Finisher::events`] with the events found at
+//! that frame; [`Finisher::finish`] closes the periods still open at end of
+//! stream.
 //!
-//! One [`PeriodTracker`] type serves black, freeze, motion and every zone; the
-//! event list is reused frame after frame (no allocation once it has grown).
+//! One `PeriodTracker` type serves black, freeze, motion and every zone
+//! (motion and zones in [`super::motion_periods`]); the event list is reused
+//! frame after frame (no allocation once it has grown).
 
-use anyhow::{Result, anyhow};
 use osprey_kernels::kernel::BlurParams;
 use osprey_kernels::metrics::black::{Black, BlackDetector};
 use osprey_kernels::metrics::blur::{self, Blur};
 use osprey_kernels::metrics::freeze::{Freeze, FreezeDetector};
-use osprey_kernels::metrics::motion::{Motion, MotionConfig, MotionDetector};
-use osprey_kernels::metrics::period::{Mark, MinLength, PeriodTracker, Step};
+use osprey_kernels::metrics::motion::Motion;
+use osprey_kernels::metrics::period::{Mark, Step};
 use osprey_kernels::metrics::{Scene, SceneTracker, Stats};
 use osprey_kernels::{FrameRaw, KernelSet};
 
-use super::options::{MotionEvents, SuiteOptions};
+use super::events::{Event, period_events};
+use super::motion_periods::MotionPeriods;
+use super::options::AnalysisOptions;
 use super::record::EventType;
-
-/// One event, before it becomes a record.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Event {
-    /// What happened.
-    pub kind: EventType,
-    /// The frame it names (a period's first frame for a start).
-    pub at: Mark,
-    /// An end's period length in seconds.
-    pub duration: Option<f64>,
-    /// A scene cut's score.
-    pub score: Option<f64>,
-    /// A zone event's zone, as an index into [`Finisher::zone_name`].
-    pub zone: Option<usize>,
-    /// True for an end written because the stream ended.
-    pub eos: bool,
-}
-
-impl Event {
-    fn at(kind: EventType, at: Mark) -> Self {
-        Event {
-            kind,
-            at,
-            duration: None,
-            score: None,
-            zone: None,
-            eos: false,
-        }
-    }
-}
+use crate::VideoError;
 
 /// The figures of one frame, each present when its kernel ran.
 #[derive(Debug, Clone, Default)]
@@ -66,16 +40,6 @@ pub struct Figures {
     pub blur: Option<Blur>,
 }
 
-/// Motion and zone periods.
-#[derive(Debug)]
-struct MotionPeriods {
-    detector: MotionDetector,
-    events: MotionEvents,
-    frame: PeriodTracker,
-    zones: Vec<PeriodTracker>,
-    names: Vec<String>,
-}
-
 /// Finishes frames and finds events, one stream from start to end.
 #[derive(Debug)]
 pub struct Finisher {
@@ -92,39 +56,15 @@ pub struct Finisher {
 impl Finisher {
     /// A finisher for the kernels and parameters in `opts`; `frame_rate`
     /// measures durations where timestamps are missing.
-    pub fn new(opts: &SuiteOptions, scene_threshold: f64, frame_rate: Option<f64>) -> Self {
-        let kernels = opts.analysis.kernels;
-        let motion = kernels.motion.then(|| {
-            let m = &opts.motion;
-            let periods = || {
-                PeriodTracker::new(
-                    MinLength::Frames(m.events.start_frames),
-                    m.events.end_frames,
-                    frame_rate,
-                )
-            };
-            MotionPeriods {
-                detector: MotionDetector::new(MotionConfig {
-                    threshold: m.threshold,
-                    contour_area: m.contour_area,
-                    improve_contrast: m.improve_contrast,
-                    frame_alpha: m.frame_alpha,
-                    lightning_threshold: m.lightning_threshold,
-                    masks: m.masks.clone(),
-                    zones: m.zones.clone(),
-                }),
-                events: m.events,
-                frame: periods(),
-                zones: m.zones.iter().map(|_| periods()).collect(),
-                names: m.zones.iter().map(|z| z.name.clone()).collect(),
-            }
-        });
+    pub fn new(opts: &AnalysisOptions, frame_rate: Option<f64>) -> Self {
+        let kernels = opts.backend.kernels;
+        let motion = kernels.motion.then(|| MotionPeriods::new(opts, frame_rate));
         Finisher {
             kernels,
-            scene: SceneTracker::new(scene_threshold),
+            scene: SceneTracker::new(opts.scene_threshold),
             black: BlackDetector::new(opts.black, frame_rate),
             freeze: FreezeDetector::new(opts.freeze_min_duration, frame_rate),
-            blur: opts.analysis.blur,
+            blur: opts.backend.blur,
             motion,
             events: Vec::new(),
             last: None,
@@ -133,10 +73,7 @@ impl Finisher {
 
     /// The name of zone `index`, as events give it.
     pub fn zone_name(&self, index: usize) -> Option<&str> {
-        self.motion
-            .as_ref()
-            .and_then(|m| m.names.get(index))
-            .map(String::as_str)
+        self.motion.as_ref().and_then(|m| m.zone_name(index))
     }
 
     /// The events found by the last [`Finisher::push`] or
@@ -148,16 +85,17 @@ impl Finisher {
     /// Finishes the next frame, `now`, in stream order.
     ///
     /// # Errors
-    /// An internal error when a kernel that ran left the frame incomplete.
-    pub fn push(&mut self, raw: &FrameRaw, now: Mark) -> Result<Figures> {
+    /// [`VideoError::Internal`] when a kernel that ran left the frame
+    /// incomplete.
+    pub fn push(&mut self, raw: &FrameRaw, now: Mark) -> Result<Figures, VideoError> {
         self.events.clear();
         self.last = Some(now);
         let k = self.kernels;
         let incomplete = |kernel: &str| {
-            anyhow!(
-                "internal error: the {kernel} kernel left frame {} incomplete",
+            VideoError::Internal(format!(
+                "the {kernel} kernel left frame {} incomplete",
                 now.frame
-            )
+            ))
         };
         let stats = if k.stats {
             Some(Stats::from_raw(raw).ok_or_else(|| incomplete("stats"))?)
@@ -173,7 +111,7 @@ impl Finisher {
         }
         let motion = match self.motion.as_mut() {
             Some(m) => {
-                let motion = m.detector.push(raw).ok_or_else(|| incomplete("motion"))?;
+                let motion = m.detect(raw).ok_or_else(|| incomplete("motion"))?;
                 m.push(&motion, now, &mut self.events);
                 Some(motion)
             }
@@ -238,22 +176,7 @@ impl Finisher {
             ),
         ];
         if let Some(m) = self.motion.as_mut() {
-            for (i, zone) in m.zones.iter_mut().enumerate() {
-                let end = zone.finish(last);
-                period_events(
-                    Step { start: None, end },
-                    [EventType::ZoneEnter, EventType::ZoneExit],
-                    Some(i),
-                    &mut self.events,
-                );
-            }
-            let end = m.frame.finish(last);
-            period_events(
-                Step { start: None, end },
-                [EventType::MotionStart, EventType::MotionEnd],
-                None,
-                &mut self.events,
-            );
+            m.finish(last, &mut self.events);
         }
         for (end, kind) in closing {
             period_events(
@@ -267,79 +190,21 @@ impl Finisher {
     }
 }
 
-impl MotionPeriods {
-    /// Follows frame and zone motion through `motion`, adding their events.
-    fn push(&mut self, motion: &Motion, now: Mark, out: &mut Vec<Event>) {
-        let min = self.events.min_ratio;
-        let moving = !motion.calibrating && !motion.boxes.is_empty() && motion.ratio > min;
-        let step = self.frame.push(moving, now, now);
-        // A motion start precedes its zones' enters; a zone exit precedes
-        // the motion end.
-        if let Some(start) = step.start {
-            out.push(Event::at(EventType::MotionStart, start));
-        }
-        for (i, tracker) in self.zones.iter_mut().enumerate() {
-            let ratio = motion.zones.get(i).map_or(0.0, |z| z.ratio);
-            let active = !motion.calibrating && ratio > min;
-            let step = tracker.push(active, now, now);
-            period_events(
-                step,
-                [EventType::ZoneEnter, EventType::ZoneExit],
-                Some(i),
-                out,
-            );
-        }
-        period_events(
-            Step {
-                start: None,
-                end: step.end,
-            },
-            [EventType::MotionStart, EventType::MotionEnd],
-            None,
-            out,
-        );
-    }
-}
-
-/// Appends the events of one period step: `kinds` are the start and end types.
-fn period_events(
-    step: Step,
-    [start_kind, end_kind]: [EventType; 2],
-    zone: Option<usize>,
-    out: &mut Vec<Event>,
-) {
-    if let Some(start) = step.start {
-        out.push(Event {
-            zone,
-            ..Event::at(start_kind, start)
-        });
-    }
-    if let Some(end) = step.end {
-        out.push(Event {
-            duration: end.duration,
-            zone,
-            eos: end.eos,
-            ..Event::at(end_kind, end.at)
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use osprey_kernels::Kernel;
     use osprey_kernels::kernel::{FreezeRaw, channel};
 
     use super::*;
-    use crate::args::{Cli, Command};
-    use clap::Parser as _;
 
-    fn options(kernels: &str, extra: &[&str]) -> SuiteOptions {
-        let mut argv = vec!["osprey", "analyze", "rtsp://cam/1", "--kernels", kernels];
-        argv.extend_from_slice(extra);
-        let Command::Analyze(a) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not analyze");
-        };
-        SuiteOptions::from_args(&a, KernelSet::parse(&a.kernels).unwrap()).unwrap()
+    /// `kernels` with black and freeze periods of at least `min_duration`.
+    fn options(kernels: &str, min_duration: f64) -> AnalysisOptions {
+        let mut opts = AnalysisOptions::default();
+        opts.backend.kernels = KernelSet::parse(kernels).unwrap();
+        opts.black.min_duration = min_duration;
+        opts.freeze_min_duration = min_duration;
+        opts.scene_threshold = 10.0;
+        opts
     }
 
     fn at(frame: u64) -> Mark {
@@ -366,17 +231,9 @@ mod tests {
 
     #[test]
     fn black_then_freeze_events_in_order() {
-        let opts = options(
-            "black,freeze",
-            &[
-                "--black-min-duration",
-                "0.08",
-                "--freeze-min-duration",
-                "0.08",
-            ],
-        );
-        assert!(opts.analysis.kernels.contains(Kernel::Black));
-        let mut f = Finisher::new(&opts, 10.0, None);
+        let opts = options("black,freeze", 0.08);
+        assert!(opts.backend.kernels.contains(Kernel::Black));
+        let mut f = Finisher::new(&opts, None);
         let mut log = Vec::new();
         // Frames 3..=6 black; 4..=6 frozen on frame 3, their reference.
         for i in 0..8u64 {
@@ -405,11 +262,8 @@ mod tests {
 
     #[test]
     fn open_periods_close_at_eos() {
-        let opts = options(
-            "black,freeze",
-            &["--black-min-duration", "0", "--freeze-min-duration", "0"],
-        );
-        let mut f = Finisher::new(&opts, 10.0, None);
+        let opts = options("black,freeze", 0.0);
+        let mut f = Finisher::new(&opts, None);
         f.push(&raw(true, None), at(0)).unwrap();
         f.push(&raw(true, Some(true)), at(1)).unwrap();
         let ends: Vec<_> = f.finish().to_vec();
@@ -422,8 +276,8 @@ mod tests {
 
     #[test]
     fn nothing_before_the_first_frame() {
-        let opts = options("black", &[]);
-        let mut f = Finisher::new(&opts, 10.0, None);
+        let opts = options("black", 2.0);
+        let mut f = Finisher::new(&opts, None);
         assert!(f.finish().is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! Decoding on its own thread, so that decode and kernels overlap.
 //!
-//! The decoder is opened and driven on a `osprey-decode` thread and hands
+//! The [`Decoder`] is opened and driven on an `osprey-decode` thread and hands
 //! chunks to the analysis loop through a bounded channel: decode runs a few
 //! chunks ahead, and memory stays bounded when the kernels are slower. The
 //! decoder never leaves its thread, so it need not be `Send`; only chunks
@@ -10,8 +10,7 @@
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
-use anyhow::{Context as _, Result, anyhow};
-use osprey_video::{DecodeOptions, Decoder, FrameChunk, VideoError};
+use crate::{DecodeOptions, Decoder, FrameChunk, VideoError};
 
 /// What the decoder knows about the stream once it is open.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +24,8 @@ pub struct OpenedStream {
 }
 
 impl OpenedStream {
-    /// Expected number of frames, for the progress bar.
+    /// Expected number of frames (for a progress bar), when the frame rate
+    /// and the duration are known.
     pub fn expected_frames(&self) -> Option<u64> {
         let frames = self.frame_rate? * self.duration?;
         (frames.is_finite() && frames >= 1.0).then(|| frames.round() as u64)
@@ -37,7 +37,7 @@ impl OpenedStream {
 pub struct DecodeThread {
     chunks: Option<Receiver<Result<FrameChunk, VideoError>>>,
     handle: Option<JoinHandle<()>>,
-    info: OpenedStream,
+    opened: OpenedStream,
 }
 
 impl DecodeThread {
@@ -45,9 +45,9 @@ impl DecodeThread {
     /// until the input is open.
     ///
     /// # Errors
-    /// The decoder's open error ([`VideoError`]), or a failure to start the
-    /// thread.
-    pub fn spawn(input: &str, options: DecodeOptions, depth: usize) -> Result<Self> {
+    /// The decoder's open error; [`VideoError::DecodeThread`] when the thread
+    /// cannot be started; [`VideoError::Internal`] when it panicked.
+    pub fn spawn(input: &str, options: DecodeOptions, depth: usize) -> Result<Self, VideoError> {
         let (open_tx, open_rx) = sync_channel::<Result<OpenedStream, VideoError>>(1);
         let (chunk_tx, chunk_rx) = sync_channel(depth);
         let owned = input.to_owned();
@@ -84,42 +84,43 @@ impl DecodeThread {
                     }
                 }
             })
-            .context("cannot start the decode thread")?;
+            .map_err(VideoError::DecodeThread)?;
         let mut this = DecodeThread {
             chunks: Some(chunk_rx),
             handle: Some(handle),
-            info: OpenedStream::default(),
+            opened: OpenedStream::default(),
         };
         match open_rx.recv() {
             Ok(Ok(info)) => {
-                this.info = info;
+                this.opened = info;
                 Ok(this)
             }
-            Ok(Err(e)) => Err(e.into()),
+            Ok(Err(e)) => Err(e),
             // The thread ended without a word: it panicked.
             Err(_) => Err(this.join().err().unwrap_or_else(|| {
-                anyhow!("internal error: the decode thread ended before opening the input")
+                VideoError::Internal("the decode thread ended before opening the input".into())
             })),
         }
     }
 
     /// What the decoder knows about the stream.
-    pub fn info(&self) -> OpenedStream {
-        self.info
+    pub fn opened(&self) -> OpenedStream {
+        self.opened
     }
 
     /// The next chunk, `None` at the end of the stream.
     ///
     /// # Errors
-    /// The decoder's error; a panic of the decode thread as an internal error.
-    pub fn next_chunk(&mut self) -> Result<Option<FrameChunk>> {
+    /// The decoder's error; a panic of the decode thread as
+    /// [`VideoError::Internal`].
+    pub fn next_chunk(&mut self) -> Result<Option<FrameChunk>, VideoError> {
         let received = match &self.chunks {
             Some(rx) => rx.recv(),
             None => return Ok(None),
         };
         match received {
             Ok(Ok(chunk)) => Ok(Some(chunk)),
-            Ok(Err(e)) => Err(e.into()),
+            Ok(Err(e)) => Err(e),
             Err(_) => {
                 // The channel is closed: the thread has ended, normally or by
                 // a panic.
@@ -130,12 +131,12 @@ impl DecodeThread {
     }
 
     /// Stops the thread (if it still runs) and waits for it.
-    fn join(&mut self) -> Result<()> {
+    fn join(&mut self) -> Result<(), VideoError> {
         self.chunks = None;
         match self.handle.take() {
             Some(handle) => handle
                 .join()
-                .map_err(|_| anyhow!("internal error: the decode thread panicked")),
+                .map_err(|_| VideoError::Internal("the decode thread panicked".into())),
             None => Ok(()),
         }
     }

@@ -1,10 +1,11 @@
-//! The NDJSON records `osprey analyze` writes.
+//! The records an analysis writes (as NDJSON lines in `osprey analyze`).
 //!
 //! One `frame` record a frame, then the `event` records found at that frame
 //! (scene cuts, black, freeze and motion periods); at end of stream the
 //! events that close periods still open, flagged `"eos":true`. Events that
 //! name an earlier frame (a black period is known to be long enough only
-//! some frames after it began) come after the frame that revealed them. Integers stay JSON integers; averages, `mafd` and
+//! some frames after it began) come after the frame that revealed them.
+//! Integers stay JSON integers; averages, `mafd` and
 //! `score` are f64 written at full precision (serde_json prints the shortest
 //! text that reads back as the same f64), never rounded.
 //!
@@ -14,10 +15,15 @@
 //! {"kind":"event","source":"cam1","type":"scene_cut","frame":30,"pts":1.2,"score":27.0}
 //! ```
 
+use osprey_kernels::FrameRaw;
+use osprey_kernels::metrics::period::Mark;
 use osprey_kernels::metrics::{ChannelStats, Scene, Stats};
 use serde::Serialize;
 
-pub use super::detector_records::{BlackRecord, BlurRecord, FreezeRecord, MotionRecord};
+pub use super::detector_records::{
+    BlackRecord, BlurRecord, FreezeRecord, MotionRecord, ZoneRatios,
+};
+use super::finisher::Figures;
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,6 +84,25 @@ pub struct FrameRecord<'a> {
     /// blurdetect's figures; absent when the `blur` kernel did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blur: Option<BlurRecord>,
+}
+
+impl<'a> FrameRecord<'a> {
+    /// The record of frame `now` of `source`, from the frame's `figures`.
+    pub fn new(source: &'a str, now: Mark, raw: &FrameRaw, figures: &'a Figures) -> Self {
+        FrameRecord {
+            source,
+            frame: now.frame,
+            pts: now.pts,
+            width: raw.width,
+            height: raw.height,
+            stats: figures.stats.as_ref().map(StatsRecord::from),
+            scene: figures.scene.as_ref().map(SceneRecord::from),
+            motion: figures.motion.as_ref().map(MotionRecord::from),
+            black: figures.black.as_ref().map(BlackRecord::from),
+            freeze: figures.freeze.as_ref().map(FreezeRecord::from),
+            blur: figures.blur.as_ref().map(BlurRecord::from),
+        }
+    }
 }
 
 /// signalstats of one frame, flat, named as ffmpeg's metadata keys are
