@@ -7,6 +7,8 @@
 use std::process::ExitCode;
 
 use osprey_ingest::IngestError;
+use osprey_ingest::deliver::DeliverError;
+use osprey_ingest::listen::ListenError;
 use osprey_kernels::KernelError;
 use osprey_video::VideoError;
 
@@ -132,6 +134,16 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
     if err.is::<crate::stream::DamageFound>() {
         return Some(Exit::Damage);
     }
+    if let Some(DeliverError::Ingest(e)) = err.downcast_ref::<DeliverError>() {
+        // Transparent: the chain goes on with the store error's sources.
+        return classify(e);
+    }
+    if let Some(e) = err.downcast_ref::<ListenError>() {
+        return Some(match e {
+            ListenError::InvalidUrl(_) => Exit::Usage,
+            _ => Exit::Failure,
+        });
+    }
     if let Some(e) = err.downcast_ref::<IngestError>() {
         return Some(match e {
             IngestError::BrokenPipe => Exit::Success,
@@ -208,6 +220,20 @@ mod tests {
             Exit::Failure
         );
         assert_eq!(exit_of(IngestError::BrokenPipe), Exit::Success);
+        assert_eq!(
+            exit_of(DeliverError::Ingest(IngestError::NoSuchStream {
+                stream: "s".into()
+            })),
+            Exit::Input
+        );
+        assert_eq!(
+            exit_of(DeliverError::NotDelivered("x".into())),
+            Exit::Failure
+        );
+        assert_eq!(
+            exit_of(ListenError::InvalidUrl("udp://x".into())),
+            Exit::Usage
+        );
         assert_eq!(
             exit_of(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
             Exit::Success

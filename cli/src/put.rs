@@ -1,6 +1,6 @@
 //! `osprey put <stream>`: records from files or stdin (NDJSON lines, or CSV
 //! rows under a header) into a stream, or, with `--listen`, from NDJSON over
-//! TCP ([`crate::stream::tcp`]).
+//! TCP ([`osprey_ingest::tcp`]).
 //!
 //! A record that cannot be stored (malformed JSON, a CSV row with the wrong
 //! number of columns, more than 1 MiB, no partition key) gets one line on
@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::store::record::too_large;
-use osprey_ingest::store::{Durability, MAX_DATA_BYTES, PutRecord, Store};
+use osprey_ingest::store::{MAX_DATA_BYTES, PutRecord, Store};
 
-use crate::args::stream::{DurabilityArg, InputFormat, PutArgs};
+use crate::args::stream::{InputFormat, PutArgs};
 use crate::exit::InputError;
-use crate::stream::lines::{CsvInput, Line, LineCodec, read_line};
-use crate::stream::{RecordsFailed, open_store, tcp};
+use osprey_ingest::codec::lines::{CsvInput, Line, LineCodec, read_line};
+use osprey_ingest::tcp::{self, LineServer};
+
+use crate::stream::{RecordsFailed, open_store};
 
 /// Records sent to the store in one put.
 const BATCH: usize = 1000;
@@ -36,14 +38,18 @@ pub fn run(args: &PutArgs) -> Result<()> {
     if let Some(url) = &args.listen {
         tcp::parse_url(url)?;
     }
-    let durability = match args.durability {
-        DurabilityArg::Fsync => Durability::Fsync,
-        DurabilityArg::Os => Durability::Os,
-    };
-    let store = open_store(&args.data.data_dir, durability)?;
+    let store = open_store(&args.data.data_dir, args.durability.into())?;
     store.stream_meta(&args.stream)?;
     if let Some(url) = &args.listen {
-        return tcp::serve(Arc::new(store), &args.stream, codec, url);
+        let server = LineServer::bind(Arc::new(store), &args.stream, codec, url)?;
+        let _ = writeln!(
+            io::stderr(),
+            "osprey: listening on tcp://{} for stream {:?}",
+            server.local_addr(),
+            args.stream
+        );
+        server.run();
+        return Ok(());
     }
     let mut put = Putter {
         store: &store,

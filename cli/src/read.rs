@@ -12,10 +12,10 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
+use osprey_ingest::codec::record_line::write_record;
 use osprey_ingest::store::{Store, StreamReader};
 
 use crate::args::stream::ReadArgs;
-use crate::stream::output::write_record;
 
 /// Records printed per batch at most.
 const BATCH: usize = 1000;

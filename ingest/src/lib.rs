@@ -14,9 +14,14 @@
 #![warn(unreachable_pub)]
 
 pub mod chunk;
+pub mod codec;
+pub mod deliver;
 pub mod error;
+pub mod kinesis;
+pub mod listen;
 pub mod sink;
 pub mod store;
+pub mod tcp;
 
 pub use error::{IngestError, Result};
 pub use sink::{NdjsonSink, StreamLines, Webhook, WebhookConfig, WebhookError, WebhookLines};

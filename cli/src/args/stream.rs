@@ -116,6 +116,15 @@ pub enum DurabilityArg {
     Os,
 }
 
+impl From<DurabilityArg> for osprey_ingest::store::Durability {
+    fn from(arg: DurabilityArg) -> Self {
+        match arg {
+            DurabilityArg::Fsync => Self::Fsync,
+            DurabilityArg::Os => Self::Os,
+        }
+    }
+}
+
 /// Arguments of `osprey put`.
 #[derive(Debug, Args)]
 pub struct PutArgs {

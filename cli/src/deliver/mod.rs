@@ -1,69 +1,21 @@
-//! `osprey deliver <stream> --to DIR|URL`: Firehose-style delivery of a
-//! stream into files (NDJSON, Parquet or Arrow IPC, [`files`]) or to an HTTP
-//! webhook (batches of NDJSON POSTed with retry and backoff, [`webhook`]).
-//!
-//! Records are buffered until `--buffer-mib` of data or `--buffer-seconds`
-//! since the oldest one (or, without `--follow`, the end of the stream), then
-//! handed as one batch to the [`Destination`]: one file, or one POST. Each
-//! batch is named by its oldest record's arrival time, shard and sequence
-//! number (`year=2026/month=12/day=01/hour=17/<stream>-<time>-<shard>-<seq>`),
-//! the name its file gets and the name its records get under the errors
-//! folder when they cannot be delivered: a record that cannot be converted
-//! (data that is not JSON, for NDJSON; not a JSON object or not fitting the
-//! inferred columns, for Parquet), or, for a webhook with `--errors-to`, a
-//! batch the endpoint refused for its content. Those go as NDJSON lines with
-//! their shard, sequence number, reason and data. The named consumer's
-//! checkpoint (`--consumer`, `deliver` by default) moves only once every
-//! record polled is delivered or set aside, so a crash or a failed batch
-//! delivers a batch again rather than losing it.
+//! `osprey deliver <stream> --to DIR|URL`: Firehose-style delivery
+//! ([`osprey_ingest::deliver`]) of a stream into files or to an HTTP
+//! webhook. This module checks the arguments into the library's configs,
+//! opens the store, runs the delivery and prints its closing line.
 
-pub mod files;
-pub mod webhook;
+use std::io::Write as _;
+use std::time::Duration;
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write as _};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use anyhow::{Context as _, Result};
-use osprey_ingest::sink::webhook::is_webhook_url;
-use osprey_ingest::store::time::format_ms;
-use osprey_ingest::store::{Record, StartingPosition, Store, StreamReader};
-use serde::de::IgnoredAny;
+use anyhow::Result;
+use osprey_ingest::deliver::{
+    self, DeliverConfig, Destination, FileFormat, FilesConfig, ToFiles, ToWebhook,
+};
+use osprey_ingest::sink::webhook::{is_webhook_url, parse_header};
+use osprey_ingest::sink::{ContentEncoding, Webhook, WebhookConfig};
+use osprey_ingest::store::{StartingPosition, Store};
 
 use crate::args::stream::{Compression, DeliverArgs, DeliverFormat};
 use crate::exit::UsageError;
-
-/// A batch: records with the shard each came from, in poll order (so in
-/// sequence order within each shard).
-pub type Batch = [(String, Record)];
-
-/// Where batches go.
-pub trait Destination {
-    /// Delivers one non-empty batch, or sets aside what cannot be delivered
-    /// (in the errors folder), adding what it did to `tally`.
-    ///
-    /// # Errors
-    /// Anything that leaves records neither delivered nor set aside; the
-    /// run then stops and the checkpoint stays before the batch.
-    fn deliver(&mut self, batch: &Batch, tally: &mut Tally) -> Result<()>;
-
-    /// The closing line of a run, after `osprey: `.
-    fn summary(&self, tally: &Tally) -> String;
-}
-
-/// What a run delivered.
-#[derive(Debug, Default)]
-pub struct Tally {
-    /// Records delivered.
-    pub records: u64,
-    /// Files written or POSTs acknowledged.
-    pub batches: u64,
-    /// Records set aside in the errors folder.
-    pub errors: u64,
-    /// Attempts beyond the first (webhooks).
-    pub retries: u64,
-}
 
 /// Runs `osprey deliver`.
 pub fn run(args: &DeliverArgs) -> Result<()> {
@@ -77,55 +29,96 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
     }
     let to_url = args.to.to_str().filter(|to| is_webhook_url(to));
     let mut destination: Box<dyn Destination> = match to_url {
-        Some(url) => Box::new(webhook::ToWebhook::new(args, url)?),
-        None => Box::new(files::ToFiles::new(args)?),
+        Some(url) => Box::new(to_webhook(args, url)?),
+        None => Box::new(to_files(args)?),
     };
-    let max_bytes = (args.buffer_mib * f64::from(1 << 20)) as usize;
-    let max_age = Duration::from_secs_f64(args.buffer_seconds);
+    let config = DeliverConfig {
+        stream: args.stream.clone(),
+        from,
+        consumer: args.consumer.clone(),
+        follow: args.follow,
+        max_bytes: (args.buffer_mib * f64::from(1 << 20)) as usize,
+        max_age: Duration::from_secs_f64(args.buffer_seconds),
+    };
     let store = Store::open_read_only(&args.data.data_dir)?;
-    let mut reader = StreamReader::new(&store, &args.stream, from, Some(&args.consumer))?;
-    let mut buffer: Vec<(String, Record)> = Vec::new();
-    let (mut bytes, mut since) = (0, None::<Instant>);
-    let mut tally = Tally::default();
-    let mut deliver = |buffer: &mut Vec<(String, Record)>, tally: &mut Tally| -> Result<()> {
-        destination.deliver(buffer, tally)?;
-        buffer.clear();
-        Ok(())
-    };
-    loop {
-        let batch = reader.poll(&store, 1000, 4 << 20)?;
-        let caught_up = batch.is_empty();
-        let mut wrote = false;
-        for (shard, record) in batch {
-            bytes += record.data.len();
-            since.get_or_insert_with(Instant::now);
-            buffer.push((shard, record));
-            if bytes >= max_bytes {
-                deliver(&mut buffer, &mut tally)?;
-                (bytes, since) = (0, None);
-                wrote = true;
-            }
-        }
-        let due = since.is_some_and(|t| t.elapsed() >= max_age) || (caught_up && !args.follow);
-        if due && !buffer.is_empty() {
-            deliver(&mut buffer, &mut tally)?;
-            (bytes, since) = (0, None);
-            wrote = true;
-        }
-        // The positions are past every record polled: they are a checkpoint
-        // only once all of those are delivered.
-        if wrote && buffer.is_empty() {
-            reader.checkpoint(&store)?;
-        }
-        if caught_up {
-            if !args.follow {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    let tally = deliver::run(&store, &config, destination.as_mut())?;
     let _ = writeln!(std::io::stderr(), "osprey: {}", destination.summary(&tally));
     Ok(())
+}
+
+/// The files destination `args` name, checked.
+///
+/// # Errors
+/// A usage error for webhook-only flags or compression of columns.
+fn to_files(args: &DeliverArgs) -> Result<ToFiles> {
+    check_compression(args)?;
+    let webhook_only = "webhook destinations (--to http://...)";
+    only_for(!args.headers.is_empty(), "--header", webhook_only)?;
+    only_for(
+        args.timeout_seconds.is_some(),
+        "--timeout-seconds",
+        webhook_only,
+    )?;
+    only_for(
+        args.retry_seconds.is_some(),
+        "--retry-seconds",
+        webhook_only,
+    )?;
+    let config = FilesConfig {
+        dir: args.to.clone(),
+        errors_dir: args
+            .errors_to
+            .clone()
+            .unwrap_or_else(|| args.to.join("errors")),
+        format: match args.format {
+            DeliverFormat::Ndjson => FileFormat::Ndjson,
+            DeliverFormat::Parquet => FileFormat::Parquet,
+            DeliverFormat::Arrow => FileFormat::Arrow,
+        },
+        encoding: encoding(args.compression),
+    };
+    Ok(ToFiles::new(&args.stream, config))
+}
+
+/// The webhook at `url` with `args`'s headers, compression and times,
+/// checked; nothing is sent yet.
+///
+/// # Errors
+/// A usage error for a bad URL (https among them), header, time or format.
+fn to_webhook(args: &DeliverArgs, url: &str) -> Result<ToWebhook> {
+    if args.format != DeliverFormat::Ndjson {
+        return Err(UsageError(
+            "a webhook takes --format ndjson only (one POST of NDJSON a batch)".into(),
+        )
+        .into());
+    }
+    let mut config = WebhookConfig::new(url);
+    config.encoding = encoding(args.compression);
+    for header in &args.headers {
+        config
+            .headers
+            .push(parse_header(header).map_err(|e| UsageError(e.to_string()))?);
+    }
+    if let Some(t) = args.timeout_seconds {
+        config.timeout = seconds(t, "--timeout-seconds", false)?;
+    }
+    if let Some(t) = args.retry_seconds {
+        config.retry_for = seconds(t, "--retry-seconds", true)?;
+    }
+    let sink = Webhook::new(config).map_err(|e| UsageError(e.to_string()))?;
+    Ok(ToWebhook::new(&args.stream, sink, args.errors_to.clone()))
+}
+
+/// `value` seconds as a duration: finite, above 0 (or 0 too with `zero_ok`).
+fn seconds(value: f64, flag: &str, zero_ok: bool) -> Result<Duration> {
+    let fine = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0));
+    match Duration::try_from_secs_f64(value) {
+        Ok(d) if fine => Ok(d),
+        _ => {
+            let range = if zero_ok { "0 or more" } else { "above 0" };
+            Err(UsageError(format!("{flag} must be {range} seconds, not {value}")).into())
+        }
+    }
 }
 
 /// Checks the arguments that only one kind of destination takes.
@@ -136,136 +129,12 @@ fn only_for(given: bool, flag: &str, kind: &str) -> Result<()> {
     Ok(())
 }
 
-/// A batch's place in time and its name, from its oldest record:
-/// `year=2026/month=12/day=01/hour=17` and
-/// `<stream>-2026-12-01T17-43-30-250Z-<shard>-<seq>`.
-#[derive(Debug)]
-pub struct BatchName {
-    /// The time prefix, a relative folder path.
-    pub prefix: String,
-    /// The name without extension.
-    pub name: String,
-}
-
-impl BatchName {
-    /// The name of `batch` (non-empty) of `stream`.
-    pub fn of(stream: &str, batch: &Batch) -> Self {
-        let Some((shard, first)) = batch.first() else {
-            return BatchName {
-                prefix: "empty".into(),
-                name: stream.to_owned(),
-            };
-        };
-        let stamp = format_ms(first.timestamp_ms);
-        // 2026-12-01T17:43:30.250Z: the prefix and a name that sorts by time.
-        let part = |r: std::ops::Range<usize>| stamp.get(r).unwrap_or("00").to_owned();
-        let prefix = format!(
-            "year={}/month={}/day={}/hour={}",
-            part(0..4),
-            part(5..7),
-            part(8..10),
-            part(11..13)
-        );
-        let shard_no = shard.rsplit('-').next().unwrap_or(shard);
-        let name = format!(
-            "{stream}-{}-{shard_no}-{}",
-            stamp.replace([':', '.'], "-"),
-            first.seq
-        );
-        BatchName { prefix, name }
-    }
-}
-
-/// The records' data as NDJSON, one line a record; a record whose data is
-/// not one line of JSON goes to `bad` with its index and reason instead.
-pub fn ndjson_lines(batch: &Batch, bad: &mut Vec<(usize, String)>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(batch.iter().map(|(_, r)| r.data.len() + 1).sum());
-    for (i, (_, r)) in batch.iter().enumerate() {
-        // serde_json skips strings without checking their UTF-8.
-        if std::str::from_utf8(&r.data).is_err()
-            || serde_json::from_slice::<IgnoredAny>(&r.data).is_err()
-        {
-            bad.push((i, "data is not JSON".into()));
-        } else if r.data.contains(&b'\n') {
-            bad.push((i, "data spans more than one line".into()));
-        } else {
-            out.extend_from_slice(&r.data);
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
-/// Writes the records of `batch` listed in `bad` (index, reason) to
-/// `errors_dir/<prefix>/<name>.ndjson` as `{"shard","seq","reason","data"}`
-/// lines, in batch order; returns how many.
-pub fn set_aside(
-    errors_dir: &Path,
-    name: &BatchName,
-    batch: &Batch,
-    bad: &mut [(usize, String)],
-) -> Result<u64> {
-    if bad.is_empty() {
-        return Ok(0);
-    }
-    bad.sort_by_key(|(i, _)| *i);
-    let mut out = Vec::new();
-    for (i, reason) in bad.iter() {
-        let Some((shard, r)) = batch.get(*i) else {
-            continue;
-        };
-        let data = String::from_utf8_lossy(&r.data);
-        let line =
-            serde_json::json!({"shard": shard, "seq": r.seq, "reason": reason, "data": data});
-        serde_json::to_writer(&mut out, &line)?;
-        out.push(b'\n');
-    }
-    let path = errors_dir
-        .join(&name.prefix)
-        .join(format!("{}.ndjson", name.name));
-    write_whole(&path, |f| Ok(f.write_all(&out)?))?;
-    Ok(bad.len() as u64)
-}
-
-/// Writes `path` aside, fsyncs it and renames it into place, so a reader
-/// (or a crash) never sees half a file.
-pub fn write_whole(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create {:?}", dir.display().to_string()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp"));
-    let context = || format!("cannot write {:?}", path.display().to_string());
-    let file = File::create(&tmp).with_context(context)?;
-    let mut out = BufWriter::new(file);
-    write(&mut out).with_context(context)?;
-    let file = out
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(context)?;
-    file.sync_all().with_context(context)?;
-    fs::rename(&tmp, path).with_context(context)?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(context)?;
-    Ok(())
-}
-
-impl Compression {
-    /// The sink's encoding for this choice.
-    pub fn encoding(self) -> osprey_ingest::sink::ContentEncoding {
-        use osprey_ingest::sink::ContentEncoding;
-        match self {
-            Compression::None => ContentEncoding::Identity,
-            Compression::Gzip => ContentEncoding::Gzip,
-            Compression::Zstd => ContentEncoding::Zstd,
-        }
+/// The sink's encoding for a `--compression` choice.
+fn encoding(compression: Compression) -> ContentEncoding {
+    match compression {
+        Compression::None => ContentEncoding::Identity,
+        Compression::Gzip => ContentEncoding::Gzip,
+        Compression::Zstd => ContentEncoding::Zstd,
     }
 }
 

@@ -1,15 +1,24 @@
 //! The telemetry-stream subcommands' shared parts, and `osprey stream`:
 //! create, list, describe, delete, split and merge streams in the store.
 //!
-//! - [`base64`]: base64 both ways (the Kinesis API's data, `read`'s binary data).
-//! - [`lines`]: input lines and CSV rows to records (put from files, stdin, TCP).
-//! - [`tcp`]: the NDJSON listener of `osprey put --listen`.
-//! - [`output`]: records as NDJSON lines (`osprey read`).
+//! The codecs and the TCP listener live in `osprey-ingest`
+//! ([`osprey_ingest::codec`], [`osprey_ingest::tcp`]); [`lines`] and [`tcp`]
+//! name them here for the callers that still use these paths.
 
-pub mod base64;
-pub mod lines;
-pub mod output;
-pub mod tcp;
+/// Input lines and CSV rows to records: [`osprey_ingest::codec::lines`].
+pub mod lines {
+    pub use osprey_ingest::codec::lines::{Line, read_line};
+}
+
+/// The NDJSON listener: [`osprey_ingest::tcp`].
+pub mod tcp {
+    #[allow(
+        unused_imports,
+        reason = "MAX_CONNECTIONS is named only in a doc link of aggregate/input.rs"
+    )]
+    pub use osprey_ingest::tcp::MAX_CONNECTIONS;
+    pub use osprey_ingest::tcp::{accept_each, parse_url};
+}
 
 use std::io::Write as _;
 use std::path::Path;

@@ -15,11 +15,11 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::store::ShardIterator;
 use hmac::{Hmac, Mac as _};
-use osprey_ingest::store::ShardIterator;
 use sha2::Sha256;
 
-use crate::stream::base64;
+use crate::codec::base64;
 
 type HmacSha256 = Hmac<Sha256>;
 

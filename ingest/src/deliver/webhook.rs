@@ -1,6 +1,6 @@
 //! Delivery to an HTTP webhook: each batch one POST of NDJSON through
-//! [`osprey_ingest::sink::Webhook`], which retries connection errors,
-//! timeouts, 408, 429 and 5xx with backoff for `--retry-seconds`.
+//! [`crate::sink::Webhook`], which retries connection errors,
+//! timeouts, 408, 429 and 5xx with backoff for its retry time.
 //!
 //! What is not acknowledged with 2xx is never counted as delivered:
 //! - the retry time runs out: the run stops with exit 1 and the checkpoint
@@ -17,15 +17,9 @@
 //!   its batch.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Result, anyhow};
-use osprey_ingest::sink::webhook::parse_header;
-use osprey_ingest::sink::{Webhook, WebhookConfig};
-
-use super::{Batch, BatchName, Destination, Tally, ndjson_lines, set_aside};
-use crate::args::stream::{DeliverArgs, DeliverFormat};
-use crate::exit::UsageError;
+use super::{Batch, BatchName, DeliverError, Destination, Result, Tally, ndjson_lines, set_aside};
+use crate::sink::Webhook;
 
 /// Batches to a webhook.
 #[derive(Debug)]
@@ -36,48 +30,14 @@ pub struct ToWebhook {
 }
 
 impl ToWebhook {
-    /// The webhook at `url` with `args`'s headers, compression and times,
-    /// checked; nothing is sent yet.
-    ///
-    /// # Errors
-    /// A usage error for a bad URL (https among them), header, time or format.
-    pub fn new(args: &DeliverArgs, url: &str) -> Result<Self> {
-        if args.format != DeliverFormat::Ndjson {
-            return Err(UsageError(
-                "a webhook takes --format ndjson only (one POST of NDJSON a batch)".into(),
-            )
-            .into());
-        }
-        let mut config = WebhookConfig::new(url);
-        config.encoding = args.compression.encoding();
-        for header in &args.headers {
-            config
-                .headers
-                .push(parse_header(header).map_err(|e| UsageError(e.to_string()))?);
-        }
-        if let Some(t) = args.timeout_seconds {
-            config.timeout = seconds(t, "--timeout-seconds", false)?;
-        }
-        if let Some(t) = args.retry_seconds {
-            config.retry_for = seconds(t, "--retry-seconds", true)?;
-        }
-        let sink = Webhook::new(config).map_err(|e| UsageError(e.to_string()))?;
-        Ok(ToWebhook {
+    /// Batches of `stream` POSTed through `sink`; with `errors_dir`,
+    /// records that cannot be sent and batches refused for their content
+    /// are set aside there. Nothing is sent yet.
+    pub fn new(stream: &str, sink: Webhook, errors_dir: Option<PathBuf>) -> Self {
+        ToWebhook {
             sink,
-            errors_dir: args.errors_to.clone(),
-            stream: args.stream.clone(),
-        })
-    }
-}
-
-/// `value` seconds as a duration: finite, above 0 (or 0 too with `zero_ok`).
-fn seconds(value: f64, flag: &str, zero_ok: bool) -> Result<Duration> {
-    let fine = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0));
-    match Duration::try_from_secs_f64(value) {
-        Ok(d) if fine => Ok(d),
-        _ => {
-            let range = if zero_ok { "0 or more" } else { "above 0" };
-            Err(UsageError(format!("{flag} must be {range} seconds, not {value}")).into())
+            errors_dir,
+            stream: stream.to_owned(),
         }
     }
 }
@@ -100,12 +60,12 @@ impl Destination for ToWebhook {
         };
         if let (Some((i, reason)), None) = (bad.first(), &self.errors_dir) {
             let (shard, r) = &batch[*i];
-            return Err(anyhow!(
+            return Err(DeliverError::NotDelivered(format!(
                 "record {shard} seq {} cannot be sent: {reason} (give --errors-to DIR to set \
                  such records aside); {}",
                 r.seq,
                 held()
-            ));
+            )));
         }
         let sent = batch.len() - bad.len();
         if sent > 0 {
@@ -132,7 +92,7 @@ impl Destination for ToWebhook {
                     } else {
                         ""
                     };
-                    return Err(anyhow!("{e}{hint}; {}", held()));
+                    return Err(DeliverError::NotDelivered(format!("{e}{hint}; {}", held())));
                 }
             }
         }

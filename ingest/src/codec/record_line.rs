@@ -11,8 +11,8 @@
 //! every line written is valid JSON.
 //! `explicit_hash_key` and `id` appear when the record has them.
 
-use osprey_ingest::store::Record;
-use osprey_ingest::store::time::format_ms;
+use crate::store::Record;
+use crate::store::time::format_ms;
 use serde::de::IgnoredAny;
 
 /// Appends the line of `record` from shard `shard`, newline included, to `out`.

@@ -1,16 +1,37 @@
 //! Delivery into files under a folder: one file a batch, NDJSON (plain,
 //! `.ndjson.gz` or `.ndjson.zst`), Parquet or Arrow IPC, under the batch's
 //! time prefix; records that cannot be converted go under the errors folder
-//! (`DIR/errors/` unless `--errors-to` says otherwise).
+//! (`DIR/errors/` unless told otherwise).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use osprey_ingest::chunk::{ChunkConfig, Chunker};
-use osprey_ingest::sink::ContentEncoding;
+use super::{Batch, BatchName, Destination, Result, Tally, ndjson_lines, set_aside, write_whole};
+use crate::chunk::{ChunkConfig, Chunker};
+use crate::sink::ContentEncoding;
 
-use super::{Batch, BatchName, Destination, Tally, ndjson_lines, set_aside, write_whole};
-use crate::args::stream::{DeliverArgs, DeliverFormat};
+/// The format of delivered files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// The records' data, one JSON value a line.
+    Ndjson,
+    /// Parquet, columns inferred from the records' JSON objects.
+    Parquet,
+    /// Arrow IPC file, columns inferred as for Parquet.
+    Arrow,
+}
+
+/// Where and how batches are written as files.
+#[derive(Debug, Clone)]
+pub struct FilesConfig {
+    /// The folder the files go under.
+    pub dir: PathBuf,
+    /// The folder records that cannot be converted go under.
+    pub errors_dir: PathBuf,
+    /// The files' format.
+    pub format: FileFormat,
+    /// Compression of NDJSON files (Parquet compresses itself).
+    pub encoding: ContentEncoding,
+}
 
 /// Batches into files.
 #[derive(Debug)]
@@ -18,39 +39,20 @@ pub struct ToFiles {
     dir: PathBuf,
     errors_dir: PathBuf,
     stream: String,
-    format: DeliverFormat,
+    format: FileFormat,
     encoding: ContentEncoding,
 }
 
 impl ToFiles {
-    /// The destination `args` name, checked.
-    ///
-    /// # Errors
-    /// A usage error for webhook-only flags or compression of columns.
-    pub fn new(args: &DeliverArgs) -> Result<Self> {
-        super::check_compression(args)?;
-        let webhook_only = "webhook destinations (--to http://...)";
-        super::only_for(!args.headers.is_empty(), "--header", webhook_only)?;
-        super::only_for(
-            args.timeout_seconds.is_some(),
-            "--timeout-seconds",
-            webhook_only,
-        )?;
-        super::only_for(
-            args.retry_seconds.is_some(),
-            "--retry-seconds",
-            webhook_only,
-        )?;
-        Ok(ToFiles {
-            dir: args.to.clone(),
-            errors_dir: args
-                .errors_to
-                .clone()
-                .unwrap_or_else(|| args.to.join("errors")),
-            stream: args.stream.clone(),
-            format: args.format,
-            encoding: args.compression.encoding(),
-        })
+    /// Batches of `stream` into files as `config` says.
+    pub fn new(stream: &str, config: FilesConfig) -> Self {
+        ToFiles {
+            dir: config.dir,
+            errors_dir: config.errors_dir,
+            stream: stream.to_owned(),
+            format: config.format,
+            encoding: config.encoding,
+        }
     }
 }
 
@@ -58,9 +60,9 @@ impl Destination for ToFiles {
     fn deliver(&mut self, batch: &Batch, tally: &mut Tally) -> Result<()> {
         let name = BatchName::of(&self.stream, batch);
         let ext = match self.format {
-            DeliverFormat::Ndjson => format!("ndjson{}", self.encoding.file_suffix()),
-            DeliverFormat::Parquet => "parquet".into(),
-            DeliverFormat::Arrow => "arrow".into(),
+            FileFormat::Ndjson => format!("ndjson{}", self.encoding.file_suffix()),
+            FileFormat::Parquet => "parquet".into(),
+            FileFormat::Arrow => "arrow".into(),
         };
         let path = self
             .dir
@@ -68,7 +70,7 @@ impl Destination for ToFiles {
             .join(format!("{}.{ext}", name.name));
         let mut bad: Vec<(usize, String)> = Vec::new();
         let written = match self.format {
-            DeliverFormat::Ndjson => {
+            FileFormat::Ndjson => {
                 let out = ndjson_lines(batch, &mut bad);
                 let n = batch.len() - bad.len();
                 if n > 0 {
@@ -77,7 +79,7 @@ impl Destination for ToFiles {
                 }
                 n
             }
-            DeliverFormat::Parquet | DeliverFormat::Arrow => {
+            FileFormat::Parquet | FileFormat::Arrow => {
                 columns(&path, self.format, batch, &mut bad)?
             }
         };
@@ -114,7 +116,7 @@ fn errors_shown(dir: &Path, errors_dir: &Path) -> String {
 /// objects) and writes one Parquet or Arrow IPC file; returns the rows written.
 fn columns(
     path: &Path,
-    format: DeliverFormat,
+    format: FileFormat,
     batch: &Batch,
     bad: &mut Vec<(usize, String)>,
 ) -> Result<usize> {
@@ -150,7 +152,7 @@ fn columns(
     if rows > 0 {
         write_whole(path, |f| {
             let schema = batches[0].schema();
-            if format == DeliverFormat::Arrow {
+            if format == FileFormat::Arrow {
                 let mut w = arrow::ipc::writer::FileWriter::try_new(f, &schema)?;
                 for b in &batches {
                     w.write(b)?;

@@ -28,8 +28,8 @@
 
 use std::borrow::Cow;
 
-use osprey_ingest::IngestError;
-use osprey_ingest::store::{
+use crate::IngestError;
+use crate::store::{
     PutAck, PutRecord, ShardDescription, ShardIterator, StartingPosition, Store, StreamDescription,
     StreamOptions,
 };
@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize, de};
 use serde_json::{Value, json};
 
 use super::iterator::{Iterators, Refused};
-use crate::stream::base64;
+use crate::codec::base64;
 
 /// Most records in one PutRecords call.
 pub const MAX_PUT_RECORDS: usize = 500;
@@ -73,7 +73,7 @@ impl From<IngestError> for ApiError {
     }
 }
 
-use osprey_ingest::error::chain;
+use crate::error::chain;
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError("InvalidArgumentException", msg.into())
@@ -500,7 +500,7 @@ fn arn(stream: &str) -> String {
 }
 
 fn summary(d: &StreamDescription) -> Value {
-    let created = osprey_ingest::store::time::parse(&d.created).unwrap_or(0) as f64 / 1000.0;
+    let created = crate::store::time::parse(&d.created).unwrap_or(0) as f64 / 1000.0;
     json!({
         "StreamName": d.name,
         "StreamARN": arn(&d.name),
@@ -729,7 +729,7 @@ fn get_request(iterators: &Iterators, req: &Value) -> Result<(ShardIterator, usi
 mod tests {
     use std::sync::atomic::{AtomicI64, Ordering};
 
-    use osprey_ingest::store::StoreConfig;
+    use crate::store::StoreConfig;
 
     use super::*;
 

@@ -1,4 +1,6 @@
-//! The NDJSON listener of `osprey put <stream> --listen tcp://HOST:PORT`.
+//! The NDJSON listener of `osprey put <stream> --listen tcp://HOST:PORT`
+//! ([`LineServer`]), and the accept loop that `osprey aggregate`'s TCP input
+//! shares with it ([`accept_each`]).
 //!
 //! Each connection sends records as NDJSON lines and gets one answer line
 //! per record line, in order, once the record is durable:
@@ -22,17 +24,15 @@
 //! Blank lines get no answer.
 
 use std::io::{self, BufReader, BufWriter, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-use osprey_ingest::store::record::too_large;
-use osprey_ingest::store::{MAX_DATA_BYTES, PendingPut, Store};
-
-use super::lines::{Line, LineCodec, read_line};
-use crate::exit::UsageError;
+use crate::codec::lines::{Line, LineCodec, read_line};
+use crate::listen::{ListenError, bind};
+use crate::store::record::too_large;
+use crate::store::{MAX_DATA_BYTES, PendingPut, Store};
 
 /// Most records taken into one put.
 pub const BATCH_RECORDS: usize = 8192;
@@ -51,43 +51,74 @@ pub const QUEUED_LINES: usize = 1 << 18;
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// The `host:port` of a `tcp://host:port` URL.
-pub fn parse_url(url: &str) -> Result<&str> {
+///
+/// # Errors
+/// [`ListenError::InvalidUrl`] for anything else.
+pub fn parse_url(url: &str) -> Result<&str, ListenError> {
     url.strip_prefix("tcp://")
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "invalid listen address {url:?}: use tcp://HOST:PORT"
-            ))
-            .into()
-        })
+        .ok_or_else(|| ListenError::InvalidUrl(url.to_owned()))
 }
 
-/// Serves `stream` on `url` until the process is stopped.
-pub fn serve(store: Arc<Store>, stream: &str, codec: LineCodec, url: &str) -> Result<()> {
-    let addr = parse_url(url)?;
-    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {url}"))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    let _ = writeln!(
-        std::io::stderr(),
-        "osprey: listening on tcp://{local} for stream {stream:?}"
-    );
-    let _retention = store.spawn_retention(Duration::from_secs(60));
-    let stream: Arc<str> = Arc::from(stream);
-    let codec = Arc::new(codec);
-    accept_each(
-        &listener,
-        &Arc::new(AtomicUsize::new(0)),
-        b"{\"error\":\"too many connections; retry later\",\"retryable\":true}\n",
-        move |sock| {
-            let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-            if let Err(e) = connection(&store, &stream, &codec, sock) {
-                tracing::debug!(%peer, error = %e, "Connection ended.");
-            }
-        },
-    );
-    Ok(())
+/// The NDJSON listener of one stream, bound and not yet serving.
+#[derive(Debug)]
+pub struct LineServer {
+    listener: TcpListener,
+    local: SocketAddr,
+    store: Arc<Store>,
+    stream: Arc<str>,
+    codec: Arc<LineCodec>,
+}
+
+impl LineServer {
+    /// Binds `url` (`tcp://HOST:PORT`) for records into `stream`.
+    ///
+    /// # Errors
+    /// [`ListenError`]: a bad URL, or an address that cannot be bound.
+    pub fn bind(
+        store: Arc<Store>,
+        stream: &str,
+        codec: LineCodec,
+        url: &str,
+    ) -> Result<Self, ListenError> {
+        let (listener, local) = bind(parse_url(url)?, url)?;
+        Ok(LineServer {
+            listener,
+            local,
+            store,
+            stream: Arc::from(stream),
+            codec: Arc::new(codec),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serves connections (and sweeps the store's retention every minute)
+    /// until the process is stopped.
+    pub fn run(self) {
+        let LineServer {
+            listener,
+            store,
+            stream,
+            codec,
+            ..
+        } = self;
+        let _retention = store.spawn_retention(Duration::from_secs(60));
+        accept_each(
+            &listener,
+            &Arc::new(AtomicUsize::new(0)),
+            b"{\"error\":\"too many connections; retry later\",\"retryable\":true}\n",
+            move |sock| {
+                let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                if let Err(e) = connection(&store, &stream, &codec, sock) {
+                    tracing::debug!(%peer, error = %e, "Connection ended.");
+                }
+            },
+        );
+    }
 }
 
 /// Accepts connections on `listener` for as long as it lives, at most
@@ -135,7 +166,7 @@ enum Slot {
 /// One batch on its way from the reading to the answering thread.
 struct Batch<'s> {
     slots: Vec<Slot>,
-    put: Option<osprey_ingest::Result<PendingPut<'s>>>,
+    put: Option<crate::Result<PendingPut<'s>>>,
 }
 
 /// Serves one connection until it closes. One thread reads and appends
@@ -300,18 +331,18 @@ impl Backlog {
 }
 
 /// The whole chain of `err`'s sources, never empty (one function for every
-/// server: [`osprey_ingest::error::chain`]).
+/// server: [`crate::error::chain`]).
 pub fn reason(err: &(dyn std::error::Error + 'static)) -> String {
-    osprey_ingest::error::chain(err)
+    crate::error::chain(err)
 }
 
 /// True when sending the line again may succeed: the store says so, or
 /// the cause somewhere in the chain is a full disk or quota, which frees up.
-pub fn retryable(err: &osprey_ingest::IngestError) -> bool {
+pub fn retryable(err: &crate::IngestError) -> bool {
     err.is_retryable()
         || sources(err)
             .filter_map(|s| s.downcast_ref::<io::Error>())
-            .any(osprey_ingest::error::is_out_of_space)
+            .any(crate::error::is_out_of_space)
 }
 
 /// `err` and then each of its sources.
@@ -338,7 +369,7 @@ mod tests {
     /// retryable: the whole chain, never an empty message.
     #[test]
     fn disk_full_answer_line() {
-        let e = osprey_ingest::IngestError::Storage {
+        let e = crate::IngestError::Storage {
             action: "cannot write",
             path: "data/s/shardId-000000000000/00000000000000000000.seg".into(),
             // ENOSPC, as the kernel reports a full disk.
@@ -357,9 +388,9 @@ mod tests {
             "{said}"
         );
         // A source already in the message is not said twice.
-        let e = osprey_ingest::IngestError::Io(io::Error::other("disk on fire"));
+        let e = crate::IngestError::Io(io::Error::other("disk on fire"));
         assert_eq!(reason(&e), "cannot write output: disk on fire");
-        let e = osprey_ingest::IngestError::InvalidRecord("too big".into());
+        let e = crate::IngestError::InvalidRecord("too big".into());
         assert_eq!(reason(&e), "invalid record: too big");
     }
 

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io::{self, BufRead, Read};
 
-use osprey_ingest::store::PutRecord;
+use crate::store::PutRecord;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// How lines become records.
@@ -172,7 +172,7 @@ pub fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
 /// Most bytes of one CSV record (its raw text) that [`CsvInput`] lets
 /// through: four times the record limit, far more than any record that can
 /// be stored, so memory stays bounded when a quote is never closed.
-pub const MAX_CSV_RECORD_BYTES: usize = 4 * osprey_ingest::store::MAX_DATA_BYTES;
+pub const MAX_CSV_RECORD_BYTES: usize = 4 * crate::store::MAX_DATA_BYTES;
 
 /// Where a CSV parser is within a record, as `csv_core` sees it (double
 /// quotes, `""` an escaped quote, a quote inside an unquoted value taken

@@ -1,0 +1,301 @@
+//! Firehose-style delivery of a stream (`osprey deliver <stream> --to
+//! DIR|URL`) into files (NDJSON, Parquet or Arrow IPC, [`files`]) or to an
+//! HTTP webhook (batches of NDJSON POSTed with retry and backoff,
+//! [`webhook`]).
+//!
+//! Records are buffered until [`DeliverConfig::max_bytes`] of data or
+//! [`DeliverConfig::max_age`] since the oldest one (or, without
+//! [`DeliverConfig::follow`], the end of the stream), then
+//! handed as one batch to the [`Destination`]: one file, or one POST. Each
+//! batch is named by its oldest record's arrival time, shard and sequence
+//! number (`year=2026/month=12/day=01/hour=17/<stream>-<time>-<shard>-<seq>`),
+//! the name its file gets and the name its records get under the errors
+//! folder when they cannot be delivered: a record that cannot be converted
+//! (data that is not JSON, for NDJSON; not a JSON object or not fitting the
+//! inferred columns, for Parquet), or, for a webhook with `--errors-to`, a
+//! batch the endpoint refused for its content. Those go as NDJSON lines with
+//! their shard, sequence number, reason and data. The named consumer's
+//! checkpoint ([`DeliverConfig::consumer`]) moves only once every
+//! record polled is delivered or set aside, so a crash or a failed batch
+//! delivers a batch again rather than losing it.
+
+pub mod files;
+pub mod webhook;
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::de::IgnoredAny;
+
+use crate::IngestError;
+use crate::store::time::format_ms;
+use crate::store::{Record, StartingPosition, Store, StreamReader};
+
+pub use files::{FileFormat, FilesConfig, ToFiles};
+pub use webhook::ToWebhook;
+
+/// An error of any type, boxed: what a format writer returns.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a delivery stops.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliverError {
+    /// Reading the stream or converting its records failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// A folder for a batch's file cannot be made.
+    #[error("cannot create {0:?}")]
+    CreateDir(String, #[source] std::io::Error),
+    /// A batch's file cannot be written.
+    #[error("cannot write {path:?}")]
+    Write {
+        /// The file, as shown.
+        path: String,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
+    /// A record set aside cannot be encoded as a JSON line.
+    #[error("cannot encode record as JSON")]
+    Encode(#[source] serde_json::Error),
+    /// A batch that is neither delivered nor set aside: the message says
+    /// which records, why, and that the checkpoint stays before them.
+    #[error("{0}")]
+    NotDelivered(String),
+}
+
+/// Shorthand for results of delivery.
+pub type Result<T, E = DeliverError> = std::result::Result<T, E>;
+
+/// A batch: records with the shard each came from, in poll order (so in
+/// sequence order within each shard).
+pub type Batch = [(String, Record)];
+
+/// Where batches go.
+pub trait Destination {
+    /// Delivers one non-empty batch, or sets aside what cannot be delivered
+    /// (in the errors folder), adding what it did to `tally`.
+    ///
+    /// # Errors
+    /// Anything that leaves records neither delivered nor set aside; the
+    /// run then stops and the checkpoint stays before the batch.
+    fn deliver(&mut self, batch: &Batch, tally: &mut Tally) -> Result<()>;
+
+    /// The closing line of a run, after `osprey: `.
+    fn summary(&self, tally: &Tally) -> String;
+}
+
+/// What a run delivered.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Records delivered.
+    pub records: u64,
+    /// Files written or POSTs acknowledged.
+    pub batches: u64,
+    /// Records set aside in the errors folder.
+    pub errors: u64,
+    /// Attempts beyond the first (webhooks).
+    pub retries: u64,
+}
+
+/// What a delivery reads and when it hands a batch on.
+#[derive(Debug, Clone)]
+pub struct DeliverConfig {
+    /// The stream delivered.
+    pub stream: String,
+    /// Where shards without a checkpoint start.
+    pub from: StartingPosition,
+    /// The consumer whose checkpoint marks what is delivered.
+    pub consumer: String,
+    /// Go on as records arrive, rather than stop at the end of the stream.
+    pub follow: bool,
+    /// Deliver a batch once this many bytes of data are buffered.
+    pub max_bytes: usize,
+    /// Deliver a batch once its oldest record waited this long.
+    pub max_age: Duration,
+}
+
+/// Delivers `config.stream` of `store` to `destination` until the end of
+/// the stream (or, following, until the process is stopped); returns what
+/// was delivered.
+///
+/// # Errors
+/// [`DeliverError`]: the stream cannot be read, or a batch is neither
+/// delivered nor set aside (the checkpoint then stays before it).
+pub fn run(
+    store: &Store,
+    config: &DeliverConfig,
+    destination: &mut dyn Destination,
+) -> Result<Tally> {
+    let mut reader = StreamReader::new(store, &config.stream, config.from, Some(&config.consumer))?;
+    let mut buffer: Vec<(String, Record)> = Vec::new();
+    let (mut bytes, mut since) = (0, None::<Instant>);
+    let mut tally = Tally::default();
+    let mut deliver = |buffer: &mut Vec<(String, Record)>, tally: &mut Tally| -> Result<()> {
+        destination.deliver(buffer, tally)?;
+        buffer.clear();
+        Ok(())
+    };
+    loop {
+        let batch = reader.poll(store, 1000, 4 << 20)?;
+        let caught_up = batch.is_empty();
+        let mut wrote = false;
+        for (shard, record) in batch {
+            bytes += record.data.len();
+            since.get_or_insert_with(Instant::now);
+            buffer.push((shard, record));
+            if bytes >= config.max_bytes {
+                deliver(&mut buffer, &mut tally)?;
+                (bytes, since) = (0, None);
+                wrote = true;
+            }
+        }
+        let due =
+            since.is_some_and(|t| t.elapsed() >= config.max_age) || (caught_up && !config.follow);
+        if due && !buffer.is_empty() {
+            deliver(&mut buffer, &mut tally)?;
+            (bytes, since) = (0, None);
+            wrote = true;
+        }
+        // The positions are past every record polled: they are a checkpoint
+        // only once all of those are delivered.
+        if wrote && buffer.is_empty() {
+            reader.checkpoint(store)?;
+        }
+        if caught_up {
+            if !config.follow {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(tally)
+}
+
+/// A batch's place in time and its name, from its oldest record:
+/// `year=2026/month=12/day=01/hour=17` and
+/// `<stream>-2026-12-01T17-43-30-250Z-<shard>-<seq>`.
+#[derive(Debug)]
+pub struct BatchName {
+    /// The time prefix, a relative folder path.
+    pub prefix: String,
+    /// The name without extension.
+    pub name: String,
+}
+
+impl BatchName {
+    /// The name of `batch` (non-empty) of `stream`.
+    pub fn of(stream: &str, batch: &Batch) -> Self {
+        let Some((shard, first)) = batch.first() else {
+            return BatchName {
+                prefix: "empty".into(),
+                name: stream.to_owned(),
+            };
+        };
+        let stamp = format_ms(first.timestamp_ms);
+        // 2026-12-01T17:43:30.250Z: the prefix and a name that sorts by time.
+        let part = |r: std::ops::Range<usize>| stamp.get(r).unwrap_or("00").to_owned();
+        let prefix = format!(
+            "year={}/month={}/day={}/hour={}",
+            part(0..4),
+            part(5..7),
+            part(8..10),
+            part(11..13)
+        );
+        let shard_no = shard.rsplit('-').next().unwrap_or(shard);
+        let name = format!(
+            "{stream}-{}-{shard_no}-{}",
+            stamp.replace([':', '.'], "-"),
+            first.seq
+        );
+        BatchName { prefix, name }
+    }
+}
+
+/// The records' data as NDJSON, one line a record; a record whose data is
+/// not one line of JSON goes to `bad` with its index and reason instead.
+pub fn ndjson_lines(batch: &Batch, bad: &mut Vec<(usize, String)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(batch.iter().map(|(_, r)| r.data.len() + 1).sum());
+    for (i, (_, r)) in batch.iter().enumerate() {
+        // serde_json skips strings without checking their UTF-8.
+        if std::str::from_utf8(&r.data).is_err()
+            || serde_json::from_slice::<IgnoredAny>(&r.data).is_err()
+        {
+            bad.push((i, "data is not JSON".into()));
+        } else if r.data.contains(&b'\n') {
+            bad.push((i, "data spans more than one line".into()));
+        } else {
+            out.extend_from_slice(&r.data);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Writes the records of `batch` listed in `bad` (index, reason) to
+/// `errors_dir/<prefix>/<name>.ndjson` as `{"shard","seq","reason","data"}`
+/// lines, in batch order; returns how many.
+pub fn set_aside(
+    errors_dir: &Path,
+    name: &BatchName,
+    batch: &Batch,
+    bad: &mut [(usize, String)],
+) -> Result<u64> {
+    if bad.is_empty() {
+        return Ok(0);
+    }
+    bad.sort_by_key(|(i, _)| *i);
+    let mut out = Vec::new();
+    for (i, reason) in bad.iter() {
+        let Some((shard, r)) = batch.get(*i) else {
+            continue;
+        };
+        let data = String::from_utf8_lossy(&r.data);
+        let line =
+            serde_json::json!({"shard": shard, "seq": r.seq, "reason": reason, "data": data});
+        serde_json::to_writer(&mut out, &line).map_err(DeliverError::Encode)?;
+        out.push(b'\n');
+    }
+    let path = errors_dir
+        .join(&name.prefix)
+        .join(format!("{}.ndjson", name.name));
+    write_whole(&path, |f| Ok(f.write_all(&out)?))?;
+    Ok(bad.len() as u64)
+}
+
+/// Writes `path` aside, fsyncs it and renames it into place, so a reader
+/// (or a crash) never sees half a file.
+///
+/// # Errors
+/// [`DeliverError::CreateDir`] or [`DeliverError::Write`].
+pub fn write_whole(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<(), BoxError>,
+) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| DeliverError::CreateDir(dir.display().to_string(), e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp"));
+    let failed = |source: BoxError| DeliverError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = File::create(&tmp).map_err(|e| failed(e.into()))?;
+    let mut out = BufWriter::new(file);
+    write(&mut out).map_err(failed)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| failed(e.into_error().into()))?;
+    file.sync_all().map_err(|e| failed(e.into()))?;
+    fs::rename(&tmp, path).map_err(|e| failed(e.into()))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| failed(e.into()))?;
+    Ok(())
+}
