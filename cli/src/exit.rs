@@ -10,6 +10,7 @@ use osprey_ingest::IngestError;
 use osprey_ingest::deliver::DeliverError;
 use osprey_ingest::listen::ListenError;
 use osprey_kernels::KernelError;
+use osprey_query::QueryError;
 use osprey_video::VideoError;
 
 /// The exit codes `osprey` documents (see [`HELP`]).
@@ -100,6 +101,16 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
     }
     if err.is::<InputError>() {
         return Some(Exit::Input);
+    }
+    if let Some(e) = err.downcast_ref::<QueryError>() {
+        // The engine's and the outputs' errors are inside, transparent:
+        // their own codes hold.
+        return match e {
+            QueryError::Usage(_) => Some(Exit::Usage),
+            QueryError::Kernel(e) => classify(e),
+            QueryError::Output(e) => classify(e),
+            _ => Some(Exit::Failure),
+        };
     }
     if let Some(e) = err.downcast_ref::<KernelError>() {
         return Some(match e {
@@ -220,6 +231,15 @@ mod tests {
             Exit::Failure
         );
         assert_eq!(exit_of(IngestError::BrokenPipe), Exit::Success);
+        assert_eq!(exit_of(QueryError::usage("bad query")), Exit::Usage);
+        assert_eq!(
+            exit_of(QueryError::Kernel(KernelError::NoAdapter)),
+            Exit::Device
+        );
+        assert_eq!(
+            exit_of(QueryError::Output(IngestError::BrokenPipe)),
+            Exit::Success
+        );
         assert_eq!(
             exit_of(DeliverError::Ingest(IngestError::NoSuchStream {
                 stream: "s".into()

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
+pub use osprey_ingest::chunk::Origin;
 use osprey_ingest::chunk::{RawRecord, RecordFormat};
 use osprey_ingest::store::MAX_DATA_BYTES;
 use osprey_ingest::store::record::too_large;
@@ -91,27 +92,6 @@ pub fn stream_name(name: &str, what: &str) -> Result<String> {
         .into());
     }
     Ok(name.to_owned())
-}
-
-/// Where a record came from, for the error output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// Its 1-based line (NDJSON) or record (CSV) number in a file or stdin.
-    Line(u64),
-    /// A line of a TCP connection.
-    Tcp {
-        /// The connection's peer.
-        peer: SocketAddr,
-        /// The 1-based line number within the connection.
-        line: u64,
-    },
-    /// A record of a stream.
-    Stream {
-        /// Its shard.
-        shard: String,
-        /// Its sequence number.
-        seq: u64,
-    },
 }
 
 /// The origins of the records the chunker holds, by the chunker's line

@@ -1,12 +1,12 @@
 //! `osprey aggregate`: window aggregation over telemetry records, from flags
 //! or a streaming SQL query.
 //!
-//! The arguments become a [`plan::Plan`] first ([`sql`] parses queries);
-//! records are read as Arrow batches (the chunker for NDJSON and CSV, on a
-//! reader thread so slow streams flush by latency; the Parquet reader for
-//! Parquet files), converted to the engine's columns ([`columns`]), and
-//! aggregated by `osprey_kernels::window::Engine` on the GPU or the CPU.
-//! Windows are written as the watermark closes them ([`output`]); late and
+//! The arguments become an `osprey_query::Query` first (its plan from the
+//! flags or from SQL); records are read as Arrow batches (the chunker for
+//! NDJSON and CSV, on a reader thread so slow streams flush by latency; the
+//! Parquet reader for Parquet files) and pushed into the query, which runs
+//! them on the window engine on the GPU or the CPU. Windows are written as
+//! the watermark closes them (to the outputs [`output`] opens); late and
 //! refused records go to the error output with their reason and the record
 //! as it came in, so they can be replayed; a run that refused records ends
 //! with [`RecordsRefused`] (exit code 5) once every other record is done.
@@ -24,7 +24,7 @@
 //! are (NDJSON is flushed as windows close).
 //!
 //! With `--consumer`, a stream's checkpoint moves only past records whose
-//! windows have all been written ([`checkpoint`]), and to the end once the
+//! windows have all been written (`osprey_query::checkpoint`), and to the end once the
 //! run ends, so a restarted run re-reads the records of the windows that
 //! were still open and writes them whole: no record is lost. A restarted run
 //! starts with a fresh watermark, so records it re-reads that were late the
@@ -33,13 +33,9 @@
 //! re-reads everything since its last completed run: at least once.
 
 pub mod args;
-pub mod checkpoint;
-pub mod columns;
 pub mod input;
 pub mod output;
-pub mod plan;
 mod prepare;
-pub mod sql;
 mod stream_source;
 mod trace;
 
@@ -51,19 +47,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow};
 use arrow::record_batch::RecordBatch;
 use osprey_ingest::chunk::{ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet};
-use osprey_kernels::window::acc::AggValue;
-use osprey_kernels::window::keys::KeyValue;
-use osprey_kernels::window::{Batch, Engine, WindowResult};
+use osprey_query::{Outputs, Progress, Query, Shown};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
-use self::checkpoint::Progress;
-use self::columns::{Converter, row_json};
 use self::input::{
     Input, Listener, Origin, Origins, Rejected, TcpLine, TextItem, listen, spawn_text,
 };
-use self::output::{Cell, CellRef, Destination, ErrorSink, ResultSink, Shown, StreamTarget};
-use self::plan::{Expr, OutputColumn, Plan, Scalar};
-use self::prepare::{Slot, check_flags, duration_flag, input_format, prepare, usage};
+use self::output::{Destination, StreamTarget, open_errors};
+use self::prepare::{check_flags, duration_flag, input_format, prepare, usage};
 use self::stream_source::StreamSource;
 use self::trace::Trace;
 use crate::exit::InputError;
@@ -90,15 +81,8 @@ pub struct RecordsRefused {
 
 /// Everything one run needs, checked.
 struct Run {
-    plan: Plan,
-    slots: Vec<Slot>,
-    names: Vec<String>,
-    engine: Engine,
-    converter: Converter,
-    sink: ResultSink,
-    errors: ErrorSink,
-    rows: u64,
-    windows: u64,
+    query: Query,
+    out: Outputs,
     /// With a consumer and NDJSON output: which stream positions are safe to checkpoint.
     progress: Option<Progress>,
     /// When checkpoints are kept per record: what became of the rows pushed.
@@ -106,130 +90,14 @@ struct Run {
 }
 
 impl Run {
-    /// Writes the rows of the windows that closed, those HAVING keeps.
-    /// Without HAVING, each row goes to the output straight from the
-    /// window's state and the key dictionaries, without building a row.
-    fn emit(&mut self, closed: Vec<WindowResult>) -> Result<()> {
-        let mut values: Vec<AggValue> = Vec::with_capacity(self.slots.len());
-        for w in closed {
-            values.clear();
-            values.extend(self.slots.iter().map(|s| w.acc.finish(s.func, s.column)));
-            let Some(having) = &self.plan.having else {
-                let dicts = &self.converter.dicts;
-                // Key `i` of the group: its id is the group with one key,
-                // else the tuple's `i`th.
-                let ids = match dicts.len() {
-                    0 | 1 => None,
-                    _ => Some(self.converter.groups.ids(w.group).unwrap_or(&[])),
-                };
-                let key = |i: usize| {
-                    let id = match ids {
-                        None => Some(w.group),
-                        Some(ids) => ids.get(i).copied(),
-                    };
-                    id.and_then(|id| dicts.get(i)?.value(id))
-                        .unwrap_or(&KeyValue::Null)
-                };
-                let outputs = &self.plan.outputs;
-                self.windows += 1;
-                self.sink.write_with(outputs.len(), |c| match &outputs[c] {
-                    OutputColumn::WindowStart(_) => CellRef::Time(w.start),
-                    OutputColumn::WindowEnd(_) => CellRef::Time(w.end),
-                    OutputColumn::Key(i, _) => CellRef::Key(key(*i)),
-                    OutputColumn::Agg(i, _) => CellRef::Agg(values[*i]),
-                })?;
-                continue;
-            };
-            let keys = self.converter.key_values(w.group);
-            let mut row = Vec::with_capacity(self.plan.outputs.len());
-            for out in &self.plan.outputs {
-                row.push(match out {
-                    OutputColumn::WindowStart(_) => Cell::Time(w.start),
-                    OutputColumn::WindowEnd(_) => Cell::Time(w.end),
-                    OutputColumn::Key(i, _) => {
-                        Cell::Key(keys.get(*i).cloned().unwrap_or(KeyValue::Null))
-                    }
-                    OutputColumn::Agg(i, _) => Cell::Agg(values[*i]),
-                });
-            }
-            let to_scalar = |c: &Cell| match c {
-                Cell::Time(t) => Scalar::Number(*t as f64),
-                Cell::Key(k) => match output::key_json(k) {
-                    serde_json::Value::String(s) => Scalar::Text(s),
-                    serde_json::Value::Number(n) => Scalar::Number(n.as_f64().unwrap_or(f64::NAN)),
-                    serde_json::Value::Bool(b) => Scalar::Bool(b),
-                    _ => Scalar::Null,
-                },
-                Cell::Agg(AggValue::Int(i)) => Scalar::Number(*i as f64),
-                Cell::Agg(AggValue::Float(f)) => Scalar::Number(*f),
-                Cell::Agg(AggValue::Null) => Scalar::Null,
-            };
-            let lookup = |e: &Expr| match e {
-                Expr::Agg(i) => to_scalar(&Cell::Agg(values[*i])),
-                Expr::Column(n) => self
-                    .names
-                    .iter()
-                    .position(|m| m == n)
-                    .map_or(Scalar::Null, |p| to_scalar(&row[p])),
-                _ => Scalar::Null,
-            };
-            if having.eval(&lookup) != Scalar::Bool(true) {
-                continue;
-            }
-            self.windows += 1;
-            self.sink.write(row)?;
-        }
-        Ok(())
-    }
-
     /// Aggregates one batch; `raws` holds the text of each of its rows as
     /// it came in (empty for Parquet), for the error output.
     fn process(&mut self, batch: RecordBatch, raws: &[String]) -> Result<()> {
         if let Some(trace) = &mut self.trace {
-            trace.rows(&batch, &self.plan.time_field, &self.plan.keys);
+            let plan = self.query.plan();
+            trace.rows(&batch, &plan.time_field, &plan.keys);
         }
-        let given = batch.clone();
-        let conv = self.converter.convert(batch)?;
-        for (row, reason) in &conv.refused {
-            match raws.get(*row) {
-                Some(raw) => self.errors.refused(None, reason, Shown::Text(raw))?,
-                None => {
-                    let value = row_json(&given, *row);
-                    self.errors.refused(None, reason, Shown::Value(&value))?;
-                }
-            }
-        }
-        let n = conv.ts.len();
-        self.rows += n as u64;
-        if n == 0 {
-            return self.errors.flush();
-        }
-        let values: Vec<&[f64]> = conv.values.iter().map(|a| a.values().as_ref()).collect();
-        let batch = Batch {
-            ts: &conv.ts,
-            groups: &conv.groups,
-            values,
-            valid: conv.valid.iter().map(|v| v.as_deref()).collect(),
-            hashes: conv.hashes.iter().map(Vec::as_slice).collect(),
-            hash_valid: conv.hash_valid.iter().map(|v| v.as_deref()).collect(),
-        };
-        let pushed = self.engine.push(&batch)?;
-        if !pushed.late.is_empty() {
-            let wm = self.engine.watermark();
-            for &row in &pushed.late {
-                let row = conv.rows.get(row).copied().unwrap_or(row);
-                match raws.get(row) {
-                    Some(raw) => self.errors.late(Shown::Text(raw), wm)?,
-                    None => {
-                        let value = row_json(&given, row);
-                        self.errors.late(Shown::Value(&value), wm)?;
-                    }
-                }
-            }
-        }
-        self.emit(pushed.closed)?;
-        self.sink.flush()?;
-        self.errors.flush()?;
+        self.query.push(batch, raws, &mut self.out)?;
         Ok(())
     }
 
@@ -240,12 +108,13 @@ impl Run {
                 trace.bad.push(bad.line);
             }
             let origin = origins.take(bad.line);
-            self.errors
+            self.out
+                .errors
                 .refused(Some(&origin), &bad.reason, Shown::Text(&bad.raw))?;
         }
         if !bad.is_empty() {
             // A live input's refusals show as they happen.
-            self.errors.flush()?;
+            self.out.errors.flush()?;
         }
         Ok(())
     }
@@ -362,8 +231,10 @@ fn read_text<T>(
                     head: &rejected.head,
                     bytes: rejected.bytes,
                 };
-                run.errors.refused(Some(&origin), &rejected.reason, shown)?;
-                run.errors.flush()?;
+                run.out
+                    .errors
+                    .refused(Some(&origin), &rejected.reason, shown)?;
+                run.out.errors.flush()?;
             }
             Some(Ok(Incoming::Record(record, origin))) => {
                 last = Instant::now();
@@ -423,27 +294,27 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Input::Tcp(addr) => Some(listen(addr)?),
         _ => None,
     };
-    let key_fields = prepared.plan.partition_fields();
+    let key_fields = prepared.query.plan().partition_fields();
     let target = StreamTarget {
         data_dir: &args.data.data_dir,
         partition_key: &args.input,
         key_fields: &key_fields,
     };
-    let sink = output::open(&dest, args.output_format, &prepared.names, target)?;
-    let errors = ErrorSink::open(&args.errors)?;
+    let rows = output::open(&dest, args.output_format, prepared.query.names(), target)?;
+    let errors = open_errors(&args.errors)?;
     // Parquet and Arrow files are written at the end: only then are their
     // windows written, and only then may a consumer checkpoint.
     let progress = source
         .as_ref()
         .filter(|s| s.consumer.is_some() && out_format == OutputFormat::Ndjson)
-        .map(|s| Progress::new(prepared.plan.window, s.reader.positions().clone()));
+        .map(|s| Progress::new(prepared.query.plan().window, s.reader.positions().clone()));
     let trace = progress.as_ref().map(|p| Trace {
         with_keys: p.needs_keys(),
         ..Trace::default()
     });
     let chunk_config = ChunkConfig {
         schema: prepared.schema,
-        time_field: Some(prepared.plan.time_field.clone()),
+        time_field: Some(prepared.query.plan().time_field.clone()),
         time_format: prepared.time_format,
         max_rows: args.batch_rows,
         max_latency: prepared.max_latency,
@@ -452,19 +323,12 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         keep_raw: true,
     };
     let mut run = Run {
-        plan: prepared.plan,
-        slots: prepared.slots,
-        names: prepared.names,
-        engine: prepared.engine,
-        converter: prepared.converter,
-        sink,
-        errors,
-        rows: 0,
-        windows: 0,
+        query: prepared.query,
+        out: Outputs { rows, errors },
         progress,
         trace,
     };
-    let label = run.engine.backend_label();
+    let label = run.query.backend_label();
 
     match (&input, format) {
         (Input::Stream(_), _) => {
@@ -525,15 +389,12 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
             read_text(&mut run, chunker, &rx, item, None, &args.input)?;
         }
     }
-    let rest = run.engine.finish();
-    run.emit(rest)?;
-    let Run {
-        rows,
-        windows,
-        sink,
+    run.query.finish(&mut run.out)?;
+    let (rows, windows) = (run.query.rows(), run.query.windows());
+    let Outputs {
+        rows: sink,
         mut errors,
-        ..
-    } = run;
+    } = run.out;
     errors.flush()?;
     sink.finish().context("cannot finish the output")?;
     // Every window is written now: the whole read is done.

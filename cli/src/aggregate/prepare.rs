@@ -1,30 +1,20 @@
 //! The checked form of `osprey aggregate`'s arguments: the plan (from
-//! flags or SQL), the engine's columns and aggregates, the engine itself,
-//! and the combinations of input, output and streaming flags refused before
-//! any work is done.
+//! flags or SQL) and the query on its engine (`osprey_query`), and the
+//! combinations of input, output and streaming flags refused before any
+//! work is done.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use osprey_ingest::chunk::{RecordSchema, TimeFormat};
-use osprey_kernels::window::{AggFunc, Engine, EngineConfig, open_aggregator, parse_duration};
+use osprey_kernels::window::{open_aggregator, parse_duration};
+use osprey_query::{Plan, Query, QueryOptions, sql};
 
 use super::args::{AggregateArgs, InputFormat, OutputFormat};
-use super::columns::{ColumnPlan, Converter};
 use super::input::Input;
 use super::output::Destination;
-use super::plan::Plan;
-use super::sql;
 use crate::exit::UsageError;
-
-/// Where each aggregate reads its input in the engine.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Slot {
-    pub(super) func: AggFunc,
-    /// Value column, or hashed column for `approx_count_distinct`.
-    pub(super) column: usize,
-}
 
 pub(super) fn usage(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!(UsageError(e.to_string()))
@@ -40,17 +30,13 @@ pub(super) fn lateness(s: &str) -> Result<i64> {
 
 /// What the arguments make before any input or output is opened.
 pub(super) struct Prepared {
-    pub(super) plan: Plan,
-    pub(super) slots: Vec<Slot>,
-    pub(super) names: Vec<String>,
-    pub(super) engine: Engine,
-    pub(super) converter: Converter,
+    pub(super) query: Query,
     pub(super) schema: Option<RecordSchema>,
     pub(super) time_format: TimeFormat,
     pub(super) max_latency: Option<Duration>,
 }
 
-/// Checks the arguments and makes the plan, the engine and the converter.
+/// Checks the arguments and makes the plan and the query on its engine.
 pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     let plan = match &args.sql {
         Some(query) => sql::parse(query)?,
@@ -78,82 +64,15 @@ pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     if args.batch_rows == 0 {
         return Err(usage("--batch-rows must be at least 1"));
     }
-
-    // Value columns, percentile columns first; hashed columns apart.
-    let mut values: Vec<String> = Vec::new();
-    let mut hashed: Vec<String> = Vec::new();
-    let pct_cols: Vec<&String> = plan
-        .aggs
-        .iter()
-        .filter(|a| matches!(a.func, AggFunc::Percentile(_)))
-        .filter_map(|a| a.column.as_ref())
-        .collect();
-    for c in pct_cols {
-        if !values.contains(c) {
-            values.push(c.clone());
-        }
-    }
-    let pct_columns = values.len() as u32;
-    let mut slots = Vec::new();
-    for a in &plan.aggs {
-        let slot = match (&a.func, &a.column) {
-            (AggFunc::CountStar, _) | (_, None) => Slot {
-                func: AggFunc::CountStar,
-                column: 0,
-            },
-            (AggFunc::ApproxDistinct, Some(c)) => {
-                if !hashed.contains(c) {
-                    hashed.push(c.clone());
-                }
-                Slot {
-                    func: a.func,
-                    column: hashed.iter().position(|h| h == c).unwrap_or(0),
-                }
-            }
-            (_, Some(c)) => {
-                if !values.contains(c) {
-                    values.push(c.clone());
-                }
-                Slot {
-                    func: a.func,
-                    column: values.iter().position(|v| v == c).unwrap_or(0),
-                }
-            }
-        };
-        slots.push(slot);
-    }
-    let first_last = plan
-        .aggs
-        .iter()
-        .any(|a| matches!(a.func, AggFunc::First | AggFunc::Last));
-
     let backend = open_aggregator(args.backend.into())?;
     tracing::debug!(backend = %backend.label(), "Aggregating.");
-    let config = EngineConfig {
-        window: plan.window,
+    let options = QueryOptions {
         lateness,
-        columns: values.len(),
-        hashed: hashed.len(),
-        pct_columns,
-        first_last,
-        batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
-    };
-    let engine = Engine::new(config, backend).map_err(usage)?;
-    let names: Vec<String> = plan.outputs.iter().map(|o| o.name().to_owned()).collect();
-    let converter = Converter::new(ColumnPlan {
-        time: plan.time_field.clone(),
-        keys: plan.keys.clone(),
-        values,
-        hashed,
-        filter: plan.filter.clone(),
         time_format: time_format.clone(),
-    });
+    };
+    let query = Query::new(plan, options, backend)?;
     Ok(Prepared {
-        plan,
-        slots,
-        names,
-        engine,
-        converter,
+        query,
         schema,
         time_format,
         max_latency,

@@ -11,9 +11,9 @@ use osprey_ingest::store::{Checkpoint, Store, StreamReader};
 
 use super::Run;
 use super::args::AggregateArgs;
-use super::checkpoint::{Progress, RowTime};
 use super::input::{Origin, Origins};
 use super::trace::Trace;
+use osprey_query::{Progress, RowTime};
 
 /// How long a caught-up `--follow` waits before looking for new records.
 pub(super) const STREAM_POLL: Duration = Duration::from_millis(20);
@@ -67,7 +67,7 @@ impl StreamSource {
     ) -> Result<()> {
         let mut origins = Origins::default();
         let mut last = Instant::now();
-        let max = run.engine.batch_rows().max(1024);
+        let max = run.query.batch_rows().max(1024);
         loop {
             let batch = self.reader.poll(&self.store, max, STREAM_READ_BYTES)?;
             if batch.is_empty() {
@@ -99,11 +99,11 @@ impl StreamSource {
                         let bytes = e.as_bytes();
                         let head = &bytes[..bytes.len().min(super::input::HEAD_BYTES)];
                         let head = String::from_utf8_lossy(head);
-                        let shown = super::output::Shown::Head {
+                        let shown = osprey_query::Shown::Head {
                             head: &head,
                             bytes: bytes.len(),
                         };
-                        run.errors.refused(
+                        run.out.errors.refused(
                             Some(&origin),
                             "record data is not UTF-8 text",
                             shown,
@@ -112,7 +112,7 @@ impl StreamSource {
                 }
             }
             run.drain(&mut chunker, &mut origins)?;
-            run.errors.flush()?;
+            run.out.errors.flush()?;
             if let Some(progress) = &mut run.progress {
                 for shard in self.reader.positions().keys() {
                     if !progress.knows(shard) {
@@ -123,7 +123,7 @@ impl StreamSource {
                 }
                 let trace = run.trace.as_mut().map(Trace::take).unwrap_or_default();
                 note_records(progress, &pushed, trace);
-                if let Some(safe) = progress.safe(run.engine.watermark()) {
+                if let Some(safe) = progress.safe(run.query.watermark()) {
                     self.save(&safe)?;
                 }
             }

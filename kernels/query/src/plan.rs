@@ -1,10 +1,9 @@
-//! What one `osprey aggregate` run computes, however it was asked for (flags
-//! or SQL): the windows, the keys, the aggregates and the result columns, and
+//! What one query computes, however it was asked for (flags or SQL): the windows, the keys, the aggregates and the result columns, and
 //! the WHERE and HAVING filters as small expressions.
 
 use osprey_kernels::window::{AggFunc, WindowSpec};
 
-use crate::exit::UsageError;
+use crate::error::QueryError;
 
 /// One aggregate the engine computes.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +12,17 @@ pub struct AggItem {
     pub func: AggFunc,
     /// Its column (`None` for `count(*)`).
     pub column: Option<String>,
+}
+
+impl AggItem {
+    /// Its result column's name when it is not renamed: `count` for
+    /// `count(*)`, else the function and the column (dots as `_`), `avg_temp`.
+    pub fn default_name(&self) -> String {
+        match &self.column {
+            None => self.func.name(),
+            Some(c) => format!("{}_{}", self.func.name(), c.replace('.', "_")),
+        }
+    }
 }
 
 /// One result column.
@@ -229,6 +239,11 @@ impl Plan {
             .collect()
     }
 
+    /// The result columns' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.outputs.iter().map(|o| o.name().to_owned()).collect()
+    }
+
     /// Adds an aggregate (or finds the same one) and returns its index.
     pub fn add_agg(&mut self, item: AggItem) -> usize {
         if let Some(i) = self.aggs.iter().position(|a| *a == item) {
@@ -241,14 +256,14 @@ impl Plan {
     /// The plan of `--window`, `--group-by` and `--agg`.
     ///
     /// # Errors
-    /// [`UsageError`] naming what cannot be used.
+    /// [`QueryError::Usage`] naming what cannot be used.
     pub fn from_flags(
         time_field: &str,
         window: &str,
         group_by: Option<&str>,
         aggs: &str,
-    ) -> Result<Self, UsageError> {
-        let window = WindowSpec::parse(window).map_err(|e| UsageError(e.to_string()))?;
+    ) -> Result<Self, QueryError> {
+        let window = WindowSpec::parse(window).map_err(QueryError::usage)?;
         let keys: Vec<String> = group_by
             .unwrap_or("")
             .split(',')
@@ -273,7 +288,7 @@ impl Plan {
         }
         let items = split_top_level(aggs);
         if items.is_empty() {
-            return Err(UsageError("--agg lists no aggregate".into()));
+            return Err(QueryError::Usage("--agg lists no aggregate".into()));
         }
         for item in items {
             let (call, alias) = match item.to_ascii_lowercase().rfind(" as ") {
@@ -283,32 +298,32 @@ impl Plan {
             let (name, args) = call
                 .split_once('(')
                 .and_then(|(n, rest)| rest.strip_suffix(')').map(|a| (n.trim(), a)))
-                .ok_or_else(|| UsageError(format!("aggregate {call:?} is not name(column)")))?;
+                .ok_or_else(|| {
+                    QueryError::Usage(format!("aggregate {call:?} is not name(column)"))
+                })?;
             let args: Vec<&str> = args.split(',').map(str::trim).collect();
-            let param = match args.get(1) {
-                Some(p) => Some(
-                    p.parse::<f64>()
-                        .map_err(|_| UsageError(format!("{call:?}: {p:?} is not a number")))?,
-                ),
-                None => None,
-            };
+            let param =
+                match args.get(1) {
+                    Some(p) => Some(p.parse::<f64>().map_err(|_| {
+                        QueryError::Usage(format!("{call:?}: {p:?} is not a number"))
+                    })?),
+                    None => None,
+                };
             let column = args.first().copied().unwrap_or("");
-            let mut func = AggFunc::parse(name, param).map_err(|e| UsageError(e.to_string()))?;
+            let mut func = AggFunc::parse(name, param).map_err(QueryError::usage)?;
             let column = match (column, func) {
                 ("*", AggFunc::Count) => {
                     func = AggFunc::CountStar;
                     None
                 }
                 ("*", _) | ("", _) => {
-                    return Err(UsageError(format!("{call:?} needs a column")));
+                    return Err(QueryError::Usage(format!("{call:?} needs a column")));
                 }
                 (c, _) => Some(c.to_owned()),
             };
-            let default_name = match &column {
-                None => func.name(),
-                Some(c) => format!("{}_{}", func.name(), c.replace('.', "_")),
-            };
-            let index = plan.add_agg(AggItem { func, column });
+            let item = AggItem { func, column };
+            let default_name = item.default_name();
+            let index = plan.add_agg(item);
             plan.outputs
                 .push(OutputColumn::Agg(index, alias.unwrap_or(default_name)));
         }
@@ -317,10 +332,10 @@ impl Plan {
     }
 
     /// Result column names must be unique.
-    pub fn check_names(&self) -> Result<(), UsageError> {
+    pub fn check_names(&self) -> Result<(), QueryError> {
         for (i, o) in self.outputs.iter().enumerate() {
             if self.outputs[..i].iter().any(|p| p.name() == o.name()) {
-                return Err(UsageError(format!(
+                return Err(QueryError::Usage(format!(
                     "two result columns are named {:?}; rename one with AS",
                     o.name()
                 )));
@@ -384,7 +399,11 @@ mod tests {
 
     #[test]
     fn bad_flags_say_what_is_wrong() {
-        let err = |w: &str, a: &str| Plan::from_flags("ts", w, None, a).err().map(|e| e.0);
+        let err = |w: &str, a: &str| {
+            Plan::from_flags("ts", w, None, a)
+                .err()
+                .map(|e| e.to_string())
+        };
         assert!(err("tumbling:1m", "median(x)").is_some_and(|e| e.contains("unknown aggregate")));
         assert!(err("tumbling:1m", "avg").is_some_and(|e| e.contains("name(column)")));
         assert!(err("tumbling:1m", "sum(*)").is_some_and(|e| e.contains("needs a column")));

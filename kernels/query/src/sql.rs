@@ -16,7 +16,6 @@
 //! ORDER BY, LIMIT, DISTINCT, subqueries, window functions, expressions over
 //! aggregates in SELECT) is refused with an error that names it.
 
-use anyhow::{Result, anyhow};
 use osprey_kernels::window::{AggFunc, WindowSpec};
 use sqlparser::ast::{
     self, BinaryOperator, DateTimeField, Expr as SqlExpr, FunctionArg, FunctionArgExpr,
@@ -25,15 +24,15 @@ use sqlparser::ast::{
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
-use super::plan::{AggItem, BinOp, Expr, OutputColumn, Plan};
-use crate::exit::UsageError;
+use crate::error::{QueryError, Result};
+use crate::plan::{AggItem, BinOp, Expr, OutputColumn, Plan};
 
-fn unsupported(what: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!(UsageError(format!("unsupported in osprey's SQL: {what}")))
+fn unsupported(what: impl std::fmt::Display) -> QueryError {
+    QueryError::Usage(format!("unsupported in osprey's SQL: {what}"))
 }
 
-fn bad(what: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!(UsageError(format!("invalid query: {what}")))
+fn bad(what: impl std::fmt::Display) -> QueryError {
+    QueryError::Usage(format!("invalid query: {what}"))
 }
 
 fn function_name(f: &ast::Function) -> String {
@@ -388,7 +387,7 @@ fn expr(e: &SqlExpr, plan: &mut Plan, having: bool) -> Result<Expr> {
 /// Parses a query into a plan.
 ///
 /// # Errors
-/// [`UsageError`]: a syntax error, or the construct osprey does not support.
+/// [`QueryError::Usage`]: a syntax error, or the construct osprey does not support.
 pub fn parse(query: &str) -> Result<Plan> {
     let statements =
         Parser::parse_sql(&GenericDialect {}, query).map_err(|e| bad(e.to_string()))?;
@@ -503,10 +502,7 @@ pub fn parse(query: &str) -> Result<Plan> {
                         OutputColumn::WindowEnd(label)
                     }
                 } else if let Some(item) = aggregate_of(f)? {
-                    let default = match &item.column {
-                        None => item.func.name(),
-                        Some(c) => format!("{}_{}", item.func.name(), c.replace('.', "_")),
-                    };
+                    let default = item.default_name();
                     let i = plan.add_agg(item);
                     OutputColumn::Agg(i, alias.unwrap_or(default))
                 } else {

@@ -13,7 +13,6 @@
 
 use std::hash::Hasher as _;
 
-use anyhow::{Context as _, Result, anyhow};
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
@@ -22,8 +21,9 @@ use osprey_ingest::chunk::time::RawTime;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_kernels::window::{GroupIndex, KeyDictionary};
 
-use super::plan::{BinOp, Expr, Scalar};
-use crate::exit::UsageError;
+use crate::cells::rfc3339;
+use crate::error::{QueryError, Result};
+use crate::plan::{BinOp, Expr, Scalar};
 
 /// Which columns of the input the engine reads.
 #[derive(Debug, Clone)]
@@ -83,10 +83,10 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        anyhow!(UsageError(format!(
+        QueryError::Usage(format!(
             "the input has no field {name:?} (fields: {})",
             known.join(", ")
-        )))
+        ))
     })
 }
 
@@ -144,7 +144,7 @@ pub fn row_json(batch: &RecordBatch, row: usize) -> serde_json::Value {
                     } else {
                         v.saturating_mul(per)
                     };
-                    serde_json::Value::String(super::output::rfc3339(us))
+                    serde_json::Value::String(rfc3339(us))
                 }
                 Err(_) => serde_json::Value::Null,
             }
@@ -207,7 +207,7 @@ fn op_sql(op: BinOp) -> &'static str {
 /// not, or a number compared with a text column, is an error.
 ///
 /// # Errors
-/// [`UsageError`] naming the comparison.
+/// [`QueryError::Usage`] naming the comparison.
 fn bind(expr: &Expr, batch: &RecordBatch) -> Result<Expr> {
     Ok(match expr {
         Expr::Binary(a, op, b)
@@ -226,10 +226,10 @@ fn bind(expr: &Expr, batch: &RecordBatch) -> Result<Expr> {
                 return Ok(Expr::Binary(Box::new(a), *op, Box::new(b)));
             };
             let fail = |what: &str, lit: &str| {
-                anyhow!(UsageError(format!(
+                QueryError::Usage(format!(
                     "WHERE {column} {} {lit}: cannot compare {column}, {what}, with {lit}",
                     op_sql(*op)
-                )))
+                ))
             };
             let bound = match (kind_of(array.data_type()), literal) {
                 (Kind::Number, Expr::Text(t)) => match t.trim().parse::<f64>() {
@@ -332,7 +332,10 @@ impl Converter {
             })
             .collect();
         let kept = (0..mask.len()).filter(|&i| mask.value(i)).collect();
-        let batch = filter_record_batch(&batch, &mask).context("cannot apply WHERE")?;
+        let batch = filter_record_batch(&batch, &mask).map_err(|source| QueryError::ArrowStep {
+            what: "cannot apply WHERE",
+            source,
+        })?;
         Ok((batch, Some(kept)))
     }
 
@@ -495,9 +498,9 @@ impl Converter {
                 }
             }
             other => {
-                return Err(anyhow!(UsageError(format!(
+                return Err(QueryError::Usage(format!(
                     "cannot group by a field of type {other}"
-                ))));
+                )));
             }
         }
         Ok(ids)
@@ -555,7 +558,7 @@ impl Converter {
     /// Converts one batch.
     ///
     /// # Errors
-    /// A [`UsageError`] when a named field is missing or has a type that
+    /// A [`QueryError::Usage`] when a named field is missing or has a type that
     /// cannot be used.
     pub fn convert(&mut self, batch: RecordBatch) -> Result<Converted> {
         let given = batch.num_rows();
@@ -605,17 +608,15 @@ impl Converter {
         let mut valid = Vec::new();
         for name in &self.plan.values {
             let col = column(&batch, name)?;
-            let f = cast(col, &DataType::Float64).map_err(|_| {
-                anyhow!(UsageError(format!(
+            let not_numeric = || {
+                QueryError::Usage(format!(
                     "cannot aggregate {name:?}: a field of type {} is not numeric",
                     col.data_type()
-                )))
-            })?;
+                ))
+            };
+            let f = cast(col, &DataType::Float64).map_err(|_| not_numeric())?;
             if !(col.data_type().is_numeric() || matches!(col.data_type(), DataType::Boolean)) {
-                return Err(anyhow!(UsageError(format!(
-                    "cannot aggregate {name:?}: a field of type {} is not numeric",
-                    col.data_type()
-                ))));
+                return Err(not_numeric());
             }
             valid.push(bitmap(f.as_ref()));
             values.push(f.as_primitive::<Float64Type>().clone());

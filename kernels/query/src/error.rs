@@ -1,0 +1,57 @@
+//! The one error type of `osprey-query`.
+//!
+//! A query that cannot be run as asked (a syntax error, a construct osprey
+//! does not support, a field the input lacks) is [`QueryError::Usage`]; the
+//! window engine's, the store's and Arrow's errors keep their own type
+//! inside, so a caller maps each to its exit code (the binary's `exit.rs`).
+
+use osprey_ingest::IngestError;
+use osprey_kernels::KernelError;
+
+/// Everything that can go wrong planning or running a query.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The query, a flag of it, or the input's columns make no sense for it:
+    /// a syntax error, an unsupported construct, a missing or unusable field.
+    #[error("{0}")]
+    Usage(String),
+    /// The window engine failed (a device error among them).
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The result or error output could not be written, or a stream refused
+    /// a row ([`IngestError::BrokenPipe`] when its reader went away).
+    #[error(transparent)]
+    Output(#[from] IngestError),
+    /// Arrow could not convert or filter a batch.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A step on Arrow data failed; `what` names the step.
+    #[error("{what}")]
+    ArrowStep {
+        /// The step, as a message: `cannot apply WHERE`.
+        what: &'static str,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// A Parquet or Arrow IPC result file could not be written.
+    #[error("{what}")]
+    ResultFile {
+        /// The step, as a message: `cannot write parquet`.
+        what: &'static str,
+        /// The writer's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl QueryError {
+    /// A [`QueryError::Usage`] with `message`.
+    pub fn usage(message: impl std::fmt::Display) -> Self {
+        QueryError::Usage(message.to_string())
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = QueryError> = std::result::Result<T, E>;

@@ -1,0 +1,339 @@
+//! A query being run: a [`Plan`] over the window engine. Batches go in
+//! ([`Query::push`]) and the rows of the windows the watermark closes come
+//! out into a [`ResultSink`], the late and refused rows into an
+//! [`ErrorSink`]; [`Query::finish`] closes every window still open.
+//!
+//! The engine's inputs are made from the plan here: the value columns (the
+//! percentile columns first), the hashed columns of
+//! `approx_count_distinct`, and where each aggregate reads ([`Slot`]).
+
+use arrow::record_batch::RecordBatch;
+use osprey_ingest::chunk::TimeFormat;
+use osprey_kernels::window::acc::AggValue;
+use osprey_kernels::window::keys::KeyValue;
+use osprey_kernels::window::{AggFunc, Aggregator, Batch, Engine, EngineConfig, WindowResult};
+
+use crate::cells::{Cell, CellRef, cell_scalar};
+use crate::columns::{ColumnPlan, Converter, row_json};
+use crate::error::{QueryError, Result};
+use crate::plan::{Expr, OutputColumn, Plan, Scalar};
+use crate::rejects::{ErrorSink, Shown};
+use crate::rows::ResultSink;
+
+/// Where one aggregate reads its input in the engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slot {
+    /// The function the engine finishes.
+    pub func: AggFunc,
+    /// Value column, or hashed column for `approx_count_distinct`.
+    pub column: usize,
+}
+
+/// How a query runs, beyond its plan.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// How long after the largest event time seen a row may still arrive (µs).
+    pub lateness: i64,
+    /// How string or numeric event times are read.
+    pub time_format: TimeFormat,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        QueryOptions {
+            lateness: 0,
+            time_format: TimeFormat::Auto,
+        }
+    }
+}
+
+/// Where result rows and late or refused rows go.
+#[derive(Debug)]
+pub struct Outputs {
+    /// Result rows.
+    pub rows: ResultSink,
+    /// Late and refused rows.
+    pub errors: ErrorSink,
+}
+
+/// The engine's columns for `plan`: (value columns, percentile columns
+/// among them, hashed columns, one slot an aggregate).
+fn engine_columns(plan: &Plan) -> (Vec<String>, u32, Vec<String>, Vec<Slot>) {
+    // Value columns, percentile columns first; hashed columns apart.
+    let mut values: Vec<String> = Vec::new();
+    let mut hashed: Vec<String> = Vec::new();
+    let pct_cols = plan
+        .aggs
+        .iter()
+        .filter(|a| matches!(a.func, AggFunc::Percentile(_)))
+        .filter_map(|a| a.column.as_ref());
+    for c in pct_cols {
+        if !values.contains(c) {
+            values.push(c.clone());
+        }
+    }
+    let pct_columns = values.len() as u32;
+    let mut slots = Vec::new();
+    for a in &plan.aggs {
+        let slot = match (&a.func, &a.column) {
+            (AggFunc::CountStar, _) | (_, None) => Slot {
+                func: AggFunc::CountStar,
+                column: 0,
+            },
+            (AggFunc::ApproxDistinct, Some(c)) => {
+                if !hashed.contains(c) {
+                    hashed.push(c.clone());
+                }
+                Slot {
+                    func: a.func,
+                    column: hashed.iter().position(|h| h == c).unwrap_or(0),
+                }
+            }
+            (_, Some(c)) => {
+                if !values.contains(c) {
+                    values.push(c.clone());
+                }
+                Slot {
+                    func: a.func,
+                    column: values.iter().position(|v| v == c).unwrap_or(0),
+                }
+            }
+        };
+        slots.push(slot);
+    }
+    (values, pct_columns, hashed, slots)
+}
+
+/// A query being run; see the module docs.
+#[derive(Debug)]
+pub struct Query {
+    plan: Plan,
+    slots: Vec<Slot>,
+    names: Vec<String>,
+    engine: Engine,
+    converter: Converter,
+    rows: u64,
+    windows: u64,
+}
+
+impl Query {
+    /// A query of `plan` on `backend` (a window aggregator from
+    /// `osprey_kernels::window::open_aggregator`, GPU or CPU).
+    ///
+    /// # Errors
+    /// [`QueryError::Usage`] when the engine refuses the plan's windows or
+    /// the lateness.
+    pub fn new(plan: Plan, options: QueryOptions, backend: Box<dyn Aggregator>) -> Result<Self> {
+        let (values, pct_columns, hashed, slots) = engine_columns(&plan);
+        let first_last = plan
+            .aggs
+            .iter()
+            .any(|a| matches!(a.func, AggFunc::First | AggFunc::Last));
+        let config = EngineConfig {
+            window: plan.window,
+            lateness: options.lateness,
+            columns: values.len(),
+            hashed: hashed.len(),
+            pct_columns,
+            first_last,
+            batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
+        };
+        let engine = Engine::new(config, backend).map_err(QueryError::usage)?;
+        let names = plan.names();
+        let converter = Converter::new(ColumnPlan {
+            time: plan.time_field.clone(),
+            keys: plan.keys.clone(),
+            values,
+            hashed,
+            filter: plan.filter.clone(),
+            time_format: options.time_format,
+        });
+        Ok(Query {
+            plan,
+            slots,
+            names,
+            engine,
+            converter,
+            rows: 0,
+            windows: 0,
+        })
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Where each aggregate of the plan reads in the engine.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// The result columns' names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The engine's backend, for a summary line (`cpu`, the GPU's name).
+    pub fn backend_label(&self) -> String {
+        self.engine.backend_label()
+    }
+
+    /// Rows the engine takes in one go: a reader that hands on whole reads
+    /// can size them by it.
+    pub fn batch_rows(&self) -> usize {
+        self.engine.batch_rows()
+    }
+
+    /// The watermark: the largest event time seen less the lateness.
+    pub fn watermark(&self) -> Option<i64> {
+        self.engine.watermark()
+    }
+
+    /// Rows given to the engine so far, late ones included (without the
+    /// refused ones and those WHERE dropped).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Result rows written so far.
+    pub fn windows(&self) -> u64 {
+        self.windows
+    }
+
+    /// Aggregates one batch; `raws` holds the text of each of its rows as
+    /// it came in (empty for Parquet), for the error output. The rows of
+    /// the windows it closes are written and the outputs flushed.
+    ///
+    /// # Errors
+    /// [`QueryError::Usage`] when the batch lacks a field the plan reads or
+    /// holds one of a type it cannot use; the engine's and the outputs' errors.
+    pub fn push(&mut self, batch: RecordBatch, raws: &[String], out: &mut Outputs) -> Result<()> {
+        let conv = self.converter.convert(batch.clone())?;
+        // A refused or late row as the error output shows it: its text, or
+        // its columns when it has none.
+        let shown = |row: usize| match raws.get(row) {
+            Some(raw) => ShownRow::Text(raw),
+            None => ShownRow::Value(row_json(&batch, row)),
+        };
+        for (row, reason) in &conv.refused {
+            out.errors.refused(None, reason, shown(*row).as_shown())?;
+        }
+        let n = conv.ts.len();
+        self.rows += n as u64;
+        if n == 0 {
+            return out.errors.flush();
+        }
+        let values: Vec<&[f64]> = conv.values.iter().map(|a| a.values().as_ref()).collect();
+        let engine_batch = Batch {
+            ts: &conv.ts,
+            groups: &conv.groups,
+            values,
+            valid: conv.valid.iter().map(|v| v.as_deref()).collect(),
+            hashes: conv.hashes.iter().map(Vec::as_slice).collect(),
+            hash_valid: conv.hash_valid.iter().map(|v| v.as_deref()).collect(),
+        };
+        let pushed = self.engine.push(&engine_batch)?;
+        if !pushed.late.is_empty() {
+            let wm = self.engine.watermark();
+            for &row in &pushed.late {
+                let row = conv.rows.get(row).copied().unwrap_or(row);
+                out.errors.late(shown(row).as_shown(), wm)?;
+            }
+        }
+        self.emit(pushed.closed, &mut out.rows)?;
+        out.rows.flush()?;
+        out.errors.flush()
+    }
+
+    /// Closes every window still open and writes their rows.
+    ///
+    /// # Errors
+    /// When the result output cannot be written.
+    pub fn finish(&mut self, out: &mut Outputs) -> Result<()> {
+        let rest = self.engine.finish();
+        self.emit(rest, &mut out.rows)
+    }
+
+    /// Writes the rows of the windows that closed, those HAVING keeps.
+    /// Without HAVING, each row goes to the output straight from the
+    /// window's state and the key dictionaries, without building a row.
+    fn emit(&mut self, closed: Vec<WindowResult>, sink: &mut ResultSink) -> Result<()> {
+        let mut values: Vec<AggValue> = Vec::with_capacity(self.slots.len());
+        for w in closed {
+            values.clear();
+            values.extend(self.slots.iter().map(|s| w.acc.finish(s.func, s.column)));
+            let Some(having) = &self.plan.having else {
+                let dicts = &self.converter.dicts;
+                // Key `i` of the group: its id is the group with one key,
+                // else the tuple's `i`th.
+                let ids = match dicts.len() {
+                    0 | 1 => None,
+                    _ => Some(self.converter.groups.ids(w.group).unwrap_or(&[])),
+                };
+                let key = |i: usize| {
+                    let id = match ids {
+                        None => Some(w.group),
+                        Some(ids) => ids.get(i).copied(),
+                    };
+                    id.and_then(|id| dicts.get(i)?.value(id))
+                        .unwrap_or(&KeyValue::Null)
+                };
+                let outputs = &self.plan.outputs;
+                self.windows += 1;
+                sink.write_with(outputs.len(), |c| match &outputs[c] {
+                    OutputColumn::WindowStart(_) => CellRef::Time(w.start),
+                    OutputColumn::WindowEnd(_) => CellRef::Time(w.end),
+                    OutputColumn::Key(i, _) => CellRef::Key(key(*i)),
+                    OutputColumn::Agg(i, _) => CellRef::Agg(values[*i]),
+                })?;
+                continue;
+            };
+            let keys = self.converter.key_values(w.group);
+            let row: Vec<Cell> = self
+                .plan
+                .outputs
+                .iter()
+                .map(|out| match out {
+                    OutputColumn::WindowStart(_) => Cell::Time(w.start),
+                    OutputColumn::WindowEnd(_) => Cell::Time(w.end),
+                    OutputColumn::Key(i, _) => {
+                        Cell::Key(keys.get(*i).cloned().unwrap_or(KeyValue::Null))
+                    }
+                    OutputColumn::Agg(i, _) => Cell::Agg(values[*i]),
+                })
+                .collect();
+            let lookup = |e: &Expr| match e {
+                Expr::Agg(i) => cell_scalar(CellRef::Agg(values[*i])),
+                Expr::Column(n) => self
+                    .names
+                    .iter()
+                    .position(|m| m == n)
+                    .map_or(Scalar::Null, |p| cell_scalar(CellRef::from(&row[p]))),
+                _ => Scalar::Null,
+            };
+            if having.eval(&lookup) != Scalar::Bool(true) {
+                continue;
+            }
+            self.windows += 1;
+            sink.write(row)?;
+        }
+        Ok(())
+    }
+}
+
+/// A row of a batch as the error output shows it: its text, or a JSON
+/// object rebuilt from its columns.
+enum ShownRow<'a> {
+    Text(&'a str),
+    Value(serde_json::Value),
+}
+
+impl ShownRow<'_> {
+    fn as_shown(&self) -> Shown<'_> {
+        match self {
+            ShownRow::Text(t) => Shown::Text(t),
+            ShownRow::Value(v) => Shown::Value(v),
+        }
+    }
+}

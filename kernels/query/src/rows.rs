@@ -1,0 +1,546 @@
+//! Where result rows go: NDJSON lines written as windows close (to any
+//! writer: stdout, a file, a stream of the store), one Parquet or Arrow IPC
+//! file written at the end, or memory, for a caller that wants the typed
+//! rows themselves.
+//!
+//! A result row holds `window_start` and `window_end` (RFC 3339, UTC), the
+//! keys and the aggregates, named as the plan says. Counts are integers;
+//! NaN and infinities, which JSON lacks, are written as the strings `"NaN"`,
+//! `"Infinity"` and `"-Infinity"`; an aggregate over no values is `null`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use osprey_ingest::IngestError;
+use osprey_kernels::window::acc::AggValue;
+use osprey_kernels::window::keys::KeyValue;
+use serde_json::Value;
+use serde_json::ser::{CompactFormatter, Formatter as _};
+
+use crate::cells::{Cell, CellRef, key_json, rfc3339};
+use crate::error::{QueryError, Result};
+
+/// NDJSON result rows, each written straight into a reused line buffer:
+/// no `serde_json::Value`s, no per-row allocation. The bytes are those
+/// serde_json writes for the same row (its escaping, its `ryu` floats and
+/// `itoa` integers, through its own formatter), field by field in the
+/// plan's order.
+pub struct NdjsonRows {
+    out: BufWriter<Box<dyn Write>>,
+    /// The line being built.
+    line: Vec<u8>,
+    /// Each column's name as a JSON string followed by `:`.
+    keys: Vec<Box<[u8]>>,
+    /// The last two window bounds and their text as JSON strings: bounds
+    /// repeat row after row, so each is formatted once.
+    times: [(i64, Vec<u8>); 2],
+}
+
+impl NdjsonRows {
+    /// Rows with the columns `names`, to `out`, through a 64 KiB buffer.
+    pub fn new(out: Box<dyn Write>, names: &[String]) -> Self {
+        let keys = names
+            .iter()
+            .map(|n| {
+                let mut k = Vec::with_capacity(n.len() + 3);
+                json_str(&mut k, n);
+                k.push(b':');
+                k.into_boxed_slice()
+            })
+            .collect();
+        NdjsonRows {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            line: Vec::with_capacity(1024),
+            keys,
+            times: [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())],
+        }
+    }
+
+    /// Writes the row whose column `c` is `cell(c)`.
+    fn write<'a>(&mut self, mut cell: impl FnMut(usize) -> CellRef<'a>) -> Result<()> {
+        let NdjsonRows {
+            out,
+            line,
+            keys,
+            times,
+        } = self;
+        line.clear();
+        line.push(b'{');
+        for (c, key) in keys.iter().enumerate() {
+            if c > 0 {
+                line.push(b',');
+            }
+            line.extend_from_slice(key);
+            match cell(c) {
+                CellRef::Time(us) => line.extend_from_slice(time_json(times, us)),
+                CellRef::Key(k) => key_bytes(line, k),
+                CellRef::Agg(AggValue::Int(i)) => num(line, |f, w| f.write_u64(w, i)),
+                CellRef::Agg(AggValue::Float(v)) => float_bytes(line, v),
+                CellRef::Agg(AggValue::Null) => line.extend_from_slice(b"null"),
+            }
+        }
+        line.extend_from_slice(b"}\n");
+        out.write_all(line).map_err(IngestError::from)?;
+        Ok(())
+    }
+
+    /// Pushes buffered rows to the output and flushes it.
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(IngestError::from)?;
+        Ok(())
+    }
+}
+
+/// The text of window bound `us` as a JSON string, from `cache` when it
+/// holds it (else formatted into the older entry).
+fn time_json(cache: &mut [(i64, Vec<u8>); 2], us: i64) -> &[u8] {
+    let at = match cache.iter().position(|(t, _)| *t == us) {
+        Some(at) => at,
+        None => {
+            cache.swap(0, 1);
+            let (t, text) = &mut cache[0];
+            *t = us;
+            text.clear();
+            json_str(text, &rfc3339(us));
+            0
+        }
+    };
+    &cache[at].1
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn json_str(line: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(line, s).expect("a string always serialises into a Vec");
+}
+
+/// A number through serde_json's compact formatter (`itoa`, `ryu`).
+fn num(
+    line: &mut Vec<u8>,
+    write: impl FnOnce(&mut CompactFormatter, &mut Vec<u8>) -> std::io::Result<()>,
+) {
+    write(&mut CompactFormatter, line).expect("writing into a Vec cannot fail");
+}
+
+/// A float as the JSON of [`float_json`]: a number, or `"NaN"`,
+/// `"Infinity"`, `"-Infinity"`.
+fn float_bytes(line: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        line.extend_from_slice(b"\"NaN\"");
+    } else if v.is_infinite() {
+        line.extend_from_slice(if v > 0.0 {
+            b"\"Infinity\"".as_slice()
+        } else {
+            b"\"-Infinity\"".as_slice()
+        });
+    } else {
+        num(line, |f, w| f.write_f64(w, v));
+    }
+}
+
+/// A key as the JSON of [`key_json`].
+fn key_bytes(line: &mut Vec<u8>, k: &KeyValue) {
+    match k {
+        KeyValue::Null => line.extend_from_slice(b"null"),
+        KeyValue::Str(s) => json_str(line, s),
+        KeyValue::Int(i) => num(line, |f, w| f.write_i64(w, *i)),
+        KeyValue::Bool(b) => line.extend_from_slice(if *b { b"true" } else { b"false" }),
+        KeyValue::Float(bits) => float_bytes(line, f64::from_bits(*bits)),
+    }
+}
+
+/// The formats of a result file written at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// An Apache Parquet file.
+    Parquet,
+    /// An Arrow IPC file.
+    Arrow,
+}
+
+/// Where result rows go.
+pub enum ResultSink {
+    /// NDJSON, row by row.
+    Ndjson(NdjsonRows),
+    /// Parquet or Arrow IPC, written at the end.
+    File {
+        /// Parquet or Arrow.
+        format: TableFormat,
+        /// The file.
+        file: File,
+        /// Column names.
+        names: Vec<String>,
+        /// Rows so far.
+        rows: Vec<Vec<Cell>>,
+    },
+    /// Typed rows kept in memory, handed back by [`ResultSink::finish`].
+    Memory(Vec<Vec<Cell>>),
+}
+
+impl std::fmt::Debug for ResultSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResultSink::Ndjson(_) => f.write_str("ResultSink::Ndjson"),
+            ResultSink::File { format, names, .. } => f
+                .debug_struct("ResultSink::File")
+                .field("format", format)
+                .field("names", names)
+                .finish_non_exhaustive(),
+            ResultSink::Memory(rows) => f
+                .debug_tuple("ResultSink::Memory")
+                .field(&rows.len())
+                .finish(),
+        }
+    }
+}
+
+impl ResultSink {
+    /// NDJSON rows with the columns `names` to `out`, through a 64 KiB buffer.
+    pub fn ndjson(out: Box<dyn Write>, names: &[String]) -> Self {
+        ResultSink::Ndjson(NdjsonRows::new(out, names))
+    }
+
+    /// One `format` file with the columns `names`, written by [`ResultSink::finish`].
+    pub fn table(format: TableFormat, file: File, names: &[String]) -> Self {
+        ResultSink::File {
+            format,
+            file,
+            names: names.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Rows kept in memory.
+    pub fn memory() -> Self {
+        ResultSink::Memory(Vec::new())
+    }
+
+    /// Writes one row, its cells in the order of the columns.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn write(&mut self, row: Vec<Cell>) -> Result<()> {
+        match self {
+            ResultSink::Ndjson(rows) => rows.write(|c| CellRef::from(&row[c]))?,
+            ResultSink::File { rows, .. } | ResultSink::Memory(rows) => rows.push(row),
+        }
+        Ok(())
+    }
+
+    /// Writes one row whose column `c` is `cell(c)`, for each column: NDJSON
+    /// straight from the borrowed cells, without building a row.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn write_with<'a>(
+        &mut self,
+        columns: usize,
+        mut cell: impl FnMut(usize) -> CellRef<'a>,
+    ) -> Result<()> {
+        match self {
+            ResultSink::Ndjson(rows) => rows.write(cell)?,
+            ResultSink::File { rows, .. } | ResultSink::Memory(rows) => {
+                rows.push((0..columns).map(|c| Cell::from(cell(c))).collect());
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes NDJSON so readers see rows as windows close.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn flush(&mut self) -> Result<()> {
+        if let ResultSink::Ndjson(rows) = self {
+            rows.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the output; returns the rows of a memory sink (none for the others).
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn finish(self) -> Result<Vec<Vec<Cell>>> {
+        match self {
+            ResultSink::Ndjson(mut rows) => rows.flush()?,
+            ResultSink::Memory(rows) => return Ok(rows),
+            ResultSink::File {
+                format,
+                file,
+                names,
+                rows,
+            } => {
+                let batch = to_batch(&names, &rows)?;
+                match format {
+                    TableFormat::Parquet => {
+                        write_parquet(file, &batch).map_err(|e| QueryError::ResultFile {
+                            what: "cannot write parquet",
+                            source: Box::new(e),
+                        })?
+                    }
+                    TableFormat::Arrow => {
+                        write_arrow(file, &batch).map_err(|e| QueryError::ResultFile {
+                            what: "cannot write arrow",
+                            source: Box::new(e),
+                        })?
+                    }
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+fn write_parquet(file: File, batch: &RecordBatch) -> parquet::errors::Result<()> {
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
+    w.write(batch)?;
+    w.close()?;
+    Ok(())
+}
+
+fn write_arrow(file: File, batch: &RecordBatch) -> arrow::error::Result<()> {
+    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())?;
+    w.write(batch)?;
+    w.finish()
+}
+
+/// The result rows as one Arrow batch: window bounds as timestamps, counts
+/// as Int64, other aggregates as Float64, integer keys as Int64 and other
+/// keys as text.
+fn to_batch(names: &[String], rows: &[Vec<Cell>]) -> Result<RecordBatch> {
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (c, name) in names.iter().enumerate() {
+        let cells = rows.iter().map(|r| &r[c]);
+        let first = rows.first().map(|r| &r[c]);
+        let (ty, array): (DataType, ArrayRef) = match first {
+            Some(Cell::Time(_)) => {
+                let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
+                for cell in cells {
+                    match cell {
+                        Cell::Time(t) => b.append_value(*t),
+                        _ => b.append_null(),
+                    }
+                }
+                (
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    Arc::new(b.finish().with_timezone("UTC")),
+                )
+            }
+            Some(Cell::Key(_)) => {
+                let all_int = rows
+                    .iter()
+                    .all(|r| matches!(r[c], Cell::Key(KeyValue::Int(_) | KeyValue::Null)));
+                if all_int {
+                    let mut b = Int64Builder::with_capacity(rows.len());
+                    for cell in cells {
+                        match cell {
+                            Cell::Key(KeyValue::Int(i)) => b.append_value(*i),
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Int64, Arc::new(b.finish()))
+                } else {
+                    let mut b = StringBuilder::new();
+                    for cell in cells {
+                        match cell {
+                            Cell::Key(KeyValue::Null) => b.append_null(),
+                            Cell::Key(k) => match key_json(k) {
+                                Value::String(s) => b.append_value(s),
+                                other => b.append_value(other.to_string()),
+                            },
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Utf8, Arc::new(b.finish()))
+                }
+            }
+            _ => {
+                let ints = rows
+                    .iter()
+                    .all(|r| matches!(r[c], Cell::Agg(AggValue::Int(_) | AggValue::Null)))
+                    && rows
+                        .iter()
+                        .any(|r| matches!(r[c], Cell::Agg(AggValue::Int(_))));
+                if ints {
+                    let mut b = Int64Builder::with_capacity(rows.len());
+                    for cell in cells {
+                        match cell {
+                            Cell::Agg(AggValue::Int(i)) => {
+                                b.append_value(i64::try_from(*i).unwrap_or(i64::MAX))
+                            }
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Int64, Arc::new(b.finish()))
+                } else {
+                    let mut b = Float64Builder::with_capacity(rows.len());
+                    for cell in cells {
+                        match cell {
+                            Cell::Agg(AggValue::Float(f)) => b.append_value(*f),
+                            Cell::Agg(AggValue::Int(i)) => b.append_value(*i as f64),
+                            _ => b.append_null(),
+                        }
+                    }
+                    (DataType::Float64, Arc::new(b.finish()))
+                }
+            }
+        };
+        fields.push(Field::new(name, ty, true));
+        columns.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|source| {
+        QueryError::ArrowStep {
+            what: "cannot build the result batch",
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::cells::float_json;
+
+    /// A writer whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The line serde_json writes for `row` through `Value`s, field by field.
+    fn by_value(names: &[String], row: &[Cell]) -> String {
+        let fields: Vec<String> = names
+            .iter()
+            .zip(row)
+            .map(|(n, c)| {
+                let v = match c {
+                    Cell::Time(us) => Value::String(rfc3339(*us)),
+                    Cell::Key(k) => key_json(k),
+                    Cell::Agg(AggValue::Int(i)) => Value::from(*i),
+                    Cell::Agg(AggValue::Float(f)) => float_json(*f),
+                    Cell::Agg(AggValue::Null) => Value::Null,
+                };
+                format!("{}:{v}", Value::String(n.clone()))
+            })
+            .collect();
+        format!("{{{}}}\n", fields.join(","))
+    }
+
+    #[test]
+    fn rows_are_written_as_serde_json_writes_them() {
+        let floats = [
+            0.0,
+            -0.0,
+            0.1,
+            1e21,
+            1e-7,
+            5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let keys = [
+            KeyValue::Null,
+            KeyValue::Str("".into()),
+            KeyValue::Str("a\"b\\c\u{1}\t\n\u{2028} é 😀".into()),
+            KeyValue::Int(i64::MIN),
+            KeyValue::Int(0),
+            KeyValue::Bool(true),
+            KeyValue::Bool(false),
+            KeyValue::Float((-0.0f64).to_bits()),
+            KeyValue::Float(f64::NAN.to_bits()),
+            KeyValue::Float(2.5f64.to_bits()),
+        ];
+        let names: Vec<String> = ["window_start", "window_end", "k\"ey", "n", "f", "none"]
+            .map(String::from)
+            .to_vec();
+        let out = Shared::default();
+        let mut sink = ResultSink::ndjson(Box::new(out.clone()), &names);
+        let mut expected = String::new();
+        let times = [0, 1_500_000, -1, 1_764_608_400_123_456, i64::MAX, 0];
+        for (i, k) in keys.iter().enumerate() {
+            for (j, f) in floats.iter().enumerate() {
+                let row = vec![
+                    Cell::Time(times[(i + j) % times.len()]),
+                    Cell::Time(times[(i + 2 * j + 1) % times.len()]),
+                    Cell::Key(k.clone()),
+                    Cell::Agg(AggValue::Int(if j % 2 == 0 { u64::MAX } else { j as u64 })),
+                    Cell::Agg(AggValue::Float(*f)),
+                    Cell::Agg(AggValue::Null),
+                ];
+                expected.push_str(&by_value(&names, &row));
+                if j % 2 == 0 {
+                    sink.write(row).unwrap();
+                } else {
+                    sink.write_with(row.len(), |c| CellRef::from(&row[c]))
+                        .unwrap();
+                }
+            }
+        }
+        sink.finish().unwrap();
+        let written = String::from_utf8(out.0.take()).unwrap();
+        assert_eq!(written.lines().count(), keys.len() * floats.len());
+        for (w, e) in written.lines().zip(expected.lines()) {
+            assert_eq!(w, e);
+        }
+        assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn a_row_without_columns_is_an_empty_object() {
+        let out = Shared::default();
+        let mut sink = ResultSink::ndjson(Box::new(out.clone()), &[]);
+        sink.write(Vec::new()).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(out.0.take(), b"{}\n");
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_sink_hands_back_typed_rows() {
+        let mut sink = ResultSink::memory();
+        sink.write(vec![Cell::Time(1), Cell::Agg(AggValue::Int(2))])
+            .unwrap();
+        let key = KeyValue::Int(3);
+        sink.write_with(2, |c| {
+            if c == 0 {
+                CellRef::Key(&key)
+            } else {
+                CellRef::Agg(AggValue::Null)
+            }
+        })
+        .unwrap();
+        sink.flush().unwrap();
+        assert_eq!(
+            sink.finish().unwrap(),
+            [
+                vec![Cell::Time(1), Cell::Agg(AggValue::Int(2))],
+                vec![Cell::Key(KeyValue::Int(3)), Cell::Agg(AggValue::Null)],
+            ]
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! Queries driven through library calls alone, as a server or a bench
+//! harness drives them: a plan from SQL, Arrow batches in, typed rows out of
+//! a memory sink, late and refused rows in the error output.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use osprey_kernels::cpu::aggregate::CpuAggregator;
+use osprey_kernels::window::acc::AggValue;
+use osprey_kernels::window::keys::KeyValue;
+use osprey_query::{Cell, ErrorSink, Outputs, Query, QueryOptions, ResultSink, sql};
+
+/// A writer whose bytes the test reads back.
+#[derive(Clone, Default)]
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const MINUTE: i64 = 60_000_000;
+
+fn batch(rows: &[(Option<i64>, &str, f64)]) -> RecordBatch {
+    let schema = Schema::new(vec![
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("k", DataType::Utf8, true),
+        Field::new("v", DataType::Float64, true),
+    ]);
+    let ts: TimestampMicrosecondArray = rows.iter().map(|r| r.0).collect();
+    let k: StringArray = rows.iter().map(|r| Some(r.1)).collect();
+    let v: Float64Array = rows.iter().map(|r| Some(r.2)).collect();
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(ts.with_timezone("UTC")), Arc::new(k), Arc::new(v)],
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_query_runs_through_library_calls() {
+    let plan = sql::parse(
+        "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input WHERE v >= 0 \
+         GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE) HAVING COUNT(*) > 1",
+    )
+    .unwrap();
+    let mut query = Query::new(plan, QueryOptions::default(), Box::new(CpuAggregator)).unwrap();
+    assert_eq!(
+        query.names(),
+        ["window_start", "window_end", "k", "n", "total"]
+    );
+    let errors = Shared::default();
+    let mut out = Outputs {
+        rows: ResultSink::memory(),
+        errors: ErrorSink::new(Box::new(errors.clone())),
+    };
+    let first = batch(&[
+        (Some(0), "a", 1.0),
+        (Some(1), "a", 2.0),
+        (Some(2), "b", 5.0),
+        (None, "a", 9.0),
+        (Some(3), "a", -1.0),
+        (Some(MINUTE + 1), "a", 4.0),
+    ]);
+    let raws: Vec<String> = (0..6).map(|i| format!("{{\"row\":{i}}}")).collect();
+    query.push(first, &raws, &mut out).unwrap();
+    // The first minute closed at MINUTE + 1; a row of it now is late.
+    query
+        .push(batch(&[(Some(5), "b", 1.0)]), &[], &mut out)
+        .unwrap();
+    query
+        .push(batch(&[(Some(MINUTE + 2), "a", 6.0)]), &[], &mut out)
+        .unwrap();
+    query.finish(&mut out).unwrap();
+    assert_eq!(
+        (query.rows(), query.windows()),
+        (6, 2),
+        "the late row counts"
+    );
+    out.errors.flush().unwrap();
+    let (late, refused) = (out.errors.late, out.errors.refused);
+    let rows = out.rows.finish().unwrap();
+    let row = |start: i64, key: &str, n: u64, total: f64| {
+        vec![
+            Cell::Time(start),
+            Cell::Time(start + MINUTE),
+            Cell::Key(KeyValue::Str(key.into())),
+            Cell::Agg(AggValue::Int(n)),
+            Cell::Agg(AggValue::Float(total)),
+        ]
+    };
+    assert_eq!(rows, [row(0, "a", 2, 3.0), row(MINUTE, "a", 2, 10.0)]);
+    assert_eq!((late, refused), (1, 1));
+    let text = String::from_utf8(errors.0.take()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        r#"{"kind":"error","reason":"no value for the time field","record":{"row":3}}"#
+    );
+    assert!(lines[1].starts_with(r#"{"kind":"late","#), "{}", lines[1]);
+    assert!(
+        lines[1].ends_with(r#""record":{"k":"b","ts":"1970-01-01T00:00:00.000005Z","v":1.0}}"#),
+        "a row without its text is rebuilt from its columns: {}",
+        lines[1]
+    );
+}
+
+#[test]
+fn a_missing_field_is_a_usage_error() {
+    let plan =
+        sql::parse("SELECT AVG(nope) FROM input GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)").unwrap();
+    let mut query = Query::new(plan, QueryOptions::default(), Box::new(CpuAggregator)).unwrap();
+    let mut out = Outputs {
+        rows: ResultSink::memory(),
+        errors: ErrorSink::new(Box::new(std::io::sink())),
+    };
+    let err = query
+        .push(batch(&[(Some(0), "a", 1.0)]), &[], &mut out)
+        .unwrap_err();
+    assert!(matches!(err, osprey_query::QueryError::Usage(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        r#"the input has no field "nope" (fields: ts, k, v)"#
+    );
+}
