@@ -1,7 +1,8 @@
 //! Hopping windows, where every row falls into several windows: the engine's
 //! results on the GPU equal the CPU twin's on seeded rows cut into several
 //! batches and pieces, and a timing run by hand (`-- --ignored hop_timing
-//! --nocapture`) of `hop:10s,1m` against `tumble:1m` on both backends.
+//! --nocapture`) of `hop:10s,1m` against `tumble:1m` on both backends, and of
+//! six passes over one piece sent a call each against one call for all.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,9 @@ use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::gpu::aggregate::GpuAggregator;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::spec::AggFunc;
-use osprey_kernels::window::{Aggregator, Batch, Engine, EngineConfig, WindowResult, WindowSpec};
+use osprey_kernels::window::{
+    AggInput, AggState, Aggregator, Batch, Engine, EngineConfig, SlotPass, WindowResult, WindowSpec,
+};
 
 use crate::common::gpu_context;
 
@@ -144,6 +147,64 @@ fn hop_timing() {
     };
     let tumble = WindowSpec::Tumbling { size: 60_000_000 };
     for (name, make) in [("cpu", &cpu as &dyn Fn() -> _), ("gpu", &gpu)] {
+        // The aggregator alone, six passes over one piece of 2^18 rows:
+        // one call a pass (the columns sent six times) against one call
+        // for all six (the columns sent once).
+        let piece = 1 << 18;
+        let values = [&rows.values[0][..piece], &rows.values[1][..piece]];
+        let valid = [None, Some(&rows.valid[..piece / 32])];
+        let input = AggInput {
+            slots: &[],
+            slot_count: 0,
+            ts: &rows.ts[..piece],
+            values: &values,
+            valid: &valid,
+            hashes: &[],
+            hash_valid: &[],
+            pct_columns: 0,
+            first_last: false,
+        };
+        let slots: Vec<Vec<u32>> = (0..6u32)
+            .map(|j| {
+                rows.groups[..piece]
+                    .iter()
+                    .map(|g| (g + j) % 1000)
+                    .collect()
+            })
+            .collect();
+        let passes: Vec<SlotPass<'_>> = slots
+            .iter()
+            .map(|s| SlotPass {
+                slots: s,
+                slot_count: 1000,
+            })
+            .collect();
+        let mut agg = make();
+        let mut state = AggState::default();
+        let time = |f: &mut dyn FnMut()| {
+            (0..5)
+                .map(|_| {
+                    let started = Instant::now();
+                    f();
+                    started.elapsed()
+                })
+                .min()
+                .expect("five runs")
+        };
+        let each = time(&mut || {
+            for pass in &passes {
+                agg.aggregate(&pass.of(&input), &mut state).expect("runs");
+            }
+        });
+        let once = time(&mut || {
+            agg.aggregate_passes(&input, &passes, &mut state, &mut |_, _| {})
+                .expect("runs");
+        });
+        println!(
+            "{name}: 6 passes over 2^18 rows: a call each {:.1} ms, one call {:.1} ms",
+            each.as_secs_f64() * 1e3,
+            once.as_secs_f64() * 1e3
+        );
         let (t, h) = (best(tumble, make, &rows), best(HOP, make, &rows));
         println!(
             "{name}: 2^20 rows, tumble:1m {:.1} ms, hop:10s,1m {:.1} ms ({:.2}x)",
