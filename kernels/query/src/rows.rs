@@ -54,8 +54,8 @@ pub struct NdjsonRows {
 enum RowsOut {
     /// A writer, through a 64 KiB buffer.
     Writer(BufWriter<Box<dyn Write>>),
-    /// A stream, one record a row under its key.
-    Stream(KeyedRecords),
+    /// A stream, one record a row under its key (boxed: a store is large).
+    Stream(Box<KeyedRecords>),
 }
 
 /// Rows into a stream, each under the values of its key columns.
@@ -320,7 +320,10 @@ impl ResultSink {
             seen: 0,
             found: false,
         };
-        ResultSink::Ndjson(NdjsonRows::with_out(RowsOut::Stream(keyed), names))
+        ResultSink::Ndjson(NdjsonRows::with_out(
+            RowsOut::Stream(Box::new(keyed)),
+            names,
+        ))
     }
 
     /// One `format` file with the columns `names`, written by [`ResultSink::finish`].

@@ -48,7 +48,7 @@ fn batch(rows: &[(Option<i64>, &str, f64)]) -> RecordBatch {
         Arc::new(schema),
         vec![Arc::new(ts.with_timezone("UTC")), Arc::new(k), Arc::new(v)],
     )
-    .unwrap()
+    .expect("the columns match the schema")
 }
 
 #[test]
