@@ -94,46 +94,6 @@ pub fn stream_name(name: &str, what: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// The origins of the records the chunker holds, by the chunker's line
-/// number, so a record refused later (when the schema is inferred, say) is
-/// named by where it came from. Each is taken once the record is refused or
-/// is in a batch, so the table holds no more than the chunker does.
-#[derive(Debug, Default)]
-pub struct Origins {
-    /// The chunker's line count, kept in step with it.
-    line: u64,
-    /// (chunker line, origin), lines increasing.
-    held: Vec<(u64, Origin)>,
-}
-
-impl Origins {
-    /// Notes the origin of the record about to be pushed into the chunker
-    /// (which counts every push as a line).
-    pub fn push(&mut self, origin: Origin) {
-        self.line += 1;
-        self.held.push((self.line, origin));
-    }
-
-    /// The chunker's line number of the last record pushed.
-    pub fn line(&self) -> u64 {
-        self.line
-    }
-
-    /// The origin of the chunker's line `line`, taken off the table; a plain
-    /// line number when none was noted (files and stdin).
-    pub fn take(&mut self, line: u64) -> Origin {
-        match self.held.binary_search_by_key(&line, |(l, _)| *l) {
-            Ok(at) => self.held.remove(at).1,
-            Err(_) => Origin::Line(line),
-        }
-    }
-
-    /// Forgets every origin: the chunker has handed on all it held.
-    pub fn clear(&mut self) {
-        self.held.clear();
-    }
-}
-
 /// Bytes of an over-long record kept for the error output.
 pub const HEAD_BYTES: usize = 256;
 
@@ -540,25 +500,6 @@ mod tests {
         let err = Input::parse("stream:").unwrap_err().to_string();
         assert!(err.contains("needs a stream name"), "{err}");
         assert!(Input::parse("tcp://").is_err());
-    }
-
-    #[test]
-    fn origins_are_taken_once_and_default_to_the_line() {
-        let mut o = Origins::default();
-        let at = |seq| Origin::Stream {
-            shard: "s".into(),
-            seq,
-        };
-        o.push(at(10));
-        o.push(at(11));
-        o.push(at(12));
-        assert_eq!(o.take(2), at(11));
-        assert_eq!(o.take(2), Origin::Line(2));
-        assert_eq!(o.take(3), at(12));
-        o.clear();
-        assert_eq!(o.take(1), Origin::Line(1));
-        o.push(at(13));
-        assert_eq!(o.take(4), at(13));
     }
 
     #[test]

@@ -10,9 +10,9 @@
 //! refused records go to the error output with their reason and the record
 //! as it came in, so they can be replayed; a run that refused records ends
 //! with [`RecordsRefused`] (exit code 5) once every other record is done.
-//! The checked arguments and the engine are made in [`prepare()`]; a stream
-//! input is read in [`stream_source`], whose checkpoints follow the rows
-//! [`trace`]s.
+//! The checked arguments and the query are made in [`prepare()`]; a stream
+//! input is read in [`stream_source`], whose checkpoints follow the rows the
+//! query has written, by the origin the chunker gives each row.
 //!
 //! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
 //! read as `osprey read` reads it), or NDJSON lines over TCP
@@ -37,7 +37,6 @@ pub mod input;
 pub mod output;
 mod prepare;
 mod stream_source;
-mod trace;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -45,18 +44,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
-use arrow::record_batch::RecordBatch;
-use osprey_ingest::chunk::{ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet};
+use osprey_ingest::chunk::{Chunk, ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet};
 use osprey_query::{Outputs, Progress, Query, Shown};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
-use self::input::{
-    Input, Listener, Origin, Origins, Rejected, TcpLine, TextItem, listen, spawn_text,
-};
+use self::input::{Input, Listener, Origin, Rejected, TcpLine, TextItem, listen, spawn_text};
 use self::output::{Destination, StreamTarget, open_errors};
 use self::prepare::{check_flags, duration_flag, input_format, prepare, usage};
 use self::stream_source::StreamSource;
-use self::trace::Trace;
 use crate::exit::InputError;
 
 /// Records held back from a schema are inferred from at most this many
@@ -83,34 +78,17 @@ pub struct RecordsRefused {
 struct Run {
     query: Query,
     out: Outputs,
-    /// With a consumer and NDJSON output: which stream positions are safe to checkpoint.
-    progress: Option<Progress>,
-    /// When checkpoints are kept per record: what became of the rows pushed.
-    trace: Option<Trace>,
 }
 
 impl Run {
-    /// Aggregates one batch; `raws` holds the text of each of its rows as
-    /// it came in (empty for Parquet), for the error output.
-    fn process(&mut self, batch: RecordBatch, raws: &[String]) -> Result<()> {
-        if let Some(trace) = &mut self.trace {
-            let plan = self.query.plan();
-            trace.rows(&batch, &plan.time_field, &plan.keys);
-        }
-        self.query.push(batch, raws, &mut self.out)?;
-        Ok(())
-    }
-
-    fn bad_records(&mut self, chunker: &mut Chunker, origins: &mut Origins) -> Result<()> {
+    /// Writes the records the chunker refused to the error output, each
+    /// with where it came from.
+    fn bad_records(&mut self, chunker: &mut Chunker) -> Result<()> {
         let bad = chunker.take_bad();
         for bad in &bad {
-            if let Some(trace) = &mut self.trace {
-                trace.bad.push(bad.line);
-            }
-            let origin = origins.take(bad.line);
             self.out
                 .errors
-                .refused(Some(&origin), &bad.reason, Shown::Text(&bad.raw))?;
+                .refused(Some(&bad.origin), &bad.reason, Shown::Text(&bad.raw))?;
         }
         if !bad.is_empty() {
             // A live input's refusals show as they happen.
@@ -119,45 +97,40 @@ impl Run {
         Ok(())
     }
 
-    /// Pushes one NDJSON line (or CSV row) into the chunker and processes
-    /// the batch it fills, if any.
+    /// Pushes one NDJSON line (or CSV row) into the chunker, from `origin`
+    /// when that is more than the chunker's line number, and processes the
+    /// chunk it fills, if any.
     fn push(
         &mut self,
         chunker: &mut Chunker,
-        origins: &mut Origins,
         record: RawRecord,
+        origin: Option<Origin>,
     ) -> Result<()> {
-        let batch = match record {
-            RawRecord::Json(line) => chunker.push_json(&line).map_err(usage)?,
+        let chunk = match record {
+            RawRecord::Json(line) => chunker.push_json_from(&line, origin).map_err(usage)?,
             RawRecord::Header(names) => {
                 chunker.set_header(names);
                 None
             }
             RawRecord::Cells(cells) => {
                 let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                chunker.push_cells(&cells).map_err(usage)?
+                chunker.push_cells_from(&cells, origin).map_err(usage)?
             }
         };
-        self.bad_records(chunker, origins)?;
-        if let Some(b) = batch {
-            // A batch holds every row the chunker had.
-            origins.clear();
-            let raws = chunker.take_raw();
-            self.process(b, &raws)?;
+        self.bad_records(chunker)?;
+        if let Some(chunk) = chunk {
+            self.query.push(chunk, &mut self.out)?;
         }
         Ok(())
     }
 
     /// Processes every row the chunker holds.
-    fn drain(&mut self, chunker: &mut Chunker, origins: &mut Origins) -> Result<()> {
-        while let Some(b) = chunker.flush().map_err(usage)? {
-            self.bad_records(chunker, origins)?;
-            let raws = chunker.take_raw();
-            self.process(b, &raws)?;
+    fn drain(&mut self, chunker: &mut Chunker) -> Result<()> {
+        while let Some(chunk) = chunker.flush_chunk().map_err(usage)? {
+            self.bad_records(chunker)?;
+            self.query.push(chunk, &mut self.out)?;
         }
-        self.bad_records(chunker, origins)?;
-        origins.clear();
-        Ok(())
+        self.bad_records(chunker)
     }
 }
 
@@ -190,7 +163,6 @@ fn read_text<T>(
     idle: Option<Idle<'_>>,
     input: &str,
 ) -> Result<()> {
-    let mut origins = Origins::default();
     let mut last = Instant::now();
     loop {
         let now = Instant::now();
@@ -238,22 +210,17 @@ fn read_text<T>(
             }
             Some(Ok(Incoming::Record(record, origin))) => {
                 last = Instant::now();
-                if let Some(o) = origin {
-                    origins.push(o);
-                }
-                run.push(&mut chunker, &mut origins, record)?;
+                run.push(&mut chunker, record, origin)?;
             }
         }
         if chunker.due(Instant::now())
-            && let Some(b) = chunker.flush().map_err(usage)?
+            && let Some(chunk) = chunker.flush_chunk().map_err(usage)?
         {
-            run.bad_records(&mut chunker, &mut origins)?;
-            origins.clear();
-            let raws = chunker.take_raw();
-            run.process(b, &raws)?;
+            run.bad_records(&mut chunker)?;
+            run.query.push(chunk, &mut run.out)?;
         }
     }
-    run.drain(&mut chunker, &mut origins)
+    run.drain(&mut chunker)
 }
 
 /// Runs `osprey aggregate`.
@@ -304,17 +271,19 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     let errors = open_errors(&args.errors)?;
     // Parquet and Arrow files are written at the end: only then are their
     // windows written, and only then may a consumer checkpoint.
-    let progress = source
+    let mut query = prepared.query;
+    if let Some(s) = source
         .as_ref()
         .filter(|s| s.consumer.is_some() && out_format == OutputFormat::Ndjson)
-        .map(|s| Progress::new(prepared.query.plan().window, s.reader.positions().clone()));
-    let trace = progress.as_ref().map(|p| Trace {
-        with_keys: p.needs_keys(),
-        ..Trace::default()
-    });
+    {
+        query.track(Progress::new(
+            query.plan().window,
+            s.reader.positions().clone(),
+        ));
+    }
     let chunk_config = ChunkConfig {
         schema: prepared.schema,
-        time_field: Some(prepared.query.plan().time_field.clone()),
+        time_field: Some(query.plan().time_field.clone()),
         time_format: prepared.time_format,
         max_rows: args.batch_rows,
         max_latency: prepared.max_latency,
@@ -323,10 +292,8 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         keep_raw: true,
     };
     let mut run = Run {
-        query: prepared.query,
+        query,
         out: Outputs { rows, errors },
-        progress,
-        trace,
     };
     let label = run.query.backend_label();
 
@@ -433,7 +400,8 @@ fn read_parquet_file(run: &mut Run, path: &str, batch_rows: usize) -> Result<()>
         }
     });
     for batch in rx {
-        run.process(batch.map_err(|e| fail(&e))?, &[])?;
+        let batch = batch.map_err(|e| fail(&e))?;
+        run.query.push(Chunk::from(batch), &mut run.out)?;
     }
     Ok(())
 }

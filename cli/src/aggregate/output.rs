@@ -2,10 +2,10 @@
 //! them: the wiring from a path, `-` or `stream:NAME` to the sinks of
 //! `osprey_query` ([`ResultSink`], [`ErrorSink`]), which encode the rows.
 //!
-//! Rows into a stream go through the same adapter as `osprey analyze
-//! --output stream:NAME` ([`StreamLines`]): the rows written since the last
-//! flush are put as one batch when the engine hands on a batch of closed
-//! windows, retried while the store is busy. Each row's partition key is
+//! Rows into a stream are typed records ([`StreamRecords`]): the rows
+//! written since the last flush are put as one batch when the engine hands
+//! on a batch of closed windows, the refused ones retried while the store
+//! is busy. Each row's partition key is
 //! its GROUP BY key values joined with `/` (the window start when there are
 //! no keys, [`Plan::partition_fields`](osprey_query::Plan::partition_fields)),
 //! so rows spread over the shards as their groups do, and the rows of one
@@ -16,7 +16,8 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use osprey_ingest::StreamLines;
+use osprey_ingest::sink::StreamRecords;
+use osprey_ingest::sink::stream::partition_key;
 use osprey_query::{ErrorSink, ResultSink, TableFormat};
 
 use super::args::OutputFormat;
@@ -118,12 +119,18 @@ pub fn open(
         (Destination::File(path), OutputFormat::Ndjson) => Box::new(create(path)?),
         (Destination::Stream(name), OutputFormat::Ndjson) => {
             let store = crate::stream::open_store(target.data_dir, Default::default())?;
-            let lines = StreamLines::new(store, name, target.partition_key).with_context(|| {
+            let records = StreamRecords::new(store, name).with_context(|| {
                 format!(
                     "cannot write to stream {name:?} (create it with `osprey stream create {name}`)"
                 )
             })?;
-            Box::new(lines.keyed_by_fields(target.key_fields.to_vec()))
+            let fallback = partition_key(target.partition_key);
+            return Ok(ResultSink::stream(
+                records,
+                names,
+                target.key_fields,
+                &fallback,
+            ));
         }
     };
     Ok(ResultSink::ndjson(out, names))

@@ -13,9 +13,12 @@
 //! to f64 when a later record holds a fraction, as DuckDB's inference does;
 //! other fields first seen later are ignored.
 //!
-//! With `keep_raw`, the chunker keeps each row's record as it came in, so a
-//! caller can name a row of a batch by its original bytes
-//! ([`Chunker::take_raw`]): a late record is written out as it arrived.
+//! Each row of a batch comes with its [`Origin`] (a line of the input, or
+//! what the caller said: a TCP peer's line, a stream's shard and sequence
+//! number), and each refused record with its own, in a [`Chunk`]; with
+//! `keep_raw` a chunk also holds each row's record as it came in, so a
+//! caller can name a row by its original bytes: a late record is written
+//! out as it arrived.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +31,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use serde_json::Value;
 
+use super::origin::Origin;
 use super::schema::{FieldType, RecordField, RecordSchema, Seen};
 use super::time::{RawTime, TimeFormat};
 use crate::error::{IngestError, Result};
@@ -50,7 +54,7 @@ pub struct ChunkConfig {
     /// Bytes of records inference holds back at most: it decides once they
     /// reach this many, even before `infer_rows`.
     pub infer_bytes: usize,
-    /// Keep each row's record text for [`Chunker::take_raw`].
+    /// Keep each row's record text in its [`Chunk`].
     pub keep_raw: bool,
 }
 
@@ -72,18 +76,46 @@ impl Default for ChunkConfig {
 /// A record the chunker could not use, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecord {
-    /// 1-based line (NDJSON) or record (CSV, after the header) number.
+    /// 1-based line (NDJSON) or record (CSV, after the header) number: the
+    /// count of records pushed.
     pub line: u64,
+    /// Where it came from: as the caller gave it, else [`Origin::Line`] of `line`.
+    pub origin: Origin,
     /// Why it was refused, one lowercase line.
     pub reason: String,
     /// The record as it came in (a CSV record written back as one CSV line).
     pub raw: String,
 }
 
+/// Rows of records as one Arrow batch, with where each came from.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The rows.
+    pub batch: RecordBatch,
+    /// Row `i`'s origin is entry `i` (empty for a batch made elsewhere,
+    /// from a Parquet file say).
+    pub origins: Vec<Origin>,
+    /// With `keep_raw`, row `i`'s record text as it came in is entry `i`
+    /// (a CSV record written back as one CSV line); else empty.
+    pub raws: Vec<String>,
+}
+
+impl From<RecordBatch> for Chunk {
+    /// A batch without origins or record text (a Parquet file's).
+    fn from(batch: RecordBatch) -> Self {
+        Chunk {
+            batch,
+            origins: Vec::new(),
+            raws: Vec::new(),
+        }
+    }
+}
+
 /// One record of input, flattened to dotted field names.
 #[derive(Debug, Clone)]
 struct Row {
     line: u64,
+    origin: Origin,
     raw: String,
     fields: Vec<(String, Cell)>,
 }
@@ -280,6 +312,8 @@ struct Building {
     columns: Vec<Column>,
     time_index: Option<usize>,
     rows: usize,
+    /// The origin of each row built.
+    origins: Vec<Origin>,
     /// The record text of each row built, with `keep_raw`.
     raws: Vec<String>,
 }
@@ -292,9 +326,6 @@ pub struct Chunker {
     pending: Vec<Row>,
     /// Bytes of the records held back.
     pending_bytes: usize,
-    /// The record text of the rows of the batches handed out since the last
-    /// [`Chunker::take_raw`], with `keep_raw`.
-    raw_out: Vec<String>,
     bad: Vec<BadRecord>,
     first_at: Option<Instant>,
     header: Option<Vec<String>>,
@@ -324,7 +355,6 @@ impl Chunker {
             building: None,
             pending: Vec::new(),
             pending_bytes: 0,
-            raw_out: Vec::new(),
             bad: Vec::new(),
             first_at: None,
             header: None,
@@ -372,6 +402,7 @@ impl Chunker {
             schema,
             time_index,
             rows: 0,
+            origins: Vec::new(),
             raws: Vec::new(),
         });
         Ok(())
@@ -394,23 +425,34 @@ impl Chunker {
     /// # Errors
     /// See [`Chunker::new`]: only when an inferred schema lacks the time field.
     pub fn push_json(&mut self, line: &str) -> Result<Option<RecordBatch>> {
+        Ok(self.push_json_from(line, None)?.map(|c| c.batch))
+    }
+
+    /// Adds one NDJSON line from `origin` (`None`: its line of the input,
+    /// the count of records pushed); blank lines are skipped. Returns a
+    /// chunk when this row filled one.
+    ///
+    /// # Errors
+    /// See [`Chunker::push_json`].
+    pub fn push_json_from(&mut self, line: &str, origin: Option<Origin>) -> Result<Option<Chunk>> {
         self.line += 1;
+        let origin = origin.unwrap_or(Origin::Line(self.line));
         if line.trim().is_empty() {
             return Ok(None);
         }
         let value: Value = match serde_json::from_str(line) {
             Ok(v @ Value::Object(_)) => v,
             Ok(other) => {
-                return Ok(
-                    self.refuse(line, format!("a record must be a JSON object, not {other}"))
-                );
+                let reason = format!("a record must be a JSON object, not {other}");
+                return Ok(self.refuse(line, origin, reason));
             }
-            Err(e) => return Ok(self.refuse(line, format!("invalid JSON: {e}"))),
+            Err(e) => return Ok(self.refuse(line, origin, format!("invalid JSON: {e}"))),
         };
         let mut fields = Vec::new();
         flatten("", value, &mut fields);
         self.push_row(Row {
             line: self.line,
+            origin,
             raw: line.to_owned(),
             fields,
         })
@@ -421,10 +463,23 @@ impl Chunker {
     /// # Errors
     /// See [`Chunker::push_json`].
     pub fn push_cells(&mut self, cells: &[&str]) -> Result<Option<RecordBatch>> {
+        Ok(self.push_cells_from(cells, None)?.map(|c| c.batch))
+    }
+
+    /// Adds one CSV record from `origin` (`None`: its record number).
+    ///
+    /// # Errors
+    /// See [`Chunker::push_json`].
+    pub fn push_cells_from(
+        &mut self,
+        cells: &[&str],
+        origin: Option<Origin>,
+    ) -> Result<Option<Chunk>> {
         self.line += 1;
+        let origin = origin.unwrap_or(Origin::Line(self.line));
         let raw = csv_line(cells);
         let Some(header) = &self.header else {
-            return Ok(self.refuse(&raw, "a CSV record before the header".into()));
+            return Ok(self.refuse(&raw, origin, "a CSV record before the header".into()));
         };
         if cells.len() != header.len() {
             let reason = format!(
@@ -432,7 +487,7 @@ impl Chunker {
                 cells.len(),
                 header.len()
             );
-            return Ok(self.refuse(&raw, reason));
+            return Ok(self.refuse(&raw, origin, reason));
         }
         let fields = header
             .iter()
@@ -441,32 +496,40 @@ impl Chunker {
             .collect();
         self.push_row(Row {
             line: self.line,
+            origin,
             raw,
             fields,
         })
     }
 
-    fn refuse(&mut self, raw: &str, reason: String) -> Option<RecordBatch> {
+    fn refuse(&mut self, raw: &str, origin: Origin, reason: String) -> Option<Chunk> {
         self.bad.push(BadRecord {
             line: self.line,
+            origin,
             reason,
             raw: raw.to_owned(),
         });
         None
     }
 
-    fn push_row(&mut self, row: Row) -> Result<Option<RecordBatch>> {
+    /// Refuses `row` for `reason`.
+    fn refuse_row(bad: &mut Vec<BadRecord>, row: Row, reason: String) {
+        bad.push(BadRecord {
+            line: row.line,
+            origin: row.origin,
+            reason,
+            raw: row.raw,
+        });
+    }
+
+    fn push_row(&mut self, row: Row) -> Result<Option<Chunk>> {
         if row.fields.is_empty()
             && let Some(time) = &self.config.time_field
         {
             // It can never have a time; held back for inference, it would
             // wait for a schema that rows without fields never give.
             let reason = format!("no value for the time field {time:?}");
-            self.bad.push(BadRecord {
-                line: row.line,
-                reason,
-                raw: row.raw,
-            });
+            Self::refuse_row(&mut self.bad, row, reason);
             return Ok(None);
         }
         if self.building.is_none() {
@@ -484,15 +547,15 @@ impl Chunker {
         self.full()
     }
 
-    fn full(&mut self) -> Result<Option<RecordBatch>> {
+    fn full(&mut self) -> Result<Option<Chunk>> {
         match &self.building {
-            Some(b) if b.rows >= self.config.max_rows => self.flush(),
+            Some(b) if b.rows >= self.config.max_rows => self.flush_chunk(),
             _ => Ok(None),
         }
     }
 
     /// Infers the schema from the held-back rows and chunks them.
-    fn infer_and_replay(&mut self) -> Result<Option<RecordBatch>> {
+    fn infer_and_replay(&mut self) -> Result<Option<Chunk>> {
         let mut order: Vec<(String, Seen)> = Vec::new();
         for row in &self.pending {
             for (name, cell) in &row.fields {
@@ -526,14 +589,21 @@ impl Chunker {
         tracing::debug!(schema = %schema.to_spec(), "Schema inferred.");
         self.start(schema)?;
         self.pending_bytes = 0;
-        let mut out: Option<RecordBatch> = None;
+        let mut out: Option<Chunk> = None;
         for row in std::mem::take(&mut self.pending) {
             self.append(row);
-            if let Some(batch) = self.full()? {
+            if let Some(chunk) = self.full()? {
                 // max_rows < infer_rows: flush what filled, keep going.
                 out = Some(match out.take() {
-                    None => batch,
-                    Some(prev) => concat(prev, batch)?,
+                    None => chunk,
+                    Some(mut prev) => {
+                        prev.origins.extend(chunk.origins);
+                        prev.raws.extend(chunk.raws);
+                        Chunk {
+                            batch: concat(prev.batch, chunk.batch)?,
+                            ..prev
+                        }
+                    }
                 });
             }
         }
@@ -580,21 +650,15 @@ impl Chunker {
                 Some(c) => match coerce(c, field.ty, &self.config.time_format) {
                     Ok(v) => v,
                     Err(reason) => {
-                        self.bad.push(BadRecord {
-                            line: row.line,
-                            reason: format!("field {:?}: {reason}", field.name),
-                            raw: row.raw,
-                        });
+                        let reason = format!("field {:?}: {reason}", field.name);
+                        Self::refuse_row(&mut self.bad, row, reason);
                         return;
                     }
                 },
             };
             if Some(i) == b.time_index && matches!(value, Typed::Null) {
-                self.bad.push(BadRecord {
-                    line: row.line,
-                    reason: format!("no value for the time field {:?}", field.name),
-                    raw: row.raw,
-                });
+                let reason = format!("no value for the time field {:?}", field.name);
+                Self::refuse_row(&mut self.bad, row, reason);
                 return;
             }
             typed.push(value);
@@ -602,6 +666,7 @@ impl Chunker {
         for (col, v) in b.columns.iter_mut().zip(typed) {
             col.append(v);
         }
+        b.origins.push(row.origin);
         if self.config.keep_raw {
             b.raws.push(row.raw);
         }
@@ -635,6 +700,15 @@ impl Chunker {
     /// See [`Chunker::new`]; [`IngestError::Internal`] if Arrow refuses the
     /// columns (a bug).
     pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        Ok(self.flush_chunk()?.map(|c| c.batch))
+    }
+
+    /// The rows buffered so far as a chunk, with their origins; see
+    /// [`Chunker::flush`].
+    ///
+    /// # Errors
+    /// See [`Chunker::flush`].
+    pub fn flush_chunk(&mut self) -> Result<Option<Chunk>> {
         if self.building.is_none() {
             if self.pending.is_empty() {
                 return Ok(None);
@@ -653,23 +727,19 @@ impl Chunker {
             return Ok(None);
         }
         b.rows = 0;
-        self.raw_out.append(&mut b.raws);
         let columns: Vec<ArrayRef> = b.columns.iter_mut().map(Column::finish).collect();
-        RecordBatch::try_new(Arc::clone(&b.arrow), columns)
-            .map(Some)
-            .map_err(|e| IngestError::Internal(format!("cannot build a batch: {e}")))
+        let batch = RecordBatch::try_new(Arc::clone(&b.arrow), columns)
+            .map_err(|e| IngestError::Internal(format!("cannot build a batch: {e}")))?;
+        Ok(Some(Chunk {
+            batch,
+            origins: std::mem::take(&mut b.origins),
+            raws: std::mem::take(&mut b.raws),
+        }))
     }
 
     /// The records refused since the last call.
     pub fn take_bad(&mut self) -> Vec<BadRecord> {
         std::mem::take(&mut self.bad)
-    }
-
-    /// With `keep_raw`: the record text of every row of the batches handed
-    /// out since the last call, in row order (row `i` of a batch is entry
-    /// `i` when one batch was handed out). Empty without `keep_raw`.
-    pub fn take_raw(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.raw_out)
     }
 }
 
@@ -842,11 +912,12 @@ mod tests {
             "hello:i64,n:i64,ts:timestamp"
         );
         c.push_json(r#"{"ts":2, "n":2.5}"#).unwrap();
-        let b = c.flush().unwrap().unwrap();
+        let chunk = c.flush_chunk().unwrap().unwrap();
         assert_eq!(c.schema().unwrap().fields[1].ty, FieldType::F64);
-        let n = b.column(1).as_primitive::<Float64Type>();
+        let n = chunk.batch.column(1).as_primitive::<Float64Type>();
         assert_eq!((n.value(0), n.value(1)), (1.0, 2.5));
-        assert_eq!(c.take_raw(), [r#"{"ts":1,"n":1}"#, r#"{"ts":2, "n":2.5}"#]);
+        assert_eq!(chunk.raws, [r#"{"ts":1,"n":1}"#, r#"{"ts":2, "n":2.5}"#]);
+        assert_eq!(chunk.origins, [Origin::Line(3), Origin::Line(4)]);
         assert_eq!(c.take_bad().len(), 2, "no time in the hello records");
     }
 
@@ -880,5 +951,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not in the schema"), "{err}");
+    }
+
+    #[test]
+    fn rows_and_refused_records_keep_their_origins() {
+        let stream = |seq: u64| Origin::Stream {
+            shard: "shardId-000000000000".into(),
+            seq,
+        };
+        let mut cfg = config(None, 3);
+        cfg.infer_rows = 4;
+        cfg.keep_raw = true;
+        let mut c = Chunker::new(cfg).unwrap();
+        let records = [
+            r#"{"ts":1,"v":1}"#,
+            "",
+            r#"{"ts":"x","v":2}"#,
+            r#"{"ts":3,"v":3}"#,
+            "nope",
+            r#"{"ts":4,"v":4}"#,
+            r#"{"ts":5,"v":5}"#,
+        ];
+        let mut chunks = Vec::new();
+        for (seq, r) in records.iter().enumerate() {
+            chunks.extend(c.push_json_from(r, Some(stream(seq as u64))).unwrap());
+        }
+        chunks.extend(c.flush_chunk().unwrap());
+        let origins: Vec<Origin> = chunks.iter().flat_map(|c| c.origins.clone()).collect();
+        // The schema is inferred from the first four records (seq 0, 2, 3, 5):
+        // "x" is no time then, and is refused as the others are chunked.
+        assert_eq!(origins, [stream(0), stream(3), stream(5), stream(6)]);
+        for chunk in &chunks {
+            assert_eq!(chunk.origins.len(), chunk.batch.num_rows());
+            assert_eq!(chunk.raws.len(), chunk.batch.num_rows());
+        }
+        let bad: Vec<(u64, Origin)> = c
+            .take_bad()
+            .into_iter()
+            .map(|b| (b.line, b.origin))
+            .collect();
+        assert_eq!(bad, [(5, stream(4)), (3, stream(2))]);
+        // Without an origin, a record's is its line.
+        c.push_json("[]").unwrap();
+        assert_eq!(c.take_bad()[0].origin, Origin::Line(8));
     }
 }

@@ -14,7 +14,7 @@ pub mod schema;
 pub mod source;
 pub mod time;
 
-pub use chunker::{BadRecord, ChunkConfig, Chunker};
+pub use chunker::{BadRecord, Chunk, ChunkConfig, Chunker};
 pub use origin::Origin;
 pub use schema::{FieldType, RecordField, RecordSchema};
 pub use source::{RawRecord, RecordFormat, read_parquet};

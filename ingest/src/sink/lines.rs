@@ -52,6 +52,7 @@ impl<T> Lines<T> {
         &self.pending
     }
 
+    #[cfg(test)]
     pub(crate) fn target_mut(&mut self) -> &mut T {
         &mut self.target
     }

@@ -22,13 +22,22 @@
 //! write an earlier window again with just those records: at least once,
 //! never lost.
 //!
-//! Records that were refused, blank or filtered out need nothing of their
-//! own; late rows went to the error output as they came and need no more
-//! than their (closed) windows. A record whose row cannot be told waits for
-//! the end of the run.
+//! The rows of each batch are noted by their origin as they go into the
+//! engine ([`Progress::rows`]); once a read's records are all in, each is
+//! noted in its shard's order ([`Progress::read`]) with its row, or with
+//! none: records that were refused or blank need nothing of their own.
+//! Rows WHERE drops still wait for their windows, as do rows the engine
+//! refuses; late rows went to the error output as they came and need no
+//! more than their (closed) windows. A row whose time cannot be read waits
+//! for the end of the run.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash as _, Hasher as _};
 
+use arrow::array::{Array as _, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use osprey_ingest::chunk::Origin;
 use osprey_ingest::store::Checkpoint;
 use osprey_kernels::window::WindowSpec;
 
@@ -64,6 +73,9 @@ pub struct Progress {
     shards: HashMap<String, VecDeque<(u64, Need)>>,
     /// Sessions: the largest time seen per group.
     last: HashMap<u64, i64>,
+    /// The rows noted by [`Progress::rows`] whose records are not read yet,
+    /// by shard and sequence number (`None`: a row whose time is unknown).
+    noted: HashMap<(String, u64), Option<RowTime>>,
 }
 
 impl Progress {
@@ -74,6 +86,49 @@ impl Progress {
             safe: start,
             shards: HashMap::new(),
             last: HashMap::new(),
+            noted: HashMap::new(),
+        }
+    }
+
+    /// Notes the rows of `batch` that came from stream records, by their
+    /// `origins` (row `i`'s is entry `i`): their event time in `time_field`
+    /// and, for sessions, a hash of their `keys`' values.
+    pub fn rows(
+        &mut self,
+        batch: &RecordBatch,
+        origins: &[Origin],
+        time_field: &str,
+        keys: &[String],
+    ) {
+        let times = batch
+            .column_by_name(time_field)
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>());
+        let hashes = if self.needs_keys() {
+            key_hashes(batch, keys)
+        } else {
+            Some(vec![0; batch.num_rows()])
+        };
+        for (row, origin) in origins.iter().enumerate() {
+            let Origin::Stream { shard, seq } = origin else {
+                continue;
+            };
+            let time = times
+                .filter(|t| row < t.len() && t.is_valid(row))
+                .map(|t| t.value(row));
+            let key = hashes.as_ref().and_then(|h| h.get(row).copied());
+            let row = time.zip(key).map(|(time, key)| RowTime { time, key });
+            self.noted.insert((shard.clone(), *seq), row);
+        }
+    }
+
+    /// The record at `seq` of `shard` is read and all the rows of its read
+    /// are in the engine: it is noted with the row [`Progress::rows`] saw
+    /// for it, or with none. Call it in the shard's order.
+    pub fn read(&mut self, shard: &str, seq: u64) {
+        match self.noted.remove(&(shard.to_owned(), seq)) {
+            None => self.record(shard, seq, None),
+            Some(None) => self.record_unknown(shard, seq),
+            Some(row) => self.record(shard, seq, row),
         }
     }
 
@@ -174,6 +229,28 @@ impl Progress {
     }
 }
 
+/// Per row of `batch`, a hash of the values of the columns `keys` (a
+/// missing column counts as nulls); `None` when a column cannot be read as
+/// text. The hasher's keys are fixed, so a group hashes the same in every
+/// batch.
+fn key_hashes(batch: &RecordBatch, keys: &[String]) -> Option<Vec<u64>> {
+    let mut hashers: Vec<std::hash::DefaultHasher> = (0..batch.num_rows())
+        .map(|_| std::hash::DefaultHasher::new())
+        .collect();
+    for key in keys {
+        let Some(column) = batch.column_by_name(key) else {
+            hashers.iter_mut().for_each(|h| h.write_u8(0));
+            continue;
+        };
+        let text = arrow::compute::cast(column, &DataType::Utf8).ok()?;
+        let text = text.as_any().downcast_ref::<StringArray>()?;
+        for (h, value) in hashers.iter_mut().zip(text.iter()) {
+            value.hash(h);
+        }
+    }
+    Some(hashers.iter().map(std::hash::Hasher::finish).collect())
+}
+
 /// The end of the last window `[k * slide, k * slide + size)` holding `t`.
 fn last_end(t: i64, slide: i64, size: i64) -> i64 {
     t.div_euclid(slide)
@@ -220,6 +297,57 @@ mod tests {
             None,
             "an unknown row waits for the end"
         );
+    }
+
+    #[test]
+    fn rows_are_noted_by_origin_and_records_read_in_order() {
+        use std::sync::Arc;
+
+        use arrow::datatypes::{Field, Schema, TimeUnit};
+
+        let ts = TimestampMicrosecondArray::from(vec![Some(3), Some(15), None]);
+        let schema = Schema::new(vec![Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            true,
+        )]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(ts)]).unwrap();
+        let stream = |shard: &str, seq| Origin::Stream {
+            shard: shard.into(),
+            seq,
+        };
+        let mut p = Progress::new(WindowSpec::Tumbling { size: 10 }, at(&[(A, 0), (B, 0)]));
+        p.rows(
+            &batch,
+            &[stream(A, 0), stream(A, 2), stream(B, 0)],
+            "ts",
+            &[],
+        );
+        p.read(A, 0);
+        p.read(A, 1); // refused by the chunker: no row
+        p.read(A, 2);
+        p.read(B, 0); // a row without a time: waits for the end
+        assert_eq!(p.safe(Some(10)), Some(at(&[(A, 2), (B, 0)])));
+        assert_eq!(p.safe(Some(20)), Some(at(&[(A, 3), (B, 0)])));
+        assert!(p.noted.is_empty(), "each noted row is taken once read");
+    }
+
+    #[test]
+    fn a_group_hashes_alike_in_every_batch() {
+        use std::sync::Arc;
+
+        use arrow::datatypes::{Field, Schema};
+
+        let batch = |k: &str| {
+            let schema = Schema::new(vec![Field::new("k", DataType::Utf8, true)]);
+            let column = StringArray::from(vec![Some(k), None]);
+            RecordBatch::try_new(Arc::new(schema), vec![Arc::new(column)]).unwrap()
+        };
+        let keys = ["k".to_owned()];
+        let a = key_hashes(&batch("a"), &keys).unwrap();
+        assert_eq!(a, key_hashes(&batch("a"), &keys).unwrap());
+        assert_ne!(a[0], key_hashes(&batch("b"), &keys).unwrap()[0]);
+        assert_ne!(a[0], a[1], "null is a value of its own");
     }
 
     #[test]

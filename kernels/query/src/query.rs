@@ -7,13 +7,14 @@
 //! percentile columns first), the hashed columns of
 //! `approx_count_distinct`, and where each aggregate reads ([`Slot`]).
 
-use arrow::record_batch::RecordBatch;
-use osprey_ingest::chunk::TimeFormat;
+use osprey_ingest::chunk::{Chunk, TimeFormat};
+use osprey_ingest::store::Checkpoint;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_kernels::window::{AggFunc, Aggregator, Batch, Engine, EngineConfig, WindowResult};
 
 use crate::cells::{Cell, CellRef, cell_scalar};
+use crate::checkpoint::Progress;
 use crate::columns::{ColumnPlan, Converter, row_json};
 use crate::error::{QueryError, Result};
 use crate::plan::{Expr, OutputColumn, Plan, Scalar};
@@ -114,6 +115,8 @@ pub struct Query {
     converter: Converter,
     rows: u64,
     windows: u64,
+    /// With a consumer: which stream positions are safe to checkpoint.
+    progress: Option<Progress>,
 }
 
 impl Query {
@@ -156,7 +159,27 @@ impl Query {
             converter,
             rows: 0,
             windows: 0,
+            progress: None,
         })
+    }
+
+    /// Tracks which positions of the stream read are safe to checkpoint:
+    /// the rows of every chunk pushed are noted in `progress` by their
+    /// origins, and [`Query::checkpoint`] says how far its windows are written.
+    pub fn track(&mut self, progress: Progress) {
+        self.progress = Some(progress);
+    }
+
+    /// The tracker given to [`Query::track`], to note the records read.
+    pub fn progress_mut(&mut self) -> Option<&mut Progress> {
+        self.progress.as_mut()
+    }
+
+    /// The positions safe to checkpoint now, when they moved since the
+    /// last call (never without [`Query::track`]).
+    pub fn checkpoint(&mut self) -> Option<Checkpoint> {
+        let watermark = self.engine.watermark();
+        self.progress.as_mut()?.safe(watermark)
     }
 
     /// The plan.
@@ -201,14 +224,23 @@ impl Query {
         self.windows
     }
 
-    /// Aggregates one batch; `raws` holds the text of each of its rows as
-    /// it came in (empty for Parquet), for the error output. The rows of
-    /// the windows it closes are written and the outputs flushed.
+    /// Aggregates one chunk: its rows, where each came from, and (when the
+    /// chunker kept it) each row's text as it came in, which the error
+    /// output shows for a late or refused row (else the row's columns). The
+    /// rows of the windows it closes are written and the outputs flushed.
     ///
     /// # Errors
     /// [`QueryError::Usage`] when the batch lacks a field the plan reads or
     /// holds one of a type it cannot use; the engine's and the outputs' errors.
-    pub fn push(&mut self, batch: RecordBatch, raws: &[String], out: &mut Outputs) -> Result<()> {
+    pub fn push(&mut self, chunk: Chunk, out: &mut Outputs) -> Result<()> {
+        let Chunk {
+            batch,
+            origins,
+            raws,
+        } = chunk;
+        if let Some(progress) = &mut self.progress {
+            progress.rows(&batch, &origins, &self.plan.time_field, &self.plan.keys);
+        }
         let conv = self.converter.convert(batch.clone())?;
         // A refused or late row as the error output shows it: its text, or
         // its columns when it has none.

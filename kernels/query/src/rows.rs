@@ -1,7 +1,13 @@
 //! Where result rows go: NDJSON lines written as windows close (to any
-//! writer: stdout, a file, a stream of the store), one Parquet or Arrow IPC
-//! file written at the end, or memory, for a caller that wants the typed
-//! rows themselves.
+//! writer: stdout, a file; or, one record a row, to a stream of the store),
+//! one Parquet or Arrow IPC file written at the end, or memory, for a caller
+//! that wants the typed rows themselves.
+//!
+//! A row put into a stream goes under its key columns' values joined with
+//! `/` (strings as they are, other values as their JSON, a null as
+//! nothing), cut to the store's 256 characters; a row whose key columns
+//! are all null goes under the fallback key. The key is made from the
+//! row's typed cells as the row is written, not parsed back out of its line.
 //!
 //! A result row holds `window_start` and `window_end` (RFC 3339, UTC), the
 //! keys and the aggregates, named as the plan says. Counts are integers;
@@ -18,12 +24,14 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use osprey_ingest::IngestError;
+use osprey_ingest::sink::StreamRecords;
+use osprey_ingest::sink::stream::{KEY_SEPARATOR, MAX_KEY_CHARS};
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use serde_json::Value;
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
-use crate::cells::{Cell, CellRef, key_json, rfc3339};
+use crate::cells::{Cell, CellRef, float_json, key_json, rfc3339};
 use crate::error::{QueryError, Result};
 
 /// NDJSON result rows, each written straight into a reused line buffer:
@@ -32,7 +40,7 @@ use crate::error::{QueryError, Result};
 /// `itoa` integers, through its own formatter), field by field in the
 /// plan's order.
 pub struct NdjsonRows {
-    out: BufWriter<Box<dyn Write>>,
+    out: RowsOut,
     /// The line being built.
     line: Vec<u8>,
     /// Each column's name as a JSON string followed by `:`.
@@ -42,9 +50,82 @@ pub struct NdjsonRows {
     times: [(i64, Vec<u8>); 2],
 }
 
+/// Where NDJSON rows go.
+enum RowsOut {
+    /// A writer, through a 64 KiB buffer.
+    Writer(BufWriter<Box<dyn Write>>),
+    /// A stream, one record a row under its key (boxed: a store is large).
+    Stream(Box<KeyedRecords>),
+}
+
+/// Rows into a stream, each under the values of its key columns.
+struct KeyedRecords {
+    records: StreamRecords,
+    /// Per column, whether it is a key column.
+    is_key: Vec<bool>,
+    /// The key of a row whose key columns are all null.
+    fallback: String,
+    /// The key being built.
+    key: String,
+    /// Key columns seen in the row being built, and whether one was not null.
+    seen: usize,
+    found: bool,
+}
+
+impl KeyedRecords {
+    /// Adds key column `cell` to the key being built.
+    fn add(&mut self, cell: CellRef<'_>) {
+        if self.seen > 0 {
+            self.key.push(KEY_SEPARATOR);
+        }
+        self.seen += 1;
+        let text = match cell {
+            CellRef::Key(KeyValue::Null) | CellRef::Agg(AggValue::Null) => return,
+            CellRef::Time(us) => rfc3339(us),
+            CellRef::Key(KeyValue::Str(s)) => s.to_string(),
+            CellRef::Key(KeyValue::Int(i)) => i.to_string(),
+            CellRef::Agg(AggValue::Int(i)) => i.to_string(),
+            CellRef::Key(KeyValue::Bool(b)) => b.to_string(),
+            CellRef::Key(KeyValue::Float(bits)) => float_text(f64::from_bits(*bits)),
+            CellRef::Agg(AggValue::Float(v)) => float_text(v),
+        };
+        self.key.push_str(&text);
+        self.found = true;
+    }
+
+    /// Puts `data` under the key built, and starts the next.
+    fn push(&mut self, data: Vec<u8>) {
+        let key: String = self.key.chars().take(MAX_KEY_CHARS).collect();
+        let key = if self.found && !key.is_empty() {
+            key
+        } else {
+            self.fallback.clone()
+        };
+        self.records.push(key, data);
+        self.key.clear();
+        self.seen = 0;
+        self.found = false;
+    }
+}
+
+/// A float as its JSON reads: a number, or `NaN`, `Infinity`, `-Infinity`.
+fn float_text(v: f64) -> String {
+    match float_json(v) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
 impl NdjsonRows {
     /// Rows with the columns `names`, to `out`, through a 64 KiB buffer.
     pub fn new(out: Box<dyn Write>, names: &[String]) -> Self {
+        Self::with_out(
+            RowsOut::Writer(BufWriter::with_capacity(64 * 1024, out)),
+            names,
+        )
+    }
+
+    fn with_out(out: RowsOut, names: &[String]) -> Self {
         let keys = names
             .iter()
             .map(|n| {
@@ -55,7 +136,7 @@ impl NdjsonRows {
             })
             .collect();
         NdjsonRows {
-            out: BufWriter::with_capacity(64 * 1024, out),
+            out,
             line: Vec::with_capacity(1024),
             keys,
             times: [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())],
@@ -77,7 +158,13 @@ impl NdjsonRows {
                 line.push(b',');
             }
             line.extend_from_slice(key);
-            match cell(c) {
+            let cell = cell(c);
+            if let RowsOut::Stream(s) = out
+                && s.is_key[c]
+            {
+                s.add(cell);
+            }
+            match cell {
                 CellRef::Time(us) => line.extend_from_slice(time_json(times, us)),
                 CellRef::Key(k) => key_bytes(line, k),
                 CellRef::Agg(AggValue::Int(i)) => num(line, |f, w| f.write_u64(w, i)),
@@ -85,14 +172,25 @@ impl NdjsonRows {
                 CellRef::Agg(AggValue::Null) => line.extend_from_slice(b"null"),
             }
         }
-        line.extend_from_slice(b"}\n");
-        out.write_all(line).map_err(IngestError::from)?;
+        line.push(b'}');
+        match out {
+            RowsOut::Writer(w) => {
+                line.push(b'\n');
+                w.write_all(line).map_err(IngestError::from)?;
+            }
+            RowsOut::Stream(s) => s.push(line.clone()),
+        }
         Ok(())
     }
 
-    /// Pushes buffered rows to the output and flushes it.
+    /// Pushes buffered rows to the output and flushes it: a stream's rows
+    /// since the last flush are put as one batch.
     fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(IngestError::from)?;
+        match &mut self.out {
+            RowsOut::Writer(w) => w.flush(),
+            RowsOut::Stream(s) => s.records.flush(),
+        }
+        .map_err(IngestError::from)?;
         Ok(())
     }
 }
@@ -203,6 +301,29 @@ impl ResultSink {
     /// NDJSON rows with the columns `names` to `out`, through a 64 KiB buffer.
     pub fn ndjson(out: Box<dyn Write>, names: &[String]) -> Self {
         ResultSink::Ndjson(NdjsonRows::new(out, names))
+    }
+
+    /// NDJSON rows with the columns `names` into a stream, one record a row,
+    /// each under the values of its columns `key_columns` (see the module
+    /// docs), `fallback` when they are all null.
+    pub fn stream(
+        records: StreamRecords,
+        names: &[String],
+        key_columns: &[String],
+        fallback: &str,
+    ) -> Self {
+        let keyed = KeyedRecords {
+            records,
+            is_key: names.iter().map(|n| key_columns.contains(n)).collect(),
+            fallback: fallback.to_owned(),
+            key: String::new(),
+            seen: 0,
+            found: false,
+        };
+        ResultSink::Ndjson(NdjsonRows::with_out(
+            RowsOut::Stream(Box::new(keyed)),
+            names,
+        ))
     }
 
     /// One `format` file with the columns `names`, written by [`ResultSink::finish`].
@@ -542,5 +663,72 @@ mod memory_tests {
                 vec![Cell::Key(KeyValue::Int(3)), Cell::Agg(AggValue::Null)],
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use osprey_ingest::Store;
+    use osprey_ingest::store::{StartingPosition, StoreConfig, StreamOptions, StreamReader};
+
+    use super::*;
+
+    #[test]
+    fn rows_go_into_a_stream_under_their_typed_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let options = StreamOptions {
+            shards: 4,
+            ..StreamOptions::default()
+        };
+        store.create_stream("out", options).unwrap();
+        let names: Vec<String> = ["window_start", "sensor", "zone", "n"]
+            .map(String::from)
+            .to_vec();
+        let keys = ["sensor".to_owned(), "zone".to_owned()];
+        let records = StreamRecords::new(store, "out").unwrap();
+        let mut sink = ResultSink::stream(records, &names, &keys, "rows");
+        let long = KeyValue::Str("x".repeat(300).into());
+        let rows = [
+            (KeyValue::Str("s1".into()), KeyValue::Int(3), "s1/3"),
+            (KeyValue::Str("s1".into()), KeyValue::Null, "s1/"),
+            (KeyValue::Null, KeyValue::Null, "rows"),
+            (KeyValue::Str("".into()), KeyValue::Null, "rows"),
+            (KeyValue::Null, KeyValue::Float(f64::NAN.to_bits()), "/NaN"),
+            (
+                KeyValue::Bool(true),
+                KeyValue::Float(2.5f64.to_bits()),
+                "true/2.5",
+            ),
+            (long.clone(), KeyValue::Null, &"x".repeat(256)[..]),
+        ];
+        for (a, b, _) in &rows {
+            let cells = [
+                Cell::Time(60_000_000),
+                Cell::Key(a.clone()),
+                Cell::Key(b.clone()),
+                Cell::Agg(AggValue::Int(1)),
+            ];
+            sink.write_with(4, |c| CellRef::from(&cells[c])).unwrap();
+        }
+        sink.flush().unwrap();
+        let store = Store::open_read_only(dir.path()).unwrap();
+        let mut reader =
+            StreamReader::new(&store, "out", StartingPosition::TrimHorizon, None).unwrap();
+        let got: Vec<(String, Vec<u8>)> = reader
+            .poll(&store, 100, 1 << 20)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| (r.partition_key, r.data))
+            .collect();
+        assert_eq!(got.len(), rows.len());
+        for (_, _, key) in &rows {
+            let (_, data) = got
+                .iter()
+                .find(|(k, _)| k == key)
+                .unwrap_or_else(|| panic!("no record under {key:?}: {got:?}"));
+            assert!(data.starts_with(b"{\"window_start\":\"1970-01-01T00:01:00Z\""));
+            assert!(!data.ends_with(b"\n"), "one row a record, no newline");
+        }
     }
 }

@@ -33,7 +33,7 @@ enum Expected {
 }
 
 fn read(path: &Path) -> Fixture {
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = std::fs::read_to_string(path).expect("a fixture is readable");
     let mut about = Vec::new();
     let mut plan: Option<String> = None;
     let mut error = None;
@@ -97,8 +97,8 @@ fn blessed(fixture: &Fixture, got: &Expected) -> String {
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+        .expect("tests/plans is there")
+        .map(|e| e.expect("tests/plans is readable").path())
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     paths.sort();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use osprey_ingest::chunk::Chunk;
 use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
@@ -47,7 +48,7 @@ fn batch(rows: &[(Option<i64>, &str, f64)]) -> RecordBatch {
         Arc::new(schema),
         vec![Arc::new(ts.with_timezone("UTC")), Arc::new(k), Arc::new(v)],
     )
-    .unwrap()
+    .expect("the columns match the schema")
 }
 
 #[test]
@@ -76,13 +77,21 @@ fn a_query_runs_through_library_calls() {
         (Some(MINUTE + 1), "a", 4.0),
     ]);
     let raws: Vec<String> = (0..6).map(|i| format!("{{\"row\":{i}}}")).collect();
-    query.push(first, &raws, &mut out).unwrap();
+    let chunk = Chunk {
+        batch: first,
+        origins: Vec::new(),
+        raws,
+    };
+    query.push(chunk, &mut out).unwrap();
     // The first minute closed at MINUTE + 1; a row of it now is late.
     query
-        .push(batch(&[(Some(5), "b", 1.0)]), &[], &mut out)
+        .push(Chunk::from(batch(&[(Some(5), "b", 1.0)])), &mut out)
         .unwrap();
     query
-        .push(batch(&[(Some(MINUTE + 2), "a", 6.0)]), &[], &mut out)
+        .push(
+            Chunk::from(batch(&[(Some(MINUTE + 2), "a", 6.0)])),
+            &mut out,
+        )
         .unwrap();
     query.finish(&mut out).unwrap();
     assert_eq!(
@@ -128,7 +137,7 @@ fn a_missing_field_is_a_usage_error() {
         errors: ErrorSink::new(Box::new(std::io::sink())),
     };
     let err = query
-        .push(batch(&[(Some(0), "a", 1.0)]), &[], &mut out)
+        .push(Chunk::from(batch(&[(Some(0), "a", 1.0)])), &mut out)
         .unwrap_err();
     assert!(matches!(err, osprey_query::QueryError::Usage(_)), "{err:?}");
     assert_eq!(
