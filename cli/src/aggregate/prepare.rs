@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use osprey_ingest::chunk::{RecordSchema, TimeFormat};
-use osprey_kernels::window::{open_aggregator, parse_duration};
+use osprey_kernels::Device;
+use osprey_kernels::window::parse_duration;
 use osprey_query::{Plan, Query, QueryOptions, sql};
 
 use super::args::{AggregateArgs, InputFormat, OutputFormat};
@@ -64,7 +65,9 @@ pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     if args.batch_rows == 0 {
         return Err(usage("--batch-rows must be at least 1"));
     }
-    let backend = open_aggregator(args.backend.into())?;
+    // One device a process: a server would open it once and make every
+    // query's aggregator from it.
+    let backend = Device::open(args.backend.into())?.aggregator()?;
     tracing::debug!(backend = %backend.label(), "Aggregating.");
     let options = QueryOptions {
         lateness,

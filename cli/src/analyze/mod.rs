@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::NdjsonSink;
-use osprey_kernels::{BackendChoice, KernelSet};
+use osprey_kernels::{BackendChoice, Device, KernelSet};
 use osprey_video::analysis::record::Record;
 use osprey_video::analysis::{Analysis, AnalysisOptions};
 use tracing::{debug, info};
@@ -258,14 +258,17 @@ pub fn run(cfg: &AnalyzeConfig) -> Result<Summary> {
         .map_err(crate::exit::from_video)?;
     let expected_frames = opened.stream().expected_frames();
 
-    // The decoder fills its read-ahead while the backend starts.
-    let backend = osprey_kernels::open(cfg.backend, cfg.options.backend.clone())?;
+    // The decoder fills its read-ahead while the device and backend start.
+    // One device a process: a server would open it once and make every
+    // camera's backend from it.
+    let device = Device::open(cfg.backend)?;
+    let backend = device.frame_backend(cfg.options.backend.clone())?;
     let is_gpu = backend.is_gpu();
     let mut analysis = opened.start(backend);
     let label = analysis.backend_label().to_owned();
     match (cfg.backend, is_gpu) {
         (BackendChoice::Auto, true) => info!(backend = %label, "Auto took a GPU adapter."),
-        // osprey_kernels::open has said why at info already.
+        // Device::open has said why at info already.
         _ => debug!(backend = %label, "Backend open."),
     }
 

@@ -121,7 +121,7 @@ pub struct Query {
 
 impl Query {
     /// A query of `plan` on `backend` (a window aggregator from
-    /// `osprey_kernels::window::open_aggregator`, GPU or CPU).
+    /// `osprey_kernels::Device::aggregator`, GPU or CPU).
     ///
     /// # Errors
     /// [`QueryError::Usage`] when the engine refuses the plan's windows or

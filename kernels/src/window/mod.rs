@@ -94,7 +94,3 @@ pub trait Aggregator: Send {
         usize::MAX
     }
 }
-
-/// Opens the aggregation backend the user chose on a device of its own;
-/// kept here for callers of this path (see [`crate::Device::aggregator`]).
-pub use crate::device::open_aggregator;

@@ -22,10 +22,9 @@
 //! use osprey_video::analysis::{Analysis, AnalysisOptions, record::Record};
 //!
 //! let options = AnalysisOptions::default();
-//! let backend = osprey_kernels::open(
-//!     osprey_kernels::BackendChoice::Cpu,
-//!     options.backend.clone(),
-//! )?;
+//! // One device a process; every camera's backend is made from it.
+//! let device = osprey_kernels::Device::open(osprey_kernels::BackendChoice::Cpu)?;
+//! let backend = device.frame_backend(options.backend.clone())?;
 //! let totals = Analysis::open("clip.mp4", "cam1", options)?
 //!     .start(backend)
 //!     .run(&mut |record| {

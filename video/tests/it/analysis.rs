@@ -45,7 +45,8 @@ struct Analysed {
 
 /// Runs the options' kernels on the CPU over `input`.
 fn analyse(input: &str, options: AnalysisOptions) -> Result<Analysed, VideoError> {
-    let backend = osprey_kernels::open(BackendChoice::Cpu, options.backend.clone())
+    let backend = osprey_kernels::Device::open(BackendChoice::Cpu)
+        .and_then(|d| d.frame_backend(options.backend.clone()))
         .map_err(|e| VideoError::Internal(e.to_string()))?;
     let analysis = Analysis::open(input, "cam", options)?.start(backend);
     let (mut frames, mut events, mut lines) = (Vec::new(), Vec::new(), Vec::new());
