@@ -15,6 +15,7 @@
 
 pub mod chunk;
 pub mod codec;
+pub mod consume;
 pub mod deliver;
 pub mod error;
 pub mod kinesis;
