@@ -26,8 +26,8 @@ use crate::store::{PutRecord, Store};
 /// How long a refused batch is retried before the flush fails.
 pub const RETRY_FOR: Duration = Duration::from_secs(30);
 
-/// Longest partition key the store takes, in characters.
-const MAX_KEY_CHARS: usize = 256;
+// The longest partition key the store takes, in characters: one constant.
+use crate::store::record::MAX_PARTITION_KEY_CHARS as MAX_KEY_CHARS;
 
 /// What joins the values of several key fields in a partition key.
 pub const KEY_SEPARATOR: char = '/';
