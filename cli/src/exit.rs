@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use osprey_ingest::IngestError;
 use osprey_ingest::deliver::DeliverError;
 use osprey_ingest::listen::ListenError;
+use osprey_ingest::output_spec::OutputSpecError;
 use osprey_kernels::KernelError;
 use osprey_query::QueryError;
 use osprey_video::VideoError;
@@ -149,6 +150,9 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
         // Transparent: the chain goes on with the store error's sources.
         return classify(e);
     }
+    if err.is::<OutputSpecError>() {
+        return Some(Exit::Usage);
+    }
     if let Some(e) = err.downcast_ref::<ListenError>() {
         return Some(match e {
             ListenError::InvalidUrl(_) => Exit::Usage,
@@ -252,6 +256,12 @@ mod tests {
         );
         assert_eq!(
             exit_of(ListenError::InvalidUrl("udp://x".into())),
+            Exit::Usage
+        );
+        assert_eq!(
+            exit_of(OutputSpecError::Empty {
+                what: "--output".into()
+            }),
             Exit::Usage
         );
         assert_eq!(

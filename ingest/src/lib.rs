@@ -1,24 +1,48 @@
-//! osprey's stream layer: records, sinks and codecs.
+//! osprey's stream layer: the embedded stream store and everything that
+//! moves records into, out of and between streams. The `osprey` binary only
+//! checks arguments into the configs here, prints, and maps errors to exit
+//! codes.
 //!
-//! Today this crate holds the first sink, [`NdjsonSink`], through which the
-//! `osprey` binary writes every result record: one JSON value a line, buffered,
-//! with a closed pipe reported as its own error ([`IngestError::BrokenPipe`]) so
-//! that `osprey analyze clip.mp4 | head` ends quietly and successfully.
+//! - [`store`]: the embedded store ([`Store`]): streams of shards in a data
+//!   directory with Kinesis Data Streams semantics (partition keys hashed to
+//!   shards, sequence numbers, split and merge, retention, consumers'
+//!   checkpoints, verification of damage).
+//! - [`consume`]: one way to read a stream ([`consume::Consumer`]): every
+//!   shard from a position or a checkpoint, parents before children, and,
+//!   when caught up, a wait that wakes as soon as the stream's files change.
+//! - [`kinesis`]: the Kinesis Data Streams wire API over HTTP/1.1 (its
+//!   operations, shard iterator tokens, SigV4, the server).
+//! - [`tcp`]: the NDJSON line listener (`osprey put --listen`), and
+//!   [`listen`], the binding both servers share.
+//! - [`codec`]: base64, input lines and CSV rows into records, and a stored
+//!   record as one NDJSON line.
+//! - [`deliver`]: Firehose-style delivery of a stream into NDJSON, Parquet or
+//!   Arrow files, or to a webhook, with an errors folder and checkpoints.
+//! - [`sink`]: where result records go: NDJSON to a writer ([`NdjsonSink`],
+//!   a closed pipe reported as [`IngestError::BrokenPipe`] so that
+//!   `osprey analyze clip.mp4 | head` ends quietly), a stream
+//!   ([`StreamLines`]), a webhook ([`Webhook`]); [`output_spec`] reads
+//!   where a command line sends them (`-`, a path, `stream:NAME`,
+//!   `http://...`).
+//! - [`chunk`]: the chunker that turns NDJSON and CSV records into Arrow
+//!   batches for the query engine.
 //!
-//! [`store`] is the embedded stream store: streams of shards in a data
-//! directory, with Kinesis Data Streams semantics ([`Store`]).
-//!
-//! The rest of the stream layer (streams and shards, the embedded store,
-//! sources, the chunker into Arrow batches) grows here; see `DESIGN.md`.
+//! Errors are [`IngestError`] for the store and the chunker, and one type
+//! per area where an area has its own ([`listen::ListenError`],
+//! [`kinesis::ServeError`], [`deliver::DeliverError`],
+//! [`output_spec::OutputSpecError`]). See `DESIGN.md` for what grows here
+//! next (video streams, MQTT and NATS connectors).
 
 #![warn(unreachable_pub)]
 
 pub mod chunk;
 pub mod codec;
+pub mod consume;
 pub mod deliver;
 pub mod error;
 pub mod kinesis;
 pub mod listen;
+pub mod output_spec;
 pub mod sink;
 pub mod store;
 pub mod tcp;

@@ -10,7 +10,8 @@ use anyhow::Result;
 use osprey_ingest::deliver::{
     self, DeliverConfig, Destination, FileFormat, FilesConfig, ToFiles, ToWebhook,
 };
-use osprey_ingest::sink::webhook::{is_webhook_url, parse_header};
+use osprey_ingest::output_spec::OutputSpec;
+use osprey_ingest::sink::webhook::parse_header;
 use osprey_ingest::sink::{ContentEncoding, Webhook, WebhookConfig};
 use osprey_ingest::store::{StartingPosition, Store};
 
@@ -27,10 +28,11 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
     if !ok(args.buffer_mib) || !ok(args.buffer_seconds) {
         return Err(UsageError("--buffer-mib and --buffer-seconds must be above 0".into()).into());
     }
-    let to_url = args.to.to_str().filter(|to| is_webhook_url(to));
-    let mut destination: Box<dyn Destination> = match to_url {
-        Some(url) => Box::new(to_webhook(args, url)?),
-        None => Box::new(to_files(args)?),
+    let mut destination: Box<dyn Destination> = match OutputSpec::parse(&args.to, "--to") {
+        Ok(OutputSpec::Webhook(url)) => Box::new(to_webhook(args, &url)?),
+        // Anything else is a folder: `-` and `stream:NAME` are folder names
+        // here, as they always were.
+        _ => Box::new(to_files(args)?),
     };
     let config = DeliverConfig {
         stream: args.stream.clone(),

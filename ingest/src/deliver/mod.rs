@@ -30,11 +30,16 @@ use std::time::{Duration, Instant};
 use serde::de::IgnoredAny;
 
 use crate::IngestError;
+use crate::consume::Consumer;
 use crate::store::time::format_ms;
-use crate::store::{Record, StartingPosition, Store, StreamReader};
+use crate::store::{Record, StartingPosition, Store};
 
 pub use files::{FileFormat, FilesConfig, ToFiles};
 pub use webhook::ToWebhook;
+
+/// The longest a caught-up delivery waits before looking for records
+/// again, when no change of the stream's files wakes it first.
+const FOLLOW_WAIT: Duration = Duration::from_millis(20);
 
 /// An error of any type, boxed: what a format writer returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -130,7 +135,7 @@ pub fn run(
     config: &DeliverConfig,
     destination: &mut dyn Destination,
 ) -> Result<Tally> {
-    let mut reader = StreamReader::new(store, &config.stream, config.from, Some(&config.consumer))?;
+    let mut reader = Consumer::new(store, &config.stream, config.from, Some(&config.consumer))?;
     let mut buffer: Vec<(String, Record)> = Vec::new();
     let (mut bytes, mut since) = (0, None::<Instant>);
     let mut tally = Tally::default();
@@ -140,7 +145,7 @@ pub fn run(
         Ok(())
     };
     loop {
-        let batch = reader.poll(store, 1000, 4 << 20)?;
+        let batch = reader.poll(1000, 4 << 20)?;
         let caught_up = batch.is_empty();
         let mut wrote = false;
         for (shard, record) in batch {
@@ -163,13 +168,18 @@ pub fn run(
         // The positions are past every record polled: they are a checkpoint
         // only once all of those are delivered.
         if wrote && buffer.is_empty() {
-            reader.checkpoint(store)?;
+            reader.checkpoint()?;
         }
         if caught_up {
             if !config.follow {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            // Until records arrive (the stream's files change), or at most
+            // until the buffer's oldest record is due.
+            let due_in = since.map_or(FOLLOW_WAIT, |t| {
+                config.max_age.saturating_sub(t.elapsed()).min(FOLLOW_WAIT)
+            });
+            reader.wait(due_in);
         }
     }
     Ok(tally)

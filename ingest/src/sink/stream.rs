@@ -29,8 +29,9 @@ use crate::store::{PutOutcome, PutRecord, Store};
 /// How long a refused batch is retried before the flush fails.
 pub const RETRY_FOR: Duration = Duration::from_secs(30);
 
-/// Longest partition key the store takes, in characters.
-pub const MAX_KEY_CHARS: usize = 256;
+/// Longest partition key the store takes, in characters (the store's own
+/// limit: one constant).
+pub use crate::store::record::MAX_PARTITION_KEY_CHARS as MAX_KEY_CHARS;
 
 /// What joins the values of several key fields in a partition key.
 pub const KEY_SEPARATOR: char = '/';

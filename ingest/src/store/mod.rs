@@ -285,6 +285,11 @@ impl Store {
         self.dir.join("streams")
     }
 
+    /// The folder of stream `name` (whether or not it exists).
+    pub fn stream_dir(&self, name: &str) -> PathBuf {
+        self.streams_dir().join(name)
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
