@@ -9,82 +9,17 @@
 //! decimal, and the scene cuts (`lavfi.scd.time`, at score >= 10) the same
 //! frames. ffmpeg 5.1's scdet measures luma only for YUV input, as osprey does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{arg, ffmpeg, frame_records, h264_clip, odd_clip, require_gpu, run};
-
-/// One frame as ffmpeg printed it.
-#[derive(Debug)]
-struct FfFrame {
-    frame: u64,
-    pts_time: f64,
-    /// `lavfi.signalstats.YMIN` as `YMIN`, `lavfi.scd.mafd` as `scd.mafd`, ...
-    meta: BTreeMap<String, String>,
-}
-
-impl FfFrame {
-    #[track_caller]
-    fn get(&self, key: &str) -> &str {
-        self.meta
-            .get(key)
-            .unwrap_or_else(|| panic!("ffmpeg printed no {key} for frame {}", self.frame))
-    }
-
-    #[track_caller]
-    fn num(&self, key: &str) -> f64 {
-        let text = self.get(key);
-        text.parse()
-            .unwrap_or_else(|e| panic!("ffmpeg's {key}={text:?} is not a number: {e}"))
-    }
-}
-
-/// Parses `metadata=mode=print` output.
-fn parse_metadata(text: &str) -> Vec<FfFrame> {
-    let mut frames: Vec<FfFrame> = Vec::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("frame:") {
-            let mut fields = rest.split_whitespace();
-            let frame = fields.next().and_then(|f| f.parse().ok());
-            let pts_time = fields
-                .find_map(|f| f.strip_prefix("pts_time:"))
-                .and_then(|t| t.parse().ok());
-            let (Some(frame), Some(pts_time)) = (frame, pts_time) else {
-                panic!("cannot read ffmpeg's frame line {line:?}");
-            };
-            frames.push(FfFrame {
-                frame,
-                pts_time,
-                meta: BTreeMap::new(),
-            });
-        } else if let Some((key, value)) = line.split_once('=') {
-            let key = key
-                .strip_prefix("lavfi.signalstats.")
-                .map(str::to_owned)
-                .or_else(|| key.strip_prefix("lavfi.").map(str::to_owned))
-                .unwrap_or_else(|| key.to_owned());
-            let last = frames
-                .last_mut()
-                .unwrap_or_else(|| panic!("metadata before any frame line: {line:?}"));
-            last.meta.insert(key, value.to_owned());
-        }
-    }
-    frames
-}
+use crate::common::{arg, frame_records, h264_clip, odd_clip, require_gpu, run};
+use crate::ffmpeg_meta::{FfFrame, ffmpeg_meta, parse_metadata};
 
 /// Runs signalstats and scdet over `clip` and reads what they printed.
 fn ffmpeg_figures(clip: &Path) -> Vec<FfFrame> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("meta.txt");
-    // The metadata filter takes a file name inside a filter graph, where `:`
-    // and `\` are special; the temp path has neither on the systems we run.
-    let graph = format!("signalstats,scdet,metadata=mode=print:file={}", arg(&out));
-    ffmpeg(&["-i", arg(clip), "-vf", &graph, "-f", "null", "-"]);
-    let frames = parse_metadata(&std::fs::read_to_string(&out).unwrap());
-    assert!(!frames.is_empty(), "ffmpeg printed no frames for {clip:?}");
-    frames
+    ffmpeg_meta(clip, "signalstats,scdet").frames
 }
 
 /// `x` rounded to six significant digits, as `%g` prints it.

@@ -181,30 +181,49 @@ impl Stream {
     }
 }
 
+/// How many shards' fsyncs one batch runs at once.
+const FSYNC_THREADS: usize = 16;
+
 /// Waits until the appended records in `waits` are durable; returns per
 /// index the shard and sequence number, or the error the fsync met.
 pub(super) fn wait(waits: Vec<Pending>) -> Vec<(usize, Stored)> {
     let mut out = Vec::new();
     {
-        // The shards' fsyncs run side by side: a batch over many shards
-        // waits for the slowest, not for their sum.
+        // The shards' fsyncs run side by side, on at most FSYNC_THREADS
+        // threads: a batch over many shards waits for about the slowest, not
+        // for their sum, and never holds more files open at once than that
+        // (a batch over 1000 shards under `ulimit -n 256` must not run out).
         let synced: Vec<Result<()>> = match waits.as_slice() {
             [] => Vec::new(),
             [(log, end, _)] => vec![log.wait_durable(*end)],
-            many => std::thread::scope(|scope| {
-                let handles: Vec<_> = many[1..]
-                    .iter()
-                    .map(|(log, end, _)| scope.spawn(move || log.wait_durable(*end)))
-                    .collect();
-                let first = many[0].0.wait_durable(many[0].1);
-                std::iter::once(first)
-                    .chain(handles.into_iter().map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(IngestError::Internal("the fsync thread panicked".into()))
+            many => {
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let results: Vec<std::sync::OnceLock<Result<()>>> =
+                    many.iter().map(|_| std::sync::OnceLock::new()).collect();
+                let work = || {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((log, end, _)) = many.get(i) else {
+                            break;
+                        };
+                        let _set = results[i].set(log.wait_durable(*end));
+                    }
+                };
+                std::thread::scope(|scope| {
+                    for _ in 1..many.len().min(FSYNC_THREADS) {
+                        scope.spawn(work);
+                    }
+                    work();
+                });
+                results
+                    .into_iter()
+                    .map(|r| {
+                        r.into_inner().unwrap_or_else(|| {
+                            Err(IngestError::Internal("an fsync thread panicked".into()))
                         })
-                    }))
+                    })
                     .collect()
-            }),
+            }
         };
         for ((_, _, acks), result) in waits.into_iter().zip(synced) {
             match result {
