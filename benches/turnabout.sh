@@ -8,6 +8,8 @@
 # restructuring must not change a record.
 #
 #   benches/turnabout.sh OLD [NEW]          # NEW defaults to target/release/osprey
+#   GPU=1 benches/turnabout.sh OLD      # also hopping windows on the GPU backend
+#   ONLY="agg-hop-gpu tcp-put" GPU=1 benches/turnabout.sh OLD   # only these workloads
 #   RUNS=5 FRAMES=600 ROWS=10000000 KEYS=10000 TCP_RECORDS=2000000 benches/turnabout.sh /tmp/osprey-old
 #
 # OLD is a binary built from an earlier commit, e.g.
@@ -49,6 +51,7 @@ median_of() { sort -g -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { print v[
 
 workload() { # LABEL then the osprey arguments with @OUT@ for the output file
   local label=$1; shift
+  case " ${ONLY:-$label} " in *" $label "*) ;; *) return 0 ;; esac
   for _ in $(seq "$RUNS"); do
     for side in old new; do
       local bin=$old; [ "$side" = new ] && bin=$new
@@ -71,9 +74,13 @@ workload analyze-testsrc analyze "$clip" --backend cpu --kernels stats,scene,mot
 workload analyze-camera analyze "$camera" --backend cpu --kernels stats,scene,motion,black,freeze,blur --output @OUT@
 workload agg-tumbling-1m aggregate "$table" --window tumbling:1m --group-by sensor --agg "$AGG" --backend cpu --batch-rows 1048576 --output @OUT@
 workload agg-hop-10s-1m aggregate "$table" --window hop:10s,1m --group-by sensor --agg "$AGG" --backend cpu --batch-rows 1048576 --output @OUT@
-workload agg-hop-gpu aggregate "$table" --window hop:10s,1m --group-by sensor --agg "$AGG" --backend gpu --batch-rows 1048576 --output @OUT@
+if [ -n "${GPU:-}" ]; then
+  workload agg-tumbling-gpu aggregate "$table" --window tumbling:1m --group-by sensor --agg "$AGG" --backend gpu --batch-rows 1048576 --output @OUT@
+  workload agg-hop-gpu aggregate "$table" --window hop:10s,1m --group-by sensor --agg "$AGG" --backend gpu --batch-rows 1048576 --output @OUT@
+fi
 
 # TCP put throughput: the stream bench's TCP part against each binary in turn.
+case " ${ONLY:-tcp-put} " in *" tcp-put "*) ;; *) exit 0 ;; esac
 cargo bench -q -p osprey --bench stream --no-run 2>/dev/null
 bench=$(ls -t target/release/deps/stream-* | grep -v '\.d$' | head -1)
 for _ in $(seq "$RUNS"); do
