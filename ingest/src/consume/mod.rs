@@ -98,6 +98,17 @@ impl<'s> Consumer<'s> {
         self.reader.checkpoint(self.store)
     }
 
+    /// Saves as the named consumer's checkpoint the positions held back, in
+    /// each shard, to the first record of `pending` (read, not yet done
+    /// with), so a restart reads those again; see
+    /// [`StreamReader::checkpoint_before`].
+    ///
+    /// # Errors
+    /// As [`Store::save_checkpoint`].
+    pub fn checkpoint_before(&mut self, pending: &[(String, Record)]) -> Result<()> {
+        self.reader.checkpoint_before(self.store, pending)
+    }
+
     /// Per shard, the next sequence number to read.
     pub fn positions(&self) -> &Checkpoint {
         self.reader.positions()

@@ -14,10 +14,14 @@
 //! (data that is not JSON, for NDJSON; not a JSON object or not fitting the
 //! inferred columns, for Parquet), or, for a webhook with `--errors-to`, a
 //! batch the endpoint refused for its content. Those go as NDJSON lines with
-//! their shard, sequence number, reason and data. The named consumer's
-//! checkpoint ([`DeliverConfig::consumer`]) moves only once every
-//! record polled is delivered or set aside, so a crash or a failed batch
-//! delivers a batch again rather than losing it.
+//! their shard, sequence number, reason and data.
+//!
+//! After each batch is delivered or set aside (its file written, fsynced
+//! and renamed, or its POST acknowledged), the named consumer's checkpoint
+//! ([`DeliverConfig::consumer`]) moves, in each shard, to the first record
+//! not yet in a delivered batch, even when a batch closes in the middle of
+//! what one poll read. So a crash delivers again at most the batch it was
+//! writing, and a failed batch is delivered by the next run; none is lost.
 
 pub mod files;
 pub mod webhook;
@@ -33,6 +37,9 @@ use crate::IngestError;
 use crate::consume::Consumer;
 use crate::store::time::format_ms;
 use crate::store::{Record, StartingPosition, Store};
+
+#[cfg(test)]
+mod tests;
 
 pub use files::{FileFormat, FilesConfig, ToFiles};
 pub use webhook::ToWebhook;
@@ -136,40 +143,35 @@ pub fn run(
     destination: &mut dyn Destination,
 ) -> Result<Tally> {
     let mut reader = Consumer::new(store, &config.stream, config.from, Some(&config.consumer))?;
-    let mut buffer: Vec<(String, Record)> = Vec::new();
+    // Records read and in no delivered batch yet, in poll order: each batch
+    // is a prefix of them. Their data adds up to `bytes`; the oldest came
+    // at `since`.
+    let mut pending: Vec<(String, Record)> = Vec::new();
     let (mut bytes, mut since) = (0, None::<Instant>);
     let mut tally = Tally::default();
-    let mut deliver = |buffer: &mut Vec<(String, Record)>, tally: &mut Tally| -> Result<()> {
-        destination.deliver(buffer, tally)?;
-        buffer.clear();
-        Ok(())
-    };
     loop {
-        let batch = reader.poll(1000, 4 << 20)?;
-        let caught_up = batch.is_empty();
-        let mut wrote = false;
-        for (shard, record) in batch {
+        let polled = reader.poll(1000, 4 << 20)?;
+        let caught_up = polled.is_empty();
+        let start = pending.len();
+        pending.extend(polled);
+        // `pending[..done]` went out during this turn.
+        let mut done = 0;
+        for (i, (_, record)) in pending.iter().enumerate().skip(start) {
             bytes += record.data.len();
             since.get_or_insert_with(Instant::now);
-            buffer.push((shard, record));
             if bytes >= config.max_bytes {
-                deliver(&mut buffer, &mut tally)?;
-                (bytes, since) = (0, None);
-                wrote = true;
+                let (batch, rest) = pending[done..].split_at(i + 1 - done);
+                deliver_batch(&mut reader, destination, batch, rest, &mut tally)?;
+                (done, bytes, since) = (i + 1, 0, None);
             }
         }
         let due =
             since.is_some_and(|t| t.elapsed() >= config.max_age) || (caught_up && !config.follow);
-        if due && !buffer.is_empty() {
-            deliver(&mut buffer, &mut tally)?;
-            (bytes, since) = (0, None);
-            wrote = true;
+        if due && done < pending.len() {
+            deliver_batch(&mut reader, destination, &pending[done..], &[], &mut tally)?;
+            (done, bytes, since) = (pending.len(), 0, None);
         }
-        // The positions are past every record polled: they are a checkpoint
-        // only once all of those are delivered.
-        if wrote && buffer.is_empty() {
-            reader.checkpoint()?;
-        }
+        pending.drain(..done);
         if caught_up {
             if !config.follow {
                 break;
@@ -183,6 +185,22 @@ pub fn run(
         }
     }
     Ok(tally)
+}
+
+/// Hands `batch` to `destination`, then, once it is delivered (or set
+/// aside), saves the consumer's checkpoint before `rest`, the records read
+/// after it: a crash at any point delivers again at most the batch in
+/// flight, and the checkpoint never passes a record not yet delivered.
+fn deliver_batch(
+    reader: &mut Consumer<'_>,
+    destination: &mut dyn Destination,
+    batch: &Batch,
+    rest: &Batch,
+    tally: &mut Tally,
+) -> Result<()> {
+    destination.deliver(batch, tally)?;
+    reader.checkpoint_before(rest)?;
+    Ok(())
 }
 
 /// A batch's place in time and its name, from its oldest record:

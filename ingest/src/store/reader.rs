@@ -192,14 +192,37 @@ impl StreamReader {
     /// # Errors
     /// As [`Store::save_checkpoint`].
     pub fn checkpoint(&mut self, store: &Store) -> Result<()> {
+        self.checkpoint_before(store, &[])
+    }
+
+    /// Saves as the named consumer's checkpoint the positions held back, in
+    /// each shard, to the first record of `pending`: records read but not
+    /// yet done with (not yet delivered, say), each with its shard. A
+    /// restart reads those again and nothing before them. Nothing when the
+    /// reader has no consumer name, or nothing moved.
+    ///
+    /// Across a split or merge this stays a checkpoint a restart can use: a
+    /// child is read only once its parents are drained, so while a parent's
+    /// record is pending every record read from its children is too (a
+    /// caller that finishes records in the order read keeps that true).
+    ///
+    /// # Errors
+    /// As [`Store::save_checkpoint`].
+    pub fn checkpoint_before(&mut self, store: &Store, pending: &[(String, Record)]) -> Result<()> {
         let Some(consumer) = &self.consumer else {
             return Ok(());
         };
-        if self.positions == self.saved {
+        let mut at = self.positions.clone();
+        for (shard, r) in pending {
+            at.entry(shard.clone())
+                .and_modify(|p| *p = (*p).min(r.seq))
+                .or_insert(r.seq);
+        }
+        if at == self.saved {
             return Ok(());
         }
-        store.save_checkpoint(&self.stream, consumer, &self.positions)?;
-        self.saved = self.positions.clone();
+        store.save_checkpoint(&self.stream, consumer, &at)?;
+        self.saved = at;
         Ok(())
     }
 
