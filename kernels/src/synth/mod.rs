@@ -1,5 +1,6 @@
-//! Seeded synthetic frames for tests and benchmarks (the `synth` feature,
-//! which brings in `rand`; the crate's own tests always have it).
+//! Seeded synthetic data for tests and benchmarks (the `synth` feature,
+//! which brings in `rand`; the crate's own tests always have it): frames
+//! here, rows for window aggregation in [`rows`].
 //!
 //! Frames mix smooth gradients with noise so histograms are neither flat nor
 //! degenerate, and the padding bytes past each row are filled with noise too, so
@@ -9,6 +10,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::frame::{OwnedFrame, PixelFormat};
+
+pub mod rows;
 
 /// A frame of `width` x `height` with strides padded by `pad` bytes, filled
 /// from `seed`.
