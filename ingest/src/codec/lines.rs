@@ -6,7 +6,7 @@
 //! Records are UTF-8 text: a line or CSV value that is not is refused with
 //! the byte where it stops being UTF-8, so nothing downstream ever writes
 //! invalid JSON. What a CSV header and cell mean (names, null, booleans,
-//! numbers that keep every digit) is [`csv_cell`](super::csv_cell)'s rule,
+//! numbers that keep every digit) is [`csv_cell`]'s rule,
 //! the one the chunker uses too, and [`CsvInput`] finds the quote that a
 //! CSV input leaves open.
 
