@@ -20,6 +20,7 @@ use osprey_ingest::store::{MAX_DATA_BYTES, PutRecord, Store};
 
 use crate::args::stream::{InputFormat, PutArgs};
 use crate::exit::InputError;
+use osprey_ingest::codec::csv_cell;
 use osprey_ingest::codec::lines::{CsvInput, Line, LineCodec, read_line};
 use osprey_ingest::tcp::{self, LineServer};
 
@@ -166,10 +167,10 @@ impl Putter<'_> {
         let mut csv = csv::ReaderBuilder::new()
             .flexible(true)
             .from_reader(CsvInput::new(reader));
-        let header = csv
-            .headers()
-            .map_err(|e| input_error(format!("cannot read the CSV header: {e}")))?
-            .clone();
+        let header = csv_cell::header_names(
+            csv.headers()
+                .map_err(|e| input_error(format!("cannot read the CSV header: {e}")))?,
+        );
         if let Some(line) = csv.get_ref().open_quote(csv.position().byte()) {
             return Err(input_error(format!(
                 "the CSV header has a quote opened at line {line} and never closed"

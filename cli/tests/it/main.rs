@@ -11,6 +11,8 @@
 //! - [`corrupt`]: damaged input gives error records and the analysis goes on.
 //! - [`crash`]: SIGKILL of `osprey put --listen` while producers write loses
 //!   no acknowledged record.
+//! - [`csv_paths`]: one CSV file aggregated as a file and through a stream
+//!   put from it, typed alike, against DuckDB.
 //! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
 //!   with DuckDB.
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
@@ -57,6 +59,7 @@ mod cli;
 mod common;
 mod corrupt;
 mod crash;
+mod csv_paths;
 mod deliver;
 mod event_log;
 mod ffmpeg_meta;

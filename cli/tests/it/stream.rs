@@ -182,7 +182,7 @@ fn put_ndjson_and_csv_with_bad_records() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("x.csv:3: 2 columns where the header has 3"),
+            .contains("x.csv:3: 2 fields where the header has 3"),
         "{}",
         r.stderr
     );

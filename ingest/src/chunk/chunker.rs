@@ -34,6 +34,7 @@ use serde_json::Value;
 use super::origin::Origin;
 use super::schema::{FieldType, RecordField, RecordSchema, Seen};
 use super::time::{RawTime, TimeFormat};
+use crate::codec::csv_cell;
 use crate::error::{IngestError, Result};
 
 /// How the chunker is set up.
@@ -117,17 +118,11 @@ struct Row {
     line: u64,
     origin: Origin,
     raw: String,
-    fields: Vec<(String, Cell)>,
+    /// Its fields: JSON values, a CSV cell typed by [`csv_cell::cell_value`].
+    fields: Vec<(String, Value)>,
 }
 
-/// A field's value: JSON, or a CSV cell (text whose type is read from it).
-#[derive(Debug, Clone)]
-enum Cell {
-    Json(Value),
-    Text(String),
-}
-
-fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Cell)>) {
+fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Value)>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -139,34 +134,18 @@ fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Cell)>) {
                 flatten(&name, v, out);
             }
         }
-        other => out.push((prefix.to_owned(), Cell::Json(other))),
+        other => out.push((prefix.to_owned(), other)),
     }
 }
 
-fn seen(cell: &Cell, time_format: &TimeFormat) -> Seen {
-    match cell {
-        Cell::Json(Value::Null) => Seen::Null,
-        Cell::Json(Value::Bool(_)) => Seen::Bool,
-        Cell::Json(Value::Number(n)) if n.is_i64() || n.is_u64() => Seen::Int,
-        Cell::Json(Value::Number(_)) => Seen::Float,
-        Cell::Json(Value::String(s)) if time_format.looks_like_time(s) => Seen::Time,
-        Cell::Json(_) => Seen::Text,
-        Cell::Text(t) => {
-            let t = t.trim();
-            if t.is_empty() {
-                Seen::Null
-            } else if t == "true" || t == "false" {
-                Seen::Bool
-            } else if t.parse::<i64>().is_ok() {
-                Seen::Int
-            } else if t.parse::<f64>().is_ok() {
-                Seen::Float
-            } else if time_format.looks_like_time(t) {
-                Seen::Time
-            } else {
-                Seen::Text
-            }
-        }
+fn seen(value: &Value, time_format: &TimeFormat) -> Seen {
+    match value {
+        Value::Null => Seen::Null,
+        Value::Bool(_) => Seen::Bool,
+        Value::Number(n) if n.is_i64() || n.is_u64() => Seen::Int,
+        Value::Number(_) => Seen::Float,
+        Value::String(s) if time_format.looks_like_time(s) => Seen::Time,
+        _ => Seen::Text,
     }
 }
 
@@ -187,73 +166,52 @@ fn json_text(v: &Value) -> String {
     }
 }
 
-fn coerce(cell: &Cell, ty: FieldType, tf: &TimeFormat) -> std::result::Result<Typed, String> {
-    let text = match cell {
-        Cell::Json(Value::Null) => return Ok(Typed::Null),
-        Cell::Text(t) if t.trim().is_empty() && ty != FieldType::String => {
-            return Ok(Typed::Null);
+/// `value` as a value of a `ty` column. A string is read for the type
+/// (`"21.5"` for f64, `"1"` for bool); a CSV cell comes here already typed
+/// by [`csv_cell::cell_value`], so it is read as the same JSON value would
+/// be, wherever it comes from.
+fn coerce(value: &Value, ty: FieldType, tf: &TimeFormat) -> std::result::Result<Typed, String> {
+    match (ty, value) {
+        (_, Value::Null) => Ok(Typed::Null),
+        (FieldType::String, v) => Ok(Typed::Str(json_text(v))),
+        (FieldType::Timestamp, Value::String(t)) => tf.parse(RawTime::Text(t)).map(Typed::Ts),
+        (FieldType::Timestamp, Value::Number(n)) => {
+            let n = n.as_f64().ok_or("a number out of range")?;
+            tf.parse(RawTime::Number(n)).map(Typed::Ts)
         }
-        Cell::Text(t) => Some(t.as_str()),
-        Cell::Json(Value::String(s)) => Some(s.as_str()),
-        Cell::Json(_) => None,
-    };
-    let json = match cell {
-        Cell::Json(v) => Some(v),
-        Cell::Text(_) => None,
-    };
-    match ty {
-        FieldType::String => Ok(Typed::Str(match (text, json) {
-            (Some(t), _) => t.to_owned(),
-            (None, Some(v)) => json_text(v),
-            (None, None) => String::new(),
-        })),
-        FieldType::Timestamp => {
-            let raw = match (text, json) {
-                (Some(t), _) => RawTime::Text(t),
-                (None, Some(Value::Number(n))) => {
-                    RawTime::Number(n.as_f64().ok_or("a number out of range")?)
-                }
-                (None, Some(v)) => return Err(format!("{v} is not a time")),
-                (None, None) => return Ok(Typed::Null),
-            };
-            tf.parse(raw).map(Typed::Ts)
-        }
-        FieldType::F64 => match (text, json) {
-            (Some(t), _) => t
-                .trim()
-                .parse::<f64>()
-                .map(Typed::F64)
-                .map_err(|_| format!("{t:?} is not a number")),
-            (None, Some(Value::Number(n))) => n
-                .as_f64()
-                .map(Typed::F64)
-                .ok_or_else(|| format!("{n} is out of range")),
-            (None, Some(v)) => Err(format!("{v} is not a number")),
-            (None, None) => Ok(Typed::Null),
+        (FieldType::Timestamp, v) => Err(format!("{v} is not a time")),
+        (FieldType::F64, Value::String(t)) => t
+            .trim()
+            .parse::<f64>()
+            .map(Typed::F64)
+            .map_err(|_| format!("{t:?} is not a number")),
+        (FieldType::F64, Value::Number(n)) => n
+            .as_f64()
+            .map(Typed::F64)
+            .ok_or_else(|| format!("{n} is out of range")),
+        (FieldType::F64, v) => Err(format!("{v} is not a number")),
+        (FieldType::I64, Value::String(t)) => t
+            .trim()
+            .parse::<i64>()
+            .map(Typed::I64)
+            .map_err(|_| format!("{t:?} is not an integer")),
+        (FieldType::I64, Value::Number(n)) => n
+            .as_i64()
+            .map(Typed::I64)
+            .ok_or_else(|| format!("{n} is not a 64-bit integer")),
+        (FieldType::I64, v) => Err(format!("{v} is not an integer")),
+        (FieldType::Bool, Value::Bool(b)) => Ok(Typed::Bool(*b)),
+        (FieldType::Bool, Value::String(t)) => match t.trim() {
+            "true" | "1" => Ok(Typed::Bool(true)),
+            "false" | "0" => Ok(Typed::Bool(false)),
+            other => Err(format!("{other:?} is not a boolean")),
         },
-        FieldType::I64 => match (text, json) {
-            (Some(t), _) => t
-                .trim()
-                .parse::<i64>()
-                .map(Typed::I64)
-                .map_err(|_| format!("{t:?} is not an integer")),
-            (None, Some(Value::Number(n))) => n
-                .as_i64()
-                .map(Typed::I64)
-                .ok_or_else(|| format!("{n} is not a 64-bit integer")),
-            (None, Some(v)) => Err(format!("{v} is not an integer")),
-            (None, None) => Ok(Typed::Null),
+        (FieldType::Bool, Value::Number(n)) => match n.as_i64() {
+            Some(1) => Ok(Typed::Bool(true)),
+            Some(0) => Ok(Typed::Bool(false)),
+            _ => Err(format!("{n} is not a boolean")),
         },
-        FieldType::Bool => match (text, json) {
-            (Some(t), _) => match t.trim() {
-                "true" | "1" => Ok(Typed::Bool(true)),
-                "false" | "0" => Ok(Typed::Bool(false)),
-                other => Err(format!("{other:?} is not a boolean")),
-            },
-            (None, Some(Value::Bool(b))) => Ok(Typed::Bool(*b)),
-            (None, Some(v)) => Err(format!("{v} is not a boolean")),
-            (None, None) => Ok(Typed::Null),
-        },
+        (FieldType::Bool, v) => Err(format!("{v} is not a boolean")),
     }
 }
 
@@ -414,9 +372,10 @@ impl Chunker {
         self.line += 1;
     }
 
-    /// Sets the CSV header (field names, in column order).
+    /// Sets the CSV header (field names, in column order), the names made
+    /// usable by [`csv_cell::header_names`] as `osprey put` makes them.
     pub fn set_header(&mut self, names: Vec<String>) {
-        self.header = Some(names);
+        self.header = Some(csv_cell::header_names(names.iter().map(String::as_str)));
     }
 
     /// Adds one NDJSON line; blank lines are skipped. Returns a batch when
@@ -458,7 +417,8 @@ impl Chunker {
         })
     }
 
-    /// Adds one CSV record (after [`Chunker::set_header`]).
+    /// Adds one CSV record (after [`Chunker::set_header`]), each cell typed
+    /// by [`csv_cell::cell_value`], as `osprey put` types it.
     ///
     /// # Errors
     /// See [`Chunker::push_json`].
@@ -481,18 +441,13 @@ impl Chunker {
         let Some(header) = &self.header else {
             return Ok(self.refuse(&raw, origin, "a CSV record before the header".into()));
         };
-        if cells.len() != header.len() {
-            let reason = format!(
-                "{} fields where the header has {}",
-                cells.len(),
-                header.len()
-            );
+        if let Err(reason) = csv_cell::check_width(cells.len(), header.len()) {
             return Ok(self.refuse(&raw, origin, reason));
         }
         let fields = header
             .iter()
             .zip(cells)
-            .map(|(n, c)| (n.clone(), Cell::Text((*c).to_owned())))
+            .map(|(n, c)| (n.clone(), csv_cell::cell_value(c)))
             .collect();
         self.push_row(Row {
             line: self.line,
@@ -931,6 +886,63 @@ mod tests {
         assert!(c.schema().is_none());
         c.push_json(r#"{"ts":2,"v":2}"#).unwrap();
         assert!(c.schema().is_some());
+    }
+
+    /// A CSV row chunks exactly as the JSON record `osprey put` makes of it.
+    #[test]
+    fn a_csv_row_chunks_as_the_record_put_makes_of_it() {
+        let names = ["ts", " code", "qty", "pad", "note", "ok", "big", "code"];
+        let rows = [
+            [
+                "1",
+                "007",
+                "1e3",
+                " 12 ",
+                "",
+                "true",
+                "9007199254740993",
+                "x",
+            ],
+            ["2", "8", "2.5", "3", "n", "FALSE", "1", ""],
+        ];
+        let mut from_csv = Chunker::new(config(None, 10)).unwrap();
+        from_csv.set_header(names.iter().map(|n| (*n).to_owned()).collect());
+        let mut from_json = Chunker::new(config(None, 10)).unwrap();
+        let codec = crate::codec::lines::LineCodec {
+            key_field: None,
+            key: Some("k".into()),
+            id_field: None,
+        };
+        let header = csv_cell::header_names(names);
+        for row in rows {
+            from_csv.push_cells(&row).unwrap();
+            let record = codec
+                .csv_row(&header, &csv::ByteRecord::from(row.to_vec()), 2)
+                .unwrap();
+            from_json
+                .push_json(std::str::from_utf8(&record.data).unwrap())
+                .unwrap();
+        }
+        let a = from_csv.flush().unwrap().unwrap();
+        let b = from_json.flush().unwrap().unwrap();
+        assert_eq!(
+            from_csv.schema().unwrap().to_spec(),
+            "ts:timestamp,code:string,qty:f64,pad:i64,note:string,ok:bool,big:i64,code_1:string"
+        );
+        // A JSON record's fields come in name order; the values are the same.
+        for (i, field) in a.schema().fields().iter().enumerate() {
+            let of_json = b.column_by_name(field.name()).unwrap();
+            assert_eq!(a.column(i), of_json, "{}", field.name());
+        }
+        assert_eq!(a.column(1).as_string::<i32>().value(1), "8");
+        assert!(a.column(4).is_null(0));
+        assert!(a.column(7).is_null(1));
+        assert_eq!(
+            a.column(6)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .value(0),
+            9_007_199_254_740_993
+        );
     }
 
     #[test]

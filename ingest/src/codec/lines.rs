@@ -5,13 +5,15 @@
 //!
 //! Records are UTF-8 text: a line or CSV value that is not is refused with
 //! the byte where it stops being UTF-8, so nothing downstream ever writes
-//! invalid JSON. A CSV value becomes a JSON number only when the number
-//! keeps every digit it was written with (`007` and a 23-digit integer stay
-//! strings), and [`CsvInput`] finds the quote that a CSV input leaves open.
+//! invalid JSON. What a CSV header and cell mean (names, null, booleans,
+//! numbers that keep every digit) is [`csv_cell`]'s rule,
+//! the one the chunker uses too, and [`CsvInput`] finds the quote that a
+//! CSV input leaves open.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
 
+use super::csv_cell;
 use crate::store::PutRecord;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
@@ -43,21 +45,17 @@ impl LineCodec {
         self.record(line.to_vec(), found, line_no)
     }
 
-    /// The record of CSV row `row` (at line `line_no`) under `header`; a
-    /// value that is not UTF-8 refuses the row.
+    /// The record of CSV row `row` (at line `line_no`) under `header` (the
+    /// names [`csv_cell::header_names`] made of the first row), each cell
+    /// typed by [`csv_cell::cell_value`]; a value that is not UTF-8 refuses
+    /// the row.
     pub fn csv_row(
         &self,
-        header: &csv::StringRecord,
+        header: &[String],
         row: &csv::ByteRecord,
         line_no: u64,
     ) -> Result<PutRecord, String> {
-        if row.len() != header.len() {
-            return Err(format!(
-                "{} columns where the header has {}",
-                row.len(),
-                header.len()
-            ));
-        }
+        csv_cell::check_width(row.len(), header.len())?;
         // Written by hand to keep the header's column order.
         let mut data = Vec::with_capacity(row.as_slice().len() + 8 * row.len());
         data.push(b'{');
@@ -70,7 +68,7 @@ impl LineCodec {
                 )
             })?;
             for (slot, field) in found.iter_mut().zip([&self.key_field, &self.id_field]) {
-                if field.as_deref() == Some(name) {
+                if field.as_deref() == Some(name.as_str()) {
                     *slot = Some(value.to_owned());
                 }
             }
@@ -80,7 +78,7 @@ impl LineCodec {
             serde_json::to_writer(&mut data, name)
                 .map_err(|e| format!("cannot encode row: {e}"))?;
             data.push(b':');
-            serde_json::to_writer(&mut data, &csv_value(value))
+            serde_json::to_writer(&mut data, &csv_cell::cell_value(value))
                 .map_err(|e| format!("cannot encode row: {e}"))?;
         }
         data.push(b'}');
@@ -296,72 +294,6 @@ fn invalid_utf8(valid_up_to: usize, line_no: u64) -> String {
     )
 }
 
-/// A CSV cell as JSON: a number when it is one and JSON keeps it exactly
-/// (every significant digit, no leading zero), the rest as text. So `007`
-/// (a code, not seven) and integers past 64 bits stay strings rather than
-/// turning into 7 or a rounded float.
-fn csv_value(cell: &str) -> serde_json::Value {
-    let numeric = !cell.is_empty()
-        && cell
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-    if !numeric || has_leading_zero(cell) {
-        return cell.into();
-    }
-    if let Ok(i) = cell.parse::<i64>() {
-        return i.into();
-    }
-    if let Ok(u) = cell.parse::<u64>() {
-        return u.into();
-    }
-    match cell.parse::<f64>() {
-        Ok(f) if f.is_finite() && decimal_digits(cell) == decimal_digits(&format!("{f:e}")) => {
-            serde_json::Number::from_f64(f).map_or_else(|| cell.into(), Into::into)
-        }
-        _ => cell.into(),
-    }
-}
-
-/// True when the integer part of a number has a leading zero (`007`,
-/// `-01.5`), which a JSON number would drop.
-fn has_leading_zero(cell: &str) -> bool {
-    let unsigned = cell.trim_start_matches(['+', '-']);
-    let int_part = unsigned.split(['.', 'e', 'E']).next().unwrap_or_default();
-    int_part.len() > 1 && int_part.starts_with('0')
-}
-
-/// A decimal number's value as (negative, significant digits, exponent of
-/// the last digit), the same for every way of writing the same value
-/// (`1.50`, `15e-1`); `None` when `text` is not such a number.
-fn decimal_digits(text: &str) -> Option<(bool, String, i64)> {
-    let (negative, rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let (mantissa, exp) = match rest.find(['e', 'E']) {
-        Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int_part, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if !int_part
-        .bytes()
-        .chain(frac.bytes())
-        .all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let digits = format!("{int_part}{frac}");
-    let mut exp = exp.checked_sub(i64::try_from(frac.len()).ok()?)?;
-    let trimmed = digits.trim_start_matches('0');
-    let significant = trimmed.trim_end_matches('0');
-    if significant.is_empty() {
-        return Some((false, String::new(), 0));
-    }
-    exp = exp.checked_add(i64::try_from(trimmed.len() - significant.len()).ok()?)?;
-    Some((negative, significant.to_owned(), exp))
-}
-
 /// Validates a JSON value and picks the (up to two) named top-level fields
 /// out of it as text, without building the value.
 struct Fields<'f>([Option<&'f str>; 2]);
@@ -534,7 +466,7 @@ mod tests {
 
     #[test]
     fn csv_rows() {
-        let header = csv::StringRecord::from(vec!["dev", "temp", "note"]);
+        let header = csv_cell::header_names(["dev", " temp ", "note"]);
         let c = codec(Some("dev"), None);
         let r = c
             .csv_row(
@@ -552,7 +484,11 @@ mod tests {
         let e = c
             .csv_row(&header, &csv::ByteRecord::from(vec!["d1"]), 3)
             .unwrap_err();
-        assert_eq!(e, "1 columns where the header has 3");
+        assert_eq!(e, "1 fields where the header has 3");
+        let r = c
+            .csv_row(&header, &csv::ByteRecord::from(vec!["d1", "007", ""]), 4)
+            .unwrap();
+        assert_eq!(r.data, br#"{"dev":"d1","temp":"007","note":null}"#);
     }
 
     #[test]
@@ -564,43 +500,13 @@ mod tests {
         let e = c.ndjson(b"\"\xe2\x82", 1).unwrap_err();
         assert_eq!(e, "invalid UTF-8 at byte 2 of line 1");
         assert!(c.ndjson("{\"a\":\"\u{20ac}\"}".as_bytes(), 1).is_ok());
-        let header = csv::StringRecord::from(vec!["dev", "city"]);
+        let header = csv_cell::header_names(["dev", "city"]);
         let row = csv::ByteRecord::from(vec![&b"d1"[..], &b"M\xfcnchen"[..]]);
         let e = c.csv_row(&header, &row, 4).unwrap_err();
         assert_eq!(
             e,
             "invalid UTF-8 in column \"city\" at byte 2 of its value (line 4)"
         );
-    }
-
-    #[test]
-    fn csv_numbers_that_json_keeps() {
-        let json = |cell: &str| serde_json::to_string(&csv_value(cell)).unwrap();
-        for (cell, want) in [
-            ("7", "7"),
-            ("-7", "-7"),
-            ("+7", "7"),
-            ("0", "0"),
-            ("007", "\"007\""),
-            ("-01", "\"-01\""),
-            ("00.5", "\"00.5\""),
-            ("0.5", "0.5"),
-            ("21.50", "21.5"),
-            ("1e3", "1000.0"),
-            ("0.30000000000000004", "0.30000000000000004"),
-            ("18446744073709551615", "18446744073709551615"),
-            ("-9223372036854775808", "-9223372036854775808"),
-            ("18446744073709551616", "\"18446744073709551616\""),
-            ("12345678901234567890123", "\"12345678901234567890123\""),
-            ("3.14159265358979323846264", "\"3.14159265358979323846264\""),
-            ("1e400", "\"1e400\""),
-            ("inf", "\"inf\""),
-            ("1-2", "\"1-2\""),
-            ("", "\"\""),
-            (" 7", "\" 7\""),
-        ] {
-            assert_eq!(json(cell), want, "{cell:?}");
-        }
     }
 
     /// The whole input through [`CsvInput`] in reads of `step` bytes; the
