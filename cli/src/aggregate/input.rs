@@ -11,7 +11,7 @@
 //! error naming its line, since CSV quoting gives no safe place to resume.
 //!
 //! The TCP listener takes any number of connections (up to the cap of `osprey
-//! put --listen`, [`MAX_CONNECTIONS`](crate::stream::tcp::MAX_CONNECTIONS)); each has a thread that reads its lines
+//! put --listen`, [`MAX_CONNECTIONS`](osprey_ingest::tcp::MAX_CONNECTIONS)); each has a thread that reads its lines
 //! (kept only up to the store's record limit, as `put --listen` does) and
 //! sends them into one bounded channel, so a fast sender waits for the engine
 //! instead of filling memory. Lines carry their peer and line number; nothing
@@ -31,12 +31,9 @@ use osprey_ingest::chunk::{RawRecord, RecordFormat};
 use osprey_ingest::store::MAX_DATA_BYTES;
 use osprey_ingest::store::record::too_large;
 
-use crate::exit::UsageError;
-use crate::stream::lines::{Line, read_line};
-use crate::stream::tcp::{accept_each, parse_url};
-
-/// The prefix of a stream input or output, `stream:NAME`.
-pub const STREAM_PREFIX: &str = "stream:";
+use osprey_ingest::codec::lines::{Line, read_line};
+use osprey_ingest::output_spec::{STREAM_PREFIX, stream_name};
+use osprey_ingest::tcp::{accept_each, parse_url};
 
 /// An input, as `INPUT` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +52,9 @@ impl Input {
     /// Reads `INPUT`.
     ///
     /// # Errors
-    /// [`UsageError`] for `stream:` without a name or a bad `tcp://` address.
+    /// [`OutputSpecError`](osprey_ingest::output_spec::OutputSpecError) for
+    /// `stream:` without a name, [`ListenError`](osprey_ingest::listen::ListenError)
+    /// for a bad `tcp://` address.
     pub fn parse(input: &str) -> Result<Input> {
         if input == "-" {
             return Ok(Input::Stdin);
@@ -78,20 +77,6 @@ impl Input {
             Input::Stdin | Input::File(_) => false,
         }
     }
-}
-
-/// The name after `stream:`, which must not be empty.
-///
-/// # Errors
-/// [`UsageError`] naming `what` when it is.
-pub fn stream_name(name: &str, what: &str) -> Result<String> {
-    if name.is_empty() {
-        return Err(UsageError(format!(
-            "{what} {STREAM_PREFIX} needs a stream name ({STREAM_PREFIX}NAME)"
-        ))
-        .into());
-    }
-    Ok(name.to_owned())
 }
 
 /// Bytes of an over-long record kept for the error output.
