@@ -123,11 +123,11 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
             let from = args.stream.position()?;
             store = Store::open_read_only(&args.data.data_dir)?;
             let source = StreamSource::open(&store, name, from, args.stream.consumer.as_deref())?;
-            Some(Source::Stream(if args.stream.follow {
+            Some(Source::Stream(Box::new(if args.stream.follow {
                 source.follow(until_idle)
             } else {
                 source
-            }))
+            })))
         }
         Input::Tcp(addr) => Some(Source::Tcp {
             listener: osprey_query::source::listen(addr).map_err(from_query)?,

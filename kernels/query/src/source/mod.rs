@@ -67,7 +67,7 @@ pub enum Source<'s> {
         name: String,
     },
     /// A stream of the store.
-    Stream(StreamSource<'s>),
+    Stream(Box<StreamSource<'s>>),
 }
 
 impl std::fmt::Debug for Source<'_> {

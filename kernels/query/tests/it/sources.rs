@@ -45,12 +45,12 @@ fn query() -> Query {
         "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input \
          GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)",
     )
-    .unwrap();
+    .expect("the query plans");
     let options = QueryOptions {
         lateness: 10 * MINUTE,
         ..QueryOptions::default()
     };
-    Query::new(plan, options, Box::new(CpuAggregator)).unwrap()
+    Query::new(plan, options, Box::new(CpuAggregator)).expect("the CPU engine opens")
 }
 
 fn chunk_config(query: &Query) -> ChunkConfig {
@@ -74,11 +74,13 @@ fn run(source: &mut Source<'_>) -> (Vec<Vec<Cell>>, Vec<String>) {
     if let Source::Stream(s) = source {
         s.track(&mut query);
     }
-    source.feed(&mut query, &mut out, config).unwrap();
-    query.finish(&mut out).unwrap();
-    out.errors.flush().unwrap();
-    let rows = out.rows.finish().unwrap();
-    let text = String::from_utf8(errors.0.take()).unwrap();
+    source
+        .feed(&mut query, &mut out, config)
+        .expect("the input is read");
+    query.finish(&mut out).expect("the query finishes");
+    out.errors.flush().expect("memory takes the errors");
+    let rows = out.rows.finish().expect("a memory sink finishes");
+    let text = String::from_utf8(errors.0.take()).expect("the error output is UTF-8");
     (rows, text.lines().map(str::to_owned).collect())
 }
 
@@ -138,7 +140,7 @@ fn a_query_over_a_stored_stream_checkpoints_its_consumer() {
     store.put_records("t", &records).unwrap();
     let open =
         || StreamSource::open(&store, "t", StartingPosition::TrimHorizon, Some("q")).unwrap();
-    let mut source = Source::Stream(open());
+    let mut source = Source::Stream(Box::new(open()));
     let (rows, errors) = run(&mut source);
     assert_eq!(rows, expected());
     assert!(errors.is_empty(), "{errors:?}");
@@ -146,7 +148,7 @@ fn a_query_over_a_stored_stream_checkpoints_its_consumer() {
         s.finish().unwrap();
     }
     // The consumer's checkpoint is at the end: a second run reads nothing.
-    let mut again = Source::Stream(open());
+    let mut again = Source::Stream(Box::new(open()));
     let (rows, _) = run(&mut again);
     assert!(rows.is_empty(), "{rows:?}");
 }
