@@ -2,17 +2,18 @@
 //! or a streaming SQL query.
 //!
 //! The arguments become an `osprey_query::Query` first (its plan from the
-//! flags or from SQL); records are read as Arrow batches (the chunker for
-//! NDJSON and CSV, on a reader thread so slow streams flush by latency; the
-//! Parquet reader for Parquet files) and pushed into the query, which runs
-//! them on the window engine on the GPU or the CPU. Windows are written as
+//! flags or from SQL) and an `osprey_query::Source` (the input); the
+//! source reads records as Arrow batches (the chunker for NDJSON and CSV,
+//! on a reader thread so slow streams flush by latency; the Parquet reader
+//! for Parquet files) and pushes them into the query, which runs them on
+//! the window engine on the GPU or the CPU. Windows are written as
 //! the watermark closes them (to the outputs [`output`] opens); late and
 //! refused records go to the error output with their reason and the record
 //! as it came in, so they can be replayed; a run that refused records ends
 //! with [`RecordsRefused`] (exit code 5) once every other record is done.
 //! The checked arguments and the query are made in [`prepare()`]; a stream
-//! input is read in [`stream_source`], whose checkpoints follow the rows the
-//! query has written, by the origin the chunker gives each row.
+//! input's checkpoints follow the rows the query has written, by the origin
+//! the chunker gives each row (`osprey_query::StreamSource`).
 //!
 //! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
 //! read as `osprey read` reads it), or NDJSON lines over TCP
@@ -36,22 +37,20 @@ pub mod args;
 pub mod input;
 pub mod output;
 mod prepare;
-mod stream_source;
 
 use std::io::Write as _;
-use std::path::Path;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
-use osprey_ingest::chunk::{Chunk, ChunkConfig, Chunker, RawRecord, RecordFormat, read_parquet};
-use osprey_query::{Outputs, Progress, Query, Shown};
+use osprey_ingest::chunk::{ChunkConfig, RecordFormat};
+use osprey_ingest::store::Store;
+use osprey_query::{Outputs, QueryError, Source, StreamSource};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
-use self::input::{Input, Listener, Origin, Rejected, TcpLine, TextItem, listen, spawn_text};
+use self::input::Input;
 use self::output::{Destination, StreamTarget, open_errors};
 use self::prepare::{check_flags, duration_flag, input_format, prepare, usage};
-use self::stream_source::StreamSource;
 use crate::exit::InputError;
 
 /// Records held back from a schema are inferred from at most this many
@@ -74,153 +73,18 @@ pub struct RecordsRefused {
     pub refused: u64,
 }
 
-/// Everything one run needs, checked.
-struct Run {
-    query: Query,
-    out: Outputs,
-}
-
-impl Run {
-    /// Writes the records the chunker refused to the error output, each
-    /// with where it came from.
-    fn bad_records(&mut self, chunker: &mut Chunker) -> Result<()> {
-        let bad = chunker.take_bad();
-        for bad in &bad {
-            self.out
-                .errors
-                .refused(Some(&bad.origin), &bad.reason, Shown::Text(&bad.raw))?;
-        }
-        if !bad.is_empty() {
-            // A live input's refusals show as they happen.
-            self.out.errors.flush()?;
-        }
-        Ok(())
+/// A library error as the binary reports it: an input that cannot be read
+/// as [`InputError`] (exit code 3), a stream's read or checkpoint error as
+/// the store's error it is (its own code), the rest as they are.
+fn from_query(e: QueryError) -> anyhow::Error {
+    match e {
+        QueryError::Input { input, reason } => anyhow!(InputError { input, reason }),
+        QueryError::Read(e) => anyhow!(e),
+        QueryError::Checkpoint { consumer, source } => anyhow!(source).context(format!(
+            "cannot save the checkpoint of consumer {consumer:?}"
+        )),
+        e => anyhow!(e),
     }
-
-    /// Pushes one NDJSON line (or CSV row) into the chunker, from `origin`
-    /// when that is more than the chunker's line number, and processes the
-    /// chunk it fills, if any.
-    fn push(
-        &mut self,
-        chunker: &mut Chunker,
-        record: RawRecord,
-        origin: Option<Origin>,
-    ) -> Result<()> {
-        let chunk = match record {
-            RawRecord::Json(line) => chunker.push_json_from(&line, origin).map_err(usage)?,
-            RawRecord::Header(names) => {
-                chunker.set_header(names);
-                None
-            }
-            RawRecord::Cells(cells) => {
-                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                chunker.push_cells_from(&cells, origin).map_err(usage)?
-            }
-        };
-        self.bad_records(chunker)?;
-        if let Some(chunk) = chunk {
-            self.query.push(chunk, &mut self.out)?;
-        }
-        Ok(())
-    }
-
-    /// Processes every row the chunker holds.
-    fn drain(&mut self, chunker: &mut Chunker) -> Result<()> {
-        while let Some(chunk) = chunker.flush_chunk().map_err(usage)? {
-            self.bad_records(chunker)?;
-            self.query.push(chunk, &mut self.out)?;
-        }
-        self.bad_records(chunker)
-    }
-}
-
-/// One item of a text input for the chunker.
-enum Incoming {
-    /// An NDJSON line or CSV row, and its origin when that is more than the
-    /// chunker's line number.
-    Record(RawRecord, Option<Origin>),
-    /// A line that cannot be a record (too long, not UTF-8): where it came
-    /// from, why, its first bytes and its length. A line of a file or stdin
-    /// is counted by the chunker, so later lines keep their numbers.
-    Refused(Origin, Rejected),
-}
-
-/// How a TCP input ends without a signal: once no connection has been open
-/// and no line has come for `after`.
-struct Idle<'a> {
-    after: Duration,
-    listener: &'a Listener,
-}
-
-/// Reads a text input (a file, stdin, TCP) until it ends: records into the
-/// chunker, batches into the engine as they fill or as `--max-latency` makes
-/// them due, so windows close while a slow input is still open.
-fn read_text<T>(
-    run: &mut Run,
-    mut chunker: Chunker,
-    rx: &Receiver<T>,
-    item: impl Fn(T) -> std::io::Result<Incoming>,
-    idle: Option<Idle<'_>>,
-    input: &str,
-) -> Result<()> {
-    let mut last = Instant::now();
-    loop {
-        let now = Instant::now();
-        let mut wait = chunker.time_left(now).unwrap_or(Duration::from_secs(3600));
-        if let Some(idle) = &idle {
-            if idle.listener.connections() > 0 {
-                // A connection may stay quiet as long as it likes: look again later.
-                wait = wait.min(Duration::from_millis(200));
-            } else if let Some(deadline) = last
-                .max(idle.listener.last_change())
-                .checked_add(idle.after)
-            {
-                if now >= deadline {
-                    break;
-                }
-                wait = wait.min(deadline - now);
-            }
-        }
-        let got = match rx.recv_timeout(wait) {
-            Ok(r) => Some(r),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        match got.map(&item) {
-            None => {}
-            Some(Err(e)) => {
-                return Err(anyhow!(InputError {
-                    input: input.to_owned(),
-                    reason: e.to_string(),
-                }));
-            }
-            Some(Ok(Incoming::Refused(origin, rejected))) => {
-                last = Instant::now();
-                if let Origin::Line(_) = origin {
-                    chunker.skip_line();
-                }
-                let shown = Shown::Head {
-                    head: &rejected.head,
-                    bytes: rejected.bytes,
-                };
-                run.out
-                    .errors
-                    .refused(Some(&origin), &rejected.reason, shown)?;
-                run.out.errors.flush()?;
-            }
-            Some(Ok(Incoming::Record(record, origin))) => {
-                last = Instant::now();
-                run.push(&mut chunker, record, origin)?;
-            }
-        }
-        if chunker.due(Instant::now())
-            && let Some(chunk) = chunker.flush_chunk().map_err(usage)?
-        {
-            run.bad_records(&mut chunker)?;
-            run.query.push(chunk, &mut run.out)?;
-        }
-    }
-    run.drain(&mut chunker)
 }
 
 /// Runs `osprey aggregate`.
@@ -253,13 +117,24 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     // The input opens first: a missing stream or a port in use fails the
     // run before an output file is made.
-    let mut source = match &input {
-        Input::Stream(name) => Some(StreamSource::open(args, name)?),
-        _ => None,
-    };
-    let listener = match &input {
-        Input::Tcp(addr) => Some(listen(addr)?),
-        _ => None,
+    let store: Store;
+    let live_source = match &input {
+        Input::Stream(name) => {
+            let from = args.stream.position()?;
+            store = Store::open_read_only(&args.data.data_dir)?;
+            let source = StreamSource::open(&store, name, from, args.stream.consumer.as_deref())?;
+            Some(Source::Stream(Box::new(if args.stream.follow {
+                source.follow(until_idle)
+            } else {
+                source
+            })))
+        }
+        Input::Tcp(addr) => Some(Source::Tcp {
+            listener: osprey_query::source::listen(addr).map_err(from_query)?,
+            until_idle,
+            name: args.input.clone(),
+        }),
+        Input::Stdin | Input::File(_) => None,
     };
     let key_fields = prepared.query.plan().partition_fields();
     let target = StreamTarget {
@@ -272,14 +147,11 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     // Parquet and Arrow files are written at the end: only then are their
     // windows written, and only then may a consumer checkpoint.
     let mut query = prepared.query;
-    if let Some(s) = source
-        .as_ref()
-        .filter(|s| s.consumer.is_some() && out_format == OutputFormat::Ndjson)
+    if let Some(Source::Stream(s)) = &live_source
+        && s.consumer().is_some()
+        && out_format == OutputFormat::Ndjson
     {
-        query.track(Progress::new(
-            query.plan().window,
-            s.reader.positions().clone(),
-        ));
+        s.track(&mut query);
     }
     let chunk_config = ChunkConfig {
         schema: prepared.schema,
@@ -291,82 +163,34 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         infer_bytes: INFER_BYTES,
         keep_raw: true,
     };
-    let mut run = Run {
-        query,
-        out: Outputs { rows, errors },
-    };
-    let label = run.query.backend_label();
+    let mut out = Outputs { rows, errors };
+    let label = query.backend_label();
 
-    match (&input, format) {
-        (Input::Stream(_), _) => {
-            let chunker = Chunker::new(chunk_config).map_err(usage)?;
-            if let Some(s) = &mut source {
-                s.read(&mut run, chunker, args.stream.follow, until_idle)?;
-            }
-        }
-        (Input::Tcp(_), _) => {
-            let chunker = Chunker::new(chunk_config).map_err(usage)?;
-            if let Some(l) = &listener {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "osprey: listening on tcp://{} for records to aggregate",
-                    l.local
-                );
-                let idle = until_idle.map(|after| Idle { after, listener: l });
-                let item = |line: TcpLine| {
-                    Ok(match line.text {
-                        Ok(text) => Incoming::Record(RawRecord::Json(text), Some(line.origin)),
-                        Err(reason) => Incoming::Refused(line.origin, reason),
-                    })
-                };
-                read_text(&mut run, chunker, &l.lines, item, idle, &args.input)?;
-            }
-        }
-        (Input::Stdin, InputFormat::Parquet) => {
-            return Err(usage("parquet input needs a file, not stdin"));
-        }
-        (Input::File(path), InputFormat::Parquet) => {
-            read_parquet_file(&mut run, path, args.batch_rows)?
-        }
-        (Input::Stdin | Input::File(_), InputFormat::Ndjson | InputFormat::Csv) => {
-            let reader: Box<dyn std::io::Read + Send> = match &input {
-                Input::File(path) => Box::new(std::fs::File::open(path).map_err(|e| {
-                    anyhow!(InputError {
-                        input: path.clone(),
-                        reason: e.to_string(),
-                    })
-                })?),
-                _ => Box::new(std::io::stdin()),
-            };
-            let record_format = if format == InputFormat::Csv {
-                RecordFormat::Csv
-            } else {
-                RecordFormat::Ndjson
-            };
-            let chunker = Chunker::new(chunk_config).map_err(usage)?;
-            let rx = spawn_text(reader, record_format, 4096);
-            let item = |r: std::io::Result<TextItem>| {
-                r.map(|r| match r {
-                    TextItem::Record(r) => Incoming::Record(r, None),
-                    TextItem::Refused { line, rejected } => {
-                        Incoming::Refused(Origin::Line(line), rejected)
-                    }
-                })
-            };
-            read_text(&mut run, chunker, &rx, item, None, &args.input)?;
-        }
+    let mut source = match live_source {
+        Some(source) => source,
+        None => file_source(&input, format, &args.input)?,
+    };
+    if let Source::Tcp { listener, .. } = &source {
+        let _ = writeln!(
+            std::io::stderr(),
+            "osprey: listening on tcp://{} for records to aggregate",
+            listener.local
+        );
     }
-    run.query.finish(&mut run.out)?;
-    let (rows, windows) = (run.query.rows(), run.query.windows());
+    source
+        .feed(&mut query, &mut out, chunk_config)
+        .map_err(from_query)?;
+    query.finish(&mut out)?;
+    let (rows, windows) = (query.rows(), query.windows());
     let Outputs {
         rows: sink,
         mut errors,
-    } = run.out;
+    } = out;
     errors.flush()?;
     sink.finish().context("cannot finish the output")?;
     // Every window is written now: the whole read is done.
-    if let Some(s) = &source {
-        s.save(s.reader.positions())?;
+    if let Source::Stream(s) = &source {
+        s.finish().map_err(from_query)?;
     }
     let (late, refused) = (errors.late, errors.refused);
     let secs = started.elapsed().as_secs_f64();
@@ -381,27 +205,37 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads a Parquet file, decoding on a thread of its own two batches ahead
-/// of the engine.
-fn read_parquet_file(run: &mut Run, path: &str, batch_rows: usize) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
-        anyhow!(InputError {
-            input: path.to_owned(),
-            reason: format!("{e}"),
-        })
+/// The source of a file or stdin: Parquet read by path, NDJSON and CSV
+/// read as text.
+fn file_source(input: &Input, format: InputFormat, name: &str) -> Result<Source<'static>> {
+    let path = match input {
+        Input::File(path) => Some(path),
+        _ => None,
     };
-    let batches = read_parquet(Path::new(path), batch_rows).map_err(|e| fail(&e))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel(2);
-    std::thread::spawn(move || {
-        for batch in batches {
-            if tx.send(batch).is_err() {
-                return;
-            }
-        }
-    });
-    for batch in rx {
-        let batch = batch.map_err(|e| fail(&e))?;
-        run.query.push(Chunk::from(batch), &mut run.out)?;
+    if format == InputFormat::Parquet {
+        let path = path.ok_or_else(|| usage("parquet input needs a file, not stdin"))?;
+        return Ok(Source::Parquet {
+            path: PathBuf::from(path),
+            name: name.to_owned(),
+        });
     }
-    Ok(())
+    let reader: Box<dyn std::io::Read + Send> = match path {
+        Some(path) => Box::new(std::fs::File::open(path).map_err(|e| {
+            anyhow!(InputError {
+                input: path.clone(),
+                reason: e.to_string(),
+            })
+        })?),
+        None => Box::new(std::io::stdin()),
+    };
+    let format = if format == InputFormat::Csv {
+        RecordFormat::Csv
+    } else {
+        RecordFormat::Ndjson
+    };
+    Ok(Source::Text {
+        reader,
+        format,
+        name: name.to_owned(),
+    })
 }

@@ -16,12 +16,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use osprey_ingest::output_spec::OutputSpec;
 use osprey_ingest::sink::StreamRecords;
 use osprey_ingest::sink::stream::partition_key;
 use osprey_query::{ErrorSink, ResultSink, TableFormat};
 
 use super::args::OutputFormat;
-use super::input::{STREAM_PREFIX, stream_name};
 use crate::exit::UsageError;
 
 /// Where result rows go, as `--output` names it.
@@ -39,20 +39,16 @@ impl<'a> Destination<'a> {
     /// Reads `--output`.
     ///
     /// # Errors
-    /// [`UsageError`] for `stream:` without a name, or an empty path.
+    /// [`OutputSpecError`](osprey_ingest::output_spec::OutputSpecError)
+    /// for `stream:` without a name, or an empty path.
     pub fn parse(path: &'a Path) -> Result<Self> {
-        if path == Path::new("-") {
-            return Ok(Destination::Stdout);
-        }
-        if let Some(name) = path.to_str().and_then(|p| p.strip_prefix(STREAM_PREFIX)) {
-            return Ok(Destination::Stream(stream_name(name, "--output")?));
-        }
-        if path.as_os_str().is_empty() {
-            return Err(
-                UsageError("--output is empty: give a path, or - for stdout".into()).into(),
-            );
-        }
-        Ok(Destination::File(path))
+        Ok(match OutputSpec::parse(path, "--output")? {
+            OutputSpec::Stdout => Destination::Stdout,
+            OutputSpec::Stream(name) => Destination::Stream(name),
+            // aggregate has no webhook output: an `http://` output names a
+            // file, as it always has.
+            OutputSpec::Webhook(_) | OutputSpec::File(_) => Destination::File(path),
+        })
     }
 
     /// The format: `format` when given, else from a file's extension, else NDJSON.

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::NdjsonSink;
+use osprey_ingest::output_spec::OutputSpec;
 use osprey_kernels::{BackendChoice, Device, KernelSet};
 use osprey_video::analysis::record::Record;
 use osprey_video::analysis::{Analysis, AnalysisOptions};
@@ -90,37 +91,18 @@ impl AnalyzeConfig {
             ))
             .into());
         }
-        let stream = args
-            .output
-            .to_str()
-            .and_then(|o| o.strip_prefix(STREAM_OUTPUT));
-        let webhook = args
-            .output
-            .to_str()
-            .filter(|o| osprey_ingest::sink::webhook::is_webhook_url(o));
-        let output = if args.output.as_os_str() == "-" {
-            Output::Stdout
-        } else if let Some(url) = webhook {
-            let config = osprey_ingest::WebhookConfig::new(url);
-            config.check().map_err(|e| UsageError(e.to_string()))?;
-            Output::Webhook(config)
-        } else if let Some(name) = stream {
-            if name.is_empty() {
-                return Err(UsageError(format!(
-                    "--output {STREAM_OUTPUT} needs a stream name ({STREAM_OUTPUT}NAME)"
-                ))
-                .into());
+        let output = match OutputSpec::parse(&args.output, "--output")? {
+            OutputSpec::Stdout => Output::Stdout,
+            OutputSpec::Webhook(url) => {
+                let config = osprey_ingest::WebhookConfig::new(url);
+                config.check().map_err(|e| UsageError(e.to_string()))?;
+                Output::Webhook(config)
             }
-            Output::Stream {
+            OutputSpec::Stream(name) => Output::Stream {
                 data_dir: args.data_dir.clone(),
-                name: name.to_owned(),
-            }
-        } else if args.output.as_os_str().is_empty() {
-            return Err(
-                UsageError("--output is empty: give a path, or - for stdout".into()).into(),
-            );
-        } else {
-            Output::File(args.output.clone())
+                name,
+            },
+            OutputSpec::File(path) => Output::File(path),
         };
         if !is_uri(&args.input) {
             check_local_input(&args.input)?;
@@ -209,9 +191,6 @@ pub fn io_reason(err: &std::io::Error) -> String {
         None => String::new(),
     }
 }
-
-/// The `--output` prefix that names a stream.
-const STREAM_OUTPUT: &str = "stream:";
 
 /// Opens the output, with a clear message when its folder is missing;
 /// records to a stream are put under the partition key `source`.

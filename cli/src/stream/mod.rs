@@ -1,24 +1,5 @@
 //! The telemetry-stream subcommands' shared parts, and `osprey stream`:
 //! create, list, describe, delete, split and merge streams in the store.
-//!
-//! The codecs and the TCP listener live in `osprey-ingest`
-//! ([`osprey_ingest::codec`], [`osprey_ingest::tcp`]); [`lines`] and [`tcp`]
-//! name them here for the callers that still use these paths.
-
-/// Input lines and CSV rows to records: [`osprey_ingest::codec::lines`].
-pub mod lines {
-    pub use osprey_ingest::codec::lines::{Line, read_line};
-}
-
-/// The NDJSON listener: [`osprey_ingest::tcp`].
-pub mod tcp {
-    #[allow(
-        unused_imports,
-        reason = "MAX_CONNECTIONS is named only in a doc link of aggregate/input.rs"
-    )]
-    pub use osprey_ingest::tcp::MAX_CONNECTIONS;
-    pub use osprey_ingest::tcp::{accept_each, parse_url};
-}
 
 use std::io::Write as _;
 use std::path::Path;

@@ -35,6 +35,37 @@ pub enum QueryError {
         #[source]
         source: arrow::error::ArrowError,
     },
+    /// An input cannot be opened or read (a Parquet file that cannot be
+    /// decoded, a text input that fails, a CSV record over the limit).
+    #[error("cannot open {input:?}: {reason}")]
+    Input {
+        /// The input as the user named it.
+        input: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A stream input could not be read (no such stream, damage, the store
+    /// cannot be read).
+    #[error(transparent)]
+    Read(IngestError),
+    /// A stream consumer's checkpoint could not be saved.
+    #[error("cannot save the checkpoint of consumer {consumer:?}")]
+    Checkpoint {
+        /// The consumer.
+        consumer: String,
+        /// The store's error.
+        #[source]
+        source: IngestError,
+    },
+    /// A TCP input cannot listen; `what` says which step failed.
+    #[error("{what}")]
+    Listen {
+        /// The step, as a message: `cannot listen on tcp://127.0.0.1:9000`.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A Parquet or Arrow IPC result file could not be written.
     #[error("{what}")]
     ResultFile {

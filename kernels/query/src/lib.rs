@@ -17,12 +17,15 @@
 //! - [`cells`]: one result row's typed cells and their JSON forms.
 //! - [`rows`]: where result rows go ([`ResultSink`]: NDJSON, Parquet, Arrow, memory).
 //! - [`rejects`]: the error output ([`ErrorSink`]) for late and refused rows.
+//! - [`source`]: where records come from ([`Source`]: NDJSON or CSV text,
+//!   Parquet, TCP lines, a stream of the store) and the loop that feeds one
+//!   into a query.
 //! - [`checkpoint`]: which stream positions a consumer may checkpoint ([`Progress`]).
 //!
 //! Errors are [`QueryError`]s: usage errors (the query or the input's
 //! columns make no sense) apart from the engine's and the outputs'.
-//! Nothing here prints: the binary reads inputs, prints progress and maps
-//! errors to exit codes.
+//! Nothing here prints: the binary turns its arguments into a [`Source`]
+//! and a [`Query`], prints progress and maps errors to exit codes.
 
 #![warn(unreachable_pub)]
 
@@ -35,6 +38,7 @@ pub mod plan;
 pub mod query;
 pub mod rejects;
 pub mod rows;
+pub mod source;
 pub mod sql;
 
 pub use cells::{Cell, CellRef};
@@ -44,3 +48,4 @@ pub use plan::{AggItem, OutputColumn, Plan};
 pub use query::{Outputs, Query, QueryOptions, Slot};
 pub use rejects::{ErrorSink, Shown};
 pub use rows::{ResultSink, TableFormat};
+pub use source::{Source, StreamSource};

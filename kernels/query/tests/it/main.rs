@@ -1,5 +1,7 @@
 //! The integration tests of `osprey-query`, one binary: the planner's
-//! fixtures ([`plans`]) and queries run on the CPU engine ([`queries`]).
+//! fixtures ([`plans`]), queries run on the CPU engine ([`queries`]), and
+//! queries over files and streams read by the library ([`sources`]).
 
 mod plans;
 mod queries;
+mod sources;

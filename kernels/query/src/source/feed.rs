@@ -1,0 +1,191 @@
+//! The loop between an input and a [`Query`]: records into the chunker,
+//! refused ones to the error output with where they came from, batches into
+//! the query as they fill or as the chunker's latency makes them due, so
+//! windows close while a slow input is still open.
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use osprey_ingest::chunk::{Chunk, Chunker, Origin, RawRecord, read_parquet};
+
+use super::tcp::Listener;
+use super::text::Rejected;
+use crate::error::{QueryError, Result};
+use crate::query::{Outputs, Query};
+use crate::rejects::Shown;
+
+/// A query and its outputs, fed by one input.
+pub(crate) struct Feeder<'a> {
+    pub(crate) query: &'a mut Query,
+    pub(crate) out: &'a mut Outputs,
+}
+
+impl Feeder<'_> {
+    /// Writes the records the chunker refused to the error output, each
+    /// with where it came from.
+    fn bad_records(&mut self, chunker: &mut Chunker) -> Result<()> {
+        let bad = chunker.take_bad();
+        for bad in &bad {
+            self.out
+                .errors
+                .refused(Some(&bad.origin), &bad.reason, Shown::Text(&bad.raw))?;
+        }
+        if !bad.is_empty() {
+            // A live input's refusals show as they happen.
+            self.out.errors.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Pushes one NDJSON line (or CSV row) into the chunker, from `origin`
+    /// when that is more than the chunker's line number, and processes the
+    /// chunk it fills, if any.
+    pub(crate) fn push(
+        &mut self,
+        chunker: &mut Chunker,
+        record: RawRecord,
+        origin: Option<Origin>,
+    ) -> Result<()> {
+        let chunk = match record {
+            RawRecord::Json(line) => chunker
+                .push_json_from(&line, origin)
+                .map_err(QueryError::usage)?,
+            RawRecord::Header(names) => {
+                chunker.set_header(names);
+                None
+            }
+            RawRecord::Cells(cells) => {
+                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+                chunker
+                    .push_cells_from(&cells, origin)
+                    .map_err(QueryError::usage)?
+            }
+        };
+        self.bad_records(chunker)?;
+        if let Some(chunk) = chunk {
+            self.query.push(chunk, self.out)?;
+        }
+        Ok(())
+    }
+
+    /// Processes every row the chunker holds.
+    pub(crate) fn drain(&mut self, chunker: &mut Chunker) -> Result<()> {
+        while let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)? {
+            self.bad_records(chunker)?;
+            self.query.push(chunk, self.out)?;
+        }
+        self.bad_records(chunker)
+    }
+
+    /// Reads a Parquet file, decoding on a thread of its own two batches
+    /// ahead of the engine.
+    pub(crate) fn parquet(&mut self, path: &Path, name: &str, batch_rows: usize) -> Result<()> {
+        let fail = |e: &dyn std::fmt::Display| QueryError::Input {
+            input: name.to_owned(),
+            reason: format!("{e}"),
+        };
+        let batches = read_parquet(path, batch_rows).map_err(|e| fail(&e))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        std::thread::spawn(move || {
+            for batch in batches {
+                if tx.send(batch).is_err() {
+                    return;
+                }
+            }
+        });
+        for batch in rx {
+            let batch = batch.map_err(|e| fail(&e))?;
+            self.query.push(Chunk::from(batch), self.out)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a text input (a file, stdin, TCP) until it ends (or, with
+    /// `idle`, until it has been idle that long).
+    pub(crate) fn text<T>(
+        &mut self,
+        mut chunker: Chunker,
+        rx: &Receiver<T>,
+        item: impl Fn(T) -> std::io::Result<Incoming>,
+        idle: Option<Idle<'_>>,
+        input: &str,
+    ) -> Result<()> {
+        let mut last = Instant::now();
+        loop {
+            let now = Instant::now();
+            let mut wait = chunker.time_left(now).unwrap_or(Duration::from_secs(3600));
+            if let Some(idle) = &idle {
+                if idle.listener.connections() > 0 {
+                    // A connection may stay quiet as long as it likes: look again later.
+                    wait = wait.min(Duration::from_millis(200));
+                } else if let Some(deadline) = last
+                    .max(idle.listener.last_change())
+                    .checked_add(idle.after)
+                {
+                    if now >= deadline {
+                        break;
+                    }
+                    wait = wait.min(deadline - now);
+                }
+            }
+            let got = match rx.recv_timeout(wait) {
+                Ok(r) => Some(r),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            match got.map(&item) {
+                None => {}
+                Some(Err(e)) => {
+                    return Err(QueryError::Input {
+                        input: input.to_owned(),
+                        reason: e.to_string(),
+                    });
+                }
+                Some(Ok(Incoming::Refused(origin, rejected))) => {
+                    last = Instant::now();
+                    if let Origin::Line(_) = origin {
+                        chunker.skip_line();
+                    }
+                    let shown = Shown::Head {
+                        head: &rejected.head,
+                        bytes: rejected.bytes,
+                    };
+                    self.out
+                        .errors
+                        .refused(Some(&origin), &rejected.reason, shown)?;
+                    self.out.errors.flush()?;
+                }
+                Some(Ok(Incoming::Record(record, origin))) => {
+                    last = Instant::now();
+                    self.push(&mut chunker, record, origin)?;
+                }
+            }
+            if chunker.due(Instant::now())
+                && let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)?
+            {
+                self.bad_records(&mut chunker)?;
+                self.query.push(chunk, self.out)?;
+            }
+        }
+        self.drain(&mut chunker)
+    }
+}
+
+/// One item of a text input for the chunker.
+pub(crate) enum Incoming {
+    /// An NDJSON line or CSV row, and its origin when that is more than the
+    /// chunker's line number.
+    Record(RawRecord, Option<Origin>),
+    /// A line that cannot be a record (too long, not UTF-8): where it came
+    /// from, why, its first bytes and its length. A line of a file or stdin
+    /// is counted by the chunker, so later lines keep their numbers.
+    Refused(Origin, Rejected),
+}
+
+/// How a TCP input ends: once no connection has been open and no line has
+/// come for `after`.
+pub(crate) struct Idle<'a> {
+    pub(crate) after: Duration,
+    pub(crate) listener: &'a Listener,
+}
