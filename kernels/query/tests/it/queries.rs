@@ -2,9 +2,7 @@
 //! harness drives them: a plan from SQL, Arrow batches in, typed rows out of
 //! a memory sink, late and refused rows in the error output.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
+use crate::common::{MINUTE, Shared};
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -14,22 +12,6 @@ use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_query::{Cell, ErrorSink, Outputs, Query, QueryOptions, ResultSink, sql};
-
-/// A writer whose bytes the test reads back.
-#[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-const MINUTE: i64 = 60_000_000;
 
 fn batch(rows: &[(Option<i64>, &str, f64)]) -> RecordBatch {
     let schema = Schema::new(vec![

@@ -3,10 +3,7 @@
 //! checkpoint a second run starts from), exact result rows out of a memory
 //! sink.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
-
+use crate::common::{MINUTE, Shared};
 use osprey_ingest::chunk::{ChunkConfig, RecordFormat};
 use osprey_ingest::store::{PutRecord, StartingPosition, Store, StoreConfig, StreamOptions};
 use osprey_kernels::cpu::aggregate::CpuAggregator;
@@ -15,22 +12,6 @@ use osprey_kernels::window::keys::KeyValue;
 use osprey_query::{
     Cell, ErrorSink, Outputs, Query, QueryOptions, ResultSink, Source, StreamSource, sql,
 };
-
-/// A writer whose bytes the test reads back.
-#[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-const MINUTE: i64 = 60_000_000;
 
 const RECORDS: [&str; 4] = [
     r#"{"ts":"1970-01-01T00:00:01Z","k":"a","v":1.0}"#,
