@@ -22,6 +22,10 @@ pub struct FrameMeta {
     /// Presentation timestamp in seconds of stream time (the buffer PTS taken
     /// through its segment, as ffprobe's `pts_time`), when the stream has one.
     pub pts: Option<f64>,
+    /// Wall-clock capture time in Unix seconds: from the sender's RTCP/NTP
+    /// clock when a live source provides it, else the arrival time on this
+    /// host; for files only when a start time is known. `None` otherwise.
+    pub ts: Option<f64>,
 }
 
 /// One mapped frame: the mapping owns a reference to the buffer.
@@ -216,6 +220,7 @@ mod tests {
             FrameMeta {
                 index: 0,
                 pts: None,
+                ts: None,
             },
         )?;
         let views = chunk.views();
@@ -265,6 +270,7 @@ mod tests {
             FrameMeta {
                 index: 0,
                 pts: None,
+                ts: None,
             },
         )?;
         let views = chunk.views();
@@ -289,6 +295,7 @@ mod tests {
         let meta = FrameMeta {
             index: 3,
             pts: None,
+            ts: None,
         };
         let rgba = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, 2, 2).build()?;
         let mut chunk = FrameChunk::with_capacity(1);

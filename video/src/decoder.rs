@@ -307,6 +307,7 @@ impl Decoder {
         let meta = FrameMeta {
             index: self.next_index,
             pts: pts_seconds(&buffer, sample.segment()),
+            ts: None,
         };
         let (_, info) = self
             .caps

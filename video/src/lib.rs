@@ -36,6 +36,9 @@ mod generate;
 mod init;
 mod input;
 mod issue;
+pub mod live;
+pub mod source;
+pub mod wall_clock;
 mod watch;
 
 pub use chunk::{FrameChunk, FrameMeta};

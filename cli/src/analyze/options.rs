@@ -120,6 +120,7 @@ pub fn from_args(args: &AnalyzeArgs, kernels: KernelSet) -> Result<AnalysisOptio
         motion_hysteresis,
         thumbnails,
         chunk_frames: args.chunk_frames,
+        health: Default::default(),
     })
 }
 

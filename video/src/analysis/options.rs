@@ -40,6 +40,8 @@ pub struct AnalysisOptions {
     pub thumbnails: Option<ThumbnailOptions>,
     /// Frames decoded and analysed together (at least 1).
     pub chunk_frames: usize,
+    /// Camera health events (off unless asked for).
+    pub health: super::HealthOptions,
 }
 
 impl Default for AnalysisOptions {
@@ -54,6 +56,7 @@ impl Default for AnalysisOptions {
             motion_hysteresis: MotionHysteresis::default(),
             thumbnails: None,
             chunk_frames: crate::DecodeOptions::default().chunk_frames,
+            health: super::HealthOptions::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub use super::detector_records::{
     BlackRecord, BlurRecord, FreezeRecord, MotionRecord, ZoneRatios,
 };
 use super::finisher::Figures;
+use crate::wall_clock;
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,6 +36,97 @@ pub enum Record<'a> {
     Event(EventRecord<'a>),
     /// Damage in the input that the decoder went past; analysis goes on.
     Error(ErrorRecord<'a>),
+    /// What happened to a live source: down, up again, a gap in its frames.
+    Status(StatusRecord<'a>),
+}
+
+/// What happened to a live source (supervision):
+/// `{"kind":"status","source":"cam1","type":"source_down","ts":"...","reason":"connection refused"}`,
+/// `source_up` with what was negotiated, `gap` with the missing span.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusRecord<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub status: StatusType,
+    /// When it happened (RFC 3339 UTC, milliseconds).
+    #[serde(serialize_with = "wall_clock::serialize")]
+    pub ts: Option<f64>,
+    /// Why a source went down (credentials redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// `source_up`: the codec negotiated (`h264`, `h265`, ...), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec: Option<&'a str>,
+    /// `source_up`: frame width.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// `source_up`: frame height.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// `source_up`: frames a second, when the caps say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    /// `source_up`: the GStreamer decoder element in use (`avdec_h264`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<&'a str>,
+    /// `gap`: wall-clock time of the last frame before the gap.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "wall_clock::serialize"
+    )]
+    pub from: Option<f64>,
+    /// `gap`: wall-clock time of the first frame after it.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "wall_clock::serialize"
+    )]
+    pub to: Option<f64>,
+    /// `gap`: the missing span in seconds; `source_down`: attempts so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// `source_down`: the reconnection attempt this is (1 for the first
+    /// failure after frames flowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `source_down`: seconds until the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in: Option<f64>,
+}
+
+impl<'a> StatusRecord<'a> {
+    /// A status record of `status` for `source` at `ts`, nothing else said.
+    pub fn new(source: &'a str, status: StatusType, ts: Option<f64>) -> Self {
+        StatusRecord {
+            source,
+            status,
+            ts,
+            reason: None,
+            codec: None,
+            width: None,
+            height: None,
+            fps: None,
+            decoder: None,
+            from: None,
+            to: None,
+            duration: None,
+            attempt: None,
+            retry_in: None,
+        }
+    }
+}
+
+/// The kinds of status record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusType {
+    /// The source delivers frames (again): what was negotiated.
+    SourceUp,
+    /// The source failed, ended or stalled; it will be reconnected.
+    SourceDown,
+    /// Frames came back after a time with none.
+    Gap,
 }
 
 /// Damage in the input that the decoder went past (lost frames, a
@@ -49,6 +141,12 @@ pub struct ErrorRecord<'a> {
     pub frame: Option<u64>,
     /// That frame's presentation time in seconds (`null` when unknown).
     pub pts: Option<f64>,
+    /// Wall-clock time (RFC 3339 UTC, milliseconds), when known.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "wall_clock::serialize"
+    )]
+    pub ts: Option<f64>,
     /// What happened and where.
     pub message: &'a str,
 }
@@ -62,6 +160,13 @@ pub struct FrameRecord<'a> {
     pub frame: u64,
     /// Presentation time in seconds (`null` when the stream has none).
     pub pts: Option<f64>,
+    /// Wall-clock capture time (RFC 3339 UTC, milliseconds): present for
+    /// live sources, and for files given a start time.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "wall_clock::serialize"
+    )]
+    pub ts: Option<f64>,
     /// Luma width.
     pub width: u32,
     /// Luma height.
@@ -88,11 +193,19 @@ pub struct FrameRecord<'a> {
 
 impl<'a> FrameRecord<'a> {
     /// The record of frame `now` of `source`, from the frame's `figures`.
-    pub fn new(source: &'a str, now: Mark, raw: &FrameRaw, figures: &'a Figures) -> Self {
+    /// `ts` is the frame's wall-clock time in Unix seconds, when known.
+    pub fn new(
+        source: &'a str,
+        now: Mark,
+        ts: Option<f64>,
+        raw: &FrameRaw,
+        figures: &'a Figures,
+    ) -> Self {
         FrameRecord {
             source,
             frame: now.frame,
             pts: now.pts,
+            ts,
             width: raw.width,
             height: raw.height,
             stats: figures.stats.as_ref().map(StatsRecord::from),
@@ -252,6 +365,13 @@ pub struct EventRecord<'a> {
     pub frame: u64,
     /// That frame's presentation time in seconds (`null` when it has none).
     pub pts: Option<f64>,
+    /// That frame's wall-clock time (RFC 3339 UTC, milliseconds), when
+    /// known; for `camera_offline_*`, when the source went down or came back.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "wall_clock::serialize"
+    )]
+    pub ts: Option<f64>,
     /// An end's period length in seconds, `end - start`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
@@ -291,11 +411,33 @@ pub enum EventType {
     ZoneEnter,
     /// Motion ended in a zone.
     ZoneExit,
+    /// The picture became covered, black or uniform for longer than the
+    /// minimum duration.
+    CameraBlockedStart,
+    /// The picture is no longer covered.
+    CameraBlockedEnd,
+    /// The view changed and stayed changed.
+    CameraMovedStart,
+    /// The moved view became the camera's new normal (recalibrated).
+    CameraMovedEnd,
+    /// The picture stayed blurrier than its baseline for longer than the
+    /// minimum duration.
+    CameraBlurredStart,
+    /// The picture is sharp again.
+    CameraBlurredEnd,
+    /// A live source repeats the same picture while frames keep arriving.
+    CameraFrozenStart,
+    /// The picture moves again.
+    CameraFrozenEnd,
+    /// A live source went down (supervision).
+    CameraOfflineStart,
+    /// A live source is back, with the offline `duration`.
+    CameraOfflineEnd,
 }
 
 impl EventType {
     /// Every kind, in the order the summary lists them.
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 19] = [
         EventType::SceneCut,
         EventType::BlackStart,
         EventType::BlackEnd,
@@ -305,6 +447,16 @@ impl EventType {
         EventType::MotionEnd,
         EventType::ZoneEnter,
         EventType::ZoneExit,
+        EventType::CameraBlockedStart,
+        EventType::CameraBlockedEnd,
+        EventType::CameraMovedStart,
+        EventType::CameraMovedEnd,
+        EventType::CameraBlurredStart,
+        EventType::CameraBlurredEnd,
+        EventType::CameraFrozenStart,
+        EventType::CameraFrozenEnd,
+        EventType::CameraOfflineStart,
+        EventType::CameraOfflineEnd,
     ];
 
     /// The name records use.
@@ -319,6 +471,16 @@ impl EventType {
             EventType::MotionEnd => "motion_end",
             EventType::ZoneEnter => "zone_enter",
             EventType::ZoneExit => "zone_exit",
+            EventType::CameraBlockedStart => "camera_blocked_start",
+            EventType::CameraBlockedEnd => "camera_blocked_end",
+            EventType::CameraMovedStart => "camera_moved_start",
+            EventType::CameraMovedEnd => "camera_moved_end",
+            EventType::CameraBlurredStart => "camera_blurred_start",
+            EventType::CameraBlurredEnd => "camera_blurred_end",
+            EventType::CameraFrozenStart => "camera_frozen_start",
+            EventType::CameraFrozenEnd => "camera_frozen_end",
+            EventType::CameraOfflineStart => "camera_offline_start",
+            EventType::CameraOfflineEnd => "camera_offline_end",
         }
     }
 }
@@ -354,6 +516,7 @@ mod tests {
             source: "cam1",
             frame: 30,
             pts: Some(1.2),
+            ts: None,
             width: 1920,
             height: 1080,
             stats: Some(StatsRecord::from(&stats)),
@@ -385,6 +548,7 @@ mod tests {
             source: "a",
             frame: 0,
             pts: None,
+            ts: None,
             width: 1,
             height: 1,
             stats: None,
@@ -407,6 +571,7 @@ mod tests {
             event: EventType::SceneCut,
             frame: 30,
             pts: Some(1.2),
+            ts: None,
             duration: None,
             score: Some(27.0),
             zone: None,
@@ -433,6 +598,7 @@ mod tests {
             event: EventType::ZoneExit,
             frame: 90,
             pts: None,
+            ts: None,
             duration: Some(2.5),
             score: None,
             zone: Some("door"),

@@ -52,6 +52,9 @@ pub struct Analysis {
     raws: Vec<FrameRaw>,
     counts: EventCounts,
     frames: u64,
+    /// The last frame analysed and its wall-clock time, for events closed
+    /// at the end.
+    last: Option<(Mark, f64)>,
 }
 
 impl std::fmt::Debug for Analysis {
@@ -164,9 +167,13 @@ impl Analysis {
                 pts: meta.pts,
             };
             let figures = self.finisher.push(raw, now)?;
+            if let Some(ts) = meta.ts {
+                self.last = Some((now, ts));
+            }
             out(&Record::Frame(FrameRecord::new(
                 &self.source,
                 now,
+                meta.ts,
                 raw,
                 &figures,
             )))?;
@@ -180,6 +187,7 @@ impl Analysis {
                 &self.source,
                 &self.finisher,
                 self.finisher.events(),
+                Some((now, meta.ts)),
                 shot,
                 &mut self.counts,
                 out,
@@ -206,6 +214,7 @@ impl Analysis {
             &self.source,
             &self.finisher,
             &closing,
+            self.last.map(|(now, ts)| (now, Some(ts))),
             None,
             &mut self.counts,
             out,
@@ -250,6 +259,7 @@ impl OpenedInput {
             raws: Vec::with_capacity(self.options.chunk_frames),
             counts: EventCounts::default(),
             frames: 0,
+            last: None,
         }
     }
 }
@@ -265,10 +275,20 @@ fn write_issues<E>(
             source,
             frame: issue.frame,
             pts: issue.pts,
+            ts: None,
             message: &issue.message,
         }))?;
     }
     Ok(())
+}
+
+/// The wall-clock time of an event naming frame `at`, from the frame being
+/// written (`now`, at wall-clock `ts`): the same offset in stream time.
+fn event_ts(at: Mark, now: Mark, ts: f64) -> Option<f64> {
+    if at.frame == now.frame {
+        return Some(ts);
+    }
+    Some(ts + (at.pts? - now.pts?))
 }
 
 /// The frame being written, for the thumbnails of its events.
@@ -286,6 +306,7 @@ fn write_events<E: From<VideoError>>(
     source: &str,
     finisher: &Finisher,
     events: &[Event],
+    clock: Option<(Mark, Option<f64>)>,
     mut shot: Option<Shot<'_, '_>>,
     counts: &mut EventCounts,
     out: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
@@ -311,6 +332,7 @@ fn write_events<E: From<VideoError>>(
             event: e.kind,
             frame: e.at.frame,
             pts: e.at.pts,
+            ts: clock.and_then(|(now, ts)| event_ts(e.at, now, ts?)),
             duration: e.duration,
             score: e.score,
             zone,

@@ -69,6 +69,12 @@ fn analyse(input: &str, options: AnalysisOptions) -> Result<Analysed, VideoError
             }
             Record::Event(e) => events.push((e.event, e.frame)),
             Record::Error(e) => return Err(VideoError::Internal(e.message.to_owned())),
+            Record::Status(s) => {
+                return Err(VideoError::Internal(format!(
+                    "a file had status {:?}",
+                    s.status
+                )));
+            }
         }
         Ok(())
     })?;

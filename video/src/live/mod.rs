@@ -1,0 +1,140 @@
+//! Live sources: supervised, many in one process.
+//!
+//! A camera is expected to fail, often. [`Supervision`] says how a source
+//! that errors, ends or stalls is torn down and reconnected (exponential
+//! backoff with jitter); [`LiveOptions`] bound the work between decode and
+//! kernels (a drop-oldest queue, a detect rate, a latency bound on
+//! chunks); [`RecordVolume`] says which records leave.
+//!
+//! INTERFACE (issue 14): the types below are the contract between the
+//! supervision/runner work, the CLI and the server. The runner itself
+//! (`Runner`) lands with the supervision work.
+
+use std::time::Duration;
+
+/// How a failing source is retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Supervision {
+    /// A source that delivers no frame for this long is torn down and
+    /// reconnected (default 10 s).
+    pub stall_timeout: Duration,
+    /// How long to keep retrying after a failure; `None` for ever. When it
+    /// runs out the source ends with an error (never as if it had ended).
+    pub retry_for: Option<Duration>,
+    /// First retry delay (default 1 s), doubled each failure...
+    pub backoff_min: Duration,
+    /// ...up to this (default 30 s); authentication refused and not found
+    /// are retried at this slowest rate from the start.
+    pub backoff_max: Duration,
+}
+
+impl Supervision {
+    /// Defaults for a live source: retried for ever.
+    pub fn live() -> Self {
+        Supervision {
+            stall_timeout: Duration::from_secs(10),
+            retry_for: None,
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+
+    /// Defaults for a file: no retries.
+    pub fn file() -> Self {
+        Supervision {
+            retry_for: Some(Duration::ZERO),
+            ..Supervision::live()
+        }
+    }
+}
+
+/// Bounds on the work between a live source's decoder and the kernels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveOptions {
+    /// Analyse at most this many frames a second, dropping the rest before
+    /// the kernels (and before colour conversion); `None` for every frame.
+    pub fps: Option<f64>,
+    /// A chunk of a live source is cut once its first frame has waited this
+    /// long (default 100 ms), so records leave within about a frame
+    /// interval plus the kernels' time.
+    pub max_latency: Duration,
+    /// Frames held between decode and kernels; past it the oldest are
+    /// dropped (counted and reported), never queued without bound.
+    pub queue_frames: usize,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            fps: None,
+            max_latency: Duration::from_millis(100),
+            queue_frames: 64,
+        }
+    }
+}
+
+/// Which records leave an analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordVolume {
+    /// Every frame record, every event, status and error record.
+    #[default]
+    All,
+    /// Events, status and error records only.
+    Events,
+    /// Every Nth frame record (frames 0, N, 2N, ... of the source) plus all
+    /// events, status and error records.
+    EveryNth(u64),
+}
+
+impl RecordVolume {
+    /// Parses `all`, `events` or `every:N` (N at least 1).
+    ///
+    /// # Errors
+    /// A sentence saying what is accepted.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "all" => Ok(RecordVolume::All),
+            "events" => Ok(RecordVolume::Events),
+            _ => match text.strip_prefix("every:").map(str::parse::<u64>) {
+                Some(Ok(n)) if n >= 1 => Ok(RecordVolume::EveryNth(n)),
+                _ => Err(format!(
+                    "{text:?} is not all, events or every:N with N a whole number of at least 1"
+                )),
+            },
+        }
+    }
+
+    /// Whether a frame record of frame `index` leaves.
+    pub fn keeps_frame(self, index: u64) -> bool {
+        match self {
+            RecordVolume::All => true,
+            RecordVolume::Events => false,
+            RecordVolume::EveryNth(n) => index.is_multiple_of(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_volumes_parse_and_filter() {
+        assert_eq!(RecordVolume::parse("all"), Ok(RecordVolume::All));
+        assert_eq!(RecordVolume::parse("events"), Ok(RecordVolume::Events));
+        assert_eq!(
+            RecordVolume::parse("every:25"),
+            Ok(RecordVolume::EveryNth(25))
+        );
+        for bad in ["every:0", "every:", "every:x", "some", ""] {
+            assert!(RecordVolume::parse(bad).is_err(), "{bad}");
+        }
+        let v = RecordVolume::EveryNth(3);
+        assert_eq!(
+            (0..7).filter(|&i| v.keeps_frame(i)).collect::<Vec<_>>(),
+            [0, 3, 6]
+        );
+        assert!(!RecordVolume::Events.keeps_frame(0));
+        assert!(RecordVolume::All.keeps_frame(5));
+    }
+}
