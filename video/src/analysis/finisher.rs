@@ -5,7 +5,8 @@
 //! stream.
 //!
 //! One `PeriodTracker` type serves black, freeze, motion and every zone
-//! (motion and zones in [`super::motion_periods`]); the event list is reused
+//! (motion and zones in [`super::motion_periods`]) and the camera health
+//! periods (in [`super::health`], after the others); the event list is reused
 //! frame after frame (no allocation once it has grown).
 
 use osprey_kernels::kernel::BlurParams;
@@ -18,6 +19,7 @@ use osprey_kernels::metrics::{Scene, SceneTracker, Stats};
 use osprey_kernels::{FrameRaw, KernelSet};
 
 use super::events::{Event, period_events};
+use super::health::Health;
 use super::motion_periods::MotionPeriods;
 use super::options::AnalysisOptions;
 use super::record::EventType;
@@ -49,6 +51,7 @@ pub struct Finisher {
     freeze: FreezeDetector,
     blur: BlurParams,
     motion: Option<MotionPeriods>,
+    health: Option<Health>,
     events: Vec<Event>,
     last: Option<Mark>,
 }
@@ -66,6 +69,7 @@ impl Finisher {
             freeze: FreezeDetector::new(opts.freeze_min_duration, frame_rate),
             blur: opts.backend.blur,
             motion,
+            health: Health::new(opts, frame_rate),
             events: Vec::new(),
             last: None,
         }
@@ -142,14 +146,18 @@ impl Finisher {
         } else {
             None
         };
-        Ok(Figures {
+        let figures = Figures {
             stats,
             scene,
             motion,
             black,
             freeze,
             blur,
-        })
+        };
+        if let Some(h) = self.health.as_mut() {
+            h.push(raw, &figures, now, &mut self.events);
+        }
+        Ok(figures)
     }
 
     /// Closes every period still open after the last frame; the events
@@ -185,6 +193,9 @@ impl Finisher {
                 None,
                 &mut self.events,
             );
+        }
+        if let Some(h) = self.health.as_mut() {
+            h.finish(last, &mut self.events);
         }
         &self.events
     }

@@ -1,33 +1,115 @@
 //! [`HealthOptions`]: when the camera health events (`camera_blocked`,
 //! `camera_moved`, `camera_blurred`, `camera_frozen`) fire.
 //!
-//! INTERFACE (issue 14): the field names are the contract with the CLI's
-//! sources file (a `[sources.health]` table reads straight into this); the
-//! detectors land with the health work, which may refine the defaults.
+//! The field names are the contract with the CLI's sources file (a
+//! `[sources.health]` table reads straight into this). The detectors
+//! themselves are in [`super::health`]; the doc of each field below is the
+//! user documentation of its detector.
 
 use serde::Deserialize;
 
 /// Camera health events, per source.
+///
+/// Each event is a start/end pair like `black_start`/`black_end`: the start
+/// names the period's first frame and is written as soon as the period has
+/// lasted its minimum duration; the end names the first frame without the
+/// condition and carries `duration`; a period still open when the stream
+/// ends is closed at the last frame with `"eos":true`. A detector runs only
+/// when its kernels run (see each field); without them it stays silent.
+///
+/// A blocked picture explains the others: while a frame is blocked it
+/// counts as neither moved, blurred nor frozen (a lens cap is one
+/// `camera_blocked`, not four events).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HealthOptions {
-    /// Whether the health events are looked for (the CLI turns them on for
-    /// live sources). Each needs its kernels: blocked `black` or `stats`,
-    /// moved `scene` or `motion`, blurred `blur`, frozen `freeze`.
+    /// Whether the health events are looked for (off by default; the CLI
+    /// turns them on for live sources). Each needs its kernels: blocked
+    /// `black` or `stats`, moved `scene` or `motion` (and a picture summary,
+    /// see [`HealthOptions::moved_difference`]), blurred `blur`, frozen
+    /// `freeze`.
     pub enabled: bool,
-    /// Seconds the picture must stay covered, black or uniform before
-    /// `camera_blocked_start`.
+    /// `camera_blocked`: seconds the picture must stay covered, black or
+    /// uniform before `camera_blocked_start` (default 5).
+    ///
+    /// A frame is blocked when blackdetect calls it black (the `black`
+    /// kernel: the share of pixels darker than the pixel threshold is at or
+    /// above the picture ratio, `--black-*` options) **or** its luma is flat:
+    /// the spread between the 90th and the 10th percentile of luma
+    /// (signalstats' `YHIGH - YLOW`) is at most
+    /// [`HealthOptions::blocked_spread`] (a grey or white card, a lens cap,
+    /// a hand over the lens). Both signals come from the one luma histogram
+    /// that `black` and `stats` share, so with either kernel both are used;
+    /// the black ratio alone would miss a bright card.
     pub blocked_min_duration: f64,
-    /// Seconds a changed view must stay changed before `camera_moved_start`.
+    /// `camera_blocked`: the largest luma spread (90th minus 10th
+    /// percentile, in 8-bit levels) of a uniform picture (default 8). A
+    /// real scene, even a dark one, spreads over tens of levels; a card or a
+    /// covered lens over a few (sensor noise and compression).
+    pub blocked_spread: u8,
+    /// `camera_moved`: seconds a changed view must stay changed before
+    /// `camera_moved_start` (default 5).
+    ///
+    /// A move starts at a scene cut (the `scene` kernel, scdet's threshold)
+    /// or at motion over Frigate's lightning threshold (the `motion`
+    /// kernel, which then recalibrates). From there each frame is compared
+    /// with the reference picture from before the change: when the picture
+    /// comes back to it (a person passing close to the lens, a light
+    /// flicker), nothing is reported; when it stays different for
+    /// `moved_min_duration`, `camera_moved_start` names the frame of the
+    /// change. The new view then becomes the reference (the detector has
+    /// recalibrated), and `camera_moved_end` follows on that same frame, its
+    /// `duration` the time from the change to the recalibration. The pair
+    /// thus marks one move; a camera moved again gives another pair.
     pub moved_min_duration: f64,
-    /// Seconds the blur must stay above its baseline before
-    /// `camera_blurred_start`.
+    /// `camera_moved`: how different from the reference a picture must be
+    /// to count as another view, as a share of the picture, 0 to 1 (default
+    /// 0.4).
+    ///
+    /// With `motion`, the picture is the motion detector's small luma image
+    /// cut into an 8x8 grid; each cell's mean, less the picture's mean (so
+    /// that the lights alone do not move a camera), is compared with the
+    /// reference's, and the share is that of cells more than 16 levels
+    /// apart. Without `motion`, the picture is the luma histogram of
+    /// `black` or `stats` in 16 bins, and the share is half the L1 distance
+    /// of the two (the share of pixels that changed brightness band); a
+    /// histogram cannot tell a pan across a similar scene, and it moves with
+    /// the lights, so prefer `motion`. With `scene` alone there is no picture
+    /// to compare, and no move is reported.
+    pub moved_difference: f64,
+    /// `camera_moved`: seconds over which the reference picture follows the
+    /// view (the time constant of its exponential moving average, default
+    /// 30), so that the slow changes of a day do not count as a move. It is
+    /// held still from a change until the change is settled.
+    pub moved_reference_seconds: f64,
+    /// `camera_blurred`: seconds the blur must stay above its baseline
+    /// before `camera_blurred_start` (default 5).
+    ///
+    /// The blur value is blurdetect's (the `blur` kernel's `blur`, the mean
+    /// edge width; larger is blurrier). Its baseline is an exponential
+    /// moving average over [`HealthOptions::blur_baseline_seconds`], taken
+    /// only from frames that are not blurred, starting from the first
+    /// frame with edges (a stream that starts out of focus has a blurry
+    /// baseline). A frame is blurred when its value exceeds the baseline by
+    /// [`HealthOptions::blur_margin`]; a blurred period ends when it comes
+    /// back within half that margin (hysteresis against flicker at the
+    /// threshold). A frame with no edges at all (no value) is not blurred.
     pub blurred_min_duration: f64,
-    /// How far above its running baseline blur must be to count, as a
-    /// ratio of the baseline (0.5: 50% blurrier).
+    /// `camera_blurred`: how far above its running baseline blur must be to
+    /// count, as a ratio of the baseline (default 0.5: 50% blurrier).
     pub blur_margin: f64,
-    /// Seconds a live source must repeat the same picture before
-    /// `camera_frozen_start`.
+    /// `camera_blurred`: the time constant, in seconds, of the blur
+    /// baseline's exponential moving average (default 30).
+    pub blur_baseline_seconds: f64,
+    /// `camera_frozen`: seconds the source must repeat the same picture
+    /// while frames keep arriving before `camera_frozen_start` (default 5).
+    ///
+    /// The comparison is freezedetect's (the `freeze` kernel, with its noise
+    /// tolerance `--freeze-noise`): the period starts at the last frame that
+    /// changed, as `freeze_start` does, and ends at the first frame that
+    /// differs. It is meant for live sources, where a camera or encoder
+    /// that hangs keeps sending its last picture; on a file it finds frozen
+    /// stretches the same way.
     pub frozen_min_duration: f64,
 }
 
@@ -36,9 +118,13 @@ impl Default for HealthOptions {
         HealthOptions {
             enabled: false,
             blocked_min_duration: 5.0,
+            blocked_spread: 8,
             moved_min_duration: 5.0,
+            moved_difference: 0.4,
+            moved_reference_seconds: 30.0,
             blurred_min_duration: 5.0,
             blur_margin: 0.5,
+            blur_baseline_seconds: 30.0,
             frozen_min_duration: 5.0,
         }
     }

@@ -7,7 +7,8 @@
 //! [`Analysis::finish`] (or [`Analysis::run`]) hand out the
 //! [`record::Record`]s: one `frame` record a frame with the figures of each
 //! kernel that ran, the `event`s found at that frame (scene cuts, black,
-//! freeze, motion and zone periods, each with a thumbnail when asked), and
+//! freeze, motion and zone periods, and with [`HealthOptions::enabled`] the
+//! camera health periods, each with a thumbnail when asked), and
 //! `error` records for damage the decoder went past.
 //!
 //! The per-frame figures and the event state machines are the
@@ -41,6 +42,7 @@ mod counts;
 mod detector_records;
 mod events;
 mod finisher;
+mod health;
 mod health_options;
 mod motion_periods;
 mod options;
