@@ -285,6 +285,68 @@ mod tests {
         assert_eq!(ends[1].kind, EventType::FreezeEnd);
     }
 
+    /// A 4x4 frame: all black, or half dark and half bright.
+    fn scene(black: bool) -> FrameRaw {
+        let mut r = FrameRaw::new(4, 4);
+        if black {
+            r.hist[channel::Y][16] = 16;
+        } else {
+            r.hist[channel::Y][40] = 8;
+            r.hist[channel::Y][200] = 8;
+        }
+        r
+    }
+
+    #[test]
+    fn health_events_come_after_the_others_when_asked() {
+        let mut opts = options("black", 0.08);
+        let log = |opts: &AnalysisOptions| {
+            let mut f = Finisher::new(opts, None);
+            let mut log = Vec::new();
+            for i in 0..8u64 {
+                f.push(&scene((3..=6).contains(&i)), at(i)).unwrap();
+                log.extend(kinds(&f).into_iter().map(|k| (k, i)));
+            }
+            f.finish();
+            log.extend(kinds(&f).into_iter().map(|k| (k, 8)));
+            log
+        };
+        // Off (the default): the black period alone, as before.
+        assert_eq!(
+            log(&opts),
+            vec![(("black_start", 3, false), 5), (("black_end", 7, false), 7)]
+        );
+        opts.health.enabled = true;
+        opts.health.blocked_min_duration = 0.12;
+        assert_eq!(
+            log(&opts),
+            vec![
+                (("black_start", 3, false), 5),
+                (("camera_blocked_start", 3, false), 6),
+                (("black_end", 7, false), 7),
+                (("camera_blocked_end", 7, false), 7),
+            ]
+        );
+    }
+
+    #[test]
+    fn open_health_periods_close_at_eos() {
+        let mut opts = options("black", 0.0);
+        opts.health.enabled = true;
+        opts.health.blocked_min_duration = 0.0;
+        let mut f = Finisher::new(&opts, None);
+        let mut r = scene(false);
+        // A grey card: flat, not black.
+        r.hist[channel::Y] = [0; 256];
+        r.hist[channel::Y][128] = 16;
+        f.push(&r, at(0)).unwrap();
+        assert_eq!(kinds(&f), vec![("camera_blocked_start", 0, false)]);
+        let ends = f.finish().to_vec();
+        assert_eq!(ends.len(), 1);
+        assert_eq!(ends[0].kind, EventType::CameraBlockedEnd);
+        assert!(ends[0].eos && ends[0].at == at(0));
+    }
+
     #[test]
     fn nothing_before_the_first_frame() {
         let opts = options("black", 2.0);

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use crate::VideoError;
+
 /// Camera health events, per source.
 ///
 /// Each event is a start/end pair like `black_start`/`black_end`: the start
@@ -127,5 +129,109 @@ impl Default for HealthOptions {
             blur_baseline_seconds: 30.0,
             frozen_min_duration: 5.0,
         }
+    }
+}
+
+impl HealthOptions {
+    /// Refuses values no detector can work with, before any work: every
+    /// duration must be a finite number of seconds, 0 or more; the blur
+    /// margin finite and above 0; `moved_difference` above 0 and at most 1;
+    /// the two running averages' time constants finite and above 0. The
+    /// message names the option as the sources file spells it.
+    ///
+    /// # Errors
+    /// [`VideoError::Config`] naming the first value refused.
+    pub fn check(&self) -> Result<(), VideoError> {
+        let refuse = |name: &str, value: f64, must: &str| {
+            Err(VideoError::Config(format!(
+                "health option {name} is {value}; it must be {must}"
+            )))
+        };
+        for (name, value) in [
+            ("blocked_min_duration", self.blocked_min_duration),
+            ("moved_min_duration", self.moved_min_duration),
+            ("blurred_min_duration", self.blurred_min_duration),
+            ("frozen_min_duration", self.frozen_min_duration),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return refuse(name, value, "a number of seconds, 0 or more");
+            }
+        }
+        for (name, value) in [
+            ("blur_margin", self.blur_margin),
+            ("blur_baseline_seconds", self.blur_baseline_seconds),
+            ("moved_reference_seconds", self.moved_reference_seconds),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return refuse(name, value, "a number above 0");
+            }
+        }
+        let d = self.moved_difference;
+        if !(d > 0.0 && d <= 1.0) {
+            return refuse("moved_difference", d, "a share above 0 and at most 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_and_nonsense_is_refused() {
+        assert!(HealthOptions::default().check().is_ok());
+        let zero = HealthOptions {
+            blocked_min_duration: 0.0,
+            moved_difference: 1.0,
+            ..HealthOptions::default()
+        };
+        assert!(zero.check().is_ok());
+        let cases = [
+            (
+                HealthOptions {
+                    frozen_min_duration: -1.0,
+                    ..HealthOptions::default()
+                },
+                "health option frozen_min_duration is -1; it must be a number of seconds, 0 or more",
+            ),
+            (
+                HealthOptions {
+                    blur_margin: f64::NAN,
+                    ..HealthOptions::default()
+                },
+                "health option blur_margin is NaN; it must be a number above 0",
+            ),
+            (
+                HealthOptions {
+                    moved_reference_seconds: 0.0,
+                    ..HealthOptions::default()
+                },
+                "health option moved_reference_seconds is 0; it must be a number above 0",
+            ),
+            (
+                HealthOptions {
+                    moved_difference: 1.5,
+                    ..HealthOptions::default()
+                },
+                "health option moved_difference is 1.5; it must be a share above 0 and at most 1",
+            ),
+        ];
+        for (options, message) in cases {
+            let err = options.check().unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid configuration: {message}"));
+        }
+    }
+
+    #[test]
+    fn a_table_reads_into_the_options() {
+        let h: HealthOptions =
+            serde_json::from_str(r#"{"enabled":true,"blocked_spread":12,"blur_margin":0.8}"#)
+                .unwrap();
+        assert!(h.enabled);
+        assert_eq!(h.blocked_spread, 12);
+        assert_eq!(h.blur_margin, 0.8);
+        assert_eq!(h.frozen_min_duration, 5.0);
+        assert!(serde_json::from_str::<HealthOptions>(r#"{"blured_margin":1}"#).is_err());
     }
 }

@@ -226,6 +226,36 @@ fn a_view_that_stays_changed_is_a_move() -> TestResult {
     assert_eq!(rounded(both(&clip, "scene,stats", health(3.0))?), want);
     // scene alone has no picture to compare: nothing.
     assert_eq!(both(&clip, "scene", health(3.0))?, vec![]);
+    // motion alone: the jumps are motion over the lightning threshold.
+    assert_eq!(rounded(both(&clip, "motion", health(3.0))?), want);
+    Ok(())
+}
+
+#[test]
+fn a_pan_that_stays_is_a_move() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // The window pans across the wide scene from 3 s to 4 s (frames 30 to
+    // 40) and stays on the bars.
+    let clip = make(
+        dir.path(),
+        "pan.mp4",
+        "testsrc2=size=320x240:rate=10:duration=10[a];\
+         smptehdbars=size=320x240:rate=10:duration=10,noise=alls=12:allf=t[b];\
+         [a][b]hstack[out0]",
+        "crop=w=320:h=240:x='320*clip(t-3,0,1)':y=0",
+    )?;
+    // The move starts within the pan, at the first frame whose motion is
+    // over the lightning threshold while the picture is far from the
+    // reference (frame 31 here), and ends 3 s later.
+    let events = rounded(both(&clip, "scene,motion", health(3.0))?);
+    let [(EventType::CameraMovedStart, start, None, false), end] = events[..] else {
+        return Err(format!("not one move: {events:?}").into());
+    };
+    assert!((30..=40).contains(&start), "{events:?}");
+    assert_eq!(
+        end,
+        (EventType::CameraMovedEnd, start + 30, Some(3.0), false)
+    );
     Ok(())
 }
 

@@ -96,12 +96,12 @@ impl Moved {
             return false;
         };
         let Some(reference) = self.reference.as_mut() else {
-            self.reference = Some(picture.clone());
+            self.reference = Some(*picture);
             return false;
         };
         let Some(difference) = reference.difference(picture) else {
             // Another size: another stream, start again.
-            *reference = picture.clone();
+            *reference = *picture;
             self.changing = false;
             return false;
         };
@@ -117,7 +117,7 @@ impl Moved {
 #[cfg(test)]
 mod tests {
     use osprey_kernels::kernel::MotionRaw;
-    use osprey_kernels::metrics::Scene;
+    use osprey_kernels::metrics::{Motion, Scene};
 
     use super::*;
 
@@ -226,5 +226,43 @@ mod tests {
             run("000|bbbbbbb|1111"),
             vec![("start", 10, 13), ("end", 13, 13)]
         );
+    }
+
+    #[test]
+    fn motion_over_the_lightning_threshold_starts_a_change() {
+        let h = HealthOptions {
+            moved_min_duration: 0.3,
+            ..HealthOptions::default()
+        };
+        let mut d = Moved::new(&h, KernelSet::parse("motion").unwrap(), 0.8, None).unwrap();
+        let figures = |ratio: f64| Figures {
+            motion: Some(Motion {
+                ratio,
+                boxes: Vec::new(),
+                zones: Vec::new(),
+                calibrating: false,
+            }),
+            ..Figures::default()
+        };
+        let mut log = Vec::new();
+        // View 0; view 1 with motion at 0.79 (under the threshold); view 0;
+        // view 1 from frame 11 with motion at 0.9 at that frame only.
+        let frames = [(0, 0.0); 3]
+            .into_iter()
+            .chain([(1, 0.79); 5])
+            .chain([(0, 0.0); 3])
+            .chain([(1, 0.9)])
+            .chain([(1, 0.1); 5]);
+        for (i, (v, ratio)) in frames.enumerate() {
+            let i = i as u64;
+            let step = d.push(&view(v), &figures(ratio), false, 0.1, at(i));
+            if let Some(s) = step.start {
+                log.push(("start", s.frame, i));
+            }
+            if let Some(e) = step.end {
+                log.push(("end", e.at.frame, i));
+            }
+        }
+        assert_eq!(log, vec![("start", 11, 14), ("end", 14, 14)]);
     }
 }

@@ -9,6 +9,8 @@ use osprey_kernels::kernel::{MotionRaw, channel};
 const GRID: u32 = 8;
 /// Histogram bins.
 const BINS: usize = 16;
+/// The most cells a summary holds (the grid's; the histogram has fewer).
+const MAX_CELLS: usize = (GRID * GRID) as usize;
 /// Luma levels by which a grid cell must differ to count as changed.
 pub(super) const CELL_LEVELS: f64 = 16.0;
 
@@ -21,13 +23,16 @@ pub(super) enum Summary {
     Histogram,
 }
 
-/// One frame's summary, or a running average of several.
-#[derive(Debug, Clone, PartialEq)]
+/// One frame's summary, or a running average of several (fixed size: no
+/// allocation frame after frame).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Picture {
     summary: Summary,
     /// The size of the image summarised (a grid compares only with its size).
     size: (u32, u32),
-    cells: Vec<f64>,
+    /// The first `len` hold the cells.
+    cells: [f64; MAX_CELLS],
+    len: usize,
 }
 
 impl Picture {
@@ -44,16 +49,16 @@ impl Picture {
     pub(super) fn difference(&self, other: &Picture) -> Option<f64> {
         if self.summary != other.summary
             || self.size != other.size
-            || self.cells.len() != other.cells.len()
-            || self.cells.is_empty()
+            || self.len != other.len
+            || self.len == 0
         {
             return None;
         }
-        let pairs = self.cells.iter().zip(&other.cells);
+        let pairs = self.cells().iter().zip(other.cells());
         Some(match self.summary {
             Summary::Grid => {
                 let changed = pairs.filter(|(a, b)| (*a - *b).abs() > CELL_LEVELS).count();
-                changed as f64 / self.cells.len() as f64
+                changed as f64 / self.len as f64
             }
             Summary::Histogram => 0.5 * pairs.map(|(a, b)| (a - b).abs()).sum::<f64>(),
         })
@@ -61,9 +66,13 @@ impl Picture {
 
     /// Moves this running average toward `other` by `weight` (0 to 1).
     pub(super) fn follow(&mut self, other: &Picture, weight: f64) {
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+        for (a, b) in self.cells[..self.len].iter_mut().zip(other.cells()) {
             *a += (b - *a) * weight;
         }
+    }
+
+    fn cells(&self) -> &[f64] {
+        &self.cells[..self.len]
     }
 }
 
@@ -74,7 +83,8 @@ fn grid(small: &MotionRaw) -> Option<Picture> {
         return None;
     }
     let (gw, gh) = (GRID.min(w), GRID.min(h));
-    let mut sums = vec![(0u64, 0u64); (gw * gh) as usize];
+    let len = (gw * gh) as usize;
+    let mut sums = [(0u64, 0u64); MAX_CELLS];
     for (y, row) in small.pixels.chunks_exact(w as usize).enumerate() {
         let cy = y as u32 * gh / h;
         for (x, &p) in row.iter().enumerate() {
@@ -86,14 +96,15 @@ fn grid(small: &MotionRaw) -> Option<Picture> {
     }
     let total: u64 = small.pixels.iter().map(|&p| u64::from(p)).sum();
     let mean = total as f64 / small.pixels.len() as f64;
-    let cells = sums
-        .iter()
-        .map(|&(sum, n)| sum as f64 / n.max(1) as f64 - mean)
-        .collect();
+    let mut cells = [0.0; MAX_CELLS];
+    for (cell, &(sum, n)) in cells.iter_mut().zip(&sums[..len]) {
+        *cell = sum as f64 / n.max(1) as f64 - mean;
+    }
     Some(Picture {
         summary: Summary::Grid,
         size: (w, h),
         cells,
+        len,
     })
 }
 
@@ -104,15 +115,15 @@ fn histogram(raw: &FrameRaw) -> Option<Picture> {
     if pixels == 0 || pixels != u64::from(raw.width) * u64::from(raw.height) {
         return None;
     }
-    let per_bin = hist.len() / BINS;
-    let cells = hist
-        .chunks_exact(per_bin)
-        .map(|bin| bin.iter().map(|&n| u64::from(n)).sum::<u64>() as f64 / pixels as f64)
-        .collect();
+    let mut cells = [0.0; MAX_CELLS];
+    for (cell, bin) in cells.iter_mut().zip(hist.chunks_exact(hist.len() / BINS)) {
+        *cell = bin.iter().map(|&n| u64::from(n)).sum::<u64>() as f64 / pixels as f64;
+    }
     Some(Picture {
         summary: Summary::Histogram,
         size: (raw.width, raw.height),
         cells,
+        len: BINS,
     })
 }
 
@@ -173,7 +184,7 @@ mod tests {
         let b = Picture::of(Summary::Grid, &halves(150, 50)).unwrap();
         a.follow(&b, 0.25);
         // Cells were -50 and +50: a quarter of the way is -25 and +25.
-        assert!(a.cells.iter().all(|c| (c.abs() - 25.0).abs() < 1e-12));
+        assert!(a.cells().iter().all(|c| (c.abs() - 25.0).abs() < 1e-12));
         a.follow(&b, 1.0);
         assert_eq!(a, b);
     }
