@@ -159,6 +159,30 @@ fn a_black_card_and_a_grey_card_block_the_camera() -> TestResult {
     // stats alone sees the flat histograms (the black card too).
     let events = rounded(both(&clip, "stats", end)?);
     assert_eq!(events, with_eos);
+    // The records, as `osprey analyze` writes them: the start names the
+    // card's first frame and follows the frame that confirmed it (0.9 s
+    // in); the end follows blackdetect's own (its minimum is 2 s).
+    let (lines, _) = analyse(&clip, "black", end, BackendChoice::Cpu)?;
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .ok_or(format!("no {needle}"))
+    };
+    let start = at("camera_blocked_start")?;
+    assert!(lines[start - 1].starts_with("{\"kind\":\"frame\",\"source\":\"cam\",\"frame\":29,"));
+    assert_eq!(
+        lines[start],
+        r#"{"kind":"event","source":"cam","type":"camera_blocked_start","frame":20,"pts":2.0}"#
+    );
+    let stop = at("camera_blocked_end")?;
+    assert_eq!(
+        lines[stop - 1..=stop],
+        [
+            r#"{"kind":"event","source":"cam","type":"black_end","frame":50,"pts":5.0,"duration":3.0}"#,
+            r#"{"kind":"event","source":"cam","type":"camera_blocked_end","frame":50,"pts":5.0,"duration":3.0}"#
+        ]
+    );
     // A minimum longer than the cards: nothing.
     assert_eq!(both(&clip, "black,stats", health(3.5))?, vec![]);
     Ok(())
@@ -281,5 +305,39 @@ fn healthy_moving_scenes_raise_nothing() -> TestResult {
         let events = both(clip, "stats,scene,motion,black,freeze,blur", health(0.5))?;
         assert_eq!(events, vec![], "{clip}");
     }
+    Ok(())
+}
+
+#[test]
+fn passing_close_and_switching_the_lights_on_are_not_moves() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // The street scene; someone passes right in front of the lens (a dark
+    // shape over most of the picture for 0.6 s from 3 s), then at 6 s the
+    // lights go up and stay up. Each is a scene cut (30 and 36, 60).
+    let clip = make(
+        dir.path(),
+        "lights.mp4",
+        "smptehdbars=size=320x240:rate=10:duration=10",
+        "noise=alls=12:allf=t,\
+         drawbox=x=20:y=0:w=280:h=240:c=0x302820:t=fill:enable='between(t,3,3.55)',\
+         eq=brightness=0.2:enable='gte(t,6)'",
+    )?;
+    let kernels = "stats,scene,motion,black,freeze,blur";
+    let (lines, _) = analyse(&clip, kernels, health(1.0), BackendChoice::Cpu)?;
+    let cuts: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("\"type\":\"scene_cut\""))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["frame"].as_u64())
+        .collect();
+    assert_eq!(cuts, [30, 36, 60]);
+    // The passer-by comes back to the old view; the lights leave the
+    // picture's structure (motion's grid, less its mean) as it was.
+    assert_eq!(both(&clip, kernels, health(1.0))?, vec![]);
+    // The luma histogram moves with the lights: without motion the step
+    // counts as a move, as HealthOptions::moved_difference warns.
+    assert_eq!(
+        rounded(both(&clip, "scene,stats", health(1.0))?),
+        pair(MOVED, 60, 70).to_vec()
+    );
     Ok(())
 }
