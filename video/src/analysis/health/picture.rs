@@ -76,33 +76,35 @@ impl Picture {
     }
 }
 
-/// The grid of `small`, each cell's mean less the whole image's mean.
+/// The grid of `small`, each cell's mean less the whole image's mean. Cell
+/// `c` of a side of `n` pixels in `g` cells spans pixels `c * n / g` to
+/// `(c + 1) * n / g`.
 fn grid(small: &MotionRaw) -> Option<Picture> {
-    let (w, h) = (small.width, small.height);
-    if w == 0 || h == 0 || small.pixels.len() != (w as usize) * (h as usize) {
+    let (w, h) = (small.width as usize, small.height as usize);
+    if w == 0 || h == 0 || small.pixels.len() != w * h {
         return None;
     }
-    let (gw, gh) = (GRID.min(w), GRID.min(h));
-    let len = (gw * gh) as usize;
-    let mut sums = [(0u64, 0u64); MAX_CELLS];
-    for (y, row) in small.pixels.chunks_exact(w as usize).enumerate() {
-        let cy = y as u32 * gh / h;
-        for (x, &p) in row.iter().enumerate() {
-            let cx = x as u32 * gw / w;
-            let cell = &mut sums[(cy * gw + cx) as usize];
-            cell.0 += u64::from(p);
-            cell.1 += 1;
+    let (gw, gh) = ((GRID as usize).min(w), (GRID as usize).min(h));
+    let len = gw * gh;
+    let mut sums = [0u64; MAX_CELLS];
+    for (y, row) in small.pixels.chunks_exact(w).enumerate() {
+        let cells = &mut sums[y * gh / h * gw..];
+        for (cx, sum) in cells.iter_mut().take(gw).enumerate() {
+            let span = &row[cx * w / gw..(cx + 1) * w / gw];
+            *sum += span.iter().map(|&p| u64::from(p)).sum::<u64>();
         }
     }
-    let total: u64 = small.pixels.iter().map(|&p| u64::from(p)).sum();
+    let total: u64 = sums[..len].iter().sum();
     let mean = total as f64 / small.pixels.len() as f64;
     let mut cells = [0.0; MAX_CELLS];
-    for (cell, &(sum, n)) in cells.iter_mut().zip(&sums[..len]) {
-        *cell = sum as f64 / n.max(1) as f64 - mean;
+    for (i, (cell, &sum)) in cells.iter_mut().zip(&sums[..len]).enumerate() {
+        let (cx, cy) = (i % gw, i / gw);
+        let pixels = ((cx + 1) * w / gw - cx * w / gw) * ((cy + 1) * h / gh - cy * h / gh);
+        *cell = sum as f64 / pixels.max(1) as f64 - mean;
     }
     Some(Picture {
         summary: Summary::Grid,
-        size: (w, h),
+        size: (small.width, small.height),
         cells,
         len,
     })
@@ -160,6 +162,21 @@ mod tests {
         small.motion.pixels.truncate(8 * 16);
         let small = Picture::of(Summary::Grid, &small).unwrap();
         assert_eq!(a.difference(&small), None);
+    }
+
+    #[test]
+    fn cells_of_an_uneven_image() {
+        // 10x3, luma 10 x: columns split 1,1,1,2,1,1,1,2 into 8 cells, rows
+        // one a cell; the image's mean is 45.
+        let mut raw = FrameRaw::new(40, 12);
+        raw.motion = MotionRaw {
+            width: 10,
+            height: 3,
+            pixels: (0..30).map(|i| (i % 10) as u8 * 10).collect(),
+        };
+        let p = Picture::of(Summary::Grid, &raw).unwrap();
+        let row = [-45.0, -35.0, -25.0, -10.0, 5.0, 15.0, 25.0, 40.0];
+        assert_eq!(p.cells(), [row, row, row].concat());
     }
 
     #[test]
