@@ -80,10 +80,14 @@ impl Moved {
         let far = self.far(picture.as_ref(), cut, dt);
         let mut step = self.periods.push(far, now, now);
         if step.start.is_some() {
-            // The new view has lasted: it is the reference from now on.
+            // The new view has lasted: it is the reference from now on (a
+            // change found long enough only as it ended already has its
+            // end, and this picture is the view it came back to).
             self.reference = picture;
             self.changing = false;
-            step.end = self.periods.push(false, now, now).end;
+            if step.end.is_none() {
+                step.end = self.periods.push(false, now, now).end;
+            }
         }
         step
     }
@@ -207,6 +211,9 @@ mod tests {
     #[test]
     fn a_view_that_comes_back_is_not() {
         assert_eq!(run("000|11|000000"), vec![]);
+        // Back just as the minimum is reached: counted, as blackdetect
+        // counts a period at its end, and ended where the view came back.
+        assert_eq!(run("000|111000"), vec![("start", 3, 6), ("end", 6, 6)]);
         // A change without a cut (a slow pan, a scene that changes bit by
         // bit) is not a move: only cuts and lightning start one.
         assert_eq!(run("000111111111"), vec![]);
