@@ -47,7 +47,9 @@ pub struct HealthOptions {
     /// `camera_blocked`: the largest luma spread (90th minus 10th
     /// percentile, in 8-bit levels) of a uniform picture (default 8). A
     /// real scene, even a dark one, spreads over tens of levels; a card or a
-    /// covered lens over a few (sensor noise and compression).
+    /// covered lens over a few (sensor noise and compression). A scene too
+    /// dark to show anything (a room at night without infrared light)
+    /// counts as blocked too: the camera sees nothing.
     pub blocked_spread: u8,
     /// `camera_moved`: seconds a changed view must stay changed before
     /// `camera_moved_start` (default 5).
