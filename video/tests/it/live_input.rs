@@ -277,6 +277,31 @@ fn cancel_stops_a_stalled_pull_promptly() -> TestResult {
         "returned {late:?} after the cancel"
     );
     assert!(decoder.next_chunk()?.is_none());
+    drop(decoder);
+
+    // Opening a stream that never sends a frame stops at the cancel too.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        flag.store(true, Ordering::Relaxed);
+        Instant::now()
+    });
+    let err = open(
+        &rtsp(&server.url("cam"), Transport::Tcp),
+        DecodeOptions {
+            cancel: Some(cancel),
+            ..options()
+        },
+    )
+    .err()
+    .ok_or("a stalled stream opened")?;
+    let late = Instant::now().saturating_duration_since(setter.join().map_err(|_| "panicked")?);
+    assert!(matches!(err, VideoError::Cancelled { .. }), "{err}");
+    assert!(
+        late < Duration::from_millis(200),
+        "returned {late:?} after the cancel"
+    );
     Ok(())
 }
 
