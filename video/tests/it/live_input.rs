@@ -406,3 +406,21 @@ fn rtsp_frames_take_the_senders_ntp_time_once_it_reports() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_udp_stream_that_sends_nothing_times_out() -> TestResult {
+    let server = TestServer::start(&[Mount::new("cam")])?;
+    server.stall("cam")?;
+    let started = Instant::now();
+    let err = open(&rtsp(&server.url("cam"), Transport::Udp), options())
+        .err()
+        .ok_or("a stalled stream opened")?;
+    assert_eq!(err.failure_kind(), FailureKind::Timeout, "{err}");
+    // rtspsrc's UDP timeout, set short by the decoder.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
