@@ -9,4 +9,5 @@ mod decode;
 mod errors;
 mod generate;
 mod health;
+mod live_input;
 mod oracle;
