@@ -1,0 +1,133 @@
+//! [`Mount`]: one stream the test server serves, and the launch line of its
+//! media.
+
+/// One stream served at `rtsp://127.0.0.1:PORT/<path>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mount {
+    /// The mount path, with or without its leading `/` (`cam0`, `/cam0`).
+    pub path: String,
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Frames a second.
+    pub fps: u32,
+    /// The `videotestsrc` pattern (`ball`, `smpte`, `black`, ...).
+    pub pattern: String,
+    /// Adds an audio track (A-law from `audiotestsrc`) to the stream.
+    pub audio: bool,
+    /// `(user, password)`: basic authentication is required and any other
+    /// client is refused with 401 Unauthorized.
+    pub credentials: Option<(String, String)>,
+}
+
+impl Mount {
+    /// A 320x240, 25 fps `ball` stream at `path`, no audio, no credentials.
+    pub fn new(path: impl Into<String>) -> Self {
+        Mount {
+            path: path.into(),
+            width: 320,
+            height: 240,
+            fps: 25,
+            pattern: "ball".to_owned(),
+            audio: false,
+            credentials: None,
+        }
+    }
+
+    /// Sets the frame size.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    /// Sets the frame rate.
+    pub fn fps(mut self, fps: u32) -> Self {
+        self.fps = fps;
+        self
+    }
+
+    /// Sets the `videotestsrc` pattern.
+    pub fn pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.pattern = pattern.into();
+        self
+    }
+
+    /// Adds (or removes) the audio track.
+    pub fn audio(mut self, audio: bool) -> Self {
+        self.audio = audio;
+        self
+    }
+
+    /// Requires these credentials.
+    pub fn credentials(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some((user.into(), password.into()));
+        self
+    }
+
+    /// The path with its leading `/`, as the mount points want it.
+    pub(crate) fn mount_path(&self) -> String {
+        normalize_path(&self.path)
+    }
+
+    /// The media's launch line. The elements named `size` (the capsfilter)
+    /// and `valve` are what [`crate::TestServer::set_size`] and
+    /// [`crate::TestServer::stall`] act on.
+    pub(crate) fn launch_line(&self) -> String {
+        let fps = self.fps.max(1);
+        let mut line = format!(
+            "( videotestsrc is-live=true pattern={pattern} \
+             ! capsfilter name=size caps={caps} \
+             ! valve name=valve drop=false \
+             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} \
+             ! rtph264pay name=pay0 pt=96 config-interval=-1",
+            pattern = self.pattern,
+            caps = raw_caps(self.width, self.height, fps),
+        );
+        if self.audio {
+            line.push_str(
+                " audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 \
+                 ! alawenc ! rtppcmapay name=pay1 pt=8",
+            );
+        }
+        line.push_str(" )");
+        line
+    }
+}
+
+/// `path` with exactly one leading `/`.
+pub(crate) fn normalize_path(path: &str) -> String {
+    format!("/{}", path.trim_start_matches('/'))
+}
+
+/// The raw video caps the capsfilter holds, as launch syntax.
+pub(crate) fn raw_caps(width: u32, height: u32, fps: u32) -> String {
+    format!("video/x-raw,width={width},height={height},framerate={fps}/1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_line_names_the_hooks_and_adds_audio_on_request() {
+        let plain = Mount::new("cam0").size(640, 480).fps(10).launch_line();
+        assert!(
+            plain.contains("width=640,height=480,framerate=10/1"),
+            "{plain}"
+        );
+        assert!(plain.contains("name=size") && plain.contains("name=valve"));
+        assert!(plain.contains("key-int-max=10"));
+        assert!(!plain.contains("pay1"));
+        let audio = Mount::new("cam0").audio(true).launch_line();
+        assert!(audio.contains("rtppcmapay name=pay1"), "{audio}");
+    }
+
+    #[test]
+    fn paths_get_one_leading_slash() {
+        assert_eq!(normalize_path("cam0"), "/cam0");
+        assert_eq!(normalize_path("/cam0"), "/cam0");
+        assert_eq!(Mount::new("//a/b").mount_path(), "/a/b");
+    }
+}

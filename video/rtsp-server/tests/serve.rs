@@ -1,0 +1,162 @@
+//! The test server against a real `rtspsrc` client: frames flow, stop looks
+//! like a dead server, restart serves again, credentials, stall and resize.
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use gstreamer_app::AppSink;
+use gstreamer_rtsp_server::gst;
+use gstreamer_rtsp_server::gst::prelude::*;
+use osprey_rtsp_server::{Mount, TestServer};
+
+/// An `rtspsrc` client decoding the video track into an appsink.
+struct Client {
+    pipeline: gst::Pipeline,
+    sink: AppSink,
+}
+
+impl Client {
+    fn open(url: &str) -> Client {
+        let line = format!(
+            "rtspsrc location={url} protocols=tcp latency=0 tcp-timeout=2000000 \
+             ! application/x-rtp,media=video ! rtph264depay ! avdec_h264 \
+             ! appsink name=sink sync=false max-buffers=4 drop=true"
+        );
+        let pipeline = gst::parse::launch(&line)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let sink = pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<AppSink>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Client { pipeline, sink }
+    }
+
+    /// The size of the next decoded frame, or None when none came in time.
+    fn frame(&self, timeout: Duration) -> Option<(i32, i32)> {
+        let sample = self.sink.try_pull_sample(gst::ClockTime::from_nseconds(
+            u64::try_from(timeout.as_nanos()).unwrap(),
+        ))?;
+        let caps = sample.caps()?;
+        let s = caps.structure(0)?;
+        Some((s.get("width").ok()?, s.get("height").ok()?))
+    }
+
+    /// The first error message (or "EOS") on the bus within `timeout`.
+    fn error(&self, timeout: Duration) -> Option<String> {
+        let bus = self.pipeline.bus().unwrap();
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let msg = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(u64::try_from(left.as_millis()).unwrap()),
+                &[gst::MessageType::Error, gst::MessageType::Eos],
+            )?;
+            match msg.view() {
+                gst::MessageView::Error(e) => {
+                    return Some(format!("{} ({:?})", e.error(), e.debug()));
+                }
+                gst::MessageView::Eos(_) => return Some("EOS".to_owned()),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn serves_frames_and_dies_and_comes_back() {
+    let server =
+        TestServer::start(&[Mount::new("cam0"), Mount::new("cam1").size(160, 120)]).unwrap();
+    assert_ne!(server.port(), 0);
+    assert_eq!(
+        server.url("cam0"),
+        format!("rtsp://127.0.0.1:{}/cam0", server.port())
+    );
+    let client = Client::open(&server.url("cam0"));
+    assert_eq!(client.frame(WAIT), Some((320, 240)));
+    let other = Client::open(&server.url("/cam1"));
+    assert_eq!(other.frame(WAIT), Some((160, 120)));
+
+    server.stop().unwrap();
+    assert!(
+        TcpStream::connect(("127.0.0.1", server.port())).is_err(),
+        "still listening"
+    );
+    // The open connection is gone too: the client runs dry and ends (rtspsrc
+    // reads a closed connection as the end of the stream).
+    let started = Instant::now();
+    while client.frame(Duration::from_millis(200)).is_some() {
+        assert!(started.elapsed() < WAIT, "frames keep coming after stop");
+    }
+    assert!(
+        client.error(WAIT).is_some(),
+        "the client saw no end after stop"
+    );
+
+    server.restart().unwrap();
+    TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    let again = Client::open(&server.url("cam0"));
+    assert_eq!(again.frame(WAIT), Some((320, 240)));
+}
+
+#[test]
+fn credentials_are_required_where_set() {
+    let server = TestServer::start(&[
+        Mount::new("open"),
+        Mount::new("locked").credentials("admin", "s3cret"),
+    ])
+    .unwrap();
+    let refused = Client::open(&server.url("locked"));
+    let error = refused.error(WAIT).unwrap();
+    assert!(error.contains("Unauthorized"), "{error}");
+    let wrong = Client::open(&server.url_with("locked", "admin", "wrong"));
+    let error = wrong.error(WAIT).unwrap();
+    assert!(error.contains("Unauthorized"), "{error}");
+    let signed_in = Client::open(&server.url_with("locked", "admin", "s3cret"));
+    assert_eq!(signed_in.frame(WAIT), Some((320, 240)));
+    let open = Client::open(&server.url("open"));
+    assert_eq!(open.frame(WAIT), Some((320, 240)));
+}
+
+#[test]
+fn stall_resume_and_resize() {
+    let server = TestServer::start(&[Mount::new("cam0").fps(10)]).unwrap();
+    let client = Client::open(&server.url("cam0"));
+    assert_eq!(client.frame(WAIT), Some((320, 240)));
+
+    server.stall("cam0").unwrap();
+    // Frames already on their way drain, then none come.
+    let started = Instant::now();
+    while client.frame(Duration::from_millis(500)).is_some() {
+        assert!(started.elapsed() < WAIT, "frames keep coming while stalled");
+    }
+    assert!(client.error(Duration::from_millis(100)).is_none());
+    server.resume("cam0").unwrap();
+    assert_eq!(client.frame(WAIT), Some((320, 240)));
+
+    server.set_size("cam0", 160, 96).unwrap();
+    let started = Instant::now();
+    loop {
+        match client.frame(WAIT) {
+            Some((160, 96)) => break,
+            Some((320, 240)) => assert!(started.elapsed() < WAIT, "the size never changed"),
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert!(matches!(
+        server.stall("nope"),
+        Err(osprey_rtsp_server::ServerError::UnknownPath(p)) if p == "/nope"
+    ));
+}
