@@ -196,7 +196,7 @@ impl Supervisor {
         loop {
             let outcome = self.connect()?;
             let (reason, retry, error) = match outcome {
-                Outcome::Stopped => return self.close_for_stop(),
+                Outcome::Stopped => return self.close_at_end(),
                 Outcome::Finished => {
                     let (lines, volume) = (&mut self.lines, self.source.volume);
                     self.analyzer.close(&mut |r| write_line(lines, volume, r))?;
@@ -237,6 +237,7 @@ impl Supervisor {
             let down = Record::Status(down);
             write_line(&mut self.lines, self.source.volume, &down)?;
             if gives_up {
+                self.close_at_end()?;
                 self.flush(0)?;
                 return Err(Halt::Failed(match error {
                     Some(e) if !self.retries() => e,
@@ -249,7 +250,7 @@ impl Supervisor {
             }
             self.flush(0)?;
             if self.wait(delay) {
-                return self.close_for_stop();
+                return self.close_at_end();
             }
             self.reconnects += 1;
         }
@@ -313,8 +314,11 @@ impl Supervisor {
                         write_line(&mut self.lines, self.source.volume, r)
                     })?;
                     drop(chunk);
-                    self.report_drops(self.dropped_before + decode.dropped_frames())?;
+                    self.report_drops(self.dropped_before + decode.dropped_frames(), false)?;
                     self.flush(frames)?;
+                    // Time spent analysing and handing over is not the
+                    // source's: what it sent meanwhile is queued.
+                    last_delivery = Instant::now();
                 }
                 Delivery::Failed(e) if live == Some(true) || (live.is_none() && self.retries()) => {
                     break Outcome::Down {
@@ -327,7 +331,7 @@ impl Supervisor {
             }
         };
         self.dropped_before += decode.dropped_frames();
-        self.report_drops(self.dropped_before)?;
+        self.report_drops(self.dropped_before, true)?;
         // Dropping the decode thread closes its queue; a stalled one ends
         // when GStreamer next wakes it.
         drop(decode);
@@ -428,9 +432,9 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Stopped: close what is open (periods, an offline source) with
-    /// `"eos":true`.
-    fn close_for_stop(&mut self) -> Result<(), Halt> {
+    /// Stopped or given up: close what is open (periods, an offline source)
+    /// with `"eos":true`.
+    fn close_at_end(&mut self) -> Result<(), Halt> {
         match self.offline_since.take() {
             Some(since) => {
                 if let Some((last, _)) = self.analyzer.last() {
@@ -457,12 +461,14 @@ impl Supervisor {
     }
 
     /// Says how many frames were dropped since the last report, at most
-    /// once a second while dropping (`total`: all dropped so far).
-    fn report_drops(&mut self, total: u64) -> Result<(), Halt> {
+    /// once a second while dropping unless `now` (`total`: all dropped so
+    /// far).
+    fn report_drops(&mut self, total: u64, now: bool) -> Result<(), Halt> {
         let new = total.saturating_sub(self.dropped_reported);
-        let due = self
-            .last_drop_report
-            .is_none_or(|at| at.elapsed() >= DROP_REPORT_EVERY);
+        let due = now
+            || self
+                .last_drop_report
+                .is_none_or(|at| at.elapsed() >= DROP_REPORT_EVERY);
         if new == 0 || !due {
             return Ok(());
         }

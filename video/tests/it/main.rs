@@ -9,4 +9,5 @@ mod decode;
 mod errors;
 mod generate;
 mod live;
+mod live_rtsp;
 mod oracle;
