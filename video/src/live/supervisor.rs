@@ -38,6 +38,7 @@ use super::runner::{LiveSource, RunnerMessage, SourceTotals};
 use crate::analysis::record::{EventType, Record, StatusRecord, StatusType};
 use crate::analysis::{Analyzer, Event, Thumbnails, check_zones_in_frame};
 use crate::decode_thread::{DecodeThread, Delivery, OpenedStream, QueueSize, Received};
+use crate::error::FailureKind;
 use crate::source::redact;
 use crate::{DecodeOptions, FrameChunk, VideoError, wall_clock};
 
@@ -261,6 +262,9 @@ impl Supervisor {
         let options = &self.source.analysis;
         let decode_options = DecodeOptions {
             chunk_frames: options.chunk_frames,
+            max_fps: self.source.live.fps,
+            max_latency: Some(self.source.live.max_latency),
+            ..DecodeOptions::default()
         };
         let size = QueueSize {
             read_ahead_frames: READ_AHEAD_CHUNKS * options.chunk_frames.max(1),
@@ -352,7 +356,6 @@ impl Supervisor {
             check_zones_in_frame(&self.source.analysis.motion.zones, width, height)?;
         }
         self.analyzer.restart(stream.frame_rate);
-        self.analyzer.stamp_arrival(stream.live);
         if stream.live {
             let mut up = StatusRecord::new(
                 &self.source.name,
@@ -539,19 +542,8 @@ fn write_line(
 /// How soon a failure is worth retrying: credentials refused and streams
 /// not found wait the longest.
 fn retry_for(error: &VideoError) -> Retry {
-    // Until the decoder classifies its failures, read GStreamer's words.
-    let text = error.to_string().to_ascii_lowercase();
-    let slow = [
-        "unauthorized",
-        "401",
-        "not found",
-        "404",
-        "forbidden",
-        "403",
-    ];
-    if slow.iter().any(|s| text.contains(s)) {
-        Retry::Slowly
-    } else {
-        Retry::Soon
+    match error.failure_kind() {
+        FailureKind::Unauthorized | FailureKind::NotFound => Retry::Slowly,
+        FailureKind::Refused | FailureKind::Timeout | FailureKind::Other => Retry::Soon,
     }
 }

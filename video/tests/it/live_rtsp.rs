@@ -59,17 +59,28 @@ fn frames_since(log: &Log, source: usize, since: Instant) -> usize {
 #[test]
 fn a_camera_streams_records_on_the_wall_clock_and_stops_cleanly() {
     let server = TestServer::start(&[Mount::new("cam")]).unwrap();
-    let mut watch = Watch::start(vec![source(
-        "cam",
-        &server.url("cam"),
-        options("stats,motion"),
-        quick(None),
-    )]);
+    // The same camera again, analysed at 5 frames a second.
+    let mut slow = source("cam5", &server.url("cam"), options("stats"), quick(None));
+    slow.live.fps = Some(5.0);
+    let mut watch = Watch::start(vec![
+        source(
+            "cam",
+            &server.url("cam"),
+            options("stats,motion"),
+            quick(None),
+        ),
+        slow,
+    ]);
     assert!(watch.until(PATIENCE, |log| {
-        log.frames_of(0).len() >= 40 && !log.of(0, "event", Some("motion_start")).is_empty()
+        log.frames_of(0).len() >= 50 && !log.of(0, "event", Some("motion_start")).is_empty()
     }));
     let log = &watch.log;
-    assert_eq!(log.opened, [1]);
+    assert_eq!(log.opened, [1, 1]);
+    let (full, fifth) = (log.frames_of(0).len(), log.frames_of(1).len());
+    assert!(
+        (full / 5).abs_diff(fifth) <= 4,
+        "{fifth} frames at 5 fps against {full} at 25"
+    );
     let ups = log.of(0, "status", Some("source_up"));
     assert_eq!(ups.len(), 1);
     assert_eq!(
@@ -95,6 +106,7 @@ fn a_camera_streams_records_on_the_wall_clock_and_stops_cleanly() {
     assert_eq!(ends[0]["eos"], true);
     assert_eq!(totals[0].frames, watch.log.frames_of(0).len() as u64);
     assert_eq!((totals[0].reconnects, totals[0].dropped_frames), (0, 0));
+    assert_eq!(watch.log.of(1, "event", Some("motion_end")).len(), 0);
 }
 
 #[test]
@@ -196,32 +208,48 @@ fn a_stalled_camera_is_noticed_within_the_stall_timeout() {
 }
 
 #[test]
-fn refused_credentials_are_retried_at_the_slowest_rate() {
+fn refused_credentials_and_wrong_paths_are_retried_at_the_slowest_rate() {
     let server = TestServer::start(&[Mount::new("cam").credentials("admin", "right")]).unwrap();
     let supervision = Supervision {
         backoff_min: Duration::from_millis(50),
         ..quick(None)
     };
-    let mut watch = Watch::start(vec![source(
-        "cam",
-        &server.url_with("cam", "admin", "wrong-secret"),
-        options("stats"),
-        supervision,
-    )]);
+    let mut watch = Watch::start(vec![
+        source(
+            "cam",
+            &server.url_with("cam", "admin", "wrong-secret"),
+            options("stats"),
+            supervision,
+        ),
+        source(
+            "nowhere",
+            &server.url_with("nowhere", "admin", "right"),
+            options("stats"),
+            supervision,
+        ),
+    ]);
     let window = Duration::from_millis(3500);
-    assert!(!watch.until(window, |log| !log.frames_of(0).is_empty()));
+    assert!(!watch.until(window, |log| {
+        !log.frames_of(0).is_empty() || !log.frames_of(1).is_empty()
+    }));
     let log = &watch.log;
-    let downs = log.of(0, "status", Some("source_down"));
-    // At 1 s (±20%) a try: 3 to 5 in 3.5 s; doubling from 50 ms would
-    // have made 7 or more.
-    assert!((2..=5).contains(&downs.len()), "{} attempts", downs.len());
-    for d in &downs {
-        assert!(d["retry_in"].as_f64().unwrap() >= 0.8, "{d}");
-        let reason = d["reason"].as_str().unwrap();
-        assert!(reason.to_lowercase().contains("unauthorized"), "{reason}");
+    for (i, words) in [(0, "unauthorized"), (1, "not found")] {
+        let downs = log.of(i, "status", Some("source_down"));
+        // At 1 s (±20%) a try: 3 to 5 in 3.5 s; doubling from 50 ms would
+        // have made 7 or more.
+        assert!((2..=5).contains(&downs.len()), "{} attempts", downs.len());
+        for d in &downs {
+            assert!(d["retry_in"].as_f64().unwrap() >= 0.8, "{d}");
+            let reason = d["reason"].as_str().unwrap();
+            assert!(reason.to_lowercase().contains(words), "{reason}");
+        }
     }
-    assert!(!String::from_utf8_lossy(&log.raw[0]).contains("wrong-secret"));
-    assert_eq!(log.opened, [0]);
+    let all = String::from_utf8_lossy(&log.raw.concat()).into_owned();
+    assert!(
+        !all.contains("wrong-secret") && !all.contains("right"),
+        "{all}"
+    );
+    assert_eq!(log.opened, [0, 0]);
     stop_all(&mut watch);
 }
 
