@@ -88,6 +88,12 @@ fn a_camera_streams_records_on_the_wall_clock_and_stops_cleanly() {
         (Some(320), Some(240))
     );
     assert_eq!(ups[0]["fps"].as_f64(), Some(25.0));
+    assert_eq!(ups[0]["codec"], "h264");
+    assert!(
+        ups[0]["decoder"].as_str().is_some_and(|d| !d.is_empty()),
+        "{}",
+        ups[0]
+    );
     let frames = log.frames_of(0);
     assert_eq!(frames, (0..frames.len() as u64).collect::<Vec<_>>());
     // Every frame on the wall clock: within a second of its arrival here,
@@ -368,4 +374,31 @@ fn a_retry_time_that_runs_out_ends_the_camera_with_an_error() {
     let ends = watch.log.of(0, "event", Some("camera_offline_end"));
     assert_eq!(ends.len(), 1);
     assert_eq!(ends[0]["eos"], true);
+}
+
+#[test]
+fn a_camera_that_changes_resolution_keeps_going_at_the_new_size() {
+    let server = TestServer::start(&[Mount::new("cam")]).unwrap();
+    let mut watch = Watch::start(vec![source(
+        "cam",
+        &server.url("cam"),
+        options("stats,scene,motion,blur"),
+        quick(None),
+    )]);
+    assert!(watch.until(PATIENCE, |log| log.frames_of(0).len() >= 10));
+    server.set_size("cam", 160, 96).unwrap();
+    let small = |v: &Value| v["width"] == 160 && v["height"] == 96;
+    assert!(watch.until(PATIENCE, |log| {
+        log.of(0, "frame", None).iter().filter(|v| small(v)).count() >= 10
+    }));
+    let log = &watch.log;
+    let frames = log.of(0, "frame", None);
+    assert_eq!(frames[0]["width"], 320);
+    // One switch, then the new size only; no reconnection, no hole.
+    let first_small = frames.iter().position(|v| small(v)).unwrap();
+    assert!(frames[first_small..].iter().all(|v| small(v)));
+    assert!(log.of(0, "status", Some("source_down")).is_empty());
+    let indices = log.frames_of(0);
+    assert_eq!(indices, (0..indices.len() as u64).collect::<Vec<_>>());
+    stop_all(&mut watch);
 }
