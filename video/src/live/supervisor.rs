@@ -1,30 +1,11 @@
 //! The supervisor of one source: connects, analyses, notices failures and
-//! reconnects, on the source's own thread.
+//! reconnects, on the source's own thread. What its records say is in the
+//! [`super`] module's documentation.
 //!
-//! A connection is one [`DecodeThread`]. A live source that errors, reaches
-//! its end, or delivers nothing for [`Supervision::stall_timeout`] (timed
-//! here between deliveries, never waiting on GStreamer's own timeouts) is
-//! torn down and connected again after a [`Backoff`] delay, for
-//! [`Supervision::retry_for`] from the first failure in a row; when that
-//! runs out the source ends with [`VideoError::GaveUp`]. A file is not
-//! supervised: its end is its normal end and its error ends it, as in
-//! [`crate::analysis::Analysis::run`], and its records are the same bytes.
-//!
-//! What a live source's records say across a failure:
-//! - `source_down` (reason, attempt, `retry_in`) at each failure, and
-//!   `source_up` (codec, size, fps, decoder) at each connection;
-//! - when a source that delivered frames goes down, the periods open in
-//!   its detectors are closed as at the end of a stream (`"eos":true`) and
-//!   `camera_offline_start` is written; detection starts afresh on the next
-//!   connection (motion, black, freeze need their own history again);
-//! - when frames come back, a `gap` status (the wall-clock span without
-//!   frames) and `camera_offline_end` (with its `duration`);
-//! - frame indices keep counting across connections; `pts` is the new
-//!   connection's own (it restarts), `ts` is the wall clock.
-//!
-//! Frames a live source's analysis could not keep up with are dropped,
-//! oldest first, before the kernels (see [`super::queue`]), counted in the
-//! totals and reported in a `frames_dropped` status at most once a second.
+//! A connection is one [`DecodeThread`]: received from with a timeout, so
+//! a stall is timed here; dropped (which cancels its decoder) when the
+//! connection ends. One [`Analyzer`] serves every connection of the source,
+//! restarted at each, so frame indices and event counts run on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
