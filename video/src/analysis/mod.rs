@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod analyzer;
 mod counts;
 mod detector_records;
 mod events;
@@ -50,6 +51,7 @@ pub mod record;
 mod run;
 mod thumbnail;
 
+pub(crate) use analyzer::Analyzer;
 pub use counts::EventCounts;
 pub use events::Event;
 pub use finisher::{Figures, Finisher};

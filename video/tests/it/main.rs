@@ -9,5 +9,7 @@ mod decode;
 mod errors;
 mod generate;
 mod health;
+mod live;
 mod live_input;
+mod live_rtsp;
 mod oracle;
