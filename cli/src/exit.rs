@@ -40,7 +40,7 @@ Exit codes:
   0  success (also when the reader of stdout closes it early, as `| head` does)
   1  runtime failure (output cannot be written, GStreamer unusable, internal error)
   2  invalid arguments, an unknown kernel name among them
-  3  the input cannot be opened, read or decoded, or holds no video stream; no such stream or shard; a damaged stream
+  3  the input cannot be opened, read or decoded, or holds no video stream; a live source given up when --retry-for ran out; no such stream or shard; a damaged stream
   4  no GPU adapter (with --backend gpu), or the GPU device failed
   5  osprey put: some records were refused (each named on stderr); the others were stored
      osprey aggregate: some records were refused (each in the error output); the others were aggregated

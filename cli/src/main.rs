@@ -116,8 +116,10 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Analyze(args) => {
             let config = analyze::AnalyzeConfig::from_args(args)?;
-            let summary = analyze::run(&config)?;
-            let _ = writeln!(std::io::stderr(), "osprey: {summary}");
+            let stop = analyze::signals::stop_flag()?;
+            for summary in analyze::run(&config, &stop)? {
+                let _ = writeln!(std::io::stderr(), "osprey: {summary}");
+            }
             Ok(())
         }
         Command::Devices(args) => devices::run(args),
