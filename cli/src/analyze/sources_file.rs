@@ -179,6 +179,18 @@ enabled = true
     }
 
     #[test]
+    fn the_example_reads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sources.toml");
+        let entries = read(&path).unwrap();
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_deref()).collect();
+        assert_eq!(names, [Some("front"), Some("back")]);
+        let front = &entries[0];
+        assert_eq!(front.password_env.as_deref(), Some("CAM0_PASSWORD"));
+        assert_eq!(front.fps, Some(5.0));
+        assert!(front.health.is_some() && !front.health_enabled_given);
+    }
+
+    #[test]
     fn unknown_keys_are_named_with_their_line() {
         let err = parse("[[sources]]\nuri = \"a.mp4\"\ncolour = \"red\"\n").unwrap_err();
         assert!(err.starts_with("line 3: unknown field `colour`"), "{err}");
