@@ -1,19 +1,32 @@
 //! Decoding on its own thread, so that decode and kernels overlap.
 //!
 //! The [`Decoder`] is opened and driven on an `osprey-decode` thread and hands
-//! chunks to the analysis loop through a bounded channel: decode runs a few
-//! chunks ahead, and memory stays bounded when the kernels are slower. The
-//! decoder never leaves its thread, so it need not be `Send`; only chunks
-//! cross. Dropping the [`DecodeThread`] closes the channel, which stops the
-//! thread at its next chunk.
+//! chunks to the analysis through a bounded queue
+//! ([`crate::live::queue`]): decode runs a few chunks ahead, and memory
+//! stays bounded when the kernels are slower. A file's decoder then waits
+//! (no frame is lost); a live source's queue drops its oldest chunks
+//! instead (counted: [`DecodeThread::dropped_frames`]), so analysis keeps up
+//! with the present. The decoder never leaves its thread, so it need not be
+//! `Send`; only chunks cross.
+//!
+//! [`DecodeThread::spawn`] waits until the input is open (a file's analysis
+//! checks its zones against the first frame); the supervisor of a live
+//! source starts one without waiting ([`DecodeThread::start`]) and
+//! receives the opening, the chunks and the end with a timeout
+//! ([`DecodeThread::receive`]), so that a camera that never answers is
+//! noticed as stalled. Dropping the [`DecodeThread`] closes the queue, which
+//! stops the thread at its next chunk; it is not joined, as a stalled
+//! source may hold it until GStreamer gives up.
 
-use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use crate::live::queue::{self, Consumer, Full, Pop, Producer, Weight};
+use crate::source::SourceSpec;
 use crate::{DecodeOptions, Decoder, FrameChunk, VideoError};
 
 /// What the decoder knows about the stream once it is open.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OpenedStream {
     /// Frames a second, when the caps say.
     pub frame_rate: Option<f64>,
@@ -21,6 +34,13 @@ pub struct OpenedStream {
     pub duration: Option<f64>,
     /// Width and height of the first frame, when one was decoded.
     pub size: Option<(u32, u32)>,
+    /// A live source (camera, RTSP, test pattern): its end is a failure to
+    /// supervise, not the end of the work.
+    pub live: bool,
+    /// The codec negotiated (`h264`, ...), when the decoder says.
+    pub codec: Option<String>,
+    /// The GStreamer decoder element in use, when the decoder says.
+    pub decoder: Option<String>,
 }
 
 impl OpenedStream {
@@ -32,12 +52,61 @@ impl OpenedStream {
     }
 }
 
-/// A decoder running on its own thread.
+/// What the decode thread hands over, in order: the opening (or the error
+/// that prevented it), chunks, and an error if decoding failed.
 #[derive(Debug)]
+pub(crate) enum Delivery {
+    /// The input is open.
+    Opened(OpenedStream),
+    /// Decoded frames.
+    Chunk(FrameChunk),
+    /// Opening or decoding failed; nothing follows.
+    Failed(VideoError),
+}
+
+impl Weight for Delivery {
+    fn weight(&self) -> usize {
+        match self {
+            Delivery::Chunk(chunk) => chunk.len(),
+            Delivery::Opened(_) | Delivery::Failed(_) => 0,
+        }
+    }
+}
+
+/// What [`DecodeThread::receive`] found.
+#[derive(Debug)]
+pub(crate) enum Received {
+    /// The next delivery.
+    Delivery(Delivery),
+    /// Nothing within the timeout.
+    Waiting,
+    /// The stream ended (after every chunk was received).
+    End,
+}
+
+/// How many frames may wait between decoder and kernels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueSize {
+    /// A file's read-ahead: its decoder waits past this.
+    pub(crate) read_ahead_frames: usize,
+    /// A live source's: the oldest are dropped past this.
+    pub(crate) live_frames: usize,
+}
+
+/// A decoder running on its own thread.
 pub struct DecodeThread {
-    chunks: Option<Receiver<Result<FrameChunk, VideoError>>>,
+    queue: Option<Consumer<Delivery>>,
     handle: Option<JoinHandle<()>>,
     opened: OpenedStream,
+}
+
+impl std::fmt::Debug for DecodeThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodeThread")
+            .field("opened", &self.opened)
+            .field("running", &self.queue.is_some())
+            .finish()
+    }
 }
 
 impl DecodeThread {
@@ -48,64 +117,58 @@ impl DecodeThread {
     /// The decoder's open error; [`VideoError::DecodeThread`] when the thread
     /// cannot be started; [`VideoError::Internal`] when it panicked.
     pub fn spawn(input: &str, options: DecodeOptions, depth: usize) -> Result<Self, VideoError> {
-        let (open_tx, open_rx) = sync_channel::<Result<OpenedStream, VideoError>>(1);
-        let (chunk_tx, chunk_rx) = sync_channel(depth);
-        let owned = input.to_owned();
-        let handle = std::thread::Builder::new()
-            .name("osprey-decode".into())
-            .spawn(move || {
-                let mut decoder = match Decoder::open(&owned, options) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        let _ = open_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let info = OpenedStream {
-                    frame_rate: decoder.frame_rate(),
-                    duration: decoder.duration(),
-                    size: decoder.info().map(|i| (i.width, i.height)),
-                };
-                if open_tx.send(Ok(info)).is_err() {
-                    return;
-                }
-                loop {
-                    let next = decoder.next_chunk();
-                    let last = !matches!(next, Ok(Some(_)));
-                    let sent = match next {
-                        Ok(Some(chunk)) => chunk_tx.send(Ok(chunk)),
-                        Ok(None) => return,
-                        Err(e) => chunk_tx.send(Err(e)),
-                    };
-                    // A closed channel means the reader stopped (an error, a
-                    // closed pipe): stop decoding.
-                    if last || sent.is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(VideoError::DecodeThread)?;
-        let mut this = DecodeThread {
-            chunks: Some(chunk_rx),
-            handle: Some(handle),
-            opened: OpenedStream::default(),
+        let frames = depth.max(1).saturating_mul(options.chunk_frames.max(1));
+        let size = QueueSize {
+            read_ahead_frames: frames,
+            live_frames: frames,
         };
-        match open_rx.recv() {
-            Ok(Ok(info)) => {
-                this.opened = info;
-                Ok(this)
+        let mut this = DecodeThread::start(&SourceSpec::new(input), options, size)?;
+        loop {
+            match this.receive(Duration::from_secs(3600))? {
+                Received::Delivery(Delivery::Opened(info)) => {
+                    this.opened = info;
+                    return Ok(this);
+                }
+                Received::Delivery(Delivery::Failed(e)) => return Err(e),
+                Received::Delivery(Delivery::Chunk(_)) | Received::Waiting => {}
+                Received::End => {
+                    return Err(VideoError::Internal(
+                        "the decode thread ended before opening the input".into(),
+                    ));
+                }
             }
-            Ok(Err(e)) => Err(e),
-            // The thread ended without a word: it panicked.
-            Err(_) => Err(this.join().err().unwrap_or_else(|| {
-                VideoError::Internal("the decode thread ended before opening the input".into())
-            })),
         }
     }
 
-    /// What the decoder knows about the stream.
+    /// Starts decoding `spec` without waiting: the opening comes first
+    /// through [`DecodeThread::receive`].
+    pub(crate) fn start(
+        spec: &SourceSpec,
+        options: DecodeOptions,
+        size: QueueSize,
+    ) -> Result<Self, VideoError> {
+        let (tx, rx) = queue::channel(size.read_ahead_frames, Full::Block);
+        let spec = spec.clone();
+        let handle = std::thread::Builder::new()
+            .name("osprey-decode".into())
+            .spawn(move || decode(&spec, options, size, &tx))
+            .map_err(VideoError::DecodeThread)?;
+        Ok(DecodeThread {
+            queue: Some(rx),
+            handle: Some(handle),
+            opened: OpenedStream::default(),
+        })
+    }
+
+    /// What the decoder knows about the stream (once [`DecodeThread::spawn`]
+    /// has returned).
     pub fn opened(&self) -> OpenedStream {
-        self.opened
+        self.opened.clone()
+    }
+
+    /// Frames of a live source dropped because analysis fell behind.
+    pub fn dropped_frames(&self) -> u64 {
+        self.queue.as_ref().map_or(0, Consumer::dropped)
     }
 
     /// The next chunk, `None` at the end of the stream.
@@ -114,25 +177,40 @@ impl DecodeThread {
     /// The decoder's error; a panic of the decode thread as
     /// [`VideoError::Internal`].
     pub fn next_chunk(&mut self) -> Result<Option<FrameChunk>, VideoError> {
-        let received = match &self.chunks {
-            Some(rx) => rx.recv(),
-            None => return Ok(None),
+        loop {
+            match self.receive(Duration::from_secs(3600))? {
+                Received::Delivery(Delivery::Chunk(chunk)) => return Ok(Some(chunk)),
+                Received::Delivery(Delivery::Failed(e)) => return Err(e),
+                Received::Delivery(Delivery::Opened(info)) => self.opened = info,
+                Received::Waiting => {}
+                Received::End => return Ok(None),
+            }
+        }
+    }
+
+    /// The next delivery, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// A panic of the decode thread as [`VideoError::Internal`].
+    pub(crate) fn receive(&mut self, timeout: Duration) -> Result<Received, VideoError> {
+        let popped = match &self.queue {
+            Some(rx) => rx.pop(timeout),
+            None => return Ok(Received::End),
         };
-        match received {
-            Ok(Ok(chunk)) => Ok(Some(chunk)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
-                // The channel is closed: the thread has ended, normally or by
-                // a panic.
+        match popped {
+            Pop::Item(delivery) => Ok(Received::Delivery(delivery)),
+            Pop::Empty => Ok(Received::Waiting),
+            Pop::Closed => {
+                // The thread has ended, normally or by a panic.
                 self.join()?;
-                Ok(None)
+                Ok(Received::End)
             }
         }
     }
 
     /// Stops the thread (if it still runs) and waits for it.
     fn join(&mut self) -> Result<(), VideoError> {
-        self.chunks = None;
+        self.queue = None;
         match self.handle.take() {
             Some(handle) => handle
                 .join()
@@ -144,11 +222,63 @@ impl DecodeThread {
 
 impl Drop for DecodeThread {
     fn drop(&mut self) {
-        // Closing the channel stops a thread waiting to send. It is not joined
-        // here: on an error path it may sit in a live source waiting for the
-        // next frame, and the process is about to end anyway.
-        self.chunks = None;
+        // Closing the queue stops a thread waiting to hand over a chunk. It
+        // is not joined here: it may sit in a live source waiting for the
+        // next frame.
+        self.queue = None;
     }
+}
+
+/// The decode thread: opens `spec`, then hands over chunks until the end,
+/// an error, or the consumer going away.
+fn decode(spec: &SourceSpec, options: DecodeOptions, size: QueueSize, tx: &Producer<Delivery>) {
+    let mut decoder = match Decoder::open(&spec.uri, options) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = tx.push(Delivery::Failed(e));
+            return;
+        }
+    };
+    let info = OpenedStream {
+        frame_rate: decoder.frame_rate(),
+        duration: decoder.duration(),
+        size: decoder.info().map(|i| (i.width, i.height)),
+        live: live_hint(&spec.uri),
+        codec: None,
+        decoder: None,
+    };
+    if info.live {
+        tx.set_policy(size.live_frames, Full::DropOldest);
+    }
+    if tx.push(Delivery::Opened(info)).is_err() {
+        return;
+    }
+    loop {
+        let sent = match decoder.next_chunk() {
+            Ok(Some(chunk)) => tx.push(Delivery::Chunk(chunk)),
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.push(Delivery::Failed(e));
+                return;
+            }
+        };
+        // A closed queue means the reader stopped (an error, a closed pipe,
+        // a source torn down): stop decoding.
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether `uri` names a live source, from its scheme: cameras, network
+/// streams and test patterns are; files and other URIs are not.
+fn live_hint(uri: &str) -> bool {
+    const LIVE: [&str; 8] = [
+        "rtsp", "rtsps", "rtspt", "rtspu", "v4l2", "test", "udp", "srt",
+    ];
+    uri.split_once("://")
+        .or_else(|| uri.split_once(':'))
+        .is_some_and(|(scheme, _)| LIVE.iter().any(|l| scheme.eq_ignore_ascii_case(l)))
 }
 
 #[cfg(test)]
@@ -165,5 +295,25 @@ mod tests {
         assert_eq!(info.expected_frames(), Some(150));
         info.duration = Some(f64::NAN);
         assert_eq!(info.expected_frames(), None);
+    }
+
+    #[test]
+    fn cameras_and_patterns_are_live_files_are_not() {
+        for live in [
+            "rtsp://cam/1",
+            "RTSP://a:b@cam",
+            "v4l2:///dev/video0",
+            "test:ball",
+        ] {
+            assert!(live_hint(live), "{live}");
+        }
+        for file in [
+            "clip.mp4",
+            "/tmp/a.mp4",
+            "file:///tmp/a.mp4",
+            "http://h/a.mp4",
+        ] {
+            assert!(!live_hint(file), "{file}");
+        }
     }
 }

@@ -105,6 +105,17 @@ pub enum VideoError {
         #[source]
         source: osprey_kernels::KernelError,
     },
+    /// A live source kept failing until its retry time
+    /// ([`crate::live::Supervision::retry_for`]) ran out.
+    #[error("gave up on {input:?} after {attempts} failed attempts: {last}")]
+    GaveUp {
+        /// The source's URI, password redacted.
+        input: String,
+        /// Failures in a row, counting the last.
+        attempts: u32,
+        /// Why the last attempt failed (redacted).
+        last: String,
+    },
     /// A bug in osprey: a broken invariant, a thread that panicked.
     #[error("internal error: {0}")]
     Internal(String),

@@ -37,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod analyzer;
 mod counts;
 mod detector_records;
 mod events;
@@ -48,6 +49,7 @@ pub mod record;
 mod run;
 mod thumbnail;
 
+pub(crate) use analyzer::Analyzer;
 pub use counts::EventCounts;
 pub use events::Event;
 pub use finisher::{Figures, Finisher};

@@ -93,6 +93,10 @@ pub struct StatusRecord<'a> {
     /// `source_down`: seconds until the next attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in: Option<f64>,
+    /// `frames_dropped`: frames dropped before the kernels since the last
+    /// such record, because analysis could not keep up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 impl<'a> StatusRecord<'a> {
@@ -113,6 +117,7 @@ impl<'a> StatusRecord<'a> {
             duration: None,
             attempt: None,
             retry_in: None,
+            dropped: None,
         }
     }
 }
@@ -127,6 +132,9 @@ pub enum StatusType {
     SourceDown,
     /// Frames came back after a time with none.
     Gap,
+    /// Analysis fell behind a live source and dropped its oldest frames
+    /// (at most one such record a second while it lasts).
+    FramesDropped,
 }
 
 /// Damage in the input that the decoder went past (lost frames, a

@@ -14,18 +14,15 @@
 //! buffers, and is `Send`: a server runs one per camera, each on its own
 //! thread.
 
-use osprey_kernels::metrics::period::Mark;
-use osprey_kernels::{Backend, FrameRaw, FrameView};
 use tracing::debug;
 
+use super::analyzer::Analyzer;
 use super::counts::EventCounts;
-use super::events::Event;
-use super::finisher::Finisher;
 use super::options::{AnalysisOptions, check_zones_in_frame};
-use super::record::{ErrorRecord, EventRecord, FrameRecord, Record};
+use super::record::Record;
 use super::thumbnail::Thumbnails;
 use crate::decode_thread::{DecodeThread, OpenedStream};
-use crate::{DecodeIssue, DecodeOptions, VideoError};
+use crate::{DecodeOptions, VideoError};
 
 /// Chunks decoded ahead of the kernels: enough to hide decode jitter, few
 /// enough to bound memory. Each chunk holds its frames' decoder buffers, so
@@ -43,26 +40,16 @@ pub struct OpenedInput {
 
 /// One analysis of one source, running.
 pub struct Analysis {
-    source: String,
     decode: DecodeThread,
-    thumbnails: Option<Thumbnails>,
-    backend: Box<dyn Backend>,
-    label: String,
-    finisher: Finisher,
-    raws: Vec<FrameRaw>,
-    counts: EventCounts,
-    frames: u64,
-    /// The last frame analysed and its wall-clock time, for events closed
-    /// at the end.
-    last: Option<(Mark, f64)>,
+    analyzer: Analyzer,
 }
 
 impl std::fmt::Debug for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Analysis")
-            .field("source", &self.source)
-            .field("backend", &self.label)
-            .field("frames", &self.frames)
+            .field("source", &self.analyzer.source())
+            .field("backend", &self.analyzer.label())
+            .field("frames", &self.analyzer.totals().frames)
             .finish_non_exhaustive()
     }
 }
@@ -114,12 +101,13 @@ impl Analysis {
 
     /// The name the records give as their `source`.
     pub fn source(&self) -> &str {
-        &self.source
+        self.analyzer.source()
     }
 
-    /// The backend's label, as [`Backend::label`] gave it at the start.
+    /// The backend's label, as [`osprey_kernels::Backend::label`] gave it at
+    /// the start.
     pub fn backend_label(&self) -> &str {
-        &self.label
+        self.analyzer.label()
     }
 
     /// Analyses the next chunk and hands its records to `out` in order:
@@ -136,66 +124,10 @@ impl Analysis {
         &mut self,
         out: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<Option<usize>, E> {
-        let Some(chunk) = self.decode.next_chunk()? else {
-            return Ok(None);
-        };
-        let views = chunk.views();
-        let metas = chunk.metas();
-        // Damage the decoder went past, named before the frames after it;
-        // damage after the last frame (a file cut short), after the frames.
-        let (before, after): (Vec<_>, Vec<_>) =
-            chunk.issues().iter().partition(|i| i.frame.is_some());
-        write_issues(&self.source, &before, out)?;
-        self.backend
-            .analyze(&views, &mut self.raws)
-            .map_err(|source| VideoError::Backend {
-                label: self.label.clone(),
-                source,
-            })?;
-        if self.raws.len() != views.len() || metas.len() != views.len() {
-            return Err(VideoError::Internal(format!(
-                "a chunk of {} frames gave {} results and {} timestamps",
-                views.len(),
-                self.raws.len(),
-                metas.len()
-            ))
-            .into());
+        match self.decode.next_chunk()? {
+            Some(chunk) => self.analyzer.analyze(&chunk, out).map(Some),
+            None => Ok(None),
         }
-        for ((meta, raw), view) in metas.iter().zip(&self.raws).zip(&views) {
-            let now = Mark {
-                frame: meta.index,
-                pts: meta.pts,
-            };
-            let figures = self.finisher.push(raw, now)?;
-            if let Some(ts) = meta.ts {
-                self.last = Some((now, ts));
-            }
-            out(&Record::Frame(FrameRecord::new(
-                &self.source,
-                now,
-                meta.ts,
-                raw,
-                &figures,
-            )))?;
-            let shot = self.thumbnails.as_mut().map(|t| Shot {
-                thumbnails: t,
-                backend: self.backend.as_mut(),
-                frame: view,
-                index: meta.index,
-            });
-            write_events(
-                &self.source,
-                &self.finisher,
-                self.finisher.events(),
-                Some((now, meta.ts)),
-                shot,
-                &mut self.counts,
-                out,
-            )?;
-        }
-        write_issues(&self.source, &after, out)?;
-        self.frames += views.len() as u64;
-        Ok(Some(views.len()))
     }
 
     /// Closes the periods still open after the last frame, hands their
@@ -207,22 +139,8 @@ impl Analysis {
         mut self,
         out: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<Totals, E> {
-        let closing = self.finisher.finish().to_vec();
-        // The frames are gone by now: events closed at the end carry no
-        // thumbnail.
-        write_events(
-            &self.source,
-            &self.finisher,
-            &closing,
-            self.last.map(|(now, ts)| (now, Some(ts))),
-            None,
-            &mut self.counts,
-            out,
-        )?;
-        Ok(Totals {
-            frames: self.frames,
-            events: self.counts,
-        })
+        self.analyzer.close(out)?;
+        Ok(self.analyzer.totals())
     }
 
     /// Analyses every chunk to the end of the input, then
@@ -247,100 +165,19 @@ impl OpenedInput {
 
     /// Starts the analysis on `backend`, which must run the kernels of the
     /// options' [`AnalysisOptions::backend`] (open it with that config).
-    pub fn start(self, backend: Box<dyn Backend>) -> Analysis {
-        let finisher = Finisher::new(&self.options, self.decode.opened().frame_rate);
+    pub fn start(self, backend: Box<dyn osprey_kernels::Backend>) -> Analysis {
+        let frame_rate = self.decode.opened().frame_rate;
         Analysis {
-            source: self.source,
             decode: self.decode,
-            thumbnails: self.thumbnails,
-            label: backend.label(),
-            backend,
-            finisher,
-            raws: Vec::with_capacity(self.options.chunk_frames),
-            counts: EventCounts::default(),
-            frames: 0,
-            last: None,
+            analyzer: Analyzer::new(
+                self.source,
+                self.options,
+                self.thumbnails,
+                backend,
+                frame_rate,
+            ),
         }
     }
-}
-
-/// Hands one `error` record an issue to `out`.
-fn write_issues<E>(
-    source: &str,
-    issues: &[&DecodeIssue],
-    out: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
-) -> Result<(), E> {
-    for issue in issues {
-        out(&Record::Error(ErrorRecord {
-            source,
-            frame: issue.frame,
-            pts: issue.pts,
-            ts: None,
-            message: &issue.message,
-        }))?;
-    }
-    Ok(())
-}
-
-/// The wall-clock time of an event naming frame `at`, from the frame being
-/// written (`now`, at wall-clock `ts`): the same offset in stream time.
-fn event_ts(at: Mark, now: Mark, ts: f64) -> Option<f64> {
-    if at.frame == now.frame {
-        return Some(ts);
-    }
-    Some(ts + (at.pts? - now.pts?))
-}
-
-/// The frame being written, for the thumbnails of its events.
-struct Shot<'a, 'f> {
-    thumbnails: &'a mut Thumbnails,
-    backend: &'a mut dyn Backend,
-    frame: &'a FrameView<'f>,
-    index: u64,
-}
-
-/// Hands `events` to `out` and counts them; with `shot`, each event gets a
-/// thumbnail of the frame at which it is written (for a start, the frame
-/// that confirmed the period, which the event's `frame` field may precede).
-fn write_events<E: From<VideoError>>(
-    source: &str,
-    finisher: &Finisher,
-    events: &[Event],
-    clock: Option<(Mark, Option<f64>)>,
-    mut shot: Option<Shot<'_, '_>>,
-    counts: &mut EventCounts,
-    out: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
-) -> Result<(), E> {
-    for e in events {
-        counts.add(e.kind);
-        let zone = e.zone.and_then(|z| finisher.zone_name(z));
-        let thumbnail = match shot.as_mut() {
-            Some(s) => {
-                let what = match zone {
-                    Some(z) => format!("{}-{z}", e.kind.name()),
-                    None => e.kind.name().to_owned(),
-                };
-                Some(
-                    s.thumbnails
-                        .write(s.backend, s.frame, source, s.index, &what)?,
-                )
-            }
-            None => None,
-        };
-        out(&Record::Event(EventRecord {
-            source,
-            event: e.kind,
-            frame: e.at.frame,
-            pts: e.at.pts,
-            ts: clock.and_then(|(now, ts)| event_ts(e.at, now, ts?)),
-            duration: e.duration,
-            score: e.score,
-            zone,
-            thumbnail: thumbnail.as_deref(),
-            eos: e.eos,
-        }))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

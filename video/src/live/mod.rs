@@ -6,11 +6,18 @@
 //! kernels (a drop-oldest queue, a detect rate, a latency bound on
 //! chunks); [`RecordVolume`] says which records leave.
 //!
-//! INTERFACE (issue 14): the types below are the contract between the
-//! supervision/runner work, the CLI and the server. The runner itself
-//! (`Runner`) lands with the supervision work.
+//! [`Runner`] runs many [`LiveSource`]s in one process, each supervised on
+//! its own threads ([`supervisor`](self) docs: what happens when a camera
+//! fails), and hands their records to one caller.
+
+mod backoff;
+pub(crate) mod queue;
+mod runner;
+mod supervisor;
 
 use std::time::Duration;
+
+pub use runner::{LiveSource, Runner, RunnerMessage, SourceTotals};
 
 /// How a failing source is retried.
 #[derive(Debug, Clone, Copy, PartialEq)]

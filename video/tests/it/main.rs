@@ -8,4 +8,5 @@ mod corrupt;
 mod decode;
 mod errors;
 mod generate;
+mod live;
 mod oracle;
