@@ -14,10 +14,12 @@
 //! source starts one without waiting ([`DecodeThread::start`]) and
 //! receives the opening, the chunks and the end with a timeout
 //! ([`DecodeThread::receive`]), so that a camera that never answers is
-//! noticed as stalled. Dropping the [`DecodeThread`] closes the queue, which
-//! stops the thread at its next chunk; it is not joined, as a stalled
-//! source may hold it until GStreamer gives up.
+//! noticed as stalled. Dropping the [`DecodeThread`] closes the queue and
+//! cancels the decoder's wait ([`DecodeOptions::cancel`]), which stops the
+//! thread within about 50 ms; it is not joined.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -96,6 +98,8 @@ pub(crate) struct QueueSize {
 /// A decoder running on its own thread.
 pub struct DecodeThread {
     queue: Option<Consumer<Delivery>>,
+    /// Set when the thread is dropped: the decoder stops waiting for frames.
+    cancel: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
     opened: OpenedStream,
 }
@@ -144,9 +148,10 @@ impl DecodeThread {
     /// through [`DecodeThread::receive`].
     pub(crate) fn start(
         spec: &SourceSpec,
-        options: DecodeOptions,
+        mut options: DecodeOptions,
         size: QueueSize,
     ) -> Result<Self, VideoError> {
+        let cancel = Arc::clone(options.cancel.get_or_insert_default());
         let (tx, rx) = queue::channel(size.read_ahead_frames, Full::Block);
         let spec = spec.clone();
         let handle = std::thread::Builder::new()
@@ -155,6 +160,7 @@ impl DecodeThread {
             .map_err(VideoError::DecodeThread)?;
         Ok(DecodeThread {
             queue: Some(rx),
+            cancel,
             handle: Some(handle),
             opened: OpenedStream::default(),
         })
@@ -222,9 +228,10 @@ impl DecodeThread {
 
 impl Drop for DecodeThread {
     fn drop(&mut self) {
-        // Closing the queue stops a thread waiting to hand over a chunk. It
-        // is not joined here: it may sit in a live source waiting for the
-        // next frame.
+        // Closing the queue stops a thread waiting to hand over a chunk;
+        // cancelling stops one waiting for a frame (within about 50 ms). It
+        // is not joined here: a stalled source need not hold up its caller.
+        self.cancel.store(true, Ordering::Relaxed);
         self.queue = None;
     }
 }
@@ -232,7 +239,7 @@ impl Drop for DecodeThread {
 /// The decode thread: opens `spec`, then hands over chunks until the end,
 /// an error, or the consumer going away.
 fn decode(spec: &SourceSpec, options: DecodeOptions, size: QueueSize, tx: &Producer<Delivery>) {
-    let mut decoder = match Decoder::open(&spec.uri, options) {
+    let mut decoder = match Decoder::open_spec(spec, options) {
         Ok(d) => d,
         Err(e) => {
             let _ = tx.push(Delivery::Failed(e));
@@ -243,9 +250,9 @@ fn decode(spec: &SourceSpec, options: DecodeOptions, size: QueueSize, tx: &Produ
         frame_rate: decoder.frame_rate(),
         duration: decoder.duration(),
         size: decoder.info().map(|i| (i.width, i.height)),
-        live: live_hint(&spec.uri),
-        codec: None,
-        decoder: None,
+        live: decoder.is_live(),
+        codec: decoder.codec(),
+        decoder: decoder.decoder_name(),
     };
     if info.live {
         tx.set_policy(size.live_frames, Full::DropOldest);
@@ -270,17 +277,6 @@ fn decode(spec: &SourceSpec, options: DecodeOptions, size: QueueSize, tx: &Produ
     }
 }
 
-/// Whether `uri` names a live source, from its scheme: cameras, network
-/// streams and test patterns are; files and other URIs are not.
-fn live_hint(uri: &str) -> bool {
-    const LIVE: [&str; 8] = [
-        "rtsp", "rtsps", "rtspt", "rtspu", "v4l2", "test", "udp", "srt",
-    ];
-    uri.split_once("://")
-        .or_else(|| uri.split_once(':'))
-        .is_some_and(|(scheme, _)| LIVE.iter().any(|l| scheme.eq_ignore_ascii_case(l)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,25 +291,5 @@ mod tests {
         assert_eq!(info.expected_frames(), Some(150));
         info.duration = Some(f64::NAN);
         assert_eq!(info.expected_frames(), None);
-    }
-
-    #[test]
-    fn cameras_and_patterns_are_live_files_are_not() {
-        for live in [
-            "rtsp://cam/1",
-            "RTSP://a:b@cam",
-            "v4l2:///dev/video0",
-            "test:ball",
-        ] {
-            assert!(live_hint(live), "{live}");
-        }
-        for file in [
-            "clip.mp4",
-            "/tmp/a.mp4",
-            "file:///tmp/a.mp4",
-            "http://h/a.mp4",
-        ] {
-            assert!(!live_hint(file), "{file}");
-        }
     }
 }

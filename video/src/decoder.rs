@@ -18,7 +18,20 @@
 //! The appsink queue holds at most two chunks (`drop=false`), so a slow
 //! consumer blocks the decoder instead of growing memory. The caller's thread
 //! drives everything: it pulls samples with a short timeout and reads the bus
-//! between pulls, so errors and "no video" end the wait promptly.
+//! between pulls, so errors, "no video" and a cancel end the wait promptly.
+//!
+//! Sources are described by a [`SourceSpec`]: `test:PATTERN` builds a live
+//! `videotestsrc` in place of uridecodebin; `rtsp://` sources get their
+//! `rtspsrc` settings through uridecodebin's `source-setup` signal. Every
+//! message names the source with its password redacted. Each frame gets a
+//! wall-clock time (see the `capture_time` module), frames beyond
+//! [`DecodeOptions::max_fps`] are dropped before `videoconvert`, and a live
+//! source's chunk is cut once its first frame has waited
+//! [`DecodeOptions::max_latency`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gstreamer as gst;
@@ -26,11 +39,14 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use osprey_kernels::PixelFormat;
 
+use crate::capture_time::{Stamper, date_time_unix};
 use crate::chunk::{FrameChunk, FrameMeta, pts_seconds};
+use crate::decoder_choice::{self, Picked, Refused};
 use crate::error::{VideoError, gst_reason};
 use crate::init::{init, make};
-use crate::input::to_uri;
 use crate::issue::Detector;
+use crate::pipeline_source::{Origin, configure_rtsp};
+use crate::source::{SourceSpec, redact};
 
 /// How long one appsink pull waits before the bus is read again.
 const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
@@ -44,12 +60,46 @@ const NO_VIDEO: &str = "osprey-no-video";
 pub struct DecodeOptions {
     /// Frames per chunk handed to the kernels (default 8, at least 1).
     pub chunk_frames: usize,
+    /// Decode at most this many frames a second into chunks: the others are
+    /// dropped right after the decoder, before colour conversion (`None`:
+    /// every frame).
+    pub max_fps: Option<f64>,
+    /// For live sources: a chunk is cut short once its first frame has
+    /// waited this long, so frames leave within about a frame interval
+    /// (`None`: chunks are always full). Never yields an empty chunk.
+    pub max_latency: Option<Duration>,
+    /// When set (by another thread), waiting for frames stops within about
+    /// 50 ms: [`Decoder::next_chunk`] returns what it has, then `Ok(None)`;
+    /// [`Decoder::open_spec`] fails with [`VideoError::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// For files without [`SourceSpec::start_time`]: stamp frames with the
+    /// container's creation time (`GST_TAG_DATE_TIME`) plus their pts. Off
+    /// by default: muxers such as mp4mux write the time of writing, which
+    /// would give every file's records a `ts` nobody asked for.
+    pub container_time: bool,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { chunk_frames: 8 }
+        DecodeOptions {
+            chunk_frames: 8,
+            max_fps: None,
+            max_latency: None,
+            cancel: None,
+            container_time: false,
+        }
     }
+}
+
+/// What one wait for a frame gave.
+enum Pulled {
+    Sample(gst::Sample),
+    /// End of stream.
+    Eos,
+    /// The deadline passed first.
+    Timeout,
+    /// [`DecodeOptions::cancel`] was set.
+    Cancelled,
 }
 
 /// What the decoded video looks like, known once the first frame is out.
@@ -89,6 +139,7 @@ impl StreamInfo {
 /// The pipeline is set to `Null` when the stream ends, fails, or the decoder
 /// is dropped. Chunks already handed out stay valid after that.
 pub struct Decoder {
+    /// The source as messages name it (password redacted).
     input: String,
     pipeline: gst::Pipeline,
     appsink: gst_app::AppSink,
@@ -110,6 +161,19 @@ pub struct Decoder {
     /// they tell a file cut short.
     tail: Tail,
     finished: bool,
+    /// The source is live (a camera, a network stream, a test pattern).
+    live: bool,
+    /// Wall-clock time of each frame.
+    stamper: Stamper,
+    max_fps: Option<f64>,
+    max_latency: Option<Duration>,
+    cancel: Option<Arc<AtomicBool>>,
+    /// The video decoder element, once decodebin has picked it.
+    picked: Picked,
+    /// The stream `--decode hw` found no hardware decoder for.
+    refused: Refused,
+    /// The source is a raw test pattern (no decoder).
+    raw_source: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -127,6 +191,7 @@ impl Decoder {
     /// Opens a file path or URI (anything uridecodebin can open) and decodes
     /// up to its first frame, so [`Decoder::info`] is known on return. For a
     /// live source (camera, RTSP) this waits until the first frame arrives.
+    /// The same as [`Decoder::open_spec`] with [`SourceSpec::new`]`(input)`.
     ///
     /// # Errors
     /// [`VideoError::Config`] for `chunk_frames == 0`, [`VideoError::Open`]
@@ -135,17 +200,43 @@ impl Decoder {
     /// read it (not media, missing decoder, network error),
     /// [`VideoError::Gstreamer`] when GStreamer itself is not usable.
     pub fn open(input: &str, options: DecodeOptions) -> Result<Decoder, VideoError> {
+        Decoder::open_spec(&SourceSpec::new(input), options)
+    }
+
+    /// Opens `spec` (a file, any URI uridecodebin opens, `rtsp://` with its
+    /// [`crate::source::RtspOptions`] and credentials, `v4l2:///dev/videoN`,
+    /// `test:PATTERN[?width=W&height=H&fps=F]` as a live test pattern) with
+    /// the decoders `spec.decode` allows, and decodes up to its first frame.
+    /// Messages and errors name the source with its password redacted.
+    ///
+    /// # Errors
+    /// As [`Decoder::open`]; also [`VideoError::Decode`] saying "no hardware
+    /// decoder for CAPS" when `spec.decode` is `Hw` and none fits, and
+    /// [`VideoError::Cancelled`] when [`DecodeOptions::cancel`] is set before
+    /// the first frame.
+    pub fn open_spec(spec: &SourceSpec, options: DecodeOptions) -> Result<Decoder, VideoError> {
         if options.chunk_frames == 0 {
             return Err(VideoError::Config("chunk_frames must be at least 1".into()));
         }
-        let uri = to_uri(input)?;
+        if options.max_fps.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+            return Err(VideoError::Config(
+                "max_fps must be a positive number".into(),
+            ));
+        }
+        let origin = Origin::of(spec)?;
         init()?;
-        let mut decoder = Decoder::build(input, &uri, options.chunk_frames)?;
-        tracing::debug!(%uri, "Starting decode pipeline.");
-        if decoder.pipeline.set_state(gst::State::Playing).is_err() {
-            // The element that refused usually posted why.
-            decoder.poll_bus()?;
-            return Err(decoder.decode_error("the pipeline refused to start".into()));
+        let mut decoder = Decoder::build(spec, &origin, options)?;
+        tracing::debug!(input = %decoder.input, "Starting decode pipeline.");
+        match decoder.pipeline.set_state(gst::State::Playing) {
+            Ok(gst::StateChangeSuccess::NoPreroll) => decoder.set_live(true),
+            Ok(_) => {}
+            Err(_) => {
+                // The element that refused usually posted why.
+                let posted = decoder.poll_bus();
+                decoder.stop();
+                posted?;
+                return Err(decoder.decode_error("the pipeline refused to start".into()));
+            }
         }
         match decoder.pull() {
             Ok(first) => decoder.pending = first,
@@ -154,23 +245,35 @@ impl Decoder {
                 return Err(e);
             }
         }
+        if !decoder.live && decoder.query_live() {
+            decoder.set_live(true);
+        }
         if let Some(caps) = decoder.pending.as_ref().and_then(|s| s.caps_owned()) {
             decoder.update_caps(&caps)?;
         }
         decoder.duration = decoder.query_duration();
         tracing::debug!(
-            input,
+            input = %decoder.input,
             info = ?decoder.info,
             duration = ?decoder.duration,
+            live = decoder.live,
+            codec = ?decoder.codec(),
+            decoder = ?decoder.decoder_name(),
             "Decoder open."
         );
         Ok(decoder)
     }
 
     /// Builds the pipeline, stopped.
-    fn build(input: &str, uri: &str, chunk_frames: usize) -> Result<Decoder, VideoError> {
+    fn build(
+        spec: &SourceSpec,
+        origin: &Origin,
+        options: DecodeOptions,
+    ) -> Result<Decoder, VideoError> {
+        let input = spec.redacted();
+        let chunk_frames = options.chunk_frames;
         let pipeline = gst::Pipeline::with_name(crate::watch::PIPELINE_PREFIX);
-        let source = make("uridecodebin", |b| b.property("uri", uri))?;
+        let picked = decoder_choice::watch_decoder(&pipeline);
         let convert = make("videoconvert", |b| b)?;
         let caps = gst::Caps::builder("video/x-raw")
             .field("format", gst::List::new(["I420", "NV12"]))
@@ -184,18 +287,51 @@ impl Decoder {
             .enable_last_sample(false)
             .build();
         pipeline
-            .add_many([&source, &convert, appsink.upcast_ref()])
+            .add_many([&convert, appsink.upcast_ref()])
             .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
         convert
             .link(&appsink)
             .map_err(|e| VideoError::Gstreamer(format!("cannot link videoconvert: {e}")))?;
         advertise_video_meta(&appsink);
-        connect_source(&source, &pipeline, &convert)?;
+        if let Some(max_fps) = options.max_fps
+            && let Some(pad) = convert.static_pad("sink")
+        {
+            crate::rate_limit::install(&pad, max_fps);
+        }
+        let mut refused = Refused::default();
+        match origin {
+            Origin::Test(pattern) => {
+                let source = pattern.build(&input)?;
+                pipeline
+                    .add(&source)
+                    .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
+                source.link(&convert).map_err(|e| {
+                    VideoError::Gstreamer(format!("cannot link the test source: {e}"))
+                })?;
+            }
+            Origin::Uri(uri) => {
+                let source = make("uridecodebin", |b| b.property("uri", uri))?;
+                pipeline
+                    .add(&source)
+                    .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
+                let rtsp = spec.clone();
+                source.connect("source-setup", false, move |values| {
+                    if let Some(element) = values.get(1).and_then(|v| v.get::<gst::Element>().ok())
+                    {
+                        configure_rtsp(&element, &rtsp);
+                    }
+                    None
+                });
+                refused = decoder_choice::connect(&source, spec.decode);
+                connect_source(&source, &pipeline, &convert)?;
+            }
+        }
         let bus = pipeline
             .bus()
             .ok_or_else(|| VideoError::Gstreamer("pipeline has no bus".into()))?;
+        let live = origin.is_live_kind();
         Ok(Decoder {
-            input: input.to_owned(),
+            input,
             pipeline,
             appsink,
             bus,
@@ -209,12 +345,33 @@ impl Decoder {
             detector: Detector::default(),
             tail: Tail::default(),
             finished: false,
+            live,
+            stamper: Stamper::new(live, spec.start_time, options.container_time),
+            max_fps: options.max_fps,
+            max_latency: options.max_latency,
+            cancel: options.cancel,
+            picked,
+            refused,
+            raw_source: matches!(origin, Origin::Test(_)),
         })
+    }
+
+    fn set_live(&mut self, live: bool) {
+        self.live = live;
+        self.stamper.set_live(live);
+    }
+
+    /// Whether the running pipeline reports itself live (latency query).
+    fn query_live(&self) -> bool {
+        let mut query = gst::query::Latency::new();
+        self.pipeline.query(&mut query) && query.result().0
     }
 
     /// The next chunk of up to `chunk_frames` frames, `None` at end of stream.
     ///
-    /// Only the last chunk may be short. When decoding fails after some frames
+    /// Only the last chunk may be short, except for a live source with
+    /// [`DecodeOptions::max_latency`] (cut once its first frame has waited
+    /// that long) and after a cancel (what was decoded, then `None`). When decoding fails after some frames
     /// of a chunk, those frames are returned first and the error comes with
     /// the next call; after an error every call returns `Ok(None)`.
     ///
@@ -234,10 +391,22 @@ impl Decoder {
             return Ok(None);
         }
         let mut chunk = FrameChunk::with_capacity(self.chunk_frames);
+        let mut deadline = None;
         while chunk.len() < self.chunk_frames {
-            let step = match self.pull() {
-                Ok(Some(sample)) => self.append(&mut chunk, &sample),
-                Ok(None) => {
+            let step = match self.pull_until(deadline) {
+                Ok(Pulled::Sample(sample)) => {
+                    if deadline.is_none() && self.live {
+                        deadline = self.max_latency.map(|wait| Instant::now() + wait);
+                    }
+                    self.append(&mut chunk, &sample)
+                }
+                Ok(Pulled::Timeout) => break,
+                Ok(Pulled::Cancelled) => {
+                    tracing::debug!(input = %self.input, "Decode cancelled.");
+                    self.stop();
+                    break;
+                }
+                Ok(Pulled::Eos) => {
                     tracing::debug!(input = %self.input, frames = self.next_index, "End of stream.");
                     self.stop();
                     let Tail {
@@ -279,18 +448,78 @@ impl Decoder {
         self.duration.or_else(|| self.query_duration())
     }
 
+    /// Whether the source is live: a camera, a network stream, a test
+    /// pattern (its pipeline does not preroll, or its kind says so).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// The codec of the video entering the decoder (`h264`, `h265`,
+    /// `mjpeg`, `vp9`, ..., `raw` for undecoded video), once known.
+    pub fn codec(&self) -> Option<String> {
+        if self.raw_source {
+            return Some("raw".to_owned());
+        }
+        let decoder = self.picked.lock().ok()?.clone();
+        let Some(decoder) = decoder else {
+            // No decoder: raw video straight from the source.
+            return self.info.is_some().then(|| "raw".to_owned());
+        };
+        let caps = decoder.static_pad("sink")?.current_caps()?;
+        caps.structure(0).map(decoder_choice::codec_name)
+    }
+
+    /// The GStreamer decoder element's factory name (`avdec_h264`,
+    /// `vah264dec`, ...), once decodebin has picked one; `None` for raw
+    /// video.
+    pub fn decoder_name(&self) -> Option<String> {
+        let decoder = self.picked.lock().ok()?.clone()?;
+        decoder.factory().map(|f| f.name().to_string())
+    }
+
     /// The next sample, `None` at end of stream. Reads the bus between pulls.
+    ///
+    /// # Errors
+    /// As [`Decoder::handle`]; [`VideoError::Cancelled`] on a cancel.
     fn pull(&mut self) -> Result<Option<gst::Sample>, VideoError> {
+        match self.pull_until(None)? {
+            Pulled::Sample(sample) => Ok(Some(sample)),
+            Pulled::Eos | Pulled::Timeout => Ok(None),
+            Pulled::Cancelled => Err(VideoError::Cancelled {
+                input: self.input.clone(),
+            }),
+        }
+    }
+
+    /// Waits for the next sample until `deadline` (for ever when `None`),
+    /// reading the bus and the cancel flag at least every [`POLL`].
+    fn pull_until(&mut self, deadline: Option<Instant>) -> Result<Pulled, VideoError> {
         if let Some(sample) = self.pending.take() {
-            return Ok(Some(sample));
+            return Ok(Pulled::Sample(sample));
         }
         loop {
             self.poll_bus()?;
-            if let Some(sample) = self.appsink.try_pull_sample(POLL) {
-                return Ok(Some(sample));
+            if self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+            {
+                return Ok(Pulled::Cancelled);
+            }
+            let poll = Duration::from_nanos(POLL.nseconds());
+            let wait = deadline.map_or(poll, |d| {
+                d.saturating_duration_since(Instant::now()).min(poll)
+            });
+            let wait =
+                gst::ClockTime::from_nseconds(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+            if let Some(sample) = self.appsink.try_pull_sample(wait) {
+                return Ok(Pulled::Sample(sample));
             }
             if self.appsink.is_eos() {
-                return Ok(None);
+                return Ok(Pulled::Eos);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Pulled::Timeout);
             }
         }
     }
@@ -304,10 +533,20 @@ impl Decoder {
         let buffer = sample
             .buffer_owned()
             .ok_or_else(|| self.decode_error("a sample arrived without a buffer".into()))?;
+        let pts = pts_seconds(&buffer, sample.segment());
+        if self.stamper.wants_creation_time() {
+            // The container's tags were posted just before this frame came.
+            while let Some(message) = self.bus.pop_filtered(&[gst::MessageType::Tag]) {
+                self.handle(&message)?;
+            }
+        }
+        let ts = self
+            .stamper
+            .stamp(&buffer, sample.segment(), pts, &self.pipeline);
         let meta = FrameMeta {
             index: self.next_index,
-            pts: pts_seconds(&buffer, sample.segment()),
-            ts: None,
+            pts,
+            ts,
         };
         let (_, info) = self
             .caps
@@ -317,7 +556,9 @@ impl Decoder {
             .info
             .and_then(|i| i.frame_rate)
             .map(f64::recip)
-            .or_else(|| buffer.duration().map(gst::ClockTime::seconds_f64));
+            .or_else(|| buffer.duration().map(gst::ClockTime::seconds_f64))
+            // Frames dropped for max_fps are not missing.
+            .map(|d| self.max_fps.map_or(d, |fps| d.max(fps.recip())));
         self.tail = Tail {
             end: meta.pts.map(|pts| {
                 pts + buffer
@@ -375,20 +616,33 @@ impl Decoder {
         let source = message.src().map(|s| s.name().to_string());
         match message.view() {
             MessageView::Error(e) => {
+                if let Some(err) = self.no_hardware_decoder() {
+                    return Err(err);
+                }
                 let debug = e.debug();
                 Err(self.decode_error(gst_reason(source.as_deref(), &e.error(), debug.as_deref())))
             }
             MessageView::Warning(w) => {
                 let debug = w.debug();
-                let reason = gst_reason(source.as_deref(), &w.error(), debug.as_deref());
+                let reason = redact(&gst_reason(source.as_deref(), &w.error(), debug.as_deref()));
                 tracing::warn!(input = %self.input, %reason, "GStreamer warning.");
                 self.detector.note(reason);
                 Ok(())
             }
             MessageView::Application(a) if a.structure().is_some_and(|s| s.name() == NO_VIDEO) => {
-                Err(VideoError::NoVideo {
-                    input: self.input.clone(),
-                })
+                Err(self
+                    .no_hardware_decoder()
+                    .unwrap_or_else(|| VideoError::NoVideo {
+                        input: self.input.clone(),
+                    }))
+            }
+            MessageView::Tag(tag) => {
+                if let Some(at) = tag.tags().get::<gst::tags::DateTime>()
+                    && let Some(unix) = date_time_unix(&at.get())
+                {
+                    self.stamper.creation_time(unix);
+                }
+                Ok(())
             }
             MessageView::DurationChanged(_) => {
                 self.duration = self.query_duration();
@@ -407,8 +661,16 @@ impl Decoder {
     fn decode_error(&self, reason: String) -> VideoError {
         VideoError::Decode {
             input: self.input.clone(),
-            reason,
+            reason: redact(&reason),
         }
+    }
+
+    /// The error for `--decode hw` when a video stream had no hardware
+    /// decoder.
+    fn no_hardware_decoder(&self) -> Option<VideoError> {
+        let caps = self.refused.lock().ok()?.clone()?;
+        let installed = decoder_choice::installed_hardware_decoders();
+        Some(self.decode_error(decoder_choice::no_hardware_message(&caps, &installed)))
     }
 
     /// Stops the pipeline and marks the stream finished.

@@ -119,6 +119,64 @@ pub enum VideoError {
     /// A bug in osprey: a broken invariant, a thread that panicked.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Opening was cancelled through [`crate::DecodeOptions::cancel`]
+    /// before the first frame came.
+    #[error("opening {input:?} was cancelled")]
+    Cancelled {
+        /// The source, redacted.
+        input: String,
+    },
+}
+
+/// Why a source failed, as supervision needs to know it: authentication and
+/// a wrong path are not fixed by retrying quickly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The server refused the credentials (RTSP 401).
+    Unauthorized,
+    /// No such stream or file (RTSP 404, a missing file).
+    NotFound,
+    /// Nobody listens there, or the connection could not be made.
+    Refused,
+    /// The server stopped answering or sending.
+    Timeout,
+    /// Anything else.
+    Other,
+}
+
+impl VideoError {
+    /// What kind of failure this is, for supervision.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            VideoError::Open { reason, .. } if reason == "no such file" => FailureKind::NotFound,
+            VideoError::Open { reason, .. } | VideoError::Decode { reason, .. } => {
+                failure_kind_of(reason)
+            }
+            _ => FailureKind::Other,
+        }
+    }
+}
+
+/// Classifies a GStreamer error text (`rtspsrc`'s messages and details).
+fn failure_kind_of(reason: &str) -> FailureKind {
+    let text = reason.to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&["unauthorized", "(401)", "forbidden", "(403)"]) {
+        FailureKind::Unauthorized
+    } else if has(&["not found (404)", "(404)", "no such file"]) {
+        FailureKind::NotFound
+    } else if has(&["timeout", "timed out", "could not receive any udp packets"]) {
+        FailureKind::Timeout
+    } else if has(&[
+        "connection refused",
+        "failed to connect",
+        "could not connect",
+        "could not open resource",
+    ]) {
+        FailureKind::Refused
+    } else {
+        FailureKind::Other
+    }
 }
 
 /// Turns a GStreamer error message into a reason that reads well in a chain:
@@ -166,6 +224,47 @@ pub(crate) fn sentence_case(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_classified_from_their_text() {
+        let decode = |reason: &str| VideoError::Decode {
+            input: "rtsp://cam/1".into(),
+            reason: reason.into(),
+        };
+        assert_eq!(
+            decode("source: unauthorized (Unauthorized (401))").failure_kind(),
+            FailureKind::Unauthorized
+        );
+        assert_eq!(
+            decode("source: not found (Not Found (404))").failure_kind(),
+            FailureKind::NotFound
+        );
+        assert_eq!(
+            decode("source: could not open resource for reading and writing (Failed to connect)")
+                .failure_kind(),
+            FailureKind::Refused
+        );
+        assert_eq!(
+            decode(
+                "source: could not read from resource (Could not receive any UDP packets for 5 s)"
+            )
+            .failure_kind(),
+            FailureKind::Timeout
+        );
+        assert_eq!(
+            decode("qtdemux0: this file is invalid").failure_kind(),
+            FailureKind::Other
+        );
+        let missing = VideoError::Open {
+            input: "a.mp4".into(),
+            reason: "no such file".into(),
+        };
+        assert_eq!(missing.failure_kind(), FailureKind::NotFound);
+        assert_eq!(
+            VideoError::Config("x".into()).failure_kind(),
+            FailureKind::Other
+        );
+    }
 
     #[test]
     fn sentences_lose_capital_and_period() {

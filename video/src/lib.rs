@@ -28,15 +28,19 @@
 #![warn(unreachable_pub)]
 
 pub mod analysis;
+mod capture_time;
 mod chunk;
 mod decode_thread;
 mod decoder;
+mod decoder_choice;
 mod error;
 mod generate;
 mod init;
 mod input;
 mod issue;
 pub mod live;
+mod pipeline_source;
+mod rate_limit;
 pub mod source;
 pub mod wall_clock;
 mod watch;
@@ -44,7 +48,7 @@ mod watch;
 pub use chunk::{FrameChunk, FrameMeta};
 pub use decode_thread::{DecodeThread, OpenedStream};
 pub use decoder::{DecodeOptions, Decoder, StreamInfo};
-pub use error::VideoError;
+pub use error::{FailureKind, VideoError};
 pub use generate::{ClipSpec, generate_clip};
 pub use init::init;
 pub use issue::DecodeIssue;

@@ -18,7 +18,7 @@ use super::options::AnalysisOptions;
 use super::record::{ErrorRecord, EventRecord, FrameRecord, Record};
 use super::run::Totals;
 use super::thumbnail::Thumbnails;
-use crate::{DecodeIssue, FrameChunk, FrameMeta, VideoError, wall_clock};
+use crate::{DecodeIssue, FrameChunk, FrameMeta, VideoError};
 
 /// Runs the kernels on chunks and turns their results into records.
 pub(crate) struct Analyzer {
@@ -33,8 +33,6 @@ pub(crate) struct Analyzer {
     frames: u64,
     /// Added to the decoder's frame indices: frames of earlier connections.
     index_base: u64,
-    /// Stamp frames that carry no wall-clock time with their arrival here.
-    stamp_arrival: bool,
     /// The last frame analysed and its wall-clock time, when known.
     last: Option<(Mark, Option<f64>)>,
 }
@@ -62,7 +60,6 @@ impl Analyzer {
             counts: EventCounts::default(),
             frames: 0,
             index_base: 0,
-            stamp_arrival: false,
             last: None,
         }
     }
@@ -75,12 +72,6 @@ impl Analyzer {
     /// The backend's label.
     pub(crate) fn label(&self) -> &str {
         &self.label
-    }
-
-    /// Frames without a wall-clock time get their arrival time (live
-    /// sources whose sender gives none).
-    pub(crate) fn stamp_arrival(&mut self, on: bool) {
-        self.stamp_arrival = on;
     }
 
     /// The last frame analysed and its wall-clock time.
@@ -150,7 +141,7 @@ impl Analyzer {
         }
         for ((meta, raw), view) in metas.iter().zip(&self.raws).zip(&views) {
             let now = self.mark(meta);
-            let ts = meta.ts.or_else(|| self.stamp_arrival.then(wall_clock::now));
+            let ts = meta.ts;
             let figures = self.finisher.push(raw, now)?;
             self.last = Some((now, ts));
             out(&Record::Frame(FrameRecord::new(

@@ -84,6 +84,7 @@ impl Analysis {
         };
         let decode_options = DecodeOptions {
             chunk_frames: options.chunk_frames,
+            ..DecodeOptions::default()
         };
         let decode = DecodeThread::spawn(input, decode_options, READ_AHEAD_CHUNKS)?;
         let opened = decode.opened();

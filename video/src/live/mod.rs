@@ -4,11 +4,44 @@
 //! that errors, ends or stalls is torn down and reconnected (exponential
 //! backoff with jitter); [`LiveOptions`] bound the work between decode and
 //! kernels (a drop-oldest queue, a detect rate, a latency bound on
-//! chunks); [`RecordVolume`] says which records leave.
+//! chunks); [`RecordVolume`] says which records leave. [`Runner`] runs many
+//! [`LiveSource`]s in one process, each on its own threads, and hands their
+//! records to one caller.
 //!
-//! [`Runner`] runs many [`LiveSource`]s in one process, each supervised on
-//! its own threads ([`supervisor`](self) docs: what happens when a camera
-//! fails), and hands their records to one caller.
+//! # What a live source's records say when it fails
+//!
+//! A live source that errors, reaches its end, or delivers no frame for
+//! [`Supervision::stall_timeout`] (timed by osprey between deliveries, not
+//! left to GStreamer's own timeouts) is torn down and connected again after
+//! `backoff_min` doubling to `backoff_max`, each ±20%; refused credentials
+//! and streams not found wait `backoff_max` from the first attempt. After
+//! [`Supervision::retry_for`] of failures in a row the source ends with
+//! [`crate::VideoError::GaveUp`] (with no retries at all, `Some(0)`, with
+//! its own error).
+//! - `source_down` (`reason` with passwords redacted, `attempt`, `retry_in`
+//!   in seconds; no `retry_in` when it gives up) at each failure, and
+//!   `source_up` (`codec`, `width`, `height`, `fps`, `decoder`) at each
+//!   connection.
+//! - When a source that delivered frames goes down, the periods open in its
+//!   detectors (motion, black, freeze, health) end as at the end of a
+//!   stream (`"eos":true`) and a `camera_offline_start` event is written;
+//!   detection starts afresh on the next connection, as the detectors need
+//!   their own history of the new stream.
+//! - When frames come back: a `gap` status (`from`, `to`: the wall-clock
+//!   times of the last frame before and the first after; `duration`) and a
+//!   `camera_offline_end` event with its `duration`.
+//! - Frame indices keep counting across connections (one count a source);
+//!   `pts` is the connection's own and restarts; `ts` is the wall clock.
+//! - Frames the analysis could not keep up with are dropped before the
+//!   kernels, oldest first, leaving holes in the frame indices; a
+//!   `frames_dropped` status (`dropped`: since the last one) says so at
+//!   most once a second, and [`SourceTotals::dropped_frames`] counts them.
+//! - When the stop flag is set, or the source gives up, what is open ends
+//!   with `"eos":true` (an offline period with `camera_offline_end`).
+//!
+//! A file is not supervised: its end is its normal end, its error ends it,
+//! its decoder waits for the analysis (nothing dropped), and its records
+//! are the bytes [`crate::analysis::Analysis::run`] gives.
 
 mod backoff;
 pub(crate) mod queue;

@@ -1,30 +1,11 @@
 //! The supervisor of one source: connects, analyses, notices failures and
-//! reconnects, on the source's own thread.
+//! reconnects, on the source's own thread. What its records say is in the
+//! [`super`] module's documentation.
 //!
-//! A connection is one [`DecodeThread`]. A live source that errors, reaches
-//! its end, or delivers nothing for [`Supervision::stall_timeout`] (timed
-//! here between deliveries, never waiting on GStreamer's own timeouts) is
-//! torn down and connected again after a [`Backoff`] delay, for
-//! [`Supervision::retry_for`] from the first failure in a row; when that
-//! runs out the source ends with [`VideoError::GaveUp`]. A file is not
-//! supervised: its end is its normal end and its error ends it, as in
-//! [`crate::analysis::Analysis::run`], and its records are the same bytes.
-//!
-//! What a live source's records say across a failure:
-//! - `source_down` (reason, attempt, `retry_in`) at each failure, and
-//!   `source_up` (codec, size, fps, decoder) at each connection;
-//! - when a source that delivered frames goes down, the periods open in
-//!   its detectors are closed as at the end of a stream (`"eos":true`) and
-//!   `camera_offline_start` is written; detection starts afresh on the next
-//!   connection (motion, black, freeze need their own history again);
-//! - when frames come back, a `gap` status (the wall-clock span without
-//!   frames) and `camera_offline_end` (with its `duration`);
-//! - frame indices keep counting across connections; `pts` is the new
-//!   connection's own (it restarts), `ts` is the wall clock.
-//!
-//! Frames a live source's analysis could not keep up with are dropped,
-//! oldest first, before the kernels (see [`super::queue`]), counted in the
-//! totals and reported in a `frames_dropped` status at most once a second.
+//! A connection is one [`DecodeThread`]: received from with a timeout, so
+//! a stall is timed here; dropped (which cancels its decoder) when the
+//! connection ends. One [`Analyzer`] serves every connection of the source,
+//! restarted at each, so frame indices and event counts run on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +19,7 @@ use super::runner::{LiveSource, RunnerMessage, SourceTotals};
 use crate::analysis::record::{EventType, Record, StatusRecord, StatusType};
 use crate::analysis::{Analyzer, Event, Thumbnails, check_zones_in_frame};
 use crate::decode_thread::{DecodeThread, Delivery, OpenedStream, QueueSize, Received};
+use crate::error::FailureKind;
 use crate::source::redact;
 use crate::{DecodeOptions, FrameChunk, VideoError, wall_clock};
 
@@ -196,7 +178,7 @@ impl Supervisor {
         loop {
             let outcome = self.connect()?;
             let (reason, retry, error) = match outcome {
-                Outcome::Stopped => return self.close_for_stop(),
+                Outcome::Stopped => return self.close_at_end(),
                 Outcome::Finished => {
                     let (lines, volume) = (&mut self.lines, self.source.volume);
                     self.analyzer.close(&mut |r| write_line(lines, volume, r))?;
@@ -237,6 +219,7 @@ impl Supervisor {
             let down = Record::Status(down);
             write_line(&mut self.lines, self.source.volume, &down)?;
             if gives_up {
+                self.close_at_end()?;
                 self.flush(0)?;
                 return Err(Halt::Failed(match error {
                     Some(e) if !self.retries() => e,
@@ -249,7 +232,7 @@ impl Supervisor {
             }
             self.flush(0)?;
             if self.wait(delay) {
-                return self.close_for_stop();
+                return self.close_at_end();
             }
             self.reconnects += 1;
         }
@@ -260,6 +243,9 @@ impl Supervisor {
         let options = &self.source.analysis;
         let decode_options = DecodeOptions {
             chunk_frames: options.chunk_frames,
+            max_fps: self.source.live.fps,
+            max_latency: Some(self.source.live.max_latency),
+            ..DecodeOptions::default()
         };
         let size = QueueSize {
             read_ahead_frames: READ_AHEAD_CHUNKS * options.chunk_frames.max(1),
@@ -313,8 +299,11 @@ impl Supervisor {
                         write_line(&mut self.lines, self.source.volume, r)
                     })?;
                     drop(chunk);
-                    self.report_drops(self.dropped_before + decode.dropped_frames())?;
+                    self.report_drops(self.dropped_before + decode.dropped_frames(), false)?;
                     self.flush(frames)?;
+                    // Time spent analysing and handing over is not the
+                    // source's: what it sent meanwhile is queued.
+                    last_delivery = Instant::now();
                 }
                 Delivery::Failed(e) if live == Some(true) || (live.is_none() && self.retries()) => {
                     break Outcome::Down {
@@ -327,7 +316,7 @@ impl Supervisor {
             }
         };
         self.dropped_before += decode.dropped_frames();
-        self.report_drops(self.dropped_before)?;
+        self.report_drops(self.dropped_before, true)?;
         // Dropping the decode thread closes its queue; a stalled one ends
         // when GStreamer next wakes it.
         drop(decode);
@@ -348,7 +337,6 @@ impl Supervisor {
             check_zones_in_frame(&self.source.analysis.motion.zones, width, height)?;
         }
         self.analyzer.restart(stream.frame_rate);
-        self.analyzer.stamp_arrival(stream.live);
         if stream.live {
             let mut up = StatusRecord::new(
                 &self.source.name,
@@ -428,9 +416,9 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Stopped: close what is open (periods, an offline source) with
-    /// `"eos":true`.
-    fn close_for_stop(&mut self) -> Result<(), Halt> {
+    /// Stopped or given up: close what is open (periods, an offline source)
+    /// with `"eos":true`.
+    fn close_at_end(&mut self) -> Result<(), Halt> {
         match self.offline_since.take() {
             Some(since) => {
                 if let Some((last, _)) = self.analyzer.last() {
@@ -457,12 +445,14 @@ impl Supervisor {
     }
 
     /// Says how many frames were dropped since the last report, at most
-    /// once a second while dropping (`total`: all dropped so far).
-    fn report_drops(&mut self, total: u64) -> Result<(), Halt> {
+    /// once a second while dropping unless `now` (`total`: all dropped so
+    /// far).
+    fn report_drops(&mut self, total: u64, now: bool) -> Result<(), Halt> {
         let new = total.saturating_sub(self.dropped_reported);
-        let due = self
-            .last_drop_report
-            .is_none_or(|at| at.elapsed() >= DROP_REPORT_EVERY);
+        let due = now
+            || self
+                .last_drop_report
+                .is_none_or(|at| at.elapsed() >= DROP_REPORT_EVERY);
         if new == 0 || !due {
             return Ok(());
         }
@@ -533,19 +523,8 @@ fn write_line(
 /// How soon a failure is worth retrying: credentials refused and streams
 /// not found wait the longest.
 fn retry_for(error: &VideoError) -> Retry {
-    // Until the decoder classifies its failures, read GStreamer's words.
-    let text = error.to_string().to_ascii_lowercase();
-    let slow = [
-        "unauthorized",
-        "401",
-        "not found",
-        "404",
-        "forbidden",
-        "403",
-    ];
-    if slow.iter().any(|s| text.contains(s)) {
-        Retry::Slowly
-    } else {
-        Retry::Soon
+    match error.failure_kind() {
+        FailureKind::Unauthorized | FailureKind::NotFound => Retry::Slowly,
+        FailureKind::Refused | FailureKind::Timeout | FailureKind::Other => Retry::Soon,
     }
 }

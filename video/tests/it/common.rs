@@ -92,7 +92,13 @@ pub fn decode_all(
     chunk_frames: usize,
     mut each: impl FnMut(&FrameView<'_>, &FrameMeta) -> TestResult,
 ) -> TestResult<Decoded> {
-    let mut decoder = Decoder::open(input, DecodeOptions { chunk_frames })?;
+    let mut decoder = Decoder::open(
+        input,
+        DecodeOptions {
+            chunk_frames,
+            ..DecodeOptions::default()
+        },
+    )?;
     let mut out = Decoded {
         info: decoder.info(),
         frame_rate: decoder.frame_rate(),

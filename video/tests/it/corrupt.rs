@@ -53,8 +53,14 @@ type Decoded = (Vec<(u64, Option<f64>)>, Vec<DecodeIssue>);
 fn decode(path: &Path) -> TestResult<Decoded> {
     let input = s(path).to_owned();
     within(move || -> Result<_, String> {
-        let mut decoder =
-            Decoder::open(&input, DecodeOptions { chunk_frames: 8 }).map_err(|e| e.to_string())?;
+        let mut decoder = Decoder::open(
+            &input,
+            DecodeOptions {
+                chunk_frames: 8,
+                ..DecodeOptions::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
         let (mut frames, mut issues) = (Vec::new(), Vec::new());
         while let Some(chunk) = decoder.next_chunk().map_err(|e| e.to_string())? {
             frames.extend(chunk.metas().iter().map(|m| (m.index, m.pts)));

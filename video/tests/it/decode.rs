@@ -89,8 +89,14 @@ fn dropping_a_decoder_mid_stream_does_not_hang() -> TestResult {
     // chunk 2: the appsink queue (4 buffers) fills and blocks the decoder
     // while we hold the first chunk; dropping must unblock and stop it.
     let held: FrameChunk = within(move || -> Result<FrameChunk, String> {
-        let mut decoder =
-            Decoder::open(&input, DecodeOptions { chunk_frames: 2 }).map_err(|e| e.to_string())?;
+        let mut decoder = Decoder::open(
+            &input,
+            DecodeOptions {
+                chunk_frames: 2,
+                ..DecodeOptions::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
         std::thread::sleep(std::time::Duration::from_millis(200));
         let chunk = decoder.next_chunk().map_err(|e| e.to_string())?;
         drop(decoder);

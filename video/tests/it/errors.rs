@@ -123,6 +123,13 @@ fn truncated_mp4_fails_without_panic_or_hang() -> TestResult {
 
 #[test]
 fn zero_chunk_frames_is_a_config_error() {
-    let err = Decoder::open("/nonexistent.mp4", DecodeOptions { chunk_frames: 0 }).err();
+    let err = Decoder::open(
+        "/nonexistent.mp4",
+        DecodeOptions {
+            chunk_frames: 0,
+            ..DecodeOptions::default()
+        },
+    )
+    .err();
     assert!(matches!(err, Some(VideoError::Config(_))), "{err:?}");
 }

@@ -60,13 +60,24 @@ pub fn source(
     }
 }
 
+/// A record and when it reached the caller.
+#[derive(Debug)]
+pub struct Arrived {
+    /// When, on the monotonic clock.
+    pub at: Instant,
+    /// When, in Unix seconds.
+    pub unix: f64,
+    /// The record.
+    pub value: Value,
+}
+
 /// What a runner said, per source.
 #[derive(Debug, Default)]
 pub struct Log {
     /// Every line's bytes, in order.
     pub raw: Vec<Vec<u8>>,
     /// Every record, parsed, with the time its message arrived.
-    pub records: Vec<Vec<(Instant, Value)>>,
+    pub records: Vec<Vec<Arrived>>,
     /// `Opened` messages seen.
     pub opened: Vec<u32>,
     /// How each source ended.
@@ -76,11 +87,19 @@ pub struct Log {
 }
 
 impl Log {
+    /// The frame indices of `source`'s frame records.
+    pub fn frames_of(&self, source: usize) -> Vec<u64> {
+        self.of(source, "frame", None)
+            .iter()
+            .map(|v| v["frame"].as_u64().unwrap())
+            .collect()
+    }
+
     /// The records of `source` of `kind` (and `type`, when given).
     pub fn of(&self, source: usize, kind: &str, kind_type: Option<&str>) -> Vec<&Value> {
         self.records[source]
             .iter()
-            .map(|(_, v)| v)
+            .map(|a| &a.value)
             .filter(|v| v["kind"] == kind && kind_type.is_none_or(|t| v["type"] == t))
             .collect()
     }
@@ -91,6 +110,8 @@ pub struct Watch {
     messages: Receiver<(Instant, RunnerMessage)>,
     /// The runner's stop flag.
     pub stop: Arc<AtomicBool>,
+    /// While set, nobody reads the runner: a caller that cannot keep up.
+    pub pause: Arc<AtomicBool>,
     /// What came so far.
     pub log: Log,
 }
@@ -103,8 +124,16 @@ impl Watch {
         let device = Device::open(BackendChoice::Cpu).unwrap();
         let mut runner = Runner::start(sources, &device, Arc::clone(&stop)).unwrap();
         let (tx, rx) = channel();
+        let pause = Arc::new(AtomicBool::new(false));
+        let paused = Arc::clone(&pause);
         std::thread::spawn(move || {
-            while let Some(m) = runner.next() {
+            loop {
+                while paused.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let Some(m) = runner.next() else {
+                    return;
+                };
                 if tx.send((Instant::now(), m)).is_err() {
                     return;
                 }
@@ -113,6 +142,7 @@ impl Watch {
         Watch {
             messages: rx,
             stop,
+            pause,
             log: Log {
                 raw: vec![Vec::new(); n],
                 records: (0..n).map(|_| Vec::new()).collect(),
@@ -164,7 +194,11 @@ impl Watch {
                 assert!(lines.is_empty() || lines.ends_with(b"\n"));
                 for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                     let value: Value = serde_json::from_slice(line).unwrap();
-                    self.log.records[source].push((at, value));
+                    self.log.records[source].push(Arrived {
+                        at,
+                        unix: osprey_video::wall_clock::now(),
+                        value,
+                    });
                 }
                 assert!(
                     self.log.ended[source].is_none(),
@@ -254,7 +288,7 @@ fn files_through_a_runner_give_the_bytes_of_analysis_run() -> TestResult {
         log.records
             .iter()
             .flatten()
-            .all(|(_, v)| v["kind"] != "status" && v.get("ts").is_none())
+            .all(|a| a.value["kind"] != "status" && a.value.get("ts").is_none())
     );
     Ok(())
 }

@@ -9,4 +9,6 @@ mod decode;
 mod errors;
 mod generate;
 mod live;
+mod live_input;
+mod live_rtsp;
 mod oracle;

@@ -1,0 +1,200 @@
+//! Wall-clock capture time of each frame ([`crate::FrameMeta::ts`], Unix
+//! seconds).
+//!
+//! In order of preference:
+//! 1. the sender's clock: a `GstReferenceTimestampMeta` with caps
+//!    `timestamp/x-ntp` (rtspsrc adds it from the RTCP sender reports when
+//!    `add-reference-timestamp-meta` is set), NTP epoch 1900;
+//! 2. for other live sources, the capture time on this host: the buffer's
+//!    running time mapped through the pipeline clock to the system's wall
+//!    clock;
+//! 3. for files, a given start time plus the pts, else (when asked) the
+//!    container's creation time (`GST_TAG_DATE_TIME`) plus the pts, else
+//!    none.
+//!
+//! Times never go backwards within one decoder: a later frame stamped
+//! earlier than the one before takes the earlier frame's time.
+
+use gst::prelude::*;
+use gstreamer as gst;
+
+/// Seconds from the NTP epoch (1900-01-01) to the Unix epoch.
+const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
+
+/// Stamps frames of one decoder.
+#[derive(Debug, Default)]
+pub(crate) struct Stamper {
+    /// The source is live.
+    live: bool,
+    /// For files: the wall-clock time of pts 0 (given, or the container's
+    /// creation time).
+    file_start: Option<f64>,
+    /// The container's creation time may not set `file_start`: a start
+    /// time was given, or the container's was not asked for.
+    fixed: bool,
+    /// The last time handed out.
+    last: Option<f64>,
+}
+
+impl Stamper {
+    /// A stamper for a live source, or for a file starting at `start_time`
+    /// (else at the container's creation time when `container_time`).
+    pub(crate) fn new(live: bool, start_time: Option<f64>, container_time: bool) -> Self {
+        Stamper {
+            live,
+            file_start: start_time,
+            fixed: start_time.is_some() || !container_time,
+            last: None,
+        }
+    }
+
+    /// Marks the source live (known once the pipeline runs).
+    pub(crate) fn set_live(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// Notes the container's creation time (Unix seconds), used for a file
+    /// when no start time was given and it was asked for.
+    pub(crate) fn creation_time(&mut self, unix: f64) {
+        if !self.fixed && !self.live && unix.is_finite() {
+            self.file_start = Some(unix);
+        }
+    }
+
+    /// Whether the container's creation time is still wanted.
+    pub(crate) fn wants_creation_time(&self) -> bool {
+        !self.fixed && !self.live && self.file_start.is_none()
+    }
+
+    /// The capture time of `buffer` with stream time `pts` (seconds): see
+    /// the module docs. `pipeline` maps running time to the wall clock.
+    pub(crate) fn stamp(
+        &mut self,
+        buffer: &gst::BufferRef,
+        segment: Option<&gst::Segment>,
+        pts: Option<f64>,
+        pipeline: &gst::Pipeline,
+    ) -> Option<f64> {
+        let ts = match ntp_time(buffer) {
+            Some(ts) => Some(ts),
+            None if self.live => host_capture_time(buffer, segment, pipeline),
+            None => self.file_start.zip(pts).map(|(start, pts)| start + pts),
+        };
+        self.monotonic(ts)
+    }
+
+    /// `ts`, or the last time handed out when `ts` is earlier.
+    fn monotonic(&mut self, ts: Option<f64>) -> Option<f64> {
+        let ts = ts.filter(|t| t.is_finite())?;
+        let ts = self.last.map_or(ts, |last| ts.max(last));
+        self.last = Some(ts);
+        Some(ts)
+    }
+}
+
+/// The sender's NTP time of `buffer`, in Unix seconds.
+pub(crate) fn ntp_time(buffer: &gst::BufferRef) -> Option<f64> {
+    buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|meta| {
+            meta.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == "timestamp/x-ntp")
+        })
+        .map(|meta| meta.timestamp().seconds_f64() - NTP_UNIX_OFFSET)
+}
+
+/// When `buffer` was captured on this host: now on the wall clock, less how
+/// long ago (on the pipeline clock) its running time was.
+fn host_capture_time(
+    buffer: &gst::BufferRef,
+    segment: Option<&gst::Segment>,
+    pipeline: &gst::Pipeline,
+) -> Option<f64> {
+    let pts = buffer.pts()?;
+    let running = segment?
+        .downcast_ref::<gst::ClockTime>()?
+        .to_running_time(pts)?;
+    let clock = pipeline.clock()?;
+    let base = pipeline.base_time()?;
+    let clock_now = clock.time();
+    let wall_now = crate::wall_clock::now();
+    let captured_at = base + running;
+    let age = clock_now.nseconds() as f64 - captured_at.nseconds() as f64;
+    Some(wall_now - age / 1e9)
+}
+
+/// A `GST_TAG_DATE_TIME` value in Unix seconds, when it has a full date and
+/// time.
+pub(crate) fn date_time_unix(value: &gst::DateTime) -> Option<f64> {
+    if !value.has_second() {
+        return None;
+    }
+    let g = value.to_g_date_time().ok()?;
+    Some(g.to_unix() as f64 + f64::from(g.microsecond()) / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_never_go_backwards() {
+        let mut s = Stamper::new(true, None, false);
+        assert_eq!(s.monotonic(Some(10.0)), Some(10.0));
+        assert_eq!(s.monotonic(Some(9.5)), Some(10.0));
+        assert_eq!(s.monotonic(None), None);
+        assert_eq!(s.monotonic(Some(f64::NAN)), None);
+        assert_eq!(s.monotonic(Some(10.5)), Some(10.5));
+    }
+
+    #[test]
+    fn ntp_meta_becomes_unix_seconds() {
+        crate::init().unwrap();
+        let mut buffer = gst::Buffer::new();
+        let unix = 1_796_579_486.25;
+        let caps = gst::Caps::new_empty_simple("timestamp/x-ntp");
+        gst::ReferenceTimestampMeta::add(
+            buffer.get_mut().unwrap(),
+            &caps,
+            gst::ClockTime::from_nseconds(((unix + NTP_UNIX_OFFSET) * 1e9) as u64),
+            gst::ClockTime::NONE,
+        );
+        let got = ntp_time(&buffer).unwrap();
+        assert!((got - unix).abs() < 1e-6, "{got}");
+        // Another reference clock is not the sender's NTP time.
+        let mut other = gst::Buffer::new();
+        gst::ReferenceTimestampMeta::add(
+            other.get_mut().unwrap(),
+            &gst::Caps::new_empty_simple("timestamp/x-unix"),
+            gst::ClockTime::from_seconds(5),
+            gst::ClockTime::NONE,
+        );
+        assert_eq!(ntp_time(&other), None);
+    }
+
+    #[test]
+    fn files_use_the_given_start_over_the_container() {
+        let mut given = Stamper::new(false, Some(100.0), true);
+        given.creation_time(5.0);
+        assert_eq!(given.file_start, Some(100.0));
+        let mut tagged = Stamper::new(false, None, true);
+        tagged.creation_time(5.0);
+        assert_eq!(tagged.file_start, Some(5.0));
+        let mut unasked = Stamper::new(false, None, false);
+        unasked.creation_time(5.0);
+        assert_eq!(unasked.file_start, None);
+        let mut live = Stamper::new(true, None, true);
+        live.creation_time(5.0);
+        assert_eq!(live.file_start, None);
+    }
+
+    #[test]
+    fn date_tags_convert_to_unix_seconds() {
+        crate::init().unwrap();
+        let at = gst::DateTime::new(0.0, 2026, 12, 6, 17, 51, 26.5).unwrap();
+        assert_eq!(date_time_unix(&at), Some(1_796_579_486.5));
+        let day = gst::DateTime::from_ymd(2026, 12, 6).unwrap();
+        assert_eq!(date_time_unix(&day), None);
+    }
+}
