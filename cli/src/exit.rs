@@ -124,9 +124,10 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
     }
     if let Some(e) = err.downcast_ref::<VideoError>() {
         return match e {
-            VideoError::Open { .. } | VideoError::NoVideo { .. } | VideoError::Decode { .. } => {
-                Some(Exit::Input)
-            }
+            VideoError::Open { .. }
+            | VideoError::NoVideo { .. }
+            | VideoError::Decode { .. }
+            | VideoError::GaveUp { .. } => Some(Exit::Input),
             VideoError::Config(_)
             | VideoError::ZoneOutsideFrame { .. }
             | VideoError::ThumbnailFolder { .. } => Some(Exit::Usage),
@@ -210,6 +211,14 @@ mod tests {
             Exit::Input
         );
         assert_eq!(exit_of(VideoError::Gstreamer("x".into())), Exit::Failure);
+        assert_eq!(
+            exit_of(VideoError::GaveUp {
+                input: "rtsp://cam/1".into(),
+                attempts: 3,
+                last: "connection refused".into()
+            }),
+            Exit::Input
+        );
         assert_eq!(exit_of(VideoError::Config("odd".into())), Exit::Usage);
         assert_eq!(
             exit_of(VideoError::ZoneOutsideFrame {

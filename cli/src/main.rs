@@ -117,10 +117,11 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Analyze(args) => {
             let config = analyze::AnalyzeConfig::from_args(args)?;
             let stop = analyze::signals::stop_flag()?;
-            for summary in analyze::run(&config, &stop)? {
+            let outcome = analyze::run(&config, stop)?;
+            for summary in &outcome.summaries {
                 let _ = writeln!(std::io::stderr(), "osprey: {summary}");
             }
-            Ok(())
+            analyze::first_failure(outcome.failures, config.sources.len())
         }
         Command::Devices(args) => devices::run(args),
         Command::Generate(args) => generate::run(args),

@@ -18,17 +18,18 @@ pub mod sources_file;
 pub mod writer;
 pub mod zones_file;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::output_spec::OutputSpec;
 use osprey_kernels::{BackendChoice, Device};
-use osprey_video::analysis::Analysis;
-use osprey_video::analysis::record::Record;
-use osprey_video::live::RecordVolume;
-use tracing::{debug, info};
+use osprey_video::analysis::Thumbnails;
+use osprey_video::live::{LiveSource, Runner, RunnerMessage};
+use tracing::info;
 
 use crate::args::AnalyzeArgs;
 use crate::exit::UsageError;
@@ -195,77 +196,139 @@ pub fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
-/// Runs the analysis of every source and returns a summary of each.
+/// What a run did: a summary of each source that ended well, and the
+/// errors of those that did not, in the order they ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Summaries, one a source that ended well.
+    pub summaries: Vec<Summary>,
+    /// Errors, each with its source's name.
+    pub failures: Vec<(String, anyhow::Error)>,
+}
+
+/// Runs every source through one [`Runner`] on one device, writing each
+/// batch of records as it comes.
 ///
 /// # Errors
-/// The decoder's, backend's and output's errors, with context; a closed
-/// stdout surfaces as a broken pipe (a success for the exit code).
-pub fn run(cfg: &AnalyzeConfig, stop: &AtomicBool) -> Result<Vec<Summary>> {
-    match cfg.sources.as_slice() {
-        [one] if !one.live => run_file(cfg, one, stop).map(|s| vec![s]),
-        _ => Err(UsageError(
-            "several or live sources need the live runner (not merged yet)".into(),
-        )
-        .into()),
-    }
-}
-
-/// Runs one file.
-fn run_file(cfg: &AnalyzeConfig, src: &SourceConfig, stop: &AtomicBool) -> Result<Summary> {
+/// The device's, the runner's (a thumbnail folder that cannot be written)
+/// and the output's errors, with context; a closed stdout surfaces as a
+/// broken pipe (a success for the exit code). A source's own failure is in
+/// the [`Outcome`]: the others run on.
+pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
     let started = Instant::now();
-    // A folder that cannot take thumbnails fails before any decoding; zones
-    // outside the first frame are refused before any output is made.
-    let opened = Analysis::open(&src.spec.uri, &src.name, src.options.clone())
-        .map_err(crate::exit::from_video)?;
-    let expected_frames = opened.stream().expected_frames();
-
-    // The decoder fills its read-ahead while the device and backend start.
+    // A folder that cannot take thumbnails fails before the device opens
+    // (and says so at info) or anything is decoded.
+    for t in cfg
+        .sources
+        .iter()
+        .filter_map(|s| s.options.thumbnails.as_ref())
+    {
+        Thumbnails::new(t.dir.clone(), t.width).map_err(crate::exit::from_video)?;
+    }
+    // One device a process: every source's backend is made from it.
     let device = Device::open(cfg.backend)?;
-    let backend = device.frame_backend(src.options.backend.clone())?;
-    let is_gpu = backend.is_gpu();
-    let mut analysis = opened.start(backend);
-    let label = analysis.backend_label().to_owned();
-    match (cfg.backend, is_gpu) {
-        (BackendChoice::Auto, true) => info!(backend = %label, "Auto took a GPU adapter."),
-        // Device::open has said why at info already.
-        _ => debug!(backend = %label, "Backend open."),
+    let label = device
+        .adapter()
+        .map_or_else(|| "cpu".to_owned(), |a| format!("gpu: {}", a.name));
+    if cfg.backend == BackendChoice::Auto && device.is_gpu() {
+        info!(backend = %label, "Auto took a GPU adapter.");
     }
-
-    let mut writer = Writer::open(&cfg.output, cfg.append)?;
-    let mut lines = Vec::with_capacity(64 * 1024);
-    let progress = Progress::new(expected_frames, &label);
-    while !stop.load(Ordering::Relaxed) {
-        let Some(frames) = analysis.next_chunk(&mut |r| encode(&mut lines, src.volume, r))? else {
-            break;
-        };
-        writer.write(&src.name, &lines)?;
-        lines.clear();
-        progress.advance(frames as u64);
+    let sources: Vec<LiveSource> = cfg
+        .sources
+        .iter()
+        .map(|s| LiveSource {
+            name: s.name.clone(),
+            spec: s.spec.clone(),
+            analysis: s.options.clone(),
+            supervision: s.supervision,
+            live: s.live_options,
+            volume: s.volume,
+        })
+        .collect();
+    let mut runner = Runner::start(sources, &device, stop).map_err(crate::exit::from_video)?;
+    // A single file gets a progress bar (on a terminal); live sources and
+    // several sources get status records instead.
+    let single_file = matches!(cfg.sources.as_slice(), [one] if !one.live);
+    let mut progress: Option<Progress> = None;
+    // The output is made once there is something to write, so an input
+    // that cannot be opened leaves no empty output behind.
+    let mut writer: Option<Writer> = None;
+    let mut outcome = Outcome::default();
+    while let Some(message) = runner.next() {
+        match message {
+            RunnerMessage::Opened { stream, .. } => {
+                if single_file {
+                    progress = Some(Progress::new(stream.expected_frames(), &label));
+                }
+            }
+            RunnerMessage::Records {
+                source,
+                lines,
+                frames,
+            } => {
+                let out = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(Writer::open(&cfg.output, cfg.append)?),
+                };
+                out.write(&cfg.sources[source].name, &lines)?;
+                if let Some(p) = &progress {
+                    p.advance(frames as u64);
+                }
+            }
+            RunnerMessage::Ended { source, result } => {
+                let name = cfg.sources[source].name.clone();
+                match result {
+                    Ok(totals) => outcome.summaries.push(Summary {
+                        source: name,
+                        frames: totals.frames,
+                        elapsed: started.elapsed(),
+                        backend: totals.backend,
+                        events: totals.events,
+                        live: cfg.sources[source].live.then_some(progress::LiveCounts {
+                            dropped_frames: totals.dropped_frames,
+                            reconnects: totals.reconnects,
+                        }),
+                    }),
+                    Err(e) => outcome.failures.push((name, crate::exit::from_video(e))),
+                }
+            }
+        }
     }
-    let totals = analysis.finish(&mut |r| encode(&mut lines, src.volume, r))?;
-    writer.write(&src.name, &lines)?;
-    writer.finish()?;
-    progress.finish();
-    Ok(Summary {
-        source: src.name.clone(),
-        frames: totals.frames,
-        elapsed: started.elapsed(),
-        backend: label,
-        events: totals.events,
-    })
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    match writer {
+        Some(w) => w.finish()?,
+        // Nothing to write, but a source ran: the output exists, empty, as
+        // an analysis that wrote no record leaves it.
+        None if !outcome.summaries.is_empty() => {
+            Writer::open(&cfg.output, cfg.append)?.finish()?;
+        }
+        None => {}
+    }
+    Ok(outcome)
 }
 
-/// Appends `record` to `lines` as one NDJSON line, unless `volume` leaves
-/// it out.
-fn encode(lines: &mut Vec<u8>, volume: RecordVolume, record: &Record<'_>) -> Result<()> {
-    if let Record::Frame(f) = record
-        && !volume.keeps_frame(f.frame)
-    {
+/// The run's result from its sources' failures: `Ok` when none failed;
+/// else every failure but the first on stderr, each naming its source, and
+/// the first as the run's error (its exit code the run's). A run of one
+/// source says its error as it is.
+///
+/// # Errors
+/// The first failure.
+pub fn first_failure(failures: Vec<(String, anyhow::Error)>, sources: usize) -> Result<()> {
+    let mut failures = failures.into_iter();
+    let Some((name, first)) = failures.next() else {
         return Ok(());
+    };
+    for (name, err) in failures {
+        let _ = writeln!(std::io::stderr(), "osprey: source {name:?}: {err:#}");
     }
-    serde_json::to_writer(&mut *lines, record).context("cannot encode a record")?;
-    lines.push(b'\n');
-    Ok(())
+    if sources == 1 {
+        Err(first)
+    } else {
+        Err(first.context(format!("source {name:?}")))
+    }
 }
 
 #[cfg(test)]
