@@ -136,3 +136,25 @@ fn records_volume_and_append_on_a_file() {
     run_with(&["-o", out]);
     assert_eq!(std::fs::read_to_string(out).unwrap(), once);
 }
+
+#[test]
+fn start_time_stamps_a_file_and_without_it_there_is_no_ts() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = small_clip().to_str().unwrap();
+    let argv = ["analyze", "--backend", "cpu", "--kernels", "stats", clip];
+    let plain = run_in(dir.path(), &argv).success().records();
+    assert!(plain.iter().all(|r| r.get("ts").is_none()), "{plain:?}");
+    let mut with = argv.to_vec();
+    with.extend(["--start-time", "2026-12-06T19:00:00.250+01:00"]);
+    let records = run_in(dir.path(), &with).success().records();
+    let start = 1_796_580_000.25;
+    let frames = frame_records(&records);
+    assert_eq!(frames.len(), frame_records(&plain).len());
+    for r in frames {
+        let ts = chrono::DateTime::parse_from_rfc3339(r["ts"].as_str().unwrap()).unwrap();
+        let ts = ts.timestamp_millis() as f64 / 1000.0;
+        let pts = r["pts"].as_f64().unwrap();
+        assert!((ts - (start + pts)).abs() < 0.0015, "{r}");
+        assert!(r["ts"].as_str().unwrap().ends_with('Z'), "{r}");
+    }
+}
