@@ -138,8 +138,9 @@ fn analyze_help() -> String {
     format!(
         "Examples:
   osprey analyze clip.mp4
-  osprey analyze front=rtsp://admin:***@10.0.0.5/stream1 back=rtsp://10.0.0.6/1 --records events -o cams.ndjson --append
-  osprey analyze --sources cameras.toml    (passwords from the file or an environment variable)
+  osprey analyze front=rtsp://admin:***@10.0.0.5/1 back=rtsp://10.0.0.6/1 --records events
+  osprey analyze --sources cameras.toml -o cams.ndjson --append
+      (passwords in the sources file, or in environment variables it names)
 
 Live sources (rtsp://, v4l2://, test:) are reconnected when they fail or stall, for
 --retry-for; the run goes on while any source runs, and ends with the exit code of

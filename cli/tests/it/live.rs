@@ -438,6 +438,17 @@ fn the_example_sources_file_with_a_password_from_the_environment() {
     assert_eq!(status.code(), Some(0), "{err}");
     let front = frames_of(&live.seen, "front");
     assert!(front.iter().all(|f| f % 3 == 0), "every:3 {front:?}");
+    // fps = 5 of a 25 fps stream, every third analysed frame written: one
+    // record about every 0.6 s (1 / 25 s apart without the detect rate).
+    let times: Vec<f64> = live
+        .seen
+        .iter()
+        .filter(|r| is(r, "frame", None, "front"))
+        .map(ts)
+        .collect();
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] > 0.4, "fps 5, every:3: {times:?}");
+    }
     assert!(
         frames_of(&live.seen, "back").is_empty(),
         "back writes events only"
