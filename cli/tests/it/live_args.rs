@@ -158,3 +158,46 @@ fn start_time_stamps_a_file_and_without_it_there_is_no_ts() {
         assert!(r["ts"].as_str().unwrap().ends_with('Z'), "{r}");
     }
 }
+
+#[test]
+fn several_sources_into_one_stream_each_under_its_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = small_clip().to_str().unwrap();
+    run_in(dir.path(), &["stream", "create", "cams", "--shards", "2"]).success();
+    let (a, b) = (format!("a={clip}"), format!("b={clip}"));
+    let run = run_in(
+        dir.path(),
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--kernels",
+            "stats",
+            &a,
+            &b,
+            "-o",
+            "stream:cams",
+        ],
+    )
+    .success();
+    // One summary line a source.
+    for name in ["a", "b"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("osprey: {name}: 12 frames"))),
+            "{}",
+            run.stderr
+        );
+    }
+    let read = run_in(dir.path(), &["read", "cams"]).success().records();
+    let frames = |name: &str| {
+        read.iter()
+            .filter(|r| r["data"]["source"] == name && r["data"]["kind"] == "frame")
+            .count()
+    };
+    assert_eq!((frames("a"), frames("b")), (12, 12));
+    for r in &read {
+        assert_eq!(r["partition_key"], r["data"]["source"], "{r}");
+    }
+}
