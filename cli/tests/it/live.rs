@@ -215,6 +215,33 @@ fn records_carry_wall_clock_time_and_sigterm_ends_cleanly() {
 }
 
 #[test]
+fn a_second_signal_exits_at_once() {
+    let server = TestServer::start(&[Mount::new("cam0")]).unwrap();
+    let src = format!("cam={}", server.url("cam0"));
+    let mut live = Live::start(&[&src, "--kernels", "stats"], &[]);
+    live.until(WAIT, "frames", |r| is(r, "frame", None, "cam"));
+    // SIGINT starts the clean stop, which takes a camera's teardown; SIGTERM
+    // right behind it ends the process there.
+    let pid = live.proc.id();
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}; kill -TERM {pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (status, _, err) = live.end("two signals");
+    // The code of whichever signal came second (they may arrive together
+    // and be handled in either order).
+    assert!(
+        matches!(status.code(), Some(130 | 143)),
+        "{status:?}: {err}"
+    );
+    assert!(
+        !err.contains("osprey: cam: "),
+        "no summary after the second signal: {err}"
+    );
+}
+
+#[test]
 fn a_server_that_dies_and_comes_back_is_reconnected() {
     let server = TestServer::start(&[Mount::new("cam0").fps(10)]).unwrap();
     let src = format!("cam={}", server.url("cam0"));
