@@ -3,8 +3,11 @@
 //!
 //! In order of preference:
 //! 1. the sender's clock: a `GstReferenceTimestampMeta` with caps
-//!    `timestamp/x-ntp` (rtspsrc adds it from the RTCP sender reports when
-//!    `add-reference-timestamp-meta` is set), NTP epoch 1900;
+//!    `timestamp/x-ntp` (NTP epoch 1900; GStreamer 1.22's jitter buffer adds
+//!    it only for RFC 7273 senders), else the latest RTCP sender report: the
+//!    jitter buffer's `handle-sync` signal gives the report's NTP time and
+//!    RTP time, and where that RTP time lies in buffer time, so every
+//!    frame's pts maps to the sender's NTP clock;
 //! 2. for other live sources, the capture time on this host: the buffer's
 //!    running time mapped through the pipeline clock to the system's wall
 //!    clock;
@@ -15,11 +18,96 @@
 //! Times never go backwards within one decoder: a later frame stamped
 //! earlier than the one before takes the earlier frame's time.
 
+use std::sync::{Arc, Mutex};
+
 use gst::prelude::*;
 use gstreamer as gst;
 
 /// Seconds from the NTP epoch (1900-01-01) to the Unix epoch.
 const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
+
+/// Where a frame's wall-clock time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// The sender's NTP clock (RTCP sender reports or reference timestamp
+    /// meta).
+    Sender,
+    /// The arrival on this host (a live source without sender time).
+    Host,
+    /// A file's start time (given, or the container's creation time).
+    File,
+}
+
+/// The latest sender report of an RTP stream: the buffer time (ns) its RTP
+/// time corresponds to, and its NTP time in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SenderReport {
+    pts_ns: f64,
+    unix: f64,
+}
+
+/// The latest sender report, shared with the jitter buffer's signal handler.
+pub(crate) type SenderClock = Arc<Mutex<Option<SenderReport>>>;
+
+/// Follows the RTCP sender reports of every jitter buffer `rtspsrc` makes,
+/// into `clock`.
+pub(crate) fn follow_sender_reports(rtspsrc: &gst::Element, clock: &SenderClock) {
+    if rtspsrc.factory().is_none_or(|f| f.name() != "rtspsrc") {
+        return;
+    }
+    let clock = Arc::clone(clock);
+    rtspsrc.connect("new-manager", false, move |values| {
+        let manager = values.get(1).and_then(|v| v.get::<gst::Element>().ok())?;
+        let clock = Arc::clone(&clock);
+        manager.connect("new-jitterbuffer", false, move |values| {
+            let jitterbuffer = values.get(1).and_then(|v| v.get::<gst::Element>().ok())?;
+            let clock = Arc::clone(&clock);
+            jitterbuffer.connect("handle-sync", false, move |values| {
+                let sync = values.get(1).and_then(|v| v.get::<gst::Structure>().ok())?;
+                if let Some(report) = sender_report(&sync)
+                    && let Ok(mut slot) = clock.lock()
+                {
+                    *slot = Some(report);
+                }
+                None
+            });
+            None
+        });
+        None
+    });
+}
+
+/// Reads an `application/x-rtp-sync` structure of `handle-sync`.
+fn sender_report(sync: &gst::StructureRef) -> Option<SenderReport> {
+    let base_rtptime = sync.get::<u64>("base-rtptime").ok()?;
+    let base_time = sync.get::<u64>("base-time").ok()?;
+    let clock_rate = sync.get::<u32>("clock-rate").ok().filter(|r| *r > 0)?;
+    let sr_rtptime = sync.get::<u64>("sr-ext-rtptime").ok()?;
+    let buffer = sync.get::<gst::Buffer>("sr-buffer").ok()?;
+    let map = buffer.map_readable().ok()?;
+    let ntp = sr_ntp(map.as_slice())?;
+    let delta = sr_rtptime as f64 - base_rtptime as f64;
+    Some(SenderReport {
+        pts_ns: base_time as f64 + delta * 1e9 / f64::from(clock_rate),
+        unix: ntp,
+    })
+}
+
+/// The NTP time (Unix seconds) of an RTCP packet that starts with a sender
+/// report.
+fn sr_ntp(rtcp: &[u8]) -> Option<f64> {
+    const SENDER_REPORT: u8 = 200;
+    let version = rtcp.first()? >> 6;
+    if version != 2 || *rtcp.get(1)? != SENDER_REPORT {
+        return None;
+    }
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(rtcp.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (seconds, fraction) = (word(8)?, word(12)?);
+    (seconds != 0)
+        .then(|| f64::from(seconds) + f64::from(fraction) / 4_294_967_296.0 - NTP_UNIX_OFFSET)
+}
 
 /// Stamps frames of one decoder.
 #[derive(Debug, Default)]
@@ -34,6 +122,10 @@ pub(crate) struct Stamper {
     fixed: bool,
     /// The last time handed out.
     last: Option<f64>,
+    /// The sender's clock, from RTCP sender reports.
+    sender: SenderClock,
+    /// Where the last frame's time came from.
+    source: Option<TimeSource>,
 }
 
 impl Stamper {
@@ -45,7 +137,19 @@ impl Stamper {
             file_start: start_time,
             fixed: start_time.is_some() || !container_time,
             last: None,
+            sender: SenderClock::default(),
+            source: None,
         }
+    }
+
+    /// Where sender reports are to be noted (see [`follow_sender_reports`]).
+    pub(crate) fn sender_clock(&self) -> SenderClock {
+        Arc::clone(&self.sender)
+    }
+
+    /// Where the last frame's time came from.
+    pub(crate) fn source(&self) -> Option<TimeSource> {
+        self.source
     }
 
     /// Marks the source live (known once the pipeline runs).
@@ -75,12 +179,24 @@ impl Stamper {
         pts: Option<f64>,
         pipeline: &gst::Pipeline,
     ) -> Option<f64> {
-        let ts = match ntp_time(buffer) {
-            Some(ts) => Some(ts),
-            None if self.live => host_capture_time(buffer, segment, pipeline),
-            None => self.file_start.zip(pts).map(|(start, pts)| start + pts),
+        let report = self.sender.lock().ok().and_then(|r| *r);
+        let from_report = report
+            .zip(buffer.pts())
+            .map(|(report, pts)| report.unix + (pts.nseconds() as f64 - report.pts_ns) / 1e9);
+        let (ts, source) = match ntp_time(buffer).or(from_report) {
+            Some(ts) => (Some(ts), TimeSource::Sender),
+            None if self.live => (
+                host_capture_time(buffer, segment, pipeline),
+                TimeSource::Host,
+            ),
+            None => (
+                self.file_start.zip(pts).map(|(start, pts)| start + pts),
+                TimeSource::File,
+            ),
         };
-        self.monotonic(ts)
+        let ts = self.monotonic(ts);
+        self.source = ts.map(|_| source);
+        ts
     }
 
     /// `ts`, or the last time handed out when `ts` is earlier.
@@ -171,6 +287,34 @@ mod tests {
             gst::ClockTime::NONE,
         );
         assert_eq!(ntp_time(&other), None);
+    }
+
+    #[test]
+    fn sender_reports_give_ntp_time() {
+        // V=2, PT=200 (SR), length, SSRC, NTP 2026-12-06T17:51:26.5Z, RTP.
+        let seconds = (1_796_579_486.0 + NTP_UNIX_OFFSET) as u32;
+        let mut sr = vec![0x80, 200, 0, 6, 1, 2, 3, 4];
+        sr.extend(seconds.to_be_bytes());
+        sr.extend(0x8000_0000_u32.to_be_bytes());
+        sr.extend(90_000_u32.to_be_bytes());
+        assert_eq!(sr_ntp(&sr), Some(1_796_579_486.5));
+        assert_eq!(sr_ntp(&sr[..12]), None, "cut short");
+        let mut rr = sr.clone();
+        rr[1] = 201;
+        assert_eq!(sr_ntp(&rr), None, "a receiver report");
+
+        crate::init().unwrap();
+        let sync = gst::Structure::builder("application/x-rtp-sync")
+            .field("base-rtptime", 1_000_u64)
+            .field("base-time", 2_000_000_000_u64)
+            .field("clock-rate", 90_000_u32)
+            .field("sr-ext-rtptime", 91_000_u64)
+            .field("sr-buffer", gst::Buffer::from_slice(sr))
+            .build();
+        let report = sender_report(&sync).unwrap();
+        // One second of RTP time after the base: buffer time 3 s.
+        assert_eq!(report.pts_ns, 3_000_000_000.0);
+        assert_eq!(report.unix, 1_796_579_486.5);
     }
 
     #[test]

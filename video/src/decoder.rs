@@ -39,7 +39,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use osprey_kernels::PixelFormat;
 
-use crate::capture_time::{Stamper, date_time_unix};
+use crate::capture_time::{Stamper, TimeSource, date_time_unix, follow_sender_reports};
 use crate::chunk::{FrameChunk, FrameMeta, pts_seconds};
 use crate::decoder_choice::{self, Picked, Refused};
 use crate::error::{VideoError, gst_reason};
@@ -299,6 +299,8 @@ impl Decoder {
             crate::rate_limit::install(&pad, max_fps);
         }
         let mut refused = Refused::default();
+        let live = origin.is_live_kind();
+        let stamper = Stamper::new(live, spec.start_time, options.container_time);
         match origin {
             Origin::Test(pattern) => {
                 let source = pattern.build(&input)?;
@@ -315,10 +317,12 @@ impl Decoder {
                     .add(&source)
                     .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
                 let rtsp = spec.clone();
+                let sender = stamper.sender_clock();
                 source.connect("source-setup", false, move |values| {
                     if let Some(element) = values.get(1).and_then(|v| v.get::<gst::Element>().ok())
                     {
                         configure_rtsp(&element, &rtsp);
+                        follow_sender_reports(&element, &sender);
                     }
                     None
                 });
@@ -329,7 +333,6 @@ impl Decoder {
         let bus = pipeline
             .bus()
             .ok_or_else(|| VideoError::Gstreamer("pipeline has no bus".into()))?;
-        let live = origin.is_live_kind();
         Ok(Decoder {
             input,
             pipeline,
@@ -346,7 +349,7 @@ impl Decoder {
             tail: Tail::default(),
             finished: false,
             live,
-            stamper: Stamper::new(live, spec.start_time, options.container_time),
+            stamper,
             max_fps: options.max_fps,
             max_latency: options.max_latency,
             cancel: options.cancel,
@@ -452,6 +455,12 @@ impl Decoder {
     /// pattern (its pipeline does not preroll, or its kind says so).
     pub fn is_live(&self) -> bool {
         self.live
+    }
+
+    /// Where the last frame's [`FrameMeta::ts`] came from (`None` before
+    /// a frame, or when it had none).
+    pub fn time_source(&self) -> Option<TimeSource> {
+        self.stamper.source()
     }
 
     /// The codec of the video entering the decoder (`h264`, `h265`,

@@ -45,6 +45,7 @@ pub mod source;
 pub mod wall_clock;
 mod watch;
 
+pub use capture_time::TimeSource;
 pub use chunk::{FrameChunk, FrameMeta};
 pub use decode_thread::{DecodeThread, OpenedStream};
 pub use decoder::{DecodeOptions, Decoder, StreamInfo};

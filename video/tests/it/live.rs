@@ -119,10 +119,14 @@ pub struct Watch {
 impl Watch {
     /// Starts `sources` on the CPU device.
     pub fn start(sources: Vec<LiveSource>) -> Watch {
+        Watch::start_on(sources, &Device::open(BackendChoice::Cpu).unwrap())
+    }
+
+    /// Starts `sources` with backends made from `device`.
+    pub fn start_on(sources: Vec<LiveSource>, device: &Device) -> Watch {
         let n = sources.len();
         let stop = Arc::new(AtomicBool::new(false));
-        let device = Device::open(BackendChoice::Cpu).unwrap();
-        let mut runner = Runner::start(sources, &device, Arc::clone(&stop)).unwrap();
+        let mut runner = Runner::start(sources, device, Arc::clone(&stop)).unwrap();
         let (tx, rx) = channel();
         let pause = Arc::new(AtomicBool::new(false));
         let paused = Arc::clone(&pause);
@@ -215,9 +219,15 @@ impl Watch {
     }
 }
 
-/// The NDJSON bytes `Analysis::run` writes for `input`, as the CLI does.
-fn analysis_bytes(input: &str, name: &str, options: AnalysisOptions) -> TestResult<Vec<u8>> {
-    let backend = Device::open(BackendChoice::Cpu)?.frame_backend(options.backend.clone())?;
+/// The NDJSON bytes `Analysis::run` writes for `input` on `device`, as the
+/// CLI does.
+fn analysis_bytes(
+    device: &Device,
+    input: &str,
+    name: &str,
+    options: AnalysisOptions,
+) -> TestResult<Vec<u8>> {
+    let backend = device.frame_backend(options.backend.clone())?;
     let mut out = Vec::new();
     Analysis::open(input, name, options)?
         .start(backend)
@@ -254,8 +264,9 @@ fn files_through_a_runner_give_the_bytes_of_analysis_run() -> TestResult {
     let a = clip(dir.path(), "a.mp4", &spec(30, 7))?;
     let b = clip(dir.path(), "b.mp4", &spec(45, 10))?;
     let opts = options("stats,scene,black,freeze");
-    let expect_a = analysis_bytes(s(&a), "a", opts.clone())?;
-    let expect_b = analysis_bytes(s(&b), "b", opts.clone())?;
+    let cpu = Device::open(BackendChoice::Cpu)?;
+    let expect_a = analysis_bytes(&cpu, s(&a), "a", opts.clone())?;
+    let expect_b = analysis_bytes(&cpu, s(&b), "b", opts.clone())?;
     let every = RecordVolume::EveryNth(4);
     let mut thinned = source("b", s(&b), opts.clone(), Supervision::file());
     thinned.volume = every;
@@ -290,6 +301,43 @@ fn files_through_a_runner_give_the_bytes_of_analysis_run() -> TestResult {
             .flatten()
             .all(|a| a.value["kind"] != "status" && a.value.get("ts").is_none())
     );
+    Ok(())
+}
+
+#[test]
+fn sources_share_one_gpu_device() -> TestResult {
+    // lavapipe where there is no GPU: never skipped.
+    let gpu = Device::open(BackendChoice::Gpu)?;
+    let dir = tempfile::tempdir()?;
+    let spec = |frames, cut_every| ClipSpec {
+        width: 96,
+        height: 64,
+        fps: 10,
+        frames,
+        cut_every,
+    };
+    let a = clip(dir.path(), "a.mp4", &spec(24, 5))?;
+    let b = clip(dir.path(), "b.mp4", &spec(32, 9))?;
+    let opts = options("stats,scene,motion,black,freeze,blur");
+    let expect_a = analysis_bytes(&gpu, s(&a), "a", opts.clone())?;
+    let expect_b = analysis_bytes(&gpu, s(&b), "b", opts.clone())?;
+    let sources = [("a", &a), ("b", &b), ("a", &a), ("b", &b)]
+        .into_iter()
+        .map(|(name, path)| source(name, s(path), opts.clone(), Supervision::file()))
+        .collect();
+    let mut watch = Watch::start_on(sources, &gpu);
+    watch.wait_for_end();
+    let log = &watch.log;
+    for (i, expected) in [&expect_a, &expect_b, &expect_a, &expect_b]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(&log.raw[i], expected, "source {i}");
+        let Some((_, Ok(totals))) = &log.ended[i] else {
+            panic!("{i} ended {:?}", log.ended[i]);
+        };
+        assert!(!totals.backend.starts_with("cpu"), "{}", totals.backend);
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use osprey_rtsp_server::{Mount, TestServer};
 use osprey_video::source::{Credentials, DecodeChoice, SourceSpec, Transport};
 use osprey_video::{
-    ClipSpec, DecodeOptions, Decoder, FailureKind, FrameChunk, VideoError, wall_clock,
+    ClipSpec, DecodeOptions, Decoder, FailureKind, FrameChunk, TimeSource, VideoError, wall_clock,
 };
 
 use crate::common::{TestResult, within};
@@ -277,6 +277,31 @@ fn cancel_stops_a_stalled_pull_promptly() -> TestResult {
         "returned {late:?} after the cancel"
     );
     assert!(decoder.next_chunk()?.is_none());
+    drop(decoder);
+
+    // Opening a stream that never sends a frame stops at the cancel too.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        flag.store(true, Ordering::Relaxed);
+        Instant::now()
+    });
+    let err = open(
+        &rtsp(&server.url("cam"), Transport::Tcp),
+        DecodeOptions {
+            cancel: Some(cancel),
+            ..options()
+        },
+    )
+    .err()
+    .ok_or("a stalled stream opened")?;
+    let late = Instant::now().saturating_duration_since(setter.join().map_err(|_| "panicked")?);
+    assert!(matches!(err, VideoError::Cancelled { .. }), "{err}");
+    assert!(
+        late < Duration::from_millis(200),
+        "returned {late:?} after the cancel"
+    );
     Ok(())
 }
 
@@ -349,5 +374,35 @@ fn files_get_ts_from_a_start_time_or_when_asked_the_container() -> TestResult {
     let stamped = all_ts(SourceSpec::new(&path), true)?;
     let first = stamped[0].ok_or("no creation time")?;
     assert!((wall_clock::now() - first).abs() < 60.0, "{first}");
+    Ok(())
+}
+
+#[test]
+fn rtsp_frames_take_the_senders_ntp_time_once_it_reports() -> TestResult {
+    let server = TestServer::start(&[Mount::new("cam")])?;
+    let mut decoder = open(&rtsp(&server.url("cam"), Transport::Tcp), options())?;
+    // Until the first RTCP sender report, times are the host's arrival.
+    let started = Instant::now();
+    let mut last = None;
+    while decoder.time_source() != Some(TimeSource::Sender) {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no sender report"
+        );
+        let times = frames_with_ts(&mut decoder, 1)?;
+        assert!(matches!(
+            decoder.time_source(),
+            Some(TimeSource::Host | TimeSource::Sender)
+        ));
+        last = times.last().copied();
+    }
+    let times = frames_with_ts(&mut decoder, 10)?;
+    assert_eq!(decoder.time_source(), Some(TimeSource::Sender));
+    assert_monotonic(&[last.into_iter().collect(), times.clone()].concat());
+    // The sender's clock ticks with its frames: 40 ms apart at 25 fps.
+    for pair in times.windows(2) {
+        let step = pair[1].0 - pair[0].0;
+        assert!((step - 0.04).abs() < 0.005, "{step}");
+    }
     Ok(())
 }
