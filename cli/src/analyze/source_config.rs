@@ -380,6 +380,90 @@ mod tests {
         assert!(parse_start_time("yesterday").is_err());
     }
 
+    fn args(extra: &[&str]) -> AnalyzeArgs {
+        use clap::Parser as _;
+        let mut argv = vec!["osprey", "analyze", "x"];
+        argv.extend_from_slice(extra);
+        let crate::args::Command::Analyze(a) =
+            crate::args::Cli::try_parse_from(argv).unwrap().command
+        else {
+            panic!("not analyze");
+        };
+        *a
+    }
+
+    #[test]
+    fn live_sources_get_live_defaults_and_options_override_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("clip.mp4");
+        std::fs::write(&clip, b"x").unwrap();
+        let clip = clip.to_str().unwrap();
+        let cam = "rtsp://u:pw@cam/1";
+        let build = |extra: &[&str], input: &str, entry: Option<&SourceEntry>| {
+            SourceConfig::build(&args(extra), input, None, entry).unwrap()
+        };
+        let live = build(&[], cam, None);
+        assert!(live.live && live.options.health.enabled);
+        assert_eq!(live.name, "rtsp://u:***@cam/1");
+        assert_eq!(live.supervision.retry_for, None);
+        assert_eq!(live.supervision.stall_timeout, Duration::from_secs(10));
+        assert_eq!(live.live_options.max_latency, Duration::from_millis(100));
+        assert_eq!(live.volume, RecordVolume::All);
+        let file = build(&[], clip, None);
+        assert!(!file.live && !file.options.health.enabled);
+        assert_eq!(file.supervision.retry_for, Some(Duration::ZERO));
+        assert!(build(&["--health"], clip, None).options.health.enabled);
+        assert!(!build(&["--no-health"], cam, None).options.health.enabled);
+        let tuned = build(
+            &[
+                "--retry-for",
+                "2s",
+                "--stall-timeout",
+                "1.5s",
+                "--fps",
+                "5",
+                "--records",
+                "every:4",
+            ],
+            cam,
+            None,
+        );
+        assert_eq!(tuned.supervision.retry_for, Some(Duration::from_secs(2)));
+        assert_eq!(tuned.supervision.stall_timeout, Duration::from_millis(1500));
+        assert_eq!(tuned.live_options.fps, Some(5.0));
+        assert_eq!(tuned.volume, RecordVolume::EveryNth(4));
+        assert_eq!(
+            build(&["--retry-for", "forever"], clip, None)
+                .supervision
+                .retry_for,
+            None
+        );
+
+        // A sources-file entry wins over the command line; a health table
+        // without `enabled` leaves it to the command line.
+        let mut entry = SourceEntry {
+            uri: cam.into(),
+            kernels: Some("stats".into()),
+            retry_for: Some("1m".into()),
+            health: Some(osprey_video::analysis::HealthOptions {
+                blur_margin: 0.9,
+                ..Default::default()
+            }),
+            ..SourceEntry::default()
+        };
+        let e = build(
+            &["--retry-for", "2s", "--kernels", "all"],
+            cam,
+            Some(&entry),
+        );
+        assert_eq!(e.supervision.retry_for, Some(Duration::from_secs(60)));
+        assert!(e.options.backend.kernels.stats && !e.options.backend.kernels.scene);
+        assert!(e.options.health.enabled);
+        assert_eq!(e.options.health.blur_margin, 0.9);
+        entry.health_enabled_given = true;
+        assert!(!build(&[], cam, Some(&entry)).options.health.enabled);
+    }
+
     #[test]
     fn credentials_come_from_the_entry_or_the_environment() {
         let mut e = SourceEntry {
