@@ -281,6 +281,24 @@ fn a_server_that_dies_and_comes_back_is_reconnected() {
 }
 
 #[test]
+fn a_resolution_change_mid_stream_keeps_going() {
+    let server = TestServer::start(&[Mount::new("cam0").fps(10)]).unwrap();
+    let src = format!("cam={}", server.url("cam0"));
+    let mut live = Live::start(&[&src, "--kernels", "stats,motion"], &[]);
+    live.until(WAIT, "320x240", |r| {
+        is(r, "frame", None, "cam") && r["width"] == 320
+    });
+    server.set_size("cam0", 240, 160).unwrap();
+    live.until(WAIT, "240x160", |r| {
+        is(r, "frame", None, "cam") && r["width"] == 240 && r["height"] == 160
+    });
+    live.until(WAIT, "more frames", |r| is(r, "frame", None, "cam"));
+    live.signal("TERM");
+    let (status, _, err) = live.end("resolution change");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
 fn a_stalled_stream_is_noticed_within_the_stall_timeout() {
     let server = TestServer::start(&[Mount::new("cam0").fps(10)]).unwrap();
     let src = format!("cam={}", server.url("cam0"));
