@@ -4,6 +4,7 @@
 //! each subcommand turns its arguments into a checked config before it does
 //! any work. Doc comments are the help text.
 
+pub mod live;
 pub mod stream;
 pub mod suite;
 
@@ -38,8 +39,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Analyse a video file or URI and write one NDJSON record a frame
-    #[command(after_help = crate::exit::HELP)]
+    /// Analyse video files, cameras and RTSP streams and write one NDJSON record a frame
+    #[command(after_help = analyze_help())]
     Analyze(Box<AnalyzeArgs>),
     /// List the GPU adapters wgpu sees and the one `--backend auto` takes
     Devices(DevicesArgs),
@@ -62,11 +63,14 @@ pub enum Command {
 }
 
 /// Arguments of `osprey analyze`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct AnalyzeArgs {
-    /// Video file path or URI (file://, http://, rtsp://, ...)
-    #[arg(value_name = "FILE_OR_URI")]
-    pub input: String,
+    /// Sources: video file paths or URIs (file://, http://, rtsp://,
+    /// v4l2:///dev/video0, test:ball), each optionally named, NAME=URI (the
+    /// records' source; default: a file's stem, or the URI without its
+    /// password)
+    #[arg(value_name = "SRC", required_unless_present = "sources")]
+    pub inputs: Vec<String>,
 
     /// Compute backend: auto takes a GPU adapter when wgpu finds one, else the CPU
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
@@ -99,7 +103,8 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub chunk_frames: usize,
 
-    /// Name written as each record's source [default: the file's stem, or the URI as given]
+    /// Name written as each record's source, for one SRC [default: the
+    /// file's stem, or the URI without its password]
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
 
@@ -122,6 +127,30 @@ pub struct AnalyzeArgs {
     /// Thumbnail options.
     #[command(flatten)]
     pub thumbnails: ThumbnailArgs,
+
+    /// Live and many-source options.
+    #[command(flatten)]
+    pub live: live::LiveArgs,
+}
+
+/// `osprey analyze --help`'s epilogue: examples, then the exit codes.
+fn analyze_help() -> String {
+    format!(
+        "Examples:
+  osprey analyze clip.mp4
+  osprey analyze front=rtsp://admin:***@10.0.0.5/1 back=rtsp://10.0.0.6/1 --records events
+  osprey analyze --sources cameras.toml -o cams.ndjson --append
+      (passwords in the sources file, or in environment variables it names)
+
+Live sources (rtsp://, v4l2://, test:) are reconnected when they fail or stall, for
+--retry-for; the run goes on while any source runs, and ends with the exit code of
+the first source that failed (3 for a source given up). SIGINT or SIGTERM end the
+run cleanly (open events closed with \"eos\":true, summary, exit 0); a second one
+exits at once (130, 143).
+
+{}",
+        crate::exit::HELP
+    )
 }
 
 /// Arguments of `osprey devices`.
@@ -198,7 +227,7 @@ mod tests {
         let Command::Analyze(a) = cli.command else {
             panic!("not analyze: {cli:?}");
         };
-        assert_eq!(a.input, "clip.mp4");
+        assert_eq!(a.inputs, ["clip.mp4"]);
         assert_eq!(a.backend, BackendArg::Auto);
         assert_eq!(a.kernels, "all");
         assert_eq!(a.output, PathBuf::from("-"));

@@ -40,7 +40,7 @@ Exit codes:
   0  success (also when the reader of stdout closes it early, as `| head` does)
   1  runtime failure (output cannot be written, GStreamer unusable, internal error)
   2  invalid arguments, an unknown kernel name among them
-  3  the input cannot be opened, read or decoded, or holds no video stream; no such stream or shard; a damaged stream
+  3  the input cannot be opened, read or decoded, or holds no video stream; a live source given up when --retry-for ran out; no such stream or shard; a damaged stream
   4  no GPU adapter (with --backend gpu), or the GPU device failed
   5  osprey put: some records were refused (each named on stderr); the others were stored
      osprey aggregate: some records were refused (each in the error output); the others were aggregated
@@ -124,9 +124,10 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
     }
     if let Some(e) = err.downcast_ref::<VideoError>() {
         return match e {
-            VideoError::Open { .. } | VideoError::NoVideo { .. } | VideoError::Decode { .. } => {
-                Some(Exit::Input)
-            }
+            VideoError::Open { .. }
+            | VideoError::NoVideo { .. }
+            | VideoError::Decode { .. }
+            | VideoError::GaveUp { .. } => Some(Exit::Input),
             VideoError::Config(_)
             | VideoError::ZoneOutsideFrame { .. }
             | VideoError::ThumbnailFolder { .. } => Some(Exit::Usage),
@@ -210,6 +211,14 @@ mod tests {
             Exit::Input
         );
         assert_eq!(exit_of(VideoError::Gstreamer("x".into())), Exit::Failure);
+        assert_eq!(
+            exit_of(VideoError::GaveUp {
+                input: "rtsp://cam/1".into(),
+                attempts: 3,
+                last: "connection refused".into()
+            }),
+            Exit::Input
+        );
         assert_eq!(exit_of(VideoError::Config("odd".into())), Exit::Usage);
         assert_eq!(
             exit_of(VideoError::ZoneOutsideFrame {

@@ -116,9 +116,12 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Analyze(args) => {
             let config = analyze::AnalyzeConfig::from_args(args)?;
-            let summary = analyze::run(&config)?;
-            let _ = writeln!(std::io::stderr(), "osprey: {summary}");
-            Ok(())
+            let stop = analyze::signals::stop_flag()?;
+            let outcome = analyze::run(&config, stop)?;
+            for summary in &outcome.summaries {
+                let _ = writeln!(std::io::stderr(), "osprey: {summary}");
+            }
+            analyze::first_failure(outcome.failures, config.sources.len())
         }
         Command::Devices(args) => devices::run(args),
         Command::Generate(args) => generate::run(args),

@@ -80,6 +80,17 @@ pub struct Summary {
     pub backend: String,
     /// Events written, by type.
     pub events: EventCounts,
+    /// For a live source: what supervision did.
+    pub live: Option<LiveCounts>,
+}
+
+/// What supervision did to a live source, for its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LiveCounts {
+    /// Frames dropped before the kernels because analysis fell behind.
+    pub dropped_frames: u64,
+    /// Reconnections after failures.
+    pub reconnects: u32,
 }
 
 impl Summary {
@@ -105,7 +116,16 @@ impl fmt::Display for Summary {
             self.fps(),
             self.backend
         )?;
-        write!(f, "; {}", self.events)
+        write!(f, "; {}", self.events)?;
+        if let Some(l) = self.live {
+            let s = if l.reconnects == 1 { "" } else { "s" };
+            write!(
+                f,
+                "; {} dropped frames, {} reconnect{s}",
+                l.dropped_frames, l.reconnects
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -123,6 +143,7 @@ mod tests {
             elapsed: Duration::from_millis(1500),
             backend: "cpu (2 threads)".into(),
             events: EventCounts::default(),
+            live: None,
         };
         let mut events = EventCounts::default();
         for kind in [
@@ -150,6 +171,18 @@ mod tests {
         assert_eq!(
             none.to_string(),
             "demo: 0 frames in 0.00 s (0.0 fps) on cpu (2 threads); no events"
+        );
+        let live = Summary {
+            live: Some(LiveCounts {
+                dropped_frames: 3,
+                reconnects: 1,
+            }),
+            ..none
+        };
+        assert!(
+            live.to_string()
+                .ends_with("; no events; 3 dropped frames, 1 reconnect"),
+            "{live}"
         );
     }
 

@@ -16,6 +16,12 @@
 //! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
 //!   with DuckDB.
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
+//! - [`live`]: live RTSP sources from a real RTSP server in the test
+//!   process: ts, reconnection, stalls, credentials, give-up exit codes,
+//!   four sources in one process, signals, the sources file, aggregation
+//!   on ts.
+//! - [`live_args`]: the options of live and many sources checked before
+//!   any work, the sources file's errors, `--records` and `--append`.
 //! - [`motion`]: motion boxes, masks and zones against a square on a known
 //!   path.
 //! - [`motion_events`]: `motion_start`/`motion_end` and zone events frame
@@ -65,6 +71,8 @@ mod event_log;
 mod ffmpeg_meta;
 mod kinesis;
 mod kinesis_limits;
+mod live;
+mod live_args;
 mod made_clips;
 mod motion;
 mod motion_events;
