@@ -92,6 +92,10 @@ impl SourceConfig {
                 options.health.enabled = enabled;
             }
         }
+        options.health.check().map_err(|e| match e {
+            osprey_video::VideoError::Config(why) => UsageError(why),
+            other => UsageError(other.to_string()),
+        })?;
         let fps = match l.fps {
             Some(f) if f.is_finite() && f > 0.0 && f <= MAX_FPS => Some(f),
             Some(f) => {

@@ -97,6 +97,19 @@ fn sources_file_errors_name_key_and_line() {
     );
     let line = run_in(dir.path(), &["analyze", "--sources", &file]).fails_with(2);
     assert!(line.contains("source \"a\": --records \"some\""), "{line}");
+
+    // A health value no detector can use is refused before any work.
+    let file = sources_file(
+        dir.path(),
+        &format!(
+            "[[sources]]\nname = \"a\"\nuri = {clip:?}\n\n[sources.health]\nblur_margin = -1.0\n"
+        ),
+    );
+    let line = run_in(dir.path(), &["analyze", "--sources", &file]).fails_with(2);
+    assert!(
+        line.contains("source \"a\": health option blur_margin is -1; it must be a number above 0"),
+        "{line}"
+    );
 }
 
 #[test]
