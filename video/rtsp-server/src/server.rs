@@ -150,7 +150,10 @@ impl TestServer {
                 // Everyone may see every mount (denied access reads as 404);
                 // a locked mount lets only its own user construct its media
                 // (denied construction reads as 401, asking for credentials).
-                for role in roles.iter().map(String::as_str).chain([ANONYMOUS]) {
+                let mut distinct: Vec<&str> = roles.iter().map(String::as_str).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                for role in distinct.into_iter().chain([ANONYMOUS]) {
                     let construct = mount.credentials.is_none() || role == roles[index];
                     factory.add_role_from_structure(
                         &gst::Structure::builder(role)
@@ -344,13 +347,29 @@ fn factory(mount: &Mount, path: &str, state: &Mounts) -> RTSPMediaFactory {
     factory
 }
 
-/// One role per mount with credentials (empty strings for the others);
+/// One role a mount, shared by the mounts with the same credentials (one
+/// user name and password is one basic token, so it must be one role);
 /// empty when no mount needs credentials.
 fn roles(mounts: &[Mount]) -> Vec<String> {
     if mounts.iter().all(|m| m.credentials.is_none()) {
         return Vec::new();
     }
-    (0..mounts.len()).map(|i| format!("user{i}")).collect()
+    mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let first = m
+                .credentials
+                .as_ref()
+                .and_then(|c| {
+                    mounts
+                        .iter()
+                        .position(|o| o.credentials.as_ref() == Some(c))
+                })
+                .unwrap_or(i);
+            format!("user{first}")
+        })
+        .collect()
 }
 
 /// Basic authentication for the mounts with credentials; everyone else is

@@ -116,8 +116,17 @@ fn credentials_are_required_where_set() {
     let server = TestServer::start(&[
         Mount::new("open"),
         Mount::new("locked").credentials("admin", "s3cret"),
+        Mount::new("locked2").credentials("admin", "s3cret"),
+        Mount::new("other").credentials("viewer", "pw"),
     ])
     .unwrap();
+    // One user on two mounts gets into both; another user's mount stays shut
+    // to them.
+    let second = Client::open(&server.url_with("locked2", "admin", "s3cret"));
+    assert_eq!(second.frame(WAIT), Some((320, 240)));
+    let crossed = Client::open(&server.url_with("other", "admin", "s3cret"));
+    let error = crossed.error(WAIT).unwrap();
+    assert!(error.contains("Unauthorized"), "{error}");
     let refused = Client::open(&server.url("locked"));
     let error = refused.error(WAIT).unwrap();
     assert!(error.contains("Unauthorized"), "{error}");
