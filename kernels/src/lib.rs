@@ -43,6 +43,7 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod detect_size;
 pub mod device;
 pub mod error;
 pub mod frame;
