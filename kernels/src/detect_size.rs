@@ -28,13 +28,17 @@
 //!   size) and must not exceed the frame: [`check_size`] when the backend is
 //!   made, [`check_fits`] once for each new frame size.
 //!
-//! **Cost.** On the CPU the downscale is one pass over each frame, before
-//! the kernels run on far fewer pixels. On the GPU this wrapper is the
+//! **Cost.** On the CPU the frames of a chunk are downscaled in parallel
+//! (the CPU backend's downscale is the stateless twin
+//! [`crate::cpu::downscale::downscale`], called directly), before the
+//! kernels run on far fewer pixels. On the GPU this wrapper is the
 //! simple route: each frame is uploaded, downscaled on the device and read
 //! back, then uploaded again, smaller, for the kernels, one frame at a time
 //! (one submission and one readback a frame). A device-side chain (downscale
 //! into the chunk's packed buffer and run the kernels from there) is the
 //! follow-up that removes the readback and the second upload.
+
+use rayon::prelude::*;
 
 use crate::backend::Backend;
 use crate::error::{KernelError, Result};
@@ -135,16 +139,29 @@ impl Backend for DetectSizeBackend {
                 OwnedFrame::zeroed(PixelFormat::I420, width, height, 0)
             });
         }
-        for (frame, scaled) in frames.iter().zip(&mut self.scaled) {
-            if passes_through(frame, self.size) {
-                continue;
-            }
+        for frame in frames {
             let source = (frame.width(), frame.height());
-            if self.checked != Some(source) {
+            if source != self.size && self.checked != Some(source) {
                 check_fits(self.size, source.0, source.1)?;
                 self.checked = Some(source);
             }
-            self.inner.downscale(frame, width, height, scaled)?;
+        }
+        if self.inner.is_gpu() {
+            for (frame, scaled) in frames.iter().zip(&mut self.scaled) {
+                if !passes_through(frame, self.size) {
+                    self.inner.downscale(frame, width, height, scaled)?;
+                }
+            }
+        } else {
+            // The CPU backend's downscale is the CPU twin, which keeps no
+            // state: run it on every frame of the chunk at once.
+            frames
+                .par_iter()
+                .zip(self.scaled.par_iter_mut())
+                .filter(|(frame, _)| !passes_through(frame, (width, height)))
+                .try_for_each(|(frame, scaled)| {
+                    crate::cpu::downscale::downscale(frame, width, height, scaled)
+                })?;
         }
         let views: Vec<FrameView<'_>> = frames
             .iter()
