@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::backend::{Backend, BackendChoice};
 use crate::cpu::CpuBackend;
 use crate::cpu::aggregate::CpuAggregator;
+use crate::detect_size::{DetectSizeBackend, check_size};
 use crate::error::Result;
 use crate::gpu::adapters::{AdapterSummary, instance, request_adapter};
 use crate::gpu::aggregate::GpuAggregator;
@@ -84,15 +85,27 @@ impl Device {
     }
 
     /// A frame backend running the kernels of `config` (a
-    /// [`crate::KernelSet`] converts, with default parameters) on this device.
+    /// [`crate::KernelSet`] converts, with default parameters) on this device;
+    /// with [`AnalysisConfig::detect_size`] set, wrapped in a
+    /// [`DetectSizeBackend`] that analyses frames downscaled to that size.
     ///
     /// # Errors
+    /// [`crate::KernelError::InvalidConfig`] when the detect size has an odd
+    /// or zero side ([`crate::detect_size::check_size`]);
     /// [`crate::KernelError::Gpu`] when a pipeline fails to build or the device is lost.
     pub fn frame_backend(&self, config: impl Into<AnalysisConfig>) -> Result<Box<dyn Backend>> {
         let config = config.into();
-        Ok(match &self.gpu {
+        if let Some(size) = config.detect_size {
+            check_size(size)?;
+        }
+        let detect_size = config.detect_size;
+        let backend: Box<dyn Backend> = match &self.gpu {
             None => Box::new(CpuBackend::new(config)),
             Some(ctx) => Box::new(GpuBackend::new(Arc::clone(ctx), config)?),
+        };
+        Ok(match detect_size {
+            None => backend,
+            Some(size) => Box::new(DetectSizeBackend::new(backend, size)?),
         })
     }
 

@@ -186,6 +186,12 @@ pub struct AnalysisConfig {
     pub freeze_noise: f64,
     /// blurdetect's parameters.
     pub blur: BlurParams,
+    /// Frigate's `detect` size: when set, every kernel runs on each frame
+    /// area-downscaled to exactly this width x height (even sides, no larger
+    /// than the frame), and [`FrameRaw`]'s size is this size. `None` (the
+    /// default) analyses frames at their decoded size. See
+    /// [`crate::detect_size`].
+    pub detect_size: Option<(u32, u32)>,
 }
 
 /// blurdetect's parameters, with ffmpeg's defaults.
@@ -239,6 +245,7 @@ impl From<KernelSet> for AnalysisConfig {
             motion_frame_height: AnalysisConfig::DEFAULT_MOTION_FRAME_HEIGHT,
             freeze_noise: AnalysisConfig::DEFAULT_FREEZE_NOISE,
             blur: BlurParams::default(),
+            detect_size: None,
         }
     }
 }

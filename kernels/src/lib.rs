@@ -15,6 +15,9 @@
 //! finishes that state into the figures users see (signalstats, scdet,
 //! blackdetect, freezedetect, blurdetect, Frigate's motion) in f64, by one
 //! code path for every backend.
+//! With a detect size ([`kernel::AnalysisConfig::detect_size`], Frigate's
+//! `detect` size) the kernels run on each frame area-downscaled to it
+//! ([`detect_size`]).
 //!
 //! **Window aggregation.** [`window`] assigns rows (event time, group id,
 //! value columns) to tumbling, hopping and session windows under a
@@ -43,6 +46,7 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod detect_size;
 pub mod device;
 pub mod error;
 pub mod frame;

@@ -112,6 +112,7 @@ pub fn from_args(args: &AnalyzeArgs, kernels: KernelSet) -> Result<AnalysisOptio
             motion_frame_height: frame_height,
             freeze_noise,
             blur: blur_params(args)?,
+            detect_size: None,
         },
         scene_threshold: args.scene_threshold,
         black,

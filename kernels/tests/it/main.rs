@@ -8,6 +8,7 @@ mod aggregate;
 mod blur;
 mod common;
 mod context;
+mod detect_size;
 mod downscale;
 mod hop;
 mod limits;

@@ -6,8 +6,9 @@
 //! A caller builds it from its own input (the CLI from its arguments, a
 //! server from its configuration) and checks the ranges there, where it can
 //! name its own flags or keys; the defaults are the tools' own.
-//! [`check_zones_in_frame`] is the one check that must wait for the input:
-//! it needs the frame's size.
+//! [`AnalysisOptions::check_frame_size`] holds the checks that must wait for
+//! the input, since they need the frame's size: the detect size and the
+//! zones ([`check_zones_in_frame`]).
 
 use std::path::PathBuf;
 
@@ -90,6 +91,29 @@ pub struct ThumbnailOptions {
     pub dir: PathBuf,
     /// Thumbnail width in pixels.
     pub width: u32,
+}
+
+impl AnalysisOptions {
+    /// The checks that wait for the input's `width` x `height`: the detect
+    /// size ([`AnalysisConfig::detect_size`], when set) must fit the frame,
+    /// and the zones, which are in the analysed frame's pixels (the detect
+    /// size when one is given, as in Frigate), must reach into it
+    /// ([`check_zones_in_frame`]).
+    ///
+    /// # Errors
+    /// [`VideoError::Config`] when the detect size is larger than the frame;
+    /// [`VideoError::ZoneOutsideFrame`].
+    pub fn check_frame_size(&self, width: u32, height: u32) -> Result<(), VideoError> {
+        let analysed = match self.backend.detect_size {
+            Some(size) => {
+                osprey_kernels::detect_size::check_fits(size, width, height)
+                    .map_err(|e| VideoError::Config(e.to_string()))?;
+                size
+            }
+            None => (width, height),
+        };
+        check_zones_in_frame(&self.motion.zones, analysed.0, analysed.1)
+    }
 }
 
 /// Refuses zones that lie entirely outside a `width` x `height` frame, once

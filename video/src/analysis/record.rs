@@ -175,9 +175,10 @@ pub struct FrameRecord<'a> {
         serialize_with = "wall_clock::serialize"
     )]
     pub ts: Option<f64>,
-    /// Luma width.
+    /// Luma width analysed: the decoded width, or the detect size's
+    /// ([`osprey_kernels::kernel::AnalysisConfig::detect_size`]).
     pub width: u32,
-    /// Luma height.
+    /// Luma height analysed: the decoded height, or the detect size's.
     pub height: u32,
     /// signalstats figures; absent when the `stats` kernel did not run.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -18,7 +18,7 @@ use tracing::debug;
 
 use super::analyzer::Analyzer;
 use super::counts::EventCounts;
-use super::options::{AnalysisOptions, check_zones_in_frame};
+use super::options::AnalysisOptions;
 use super::record::Record;
 use super::thumbnail::Thumbnails;
 use crate::decode_thread::{DecodeThread, OpenedStream};
@@ -66,13 +66,14 @@ pub struct Totals {
 impl Analysis {
     /// Opens `input` (a file path or URI) for an analysis whose records name
     /// `source`: makes sure the thumbnail folder can be written (before any
-    /// decoding), starts decoding on its own thread, and refuses zones that
-    /// lie outside the first frame.
+    /// decoding), starts decoding on its own thread, and refuses a detect
+    /// size or zones that do not fit the first frame
+    /// ([`AnalysisOptions::check_frame_size`]).
     ///
     /// # Errors
     /// [`VideoError::ThumbnailFolder`], the decoder's open errors
-    /// ([`VideoError::Open`], [`VideoError::NoVideo`], ...), and
-    /// [`VideoError::ZoneOutsideFrame`].
+    /// ([`VideoError::Open`], [`VideoError::NoVideo`], ...),
+    /// [`VideoError::Config`] and [`VideoError::ZoneOutsideFrame`].
     pub fn open(
         input: &str,
         source: impl Into<String>,
@@ -90,7 +91,7 @@ impl Analysis {
         let opened = decode.opened();
         debug!(%input, frame_rate = ?opened.frame_rate, duration = ?opened.duration, "Input open.");
         if let Some((width, height)) = opened.size {
-            check_zones_in_frame(&options.motion.zones, width, height)?;
+            options.check_frame_size(width, height)?;
         }
         Ok(OpenedInput {
             source: source.into(),

@@ -175,6 +175,69 @@ fn a_zone_outside_the_frame_is_refused_on_open() -> TestResult {
 }
 
 #[test]
+fn a_detect_size_is_the_analysed_size_and_the_zones_frame() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = clip(dir.path(), "detect.mp4", &SPEC)?;
+    let mut options = AnalysisOptions::default();
+    options.backend.kernels = KernelSet::parse("stats,scene")?;
+    options.backend.detect_size = Some((32, 24));
+    options.chunk_frames = 3;
+    let Analysed { frames, events, .. } = analyse(s(&path), options.clone())?;
+
+    // The luma figures of the decoder's frames, area-downscaled here by the
+    // CPU twin: what the frame records must report, at the detect size.
+    let mut want = Vec::new();
+    let mut small = osprey_kernels::OwnedFrame::zeroed(osprey_kernels::PixelFormat::I420, 1, 1, 0);
+    decode_all(s(&path), 8, |view, meta| {
+        osprey_kernels::cpu::downscale::downscale(view, 32, 24, &mut small)?;
+        let luma = &small.planes[0];
+        let sum: u64 = luma.iter().map(|&p| u64::from(p)).sum();
+        want.push(FrameFigures {
+            frame: meta.index,
+            pts: meta.pts,
+            size: (32, 24),
+            y_min: luma.iter().copied().min().unwrap_or(0),
+            y_avg: sum as f64 / luma.len() as f64,
+            y_max: luma.iter().copied().max().unwrap_or(0),
+        });
+        Ok(())
+    })?;
+    assert_eq!(frames.len(), 20);
+    assert_eq!(frames, want);
+    assert_eq!(
+        events.iter().map(|e| e.1).collect::<Vec<_>>(),
+        [5, 10, 15],
+        "{events:?}"
+    );
+
+    // Zones are in detect-size pixels: one inside the 64x48 frame but
+    // outside 32x24 is refused, naming the detect size.
+    let zone = osprey_kernels::metrics::zones::Zone::parse("right:40,0,60,0,60,20")?;
+    options.motion.zones = vec![zone];
+    let err = Analysis::open(s(&path), "cam", options.clone())
+        .err()
+        .ok_or("opened")?;
+    assert!(
+        matches!(&err, VideoError::ZoneOutsideFrame { zone, width: 32, height: 24 } if zone == "right"),
+        "{err}"
+    );
+    options.backend.detect_size = None;
+    assert!(Analysis::open(s(&path), "cam", options.clone()).is_ok());
+
+    // A detect size larger than the frame is refused on open.
+    options.motion.zones.clear();
+    options.backend.detect_size = Some((66, 48));
+    let err = Analysis::open(s(&path), "cam", options)
+        .err()
+        .ok_or("opened")?;
+    assert_eq!(
+        err.to_string(),
+        "invalid configuration: detect size 66x48 is larger than the 64x48 frame"
+    );
+    Ok(())
+}
+
+#[test]
 fn analyses_run_side_by_side_on_their_own_threads() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = clip(dir.path(), "shared.mp4", &SPEC)?;
