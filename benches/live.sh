@@ -17,8 +17,10 @@
 #
 # A run keeps up when every source's frames arrive at the stream's rate (25,
 # or 5 with --fps 5; within 5%, measured by the host clock over the run after
-# WARMUP seconds) and osprey reported no dropped frame (`frames_dropped`
-# status records). The table gives, per run: the slowest source's rate, the
+# WARMUP seconds), osprey reported no dropped frame (`frames_dropped`
+# status records) and, where records carry `ts`, their p99 latency stays
+# under MAX_P99_MS (a process that falls behind without dropping shows it
+# there first, with its memory growing). The table gives, per run: the slowest source's rate, the
 # dropped frames, the process's CPU (% of one core) and peak RSS, each also
 # per camera, and (osprey, when its frame records carry `ts`) the
 # capture-to-record latency p50/p99: the time a record's line was read here
@@ -26,6 +28,7 @@
 # latency is asked for at N = 4.
 #
 # Environment:
+#   MAX_P99_MS=1000    latency past which a run does not keep up
 #   SECONDS_PER=20     seconds each run lasts (WARMUP=4 of them not counted)
 #   KERNELS=motion,black,blur,freeze,scene
 #   RATES="full 5"     osprey runs: full = every frame, a number = --fps N
@@ -136,18 +139,19 @@ run_osprey() {
 # one table row from a run's reader output and timings
 report() {
   local n=$1 tag=$2 label=$3 want=$4 server_cpu=$5
-  python3 - "$work/$tag.json" "$work/$tag.time" "$n" "$label" "$want" "$server_cpu" <<'PY'
+  python3 - "$work/$tag.json" "$work/$tag.time" "$n" "$label" "$want" "$server_cpu" "${MAX_P99_MS:-1000}" <<'PY'
 import json, sys
-res, (wall, user, sys_, rss), n, label, want, server_cpu = (
+res, (wall, user, sys_, rss), n, label, want, server_cpu, max_p99 = (
     json.load(open(sys.argv[1])), open(sys.argv[2]).read().strip().splitlines()[-1].split()[:4],
-    int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6])
+    int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6], float(sys.argv[7]))
 rates = [s["rate"] for s in res["sources"].values()]
 slowest = min(rates) if len(rates) == n else 0.0
 dropped = res["dropped"]
-ok = len(rates) == n and slowest >= 0.95 * want and dropped == 0
+lat = res["latency_ms"]
+ok = (len(rates) == n and slowest >= 0.95 * want and dropped == 0
+      and (lat is None or lat["p99"] <= max_p99))
 cpu = (float(user) + float(sys_)) / float(wall) * 100
 rss = int(rss) / 1024
-lat = res["latency_ms"]
 lat = f'{lat["p50"]:.0f}/{lat["p99"]:.0f}' if lat else "n/a"
 print(f"{n:>3} {label:<8} {slowest:>7.2f} {dropped:>7} {cpu:>6.0f}% {cpu / n:>6.1f}% "
       f"{rss:>7.0f} {rss / n:>7.0f} {float(server_cpu):>6.0f}% {lat:>11} {'yes' if ok else 'NO':>4}")
