@@ -2,14 +2,16 @@
 //!
 //! Each file mirrors one shader (`shaders/<name>.wgsl` ⇄ `cpu/<name>.rs`) and
 //! produces the same integers. [`CpuBackend`] runs them over a chunk, one frame
-//! a task on rayon's pool, and fuses the kernels that read the same plane: the
-//! luma rows are read once for the histogram and the difference.
+//! a task on the kernels' own rayon pool ([`pool`], below the decoder's
+//! priority), and fuses the kernels that read the same plane: the luma rows
+//! are read once for the histogram and the difference.
 
 pub mod aggregate;
 pub mod blur;
 pub mod downscale;
 pub mod freeze;
 pub mod motion;
+pub mod pool;
 pub mod scene;
 pub mod stats;
 
@@ -62,6 +64,44 @@ impl CpuBackend {
     /// The analysis this backend runs.
     pub fn config(&self) -> &AnalysisConfig {
         &self.config
+    }
+
+    /// [`Backend::analyze`]'s work, on the pool the caller runs it on.
+    fn analyze_chunk(&mut self, frames: &[FrameView<'_>], out: &mut Vec<FrameRaw>) {
+        out.resize_with(frames.len(), || FrameRaw::new(0, 0));
+        let kernels = self.kernels;
+        let carried = self.prev.as_ref().map(OwnedFrame::view);
+        let blur = self.blur.as_ref();
+        if let Some(m) = &mut self.motion {
+            m.prepare(frames);
+        }
+        let motion = self.motion.as_ref();
+        out.par_iter_mut().enumerate().for_each(|(i, raw)| {
+            let prev = if i == 0 {
+                carried.as_ref()
+            } else {
+                frames.get(i - 1)
+            };
+            analyze_frame(kernels, &frames[i], prev, raw);
+            if let Some(setup) = blur {
+                let f = &frames[i];
+                blur::analyze(f.plane(0), f.width(), f.height(), setup, &mut raw.blur);
+            }
+            if let Some(m) = motion {
+                m.run(&frames[i], &mut raw.motion);
+            }
+        });
+        if let Some(freeze) = &mut self.freeze {
+            freeze.run(frames, out);
+        }
+        if kernels.needs_luma_sad()
+            && let Some(last) = frames.last()
+        {
+            match &mut self.prev {
+                Some(p) => p.copy_from(last),
+                None => self.prev = Some(OwnedFrame::from_view(last)),
+            }
+        }
     }
 }
 
@@ -141,7 +181,7 @@ thread_local! {
 
 impl Backend for CpuBackend {
     fn label(&self) -> String {
-        format!("cpu ({} threads)", rayon::current_num_threads())
+        format!("cpu ({} threads)", pool::kernel_threads())
     }
 
     fn is_gpu(&self) -> bool {
@@ -149,40 +189,7 @@ impl Backend for CpuBackend {
     }
 
     fn analyze(&mut self, frames: &[FrameView<'_>], out: &mut Vec<FrameRaw>) -> Result<()> {
-        out.resize_with(frames.len(), || FrameRaw::new(0, 0));
-        let kernels = self.kernels;
-        let carried = self.prev.as_ref().map(OwnedFrame::view);
-        let blur = self.blur.as_ref();
-        if let Some(m) = &mut self.motion {
-            m.prepare(frames);
-        }
-        let motion = self.motion.as_ref();
-        out.par_iter_mut().enumerate().for_each(|(i, raw)| {
-            let prev = if i == 0 {
-                carried.as_ref()
-            } else {
-                frames.get(i - 1)
-            };
-            analyze_frame(kernels, &frames[i], prev, raw);
-            if let Some(setup) = blur {
-                let f = &frames[i];
-                blur::analyze(f.plane(0), f.width(), f.height(), setup, &mut raw.blur);
-            }
-            if let Some(m) = motion {
-                m.run(&frames[i], &mut raw.motion);
-            }
-        });
-        if let Some(freeze) = &mut self.freeze {
-            freeze.run(frames, out);
-        }
-        if kernels.needs_luma_sad()
-            && let Some(last) = frames.last()
-        {
-            match &mut self.prev {
-                Some(p) => p.copy_from(last),
-                None => self.prev = Some(OwnedFrame::from_view(last)),
-            }
-        }
+        pool::run_on_kernel_pool(|| self.analyze_chunk(frames, out));
         Ok(())
     }
 
