@@ -108,14 +108,9 @@ impl SourceConfig {
             None => None,
         };
         if let Some(text) = &l.detect_size {
-            let (w, h) = parse_size(text).map_err(|e| bad("detect-size", e))?;
-            // The analysis library scales frames for motion only; a
-            // detect size for every kernel waits for the backends.
-            return Err(bad(
-                "detect-size",
-                format_args!("{w}x{h}: not supported yet (analysis runs on full-size frames)"),
-            )
-            .into());
+            let size = parse_size(text).map_err(|e| bad("detect-size", e))?;
+            osprey_kernels::detect_size::check_size(size).map_err(|e| bad("detect-size", e))?;
+            options.backend.detect_size = Some(size);
         }
         let stall_timeout =
             duration::parse(&l.stall_timeout).map_err(|e| bad("stall-timeout", e))?;

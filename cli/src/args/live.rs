@@ -52,7 +52,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "N")]
     pub fps: Option<f64>,
 
-    /// Analyse frames scaled down to WxH [default: full size]
+    /// Analyse frames scaled down to WxH (even sides); zones and masks are
+    /// then in WxH pixels [default: full size]
     #[arg(long, value_name = "WxH")]
     pub detect_size: Option<String>,
 

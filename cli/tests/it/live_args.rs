@@ -26,7 +26,7 @@ fn bad_live_values_name_their_option() {
         (vec![&cam[..], "--fps", "0"], "--fps"),
         (vec![&cam[..], "--fps", "NaN"], "--fps"),
         (vec![&cam[..], "--detect-size", "640"], "--detect-size"),
-        (vec![&cam[..], "--detect-size", "640x360"], "--detect-size"),
+        (vec![&cam[..], "--detect-size", "641x360"], "--detect-size"),
         (
             vec![&cam[..], "--start-time", "2026-12-06T18:00:00Z"],
             "--start-time",
@@ -48,8 +48,47 @@ fn bad_live_values_name_their_option() {
             "{line}"
         );
     }
-    let line = run_in(dir.path(), &["analyze", "--detect-size", "640x360", clip]).fails_with(2);
-    assert!(line.contains("not supported yet"), "{line}");
+    // A detect size larger than the frame is refused once the frame size
+    // is known, naming both; one that fits is the size the records report.
+    let line = run_in(
+        dir.path(),
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--detect-size",
+            "640x360",
+            clip,
+        ],
+    )
+    .fails_with(2);
+    assert!(
+        line.contains("detect size 640x360 is larger than the 64x48 frame"),
+        "{line}"
+    );
+    let run = run_in(
+        dir.path(),
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--kernels",
+            "stats",
+            "--detect-size",
+            "32x24",
+            clip,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sizes: Vec<(u64, u64)> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "frame")
+        .map(|r| (r["width"].as_u64().unwrap(), r["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes.len(), 12);
+    assert!(sizes.iter().all(|&s| s == (32, 24)), "{sizes:?}");
     // Two sources of one name.
     let line = run_in(
         dir.path(),

@@ -73,7 +73,8 @@ impl Drop for Client {
     }
 }
 
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a client waits for a frame or an error: generous, for a loaded machine.
+const WAIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn serves_frames_and_dies_and_comes_back() {

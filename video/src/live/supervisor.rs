@@ -17,7 +17,7 @@ use osprey_kernels::Backend;
 use super::backoff::{Backoff, Retry};
 use super::runner::{LiveSource, RunnerMessage, SourceTotals};
 use crate::analysis::record::{EventType, Record, StatusRecord, StatusType};
-use crate::analysis::{Analyzer, Event, Thumbnails, check_zones_in_frame};
+use crate::analysis::{Analyzer, Event, Thumbnails};
 use crate::decode_thread::{DecodeThread, Delivery, OpenedStream, QueueSize, Received};
 use crate::error::FailureKind;
 use crate::source::redact;
@@ -323,8 +323,8 @@ impl Supervisor {
         Ok(outcome)
     }
 
-    /// A connection is open: announce it (the first time), check the zones
-    /// against its frame size, start detection afresh, say `source_up`.
+    /// A connection is open: announce it (the first time), check the detect
+    /// size and the zones against its frame size, start detection afresh, say `source_up`.
     fn opened(&mut self, stream: &OpenedStream) -> Result<(), Halt> {
         if !self.announced {
             self.announced = true;
@@ -334,7 +334,7 @@ impl Supervisor {
             })?;
         }
         if let Some((width, height)) = stream.size {
-            check_zones_in_frame(&self.source.analysis.motion.zones, width, height)?;
+            self.source.analysis.check_frame_size(width, height)?;
         }
         self.analyzer.restart(stream.frame_rate);
         if stream.live {
