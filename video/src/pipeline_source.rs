@@ -156,7 +156,8 @@ impl TestPattern {
 
 /// Applies `spec`'s RTSP settings to `source` when it is an `rtspsrc` (the
 /// body of uridecodebin's `source-setup` handler): transport, jitter-buffer
-/// latency, credentials (which win over the URI's), short timeouts, the
+/// latency (and never more than it held: `drop-on-latency`), credentials
+/// (which win over the URI's), short timeouts, the
 /// sender's NTP time on every buffer, and the video track only.
 pub(crate) fn configure_rtsp(source: &gst::Element, spec: &SourceSpec) {
     if source.factory().is_none_or(|f| f.name() != "rtspsrc") {
@@ -182,6 +183,11 @@ pub(crate) fn configure_rtsp(source: &gst::Element, spec: &SourceSpec) {
     }
     let latency_ms = u32::try_from(spec.rtsp.latency.as_millis()).unwrap_or(u32::MAX);
     set("latency", latency_ms.to_value());
+    // Memory stays bounded when the decoder falls behind (an overloaded
+    // host): the jitter buffer never holds more than its latency, dropping
+    // the oldest packets (which the decoder then reports as damage) instead
+    // of queueing without end.
+    set("drop-on-latency", true.to_value());
     set("add-reference-timestamp-meta", true.to_value());
     // Frame times from the sender's RTP timestamps alone: the receiver's
     // clock-slaving adds arrival jitter (tens of ms on a loaded host) that
