@@ -241,8 +241,9 @@ fn a_second_signal_exits_at_once() {
     );
 }
 
-#[test]
-fn a_server_that_dies_and_comes_back_is_reconnected() {
+/// A 10 fps camera `cam` over TCP analysed with `stats` and the given
+/// `--stall-timeout`, once its frame 5 is out.
+fn one_camera_running(stall_timeout: &str) -> (TestServer, Live) {
     let server = TestServer::start(&[Mount::new("cam0").fps(10)]).unwrap();
     let src = format!("cam={}", server.url("cam0"));
     let mut live = Live::start(
@@ -251,7 +252,7 @@ fn a_server_that_dies_and_comes_back_is_reconnected() {
             "--kernels",
             "stats",
             "--stall-timeout",
-            "2s",
+            stall_timeout,
             "--rtsp-transport",
             "tcp",
         ],
@@ -260,6 +261,12 @@ fn a_server_that_dies_and_comes_back_is_reconnected() {
     live.until(WAIT, "first frames", |r| {
         is(r, "frame", None, "cam") && r["frame"] == 5
     });
+    (server, live)
+}
+
+#[test]
+fn a_server_that_dies_and_comes_back_is_reconnected() {
+    let (server, mut live) = one_camera_running("2s");
     server.stop().unwrap();
     let down = live.until(WAIT, "source_down", |r| {
         is(r, "status", Some("source_down"), "cam")
@@ -300,23 +307,7 @@ fn a_resolution_change_mid_stream_keeps_going() {
 
 #[test]
 fn a_stalled_stream_is_noticed_within_the_stall_timeout() {
-    let server = TestServer::start(&[Mount::new("cam0").fps(10)]).unwrap();
-    let src = format!("cam={}", server.url("cam0"));
-    let mut live = Live::start(
-        &[
-            &src,
-            "--kernels",
-            "stats",
-            "--stall-timeout",
-            "1s",
-            "--rtsp-transport",
-            "tcp",
-        ],
-        &[],
-    );
-    live.until(WAIT, "first frames", |r| {
-        is(r, "frame", None, "cam") && r["frame"] == 5
-    });
+    let (server, mut live) = one_camera_running("1s");
     server.stall("cam0").unwrap();
     let stalled = Instant::now();
     let down = live.until(WAIT, "source_down", |r| {

@@ -59,3 +59,17 @@ pub use health_options::HealthOptions;
 pub use options::{AnalysisOptions, MotionHysteresis, ThumbnailOptions, check_zones_in_frame};
 pub use run::{Analysis, OpenedInput, Totals};
 pub use thumbnail::Thumbnails;
+
+/// The test helper the detectors' unit tests share.
+#[cfg(test)]
+mod test_marks {
+    use osprey_kernels::metrics::period::Mark;
+
+    /// Frame `frame` of a 10 fps stream.
+    pub(crate) fn at(frame: u64) -> Mark {
+        Mark {
+            frame,
+            pts: Some(frame as f64 / 10.0),
+        }
+    }
+}

@@ -116,13 +116,7 @@ mod tests {
     use osprey_kernels::metrics::zones::Zone;
 
     use super::*;
-
-    fn at(frame: u64) -> Mark {
-        Mark {
-            frame,
-            pts: Some(frame as f64 / 10.0),
-        }
-    }
+    use crate::analysis::test_marks::at;
 
     /// A frame's motion: the whole frame's ratio (with a box when above 0)
     /// and the zone's.

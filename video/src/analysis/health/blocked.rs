@@ -56,13 +56,7 @@ pub(super) fn luma_spread(raw: &FrameRaw) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(frame: u64) -> Mark {
-        Mark {
-            frame,
-            pts: Some(frame as f64 / 10.0),
-        }
-    }
+    use crate::analysis::test_marks::at;
 
     /// A 10x10 frame whose luma is spread evenly from `low` over `spread`
     /// levels (one level a row).

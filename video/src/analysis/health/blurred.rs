@@ -55,13 +55,7 @@ impl Blurred {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(frame: u64) -> Mark {
-        Mark {
-            frame,
-            pts: Some(frame as f64 / 10.0),
-        }
-    }
+    use crate::analysis::test_marks::at;
 
     /// Feeds blur values (`None` for no edges) at 10 fps and lists
     /// `(event, its frame, emitted at)`.

@@ -38,13 +38,7 @@ impl Frozen {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(frame: u64) -> Mark {
-        Mark {
-            frame,
-            pts: Some(frame as f64 / 10.0),
-        }
-    }
+    use crate::analysis::test_marks::at;
 
     /// Feeds `pattern` (`f` frozen, `m` moving, `b` frozen and blocked) and
     /// lists `(event, its frame, emitted at)`.

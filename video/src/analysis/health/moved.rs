@@ -124,13 +124,7 @@ mod tests {
     use osprey_kernels::metrics::{Motion, Scene};
 
     use super::*;
-
-    fn at(frame: u64) -> Mark {
-        Mark {
-            frame,
-            pts: Some(frame as f64 / 10.0),
-        }
-    }
+    use crate::analysis::test_marks::at;
 
     /// A frame whose 16x16 small image shows view `v` (0: bright left, 1:
     /// bright right, 2: bright top).
