@@ -5,7 +5,8 @@
 # go to target/demo/demo.ndjson; the first frame records and every scene-cut
 # event are printed, then osprey's summary line (on stderr); then the same
 # records go into a stream of the embedded store and are aggregated per
-# second of the clip (frames, largest scene score, mean luma).
+# second of the clip (frames, largest scene score, mean luma). Last, a live
+# test source is analysed for 4 s and stopped with SIGTERM.
 #
 #   OSPREY_BACKEND=cpu ./scripts/demo.sh    # auto (default), gpu or cpu
 set -euo pipefail
@@ -48,3 +49,20 @@ echo "demo: osprey analyze $clip --output stream:frames, then osprey aggregate s
   --time-format epoch_s \
   --sql "SELECT source, COUNT(*) AS frames, MAX(scene.score) AS max_scene, AVG(stats.y_avg) AS mean_luma
          FROM input WHERE kind = 'frame' GROUP BY source, TUMBLE(pts, INTERVAL '1' SECOND)"
+
+# A live source: a videotestsrc "camera" (test:ball) analysed for 4 s, then
+# stopped with SIGTERM as a supervisor would: its records carry the wall-clock
+# `ts`, a `source_up` status record says what was negotiated, and the run
+# closes its open events and exits 0 (timeout itself answers 124).
+live=target/demo/live.ndjson
+echo "demo: osprey analyze 'cam=test:ball?width=320&height=240&fps=10' for 4 s, then SIGTERM" >&2
+status=0
+timeout -s TERM 4 "$bin" analyze 'cam=test:ball?width=320&height=240&fps=10' \
+  --backend "${OSPREY_BACKEND:-auto}" --kernels stats,motion --output "$live" || status=$?
+if [ "$status" -ne 124 ] && [ "$status" -ne 0 ]; then
+  echo "demo: the live run failed with exit $status" >&2
+  exit 1
+fi
+grep -m 1 '"kind":"status"' "$live"
+grep -m 2 '"kind":"frame"' "$live"
+echo "demo: $(grep -c '"kind":"frame"' "$live") frame records from the live source in $live" >&2

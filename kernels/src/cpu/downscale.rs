@@ -34,18 +34,11 @@ pub(crate) fn weights(o: u32, s: u32, d: u32, weights: &mut Vec<u32>) -> u32 {
     first
 }
 
-/// The area-filtered value of output sample (`ox`, `oy`) of `src` scaled to
-/// `dw` x `dh`; `wx` and `wy` are scratch.
-fn sample(
-    src: &SourcePlane<'_>,
-    (ox, oy): (u32, u32),
-    (dw, dh): (u32, u32),
-    wx: &mut Vec<u32>,
-    wy: &mut Vec<u32>,
-) -> u8 {
+/// The area-filtered value of one output sample of `src`: its columns start
+/// at `x0` with weights `wx`, its rows at `y0` with weights `wy` (from
+/// [`weights`]).
+fn sample(src: &SourcePlane<'_>, (x0, wx): (usize, &[u32]), (y0, wy): (usize, &[u32])) -> u8 {
     let (sw, sh) = (src.width, src.height);
-    let x0 = weights(ox, sw, dw, wx) as usize;
-    let y0 = weights(oy, sh, dh, wy) as usize;
     let mut total = 0u32;
     for (j, &w_row) in wy.iter().enumerate() {
         let row = (y0 + j) * src.stride + src.phase;
@@ -60,17 +53,27 @@ fn sample(
 }
 
 /// Scales one plane into `dst` (`dw` x `dh` samples, rows `dst_stride` apart).
+/// The column weights are worked out once a plane and the row weights once
+/// a row, not once a sample.
 pub(crate) fn downscale_plane(
     src: &SourcePlane<'_>,
     dst: &mut [u8],
     dst_stride: usize,
     (dw, dh): (u32, u32),
 ) {
-    let (mut wx, mut wy) = (Vec::new(), Vec::new());
+    let columns: Vec<(usize, Vec<u32>)> = (0..dw)
+        .map(|ox| {
+            let mut wx = Vec::new();
+            let x0 = weights(ox, src.width, dw, &mut wx) as usize;
+            (x0, wx)
+        })
+        .collect();
+    let mut wy = Vec::new();
     for oy in 0..dh {
+        let y0 = weights(oy, src.height, dh, &mut wy) as usize;
         let row = &mut dst[oy as usize * dst_stride..][..dw as usize];
-        for (ox, out) in (0..dw).zip(row.iter_mut()) {
-            *out = sample(src, (ox, oy), (dw, dh), &mut wx, &mut wy);
+        for ((x0, wx), out) in columns.iter().zip(row.iter_mut()) {
+            *out = sample(src, (*x0, wx), (y0, &wy));
         }
     }
 }
