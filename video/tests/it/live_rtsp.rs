@@ -196,9 +196,12 @@ fn a_stalled_camera_is_noticed_within_the_stall_timeout() {
         noticed <= supervision.stall_timeout + Duration::from_secs(1),
         "noticed {noticed:?} after the stall"
     );
+    // Not before the stall timeout: the supervisor times it from the last
+    // frame it took from the decoder, which this test receives a little
+    // later (analysis, then the channel), so 100 ms of that path is allowed.
     let quiet = down.at.duration_since(last_frame);
     assert!(
-        quiet >= supervision.stall_timeout,
+        quiet + Duration::from_millis(100) >= supervision.stall_timeout,
         "down after {quiet:?} without frames"
     );
     assert!(down.value["reason"].as_str().unwrap().contains("stalled"));
