@@ -46,11 +46,13 @@
 mod backoff;
 pub(crate) mod queue;
 mod runner;
+mod status;
 mod supervisor;
 
 use std::time::Duration;
 
 pub use runner::{LiveSource, Runner, RunnerMessage, SourceTotals};
+pub use status::{SourceSnapshot, SourceStatus};
 
 /// How a failing source is retried.
 #[derive(Debug, Clone, Copy, PartialEq)]

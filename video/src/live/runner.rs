@@ -45,6 +45,7 @@ use std::thread::JoinHandle;
 
 use osprey_kernels::Device;
 
+use super::status::SourceStatus;
 use super::supervisor::Supervisor;
 use super::{LiveOptions, RecordVolume, Supervision};
 use crate::VideoError;
@@ -125,6 +126,8 @@ pub struct SourceTotals {
 pub struct Runner {
     messages: Receiver<RunnerMessage>,
     threads: Vec<JoinHandle<()>>,
+    /// Each source's live state, in the order given to [`Runner::start`].
+    statuses: Vec<Arc<SourceStatus>>,
     /// Set when the runner is dropped: the sources stop.
     abandoned: Arc<AtomicBool>,
 }
@@ -173,6 +176,7 @@ impl Runner {
         let mut runner = Runner {
             messages: rx,
             threads: Vec::with_capacity(prepared.len()),
+            statuses: (0..prepared.len()).map(|_| Arc::default()).collect(),
             abandoned: Arc::clone(&abandoned),
         };
         for (index, (source, thumbnails, backend)) in prepared.into_iter().enumerate() {
@@ -191,6 +195,12 @@ impl Runner {
             runner.threads.push(thread);
         }
         Ok(runner)
+    }
+
+    /// Each source's live state (decoded, analysed and dropped frames, up
+    /// or down, the latest frame), in the order given to [`Runner::start`].
+    pub fn statuses(&self) -> &[Arc<SourceStatus>] {
+        &self.statuses
     }
 
     /// The next message from any source; blocks until one comes. `None`
