@@ -8,8 +8,8 @@ use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -507,11 +507,16 @@ pub fn long_clip() -> &'static Path {
 /// # Panics
 /// When wgpu finds no adapter (GPU tests are never skipped), and with
 /// `OSPREY_REQUIRE_GPU=1` when the adapter is a software one.
+/// The listing is asked for once a test binary (a process that opens every
+/// adapter); a failed look-up fails every test that asks.
 #[track_caller]
 pub fn require_gpu() -> Value {
-    let run = run(&["devices", "--json"]).success();
-    let listing: Value = serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("devices --json printed {:?}: {e}", run.stdout));
+    static LISTING: OnceLock<Value> = OnceLock::new();
+    let listing = LISTING.get_or_init(|| {
+        let run = run(&["devices", "--json"]).success();
+        serde_json::from_str(run.stdout.trim())
+            .unwrap_or_else(|e| panic!("devices --json printed {:?}: {e}", run.stdout))
+    });
     let auto = listing["gpu"].clone();
     assert!(
         auto.is_object(),
@@ -525,6 +530,37 @@ pub fn require_gpu() -> Value {
         );
     }
     auto
+}
+
+/// Something worked out once per clip in a test binary and shared by every
+/// test that asks for it: an oracle's figures, or the CPU backend's records
+/// that the GPU's are compared with. A `make` that panics fails its test and
+/// leaves nothing behind, so the next test to ask makes it again (and fails
+/// the same way).
+pub struct PerClip<T: 'static>(Mutex<Vec<(PathBuf, &'static OnceLock<T>)>>);
+
+impl<T: Send + Sync + 'static> PerClip<T> {
+    /// Nothing made yet.
+    pub const fn new() -> Self {
+        PerClip(Mutex::new(Vec::new()))
+    }
+
+    /// The value for `clip`, made by `make` the first time.
+    pub fn get(&'static self, clip: &Path, make: impl FnOnce() -> T) -> &'static T {
+        let cell = {
+            let mut cells = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            match cells.iter().find(|(path, _)| path == clip) {
+                Some((_, cell)) => *cell,
+                None => {
+                    // One cell a clip, a handful a binary: leaked on purpose.
+                    let cell: &'static OnceLock<T> = Box::leak(Box::new(OnceLock::new()));
+                    cells.push((clip.to_owned(), cell));
+                    cell
+                }
+            }
+        };
+        cell.get_or_init(make)
+    }
 }
 
 /// Path as `&str` for an argument list.

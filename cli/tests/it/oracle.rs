@@ -14,12 +14,24 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{arg, frame_records, h264_clip, odd_clip, require_gpu, run};
+use crate::common::{PerClip, arg, frame_records, h264_clip, odd_clip, require_gpu, run};
 use crate::ffmpeg_meta::{FfFrame, ffmpeg_meta, parse_metadata};
 
-/// Runs signalstats and scdet over `clip` and reads what they printed.
-fn ffmpeg_figures(clip: &Path) -> Vec<FfFrame> {
-    ffmpeg_meta(clip, "signalstats,scdet").frames
+/// What signalstats and scdet printed over `clip`, once a clip (the CPU and
+/// GPU tests share it). The clips are built with hard cuts, so the oracle
+/// itself must see them: a test whose oracle sees nothing could not fail.
+fn ffmpeg_figures(clip: &Path, expected_cuts: &[u64]) -> &'static [FfFrame] {
+    static FIGURES: PerClip<Vec<FfFrame>> = PerClip::new();
+    FIGURES.get(clip, || {
+        let ff = ffmpeg_meta(clip, "signalstats,scdet").frames;
+        let ff_cuts: Vec<u64> = ff
+            .iter()
+            .filter(|f| f.meta.contains_key("scd.time"))
+            .map(|f| f.frame)
+            .collect();
+        assert_eq!(ff_cuts, expected_cuts, "ffmpeg's cuts in {clip:?}");
+        ff
+    })
 }
 
 /// `x` rounded to six significant digits, as `%g` prints it.
@@ -150,15 +162,7 @@ fn assert_agrees(records: &[Value], ff: &[FfFrame], what: &str) {
 
 /// Analyses `clip` with `backend`, holds it to ffmpeg, and returns the NDJSON.
 fn check_clip(clip: &Path, backend: &str, expected_cuts: &[u64]) -> String {
-    let ff = ffmpeg_figures(clip);
-    // The clips are built with hard cuts, so the oracle itself must see them:
-    // a test whose oracle sees nothing could not fail.
-    let ff_cuts: Vec<u64> = ff
-        .iter()
-        .filter(|f| f.meta.contains_key("scd.time"))
-        .map(|f| f.frame)
-        .collect();
-    assert_eq!(ff_cuts, expected_cuts, "ffmpeg's cuts in {clip:?}");
+    let ff = ffmpeg_figures(clip, expected_cuts);
     let r = run(&[
         "analyze",
         arg(clip),
@@ -170,52 +174,44 @@ fn check_clip(clip: &Path, backend: &str, expected_cuts: &[u64]) -> String {
     .success();
     assert_agrees(
         &r.records(),
-        &ff,
+        ff,
         &format!("{} on {backend}", clip.display()),
     );
     r.stdout
 }
 
+/// The CPU's NDJSON of `clip`, held to ffmpeg, once a clip: the CPU test's
+/// check, and what the GPU's records must equal.
+fn cpu_checked(clip: &Path) -> &'static str {
+    static RECORDS: PerClip<String> = PerClip::new();
+    RECORDS.get(clip, || check_clip(clip, "cpu", &[25, 50]))
+}
+
 #[test]
 fn h264_cpu_matches_ffmpeg() {
-    check_clip(h264_clip(), "cpu", &[25, 50]);
+    cpu_checked(h264_clip());
 }
 
 #[test]
 fn h264_gpu_matches_ffmpeg_and_cpu() {
     require_gpu();
     let gpu = check_clip(h264_clip(), "gpu", &[25, 50]);
-    let cpu = run(&[
-        "analyze",
-        arg(h264_clip()),
-        "--backend",
-        "cpu",
-        "--kernels",
-        "stats,scene",
-    ])
-    .success();
-    assert!(gpu == cpu.stdout, "GPU and CPU records differ");
+    assert!(
+        gpu == cpu_checked(h264_clip()),
+        "GPU and CPU records differ"
+    );
 }
 
 #[test]
 fn odd_size_ffv1_cpu_matches_ffmpeg() {
-    check_clip(odd_clip(), "cpu", &[25, 50]);
+    cpu_checked(odd_clip());
 }
 
 #[test]
 fn odd_size_ffv1_gpu_matches_ffmpeg_and_cpu() {
     require_gpu();
     let gpu = check_clip(odd_clip(), "gpu", &[25, 50]);
-    let cpu = run(&[
-        "analyze",
-        arg(odd_clip()),
-        "--backend",
-        "cpu",
-        "--kernels",
-        "stats,scene",
-    ])
-    .success();
-    assert!(gpu == cpu.stdout, "GPU and CPU records differ");
+    assert!(gpu == cpu_checked(odd_clip()), "GPU and CPU records differ");
 }
 
 #[test]

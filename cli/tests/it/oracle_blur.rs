@@ -15,11 +15,12 @@
 //! be larger on every sharp frame than on its blurred copy, as blurdetect's
 //! value is held to be smaller.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{arg, ffmpeg, frame_records, require_gpu, run};
+use crate::common::{PerClip, arg, ffmpeg, frame_records, require_gpu, run};
 
 /// Frames a clip.
 const FRAMES: usize = 30;
@@ -46,9 +47,31 @@ fn make_clip(path: &Path, filter: &str) {
     ]);
 }
 
-/// ffmpeg's `lavfi.blur` of every frame; `None` where it printed nan.
-fn blurdetect(clip: &Path, dir: &Path) -> Vec<Option<f64>> {
-    let out = dir.join("blur.txt");
+/// The sharp clip and its blurred copy, made once a test run (both
+/// backends' tests use them).
+fn clips() -> &'static [PathBuf; 2] {
+    static CLIPS: OnceLock<[PathBuf; 2]> = OnceLock::new();
+    CLIPS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("osprey-it-blur");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (sharp, soft) = (dir.join("sharp.mkv"), dir.join("soft.mkv"));
+        make_clip(&sharp, "null");
+        make_clip(&soft, "gblur=sigma=2");
+        [sharp, soft]
+    })
+}
+
+/// ffmpeg's `lavfi.blur` of every frame of `clip`, once a clip; `None`
+/// where it printed nan.
+fn blurdetect(clip: &Path) -> &'static [Option<f64>] {
+    static VALUES: PerClip<Vec<Option<f64>>> = PerClip::new();
+    VALUES.get(clip, || run_blurdetect(clip))
+}
+
+/// Runs ffmpeg's blurdetect over `clip`.
+fn run_blurdetect(clip: &Path) -> Vec<Option<f64>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("blur.txt");
     let graph = format!("blurdetect,metadata=mode=print:file={}", arg(&out));
     ffmpeg(&["-i", arg(clip), "-vf", &graph, "-f", "null", "-"]);
     let text = std::fs::read_to_string(&out).unwrap();
@@ -88,19 +111,14 @@ fn osprey_blur(clip: &Path, backend: &str) -> Vec<(Option<f64>, f64)> {
 
 /// Runs both clips on `backend` and holds every frame to ffmpeg.
 fn check(backend: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let sharp = dir.path().join("sharp.mkv");
-    let soft = dir.path().join("soft.mkv");
-    make_clip(&sharp, "null");
-    make_clip(&soft, "gblur=sigma=2");
     let mut bad = Vec::new();
     let mut results = Vec::new();
-    for clip in [&sharp, &soft] {
-        let want = blurdetect(clip, dir.path());
+    for clip in clips() {
+        let want = blurdetect(clip);
         let got = osprey_blur(clip, backend);
         assert_eq!(got.len(), want.len(), "{clip:?}: frame count");
         let mut worst = 0f64;
-        for (n, ((ours, _), theirs)) in got.iter().zip(&want).enumerate() {
+        for (n, ((ours, _), theirs)) in got.iter().zip(want).enumerate() {
             match (ours, theirs) {
                 (Some(a), Some(b)) => {
                     worst = worst.max((a - b).abs() / b.abs().max(1e-12));

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{arg, ffmpeg, frame_records, require_gpu, run};
+use crate::common::{PerClip, arg, ffmpeg, frame_records, require_gpu, run};
 
 /// Half a frame at 25 fps.
 const HALF_FRAME: f64 = 0.02;
@@ -88,9 +88,24 @@ fn field(line: &str, key: &str) -> Option<f64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// What blackdetect and freezedetect find in `clip`, once a clip (the CPU
+/// and GPU tests share it). The oracle itself must see what the clip was
+/// made with, or the tests could not fail: two black periods, three freezes
+/// (the last one open).
+fn oracle(clip: &Path) -> &'static Oracle {
+    static ORACLES: PerClip<Oracle> = PerClip::new();
+    ORACLES.get(clip, || {
+        let ff = run_oracle(clip);
+        assert_eq!(ff.black.len(), 2, "blackdetect: {:?}", ff.black);
+        assert_eq!(ff.freeze.len(), 3, "freezedetect: {:?}", ff.freeze);
+        assert_eq!(ff.freeze[2].end, None, "freezedetect: {:?}", ff.freeze);
+        ff
+    })
+}
+
 /// Runs blackdetect and freezedetect with their defaults on `clip`.
-fn oracle(clip: &Path) -> Oracle {
-    // Each call its own file: the cpu and gpu tests run this at the same time.
+fn run_oracle(clip: &Path) -> Oracle {
+    // Each call its own file: the two clips' oracles may run at the same time.
     let tmp = tempfile::tempdir().unwrap();
     let meta = tmp.path().join("freeze.txt");
     let graph = format!(
@@ -215,11 +230,6 @@ fn assert_periods(what: &str, ours: &[(Period, bool)], theirs: &[Period], last_p
 /// Analyses `clip` on `backend` and holds it to ffmpeg; returns the NDJSON.
 fn check(clip: &Path, backend: &str) -> String {
     let ff = oracle(clip);
-    // The oracle itself must see what the clip was made with, or this test
-    // could not fail: two black periods, three freezes (the last one open).
-    assert_eq!(ff.black.len(), 2, "blackdetect: {:?}", ff.black);
-    assert_eq!(ff.freeze.len(), 3, "freezedetect: {:?}", ff.freeze);
-    assert_eq!(ff.freeze[2].end, None, "freezedetect: {:?}", ff.freeze);
     let r = run(&[
         "analyze",
         arg(clip),
@@ -258,30 +268,41 @@ fn check(clip: &Path, backend: &str) -> String {
     r.stdout
 }
 
+/// The CPU's NDJSON of `clip`, held to ffmpeg, once a clip: the CPU test's
+/// check, and what the GPU's records must equal.
+fn cpu_checked(clip: &Path) -> &'static str {
+    static RECORDS: PerClip<String> = PerClip::new();
+    RECORDS.get(clip, || check(clip, "cpu"))
+}
+
 #[test]
 fn h264_events_match_ffmpeg_on_cpu() {
-    check(h264_clip(), "cpu");
+    cpu_checked(h264_clip());
 }
 
 #[test]
 fn ffv1_events_match_ffmpeg_on_cpu() {
-    check(ffv1_clip(), "cpu");
+    cpu_checked(ffv1_clip());
 }
 
 #[test]
 fn h264_events_match_ffmpeg_on_gpu_and_cpu() {
     require_gpu();
     let gpu = check(h264_clip(), "gpu");
-    let cpu = check(h264_clip(), "cpu");
-    assert!(gpu == cpu, "GPU and CPU records differ");
+    assert!(
+        gpu == cpu_checked(h264_clip()),
+        "GPU and CPU records differ"
+    );
 }
 
 #[test]
 fn ffv1_events_match_ffmpeg_on_gpu_and_cpu() {
     require_gpu();
     let gpu = check(ffv1_clip(), "gpu");
-    let cpu = check(ffv1_clip(), "cpu");
-    assert!(gpu == cpu, "GPU and CPU records differ");
+    assert!(
+        gpu == cpu_checked(ffv1_clip()),
+        "GPU and CPU records differ"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{arg, ffmpeg, frame_records, h264_clip, odd_clip, require_gpu, run};
+use crate::common::{PerClip, arg, ffmpeg, frame_records, h264_clip, odd_clip, require_gpu, run};
 
 /// (osprey key, ffmpeg key) of each `%g` figure.
 const FLOATS: [(&str, &str); 4] = [
@@ -20,8 +20,18 @@ const FLOATS: [(&str, &str); 4] = [
     ("v_dif", "VDIF"),
 ];
 
-/// What ffmpeg's signalstats printed, one map of keys (`YDIF`, ...) a frame.
-fn signalstats(clip: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+/// One map of signalstats keys (`YDIF`, ...) a frame.
+type Figures = Vec<std::collections::BTreeMap<String, String>>;
+
+/// What ffmpeg's signalstats printed over `clip`, once a clip (the CPU and
+/// GPU tests share it).
+fn signalstats(clip: &Path) -> &'static Figures {
+    static FIGURES: PerClip<Figures> = PerClip::new();
+    FIGURES.get(clip, || run_signalstats(clip))
+}
+
+/// Runs ffmpeg's signalstats over `clip`.
+fn run_signalstats(clip: &Path) -> Figures {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("meta.txt");
     let graph = format!("signalstats,metadata=mode=print:file={}", arg(&out));
@@ -68,7 +78,7 @@ fn check(clip: &Path, backend: &str) -> String {
     assert_eq!(frames.len(), ff.len(), "{clip:?} on {backend}: frame count");
     let mut bad = Vec::new();
     let mut moved = 0;
-    for (n, (ours, theirs)) in frames.iter().zip(&ff).enumerate() {
+    for (n, (ours, theirs)) in frames.iter().zip(ff).enumerate() {
         let stats = &ours["stats"];
         let want = &theirs["HUEMED"];
         if stats["hue_med"].as_u64().map(|v| v.to_string()).as_ref() != Some(want) {
@@ -104,10 +114,17 @@ fn check(clip: &Path, backend: &str) -> String {
     run.stdout
 }
 
+/// The CPU's NDJSON of `clip`, held to ffmpeg, once a clip: the CPU test's
+/// check, and what the GPU's records must equal.
+fn cpu_checked(clip: &Path) -> &'static str {
+    static RECORDS: PerClip<String> = PerClip::new();
+    RECORDS.get(clip, || check(clip, "cpu"))
+}
+
 #[test]
 fn extras_cpu_match_ffmpeg() {
-    check(h264_clip(), "cpu");
-    check(odd_clip(), "cpu");
+    cpu_checked(h264_clip());
+    cpu_checked(odd_clip());
 }
 
 #[test]
@@ -115,7 +132,9 @@ fn extras_gpu_match_ffmpeg_and_cpu() {
     require_gpu();
     for clip in [h264_clip(), odd_clip()] {
         let gpu = check(clip, "gpu");
-        let cpu = check(clip, "cpu");
-        assert!(gpu == cpu, "{clip:?}: GPU and CPU records differ");
+        assert!(
+            gpu == cpu_checked(clip),
+            "{clip:?}: GPU and CPU records differ"
+        );
     }
 }
