@@ -83,6 +83,7 @@ mod oracle_formats;
 mod oracle_stats;
 mod oracle_thresholds;
 mod put_input;
+mod serve_engine;
 mod store_damage;
 mod stream;
 mod thumbnails;
