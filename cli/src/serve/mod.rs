@@ -9,10 +9,34 @@
 //!   without starting anything. The HTTP side sees the running server
 //!   through [`control::Control`].
 
-#[expect(dead_code, reason = "issue 15's interface, used once the engine lands")]
+#[expect(
+    dead_code,
+    reason = "issue 15's interface: the engine runs cameras, queries and deliveries from it"
+)]
 pub mod config;
 #[expect(dead_code, reason = "issue 15's interface, used once the engine lands")]
 pub mod control;
 pub mod http_only;
 
-pub use http_only::run;
+use anyhow::Result;
+
+use crate::args::stream::ServeArgs;
+
+/// Runs `osprey serve`: `--check-config FILE` checks a file, `--config
+/// FILE` runs the server it declares, else the Kinesis API alone.
+///
+/// # Errors
+/// A configuration that cannot be used (exit code 2), and the server's.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    if let Some(path) = &args.check_config {
+        return config::check_file(path);
+    }
+    if let Some(path) = &args.config {
+        // The engine (issue 15) runs the checked config from here.
+        let _config = config::load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
+        return Err(
+            crate::exit::UsageError("--config: the server engine is not built yet".into()).into(),
+        );
+    }
+    http_only::run(args)
+}
