@@ -121,12 +121,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
 pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()> {
     let started = Instant::now();
     let prepared = prepare(args)?;
-    let input = Input::parse(&args.input)?;
-    let format = input_format(args, &input);
-    let dest = Destination::parse(&args.output)?;
-    let out_format = dest.format(args.output_format);
-    let until_idle = duration_flag("--until-idle", args.until_idle.as_deref())?;
-    check_flags(args, &input, format, out_format, &dest, until_idle)?;
+    let (input, format, dest, out_format, until_idle) = check_io(args)?;
     if let Input::File(name) = &input {
         let path = Path::new(name);
         if !path.is_file() {
@@ -250,6 +245,38 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     }
     let _ = writeln!(std::io::stderr(), "osprey: {summary}");
     Ok(())
+}
+
+/// Checks `args` as [`run`] does before it opens anything: the plan (from
+/// SQL or flags), the input, the output and the streaming flags. No device,
+/// store, file or port is opened.
+///
+/// # Errors
+/// As [`run`]'s checks: [`UsageError`](crate::exit::UsageError)s and the
+/// planner's errors.
+pub fn check(args: &AggregateArgs) -> Result<()> {
+    prepare::check_args(args)?;
+    check_io(args).map(drop)
+}
+
+/// The input, its format, the output, its format and `--until-idle`,
+/// checked together.
+fn check_io(
+    args: &AggregateArgs,
+) -> Result<(
+    Input,
+    InputFormat,
+    Destination<'_>,
+    OutputFormat,
+    Option<std::time::Duration>,
+)> {
+    let input = Input::parse(&args.input)?;
+    let format = input_format(args, &input);
+    let dest = Destination::parse(&args.output)?;
+    let out_format = dest.format(args.output_format);
+    let until_idle = duration_flag("--until-idle", args.until_idle.as_deref())?;
+    check_flags(args, &input, format, out_format, &dest, until_idle)?;
+    Ok((input, format, dest, out_format, until_idle))
 }
 
 /// The source of a file or stdin: Parquet read by path, NDJSON and CSV

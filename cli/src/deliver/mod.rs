@@ -40,11 +40,12 @@ pub fn run_on(args: &DeliverArgs, store: &Store, stop: &AtomicBool) -> Result<St
     Ok(destination.summary(&tally))
 }
 
-/// The checked arguments: what to read and where it goes.
+/// Checks `args` into the delivery's config and its destination; nothing
+/// is opened or sent yet.
 ///
 /// # Errors
-/// [`UsageError`] for arguments that cannot be used.
-fn prepare(args: &DeliverArgs) -> Result<(DeliverConfig, Box<dyn Destination>)> {
+/// [`UsageError`]s naming the flag at fault.
+pub fn prepare(args: &DeliverArgs) -> Result<(DeliverConfig, Box<dyn Destination>)> {
     let from: StartingPosition = args
         .from
         .parse()

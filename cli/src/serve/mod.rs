@@ -11,7 +11,7 @@
 
 #[expect(
     dead_code,
-    reason = "load and camera_from_json: the engine calls them once the config work fills them"
+    reason = "camera_from_json: the /api handlers of the web work call it"
 )]
 pub mod config;
 #[expect(
@@ -23,16 +23,21 @@ pub mod engine;
 pub mod http_only;
 pub mod run;
 
+use anyhow::Result;
+
 use crate::args::stream::ServeArgs;
 
-/// Runs `osprey serve`: with `--config`, the whole server; else the
-/// Kinesis API alone.
+/// Runs `osprey serve`: `--check-config FILE` checks a file, `--config
+/// FILE` runs the server it declares, else the Kinesis API alone.
 ///
 /// # Errors
-/// As [`run::run_config`] or [`http_only::run`].
-pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    match &args.config {
-        Some(path) => run::run_config(path),
-        None => http_only::run(args),
+/// A configuration that cannot be used (exit code 2), and the server's.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    if let Some(path) = &args.check_config {
+        return config::check_file(path);
     }
+    if let Some(path) = &args.config {
+        return run::run_config(path);
+    }
+    http_only::run(args)
 }

@@ -19,7 +19,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use osprey_ingest::store::Durability;
 use osprey_kernels::Device;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info};
@@ -41,7 +40,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// that cannot be opened, a piece that does not start; and pieces that did
 /// not stop within the bound.
 pub fn run_config(path: &Path) -> Result<()> {
-    let config = super::engine::interim_load::load(path)?;
+    let config = super::config::load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("osprey-http")
@@ -56,7 +55,7 @@ pub fn run_config(path: &Path) -> Result<()> {
     })?;
     let store = Arc::new(crate::stream::open_store(
         &config.data_dir,
-        Durability::Fsync,
+        config.durability,
     )?);
     let _retention = store.spawn_retention(RETENTION_EVERY);
     let listen = config.http.listen.clone();

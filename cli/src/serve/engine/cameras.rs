@@ -24,7 +24,6 @@ use osprey_video::live::{Runner, RunnerMessage, SourceStatus};
 use tokio::sync::broadcast;
 use tracing::{error, info};
 
-use super::convert;
 use crate::analyze::Output;
 use crate::analyze::writer::Writer;
 use crate::serve::config::CameraConfig;
@@ -66,14 +65,14 @@ pub struct Shared {
 }
 
 impl Camera {
-    /// Checks `config` and starts it: its source on its own threads, and
-    /// the thread writing its records.
+    /// Starts `config` (checked when it was read): its source on its own
+    /// threads, and the thread writing its records.
     ///
     /// # Errors
-    /// Settings the analyze checks refuse, an output that cannot be opened,
+    /// An output that cannot be opened,
     /// a stream that does not exist, a backend or thread that cannot start.
     pub fn start(config: CameraConfig, shared: &Shared) -> Result<Camera> {
-        let source = convert::live_source(&config)?;
+        let source = config.live_source();
         let stream = |name: &str| Output::Stream {
             data_dir: shared.store.dir().to_owned(),
             name: name.to_owned(),

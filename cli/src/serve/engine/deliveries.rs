@@ -10,7 +10,6 @@ use anyhow::Result;
 use osprey_ingest::store::Store;
 use tracing::info;
 
-use super::convert;
 use super::task::Task;
 use crate::serve::config::DeliveryConfig;
 
@@ -29,7 +28,8 @@ impl Delivery {
     /// # Errors
     /// Arguments the deliver command refuses, a thread that cannot start.
     pub fn start(config: DeliveryConfig, store: &Arc<Store>) -> Result<Delivery> {
-        let args = convert::deliver_args(&config, store.dir())?;
+        let args = config.deliver_args(store.dir())?;
+        crate::deliver::prepare(&args)?;
         let store = Arc::clone(store);
         let name = config.name.clone();
         let task = Task::spawn(format!("delivery {:?}", config.name), move |stop| {

@@ -20,9 +20,7 @@
 //! so one can be added, changed or removed without touching the others.
 
 pub mod cameras;
-pub mod convert;
 pub mod deliveries;
-pub mod interim_load;
 pub mod queries;
 pub mod reload;
 pub mod shutdown;

@@ -14,10 +14,8 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Result;
 use osprey_ingest::store::Store;
-use osprey_kernels::BackendChoice;
 use osprey_query::source::LiveCounts;
 
-use super::convert;
 use super::task::Task;
 use crate::aggregate::{self, Attached};
 use crate::serve::config::QueryConfig;
@@ -38,8 +36,9 @@ impl Query {
     ///
     /// # Errors
     /// Arguments the aggregate command refuses, a thread that cannot start.
-    pub fn start(config: QueryConfig, store: &Arc<Store>, backend: BackendChoice) -> Result<Query> {
-        let args = convert::aggregate_args(&config, store.dir(), backend)?;
+    pub fn start(config: QueryConfig, store: &Arc<Store>) -> Result<Query> {
+        let args = config.aggregate_args(store.dir())?;
+        crate::aggregate::check(&args)?;
         let counts = Arc::new(LiveCounts::new());
         let (store, live) = (Arc::clone(store), Arc::clone(&counts));
         let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
@@ -62,7 +61,7 @@ impl Query {
     /// # Errors
     /// As [`Query::start`].
     pub fn check(config: &QueryConfig, data_dir: &Path) -> Result<()> {
-        convert::aggregate_args(config, data_dir, BackendChoice::Cpu).map(|_| ())
+        crate::aggregate::check(&config.aggregate_args(data_dir)?)
     }
 
     /// Its name.

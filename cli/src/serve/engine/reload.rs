@@ -70,8 +70,7 @@ impl Piece for Query {
         Self::join(self);
     }
     fn start(engine: &Engine, config: Self::Config) -> Result<Self> {
-        let backend = engine.state().config.backend;
-        Query::start(config, engine.store(), backend)
+        Query::start(config, engine.store())
     }
 }
 
@@ -145,8 +144,8 @@ impl Engine {
     /// # Errors
     /// The file's error, or the first piece that could not start.
     pub fn reload(&self, path: &Path) -> Result<()> {
-        let config = super::interim_load::load(path)
-            .with_context(|| "the configuration was not reloaded")?;
+        let config =
+            crate::serve::config::load(path).context("the configuration was not reloaded")?;
         info!(file = %path.display(), "Reloading the configuration.");
         let mut problems = self.apply(config).into_iter();
         match problems.next() {

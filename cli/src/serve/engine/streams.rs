@@ -7,9 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 use osprey_ingest::IngestError;
-use osprey_ingest::store::{Store, StreamOptions};
+use osprey_ingest::store::Store;
 
 use crate::serve::config::{CameraConfig, ServerConfig, StreamConfig};
 use crate::serve::control::StreamView;
@@ -24,6 +24,12 @@ const RATE_SPAN: Duration = Duration::from_secs(60);
 /// A retention that does not parse, or the store's refusal.
 pub fn create_missing(store: &Store, config: &ServerConfig) -> Result<()> {
     let mut wanted: Vec<StreamConfig> = config.streams.clone();
+    let default = |name: String| StreamConfig {
+        name,
+        shards: None,
+        retention_hours: None,
+        retention_mib: None,
+    };
     let named = config
         .cameras
         .iter()
@@ -31,11 +37,7 @@ pub fn create_missing(store: &Store, config: &ServerConfig) -> Result<()> {
         .chain(["frames".to_owned(), "events".to_owned()]);
     for name in named {
         if !wanted.iter().any(|s| s.name == name) {
-            wanted.push(StreamConfig {
-                name,
-                shards: None,
-                retention: None,
-            });
+            wanted.push(default(name));
         }
     }
     for s in &wanted {
@@ -54,7 +56,8 @@ pub fn create_for_camera(store: &Store, camera: &CameraConfig) -> Result<()> {
         let s = StreamConfig {
             name: name.clone(),
             shards: None,
-            retention: None,
+            retention_hours: None,
+            retention_mib: None,
         };
         ensure(store, &s)?;
     }
@@ -63,18 +66,7 @@ pub fn create_for_camera(store: &Store, camera: &CameraConfig) -> Result<()> {
 
 /// Creates `s` when missing.
 fn ensure(store: &Store, s: &StreamConfig) -> Result<()> {
-    let mut options = StreamOptions::default();
-    if let Some(n) = s.shards {
-        options.shards = n;
-    }
-    if let Some(text) = &s.retention {
-        let d = crate::analyze::duration::parse(text)
-            .map_err(|e| anyhow!("stream {:?}: retention {e}", s.name))?;
-        let hours = d.as_secs().div_ceil(3600).max(1);
-        options.retention_hours = u32::try_from(hours)
-            .map_err(|_| anyhow!("stream {:?}: retention is too long", s.name))?;
-    }
-    match store.create_stream(&s.name, options) {
+    match store.create_stream(&s.name, s.options()) {
         Ok(_) | Err(IngestError::StreamExists { .. }) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot create stream {:?}", s.name)),
     }

@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use osprey_ingest::store::Store;
 use tokio::sync::broadcast;
 
+use super::Engine;
 use super::cameras::Camera;
 use super::queries::Query;
-use super::{Engine, convert};
 use crate::serve::config::{CameraConfig, QueryConfig};
 use crate::serve::control::{Control, ControlError, QueryView, SourceView, StreamView};
 
@@ -22,7 +22,6 @@ impl Control for Engine {
     }
 
     fn put_camera(&self, camera: CameraConfig) -> Result<(), ControlError> {
-        convert::live_source(&camera).map_err(|e| ControlError::Invalid(format!("{e:#}")))?;
         super::streams::create_for_camera(self.store(), &camera)
             .map_err(|e| ControlError::Invalid(format!("{e:#}")))?;
         self.put::<Camera>(|s| &mut s.cameras, |c| &mut c.cameras, camera)
