@@ -11,8 +11,25 @@
 
 #[expect(dead_code, reason = "issue 15's interface, used once the engine lands")]
 pub mod config;
-#[expect(dead_code, reason = "issue 15's interface, used once the engine lands")]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the router is wired by `serve --config` (issue 15)"
+    )
+)]
 pub mod control;
 pub mod http_only;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the router is wired by `serve --config` (issue 15)"
+    )
+)]
+pub mod router;
+
+mod api;
+mod dashboard;
 
 pub use http_only::run;
