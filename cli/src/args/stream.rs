@@ -262,6 +262,10 @@ pub struct DeliverArgs {
 /// Arguments of `osprey serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Run the whole server a configuration file declares (cameras,
+    /// streams, queries, deliveries, the HTTP API)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Serve the Kinesis Data Streams API (JSON 1.1) on this address
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4567")]
     pub http: String,
