@@ -14,14 +14,14 @@
     reason = "camera_from_json: the /api handlers of the web work call it"
 )]
 pub mod config;
-#[expect(
-    dead_code,
-    reason = "the /api handlers of the web work call every method; the stand-in router a few"
-)]
 pub mod control;
 pub mod engine;
 pub mod http_only;
+pub mod router;
 pub mod run;
+
+mod api;
+mod dashboard;
 
 use anyhow::Result;
 

@@ -5,9 +5,9 @@
 //! SIGINT stop the listener, then the engine, within
 //! [`shutdown::BOUND`](super::engine::shutdown::BOUND).
 //!
-//! (Until the web, http and observe work lands, the router is a minimal one
-//! of its own: `/api/sources`, `/api/queries`, `/api/streams`, `/healthz`,
-//! `/readyz`.)
+//! (Until the http and observe work lands, the router serves `/api`, the
+//! dashboard, `/healthz` and `/readyz` without the Kinesis API and
+//! `/metrics`.)
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,10 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use osprey_kernels::Device;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info};
@@ -59,21 +55,31 @@ pub fn run_config(path: &Path) -> Result<()> {
     )?);
     let _retention = store.spawn_retention(RETENTION_EVERY);
     let listen = config.http.listen.clone();
+    let token = config
+        .http
+        .bearer_token()
+        .map_err(crate::exit::UsageError)?;
     let engine = Engine::start(config, device, store)?;
-    let result = runtime.block_on(serve(Arc::clone(&engine), path.to_owned(), listen));
+    let result = runtime.block_on(serve(Arc::clone(&engine), path.to_owned(), listen, token));
     drop(runtime);
     result
 }
 
 /// Serves HTTP and answers signals; stops everything on SIGTERM or SIGINT.
-async fn serve(engine: Arc<Engine>, path: PathBuf, listen: String) -> Result<()> {
+async fn serve(
+    engine: Arc<Engine>,
+    path: PathBuf,
+    listen: String,
+    token: Option<String>,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let _ = writeln!(std::io::stderr(), "osprey: serving on http://{addr}");
     let control: Arc<dyn Control> = Arc::clone(&engine) as Arc<dyn Control>;
-    let app = router(control);
+    // The Kinesis API and /metrics join once the http and observe work lands.
+    let app = super::router::build(control, axum::Router::new(), axum::Router::new(), token);
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -110,33 +116,4 @@ async fn serve(engine: Arc<Engine>, path: PathBuf, listen: String) -> Result<()>
     tokio::task::spawn_blocking(move || stopping.shutdown(shutdown::BOUND))
         .await
         .context("the shutdown failed")?
-}
-
-/// The HTTP routes (a minimal stand-in until the web work's router).
-fn router(control: Arc<dyn Control>) -> axum::Router {
-    axum::Router::new()
-        .route(
-            "/api/sources",
-            get(|State(c): State<Arc<dyn Control>>| async move { Json(c.sources()) }),
-        )
-        .route(
-            "/api/queries",
-            get(|State(c): State<Arc<dyn Control>>| async move { Json(c.queries()) }),
-        )
-        .route(
-            "/api/streams",
-            get(|State(c): State<Arc<dyn Control>>| async move { Json(c.streams()) }),
-        )
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/readyz",
-            get(|State(c): State<Arc<dyn Control>>| async move {
-                if c.ready() {
-                    (StatusCode::OK, "ready\n")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-                }
-            }),
-        )
-        .with_state(control)
 }
