@@ -9,10 +9,6 @@
 //!   `--check-config FILE` checks a file without starting anything. The
 //!   HTTP side sees the running server through [`control::Control`].
 
-#[expect(
-    dead_code,
-    reason = "camera_from_json: the /api handlers of the web work call it"
-)]
 pub mod config;
 pub mod control;
 pub mod engine;

@@ -5,9 +5,9 @@
 //! SIGINT stop the listener, then the engine, within
 //! [`shutdown::BOUND`](super::engine::shutdown::BOUND).
 //!
-//! (Until the http and observe work lands, the router serves `/api`, the
-//! dashboard, `/healthz` and `/readyz` without the Kinesis API and
-//! `/metrics`.)
+//! One listener ([`HttpServer`]: connection slots, timeouts, bounded bodies,
+//! TLS when configured) serves the whole router: the Kinesis API on the
+//! engine's store, `/api`, the dashboard, `/healthz`, `/readyz`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use osprey_ingest::http::{HttpServer, HttpServerConfig, Timeouts, TlsFiles};
+use osprey_ingest::kinesis::KinesisApi;
 use osprey_kernels::Device;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info};
@@ -25,6 +27,16 @@ use super::engine::{Engine, shutdown};
 /// How long open HTTP connections (a live event feed among them) get to end
 /// once the listener stops accepting.
 const HTTP_DRAIN: Duration = Duration::from_secs(1);
+
+/// The listener's patience with peers (`osprey serve --http`'s defaults).
+const TIMEOUTS: Timeouts = Timeouts {
+    first_byte: Duration::from_secs(5),
+    idle: Duration::from_secs(60),
+    request: Duration::from_secs(30),
+};
+
+/// How long a Kinesis shard iterator stays valid (as Kinesis).
+const ITERATOR_LIFETIME: Duration = Duration::from_secs(300);
 
 /// How often the store's retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
@@ -54,13 +66,31 @@ pub fn run_config(path: &Path) -> Result<()> {
         config.durability,
     )?);
     let _retention = store.spawn_retention(RETENTION_EVERY);
-    let listen = config.http.listen.clone();
+    let http = HttpServerConfig {
+        addr: config.http.listen.clone(),
+        max_connections: config.http.max_connections(),
+        timeouts: TIMEOUTS,
+        tls: match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
+    };
     let token = config
         .http
         .bearer_token()
         .map_err(crate::exit::UsageError)?;
+    let kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, None)?;
     let engine = Engine::start(config, device, store)?;
-    let result = runtime.block_on(serve(Arc::clone(&engine), path.to_owned(), listen, token));
+    let result = runtime.block_on(serve(
+        Arc::clone(&engine),
+        path.to_owned(),
+        http,
+        kinesis.router(),
+        token,
+    ));
     drop(runtime);
     result
 }
@@ -69,25 +99,25 @@ pub fn run_config(path: &Path) -> Result<()> {
 async fn serve(
     engine: Arc<Engine>,
     path: PathBuf,
-    listen: String,
+    http: HttpServerConfig,
+    kinesis: axum::Router,
     token: Option<String>,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
-    let _ = writeln!(std::io::stderr(), "osprey: serving on http://{addr}");
+    let listen = http.addr.clone();
+    let server = HttpServer::bind(http).with_context(|| format!("cannot serve on {listen}"))?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "osprey: serving on {}://{}",
+        server.scheme(),
+        server.local_addr()
+    );
     let control: Arc<dyn Control> = Arc::clone(&engine) as Arc<dyn Control>;
-    // The Kinesis API and /metrics join once the http and observe work lands.
-    let app = super::router::build(control, axum::Router::new(), axum::Router::new(), token);
+    // `/metrics` joins once the observe work's exporter lands.
+    let app = super::router::build(control, kinesis, axum::Router::new(), token);
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(server.serve(app, async {
+        let _ = stopped.await;
+    }));
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
