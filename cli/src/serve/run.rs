@@ -38,6 +38,9 @@ const TIMEOUTS: Timeouts = Timeouts {
 /// How long a Kinesis shard iterator stays valid (as Kinesis).
 const ITERATOR_LIFETIME: Duration = Duration::from_secs(300);
 
+/// How long the last holders of the store get to let it go at the end.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 /// How often the store's retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
@@ -92,7 +95,22 @@ pub fn run_config(path: &Path) -> Result<()> {
         token,
     ));
     drop(runtime);
+    close(engine);
     result
+}
+
+/// Drops the engine and closes the store here, on the main thread: a
+/// thread that still holds it for a moment (the rate sampler) is waited
+/// for, briefly, so the store is not dropped on a thread the process's exit
+/// cuts short, and the next start finds it closed cleanly.
+fn close(engine: Arc<Engine>) {
+    let store = Arc::clone(engine.store());
+    drop(engine);
+    let deadline = std::time::Instant::now() + CLOSE_WAIT;
+    while Arc::strong_count(&store) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(store);
 }
 
 /// Serves HTTP and answers signals; stops everything on SIGTERM or SIGINT.

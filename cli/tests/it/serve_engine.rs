@@ -138,9 +138,14 @@ fn cameras_fill_the_frames_stream_a_query_writes_rows_and_sighup_reloads_by_name
             .count();
         ready_or(n >= 1, || format!("rows so far: {text:?}"))
     });
-    let queries = server.get("/api/queries");
-    assert_eq!(queries[0]["state"], "running", "{queries}");
-    assert!(queries[0]["rows"].as_u64() > Some(0), "{queries}");
+    // Its counters follow (updated once its read is handled).
+    wait_until(|| {
+        let queries = server.get("/api/queries");
+        let running = queries[0]["state"] == "running";
+        ready_or(running && queries[0]["rows"].as_u64() > Some(0), || {
+            format!("{queries}")
+        })
+    });
 
     // Edit: the RTSP camera goes, a new test camera comes; SIGHUP.
     write_config(dir.path(), &[kept, camera("added", BALL)], Some(&rows));
