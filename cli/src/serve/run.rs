@@ -3,7 +3,7 @@
 //! directory made when missing); the [`Engine`] started; the HTTP router
 //! served on the configured listener; SIGHUP reloads the file, SIGTERM and
 //! SIGINT stop the listener, then the engine, within
-//! [`shutdown::BOUND`](super::engine::shutdown::BOUND).
+//! [`shutdown::BOUND`].
 //!
 //! One listener ([`HttpServer`]: connection slots, timeouts, bounded bodies,
 //! TLS when configured) serves the whole router: the Kinesis API on the
