@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what osprey needs on a fresh Debian 12 machine that has only the Rust
 # toolchain: pkg-config, GStreamer (development files, plugins, tools, RTSP server
-# library), Mesa's Vulkan drivers (lavapipe) with the Vulkan loader, and ffmpeg
-# (the test oracle), then the Python modules the tests use as oracles and
-# clients from PyPI (duckdb, pyarrow, boto3). Idempotent: a package already
+# library), Mesa's Vulkan drivers (lavapipe) with the Vulkan loader, ffmpeg
+# (the test oracle) and Chromium with its WebDriver (the dashboard test), then
+# the Python modules the tests use as oracles and clients from PyPI (duckdb,
+# pyarrow, boto3, selenium). Idempotent: a package already
 # installed is skipped, and when everything is present nothing runs at all.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ python_modules=(
   "duckdb=duckdb==1.4.*"
   "pyarrow=pyarrow"
   "boto3=boto3"
+  "selenium=selenium"
 )
 
 install_python_modules() {
@@ -47,6 +49,8 @@ packages=(
   libvulkan1
   vulkan-tools
   ffmpeg
+  chromium
+  chromium-driver
 )
 
 missing=()

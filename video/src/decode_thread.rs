@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::live::SourceStatus;
 use crate::live::queue::{self, Consumer, Full, Pop, Producer, Weight};
 use crate::source::SourceSpec;
 use crate::{DecodeOptions, Decoder, FrameChunk, VideoError};
@@ -126,7 +127,7 @@ impl DecodeThread {
             read_ahead_frames: frames,
             live_frames: frames,
         };
-        let mut this = DecodeThread::start(&SourceSpec::new(input), options, size)?;
+        let mut this = DecodeThread::start(&SourceSpec::new(input), options, size, None)?;
         loop {
             match this.receive(Duration::from_secs(3600))? {
                 Received::Delivery(Delivery::Opened(info)) => {
@@ -145,18 +146,20 @@ impl DecodeThread {
     }
 
     /// Starts decoding `spec` without waiting: the opening comes first
-    /// through [`DecodeThread::receive`].
+    /// through [`DecodeThread::receive`]. With a `status`, the frames
+    /// handed over and the queue's depth are counted there.
     pub(crate) fn start(
         spec: &SourceSpec,
         mut options: DecodeOptions,
         size: QueueSize,
+        status: Option<Arc<SourceStatus>>,
     ) -> Result<Self, VideoError> {
         let cancel = Arc::clone(options.cancel.get_or_insert_default());
         let (tx, rx) = queue::channel(size.read_ahead_frames, Full::Block);
         let spec = spec.clone();
         let handle = std::thread::Builder::new()
             .name("osprey-decode".into())
-            .spawn(move || decode(&spec, options, size, &tx))
+            .spawn(move || decode(&spec, options, size, &tx, status.as_deref()))
             .map_err(VideoError::DecodeThread)?;
         Ok(DecodeThread {
             queue: Some(rx),
@@ -237,8 +240,14 @@ impl Drop for DecodeThread {
 }
 
 /// The decode thread: opens `spec`, then hands over chunks until the end,
-/// an error, or the consumer going away.
-fn decode(spec: &SourceSpec, options: DecodeOptions, size: QueueSize, tx: &Producer<Delivery>) {
+/// an error, or the consumer going away, counting them in `status`.
+fn decode(
+    spec: &SourceSpec,
+    options: DecodeOptions,
+    size: QueueSize,
+    tx: &Producer<Delivery>,
+    status: Option<&SourceStatus>,
+) {
     let mut decoder = match Decoder::open_spec(spec, options) {
         Ok(d) => d,
         Err(e) => {
@@ -262,7 +271,16 @@ fn decode(spec: &SourceSpec, options: DecodeOptions, size: QueueSize, tx: &Produ
     }
     loop {
         let sent = match decoder.next_chunk() {
-            Ok(Some(chunk)) => tx.push(Delivery::Chunk(chunk)),
+            Ok(Some(chunk)) => {
+                let frames = chunk.len();
+                let sent = tx.push(Delivery::Chunk(chunk));
+                if let Some(status) = status
+                    && sent.is_ok()
+                {
+                    status.decoded(frames, tx.held());
+                }
+                sent
+            }
             Ok(None) => return,
             Err(e) => {
                 let _ = tx.push(Delivery::Failed(e));

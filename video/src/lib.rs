@@ -39,6 +39,7 @@ mod init;
 mod input;
 mod issue;
 pub mod live;
+pub mod metrics;
 mod pipeline_source;
 mod rate_limit;
 pub mod source;

@@ -40,11 +40,14 @@ mod prepare;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::chunk::{ChunkConfig, RecordFormat};
 use osprey_ingest::store::Store;
+use osprey_query::source::LiveCounts;
 use osprey_query::{Outputs, QueryError, Source, StreamSource};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
@@ -87,20 +90,38 @@ fn from_query(e: QueryError) -> anyhow::Error {
     }
 }
 
+/// What a process that runs queries among other work (the server) hands
+/// each: its one store, a stop flag and the counters it watches.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    /// The process's store, for a `stream:NAME` input and output.
+    pub store: Arc<Store>,
+    /// Set to end a following stream read without finishing it: the
+    /// windows still open are neither closed nor checkpointed past, so a
+    /// restart re-reads their records and writes them whole.
+    pub stop: Arc<AtomicBool>,
+    /// Rows, late and refused records and the watermark as the read goes.
+    pub counts: Arc<LiveCounts>,
+}
+
 /// Runs `osprey aggregate`.
 ///
 /// # Errors
 /// [`UsageError`](crate::exit::UsageError) for arguments that cannot be used, [`InputError`] for an
 /// input that cannot be read, the engine's and the output's errors.
 pub fn run(args: &AggregateArgs) -> Result<()> {
+    run_with(args, None)
+}
+
+/// Runs `osprey aggregate` as [`run`], on the store, stop flag and counters
+/// of `attached` when given (the server's queries).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()> {
     let started = Instant::now();
     let prepared = prepare(args)?;
-    let input = Input::parse(&args.input)?;
-    let format = input_format(args, &input);
-    let dest = Destination::parse(&args.output)?;
-    let out_format = dest.format(args.output_format);
-    let until_idle = duration_flag("--until-idle", args.until_idle.as_deref())?;
-    check_flags(args, &input, format, out_format, &dest, until_idle)?;
+    let (input, format, dest, out_format, until_idle) = check_io(args)?;
     if let Input::File(name) = &input {
         let path = Path::new(name);
         if !path.is_file() {
@@ -117,17 +138,25 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     // The input opens first: a missing stream or a port in use fails the
     // run before an output file is made.
-    let store: Store;
+    let mut opened: Option<Store> = None;
     let live_source = match &input {
         Input::Stream(name) => {
             let from = args.stream.position()?;
-            store = Store::open_read_only(&args.data.data_dir)?;
-            let source = StreamSource::open(&store, name, from, args.stream.consumer.as_deref())?;
-            Some(Source::Stream(Box::new(if args.stream.follow {
-                source.follow(until_idle)
-            } else {
-                source
-            })))
+            let store = match attached {
+                Some(a) => &*a.store,
+                None => opened.insert(Store::open_read_only(&args.data.data_dir)?),
+            };
+            let mut source =
+                StreamSource::open(store, name, from, args.stream.consumer.as_deref())?;
+            if args.stream.follow {
+                source = source.follow(until_idle);
+            }
+            if let Some(a) = attached {
+                source = source
+                    .stop_on(Arc::clone(&a.stop))
+                    .count_into(Arc::clone(&a.counts));
+            }
+            Some(Source::Stream(Box::new(source)))
         }
         Input::Tcp(addr) => Some(Source::Tcp {
             listener: osprey_query::source::listen(addr).map_err(from_query)?,
@@ -139,6 +168,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     let key_fields = prepared.query.plan().partition_fields();
     let target = StreamTarget {
         data_dir: &args.data.data_dir,
+        store: attached.map(|a| &a.store),
         partition_key: &args.input,
         key_fields: &key_fields,
     };
@@ -180,6 +210,18 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     source
         .feed(&mut query, &mut out, chunk_config)
         .map_err(from_query)?;
+    let stopped = matches!(&source, Source::Stream(s) if s.stopped());
+    if stopped {
+        // Stopped, not ended: the closed windows are written; the open
+        // ones stay open, their records behind the checkpoint.
+        let Outputs {
+            rows: sink,
+            mut errors,
+        } = out;
+        errors.flush()?;
+        sink.finish().context("cannot finish the output")?;
+        return Ok(());
+    }
     query.finish(&mut out)?;
     let (rows, windows) = (query.rows(), query.windows());
     let Outputs {
@@ -203,6 +245,38 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     let _ = writeln!(std::io::stderr(), "osprey: {summary}");
     Ok(())
+}
+
+/// Checks `args` as [`run`] does before it opens anything: the plan (from
+/// SQL or flags), the input, the output and the streaming flags. No device,
+/// store, file or port is opened.
+///
+/// # Errors
+/// As [`run`]'s checks: [`UsageError`](crate::exit::UsageError)s and the
+/// planner's errors.
+pub fn check(args: &AggregateArgs) -> Result<()> {
+    prepare::check_args(args)?;
+    check_io(args).map(drop)
+}
+
+/// The input, its format, the output, its format and `--until-idle`,
+/// checked together.
+fn check_io(
+    args: &AggregateArgs,
+) -> Result<(
+    Input,
+    InputFormat,
+    Destination<'_>,
+    OutputFormat,
+    Option<std::time::Duration>,
+)> {
+    let input = Input::parse(&args.input)?;
+    let format = input_format(args, &input);
+    let dest = Destination::parse(&args.output)?;
+    let out_format = dest.format(args.output_format);
+    let until_idle = duration_flag("--until-idle", args.until_idle.as_deref())?;
+    check_flags(args, &input, format, out_format, &dest, until_idle)?;
+    Ok((input, format, dest, out_format, until_idle))
 }
 
 /// The source of a file or stdin: Parquet read by path, NDJSON and CSV

@@ -14,11 +14,13 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::output_spec::OutputSpec;
 use osprey_ingest::sink::StreamRecords;
 use osprey_ingest::sink::stream::partition_key;
+use osprey_ingest::store::Store;
 use osprey_query::{ErrorSink, ResultSink, TableFormat};
 
 use super::args::OutputFormat;
@@ -70,6 +72,9 @@ impl<'a> Destination<'a> {
 pub struct StreamTarget<'a> {
     /// The store's data directory.
     pub data_dir: &'a Path,
+    /// The store already open in this process (the server's), used instead
+    /// of opening `data_dir`.
+    pub store: Option<&'a Arc<Store>>,
     /// The partition key of a record that has none of `key_fields`.
     pub partition_key: &'a str,
     /// The result columns whose values key each record (the GROUP BY keys,
@@ -114,7 +119,13 @@ pub fn open(
         (Destination::Stdout, OutputFormat::Ndjson) => Box::new(std::io::stdout()),
         (Destination::File(path), OutputFormat::Ndjson) => Box::new(create(path)?),
         (Destination::Stream(name), OutputFormat::Ndjson) => {
-            let store = crate::stream::open_store(target.data_dir, Default::default())?;
+            let store = match target.store {
+                Some(store) => Arc::clone(store),
+                None => Arc::new(crate::stream::open_store(
+                    target.data_dir,
+                    Default::default(),
+                )?),
+            };
             let records = StreamRecords::new(store, name).with_context(|| {
                 format!(
                     "cannot write to stream {name:?} (create it with `osprey stream create {name}`)"

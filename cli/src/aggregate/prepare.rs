@@ -37,8 +37,16 @@ pub(super) struct Prepared {
     pub(super) max_latency: Option<Duration>,
 }
 
-/// Checks the arguments and makes the plan and the query on its engine.
-pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
+/// The arguments checked, before any device is opened.
+pub(super) struct Checked {
+    plan: Plan,
+    options: QueryOptions,
+    schema: Option<RecordSchema>,
+    max_latency: Option<Duration>,
+}
+
+/// Checks the arguments and makes the plan (from SQL or flags).
+pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
     let plan = match &args.sql {
         Some(query) => sql::parse(query)?,
         None => {
@@ -65,20 +73,31 @@ pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     if args.batch_rows == 0 {
         return Err(usage("--batch-rows must be at least 1"));
     }
+    Ok(Checked {
+        plan,
+        options: QueryOptions {
+            lateness,
+            time_format,
+        },
+        schema,
+        max_latency,
+    })
+}
+
+/// Checks the arguments and makes the plan and the query on its engine.
+pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
+    let checked = check_args(args)?;
     // One device a process: a server would open it once and make every
     // query's aggregator from it.
     let backend = Device::open(args.backend.into())?.aggregator()?;
     tracing::debug!(backend = %backend.label(), "Aggregating.");
-    let options = QueryOptions {
-        lateness,
-        time_format: time_format.clone(),
-    };
-    let query = Query::new(plan, options, backend)?;
+    let time_format = checked.options.time_format.clone();
+    let query = Query::new(checked.plan, checked.options, backend)?;
     Ok(Prepared {
         query,
-        schema,
+        schema: checked.schema,
         time_format,
-        max_latency,
+        max_latency: checked.max_latency,
     })
 }
 

@@ -82,13 +82,7 @@ impl AnalyzeConfig {
     /// invalid arguments, [`crate::exit::InputError`] for an input that
     /// cannot be opened.
     pub fn from_args(args: &AnalyzeArgs) -> Result<Self> {
-        let t = args.scene_threshold;
-        if !(0.0..=100.0).contains(&t) {
-            return Err(UsageError(format!(
-                "--scene-threshold must be between 0 and 100, not {t}"
-            ))
-            .into());
-        }
+        source_config::check_scene_threshold(args.scene_threshold)?;
         if !(1..=MAX_CHUNK_FRAMES).contains(&args.chunk_frames) {
             return Err(UsageError(format!(
                 "--chunk-frames must be between 1 and {MAX_CHUNK_FRAMES}, not {}",
@@ -164,7 +158,7 @@ impl AnalyzeConfig {
 
 /// True for `scheme://...` inputs and `test:` patterns, which only the
 /// decoder can check.
-fn is_uri(input: &str) -> bool {
+pub fn is_uri(input: &str) -> bool {
     input.starts_with("test:")
         || input.split_once("://").is_some_and(|(scheme, _)| {
             scheme.len() > 1
@@ -233,18 +227,7 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
     if cfg.backend == BackendChoice::Auto && device.is_gpu() {
         info!(backend = %label, "Auto took a GPU adapter.");
     }
-    let sources: Vec<LiveSource> = cfg
-        .sources
-        .iter()
-        .map(|s| LiveSource {
-            name: s.name.clone(),
-            spec: s.spec.clone(),
-            analysis: s.options.clone(),
-            supervision: s.supervision,
-            live: s.live_options,
-            volume: s.volume,
-        })
-        .collect();
+    let sources: Vec<LiveSource> = cfg.sources.iter().map(SourceConfig::live_source).collect();
     let mut runner = Runner::start(sources, &device, stop).map_err(crate::exit::from_video)?;
     // A single file gets a progress bar (on a terminal); live sources and
     // several sources get status records instead.

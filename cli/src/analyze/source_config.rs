@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use osprey_kernels::KernelSet;
 use osprey_video::analysis::AnalysisOptions;
-use osprey_video::live::{LiveOptions, RecordVolume, Supervision};
+use osprey_video::live::{LiveOptions, LiveSource, RecordVolume, Supervision};
 use osprey_video::source::{Credentials, RtspOptions, SourceSpec, redact};
 
 use super::sources_file::SourceEntry;
@@ -72,6 +72,8 @@ impl SourceConfig {
         if input.trim().is_empty() {
             return Err(UsageError("the input is empty: give a file path or URI".into()).into());
         }
+        // A sources-file entry's threshold comes after the command line's check.
+        check_scene_threshold(args.scene_threshold)?;
         let live = is_live(input);
         if !super::is_uri(input) {
             check_local_input(input)?;
@@ -166,6 +168,34 @@ impl SourceConfig {
             },
             volume,
         })
+    }
+}
+
+/// Checks `--scene-threshold`: 0 to 100.
+///
+/// # Errors
+/// A [`UsageError`] naming the option.
+pub fn check_scene_threshold(t: f64) -> Result<(), UsageError> {
+    if (0.0..=100.0).contains(&t) {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "--scene-threshold must be between 0 and 100, not {t}"
+        )))
+    }
+}
+
+impl SourceConfig {
+    /// What the live runner takes to run this source.
+    pub fn live_source(&self) -> LiveSource {
+        LiveSource {
+            name: self.name.clone(),
+            spec: self.spec.clone(),
+            analysis: self.options.clone(),
+            supervision: self.supervision,
+            live: self.live_options,
+            volume: self.volume,
+        }
     }
 }
 

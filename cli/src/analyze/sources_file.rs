@@ -8,7 +8,7 @@
 //! uri = "rtsp://10.0.0.5/stream1"
 //! user = "admin"
 //! password_env = "FRONT_PASSWORD"   # or password = "..."
-//! kernels = "stats,scene,motion,black,freeze,blur"
+//! kernels = ["stats", "scene", "motion", "black", "freeze", "blur"]  # or "stats,scene,..."
 //! zones = ["door:100,50,300,50,300,400,100,400"]
 //! rtsp_transport = "tcp"
 //! stall_timeout = "5s"
@@ -45,7 +45,9 @@ pub struct SourceEntry {
     pub name: Option<String>,
     /// The file path or URI.
     pub uri: String,
-    /// Kernels, as `--kernels`.
+    /// Kernels, as `--kernels`: a comma-separated string or a list of
+    /// names (held as the comma-separated string).
+    #[serde(default, deserialize_with = "comma_list")]
     pub kernels: Option<String>,
     /// Zones, as `--zone` strings (`NAME:x1,y1,x2,y2,...`).
     pub zones: Option<Vec<String>>,
@@ -87,6 +89,59 @@ pub struct SourceEntry {
     /// Whether `[sources.health]` says `enabled` (filled after reading).
     #[serde(skip)]
     pub health_enabled_given: bool,
+}
+
+impl SourceEntry {
+    /// One table of TOML, as the server's `[[cameras]]` give them; errors
+    /// carry the span of the key at fault.
+    ///
+    /// # Errors
+    /// The deserializer's: an unknown key, a wrong type, `uri` missing.
+    pub fn from_toml(table: toml::Spanned<toml::de::DeValue<'_>>) -> Result<Self, toml::de::Error> {
+        let enabled_given = table
+            .get_ref()
+            .get("health")
+            .is_some_and(|h| h.get_ref().get("enabled").is_some());
+        let mut entry = Self::deserialize(toml::de::ValueDeserializer::from(table))?;
+        entry.health_enabled_given = enabled_given;
+        Ok(entry)
+    }
+
+    /// One JSON object with the keys of a table (the body of
+    /// `POST /api/sources`).
+    ///
+    /// # Errors
+    /// The deserializer's, naming the key.
+    pub fn from_json(object: serde_json::Value) -> Result<Self, serde_json::Error> {
+        let enabled_given = object
+            .get("health")
+            .is_some_and(|h| h.get("enabled").is_some());
+        let mut entry: Self = serde_json::from_value(object)?;
+        entry.health_enabled_given = enabled_given;
+        Ok(entry)
+    }
+}
+
+/// `kernels`: a comma-separated string, or a list of names joined into one.
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of names or a comma-separated string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+            let mut names: Vec<String> = Vec::new();
+            while let Some(name) = seq.next_element::<String>()? {
+                names.push(name);
+            }
+            Ok(names.join(","))
+        }
+    }
+    d.deserialize_any(Visitor).map(Some)
 }
 
 /// Reads and checks the syntax of `path`; values are checked with the

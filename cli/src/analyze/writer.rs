@@ -6,10 +6,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::sink::StreamRecords;
 use osprey_ingest::sink::stream::partition_key as stream_partition_key;
+use osprey_ingest::store::Store;
 
 use super::{Output, io_reason};
 
@@ -44,12 +46,25 @@ impl Writer {
     /// A file that cannot be created (its folder missing is named), a
     /// stream that does not exist, a webhook that cannot be set up.
     pub fn open(output: &Output, append: bool) -> Result<Self> {
+        Writer::open_in(output, append, None)
+    }
+
+    /// As [`Writer::open`], a stream output put through `store` when given
+    /// (the server's, shared by everything in the process) instead of
+    /// opening the store of its data directory.
+    ///
+    /// # Errors
+    /// As [`Writer::open`].
+    pub fn open_in(output: &Output, append: bool, store: Option<&Arc<Store>>) -> Result<Self> {
         let lines =
             |w: Box<dyn Write + Send>| Target::Lines(BufWriter::with_capacity(64 * 1024, w));
         let target = match output {
             Output::Stdout => lines(Box::new(std::io::stdout())),
             Output::Stream { data_dir, name } => {
-                let store = crate::stream::open_store(data_dir, Default::default())?;
+                let store = match store {
+                    Some(store) => Arc::clone(store),
+                    None => Arc::new(crate::stream::open_store(data_dir, Default::default())?),
+                };
                 let records = StreamRecords::new(store, name).with_context(|| {
                     format!("cannot write to stream {name:?} (create it with `osprey stream create {name}`)")
                 })?;

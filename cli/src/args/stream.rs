@@ -265,6 +265,16 @@ pub struct ServeArgs {
     /// Serve the Kinesis Data Streams API (JSON 1.1) on this address
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4567")]
     pub http: String,
+    /// Run the server a TOML file declares: cameras, streams, queries,
+    /// deliveries, the Kinesis API, /api, /metrics and the dashboard (see
+    /// the README's "Server" section and cli/examples/osprey.toml)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["http", "check_config"])]
+    pub config: Option<PathBuf>,
+    /// Check a server configuration file and exit: 0 when it is good, 2
+    /// with the file, line and key at fault when not; nothing is started
+    /// or opened
+    #[arg(long, value_name = "FILE", conflicts_with = "http")]
+    pub check_config: Option<PathBuf>,
     /// Accept only requests signed (SigV4) with this access key id (and the
     /// secret in --secret-access-key-file)
     #[arg(long, value_name = "ID", requires = "secret_access_key_file")]

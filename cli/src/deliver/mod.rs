@@ -4,6 +4,7 @@
 //! opens the store, runs the delivery and prints its closing line.
 
 use std::io::Write as _;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -20,6 +21,31 @@ use crate::exit::UsageError;
 
 /// Runs `osprey deliver`.
 pub fn run(args: &DeliverArgs) -> Result<()> {
+    let (config, mut destination) = prepare(args)?;
+    let store = Store::open_read_only(&args.data.data_dir)?;
+    let tally = deliver::run(&store, &config, destination.as_mut())?;
+    let _ = writeln!(std::io::stderr(), "osprey: {}", destination.summary(&tally));
+    Ok(())
+}
+
+/// Runs `osprey deliver` on `store` (the server's, shared) until the end
+/// of the stream or, following, until `stop` is set; then what was read is
+/// delivered and checkpointed. Returns the closing line.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_on(args: &DeliverArgs, store: &Store, stop: &AtomicBool) -> Result<String> {
+    let (config, mut destination) = prepare(args)?;
+    let tally = deliver::run_until(store, &config, destination.as_mut(), stop)?;
+    Ok(destination.summary(&tally))
+}
+
+/// Checks `args` into the delivery's config and its destination; nothing
+/// is opened or sent yet.
+///
+/// # Errors
+/// [`UsageError`]s naming the flag at fault.
+pub fn prepare(args: &DeliverArgs) -> Result<(DeliverConfig, Box<dyn Destination>)> {
     let from: StartingPosition = args
         .from
         .parse()
@@ -28,7 +54,7 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
     if !ok(args.buffer_mib) || !ok(args.buffer_seconds) {
         return Err(UsageError("--buffer-mib and --buffer-seconds must be above 0".into()).into());
     }
-    let mut destination: Box<dyn Destination> = match OutputSpec::parse(&args.to, "--to") {
+    let destination: Box<dyn Destination> = match OutputSpec::parse(&args.to, "--to") {
         Ok(OutputSpec::Webhook(url)) => Box::new(to_webhook(args, &url)?),
         // Anything else is a folder: `-` and `stream:NAME` are folder names
         // here, as they always were.
@@ -42,10 +68,7 @@ pub fn run(args: &DeliverArgs) -> Result<()> {
         max_bytes: (args.buffer_mib * f64::from(1 << 20)) as usize,
         max_age: Duration::from_secs_f64(args.buffer_seconds),
     };
-    let store = Store::open_read_only(&args.data.data_dir)?;
-    let tally = deliver::run(&store, &config, destination.as_mut())?;
-    let _ = writeln!(std::io::stderr(), "osprey: {}", destination.summary(&tally));
-    Ok(())
+    Ok((config, destination))
 }
 
 /// The files destination `args` name, checked.

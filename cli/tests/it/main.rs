@@ -37,6 +37,8 @@
 //! - [`oracle_stats`]: signalstats' YDIF/UDIF/VDIF and HUEMED/HUEAVG.
 //! - [`oracle_thresholds`]: black, freeze and scene events at non-default
 //!   thresholds, on noisy stretches either side of them, against ffmpeg.
+//! - [`serve_config`]: `osprey serve --check-config`: good files ok,
+//!   broken ones named by line and key.
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
 //! - [`thumbnails`]: the JPEG of each event shows the frame it is written
 //!   at, by its mean colour.
@@ -83,6 +85,8 @@ mod oracle_formats;
 mod oracle_stats;
 mod oracle_thresholds;
 mod put_input;
+mod serve_config;
+mod serve_engine;
 mod store_damage;
 mod stream;
 mod thumbnails;

@@ -20,6 +20,7 @@
 //! split back into lines or parsed again to find it.
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lines::{LineBatches, Lines, non_blank};
@@ -71,7 +72,7 @@ pub fn partition_key(key: &str) -> String {
 /// gather until [`StreamRecords::flush`], which puts them as one batch,
 /// retrying the refused ones while the store is busy (see the module docs).
 pub struct StreamRecords {
-    store: Store,
+    store: Arc<Store>,
     stream: String,
     pending: Vec<PutRecord>,
     records: u64,
@@ -88,11 +89,13 @@ impl std::fmt::Debug for StreamRecords {
 }
 
 impl StreamRecords {
-    /// Records into `stream` of `store`.
+    /// Records into `stream` of `store` (owned, or shared with others
+    /// that put and read in the same process, as the server's are).
     ///
     /// # Errors
     /// The store's own when `stream` does not exist.
-    pub fn new(store: Store, stream: &str) -> crate::Result<Self> {
+    pub fn new(store: impl Into<Arc<Store>>, stream: &str) -> crate::Result<Self> {
+        let store = store.into();
         store.describe_stream(stream)?;
         Ok(StreamRecords {
             store,

@@ -8,6 +8,8 @@
 //! ([`Analyzer::restart`]), while frame indices keep counting across
 //! connections.
 
+use std::time::Instant;
+
 use osprey_kernels::metrics::period::Mark;
 use osprey_kernels::{Backend, FrameRaw, FrameView};
 
@@ -27,6 +29,8 @@ pub(crate) struct Analyzer {
     thumbnails: Option<Thumbnails>,
     backend: Box<dyn Backend>,
     label: String,
+    /// Seconds each chunk spends in the backend ([`crate::metrics::KERNEL_SECONDS`]).
+    kernel_seconds: metrics::Histogram,
     finisher: Finisher,
     raws: Vec<FrameRaw>,
     counts: EventCounts,
@@ -49,12 +53,19 @@ impl Analyzer {
         frame_rate: Option<f64>,
     ) -> Self {
         let finisher = Finisher::new(&options, frame_rate);
+        let kernels: Vec<&str> = options.backend.kernels.iter().map(|k| k.name()).collect();
+        let kernel_seconds = metrics::histogram!(
+            crate::metrics::KERNEL_SECONDS,
+            "kernel" => kernels.join("+"),
+            "backend" => if backend.is_gpu() { "gpu" } else { "cpu" },
+        );
         Analyzer {
             raws: Vec::with_capacity(options.chunk_frames),
             source,
             options,
             thumbnails,
             label: backend.label(),
+            kernel_seconds,
             backend,
             finisher,
             counts: EventCounts::default(),
@@ -124,12 +135,14 @@ impl Analyzer {
             chunk.issues().iter().partition(|i| i.frame.is_some());
         let base = self.index_base;
         write_issues(&self.source, base, &before, out)?;
+        let started = Instant::now();
         self.backend
             .analyze(&views, &mut self.raws)
             .map_err(|source| VideoError::Backend {
                 label: self.label.clone(),
                 source,
             })?;
+        self.kernel_seconds.record(started.elapsed());
         if self.raws.len() != views.len() || metas.len() != views.len() {
             return Err(VideoError::Internal(format!(
                 "a chunk of {} frames gave {} results and {} timestamps",
@@ -269,6 +282,12 @@ fn write_events<E: From<VideoError>>(
 ) -> Result<(), E> {
     for e in events {
         counts.add(e.kind);
+        metrics::counter!(
+            crate::metrics::EVENTS,
+            "source" => source.to_owned(),
+            "type" => e.kind.name(),
+        )
+        .increment(1);
         let zone = e.zone.and_then(|z| finisher.zone_name(z));
         let thumbnail = match shot.as_mut() {
             Some(s) => {

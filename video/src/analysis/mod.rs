@@ -59,6 +59,7 @@ pub use health_options::HealthOptions;
 pub use options::{AnalysisOptions, MotionHysteresis, ThumbnailOptions, check_zones_in_frame};
 pub use run::{Analysis, OpenedInput, Totals};
 pub use thumbnail::Thumbnails;
+pub(crate) use thumbnail::frame_jpeg;
 
 /// The test helper the detectors' unit tests share.
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! area filter on both backends) to the requested width, keeping the aspect
 //! ratio with an even height, converted from I420 to RGB with integer BT.601
 //! limited-range coefficients, and encoded by the `image` crate. Buffers are
-//! kept between thumbnails.
+//! kept between thumbnails. [`frame_jpeg`] does the same for a live
+//! source's latest frame on request, with the CPU downscaler.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -78,7 +79,6 @@ impl Thumbnails {
         backend
             .downscale(frame, width, height, &mut self.scaled)
             .map_err(VideoError::Downscale)?;
-        i420_to_rgb(&self.scaled, &mut self.rgb);
         let name = format!(
             "{}-{frame_index}-{}.jpg",
             sanitise(source, "source"),
@@ -89,13 +89,7 @@ impl Thumbnails {
             Ok(file) => file,
             Err(source) => return Err(VideoError::ThumbnailCreate { path, source }),
         };
-        let encoded = JpegEncoder::new_with_quality(BufWriter::new(file), QUALITY).encode(
-            &self.rgb,
-            width,
-            height,
-            ExtendedColorType::Rgb8,
-        );
-        match encoded {
+        match encode_jpeg(&self.scaled, &mut self.rgb, QUALITY, BufWriter::new(file)) {
             Ok(()) => Ok(name),
             Err(e) => Err(VideoError::ThumbnailEncode {
                 path,
@@ -188,6 +182,44 @@ pub(crate) fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
         clip(c - 100 * d - 208 * e),
         clip(c + 516 * d),
     ]
+}
+
+/// `frame` (I420 or NV12, any strides) area-downscaled on the CPU to at
+/// most `max_width` pixels wide (aspect kept, as [`thumbnail_size`]) and
+/// encoded as a JPEG of `quality`: the latest frame a watcher asks for
+/// ([`crate::live::SourceStatus::latest_jpeg`]).
+///
+/// # Errors
+/// The downscaler's or the encoder's error, as a sentence.
+pub(crate) fn frame_jpeg(
+    frame: &FrameView<'_>,
+    max_width: u32,
+    quality: u8,
+) -> Result<Vec<u8>, String> {
+    let (width, height) = thumbnail_size(frame.width(), frame.height(), max_width);
+    let mut scaled = OwnedFrame::zeroed(PixelFormat::I420, 1, 1, 0);
+    osprey_kernels::cpu::downscale::downscale(frame, width, height, &mut scaled)
+        .map_err(|e| e.to_string())?;
+    let mut jpeg = Vec::new();
+    encode_jpeg(&scaled, &mut Vec::new(), quality, &mut jpeg).map_err(|e| e.to_string())?;
+    Ok(jpeg)
+}
+
+/// Converts an I420 `frame` to RGB (in `rgb`, kept between calls) and
+/// writes it to `out` as a JPEG of `quality`.
+fn encode_jpeg(
+    frame: &OwnedFrame,
+    rgb: &mut Vec<u8>,
+    quality: u8,
+    out: impl std::io::Write,
+) -> image::ImageResult<()> {
+    i420_to_rgb(frame, rgb);
+    JpegEncoder::new_with_quality(out, quality).encode(
+        rgb,
+        frame.width,
+        frame.height,
+        ExtendedColorType::Rgb8,
+    )
 }
 
 /// Packed RGB of an I420 frame into `rgb` (resized to fit).

@@ -45,8 +45,11 @@
 
 mod backoff;
 pub(crate) mod queue;
+mod rates;
 mod runner;
 mod status;
+#[cfg(test)]
+mod status_tests;
 mod supervisor;
 
 use std::time::Duration;

@@ -165,6 +165,13 @@ impl<T: Weight> Producer<T> {
     }
 }
 
+impl<T> Producer<T> {
+    /// Units waiting now.
+    pub(crate) fn held(&self) -> usize {
+        self.shared.lock().held
+    }
+}
+
 impl<T> Drop for Producer<T> {
     fn drop(&mut self) {
         self.shared.lock().producer_gone = true;
@@ -249,7 +256,9 @@ mod tests {
         }
         // "a" went for "c"; "b" for "d" (2 + 2 + 1 > 4); "opened" stays.
         assert_eq!(rx.dropped(), 4);
+        assert_eq!(tx.held(), 3);
         assert_eq!(drain(&rx), ["opened", "c", "d"]);
+        assert_eq!(tx.held(), 0);
         // An item heavier than the queue goes in alone.
         tx.push(Frames(1, "e")).unwrap();
         tx.push(Frames(9, "big")).unwrap();

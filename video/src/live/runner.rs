@@ -176,10 +176,12 @@ impl Runner {
         let mut runner = Runner {
             messages: rx,
             threads: Vec::with_capacity(prepared.len()),
-            statuses: (0..prepared.len()).map(|_| Arc::default()).collect(),
+            statuses: Vec::with_capacity(prepared.len()),
             abandoned: Arc::clone(&abandoned),
         };
         for (index, (source, thumbnails, backend)) in prepared.into_iter().enumerate() {
+            let status = Arc::new(SourceStatus::new(&source.name, backend.label()));
+            runner.statuses.push(Arc::clone(&status));
             let supervisor = Supervisor::new(
                 index,
                 source,
@@ -187,6 +189,7 @@ impl Runner {
                 backend,
                 tx.clone(),
                 [Arc::clone(&stop), Arc::clone(&abandoned)],
+                status,
             );
             let thread = std::thread::Builder::new()
                 .name(format!("osprey-src-{index}"))

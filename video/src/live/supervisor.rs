@@ -16,6 +16,7 @@ use osprey_kernels::Backend;
 
 use super::backoff::{Backoff, Retry};
 use super::runner::{LiveSource, RunnerMessage, SourceTotals};
+use super::status::SourceStatus;
 use crate::analysis::record::{EventType, Record, StatusRecord, StatusType};
 use crate::analysis::{Analyzer, Event, Thumbnails};
 use crate::decode_thread::{DecodeThread, Delivery, OpenedStream, QueueSize, Received};
@@ -80,6 +81,8 @@ pub(crate) struct Supervisor {
     analyzer: Analyzer,
     messages: SyncSender<RunnerMessage>,
     stops: [Arc<AtomicBool>; 2],
+    /// What watchers see of this source.
+    status: Arc<SourceStatus>,
     backoff: Backoff,
     /// Records not yet handed to the caller.
     lines: Vec<u8>,
@@ -98,7 +101,7 @@ pub(crate) struct Supervisor {
 
 impl Supervisor {
     /// A supervisor for source `index`, sending to `messages`, stopping
-    /// when either flag of `stops` is set.
+    /// when either flag of `stops` is set, keeping `status` up to date.
     pub(crate) fn new(
         index: usize,
         source: LiveSource,
@@ -106,6 +109,7 @@ impl Supervisor {
         backend: Box<dyn Backend>,
         messages: SyncSender<RunnerMessage>,
         stops: [Arc<AtomicBool>; 2],
+        status: Arc<SourceStatus>,
     ) -> Self {
         let seed = wall_clock::now().to_bits() ^ index as u64;
         let backoff = Backoff::new(&source.supervision, seed);
@@ -122,6 +126,7 @@ impl Supervisor {
             analyzer,
             messages,
             stops,
+            status,
             backoff,
             lines: Vec::new(),
             announced: false,
@@ -137,7 +142,9 @@ impl Supervisor {
 
     /// Runs the source to its end and sends its `Ended` message.
     pub(crate) fn run(mut self) {
-        let result = match self.supervise() {
+        let supervised = self.supervise();
+        self.status.ended();
+        let result = match supervised {
             Ok(()) => Ok(self.totals()),
             Err(Halt::Failed(e)) => Err(e),
             // Nobody is listening: nothing to say.
@@ -190,6 +197,7 @@ impl Supervisor {
                     error,
                 } => (reason, retry, error),
             };
+            self.status.down();
             self.went_down()?;
             self.attempt += 1;
             let since = *self.failing_since.get_or_insert_with(Instant::now);
@@ -235,6 +243,7 @@ impl Supervisor {
                 return self.close_at_end();
             }
             self.reconnects += 1;
+            self.status.reconnected();
         }
     }
 
@@ -251,7 +260,12 @@ impl Supervisor {
             read_ahead_frames: READ_AHEAD_CHUNKS * options.chunk_frames.max(1),
             live_frames: self.source.live.queue_frames,
         };
-        let mut decode = DecodeThread::start(&self.source.spec, decode_options, size)?;
+        let mut decode = DecodeThread::start(
+            &self.source.spec,
+            decode_options,
+            size,
+            Some(Arc::clone(&self.status)),
+        )?;
         let stall = self.source.supervision.stall_timeout;
         let mut live = None::<bool>;
         let mut flowed = false;
@@ -298,6 +312,11 @@ impl Supervisor {
                     let frames = self.analyzer.analyze(&chunk, &mut |r| {
                         write_line(&mut self.lines, self.source.volume, r)
                     })?;
+                    let ts = self.analyzer.last().and_then(|(_, ts)| ts);
+                    let views = chunk.views();
+                    self.status
+                        .analyzed(frames, views.last(), ts.unwrap_or_else(wall_clock::now));
+                    drop(views);
                     drop(chunk);
                     self.report_drops(self.dropped_before + decode.dropped_frames(), false)?;
                     self.flush(frames)?;
@@ -337,6 +356,7 @@ impl Supervisor {
             self.source.analysis.check_frame_size(width, height)?;
         }
         self.analyzer.restart(stream.frame_rate);
+        self.status.opened(stream);
         if stream.live {
             let mut up = StatusRecord::new(
                 &self.source.name,
@@ -448,6 +468,7 @@ impl Supervisor {
     /// once a second while dropping unless `now` (`total`: all dropped so
     /// far).
     fn report_drops(&mut self, total: u64, now: bool) -> Result<(), Halt> {
+        self.status.dropped_total(total);
         let new = total.saturating_sub(self.dropped_reported);
         let due = now
             || self

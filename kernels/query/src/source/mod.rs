@@ -28,7 +28,7 @@ use std::time::Duration;
 use osprey_ingest::chunk::{ChunkConfig, Chunker, Origin, RawRecord, RecordFormat};
 
 use self::feed::{Feeder, Idle, Incoming};
-pub use self::stream::StreamSource;
+pub use self::stream::{LiveCounts, StreamSource};
 pub use self::tcp::{Listener, TcpLine, listen};
 pub use self::text::{HEAD_BYTES, Rejected, TextItem, spawn_text};
 use crate::error::{QueryError, Result};

@@ -7,6 +7,8 @@
 //! soon as the stream's files change (another process's put among them),
 //! instead of sleeping and looking again.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use osprey_ingest::chunk::{Chunker, Origin, RawRecord};
@@ -41,6 +43,40 @@ pub struct StreamSource<'s> {
     consumer: Consumer<'s>,
     follow: bool,
     until_idle: Option<Duration>,
+    stop: Option<Arc<AtomicBool>>,
+    stopped: bool,
+    counts: Option<Arc<LiveCounts>>,
+}
+
+/// A following read's counters as it goes, for whoever watches a query
+/// that never ends (the server's `/api/queries`): updated after each read.
+#[derive(Debug, Default)]
+pub struct LiveCounts {
+    /// Rows given to the engine, late ones included.
+    pub rows: AtomicU64,
+    /// Result rows written.
+    pub windows: AtomicU64,
+    /// Late records.
+    pub late: AtomicU64,
+    /// Refused records.
+    pub refused: AtomicU64,
+    /// The watermark, milliseconds since the epoch ([`i64::MIN`]: none yet).
+    pub watermark_ms: AtomicI64,
+}
+
+impl LiveCounts {
+    /// Counters at zero, without a watermark.
+    pub fn new() -> Self {
+        LiveCounts {
+            watermark_ms: AtomicI64::new(i64::MIN),
+            ..LiveCounts::default()
+        }
+    }
+
+    /// The watermark, once there is one.
+    pub fn watermark(&self) -> Option<i64> {
+        Some(self.watermark_ms.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN)
+    }
 }
 
 impl<'s> StreamSource<'s> {
@@ -64,6 +100,9 @@ impl<'s> StreamSource<'s> {
             consumer: Consumer::new(store, stream, from, name)?,
             follow: false,
             until_idle: None,
+            stop: None,
+            stopped: false,
+            counts: None,
         })
     }
 
@@ -75,6 +114,29 @@ impl<'s> StreamSource<'s> {
         self.follow = true;
         self.until_idle = until_idle;
         self
+    }
+
+    /// Ends a following read once `stop` is set (within about a second),
+    /// without finishing it: [`StreamSource::stopped`] then says so, and the
+    /// caller neither closes the windows still open nor saves the end of
+    /// the read, so the consumer's checkpoint stays before their records
+    /// and a restarted read writes them whole.
+    #[must_use]
+    pub fn stop_on(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// Keeps `counts` up to date after each read.
+    #[must_use]
+    pub fn count_into(mut self, counts: Arc<LiveCounts>) -> Self {
+        self.counts = Some(counts);
+        self
+    }
+
+    /// True when the read ended because its stop flag was set.
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
 
     /// The consumer whose checkpoint this read moves, if any.
@@ -132,6 +194,14 @@ impl<'s> StreamSource<'s> {
         let mut last = Instant::now();
         let max = feed.query.batch_rows().max(1024);
         loop {
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                self.stopped = true;
+                return Ok(());
+            }
             let batch = self
                 .consumer
                 .poll(max, READ_BYTES)
@@ -201,6 +271,14 @@ impl<'s> StreamSource<'s> {
             }
             if let Some(safe) = feed.query.checkpoint() {
                 self.save(&safe)?;
+            }
+            if let Some(c) = &self.counts {
+                c.rows.store(feed.query.rows(), Ordering::Relaxed);
+                c.windows.store(feed.query.windows(), Ordering::Relaxed);
+                c.late.store(feed.out.errors.late, Ordering::Relaxed);
+                c.refused.store(feed.out.errors.refused, Ordering::Relaxed);
+                let w = feed.query.watermark().unwrap_or(i64::MIN);
+                c.watermark_ms.store(w, Ordering::Relaxed);
             }
         }
     }

@@ -1,0 +1,108 @@
+//! One query of the server: `osprey aggregate stream:INPUT --follow
+//! --consumer NAME` ([`crate::aggregate::run_with`]) on its own thread,
+//! on the server's store, with a stop flag and live counters.
+//!
+//! Stopped (removed, changed, or the server shutting down), a query writes
+//! no more windows: those still open are neither closed nor checkpointed
+//! past. Its consumer's checkpoint stays before their records, so the next
+//! run re-reads them and writes those windows whole, once (windows already
+//! written are behind the checkpoint and not written again).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Result;
+use osprey_ingest::store::Store;
+use osprey_query::source::LiveCounts;
+
+use super::task::Task;
+use crate::aggregate::{self, Attached};
+use crate::serve::config::QueryConfig;
+use crate::serve::control::QueryView;
+
+/// A running query.
+#[derive(Debug)]
+pub struct Query {
+    /// Its settings, as configured.
+    pub config: QueryConfig,
+    counts: Arc<LiveCounts>,
+    task: Task,
+}
+
+impl Query {
+    /// Checks `config` (as `osprey aggregate` checks its arguments) and
+    /// starts it.
+    ///
+    /// # Errors
+    /// Arguments the aggregate command refuses, a thread that cannot start.
+    pub fn start(config: QueryConfig, store: &Arc<Store>) -> Result<Query> {
+        let args = config.aggregate_args(store.dir())?;
+        crate::aggregate::check(&args)?;
+        let counts = Arc::new(LiveCounts::new());
+        let (store, live) = (Arc::clone(store), Arc::clone(&counts));
+        let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
+            let attached = Attached {
+                store,
+                stop,
+                counts: live,
+            };
+            aggregate::run_with(&args, Some(&attached))
+        })?;
+        Ok(Query {
+            config,
+            counts,
+            task,
+        })
+    }
+
+    /// Checks `config` without starting it.
+    ///
+    /// # Errors
+    /// As [`Query::start`].
+    pub fn check(config: &QueryConfig, data_dir: &Path) -> Result<()> {
+        crate::aggregate::check(&config.aggregate_args(data_dir)?)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The counters.
+    pub fn counts(&self) -> &LiveCounts {
+        &self.counts
+    }
+
+    /// What `/api/queries` shows of it.
+    pub fn view(&self) -> QueryView {
+        let (state, error) = self.task.state();
+        let c = &self.counts;
+        QueryView {
+            name: self.config.name.clone(),
+            input: self.config.input.clone(),
+            output: self.config.output.clone(),
+            state,
+            rows: c.windows.load(Ordering::Relaxed),
+            late: c.late.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            watermark: c.watermark().map(osprey_ingest::store::time::format_ms),
+            error,
+        }
+    }
+
+    /// True while it runs.
+    pub fn running(&self) -> bool {
+        self.task.running()
+    }
+
+    /// Asks it to stop.
+    pub fn stop(&self) {
+        self.task.stop();
+    }
+
+    /// Waits for it to have stopped.
+    pub fn join(&mut self) {
+        self.task.join();
+    }
+}

@@ -1,0 +1,253 @@
+//! `osprey serve --config`: the engine end to end, against the real binary.
+//! A test camera and an RTSP camera ([`TestServer`]) put their frame
+//! records into the `frames` stream and a query over it writes rows; a
+//! SIGHUP after the file changed adds a camera and removes another without
+//! restarting the third; a SIGTERM under load exits 0 within the bound and
+//! leaves every frame the server had written readable.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use osprey_rtsp_server::{Mount, TestServer};
+use serde_json::Value;
+
+use crate::common::{Lines, Proc, osprey, parse_ndjson, ready_or, run_in, wait_until};
+
+/// The shutdown bound the server promises (its `shutdown::BOUND`).
+const BOUND: Duration = Duration::from_secs(10);
+
+/// A `[[cameras]]` table.
+fn camera(name: &str, uri: &str) -> String {
+    format!("[[cameras]]\nname = \"{name}\"\nuri = \"{uri}\"\nkernels = [\"stats\"]\n")
+}
+
+/// A 320x240 test pattern at 10 fps.
+const BALL: &str = "test:ball?width=320&height=240&fps=10";
+
+/// The file: `cameras` and, with `query_out`, a query counting frame
+/// records a second into that file.
+fn write_config(dir: &Path, cameras: &[String], query_out: Option<&Path>) {
+    let mut text =
+        "data_dir = \"data\"\nbackend = \"cpu\"\n[http]\nlisten = \"127.0.0.1:0\"\n".to_owned();
+    for c in cameras {
+        text.push_str(c);
+    }
+    if let Some(out) = query_out {
+        text.push_str(&format!(
+            "[[queries]]\nname = \"per_second\"\ninput = \"frames\"\noutput = \"{}\"\nflags = [\"--window\", \"tumbling:1s\", \"--group-by\", \"source\", \"--agg\", \"count(*) as n\", \"--errors\", \"{}\"]\n",
+            out.display(),
+            dir.join("late.ndjson").display()
+        ));
+    }
+    std::fs::write(dir.join("osprey.toml"), text).unwrap();
+}
+
+/// A running `osprey serve --config`, its address.
+struct Server {
+    proc: Proc,
+    err: Lines,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut cmd = osprey();
+        cmd.current_dir(dir)
+            .args(["serve", "--config", "osprey.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut proc = Proc::spawn(&mut cmd);
+        let err = proc.stderr_lines();
+        let addr = err.announced("osprey: serving on http://", "serve --config");
+        Server { proc, err, addr }
+    }
+
+    /// `GET path`'s body as JSON.
+    fn get(&self, path: &str) -> Value {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {text:?}"))
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.proc.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
+/// The frame numbers of each camera in the `frames` stream, in order.
+fn frames_by_source(dir: &Path) -> std::collections::BTreeMap<String, Vec<u64>> {
+    let read = run_in(dir, &["read", "frames", "--data-dir", "data"]).success();
+    let mut out = std::collections::BTreeMap::<String, Vec<u64>>::new();
+    for r in parse_ndjson(&read.stdout) {
+        let data = &r["data"];
+        if data["kind"] == "frame" {
+            let source = data["source"].as_str().unwrap_or_default().to_owned();
+            out.entry(source)
+                .or_default()
+                .push(data["frame"].as_u64().unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn cameras_fill_the_frames_stream_a_query_writes_rows_and_sighup_reloads_by_name() {
+    let rtsp = TestServer::start(&[Mount::new("cam").fps(10)]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.ndjson");
+    let kept = camera("kept", BALL);
+    let rtsp_cam = camera("rtsp", &rtsp.url("cam"));
+    write_config(dir.path(), &[kept.clone(), rtsp_cam], Some(&rows));
+    let server = Server::start(dir.path());
+
+    // Both cameras' frames reach the stream; the API lists them up.
+    wait_until(|| {
+        let f = frames_by_source(dir.path());
+        ready_or(f.len() == 2 && f.values().all(|v| v.len() >= 5), || {
+            format!("frames so far: {:?}", f.keys().collect::<Vec<_>>())
+        })
+    });
+    let sources = server.get("/api/sources");
+    let names: Vec<&str> = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kept", "rtsp"]);
+    // The query's rows: frames counted per source and second.
+    wait_until(|| {
+        let text = std::fs::read_to_string(&rows).unwrap_or_default();
+        let n = parse_ndjson(&text)
+            .iter()
+            .filter(|r| r["source"] == "kept" && r["n"].as_u64() > Some(0))
+            .count();
+        ready_or(n >= 1, || format!("rows so far: {text:?}"))
+    });
+    // Its counters follow (updated once its read is handled).
+    wait_until(|| {
+        let queries = server.get("/api/queries");
+        let running = queries[0]["state"] == "running";
+        ready_or(running && queries[0]["rows"].as_u64() > Some(0), || {
+            format!("{queries}")
+        })
+    });
+
+    // Edit: the RTSP camera goes, a new test camera comes; SIGHUP.
+    write_config(dir.path(), &[kept, camera("added", BALL)], Some(&rows));
+    server.signal("HUP");
+    wait_until(|| {
+        let f = frames_by_source(dir.path());
+        ready_or(f.get("added").is_some_and(|v| v.len() >= 3), || {
+            format!("added's frames: {:?}", f.get("added").map(Vec::len))
+        })
+    });
+    let before = frames_by_source(dir.path());
+    let rtsp_before = before["rtsp"].len();
+    let kept_before = before["kept"].len();
+    wait_until(|| {
+        let f = frames_by_source(dir.path());
+        ready_or(f["kept"].len() >= kept_before + 5, || "kept stalled".into())
+    });
+    let after = frames_by_source(dir.path());
+    assert_eq!(
+        after["rtsp"].len(),
+        rtsp_before,
+        "the removed camera goes on"
+    );
+    // The kept camera never restarted: its frame numbers never went back.
+    let kept = &after["kept"];
+    assert!(
+        kept.windows(2).all(|w| w[1] > w[0]),
+        "kept's frame numbers restarted: {kept:?}"
+    );
+    let names: Vec<String> = server
+        .get("/api/sources")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["kept", "added"]);
+
+    // A file that does not load changes nothing.
+    std::fs::write(dir.path().join("osprey.toml"), "data_dir = [\n").unwrap();
+    server.signal("HUP");
+    let n = after["added"].len();
+    wait_until(|| {
+        let f = frames_by_source(dir.path());
+        ready_or(f["added"].len() > n + 3, || {
+            "added stopped after a bad reload".into()
+        })
+    });
+    let mut server = server;
+    server.signal("TERM");
+    let status = server.proc.wait_exit("serve --config");
+    let err = server.err.to_end("serve --config").join("\n");
+    assert!(status.success(), "{status}: {err}");
+    assert!(err.contains("the configuration was not reloaded"), "{err}");
+}
+
+#[test]
+fn sigterm_under_load_exits_0_within_the_bound_and_loses_no_written_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.ndjson");
+    let cameras: Vec<String> = ["a", "b", "c"].iter().map(|n| camera(n, BALL)).collect();
+    write_config(dir.path(), &cameras, Some(&rows));
+    let mut server = Server::start(dir.path());
+    // Under way: every camera has frames in the stream.
+    wait_until(|| {
+        let s = server.get("/api/sources");
+        let written: Vec<u64> = s
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["frames_analyzed"].as_u64().unwrap_or(0))
+            .collect();
+        ready_or(
+            written.len() == 3 && written.iter().all(|&n| n >= 10),
+            || format!("frames so far: {written:?}"),
+        )
+    });
+    let sources = server.get("/api/sources");
+    server.signal("TERM");
+    let asked = Instant::now();
+    let status = server.proc.wait_exit("serve --config");
+    let took = asked.elapsed();
+    let err = server.err.to_end("serve --config").join("\n");
+    assert!(status.success(), "{status}: {err}");
+    assert!(took < BOUND, "took {took:?}: {err}");
+    // Every frame written before the signal is readable, in order (a live
+    // source may drop frames under load: numbers may skip, never go back).
+    let frames = frames_by_source(dir.path());
+    for s in sources.as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let got = &frames[name];
+        let counted = s["frames_analyzed"].as_u64().unwrap();
+        assert!(
+            got.len() as u64 >= counted,
+            "{name}: {} < {counted}",
+            got.len()
+        );
+        assert_eq!(got.first(), Some(&0), "{name}");
+        let ordered = got.windows(2).all(|w| w[1] > w[0]);
+        assert!(ordered, "{name}: frames out of order: {got:?}");
+    }
+    // The store was closed cleanly: the next writer finds it so.
+    let lock = std::fs::read(dir.path().join("data/LOCK")).unwrap();
+    assert_eq!(lock, b"clean\n");
+}
