@@ -3,7 +3,7 @@
 //! directory made when missing); the [`Engine`] started; the HTTP router
 //! served on the configured listener; SIGHUP reloads the file, SIGTERM and
 //! SIGINT stop the listener, then the engine, within
-//! [`shutdown::BOUND`](super::engine::shutdown::BOUND).
+//! [`shutdown::BOUND`].
 //!
 //! (Until the http and observe work lands, the router serves `/api`, the
 //! dashboard, `/healthz` and `/readyz` without the Kinesis API and
