@@ -17,7 +17,8 @@
 //!
 //! HTTP: the same connections send PutRecords calls of 500 records (a
 //! quarter as many records of 100 B of data, a sixteenth of 1000 B) to
-//! `osprey serve --http`, one call at a time each.
+//! `osprey serve --http`, one call at a time each; then GetRecords reads
+//! them all back (`Limit` 10000, one connection a shard).
 //!
 //! `--osprey PATH` runs another build of the binary instead of the one cargo
 //! built, so that two builds can be measured turn about in one session;
@@ -385,14 +386,56 @@ fn http_throughput(o: &Opts, size: usize, records: usize) {
         .collect();
     handles.into_iter().for_each(|h| h.join().unwrap());
     let secs = start.elapsed().as_secs_f64();
-    srv.kill().unwrap();
-    srv.wait().unwrap();
     let n = calls * 500 * o.conns;
     println!(
         "PutRecords over HTTP, {size} B of data a record, 500 a call, {} connections, {} shards, durability {}: {:.0} records/s, {:.1} MB/s of data",
         o.conns,
         o.shards,
         o.durability,
+        n as f64 / secs,
+        (n * (size / 3) * 3) as f64 / secs / 1e6
+    );
+    http_read_back(o, &addr, size, n);
+    srv.kill().unwrap();
+    srv.wait().unwrap();
+}
+
+/// GetRecords of everything just put: one keep-alive connection a shard,
+/// from TRIM_HORIZON, `Limit` 10000, until a call returns no record.
+fn http_read_back(o: &Opts, addr: &str, size: usize, expected: usize) {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..o.shards)
+        .map(|shard| {
+            let addr = addr.to_owned();
+            std::thread::spawn(move || {
+                let mut s = BufReader::new(TcpStream::connect(&addr).unwrap());
+                s.get_ref().set_nodelay(true).unwrap();
+                let it = format!(
+                    "{{\"StreamName\":\"s\",\"ShardId\":\"shardId-{shard:012}\",\"ShardIteratorType\":\"TRIM_HORIZON\"}}"
+                );
+                let mut answer = http_call(&mut s, "GetShardIterator", it.as_bytes());
+                let (mut got, mut key) = (0, "\"ShardIterator\":\"");
+                loop {
+                    let at = answer.find(key).unwrap() + key.len();
+                    let token = &answer[at..at + answer[at..].find('"').unwrap()];
+                    let req = format!("{{\"ShardIterator\":\"{token}\",\"Limit\":10000}}");
+                    answer = http_call(&mut s, "GetRecords", req.as_bytes());
+                    let n = answer.matches("\"SequenceNumber\"").count();
+                    if n == 0 {
+                        return got;
+                    }
+                    got += n;
+                    key = "\"NextShardIterator\":\"";
+                }
+            })
+        })
+        .collect();
+    let n: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(n, expected, "records read back");
+    println!(
+        "GetRecords over HTTP, {size} B of data a record, Limit 10000, {} connections (one a shard): {:.0} records/s, {:.1} MB/s of data",
+        o.shards,
         n as f64 / secs,
         (n * (size / 3) * 3) as f64 / secs / 1e6
     );

@@ -10,8 +10,10 @@
 //! - [`consume`]: one way to read a stream ([`consume::Consumer`]): every
 //!   shard from a position or a checkpoint, parents before children, and,
 //!   when caught up, a wait that wakes as soon as the stream's files change.
-//! - [`kinesis`]: the Kinesis Data Streams wire API over HTTP/1.1 (its
-//!   operations, shard iterator tokens, SigV4, the server).
+//! - [`kinesis`]: the Kinesis Data Streams wire API (its operations, shard
+//!   iterator tokens, SigV4, the axum router), served by [`http`], the one
+//!   HTTP listener of the server (tokio and hyper: connection limits,
+//!   timeouts, bounded bodies, TLS, request metrics, graceful stop).
 //! - [`tcp`]: the NDJSON line listener (`osprey put --listen`), and
 //!   [`listen`], the binding both servers share.
 //! - [`codec`]: base64, input lines and CSV rows into records, and a stored
@@ -29,7 +31,7 @@
 //!
 //! Errors are [`IngestError`] for the store and the chunker, and one type
 //! per area where an area has its own ([`listen::ListenError`],
-//! [`kinesis::ServeError`], [`deliver::DeliverError`],
+//! [`http::ServeError`], [`deliver::DeliverError`],
 //! [`output_spec::OutputSpecError`]). See `DESIGN.md` for what grows here
 //! next (video streams, MQTT and NATS connectors).
 
@@ -40,6 +42,7 @@ pub mod codec;
 pub mod consume;
 pub mod deliver;
 pub mod error;
+pub mod http;
 pub mod kinesis;
 pub mod listen;
 pub mod output_spec;

@@ -1,15 +1,20 @@
-//! `osprey serve --http HOST:PORT`: the Kinesis Data Streams API alone,
-//! over HTTP/1.1 ([`osprey_ingest::kinesis`]).
-//! This module checks the arguments into a [`ServerConfig`], reads the
-//! credentials, opens the store and runs the server. It binds to 127.0.0.1
-//! unless told otherwise.
+//! `osprey serve --http HOST:PORT`: the Kinesis Data Streams API alone
+//! ([`osprey_ingest::kinesis::KinesisApi`]) on the server's HTTP listener
+//! ([`osprey_ingest::http::HttpServer`], tokio and hyper).
+//! This module checks the arguments into an [`HttpServerConfig`], reads the
+//! credentials, opens the store, and serves on a multi-thread tokio
+//! runtime until the process is stopped. It binds to 127.0.0.1 unless told
+//! otherwise.
 
 use std::io::{self, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
-use osprey_ingest::kinesis::{Credentials, Server, ServerConfig, Timeouts};
+use anyhow::{Context as _, Result};
+use axum::Router;
+use axum::response::Response;
+use osprey_ingest::http::{HttpServer, HttpServerConfig, Timeouts, error_response};
+use osprey_ingest::kinesis::{Credentials, KinesisApi};
 
 use crate::args::stream::ServeArgs;
 use crate::stream::open_store;
@@ -51,19 +56,40 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         _ => None,
     };
     let store = Arc::new(open_store(&args.data.data_dir, durability)?);
-    let config = ServerConfig {
+    let api = KinesisApi::new(Arc::clone(&store), iterator_lifetime, credentials)?;
+    let server = HttpServer::bind(HttpServerConfig {
         addr: args.http.clone(),
         max_connections: args.max_connections,
         timeouts,
-        iterator_lifetime,
-        credentials,
-    };
-    let server = Server::bind(store, config)?;
+        tls: None,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("osprey-http")
+        .build()
+        .context("cannot start the HTTP runtime")?;
+    let _retention = store.spawn_retention(Duration::from_secs(60));
     let _ = writeln!(
         io::stderr(),
         "osprey: serving the Kinesis API on http://{}",
         server.local_addr()
     );
-    server.run();
+    // Serves until the process is stopped, as it always has.
+    runtime.block_on(server.serve(router(api), std::future::pending()))?;
     Ok(())
+}
+
+/// The Kinesis API, and a Kinesis-shaped 400 for anything but `POST /`.
+fn router(api: KinesisApi) -> Router {
+    api.router()
+        .fallback(not_served)
+        .method_not_allowed_fallback(not_served)
+}
+
+async fn not_served() -> Response {
+    error_response(
+        axum::http::StatusCode::BAD_REQUEST,
+        "SerializationException",
+        "only POST / is served",
+    )
 }

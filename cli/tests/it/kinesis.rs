@@ -491,6 +491,19 @@ fn a_bad_request_ends_its_own_connection_with_at_most_one_answer() {
         ),
         ("head cut off", b"POST / HTTP/1.1\r\nHost: x".to_vec(), None),
     ];
+    // Heads hyper cannot read are answered by hyper itself, with the right
+    // status and an empty body; the rest get a Kinesis error body.
+    let by_hyper = [
+        "garbage",
+        "no version",
+        "header line without a colon",
+        "negative length",
+        "signed length",
+        "huge length",
+        "two lengths",
+        "non-UTF-8 request line",
+        "head too large",
+    ];
     for (what, bytes, expected) in cases {
         let mut s = connect(&addr);
         s.write_all(&bytes).unwrap();
@@ -502,7 +515,7 @@ fn a_bad_request_ends_its_own_connection_with_at_most_one_answer() {
             Some(code) => assert!(
                 answers == 1
                     && got.starts_with(&format!("HTTP/1.1 {code} "))
-                    && got.contains("\"__type\""),
+                    && (by_hyper.contains(&what) || got.contains("\"__type\"")),
                 "{what}: {got}"
             ),
             None => assert_eq!(answers, 0, "{what}: {got}"),

@@ -301,7 +301,12 @@ fn unique(doc: &Doc<'_>, names: &[&str], table: &Value<'_>, kind: &str) -> Resul
 /// Checks the text of the file `path`.
 fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     let doc = Doc { file: path, text };
-    let folder = path.parent().unwrap_or(Path::new(""));
+    // A file named without a folder is in ".": an empty folder would make
+    // `--data-dir ""`, which the commands refuse.
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let root = DeTable::parse(text).map_err(|e| doc.toml(&e, ""))?;
     let (span, table) = (root.span(), root.into_inner());
     let mut root = Spanned::new(span, DeValue::Table(table));

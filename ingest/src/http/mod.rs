@@ -1,0 +1,54 @@
+//! The one HTTP listener of the server: any `axum::Router` served on
+//! tokio and hyper (HTTP/1.1), over TLS (rustls) when a certificate and key
+//! are configured ([`HttpServer`]).
+//!
+//! It keeps a peer from wedging the server:
+//! - At most [`HttpServerConfig::max_connections`] connections are served at
+//!   once; one beyond is answered 503 (`ProvisionedThroughputExceededException`,
+//!   which the SDKs retry) by a small task of its own (at most
+//!   [`MAX_REFUSERS`] at once; past that, new connections wait in the listen
+//!   queue), so memory stays bounded however many connect.
+//! - [`Timeouts`]: a connection silent for `first_byte` before its first
+//!   request or for `idle` between requests is closed quietly; a request
+//!   head must arrive within `request` of its first byte, the handler
+//!   (body included) must answer within `request`, and an answer must be
+//!   taken within `request`; else the connection is closed without an answer.
+//! - Request bodies are bounded: more than [`MAX_BODY`] bytes announced is
+//!   answered 413 before the body is read, and a body that grows past it
+//!   fails to read.
+//! - A malformed request is answered once (400, 413, 431) and the connection
+//!   closed; an unknown `Expect` is refused (400).
+//! - [`HttpServer::serve`] stops on a future: it stops accepting, lets the
+//!   requests in flight finish (for at most `request`), and returns.
+//!
+//! Every request is counted in `osprey_http_requests_total{route,status}`
+//! and timed in `osprey_http_request_duration_seconds{route}`, the route
+//! being the router's matched path or `other` ([`metrics`]).
+//!
+//! A handler that finds its request broken (a body cut short) answers with
+//! [`abort`]: the connection is then closed without an answer.
+
+mod error;
+mod metrics;
+mod refuse;
+mod server;
+mod service;
+#[cfg(test)]
+mod tests;
+mod tls;
+mod watch;
+
+pub use error::ServeError;
+pub use metrics::{REQUEST_SECONDS, REQUESTS_TOTAL, RequestMetrics, RequestMetricsLayer};
+pub use server::{HttpServer, HttpServerConfig, Timeouts, TlsFiles};
+pub use service::{abort, error_response, read_body};
+
+/// The largest request body (PutRecords allows 5 MiB of data, in base64).
+pub const MAX_BODY: usize = 8 << 20;
+
+/// The largest request head (request line and headers).
+pub const MAX_HEAD: usize = 64 << 10;
+
+/// Most refusals (503 answers to connections past the limit) under way at
+/// once.
+pub const MAX_REFUSERS: usize = 64;

@@ -1,0 +1,238 @@
+//! The Kinesis Data Streams API as an axum router ([`KinesisApi`]): JSON 1.1,
+//! `POST /` with `X-Amz-Target: Kinesis_20131202.<Operation>`, so that the
+//! AWS CLI, boto3 and the SDKs work against osprey with an endpoint URL.
+//! The listener ([`crate::http::HttpServer`]) carries it; the operations
+//! are [`api`]'s.
+//!
+//! Given credentials, every request's SigV4 signature is checked
+//! ([`sigv4`]); without, signed requests are accepted unchecked. The
+//! operations touch the disk (a put waits for its fsync), so each runs on
+//! tokio's blocking pool, not on the threads that drive connections.
+//!
+//! The buffers of a call (its body, the records of a PutRecords) are taken
+//! from a small pool and given back, so a busy server allocates little per
+//! call, as the thread-per-connection server it replaced did per connection.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::post;
+use hyper::StatusCode;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::http::request::Parts;
+
+use super::{api, iterator, sigv4};
+use crate::http::{ServeError, error_response, read_body};
+use crate::store::Store;
+
+/// Most sets of call buffers kept for reuse.
+const POOLED: usize = 32;
+
+/// The largest body buffer kept for reuse; a larger one is given back to
+/// the allocator once its call is answered.
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// The Kinesis API over a store, ready to become a router.
+#[derive(Debug, Clone)]
+pub struct KinesisApi {
+    state: Arc<Shared>,
+}
+
+/// What every call is served with.
+struct Shared {
+    store: Arc<Store>,
+    iterators: iterator::Iterators,
+    credentials: Option<sigv4::Credentials>,
+    pool: Mutex<Vec<Buffers>>,
+}
+
+/// The buffers of one call.
+#[derive(Debug, Default)]
+struct Buffers {
+    body: Vec<u8>,
+    scratch: api::Scratch,
+}
+
+impl KinesisApi {
+    /// The API over `store`: shard iterators valid for `iterator_lifetime`,
+    /// requests signed with `credentials` when given.
+    ///
+    /// # Errors
+    /// [`ServeError::Key`]: the shard iterators' key cannot be drawn.
+    pub fn new(
+        store: Arc<Store>,
+        iterator_lifetime: Duration,
+        credentials: Option<sigv4::Credentials>,
+    ) -> Result<KinesisApi, ServeError> {
+        let iterators = iterator::Iterators::new(iterator_lifetime).map_err(ServeError::Key)?;
+        Ok(KinesisApi {
+            state: Arc::new(Shared {
+                store,
+                iterators,
+                credentials,
+                pool: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The router: `POST /` answers the Kinesis operations. Merge it with
+    /// other routers (a `GET /` included).
+    pub fn router(self) -> Router {
+        Router::new().route("/", post(call)).with_state(self.state)
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    // Not the credentials: a secret never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.store)
+            .field("signed", &self.credentials.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn take(&self) -> Buffers {
+        self.pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, mut buffers: Buffers) {
+        if buffers.body.capacity() > KEEP_BUFFER {
+            buffers.body = Vec::new();
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < POOLED {
+            pool.push(buffers);
+        }
+    }
+
+    /// Checks the signature and runs the operation; its answer into `out`
+    /// and its status.
+    fn answer(&self, parts: &Parts, buffers: &mut Buffers, out: &mut Vec<u8>) -> u16 {
+        if let Some(credentials) = &self.credentials {
+            let headers: Vec<(&str, &str)> = parts
+                .headers
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+                .collect();
+            let uri = &parts.uri;
+            let body = &buffers.body;
+            let (path, query) = (uri.path(), uri.query().unwrap_or(""));
+            let method = parts.method.as_str();
+            if let Err((name, msg)) =
+                sigv4::verify(credentials, method, path, query, &headers, body)
+            {
+                out.clear();
+                out.extend_from_slice(&api::error_body(name, &msg));
+                return 400;
+            }
+        }
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok());
+        api::handle(
+            &self.store,
+            &self.iterators,
+            target,
+            &buffers.body,
+            &mut buffers.scratch,
+            out,
+        )
+    }
+}
+
+/// Serves one call.
+async fn call(State(state): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut buffers = state.take();
+    if let Err(refused) = read_body(body, &mut buffers.body).await {
+        state.give_back(buffers);
+        return refused;
+    }
+    let shared = Arc::clone(&state);
+    let done = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let status = shared.answer(&parts, &mut buffers, &mut out);
+        (status, out, buffers)
+    })
+    .await;
+    match done {
+        Ok((status, out, buffers)) => {
+            state.give_back(buffers);
+            let mut response = Response::new(Body::from(out));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let headers = response.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            headers.insert("x-amzn-RequestId", HeaderValue::from_static("osprey"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "A Kinesis operation failed.");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalFailure",
+                "the operation failed; retry later",
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    async fn send(router: &Router, method: &str, target: Option<&str>) -> (u16, String) {
+        let mut request = Request::builder().method(method).uri("/");
+        if let Some(target) = target {
+            request = request.header("x-amz-target", target);
+        }
+        let response = router
+            .clone()
+            .oneshot(request.body(Body::from("{}")).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_api_merges_with_a_router_that_serves_get_slash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+        let api = KinesisApi::new(store, Duration::from_secs(300), None).unwrap();
+        let router = Router::new()
+            .route("/", get(|| async { "the dashboard" }))
+            .merge(api.router());
+        assert_eq!(
+            send(&router, "GET", None).await,
+            (200, "the dashboard".into())
+        );
+        assert_eq!(
+            send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await,
+            (200, r#"{"HasMoreStreams":false,"StreamNames":[]}"#.into())
+        );
+        let (status, body) = send(&router, "POST", None).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("UnknownOperationException"), "{body}");
+    }
+}
