@@ -69,7 +69,7 @@ function cameraOf(name) {
   let cam = state.cameras.get(name);
   if (cam) return cam;
   const img = el('img', { alt: `latest frame of ${name}` });
-  const card = el('div', { class: 'camera', 'data-name': name }, img,
+  const card = el('div', { class: 'camera', 'data-name': name }, el('div', { class: 'frame' }, img),
     el('div', { class: 'meta' },
       el('span', { class: 'name' }, name), el('span', { class: 'badge state' }),
       el('span', { class: 'fps dim' }), el('span', { class: 'dropped dim' }),
@@ -85,9 +85,12 @@ function cameraOf(name) {
 // Reloads a camera's frame, one request at a time, every FRAME_MS.
 function refreshFrame(name, cam) {
   if (!state.cameras.has(name)) return;
-  const next = () => setTimeout(() => refreshFrame(name, cam), FRAME_MS);
-  cam.img.onload = next;
-  cam.img.onerror = next;
+  const next = (missing) => {
+    cam.img.classList.toggle('missing', missing);
+    setTimeout(() => refreshFrame(name, cam), FRAME_MS);
+  };
+  cam.img.onload = () => next(false);
+  cam.img.onerror = () => next(true);
   cam.img.src = frameUrl(name, 480);
 }
 

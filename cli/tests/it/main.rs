@@ -13,6 +13,8 @@
 //!   no acknowledged record.
 //! - [`csv_paths`]: one CSV file aggregated as a file and through a stream
 //!   put from it, typed alike, against DuckDB.
+//! - [`dashboard`]: `osprey serve --config`'s dashboard in headless
+//!   Chromium (selenium) and its `/api` with curl.
 //! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
 //!   with DuckDB.
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
@@ -68,6 +70,7 @@ mod common;
 mod corrupt;
 mod crash;
 mod csv_paths;
+mod dashboard;
 mod deliver;
 mod event_log;
 mod ffmpeg_meta;

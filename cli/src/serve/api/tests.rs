@@ -3,11 +3,13 @@
 //! as a client sees it.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::get;
+use osprey_ingest::kinesis::KinesisApi;
 use osprey_ingest::store::{PutRecord, Store, StoreConfig, StreamOptions};
 use tokio::sync::broadcast;
 use tower::ServiceExt as _;
@@ -103,9 +105,11 @@ fn fixture(dir: &std::path::Path, feed: usize) -> Arc<Fixture> {
     })
 }
 
-/// The router over `f`, with a Kinesis and a metrics stand-in.
+/// The router over `f`, with the real Kinesis API and a metrics stand-in.
 fn router(f: &Arc<Fixture>, token: Option<&str>) -> Router {
-    let kinesis = Router::new().route("/", post(|| async { "kinesis" }));
+    let kinesis = KinesisApi::new(Arc::clone(&f.store), Duration::from_secs(300), None)
+        .unwrap()
+        .router();
     let metrics = Router::new().route("/metrics", get(|| async { "metrics" }));
     super::super::router::build(f.clone(), kinesis, metrics, token.map(Into::into))
 }
@@ -333,7 +337,13 @@ async fn the_token_guards_api_and_dashboard_only() {
     for (request, body) in [
         (get_req("/healthz"), &b"{\"ok\":true}"[..]),
         (get_req("/metrics"), b"metrics"),
-        (Request::post("/").body(Body::empty()).unwrap(), b"kinesis"),
+        (
+            Request::post("/")
+                .header("X-Amz-Target", "Kinesis_20131202.ListStreams")
+                .body(Body::from("{}"))
+                .unwrap(),
+            br#"{"HasMoreStreams":false,"StreamNames":[],"StreamSummaries":[]}"#,
+        ),
     ] {
         let (status, _, got) = call(&r, request).await;
         assert_eq!((status, got.as_slice()), (StatusCode::OK, body));
