@@ -14,5 +14,7 @@ pub mod config;
 #[expect(dead_code, reason = "issue 15's interface, used once the engine lands")]
 pub mod control;
 pub mod http_only;
+#[expect(dead_code, reason = "issue 15's interface, used once the router lands")]
+pub mod metrics;
 
 pub use http_only::run;
