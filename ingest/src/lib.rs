@@ -28,6 +28,8 @@
 //!   `http://...`).
 //! - [`chunk`]: the chunker that turns NDJSON and CSV records into Arrow
 //!   batches for the query engine.
+//! - [`metrics`]: the names of the metrics the store records through the
+//!   `metrics` facade (no-ops until the binary installs a recorder).
 //!
 //! Errors are [`IngestError`] for the store and the chunker, and one type
 //! per area where an area has its own ([`listen::ListenError`],
@@ -45,6 +47,7 @@ pub mod error;
 pub mod http;
 pub mod kinesis;
 pub mod listen;
+pub mod metrics;
 pub mod output_spec;
 pub mod sink;
 pub mod store;

@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod http_only;
+pub mod metrics;
 pub mod router;
 pub mod run;
 

@@ -7,7 +7,8 @@
 //!
 //! One listener ([`HttpServer`]: connection slots, timeouts, bounded bodies,
 //! TLS when configured) serves the whole router: the Kinesis API on the
-//! engine's store, `/api`, the dashboard, `/healthz`, `/readyz`.
+//! engine's store, `/api`, the dashboard, `/metrics`, `/healthz`,
+//! `/readyz`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,9 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// not stop within the bound.
 pub fn run_config(path: &Path) -> Result<()> {
     let config = super::config::load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
+    // Before anything counts: the libraries' counters are made as their
+    // pieces start, and those made before a recorder exists count nothing.
+    let metrics = super::metrics::install()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("osprey-http")
@@ -92,6 +96,7 @@ pub fn run_config(path: &Path) -> Result<()> {
         path.to_owned(),
         http,
         kinesis.router(),
+        super::metrics::routes(metrics),
         token,
     ));
     drop(runtime);
@@ -119,6 +124,7 @@ async fn serve(
     path: PathBuf,
     http: HttpServerConfig,
     kinesis: axum::Router,
+    metrics: axum::Router,
     token: Option<String>,
 ) -> Result<()> {
     let listen = http.addr.clone();
@@ -130,8 +136,7 @@ async fn serve(
         server.local_addr()
     );
     let control: Arc<dyn Control> = Arc::clone(&engine) as Arc<dyn Control>;
-    // `/metrics` joins once the observe work's exporter lands.
-    let app = super::router::build(control, kinesis, axum::Router::new(), token);
+    let app = super::router::build(control, kinesis, metrics, token);
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server.serve(app, async {
         let _ = stopped.await;

@@ -1,6 +1,7 @@
 //! File-system steps the store needs to be crash-safe: a file replaced
 //! atomically (write a temporary file, fsync it, rename it, fsync the folder)
-//! and a folder fsynced so that a new or removed entry survives a crash.
+//! and a folder fsynced so that a new or removed entry survives a crash;
+//! a segment's data fsynced and timed.
 
 use std::fs::{self, File};
 use std::io::Write as _;
@@ -19,6 +20,15 @@ pub(super) fn io_err(
         path,
         source,
     }
+}
+
+/// `file.sync_data()`, its time recorded in
+/// [`crate::metrics::STORE_FSYNC_SECONDS`].
+pub(super) fn timed_sync(file: &File) -> std::io::Result<()> {
+    let started = std::time::Instant::now();
+    let result = file.sync_data();
+    metrics::histogram!(crate::metrics::STORE_FSYNC_SECONDS).record(started.elapsed());
+    result
 }
 
 /// Makes the entries of folder `dir` durable.

@@ -62,6 +62,7 @@ pub use record::{MAX_DATA_BYTES, PutRecord, Record, hash_key_of};
 pub use shard::{Durability, Finding, FindingKind, LogConfig, LogStats, ShardCheck};
 
 use crate::error::{IngestError, Result};
+use crate::metrics as metric_names;
 use files::StoreFiles;
 use fsutil::{create_dir, io_err, sync_dir};
 use stream::Stream;
@@ -653,7 +654,10 @@ impl Store {
         self.check_writable()?;
         let stream = self.stream(name)?;
         let bytes: usize = records.iter().map(PutRecord::size).sum();
-        let guard = self.admit(bytes)?;
+        let guard = self.admit(bytes).inspect_err(|_| {
+            metrics::counter!(metric_names::STORE_PUT_REFUSED, "stream" => name.to_owned())
+                .increment(1);
+        })?;
         let mut out: Vec<Option<PutOutcome>> = Vec::with_capacity(records.len());
         let mut valid = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
@@ -668,6 +672,20 @@ impl Store {
         let (failed, waits) = stream.append(valid, (self.config.clock)());
         for (i, result) in failed {
             out[i] = Some(result.map(|(shard, seq)| PutAck { shard, seq }));
+        }
+        // Counted once a call: the records appended (those with no answer
+        // yet) and their data and partition key bytes.
+        let (appended, appended_bytes) = out
+            .iter()
+            .zip(records)
+            .filter(|(answer, _)| answer.is_none())
+            .fold((0u64, 0u64), |(n, b), (_, r)| {
+                (n + 1, b + (r.data.len() + r.partition_key.len()) as u64)
+            });
+        if appended > 0 {
+            let label = [("stream", name.to_owned())];
+            metrics::counter!(metric_names::STORE_RECORDS_PUT, &label).increment(appended);
+            metrics::counter!(metric_names::STORE_BYTES_PUT, &label).increment(appended_bytes);
         }
         Ok(PendingPut {
             out,
@@ -810,6 +828,17 @@ impl Store {
         let log = table.logs.get(&iterator.shard).ok_or_else(no_shard)?;
         let meta = table.meta.shard(&iterator.shard).ok_or_else(no_shard)?;
         let batch = log.read(iterator.next_seq, max_records, max_bytes)?;
+        if !batch.records.is_empty() {
+            let bytes: usize = batch
+                .records
+                .iter()
+                .map(|r| r.data.len() + r.partition_key.len())
+                .sum();
+            let label = [("stream", iterator.stream.clone())];
+            metrics::counter!(metric_names::STORE_RECORDS_READ, &label)
+                .increment(batch.records.len() as u64);
+            metrics::counter!(metric_names::STORE_BYTES_READ, &label).increment(bytes as u64);
+        }
         let latest = log.stats().next_seq;
         let millis_behind_latest = match batch.records.last() {
             Some(r) if batch.next_seq < latest => ((self.config.clock)() - r.timestamp_ms).max(0),

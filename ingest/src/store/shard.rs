@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use super::files::StoreFiles;
 use super::frame;
-use super::fsutil::{io_err, sync_dir};
+use super::fsutil::{io_err, sync_dir, timed_sync};
 use super::high_water::{self, HighWater};
 use super::record::{PutRecord, Record};
 use super::segment::{Damage, Format, FrameCursor, Segment, Step};
@@ -466,7 +466,7 @@ impl ShardLog {
             .get(&seg.path)
             .map_err(io_err("cannot open", &seg.path))?;
         if self.config.durability == Durability::Fsync {
-            file.sync_data().map_err(io_err("cannot sync", &seg.path))?;
+            timed_sync(&file).map_err(io_err("cannot sync", &seg.path))?;
             self.durable.fetch_max(st.next_seq, Ordering::AcqRel);
         }
         if let Ok(m) = file.metadata() {
@@ -510,7 +510,7 @@ impl ShardLog {
                 let seg = st.segments.last().expect("a writable log has a segment");
                 (seg.path.clone(), st.next_seq)
             };
-            let result = self.files.get(&path).and_then(|f| f.sync_data());
+            let result = self.files.get(&path).and_then(|f| timed_sync(&f));
             if result.is_ok() {
                 self.durable.fetch_max(target, Ordering::AcqRel);
             }

@@ -498,3 +498,49 @@ fn duplicates_by_record_id_are_dropped_within_the_window() {
     assert_eq!(got, [&b"a"[..], b"b", b"-", b"c", b"d", b"a"]);
     assert_eq!(r.duplicates_dropped(), 1);
 }
+
+/// The value of the sample `name{labels}` (or `name` alone) in `text`.
+fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = if labels.is_empty() {
+        format!("{name} ")
+    } else {
+        format!("{name}{{{labels}}} ")
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).and_then(|v| v.parse().ok()))
+}
+
+#[test]
+fn puts_reads_fsyncs_and_refusals_move_their_metrics() {
+    use crate::metrics as m;
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        max_inflight_bytes: 1000,
+        ..Default::default()
+    };
+    metrics::with_local_recorder(&recorder, || {
+        let s = Store::open(dir.path(), config).unwrap();
+        s.create_stream("s", StreamOptions::default()).unwrap();
+        // 3 records of key "kN" (2 bytes) and data {"i":N} (7 bytes); one
+        // invalid (an empty key) is not counted.
+        let mut batch = records(3, "k");
+        batch.push(PutRecord::new("", "x"));
+        let answers = s.put_records("s", &batch).unwrap();
+        assert!(answers[3].is_err());
+        let held = s.admit(900).unwrap();
+        assert!(s.put_records("s", &records(10, "k")).is_err());
+        drop(held);
+        assert_eq!(read_all(&s, "s", StartingPosition::TrimHorizon).len(), 3);
+    });
+    let text = handle.render();
+    let stream = r#"stream="s""#;
+    assert_eq!(sample(&text, m::STORE_RECORDS_PUT, stream), Some(3.0));
+    assert_eq!(sample(&text, m::STORE_BYTES_PUT, stream), Some(27.0));
+    assert_eq!(sample(&text, m::STORE_RECORDS_READ, stream), Some(3.0));
+    assert_eq!(sample(&text, m::STORE_BYTES_READ, stream), Some(27.0));
+    assert_eq!(sample(&text, m::STORE_PUT_REFUSED, stream), Some(1.0));
+    let fsyncs = sample(&text, &format!("{}_count", m::STORE_FSYNC_SECONDS), "");
+    assert!(fsyncs.is_some_and(|n| n >= 1.0), "{text}");
+}

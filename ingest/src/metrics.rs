@@ -1,0 +1,65 @@
+//! The names of the metrics osprey-ingest records through the [`metrics`]
+//! facade, in one place, each with what it measures.
+//!
+//! The library only records; the binary installs a recorder (the server's
+//! Prometheus exporter) and, with [`describe`], their help texts. Without
+//! a recorder every call is a no-op. The store counts once a call (a put,
+//! a read), never once a record; the only label is the stream's name.
+
+/// Counter, `{stream}`: records appended by puts (acknowledged once
+/// durable).
+pub const STORE_RECORDS_PUT: &str = "osprey_store_records_put_total";
+
+/// Counter, `{stream}`: bytes (data and partition keys) of the records
+/// appended by puts.
+pub const STORE_BYTES_PUT: &str = "osprey_store_bytes_put_total";
+
+/// Counter, `{stream}`: records read (`GetRecords`, stream readers).
+pub const STORE_RECORDS_READ: &str = "osprey_store_records_read_total";
+
+/// Counter, `{stream}`: data bytes of the records read.
+pub const STORE_BYTES_READ: &str = "osprey_store_bytes_read_total";
+
+/// Histogram: seconds an fsync of a shard's segment takes (group commits
+/// and segment seals).
+pub const STORE_FSYNC_SECONDS: &str = "osprey_store_fsync_seconds";
+
+/// Counter, `{stream}`: put calls refused whole because too many bytes
+/// were in flight (retryable).
+pub const STORE_PUT_REFUSED: &str = "osprey_store_put_refused_total";
+
+/// Registers the help text of every metric above with the installed
+/// recorder (call once, after installing it).
+pub fn describe() {
+    use ::metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        STORE_RECORDS_PUT,
+        Unit::Count,
+        "Records appended to the store by puts."
+    );
+    describe_counter!(
+        STORE_BYTES_PUT,
+        Unit::Bytes,
+        "Bytes of the records appended by puts."
+    );
+    describe_counter!(
+        STORE_RECORDS_READ,
+        Unit::Count,
+        "Records read from the store."
+    );
+    describe_counter!(
+        STORE_BYTES_READ,
+        Unit::Bytes,
+        "Data bytes of the records read from the store."
+    );
+    describe_histogram!(
+        STORE_FSYNC_SECONDS,
+        Unit::Seconds,
+        "Seconds an fsync of a shard's segment takes."
+    );
+    describe_counter!(
+        STORE_PUT_REFUSED,
+        Unit::Count,
+        "Puts refused whole because too many bytes were in flight."
+    );
+}
