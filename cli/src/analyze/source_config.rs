@@ -260,7 +260,7 @@ fn credentials(e: &SourceEntry) -> Result<Option<Credentials>, UsageError> {
         (Some(_), Some(_)) => {
             return Err(UsageError("give password or password_env, not both".into()));
         }
-        (Some(p), None) => Some(p.clone()),
+        (Some(p), None) => Some(p.0.clone()),
         (None, Some(var)) => match std::env::var(var) {
             Ok(p) => Some(p),
             Err(_) => {

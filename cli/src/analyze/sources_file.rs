@@ -64,7 +64,7 @@ pub struct SourceEntry {
     /// User name, beside `password` or `password_env`.
     pub user: Option<String>,
     /// Password (prefer `password_env`: this file then holds no secret).
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Name of an environment variable holding the password.
     pub password_env: Option<String>,
     /// As `--rtsp-transport`.
@@ -89,6 +89,23 @@ pub struct SourceEntry {
     /// Whether `[sources.health]` says `enabled` (filled after reading).
     #[serde(skip)]
     pub health_enabled_given: bool,
+}
+
+/// A secret read from a file: `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Secret(text.to_owned())
+    }
 }
 
 impl SourceEntry {
@@ -231,6 +248,17 @@ enabled = true
         assert!(!f.health_enabled_given);
         assert!(entries[1].health_enabled_given);
         assert!(entries[1].health.unwrap().enabled);
+    }
+
+    #[test]
+    fn kernels_are_a_list_or_a_string() {
+        let entries =
+            parse("[[sources]]\nuri = \"a\"\nkernels = [\"stats\", \"scene\"]\n[[sources]]\nuri = \"b\"\nkernels = \"motion\"\n")
+                .unwrap();
+        assert_eq!(entries[0].kernels.as_deref(), Some("stats,scene"));
+        assert_eq!(entries[1].kernels.as_deref(), Some("motion"));
+        let err = parse("[[sources]]\nuri = \"a\"\nkernels = 3\n").unwrap_err();
+        assert!(err.starts_with("line 3: invalid type: integer"), "{err}");
     }
 
     #[test]

@@ -78,7 +78,9 @@ pub struct HttpConfig {
     #[serde(default = "http::default_listen")]
     pub listen: String,
     /// A bearer token `/api` and the dashboard require (`token` or
-    /// `token_env`, the name of an environment variable holding it).
+    /// `token_env`, the name of an environment variable holding it); never
+    /// serialized or printed.
+    #[serde(skip_serializing)]
     pub token: Option<String>,
     /// See `token`.
     pub token_env: Option<String>,
@@ -125,9 +127,9 @@ pub struct StreamConfig {
     /// Shards when created, 1 to 1024 (default 1); an existing stream
     /// keeps its own.
     pub shards: Option<u32>,
-    /// Records older than this many hours are removed (default 24), as
-    /// `osprey stream create --retention-hours`.
-    pub retention_hours: Option<u32>,
+    /// Records older than this are removed: whole hours (`24h`, `168h`;
+    /// default 24h), as `osprey stream create --retention-hours`.
+    pub retention: Option<String>,
     /// Each shard keeps at most about this many MiB, as `osprey stream
     /// create --retention-mib`.
     pub retention_mib: Option<u64>,
@@ -139,7 +141,11 @@ impl StreamConfig {
         let defaults = StreamOptions::default();
         StreamOptions {
             shards: self.shards.unwrap_or(defaults.shards),
-            retention_hours: self.retention_hours.unwrap_or(defaults.retention_hours),
+            retention_hours: self
+                .retention
+                .as_deref()
+                .and_then(|r| retention_hours(r).ok())
+                .unwrap_or(defaults.retention_hours),
             retention_bytes: self.retention_mib.map(|m| m.saturating_mul(1 << 20)),
         }
     }
@@ -173,7 +179,7 @@ pub struct QueryConfig {
 
 /// One `[[deliveries]]` table: an `osprey deliver STREAM --follow
 /// --consumer NAME` run ([`DeliveryConfig::deliver_args`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// Unique among deliveries; also its consumer name.
@@ -193,8 +199,10 @@ pub struct DeliveryConfig {
     pub buffer_seconds: Option<f64>,
     /// Where records that cannot be delivered go, as `--errors-to`.
     pub errors_to: Option<String>,
-    /// Webhook request headers, `"NAME: VALUE"` each, as `--header`.
-    #[serde(default)]
+    /// Webhook request headers, `"NAME: VALUE"` each, as `--header`;
+    /// their values (an `Authorization` among them) are never serialized
+    /// or printed.
+    #[serde(default, skip_serializing)]
     pub headers: Vec<String>,
     /// Webhook: the longest one POST may take, in seconds (default 30).
     pub timeout_seconds: Option<f64>,
@@ -202,6 +210,30 @@ pub struct DeliveryConfig {
     pub retry_seconds: Option<f64>,
     /// Where shards without a checkpoint start, as `--from`.
     pub from: Option<String>,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self
+            .headers
+            .iter()
+            .map(|h| h.split_once(':').map_or(h.as_str(), |(name, _)| name))
+            .collect();
+        f.debug_struct("DeliveryConfig")
+            .field("name", &self.name)
+            .field("stream", &self.stream)
+            .field("to", &self.to)
+            .field("format", &self.format)
+            .field("compression", &self.compression)
+            .field("buffer_mib", &self.buffer_mib)
+            .field("buffer_seconds", &self.buffer_seconds)
+            .field("errors_to", &self.errors_to)
+            .field("header_names", &header_names)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("retry_seconds", &self.retry_seconds)
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 /// A configuration that cannot be used: where and why.
@@ -217,7 +249,7 @@ pub struct ConfigError {
 }
 
 /// The file's top level; the tables are taken out before, to be read one
-/// by one with their spans ([`tables`]).
+/// by one with their spans ([`take`]).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Top {
@@ -408,13 +440,21 @@ fn check_stream(s: &StreamConfig) -> Result<(), (&'static str, String)> {
     {
         return Err(("shards", format!("shards must be 1 to 1024, not {shards}")));
     }
-    if s.retention_hours == Some(0) {
-        return Err((
-            "retention_hours",
-            "retention_hours must be 1 or more".into(),
-        ));
+    if let Some(r) = &s.retention {
+        retention_hours(r).map_err(|m| ("retention", m))?;
     }
     Ok(())
+}
+
+/// A retention as the store keeps it: whole hours, 1 or more.
+fn retention_hours(text: &str) -> Result<u32, String> {
+    let bad = || format!("retention must be whole hours such as 24h or 168h, not {text:?}");
+    let d = crate::analyze::duration::parse(text).map_err(|_| bad())?;
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 || secs == 0 || secs % 3600 != 0 {
+        return Err(bad());
+    }
+    u32::try_from(secs / 3600).map_err(|_| bad())
 }
 
 /// `flags`: a list of arguments, or one string split into words as a
@@ -470,6 +510,15 @@ pub fn check_file(path: &Path) -> anyhow::Result<()> {
 }
 
 impl ServerConfig {
+    /// A camera from the JSON body of `POST /api/sources`, relative paths
+    /// relative to this file's folder, as the file's own cameras.
+    ///
+    /// # Errors
+    /// What is wrong, naming the key.
+    pub fn camera_from_json(&self, value: serde_json::Value) -> Result<CameraConfig, String> {
+        camera::from_json(value, self.file.parent().unwrap_or(Path::new("")))
+    }
+
     /// `N cameras, N streams, N queries, N deliveries`.
     pub fn summary(&self) -> String {
         let n = |count: usize, one: &str, many: &str| {

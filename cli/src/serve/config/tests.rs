@@ -134,6 +134,8 @@ headers = ["Authorization: Bearer x"]
 fn queries_and_deliveries_become_the_commands_arguments() {
     let c = parse_str(QUERY).unwrap();
     assert_eq!(c.streams[0].options().shards, 2);
+    let c2 = parse_str(&QUERY.replace("shards = 2", "retention = \"168h\"")).unwrap();
+    assert_eq!(c2.streams[0].options().retention_hours, 168);
     let q = c.queries[1].aggregate_args(&c.data_dir).unwrap();
     assert_eq!(q.input, "stream:frames");
     assert!(q.stream.follow);
@@ -172,6 +174,11 @@ fn bad_queries_and_deliveries_name_their_key() {
         e.starts_with("dir/osprey.toml:25: delivery name \"archive\" is given twice"),
         "{e}"
     );
+    let e = error(&QUERY.replace("shards = 2", "shards = 2\nretention = \"90m\""));
+    assert!(
+        e.starts_with("dir/osprey.toml:5: stream \"frames\": retention must be whole hours"),
+        "{e}"
+    );
     let e = error(&QUERY.replace("shards = 2", "shards = 0"));
     assert!(
         e.starts_with("dir/osprey.toml:4: stream \"frames\": shards must be"),
@@ -195,11 +202,24 @@ fn cameras_come_from_json_too() {
             .unwrap_err();
     assert!(e.starts_with("kernels: unknown kernel"), "{e}");
     assert!(camera_from_json(serde_json::json!([1])).is_err());
+    let server = parse_str(SMALLEST).unwrap();
+    let cam = server
+        .camera_from_json(
+            serde_json::json!({"name": "z", "uri": "test:ball", "zones_file": "z.toml"}),
+        )
+        .unwrap_err();
+    assert!(cam.starts_with("zones_file \"dir/z.toml\""), "{cam}");
 }
 
 #[test]
 fn tokens_stay_out_of_debug_output() {
     let c = parse_str(&SMALLEST.replace("[http]\n", "[http]\ntoken = \"s3cret\"\n")).unwrap();
     assert!(!format!("{c:?}").contains("s3cret"));
+    assert!(!serde_json::to_string(&c.http).unwrap().contains("s3cret"));
     assert_eq!(c.http.bearer_token().unwrap().as_deref(), Some("s3cret"));
+    let c =
+        parse_str(&SMALLEST.replace("uri =", "user = \"u\"\npassword = \"pw1\"\nuri =")).unwrap();
+    assert!(!format!("{c:?}").contains("pw1"));
+    let c = parse_str(QUERY).unwrap();
+    assert!(!format!("{c:?}").contains("Bearer"));
 }
