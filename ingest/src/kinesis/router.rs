@@ -227,10 +227,9 @@ mod tests {
             send(&router, "GET", None).await,
             (200, "the dashboard".into())
         );
-        assert_eq!(
-            send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await,
-            (200, r#"{"HasMoreStreams":false,"StreamNames":[]}"#.into())
-        );
+        let (status, body) = send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await;
+        assert_eq!(status, 200);
+        assert!(body.contains(r#""StreamNames":[]"#), "{body}");
         let (status, body) = send(&router, "POST", None).await;
         assert_eq!(status, 400);
         assert!(body.contains("UnknownOperationException"), "{body}");
