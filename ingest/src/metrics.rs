@@ -28,6 +28,14 @@ pub const STORE_FSYNC_SECONDS: &str = "osprey_store_fsync_seconds";
 /// were in flight (retryable).
 pub const STORE_PUT_REFUSED: &str = "osprey_store_put_refused_total";
 
+/// Counter, `{route,status}`: HTTP requests answered (the route is the
+/// router's matched path, or `other`).
+pub const HTTP_REQUESTS: &str = "osprey_http_requests_total";
+
+/// Histogram, `{route}`: seconds from a request's arrival at the router to
+/// its answer.
+pub const HTTP_REQUEST_SECONDS: &str = "osprey_http_request_duration_seconds";
+
 /// Registers the help text of every metric above with the installed
 /// recorder (call once, after installing it).
 pub fn describe() {
@@ -61,5 +69,15 @@ pub fn describe() {
         STORE_PUT_REFUSED,
         Unit::Count,
         "Puts refused whole because too many bytes were in flight."
+    );
+    describe_counter!(
+        HTTP_REQUESTS,
+        Unit::Count,
+        "HTTP requests answered, by route and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_SECONDS,
+        Unit::Seconds,
+        "Seconds from a request's arrival to its answer, by route."
     );
 }

@@ -17,11 +17,9 @@ use axum::response::Response;
 use hyper::{Request, StatusCode};
 use tower::{Layer, Service};
 
-/// Requests answered, by `route` and `status`.
-pub const REQUESTS_TOTAL: &str = "osprey_http_requests_total";
-
-/// Seconds from a request's arrival at the router to its answer, by `route`.
-pub const REQUEST_SECONDS: &str = "osprey_http_request_duration_seconds";
+pub use crate::metrics::{
+    HTTP_REQUEST_SECONDS as REQUEST_SECONDS, HTTP_REQUESTS as REQUESTS_TOTAL,
+};
 
 /// The route of a request no route matched (or refused before routing).
 pub(super) const OTHER: &str = "other";

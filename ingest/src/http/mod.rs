@@ -23,7 +23,7 @@
 //!
 //! Every request is counted in `osprey_http_requests_total{route,status}`
 //! and timed in `osprey_http_request_duration_seconds{route}`, the route
-//! being the router's matched path or `other` ([`metrics`]).
+//! being the router's matched path or `other` ([`RequestMetricsLayer`]).
 //!
 //! A handler that finds its request broken (a body cut short) answers with
 //! [`abort`]: the connection is then closed without an answer.
