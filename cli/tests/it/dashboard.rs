@@ -204,7 +204,6 @@ fn api_lists_serves_frames_filters_events_and_streams_them_behind_a_token() {
 }
 
 #[test]
-#[ignore = "needs SourceStatus::latest_jpeg of the observe work (i15-observe)"]
 fn latest_jpg_is_a_jpeg_at_most_the_width_asked() {
     let server = start(None);
     let jpeg = within_20s("a latest.jpg", || {

@@ -67,6 +67,12 @@ impl Server {
 
     /// `GET path`'s body as JSON.
     fn get(&self, path: &str) -> Value {
+        let body = self.get_text(path);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body:?}"))
+    }
+
+    /// `GET path`'s body.
+    fn get_text(&self, path: &str) -> String {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
@@ -75,8 +81,9 @@ impl Server {
         .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {text:?}"))
+        text.split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned()
     }
 
     fn signal(&self, signal: &str) {
@@ -250,4 +257,64 @@ fn sigterm_under_load_exits_0_within_the_bound_and_loses_no_written_frame() {
     // The store was closed cleanly: the next writer finds it so.
     let lock = std::fs::read(dir.path().join("data/LOCK")).unwrap();
     assert_eq!(lock, b"clean\n");
+}
+
+/// The value of the sample `name` (with its labels) in a Prometheus text.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn a_camera_whose_server_dies_shows_down_in_metrics_comes_back_and_its_events_reach_a_webhook() {
+    let rtsp = TestServer::start(&[Mount::new("door").fps(10)]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = crate::webhook::Server::start(dir.path(), "200");
+    let door = format!(
+        "{}stall_timeout = \"1s\"\noutputs = [\"{}\"]\n",
+        camera("door", &rtsp.url("door")),
+        hook.url
+    );
+    write_config(dir.path(), &[door], None);
+    let mut server = Server::start(dir.path());
+    let up = r#"osprey_source_up{source="door"}"#;
+    let metric = |name: &str| sample(&server.get_text("/metrics"), name);
+    wait_until(|| ready_or(metric(up) == Some(1.0), || "door never came up".into()));
+
+    rtsp.stop().unwrap();
+    wait_until(|| ready_or(metric(up) == Some(0.0), || "door never went down".into()));
+    let events = |ty: &str| {
+        hook.accepted()
+            .iter()
+            .flatten()
+            .filter(|r| r["kind"] == "event" && r["type"] == ty && r["source"] == "door")
+            .count()
+    };
+    wait_until(|| {
+        ready_or(events("camera_offline_start") >= 1, || {
+            "no camera_offline_start at the webhook".into()
+        })
+    });
+
+    rtsp.restart().unwrap();
+    wait_until(|| ready_or(metric(up) == Some(1.0), || "door never came back".into()));
+    wait_until(|| {
+        ready_or(events("camera_offline_end") >= 1, || {
+            "no camera_offline_end at the webhook".into()
+        })
+    });
+    let text = server.get_text("/metrics");
+    assert!(
+        sample(&text, r#"osprey_frames_analyzed_total{source="door"}"#) > Some(0.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"osprey_source_reconnects_total{source="door"}"#) >= Some(1.0),
+        "{text}"
+    );
+    assert!(text.contains("osprey_http_requests_total{"), "{text}");
+    server.signal("TERM");
+    let status = server.proc.wait_exit("serve --config");
+    assert!(status.success(), "{status:?}");
 }

@@ -60,15 +60,15 @@ server.serve_forever()
 "#;
 
 /// A running test server, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     _child: Proc,
     dir: PathBuf,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
     /// Starts the server in `dir/http` answering with `plan`.
-    fn start(dir: &Path, plan: &str) -> Server {
+    pub(crate) fn start(dir: &Path, plan: &str) -> Server {
         let dir = dir.join("http");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("server.py"), SERVER).unwrap();
@@ -115,7 +115,7 @@ impl Server {
     }
 
     /// The bodies answered 2xx, each as its records.
-    fn accepted(&self) -> Vec<Vec<Value>> {
+    pub(crate) fn accepted(&self) -> Vec<Vec<Value>> {
         self.requests()
             .iter()
             .filter(|r| r["status"].as_u64().unwrap() < 300)

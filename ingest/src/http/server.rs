@@ -146,7 +146,10 @@ impl HttpServer {
             // A backstop: the watchdog cuts a slow head at `request` from its
             // first byte; hyper's clock starts when it waits for a head.
             .header_read_timeout(timeouts.idle.max(timeouts.first_byte) + timeouts.request)
-            .max_header_size(MAX_HEAD);
+            .max_header_size(MAX_HEAD)
+            // A client may shut its side once its request is sent: it still
+            // gets its answer (hyper would otherwise close at the EOF).
+            .half_close(true);
         let builder = Arc::new(builder);
         let slots = Arc::new(Semaphore::new(max_connections));
         let refusers = Arc::new(Semaphore::new(MAX_REFUSERS));

@@ -510,15 +510,6 @@ pub fn check_file(path: &Path) -> anyhow::Result<()> {
 }
 
 impl ServerConfig {
-    /// A camera from the JSON body of `POST /api/sources`, relative paths
-    /// relative to this file's folder, as the file's own cameras.
-    ///
-    /// # Errors
-    /// What is wrong, naming the key.
-    pub fn camera_from_json(&self, value: serde_json::Value) -> Result<CameraConfig, String> {
-        camera::from_json(value, self.file.parent().unwrap_or(Path::new("")))
-    }
-
     /// `N cameras, N streams, N queries, N deliveries`.
     pub fn summary(&self) -> String {
         let n = |count: usize, one: &str, many: &str| {

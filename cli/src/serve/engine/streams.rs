@@ -27,7 +27,7 @@ pub fn create_missing(store: &Store, config: &ServerConfig) -> Result<()> {
     let default = |name: String| StreamConfig {
         name,
         shards: None,
-        retention_hours: None,
+        retention: None,
         retention_mib: None,
     };
     let named = config
@@ -56,7 +56,7 @@ pub fn create_for_camera(store: &Store, camera: &CameraConfig) -> Result<()> {
         let s = StreamConfig {
             name: name.clone(),
             shards: None,
-            retention_hours: None,
+            retention: None,
             retention_mib: None,
         };
         ensure(store, &s)?;
