@@ -8,7 +8,7 @@
 #
 #   benches/soak.sh                         # 50,000 records/s for 10 minutes
 #   RATE=20000 MINUTES=2 benches/soak.sh    # shorter, lighter
-#   SERVE=config benches/soak.sh            # the whole server (serve --config)
+#   SERVE=http benches/soak.sh              # the Kinesis API alone (serve --http)
 #
 # It reports, as one block BENCHMARKS.md takes as is:
 # - records acknowledged a second (against the offered rate), records lost
@@ -27,11 +27,10 @@
 # cameras.
 #
 # Environment:
-#   SERVE=http        config: `osprey serve --config` with CAMERAS RTSP test
+#   SERVE=config      config: `osprey serve --config` with CAMERAS RTSP test
 #                     cameras (one osprey-rtsp-server --streams CAMERAS
 #                     --size SIZE --fps FPS) and a per-minute motion query
-#                     over the frames stream (the soak of issue 15; to become
-#                     the default once `serve --config` is on main); http:
+#                     over the frames stream (the soak of issue 15); http:
 #                     `osprey serve --http` alone (the Kinesis API, no
 #                     cameras)
 #   RATE=50000 MINUTES=10 WARMUP_S=60
@@ -46,7 +45,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-server_kind=${SERVE:-http}
+server_kind=${SERVE:-config}
 rate=${RATE:-50000}
 minutes=${MINUTES:-10}
 warmup=${WARMUP_S:-60}
