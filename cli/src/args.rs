@@ -60,6 +60,8 @@ pub enum Command {
     Deliver(stream::DeliverArgs),
     /// Serve the Kinesis Data Streams API over HTTP (JSON 1.1) on the store
     Serve(stream::ServeArgs),
+    /// Video streams: create them, record sources into them, read clips and images back
+    Video(crate::video::VideoArgs),
 }
 
 /// Arguments of `osprey analyze`.

@@ -22,6 +22,7 @@ mod put;
 mod read;
 mod serve;
 mod stream;
+mod video;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -131,6 +132,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Read(args) => read::run(args),
         Command::Deliver(args) => deliver::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Video(args) => video::run(args),
     }
 }
 

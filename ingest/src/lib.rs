@@ -28,6 +28,8 @@
 //!   `http://...`).
 //! - [`chunk`]: the chunker that turns NDJSON and CSV records into Arrow
 //!   batches for the query engine.
+//! - [`video`]: video streams, encoded video kept in durable, time-indexed
+//!   fragments ([`video::VideoStore`]), the Kinesis Video Streams side.
 //! - [`metrics`]: the names of the metrics the store records through the
 //!   `metrics` facade (no-ops until the binary installs a recorder).
 //!
@@ -52,6 +54,7 @@ pub mod output_spec;
 pub mod sink;
 pub mod store;
 pub mod tcp;
+pub mod video;
 
 pub use error::{IngestError, Result};
 pub use sink::{NdjsonSink, StreamLines, Webhook, WebhookConfig, WebhookError, WebhookLines};

@@ -9,6 +9,11 @@
 //! H.264 test clips with hard cuts, for demos and tests. [`DecodeThread`]
 //! runs a decoder a few chunks ahead on its own thread.
 //!
+//! Video streams (the store keeps them, `osprey_ingest::video`): [`record`]
+//! cuts a source's encoded stream into fragments and appends them,
+//! [`playback`] makes MP4 clips, images and HLS from them, and [`kvs`]
+//! serves the Kinesis Video Streams API over them.
+//!
 //! [`analysis`] is the analysis pipeline on top: a source in, the kernels
 //! run on each chunk, per-frame figures, events and thumbnails, records out.
 //!
@@ -38,10 +43,13 @@ mod generate;
 mod init;
 mod input;
 mod issue;
+pub mod kvs;
 pub mod live;
 pub mod metrics;
 mod pipeline_source;
+pub mod playback;
 mod rate_limit;
+pub mod record;
 pub mod source;
 pub mod wall_clock;
 mod watch;
