@@ -54,7 +54,8 @@
 //!
 //! **Readers in other processes** open it with
 //! [`VideoStore::open_read_only`]: every call on a stream reads its folder
-//! again (new files' headers only), so `osprey video list|fragments|clip`
+//! again (new files' headers only; `read` only for a number it has not
+//! seen), so `osprey video list|fragments|clip`
 //! see what a running `osprey serve` records. A stream whose `stream.json`
 //! cannot be read is listed by [`VideoStore::damaged_streams`] and can be
 //! deleted; the others work.

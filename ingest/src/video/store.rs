@@ -116,7 +116,9 @@ impl VideoStore {
                 }
                 continue;
             }
-            names.push(name);
+            if check_name(&name).is_ok() {
+                names.push(name);
+            }
         }
         let known: Vec<String> = {
             let streams = self.read_streams();
