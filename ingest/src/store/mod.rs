@@ -201,6 +201,29 @@ impl StreamCheck {
     }
 }
 
+/// Runs `run` on `target` every `every` on a thread of its own, for as
+/// long as `target` lives (the retention passes of both stores).
+/// `OSPREY_RETENTION_EVERY_MS` overrides `every` (tests that crash a
+/// process in the middle of retention set it).
+pub(crate) fn spawn_every<T: Send + Sync + 'static>(
+    target: &Arc<T>,
+    every: Duration,
+    run: fn(&T),
+) -> std::thread::JoinHandle<()> {
+    let every = std::env::var("OSPREY_RETENTION_EVERY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(every, Duration::from_millis);
+    let weak = Arc::downgrade(target);
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(every);
+            let Some(target) = weak.upgrade() else { return };
+            run(&target);
+        }
+    })
+}
+
 /// The embedded stream store in one data directory.
 #[derive(Debug)]
 pub struct Store {
@@ -889,18 +912,9 @@ impl Store {
     /// `OSPREY_RETENTION_EVERY_MS` overrides `every` (tests that crash a
     /// process in the middle of retention set it).
     pub fn spawn_retention(self: &Arc<Self>, every: Duration) -> std::thread::JoinHandle<()> {
-        let every = std::env::var("OSPREY_RETENTION_EVERY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(every, Duration::from_millis);
-        let weak = Arc::downgrade(self);
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(every);
-                let Some(store) = weak.upgrade() else { return };
-                if let Err(e) = store.enforce_retention() {
-                    tracing::error!(error = %e, "Retention failed.");
-                }
+        spawn_every(self, every, |store| {
+            if let Err(e) = store.enforce_retention() {
+                tracing::error!(error = %e, "Retention failed.");
             }
         })
     }

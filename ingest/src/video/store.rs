@@ -491,6 +491,17 @@ impl VideoStore {
         }
         Ok(removed)
     }
+
+    /// Runs [`VideoStore::enforce_retention`] every `every` on a thread of
+    /// its own, for as long as the store lives (what a server calls once
+    /// after opening it). `OSPREY_RETENTION_EVERY_MS` overrides `every`.
+    pub fn spawn_retention(self: &Arc<Self>, every: Duration) -> std::thread::JoinHandle<()> {
+        crate::store::spawn_every(self, every, |store| {
+            if let Err(e) = store.enforce_retention() {
+                tracing::error!(error = %e, "Video retention failed.");
+            }
+        })
+    }
 }
 
 /// Checks a stream name as the record store does.

@@ -305,6 +305,36 @@ fn retention_by_age_and_by_size() {
 }
 
 #[test]
+fn the_periodic_pass_applies_age_retention_without_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(VideoStore::open(dir.path()).unwrap());
+    store.create("s", VideoStreamConfig::default()).unwrap();
+    // Ended 0.5 s ago: 2 s of retention keep it about 1.5 s more.
+    let t = stream::now_ns() - 1_500_000_000;
+    store.append("s", frag(t, 25, 10, 0)).unwrap();
+    store
+        .set_retention(
+            "s",
+            Retention {
+                max_age: Some(Duration::from_secs(2)),
+                max_bytes: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(store.describe("s").unwrap().fragments, 1);
+    let _thread = store.spawn_retention(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    while store.describe("s").unwrap().fragments == 1 {
+        assert!(started.elapsed() < Duration::from_secs(30), "never removed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        stream::now_ns() >= t + 3 * SEC,
+        "removed before it was 2 s old"
+    );
+}
+
+#[test]
 fn crash_leftovers_and_damage_cost_only_their_fragment() {
     let dir = tempfile::tempdir().unwrap();
     let t = now();
@@ -558,4 +588,32 @@ fn retention_in_json_is_in_seconds() {
         assert_eq!(serde_json::from_str::<Retention>(text).unwrap(), r);
     }
     assert!(serde_json::from_str::<Retention>(r#"{"max_age_s":-1,"max_bytes":null}"#).is_err());
+}
+
+#[test]
+fn lengths_read_from_disk_are_bounded_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = VideoStore::open(dir.path()).unwrap();
+    store.create("s", VideoStreamConfig::default()).unwrap();
+    store.append("s", frag(now(), 2, 10, 0)).unwrap();
+    let path = frag_file(dir.path(), "s", 1);
+    let good = std::fs::read(&path).unwrap();
+    // A header length (bytes 12..16) and a body length (16..24) far past
+    // any valid file: refused by their bounds, not by a failed allocation.
+    for (at, bytes, what) in [
+        (12, &u32::MAX.to_le_bytes()[..], "header length"),
+        (16, &u64::MAX.to_le_bytes()[..], "body length"),
+        (0, &b"NOTAFRAG"[..], "bad magic"),
+    ] {
+        let mut bad = good.clone();
+        bad[at..at + bytes.len()].copy_from_slice(bytes);
+        std::fs::write(&path, &bad).unwrap();
+        let found = store.verify("s").unwrap();
+        assert_eq!(found.len(), 1, "{what}");
+        assert!(
+            found[0].detail.contains(what),
+            "{what}: {}",
+            found[0].detail
+        );
+    }
 }
