@@ -41,12 +41,15 @@ const POOLED: usize = 32;
 /// the allocator once its call is answered.
 const KEEP_BUFFER: usize = 1 << 20;
 
-/// The largest answer buffer kept for reuse (a GetRecords of 10,000 records
-/// of 100 B answers about 2.3 MB).
-const KEEP_ANSWER: usize = 4 << 20;
+/// The largest answer buffer kept for reuse: the largest GetRecords answer
+/// (10 MiB of data, in base64, and the records' fields). Made on a worker
+/// thread and freed on a connection's, a buffer this size would come back
+/// from the allocator as fresh pages to fault in on every call.
+const KEEP_ANSWER: usize = 16 << 20;
 
-/// Most bytes of answer buffers kept for reuse, all together.
-const KEEP_ANSWERS: usize = 32 << 20;
+/// Most bytes of answer buffers kept for reuse, all together (four of the
+/// largest: a reader a shard of a 4-shard stream).
+const KEEP_ANSWERS: usize = 64 << 20;
 
 /// The Kinesis API over a store, ready to become a router.
 #[derive(Debug, Clone)]
@@ -276,6 +279,36 @@ mod tests {
             .await
             .unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_answer_buffer_goes_back_to_its_pool_once_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+        let api = KinesisApi::new(store, Duration::from_secs(300), None).unwrap();
+        let shared = Arc::clone(&api.state);
+        let router = api.router();
+        let pooled = || shared.answers.lock().unwrap().0.len();
+        for _ in 0..3 {
+            let (status, body) = send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await;
+            assert_eq!(status, 200, "{body}");
+            // The one buffer, taken by each call and given back after it.
+            assert_eq!(pooled(), 1);
+        }
+        // One kept while its answer is still unsent, and a second for the
+        // next call meanwhile.
+        let request = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("x-amz-target", "Kinesis_20131202.ListStreams")
+            .body(Body::from("{}"))
+            .unwrap();
+        let unsent = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(pooled(), 0);
+        send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await;
+        assert_eq!(pooled(), 1);
+        drop(unsent);
+        assert_eq!(pooled(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
