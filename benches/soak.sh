@@ -19,8 +19,9 @@
 #   POLL_MS after an empty answer, at once after a full one);
 # - the server's RSS, sampled every 10 s: at the end of WARMUP_S (60) and at
 #   the end, and the growth between them in %, and its peak;
-# - (SERVE=config) frames analysed and dropped per camera, from /metrics
-#   at the end.
+# - (SERVE=config) the store's fsyncs (count, mean, share over 5, 10 and
+#   25 ms) and frames analysed and dropped per camera, from /metrics at the
+#   end.
 #
 # Targets (issue 15): RSS growth under 5% after warm-up, nothing
 # acknowledged lost, p99 put-to-read under 10 ms, no frame dropped at 4
@@ -36,6 +37,8 @@
 #   RATE=50000 MINUTES=10 WARMUP_S=60
 #   SHARDS=4 PRODUCERS=4 BATCH=500 POLL_MS=1   load generator settings
 #   CAMERAS=4 SIZE=1280x720 FPS=25 KERNELS='"motion", "scene"'
+#                     (CAMERAS=0: serve --config with no camera and no
+#                     query, the same server without the analysis load)
 #   DURABILITY=       serve --http's --durability (default: the server's)
 #   OSPREY=target/release/osprey  RTSP_SERVER=target/release/osprey-rtsp-server
 #   LOAD=target/release/kinesis_load
@@ -125,7 +128,7 @@ start_server() {
       "$osprey" serve --http "$listen" --data-dir "$work/data" "${extra[@]}" >"$work/server.log" 2>&1 &
       ;;
     config)
-      start_cameras
+      if [ "$cameras" -gt 0 ]; then start_cameras; fi
       {
         echo "data_dir = \"$work/data\""
         echo "[http]"
@@ -140,11 +143,13 @@ start_server() {
         echo "[[streams]]"
         echo "name = \"telemetry\""
         echo "shards = $shards"
-        echo "[[queries]]"
-        echo "name = \"motion-per-minute\""
-        echo "input = \"frames\""
-        echo "flags = [\"--window\", \"tumbling:1m\", \"--group-by\", \"source\", \"--agg\", \"count(*),avg(motion.ratio),max(motion.ratio)\"]"
-        echo "output = \"stream:motion-per-minute\""
+        if [ "$cameras" -gt 0 ]; then
+          echo "[[queries]]"
+          echo "name = \"motion-per-minute\""
+          echo "input = \"frames\""
+          echo "flags = [\"--window\", \"tumbling:1m\", \"--group-by\", \"source\", \"--agg\", \"count(*),avg(motion.ratio),max(motion.ratio)\"]"
+          echo "output = \"stream:motion-per-minute\""
+        fi
       } >"$work/osprey.toml"
       "$osprey" serve --config "$work/osprey.toml" >"$work/server.log" 2>&1 &
       ;;
@@ -197,7 +202,9 @@ read -r load_wall load_user load_sys <"$work/load.time"
 
 echo "#### Soak: $(date -u +%Y-%m-%d), $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo))"
 echo
-if [ "$server_kind" = config ]; then
+if [ "$server_kind" = config ] && [ "$cameras" = 0 ]; then
+  echo "\`osprey serve --config\` without cameras or queries;"
+elif [ "$server_kind" = config ]; then
   echo "\`osprey serve --config\`: $cameras RTSP test cameras ($size at $fps fps, kernels $kernels), a per-minute motion query over \`frames\`;"
 else
   echo "\`osprey serve --http\` (the Kinesis API alone, no cameras);"
@@ -214,6 +221,15 @@ echo "| server RSS at ${warmup} s / end / peak | $(mib "$rss_warm") / $(mib "$rs
 echo "| server CPU | ${server_cpu} s over $(awk -v s="$load_wall" 'BEGIN { printf "%.0f", s }') s | |"
 echo "| load generator CPU | $(awk -v u="$load_user" -v s="$load_sys" -v w="$load_wall" 'BEGIN { printf "%.0f s (%.0f%% of a core)", u + s, (u + s) * 100 / w }') | |"
 if [ "$server_kind" = config ]; then
+  # The store's fsyncs (group commits), from the histogram's buckets.
+  awk '
+    /^osprey_store_fsync_seconds_bucket\{le="0.005"\}/ { b5 = $2 }
+    /^osprey_store_fsync_seconds_bucket\{le="0.01"\}/ { b10 = $2 }
+    /^osprey_store_fsync_seconds_bucket\{le="0.025"\}/ { b25 = $2 }
+    /^osprey_store_fsync_seconds_count/ { n = $2 }
+    /^osprey_store_fsync_seconds_sum/ { sum = $2 }
+    END { if (n > 0) printf "| store fsyncs: count, mean; over 5 / 10 / 25 ms | %d, %.2f ms; %.1f%% / %.1f%% / %.1f%% | |\n",
+      n, sum * 1000 / n, (n - b5) * 100 / n, (n - b10) * 100 / n, (n - b25) * 100 / n }' "$work/metrics"
   for i in $(seq 0 $((cameras - 1))); do
     metric() { awk -v m="$1{source=\"cam$i\"}" '$1 == m { printf "%.0f", $2; f = 1 } END { if (!f) printf "?" }' "$work/metrics"; }
     echo "| cam$i frames analysed / dropped | $(metric osprey_frames_analyzed_total) / $(metric osprey_frames_dropped_total) | 0 dropped |"

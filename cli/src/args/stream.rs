@@ -267,8 +267,14 @@ pub struct ServeArgs {
     pub http: String,
     /// Run the server a TOML file declares: cameras, streams, queries,
     /// deliveries, the Kinesis API, /api, /metrics and the dashboard (see
-    /// the README's "Server" section and cli/examples/osprey.toml)
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["http", "check_config"])]
+    /// the README's "Server" section and cli/examples/osprey.toml); the
+    /// file replaces --durability, --max-connections, --data-dir, the
+    /// timeouts and the credentials, which may not be given with it
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "http", "check_config", "durability", "max_connections", "data_dir",
+        "idle_timeout", "request_timeout", "first_byte_timeout",
+        "access_key_id", "secret_access_key_file", "iterator_lifetime",
+    ])]
     pub config: Option<PathBuf>,
     /// Check a server configuration file and exit: 0 when it is good, 2
     /// with the file, line and key at fault when not; nothing is started

@@ -89,7 +89,12 @@ pub fn run_config(path: &Path) -> Result<()> {
         .http
         .bearer_token()
         .map_err(crate::exit::UsageError)?;
-    let kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, None)?;
+    // Read again from the environment (checked when the file was loaded).
+    let credentials = config
+        .http
+        .credentials()
+        .map_err(|(_, m)| crate::exit::UsageError(format!("http: {m}")))?;
+    let kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, credentials)?;
     let engine = Engine::start(config, device, store)?;
     let result = runtime.block_on(serve(
         Arc::clone(&engine),

@@ -217,6 +217,43 @@ fn sigv4_signatures_are_checked_with_credentials() {
     assert!(server.alive());
 }
 
+#[test]
+fn sigv4_signatures_are_checked_under_serve_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("osprey.toml"),
+        "data_dir = \"data\"\nbackend = \"cpu\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+         access_key_id = \"AKOSPREY\"\nsecret_access_key_env = \"OSPREY_TEST_SECRET\"\n",
+    )
+    .unwrap();
+    let start = |secret: Option<&str>| {
+        let mut cmd = osprey();
+        cmd.current_dir(dir.path())
+            .args(["serve", "--config", "osprey.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        match secret {
+            Some(secret) => cmd.env("OSPREY_TEST_SECRET", secret),
+            None => cmd.env_remove("OSPREY_TEST_SECRET"),
+        };
+        cmd
+    };
+    // The secret's variable unset: a usage error naming the line and key.
+    let run = output(&mut start(None), b"");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("osprey.toml:6: http: secret_access_key_env: the environment variable \"OSPREY_TEST_SECRET\" is not set"),
+        "{err}"
+    );
+    let mut server = Proc::spawn(&mut start(Some("s3cret/key+1")));
+    let url = server
+        .stderr_lines()
+        .announced("osprey: serving on ", "serve --config");
+    client(SIGNED, &url);
+    assert!(server.alive());
+}
+
 /// The server's idle timeout in these tests, in seconds: long enough that
 /// a loaded machine accepts 64 connections and a client calls again well
 /// within it, short enough that waiting it out keeps the test quick.

@@ -16,6 +16,12 @@ uri = "rtsp://127.0.0.1:8554/cam"
 kernels = ["motion", "scene"]
 "#;
 
+/// The `[http]` line of [`SMALLEST`].
+const LISTEN: &str = "listen = \"127.0.0.1:8080\"\n";
+
+/// A secret named in an environment variable no test sets.
+const UNSET_SECRET: &str = "secret_access_key_env = \"OSPREY_TEST_NO_SUCH_SECRET\"\n";
+
 #[test]
 fn good_configs_check_ok_and_open_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,6 +96,24 @@ fn broken_configs_name_the_line_and_key() {
             4,
             "camera \"cam1\": missing field `uri`",
         ),
+        (
+            SMALLEST.replace(LISTEN, &format!("{LISTEN}access_key_id = \"AK\"\n")),
+            4,
+            "http: access_key_id needs secret_access_key_env",
+        ),
+        (
+            SMALLEST.replace(LISTEN, &format!("{LISTEN}{UNSET_SECRET}")),
+            4,
+            "http: secret_access_key_env needs access_key_id",
+        ),
+        (
+            SMALLEST.replace(
+                LISTEN,
+                &format!("{LISTEN}access_key_id = \"AK\"\n{UNSET_SECRET}"),
+            ),
+            5,
+            "http: secret_access_key_env: the environment variable \"OSPREY_TEST_NO_SUCH_SECRET\" is not set",
+        ),
     ] {
         std::fs::write(dir.path().join("bad.toml"), &text).unwrap();
         let run = run_in(dir.path(), &["serve", "--check-config", "bad.toml"]);
@@ -99,10 +123,19 @@ fn broken_configs_name_the_line_and_key() {
             "{err}\n{text}"
         );
     }
-    // --config and --http exclude each other (clap's usage error).
-    let run = run_in(
-        dir.path(),
-        &["serve", "--config", "bad.toml", "--http", "127.0.0.1:0"],
-    );
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    // --config and --http exclude each other (clap's usage error), and so
+    // do --config and the flags the file replaces: refused, not ignored.
+    for (flag, value) in [
+        ("--http", "127.0.0.1:0"),
+        ("--durability", "os"),
+        ("--max-connections", "5"),
+    ] {
+        let run = run_in(dir.path(), &["serve", "--config", "bad.toml", flag, value]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("cannot be used with") && run.stderr.contains(flag),
+            "{flag}: {}",
+            run.stderr
+        );
+    }
 }

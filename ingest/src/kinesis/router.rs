@@ -7,11 +7,15 @@
 //! Given credentials, every request's SigV4 signature is checked
 //! ([`sigv4`]); without, signed requests are accepted unchecked. The
 //! operations touch the disk (a put waits for its fsync), so each runs on
-//! tokio's blocking pool, not on the threads that drive connections.
+//! the API's own threads (`workers`: the most recently idle one takes the
+//! next call, its memory still warm), not on the threads that drive
+//! connections.
 //!
-//! The buffers of a call (its body, the records of a PutRecords) are taken
-//! from a small pool and given back, so a busy server allocates little per
-//! call, as the thread-per-connection server it replaced did per connection.
+//! The buffers of a call (its body, the records of a PutRecords, its
+//! answer) are taken from small pools and given back (the answer once hyper
+//! has sent it: it is the owner of the response's `Bytes`), so a busy
+//! server allocates little per call, as the thread-per-connection server it
+//! replaced did per connection.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -25,6 +29,7 @@ use hyper::StatusCode;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::http::request::Parts;
 
+use super::workers::{MAX_THREADS, Workers};
 use super::{api, iterator, sigv4};
 use crate::http::{ServeError, error_response, read_body};
 use crate::store::Store;
@@ -35,6 +40,16 @@ const POOLED: usize = 32;
 /// The largest body buffer kept for reuse; a larger one is given back to
 /// the allocator once its call is answered.
 const KEEP_BUFFER: usize = 1 << 20;
+
+/// The largest answer buffer kept for reuse: the largest GetRecords answer
+/// (10 MiB of data, in base64, and the records' fields). Made on a worker
+/// thread and freed on a connection's, a buffer this size would come back
+/// from the allocator as fresh pages to fault in on every call.
+const KEEP_ANSWER: usize = 16 << 20;
+
+/// Most bytes of answer buffers kept for reuse, all together (four of the
+/// largest: a reader a shard of a 4-shard stream).
+const KEEP_ANSWERS: usize = 64 << 20;
 
 /// The Kinesis API over a store, ready to become a router.
 #[derive(Debug, Clone)]
@@ -48,6 +63,9 @@ struct Shared {
     iterators: iterator::Iterators,
     credentials: Option<sigv4::Credentials>,
     pool: Mutex<Vec<Buffers>>,
+    /// Answer buffers and their capacity in all.
+    answers: Mutex<(Vec<Vec<u8>>, usize)>,
+    workers: Workers,
 }
 
 /// The buffers of one call.
@@ -75,6 +93,8 @@ impl KinesisApi {
                 iterators,
                 credentials,
                 pool: Mutex::new(Vec::new()),
+                answers: Mutex::new((Vec::new(), 0)),
+                workers: Workers::new(MAX_THREADS),
             }),
         })
     }
@@ -115,6 +135,32 @@ impl Shared {
         }
     }
 
+    /// An emptied answer buffer, reused when one is free.
+    fn take_answer(&self) -> Vec<u8> {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        let (free, bytes) = &mut *answers;
+        free.pop().map_or_else(Vec::new, |out| {
+            *bytes -= out.capacity();
+            out
+        })
+    }
+
+    /// Keeps an answer buffer for reuse, within [`KEEP_ANSWER`] and
+    /// [`KEEP_ANSWERS`].
+    fn give_back_answer(&self, mut out: Vec<u8>) {
+        let size = out.capacity();
+        if size == 0 || size > KEEP_ANSWER {
+            return;
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        let (free, bytes) = &mut *answers;
+        if *bytes + size <= KEEP_ANSWERS {
+            out.clear();
+            *bytes += size;
+            free.push(out);
+        }
+    }
+
     /// Checks the signature and runs the operation; its answer into `out`
     /// and its status.
     fn answer(&self, parts: &Parts, buffers: &mut Buffers, out: &mut Vec<u8>) -> u16 {
@@ -151,7 +197,25 @@ impl Shared {
     }
 }
 
-/// Serves one call.
+/// An answer's bytes, given back to their pool once hyper has sent them.
+struct Answer {
+    out: Vec<u8>,
+    shared: Arc<Shared>,
+}
+
+impl AsRef<[u8]> for Answer {
+    fn as_ref(&self) -> &[u8] {
+        &self.out
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.shared.give_back_answer(std::mem::take(&mut self.out));
+    }
+}
+
+/// Serves one call: the body read here, the operation on a worker thread.
 async fn call(State(state): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let mut buffers = state.take();
@@ -159,17 +223,19 @@ async fn call(State(state): State<Arc<Shared>>, request: Request) -> Response {
         state.give_back(buffers);
         return refused;
     }
+    let (tx, rx) = tokio::sync::oneshot::channel();
     let shared = Arc::clone(&state);
-    let done = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
+    state.workers.run(move || {
+        let mut out = shared.take_answer();
         let status = shared.answer(&parts, &mut buffers, &mut out);
-        (status, out, buffers)
-    })
-    .await;
-    match done {
-        Ok((status, out, buffers)) => {
-            state.give_back(buffers);
-            let mut response = Response::new(Body::from(out));
+        shared.give_back(buffers);
+        // A caller gone (its connection closed) drops the answer, which
+        // gives the buffer back.
+        let _ = tx.send((status, Answer { out, shared }));
+    });
+    match rx.await {
+        Ok((status, answer)) => {
+            let mut response = Response::new(Body::from(bytes::Bytes::from_owner(answer)));
             *response.status_mut() =
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let headers = response.headers_mut();
@@ -180,8 +246,8 @@ async fn call(State(state): State<Arc<Shared>>, request: Request) -> Response {
             headers.insert("x-amzn-RequestId", HeaderValue::from_static("osprey"));
             response
         }
-        Err(e) => {
-            tracing::error!(error = %e, "A Kinesis operation failed.");
+        Err(_) => {
+            tracing::error!("A Kinesis operation failed (it panicked).");
             error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalFailure",
@@ -213,6 +279,36 @@ mod tests {
             .await
             .unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_answer_buffer_goes_back_to_its_pool_once_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+        let api = KinesisApi::new(store, Duration::from_secs(300), None).unwrap();
+        let shared = Arc::clone(&api.state);
+        let router = api.router();
+        let pooled = || shared.answers.lock().unwrap().0.len();
+        for _ in 0..3 {
+            let (status, body) = send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await;
+            assert_eq!(status, 200, "{body}");
+            // The one buffer, taken by each call and given back after it.
+            assert_eq!(pooled(), 1);
+        }
+        // One kept while its answer is still unsent, and a second for the
+        // next call meanwhile.
+        let request = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("x-amz-target", "Kinesis_20131202.ListStreams")
+            .body(Body::from("{}"))
+            .unwrap();
+        let unsent = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(pooled(), 0);
+        send(&router, "POST", Some("Kinesis_20131202.ListStreams")).await;
+        assert_eq!(pooled(), 1);
+        drop(unsent);
+        assert_eq!(pooled(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,13 +13,23 @@ use sha2::{Digest as _, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The one key pair requests must be signed with.
-#[derive(Debug, Clone)]
+/// The one key pair requests must be signed with (`Debug` hides the
+/// secret).
+#[derive(Clone)]
 pub struct Credentials {
     /// The access key id clients send.
     pub access_key_id: String,
     /// The secret they sign with.
     pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .finish()
+    }
 }
 
 /// Why a request is refused: Kinesis' error name and a message.

@@ -1,8 +1,12 @@
-//! `[http]`: the listener's address, its bearer token and TLS files,
-//! checked; the token never reaches any output (`Debug` hides it).
+//! `[http]`: the listener's address, its bearer token, TLS files and the
+//! Kinesis API's SigV4 credentials, checked; the token and the secret
+//! never reach any output (`Debug` hides the token; the secret is read from
+//! its environment variable only when asked for, [`HttpConfig::credentials`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
+
+use osprey_ingest::kinesis::Credentials;
 
 use super::HttpConfig;
 
@@ -20,6 +24,8 @@ impl Default for HttpConfig {
             tls_cert: None,
             tls_key: None,
             max_connections: None,
+            access_key_id: None,
+            secret_access_key_env: None,
         }
     }
 }
@@ -33,6 +39,8 @@ impl std::fmt::Debug for HttpConfig {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("max_connections", &self.max_connections)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key_env", &self.secret_access_key_env)
             .finish()
     }
 }
@@ -66,6 +74,54 @@ impl HttpConfig {
         }
     }
 
+    /// The credentials the Kinesis API checks signatures with, when set:
+    /// `access_key_id` and the value of the environment variable
+    /// `secret_access_key_env` (read now).
+    ///
+    /// # Errors
+    /// The variable is not set, not UTF-8, or empty: the key at fault and
+    /// the message (never the value).
+    pub fn credentials(&self) -> Result<Option<Credentials>, (&'static str, String)> {
+        let (id, var) = match (&self.access_key_id, &self.secret_access_key_env) {
+            (Some(id), Some(var)) => (id, var),
+            (None, None) => return Ok(None),
+            (Some(_), None) => {
+                return Err((
+                    "access_key_id",
+                    "access_key_id needs secret_access_key_env".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "secret_access_key_env",
+                    "secret_access_key_env needs access_key_id".into(),
+                ));
+            }
+        };
+        if id.is_empty() {
+            return Err(("access_key_id", "access_key_id is empty".into()));
+        }
+        let secret = std::env::var(var).map_err(|_| {
+            (
+                "secret_access_key_env",
+                format!(
+                    "secret_access_key_env: the environment variable {var:?} is not set (or not UTF-8)"
+                ),
+            )
+        })?;
+        let secret = secret.trim();
+        if secret.is_empty() {
+            return Err((
+                "secret_access_key_env",
+                format!("secret_access_key_env: the environment variable {var:?} is empty"),
+            ));
+        }
+        Ok(Some(Credentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.to_owned(),
+        }))
+    }
+
     /// The most connections served at once.
     pub fn max_connections(&self) -> usize {
         self.max_connections.unwrap_or(64)
@@ -82,6 +138,7 @@ impl HttpConfig {
             return Err(("token", "token is empty".into()));
         }
         self.bearer_token().map_err(|m| ("token_env", m))?;
+        self.credentials()?;
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => return Err(("tls_cert", "tls_cert needs tls_key".into())),
             (None, Some(_)) => return Err(("tls_key", "tls_key needs tls_cert".into())),

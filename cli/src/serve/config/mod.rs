@@ -91,6 +91,14 @@ pub struct HttpConfig {
     pub tls_key: Option<PathBuf>,
     /// Most connections served at once (default 64).
     pub max_connections: Option<usize>,
+    /// With `secret_access_key_env`: the Kinesis API accepts only requests
+    /// signed (SigV4) with this access key id, as `osprey serve --http
+    /// --access-key-id`.
+    pub access_key_id: Option<String>,
+    /// The name of the environment variable holding the secret access key
+    /// (read at start and on reload; the secret itself is never in the file
+    /// and never printed).
+    pub secret_access_key_env: Option<String>,
 }
 
 /// One `[[cameras]]` table: a source of `osprey analyze --sources` plus
