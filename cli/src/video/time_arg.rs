@@ -4,10 +4,6 @@
 
 use anyhow::{Context as _, Result, bail};
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used once the video commands land (issue 16)")
-)]
 /// Parses `text` (RFC 3339 or Unix seconds) into Unix nanoseconds.
 pub fn parse_ns(text: &str) -> Result<u64> {
     let text = text.trim();
