@@ -26,6 +26,8 @@ fn recorded(dir: &Path) {
         frames: 100,
         gop: 25,
         start_ns: T0,
+        pattern: "ball",
+        bitrate_kbps: 500,
     };
     for (i, mut f) in fragments(&spec).unwrap().into_iter().enumerate() {
         if i == 3 {

@@ -10,8 +10,12 @@
 //!
 //! ```text
 //! appsrc (avc/hvc1, codec_data) ─► avdec_h264|avdec_h265 ─(probe: sampled
-//!   frames only)─► videoconvert ─► videoscale ─► RGB caps ─► appsink
+//!   frames only)─► videoconvert ─► videoscale ─► I420 ─► jpegenc ─► appsink
+//!                                                 └─► RGB ─► appsink ─► PNG
 //! ```
+//!
+//! JPEG goes through GStreamer's jpegenc (libjpeg-turbo), several times
+//! faster than the image crate at 1080p; PNG through the image crate.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -240,7 +244,7 @@ impl Run {
         out: &mut [SampledImage],
     ) -> Result<(), PlaybackError> {
         let (width, height) = output_size(&fragment.track, request.width, request.height)?;
-        let mut d = RunDecoder::new(fragment.track.codec)?;
+        let mut d = RunDecoder::new(fragment.track.codec, request.format)?;
         let frames = fragment
             .frames
             .get(self.key..=self.last)
@@ -304,16 +308,22 @@ struct RunDecoder {
 }
 
 impl RunDecoder {
-    fn new(codec: Codec) -> Result<RunDecoder, PlaybackError> {
+    fn new(codec: Codec, format: ImageFormat) -> Result<RunDecoder, PlaybackError> {
         crate::init().map_err(|e| PlaybackError::Media(e.to_string()))?;
         let decoder = match codec {
             Codec::H264 => "avdec_h264",
             Codec::H265 => "avdec_h265",
         };
         let media = |e: &dyn std::fmt::Display| PlaybackError::Media(format!("image decoder: {e}"));
+        // JPEG through libjpeg-turbo (jpegenc), several times faster than
+        // the image crate's encoder at 1080p; PNG through the image crate.
+        let encoder = match format {
+            ImageFormat::Jpeg => format!("! jpegenc quality={JPEG_QUALITY} "),
+            ImageFormat::Png => String::new(),
+        };
         let pipeline = gst::parse::launch(&format!(
             "appsrc name=src format=time block=true ! {decoder} name=dec ! videoconvert ! \
-             videoscale ! capsfilter name=filter ! appsink name=sink sync=false"
+             videoscale ! capsfilter name=filter {encoder}! appsink name=sink sync=false"
         ))
         .map_err(|e| media(&e))?
         .downcast::<gst::Pipeline>()
@@ -390,7 +400,13 @@ impl RunDecoder {
             .build();
         self.src.set_caps(Some(&caps));
         let out_caps = gst::Caps::builder("video/x-raw")
-            .field("format", "RGB")
+            .field(
+                "format",
+                match format {
+                    ImageFormat::Jpeg => "I420",
+                    ImageFormat::Png => "RGB",
+                },
+            )
             .field("width", i32::try_from(width).unwrap_or(i32::MAX))
             .field("height", i32::try_from(height).unwrap_or(i32::MAX))
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
@@ -456,9 +472,16 @@ impl RunDecoder {
     }
 }
 
-/// Encodes an RGB sample as `format`.
+/// The image of a sample: a JPEG as jpegenc made it, or an RGB frame
+/// encoded as PNG.
 fn encode(sample: &gst::Sample, format: ImageFormat) -> Result<Vec<u8>, PlaybackError> {
     let media = |e: &dyn std::fmt::Display| PlaybackError::Media(format!("image encoder: {e}"));
+    if format == ImageFormat::Jpeg {
+        let buffer = sample
+            .buffer()
+            .ok_or_else(|| media(&"sample without buffer"))?;
+        return Ok(buffer.map_readable().map_err(|e| media(&e))?.to_vec());
+    }
     let caps = sample.caps().ok_or_else(|| media(&"sample without caps"))?;
     let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| media(&e))?;
     let buffer = sample
@@ -478,20 +501,13 @@ fn encode(sample: &gst::Sample, format: ImageFormat) -> Result<Vec<u8>, Playback
         rgb.extend_from_slice(line);
     }
     let mut out = Vec::new();
-    let result = match format {
-        ImageFormat::Jpeg => image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut out,
-            JPEG_QUALITY,
-        )
-        .encode(&rgb, w, h, image::ExtendedColorType::Rgb8),
-        ImageFormat::Png => image::ImageEncoder::write_image(
-            image::codecs::png::PngEncoder::new(&mut out),
-            &rgb,
-            w,
-            h,
-            image::ExtendedColorType::Rgb8,
-        ),
-    };
-    result.map_err(|e| media(&e))?;
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut out),
+        &rgb,
+        w,
+        h,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| media(&e))?;
     Ok(out)
 }

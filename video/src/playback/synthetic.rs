@@ -28,6 +28,10 @@ pub struct Synthetic {
     pub gop: u32,
     /// Producer time of the first frame, Unix ns.
     pub start_ns: u64,
+    /// videotestsrc's pattern (`ball`; `snow` for a camera-like bitrate).
+    pub pattern: &'static str,
+    /// x264's bitrate, kbit/s.
+    pub bitrate_kbps: u32,
 }
 
 /// Encodes `spec` and cuts it into one fragment per GOP.
@@ -37,9 +41,9 @@ pub struct Synthetic {
 pub fn fragments(spec: &Synthetic) -> Result<Vec<FragmentIn>, PlaybackError> {
     crate::init().map_err(|e| PlaybackError::Media(e.to_string()))?;
     let launch = format!(
-        "videotestsrc pattern=ball num-buffers={frames} ! \
+        "videotestsrc pattern={pattern} num-buffers={frames} ! \
          video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 ! \
-         x264enc speed-preset=ultrafast bframes=0 key-int-max={gop} \
+         x264enc speed-preset=ultrafast bframes=0 key-int-max={gop} bitrate={bitrate} \
          option-string=scenecut=0 \
          byte-stream=false ! h264parse ! \
          video/x-h264,stream-format=avc,alignment=au ! appsink name=sink sync=false",
@@ -48,6 +52,8 @@ pub fn fragments(spec: &Synthetic) -> Result<Vec<FragmentIn>, PlaybackError> {
         h = spec.height,
         fps = spec.fps,
         gop = spec.gop,
+        pattern = spec.pattern,
+        bitrate = spec.bitrate_kbps,
     );
     let media = |e: &dyn std::fmt::Display| PlaybackError::Media(format!("test encoder: {e}"));
     let pipeline = gst::parse::launch(&launch)

@@ -24,6 +24,8 @@ fn stored() -> Vec<Fragment> {
         frames: 100,
         gop: 25,
         start_ns: T0,
+        pattern: "ball",
+        bitrate_kbps: 500,
     };
     fragments(&spec)
         .unwrap()
