@@ -2,7 +2,7 @@
 //! re-encoding), from the key frame at or before the start, timestamps
 //! continuous from zero.
 //!
-//! The MP4 is fragmented (our own writer, [`super::bmff`]): an
+//! The MP4 is fragmented (playback's own small ISO BMFF writer): an
 //! initialisation segment with the clip's duration, then one `moof`/`mdat`
 //! per stored fragment. Gaps between fragments are closed: each fragment
 //! starts where the one before it ends, so the clip plays without stalls

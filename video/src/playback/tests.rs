@@ -141,6 +141,14 @@ fn clip_starts_at_the_key_frame_before_the_start_and_plays_in_ffprobe() {
     let (frames, duration) = probe(&path);
     assert_eq!(frames, 55);
     assert!((duration - 2.2).abs() < 0.01, "duration {duration}");
+    // GStreamer (qtdemux, through the crate's own decoder) reads it too.
+    let mut decoder =
+        crate::Decoder::open(path.to_str().unwrap(), crate::DecodeOptions::default()).unwrap();
+    let mut decoded = 0;
+    while let Some(chunk) = decoder.next_chunk().unwrap() {
+        decoded += chunk.len();
+    }
+    assert_eq!(decoded, 55);
     let pts = packet_pts(&path);
     assert_eq!(pts.len(), 55);
     for (i, p) in pts.iter().enumerate() {
