@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 pub fn parse_ns(text: &str) -> Result<u64> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        if !(secs.is_finite() && secs >= 0.0 && secs < 1.0e10) {
+        if !(secs.is_finite() && (0.0..1.0e10).contains(&secs)) {
             bail!("time {text:?} is out of range (Unix seconds from 0 to 1e10)");
         }
         #[expect(
