@@ -287,6 +287,18 @@ mod tests {
             }),
             Exit::Damage
         );
+        assert_eq!(
+            exit_of(crate::video::clip::NoMedia::new("cam", 0, 1)),
+            Exit::Input
+        );
+        assert_eq!(exit_of(PlaybackError::Invalid("long".into())), Exit::Usage);
+        assert_eq!(
+            exit_of(PlaybackError::Store(StoreVideoError::NotFound(
+                "cam".into()
+            ))),
+            Exit::Input
+        );
+        assert_eq!(exit_of(PlaybackError::Media("gst".into())), Exit::Failure);
         assert_eq!(exit_of(QueryError::usage("bad query")), Exit::Usage);
         assert_eq!(
             exit_of(QueryError::Kernel(KernelError::NoAdapter)),
