@@ -802,7 +802,7 @@ fn connect_source(
 }
 
 /// Links `pad` to a new `fakesink` so its data is dropped quietly.
-fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
+pub(crate) fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
     let fakesink = make("fakesink", |b| {
         b.property("sync", false).property("async", false)
     })?;
@@ -823,7 +823,7 @@ fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
 /// Whether decodebin should stop at `caps` and expose them undecoded: audio,
 /// subtitles and other non-video elementary streams, except right after
 /// typefinding, where `audio/x-m4a` and friends may still be containers.
-fn skip_decoding(pad: &gst::Pad, caps: &gst::Caps) -> bool {
+pub(crate) fn skip_decoding(pad: &gst::Pad, caps: &gst::Caps) -> bool {
     let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
         return false;
     };
