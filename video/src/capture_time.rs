@@ -142,6 +142,19 @@ impl Stamper {
         }
     }
 
+    /// A stamper of the same source for another reader of its buffers
+    /// (the recording tap): the same sender clock, no file start.
+    pub(crate) fn follower(&self) -> Stamper {
+        Stamper {
+            live: self.live,
+            file_start: None,
+            fixed: true,
+            last: None,
+            sender: Arc::clone(&self.sender),
+            source: None,
+        }
+    }
+
     /// Where sender reports are to be noted (see [`follow_sender_reports`]).
     pub(crate) fn sender_clock(&self) -> SenderClock {
         Arc::clone(&self.sender)

@@ -77,6 +77,10 @@ pub struct DecodeOptions {
     /// by default: muxers such as mp4mux write the time of writing, which
     /// would give every file's records a `ts` nobody asked for.
     pub container_time: bool,
+    /// Record the encoded stream as it enters the decoder (see
+    /// [`crate::record::Recorder`]): one connection serves analysis and
+    /// recording. A raw source (no decoder) records nothing.
+    pub record: Option<crate::record::RecordTap>,
 }
 
 impl Default for DecodeOptions {
@@ -87,6 +91,7 @@ impl Default for DecodeOptions {
             max_latency: None,
             cancel: None,
             container_time: false,
+            record: None,
         }
     }
 }
@@ -301,6 +306,10 @@ impl Decoder {
         let mut refused = Refused::default();
         let live = origin.is_live_kind();
         let stamper = Stamper::new(live, spec.start_time, options.container_time);
+        if let Some(tap) = &options.record {
+            let start = spec.start_time.unwrap_or_else(crate::wall_clock::now);
+            tap.install(&pipeline, stamper.follower(), (start * 1e9) as u64);
+        }
         match origin {
             Origin::Test(pattern) => {
                 let source = pattern.build(&input)?;

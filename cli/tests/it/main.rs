@@ -93,4 +93,5 @@ mod serve_engine;
 mod store_damage;
 mod stream;
 mod thumbnails;
+mod video_record;
 mod webhook;

@@ -80,7 +80,9 @@ fn add_started(pipeline: &gst::Pipeline, elements: &[&gst::Element]) -> Result<(
     let assemble = |e: gst::glib::BoolError| {
         VideoError::Gstreamer(format!("cannot build the recording branch: {e}"))
     };
-    pipeline.add_many(elements.iter().copied()).map_err(assemble)?;
+    pipeline
+        .add_many(elements.iter().copied())
+        .map_err(assemble)?;
     gst::Element::link_many(elements.iter().copied()).map_err(assemble)?;
     for element in elements {
         element.sync_state_with_parent().map_err(|e| {

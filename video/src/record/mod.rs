@@ -9,6 +9,7 @@
 mod branch;
 mod fragmenter;
 mod source;
+mod tap;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use osprey_ingest::video::{FragmentIn, FragmentMeta, VideoStore};
 
 pub use fragmenter::{Fragmenter, MAX_FRAGMENT_BYTES};
+pub use tap::{RecordTap, Recorder, RecorderCounts};
 
 use crate::pipeline_source::Origin;
 use crate::source::SourceSpec;

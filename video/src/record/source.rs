@@ -102,7 +102,9 @@ impl EncodedSource {
                     None
                 });
                 let picked = decoder_choice::watch_decoder(&pipeline);
-                connect_pads(&source, &pipeline, &sink, &refusal, &picked, &input, key_int);
+                connect_pads(
+                    &source, &pipeline, &sink, &refusal, &picked, &input, key_int,
+                );
             }
         }
         let bus = pipeline
@@ -153,9 +155,8 @@ impl EncodedSource {
                 std::thread::sleep(POLL);
                 continue;
             };
-            let wait = gst::ClockTime::from_nseconds(
-                u64::try_from(POLL.as_nanos()).unwrap_or(u64::MAX),
-            );
+            let wait =
+                gst::ClockTime::from_nseconds(u64::try_from(POLL.as_nanos()).unwrap_or(u64::MAX));
             if let Some(sample) = appsink.try_pull_sample(wait) {
                 return self.unit(&sample).map(Some);
             }
@@ -316,11 +317,10 @@ fn connect_pads(
                         input: input.clone(),
                         codec,
                     });
-                    let msg = gst::message::Application::builder(gst::Structure::new_empty(
-                        NO_RECORDING,
-                    ))
-                    .src(source)
-                    .build();
+                    let msg =
+                        gst::message::Application::builder(gst::Structure::new_empty(NO_RECORDING))
+                            .src(source)
+                            .build();
                     let _posted = source.post_message(msg);
                     None
                 }
@@ -438,7 +438,10 @@ mod tests {
         let units = units(&SourceSpec::new(path.to_str().unwrap()), usize::MAX).unwrap();
         assert_eq!(units.len(), 25);
         let (track, first) = &units[0];
-        assert_eq!((track.codec, track.width, track.height), (Codec::H264, 320, 240));
+        assert_eq!(
+            (track.codec, track.width, track.height),
+            (Codec::H264, 320, 240)
+        );
         assert_eq!(track.codec_data.first(), Some(&1), "an avcC record");
         assert!(first.key);
         // Key frames every 2 s (generate_clip's GOP): frames 0 and 20.
@@ -464,7 +467,10 @@ mod tests {
         assert_eq!(units[0].0.width, 160);
         // Stamped with the host's clock, not the file start time.
         let first = units[0].1.pts_ns as f64 / 1e9;
-        assert!((before - 1.0..crate::wall_clock::now() + 1.0).contains(&first), "{first}");
+        assert!(
+            (before - 1.0..crate::wall_clock::now() + 1.0).contains(&first),
+            "{first}"
+        );
     }
 
     #[test]
@@ -503,6 +509,9 @@ mod tests {
             &[gst::MessageType::Eos, gst::MessageType::Error],
         );
         pipeline.set_state(gst::State::Null).unwrap();
-        assert!(matches!(done.map(|m| m.type_()), Some(gst::MessageType::Eos)));
+        assert!(matches!(
+            done.map(|m| m.type_()),
+            Some(gst::MessageType::Eos)
+        ));
     }
 }
