@@ -204,6 +204,14 @@ fn a_killed_recording_keeps_every_acknowledged_fragment() {
     assert!((3..=4).contains(&kept.len()), "{kept:?}");
     assert_eq!(store.verify("cam").unwrap(), vec![]);
     drop(store);
+    let verify = run(&[
+        "video",
+        "verify",
+        "cam",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(verify.code, 0, "osprey video verify: {}", verify.stderr);
     let all: Vec<u64> = kept.iter().map(|m| m.number).collect();
     fragments_decode(&data, "cam", &all);
 }
@@ -268,6 +276,51 @@ fn analysis_and_recording_share_one_rtsp_connection() {
     let first = store.read("rec", kept[0]).unwrap().meta.producer_ns as f64 / 1e9;
     let now = osprey_video::wall_clock::now();
     assert!((now - 120.0..now).contains(&first), "{first} against {now}");
+    drop(store);
+    fragments_decode(&data, "rec", &kept);
+}
+
+#[test]
+fn a_server_camera_records_over_its_analysis_connection() {
+    let server = TestServer::start(&[Mount::new("cam0")]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "data_dir = \"data\"\nbackend = \"cpu\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+         [[cameras]]\nname = \"cam\"\nuri = \"{}\"\nkernels = [\"stats\"]\nrecord = \"rec\"\n",
+        server.url("cam0")
+    );
+    std::fs::write(dir.path().join("osprey.toml"), config).unwrap();
+    let mut serve = Proc::spawn(
+        osprey()
+            .current_dir(dir.path())
+            .args(["serve", "--config", "osprey.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let data = dir.path().join("data");
+    wait_until(|| {
+        let kept = VideoStore::open_read_only(&data)
+            .and_then(|s| s.fragments("rec", None))
+            .map_or(0, |f| f.len());
+        ready_or(kept >= 2, || format!("{kept} fragments"))
+    });
+    let pid = serve.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(serve.wait_exit("serve").success());
+    assert_eq!(server.clients_connected(), 1, "one connection for both");
+    let store = VideoStore::open_read_only(&data).unwrap();
+    let kept: Vec<u64> = store
+        .fragments("rec", None)
+        .unwrap()
+        .iter()
+        .map(|m| m.number)
+        .collect();
     drop(store);
     fragments_decode(&data, "rec", &kept);
 }
