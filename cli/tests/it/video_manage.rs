@@ -55,7 +55,7 @@ fn video_streams_lifecycle_and_errors() {
     );
     assert_eq!(created["name"], "cam");
     assert_eq!(created["retention"]["max_bytes"], 1 << 20);
-    assert_eq!(created["retention"]["max_age"], Value::Null);
+    assert_eq!(created["retention"]["max_age_s"], Value::Null);
     assert_eq!(created["fragments"], 0);
     let line = os(d, &["video", "create", "cam"], "").fails_with(1);
     assert_eq!(line, "osprey: video stream \"cam\" exists already");
@@ -74,7 +74,7 @@ fn video_streams_lifecycle_and_errors() {
         .success()
         .stdout,
     );
-    assert_eq!(other["retention"]["max_age"]["secs"], 7200);
+    assert_eq!(other["retention"]["max_age_s"], 7200);
     assert_eq!(
         os(d, &["video", "list"], "").success().stdout,
         "cam\nother\n"

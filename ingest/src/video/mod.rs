@@ -54,7 +54,8 @@
 //!
 //! **Readers in other processes** open it with
 //! [`VideoStore::open_read_only`]: every call on a stream reads its folder
-//! again (new files' headers only), so `osprey video list|fragments|clip`
+//! again (new files' headers only; `read` only for a number it has not
+//! seen), so `osprey video list|fragments|clip`
 //! see what a running `osprey serve` records. A stream whose `stream.json`
 //! cannot be read is listed by [`VideoStore::damaged_streams`] and can be
 //! deleted; the others work.
@@ -189,11 +190,40 @@ pub struct TimeRange {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
     /// Fragments older than this (producer time, against the newest
-    /// fragment's and the wall clock's later) go; `None` keeps them.
+    /// fragment's and the wall clock's later) go; `None` keeps them. In
+    /// JSON `max_age_s`, seconds.
+    #[serde(rename = "max_age_s", with = "secs")]
     pub max_age: Option<Duration>,
     /// Past this many bytes of media the oldest fragments go; `None` keeps
     /// them.
     pub max_bytes: Option<u64>,
+}
+
+/// An optional [`Duration`] as seconds in JSON (`7200`, `0.5`).
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) if d.subsec_nanos() == 0 => s.serialize_some(&d.as_secs()),
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|secs| {
+                Duration::try_from_secs_f64(secs).map_err(|_| {
+                    serde::de::Error::custom(format!("max_age_s {secs} is not a duration"))
+                })
+            })
+            .transpose()
+    }
 }
 
 /// The settings a video stream is created with.

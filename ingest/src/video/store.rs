@@ -116,7 +116,9 @@ impl VideoStore {
                 }
                 continue;
             }
-            names.push(name);
+            if check_name(&name).is_ok() {
+                names.push(name);
+            }
         }
         let known: Vec<String> = {
             let streams = self.read_streams();
@@ -168,26 +170,37 @@ impl VideoStore {
 
     /// Stream `name`, refreshed from disk in a read-only store.
     fn stream(&self, name: &str) -> Result<Arc<VStream>, VideoError> {
+        let s = self.stream_cached(name)?;
+        self.refreshed(name, &s)?;
+        Ok(s)
+    }
+
+    /// Stream `name` as last read (loaded if new to a read-only store).
+    fn stream_cached(&self, name: &str) -> Result<Arc<VStream>, VideoError> {
         check_name(name)?;
         let found = self.read_streams().get(name).cloned();
-        let s = match found {
-            Some(s) => s,
+        match found {
+            Some(s) => Ok(s),
             None if !self.writable => {
                 self.load_all()?;
                 self.read_streams()
                     .get(name)
                     .cloned()
-                    .ok_or_else(|| self.missing(name))?
+                    .ok_or_else(|| self.missing(name))
             }
-            None => return Err(self.missing(name)),
-        };
+            None => Err(self.missing(name)),
+        }
+    }
+
+    /// Refreshes `s` (a read-only store reads its folder again); a stream
+    /// gone since is forgotten.
+    fn refreshed(&self, name: &str, s: &VStream) -> Result<(), VideoError> {
         match s.refresh() {
-            Ok(()) => Ok(s),
             Err(VideoError::NotFound(_)) if !self.writable => {
                 self.read_streams_remove(name);
                 Err(self.missing(name))
             }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
@@ -398,7 +411,12 @@ impl VideoStore {
     /// removed it meanwhile), [`VideoError::Damaged`] when its file is
     /// damaged, and as [`VideoStore::describe`].
     pub fn read(&self, name: &str, number: u64) -> Result<Fragment, VideoError> {
-        let s = self.stream(name)?;
+        // A read-only store reads the folder again only for a number it
+        // does not know yet: reading a clip's fragments costs no listing.
+        let s = self.stream_cached(name)?;
+        if s.kept_path(number).is_none() {
+            self.refreshed(name, &s)?;
+        }
         let no_fragment = || VideoError::NoFragment {
             stream: name.to_owned(),
             number,

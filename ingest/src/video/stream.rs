@@ -613,7 +613,7 @@ fn end_of(m: &FragmentMeta) -> u64 {
 fn in_range(m: &FragmentMeta, r: &TimeRange) -> bool {
     match r.base {
         TimeBase::Producer => {
-            m.producer_ns < r.end_ns && end_of(m).max(m.producer_ns + 1) > r.start_ns
+            m.producer_ns < r.end_ns && end_of(m).max(m.producer_ns.saturating_add(1)) > r.start_ns
         }
         TimeBase::Server => m.server_ns >= r.start_ns && m.server_ns < r.end_ns,
     }

@@ -414,6 +414,25 @@ fn a_read_only_store_sees_the_writer() {
         reader.append("s", frag(t, 1, 1, 0)),
         Err(VideoError::Invalid(_))
     ));
+    // A number it has not seen yet is read straight away; what the
+    // writer's retention removed is gone for it too.
+    writer.append("s", frag(t + 2 * SEC, 3, 10, 3)).unwrap();
+    assert_eq!(reader.read("s", 3).unwrap().meta.number, 3);
+    writer
+        .set_retention(
+            "s",
+            Retention {
+                max_age: None,
+                max_bytes: Some(30),
+            },
+        )
+        .unwrap();
+    assert_eq!(numbers(&reader.fragments("s", None).unwrap()), [3]);
+    assert!(matches!(
+        reader.read("s", 1),
+        Err(VideoError::NoFragment { number: 1, .. })
+    ));
+    assert_eq!(reader.describe("s").unwrap().retention.max_bytes, Some(30));
     writer.delete("s").unwrap();
     assert!(matches!(reader.describe("s"), Err(VideoError::NotFound(_))));
     assert!(reader.list().unwrap().is_empty());
@@ -511,4 +530,32 @@ fn concurrent_appends_to_two_streams() {
     let info = store.describe("a").unwrap();
     assert!(info.tags.is_empty());
     assert_ne!(info.version, before);
+}
+
+#[test]
+fn retention_in_json_is_in_seconds() {
+    for (r, text) in [
+        (
+            Retention {
+                max_age: Some(Duration::from_secs(7200)),
+                max_bytes: Some(5),
+            },
+            r#"{"max_age_s":7200,"max_bytes":5}"#,
+        ),
+        (
+            Retention {
+                max_age: Some(Duration::from_millis(1500)),
+                max_bytes: None,
+            },
+            r#"{"max_age_s":1.5,"max_bytes":null}"#,
+        ),
+        (
+            Retention::default(),
+            r#"{"max_age_s":null,"max_bytes":null}"#,
+        ),
+    ] {
+        assert_eq!(serde_json::to_string(&r).unwrap(), text);
+        assert_eq!(serde_json::from_str::<Retention>(text).unwrap(), r);
+    }
+    assert!(serde_json::from_str::<Retention>(r#"{"max_age_s":-1,"max_bytes":null}"#).is_err());
 }
