@@ -99,4 +99,5 @@ mod stream;
 mod thumbnails;
 mod video_manage;
 mod video_playback;
+mod video_record;
 mod webhook;
