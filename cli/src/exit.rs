@@ -14,6 +14,7 @@ use osprey_ingest::video::VideoError as StoreVideoError;
 use osprey_kernels::KernelError;
 use osprey_query::QueryError;
 use osprey_video::VideoError;
+use osprey_video::playback::PlaybackError;
 
 /// The exit codes `osprey` documents (see [`HELP`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,7 @@ Exit codes:
   0  success (also when the reader of stdout closes it early, as `| head` does)
   1  runtime failure (output cannot be written, GStreamer unusable, internal error)
   2  invalid arguments, an unknown kernel name among them
-  3  the input cannot be opened, read or decoded, or holds no video stream; a live source given up when --retry-for ran out; no such stream, video stream, shard or fragment; a damaged stream
+  3  the input cannot be opened, read or decoded, or holds no video stream; a live source given up when --retry-for ran out; no such stream, video stream, shard or fragment; a damaged stream; no media in the range of osprey video clip or images
   4  no GPU adapter (with --backend gpu), or the GPU device failed
   5  osprey put: some records were refused (each named on stderr); the others were stored
      osprey aggregate: some records were refused (each in the error output); the others were aggregated
@@ -123,6 +124,17 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
             }
             _ => Exit::Failure,
         });
+    }
+    if err.is::<crate::video::clip::NoMedia>() {
+        return Some(Exit::Input);
+    }
+    if let Some(e) = err.downcast_ref::<PlaybackError>() {
+        return match e {
+            PlaybackError::NoMedia => Some(Exit::Input),
+            PlaybackError::Invalid(_) => Some(Exit::Usage),
+            PlaybackError::Store(e) => classify(e),
+            PlaybackError::Media(_) => Some(Exit::Failure),
+        };
     }
     if let Some(e) = err.downcast_ref::<VideoError>() {
         return match e {
@@ -275,6 +287,18 @@ mod tests {
             }),
             Exit::Damage
         );
+        assert_eq!(
+            exit_of(crate::video::clip::NoMedia::new("cam", 0, 1)),
+            Exit::Input
+        );
+        assert_eq!(exit_of(PlaybackError::Invalid("long".into())), Exit::Usage);
+        assert_eq!(
+            exit_of(PlaybackError::Store(StoreVideoError::NotFound(
+                "cam".into()
+            ))),
+            Exit::Input
+        );
+        assert_eq!(exit_of(PlaybackError::Media("gst".into())), Exit::Failure);
         assert_eq!(exit_of(QueryError::usage("bad query")), Exit::Usage);
         assert_eq!(
             exit_of(QueryError::Kernel(KernelError::NoAdapter)),
