@@ -36,6 +36,20 @@ pub const HTTP_REQUESTS: &str = "osprey_http_requests_total";
 /// its answer.
 pub const HTTP_REQUEST_SECONDS: &str = "osprey_http_request_duration_seconds";
 
+/// Counter, `{stream}`: video fragments appended (acknowledged once
+/// durable).
+pub const VIDEO_FRAGMENTS: &str = "osprey_video_fragments_total";
+
+/// Counter, `{stream}`: bytes of media in the video fragments appended.
+pub const VIDEO_BYTES: &str = "osprey_video_bytes_total";
+
+/// Counter, `{stream}`: video fragments removed by retention.
+pub const VIDEO_FRAGMENTS_EXPIRED: &str = "osprey_video_fragments_expired_total";
+
+/// Histogram: seconds a video fragment's append takes (written, synced,
+/// renamed, its folder synced).
+pub const VIDEO_APPEND_SECONDS: &str = "osprey_video_append_seconds";
+
 /// Registers the help text of every metric above with the installed
 /// recorder (call once, after installing it).
 pub fn describe() {
@@ -79,5 +93,25 @@ pub fn describe() {
         HTTP_REQUEST_SECONDS,
         Unit::Seconds,
         "Seconds from a request's arrival to its answer, by route."
+    );
+    describe_counter!(
+        VIDEO_FRAGMENTS,
+        Unit::Count,
+        "Video fragments appended to the store."
+    );
+    describe_counter!(
+        VIDEO_BYTES,
+        Unit::Bytes,
+        "Bytes of media in the video fragments appended."
+    );
+    describe_counter!(
+        VIDEO_FRAGMENTS_EXPIRED,
+        Unit::Count,
+        "Video fragments removed by retention."
+    );
+    describe_histogram!(
+        VIDEO_APPEND_SECONDS,
+        Unit::Seconds,
+        "Seconds a video fragment's append takes, until durable."
     );
 }

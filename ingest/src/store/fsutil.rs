@@ -32,7 +32,7 @@ pub(super) fn timed_sync(file: &File) -> std::io::Result<()> {
 }
 
 /// Makes the entries of folder `dir` durable.
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("cannot sync", dir))
@@ -40,7 +40,7 @@ pub(super) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Replaces `path` with `bytes` so that a crash leaves the old or the new
 /// content, never a mix.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(io_err("cannot create", &tmp))?;
     f.write_all(bytes)

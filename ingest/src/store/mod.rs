@@ -31,7 +31,7 @@
 pub mod consumer;
 mod files;
 mod frame;
-mod fsutil;
+pub(crate) mod fsutil;
 pub mod high_water;
 pub mod iterator;
 pub mod meta;

@@ -14,9 +14,66 @@
 //! Everything here is plain Rust: muxing, demuxing and decoding are the
 //! video crate's (`osprey_video::record`, `osprey_video::playback`,
 //! `osprey_video::kvs`).
+//!
+//! # On disk
+//!
+//! ```text
+//! <data-dir>/video/LOCK                                held by the one writing process
+//! <data-dir>/video/streams/<name>/stream.json          created, version, retention,
+//!                                                      media type, tags, next number
+//! <data-dir>/video/streams/<name>/fragments/<n:020>.frag  one fragment (see format)
+//! <data-dir>/video/streams/<name>/fragments/<n:020>.tmp   one being written
+//! <data-dir>/video/streams/.<name>.creating|deleting/  a create or delete under way
+//! ```
+//!
+//! **A file per fragment**, rather than an append-only log with an index:
+//! a fragment is written to a temporary name, synced, renamed into place
+//! and its folder synced, and only then acknowledged, so a crash leaves a
+//! whole fragment or a `.tmp` file (never acknowledged; removed on the
+//! next writable open). Retention is exact (whole files unlinked, no
+//! compaction), damage stays inside the one file it hits, and the index is
+//! the folder itself: on open each file's header is read (not its media)
+//! and checked by its own CRC32 and the file's length, and a damaged file
+//! is warned about and skipped. Fragments are large (a GOP or more: tens
+//! of kB to MBs), so a file each costs little. Each stream has its own
+//! locks and its own folder fsync: appends to different streams run in
+//! parallel; appends to one stream are ordered.
+//!
+//! **Numbers** start at 1 and grow: the next one is the larger of
+//! `stream.json`'s `next_number` and one past the largest fragment file
+//! (damaged ones included); before retention removes the newest fragment,
+//! `next_number` is saved, so no number is ever used twice, across
+//! restarts too.
+//!
+//! **Retention** runs after each append and in
+//! [`VideoStore::enforce_retention`]: by age, a fragment whose end (producer
+//! time) is older than `max_age` before the later of the wall clock and the
+//! newest fragment's end goes; by size, the oldest go until the media left
+//! is at most `max_bytes`, but the newest fragment always stays (a live
+//! reader has something to play).
+//!
+//! **Readers in other processes** open it with
+//! [`VideoStore::open_read_only`]: every call on a stream reads its folder
+//! again (new files' headers only), so `osprey video list|fragments|clip`
+//! see what a running `osprey serve` records. A stream whose `stream.json`
+//! cannot be read is listed by [`VideoStore::damaged_streams`] and can be
+//! deleted; the others work.
+//!
+//! **Bounds**: a fragment holds at most [`MAX_FRAGMENT_BYTES`] of media,
+//! [`MAX_FRAMES`] frames of at most [`MAX_FRAME_BYTES`] each, and
+//! [`MAX_CODEC_DATA`] of codec data; reading one holds at most that much.
+
+mod format;
+mod store;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+pub use format::{MAX_CODEC_DATA, MAX_FRAGMENT_BYTES, MAX_FRAME_BYTES, MAX_FRAMES};
+pub use store::VideoStore;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -228,126 +285,4 @@ pub struct VideoDamage {
     pub path: PathBuf,
     /// What is wrong.
     pub detail: String,
-}
-
-/// The video streams of one data directory (`<data-dir>/video/`).
-#[derive(Debug)]
-pub struct VideoStore {
-    dir: PathBuf,
-}
-
-#[expect(
-    clippy::unused_self,
-    unused_variables,
-    reason = "interface for issue 16's helpers; bodies land with the video store"
-)]
-impl VideoStore {
-    /// Opens (creating) the video store of `data_dir` for writing: one
-    /// process writes at a time.
-    pub fn open(data_dir: &Path) -> Result<VideoStore, VideoError> {
-        Ok(VideoStore {
-            dir: data_dir.join("video"),
-        })
-    }
-
-    /// Opens it for reading alongside a writer in another process.
-    pub fn open_read_only(data_dir: &Path) -> Result<VideoStore, VideoError> {
-        Ok(VideoStore {
-            dir: data_dir.join("video"),
-        })
-    }
-
-    /// The directory it lives in.
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Creates a video stream.
-    pub fn create(
-        &self,
-        name: &str,
-        config: VideoStreamConfig,
-    ) -> Result<VideoStreamInfo, VideoError> {
-        todo!("video store")
-    }
-
-    /// Every video stream, by name.
-    pub fn list(&self) -> Result<Vec<VideoStreamInfo>, VideoError> {
-        todo!("video store")
-    }
-
-    /// One video stream.
-    pub fn describe(&self, name: &str) -> Result<VideoStreamInfo, VideoError> {
-        todo!("video store")
-    }
-
-    /// Deletes a video stream and every fragment it holds.
-    pub fn delete(&self, name: &str) -> Result<(), VideoError> {
-        todo!("video store")
-    }
-
-    /// Changes retention (and applies it at once).
-    pub fn set_retention(&self, name: &str, retention: Retention) -> Result<(), VideoError> {
-        todo!("video store")
-    }
-
-    /// Adds and replaces tags (`remove` names the keys to drop).
-    pub fn set_tags(
-        &self,
-        name: &str,
-        add: &BTreeMap<String, String>,
-        remove: &[String],
-    ) -> Result<(), VideoError> {
-        todo!("video store")
-    }
-
-    /// Appends a fragment; returns once it is durable, with its metadata.
-    /// Retention is applied after it.
-    pub fn append(&self, name: &str, fragment: FragmentIn) -> Result<FragmentMeta, VideoError> {
-        todo!("video store")
-    }
-
-    /// The fragments kept that fall in `range` (all when `None`), oldest
-    /// first (by number).
-    pub fn fragments(
-        &self,
-        name: &str,
-        range: Option<TimeRange>,
-    ) -> Result<Vec<FragmentMeta>, VideoError> {
-        todo!("video store")
-    }
-
-    /// Reads one fragment whole.
-    pub fn read(&self, name: &str, number: u64) -> Result<Fragment, VideoError> {
-        todo!("video store")
-    }
-
-    /// The newest fragment number, watched: changes each time a fragment
-    /// is appended (for the async live readers of the KVS API and HLS).
-    pub fn subscribe(
-        &self,
-        name: &str,
-    ) -> Result<tokio::sync::watch::Receiver<Option<u64>>, VideoError> {
-        todo!("video store")
-    }
-
-    /// Reads every kept fragment and reports each damaged one (what
-    /// `osprey video verify` prints); damage costs only the fragments it
-    /// touches.
-    pub fn verify(&self, name: &str) -> Result<Vec<VideoDamage>, VideoError> {
-        todo!("video store")
-    }
-
-    /// Waits until the stream holds a fragment numbered above `after` (any
-    /// fragment when `None`) or `timeout` passes; returns the newest number
-    /// then, if any. For live readers (GetMedia from NOW, HLS LIVE).
-    pub fn wait_newer(
-        &self,
-        name: &str,
-        after: Option<u64>,
-        timeout: Duration,
-    ) -> Result<Option<u64>, VideoError> {
-        todo!("video store")
-    }
 }
