@@ -1,11 +1,17 @@
 //! Playback of video streams: clips as MP4 ([`clip`]), frames sampled as
 //! JPEG or PNG images ([`images`]) and HLS playlists and segments ([`hls`]),
 //! all made from stored fragments without re-encoding (images decode only
-//! from the key frame before each sample).
+//! from the key frame before each sample). [`synthetic`] encodes test
+//! fragments in memory.
 
+mod bmff;
 pub mod clip;
+mod gst_util;
 pub mod hls;
 pub mod images;
+pub mod synthetic;
+#[cfg(test)]
+mod tests;
 
 /// What went wrong making a clip, an image or a segment.
 #[derive(Debug, thiserror::Error)]
