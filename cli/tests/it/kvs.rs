@@ -15,8 +15,8 @@ use crate::common::output;
 use crate::kinesis::serve;
 
 /// The client, run by python3 with the server's URL and a scratch folder.
-const CLIENT: &str = r#"
-import base64, http.client, json, os, subprocess, sys, time, urllib.parse
+const CLIENT: &str = r##"
+import base64, http.client, json, os, subprocess, sys, time, urllib.error, urllib.parse, urllib.request
 import boto3, botocore
 url, tmp = sys.argv[1], sys.argv[2]
 kw = dict(endpoint_url=url, region_name="eu-west-1", aws_access_key_id="test",
@@ -65,6 +65,8 @@ def put_media(body, start):
 
 # Whole seconds (botocore sends timestamps so), recent (the stream keeps 24 h).
 START = float(int(time.time()) - 60)
+# GetClip's range ends inclusive (as KVS'): the frames at 1.000 s to 2.000 s.
+CLIP_FRAMES = 31
 acks = put_media(open(mkv, "rb").read(), START)
 persisted = [a for a in acks if a["EventType"] == "PERSISTED"]
 assert len(persisted) == 6 and not [a for a in acks if a["EventType"] == "ERROR"], acks
@@ -103,6 +105,60 @@ assert data.count(b"AWS_KINESISVIDEO_FRAGMENT_NUMBER") == 6 and b"AWS_KINESISVID
 got = media.get_media(StreamName="cam", StartSelector={
     "StartSelectorType": "CONTINUATION_TOKEN", "ContinuationToken": frags[4]["FragmentNumber"]})
 assert got["Payload"].read().count(b"AWS_KINESISVIDEO_FRAGMENT_NUMBER") == 1
+
+def probe(target, *entries):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-count_frames",
+                          "-show_entries", ",".join(entries), "-of", "json", target],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+clip = archive.get_clip(StreamName="cam", ClipFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP",
+    "TimestampRange": {"StartTimestamp": START + 1, "EndTimestamp": START + 2}})
+assert clip["ContentType"] == "video/mp4"
+path = os.path.join(tmp, "clip.mp4")
+open(path, "wb").write(clip["Payload"].read())
+stream = probe(path, "stream=nb_read_frames,duration,width")["streams"][0]
+assert stream["width"] == 320 and int(stream["nb_read_frames"]) == CLIP_FRAMES, stream
+assert abs(float(stream["duration"]) - CLIP_FRAMES / 30) < 0.05, stream
+
+images = archive.get_images(StreamName="cam", ImageSelectorType="PRODUCER_TIMESTAMP",
+    StartTimestamp=START, EndTimestamp=START + 2, SamplingInterval=500, Format="JPEG",
+    WidthPixels=160, HeightPixels=120)
+assert "NextToken" not in images
+shots = images["Images"]
+assert len(shots) == 5 and all("Error" not in i for i in shots), [i.get("Error") for i in shots]
+assert [i["TimeStamp"].timestamp() - START for i in shots] == [0, 0.5, 1, 1.5, 2], shots
+jpeg = os.path.join(tmp, "shot.jpg")
+open(jpeg, "wb").write(base64.b64decode(shots[3]["ImageContent"]))
+assert probe(jpeg, "stream=width,height")["streams"][0] == {"width": 160, "height": 120}
+paged = archive.get_images(StreamName="cam", ImageSelectorType="PRODUCER_TIMESTAMP",
+    StartTimestamp=START, EndTimestamp=START + 2, SamplingInterval=500, Format="PNG", MaxResults=2)
+assert len(paged["Images"]) == 2 and paged["NextToken"], paged.keys()
+empty = archive.get_images(StreamName="cam", ImageSelectorType="PRODUCER_TIMESTAMP",
+    StartTimestamp=START + 100, EndTimestamp=START + 101, SamplingInterval=1000, Format="JPEG")
+assert [i["Error"] for i in empty["Images"]] == ["NO_MEDIA"] * 2, empty
+
+hls = archive.get_hls_streaming_session_url(StreamName="cam", PlaybackMode="ON_DEMAND",
+    HLSFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP",
+                         "TimestampRange": {"StartTimestamp": START, "EndTimestamp": START + 10}})
+hls = hls["HLSStreamingSessionURL"]
+assert hls.startswith(url + "/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken="), hls
+frames = probe(hls, "frame=pts_time")["frames"]
+pts = [float(f["pts_time"]) for f in frames]
+assert len(pts) == 90, len(pts)
+steps = [b - a for a, b in zip(pts, pts[1:])]
+assert all(0.02 < d < 0.05 for d in steps), steps
+live = archive.get_hls_streaming_session_url(StreamName="cam", PlaybackMode="LIVE",
+    MaxMediaPlaylistFragmentResults=2)["HLSStreamingSessionURL"]
+master = urllib.request.urlopen(live).read().decode()
+assert "RESOLUTION=320x240" in master and 'CODECS="avc1.' in master, master
+base = live.split("getHLSMasterPlaylist")[0]
+playlist = urllib.request.urlopen(base + master.splitlines()[-1]).read().decode()
+assert playlist.count("#EXTINF") == 2 and "#EXT-X-ENDLIST" not in playlist, playlist
+try:
+    urllib.request.urlopen(hls.replace("SessionToken=", "SessionToken=0")); raise SystemExit("a bad token passed")
+except urllib.error.HTTPError as e:
+    assert e.code == 401, e
 
 info = kv.describe_stream(StreamName="cam")["StreamInfo"]
 assert info["StreamARN"] == arn and info["DataRetentionInHours"] == 24 and info["Status"] == "ACTIVE", info
@@ -148,7 +204,7 @@ except archive.exceptions.InvalidArgumentException:
 kv.delete_stream(StreamARN=arn)
 assert [s["StreamName"] for s in kv.list_streams()["StreamInfoList"]] == ["cam2", "other"]
 print("ok")
-"#;
+"##;
 
 #[test]
 fn boto3_drives_the_kvs_api_put_media_get_media_fragments_and_control() {

@@ -1,10 +1,12 @@
 //! HLS: GetHLSStreamingSessionURL makes a session (a random token that
 //! expires) and answers the URL of its master playlist; the session's GETs
 //! under `/hls/v1/` carry the token (`?SessionToken=`):
-//! `getHLSMasterPlaylist.m3u8`, `getHLSMediaPlaylist.m3u8` and the
-//! segments, one per fragment (`getTSFragment.ts` or
-//! `getMP4MediaFragment.mp4`, `&FragmentNumber=N`, as
-//! [`crate::playback::hls::segment`] makes them).
+//! `getHLSMasterPlaylist.m3u8`, `getHLSMediaPlaylist.m3u8`, and the
+//! fragmented MP4 that [`crate::playback::hls`] makes: the initialisation
+//! segment of a track (`getMP4InitFragment.mp4?...&FragmentNumber=N`, N the
+//! first fragment of the track) and one media segment per fragment
+//! (`getMP4MediaFragment.mp4?...&FragmentNumber=N`). `MPEG_TS` is accepted
+//! and served as fragmented MP4 too.
 //!
 //! `LIVE`: the newest `MaxMediaPlaylistFragmentResults` fragments (5 by
 //! default), a window that slides; `LIVE_REPLAY`: from the selector's start
@@ -206,15 +208,6 @@ fn listed(shared: &Shared, session: &Session) -> Result<Vec<FragmentMeta>, KvsEr
     })
 }
 
-/// The name of the segments' files.
-fn segment_file() -> &'static str {
-    if hls::SEGMENT_CONTENT_TYPE == "video/mp2t" {
-        "getTSFragment.ts"
-    } else {
-        "getMP4MediaFragment.mp4"
-    }
-}
-
 /// RFC 6381's codec of a fragment's track, when it can be told.
 fn codecs(track: &osprey_ingest::video::Track) -> Option<String> {
     match (track.codec, track.codec_data.get(1..4)) {
@@ -265,17 +258,25 @@ pub(crate) async fn serve_file(
             "getHLSMediaPlaylist.m3u8" => {
                 let fragments = listed(&shared, &session)?;
                 let live = session.mode != Mode::OnDemand;
-                let file = segment_file();
-                let uri = |n: u64| format!("{file}?SessionToken={token}&FragmentNumber={n}");
-                Ok((
-                    PLAYLIST,
-                    hls::media_playlist(&fragments, live, &uri).into_bytes(),
-                ))
+                let uri =
+                    |file: &str, n: u64| format!("{file}?SessionToken={token}&FragmentNumber={n}");
+                let playlist = hls::media_playlist_with_init(
+                    &fragments,
+                    live,
+                    &|n| uri("getMP4MediaFragment.mp4", n),
+                    &|n| uri("getMP4InitFragment.mp4", n),
+                );
+                Ok((PLAYLIST, playlist.into_bytes()))
             }
-            "getTSFragment.ts" | "getMP4MediaFragment.mp4" if file == segment_file() => {
+            "getMP4InitFragment.mp4" | "getMP4MediaFragment.mp4" => {
                 let number = number.ok_or_else(|| KvsError::invalid("FragmentNumber is needed"))?;
                 let fragment = shared.store.read(&session.stream, number)?;
-                Ok((hls::SEGMENT_CONTENT_TYPE, hls::segment(&fragment)?))
+                let data = if file == "getMP4InitFragment.mp4" {
+                    hls::init_segment(&fragment.track)
+                } else {
+                    hls::segment(&fragment)?
+                };
+                Ok((hls::SEGMENT_CONTENT_TYPE, data))
             }
             _ => Err(KvsError::not_found(format!("no HLS file {file:?}"))),
         }
