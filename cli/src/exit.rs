@@ -10,6 +10,7 @@ use osprey_ingest::IngestError;
 use osprey_ingest::deliver::DeliverError;
 use osprey_ingest::listen::ListenError;
 use osprey_ingest::output_spec::OutputSpecError;
+use osprey_ingest::video::VideoError as StoreVideoError;
 use osprey_kernels::KernelError;
 use osprey_query::QueryError;
 use osprey_video::VideoError;
@@ -30,7 +31,7 @@ pub enum Exit {
     /// Some records of a put were refused, the others stored; or some
     /// records of an aggregate were refused, the others aggregated.
     PartialPut = 5,
-    /// `osprey stream verify` found damage.
+    /// `osprey stream verify` or `osprey video verify` found damage.
     Damage = 6,
 }
 
@@ -40,11 +41,12 @@ Exit codes:
   0  success (also when the reader of stdout closes it early, as `| head` does)
   1  runtime failure (output cannot be written, GStreamer unusable, internal error)
   2  invalid arguments, an unknown kernel name among them
-  3  the input cannot be opened, read or decoded, or holds no video stream; a live source given up when --retry-for ran out; no such stream or shard; a damaged stream
+  3  the input cannot be opened, read or decoded, or holds no video stream; a live source given up when --retry-for ran out; no such stream, video stream, shard or fragment; a damaged stream
   4  no GPU adapter (with --backend gpu), or the GPU device failed
   5  osprey put: some records were refused (each named on stderr); the others were stored
      osprey aggregate: some records were refused (each in the error output); the others were aggregated
-  6  osprey stream verify: damaged ranges were found (each a JSON line on stdout)";
+  6  osprey stream verify: damaged ranges were found (each a JSON line on stdout)
+     osprey video verify: damaged fragments were found (each a JSON line on stdout)";
 
 /// Arguments that parse but make no sense (a kernel osprey does not know, a
 /// threshold out of range, ...).
@@ -144,7 +146,17 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
     if err.is::<crate::stream::RecordsFailed>() || err.is::<crate::aggregate::RecordsRefused>() {
         return Some(Exit::PartialPut);
     }
-    if err.is::<crate::stream::DamageFound>() {
+    if let Some(e) = err.downcast_ref::<StoreVideoError>() {
+        return Some(match e {
+            StoreVideoError::NotFound(_)
+            | StoreVideoError::NoFragment { .. }
+            | StoreVideoError::Damaged { .. } => Exit::Input,
+            StoreVideoError::Invalid(_) => Exit::Usage,
+            _ => Exit::Failure,
+        });
+    }
+    if err.is::<crate::stream::DamageFound>() || err.is::<crate::video::manage::VideoDamageFound>()
+    {
         return Some(Exit::Damage);
     }
     if let Some(DeliverError::Ingest(e)) = err.downcast_ref::<DeliverError>() {
@@ -244,6 +256,25 @@ mod tests {
             Exit::Failure
         );
         assert_eq!(exit_of(IngestError::BrokenPipe), Exit::Success);
+        assert_eq!(
+            exit_of(StoreVideoError::NotFound("cam".into())),
+            Exit::Input
+        );
+        assert_eq!(
+            exit_of(StoreVideoError::Invalid("bad name".into())),
+            Exit::Usage
+        );
+        assert_eq!(
+            exit_of(StoreVideoError::Exists("cam".into())),
+            Exit::Failure
+        );
+        assert_eq!(
+            exit_of(crate::video::manage::VideoDamageFound {
+                stream: "cam".into(),
+                fragments: 1
+            }),
+            Exit::Damage
+        );
         assert_eq!(exit_of(QueryError::usage("bad query")), Exit::Usage);
         assert_eq!(
             exit_of(QueryError::Kernel(KernelError::NoAdapter)),

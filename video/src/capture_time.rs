@@ -142,6 +142,19 @@ impl Stamper {
         }
     }
 
+    /// A stamper of the same source for another reader of its buffers
+    /// (the recording tap): the same sender clock, no file start.
+    pub(crate) fn follower(&self) -> Stamper {
+        Stamper {
+            live: self.live,
+            file_start: None,
+            fixed: true,
+            last: None,
+            sender: Arc::clone(&self.sender),
+            source: None,
+        }
+    }
+
     /// Where sender reports are to be noted (see [`follow_sender_reports`]).
     pub(crate) fn sender_clock(&self) -> SenderClock {
         Arc::clone(&self.sender)
@@ -179,16 +192,8 @@ impl Stamper {
         pts: Option<f64>,
         pipeline: &gst::Pipeline,
     ) -> Option<f64> {
-        let report = self.sender.lock().ok().and_then(|r| *r);
-        let from_report = report
-            .zip(buffer.pts())
-            .map(|(report, pts)| report.unix + (pts.nseconds() as f64 - report.pts_ns) / 1e9);
-        let (ts, source) = match ntp_time(buffer).or(from_report) {
-            Some(ts) => (Some(ts), TimeSource::Sender),
-            None if self.live => (
-                host_capture_time(buffer, segment, pipeline),
-                TimeSource::Host,
-            ),
+        let (ts, source) = match self.live_time(buffer, segment, pipeline) {
+            Some((ts, source)) => (Some(ts), source),
             None => (
                 self.file_start.zip(pts).map(|(start, pts)| start + pts),
                 TimeSource::File,
@@ -197,6 +202,29 @@ impl Stamper {
         let ts = self.monotonic(ts);
         self.source = ts.map(|_| source);
         ts
+    }
+
+    /// The wall-clock time of `buffer`'s pts from the sender's clock, else
+    /// (for a live source) its capture time on this host; `None` for a file
+    /// without sender time. Not kept monotonic: recording keeps B-frames'
+    /// presentation order.
+    pub(crate) fn live_time(
+        &self,
+        buffer: &gst::BufferRef,
+        segment: Option<&gst::Segment>,
+        pipeline: &gst::Pipeline,
+    ) -> Option<(f64, TimeSource)> {
+        let report = self.sender.lock().ok().and_then(|r| *r);
+        let from_report = report
+            .zip(buffer.pts())
+            .map(|(report, pts)| report.unix + (pts.nseconds() as f64 - report.pts_ns) / 1e9);
+        match ntp_time(buffer).or(from_report) {
+            Some(ts) => Some((ts, TimeSource::Sender)),
+            None if self.live => {
+                host_capture_time(buffer, segment, pipeline).map(|ts| (ts, TimeSource::Host))
+            }
+            None => None,
+        }
     }
 
     /// `ts`, or the last time handed out when `ts` is earlier.

@@ -77,6 +77,10 @@ pub struct DecodeOptions {
     /// by default: muxers such as mp4mux write the time of writing, which
     /// would give every file's records a `ts` nobody asked for.
     pub container_time: bool,
+    /// Record the encoded stream as it enters the decoder (see
+    /// [`crate::record::Recorder`]): one connection serves analysis and
+    /// recording. A raw source (no decoder) records nothing.
+    pub record: Option<crate::record::RecordTap>,
 }
 
 impl Default for DecodeOptions {
@@ -87,6 +91,7 @@ impl Default for DecodeOptions {
             max_latency: None,
             cancel: None,
             container_time: false,
+            record: None,
         }
     }
 }
@@ -301,6 +306,10 @@ impl Decoder {
         let mut refused = Refused::default();
         let live = origin.is_live_kind();
         let stamper = Stamper::new(live, spec.start_time, options.container_time);
+        if let Some(tap) = &options.record {
+            let start = spec.start_time.unwrap_or_else(crate::wall_clock::now);
+            tap.install(&pipeline, stamper.follower(), (start * 1e9) as u64);
+        }
         match origin {
             Origin::Test(pattern) => {
                 let source = pattern.build(&input)?;
@@ -802,7 +811,7 @@ fn connect_source(
 }
 
 /// Links `pad` to a new `fakesink` so its data is dropped quietly.
-fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
+pub(crate) fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
     let fakesink = make("fakesink", |b| {
         b.property("sync", false).property("async", false)
     })?;
@@ -823,7 +832,7 @@ fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), VideoError> {
 /// Whether decodebin should stop at `caps` and expose them undecoded: audio,
 /// subtitles and other non-video elementary streams, except right after
 /// typefinding, where `audio/x-m4a` and friends may still be containers.
-fn skip_decoding(pad: &gst::Pad, caps: &gst::Caps) -> bool {
+pub(crate) fn skip_decoding(pad: &gst::Pad, caps: &gst::Caps) -> bool {
     let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
         return false;
     };

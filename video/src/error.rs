@@ -116,6 +116,17 @@ pub enum VideoError {
         /// Why the last attempt failed (redacted).
         last: String,
     },
+    /// Recording met video in a codec video streams do not keep.
+    #[error("video stream recording keeps H.264 and H.265 only: {input} is {codec}")]
+    Unsupported {
+        /// The source, redacted.
+        input: String,
+        /// Its codec (`vp9`, `mjpeg`, ...).
+        codec: String,
+    },
+    /// The video store refused a fragment or failed.
+    #[error(transparent)]
+    Store(#[from] osprey_ingest::video::VideoError),
     /// A bug in osprey: a broken invariant, a thread that panicked.
     #[error("internal error: {0}")]
     Internal(String),

@@ -109,6 +109,11 @@ impl TestPattern {
         Ok(parsed)
     }
 
+    /// Frames per second.
+    pub(crate) fn fps(&self) -> u32 {
+        self.fps
+    }
+
     /// A bin holding `videotestsrc is-live=true ! capsfilter`, with a ghost
     /// `src` pad of raw video.
     ///

@@ -195,6 +195,7 @@ impl SourceConfig {
             supervision: self.supervision,
             live: self.live_options,
             volume: self.volume,
+            record: None,
         }
     }
 }

@@ -4,15 +4,11 @@
 
 use anyhow::{Context as _, Result, bail};
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used once the video commands land (issue 16)")
-)]
 /// Parses `text` (RFC 3339 or Unix seconds) into Unix nanoseconds.
 pub fn parse_ns(text: &str) -> Result<u64> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        if !(secs.is_finite() && secs >= 0.0 && secs < 1.0e10) {
+        if !(secs.is_finite() && (0.0..1.0e10).contains(&secs)) {
             bail!("time {text:?} is out of range (Unix seconds from 0 to 1e10)");
         }
         #[expect(

@@ -46,6 +46,8 @@
 //! - [`stream`]: `osprey stream`, `put` (stdin, files, TCP) and `read`.
 //! - [`thumbnails`]: the JPEG of each event shows the frame it is written
 //!   at, by its mean colour.
+//! - [`video_manage`]: `osprey video create|list|describe|fragments|verify|delete`
+//!   alongside a writer and after it, errors and exit codes.
 //! - [`webhook`]: `osprey deliver --to http://...` against a real HTTP
 //!   server on 127.0.0.1: batching, retry and backoff.
 //!
@@ -96,4 +98,6 @@ mod serve_engine;
 mod store_damage;
 mod stream;
 mod thumbnails;
+mod video_manage;
+mod video_record;
 mod webhook;

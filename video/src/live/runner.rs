@@ -27,6 +27,7 @@
 //!     supervision: Supervision::live(),
 //!     live: LiveOptions::default(),
 //!     volume: RecordVolume::All,
+//!     record: None,
 //! };
 //! let stop = Arc::new(AtomicBool::new(false));
 //! let mut runner = Runner::start(vec![source], &device, stop)?;
@@ -73,6 +74,10 @@ pub struct LiveSource {
     pub live: LiveOptions,
     /// Which records leave.
     pub volume: RecordVolume,
+    /// Record the source's encoded stream into a video stream, from the
+    /// same connection ([`crate::record::Recorder::tap`]); `None` records
+    /// nothing.
+    pub record: Option<crate::record::RecordTap>,
 }
 
 /// What a [`Runner`] hands its caller.

@@ -102,6 +102,7 @@ fn live(name: &str, uri: &str) -> LiveSource {
         },
         live: LiveOptions::default(),
         volume: RecordVolume::All,
+        record: None,
     }
 }
 

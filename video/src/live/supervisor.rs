@@ -254,6 +254,7 @@ impl Supervisor {
             chunk_frames: options.chunk_frames,
             max_fps: self.source.live.fps,
             max_latency: Some(self.source.live.max_latency),
+            record: self.source.record.clone(),
             ..DecodeOptions::default()
         };
         let size = QueueSize {

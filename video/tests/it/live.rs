@@ -57,6 +57,7 @@ pub fn source(
         supervision,
         live: LiveOptions::default(),
         volume: RecordVolume::All,
+        record: None,
     }
 }
 

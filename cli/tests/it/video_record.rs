@@ -1,0 +1,207 @@
+//! Recording (`osprey video put`): a file's fragments span its real
+//! duration from `--start-time` and decode alone (ffprobe counts their
+//! frames); a recording killed with SIGKILL keeps every fragment it
+//! acknowledged, each decodable, and nothing torn.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use osprey_ingest::video::{Fragment, VideoStore};
+use serde_json::Value;
+
+use crate::common::{Proc, osprey, run};
+
+/// 2026-12-06T10:00:00Z in Unix ns.
+const START_NS: u64 = 1_796_551_200_000_000_000;
+
+/// Writes `fragment` as an H.264 Annex-B elementary stream: the avcC's
+/// parameter sets, then every access unit's NAL units, each after a start
+/// code; what a decoder needs to start on it alone.
+fn annex_b(fragment: &Fragment, path: &Path) {
+    let avcc = &fragment.track.codec_data;
+    assert_eq!(avcc[0], 1, "avcC version");
+    let mut out = Vec::new();
+    let mut at = 5;
+    let mut sets = Vec::new();
+    for count_mask in [0x1f_u8, 0xff] {
+        let count = avcc[at] & count_mask;
+        at += 1;
+        for _ in 0..count {
+            let len = usize::from(u16::from_be_bytes([avcc[at], avcc[at + 1]]));
+            sets.push(&avcc[at + 2..at + 2 + len]);
+            at += 2 + len;
+        }
+    }
+    for set in sets {
+        out.extend([0, 0, 0, 1]);
+        out.extend(set);
+    }
+    for frame in &fragment.frames {
+        let mut rest = &frame.data[..];
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            out.extend([0, 0, 0, 1]);
+            out.extend(&rest[4..4 + len]);
+            rest = &rest[4 + len..];
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Frames ffmpeg decodes from an Annex-B file, failing on any decode error.
+fn decoded_frames(path: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Each fragment of `stream` decodes alone to as many frames as it holds.
+fn fragments_decode(data: &Path, stream: &str, numbers: &[u64]) {
+    let store = VideoStore::open_read_only(data).unwrap();
+    for &n in numbers {
+        let fragment = store.read(stream, n).unwrap();
+        let file = data.join(format!("f{n}.h264"));
+        annex_b(&fragment, &file);
+        assert_eq!(
+            decoded_frames(&file),
+            fragment.frames.len() as u64,
+            "fragment {n}"
+        );
+    }
+}
+
+#[test]
+fn a_file_is_recorded_in_fragments_over_its_real_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("a.mp4");
+    let data = dir.path().join("data");
+    let (clip_arg, data_arg) = (clip.to_str().unwrap(), data.to_str().unwrap());
+    // 5 s at 10 fps, a key frame every 2 s: fragments of 2, 2 and 1 s.
+    let gen_args = [
+        "generate", "--width", "320", "--height", "240", "--fps", "10",
+    ];
+    run(&[&gen_args[..], &["--frames", "50", clip_arg]].concat()).success();
+    let put = run(&[
+        "video",
+        "put",
+        "cam",
+        clip_arg,
+        "--fragment-seconds",
+        "1",
+        "--start-time",
+        "2026-12-06T10:00:00Z",
+        "--data-dir",
+        data_arg,
+    ])
+    .success();
+    let acked = put.records();
+    let got: Vec<(u64, u64, u64, u64)> = acked
+        .iter()
+        .map(|f| {
+            let n = |k: &str| f[k].as_u64().unwrap();
+            (n("number"), n("producer_ns"), n("duration_ns"), n("frames"))
+        })
+        .collect();
+    let s = 1_000_000_000;
+    assert_eq!(
+        got,
+        vec![
+            (1, START_NS, 2 * s, 20),
+            (2, START_NS + 2 * s, 2 * s, 20),
+            (3, START_NS + 4 * s, s, 10)
+        ]
+    );
+    assert!(
+        acked
+            .iter()
+            .all(|f| f["codec"] == "h264" && f["width"] == 320)
+    );
+    let summary = put.stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        summary.split(", ").take(3).collect::<Vec<_>>(),
+        [
+            "osprey video put: cam: 3 fragments",
+            "5.0 s of media",
+            "50 frames"
+        ],
+        "{}",
+        put.stderr
+    );
+    fragments_decode(&data, "cam", &[1, 2, 3]);
+}
+
+#[test]
+fn sources_that_cannot_be_recorded_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let missing = run(&[
+        "video",
+        "put",
+        "cam",
+        "/nonexistent/a.mp4",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let line = missing.stderr.lines().last().unwrap_or_default().to_owned();
+    assert_ne!(missing.code, 0);
+    assert!(line.contains("no such file"), "{}", missing.stderr);
+    let bad = run(&[
+        "video",
+        "put",
+        "cam",
+        "test:ball",
+        "--fragment-seconds",
+        "0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        bad.fails_with(1),
+        "osprey: --fragment-seconds 0 must be a positive number"
+    );
+}
+
+#[test]
+fn a_killed_recording_keeps_every_acknowledged_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut put = Proc::spawn(
+        osprey()
+            .args([
+                "video",
+                "put",
+                "cam",
+                "test:ball?width=320&height=240&fps=25",
+            ])
+            .args(["--fragment-seconds", "0.4", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let lines = put.stdout_lines();
+    let acked: Vec<Value> = lines.json(3, "acknowledged fragments");
+    put.kill_now();
+    let numbers: Vec<u64> = acked
+        .iter()
+        .map(|f| f["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+    let store = VideoStore::open(&data).unwrap();
+    let kept = store.fragments("cam", None).unwrap();
+    // Every acknowledged fragment is kept as it was acknowledged; one more
+    // may have become durable before the kill, none is torn.
+    for (meta, acked) in kept.iter().zip(&acked) {
+        assert_eq!(serde_json::to_value(meta).unwrap(), *acked);
+    }
+    assert!((3..=4).contains(&kept.len()), "{kept:?}");
+    assert_eq!(store.verify("cam").unwrap(), vec![]);
+    drop(store);
+    let all: Vec<u64> = kept.iter().map(|m| m.number).collect();
+    fragments_decode(&data, "cam", &all);
+}
