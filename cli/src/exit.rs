@@ -14,6 +14,7 @@ use osprey_ingest::video::VideoError as StoreVideoError;
 use osprey_kernels::KernelError;
 use osprey_query::QueryError;
 use osprey_video::VideoError;
+use osprey_video::playback::PlaybackError;
 
 /// The exit codes `osprey` documents (see [`HELP`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +124,17 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
             }
             _ => Exit::Failure,
         });
+    }
+    if err.is::<crate::video::clip::NoMedia>() {
+        return Some(Exit::Input);
+    }
+    if let Some(e) = err.downcast_ref::<PlaybackError>() {
+        return match e {
+            PlaybackError::NoMedia => Some(Exit::Input),
+            PlaybackError::Invalid(_) => Some(Exit::Usage),
+            PlaybackError::Store(e) => classify(e),
+            PlaybackError::Media(_) => Some(Exit::Failure),
+        };
     }
     if let Some(e) = err.downcast_ref::<VideoError>() {
         return match e {

@@ -48,6 +48,8 @@
 //!   at, by its mean colour.
 //! - [`video_manage`]: `osprey video create|list|describe|fragments|verify|delete`
 //!   alongside a writer and after it, errors and exit codes.
+//! - [`video_playback`]: `osprey video clip` and `images` over a stream
+//!   appended through the library, read back by ffprobe.
 //! - [`webhook`]: `osprey deliver --to http://...` against a real HTTP
 //!   server on 127.0.0.1: batching, retry and backoff.
 //!
@@ -100,4 +102,5 @@ mod stream;
 mod thumbnails;
 mod video_manage;
 mod video_record;
+mod video_playback;
 mod webhook;

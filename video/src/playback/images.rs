@@ -443,10 +443,10 @@ impl RunDecoder {
             if self.sink.is_eos() {
                 break;
             }
-            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-                if let gst::MessageView::Error(e) = msg.view() {
-                    return Err(media(&e.error()));
-                }
+            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+                && let gst::MessageView::Error(e) = msg.view()
+            {
+                return Err(media(&e.error()));
             }
             if started.elapsed() > RUN_TIMEOUT {
                 return Err(media(&"decoding took too long"));
