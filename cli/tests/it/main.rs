@@ -101,6 +101,6 @@ mod store_damage;
 mod stream;
 mod thumbnails;
 mod video_manage;
-mod video_record;
 mod video_playback;
+mod video_record;
 mod webhook;
