@@ -3,11 +3,12 @@
 //! `kinesis-video-media` and `kinesis-video-archived-media` clients and the
 //! producer SDKs work with an endpoint URL: control (CreateStream,
 //! DescribeStream, ListStreams, DeleteStream, UpdateDataRetention,
-//! GetDataEndpoint, tags: [`control`]), media (PutMedia: [`put_media`],
-//! GetMedia: [`get_media`]) and archived media (ListFragments,
-//! GetMediaForFragmentList, GetClip, GetImages: [`archived`]; HLS: [`hls`]).
+//! GetDataEndpoint, tags: `control`), media (PutMedia: `put_media`,
+//! GetMedia: `get_media`) and archived media (ListFragments,
+//! GetMediaForFragmentList, GetClip, GetImages: `archived`; HLS: `hls`);
+//! docs/kvs.md lists what is served and what is not.
 //!
-//! Errors are AWS's REST-JSON errors ([`error`]); given credentials, every
+//! Errors are AWS's REST-JSON errors (`error`); given credentials, every
 //! call but the HLS GETs (which carry their session's token) must be signed
 //! (SigV4; PutMedia's streamed body as `x-amz-content-sha256` declares it,
 //! `UNSIGNED-PAYLOAD` by default). Store work runs on tokio's blocking pool.
