@@ -12,7 +12,7 @@
 use std::process::Command;
 
 use crate::common::output;
-use crate::kinesis::serve;
+use crate::kinesis::{client, serve};
 
 /// The client, run by python3 with the server's URL and a scratch folder.
 const CLIENT: &str = r##"
@@ -220,5 +220,68 @@ fn boto3_drives_the_kvs_api_put_media_get_media_fragments_and_control() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(server.alive());
+}
+
+/// Against a server with credentials: signed calls pass, a wrong secret is
+/// refused as botocore names it, and PutMedia signed over
+/// `UNSIGNED-PAYLOAD` (its body streams) is taken while an unsigned one is
+/// refused.
+const SIGNED: &str = r##"
+import http.client, sys, urllib.parse
+import boto3, botocore
+from botocore.auth import SigV4Auth, UNSIGNED_PAYLOAD
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+url = sys.argv[1]
+def client(secret):
+    return boto3.client("kinesisvideo", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="AKOSPREY", aws_secret_access_key=secret,
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+client("s3cret").create_stream(StreamName="cam")
+try:
+    client("wrong").list_streams(); raise SystemExit("a wrong secret passed")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidSignatureException", e.response
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+class Streamed(SigV4Auth):
+    def payload(self, request):
+        return UNSIGNED_PAYLOAD
+
+def put_media(sign):
+    headers = {"x-amzn-stream-name": "cam", "x-amz-content-sha256": UNSIGNED_PAYLOAD}
+    if sign:
+        request = AWSRequest(method="POST", url=url + "/putMedia", headers=headers)
+        Streamed(Credentials("AKOSPREY", "s3cret"), "kinesisvideo", "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request("POST", "/putMedia", body=b"\x1a\x45\xdf\xa3\x80\x00", headers=headers)
+    r = conn.getresponse()
+    return r.status, r.read()
+
+status, body = put_media(True)
+assert status == 200 and b'"ErrorId":4006' in body, (status, body)
+status, body = put_media(False)
+assert status == 403 and b"MissingAuthenticationTokenException" in body, (status, body)
+print("ok")
+"##;
+
+#[test]
+fn sigv4_is_checked_on_the_kvs_api_put_media_over_unsigned_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let (mut server, url) = serve(
+        dir.path(),
+        &[
+            "--access-key-id",
+            "AKOSPREY",
+            "--secret-access-key-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    client(SIGNED, &url);
     assert!(server.alive());
 }
