@@ -5,6 +5,7 @@
 //! any work. Doc comments are the help text.
 
 pub mod live;
+pub mod record;
 pub mod stream;
 pub mod suite;
 
@@ -93,7 +94,7 @@ pub struct AnalyzeArgs {
     #[arg(short, long, default_value = "-", value_name = "PATH")]
     pub output: PathBuf,
 
-    /// The store's data directory, for --output stream:NAME
+    /// The store's data directory, for --output stream:NAME and --record
     #[arg(long, value_name = "DIR", default_value = osprey_ingest::store::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
@@ -133,6 +134,10 @@ pub struct AnalyzeArgs {
     /// Live and many-source options.
     #[command(flatten)]
     pub live: live::LiveArgs,
+
+    /// Recording options.
+    #[command(flatten)]
+    pub recording: record::RecordArgs,
 }
 
 /// `osprey analyze --help`'s epilogue: examples, then the exit codes.

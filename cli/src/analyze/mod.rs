@@ -9,6 +9,7 @@
 //! [`progress`] bar for a single file on a terminal and a summary line per
 //! source; [`signals`] turns SIGINT and SIGTERM into a clean stop.
 
+pub mod clips;
 pub mod duration;
 pub mod options;
 pub mod progress;
@@ -26,9 +27,11 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::output_spec::OutputSpec;
+use osprey_ingest::video::{VideoError as StoreError, VideoStore, VideoStreamConfig};
 use osprey_kernels::{BackendChoice, Device};
 use osprey_video::analysis::Thumbnails;
 use osprey_video::live::{LiveSource, Runner, RunnerMessage};
+use osprey_video::record::{DEFAULT_FRAGMENT, Recorder};
 use tracing::info;
 
 use crate::args::AnalyzeArgs;
@@ -71,6 +74,10 @@ pub struct AnalyzeConfig {
     pub output: Output,
     /// Append to an output file instead of truncating it.
     pub append: bool,
+    /// The store's data directory (recordings go to its video streams).
+    pub data_dir: PathBuf,
+    /// The clip each event names, with --record.
+    pub clips: Option<clips::ClipWindow>,
 }
 
 impl AnalyzeConfig {
@@ -112,10 +119,13 @@ impl AnalyzeConfig {
             );
         }
         let mut sources = Vec::new();
+        // Whether each source's recording stream was named for it alone.
+        let mut own_record = Vec::new();
         for src in &args.inputs {
             let (name, input) = source_config::split_name(src);
             let name = args.source.as_deref().or(name);
             sources.push(SourceConfig::build(args, input, name, None)?);
+            own_record.push(false);
         }
         if let Some(path) = &args.live.sources {
             for entry in sources_file::read(path)? {
@@ -127,6 +137,16 @@ impl AnalyzeConfig {
                     SourceConfig::build(args, &entry.uri, entry.name.as_deref(), Some(&entry))
                         .with_context(|| format!("--sources {path:?}: source {what:?}"))?;
                 sources.push(source);
+                own_record.push(entry.record.is_some());
+            }
+        }
+        if sources.len() > 1
+            && let Some(record) = &args.recording.record
+        {
+            for (source, own) in sources.iter_mut().zip(own_record) {
+                if !own {
+                    source.record = Some(format!("{record}-{}", source.name));
+                }
             }
         }
         for (i, s) in sources.iter().enumerate() {
@@ -134,6 +154,16 @@ impl AnalyzeConfig {
                 return Err(UsageError(format!(
                     "two sources are named {:?}: name them apart as NAME=URI",
                     s.name
+                ))
+                .into());
+            }
+            if let Some(record) = &s.record
+                && sources[..i]
+                    .iter()
+                    .any(|o| o.record.as_ref() == Some(record))
+            {
+                return Err(UsageError(format!(
+                    "two sources record into video stream {record:?}: give each its own"
                 ))
                 .into());
             }
@@ -152,6 +182,8 @@ impl AnalyzeConfig {
             backend: args.backend.into(),
             output,
             append: args.live.append,
+            data_dir: args.data_dir.clone(),
+            clips: clips::ClipWindow::from_args(&args.recording)?,
         })
     }
 }
@@ -227,7 +259,16 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
     if cfg.backend == BackendChoice::Auto && device.is_gpu() {
         info!(backend = %label, "Auto took a GPU adapter.");
     }
-    let sources: Vec<LiveSource> = cfg.sources.iter().map(SourceConfig::live_source).collect();
+    let recorders = start_recorders(cfg)?;
+    let sources: Vec<LiveSource> = cfg
+        .sources
+        .iter()
+        .zip(&recorders)
+        .map(|(s, recorder)| LiveSource {
+            record: recorder.as_ref().map(Recorder::tap),
+            ..s.live_source()
+        })
+        .collect();
     let mut runner = Runner::start(sources, &device, stop).map_err(crate::exit::from_video)?;
     // A single file gets a progress bar (on a terminal); live sources and
     // several sources get status records instead.
@@ -253,7 +294,14 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
                     Some(w) => w,
                     None => writer.insert(Writer::open(&cfg.output, cfg.append)?),
                 };
-                out.write(&cfg.sources[source].name, &lines)?;
+                let config = &cfg.sources[source];
+                match (&cfg.clips, &config.record) {
+                    (Some(clips), Some(stream)) => {
+                        let lines = clips.annotate(&lines, stream, &cfg.data_dir);
+                        out.write(&config.name, &lines)?;
+                    }
+                    _ => out.write(&config.name, &lines)?,
+                }
                 if let Some(p) = &progress {
                     p.advance(frames as u64);
                 }
@@ -280,6 +328,21 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
     if let Some(p) = &progress {
         p.finish();
     }
+    for (config, recorder) in cfg.sources.iter().zip(recorders) {
+        if let (Some(recorder), Some(stream)) = (recorder, &config.record) {
+            let c = recorder.finish();
+            let _ = writeln!(
+                std::io::stderr(),
+                "osprey: {}: recorded {} fragments, {} frames, {} bytes into video stream {stream:?} ({} access units dropped, {} fragments failed)",
+                config.name,
+                c.fragments,
+                c.frames,
+                c.bytes,
+                c.dropped,
+                c.failed
+            );
+        }
+    }
     match writer {
         Some(w) => w.finish()?,
         // Nothing to write, but a source ran: the output exists, empty, as
@@ -290,6 +353,41 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
         None => {}
     }
     Ok(outcome)
+}
+
+/// A [`Recorder`] for each source that records (`None` for the others),
+/// its video stream created when missing; the store is opened only when
+/// one records.
+///
+/// # Errors
+/// When the video store cannot be opened or a stream made.
+fn start_recorders(cfg: &AnalyzeConfig) -> Result<Vec<Option<Recorder>>> {
+    if cfg.sources.iter().all(|s| s.record.is_none()) {
+        return Ok(cfg.sources.iter().map(|_| None).collect());
+    }
+    let store = Arc::new(
+        VideoStore::open(&cfg.data_dir)
+            .with_context(|| format!("cannot open the video store in {:?}", cfg.data_dir))?,
+    );
+    let mut recorders = Vec::new();
+    for source in &cfg.sources {
+        let Some(stream) = &source.record else {
+            recorders.push(None);
+            continue;
+        };
+        match store.create(stream, VideoStreamConfig::default()) {
+            Ok(_) | Err(StoreError::Exists(_)) => {}
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("--record for source {:?}", source.name))
+                );
+            }
+        }
+        let recorder = Recorder::start(Arc::clone(&store), stream, DEFAULT_FRAGMENT)
+            .map_err(crate::exit::from_video)?;
+        recorders.push(Some(recorder));
+    }
+    Ok(recorders)
 }
 
 /// The run's result from its sources' failures: `Ok` when none failed;

@@ -44,6 +44,8 @@ pub struct SourceConfig {
     pub live_options: LiveOptions,
     /// Which records leave.
     pub volume: RecordVolume,
+    /// The video stream its encoded stream is recorded into, if any.
+    pub record: Option<String>,
 }
 
 impl SourceConfig {
@@ -167,6 +169,10 @@ impl SourceConfig {
                 ..LiveOptions::default()
             },
             volume,
+            record: match args.recording.record.as_deref() {
+                Some("") => return Err(bad("record", "needs a video stream's name").into()),
+                other => other.map(str::to_owned),
+            },
         })
     }
 }
@@ -233,6 +239,7 @@ fn lay_over(args: &AnalyzeArgs, e: &SourceEntry) -> AnalyzeArgs {
     set(&mut l.detect_size, &e.detect_size);
     set(&mut l.retry_for, &e.retry_for);
     set(&mut l.start_time, &e.start_time);
+    set(&mut a.recording.record, &e.record);
     if let Some(v) = e.rtsp_transport {
         l.rtsp_transport = v;
     }

@@ -83,6 +83,9 @@ pub struct SourceEntry {
     pub records: Option<String>,
     /// As `--start-time` (files).
     pub start_time: Option<String>,
+    /// The video stream this source is recorded into, as `--record` (for a
+    /// server camera: `record = "NAME"`).
+    pub record: Option<String>,
     /// Camera health events; keys left out keep their defaults, and a table
     /// without `enabled` leaves it as the command line has it.
     pub health: Option<HealthOptions>,

@@ -1,15 +1,17 @@
 //! Recording (`osprey video put`): a file's fragments span its real
 //! duration from `--start-time` and decode alone (ffprobe counts their
 //! frames); a recording killed with SIGKILL keeps every fragment it
-//! acknowledged, each decodable, and nothing torn.
+//! acknowledged, each decodable, and nothing torn; `osprey analyze
+//! --record` records an RTSP camera over the analysis' own connection.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use osprey_ingest::video::{Fragment, VideoStore};
+use osprey_rtsp_server::{Mount, TestServer};
 use serde_json::Value;
 
-use crate::common::{Proc, osprey, run};
+use crate::common::{Proc, osprey, ready_or, run, wait_until};
 
 /// 2026-12-06T10:00:00Z in Unix ns.
 const START_NS: u64 = 1_796_551_200_000_000_000;
@@ -204,4 +206,68 @@ fn a_killed_recording_keeps_every_acknowledged_fragment() {
     drop(store);
     let all: Vec<u64> = kept.iter().map(|m| m.number).collect();
     fragments_decode(&data, "cam", &all);
+}
+
+#[test]
+fn analysis_and_recording_share_one_rtsp_connection() {
+    let server = TestServer::start(&[Mount::new("cam0")]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut analyze = Proc::spawn(
+        osprey()
+            .args(["analyze", &server.url("cam0"), "--source", "cam"])
+            .args(["--kernels", "stats,motion", "--backend", "cpu"])
+            .args(["--record", "rec", "--clip-pre", "1s", "--clip-post", "2s"])
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let (stdout, stderr) = (analyze.stdout_lines(), analyze.stderr_lines());
+    // Two fragments (key frames every second, 2 s fragments) are durable.
+    wait_until(|| {
+        let kept = VideoStore::open_read_only(&data)
+            .and_then(|s| s.fragments("rec", None))
+            .map_or(0, |f| f.len());
+        ready_or(kept >= 2, || format!("{kept} fragments"))
+    });
+    let pid = analyze.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(analyze.wait_exit("analyze").success());
+    assert_eq!(server.clients_connected(), 1, "one connection for both");
+    let records: Vec<Value> = stdout
+        .to_end("records")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records.iter().filter(|r| r["kind"] == "frame").count() >= 50);
+    let events: Vec<&Value> = records.iter().filter(|r| r["kind"] == "event").collect();
+    assert!(!events.is_empty(), "the ball moves");
+    for e in events {
+        let command = e["clip"].as_str().unwrap();
+        assert!(command.starts_with("osprey video clip rec --start "), "{e}");
+        assert!(e["clip_start"].as_str() < e["clip_end"].as_str(), "{e}");
+    }
+    let summary = stderr.to_end("stderr").join("\n");
+    assert!(summary.contains("osprey: cam: recorded "), "{summary}");
+    let store = VideoStore::open_read_only(&data).unwrap();
+    let kept: Vec<u64> = store
+        .fragments("rec", None)
+        .unwrap()
+        .iter()
+        .map(|m| m.number)
+        .collect();
+    assert!(kept.len() >= 2, "{kept:?}");
+    // Producer times are the sender's clock, near now.
+    let first = store.read("rec", kept[0]).unwrap().meta.producer_ns as f64 / 1e9;
+    let now = osprey_video::wall_clock::now();
+    assert!((now - 120.0..now).contains(&first), "{first} against {now}");
+    drop(store);
+    fragments_decode(&data, "rec", &kept);
 }

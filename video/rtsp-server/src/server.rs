@@ -103,6 +103,8 @@ pub struct TestServer {
     port: u16,
     listening: Mutex<Option<glib::Source>>,
     mounts: Mounts,
+    /// Client connections accepted so far.
+    clients: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -169,6 +171,11 @@ impl TestServer {
             server.set_auth(Some(&auth(mounts, &roles)));
         }
 
+        let clients = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&clients);
+        server.connect_client_connected(move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
         let context = glib::MainContext::new();
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let source = listen(&server, &context, port)?;
@@ -199,7 +206,14 @@ impl TestServer {
             port: bound,
             listening: Mutex::new(Some(source)),
             mounts: state,
+            clients,
         })
+    }
+
+    /// How many client connections (RTSP sessions' TCP connections) the
+    /// server has accepted so far.
+    pub fn clients_connected(&self) -> u64 {
+        self.clients.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The port the server listens on.

@@ -19,8 +19,10 @@ use std::thread::JoinHandle;
 use anyhow::{Context as _, Result};
 use osprey_ingest::output_spec::OutputSpec;
 use osprey_ingest::store::Store;
+use osprey_ingest::video::{VideoError as StoreError, VideoStore, VideoStreamConfig};
 use osprey_kernels::Device;
-use osprey_video::live::{Runner, RunnerMessage, SourceStatus};
+use osprey_video::live::{LiveSource, Runner, RunnerMessage, SourceStatus};
+use osprey_video::record::{DEFAULT_FRAGMENT, Recorder};
 use tokio::sync::broadcast;
 use tracing::{error, info};
 
@@ -62,6 +64,42 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// Every event line.
     pub events: broadcast::Sender<Arc<str>>,
+    /// The video store of the data directory, opened when a camera first
+    /// records (`record = "NAME"`).
+    pub video: Arc<Mutex<Option<Arc<VideoStore>>>>,
+}
+
+impl Shared {
+    /// The video store, opened on first use.
+    ///
+    /// # Errors
+    /// When it cannot be opened (another process writes it).
+    pub fn video_store(&self) -> Result<Arc<VideoStore>> {
+        let mut slot = self.video.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(video) = &*slot {
+            return Ok(Arc::clone(video));
+        }
+        let dir = self.store.dir();
+        let video = Arc::new(
+            VideoStore::open(dir)
+                .with_context(|| format!("cannot open the video store in {dir:?}"))?,
+        );
+        *slot = Some(Arc::clone(&video));
+        Ok(video)
+    }
+}
+
+/// Starts recording a camera into video stream `stream` (created when
+/// missing).
+fn start_recorder(shared: &Shared, camera: &str, stream: &str) -> Result<Recorder> {
+    let video = shared.video_store()?;
+    match video.create(stream, VideoStreamConfig::default()) {
+        Ok(_) | Err(StoreError::Exists(_)) => {}
+        Err(e) => return Err(e).with_context(|| format!("camera {camera:?}: record")),
+    }
+    Recorder::start(video, stream, DEFAULT_FRAGMENT)
+        .map_err(crate::exit::from_video)
+        .with_context(|| format!("camera {camera:?}: record"))
 }
 
 impl Camera {
@@ -72,7 +110,14 @@ impl Camera {
     /// An output that cannot be opened,
     /// a stream that does not exist, a backend or thread that cannot start.
     pub fn start(config: CameraConfig, shared: &Shared) -> Result<Camera> {
-        let source = config.live_source();
+        let recorder = match &config.checked.record {
+            Some(stream) => Some(start_recorder(shared, &config.name, stream)?),
+            None => None,
+        };
+        let source = LiveSource {
+            record: recorder.as_ref().map(Recorder::tap),
+            ..config.live_source()
+        };
         let stream = |name: &str| Output::Stream {
             data_dir: shared.store.dir().to_owned(),
             name: name.to_owned(),
@@ -111,6 +156,7 @@ impl Camera {
         let failure = Arc::new(Mutex::new(None));
         let writing = Writing {
             name: config.name.clone(),
+            recorder,
             frames_out,
             events_out,
             outputs,
@@ -180,6 +226,8 @@ impl Camera {
 /// The camera's writing thread: its outputs and counters.
 struct Writing {
     name: String,
+    /// Records the camera's video, when it has `record`.
+    recorder: Option<Recorder>,
     frames_out: Writer,
     events_out: Writer,
     outputs: Vec<Writer>,
@@ -215,6 +263,10 @@ impl Writing {
             }
         }
         let name = self.name.clone();
+        if let Some(recorder) = self.recorder.take() {
+            let c = recorder.finish();
+            info!(camera = %name, fragments = c.fragments, frames = c.frames, dropped = c.dropped, failed = c.failed, "Recording stopped.");
+        }
         let outs = [self.frames_out, self.events_out];
         for out in outs.into_iter().chain(self.outputs) {
             if let Err(e) = out.finish() {

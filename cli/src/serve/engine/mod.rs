@@ -89,6 +89,7 @@ impl Engine {
                 device,
                 store,
                 events,
+                video: Arc::default(),
             },
             state: Mutex::new(State {
                 config: ServerConfig {
