@@ -98,8 +98,9 @@ pub fn run_config(path: &Path) -> Result<()> {
         RETENTION_EVERY,
     ));
     let scheme = if http.tls.is_some() { "https" } else { "http" };
-    let kvs = KvsApi::new(video, None).with_scheme(scheme);
-    let engine = Engine::start(config, device, store)?;
+    let kvs = KvsApi::new(Arc::clone(&video), None).with_scheme(scheme);
+    // One video store for the KVS API and the recording cameras.
+    let engine = Engine::start(config, device, store, video)?;
     let result = runtime.block_on(serve(
         Arc::clone(&engine),
         path.to_owned(),
