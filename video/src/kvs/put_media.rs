@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use super::error::KvsError;
 use super::mkv::reader::{Block, Event, MkvReader, TrackEntry};
 use super::mkv::{CODEC_AVC, CODEC_HEVC};
-use super::request::{Payload, header, stream_of};
+use super::request::{Payload, decimal_seconds_ns, header, stream_of};
 use super::{PUT_MEDIA_IDLE, Shared, blocking, channel_body};
 
 /// The longest fragment: past it, the next key frame starts another.
@@ -279,22 +279,9 @@ pub(crate) async fn put_media(State(shared): State<Arc<Shared>>, request: Reques
         let offset_ns = match header(&parts, "x-amzn-fragment-timecode-type") {
             None | Some("RELATIVE") => match header(&parts, "x-amzn-producer-start-timestamp") {
                 None => now_ns(),
-                Some(text) => text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| (0.0..1e11).contains(s))
-                    .map(|s| {
-                        #[expect(
-                            clippy::cast_possible_truncation,
-                            clippy::cast_sign_loss,
-                            reason = "checked to be in 0..1e11 s: the ns fit a u64"
-                        )]
-                        let ns = (s * 1e9).round() as u64;
-                        ns
-                    })
-                    .ok_or_else(|| {
-                        KvsError::invalid("x-amzn-producer-start-timestamp must be seconds")
-                    })?,
+                Some(text) => decimal_seconds_ns(text).ok_or_else(|| {
+                    KvsError::invalid("x-amzn-producer-start-timestamp must be seconds")
+                })?,
             },
             Some("ABSOLUTE") => 0,
             Some(other) => {

@@ -207,6 +207,24 @@ pub(crate) fn integer(body: &Value, field: &str) -> Result<Option<u64>, KvsError
     }
 }
 
+/// Seconds since the epoch written in decimal (`1700000000`,
+/// `1700000000.25`) as Unix ns, exactly (to the nanosecond); `None` for
+/// anything else or a time past the year 5138.
+pub(crate) fn decimal_seconds_ns(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let seconds: u64 = whole.parse().ok().filter(|&s| s < 100_000_000_000)?;
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    Some(seconds * 1_000_000_000 + nanos)
+}
+
 /// An optional timestamp field (seconds since the epoch, as REST-JSON
 /// writes them, or RFC 3339), in Unix ns.
 ///
@@ -214,28 +232,35 @@ pub(crate) fn integer(body: &Value, field: &str) -> Result<Option<u64>, KvsError
 /// A field that is there but not a time.
 pub(crate) fn timestamp(body: &Value, field: &str) -> Result<Option<u64>, KvsError> {
     let bad = || KvsError::invalid(format!("{field} must be a timestamp"));
-    let seconds = match body.get(field) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
-        Some(Value::String(s)) => match s.parse::<f64>() {
-            Ok(seconds) => seconds,
-            Err(_) => {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(ns) = decimal_seconds_ns(&n.to_string()) {
+                return Ok(Some(ns));
+            }
+            // An exponent form: to the microsecond.
+            let seconds = n
+                .as_f64()
+                .filter(|s| (0.0..1e11).contains(s))
+                .ok_or_else(bad)?;
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "checked to be in 0..1e11 s: the µs fit a u64"
+            )]
+            let micros = (seconds * 1e6).round() as u64;
+            Ok(Some(micros * 1000))
+        }
+        Some(Value::String(s)) => match decimal_seconds_ns(s) {
+            Some(ns) => Ok(Some(ns)),
+            None => {
                 let time = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| bad())?;
                 let ns = time.timestamp_nanos_opt().ok_or_else(bad)?;
-                return u64::try_from(ns).map(Some).map_err(|_| bad());
+                u64::try_from(ns).map(Some).map_err(|_| bad())
             }
         },
-        Some(_) => return Err(bad()),
-    };
-    if !(0.0..1e11).contains(&seconds) {
-        return Err(bad());
+        Some(_) => Err(bad()),
     }
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "checked to be in 0..1e11 s: the ns fit a u64"
-    )]
-    Ok(Some((seconds * 1e9).round() as u64))
 }
 
 /// Unix ns as REST-JSON's timestamps: seconds, with milliseconds.

@@ -86,3 +86,50 @@ fn backwards_timecodes_and_blocks_without_tracks_are_refused() {
         Err(PutError::TimecodeBackwards)
     );
 }
+
+#[test]
+fn timestamps_are_seconds_or_rfc_3339_and_errors_carry_their_name() {
+    use axum::response::IntoResponse as _;
+    use serde_json::json;
+
+    use super::error::KvsError;
+    use super::request::{seconds, timestamp};
+
+    let body = json!({"A": 1_700_000_000.25, "B": "2023-11-14T22:13:20.5Z", "C": "x", "D": -1});
+    assert_eq!(
+        timestamp(&body, "A").unwrap(),
+        Some(1_700_000_000_250_000_000)
+    );
+    assert_eq!(
+        timestamp(&body, "B").unwrap(),
+        Some(1_700_000_000_500_000_000)
+    );
+    assert_eq!(timestamp(&body, "Z").unwrap(), None);
+    for bad in ["C", "D"] {
+        assert_eq!(
+            timestamp(&body, bad).unwrap_err().name,
+            "InvalidArgumentException"
+        );
+    }
+    assert_eq!(seconds(1_700_000_000_250_999_999), json!(1_700_000_000.25));
+    let response = KvsError::not_found("gone").into_response();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["x-amzn-ErrorType"],
+        "ResourceNotFoundException"
+    );
+}
+
+#[test]
+fn decimal_seconds_are_read_to_the_nanosecond() {
+    use super::request::decimal_seconds_ns;
+    assert_eq!(
+        decimal_seconds_ns("1700000000.123"),
+        Some(1_700_000_000_123_000_000)
+    );
+    assert_eq!(decimal_seconds_ns("5"), Some(5_000_000_000));
+    assert_eq!(decimal_seconds_ns("1.0000000019"), Some(1_000_000_001));
+    for bad in ["", ".5", "1e9", "-1", "1.2.3", "99999999999999"] {
+        assert_eq!(decimal_seconds_ns(bad), None, "{bad}");
+    }
+}
