@@ -1,5 +1,7 @@
-//! `osprey serve --http HOST:PORT`: the Kinesis Data Streams API alone
-//! ([`osprey_ingest::kinesis::KinesisApi`]) on the server's HTTP listener
+//! `osprey serve --http HOST:PORT`: the Kinesis Data Streams API
+//! ([`osprey_ingest::kinesis::KinesisApi`]) and the Kinesis Video Streams
+//! API ([`osprey_video::kvs::KvsApi`], over the video store in the same
+//! data directory) on the server's HTTP listener
 //! ([`osprey_ingest::http::HttpServer`], tokio and hyper).
 //! This module checks the arguments into an [`HttpServerConfig`], reads the
 //! credentials, opens the store, and serves on a multi-thread tokio
@@ -15,6 +17,8 @@ use axum::Router;
 use axum::response::Response;
 use osprey_ingest::http::{HttpServer, HttpServerConfig, Timeouts, error_response};
 use osprey_ingest::kinesis::{Credentials, KinesisApi};
+use osprey_ingest::video::VideoStore;
+use osprey_video::kvs::KvsApi;
 
 use crate::args::stream::ServeArgs;
 use crate::stream::open_store;
@@ -56,6 +60,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         _ => None,
     };
     let store = Arc::new(open_store(&args.data.data_dir, durability)?);
+    let video = open_video_store(&args.data.data_dir)?;
+    let kvs = KvsApi::new(Arc::clone(&video), credentials.clone());
     let api = KinesisApi::new(Arc::clone(&store), iterator_lifetime, credentials)?;
     let server = HttpServer::bind(HttpServerConfig {
         addr: args.http.clone(),
@@ -69,19 +75,33 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the HTTP runtime")?;
     let _retention = store.spawn_retention(Duration::from_secs(60));
+    let _video_retention = video.spawn_retention(Duration::from_secs(60));
     let _ = writeln!(
         io::stderr(),
         "osprey: serving the Kinesis API on http://{}",
         server.local_addr()
     );
     // Serves until the process is stopped, as it always has.
-    runtime.block_on(server.serve(router(api), std::future::pending()))?;
+    runtime.block_on(server.serve(router(api, kvs), std::future::pending()))?;
     Ok(())
 }
 
-/// The Kinesis API, and a Kinesis-shaped 400 for anything but `POST /`.
-fn router(api: KinesisApi) -> Router {
+/// Opens the video store of `data_dir` for writing.
+pub(super) fn open_video_store(data_dir: &std::path::Path) -> Result<Arc<VideoStore>> {
+    let store = VideoStore::open(data_dir).with_context(|| {
+        format!(
+            "cannot open the video store in {:?}",
+            data_dir.display().to_string()
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// The Kinesis API and the KVS API, and a Kinesis-shaped 400 for anything
+/// else.
+fn router(api: KinesisApi, kvs: KvsApi) -> Router {
     api.router()
+        .merge(kvs.router())
         .fallback(not_served)
         .method_not_allowed_fallback(not_served)
 }

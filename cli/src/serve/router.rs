@@ -1,5 +1,7 @@
 //! [`build`]: the server's one HTTP face. It composes the Kinesis API
-//! (`POST /` with `X-Amz-Target`, SigV4 when configured), `/metrics`,
+//! (`POST /` with `X-Amz-Target`, SigV4 when configured) with the Kinesis
+//! Video Streams API beside it (`POST /createStream`, `/putMedia`, ...,
+//! `GET /hls/v1/...`), `/metrics`,
 //! `/healthz` and `/readyz` (all open), and the control API under `/api`
 //! with the dashboard (`GET /` and `/assets/...`), which the bearer token
 //! guards when one is set.
@@ -13,7 +15,7 @@ use super::api;
 use super::control::Control;
 use super::dashboard;
 
-/// The whole router: `kinesis` (from the Kinesis API) and `metrics` (its
+/// The whole router: `kinesis` (the Kinesis API and the KVS API) and `metrics` (its
 /// `GET /metrics`) are merged as they come; `token` guards `/api` and the
 /// dashboard.
 ///

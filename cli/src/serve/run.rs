@@ -7,7 +7,8 @@
 //!
 //! One listener ([`HttpServer`]: connection slots, timeouts, bounded bodies,
 //! TLS when configured) serves the whole router: the Kinesis API on the
-//! engine's store, `/api`, the dashboard, `/metrics`, `/healthz`,
+//! engine's store, the Kinesis Video Streams API on the video store of the
+//! same data directory, `/api`, the dashboard, `/metrics`, `/healthz`,
 //! `/readyz`.
 
 use std::io::Write as _;
@@ -19,6 +20,7 @@ use anyhow::{Context as _, Result};
 use osprey_ingest::http::{HttpServer, HttpServerConfig, Timeouts, TlsFiles};
 use osprey_ingest::kinesis::KinesisApi;
 use osprey_kernels::Device;
+use osprey_video::kvs::KvsApi;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info};
 
@@ -94,13 +96,18 @@ pub fn run_config(path: &Path) -> Result<()> {
         .http
         .credentials()
         .map_err(|(_, m)| crate::exit::UsageError(format!("http: {m}")))?;
-    let kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, credentials)?;
-    let engine = Engine::start(config, device, store)?;
+    let kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, credentials.clone())?;
+    let video = super::http_only::open_video_store(&config.data_dir)?;
+    let _video_retention = video.spawn_retention(RETENTION_EVERY);
+    let scheme = if http.tls.is_some() { "https" } else { "http" };
+    let kvs = KvsApi::new(Arc::clone(&video), credentials).with_scheme(scheme);
+    // One video store for the KVS API and the recording cameras.
+    let engine = Engine::start(config, device, store, video)?;
     let result = runtime.block_on(serve(
         Arc::clone(&engine),
         path.to_owned(),
         http,
-        kinesis.router(),
+        kinesis.router().merge(kvs.router()),
         super::metrics::routes(metrics),
         token,
     ));

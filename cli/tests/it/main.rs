@@ -18,6 +18,8 @@
 //! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
 //!   with DuckDB.
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
+//! - [`kvs`]: the Kinesis Video Streams API of `osprey serve --http` driven
+//!   by boto3, GStreamer's and ffmpeg's tools checking the media.
 //! - [`live`]: live RTSP sources from a real RTSP server in the test
 //!   process: ts, reconnection, stalls, credentials, give-up exit codes,
 //!   four sources in one process, signals, the sources file, aggregation
@@ -80,6 +82,7 @@ mod event_log;
 mod ffmpeg_meta;
 mod kinesis;
 mod kinesis_limits;
+mod kvs;
 mod live;
 mod live_args;
 mod made_clips;

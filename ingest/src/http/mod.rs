@@ -25,6 +25,12 @@
 //! and timed in `osprey_http_request_duration_seconds{route}`, the route
 //! being the router's matched path or `other` ([`RequestMetricsLayer`]).
 //!
+//! The routes in [`STREAMING_ROUTES`] (Kinesis Video Streams' PutMedia and
+//! GetMedia) are long exchanges streamed both ways: their request bodies
+//! are not bounded by [`MAX_BODY`] nor their handlers by the `request`
+//! timeout, and the connection counts as busy until the answer's body ends;
+//! their handlers bound what they hold and how long they wait themselves.
+//!
 //! A handler that finds its request broken (a body cut short) answers with
 //! [`abort`]: the connection is then closed without an answer.
 
@@ -42,6 +48,10 @@ pub use error::ServeError;
 pub use metrics::{REQUEST_SECONDS, REQUESTS_TOTAL, RequestMetrics, RequestMetricsLayer};
 pub use server::{HttpServer, HttpServerConfig, Timeouts, TlsFiles};
 pub use service::{abort, error_response, read_body};
+
+/// The routes whose exchange is a long stream (see the module's doc): KVS'
+/// PutMedia (a chunked upload of hours) and GetMedia (a live download).
+pub const STREAMING_ROUTES: &[&str] = &["/putMedia", "/getMedia"];
 
 /// The largest request body (PutRecords allows 5 MiB of data, in base64).
 pub const MAX_BODY: usize = 8 << 20;

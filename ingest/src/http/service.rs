@@ -16,9 +16,9 @@ use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValu
 use hyper::{Request, StatusCode};
 use tower::ServiceExt as _;
 
-use super::MAX_BODY;
 use super::metrics::{OTHER, record};
 use super::watch::Activity;
+use super::{MAX_BODY, STREAMING_ROUTES};
 
 /// Marks an answer that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy)]
@@ -108,10 +108,22 @@ pub(super) async fn serve(
     limit: Duration,
     request: Request<Incoming>,
 ) -> Result<Response, NoAnswer> {
-    let _busy = activity.busy();
+    let busy = activity.busy();
     if let Some(response) = refusal(&request) {
         record(OTHER.into(), response.status(), Duration::ZERO);
         return Ok(response);
+    }
+    if STREAMING_ROUTES.contains(&request.uri().path()) {
+        let request = request.map(|body| Limited::new(body, usize::MAX));
+        let Ok(response) = router.oneshot(request).await;
+        // Busy until the streamed answer ends (or the connection does).
+        return Ok(response.map(|body| {
+            use http_body_util::BodyExt as _;
+            Body::new(body.map_frame(move |frame| {
+                let _busy = &busy;
+                frame
+            }))
+        }));
     }
     let request = request.map(|body| Limited::new(body, MAX_BODY));
     let answered: Result<Result<Response, Infallible>, _> =

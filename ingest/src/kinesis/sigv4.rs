@@ -72,6 +72,30 @@ pub fn verify(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(), Refusal> {
+    verify_payload_hash(
+        creds,
+        method,
+        path,
+        query,
+        headers,
+        &hex(&Sha256::digest(body)),
+    )
+}
+
+/// [`verify`] for a request whose body is not at hand (a streamed upload):
+/// `payload_hash` stands for the body's SHA-256 in the canonical request
+/// (the client's `x-amz-content-sha256`, e.g. `UNSIGNED-PAYLOAD`).
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_payload_hash(
+    creds: &Credentials,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+    payload_hash: &str,
+) -> Result<(), Refusal> {
     let header = |name: &str| {
         let values: Vec<&str> = headers
             .iter()
@@ -129,10 +153,8 @@ pub fn verify(
         let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         canonical_headers.push_str(&format!("{name}:{value}\n"));
     }
-    let canonical = format!(
-        "{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{}",
-        hex(&Sha256::digest(body))
-    );
+    let canonical =
+        format!("{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",

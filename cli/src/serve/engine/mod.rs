@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use osprey_ingest::store::Store;
+use osprey_ingest::video::VideoStore;
 use osprey_kernels::Device;
 use tokio::sync::broadcast;
 
@@ -76,12 +77,19 @@ struct State {
 
 impl Engine {
     /// Starts everything `config` declares on `store` and `device`: the
-    /// missing streams first, then cameras, queries and deliveries.
+    /// missing streams first, then cameras, queries and deliveries;
+    /// recording cameras record into `video` (the data directory's video
+    /// store, which the KVS API serves too).
     ///
     /// # Errors
     /// A stream that cannot be made, a piece that does not check or start;
     /// what started by then is stopped.
-    pub fn start(config: ServerConfig, device: Device, store: Arc<Store>) -> Result<Arc<Engine>> {
+    pub fn start(
+        config: ServerConfig,
+        device: Device,
+        store: Arc<Store>,
+        video: Arc<VideoStore>,
+    ) -> Result<Arc<Engine>> {
         streams::create_missing(&store, &config)?;
         let (events, _) = broadcast::channel(EVENT_FEED);
         let engine = Arc::new(Engine {
@@ -89,7 +97,7 @@ impl Engine {
                 device,
                 store,
                 events,
-                video: Arc::default(),
+                video: Arc::new(Mutex::new(Some(video))),
             },
             state: Mutex::new(State {
                 config: ServerConfig {
