@@ -461,8 +461,16 @@ fn the_example_sources_file_with_a_password_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sources.toml");
     std::fs::write(&file, text).unwrap();
+    // The example records "front" into a video stream: of a data
+    // directory of the test's own, not the working folder's.
+    let data = dir.path().join("data");
     let mut live = Live::start(
-        &["--sources", file.to_str().unwrap()],
+        &[
+            "--sources",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
         &[("CAM0_PASSWORD", SECRET)],
     );
     for _ in 0..3 {
@@ -474,6 +482,9 @@ fn the_example_sources_file_with_a_password_from_the_environment() {
     assert_eq!(status.code(), Some(0), "{err}");
     let front = frames_of(&live.seen, "front");
     assert!(front.iter().all(|f| f % 3 == 0), "every:3 {front:?}");
+    let fragments = data.join("video/streams/front-video/fragments");
+    let kept = std::fs::read_dir(&fragments).map_or(0, Iterator::count);
+    assert!(kept > 0, "front recorded into front-video: {err}");
     // fps = 5 of a 25 fps stream, every third analysed frame written: one
     // record about every 0.6 s (1 / 25 s apart without the detect rate).
     let times: Vec<f64> = live
