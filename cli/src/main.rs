@@ -12,6 +12,7 @@
 )]
 
 mod aggregate;
+mod alloc;
 mod analyze;
 mod args;
 mod deliver;
@@ -40,6 +41,7 @@ use crate::exit::Exit;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    alloc::tune();
     quiet_headless_vulkan();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
