@@ -46,6 +46,7 @@ impl Control for Fixture {
             backend: "cpu".into(),
             decoder: None,
             error: None,
+            record: None,
         }]
     }
     fn put_camera(&self, camera: CameraConfig) -> Result<(), ControlError> {
