@@ -165,6 +165,7 @@ function livePlayer(cam, stream) {
     video.muted = true;
     cam.card.querySelector('.frame').append(video);
     cam.card.classList.add('recording');
+    cam.card.querySelector('.name').after(el('span', { class: 'badge rec' }, `● ${stream}`));
   }
   video.dataset.stream = stream;
   playHls(video, videoUrl(stream, 'live.m3u8'), true).catch((e) => { video.title = e.message; });

@@ -6,8 +6,9 @@ Opens URL, waits for the camera CAMERA to be listed and for a scene_cut
 event in the timeline; then, the camera recording, for its live <video>
 to play (hls.js over Media Source Extensions: readyState >= 2 and
 currentTime advancing within 15 s) and for the newest event's clip to
-play in the viewer; saves a screenshot to SCREENSHOT, and exits 0; on a
-timeout it saves the screenshot anyway, prints what it saw and exits 1.
+play in the viewer; saves a screenshot to SCREENSHOT (the live player
+playing, before the clip), and exits 0; on a timeout it saves the
+screenshot anyway, prints what it saw and exits 1.
 
 Where this Chromium has no H.264 in Media Source Extensions (it prints
 `mse-h264: False`), hls.js cannot play: it checks instead that the page
@@ -56,13 +57,13 @@ def main():
                 wait.until(lambda d: d.find_elements(
                     By.CSS_SELECTOR, f'#events .event[data-type="scene_cut"][data-source="{camera}"]'))
                 video(driver, camera)
+                driver.save_screenshot(screenshot)
+                clip(driver, camera)
             except TimeoutException:
                 driver.save_screenshot(screenshot)
                 print("timed out; the page:", driver.find_element(By.TAG_NAME, "body").text)
                 print("browser log:", driver.get_log("browser"))
                 return 1
-            time.sleep(0.3)  # the viewer's first frame painted
-            driver.save_screenshot(screenshot)
             return 0
         finally:
             driver.quit()
@@ -89,8 +90,17 @@ def video(driver, camera):
         if time.monotonic() > deadline:
             raise TimeoutException(f"the live video stalled at {start}")
         time.sleep(0.2)
+    latency = driver.execute_script(f"return document.querySelector('{live}').hls.latency")
     print(f"live video plays: readyState {ready}, currentTime {start:.2f} -> "
-          f"{driver.execute_script(state)[1]:.2f}")
+          f"{driver.execute_script(state)[1]:.2f}, hls.js latency {latency:.2f} s")
+
+
+def clip(driver, camera):
+    """The newest event's clip plays in the viewer."""
+    if not driver.execute_script(
+            "return MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.42E01E\"')"):
+        return
+    wait = WebDriverWait(driver, 15, poll_frequency=0.2)
     button = driver.find_element(By.CSS_SELECTOR, f'#events .event[data-source="{camera}"] button.clip')
     button.click()
     played = wait.until(lambda d: d.execute_script(
