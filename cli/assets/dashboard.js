@@ -103,7 +103,7 @@ function refreshFrame(name, cam) {
 function showSources(sources) {
   const names = new Set(sources.map((s) => s.name));
   for (const [name, cam] of state.cameras) {
-    if (!names.has(name)) { cam.card.remove(); state.cameras.delete(name); }
+    if (!names.has(name)) { stopVideo(cam.card.querySelector('video.live')); cam.card.remove(); state.cameras.delete(name); }
   }
   const now = Date.now();
   for (const s of sources) {
@@ -140,7 +140,8 @@ function loadHls() {
 // native HLS too), else natively (iOS Safari). A fatal error retries after
 // a few seconds (a playlist is 404 until the first fragment is recorded).
 async function playHls(video, url, live) {
-  if (video.hls) { video.hls.destroy(); video.hls = null; }
+  stopVideo(video);
+  if (!video.isConnected) return;
   const mse = window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E"');
   if (!mse && video.canPlayType('application/vnd.apple.mpegurl')) { video.src = url; return; }
   const Hls = await loadHls();
@@ -154,6 +155,11 @@ async function playHls(video, url, live) {
   video.hls = hls;
   hls.loadSource(url);
   hls.attachMedia(video);
+}
+
+// Stops a player (its hls.js, its fetches and timers), if any.
+function stopVideo(video) {
+  if (video && video.hls) { video.hls.destroy(); video.hls = null; }
 }
 
 // A recording camera's card gets its live video beside the latest frame.

@@ -166,6 +166,15 @@ fn api_lists_serves_frames_filters_events_and_streams_them_behind_a_token() {
     assert!(!String::from_utf8_lossy(&body).contains("t0ken"));
     assert_eq!(curl(&server, Some("wrong"), &[], "/api/sources").0, 401);
     assert_eq!(curl(&server, None, &[], "/healthz").0, 200);
+    // The recording's video is the token's too (404: nothing recorded yet
+    // or the playlist; never 401 with the token).
+    for path in [
+        "/api/videos/rec/live.m3u8",
+        "/api/videos/rec/clip.mp4?start=1&end=2",
+    ] {
+        assert_eq!(curl(&server, None, &[], path).0, 401, "{path}");
+        assert_ne!(curl(&server, t, &[], path).0, 401, "{path}");
+    }
 
     let (status, body) = curl(&server, t, &[], "/api/sources");
     assert_eq!(status, 200);
