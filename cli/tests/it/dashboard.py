@@ -90,9 +90,14 @@ def video(driver, camera):
         if time.monotonic() > deadline:
             raise TimeoutException(f"the live video stalled at {start}")
         time.sleep(0.2)
-    latency = driver.execute_script(f"return document.querySelector('{live}').hls.latency")
+    # hls.js' latency: behind the playlist's live edge; behind the camera:
+    # now less the playing frame's producer time (#EXT-X-PROGRAM-DATE-TIME).
+    edge, camera_lag = driver.execute_script(
+        f"const h = document.querySelector('{live}').hls;"
+        "return [h.latency, (Date.now() - h.playingDate.getTime()) / 1000]")
     print(f"live video plays: readyState {ready}, currentTime {start:.2f} -> "
-          f"{driver.execute_script(state)[1]:.2f}, hls.js latency {latency:.2f} s")
+          f"{driver.execute_script(state)[1]:.2f}, {edge:.2f} s behind the live edge, "
+          f"{camera_lag:.2f} s behind the camera")
 
 
 def clip(driver, camera):
