@@ -1,5 +1,8 @@
 // The osprey dashboard: polls /api/sources, /api/streams and /api/queries,
-// listens to /api/events/live, and draws everything itself (no libraries).
+// listens to /api/events/live, and draws everything itself. A recording
+// camera's live video and its events' clips play from /api/videos/: HLS
+// natively where the browser has it, else through the vendored hls.js
+// (loaded only then).
 'use strict';
 
 const POLL_MS = 2000;          // sources, streams, queries
@@ -20,6 +23,9 @@ const el = (tag, attrs = {}, ...children) => {
 const minuteOf = (ms) => Math.floor(ms / 60000);
 const fmt = (n, digits = 1) => (n == null ? '–' : Number(n).toFixed(digits));
 const bytes = (n) => (n >= 1 << 20 ? fmt(n / (1 << 20)) + ' MiB' : n >= 1024 ? fmt(n / 1024) + ' KiB' : fmt(n, 0) + ' B');
+const CLIP_BEFORE_S = 5;        // an event's clip without clip_start: from this long before
+const CLIP_AFTER_S = 5;         // ... to this long after
+const videoUrl = (stream, file) => `/api/videos/${encodeURIComponent(stream)}/${file}`;
 const frameUrl = (name, width) =>
   `/api/sources/${encodeURIComponent(name)}/latest.jpg?width=${width}&t=${Date.now()}`;
 
@@ -76,7 +82,7 @@ function cameraOf(name) {
       el('span', { class: 'error' })));
   img.addEventListener('click', () => view(img.src, name));
   $('#cameras').append(card);
-  cam = { card, img, fps: new Minutes(), events: new Minutes(), loading: false };
+  cam = { card, img, fps: new Minutes(), events: new Minutes(), loading: false, record: null };
   state.cameras.set(name, cam);
   refreshFrame(name, cam);
   return cam;
@@ -97,7 +103,7 @@ function refreshFrame(name, cam) {
 function showSources(sources) {
   const names = new Set(sources.map((s) => s.name));
   for (const [name, cam] of state.cameras) {
-    if (!names.has(name)) { cam.card.remove(); state.cameras.delete(name); }
+    if (!names.has(name)) { stopVideo(cam.card.querySelector('video.live')); cam.card.remove(); state.cameras.delete(name); }
   }
   const now = Date.now();
   for (const s of sources) {
@@ -110,7 +116,74 @@ function showSources(sources) {
     cam.card.querySelector('.dropped').textContent = s.frames_dropped ? `${s.frames_dropped} dropped` : '';
     cam.card.querySelector('.error').textContent = s.error || '';
     cam.fps.add(now, s.fps_analyzed || 0);
+    if (s.record && s.record !== cam.record) livePlayer(cam, s.record);
   }
+}
+
+// ---- video --------------------------------------------------------------
+
+let hlsScript = null;
+function loadHls() {
+  hlsScript = hlsScript || new Promise((resolve, reject) => {
+    const script = el('script', { src: '/assets/vendor/hls.min.js' });
+    script.onload = () => resolve(window.Hls);
+    script.onerror = () => { hlsScript = null; reject(new Error('hls.js did not load')); };
+    document.head.append(script);
+  });
+  return hlsScript;
+}
+
+// Plays the HLS playlist `url` in `video`: through hls.js where the
+// browser has Media Source Extensions for H.264 (hls.js' own advice: it
+// holds live playback about two fragments behind the newest, where a
+// native player picks its own latency; Chromium now answers 'maybe' for
+// native HLS too), else natively (iOS Safari). A fatal error retries after
+// a few seconds (a playlist is 404 until the first fragment is recorded).
+async function playHls(video, url, live) {
+  stopVideo(video);
+  if (!video.isConnected) return;
+  const mse = window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E"');
+  if (!mse && video.canPlayType('application/vnd.apple.mpegurl')) { video.src = url; return; }
+  const Hls = await loadHls();
+  if (!Hls.isSupported()) { video.title = 'this browser plays no HLS'; return; }
+  const hls = new Hls(live ? { liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 5 } : {});
+  hls.on(Hls.Events.ERROR, (_, data) => {
+    if (!data.fatal) return;
+    hls.destroy();
+    if (video.hls === hls) { video.hls = null; setTimeout(() => playHls(video, url, live), 3000); }
+  });
+  video.hls = hls;
+  hls.loadSource(url);
+  hls.attachMedia(video);
+}
+
+// Stops a player (its hls.js, its fetches and timers), if any.
+function stopVideo(video) {
+  if (video && video.hls) { video.hls.destroy(); video.hls = null; }
+}
+
+// A recording camera's card gets its live video beside the latest frame.
+function livePlayer(cam, stream) {
+  cam.record = stream;
+  let video = cam.card.querySelector('video.live');
+  if (!video) {
+    video = el('video', { class: 'live', muted: '', autoplay: '', playsinline: '', title: `live: ${stream}` });
+    video.muted = true;
+    cam.card.querySelector('.frame').append(video);
+    cam.card.classList.add('recording');
+    cam.card.querySelector('.name').after(el('span', { class: 'badge rec' }, `● ${stream}`));
+  }
+  video.dataset.stream = stream;
+  playHls(video, videoUrl(stream, 'live.m3u8'), true).catch((e) => { video.title = e.message; });
+}
+
+// The clip of an event: its own clip_start/clip_end when it has them,
+// else a few seconds around its time.
+function clipUrl(stream, record, timeMs) {
+  const at = (t) => Date.parse(t) / 1000;
+  const start = record.clip_start ? at(record.clip_start) : timeMs / 1000 - CLIP_BEFORE_S;
+  const end = record.clip_end ? at(record.clip_end) : timeMs / 1000 + CLIP_AFTER_S;
+  return videoUrl(stream, `clip.mp4?start=${start.toFixed(3)}&end=${end.toFixed(3)}`);
 }
 
 // ---- events -----------------------------------------------------------
@@ -138,8 +211,15 @@ function addEvent(record, timeMs, key, live) {
   const detail = Object.entries(record)
     .filter(([k]) => !['kind', 'source', 'type'].includes(k))
     .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ');
+  const stream = state.cameras.get(source)?.record;
+  const clip = stream ? el('button', { class: 'clip', title: `play the clip of ${stream}` }, 'clip') : '';
+  if (clip) {
+    const url = clipUrl(stream, record, timeMs);
+    clip.dataset.url = url;
+    clip.addEventListener('click', () => viewClip(url, `${type} · ${source} · ${new Date(timeMs).toLocaleString()}`));
+  }
   item.append(thumb, el('div', {},
-    el('div', {}, el('span', { class: 'type' }, type), ' ', el('span', {}, source)),
+    el('div', {}, el('span', { class: 'type' }, type), ' ', el('span', {}, source), ' ', clip),
     el('div', { class: 'dim' }, new Date(timeMs).toLocaleTimeString(), ' ', detail)));
   if (live) {
     thumbnail(source).then((url) => {
@@ -272,9 +352,30 @@ function drawCharts() {
 
 function view(src, caption) {
   const v = $('#viewer');
+  v.querySelector('video').hidden = true;
+  v.querySelector('img').hidden = false;
   v.querySelector('img').src = src;
   v.querySelector('figcaption').textContent = caption;
   v.hidden = false;
+}
+
+// Plays an event's clip (MP4) in the viewer; a refusal shows its reason.
+async function viewClip(url, caption) {
+  const v = $('#viewer');
+  const video = v.querySelector('video');
+  v.querySelector('img').hidden = true;
+  video.hidden = false;
+  v.querySelector('figcaption').textContent = caption;
+  v.hidden = false;
+  const r = await fetch(url, { cache: 'no-store' });
+  if (!r.ok) {
+    const why = await r.json().then((j) => j.error, () => r.status);
+    v.querySelector('figcaption').textContent = `${caption}: ${why}`;
+    return;
+  }
+  if (video.src.startsWith('blob:')) URL.revokeObjectURL(video.src);
+  video.src = URL.createObjectURL(await r.blob());
+  video.play().catch(() => {});
 }
 
 async function poll() {
@@ -297,7 +398,12 @@ function tick() {
 }
 
 document.addEventListener('DOMContentLoaded', async () => {
-  $('#viewer').addEventListener('click', () => { $('#viewer').hidden = true; });
+  $('#viewer').addEventListener('click', (e) => {
+    if (e.target.tagName === 'VIDEO') return;
+    const video = $('#viewer video');
+    video.pause();
+    $('#viewer').hidden = true;
+  });
   tick();
   setInterval(tick, 1000);
   await poll();

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use osprey_ingest::store::Store;
+use osprey_ingest::video::VideoStore;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -47,6 +48,9 @@ pub struct SourceView {
     pub decoder: Option<String>,
     /// Why it ended, when it gave up or its settings failed.
     pub error: Option<String>,
+    /// The video stream it records into (`record = "NAME"`), if any: its
+    /// live player and event clips are under `/api/videos/NAME/`.
+    pub record: Option<String>,
 }
 
 /// One query as `GET /api/queries` lists it.
@@ -143,6 +147,11 @@ pub trait Control: Send + Sync + 'static {
     /// Every event record (one NDJSON line, without its newline) as the
     /// cameras write it: the live feed of `GET /api/events/live`.
     fn subscribe_events(&self) -> broadcast::Receiver<Arc<str>>;
+    /// The video store recording cameras write, once one is open (the
+    /// dashboard's player reads it); `None` by default.
+    fn video_store(&self) -> Option<Arc<VideoStore>> {
+        None
+    }
     /// True once every configured camera has been started and the store is
     /// open (`/readyz`).
     fn ready(&self) -> bool;

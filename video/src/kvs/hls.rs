@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse as _, Response};
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use osprey_ingest::video::{Codec, FragmentMeta, TimeBase, TimeRange};
+use osprey_ingest::video::{Codec, FragmentMeta, TimeBase, TimeRange, VideoStore};
 use serde_json::{Value, json};
 
 use super::error::KvsError;
@@ -47,13 +47,19 @@ enum Mode {
     OnDemand,
 }
 
-/// One session.
+/// What a playlist lists: a stream's fragments, how and how many.
 #[derive(Debug, Clone)]
-struct Session {
+struct Listing {
     stream: String,
     mode: Mode,
     range: Option<TimeRange>,
     max_fragments: usize,
+}
+
+/// One session.
+#[derive(Debug, Clone)]
+struct Session {
+    listing: Listing,
     expires: Instant,
 }
 
@@ -174,10 +180,12 @@ pub(crate) fn get_session_url(
         }
     };
     let token = shared.sessions.insert(Session {
-        stream: info.name,
-        mode,
-        range,
-        max_fragments,
+        listing: Listing {
+            stream: info.name,
+            mode,
+            range,
+            max_fragments,
+        },
         expires: Instant::now() + Duration::from_secs(expires),
     })?;
     Ok(json!({
@@ -196,15 +204,15 @@ fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-/// The fragments a session's media playlist lists now.
-fn listed(shared: &Shared, session: &Session) -> Result<Vec<FragmentMeta>, KvsError> {
-    let kept = shared.store.fragments(&session.stream, session.range)?;
-    Ok(match session.mode {
+/// The fragments a media playlist lists now.
+fn listed(store: &VideoStore, listing: &Listing) -> Result<Vec<FragmentMeta>, KvsError> {
+    let kept = store.fragments(&listing.stream, listing.range)?;
+    Ok(match listing.mode {
         Mode::Live => {
-            let skip = kept.len().saturating_sub(session.max_fragments);
+            let skip = kept.len().saturating_sub(listing.max_fragments);
             kept.into_iter().skip(skip).collect()
         }
-        Mode::LiveReplay | Mode::OnDemand => kept.into_iter().take(session.max_fragments).collect(),
+        Mode::LiveReplay | Mode::OnDemand => kept.into_iter().take(listing.max_fragments).collect(),
     })
 }
 
@@ -228,60 +236,14 @@ pub(crate) async fn serve_file(
     let Some(session) = param(&query, "SessionToken").and_then(|t| shared.sessions.get(t)) else {
         return KvsError::not_authorized("the session token is unknown or expired").into_response();
     };
-    let token = param(&query, "SessionToken").unwrap_or("").to_owned();
+    let carry = format!(
+        "SessionToken={}",
+        param(&query, "SessionToken").unwrap_or("")
+    );
     let number = param(&query, "FragmentNumber").and_then(|n| n.parse::<u64>().ok());
     let worker = Arc::clone(&shared);
-    let answered = blocking(move || {
-        let shared = worker;
-        match file.as_str() {
-            "getHLSMasterPlaylist.m3u8" => {
-                let fragments = listed(&shared, &session)?;
-                let newest = fragments
-                    .last()
-                    .ok_or_else(|| KvsError::not_found("no fragments to play yet"))?;
-                let track = shared.store.read(&session.stream, newest.number)?.track;
-                let (bytes, ns) = fragments
-                    .iter()
-                    .fold((0u64, 0u64), |(b, n), m| (b + m.size, n + m.duration_ns));
-                let bandwidth = bytes.saturating_mul(8_000_000_000) / ns.max(1);
-                let codecs = codecs(&track).map_or(String::new(), |c| format!(",CODECS=\"{c}\""));
-                let text = format!(
-                    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
-                     #EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{}{codecs}\n\
-                     getHLSMediaPlaylist.m3u8?SessionToken={token}\n",
-                    bandwidth.max(1),
-                    track.width,
-                    track.height
-                );
-                Ok((PLAYLIST, text.into_bytes()))
-            }
-            "getHLSMediaPlaylist.m3u8" => {
-                let fragments = listed(&shared, &session)?;
-                let live = session.mode != Mode::OnDemand;
-                let uri =
-                    |file: &str, n: u64| format!("{file}?SessionToken={token}&FragmentNumber={n}");
-                let playlist = hls::media_playlist_with_init(
-                    &fragments,
-                    live,
-                    &|n| uri("getMP4MediaFragment.mp4", n),
-                    &|n| uri("getMP4InitFragment.mp4", n),
-                );
-                Ok((PLAYLIST, playlist.into_bytes()))
-            }
-            "getMP4InitFragment.mp4" | "getMP4MediaFragment.mp4" => {
-                let number = number.ok_or_else(|| KvsError::invalid("FragmentNumber is needed"))?;
-                let fragment = shared.store.read(&session.stream, number)?;
-                let data = if file == "getMP4InitFragment.mp4" {
-                    hls::init_segment(&fragment.track)
-                } else {
-                    hls::segment(&fragment)?
-                };
-                Ok((hls::SEGMENT_CONTENT_TYPE, data))
-            }
-            _ => Err(KvsError::not_found(format!("no HLS file {file:?}"))),
-        }
-    })
-    .await;
+    let answered =
+        blocking(move || answer(&worker.store, &session.listing, &file, number, &carry)).await;
     match answered {
         Ok((content_type, data)) => {
             let mut response = Response::new(Body::from(data));
@@ -291,5 +253,125 @@ pub(crate) async fn serve_file(
             response
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// A refusal of [`hls_file`]: the HTTP status and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HlsFileError {
+    /// The HTTP status (400, 404 or 500).
+    pub status: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// One file of the HLS presentation of video stream `stream`, as the
+/// session GETs under `/hls/v1/` serve it, for a server that guards its
+/// own route (the dashboard's `/api/videos/...`): `file` is
+/// `getHLSMasterPlaylist.m3u8`, `getHLSMediaPlaylist.m3u8`,
+/// `getMP4InitFragment.mp4` or `getMP4MediaFragment.mp4` (the last two with
+/// `fragment`, the number the playlist gave). `range` `None` plays live
+/// (the newest 5 fragments, a sliding window), `Some` on demand (ended);
+/// `carry` is the query (without `?`, maybe empty) every URL the playlists
+/// name carries, relative to the playlist. Answers the content type and
+/// the bytes. Blocks on the store: call it off async workers.
+///
+/// # Errors
+/// 404 for a missing stream, a missing fragment, an unknown `file` or no
+/// fragment to play yet, 400 for a missing `fragment`, 500 when the store
+/// fails.
+pub fn hls_file(
+    store: &VideoStore,
+    stream: &str,
+    range: Option<TimeRange>,
+    file: &str,
+    fragment: Option<u64>,
+    carry: &str,
+) -> Result<(&'static str, Vec<u8>), HlsFileError> {
+    let listing = Listing {
+        stream: stream.to_owned(),
+        mode: if range.is_some() {
+            Mode::OnDemand
+        } else {
+            Mode::Live
+        },
+        range,
+        max_fragments: if range.is_some() { 1000 } else { 5 },
+    };
+    answer(store, &listing, file, fragment, carry).map_err(|e| HlsFileError {
+        status: e.status.as_u16(),
+        message: e.message,
+    })
+}
+
+/// A URL relative to the playlist: `file`, the `carry` query and the
+/// fragment number.
+fn relative(file: &str, carry: &str, number: Option<u64>) -> String {
+    let number = number.map(|n| format!("FragmentNumber={n}"));
+    let query: Vec<&str> = [Some(carry), number.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|q| !q.is_empty())
+        .collect();
+    if query.is_empty() {
+        file.to_owned()
+    } else {
+        format!("{file}?{}", query.join("&"))
+    }
+}
+
+/// One file of a listing's presentation (see [`hls_file`]).
+fn answer(
+    store: &VideoStore,
+    listing: &Listing,
+    file: &str,
+    number: Option<u64>,
+    carry: &str,
+) -> Result<(&'static str, Vec<u8>), KvsError> {
+    match file {
+        "getHLSMasterPlaylist.m3u8" => {
+            let fragments = listed(store, listing)?;
+            let newest = fragments
+                .last()
+                .ok_or_else(|| KvsError::not_found("no fragments to play yet"))?;
+            let track = store.read(&listing.stream, newest.number)?.track;
+            let (bytes, ns) = fragments
+                .iter()
+                .fold((0u64, 0u64), |(b, n), m| (b + m.size, n + m.duration_ns));
+            let bandwidth = bytes.saturating_mul(8_000_000_000) / ns.max(1);
+            let codecs = codecs(&track).map_or(String::new(), |c| format!(",CODECS=\"{c}\""));
+            let text = format!(
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+                 #EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{}{codecs}\n{}\n",
+                bandwidth.max(1),
+                track.width,
+                track.height,
+                relative("getHLSMediaPlaylist.m3u8", carry, None)
+            );
+            Ok((PLAYLIST, text.into_bytes()))
+        }
+        "getHLSMediaPlaylist.m3u8" => {
+            let fragments = listed(store, listing)?;
+            let live = listing.mode != Mode::OnDemand;
+            let playlist = hls::media_playlist_with_init(
+                &fragments,
+                live,
+                &|n| relative("getMP4MediaFragment.mp4", carry, Some(n)),
+                &|n| relative("getMP4InitFragment.mp4", carry, Some(n)),
+            );
+            Ok((PLAYLIST, playlist.into_bytes()))
+        }
+        "getMP4InitFragment.mp4" | "getMP4MediaFragment.mp4" => {
+            let number = number.ok_or_else(|| KvsError::invalid("FragmentNumber is needed"))?;
+            let fragment = store.read(&listing.stream, number)?;
+            let data = if file == "getMP4InitFragment.mp4" {
+                hls::init_segment(&fragment.track)
+            } else {
+                hls::segment(&fragment)?
+            };
+            Ok((hls::SEGMENT_CONTENT_TYPE, data))
+        }
+        _ => Err(KvsError::not_found(format!("no HLS file {file:?}"))),
     }
 }

@@ -33,6 +33,8 @@ use osprey_ingest::kinesis::sigv4::Credentials;
 use osprey_ingest::video::VideoStore;
 use serde_json::Value;
 
+pub use self::hls::{HlsFileError, hls_file};
+
 use self::error::KvsError;
 use self::request::{Call, json_response};
 

@@ -15,6 +15,7 @@ mod named;
 mod queries;
 mod sources;
 mod streams;
+mod videos;
 
 use std::sync::Arc;
 
@@ -54,6 +55,9 @@ pub(crate) fn routes() -> Router<Ctl> {
                 .put(queries::replace)
                 .delete(queries::remove),
         )
+        .route("/api/videos/{stream}/live.m3u8", get(videos::live))
+        .route("/api/videos/{stream}/clip.mp4", get(videos::clip_mp4))
+        .route("/api/videos/{stream}/{file}", get(videos::hls))
         .route("/api", get(error::no_route))
         .route("/api/{*rest}", get(error::no_route))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -46,6 +46,7 @@ impl Control for Fixture {
             backend: "cpu".into(),
             decoder: None,
             error: None,
+            record: None,
         }]
     }
     fn put_camera(&self, camera: CameraConfig) -> Result<(), ControlError> {
@@ -280,6 +281,44 @@ async fn control_refusals_are_json_with_their_status() {
     );
     let (status, _, _) = call(&r, get_req("/readyz")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn video_routes_refuse_in_json_without_a_video_store_or_a_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(dir.path(), 4);
+    let r = router(&f, None);
+    for (uri, status, says) in [
+        (
+            "/api/videos/rec/live.m3u8",
+            StatusCode::NOT_FOUND,
+            "no video stream named \"rec\"",
+        ),
+        (
+            "/api/videos/rec/getMP4MediaFragment.mp4?FragmentNumber=1",
+            StatusCode::NOT_FOUND,
+            "no video stream named \"rec\"",
+        ),
+        (
+            "/api/videos/rec/live.m3u8?start=1",
+            StatusCode::BAD_REQUEST,
+            "give both start and end, or neither",
+        ),
+        (
+            "/api/videos/rec/clip.mp4?start=2&end=1",
+            StatusCode::BAD_REQUEST,
+            "end must be after start",
+        ),
+        (
+            "/api/videos/rec/clip.mp4?start=1&end=2&x=1",
+            StatusCode::BAD_REQUEST,
+            "",
+        ),
+    ] {
+        let (got, _, body) = call(&r, get_req(uri)).await;
+        assert_eq!(got, status, "{uri}");
+        assert!(error_of(&body).contains(says), "{uri}: {}", error_of(&body));
+    }
 }
 
 #[tokio::test]

@@ -4,10 +4,11 @@
 //! stopped (about a second for a camera): call them off the async
 //! executor's threads (`spawn_blocking`).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use osprey_ingest::store::Store;
+use osprey_ingest::video::VideoStore;
 use tokio::sync::broadcast;
 
 use super::Engine;
@@ -88,6 +89,14 @@ impl Control for Engine {
         self.shared.events.subscribe()
     }
 
+    fn video_store(&self) -> Option<Arc<VideoStore>> {
+        self.shared
+            .video
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
@@ -141,5 +150,6 @@ fn source_view(c: &Camera) -> SourceView {
         },
         decoder: s.decoder,
         error: c.failure(),
+        record: c.config.checked.record.clone(),
     }
 }
