@@ -14,6 +14,9 @@ pub struct Mount {
     pub fps: u32,
     /// The `videotestsrc` pattern (`ball`, `smpte`, `black`, ...).
     pub pattern: String,
+    /// x264's bitrate in kbit/s (`None`: x264enc's default, 2048); with a
+    /// busy pattern (`snow`) it sets a real camera's bitrate for benchmarks.
+    pub bitrate_kbit: Option<u32>,
     /// Adds an audio track (A-law from `audiotestsrc`) to the stream.
     pub audio: bool,
     /// `(user, password)`: basic authentication is required and any other
@@ -30,6 +33,7 @@ impl Mount {
             height: 240,
             fps: 25,
             pattern: "ball".to_owned(),
+            bitrate_kbit: None,
             audio: false,
             credentials: None,
         }
@@ -51,6 +55,12 @@ impl Mount {
     /// Sets the `videotestsrc` pattern.
     pub fn pattern(mut self, pattern: impl Into<String>) -> Self {
         self.pattern = pattern.into();
+        self
+    }
+
+    /// Sets x264's bitrate in kbit/s.
+    pub fn bitrate_kbit(mut self, kbit: u32) -> Self {
+        self.bitrate_kbit = Some(kbit);
         self
     }
 
@@ -80,10 +90,14 @@ impl Mount {
             "( videotestsrc is-live=true pattern={pattern} \
              ! capsfilter name=size caps={caps} \
              ! valve name=valve drop=false \
-             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} \
+             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps}{bitrate} \
              ! rtph264pay name=pay0 pt=96 config-interval=-1",
             pattern = self.pattern,
             caps = raw_caps(self.width, self.height, fps),
+            bitrate = self
+                .bitrate_kbit
+                .map(|kbit| format!(" bitrate={}", kbit.max(1)))
+                .unwrap_or_default(),
         );
         if self.audio {
             line.push_str(
@@ -120,6 +134,9 @@ mod tests {
         assert!(plain.contains("name=size") && plain.contains("name=valve"));
         assert!(plain.contains("key-int-max=10"));
         assert!(!plain.contains("pay1"));
+        assert!(!plain.contains("bitrate="));
+        let busy = Mount::new("cam0").bitrate_kbit(6000).launch_line();
+        assert!(busy.contains("key-int-max=25 bitrate=6000 "), "{busy}");
         let audio = Mount::new("cam0").audio(true).launch_line();
         assert!(audio.contains("rtppcmapay name=pay1"), "{audio}");
     }

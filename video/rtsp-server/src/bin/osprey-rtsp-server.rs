@@ -29,6 +29,10 @@ struct Args {
     /// The videotestsrc pattern.
     #[arg(long, default_value = "ball")]
     pattern: String,
+    /// x264's bitrate in kbit/s (default: x264enc's, 2048; a simple pattern
+    /// comes out far below it).
+    #[arg(long)]
+    bitrate: Option<u32>,
     /// Adds an audio track to every stream.
     #[arg(long)]
     audio: bool,
@@ -53,11 +57,14 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let mounts: Vec<Mount> = (0..args.streams)
         .map(|i| {
-            let mount = Mount::new(format!("cam{i}"))
+            let mut mount = Mount::new(format!("cam{i}"))
                 .size(args.size.0, args.size.1)
                 .fps(args.fps)
                 .pattern(args.pattern.clone())
                 .audio(args.audio);
+            if let Some(kbit) = args.bitrate {
+                mount = mount.bitrate_kbit(kbit);
+            }
             match (&args.user, &args.password) {
                 (Some(user), Some(pass)) => mount.credentials(user.clone(), pass.clone()),
                 _ => mount,
