@@ -321,20 +321,7 @@ impl Decoder {
                 })?;
             }
             Origin::Uri(uri) => {
-                let source = make("uridecodebin", |b| b.property("uri", uri))?;
-                pipeline
-                    .add(&source)
-                    .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
-                let rtsp = spec.clone();
-                let sender = stamper.sender_clock();
-                source.connect("source-setup", false, move |values| {
-                    if let Some(element) = values.get(1).and_then(|v| v.get::<gst::Element>().ok())
-                    {
-                        configure_rtsp(&element, &rtsp);
-                        follow_sender_reports(&element, &sender);
-                    }
-                    None
-                });
+                let source = add_uri_source(&pipeline, uri, spec, &stamper)?;
                 refused = decoder_choice::connect(&source, spec.decode);
                 connect_source(&source, &pipeline, &convert)?;
             }
@@ -858,4 +845,29 @@ fn from_typefind(pad: &gst::Pad) -> bool {
         .parent_element()
         .and_then(|e| e.factory())
         .is_some_and(|f| f.name() == "typefind")
+}
+
+/// Adds a `uridecodebin` for `uri` to `pipeline`: RTSP options from `spec`
+/// on its source, and the sender's reports (RTCP/NTP) followed into
+/// `stamper`'s clock. The decoder and the recorder both open URIs so.
+pub(crate) fn add_uri_source(
+    pipeline: &gst::Pipeline,
+    uri: &str,
+    spec: &SourceSpec,
+    stamper: &Stamper,
+) -> Result<gst::Element, VideoError> {
+    let source = make("uridecodebin", |b| b.property("uri", uri))?;
+    pipeline
+        .add(&source)
+        .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
+    let rtsp = spec.clone();
+    let sender = stamper.sender_clock();
+    source.connect("source-setup", false, move |values| {
+        if let Some(element) = values.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+            configure_rtsp(&element, &rtsp);
+            follow_sender_reports(&element, &sender);
+        }
+        None
+    });
+    Ok(source)
 }

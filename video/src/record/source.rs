@@ -21,12 +21,12 @@ use gstreamer_app as gst_app;
 use osprey_ingest::video::{Frame, Track};
 
 use super::branch::{self, add_ns};
-use crate::capture_time::{Stamper, follow_sender_reports};
-use crate::decoder::{drain, skip_decoding};
+use crate::capture_time::Stamper;
+use crate::decoder::{add_uri_source, drain, skip_decoding};
 use crate::decoder_choice::{self, Picked};
 use crate::error::{VideoError, gst_reason};
-use crate::init::{init, make};
-use crate::pipeline_source::{Origin, configure_rtsp};
+use crate::init::init;
+use crate::pipeline_source::Origin;
 use crate::source::{SourceSpec, redact};
 
 /// Access units the appsink holds before it blocks the source.
@@ -87,20 +87,7 @@ impl EncodedSource {
                 *lock(&sink) = Some(appsink);
             }
             Origin::Uri(uri) => {
-                let source = make("uridecodebin", |b| b.property("uri", uri))?;
-                pipeline
-                    .add(&source)
-                    .map_err(|e| VideoError::Gstreamer(format!("cannot assemble pipeline: {e}")))?;
-                let rtsp = spec.clone();
-                let sender = stamper.sender_clock();
-                source.connect("source-setup", false, move |values| {
-                    if let Some(element) = values.get(1).and_then(|v| v.get::<gst::Element>().ok())
-                    {
-                        configure_rtsp(&element, &rtsp);
-                        follow_sender_reports(&element, &sender);
-                    }
-                    None
-                });
+                let source = add_uri_source(&pipeline, uri, spec, &stamper)?;
                 let picked = decoder_choice::watch_decoder(&pipeline);
                 connect_pads(
                     &source, &pipeline, &sink, &refusal, &picked, &input, key_int,
