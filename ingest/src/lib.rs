@@ -30,6 +30,8 @@
 //!   batches for the query engine.
 //! - [`video`]: video streams, encoded video kept in durable, time-indexed
 //!   fragments ([`video::VideoStore`]), the Kinesis Video Streams side.
+//! - [`broker`]: MQTT and NATS (core and JetStream) as outputs of record
+//!   lines and as inputs of messages.
 //! - [`metrics`]: the names of the metrics the store records through the
 //!   `metrics` facade (no-ops until the binary installs a recorder).
 //!
@@ -41,6 +43,7 @@
 
 #![warn(unreachable_pub)]
 
+pub mod broker;
 pub mod chunk;
 pub mod codec;
 pub mod consume;
