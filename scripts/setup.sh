@@ -2,9 +2,10 @@
 # Installs what osprey needs on a fresh Debian 12 machine that has only the Rust
 # toolchain: pkg-config, GStreamer (development files, plugins, tools, RTSP server
 # library), Mesa's Vulkan drivers (lavapipe) with the Vulkan loader, ffmpeg
-# (the test oracle) and Chromium with its WebDriver (the dashboard test), then
-# the Python modules the tests use as oracles and clients from PyPI (duckdb,
-# pyarrow, boto3, selenium). Idempotent: a package already
+# (the test oracle), Chromium with its WebDriver (the dashboard test), and the
+# brokers the connector tests start (mosquitto, nats-server), then the Python
+# modules the tests use as oracles and clients from PyPI (duckdb, pyarrow,
+# boto3, selenium, paho-mqtt, nats-py, cbor2). Idempotent: a package already
 # installed is skipped, and when everything is present nothing runs at all.
 set -euo pipefail
 
@@ -15,6 +16,9 @@ python_modules=(
   "pyarrow=pyarrow"
   "boto3=boto3"
   "selenium=selenium"
+  "paho.mqtt=paho-mqtt==2.*"
+  "nats=nats-py"
+  "cbor2=cbor2"
 )
 
 install_python_modules() {
@@ -51,6 +55,9 @@ packages=(
   ffmpeg
   chromium
   chromium-driver
+  mosquitto
+  mosquitto-clients
+  nats-server
 )
 
 missing=()
