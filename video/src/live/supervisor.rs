@@ -356,7 +356,7 @@ impl Supervisor {
         if let Some((width, height)) = stream.size {
             self.source.analysis.check_frame_size(width, height)?;
         }
-        self.analyzer.restart(stream.frame_rate);
+        self.analyzer.restart(stream.frame_rate, stream.live);
         self.status.opened(stream);
         if stream.live {
             let mut up = StatusRecord::new(
