@@ -286,7 +286,8 @@ fn a_server_camera_records_over_its_analysis_connection() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "data_dir = \"data\"\nbackend = \"cpu\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
-         [[cameras]]\nname = \"cam\"\nuri = \"{}\"\nkernels = [\"stats\"]\nrecord = \"rec\"\n",
+         [[cameras]]\nname = \"cam\"\nuri = \"{}\"\nkernels = [\"stats\", \"motion\"]\nrecord = \"rec\"\n\
+         clip_pre = \"1s\"\nclip_post = \"500ms\"\n",
         server.url("cam0")
     );
     std::fs::write(dir.path().join("osprey.toml"), config).unwrap();
@@ -323,4 +324,32 @@ fn a_server_camera_records_over_its_analysis_connection() {
         .collect();
     drop(store);
     fragments_decode(&data, "rec", &kept);
+    // The ball's motion events (closed at the stop at the latest) name
+    // their clip on the server's clip endpoint, around their time.
+    let read = crate::common::run_in(dir.path(), &["read", "events", "--data-dir", "data"]);
+    let events: Vec<Value> = crate::common::parse_ndjson(&read.success().stdout)
+        .into_iter()
+        .map(|r| r["data"].clone())
+        .collect();
+    assert!(!events.is_empty(), "no events");
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    for e in &events {
+        let (start, end) = (time(&e["clip_start"]), time(&e["clip_end"]));
+        let lasted = (e["duration"].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+        assert!((end - start - lasted - 1500).abs() <= 1, "{e}");
+        assert_eq!(end - 500, time(&e["ts"]), "{e}");
+        assert_eq!(
+            e["clip"],
+            format!(
+                "/api/videos/rec/clip.mp4?start={}&end={}",
+                e["clip_start"].as_str().unwrap(),
+                e["clip_end"].as_str().unwrap()
+            ),
+            "{e}"
+        );
+    }
 }
