@@ -47,7 +47,7 @@
 //! its decoder waits for the analysis (nothing dropped), and its records
 //! are the bytes [`crate::analysis::Analysis::run`] gives.
 
-mod backoff;
+pub(crate) mod backoff;
 pub(crate) mod queue;
 mod rates;
 mod runner;
