@@ -28,6 +28,12 @@
 //! [`DecodeOptions::max_fps`] are dropped before `videoconvert`, and a live
 //! source's chunk is cut once its first frame has waited
 //! [`DecodeOptions::max_latency`].
+//!
+//! A looping file ([`SourceSpec::looping`]) is run as a camera: the appsink
+//! syncs to the pipeline's clock, so frames come at real time and carry the
+//! wall-clock time; at each end a flushing seek takes it back to its start,
+//! and the next round's pts continue from the end of the last round's last
+//! frame (frame indices run on too).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -179,6 +185,20 @@ pub struct Decoder {
     refused: Refused,
     /// The source is a raw test pattern (no decoder).
     raw_source: bool,
+    /// A file played again from its start at each end
+    /// ([`SourceSpec::looping`]).
+    rounds: Option<Rounds>,
+}
+
+/// Where a looping file is in its rounds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rounds {
+    /// Added to each frame's pts: where the earlier rounds ended.
+    offset: f64,
+    /// Frames of this round so far (a round without any ends the loop).
+    frames: u64,
+    /// The next frame is a round's first: its discontinuity is ours.
+    rewound: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -284,9 +304,11 @@ impl Decoder {
             .field("format", gst::List::new(["I420", "NV12"]))
             .build();
         let queue_len = u32::try_from(chunk_frames.saturating_mul(2).max(4)).unwrap_or(u32::MAX);
+        // A looping file is paced at real time by the pipeline's clock.
+        let looping = spec.looping && matches!(origin, Origin::Uri(_)) && !origin.is_live_kind();
         let appsink = gst_app::AppSink::builder()
             .caps(&caps)
-            .sync(false)
+            .sync(looping)
             .max_buffers(queue_len)
             .drop(false)
             .enable_last_sample(false)
@@ -304,7 +326,7 @@ impl Decoder {
             crate::rate_limit::install(&pad, max_fps);
         }
         let mut refused = Refused::default();
-        let live = origin.is_live_kind();
+        let live = origin.is_live_kind() || looping;
         let stamper = Stamper::new(live, spec.start_time, options.container_time);
         if let Some(tap) = &options.record {
             let start = spec.start_time.unwrap_or_else(crate::wall_clock::now);
@@ -352,6 +374,7 @@ impl Decoder {
             picked,
             refused,
             raw_source: matches!(origin, Origin::Test(_)),
+            rounds: looping.then(Rounds::default),
         })
     }
 
@@ -521,6 +544,9 @@ impl Decoder {
                 return Ok(Pulled::Sample(sample));
             }
             if self.appsink.is_eos() {
+                if self.rewind()? {
+                    continue;
+                }
                 return Ok(Pulled::Eos);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -539,6 +565,13 @@ impl Decoder {
             .buffer_owned()
             .ok_or_else(|| self.decode_error("a sample arrived without a buffer".into()))?;
         let pts = pts_seconds(&buffer, sample.segment());
+        let pts = match &mut self.rounds {
+            Some(rounds) => {
+                rounds.frames += 1;
+                pts.map(|p| p + rounds.offset)
+            }
+            None => pts,
+        };
         if self.stamper.wants_creation_time() {
             // The container's tags were posted just before this frame came.
             while let Some(message) = self.bus.pop_filtered(&[gst::MessageType::Tag]) {
@@ -575,7 +608,13 @@ impl Decoder {
             stop: segment_stop(sample.segment()),
             frame_duration,
         };
-        let discont = buffer.flags().contains(gst::BufferFlags::DISCONT);
+        // A looping file's new round starts with a discontinuity of its own
+        // making, not damage.
+        let rewound = self
+            .rounds
+            .as_mut()
+            .is_some_and(|r| std::mem::take(&mut r.rewound));
+        let discont = buffer.flags().contains(gst::BufferFlags::DISCONT) && !rewound;
         let issues = self
             .detector
             .frame(meta.index, meta.pts, discont, frame_duration);
@@ -658,6 +697,10 @@ impl Decoder {
     }
 
     fn query_duration(&self) -> Option<f64> {
+        if self.rounds.is_some() {
+            // A looping file has no end.
+            return None;
+        }
         self.pipeline
             .query_duration::<gst::ClockTime>()
             .map(gst::ClockTime::seconds_f64)
@@ -676,6 +719,33 @@ impl Decoder {
         let caps = self.refused.lock().ok()?.clone()?;
         let installed = decoder_choice::installed_hardware_decoders();
         Some(self.decode_error(decoder_choice::no_hardware_message(&caps, &installed)))
+    }
+
+    /// A looping file reached its end: seeks back to its start for the next
+    /// round, whose pts continue where this round's last frame ended.
+    /// False when the file does not loop, or this round had no frame (it
+    /// then ends, so an empty file cannot spin).
+    ///
+    /// # Errors
+    /// [`VideoError::Decode`] when the seek is refused.
+    fn rewind(&mut self) -> Result<bool, VideoError> {
+        let Some(rounds) = &mut self.rounds else {
+            return Ok(false);
+        };
+        if rounds.frames == 0 {
+            return Ok(false);
+        }
+        rounds.offset = self.tail.end.unwrap_or(rounds.offset);
+        rounds.frames = 0;
+        rounds.rewound = true;
+        tracing::debug!(input = %self.input, offset = rounds.offset, "Looping: back to the start.");
+        self.pipeline
+            .seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                gst::ClockTime::ZERO,
+            )
+            .map_err(|e| self.decode_error(format!("cannot go back to the start to loop: {e}")))?;
+        Ok(true)
     }
 
     /// Stops the pipeline and marks the stream finished.

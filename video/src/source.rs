@@ -22,6 +22,11 @@ pub struct SourceSpec {
     /// For files: the wall-clock time of the first frame (Unix seconds), so
     /// records carry `ts = start_time + pts`.
     pub start_time: Option<f64>,
+    /// For files: play the file again from its start at each end, at real
+    /// time, as a camera would (`loop = true`). The source is then live:
+    /// frames carry the wall-clock time, pts and frame indices run on
+    /// across the rounds, and it ends only on an error or a stop.
+    pub looping: bool,
 }
 
 impl std::fmt::Debug for SourceSpec {
@@ -32,6 +37,7 @@ impl std::fmt::Debug for SourceSpec {
             .field("credentials", &self.credentials)
             .field("decode", &self.decode)
             .field("start_time", &self.start_time)
+            .field("looping", &self.looping)
             .finish()
     }
 }
@@ -45,6 +51,7 @@ impl SourceSpec {
             credentials: None,
             decode: DecodeChoice::Auto,
             start_time: None,
+            looping: false,
         }
     }
 

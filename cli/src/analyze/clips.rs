@@ -1,8 +1,10 @@
-//! Event clips (`--clip-pre`, `--clip-post` with `--record`): each event
-//! record of a recorded source names the clip of its recording around it,
-//! `clip_start` and `clip_end` (RFC 3339) and `clip`, the command that
-//! writes it (`osprey video clip NAME --start .. --end .. --data-dir ..
-//! -o FILE`).
+//! Event clips (`--clip-pre`, `--clip-post` with `--record`; a server
+//! camera's `clip_pre`, `clip_post` with `record`): each event record of a
+//! recorded source names the clip of its recording around it,
+//! `clip_start` and `clip_end` (RFC 3339) and `clip` ([`ClipLink`]): for
+//! `osprey analyze` the command that writes it (`osprey video clip NAME
+//! --start .. --end .. --data-dir .. -o FILE`), for the server the path
+//! of its clip endpoint (`/api/videos/NAME/clip.mp4?start=..&end=..`).
 //!
 //! The clip spans the event (from `ts - duration` for an event that ends a
 //! period, else `ts`, to `ts`) widened by the two margins. Only records
@@ -20,6 +22,15 @@ use serde_json::Value;
 use super::duration;
 use crate::args::record::RecordArgs;
 use crate::exit::UsageError;
+
+/// What an event's `clip` says.
+#[derive(Debug, Clone, Copy)]
+pub enum ClipLink<'a> {
+    /// The `osprey video clip` command over this data directory.
+    Command(&'a Path),
+    /// The server's clip endpoint, a path of its listener.
+    Url,
+}
 
 /// The margins around each event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +63,13 @@ impl ClipWindow {
     }
 
     /// `lines` (NDJSON records) with the clip fields added to each event
-    /// record that has a `ts`, for the recording in video stream `stream`
-    /// of `data_dir`.
+    /// record that has a `ts`, for the recording in video stream `stream`,
+    /// `clip` as `link` says.
     #[must_use]
-    pub fn annotate(&self, lines: &[u8], stream: &str, data_dir: &Path) -> Vec<u8> {
+    pub fn annotate(&self, lines: &[u8], stream: &str, link: ClipLink<'_>) -> Vec<u8> {
         let mut out = Vec::with_capacity(lines.len());
         for line in lines.split_inclusive(|b| *b == b'\n') {
-            match self.fields(line, stream, data_dir) {
+            match self.fields(line, stream, link) {
                 Some(fields) => {
                     let body = line.trim_ascii_end();
                     out.extend_from_slice(&body[..body.len() - 1]);
@@ -72,7 +83,7 @@ impl ClipWindow {
     }
 
     /// The text to insert before the closing brace of an event record.
-    fn fields(&self, line: &[u8], stream: &str, data_dir: &Path) -> Option<String> {
+    fn fields(&self, line: &[u8], stream: &str, link: ClipLink<'_>) -> Option<String> {
         let body = line.trim_ascii_end();
         if !body.ends_with(b"}") {
             return None;
@@ -92,12 +103,16 @@ impl ClipWindow {
         let start =
             osprey_video::wall_clock::rfc3339_millis(end - lasted - self.pre.as_secs_f64())?;
         let end = osprey_video::wall_clock::rfc3339_millis(end + self.post.as_secs_f64())?;
-        let command = format!(
-            "osprey video clip {} --start {start} --end {end} --data-dir {} -o {}",
-            shell_word(stream),
-            shell_word(&data_dir.to_string_lossy()),
-            shell_word(&format!("{stream}-{}.mp4", start.replace(':', ""))),
-        );
+        let command = match link {
+            ClipLink::Command(data_dir) => format!(
+                "osprey video clip {} --start {start} --end {end} --data-dir {} -o {}",
+                shell_word(stream),
+                shell_word(&data_dir.to_string_lossy()),
+                shell_word(&format!("{stream}-{}.mp4", start.replace(':', ""))),
+            ),
+            // Stream names and RFC 3339 times need no escaping in a URL.
+            ClipLink::Url => format!("/api/videos/{stream}/clip.mp4?start={start}&end={end}"),
+        };
         let text = |s: &str| Value::String(s.to_owned()).to_string();
         Some(format!(
             ",\"clip_start\":{},\"clip_end\":{},\"clip\":{}",
@@ -136,8 +151,9 @@ mod tests {
             "{\"kind\":\"event\",\"source\":\"cam\",\"type\":\"motion_end\",\"duration\":2.5,\"ts\":\"2026-12-06T10:00:10.000Z\"}\n",
             "{\"kind\":\"event\",\"source\":\"cam\",\"type\":\"scene_cut\",\"pts\":1.0}\n",
         );
+        let dir = Path::new("data dir");
         let out =
-            String::from_utf8(w.annotate(lines.as_bytes(), "cam", Path::new("data dir"))).unwrap();
+            String::from_utf8(w.annotate(lines.as_bytes(), "cam", ClipLink::Command(dir))).unwrap();
         let out: Vec<&str> = out.lines().collect();
         let input: Vec<&str> = lines.lines().collect();
         assert_eq!(out[0], input[0], "not an event");
@@ -150,6 +166,15 @@ mod tests {
                 ",\"clip\":\"osprey video clip cam --start 2026-12-06T10:00:02.500Z --end 2026-12-06T10:00:15.000Z",
                 " --data-dir 'data dir' -o cam-2026-12-06T100002.500Z.mp4\"}"
             )
+        );
+        // The server's: its clip endpoint.
+        let out = String::from_utf8(w.annotate(lines.as_bytes(), "cam", ClipLink::Url)).unwrap();
+        assert!(
+            out.lines().nth(1).unwrap().ends_with(concat!(
+                ",\"clip\":\"/api/videos/cam/clip.mp4",
+                "?start=2026-12-06T10:00:02.500Z&end=2026-12-06T10:00:15.000Z\"}"
+            )),
+            "{out}"
         );
     }
 

@@ -297,7 +297,8 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
                 let config = &cfg.sources[source];
                 match (&cfg.clips, &config.record) {
                     (Some(clips), Some(stream)) => {
-                        let lines = clips.annotate(&lines, stream, &cfg.data_dir);
+                        let link = clips::ClipLink::Command(&cfg.data_dir);
+                        let lines = clips.annotate(&lines, stream, link);
                         out.write(&config.name, &lines)?;
                     }
                     _ => out.write(&config.name, &lines)?,

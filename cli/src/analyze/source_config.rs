@@ -33,8 +33,9 @@ pub struct SourceConfig {
     pub name: String,
     /// What to open and how.
     pub spec: SourceSpec,
-    /// A live source (RTSP, camera, test pattern): reconnected, stamped
-    /// with the capture time, health events on by default.
+    /// A live source (RTSP, camera, test pattern, a looping file):
+    /// reconnected, stamped with the capture time, health events on by
+    /// default.
     pub live: bool,
     /// The analysis: kernels, detectors, zones, events, thumbnails, health.
     pub options: AnalysisOptions,
@@ -76,7 +77,13 @@ impl SourceConfig {
         }
         // A sources-file entry's threshold comes after the command line's check.
         check_scene_threshold(args.scene_threshold)?;
-        let live = is_live(input);
+        let looping = args.live.looping;
+        if looping && is_live(input) {
+            return Err(bad("loop", "is for files: a live source never ends").into());
+        }
+        // A looping file is run as a camera: supervised, paced at real time,
+        // stamped with the wall clock.
+        let live = is_live(input) || looping;
         if !super::is_uri(input) {
             check_local_input(input)?;
         }
@@ -137,6 +144,13 @@ impl SourceConfig {
         }
         let volume = RecordVolume::parse(&l.records).map_err(|e| bad("records", e))?;
         let start_time = match &l.start_time {
+            Some(_) if looping => {
+                return Err(bad(
+                    "start-time",
+                    "does not go with --loop: a looping file carries the wall-clock time",
+                )
+                .into());
+            }
             Some(_) if live => {
                 return Err(bad(
                     "start-time",
@@ -156,6 +170,7 @@ impl SourceConfig {
             credentials: entry.map(credentials).transpose()?.flatten(),
             decode: l.decode.into(),
             start_time,
+            looping,
         };
         Ok(SourceConfig {
             name,
@@ -240,6 +255,9 @@ fn lay_over(args: &AnalyzeArgs, e: &SourceEntry) -> AnalyzeArgs {
     set(&mut l.retry_for, &e.retry_for);
     set(&mut l.start_time, &e.start_time);
     set(&mut a.recording.record, &e.record);
+    if let Some(v) = e.looping {
+        l.looping = v;
+    }
     if let Some(v) = e.rtsp_transport {
         l.rtsp_transport = v;
     }
@@ -469,6 +487,24 @@ mod tests {
         assert_eq!(tuned.supervision.stall_timeout, Duration::from_millis(1500));
         assert_eq!(tuned.live_options.fps, Some(5.0));
         assert_eq!(tuned.volume, RecordVolume::EveryNth(4));
+        // A looping file runs as a camera; a live source cannot loop.
+        let looped = build(&["--loop"], clip, None);
+        assert!(looped.live && looped.spec.looping && looped.options.health.enabled);
+        assert_eq!(looped.supervision.retry_for, None);
+        let refused = |extra: &[&str], input: &str| {
+            SourceConfig::build(&args(extra), input, None, None)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(&["--loop"], cam).starts_with("--loop is for files"));
+        let both = refused(&["--loop", "--start-time", "2026-12-06T18:00:00Z"], clip);
+        assert!(both.contains("does not go with --loop"), "{both}");
+        let entry = SourceEntry {
+            uri: clip.into(),
+            looping: Some(true),
+            ..SourceEntry::default()
+        };
+        assert!(build(&[], clip, Some(&entry)).spec.looping);
         assert_eq!(
             build(&["--retry-for", "forever"], clip, None)
                 .supervision

@@ -83,6 +83,9 @@ pub struct SourceEntry {
     pub records: Option<String>,
     /// As `--start-time` (files).
     pub start_time: Option<String>,
+    /// As `--loop` (files): played again from the start at each end.
+    #[serde(rename = "loop")]
+    pub looping: Option<bool>,
     /// The video stream this source is recorded into, as `--record` (for a
     /// server camera: `record = "NAME"`).
     pub record: Option<String>,

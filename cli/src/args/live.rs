@@ -76,6 +76,12 @@ pub struct LiveArgs {
     #[arg(long, value_name = "T")]
     pub start_time: Option<String>,
 
+    /// For files: play the file again from its start at each end, at real
+    /// time, as a camera would (frames carry the wall-clock time; it runs
+    /// until stopped)
+    #[arg(long = "loop")]
+    pub looping: bool,
+
     /// Look for the camera health events (camera_blocked, _moved, _blurred,
     /// _frozen) in files too [default: on for live sources, off for files]
     #[arg(long, conflicts_with = "no_health")]

@@ -5,7 +5,10 @@
 //! frames, codec, size in pixels); a progress line on stderr (a terminal
 //! only) counts fragments and seconds of media; a summary line on stderr
 //! ends the run. The stream is created (keeping everything) when it does
-//! not exist. The first SIGINT or SIGTERM stops the recording cleanly: the
+//! not exist. A live source (RTSP, a camera) that drops, fails or stalls
+//! for 10 s is connected again, as `osprey analyze` does (backoff from 1 s
+//! doubling to 30 s, for ever): each connection starts a new fragment on a
+//! key frame, and fragment numbers grow on; a file ends at its end. The first SIGINT or SIGTERM stops the recording cleanly: the
 //! fragment in progress is appended, the summary printed, exit 0; a second
 //! one exits at once.
 
@@ -59,6 +62,7 @@ pub fn run(args: &PutArgs) -> Result<()> {
         fragment: Duration::try_from_secs_f64(args.fragment_seconds)
             .context("--fragment-seconds is out of range")?,
         start_time_ns: args.start_time.as_deref().map(parse_ns).transpose()?,
+        ..PutOptions::default()
     };
     let stop = crate::analyze::signals::stop_flag()?;
     let store = VideoStore::open(&args.data.data_dir)

@@ -210,6 +210,102 @@ fn cameras_fill_the_frames_stream_a_query_writes_rows_and_sighup_reloads_by_name
 }
 
 #[test]
+fn a_looping_file_camera_runs_past_its_end_into_a_query_and_a_delivery() {
+    // 12 frames at 25 fps: the file ends after 0.48 s.
+    let clip = crate::common::small_clip();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.ndjson");
+    let looped = format!(
+        "[[cameras]]\nname = \"looped\"\nuri = \"{}\"\nloop = true\nkernels = [\"stats\"]\n",
+        clip.display()
+    );
+    write_config(dir.path(), &[looped], Some(&rows));
+    let delivery = "[[deliveries]]\nname = \"archive\"\nstream = \"frames\"\nto = \"archive\"\nbuffer_seconds = 0.5\n";
+    let mut text = std::fs::read_to_string(dir.path().join("osprey.toml")).unwrap();
+    text.push_str(delivery);
+    std::fs::write(dir.path().join("osprey.toml"), text).unwrap();
+    let started = Instant::now();
+    let mut server = Server::start(dir.path());
+
+    // Frames keep coming past the file's end: four rounds and more, their
+    // numbers and pts growing without a repeat.
+    let frames = |dir: &Path| -> Vec<(u64, f64)> {
+        let read = run_in(dir, &["read", "frames", "--data-dir", "data"]).success();
+        parse_ndjson(&read.stdout)
+            .iter()
+            .map(|r| &r["data"])
+            .filter(|d| d["kind"] == "frame")
+            .map(|d| (d["frame"].as_u64().unwrap(), d["pts"].as_f64().unwrap()))
+            .collect()
+    };
+    wait_until(|| {
+        let f = frames(dir.path());
+        ready_or(f.len() >= 4 * 12, || format!("{} frames so far", f.len()))
+    });
+    let f = frames(dir.path());
+    assert!(
+        f.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1),
+        "frame numbers or pts went back: {f:?}"
+    );
+    let (last, pts) = *f.last().unwrap();
+    assert!(last >= 47 && pts > 3.0 * 0.48, "{f:?}");
+    // Paced at real time: 48 frames of 25 fps take about 1.9 s, not the
+    // few milliseconds decoding them takes.
+    assert!(
+        started.elapsed() >= Duration::from_secs_f64(1.5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The camera stays up.
+    let sources = server.get("/api/sources");
+    assert_eq!(sources[0]["name"], "looped");
+    assert_eq!(sources[0]["state"], "up", "{sources}");
+    // The query writes rows; the delivery writes files of frame records.
+    wait_until(|| {
+        let text = std::fs::read_to_string(&rows).unwrap_or_default();
+        let n = parse_ndjson(&text)
+            .iter()
+            .filter(|r| r["source"] == "looped" && r["n"].as_u64() > Some(0))
+            .count();
+        ready_or(n >= 1, || format!("rows so far: {text:?}"))
+    });
+    wait_until(|| {
+        let delivered: usize = walk(&dir.path().join("archive"))
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap_or_default();
+                parse_ndjson(&text)
+                    .iter()
+                    .filter(|r| r["kind"] == "frame" && r["source"] == "looped")
+                    .count()
+            })
+            .sum();
+        ready_or(delivered > 12, || format!("{delivered} frames delivered"))
+    });
+    server.signal("TERM");
+    let status = server.proc.wait_exit("serve --config");
+    let err = server.err.to_end("serve --config").join("\n");
+    assert!(status.success(), "{status}: {err}");
+}
+
+/// Every file under `dir`, at any depth.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+#[test]
 fn sigterm_under_load_exits_0_within_the_bound_and_loses_no_written_frame() {
     let dir = tempfile::tempdir().unwrap();
     let rows = dir.path().join("rows.ndjson");

@@ -170,6 +170,88 @@ fn sources_that_cannot_be_recorded_say_why() {
 }
 
 #[test]
+fn a_put_of_a_camera_that_drops_reconnects_and_records_on() {
+    let server = TestServer::start(&[Mount::new("cam0").size(320, 240)]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut put = Proc::spawn(
+        osprey()
+            .args(["video", "put", "rec", &server.url("cam0")])
+            .args(["--fragment-seconds", "0.5", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let lines = put.stdout_lines();
+    let before: Vec<Value> = lines.json(2, "fragments before the drop");
+    // The camera goes away and comes back on the same port.
+    server.stop().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.restart().unwrap();
+    // Fragments of the new connection come (the one in progress at the
+    // drop may come first).
+    let after: Vec<Value> = lines.json(3, "fragments after the drop");
+    let pid = put.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(put.wait_exit("video put").success());
+    assert!(server.clients_connected() >= 2, "no reconnection");
+    let all: Vec<Value> = before.into_iter().chain(after).collect();
+    let numbers: Vec<u64> = all.iter().map(|f| f["number"].as_u64().unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+    // The two runs are apart in time: the drop shows as a gap.
+    let ns = |f: &Value, key: &str| i128::from(f[key].as_u64().unwrap());
+    let end = |f: &Value| ns(f, "producer_ns") + ns(f, "duration_ns");
+    let gap = all
+        .windows(2)
+        .map(|w| ns(&w[1], "producer_ns") - end(&w[0]))
+        .max()
+        .unwrap();
+    assert!(
+        gap > 200_000_000,
+        "no gap between the connections: {gap} ns"
+    );
+    // Every fragment decodes, and one clip spans both connections.
+    let store = VideoStore::open_read_only(&data).unwrap();
+    let kept: Vec<u64> = store
+        .fragments("rec", None)
+        .unwrap()
+        .iter()
+        .map(|m| m.number)
+        .collect();
+    drop(store);
+    fragments_decode(&data, "rec", &kept);
+    let seconds = |ns: i128| format!("{:.3}", ns as f64 / 1e9);
+    let (start, end_s) = (
+        seconds(ns(&all[0], "producer_ns")),
+        seconds(end(all.last().unwrap())),
+    );
+    let clip = dir.path().join("all.mp4");
+    run(&[
+        "video",
+        "clip",
+        "rec",
+        "--start",
+        &start,
+        "--end",
+        &end_s,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "-o",
+        clip.to_str().unwrap(),
+    ])
+    .success();
+    let frames: u64 = all.iter().map(|f| f["frames"].as_u64().unwrap()).sum();
+    let clipped = decoded_frames(&clip);
+    assert!(clipped + 1 >= frames, "{clipped} of {frames} frames");
+}
+
+#[test]
 fn a_killed_recording_keeps_every_acknowledged_fragment() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -286,7 +368,8 @@ fn a_server_camera_records_over_its_analysis_connection() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "data_dir = \"data\"\nbackend = \"cpu\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
-         [[cameras]]\nname = \"cam\"\nuri = \"{}\"\nkernels = [\"stats\"]\nrecord = \"rec\"\n",
+         [[cameras]]\nname = \"cam\"\nuri = \"{}\"\nkernels = [\"stats\", \"motion\"]\nrecord = \"rec\"\n\
+         clip_pre = \"1s\"\nclip_post = \"500ms\"\n",
         server.url("cam0")
     );
     std::fs::write(dir.path().join("osprey.toml"), config).unwrap();
@@ -323,4 +406,32 @@ fn a_server_camera_records_over_its_analysis_connection() {
         .collect();
     drop(store);
     fragments_decode(&data, "rec", &kept);
+    // The ball's motion events (closed at the stop at the latest) name
+    // their clip on the server's clip endpoint, around their time.
+    let read = crate::common::run_in(dir.path(), &["read", "events", "--data-dir", "data"]);
+    let events: Vec<Value> = crate::common::parse_ndjson(&read.success().stdout)
+        .into_iter()
+        .map(|r| r["data"].clone())
+        .collect();
+    assert!(!events.is_empty(), "no events");
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    for e in &events {
+        let (start, end) = (time(&e["clip_start"]), time(&e["clip_end"]));
+        let lasted = (e["duration"].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+        assert!((end - start - lasted - 1500).abs() <= 1, "{e}");
+        assert_eq!(end - 500, time(&e["ts"]), "{e}");
+        assert_eq!(
+            e["clip"],
+            format!(
+                "/api/videos/rec/clip.mp4?start={}&end={}",
+                e["clip_start"].as_str().unwrap(),
+                e["clip_end"].as_str().unwrap()
+            ),
+            "{e}"
+        );
+    }
 }

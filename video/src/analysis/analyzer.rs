@@ -39,6 +39,9 @@ pub(crate) struct Analyzer {
     index_base: u64,
     /// The last frame analysed and its wall-clock time, when known.
     last: Option<(Mark, Option<f64>)>,
+    /// A live source: its `error` records carry the wall-clock time (the
+    /// time of the frame they name, else the time they were written).
+    live: bool,
 }
 
 impl Analyzer {
@@ -72,6 +75,7 @@ impl Analyzer {
             frames: 0,
             index_base: 0,
             last: None,
+            live: false,
         }
     }
 
@@ -106,10 +110,11 @@ impl Analyzer {
         }
     }
 
-    /// Starts detection afresh for a new connection whose frames the
-    /// decoder counts from 0 again: they continue after the last frame
-    /// analysed.
-    pub(crate) fn restart(&mut self, frame_rate: Option<f64>) {
+    /// Starts detection afresh for a new connection (`live` when it is a
+    /// live source's) whose frames the decoder counts from 0 again: they
+    /// continue after the last frame analysed.
+    pub(crate) fn restart(&mut self, frame_rate: Option<f64>, live: bool) {
+        self.live = live;
         self.finisher = Finisher::new(&self.options, frame_rate);
         self.index_base = self.last.map_or(0, |(mark, _)| mark.frame + 1);
     }
@@ -134,7 +139,8 @@ impl Analyzer {
         let (before, after): (Vec<_>, Vec<_>) =
             chunk.issues().iter().partition(|i| i.frame.is_some());
         let base = self.index_base;
-        write_issues(&self.source, base, &before, out)?;
+        let clock = self.live.then_some(metas);
+        write_issues(&self.source, base, &before, clock, out)?;
         let started = Instant::now();
         self.backend
             .analyze(&views, &mut self.raws)
@@ -180,7 +186,7 @@ impl Analyzer {
                 out,
             )?;
         }
-        write_issues(&self.source, base, &after, out)?;
+        write_issues(&self.source, base, &after, clock, out)?;
         self.frames += views.len() as u64;
         Ok(views.len())
     }
@@ -232,19 +238,29 @@ impl Analyzer {
 }
 
 /// Hands one `error` record an issue to `out`; `base` is added to frame
-/// indices.
+/// indices. With `clock` (a live source, the chunk's frames) each carries
+/// the wall-clock time of the frame it names, else of its writing (damage
+/// before any frame, or after the last).
 fn write_issues<E>(
     source: &str,
     base: u64,
     issues: &[&DecodeIssue],
+    clock: Option<&[FrameMeta]>,
     out: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     for issue in issues {
+        let ts = clock.map(|metas| {
+            metas
+                .iter()
+                .find(|m| Some(m.index) == issue.frame)
+                .and_then(|m| m.ts)
+                .unwrap_or_else(crate::wall_clock::now)
+        });
         out(&Record::Error(ErrorRecord {
             source,
             frame: issue.frame.map(|f| base + f),
             pts: issue.pts,
-            ts: None,
+            ts,
             message: &issue.message,
         }))?;
     }
@@ -316,4 +332,49 @@ fn write_events<E: From<VideoError>>(
         }))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_source_s_error_records_carry_the_wall_clock_time() {
+        let issue = |frame| DecodeIssue {
+            message: "lost".into(),
+            frame,
+            pts: None,
+            missing_frames: None,
+        };
+        let (named, unnamed) = (issue(Some(3)), issue(None));
+        let metas = [FrameMeta {
+            index: 3,
+            pts: Some(0.12),
+            ts: Some(100.0),
+        }];
+        let written = |clock: Option<&[FrameMeta]>| {
+            let mut out = Vec::new();
+            write_issues("cam", 10, &[&named, &unnamed], clock, &mut |r| {
+                if let Record::Error(e) = r {
+                    out.push((e.frame, e.ts));
+                }
+                Ok::<(), VideoError>(())
+            })
+            .unwrap();
+            out
+        };
+        let before = crate::wall_clock::now();
+        let live = written(Some(&metas));
+        // The frame's own time; damage naming no frame (before the first,
+        // or after the last), the time it was written.
+        assert_eq!(live[0], (Some(13), Some(100.0)));
+        let (frame, ts) = live[1];
+        assert_eq!(frame, None);
+        assert!(
+            ts.is_some_and(|ts| ts >= before && ts < before + 60.0),
+            "{ts:?}"
+        );
+        // A file's error records stay as they were: no ts.
+        assert_eq!(written(None), [(Some(13), None), (None, None)]);
+    }
 }

@@ -27,6 +27,18 @@ pub(crate) enum Retry {
     Slowly,
 }
 
+impl Retry {
+    /// How soon `error` is worth retrying: credentials refused and
+    /// streams not found wait the longest.
+    pub(crate) fn after(error: &crate::VideoError) -> Retry {
+        use crate::error::FailureKind;
+        match error.failure_kind() {
+            FailureKind::Unauthorized | FailureKind::NotFound => Retry::Slowly,
+            FailureKind::Refused | FailureKind::Timeout | FailureKind::Other => Retry::Soon,
+        }
+    }
+}
+
 /// The delays between one source's attempts.
 #[derive(Debug)]
 pub(crate) struct Backoff {

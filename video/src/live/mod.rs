@@ -39,11 +39,15 @@
 //! - When the stop flag is set, or the source gives up, what is open ends
 //!   with `"eos":true` (an offline period with `camera_offline_end`).
 //!
-//! A file is not supervised: its end is its normal end, its error ends it,
+//! A looping file ([`crate::source::SourceSpec::looping`]) is supervised as
+//! a live source: it never ends by itself, and its pts and frame indices
+//! run on across its rounds.
+//!
+//! A file that does not loop is not supervised: its end is its normal end, its error ends it,
 //! its decoder waits for the analysis (nothing dropped), and its records
 //! are the bytes [`crate::analysis::Analysis::run`] gives.
 
-mod backoff;
+pub(crate) mod backoff;
 pub(crate) mod queue;
 mod rates;
 mod runner;

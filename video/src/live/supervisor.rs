@@ -20,7 +20,6 @@ use super::status::SourceStatus;
 use crate::analysis::record::{EventType, Record, StatusRecord, StatusType};
 use crate::analysis::{Analyzer, Event, Thumbnails};
 use crate::decode_thread::{DecodeThread, Delivery, OpenedStream, QueueSize, Received};
-use crate::error::FailureKind;
 use crate::source::redact;
 use crate::{DecodeOptions, FrameChunk, VideoError, wall_clock};
 
@@ -328,7 +327,7 @@ impl Supervisor {
                 Delivery::Failed(e) if live == Some(true) || (live.is_none() && self.retries()) => {
                     break Outcome::Down {
                         reason: redact(&e.to_string()),
-                        retry: retry_for(&e),
+                        retry: Retry::after(&e),
                         error: Some(e),
                     };
                 }
@@ -356,7 +355,7 @@ impl Supervisor {
         if let Some((width, height)) = stream.size {
             self.source.analysis.check_frame_size(width, height)?;
         }
-        self.analyzer.restart(stream.frame_rate);
+        self.analyzer.restart(stream.frame_rate, stream.live);
         self.status.opened(stream);
         if stream.live {
             let mut up = StatusRecord::new(
@@ -540,13 +539,4 @@ fn write_line(
         .map_err(|e| VideoError::Internal(format!("cannot encode a record: {e}")))?;
     lines.push(b'\n');
     Ok(())
-}
-
-/// How soon a failure is worth retrying: credentials refused and streams
-/// not found wait the longest.
-fn retry_for(error: &VideoError) -> Retry {
-    match error.failure_kind() {
-        FailureKind::Unauthorized | FailureKind::NotFound => Retry::Slowly,
-        FailureKind::Refused | FailureKind::Timeout | FailureKind::Other => Retry::Soon,
-    }
 }

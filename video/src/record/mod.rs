@@ -4,23 +4,30 @@
 //! ([`osprey_ingest::video::VideoStore`]).
 //!
 //! [`Fragmenter`] is the cutting, on its own (the KVS API's PutMedia uses it
-//! too); [`put`] records any source (a file, RTSP, a camera) into a stream.
+//! too); [`put`] records any source (a file, RTSP, a camera) into a stream,
+//! reconnecting a live source that drops under the live sources' backoff
+//! ([`crate::live::Supervision`]): each connection is a run of fragments of
+//! its own, starting on a key frame, fragment numbers growing on (the time
+//! between two runs shows as a discontinuity in HLS playlists).
 
 mod branch;
 mod fragmenter;
 mod source;
 mod tap;
 
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use osprey_ingest::video::{FragmentIn, FragmentMeta, VideoStore};
 
 pub use fragmenter::{Fragmenter, MAX_FRAGMENT_BYTES};
 pub use tap::{RecordTap, Recorder, RecorderCounts};
 
+use crate::live::Supervision;
+use crate::live::backoff::{Backoff, Retry};
 use crate::pipeline_source::Origin;
 use crate::source::SourceSpec;
+use crate::source::redact;
 use source::EncodedSource;
 
 /// The default fragment length the cutter aims at.
@@ -34,6 +41,9 @@ pub struct PutOptions {
     /// For a file: the producer time of its first frame, Unix ns (default:
     /// when the put starts); live sources use their own clock (RTCP/NTP).
     pub start_time_ns: Option<u64>,
+    /// For a live source: how a dropped or stalled connection is retried
+    /// (default [`Supervision::live`]: for ever, backoff from 1 s to 30 s).
+    pub supervision: Supervision,
 }
 
 impl Default for PutOptions {
@@ -41,6 +51,7 @@ impl Default for PutOptions {
         PutOptions {
             fragment: DEFAULT_FRAGMENT,
             start_time_ns: None,
+            supervision: Supervision::live(),
         }
     }
 }
@@ -64,10 +75,13 @@ pub struct PutSummary {
 /// encoder's key frame interval.
 const RAW_FPS: u32 = 30;
 
-/// Records `source` into video stream `stream` until the source ends or
+/// Records `source` into video stream `stream` until a file ends, or
 /// `stop` is set; `on_fragment` sees each fragment once it is durable. The
-/// fragment in progress when the source ends, fails or is stopped is
-/// appended too.
+/// fragment in progress when a connection ends, fails or is stopped is
+/// appended too. A live source that ends, fails or stalls
+/// ([`Supervision::stall_timeout`]) is connected again after the backoff of
+/// [`PutOptions::supervision`], until its `retry_for` runs out
+/// ([`crate::VideoError::GaveUp`]).
 ///
 /// H.264 and H.265 are kept as they come (parsed, not re-encoded); a
 /// `test:` pattern and a camera giving raw frames are encoded with
@@ -95,7 +109,8 @@ pub fn put(
         ));
     }
     store.describe(stream)?;
-    let fps = match Origin::of(source)? {
+    let origin = Origin::of(source)?;
+    let fps = match &origin {
         Origin::Test(pattern) => pattern.fps(),
         Origin::Uri(_) => RAW_FPS,
     };
@@ -104,8 +119,7 @@ pub fn put(
     let start_ns = options
         .start_time_ns
         .unwrap_or_else(|| (crate::wall_clock::now() * 1e9) as u64);
-    let mut encoded = EncodedSource::open(source, start_ns, key_int)?;
-    tracing::debug!(input = %source.redacted(), live = encoded.is_live(), "Recording.");
+    let live = origin.is_live_kind();
     let mut cutter = Fragmenter::new(options.fragment);
     let mut summary = PutSummary::default();
     let mut append = |fragment: FragmentIn, summary: &mut PutSummary| {
@@ -117,21 +131,87 @@ pub fn put(
         on_fragment(&meta);
         Ok::<_, crate::VideoError>(())
     };
+    let supervision = &options.supervision;
+    let seed = crate::wall_clock::now().to_bits();
+    let mut backoff = Backoff::new(supervision, seed);
+    let (mut attempt, mut failing_since) = (0_u32, None::<Instant>);
+    let stall = live.then_some(supervision.stall_timeout);
     let ended = loop {
-        match encoded.next(stop) {
-            Ok(Some((track, frame))) => {
-                if let Some(fragment) = cutter.push(&track, frame) {
-                    append(fragment, &mut summary)?;
+        // One connection: its fragments, then the one in progress.
+        let mut flowed = false;
+        let connection = EncodedSource::open(source, start_ns, key_int).and_then(|mut encoded| {
+            tracing::debug!(input = %source.redacted(), live = encoded.is_live(), "Recording.");
+            loop {
+                match encoded.next(stop, stall)? {
+                    Some((track, frame)) => {
+                        flowed = true;
+                        if let Some(fragment) = cutter.push(&track, frame) {
+                            append(fragment, &mut summary)?;
+                        }
+                    }
+                    None => return Ok(()),
                 }
             }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
+        });
+        // A connection's last fragment ends with it: the next connection
+        // starts a fragment of its own, on a key frame.
+        if let Some(fragment) = cutter.finish() {
+            append(fragment, &mut summary)?;
+        }
+        // Only the source's own failures are worth a new connection: a
+        // store that refuses, or a codec not kept, ends the put.
+        let source_failed = matches!(
+            &connection,
+            Ok(()) | Err(crate::VideoError::Open { .. } | crate::VideoError::Decode { .. })
+        );
+        if !live || !source_failed || stop.load(Ordering::Relaxed) {
+            break connection;
+        }
+        // A live source that ended or failed: connect again after a while.
+        if flowed {
+            (attempt, failing_since) = (0, None);
+            backoff.reset();
+        }
+        attempt += 1;
+        let since = *failing_since.get_or_insert_with(Instant::now);
+        let (reason, retry) = match &connection {
+            Ok(()) => ("the stream ended".to_owned(), Retry::Soon),
+            Err(e) => (redact(&e.to_string()), Retry::after(e)),
+        };
+        let delay = backoff.next_delay(retry);
+        if supervision
+            .retry_for
+            .is_some_and(|limit| since.elapsed() + delay > limit)
+        {
+            break Err(match connection {
+                Err(e) if supervision.retry_for == Some(Duration::ZERO) => e,
+                _ => crate::VideoError::GaveUp {
+                    input: source.redacted(),
+                    attempts: attempt,
+                    last: reason,
+                },
+            });
+        }
+        tracing::warn!(input = %source.redacted(), %reason, attempt, retry_in = ?delay, "Recording source down; reconnecting.");
+        if wait(delay, stop) {
+            break Ok(());
         }
     };
-    drop(encoded);
-    if let Some(fragment) = cutter.finish() {
-        append(fragment, &mut summary)?;
-    }
     summary.dropped = cutter.dropped();
     ended.map(|()| summary)
+}
+
+/// Waits `delay`, looking at `stop`; true when it was set.
+fn wait(delay: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }

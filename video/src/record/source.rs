@@ -56,6 +56,9 @@ pub(crate) struct EncodedSource {
     /// The caps of the last sample and their track.
     track: Option<(gst::Caps, Track)>,
     last_dts: u64,
+    /// When the last access unit (or the opening) came: a stall is timed
+    /// from it.
+    last_unit: std::time::Instant,
 }
 
 impl EncodedSource {
@@ -108,6 +111,7 @@ impl EncodedSource {
             stamper,
             track: None,
             last_dts: 0,
+            last_unit: std::time::Instant::now(),
         };
         match opened.pipeline.set_state(gst::State::Playing) {
             Ok(gst::StateChangeSuccess::NoPreroll) => opened.set_live(),
@@ -132,11 +136,27 @@ impl EncodedSource {
 
     /// The next access unit and its track; `None` at the end of the stream
     /// or once `stop` is set.
-    pub(crate) fn next(&mut self, stop: &AtomicBool) -> Result<Option<(Track, Frame)>, VideoError> {
+    ///
+    /// # Errors
+    /// The pipeline's; [`VideoError::Decode`] saying "stalled" when no
+    /// access unit came for `stall` (when given).
+    pub(crate) fn next(
+        &mut self,
+        stop: &AtomicBool,
+        stall: Option<Duration>,
+    ) -> Result<Option<(Track, Frame)>, VideoError> {
         loop {
             self.poll_bus()?;
             if stop.load(Ordering::Relaxed) {
                 return Ok(None);
+            }
+            if let Some(stall) = stall
+                && self.last_unit.elapsed() >= stall
+            {
+                return Err(self.error(format!(
+                    "stalled: no frame for {:.1} s",
+                    stall.as_secs_f64()
+                )));
             }
             let Some(appsink) = lock(&self.sink).clone() else {
                 std::thread::sleep(POLL);
@@ -145,6 +165,7 @@ impl EncodedSource {
             let wait =
                 gst::ClockTime::from_nseconds(u64::try_from(POLL.as_nanos()).unwrap_or(u64::MAX));
             if let Some(sample) = appsink.try_pull_sample(wait) {
+                self.last_unit = std::time::Instant::now();
                 return self.unit(&sample).map(Some);
             }
             if appsink.is_eos() {
@@ -390,7 +411,7 @@ mod tests {
         let mut source = EncodedSource::open(spec, START_NS, 10)?;
         let mut out = Vec::new();
         while out.len() < limit
-            && let Some(unit) = source.next(&stop)?
+            && let Some(unit) = source.next(&stop, None)?
         {
             out.push(unit);
         }

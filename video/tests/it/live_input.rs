@@ -40,7 +40,7 @@ fn open(spec: &SourceSpec, options: DecodeOptions) -> Result<Decoder, VideoError
 }
 
 /// Chunks until `frames` frames have come, checking each frame's `ts`
-/// against the host clock.
+/// against the host clock: within [`NEAR_NOW`] of it.
 fn frames_with_ts(decoder: &mut Decoder, frames: usize) -> TestResult<Vec<(f64, f64)>> {
     let mut out = Vec::new();
     while out.len() < frames {
@@ -53,12 +53,21 @@ fn frames_with_ts(decoder: &mut Decoder, frames: usize) -> TestResult<Vec<(f64, 
         let now = wall_clock::now();
         for meta in chunk.metas() {
             let ts = meta.ts.ok_or("a live frame without ts")?;
-            assert!((now - ts).abs() < 1.0, "ts {ts} is {} s from now", now - ts);
+            assert!(
+                (now - ts).abs() < NEAR_NOW,
+                "ts {ts} is {} s from now",
+                now - ts
+            );
             out.push((ts, meta.pts.unwrap_or(f64::NAN)));
         }
     }
     Ok(out)
 }
+
+/// How far a frame's `ts` may be from the host clock when it is handed
+/// over: the wall clock, not stream time or the epoch, even when a loaded
+/// machine holds a chunk back for a second or two.
+const NEAR_NOW: f64 = 3.0;
 
 fn assert_monotonic(times: &[(f64, f64)]) {
     for pair in times.windows(2) {
@@ -78,10 +87,11 @@ fn rtsp_frames_carry_wall_clock_time_over_tcp_and_udp() -> TestResult {
         assert_eq!((info.width, info.height), (320, 240));
         let times = frames_with_ts(&mut decoder, 25)?;
         assert_monotonic(&times);
-        // 25 fps: the times advance with the frames.
+        // 25 fps: the times advance with the frames (0.96 s; a loaded
+        // machine's sender and receiver add jitter, not seconds).
         let span = times.last().map_or(0.0, |t| t.0) - times[0].0;
         assert!(
-            (0.6..1.6).contains(&span),
+            (0.5..2.5).contains(&span),
             "{transport:?}: 25 frames span {span} s"
         );
     }

@@ -18,11 +18,19 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::doc::{Doc, key_span, str_of};
 use super::{CameraConfig, ConfigError};
 use crate::analyze::SourceConfig;
+use crate::analyze::clips::ClipWindow;
 use crate::analyze::sources_file::SourceEntry;
+use crate::args::record::RecordArgs;
 use crate::args::{AnalyzeArgs, Cli, Command};
 
 /// The keys a camera has beyond a `[[sources]]` table's.
-const SERVER_KEYS: [&str; 3] = ["frames_stream", "events_stream", "outputs"];
+const SERVER_KEYS: [&str; 5] = [
+    "frames_stream",
+    "events_stream",
+    "outputs",
+    "clip_pre",
+    "clip_post",
+];
 
 /// Longest camera name: a partition key's limit (it is the records'
 /// partition key).
@@ -36,6 +44,8 @@ struct ServerKeys {
     events_stream: Option<String>,
     #[serde(default)]
     outputs: Vec<String>,
+    clip_pre: Option<String>,
+    clip_post: Option<String>,
 }
 
 /// A value at fault: its key (when one is) and what is wrong, naming it.
@@ -175,6 +185,7 @@ fn check(
     };
     let frames_stream = stream("frames_stream", keys.frames_stream, "frames")?;
     let events_stream = stream("events_stream", keys.events_stream, "events")?;
+    let clips = clip_window(&checked, keys.clip_pre, keys.clip_post)?;
     let outputs = keys
         .outputs
         .into_iter()
@@ -189,7 +200,34 @@ fn check(
         events_stream,
         outputs,
         checked,
+        clips,
     })
+}
+
+/// The margins of the event clips (`clip_pre`, `clip_post`), checked as
+/// `osprey analyze --clip-pre/--clip-post`: only with `record`.
+fn clip_window(
+    checked: &SourceConfig,
+    clip_pre: Option<String>,
+    clip_post: Option<String>,
+) -> Result<Option<ClipWindow>, KeyError> {
+    let given = if clip_pre.is_some() {
+        "clip_pre"
+    } else {
+        "clip_post"
+    };
+    if checked.record.is_none() && (clip_pre.is_some() || clip_post.is_some()) {
+        return Err(KeyError::new(
+            given,
+            format!("{given} needs record (the video stream the clips come from)"),
+        ));
+    }
+    let args = RecordArgs {
+        record: checked.record.clone(),
+        clip_pre,
+        clip_post,
+    };
+    ClipWindow::from_args(&args).map_err(|e| from_build(&e))
 }
 
 /// One output as `osprey analyze --output` takes it, checked; a file

@@ -124,6 +124,10 @@ pub struct CameraConfig {
     /// The source checked by `osprey analyze`'s code: what the runner
     /// takes ([`CameraConfig::live_source`]).
     pub checked: SourceConfig,
+    /// With `record`, `clip_pre` and `clip_post`: each event record names
+    /// its clip (`clip_start`, `clip_end`, and `clip` as the path of the
+    /// server's clip endpoint).
+    pub clips: Option<crate::analyze::clips::ClipWindow>,
 }
 
 /// One `[[streams]]` table.

@@ -94,6 +94,29 @@ fn errors_name_the_key_and_line() {
         e.starts_with("dir/osprey.toml:1: backend must be auto, gpu or cpu"),
         "{e}"
     );
+    let e = error(&format!("{SMALLEST}clip_pre = \"5s\"\n"));
+    assert!(
+        e.starts_with("dir/osprey.toml:8: camera \"cam1\": clip_pre needs record"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{SMALLEST}record = \"rec\"\nclip_post = \"soon\"\n"
+    ));
+    assert!(
+        e.starts_with("dir/osprey.toml:9: camera \"cam1\": clip_post "),
+        "{e}"
+    );
+    let c = parse_str(&format!(
+        "{SMALLEST}record = \"rec\"\nclip_pre = \"5s\"\nloop = false\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.cameras[0].clips,
+        Some(crate::analyze::clips::ClipWindow {
+            pre: std::time::Duration::from_secs(5),
+            post: std::time::Duration::ZERO,
+        })
+    );
     let e = error("data_dir = 3\n");
     assert!(e.starts_with("dir/osprey.toml:1: "), "{e}");
     let e = error("[[cameras]\n");

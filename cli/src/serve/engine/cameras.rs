@@ -27,6 +27,7 @@ use tokio::sync::broadcast;
 use tracing::{error, info};
 
 use crate::analyze::Output;
+use crate::analyze::clips::{ClipLink, ClipWindow};
 use crate::analyze::writer::Writer;
 use crate::serve::config::CameraConfig;
 
@@ -154,8 +155,13 @@ impl Camera {
             .map_or_else(|| "cpu".to_owned(), |a| format!("gpu: {}", a.name));
         let frames = Arc::new(AtomicU64::new(0));
         let failure = Arc::new(Mutex::new(None));
+        let clips = config
+            .clips
+            .zip(config.checked.record.clone())
+            .filter(|_| recorder.is_some());
         let writing = Writing {
             name: config.name.clone(),
+            clips,
             recorder,
             frames_out,
             events_out,
@@ -226,6 +232,8 @@ impl Camera {
 /// The camera's writing thread: its outputs and counters.
 struct Writing {
     name: String,
+    /// The event clips' margins and the video stream they come from.
+    clips: Option<(ClipWindow, String)>,
     /// Records the camera's video, when it has `record`.
     recorder: Option<Recorder>,
     frames_out: Writer,
@@ -280,8 +288,17 @@ impl Writing {
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
     }
 
-    /// One chunk's records: events apart from frame and status records.
+    /// One chunk's records: events apart from frame and status records;
+    /// events name their clip when the camera has `clip_pre`/`clip_post`.
     fn write(&mut self, lines: &[u8]) -> Result<()> {
+        let annotated;
+        let lines = match &self.clips {
+            Some((window, stream)) => {
+                annotated = window.annotate(lines, stream, ClipLink::Url);
+                &annotated[..]
+            }
+            None => lines,
+        };
         let mut others = Vec::with_capacity(lines.len());
         let mut events = Vec::new();
         for line in lines.split_inclusive(|&b| b == b'\n') {
