@@ -131,6 +131,7 @@ impl Camera {
                 OutputSpec::Stdout => Output::Stdout,
                 OutputSpec::File(path) => Output::File(path),
                 OutputSpec::Stream(name) => stream(&name),
+                OutputSpec::Broker(broker) => Output::Broker(broker),
                 OutputSpec::Webhook(url) => {
                     let webhook = osprey_ingest::WebhookConfig::new(url);
                     webhook.check()?;
