@@ -144,6 +144,8 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     // The input opens first: a missing stream or a port in use fails the
     // run before an output file is made.
     let mut opened: Option<Store> = None;
+    // A broker's URL without its password, as every name of the input.
+    let input_name = osprey_ingest::broker::redact_url(&args.input);
     let live_source = match &input {
         Input::Stream(name) => {
             let from = args.stream.position()?;
@@ -174,7 +176,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
             Some(Source::Text {
                 reader: Box::new(reader),
                 format: RecordFormat::Ndjson,
-                name: osprey_ingest::broker::redact_url(&args.input),
+                name: input_name.clone(),
             })
         }
         Input::Stdin | Input::File(_) => None,
@@ -183,7 +185,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     let target = StreamTarget {
         data_dir: &args.data.data_dir,
         store: attached.map(|a| &a.store),
-        partition_key: &args.input,
+        partition_key: &input_name,
         key_fields: &key_fields,
     };
     let rows = output::open(&dest, args.output_format, prepared.query.names(), target)?;

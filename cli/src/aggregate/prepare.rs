@@ -145,7 +145,7 @@ pub(super) fn check_flags(
     {
         return Err(usage(format!(
             "{} input carries NDJSON records: --format {} does not apply",
-            args.input,
+            osprey_ingest::broker::redact_url(&args.input),
             format!("{format:?}").to_lowercase()
         )));
     }

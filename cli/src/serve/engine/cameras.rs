@@ -139,10 +139,10 @@ impl Camera {
                 }
             };
             // Files are appended to: a restarted camera keeps what it wrote.
-            outputs.push(
-                Writer::open_in(&output, true, store)
-                    .with_context(|| format!("camera {:?}: output {spec:?}", config.name))?,
-            );
+            outputs.push(Writer::open_in(&output, true, store).with_context(|| {
+                let spec = osprey_ingest::broker::redact_url(spec);
+                format!("camera {:?}: output {spec:?}", config.name)
+            })?);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let runner = Runner::start(vec![source], &shared.device, Arc::clone(&stop))
