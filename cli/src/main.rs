@@ -15,6 +15,7 @@ mod aggregate;
 mod alloc;
 mod analyze;
 mod args;
+mod broker;
 mod deliver;
 mod devices;
 mod exit;

@@ -1,6 +1,10 @@
 //! `osprey put <stream>`: records from files or stdin (NDJSON lines, or CSV
 //! rows under a header) into a stream, or, with `--listen`, from NDJSON over
-//! TCP ([`osprey_ingest::tcp`]).
+//! TCP ([`osprey_ingest::tcp`]), or the messages of a broker
+//! (`osprey put STREAM mqtt://HOST:PORT/TOPIC/#`; [`crate::broker`]): each
+//! message one record (a JSON object with its topic as a field), acknowledged
+//! to the broker once its batch is durable, so a message is stored at least
+//! once across a crash of osprey or a reconnect; it runs until killed.
 //!
 //! A record that cannot be stored (malformed JSON, a CSV row with the wrong
 //! number of columns, more than 1 MiB, no partition key) gets one line on
@@ -19,7 +23,8 @@ use osprey_ingest::store::record::too_large;
 use osprey_ingest::store::{MAX_DATA_BYTES, PutRecord, Store};
 
 use crate::args::stream::{InputFormat, PutArgs};
-use crate::exit::InputError;
+use crate::exit::{InputError, UsageError};
+use osprey_ingest::broker::Broker;
 use osprey_ingest::codec::csv_cell;
 use osprey_ingest::codec::lines::{CsvInput, Line, LineCodec, read_line};
 use osprey_ingest::tcp::{self, LineServer};
@@ -39,6 +44,7 @@ pub fn run(args: &PutArgs) -> Result<()> {
     if let Some(url) = &args.listen {
         tcp::parse_url(url)?;
     }
+    let broker = broker_input(&args.files)?;
     let store = open_store(&args.data.data_dir, args.durability.into())?;
     store.stream_meta(&args.stream)?;
     if let Some(url) = &args.listen {
@@ -60,6 +66,9 @@ pub fn run(args: &PutArgs) -> Result<()> {
         stored: 0,
         failed: 0,
     };
+    if let Some((broker, url)) = broker {
+        return put.broker(&broker, url, &codec);
+    }
     if args.files.is_empty() {
         let format = args.format.unwrap_or(InputFormat::Ndjson);
         put.input(io::stdin().lock(), "stdin", format, &codec)?;
@@ -98,6 +107,23 @@ pub fn run(args: &PutArgs) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The broker `files` name (one URL and nothing else), if any.
+///
+/// # Errors
+/// A usage error for a broker named among other inputs.
+fn broker_input(files: &[std::path::PathBuf]) -> Result<Option<(Broker, &str)>> {
+    let brokers: Vec<(Broker, &str)> = files
+        .iter()
+        .filter_map(|f| f.to_str())
+        .filter_map(|url| Broker::parse(url).map(|b| (b, url)))
+        .collect();
+    match (brokers.len(), files.len()) {
+        (0, _) => Ok(None),
+        (1, 1) => Ok(brokers.into_iter().next()),
+        _ => Err(UsageError("a broker is put from alone: name one URL and no files".into()).into()),
+    }
 }
 
 /// CSV for `*.csv`, else NDJSON.
@@ -197,6 +223,36 @@ impl Putter<'_> {
             };
             let at = row.position().map_or(line_no, |p| p.line());
             self.push(record, name, at)?;
+        }
+    }
+
+    /// Puts the messages of `broker` (named by `url`) until killed, each
+    /// batch acknowledged once it is durable.
+    fn broker(&mut self, broker: &Broker, url: &str, codec: &LineCodec) -> Result<()> {
+        let mut input = crate::broker::input(broker, &format!("osprey-put-{}", self.stream))?;
+        let topic_field = osprey_ingest::broker::topic_field(url);
+        let name: Arc<str> = Arc::from(broker.redacted());
+        let _ = writeln!(
+            io::stderr(),
+            "osprey: subscribed to {name} for stream {:?}",
+            self.stream
+        );
+        let mut line = Vec::new();
+        let mut n = 0;
+        loop {
+            for message in input.next(BATCH, crate::broker::POLL)? {
+                n += 1;
+                line.clear();
+                message.line(topic_field.as_deref(), &mut line);
+                let record = if line.len() > MAX_DATA_BYTES {
+                    Err(too_large(line.len()).to_string())
+                } else {
+                    codec.ndjson(&line, n)
+                };
+                self.push(record, &name, n)?;
+            }
+            self.flush()?;
+            input.ack()?;
         }
     }
 

@@ -6,6 +6,10 @@
 //! a recorder every call is a no-op. The store counts once a call (a put,
 //! a read), never once a record; the only label is the stream's name.
 
+/// Counter, `{broker}`: messages a broker output dropped because the
+/// broker stayed away past its queue's bound.
+pub const BROKER_MESSAGES_DROPPED: &str = "osprey_broker_messages_dropped_total";
+
 /// Counter, `{stream}`: records appended by puts (acknowledged once
 /// durable).
 pub const STORE_RECORDS_PUT: &str = "osprey_store_records_put_total";
@@ -54,6 +58,11 @@ pub const VIDEO_APPEND_SECONDS: &str = "osprey_video_append_seconds";
 /// recorder (call once, after installing it).
 pub fn describe() {
     use ::metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        BROKER_MESSAGES_DROPPED,
+        Unit::Count,
+        "Messages a broker output dropped: the broker stayed away past the queue's bound."
+    );
     describe_counter!(
         STORE_RECORDS_PUT,
         Unit::Count,

@@ -1,11 +1,13 @@
 //! Where records go, as a command line names it: `-` (stdout), a webhook
 //! (`http://HOST[:PORT][/PATH]`, `https://...` refused later with a clear
-//! error), a stream of the store (`stream:NAME`), or a file path. One parser
+//! error), a message broker (`mqtt://`, `nats://`, `jetstream://`:
+//! [`crate::broker`]), a stream of the store (`stream:NAME`), or a file path. One parser
 //! for every command that writes records, so `stream:` and the rest mean
 //! the same everywhere.
 
 use std::path::{Path, PathBuf};
 
+use crate::broker::Broker;
 use crate::sink::webhook::is_webhook_url;
 
 /// The prefix of a stream named as an input or output, `stream:NAME`.
@@ -20,6 +22,8 @@ pub enum OutputSpec {
     Webhook(String),
     /// `stream:NAME`: a stream of the store.
     Stream(String),
+    /// `mqtt://...`, `nats://...`, `jetstream://...`: a message broker.
+    Broker(Broker),
     /// Anything else: a file (or, for delivery, a folder).
     File(PathBuf),
 }
@@ -52,6 +56,9 @@ impl OutputSpec {
             return Ok(OutputSpec::Stdout);
         }
         if let Some(text) = spec.to_str() {
+            if let Some(broker) = Broker::parse(text) {
+                return Ok(OutputSpec::Broker(broker));
+            }
             if is_webhook_url(text) {
                 return Ok(OutputSpec::Webhook(text.to_owned()));
             }
@@ -101,6 +108,12 @@ mod tests {
         assert_eq!(
             parse("HTTPS://h"),
             Ok(OutputSpec::Webhook("HTTPS://h".into()))
+        );
+        assert_eq!(
+            parse("mqtt://h:1883/osprey"),
+            Ok(OutputSpec::Broker(Broker::Mqtt(
+                "mqtt://h:1883/osprey".into()
+            )))
         );
         assert_eq!(
             parse("out/a.ndjson"),

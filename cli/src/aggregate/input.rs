@@ -1,8 +1,11 @@
 //! Where `osprey aggregate` reads records, as `INPUT` names it: a file,
-//! stdin, a stream of the store (`stream:NAME`), or NDJSON lines over TCP
-//! (`tcp://HOST:PORT`). Reading them is `osprey_query::source`'s.
+//! stdin, a stream of the store (`stream:NAME`), NDJSON lines over TCP
+//! (`tcp://HOST:PORT`), or the messages of a broker (`mqtt://HOST/TOPIC/#`,
+//! `nats://`, `jetstream://`: [`crate::broker`]). Reading them is
+//! `osprey_query::source`'s.
 
 use anyhow::Result;
+use osprey_ingest::broker::Broker;
 use osprey_ingest::output_spec::{STREAM_PREFIX, stream_name};
 use osprey_ingest::tcp::parse_url;
 
@@ -17,6 +20,8 @@ pub enum Input {
     Stream(String),
     /// `tcp://HOST:PORT`: NDJSON lines from the connections to this address.
     Tcp(String),
+    /// `mqtt://...`, `nats://...`, `jetstream://...`: a broker's messages.
+    Broker(Broker),
 }
 
 impl Input {
@@ -33,6 +38,9 @@ impl Input {
         if let Some(name) = input.strip_prefix(STREAM_PREFIX) {
             return Ok(Input::Stream(stream_name(name, "INPUT")?));
         }
+        if let Some(broker) = Broker::parse(input) {
+            return Ok(Input::Broker(broker));
+        }
         if input.starts_with("tcp://") {
             return Ok(Input::Tcp(parse_url(input)?.to_owned()));
         }
@@ -43,7 +51,7 @@ impl Input {
     /// `--until-idle` rather than the end of a file.
     pub fn is_live(&self, follow: bool) -> bool {
         match self {
-            Input::Tcp(_) => true,
+            Input::Tcp(_) | Input::Broker(_) => true,
             Input::Stream(_) => follow,
             Input::Stdin | Input::File(_) => false,
         }
@@ -62,6 +70,10 @@ mod tests {
             Input::parse("tcp://127.0.0.1:0").unwrap(),
             Input::Tcp("127.0.0.1:0".into())
         );
+        assert!(matches!(
+            Input::parse("mqtt://h/t/#").unwrap(),
+            Input::Broker(Broker::Mqtt(_))
+        ));
         assert_eq!(
             Input::parse("a.ndjson").unwrap(),
             Input::File("a.ndjson".into())

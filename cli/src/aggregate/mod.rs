@@ -17,9 +17,10 @@
 //!
 //! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
 //! read as `osprey read` reads it), or NDJSON lines over TCP
-//! (`tcp://HOST:PORT`). Files, stdin and a stream without `--follow` end,
-//! and every window still open closes then. A stream with `--follow` and TCP
-//! run until the process is killed (SIGINT, SIGTERM), or with `--until-idle`
+//! (`tcp://HOST:PORT`), or a broker's messages (`mqtt://HOST:PORT/TOPIC/#`,
+//! each acknowledged once read; [`crate::broker`]). Files, stdin and a
+//! stream without `--follow` end, and every window still open closes then.
+//! A stream with `--follow`, TCP and a broker run until the process is killed (SIGINT, SIGTERM), or with `--until-idle`
 //! until nothing has come for that long, which ends them as a file ends.
 //! Killed, the windows still open are not written: rows of closed windows
 //! are (NDJSON is flushed as windows close).
@@ -55,6 +56,10 @@ use self::input::Input;
 use self::output::{Destination, StreamTarget, open_errors};
 use self::prepare::{check_flags, duration_flag, input_format, prepare, usage};
 use crate::exit::InputError;
+
+/// The persistent session (MQTT client id) or durable consumer a broker
+/// input is read as, unless its URL names one (`client_id=`).
+const DURABLE: &str = "osprey-aggregate";
 
 /// Records held back from a schema are inferred from at most this many
 /// (DuckDB's `sample_size` for JSON) ...
@@ -139,6 +144,8 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     // The input opens first: a missing stream or a port in use fails the
     // run before an output file is made.
     let mut opened: Option<Store> = None;
+    // A broker's URL without its password, as every name of the input.
+    let input_name = osprey_ingest::broker::redact_url(&args.input);
     let live_source = match &input {
         Input::Stream(name) => {
             let from = args.stream.position()?;
@@ -163,13 +170,22 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
             until_idle,
             name: args.input.clone(),
         }),
+        Input::Broker(broker) => {
+            let input = crate::broker::input(broker, DURABLE)?;
+            let reader = crate::broker::BrokerReader::new(input, &args.input, until_idle);
+            Some(Source::Text {
+                reader: Box::new(reader),
+                format: RecordFormat::Ndjson,
+                name: input_name.clone(),
+            })
+        }
         Input::Stdin | Input::File(_) => None,
     };
     let key_fields = prepared.query.plan().partition_fields();
     let target = StreamTarget {
         data_dir: &args.data.data_dir,
         store: attached.map(|a| &a.store),
-        partition_key: &args.input,
+        partition_key: &input_name,
         key_fields: &key_fields,
     };
     let rows = output::open(&dest, args.output_format, prepared.query.names(), target)?;

@@ -1,5 +1,6 @@
 //! Where `osprey aggregate`'s outputs go, as `--output` and `--errors` name
-//! them: the wiring from a path, `-` or `stream:NAME` to the sinks of
+//! them: the wiring from a path, `-`, a broker (`mqtt://HOST/PREFIX`: rows
+//! on `PREFIX/rows`, [`crate::broker`]) or `stream:NAME` to the sinks of
 //! `osprey_query` ([`ResultSink`], [`ErrorSink`]), which encode the rows.
 //!
 //! Rows into a stream are typed records ([`StreamRecords`]): the rows
@@ -17,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use osprey_ingest::broker::{Broker, OutputOptions};
 use osprey_ingest::output_spec::OutputSpec;
 use osprey_ingest::sink::StreamRecords;
 use osprey_ingest::sink::stream::partition_key;
@@ -35,6 +37,8 @@ pub enum Destination<'a> {
     File(&'a Path),
     /// `stream:NAME`: a stream of the store.
     Stream(String),
+    /// `mqtt://...`, `nats://...`, `jetstream://...`: a broker.
+    Broker(Broker),
 }
 
 impl<'a> Destination<'a> {
@@ -47,6 +51,7 @@ impl<'a> Destination<'a> {
         Ok(match OutputSpec::parse(path, "--output")? {
             OutputSpec::Stdout => Destination::Stdout,
             OutputSpec::Stream(name) => Destination::Stream(name),
+            OutputSpec::Broker(broker) => Destination::Broker(broker),
             // aggregate has no webhook output: an `http://` output names a
             // file, as it always has.
             OutputSpec::Webhook(_) | OutputSpec::File(_) => Destination::File(path),
@@ -61,7 +66,9 @@ impl<'a> Destination<'a> {
                 Some("arrow" | "ipc" | "feather") => OutputFormat::Arrow,
                 _ => OutputFormat::Ndjson,
             },
-            Destination::Stdout | Destination::Stream(_) => OutputFormat::Ndjson,
+            Destination::Stdout | Destination::Stream(_) | Destination::Broker(_) => {
+                OutputFormat::Ndjson
+            }
         };
         format.unwrap_or(by_extension)
     }
@@ -109,7 +116,7 @@ pub fn open(
             return Ok(ResultSink::table(TableFormat::Arrow, create(path)?, names));
         }
         (
-            Destination::Stdout | Destination::Stream(_),
+            Destination::Stdout | Destination::Stream(_) | Destination::Broker(_),
             OutputFormat::Parquet | OutputFormat::Arrow,
         ) => {
             return Err(anyhow::anyhow!(UsageError(
@@ -117,6 +124,11 @@ pub fn open(
             )));
         }
         (Destination::Stdout, OutputFormat::Ndjson) => Box::new(std::io::stdout()),
+        (Destination::Broker(broker), OutputFormat::Ndjson) => {
+            let mut options = OutputOptions::default();
+            options.other_topic = "rows".to_owned();
+            crate::broker::output(broker, &options)?
+        }
         (Destination::File(path), OutputFormat::Ndjson) => Box::new(create(path)?),
         (Destination::Stream(name), OutputFormat::Ndjson) => {
             let store = match target.store {

@@ -140,22 +140,24 @@ pub(super) fn check_flags(
             "--from, --follow and --consumer apply to stream:NAME input",
         ));
     }
-    if matches!(input, Input::Stream(_) | Input::Tcp(_)) && format != InputFormat::Ndjson {
+    if matches!(input, Input::Stream(_) | Input::Tcp(_) | Input::Broker(_))
+        && format != InputFormat::Ndjson
+    {
         return Err(usage(format!(
             "{} input carries NDJSON records: --format {} does not apply",
-            args.input,
+            osprey_ingest::broker::redact_url(&args.input),
             format!("{format:?}").to_lowercase()
         )));
     }
     if until_idle.is_some() && !live {
         return Err(usage(
-            "--until-idle applies to tcp:// input and to stream:NAME input with --follow",
+            "--until-idle applies to tcp:// and broker input and to stream:NAME input with --follow",
         ));
     }
     if live && until_idle.is_none() && output != OutputFormat::Ndjson {
         return Err(usage(
             "parquet and arrow output are written when the input ends, which live input \
-             (tcp://, --follow) does only with --until-idle",
+             (tcp://, a broker, --follow) does only with --until-idle",
         ));
     }
     if let (Input::Stream(a), Destination::Stream(b)) = (input, dest)

@@ -60,6 +60,10 @@ pub enum Output {
     /// An HTTP webhook: each chunk's records one POST of NDJSON, retried
     /// with backoff (the sink's defaults: 30 s a POST, 300 s of retries).
     Webhook(osprey_ingest::WebhookConfig),
+    /// A message broker (`mqtt://`, `nats://`, `jetstream://`): each record
+    /// published, under the topic layout of `osprey_ingest::broker::mqtt`
+    /// for MQTT.
+    Broker(osprey_ingest::broker::Broker),
 }
 
 /// Checked settings of one run.
@@ -103,6 +107,10 @@ impl AnalyzeConfig {
                 let config = osprey_ingest::WebhookConfig::new(url);
                 config.check().map_err(|e| UsageError(e.to_string()))?;
                 Output::Webhook(config)
+            }
+            OutputSpec::Broker(broker) => {
+                osprey_ingest::broker::check(&broker).map_err(|e| UsageError(e.to_string()))?;
+                Output::Broker(broker)
             }
             OutputSpec::Stream(name) => Output::Stream {
                 data_dir: args.data_dir.clone(),

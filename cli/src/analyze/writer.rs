@@ -74,6 +74,10 @@ impl Writer {
                 let webhook = osprey_ingest::Webhook::new(config.clone())?;
                 lines(Box::new(osprey_ingest::WebhookLines::new(webhook)))
             }
+            Output::Broker(broker) => lines(crate::broker::output(
+                broker,
+                &osprey_ingest::broker::OutputOptions::default(),
+            )?),
             Output::File(path) => {
                 let opened = if append {
                     OpenOptions::new().append(true).create(true).open(path)

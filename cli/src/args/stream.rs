@@ -130,7 +130,8 @@ impl From<DurabilityArg> for osprey_ingest::store::Durability {
 pub struct PutArgs {
     /// The stream to put records into
     pub stream: String,
-    /// Files to read records from [default: stdin]
+    /// Files to read records from [default: stdin], or one broker to
+    /// subscribe to (mqtt://HOST:PORT/TOPIC/#, nats://, jetstream://)
     #[arg(value_name = "FILE", conflicts_with = "listen")]
     pub files: Vec<PathBuf>,
     /// Input format [default: csv for *.csv files, else ndjson]

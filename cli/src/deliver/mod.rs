@@ -1,7 +1,9 @@
 //! `osprey deliver <stream> --to DIR|URL`: Firehose-style delivery
-//! ([`osprey_ingest::deliver`]) of a stream into files or to an HTTP
-//! webhook. This module checks the arguments into the library's configs,
+//! ([`osprey_ingest::deliver`]) of a stream into files, to an HTTP
+//! webhook or to a message broker ([`broker`]). This module checks the arguments into the library's configs,
 //! opens the store, runs the delivery and prints its closing line.
+
+mod broker;
 
 use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
@@ -56,6 +58,7 @@ pub fn prepare(args: &DeliverArgs) -> Result<(DeliverConfig, Box<dyn Destination
     }
     let destination: Box<dyn Destination> = match OutputSpec::parse(&args.to, "--to") {
         Ok(OutputSpec::Webhook(url)) => Box::new(to_webhook(args, &url)?),
+        Ok(OutputSpec::Broker(target)) => Box::new(to_broker(args, &target)?),
         // Anything else is a folder: `-` and `stream:NAME` are folder names
         // here, as they always were.
         _ => Box::new(to_files(args)?),
@@ -77,18 +80,7 @@ pub fn prepare(args: &DeliverArgs) -> Result<(DeliverConfig, Box<dyn Destination
 /// A usage error for webhook-only flags or compression of columns.
 fn to_files(args: &DeliverArgs) -> Result<ToFiles> {
     check_compression(args)?;
-    let webhook_only = "webhook destinations (--to http://...)";
-    only_for(!args.headers.is_empty(), "--header", webhook_only)?;
-    only_for(
-        args.timeout_seconds.is_some(),
-        "--timeout-seconds",
-        webhook_only,
-    )?;
-    only_for(
-        args.retry_seconds.is_some(),
-        "--retry-seconds",
-        webhook_only,
-    )?;
+    no_webhook_flags(args)?;
     let config = FilesConfig {
         dir: args.to.clone(),
         errors_dir: args
@@ -103,6 +95,43 @@ fn to_files(args: &DeliverArgs) -> Result<ToFiles> {
         encoding: encoding(args.compression),
     };
     Ok(ToFiles::new(&args.stream, config))
+}
+
+/// The broker `target`, checked: NDJSON only, no webhook or compression
+/// flags; nothing is sent yet.
+///
+/// # Errors
+/// A usage error for a flag that does not apply or a bad URL.
+fn to_broker(
+    args: &DeliverArgs,
+    target: &osprey_ingest::broker::Broker,
+) -> Result<broker::ToBroker> {
+    if args.format != DeliverFormat::Ndjson || args.compression != Compression::None {
+        return Err(UsageError(
+            "a broker takes --format ndjson, uncompressed (one message a record)".into(),
+        )
+        .into());
+    }
+    no_webhook_flags(args)?;
+    broker::ToBroker::new(&args.stream, target, args.errors_to.clone())
+        .map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// Refuses the flags only a webhook takes.
+fn no_webhook_flags(args: &DeliverArgs) -> Result<()> {
+    let webhook_only = "webhook destinations (--to http://...)";
+    only_for(!args.headers.is_empty(), "--header", webhook_only)?;
+    only_for(
+        args.timeout_seconds.is_some(),
+        "--timeout-seconds",
+        webhook_only,
+    )?;
+    only_for(
+        args.retry_seconds.is_some(),
+        "--retry-seconds",
+        webhook_only,
+    )?;
+    Ok(())
 }
 
 /// The webhook at `url` with `args`'s headers, compression and times,

@@ -30,6 +30,9 @@
 //!   path.
 //! - [`motion_events`]: `motion_start`/`motion_end` and zone events frame
 //!   for frame on clips with known motion, and each motion flag's effect.
+//! - [`mqtt`]: MQTT out of `analyze` and `deliver` and into `put` against a
+//!   real mosquitto: topics, order, retained state, last will, broker
+//!   restarts, the queue's bound.
 //! - [`oracle`]: osprey's stats and scene figures against ffmpeg's
 //!   signalstats and scdet on the same files, on both backends.
 //! - [`oracle_blur`]: blur against ffmpeg's blurdetect on sharp and
@@ -88,6 +91,7 @@ mod live_args;
 mod made_clips;
 mod motion;
 mod motion_events;
+mod mqtt;
 mod oracle;
 mod oracle_blur;
 mod oracle_events;

@@ -47,7 +47,7 @@ const SQUARE_AREA: f64 = 167.0;
 
 /// The square moves right 4 pixels a frame (x = 40 + 4n, y = 100) on frames
 /// 40 to 59 only.
-fn vanishing_clip() -> &'static Path {
+pub fn vanishing_clip() -> &'static Path {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     made(
         &CELL,

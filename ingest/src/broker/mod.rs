@@ -84,8 +84,14 @@ pub struct OutputOptions {
     pub queue_records: usize,
     /// MQTT QoS (0 or 1); NATS ignores it (JetStream always waits for acks).
     pub qos: u8,
-    /// The client id (MQTT) or connection name (NATS).
+    /// The client id (MQTT) or connection name (NATS); empty: one made
+    /// for the process (`osprey-PID-N`), as two MQTT clients with one id
+    /// throw each other off.
     pub client_id: String,
+    /// Where records that name no source go, under the prefix (MQTT:
+    /// `PREFIX/OTHER`, `/` separating levels): `rows` for a query's rows,
+    /// `STREAM/records` for a delivery, `records` otherwise.
+    pub other_topic: String,
 }
 
 impl Default for OutputOptions {
@@ -93,7 +99,8 @@ impl Default for OutputOptions {
         OutputOptions {
             queue_records: 100_000,
             qos: 1,
-            client_id: "osprey".to_owned(),
+            client_id: String::new(),
+            other_topic: "records".to_owned(),
         }
     }
 }
@@ -105,6 +112,61 @@ pub struct Message {
     pub topic: String,
     /// Its payload, as sent.
     pub payload: Vec<u8>,
+}
+
+/// The field an input adds to JSON object payloads unless its URL says
+/// otherwise (`?topic_field=NAME`, or `?topic_field=` for none).
+pub const TOPIC_FIELD: &str = "topic";
+
+impl Message {
+    /// The message as one NDJSON line (no newline) into `out`: a JSON
+    /// object payload gets `"FIELD":"TOPIC"` as its first field when
+    /// `topic_field` names one (a field of the same name in the payload
+    /// comes later, so it is the one readers keep); anything else is the
+    /// payload as sent, newlines replaced by spaces to keep one line.
+    pub fn line(&self, topic_field: Option<&str>, out: &mut Vec<u8>) {
+        let payload = self.payload.trim_ascii();
+        let start = out.len();
+        match (topic_field, payload.strip_prefix(b"{")) {
+            (Some(field), Some(rest)) if payload.ends_with(b"}") => {
+                out.push(b'{');
+                // Serialising a str cannot fail.
+                let _ = serde_json::to_writer(&mut *out, field);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut *out, &self.topic);
+                if !rest[..rest.len() - 1].trim_ascii().is_empty() {
+                    out.push(b',');
+                }
+                out.extend_from_slice(rest);
+            }
+            _ => out.extend_from_slice(payload),
+        }
+        for b in &mut out[start..] {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+}
+
+/// The field an input's messages carry their topic in, as its URL's
+/// `topic_field` option says ([`TOPIC_FIELD`] by default, none when empty).
+pub fn topic_field(url: &str) -> Option<String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    match url_options(query).find(|(name, _)| name == "topic_field") {
+        Some((_, value)) if value.is_empty() => None,
+        Some((_, value)) => Some(value),
+        None => Some(TOPIC_FIELD.to_owned()),
+    }
+}
+
+/// The `NAME=VALUE` pairs of a URL's query (`%XX` and `+` not decoded:
+/// the options' values need neither).
+pub(crate) fn url_options(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (name.to_owned(), value.to_owned())
+    })
 }
 
 /// Messages in from a broker, acknowledged after use: nothing handed out is
@@ -147,6 +209,18 @@ pub enum BrokerError {
         /// What the broker or the connection said.
         reason: String,
     },
+}
+
+/// Checks `broker`'s URL as [`lines`] and [`input`] would, without
+/// connecting.
+///
+/// # Errors
+/// [`BrokerError::Url`] for a URL osprey cannot use.
+pub fn check(broker: &Broker) -> Result<(), BrokerError> {
+    match broker {
+        Broker::Mqtt(url) => mqtt::check(url),
+        Broker::Nats(_) | Broker::JetStream(_) => Ok(()),
+    }
 }
 
 /// Connects to `broker` as an output: record lines written to the result
@@ -200,6 +274,32 @@ mod tests {
         assert_eq!(Broker::parse("http://h/x"), None);
         assert_eq!(Broker::parse("out.ndjson"), None);
         assert_eq!(Broker::parse("stream:frames"), None);
+    }
+
+    #[test]
+    fn messages_become_lines_with_their_topic() {
+        let line = |payload: &str, field: Option<&str>| {
+            let m = Message {
+                topic: "s/1".into(),
+                payload: payload.as_bytes().to_vec(),
+            };
+            let mut out = Vec::new();
+            m.line(field, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            line(r#" {"t":1} "#, Some("topic")),
+            r#"{"topic":"s/1","t":1}"#
+        );
+        assert_eq!(line("{}", Some("tp")), r#"{"tp":"s/1"}"#);
+        assert_eq!(line(r#"{"t":1}"#, None), r#"{"t":1}"#);
+        assert_eq!(line("[1,\n2]", Some("topic")), "[1, 2]");
+        assert_eq!(topic_field("mqtt://h/t/#"), Some("topic".into()));
+        assert_eq!(
+            topic_field("mqtt://h/t/#?qos=1&topic_field=src"),
+            Some("src".into())
+        );
+        assert_eq!(topic_field("mqtt://h/t/#?topic_field="), None);
     }
 
     #[test]

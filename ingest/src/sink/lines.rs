@@ -19,6 +19,12 @@ pub trait LineBatches {
     fn send(&mut self, batch: &[u8]) -> io::Result<u64>;
 }
 
+impl<T: LineBatches + ?Sized> LineBatches for Box<T> {
+    fn send(&mut self, batch: &[u8]) -> io::Result<u64> {
+        (**self).send(batch)
+    }
+}
+
 /// Lines into a [`LineBatches`] destination, one batch a flush.
 #[derive(Debug)]
 pub struct Lines<T> {

@@ -240,6 +240,10 @@ fn output(spec: &str, folder: &Path) -> Result<String, String> {
                 .map_err(|e| e.to_string())?;
             Ok(url)
         }
+        OutputSpec::Broker(broker) => {
+            osprey_ingest::broker::check(&broker).map_err(|e| e.to_string())?;
+            Ok(spec.to_owned())
+        }
         OutputSpec::File(path) if path.is_relative() => {
             Ok(folder.join(path).to_string_lossy().into_owned())
         }

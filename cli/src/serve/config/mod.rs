@@ -118,7 +118,7 @@ pub struct CameraConfig {
     /// The stream event records go to (default `events`).
     pub events_stream: String,
     /// Further outputs of its event records (`http://...` webhooks,
-    /// files, `stream:NAME`), as `osprey analyze --output` takes them,
+    /// `mqtt://...` brokers, files, `stream:NAME`), as `osprey analyze --output` takes them,
     /// checked; files relative to the file's folder.
     pub outputs: Vec<String>,
     /// The source checked by `osprey analyze`'s code: what the runner

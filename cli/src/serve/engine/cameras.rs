@@ -132,6 +132,7 @@ impl Camera {
                 OutputSpec::Stdout => Output::Stdout,
                 OutputSpec::File(path) => Output::File(path),
                 OutputSpec::Stream(name) => stream(&name),
+                OutputSpec::Broker(broker) => Output::Broker(broker),
                 OutputSpec::Webhook(url) => {
                     let webhook = osprey_ingest::WebhookConfig::new(url);
                     webhook.check()?;
@@ -139,10 +140,10 @@ impl Camera {
                 }
             };
             // Files are appended to: a restarted camera keeps what it wrote.
-            outputs.push(
-                Writer::open_in(&output, true, store)
-                    .with_context(|| format!("camera {:?}: output {spec:?}", config.name))?,
-            );
+            outputs.push(Writer::open_in(&output, true, store).with_context(|| {
+                let spec = osprey_ingest::broker::redact_url(spec);
+                format!("camera {:?}: output {spec:?}", config.name)
+            })?);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let runner = Runner::start(vec![source], &shared.device, Arc::clone(&stop))
