@@ -136,7 +136,8 @@ assert got == 5, got
 print("ok")
 "#;
 
-/// Signed with the right secret, with a wrong one, and with an unknown key.
+/// Signed with the right secret, with a wrong one, with an unknown key, and
+/// with a clock off by more and by less than 5 minutes.
 const SIGNED: &str = r#"
 import sys, boto3, botocore
 def client(key, secret):
@@ -152,6 +153,22 @@ for key, secret, code in [("AKOSPREY", "wrong", "InvalidSignatureException"),
         client(key, secret).list_streams(); raise SystemExit("a bad signature passed")
     except botocore.exceptions.ClientError as e:
         assert e.response["Error"]["Code"] == code, e.response
+# A request signed 6 minutes off the server's clock either way is refused
+# (AWS's 5 minutes); 4 minutes off is taken.
+import datetime, botocore.auth
+real_now = botocore.auth.get_current_datetime
+def shifted(minutes):
+    botocore.auth.get_current_datetime = lambda: real_now() + datetime.timedelta(minutes=minutes)
+for minutes, words in [(-6, "Signature expired: "), (6, "Signature not yet current: ")]:
+    shifted(minutes)
+    try:
+        good.list_streams(); raise SystemExit("a shifted clock passed")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "InvalidSignatureException", e.response
+        assert e.response["Error"]["Message"].startswith(words), e.response
+shifted(-4)
+good.list_streams()
+botocore.auth.get_current_datetime = real_now
 print("ok")
 "#;
 

@@ -224,7 +224,8 @@ fn boto3_drives_the_kvs_api_put_media_get_media_fragments_and_control() {
 }
 
 /// Against a server with credentials: signed calls pass, a wrong secret is
-/// refused as botocore names it, and PutMedia signed over
+/// refused as botocore names it, so is a clock more than 5 minutes off,
+/// and PutMedia signed over
 /// `UNSIGNED-PAYLOAD` (its body streams) is taken while an unsigned one is
 /// refused.
 const SIGNED: &str = r##"
@@ -244,6 +245,24 @@ try:
 except botocore.exceptions.ClientError as e:
     assert e.response["Error"]["Code"] == "InvalidSignatureException", e.response
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+# A request signed 6 minutes off the server's clock either way is refused
+# (AWS's 5 minutes); 4 minutes off is taken.
+import datetime, botocore.auth
+real_now = botocore.auth.get_current_datetime
+def shifted(minutes):
+    botocore.auth.get_current_datetime = lambda: real_now() + datetime.timedelta(minutes=minutes)
+for minutes, words in [(-6, "Signature expired: "), (6, "Signature not yet current: ")]:
+    shifted(minutes)
+    try:
+        client("s3cret").list_streams(); raise SystemExit("a shifted clock passed")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "InvalidSignatureException", e.response
+        assert e.response["Error"]["Message"].startswith(words), e.response
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+shifted(-4)
+client("s3cret").list_streams()
+botocore.auth.get_current_datetime = real_now
 
 class Streamed(SigV4Auth):
     def payload(self, request):

@@ -18,6 +18,10 @@
 //! - [`deliver`]: `osprey deliver` into NDJSON and Parquet files, read back
 //!   with DuckDB.
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
+//! - [`kinesis_cbor`]: the Kinesis API's CBOR protocol (the Java SDK's) driven
+//!   by cbor2, each answer against its JSON twin.
+//! - [`kinesis_manage`]: boto3's paginators, consumers, tags, enhanced
+//!   monitoring and UpdateShardCount on the Kinesis API.
 //! - [`kvs`]: the Kinesis Video Streams API of `osprey serve --http` driven
 //!   by boto3, GStreamer's and ffmpeg's tools checking the media.
 //! - [`live`]: live RTSP sources from a real RTSP server in the test
@@ -84,7 +88,9 @@ mod deliver;
 mod event_log;
 mod ffmpeg_meta;
 mod kinesis;
+mod kinesis_cbor;
 mod kinesis_limits;
+mod kinesis_manage;
 mod kvs;
 mod live;
 mod live_args;

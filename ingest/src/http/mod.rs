@@ -26,7 +26,8 @@
 //! being the router's matched path or `other` ([`RequestMetricsLayer`]).
 //!
 //! The routes in [`STREAMING_ROUTES`] (Kinesis Video Streams' PutMedia and
-//! GetMedia) are long exchanges streamed both ways: their request bodies
+//! GetMedia) and the Kinesis operations in [`STREAMING_TARGETS`]
+//! (SubscribeToShard) are long exchanges streamed both ways: their request bodies
 //! are not bounded by [`MAX_BODY`] nor their handlers by the `request`
 //! timeout, and the connection counts as busy until the answer's body ends;
 //! their handlers bound what they hold and how long they wait themselves.
@@ -52,6 +53,18 @@ pub use service::{abort, error_response, read_body};
 /// The routes whose exchange is a long stream (see the module's doc): KVS'
 /// PutMedia (a chunked upload of hours) and GetMedia (a live download).
 pub const STREAMING_ROUTES: &[&str] = &["/putMedia", "/getMedia"];
+
+/// The Kinesis operations whose exchange is a long stream, like the
+/// [`STREAMING_ROUTES`]: SubscribeToShard (minutes of events pushed).
+pub const STREAMING_TARGETS: &[&str] = &["Kinesis_20131202.SubscribeToShard"];
+
+/// Whether a request with `headers` names one of the [`STREAMING_TARGETS`].
+pub fn is_streaming_target(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| STREAMING_TARGETS.contains(&t))
+}
 
 /// The largest request body (PutRecords allows 5 MiB of data, in base64).
 pub const MAX_BODY: usize = 8 << 20;

@@ -113,7 +113,9 @@ pub(super) async fn serve(
         record(OTHER.into(), response.status(), Duration::ZERO);
         return Ok(response);
     }
-    if STREAMING_ROUTES.contains(&request.uri().path()) {
+    if STREAMING_ROUTES.contains(&request.uri().path())
+        || super::is_streaming_target(request.headers())
+    {
         let request = request.map(|body| Limited::new(body, usize::MAX));
         let Ok(response) = router.oneshot(request).await;
         // Busy until the streamed answer ends (or the connection does).

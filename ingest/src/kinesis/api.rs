@@ -50,7 +50,7 @@ pub const MAX_GET_RECORDS: u64 = 10_000;
 
 /// An error answer: Kinesis' error name and a message.
 #[derive(Debug)]
-struct ApiError(&'static str, String);
+pub(crate) struct ApiError(pub(crate) &'static str, pub(crate) String);
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
@@ -75,7 +75,7 @@ impl From<IngestError> for ApiError {
 
 use crate::error::chain;
 
-fn invalid(msg: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError("InvalidArgumentException", msg.into())
 }
 
@@ -359,13 +359,13 @@ fn required(name: &str) -> ApiError {
     invalid(format!("{name} is required"))
 }
 
-fn str_field<'a>(req: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn str_field<'a>(req: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     req.get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| required(name))
 }
 
-fn u64_field(req: &Value, name: &str) -> Result<Option<u64>, ApiError> {
+pub(crate) fn u64_field(req: &Value, name: &str) -> Result<Option<u64>, ApiError> {
     match req.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -373,6 +373,24 @@ fn u64_field(req: &Value, name: &str) -> Result<Option<u64>, ApiError> {
             .map(Some)
             .ok_or_else(|| invalid(format!("{name} must be a whole number"))),
     }
+}
+
+/// The stream a call names, by `StreamName` or `StreamARN` (as the newer
+/// SDKs send it).
+pub(crate) fn stream_name(req: &Value) -> Result<String, ApiError> {
+    if let Some(name) = req.get("StreamName").and_then(Value::as_str) {
+        return Ok(name.to_owned());
+    }
+    let Some(stream_arn) = req.get("StreamARN").and_then(Value::as_str) else {
+        return Err(required("StreamName"));
+    };
+    stream_arn
+        .strip_prefix("arn:aws:kinesis:")
+        .and_then(|rest| rest.splitn(3, ':').nth(2))
+        .and_then(|resource| resource.strip_prefix("stream/"))
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(format!("{stream_arn:?} is not a stream ARN")))
 }
 
 fn operation(
@@ -388,61 +406,39 @@ fn operation(
                 shards: u32::try_from(shards).map_err(|_| invalid("ShardCount is too large"))?,
                 ..StreamOptions::default()
             };
-            store.create_stream(str_field(req, "StreamName")?, options)?;
+            let stream = stream_name(req)?;
+            store.create_stream(&stream, options)?;
+            super::manage::tag(store, &stream, req)?;
             Ok(json!({}))
         }
         "DeleteStream" => {
             store.delete_stream(str_field(req, "StreamName")?)?;
             Ok(json!({}))
         }
-        "ListStreams" => {
-            let names = store.list_streams()?;
-            let summaries: Vec<Value> = names
-                .iter()
-                .map(|n| json!({"StreamName": n, "StreamARN": arn(n), "StreamStatus": "ACTIVE"}))
-                .collect();
-            Ok(json!({"StreamNames": names, "HasMoreStreams": false, "StreamSummaries": summaries}))
-        }
         "DescribeStream" => {
-            let d = store.describe_stream(str_field(req, "StreamName")?)?;
-            let shards: Vec<Value> = d.shards.iter().map(shard_json).collect();
-            let mut v = summary(&d);
-            v["Shards"] = Value::Array(shards);
-            v["HasMoreShards"] = json!(false);
+            let d = store.describe_stream(&stream_name(req)?)?;
+            let mut page = super::pages::Page::of(req, "Limit", 100, 10_000)?;
+            page.after = req
+                .get("ExclusiveStartShardId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let (shown, more) = super::pages::cut(&d.shards, &page, "", None, |s| &s.id);
+            let mut v = summary(store, &d)?;
+            v["Shards"] = shown.iter().map(shard_json).collect();
+            v["HasMoreShards"] = json!(more.is_some());
             Ok(json!({ "StreamDescription": v }))
         }
         "DescribeStreamSummary" => {
-            let d = store.describe_stream(str_field(req, "StreamName")?)?;
-            let mut v = summary(&d);
+            let d = store.describe_stream(&stream_name(req)?)?;
+            let mut v = summary(store, &d)?;
             v["OpenShardCount"] = json!(d.open_shards);
-            v["ConsumerCount"] = json!(0);
+            v["ConsumerCount"] = json!(super::attrs::load(store, &d.name)?.consumers.len());
             Ok(json!({ "StreamDescriptionSummary": v }))
         }
-        "ListShards" => {
-            let d = store.describe_stream(str_field(req, "StreamName")?)?;
-            Ok(json!({ "Shards": d.shards.iter().map(shard_json).collect::<Vec<_>>() }))
-        }
         "GetShardIterator" => {
-            let (stream, shard) = (str_field(req, "StreamName")?, str_field(req, "ShardId")?);
-            let seq = || -> Result<u64, ApiError> {
-                str_field(req, "StartingSequenceNumber")?
-                    .parse()
-                    .map_err(|_| invalid("StartingSequenceNumber must be a sequence number"))
-            };
-            let position = match str_field(req, "ShardIteratorType")? {
-                "TRIM_HORIZON" => StartingPosition::TrimHorizon,
-                "LATEST" => StartingPosition::Latest,
-                "AT_SEQUENCE_NUMBER" => StartingPosition::AtSequence(seq()?),
-                "AFTER_SEQUENCE_NUMBER" => StartingPosition::AfterSequence(seq()?),
-                "AT_TIMESTAMP" => {
-                    let t = req
-                        .get("Timestamp")
-                        .and_then(Value::as_f64)
-                        .ok_or_else(|| invalid("Timestamp is required"))?;
-                    StartingPosition::AtTimestamp((t * 1000.0) as i64)
-                }
-                other => return Err(invalid(format!("unknown ShardIteratorType {other:?}"))),
-            };
+            let (stream, shard) = (&stream_name(req)?, str_field(req, "ShardId")?);
+            let fields = ["ShardIteratorType", "StartingSequenceNumber", "Timestamp"];
+            let position = starting_position(req, fields)?;
             // A sequence number past the shard's end is the store's
             // InvalidArgument, answered as InvalidArgumentException.
             let it = store.shard_iterator(stream, shard, position)?;
@@ -452,15 +448,11 @@ fn operation(
             let key: u128 = str_field(req, "NewStartingHashKey")?
                 .parse()
                 .map_err(|_| invalid("NewStartingHashKey must be a decimal hash key"))?;
-            store.split_shard(
-                str_field(req, "StreamName")?,
-                str_field(req, "ShardToSplit")?,
-                key,
-            )?;
+            store.split_shard(&stream_name(req)?, str_field(req, "ShardToSplit")?, key)?;
             Ok(json!({}))
         }
         "MergeShards" => {
-            let stream = str_field(req, "StreamName")?;
+            let stream = &stream_name(req)?;
             store.merge_shards(
                 stream,
                 str_field(req, "ShardToMerge")?,
@@ -469,7 +461,7 @@ fn operation(
             Ok(json!({}))
         }
         "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
-            let stream = str_field(req, "StreamName")?;
+            let stream = &stream_name(req)?;
             let hours = u64_field(req, "RetentionPeriodHours")?
                 .ok_or_else(|| invalid("RetentionPeriodHours is required"))?;
             let hours =
@@ -488,32 +480,67 @@ fn operation(
             store.set_retention(stream, hours)?;
             Ok(json!({}))
         }
-        other => Err(ApiError(
-            "UnknownOperationException",
-            format!("operation {other:?} is not served"),
-        )),
+        other => super::manage::operation(store, other, req)
+            .or_else(|| super::consumers::operation(store, other, req))
+            .unwrap_or_else(|| {
+                Err(ApiError(
+                    "UnknownOperationException",
+                    format!("operation {other:?} is not served"),
+                ))
+            }),
     }
 }
 
-fn arn(stream: &str) -> String {
+/// A starting position from its `[type, sequence number, timestamp]`
+/// fields in `req` (GetShardIterator's, or SubscribeToShard's
+/// `StartingPosition`).
+pub(crate) fn starting_position(
+    req: &Value,
+    [kind, seq_field, time_field]: [&str; 3],
+) -> Result<StartingPosition, ApiError> {
+    let seq = || -> Result<u64, ApiError> {
+        str_field(req, seq_field)?
+            .parse()
+            .map_err(|_| invalid(format!("{seq_field} must be a sequence number")))
+    };
+    Ok(match str_field(req, kind)? {
+        "TRIM_HORIZON" => StartingPosition::TrimHorizon,
+        "LATEST" => StartingPosition::Latest,
+        "AT_SEQUENCE_NUMBER" => StartingPosition::AtSequence(seq()?),
+        "AFTER_SEQUENCE_NUMBER" => StartingPosition::AfterSequence(seq()?),
+        "AT_TIMESTAMP" => {
+            let t = req
+                .get(time_field)
+                .and_then(Value::as_f64)
+                .ok_or_else(|| invalid(format!("{time_field} is required")))?;
+            StartingPosition::AtTimestamp((t * 1000.0) as i64)
+        }
+        other => return Err(invalid(format!("unknown {kind} {other:?}"))),
+    })
+}
+
+/// The ARN of stream `stream`.
+pub(crate) fn arn(stream: &str) -> String {
     format!("arn:aws:kinesis:local:000000000000:stream/{stream}")
 }
 
-fn summary(d: &StreamDescription) -> Value {
+fn summary(store: &Store, d: &StreamDescription) -> Result<Value, ApiError> {
+    let metrics = super::manage::metrics(store, &d.name)?;
     let created = crate::store::time::parse(&d.created).unwrap_or(0) as f64 / 1000.0;
-    json!({
+    Ok(json!({
         "StreamName": d.name,
         "StreamARN": arn(&d.name),
         "StreamStatus": "ACTIVE",
         "StreamModeDetails": {"StreamMode": "PROVISIONED"},
         "RetentionPeriodHours": d.retention_hours,
         "StreamCreationTimestamp": created,
-        "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+        "EnhancedMonitoring": [{"ShardLevelMetrics": metrics}],
         "EncryptionType": "NONE",
-    })
+    }))
 }
 
-fn shard_json(s: &ShardDescription) -> Value {
+/// A shard as DescribeStream and ListShards show it.
+pub(crate) fn shard_json(s: &ShardDescription) -> Value {
     let mut range = json!({ "StartingSequenceNumber": s.starting_seq.to_string() });
     if let Some(end) = s.ending_seq {
         // Kinesis' ending number is the last one (inclusive).

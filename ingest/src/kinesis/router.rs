@@ -1,6 +1,7 @@
-//! The Kinesis Data Streams API as an axum router ([`KinesisApi`]): JSON 1.1,
-//! `POST /` with `X-Amz-Target: Kinesis_20131202.<Operation>`, so that the
-//! AWS CLI, boto3 and the SDKs work against osprey with an endpoint URL.
+//! The Kinesis Data Streams API as an axum router ([`KinesisApi`]): JSON 1.1
+//! or CBOR ([`cbor`], the Java SDK's), `POST /` with
+//! `X-Amz-Target: Kinesis_20131202.<Operation>`, so that the AWS CLI, boto3
+//! and the SDKs work against osprey with an endpoint URL.
 //! The listener ([`crate::http::HttpServer`]) carries it; the operations
 //! are [`api`]'s.
 //!
@@ -17,6 +18,8 @@
 //! server allocates little per call, as the thread-per-connection server it
 //! replaced did per connection.
 
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -30,9 +33,12 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::http::request::Parts;
 
 use super::workers::{MAX_THREADS, Workers};
-use super::{api, iterator, sigv4};
-use crate::http::{ServeError, error_response, read_body};
+use super::{api, cbor, iterator, sigv4, subscribe};
+use crate::http::{ServeError, abort, error_response, read_body};
 use crate::store::Store;
+
+/// How long a SubscribeToShard's request body may take to arrive.
+const SUBSCRIBE_BODY_WITHIN: Duration = Duration::from_secs(10);
 
 /// Most sets of call buffers kept for reuse.
 const POOLED: usize = 32;
@@ -66,6 +72,8 @@ struct Shared {
     /// Answer buffers and their capacity in all.
     answers: Mutex<(Vec<Vec<u8>>, usize)>,
     workers: Workers,
+    /// How long a SubscribeToShard lasts, in milliseconds.
+    subscription_ms: AtomicU64,
 }
 
 /// The buffers of one call.
@@ -95,8 +103,19 @@ impl KinesisApi {
                 pool: Mutex::new(Vec::new()),
                 answers: Mutex::new((Vec::new(), 0)),
                 workers: Workers::new(MAX_THREADS),
+                subscription_ms: AtomicU64::new(millis(subscribe::LIFETIME)),
             }),
         })
+    }
+
+    /// Makes a SubscribeToShard last `lifetime` rather than AWS's 5
+    /// minutes (shorter for tests).
+    #[must_use]
+    pub fn subscription_lifetime(self, lifetime: Duration) -> KinesisApi {
+        self.state
+            .subscription_ms
+            .store(millis(lifetime), Ordering::Relaxed);
+        self
     }
 
     /// The router: `POST /` answers the Kinesis operations. Merge it with
@@ -162,37 +181,91 @@ impl Shared {
     }
 
     /// Checks the signature and runs the operation; its answer into `out`
-    /// and its status.
-    fn answer(&self, parts: &Parts, buffers: &mut Buffers, out: &mut Vec<u8>) -> u16 {
-        if let Some(credentials) = &self.credentials {
-            let headers: Vec<(&str, &str)> = parts
-                .headers
-                .iter()
-                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-                .collect();
-            let uri = &parts.uri;
-            let body = &buffers.body;
-            let (path, query) = (uri.path(), uri.query().unwrap_or(""));
-            let method = parts.method.as_str();
-            if let Err((name, msg)) =
-                sigv4::verify(credentials, method, path, query, &headers, body)
-            {
-                out.clear();
-                out.extend_from_slice(&api::error_body(name, &msg));
-                return 400;
-            }
-        }
+    /// (as CBOR when `cbor`) and its status.
+    fn answer(&self, parts: &Parts, buffers: &mut Buffers, out: &mut Vec<u8>, cbor: bool) -> u16 {
+        let Buffers { body, scratch } = buffers;
         let target = parts
             .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok());
-        api::handle(
-            &self.store,
-            &self.iterators,
-            target,
-            &buffers.body,
-            &mut buffers.scratch,
-            out,
+        let (store, iterators) = (&self.store, &self.iterators);
+        let mut json = Vec::new();
+        let status = match self.request(parts, body, cbor) {
+            Err((name, msg)) => {
+                json = api::error_body(name, &msg);
+                400
+            }
+            // JSON answers go straight into `out`.
+            Ok(Cow::Borrowed(request)) => {
+                return api::handle(store, iterators, target, request, scratch, out);
+            }
+            Ok(Cow::Owned(request)) => {
+                api::handle(store, iterators, target, &request, scratch, &mut json)
+            }
+        };
+        if cbor {
+            cbor::answer_cbor(&json, out);
+        } else {
+            out.clear();
+            out.extend_from_slice(&json);
+        }
+        status
+    }
+
+    /// The JSON request of a call with `body`, its signature checked: the
+    /// body itself, or its CBOR read into JSON.
+    fn request<'a>(
+        &self,
+        parts: &Parts,
+        body: &'a [u8],
+        cbor: bool,
+    ) -> Result<Cow<'a, [u8]>, sigv4::Refusal> {
+        self.check(parts, body)?;
+        if !cbor {
+            return Ok(Cow::Borrowed(body));
+        }
+        cbor::request_json(body)
+            .map(Cow::Owned)
+            .map_err(|msg| ("SerializationException", msg))
+    }
+
+    /// Opens the subscription a SubscribeToShard call with `body` asks for.
+    fn subscription(
+        self: &Arc<Self>,
+        parts: &Parts,
+        body: &[u8],
+        cbor: bool,
+    ) -> Result<subscribe::Subscription, api::ApiError> {
+        let request = self
+            .request(parts, body, cbor)
+            .map_err(|(name, msg)| api::ApiError(name, msg))?;
+        let request = if request.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            serde_json::from_slice(&request).map_err(|e| {
+                api::ApiError("SerializationException", format!("malformed JSON: {e}"))
+            })?
+        };
+        let lifetime = Duration::from_millis(self.subscription_ms.load(Ordering::Relaxed));
+        subscribe::open(&self.store, &request, cbor, lifetime)
+    }
+
+    /// Checks the signature of a call with `body`, when the API has
+    /// credentials.
+    fn check(&self, parts: &Parts, body: &[u8]) -> Result<(), sigv4::Refusal> {
+        let Some(credentials) = &self.credentials else {
+            return Ok(());
+        };
+        let headers = sigv4::header_pairs(&parts.headers);
+        let uri = &parts.uri;
+        let (path, query) = (uri.path(), uri.query().unwrap_or(""));
+        sigv4::verify(
+            credentials,
+            parts.method.as_str(),
+            path,
+            query,
+            &headers,
+            body,
         )
     }
 }
@@ -219,15 +292,35 @@ impl Drop for Answer {
 async fn call(State(state): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let mut buffers = state.take();
-    if let Err(refused) = read_body(body, &mut buffers.body).await {
+    // A subscription is exempt from the request timeout: its body is
+    // bounded in time here.
+    let read = read_body(body, &mut buffers.body);
+    let read = if is_subscription(&parts) {
+        match tokio::time::timeout(SUBSCRIBE_BODY_WITHIN, read).await {
+            Ok(read) => read,
+            Err(_) => Err(abort()),
+        }
+    } else {
+        read.await
+    };
+    if let Err(refused) = read {
         state.give_back(buffers);
         return refused;
+    }
+    let cbor = cbor::wanted(
+        parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    if is_subscription(&parts) {
+        return subscription_call(state, parts, buffers, cbor).await;
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let shared = Arc::clone(&state);
     state.workers.run(move || {
         let mut out = shared.take_answer();
-        let status = shared.answer(&parts, &mut buffers, &mut out);
+        let status = shared.answer(&parts, &mut buffers, &mut out, cbor);
         shared.give_back(buffers);
         // A caller gone (its connection closed) drops the answer, which
         // gives the buffer back.
@@ -239,22 +332,84 @@ async fn call(State(state): State<Arc<Shared>>, request: Request) -> Response {
             *response.status_mut() =
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let headers = response.headers_mut();
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.1"),
-            );
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(cbor)));
             headers.insert("x-amzn-RequestId", HeaderValue::from_static("osprey"));
             response
         }
-        Err(_) => {
-            tracing::error!("A Kinesis operation failed (it panicked).");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalFailure",
-                "the operation failed; retry later",
-            )
-        }
+        Err(_) => panicked(),
     }
+}
+
+/// The content type of an answer, CBOR or JSON.
+fn content_type(cbor: bool) -> &'static str {
+    if cbor {
+        cbor::CONTENT_TYPE
+    } else {
+        "application/x-amz-json-1.1"
+    }
+}
+
+/// The answer to an operation that panicked.
+fn panicked() -> Response {
+    tracing::error!("A Kinesis operation failed (it panicked).");
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalFailure",
+        "the operation failed; retry later",
+    )
+}
+
+/// Whether a call is a SubscribeToShard, whose answer is a long stream.
+fn is_subscription(parts: &Parts) -> bool {
+    crate::http::is_streaming_target(&parts.headers)
+}
+
+/// Serves a SubscribeToShard: checked on a worker thread, then its events
+/// streamed by a task of their own.
+async fn subscription_call(
+    state: Arc<Shared>,
+    parts: Parts,
+    buffers: Buffers,
+    cbor: bool,
+) -> Response {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shared = Arc::clone(&state);
+    state.workers.run(move || {
+        let opened = shared.subscription(&parts, &buffers.body, cbor);
+        shared.give_back(buffers);
+        let _ = tx.send(opened);
+    });
+    let (status, body, content_type) = match rx.await {
+        Ok(Ok(subscription)) => (StatusCode::OK, subscription.body(), subscribe::CONTENT_TYPE),
+        Ok(Err(api::ApiError(name, msg))) => {
+            let json = api::error_body(name, &msg);
+            let answer = if cbor {
+                let mut out = Vec::new();
+                cbor::answer_cbor(&json, &mut out);
+                out
+            } else {
+                json
+            };
+            let status = if name == "InternalFailure" {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            (status, Body::from(answer), content_type(cbor))
+        }
+        Err(_) => return panicked(),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert("x-amzn-RequestId", HeaderValue::from_static("osprey"));
+    response
+}
+
+/// Whole milliseconds of `d`, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -52,11 +52,7 @@ impl Shared {
     /// A signature missing or wrong, when the API has credentials.
     pub(crate) fn call(&self, parts: &Parts, payload: &Payload<'_>) -> Result<Call, KvsError> {
         if let Some(credentials) = &self.credentials {
-            let headers: Vec<(&str, &str)> = parts
-                .headers
-                .iter()
-                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-                .collect();
+            let headers = sigv4::header_pairs(&parts.headers);
             let (method, path) = (parts.method.as_str(), parts.uri.path());
             let query = parts.uri.query().unwrap_or("");
             let checked = match payload {
