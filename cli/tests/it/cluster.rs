@@ -25,7 +25,8 @@ const RENEW_MS: i64 = 500;
 /// A nats-server with JetStream on a free port of 127.0.0.1, killed when
 /// dropped.
 struct NatsServer {
-    proc: Proc,
+    /// Killed when dropped.
+    _proc: Proc,
     url: String,
 }
 
@@ -53,7 +54,7 @@ impl NatsServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         NatsServer {
-            proc,
+            _proc: proc,
             url: format!("nats://127.0.0.1:{port}"),
         }
     }
