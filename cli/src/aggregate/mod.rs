@@ -272,7 +272,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     errors.flush()?;
     sink.finish().context("cannot finish the output")?;
     // Every window is written now: the whole read is done.
-    if let Source::Stream(s) = &mut source {
+    if let Source::Stream(s) = &source {
         s.finish().map_err(from_query)?;
     }
     let (late, refused) = (errors.late, errors.refused);

@@ -336,7 +336,7 @@ impl LogReader for ShardReader {
         Ok(1)
     }
 
-    fn save_checkpoint(&mut self, _consumer: &str, positions: &Checkpoint) -> Result<()> {
+    fn save_checkpoint(&self, _consumer: &str, positions: &Checkpoint) -> Result<()> {
         if let Some(&next) = positions.get(&self.shard) {
             *self
                 .checkpoint

@@ -100,7 +100,7 @@ pub trait LogReader: Send + std::fmt::Debug {
     /// The log refuses it. (A cluster shard's checkpoint goes into its
     /// lease at the next renewal, which a worker that lost the lease
     /// cannot write.)
-    fn save_checkpoint(&mut self, consumer: &str, positions: &Checkpoint) -> Result<()>;
+    fn save_checkpoint(&self, consumer: &str, positions: &Checkpoint) -> Result<()>;
 }
 
 #[cfg(test)]

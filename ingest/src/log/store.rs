@@ -80,7 +80,7 @@ impl LogReader for StoreReader<'_> {
         Ok(meta.shard(shard).map_or(0, |m| m.starting_seq))
     }
 
-    fn save_checkpoint(&mut self, consumer: &str, positions: &Checkpoint) -> Result<()> {
+    fn save_checkpoint(&self, consumer: &str, positions: &Checkpoint) -> Result<()> {
         self.store
             .save_checkpoint(&self.stream, consumer, positions)
     }

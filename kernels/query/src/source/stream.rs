@@ -168,7 +168,7 @@ impl<'s> StreamSource<'s> {
     ///
     /// # Errors
     /// [`QueryError::Checkpoint`] when the log refuses it.
-    pub fn save(&mut self, positions: &Checkpoint) -> Result<()> {
+    pub fn save(&self, positions: &Checkpoint) -> Result<()> {
         if let Some(c) = &self.name {
             self.reader
                 .save_checkpoint(c, positions)
@@ -185,9 +185,8 @@ impl<'s> StreamSource<'s> {
     ///
     /// # Errors
     /// As [`StreamSource::save`].
-    pub fn finish(&mut self) -> Result<()> {
-        let positions = self.positions().clone();
-        self.save(&positions)
+    pub fn finish(&self) -> Result<()> {
+        self.save(self.positions())
     }
 
     /// Reads the stream until its end (or, following, until `until_idle`
