@@ -28,6 +28,9 @@ pub enum IngestError {
     /// A record could not be encoded (a map with non-string keys, for instance).
     #[error("cannot encode record as JSON")]
     Encode(#[source] serde_json::Error),
+    /// The cluster (NATS JetStream) log failed.
+    #[error(transparent)]
+    Cluster(Box<crate::cluster::ClusterError>),
     /// A stream that the store does not hold.
     #[error("cannot open stream {stream:?}: no such stream")]
     NoSuchStream {

@@ -45,6 +45,7 @@
 
 pub mod broker;
 pub mod chunk;
+pub mod cluster;
 pub mod codec;
 pub mod consume;
 pub mod deliver;
@@ -52,6 +53,7 @@ pub mod error;
 pub mod http;
 pub mod kinesis;
 pub mod listen;
+pub mod log;
 pub mod metrics;
 pub mod output_spec;
 pub mod sink;

@@ -41,12 +41,13 @@ mod prepare;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow};
 use osprey_ingest::chunk::{ChunkConfig, RecordFormat};
+use osprey_ingest::log::LogReader;
 use osprey_ingest::store::Store;
 use osprey_query::source::LiveCounts;
 use osprey_query::{Outputs, QueryError, Source, StreamSource};
@@ -107,6 +108,33 @@ pub struct Attached {
     pub stop: Arc<AtomicBool>,
     /// Rows, late and refused records and the watermark as the read goes.
     pub counts: Arc<LiveCounts>,
+    /// What a `stream:NAME` input reads instead of the store's stream: a
+    /// cluster worker's shard of a JetStream stream.
+    pub input: Option<LogInput>,
+    /// An NDJSON output file is appended to, whole lines at a time (a
+    /// cluster's workers share it), instead of made anew.
+    pub append: bool,
+}
+
+/// A log reader handed to one run, taken once.
+#[derive(Clone)]
+pub struct LogInput(Arc<Mutex<Option<Box<dyn LogReader>>>>);
+
+impl LogInput {
+    /// `reader`, to be taken by the run.
+    pub fn new(reader: Box<dyn LogReader>) -> LogInput {
+        LogInput(Arc::new(Mutex::new(Some(reader))))
+    }
+
+    fn take(&self) -> Option<Box<dyn LogReader>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl std::fmt::Debug for LogInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogInput")
+    }
 }
 
 /// Runs `osprey aggregate`.
@@ -149,12 +177,17 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     let live_source = match &input {
         Input::Stream(name) => {
             let from = args.stream.position()?;
-            let store = match attached {
-                Some(a) => &*a.store,
-                None => opened.insert(Store::open_read_only(&args.data.data_dir)?),
+            let consumer = args.stream.consumer.as_deref();
+            let mut source = match attached.and_then(|a| a.input.as_ref()?.take()) {
+                Some(reader) => StreamSource::with_reader(reader, consumer),
+                None => {
+                    let store = match attached {
+                        Some(a) => &*a.store,
+                        None => opened.insert(Store::open_read_only(&args.data.data_dir)?),
+                    };
+                    StreamSource::open(store, name, from, consumer)?
+                }
             };
-            let mut source =
-                StreamSource::open(store, name, from, args.stream.consumer.as_deref())?;
             if args.stream.follow {
                 source = source.follow(until_idle);
             }
@@ -188,7 +221,15 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
         partition_key: &input_name,
         key_fields: &key_fields,
     };
-    let rows = output::open(&dest, args.output_format, prepared.query.names(), target)?;
+    let rows = match &dest {
+        Destination::File(path)
+            if attached.is_some_and(|a| a.append) && out_format == OutputFormat::Ndjson =>
+        {
+            let out = crate::serve::cluster::AppendLines::open(path)?;
+            osprey_query::ResultSink::ndjson(Box::new(out), prepared.query.names())
+        }
+        _ => output::open(&dest, args.output_format, prepared.query.names(), target)?,
+    };
     let errors = open_errors(&args.errors)?;
     // Parquet and Arrow files are written at the end: only then are their
     // windows written, and only then may a consumer checkpoint.

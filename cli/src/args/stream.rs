@@ -277,6 +277,15 @@ pub struct ServeArgs {
         "access_key_id", "secret_access_key_file", "iterator_lifetime",
     ])]
     pub config: Option<PathBuf>,
+    /// Run the server of --config as one worker of a cluster on this NATS
+    /// JetStream server (nats://HOST:PORT): its [[streams]] are JetStream
+    /// streams and its queries a consumer group sharing their shards
+    /// (overrides the file's [cluster] url; see docs/cluster.md)
+    #[arg(long, value_name = "URL", requires = "config")]
+    pub cluster: Option<String>,
+    /// This worker's id in the cluster (overrides [cluster] worker)
+    #[arg(long, value_name = "ID", requires = "config")]
+    pub worker_id: Option<String>,
     /// Check a server configuration file and exit: 0 when it is good, 2
     /// with the file, line and key at fault when not; nothing is started
     /// or opened

@@ -9,6 +9,7 @@
 //!   `--check-config FILE` checks a file without starting anything. The
 //!   HTTP side sees the running server through [`control::Control`].
 
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod engine;
@@ -34,7 +35,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         return config::check_file(path);
     }
     if let Some(path) = &args.config {
-        return run::run_config(path);
+        return run::run_config(path, args.cluster.as_deref(), args.worker_id.as_deref());
     }
     http_only::run(args)
 }

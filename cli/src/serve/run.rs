@@ -47,14 +47,18 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How often the store's retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
-/// Runs the server the file at `path` declares until SIGTERM or SIGINT.
+/// Runs the server the file at `path` declares until SIGTERM or SIGINT;
+/// with `cluster` (`--cluster URL`) or a `[cluster]` table, as a worker of
+/// that cluster, `worker` (`--worker-id`) its id.
 ///
 /// # Errors
 /// A configuration that does not load, a device, store, stream or listener
 /// that cannot be opened, a piece that does not start; and pieces that did
 /// not stop within the bound.
-pub fn run_config(path: &Path) -> Result<()> {
-    let config = super::config::load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
+pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> Result<()> {
+    let mut config =
+        super::config::load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
+    super::cluster::apply_flags(&mut config, cluster, worker)?;
     // Before anything counts: the libraries' counters are made as their
     // pieces start, and those made before a recorder exists count nothing.
     let metrics = super::metrics::install()?;
@@ -102,7 +106,12 @@ pub fn run_config(path: &Path) -> Result<()> {
     let scheme = if http.tls.is_some() { "https" } else { "http" };
     let kvs = KvsApi::new(Arc::clone(&video), credentials).with_scheme(scheme);
     // One video store for the KVS API and the recording cameras.
-    let engine = Engine::start(config, device, store, video)?;
+    let cluster = config
+        .cluster
+        .as_ref()
+        .map(super::cluster::ClusterMode::connect)
+        .transpose()?;
+    let engine = Engine::start(config, device, store, video, cluster)?;
     let result = runtime.block_on(serve(
         Arc::clone(&engine),
         path.to_owned(),

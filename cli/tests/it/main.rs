@@ -8,6 +8,8 @@
 //!   NDJSON and CSV files, on both backends; SQL, late and refused records.
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
 //!   backends.
+//! - [`cluster`]: `osprey serve --cluster`: three workers on one
+//!   JetStream server share a stream, one killed and started again.
 //! - [`corrupt`]: damaged input gives error records and the analysis goes on.
 //! - [`crash`]: SIGKILL of `osprey put --listen` while producers write loses
 //!   no acknowledged record.
@@ -79,6 +81,7 @@ mod aggregate_bad;
 mod aggregate_io;
 mod analyze_bad;
 mod cli;
+mod cluster;
 mod common;
 mod corrupt;
 mod crash;

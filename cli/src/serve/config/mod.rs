@@ -22,6 +22,7 @@
 //! spans). `cli/examples/osprey.toml` documents every key.
 
 pub mod camera;
+pub mod cluster;
 mod doc;
 mod http;
 pub mod query;
@@ -68,6 +69,8 @@ pub struct ServerConfig {
     pub queries: Vec<QueryConfig>,
     /// `[[deliveries]]`.
     pub deliveries: Vec<DeliveryConfig>,
+    /// `[cluster]`: this server is a worker of a JetStream cluster.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 /// `[http]`.
@@ -271,6 +274,8 @@ struct Top {
     // Named here so an unknown key's message lists them.
     #[serde(default, rename = "http")]
     _http: Option<IgnoredAny>,
+    #[serde(default, rename = "cluster")]
+    _cluster: Option<IgnoredAny>,
     #[serde(default, rename = "cameras")]
     _cameras: Option<IgnoredAny>,
     #[serde(default, rename = "streams")]
@@ -354,9 +359,9 @@ fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     let root = DeTable::parse(text).map_err(|e| doc.toml(&e, ""))?;
     let (span, table) = (root.span(), root.into_inner());
     let mut root = Spanned::new(span, DeValue::Table(table));
-    let http_table = match root.get_mut() {
-        DeValue::Table(t) => t.remove("http"),
-        _ => None,
+    let (http_table, cluster_table) = match root.get_mut() {
+        DeValue::Table(t) => (t.remove("http"), t.remove("cluster")),
+        _ => (None, None),
     };
     let camera_tables = take(&doc, &mut root, "cameras")?;
     let stream_tables = take(&doc, &mut root, "streams")?;
@@ -409,6 +414,16 @@ fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
         }
         None => HttpConfig::default(),
     };
+    let cluster = match cluster_table {
+        Some(table) => {
+            let c: cluster::ClusterConfig = typed(&doc, table.clone(), "cluster")?;
+            c.check().map_err(|(key, m)| {
+                doc.at(Some(&key_span(&table, key)), format!("cluster: {m}"))
+            })?;
+            Some(c)
+        }
+        None => None,
+    };
     let backend = match top.backend {
         Some(b) => BackendArg::from_str(b.get_ref(), false)
             .map_err(|_| {
@@ -440,6 +455,7 @@ fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
         streams,
         queries,
         deliveries,
+        cluster,
     })
 }
 

@@ -43,6 +43,7 @@ use self::cameras::{Camera, Shared};
 use self::deliveries::Delivery;
 use self::queries::Query;
 use self::streams::Rates;
+use super::cluster::ClusterMode;
 use super::config::ServerConfig;
 
 /// Event lines the live feed keeps for a slow subscriber before it lags.
@@ -57,6 +58,8 @@ pub struct Engine {
     state: Mutex<State>,
     rates: Rates,
     ready: AtomicBool,
+    /// The cluster this server is a worker of, if any.
+    cluster: Option<ClusterMode>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -79,7 +82,8 @@ impl Engine {
     /// Starts everything `config` declares on `store` and `device`: the
     /// missing streams first, then cameras, queries and deliveries;
     /// recording cameras record into `video` (the data directory's video
-    /// store, which the KVS API serves too).
+    /// store, which the KVS API serves too). In a `cluster`, the streams
+    /// are made there too and the queries run as its consumer groups.
     ///
     /// # Errors
     /// A stream that cannot be made, a piece that does not check or start;
@@ -89,8 +93,12 @@ impl Engine {
         device: Device,
         store: Arc<Store>,
         video: Arc<VideoStore>,
+        cluster: Option<ClusterMode>,
     ) -> Result<Arc<Engine>> {
         streams::create_missing(&store, &config)?;
+        if let Some(c) = &cluster {
+            c.create_streams(&config)?;
+        }
         let (events, _) = broadcast::channel(EVENT_FEED);
         let engine = Arc::new(Engine {
             shared: Shared {
@@ -112,6 +120,7 @@ impl Engine {
             }),
             rates: Rates::default(),
             ready: AtomicBool::new(false),
+            cluster,
         });
         let problems = engine.apply(config);
         if let Some(first) = problems.into_iter().next() {

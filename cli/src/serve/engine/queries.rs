@@ -2,6 +2,11 @@
 //! --consumer NAME` ([`crate::aggregate::run_with`]) on its own thread,
 //! on the server's store, with a stop flag and live counters.
 //!
+//! In a cluster ([`ClusterMode`]) a query is this worker's member of the
+//! consumer group named after it: the same `osprey aggregate` run, once per
+//! shard it holds the lease of, reading the shard from JetStream
+//! ([`crate::serve::cluster`]).
+//!
 //! Stopped (removed, changed, or the server shutting down), a query writes
 //! no more windows: those still open are neither closed nor checkpointed
 //! past. Its consumer's checkpoint stays before their records, so the next
@@ -18,6 +23,7 @@ use osprey_query::source::LiveCounts;
 
 use super::task::Task;
 use crate::aggregate::{self, Attached};
+use crate::serve::cluster::{ClusterMode, QueryShards};
 use crate::serve::config::QueryConfig;
 use crate::serve::control::QueryView;
 
@@ -32,20 +38,52 @@ pub struct Query {
 
 impl Query {
     /// Checks `config` (as `osprey aggregate` checks its arguments) and
-    /// starts it.
+    /// starts it: on `store`, or, in a cluster, as this worker's member of
+    /// its consumer group.
     ///
     /// # Errors
     /// Arguments the aggregate command refuses, a thread that cannot start.
-    pub fn start(config: QueryConfig, store: &Arc<Store>) -> Result<Query> {
+    pub fn start(
+        config: QueryConfig,
+        store: &Arc<Store>,
+        cluster: Option<&ClusterMode>,
+    ) -> Result<Query> {
         let args = config.aggregate_args(store.dir())?;
         crate::aggregate::check(&args)?;
         let counts = Arc::new(LiveCounts::new());
+        if let Some(mode) = cluster {
+            let work = QueryShards {
+                from: args.stream.position()?,
+                config: config.clone(),
+                store: Arc::clone(store),
+                cluster: Arc::clone(&mode.cluster),
+            };
+            let (mode, group, stream) = (mode.clone(), config.name.clone(), config.input.clone());
+            let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
+                osprey_ingest::cluster::run_member(
+                    &mode.cluster,
+                    &group,
+                    &stream,
+                    &mode.settings,
+                    &work,
+                    &stop,
+                )?;
+                Ok(())
+            })?;
+            return Ok(Query {
+                config,
+                counts,
+                task,
+            });
+        }
         let (store, live) = (Arc::clone(store), Arc::clone(&counts));
         let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
             let attached = Attached {
                 store,
                 stop,
                 counts: live,
+                input: None,
+                append: false,
             };
             aggregate::run_with(&args, Some(&attached))
         })?;

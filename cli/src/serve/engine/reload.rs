@@ -70,7 +70,7 @@ impl Piece for Query {
         Self::join(self);
     }
     fn start(engine: &Engine, config: Self::Config) -> Result<Self> {
-        Query::start(config, engine.store())
+        Query::start(config, engine.store(), engine.cluster.as_ref())
     }
 }
 

@@ -1,18 +1,20 @@
-//! A stream of the store as a query's input, read by a [`Consumer`] as
-//! `osprey read` reads it, each record one NDJSON object, with the
-//! consumer's checkpoint moved only past records whose windows are all
-//! written ([`crate::checkpoint`]).
+//! A stream as a query's input, read through the log's [`LogReader`] (the
+//! embedded store's [`Consumer`](osprey_ingest::consume::Consumer), as
+//! `osprey read` reads it, or the shards of JetStream a cluster worker
+//! holds), each record one NDJSON object, with the consumer's checkpoint
+//! moved only past records whose windows are all written
+//! ([`crate::checkpoint`]).
 //!
-//! Caught up and following, it waits on the [`Consumer`], which wakes as
-//! soon as the stream's files change (another process's put among them),
-//! instead of sleeping and looking again.
+//! Caught up and following, it waits on the reader, which wakes as soon as
+//! records may have arrived (the store: the stream's files changed, another
+//! process's put among them), instead of sleeping and looking again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use osprey_ingest::chunk::{Chunker, Origin, RawRecord};
-use osprey_ingest::consume::Consumer;
+use osprey_ingest::log::{Log as _, LogReader};
 use osprey_ingest::store::{Checkpoint, StartingPosition, Store};
 
 use super::feed::Feeder;
@@ -37,10 +39,8 @@ const READ_BYTES: usize = 64 << 20;
 /// consumer's checkpoint, parents before children.
 #[derive(Debug)]
 pub struct StreamSource<'s> {
-    store: &'s Store,
-    stream: String,
     name: Option<String>,
-    consumer: Consumer<'s>,
+    reader: Box<dyn LogReader + 's>,
     follow: bool,
     until_idle: Option<Duration>,
     stop: Option<Arc<AtomicBool>>,
@@ -85,25 +85,30 @@ impl<'s> StreamSource<'s> {
     /// [`StreamSource::follow`] is called.
     ///
     /// # Errors
-    /// As [`Consumer::new`]: no such stream, a checkpoint past a shard's
-    /// end, or the store cannot be read.
+    /// As [`Consumer::new`](osprey_ingest::consume::Consumer::new): no such
+    /// stream, a checkpoint past a shard's end, or the store cannot be
+    /// read.
     pub fn open(
         store: &'s Store,
         stream: &str,
         from: StartingPosition,
         name: Option<&str>,
     ) -> osprey_ingest::Result<Self> {
-        Ok(StreamSource {
-            store,
-            stream: stream.to_owned(),
+        Ok(Self::with_reader(store.reader(stream, from, name)?, name))
+    }
+
+    /// Reads what `reader` reads (any [`Log`](osprey_ingest::log::Log)'s),
+    /// checkpointing as consumer `name`.
+    pub fn with_reader(reader: Box<dyn LogReader + 's>, name: Option<&str>) -> Self {
+        StreamSource {
             name: name.map(str::to_owned),
-            consumer: Consumer::new(store, stream, from, name)?,
+            reader,
             follow: false,
             until_idle: None,
             stop: None,
             stopped: false,
             counts: None,
-        })
+        }
     }
 
     /// Goes on as records arrive instead of ending at the stream's end:
@@ -146,7 +151,7 @@ impl<'s> StreamSource<'s> {
 
     /// Per shard, the next sequence number to read.
     pub fn positions(&self) -> &Checkpoint {
-        self.consumer.positions()
+        self.reader.positions()
     }
 
     /// Makes `query` track which positions its written windows cover, so
@@ -162,11 +167,11 @@ impl<'s> StreamSource<'s> {
     /// Saves `positions` as the consumer's checkpoint (nothing without one).
     ///
     /// # Errors
-    /// [`QueryError::Checkpoint`] when the store refuses it.
+    /// [`QueryError::Checkpoint`] when the log refuses it.
     pub fn save(&self, positions: &Checkpoint) -> Result<()> {
         if let Some(c) = &self.name {
-            self.store
-                .save_checkpoint(&self.stream, c, positions)
+            self.reader
+                .save_checkpoint(c, positions)
                 .map_err(|source| QueryError::Checkpoint {
                     consumer: c.clone(),
                     source,
@@ -203,14 +208,14 @@ impl<'s> StreamSource<'s> {
                 return Ok(());
             }
             let batch = self
-                .consumer
+                .reader
                 .poll(max, READ_BYTES)
                 .map_err(QueryError::Read)?;
             if batch.is_empty() {
                 if !self.follow {
                     return Ok(());
                 }
-                let mut wait = if self.consumer.wakes_on_records() {
+                let mut wait = if self.reader.wakes_on_records() {
                     WAKE_WAIT
                 } else {
                     POLL_WAIT
@@ -222,7 +227,7 @@ impl<'s> StreamSource<'s> {
                     }
                     wait = wait.min(after - idle);
                 }
-                self.consumer.wait(wait);
+                self.reader.wait(wait);
                 continue;
             }
             last = Instant::now();
@@ -255,13 +260,9 @@ impl<'s> StreamSource<'s> {
             feed.drain(&mut chunker)?;
             feed.out.errors.flush()?;
             if let Some(progress) = feed.query.progress_mut() {
-                for shard in self.consumer.positions().keys() {
+                for shard in self.reader.positions().keys() {
                     if !progress.knows(shard) {
-                        let meta = self
-                            .store
-                            .stream_meta(&self.stream)
-                            .map_err(QueryError::Read)?;
-                        let first = meta.shard(shard).map_or(0, |m| m.starting_seq);
+                        let first = self.reader.first_seq(shard).map_err(QueryError::Read)?;
                         progress.start_shard(shard, first);
                     }
                 }
