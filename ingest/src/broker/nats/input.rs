@@ -126,16 +126,19 @@ impl Drop for NatsInput {
 /// Where messages come from.
 enum Source {
     Core(Subscriber),
-    JetStream {
-        js: jetstream::Context,
-        durable: String,
-        consumer: Option<PullConsumer>,
-        /// Handed out, not acked yet (at most `max_ack_pending`: the server
-        /// sends no more).
-        handed: Vec<jetstream::Message>,
-        /// The last setup failure said, so it is said once.
-        said: Option<String>,
-    },
+    JetStream(Box<Pull>),
+}
+
+/// A durable pull consumer, made at the first call that finds the server.
+struct Pull {
+    js: jetstream::Context,
+    durable: String,
+    consumer: Option<PullConsumer>,
+    /// Handed out, not acked yet (at most `max_ack_pending`: the server
+    /// sends no more).
+    handed: Vec<jetstream::Message>,
+    /// The last setup failure said, so it is said once.
+    said: Option<String>,
 }
 
 /// The task: connects, subscribes, and answers the blocking side's calls
@@ -151,13 +154,13 @@ async fn serve(mut requests: UnboundedReceiver<Request>, url: NatsUrl, durable: 
         }
     };
     let mut source = if url.jetstream {
-        Source::JetStream {
+        Source::JetStream(Box::new(Pull {
             js: jetstream::new(client.clone()),
             durable,
             consumer: None,
             handed: Vec::new(),
             said: None,
-        }
+        }))
     } else {
         match client.subscribe(url.subject.clone()).await {
             Ok(subscriber) => Source::Core(subscriber),
@@ -226,13 +229,14 @@ impl Source {
                 }
                 Ok(out)
             }
-            Source::JetStream {
-                js,
-                durable,
-                consumer,
-                handed,
-                said,
-            } => {
+            Source::JetStream(pull) => {
+                let Pull {
+                    js,
+                    durable,
+                    consumer,
+                    handed,
+                    said,
+                } = &mut **pull;
                 if client.connection_state() != Connection::Connected {
                     tokio::time::sleep_until(deadline).await;
                     return Ok(out);
@@ -250,14 +254,14 @@ impl Source {
                         }
                     }
                 }
-                let Some(pull) = consumer else {
+                let Some(consumer) = consumer else {
                     return Ok(out);
                 };
                 let room = url.max_ack_pending.saturating_sub(handed.len()).max(1);
                 let expires = deadline
                     .saturating_duration_since(Instant::now())
                     .max(MIN_EXPIRES);
-                let batch = pull
+                let batch = consumer
                     .batch()
                     .max_messages(max.min(room))
                     .expires(expires)
@@ -297,12 +301,12 @@ impl Source {
 
     /// Acknowledges (or with `kind` naks) what was handed out.
     async fn ack(&mut self, client: &Client, kind: AckKind) -> Result<(), String> {
-        let Source::JetStream { handed, .. } = self else {
+        let Source::JetStream(pull) = self else {
             return Ok(());
         };
-        for message in handed.drain(..) {
+        for message in pull.handed.drain(..) {
             message
-                .ack_with(kind.clone())
+                .ack_with(kind)
                 .await
                 .map_err(|e| format!("cannot ack: {e}"))?;
         }
