@@ -10,7 +10,7 @@
 //! message ([`super::redact_url`]). Options, `&`-separated:
 //!
 //! - `queue=N`: records kept while the server is away (default
-//!   [`OutputOptions::queue_records`]);
+//!   [`super::OutputOptions::queue_records`]);
 //! - `window=N`: publishes in flight at once: JetStream acks awaited
 //!   together, or core messages between two flushes (default 256);
 //! - `create=0|1`: JetStream only, whether a stream is created when none
