@@ -101,6 +101,8 @@ mod made_clips;
 mod motion;
 mod motion_events;
 mod mqtt;
+mod nats;
+mod nats_server;
 mod oracle;
 mod oracle_blur;
 mod oracle_events;
