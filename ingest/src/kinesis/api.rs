@@ -540,6 +540,21 @@ fn summary(store: &Store, d: &StreamDescription) -> Result<Value, ApiError> {
 }
 
 /// A shard as DescribeStream and ListShards show it.
+/// A stored record as GetRecords and SubscribeToShard events show it.
+pub(crate) fn record_value(r: &crate::store::Record) -> Value {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since the epoch fit an f64's 52 bits"
+    )]
+    let seconds = r.timestamp_ms as f64 / 1000.0;
+    json!({
+        "SequenceNumber": r.seq.to_string(),
+        "ApproximateArrivalTimestamp": seconds,
+        "Data": base64::encode(&r.data),
+        "PartitionKey": r.partition_key,
+    })
+}
+
 pub(crate) fn shard_json(s: &ShardDescription) -> Value {
     let mut range = json!({ "StartingSequenceNumber": s.starting_seq.to_string() });
     if let Some(end) = s.ending_seq {
@@ -776,18 +791,7 @@ mod tests {
     ) -> Result<Value, ApiError> {
         let (it, limit) = get_request(iterators, req)?;
         let got = store.get_records(&it, limit, 10 << 20)?;
-        let records: Vec<Value> = got
-            .records
-            .iter()
-            .map(|r| {
-                json!({
-                    "SequenceNumber": r.seq.to_string(),
-                    "ApproximateArrivalTimestamp": r.timestamp_ms as f64 / 1000.0,
-                    "Data": base64::encode(&r.data),
-                    "PartitionKey": r.partition_key,
-                })
-            })
-            .collect();
+        let records: Vec<Value> = got.records.iter().map(record_value).collect();
         Ok(json!({
             "Records": records,
             "NextShardIterator": got.next.as_ref().map(|n| iterators.issue(n)),

@@ -25,7 +25,6 @@ use tokio::sync::mpsc;
 
 use super::api::{ApiError, error_body, invalid, starting_position, str_field};
 use super::{cbor, consumers, eventstream};
-use crate::codec::base64;
 use crate::store::{GetRecords, ShardIterator, Store};
 
 /// How long a subscription lasts, as AWS's do.
@@ -163,22 +162,7 @@ impl Subscription {
 
     /// A SubscribeToShardEvent's JSON.
     fn event_json(&self, got: &GetRecords, continuation: u64) -> Vec<u8> {
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "milliseconds since the epoch fit an f64's 52 bits"
-        )]
-        let records: Vec<Value> = got
-            .records
-            .iter()
-            .map(|r| {
-                json!({
-                    "SequenceNumber": r.seq.to_string(),
-                    "ApproximateArrivalTimestamp": r.timestamp_ms as f64 / 1000.0,
-                    "Data": base64::encode(&r.data),
-                    "PartitionKey": r.partition_key,
-                })
-            })
-            .collect();
+        let records: Vec<Value> = got.records.iter().map(super::api::record_value).collect();
         let mut event = json!({
             "Records": records,
             "ContinuationSequenceNumber": continuation.to_string(),
