@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use super::{CALL_TIMEOUT, Cluster, ClusterError, call_error, check_name};
 use crate::error::{IngestError, Result};
 use crate::log::{Log, LogReader, ShardRange, route};
-use crate::store::meta::{even_ranges, shard_id};
 use crate::store::{Checkpoint, PutRecord, Record, StartingPosition};
 
 /// The header holding a record's partition key.
@@ -188,15 +187,7 @@ type Messages = Pin<
 impl Log for Arc<Cluster> {
     fn shards(&self, stream: &str) -> Result<Vec<ShardRange>> {
         let n = self.shard_count(stream)?;
-        Ok(even_ranges(n)
-            .into_iter()
-            .enumerate()
-            .map(|(i, (hash_start, hash_end))| ShardRange {
-                id: shard_id(i as u32),
-                hash_start,
-                hash_end,
-            })
-            .collect())
+        Ok(ShardRange::even(n))
     }
 
     fn put(&self, stream: &str, record: &PutRecord) -> Result<(String, u64)> {

@@ -30,6 +30,22 @@ pub struct ShardRange {
     pub hash_end: u128,
 }
 
+impl ShardRange {
+    /// `n` shards splitting the hash keys evenly, numbered from 0, as the
+    /// store creates a stream's shards.
+    pub fn even(n: u32) -> Vec<ShardRange> {
+        crate::store::meta::even_ranges(n)
+            .into_iter()
+            .zip(0u32..)
+            .map(|((hash_start, hash_end), i)| ShardRange {
+                id: crate::store::meta::shard_id(i),
+                hash_start,
+                hash_end,
+            })
+            .collect()
+    }
+}
+
 /// The shard of `shards` whose range holds `hash_key` (the MD5 of a
 /// partition key, [`crate::store::hash_key_of`]), as the store routes it.
 pub fn route(shards: &[ShardRange], hash_key: u128) -> Option<&ShardRange> {
@@ -106,19 +122,10 @@ pub trait LogReader: Send + std::fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::meta::{even_ranges, shard_id};
 
     #[test]
     fn routes_by_the_stores_ranges() {
-        let shards: Vec<ShardRange> = even_ranges(6)
-            .into_iter()
-            .enumerate()
-            .map(|(i, (hash_start, hash_end))| ShardRange {
-                id: shard_id(i as u32),
-                hash_start,
-                hash_end,
-            })
-            .collect();
+        let shards = ShardRange::even(6);
         assert_eq!(route(&shards, 0).unwrap().id, "shardId-000000000000");
         assert_eq!(
             route(&shards, u128::MAX).unwrap().id,
