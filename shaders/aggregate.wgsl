@@ -20,10 +20,11 @@
 const WORKGROUP_SIZE: u32 = 256u;
 const NO_SLOT: u32 = 0xffffffffu;
 const SLOT_HEADER: u32 = 1u;
-const COL_WORDS: u32 = 30u;
+const COL_WORDS: u32 = 34u;
 const SUM_LIMBS: u32 = 5u;
-const SUM_FRACTION: i32 = 64;
-const SQ_FRACTION: i32 = 16;
+const SUM_FRACTION: i32 = 72;
+const SQ_LIMBS: u32 = 9u;
+const SQ_FRACTION: i32 = 144;
 
 const C_COUNT: u32 = 0u;
 const C_NAN: u32 = 1u;
@@ -37,12 +38,12 @@ const C_ANCHOR: u32 = 8u;
 const C_POS: u32 = 9u;
 const C_NEG: u32 = 14u;
 const C_SQ: u32 = 19u;
-const C_FIRST_HI: u32 = 24u;
-const C_FIRST_LO: u32 = 25u;
-const C_FIRST_ROW: u32 = 26u;
-const C_LAST_HI: u32 = 27u;
-const C_LAST_LO: u32 = 28u;
-const C_LAST_ROW: u32 = 29u;
+const C_FIRST_HI: u32 = 28u;
+const C_FIRST_LO: u32 = 29u;
+const C_FIRST_ROW: u32 = 30u;
+const C_LAST_HI: u32 = 31u;
+const C_LAST_LO: u32 = 32u;
+const C_LAST_ROW: u32 = 33u;
 
 const HLL_BITS: u32 = 10u;
 const HLL_REGISTERS: u32 = 1024u;
@@ -230,12 +231,13 @@ fn bits_at(mag: array<u32, 4>, p: i32) -> u32 {
     return lo | hi;
 }
 
-// Adds `mag * 2^shift`, truncated toward zero, to the accumulator at `base`.
-fn add_shifted(base: u32, mag: array<u32, 4>, shift: i32) {
-    for (var j = 0u; j < SUM_LIMBS; j++) {
+// Adds `mag * 2^shift`, truncated toward zero, to the accumulator of `limbs`
+// limbs at `base` (`cpu::aggregate::acc_add` and `acc_add_wide`).
+fn add_shifted(base: u32, limbs: u32, mag: array<u32, 4>, shift: i32) {
+    for (var j = 0u; j < limbs; j++) {
         let part = bits_at(mag, i32(j) * 32 - shift);
         if part != 0u {
-            add_carry(base + j, part, base + SUM_LIMBS - 1u);
+            add_carry(base + j, part, base + limbs - 1u);
         }
     }
 }
@@ -355,8 +357,8 @@ fn agg_pass_b(
             if (v.y >> 31u) == 1u {
                 dest = b + C_NEG;
             }
-            add_shifted(dest, array<u32, 4>(m0, m1, 0u, 0u), ee - a + SUM_FRACTION);
-            add_shifted(b + C_SQ, square(m0, m1), 2 * (ee - a) + SQ_FRACTION);
+            add_shifted(dest, SUM_LIMBS, array<u32, 4>(m0, m1, 0u, 0u), ee - a + SUM_FRACTION);
+            add_shifted(b + C_SQ, SQ_LIMBS, square(m0, m1), 2 * (ee - a) + SQ_FRACTION);
         }
         if c < params.pct_columns && !is_nan(v) {
             let bin = pct_bin(v, anchor);

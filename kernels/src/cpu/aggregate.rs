@@ -11,7 +11,7 @@
 //! rows come in, and equal the shader's whatever order its atomics run in;
 //! the twin picks the order that suits the cache. A state that fits in cache
 //! (few slots) is updated pass by pass over the rows in order; a large one
-//! (a million slots: 61 words a slot for two columns) slot by slot, from a
+//! (a million slots: 69 words a slot for two columns) slot by slot, from a
 //! counting sort of the rows by slot, pass A over a slot's rows, then pass B
 //! (then C) while its words are in cache, which turns two passes of random
 //! writes into the state into one of sequential ones. Slots are split into
@@ -22,7 +22,8 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::window::layout::{
     COL_WORDS, HLL_BITS, HLL_REGISTERS, NO_SLOT, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS,
-    PCT_ZERO, SLOT_HEADER, SQ_FRACTION, SUM_FRACTION, col, order_key, slot_words, time_key,
+    PCT_ZERO, SLOT_HEADER, SQ_FRACTION, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col, order_key,
+    slot_words, time_key,
 };
 use crate::window::{AggInput, AggState, Aggregator};
 
@@ -91,7 +92,8 @@ fn shifted(mag: u128, shift: i32) -> u128 {
     }
 }
 
-/// Adds `v` to the 160-bit accumulator at `acc` (WGSL `acc_add`).
+/// Adds `v` to the 160-bit accumulator at `acc` (WGSL `add_shifted` into
+/// [`SUM_LIMBS`] limbs).
 #[inline]
 fn acc_add(acc: &mut [u32], v: u128) {
     let low = u128::from(acc[0])
@@ -104,6 +106,47 @@ fn acc_add(acc: &mut [u32], v: u128) {
     acc[2] = (sum >> 64) as u32;
     acc[3] = (sum >> 96) as u32;
     acc[4] = acc[4].wrapping_add(u32::from(carry));
+}
+
+/// Adds `mag * 2^shift`, truncated toward zero, to the accumulator `acc`
+/// (least significant limb first, wrapping past its last limb), as WGSL
+/// `add_shifted` does limb by limb: the squares, shifted up to
+/// [`SQ_FRACTION`] bits, outgrow a `u128`.
+#[inline]
+fn acc_add_wide(acc: &mut [u32], mag: u128, shift: i32) {
+    let (mag, shift) = if shift >= 0 {
+        (mag, shift as u32)
+    } else {
+        (shifted(mag, shift), 0)
+    };
+    if mag == 0 {
+        return;
+    }
+    let (word, bit) = ((shift / 32) as usize, shift % 32);
+    // mag << bit, as five limbs.
+    let low = mag << bit;
+    let high = if bit == 0 {
+        0
+    } else {
+        (mag >> (128 - bit)) as u32
+    };
+    let parts = [
+        low as u32,
+        (low >> 32) as u32,
+        (low >> 64) as u32,
+        (low >> 96) as u32,
+        high,
+    ];
+    let mut carry = 0u64;
+    for (i, limb) in acc.iter_mut().enumerate().skip(word) {
+        if i - word >= parts.len() && carry == 0 {
+            break;
+        }
+        let part = parts.get(i - word).copied().unwrap_or(0);
+        let s = u64::from(*limb) + u64::from(part) + carry;
+        *limb = s as u32;
+        carry = s >> 32;
+    }
 }
 
 /// The percentile bin of a non-NaN value in a slot whose anchor is `anchor`
@@ -374,10 +417,14 @@ fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32], pct: &mut [u32], 
             let a = anchor as i32;
             let m = u128::from(mantissa(bits));
             let target = if bits >> 63 == 1 { col::NEG } else { col::POS } as usize;
-            acc_add(&mut w[target..target + 5], shifted(m, e - a + SUM_FRACTION));
             acc_add(
-                &mut w[col::SQ as usize..col::SQ as usize + 5],
-                shifted(m * m, 2 * (e - a) + SQ_FRACTION),
+                &mut w[target..target + SUM_LIMBS as usize],
+                shifted(m, e - a + SUM_FRACTION),
+            );
+            acc_add_wide(
+                &mut w[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize],
+                m * m,
+                2 * (e - a) + SQ_FRACTION,
             );
         }
         if c < n_pct && !x.is_nan() {
@@ -500,5 +547,12 @@ mod tests {
         assert_eq!(shifted(3, -1), 1);
         assert_eq!(shifted(3, -200), 0);
         assert_eq!(shifted(3, 64), 3 << 64);
+        let mut wide = [u32::MAX, 0, 0, 0, 0, 0, 0, 0, 0];
+        acc_add_wide(&mut wide, 1 << 105, 144 + 1);
+        acc_add_wide(&mut wide, 3, -1);
+        assert_eq!(wide, [0, 1, 0, 0, 0, 0, 0, 1 << 26, 0]);
+        let mut top = [0, 0, 0, 0, 0, 0, 0, 0, u32::MAX];
+        acc_add_wide(&mut top, 1, 256);
+        assert_eq!(top, [0; 9], "wraps past the last limb");
     }
 }

@@ -5,12 +5,15 @@
 //! Merging two fixed-point sums with different anchors shifts the one with the
 //! smaller anchor right (truncating toward zero, as the kernels do) before
 //! adding; percentile bins move down by the same number of octaves. Both are
-//! deterministic, so GPU and CPU runs give the same results.
+//! deterministic, so GPU and CPU runs give the same results. The bits a shift
+//! drops belong only to values more than [`SUM_FRACTION`] binades below the
+//! merged anchor, so the values the kernels held exactly stay exact.
 
 use super::AggState;
+use super::exact;
 use super::layout::{
     COL_WORDS, HLL_REGISTERS, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS, PCT_ZERO, SLOT_HEADER,
-    SQ_FRACTION, SUM_FRACTION, SUM_LIMBS, col, from_order_key, slot_words,
+    SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col, from_order_key, slot_words,
 };
 use super::spec::AggFunc;
 
@@ -18,10 +21,17 @@ use super::spec::AggFunc;
 /// merging many batches.
 pub const BIG_LIMBS: usize = 7;
 
+/// Limbs of the host's sums of squares: the kernels' 288 bits (of which 250
+/// are a square's) and room for the carries of 2^64 values.
+pub const SQ_BIG_LIMBS: usize = 10;
+
 /// An unsigned fixed-point magnitude, least significant limb first.
 pub type Big = [u32; BIG_LIMBS];
 
-fn big_add(a: &mut Big, b: &Big) {
+/// An unsigned fixed-point sum of squares, least significant limb first.
+pub type BigSq = [u32; SQ_BIG_LIMBS];
+
+fn big_add<const N: usize>(a: &mut [u32; N], b: &[u32; N]) {
     let mut carry = 0u64;
     for (x, y) in a.iter_mut().zip(b) {
         let s = u64::from(*x) + u64::from(*y) + carry;
@@ -31,8 +41,8 @@ fn big_add(a: &mut Big, b: &Big) {
 }
 
 /// `a >> k`, truncating.
-fn big_shr(a: &Big, k: u32) -> Big {
-    let mut out = [0; BIG_LIMBS];
+fn big_shr<const N: usize>(a: &[u32; N], k: u32) -> [u32; N] {
+    let mut out = [0; N];
     let (words, bits) = ((k / 32) as usize, k % 32);
     for (i, o) in out.iter_mut().enumerate() {
         let lo = a.get(i + words).copied().unwrap_or(0);
@@ -46,11 +56,11 @@ fn big_shr(a: &Big, k: u32) -> Big {
     out
 }
 
-fn big_cmp(a: &Big, b: &Big) -> std::cmp::Ordering {
+pub(super) fn big_cmp(a: &Big, b: &Big) -> std::cmp::Ordering {
     a.iter().rev().cmp(b.iter().rev())
 }
 
-fn big_sub(a: &Big, b: &Big) -> Big {
+pub(super) fn big_sub(a: &Big, b: &Big) -> Big {
     let mut out = [0; BIG_LIMBS];
     let mut borrow = 0i64;
     for i in 0..BIG_LIMBS {
@@ -62,7 +72,7 @@ fn big_sub(a: &Big, b: &Big) -> Big {
 }
 
 /// `x * 2^e`, without overflowing or flushing in between.
-fn ldexp(mut x: f64, mut e: i32) -> f64 {
+pub(super) fn ldexp(mut x: f64, mut e: i32) -> f64 {
     if (-1022..=1023).contains(&e) {
         // 2^e is a normal f64: build it from its bits.
         return x * f64::from_bits(((e + 1023) as u64) << 52);
@@ -111,7 +121,7 @@ pub fn big_to_f64(mag: &Big, exp: i32) -> f64 {
 
 /// `v * 2^exp` as [`big_to_f64`] rounds it: 53 bits kept, ties to even, then
 /// scaled (so a subnormal result rounds the same way as the wide path).
-fn u128_to_f64(v: u128, exp: i32) -> f64 {
+pub(super) fn u128_to_f64(v: u128, exp: i32) -> f64 {
     let bit = 127 - v.leading_zeros() as i32;
     if bit < 53 {
         return ldexp(v as f64, exp);
@@ -149,7 +159,7 @@ pub struct ExactAcc {
     /// Negative values' magnitudes' sum, same unit.
     pub neg: Big,
     /// Sum of squares, in units of `2^(2 (anchor - 1075) - SQ_FRACTION)`.
-    pub sq: Big,
+    pub sq: BigSq,
 }
 
 impl Default for ExactAcc {
@@ -164,7 +174,7 @@ impl Default for ExactAcc {
             anchor: 0,
             pos: [0; BIG_LIMBS],
             neg: [0; BIG_LIMBS],
-            sq: [0; BIG_LIMBS],
+            sq: [0; SQ_BIG_LIMBS],
         }
     }
 }
@@ -235,7 +245,7 @@ pub(crate) fn move_bins(bins: &mut [u64], octaves: u32) {
 }
 
 /// `a + (b >> shift)`, the shift truncating as the kernels do.
-fn big_add_shifted(a: &mut Big, b: &Big, shift: u32) {
+fn big_add_shifted<const N: usize>(a: &mut [u32; N], b: &[u32; N], shift: u32) {
     if shift == 0 {
         big_add(a, b);
     } else {
@@ -259,6 +269,9 @@ impl ExactAcc {
             b[..SUM_LIMBS as usize].copy_from_slice(&cw[o as usize..(o + SUM_LIMBS) as usize]);
             b
         };
+        let mut sq = [0; SQ_BIG_LIMBS];
+        sq[..SQ_LIMBS as usize]
+            .copy_from_slice(&cw[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize]);
         ExactAcc {
             count: u64::from(at(col::COUNT)),
             nan: u64::from(at(col::NAN)),
@@ -269,7 +282,7 @@ impl ExactAcc {
             anchor: at(col::ANCHOR),
             pos: limbs(col::POS),
             neg: limbs(col::NEG),
-            sq: limbs(col::SQ),
+            sq,
         }
     }
 
@@ -334,17 +347,31 @@ impl ExactAcc {
         }
     }
 
-    fn sum_sq(&self) -> f64 {
-        big_to_f64(&self.sq, 2 * (self.anchor as i32 - 1075) - SQ_FRACTION)
-    }
-
-    /// The mean of the non-null values.
+    /// The mean of the non-null values, correctly rounded from the exact sum.
     pub fn avg(&self) -> Option<f64> {
-        Some(self.sum()? / self.count as f64)
+        let sum = self.sum()?;
+        if !sum.is_finite() {
+            return Some(sum / self.count as f64);
+        }
+        Some(exact::mean(self))
     }
 
-    /// The variance (`sample`: over n - 1; null below two values).
+    /// The variance (`sample`: over n - 1; null below two values), correctly
+    /// rounded from the exact sums (`exact.rs`).
     pub fn var(&self, sample: bool) -> Option<f64> {
+        self.moment(sample, exact::variance)
+    }
+
+    /// The standard deviation (`sample`: over n - 1; null below two values),
+    /// the correctly rounded square root of the exact variance
+    /// (`exact.rs`).
+    pub fn stddev(&self, sample: bool) -> Option<f64> {
+        self.moment(sample, exact::stddev)
+    }
+
+    /// A second moment: null without enough values, NaN with a NaN or an
+    /// infinity, else `finish` of the exact state.
+    fn moment(&self, sample: bool, finish: fn(&ExactAcc, bool) -> f64) -> Option<f64> {
         let n = self.count;
         if n == 0 || (sample && n < 2) {
             return None;
@@ -352,11 +379,7 @@ impl ExactAcc {
         if self.finite() != n {
             return Some(f64::NAN);
         }
-        let nf = n as f64;
-        let s = self.finite_sum();
-        let mean = s / nf;
-        let m2 = (self.sum_sq() - s * mean).max(0.0);
-        Some(m2 / if sample { nf - 1.0 } else { nf })
+        Some(finish(self, sample))
     }
 
     /// The smallest value (NaN only when every value is NaN).
@@ -459,6 +482,11 @@ impl ColumnAcc {
     /// The variance (`sample`: over n - 1; null below two values).
     pub fn var(&self, sample: bool) -> Option<f64> {
         self.exact.var(sample)
+    }
+
+    /// The standard deviation (`sample`: over n - 1; null below two values).
+    pub fn stddev(&self, sample: bool) -> Option<f64> {
+        self.exact.stddev(sample)
     }
 
     /// The smallest value (NaN only when every value is NaN).
@@ -681,7 +709,7 @@ impl SlotAcc {
                     AggFunc::Max => c.max().into(),
                     AggFunc::Avg => c.avg().into(),
                     AggFunc::Var { sample } => c.var(sample).into(),
-                    AggFunc::Stddev { sample } => c.var(sample).map(f64::sqrt).into(),
+                    AggFunc::Stddev { sample } => c.stddev(sample).into(),
                     AggFunc::Percentile(q) => c.percentile(q).into(),
                     AggFunc::First => c.first.map(|f| f.1).into(),
                     AggFunc::Last => c.last.map(|l| l.1).into(),

@@ -13,15 +13,20 @@
 //! - the *anchor*: the largest biased exponent of the finite values;
 //! - the sum as two fixed-point magnitudes (positive and negative values apart),
 //!   [`SUM_LIMBS`] limbs each, one unit being `2^(anchor - 1075 - SUM_FRACTION)`;
-//! - the sum of squares, exact products of the mantissas, one unit being
-//!   `2^(2 * (anchor - 1075) - SQ_FRACTION)`;
+//! - the sum of squares, exact products of the mantissas, [`SQ_LIMBS`] limbs,
+//!   one unit being `2^(2 * (anchor - 1075) - SQ_FRACTION)`, the square of
+//!   the sum's unit;
 //! - the first and last event time (as order-preserving keys) and the row
 //!   that holds it, for `first`/`last`.
 //!
-//! Bits below a slot's unit are truncated (toward zero): each value loses less
-//! than `2^-116` of the largest magnitude in its slot, so a sum of up to 2^32
-//! values is exact to about `2^-84` of that magnitude before the one rounding
-//! to f64 on the host. HyperLogLog registers ([`HLL_REGISTERS`] per slot and
+//! Both are exact for every finite value whose binary exponent is at most
+//! [`SUM_FRACTION`] (72) below the slot's largest (a magnitude ratio up to
+//! 2^72, about 4.7e21: 1e-8 beside 1e12 is exact): the value's mantissa and
+//! its square then land whole above the unit. Bits of smaller values below
+//! the unit are truncated (toward zero): such a value loses less than
+//! `2^-124` of the largest magnitude in its slot. With exact sums, the host
+//! finishes every moment aggregate (sum, avg, variance, standard deviation)
+//! from the integers with one rounding at the end (`exact.rs`). HyperLogLog registers ([`HLL_REGISTERS`] per slot and
 //! hashed column) and percentile bins ([`PCT_BINS`] per slot and column) live
 //! in buffers of their own.
 
@@ -32,16 +37,24 @@ pub const NO_SLOT: u32 = u32::MAX;
 pub const SLOT_HEADER: u32 = 1;
 
 /// Words of one value column in a slot.
-pub const COL_WORDS: u32 = 30;
+pub const COL_WORDS: u32 = 34;
 
-/// Limbs of each fixed-point sum (160 bits).
+/// Limbs of each fixed-point sum (160 bits: a 53-bit mantissa shifted up to
+/// [`SUM_FRACTION`] bits, and 2^32 of them).
 pub const SUM_LIMBS: u32 = 5;
 
-/// Fraction bits of the sum below the anchor's unit in the last place.
-pub const SUM_FRACTION: i32 = 64;
+/// Fraction bits of the sum below the anchor's unit in the last place: values
+/// down to this many binades below the slot's largest are summed exactly.
+pub const SUM_FRACTION: i32 = 72;
 
-/// Fraction bits of the sum of squares below the anchor's squared unit.
-pub const SQ_FRACTION: i32 = 16;
+/// Limbs of the sum of squares (288 bits: a 106-bit square shifted up to
+/// [`SQ_FRACTION`] bits, and 2^32 of them).
+pub const SQ_LIMBS: u32 = 9;
+
+/// Fraction bits of the sum of squares below the anchor's squared unit: twice
+/// [`SUM_FRACTION`], so every value the sum holds exactly has its square
+/// held exactly too.
+pub const SQ_FRACTION: i32 = 2 * SUM_FRACTION;
 
 /// Offsets of a column's words.
 pub mod col {
@@ -67,20 +80,20 @@ pub mod col {
     pub const POS: u32 = 9;
     /// The negative values' magnitudes' sum.
     pub const NEG: u32 = 14;
-    /// The sum of squares.
+    /// The sum of squares, [`SQ_LIMBS`](super::SQ_LIMBS) limbs.
     pub const SQ: u32 = 19;
     /// High word of the first event time's key.
-    pub const FIRST_HI: u32 = 24;
+    pub const FIRST_HI: u32 = 28;
     /// Low word of the first event time's key.
-    pub const FIRST_LO: u32 = 25;
+    pub const FIRST_LO: u32 = 29;
     /// Smallest batch row at the first event time.
-    pub const FIRST_ROW: u32 = 26;
+    pub const FIRST_ROW: u32 = 30;
     /// High word of the last event time's key.
-    pub const LAST_HI: u32 = 27;
+    pub const LAST_HI: u32 = 31;
     /// Low word of the last event time's key.
-    pub const LAST_LO: u32 = 28;
+    pub const LAST_LO: u32 = 32;
     /// Largest batch row at the last event time.
-    pub const LAST_ROW: u32 = 29;
+    pub const LAST_ROW: u32 = 33;
 }
 
 /// HyperLogLog precision: 2^10 registers, a standard error of 1.04/32 = 3.25%.
@@ -194,9 +207,10 @@ mod tests {
 
     #[test]
     fn the_layout_fits() {
-        assert_eq!(col::SQ + SUM_LIMBS, col::FIRST_HI);
+        assert_eq!(col::NEG + SUM_LIMBS, col::SQ);
+        assert_eq!(col::SQ + SQ_LIMBS, col::FIRST_HI);
         assert_eq!(col::LAST_ROW + 1, COL_WORDS);
-        assert_eq!(slot_init(2).len(), 61);
+        assert_eq!(slot_init(2).len(), 69);
         assert_eq!(PCT_BINS, 4099);
     }
 }

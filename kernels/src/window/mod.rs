@@ -28,6 +28,7 @@
 
 pub mod acc;
 pub mod engine;
+mod exact;
 mod input;
 pub mod keys;
 pub mod layout;

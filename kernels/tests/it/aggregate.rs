@@ -219,10 +219,13 @@ fn sums_are_exact_and_specials_follow_sql() {
         acc.finish(AggFunc::Sum, 0),
         AggValue::Float(1.0 + 2f64.powi(-50))
     );
-    // The documented limit: bits more than 116 below the largest magnitude
-    // of the window are truncated.
+    // The documented limit: bits more than 124 below the largest magnitude
+    // of the window are truncated (values more than 72 binades below it
+    // lose bits); 1e-8 beside 1e12 (66 binades) is exact.
     let acc = finish_one(&[1e100, 1.0, -1e100]);
     assert_eq!(acc.finish(AggFunc::Sum, 0), AggValue::Float(0.0));
+    let acc = finish_one(&[1e12, 1e-8, -1e12]);
+    assert_eq!(acc.finish(AggFunc::Sum, 0), AggValue::Float(1e-8));
     // Correctly rounded, as Python's math.fsum: 0.6 (left to right gives 0.6000000000000001).
     let acc = finish_one(&[0.1, 0.2, 0.3]);
     assert_eq!(acc.finish(AggFunc::Sum, 0), AggValue::Float(0.6));
@@ -290,6 +293,7 @@ fn shader_constants_match_the_rust_side() {
         ("COL_WORDS", i64::from(layout::COL_WORDS)),
         ("SUM_LIMBS", i64::from(layout::SUM_LIMBS)),
         ("SUM_FRACTION", i64::from(layout::SUM_FRACTION)),
+        ("SQ_LIMBS", i64::from(layout::SQ_LIMBS)),
         ("SQ_FRACTION", i64::from(layout::SQ_FRACTION)),
         ("C_COUNT", i64::from(col::COUNT)),
         ("C_NAN", i64::from(col::NAN)),

@@ -12,6 +12,7 @@ mod detect_size;
 mod downscale;
 mod hop;
 mod limits;
+mod moments;
 mod motion;
 mod parity;
 mod shaders;
