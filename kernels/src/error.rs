@@ -36,6 +36,21 @@ pub enum KernelError {
     /// A window, aggregate or duration that cannot be used (window engine).
     #[error("{0}")]
     InvalidConfig(String),
+    /// The window engine's state grew past its memory limit
+    /// ([`crate::window::Engine::set_memory_limit`]).
+    #[error(
+        "the aggregation state needs {} ({slots} open (window, group) slots), over the memory limit of {}; use fewer or coarser group keys, shorter windows (or a larger hop slide), fewer percentile and approx_count_distinct columns, or a larger --memory-limit",
+        crate::window::memory::human(*.state),
+        crate::window::memory::human(*.limit)
+    )]
+    MemoryLimit {
+        /// Bytes of state the engine held when it stopped.
+        state: u64,
+        /// Open (window, group) slots.
+        slots: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A bug in osprey: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),

@@ -96,6 +96,13 @@ pub struct AggregateArgs {
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub batch_rows: usize,
 
+    /// Most memory the open windows' state may take (e.g. 512M, 4G); past it
+    /// aggregate stops with an error naming the state's size and what to
+    /// change. Default: a quarter of the machine's memory (or of the
+    /// cgroup's limit when lower)
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+
     /// Flush a partial batch once its first record has waited this long
     /// (for slow input on stdin or TCP; stream:NAME input hands on each read at once)
     #[arg(long, value_name = "DURATION")]

@@ -36,6 +36,7 @@
 
 pub mod args;
 pub mod input;
+mod memory;
 pub mod output;
 mod prepare;
 

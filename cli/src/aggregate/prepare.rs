@@ -43,6 +43,7 @@ pub(super) struct Checked {
     options: QueryOptions,
     schema: Option<RecordSchema>,
     max_latency: Option<Duration>,
+    memory_limit: Option<u64>,
 }
 
 /// Checks the arguments and makes the plan (from SQL or flags).
@@ -81,6 +82,7 @@ pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
         },
         schema,
         max_latency,
+        memory_limit: super::memory::limit(args.memory_limit.as_deref())?,
     })
 }
 
@@ -92,7 +94,8 @@ pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     let backend = Device::open(args.backend.into())?.aggregator()?;
     tracing::debug!(backend = %backend.label(), "Aggregating.");
     let time_format = checked.options.time_format.clone();
-    let query = Query::new(checked.plan, checked.options, backend)?;
+    let mut query = Query::new(checked.plan, checked.options, backend)?;
+    query.set_memory_limit(checked.memory_limit);
     Ok(Prepared {
         query,
         schema: checked.schema,

@@ -414,3 +414,61 @@ fn an_over_long_csv_record_is_an_input_error() {
     let line = run.fails_with(3);
     assert!(line.contains("line 3") && line.contains("1 MiB"), "{line}");
 }
+
+/// 100,000 keys in one window under `--memory-limit 8M`: a runtime failure
+/// (exit 1) soon after the first piece, naming the state's size, the open
+/// slots and what to change; under the default limit (a quarter of the
+/// machine's memory) the same rows aggregate.
+#[test]
+fn state_past_the_memory_limit_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: String = (0..100_000)
+        .map(|k| format!("{{\"ts\":1764608400,\"k\":\"key{k}\",\"v\":{k}}}\n"))
+        .collect();
+    let args = [
+        "aggregate",
+        "-",
+        "--window",
+        "tumbling:1m",
+        "--group-by",
+        "k",
+        "--agg",
+        "count(*),avg(v)",
+        "--backend",
+        "cpu",
+    ];
+    let started = std::time::Instant::now();
+    let limited: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--memory-limit", "8M"])
+        .collect();
+    let run = run_stdin(dir.path(), &limited, input.as_bytes());
+    let line = run.fails_with(1);
+    for want in [
+        "over the memory limit of 8.0 MiB",
+        "open (window, group) slots",
+        "fewer or coarser group keys",
+        "--memory-limit",
+    ] {
+        assert!(line.contains(want), "{want:?} not in {line}");
+    }
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let run = run_stdin(dir.path(), &args, input.as_bytes());
+    assert_eq!(run.success().records().len(), 100_000);
+    let bad = run_in(
+        dir.path(),
+        &[
+            "aggregate",
+            "-",
+            "--window",
+            "tumbling:1m",
+            "--agg",
+            "count(*)",
+            "--memory-limit",
+            "lots",
+        ],
+    );
+    assert!(bad.fails_with(2).contains("--memory-limit"));
+}

@@ -208,6 +208,13 @@ impl Query {
         self.engine.batch_rows()
     }
 
+    /// Sets the bytes of window state past which [`Query::push`] fails
+    /// (`osprey_kernels::KernelError::MemoryLimit`, inside
+    /// [`QueryError::Kernel`]); `None`: no limit.
+    pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
+        self.engine.set_memory_limit(bytes);
+    }
+
     /// The watermark: the largest event time seen less the lateness.
     pub fn watermark(&self) -> Option<i64> {
         self.engine.watermark()

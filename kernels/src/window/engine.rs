@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use super::acc::SlotAcc;
+use super::acc::{ColumnAcc, SlotAcc};
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
 /// Kept at this path for callers; it lives in `result.rs`.
@@ -217,6 +217,8 @@ pub struct Engine {
     /// Every pass's (window start, group) of each slot, by slot.
     pass_keys: Vec<Vec<(i64, u32)>>,
     late: Vec<bool>,
+    /// Bytes of state past which [`Engine::push`] fails (see `memory.rs`).
+    memory_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -261,7 +263,60 @@ impl Engine {
             slots: Vec::new(),
             pass_keys: Vec::new(),
             late: Vec::new(),
+            memory_limit: None,
         })
+    }
+
+    /// Sets the bytes of state past which [`Engine::push`] fails with
+    /// [`KernelError::MemoryLimit`] (`None`, the default: no limit). The
+    /// state is checked after every piece of at most
+    /// [`Engine::batch_rows`] rows.
+    pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
+        self.memory_limit = bytes;
+    }
+
+    /// Bytes of state the engine holds between batches: the open windows'
+    /// stores or sessions, the stores kept for reuse and the batch state.
+    pub fn state_bytes(&self) -> u64 {
+        let stores: usize = self
+            .open
+            .values()
+            .chain(&self.spare_stores)
+            .map(WindowStore::bytes)
+            .sum();
+        let shape = self.shape();
+        let per_session = size_of::<(u32, SlotAcc)>()
+            + shape.columns * size_of::<ColumnAcc>()
+            + shape.pct * PCT_BINS as usize * size_of::<u64>()
+            + shape.hashed * (size_of::<Vec<u8>>() + HLL_REGISTERS as usize);
+        let sessions =
+            self.session_accs.len() * per_session + self.sessions.capacity() * size_of::<Session>();
+        let batch = 4
+            * (self.state.words.capacity() + self.state.hll.capacity() + self.state.pct.capacity());
+        (stores + sessions + batch) as u64
+    }
+
+    /// Open (window, group) slots: groups of the open windows, or open
+    /// sessions.
+    pub fn open_slots(&self) -> u64 {
+        (self.open.values().map(WindowStore::entries).sum::<usize>() + self.session_accs.len())
+            as u64
+    }
+
+    /// [`KernelError::MemoryLimit`] when the state is over the limit.
+    fn check_memory(&self) -> Result<()> {
+        let Some(limit) = self.memory_limit else {
+            return Ok(());
+        };
+        let state = self.state_bytes();
+        if state > limit {
+            return Err(KernelError::MemoryLimit {
+                state,
+                slots: self.open_slots(),
+                limit,
+            });
+        }
+        Ok(())
     }
 
     /// What every group's state holds.
@@ -326,6 +381,7 @@ impl Engine {
                 hash_valid: batch.hash_valid.iter().map(words).collect(),
             };
             self.piece(&piece)?;
+            self.check_memory()?;
             pushed.late.extend(
                 self.late
                     .iter()

@@ -32,6 +32,7 @@ mod exact;
 mod input;
 pub mod keys;
 pub mod layout;
+pub mod memory;
 mod result;
 pub mod spec;
 mod store;

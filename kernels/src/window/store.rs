@@ -80,6 +80,29 @@ impl WindowStore {
         }
     }
 
+    /// Entries: the groups this window holds.
+    pub(super) fn entries(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Bytes this store holds: its vectors' and index's capacities.
+    pub(super) fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let index = match &self.index {
+            Index::Dense(cells) => cells.capacity() * size_of::<u32>(),
+            // A hash table's slots and one control byte each.
+            Index::Hashed(map) => map.capacity() * (size_of::<(u32, u32)>() + 1),
+        };
+        index
+            + self.groups.capacity() * size_of::<u32>()
+            + self.rows.capacity() * size_of::<u64>()
+            + self.cols.capacity() * size_of::<ExactAcc>()
+            + self.ends.capacity() * size_of::<(Timed, Timed)>()
+            + self.hll.capacity()
+            + self.pct.capacity() * size_of::<u64>()
+            + self.order.capacity() * size_of::<(u32, u32)>()
+    }
+
     /// Whether the index is dense.
     pub(super) fn is_dense(&self) -> bool {
         matches!(self.index, Index::Dense(_))

@@ -5,6 +5,7 @@
 //! windows, watermark and late rows.
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
+use osprey_kernels::KernelError;
 use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::gpu::aggregate::{self, GpuAggregator};
 use osprey_kernels::window::acc::{AggValue, SlotAcc};
@@ -475,4 +476,60 @@ fn hopping_and_session_windows() {
         );
         assert_eq!(late, [8]);
     }
+}
+
+/// An engine over its memory limit fails the push with `MemoryLimit`, which
+/// names the state's size, the open slots and the limit; without a limit
+/// the same rows aggregate.
+#[test]
+fn the_memory_limit_stops_a_growing_state() {
+    let groups: Vec<u32> = (0..50_000).collect();
+    let ts = vec![1_000_000; groups.len()];
+    let values: Vec<f64> = groups.iter().map(|&g| f64::from(g)).collect();
+    let batch = Batch {
+        ts: &ts,
+        groups: &groups,
+        values: vec![&values],
+        valid: vec![None],
+        hashes: vec![],
+        hash_valid: vec![],
+    };
+    let config = EngineConfig {
+        window: WindowSpec::Tumbling { size: 60_000_000 },
+        lateness: 0,
+        columns: 1,
+        hashed: 0,
+        pct_columns: 0,
+        first_last: false,
+        batch_rows: 8192,
+    };
+    let mut engine = Engine::new(config.clone(), Box::new(CpuAggregator)).expect("engine");
+    engine.set_memory_limit(Some(1 << 20));
+    match engine.push(&batch) {
+        Err(KernelError::MemoryLimit {
+            state,
+            slots,
+            limit,
+        }) => {
+            assert!(state > limit && limit == 1 << 20, "{state} {limit}");
+            // It stops within a piece or two of the limit.
+            assert!((8192..=3 * 8192).contains(&slots), "{slots}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let message = KernelError::MemoryLimit {
+        state: 3 << 29,
+        slots: 7,
+        limit: 1 << 30,
+    }
+    .to_string();
+    assert!(
+        message.starts_with("the aggregation state needs 1.5 GiB (7 open (window, group) slots), over the memory limit of 1.0 GiB; use fewer"),
+        "{message}"
+    );
+    let mut engine = Engine::new(config, Box::new(CpuAggregator)).expect("engine");
+    engine.push(&batch).expect("no limit");
+    assert!(engine.state_bytes() > 1 << 20);
+    assert_eq!(engine.open_slots(), 50_000);
+    assert_eq!(engine.finish().len(), 50_000);
 }
