@@ -4,17 +4,19 @@
 //!
 //! Merging two fixed-point sums with different anchors shifts the one with the
 //! smaller anchor right (truncating toward zero, as the kernels do) before
-//! adding; percentile bins move down by the same number of octaves. Both are
-//! deterministic, so GPU and CPU runs give the same results. The bits a shift
+//! adding. It is deterministic, so GPU and CPU runs give the same results;
+//! percentile and distinct-count sketches ([`super::sketch`]) come from the
+//! rows, the same for both. The bits a shift
 //! drops belong only to values more than [`SUM_FRACTION`] binades below the
 //! merged anchor, so the values the kernels held exactly stay exact.
 
 use super::AggState;
 use super::exact;
 use super::layout::{
-    COL_WORDS, HLL_REGISTERS, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS, PCT_ZERO, SLOT_HEADER,
-    SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col, from_order_key, slot_words,
+    COL_WORDS, HLL_REGISTERS, PCT_BINS, SLOT_HEADER, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col,
+    from_order_key, slot_words,
 };
+use super::sketch::{Distinct, Quantiles};
 use super::spec::AggFunc;
 
 /// Limbs of the host's sums: the kernels' 160 bits and room for carries from
@@ -191,57 +193,8 @@ pub struct ColumnAcc {
     pub first: Timed,
     /// (time key, value) at the last event time.
     pub last: Timed,
-    /// Percentile bins, when a percentile of this column is asked for.
-    pub pct: Option<Vec<u64>>,
-}
-
-/// A percentile bin moved down `octaves` octaves (a larger anchor).
-fn rebin(bin: usize, octaves: u32) -> usize {
-    let zero = PCT_ZERO as usize;
-    let shift = (octaves.min(PCT_OCTAVES) << PCT_SUB_BITS) as usize;
-    if bin == 0 || bin == PCT_BINS as usize - 1 || bin == zero {
-        return bin;
-    }
-    if bin > zero {
-        let m = bin - zero - 1;
-        if m < shift {
-            zero
-        } else {
-            zero + 1 + (m - shift)
-        }
-    } else {
-        let m = zero - 1 - bin;
-        if m < shift {
-            zero
-        } else {
-            zero - 1 - (m - shift)
-        }
-    }
-}
-
-/// Adds the bins `theirs` into `mine`, moving each down `octaves` octaves.
-pub(crate) fn add_bins(mine: &mut [u64], theirs: impl IntoIterator<Item = u64>, octaves: u32) {
-    if octaves == 0 {
-        for (a, b) in mine.iter_mut().zip(theirs) {
-            *a += b;
-        }
-        return;
-    }
-    for (b, n) in theirs.into_iter().enumerate() {
-        if n != 0 {
-            mine[rebin(b, octaves)] += n;
-        }
-    }
-}
-
-/// Moves the bins down `octaves` octaves (for a larger anchor), in place.
-pub(crate) fn move_bins(bins: &mut [u64], octaves: u32) {
-    if octaves == 0 {
-        return;
-    }
-    let mut moved = vec![0; bins.len()];
-    add_bins(&mut moved, bins.iter().copied(), octaves);
-    bins.copy_from_slice(&moved);
+    /// The percentile sketch, when a percentile of this column is asked for.
+    pub pct: Option<Quantiles>,
 }
 
 /// `a + (b >> shift)`, the shift truncating as the kernels do.
@@ -286,13 +239,11 @@ impl ExactAcc {
         }
     }
 
-    /// Merges `other` (later in the stream). Returns how many octaves this
-    /// column's percentile bins and `other`'s must move down to meet at the
-    /// merged anchor, or `None` when `other` holds no values (and nothing
-    /// changed).
-    pub(crate) fn merge(&mut self, other: &ExactAcc) -> Option<(u32, u32)> {
+    /// Merges `other` (later in the stream). Returns false when `other`
+    /// holds no values (and nothing changed).
+    pub(crate) fn merge(&mut self, other: &ExactAcc) -> bool {
         if other.count == 0 {
-            return None;
+            return false;
         }
         self.count += other.count;
         self.nan += other.nan;
@@ -311,7 +262,7 @@ impl ExactAcc {
         big_add_shifted(&mut self.pos, &other.pos, theirs);
         big_add_shifted(&mut self.neg, &other.neg, theirs);
         big_add_shifted(&mut self.sq, &other.sq, 2 * theirs);
-        Some((mine, theirs))
+        true
     }
 }
 
@@ -426,7 +377,7 @@ pub(crate) fn merge_ends(first: &mut Timed, last: &mut Timed, theirs: (Timed, Ti
 impl ColumnAcc {
     /// Reads one column's words of a batch slot ([`super::layout::col`]);
     /// `values` is the batch's column, for the first and last values. The
-    /// percentile bins are left out (`pct` is `None`).
+    /// percentile sketch is left out (`pct` is `None`).
     pub(crate) fn from_words(cw: &[u32], values: Option<&[f64]>) -> Self {
         let (first, last) = ends_from_words(cw, values);
         ColumnAcc {
@@ -438,11 +389,13 @@ impl ColumnAcc {
     }
 
     /// Merges everything of `other` (later in the stream) but its percentile
-    /// bins; see [`ExactAcc::merge`] for what it returns.
-    fn merge_exact(&mut self, other: &ColumnAcc) -> Option<(u32, u32)> {
-        let moved = self.exact.merge(&other.exact)?;
+    /// sketch; false when `other` holds no values.
+    fn merge_exact(&mut self, other: &ColumnAcc) -> bool {
+        if !self.exact.merge(&other.exact) {
+            return false;
+        }
         merge_ends(&mut self.first, &mut self.last, (other.first, other.last));
-        Some(moved)
+        true
     }
 
     /// Merges `other`, which comes later in the stream.
@@ -452,19 +405,13 @@ impl ColumnAcc {
 
     /// Merges `other`, which comes later in the stream, reusing its storage.
     pub fn merge_owned(&mut self, mut other: ColumnAcc) {
-        let Some((mine, theirs)) = self.merge_exact(&other) else {
+        if !self.merge_exact(&other) {
             return;
-        };
-        if let Some(bins) = &mut self.pct {
-            move_bins(bins, mine);
         }
-        if let Some(mut bins) = other.pct.take() {
+        if let Some(theirs) = other.pct.take() {
             match &mut self.pct {
-                Some(own) => add_bins(own, bins, theirs),
-                None => {
-                    move_bins(&mut bins, theirs);
-                    self.pct = Some(bins);
-                }
+                Some(mine) => mine.merge(theirs),
+                None => self.pct = Some(theirs),
             }
         }
     }
@@ -499,46 +446,16 @@ impl ColumnAcc {
         self.exact.max()
     }
 
-    /// The value of rank `max(1, ceil(q * n))` among the non-NaN values, as
-    /// the midpoint of its bin (within 1/64 of it, relative).
+    /// The value of rank `max(1, ceil(q * n))` among the non-NaN values:
+    /// exact for small groups, else within [`super::sketch::ALPHA`] of it
+    /// (relative; see [`Quantiles::quantile`]).
     pub fn percentile(&self, q: f64) -> Option<f64> {
-        let bins = self.pct.as_ref()?;
-        let n: u64 = bins.iter().sum();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
-        let mut seen = 0;
-        let bin = bins.iter().position(|&c| {
-            seen += c;
-            seen >= rank
-        })?;
-        Some(self.bin_value(bin))
+        self.pct.as_ref()?.quantile(q, self.min(), self.max())
     }
 
-    fn bin_value(&self, bin: usize) -> f64 {
-        let zero = PCT_ZERO as usize;
-        if bin == 0 {
-            return f64::NEG_INFINITY;
-        }
-        if bin == PCT_BINS as usize - 1 {
-            return f64::INFINITY;
-        }
-        if bin == zero {
-            return 0.0;
-        }
-        let (m, sign) = if bin > zero {
-            (bin - zero - 1, 1.0)
-        } else {
-            (zero - 1 - bin, -1.0)
-        };
-        debug_assert!(m < PCT_SIDE as usize);
-        let octave = (m >> PCT_SUB_BITS) as i32;
-        let sub = (m & ((1 << PCT_SUB_BITS) - 1)) as f64;
-        let biased = self.exact.anchor as i32 - (PCT_OCTAVES as i32 - 1 - octave);
-        let scale = 1u32 << PCT_SUB_BITS;
-        let mid = 1.0 + (sub + 0.5) / f64::from(scale);
-        sign * ldexp(mid, biased - 1023)
+    /// Bytes its sketch takes on the heap.
+    fn heap_bytes(&self) -> usize {
+        self.pct.as_ref().map_or(0, Quantiles::heap_bytes)
     }
 }
 
@@ -549,8 +466,8 @@ pub struct SlotAcc {
     pub rows: u64,
     /// One accumulator a value column.
     pub columns: Vec<ColumnAcc>,
-    /// HyperLogLog registers, one set a hashed column.
-    pub hll: Vec<Vec<u8>>,
+    /// HyperLogLog sketches, one a hashed column.
+    pub hll: Vec<Distinct>,
 }
 
 /// A finished aggregate.
@@ -628,37 +545,34 @@ impl SlotAcc {
         SlotAcc {
             rows: 0,
             columns: vec![ColumnAcc::default(); columns],
-            hll: vec![vec![0; HLL_REGISTERS as usize]; hashed],
+            hll: vec![Distinct::default(); hashed],
         }
     }
 
     /// Reads slot `slot` of a batch state. `values` are the batch's value
-    /// columns (for the first and last values).
-    pub fn from_state(state: &AggState, slot: u32, values: &[&[f64]], pct_columns: u32) -> Self {
+    /// columns (for the first and last values). The sketches are left out:
+    /// the engine builds them from the rows (`sketch::BatchSketches`).
+    pub fn from_state(state: &AggState, slot: u32, values: &[&[f64]]) -> Self {
         let w = state.slot_words(slot);
         SlotAcc {
             rows: u64::from(w[0]),
             columns: (0..state.columns as usize)
-                .map(|c| {
-                    let mut acc =
-                        ColumnAcc::from_words(state.column_words(slot, c), values.get(c).copied());
-                    if c < pct_columns as usize {
-                        let bins = state.slot_bins(slot, c, pct_columns as usize);
-                        acc.pct = Some(bins.iter().map(|&b| u64::from(b)).collect());
-                    }
-                    acc
-                })
+                .map(|c| ColumnAcc::from_words(state.column_words(slot, c), values.get(c).copied()))
                 .collect(),
-            hll: (0..state.hashed())
-                .map(|h| {
-                    state
-                        .slot_registers(slot, h)
-                        .iter()
-                        .map(|&r| r as u8)
-                        .collect()
-                })
-                .collect(),
+            hll: Vec::new(),
         }
+    }
+
+    /// Bytes its sketches take on the heap, and its vectors.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.columns.capacity() * size_of::<ColumnAcc>()
+            + self
+                .columns
+                .iter()
+                .map(ColumnAcc::heap_bytes)
+                .sum::<usize>()
+            + self.hll.capacity() * size_of::<Distinct>()
+            + self.hll.iter().map(Distinct::heap_bytes).sum::<usize>()
     }
 
     /// Merges `other`, which comes later in the stream.
@@ -677,13 +591,10 @@ impl SlotAcc {
             a.merge_owned(b);
         }
         if self.hll.len() < other.hll.len() {
-            self.hll
-                .resize(other.hll.len(), vec![0; HLL_REGISTERS as usize]);
+            self.hll.resize(other.hll.len(), Distinct::default());
         }
         for (a, b) in self.hll.iter_mut().zip(&other.hll) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x = (*x).max(*y);
-            }
+            a.merge(b);
         }
     }
 
@@ -693,9 +604,9 @@ impl SlotAcc {
         let c = self.columns.get(column);
         match func {
             AggFunc::CountStar => AggValue::Int(self.rows),
-            AggFunc::ApproxDistinct => match self.hll.get(column) {
+            AggFunc::ApproxDistinct => match self.hll.get(column).map(Distinct::registers) {
                 Some(r) if r.iter().any(|&x| x != 0) => {
-                    AggValue::Int(hll_estimate(r).round() as u64)
+                    AggValue::Int(hll_estimate(&r).round() as u64)
                 }
                 Some(_) => AggValue::Int(0),
                 None => AggValue::Null,
@@ -748,13 +659,7 @@ mod tests {
     }
 
     #[test]
-    fn rebinning_moves_down_octaves() {
-        let z = PCT_ZERO as usize;
-        assert_eq!(rebin(z + 1 + 64, 1), z + 1 + 32);
-        assert_eq!(rebin(z + 1 + 10, 1), z);
-        assert_eq!(rebin(z - 1 - 63, 2), z);
-        assert_eq!(rebin(z - 1 - 64, 2), z - 1);
-        assert_eq!(rebin(0, 3), 0);
+    fn shifts_truncate() {
         assert_eq!(
             big_shr(&[0, 1, 0, 0, 0, 0, 0], 1),
             [1 << 31, 0, 0, 0, 0, 0, 0]

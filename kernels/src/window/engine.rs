@@ -18,14 +18,19 @@
 //! windows number them once per window a row falls into and hand all those
 //! passes to one [`Aggregator::aggregate_passes`] call, so the GPU uploads a
 //! piece's columns once, not once per overlapping window.
+//!
+//! Percentile and distinct-count sketches are built on the host from each
+//! piece's rows ([`super::sketch`]), slot by slot, and merged with the
+//! kernels' state: the backends compute only the exact words.
 
 use std::collections::BTreeMap;
 
-use super::acc::{ColumnAcc, SlotAcc};
+use super::acc::SlotAcc;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
 /// Kept at this path for callers; it lives in `result.rs`.
 pub use super::result::WindowResult;
+use super::sketch::BatchSketches;
 use super::spec::WindowSpec;
 use super::store::{Shape, WindowStore};
 use super::{AggInput, AggState, Aggregator, SlotPass};
@@ -51,13 +56,11 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// The default piece size: 2^20 rows, fewer when sketches make slots large
-    /// (at most 2^24 words, 64 MiB, of sketches per piece).
+    /// The default piece size: 2^20 rows. Sketches no longer shrink it:
+    /// they grow with the rows, not with the slots.
     pub fn default_batch_rows(hashed: usize, pct_columns: u32) -> usize {
-        let sketch = hashed * HLL_REGISTERS as usize + pct_columns as usize * PCT_BINS as usize;
-        (1usize << 24)
-            .checked_div(sketch)
-            .map_or(1 << 20, |rows| rows.clamp(1024, 1 << 20))
+        let _ = (hashed, pct_columns);
+        1 << 20
     }
 }
 
@@ -219,6 +222,8 @@ pub struct Engine {
     late: Vec<bool>,
     /// Bytes of state past which [`Engine::push`] fails (see `memory.rs`).
     memory_limit: Option<u64>,
+    /// The sketches of the piece's slots.
+    sketches: BatchSketches,
 }
 
 impl std::fmt::Debug for Engine {
@@ -243,11 +248,7 @@ impl Engine {
                 "the allowed lateness must not be negative".into(),
             ));
         }
-        let limit = backend.max_rows(
-            config.columns as u32,
-            config.hashed as u32,
-            config.pct_columns,
-        );
+        let limit = backend.max_rows(config.columns as u32, 0, 0);
         config.batch_rows = (config.batch_rows.min(limit) / 32 * 32).max(32);
         Ok(Engine {
             config,
@@ -264,6 +265,7 @@ impl Engine {
             pass_keys: Vec::new(),
             late: Vec::new(),
             memory_limit: None,
+            sketches: BatchSketches::default(),
         })
     }
 
@@ -284,15 +286,15 @@ impl Engine {
             .chain(&self.spare_stores)
             .map(WindowStore::bytes)
             .sum();
-        let shape = self.shape();
-        let per_session = size_of::<(u32, SlotAcc)>()
-            + shape.columns * size_of::<ColumnAcc>()
-            + shape.pct * PCT_BINS as usize * size_of::<u64>()
-            + shape.hashed * (size_of::<Vec<u8>>() + HLL_REGISTERS as usize);
-        let sessions =
-            self.session_accs.len() * per_session + self.sessions.capacity() * size_of::<Session>();
+        let sessions = self
+            .session_accs
+            .values()
+            .map(|acc| size_of::<(u32, SlotAcc)>() + acc.heap_bytes())
+            .sum::<usize>()
+            + self.sessions.capacity() * size_of::<Session>();
         let batch = 4
-            * (self.state.words.capacity() + self.state.hll.capacity() + self.state.pct.capacity());
+            * (self.state.words.capacity() + self.state.hll.capacity() + self.state.pct.capacity())
+            + self.sketches.bytes();
         (stores + sessions + batch) as u64
     }
 
@@ -400,6 +402,8 @@ impl Engine {
         self.close(None)
     }
 
+    /// The kernels' input: the exact words only (the host builds the
+    /// sketches).
     fn input<'a>(&self, piece: &'a Batch<'a>, slots: &'a [u32], slot_count: u32) -> AggInput<'a> {
         AggInput {
             slots,
@@ -407,9 +411,9 @@ impl Engine {
             ts: piece.ts,
             values: &piece.values,
             valid: &piece.valid,
-            hashes: &piece.hashes,
-            hash_valid: &piece.hash_valid,
-            pct_columns: self.config.pct_columns,
+            hashes: &[],
+            hash_valid: &[],
+            pct_columns: 0,
             first_last: self.config.first_last,
         }
     }
@@ -488,17 +492,19 @@ impl Engine {
             let input = self.input(piece, &[], 0);
             let shape = self.shape();
             let (open, spare) = (&mut self.open, &mut self.spare_stores);
+            let sketches = &mut self.sketches;
             // Slots are numbered in order of appearance, so runs of them
             // share a window: one window lookup a run.
             let mut merge = |k: usize, state: &AggState| {
                 let keys = &pass_keys[k];
+                sketches.fill(passes[k].slots, keys.len(), piece, shape.pct);
                 let mut s = 0;
                 while s < keys.len() {
                     let start = keys[s].0;
                     let run = keys[s..].iter().take_while(|k| k.0 == start).count();
                     let store = open_store(open, spare, start, groups);
                     for (slot, &(_, g)) in keys.iter().enumerate().skip(s).take(run) {
-                        store.merge_slot(shape, g, state, slot as u32, &piece.values);
+                        store.merge_slot(shape, g, (state, sketches), slot as u32, &piece.values);
                     }
                     s += run;
                 }
@@ -607,9 +613,17 @@ impl Engine {
                 self.slots = slots;
                 return Err(e);
             }
+            let shape = self.shape();
+            self.sketches
+                .fill(&slots, slot_count as usize, piece, shape.pct);
             for (s, &id) in keys.iter().enumerate() {
-                let acc =
-                    SlotAcc::from_state(&state, s as u32, &piece.values, self.config.pct_columns);
+                let mut acc = SlotAcc::from_state(&state, s as u32, &piece.values);
+                for (c, column) in acc.columns.iter_mut().enumerate().take(shape.pct) {
+                    column.pct = Some(self.sketches.quantiles(s as u32, c));
+                }
+                acc.hll = (0..shape.hashed)
+                    .map(|h| self.sketches.distinct(s as u32, h))
+                    .collect();
                 let root = self.root(id);
                 self.session_accs
                     .entry(root)

@@ -10,7 +10,9 @@
 //! state per slot ([`layout`]); the host merges that state into the open
 //! windows' flat stores (`store.rs`: one entry a group, no allocation per
 //! group), hands each closed window's groups out as accumulators ([`acc`]),
-//! and those finish in f64.
+//! and those finish in f64. Percentile and distinct-count sketches
+//! ([`sketch`]) are built on the host from the rows and grow with the data,
+//! not with the number of groups; [`memory`] bounds the whole state.
 //!
 //! GROUP BY keys reach the engine as dense `u32` group ids: the caller
 //! dictionary-encodes strings and tuples of keys ([`keys`]), so the kernels
@@ -34,6 +36,7 @@ pub mod keys;
 pub mod layout;
 pub mod memory;
 mod result;
+pub mod sketch;
 pub mod spec;
 mod store;
 

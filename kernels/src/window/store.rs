@@ -12,12 +12,11 @@
 //! back for reuse, so steady state allocates nothing but the results.
 
 use super::AggState;
-use super::acc::{
-    ColumnAcc, ExactAcc, SlotAcc, Timed, add_bins, ends_from_words, merge_ends, move_bins,
-};
+use super::acc::{ColumnAcc, ExactAcc, SlotAcc, Timed, ends_from_words, merge_ends};
 use super::keys::FastMap;
-use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS};
+use super::layout::NO_SLOT;
 use super::result::WindowResult;
+use super::sketch::{BatchSketches, Distinct, Quantiles};
 
 /// What every entry holds: value columns, hashed columns, sketched columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +52,12 @@ pub(crate) struct WindowStore {
     cols: Vec<ExactAcc>,
     /// Their first and last rows, entry-major, when the shape keeps them.
     ends: Vec<(Timed, Timed)>,
-    /// HyperLogLog registers, `(entry * hashed + column) * HLL_REGISTERS + register`.
-    hll: Vec<u8>,
-    /// Percentile bins, `(entry * pct + column) * PCT_BINS + bin`.
-    pct: Vec<u64>,
+    /// HyperLogLog sketches, `entry * hashed + column`.
+    hll: Vec<Distinct>,
+    /// Percentile sketches, `entry * pct + column`.
+    pct: Vec<Quantiles>,
+    /// Bytes the sketches take on the heap.
+    sketch_heap: usize,
     /// Entries in group order, reused by [`WindowStore::drain_into`].
     order: Vec<(u32, u32)>,
 }
@@ -76,6 +77,7 @@ impl WindowStore {
             ends: Vec::new(),
             hll: Vec::new(),
             pct: Vec::new(),
+            sketch_heap: 0,
             order: Vec::new(),
         }
     }
@@ -98,8 +100,9 @@ impl WindowStore {
             + self.rows.capacity() * size_of::<u64>()
             + self.cols.capacity() * size_of::<ExactAcc>()
             + self.ends.capacity() * size_of::<(Timed, Timed)>()
-            + self.hll.capacity()
-            + self.pct.capacity() * size_of::<u64>()
+            + self.hll.capacity() * size_of::<Distinct>()
+            + self.pct.capacity() * size_of::<Quantiles>()
+            + self.sketch_heap
             + self.order.capacity() * size_of::<(u32, u32)>()
     }
 
@@ -144,13 +147,13 @@ impl WindowStore {
         }
     }
 
-    /// Merges slot `slot` of a batch's state into `group`'s entry; `values`
-    /// are the batch's value columns (for first and last).
+    /// Merges slot `slot` of a batch's state and sketches into `group`'s
+    /// entry; `values` are the batch's value columns (for first and last).
     pub(super) fn merge_slot(
         &mut self,
         shape: Shape,
         group: u32,
-        state: &AggState,
+        (state, sketches): (&AggState, &mut BatchSketches),
         slot: u32,
         values: &[&[f64]],
     ) {
@@ -168,40 +171,39 @@ impl WindowStore {
                 self.ends.extend((0..shape.columns).map(ends));
             }
             for h in 0..shape.hashed {
-                let registers = state.slot_registers(slot, h);
-                self.hll.extend(registers.iter().map(|&r| r as u8));
+                let d = sketches.distinct(slot, h);
+                self.sketch_heap += d.heap_bytes();
+                self.hll.push(d);
             }
             for c in 0..shape.pct {
-                let bins = state.slot_bins(slot, c, shape.pct);
-                self.pct.extend(bins.iter().map(|&b| u64::from(b)));
+                let q = sketches.quantiles(slot, c);
+                self.sketch_heap += q.heap_bytes();
+                self.pct.push(q);
             }
             return;
         };
         self.rows[e] += rows;
         for c in 0..shape.columns {
             let at = e * shape.columns + c;
-            let Some((mine, theirs)) = self.cols[at].merge(&ExactAcc::from_words(words(c))) else {
+            if !self.cols[at].merge(&ExactAcc::from_words(words(c))) {
                 continue;
-            };
+            }
             if shape.first_last {
                 let (first, last) = &mut self.ends[at];
                 merge_ends(first, last, ends(c));
             }
             if c < shape.pct {
-                let bins =
-                    &mut self.pct[(e * shape.pct + c) * PCT_BINS as usize..][..PCT_BINS as usize];
-                move_bins(bins, mine);
-                let theirs_bins = state.slot_bins(slot, c, shape.pct);
-                add_bins(bins, theirs_bins.iter().map(|&b| u64::from(b)), theirs);
+                let mine = &mut self.pct[e * shape.pct + c];
+                self.sketch_heap -= mine.heap_bytes();
+                mine.merge(sketches.quantiles(slot, c));
+                self.sketch_heap += mine.heap_bytes();
             }
         }
         for h in 0..shape.hashed {
-            let registers = state.slot_registers(slot, h);
-            let mine = &mut self.hll[(e * shape.hashed + h) * HLL_REGISTERS as usize..]
-                [..HLL_REGISTERS as usize];
-            for (a, &b) in mine.iter_mut().zip(registers) {
-                *a = (*a).max(b as u8);
-            }
+            let mine = &mut self.hll[e * shape.hashed + h];
+            self.sketch_heap -= mine.heap_bytes();
+            mine.merge(&sketches.distinct(slot, h));
+            self.sketch_heap += mine.heap_bytes();
         }
     }
 
@@ -234,8 +236,8 @@ impl WindowStore {
             }
         }
         out.reserve(entries);
-        let registers = HLL_REGISTERS as usize;
-        let bins = PCT_BINS as usize;
+        // The sketches move into the results: a window's state is not held
+        // twice while it is handed out.
         for &(group, e) in &self.order {
             let e = e as usize;
             let columns = (0..shape.columns)
@@ -247,12 +249,12 @@ impl WindowStore {
                         first,
                         last,
                         pct: (c < shape.pct)
-                            .then(|| self.pct[(e * shape.pct + c) * bins..][..bins].to_vec()),
+                            .then(|| std::mem::take(&mut self.pct[e * shape.pct + c])),
                     }
                 })
                 .collect();
             let hll = (0..shape.hashed)
-                .map(|h| self.hll[(e * shape.hashed + h) * registers..][..registers].to_vec())
+                .map(|h| std::mem::take(&mut self.hll[e * shape.hashed + h]))
                 .collect();
             out.push(WindowResult {
                 start,
@@ -284,6 +286,7 @@ impl WindowStore {
         self.ends.clear();
         self.hll.clear();
         self.pct.clear();
+        self.sketch_heap = 0;
     }
 }
 
@@ -291,32 +294,43 @@ impl WindowStore {
 mod tests {
     use super::*;
     use crate::cpu::aggregate::aggregate;
-    use crate::window::AggInput;
     use crate::window::acc::AggValue;
     use crate::window::spec::AggFunc;
+    use crate::window::{AggInput, Batch};
 
-    /// The state of `values` cut into slots by `slots`, with percentile bins
-    /// and one hashed column.
-    fn state(slots: &[u32], values: &[f64]) -> AggState {
+    /// The state and sketches of `values` cut into slots by `slots`, with a
+    /// percentile sketch and one hashed column.
+    fn state(slots: &[u32], values: &[f64]) -> (AggState, BatchSketches) {
         let hashes: Vec<u64> = values
             .iter()
             .map(|v| v.to_bits().wrapping_mul(0x9e37_79b9))
             .collect();
         let ts: Vec<i64> = (0..values.len() as i64).collect();
+        let slot_count = slots.iter().max().map_or(0, |&s| s + 1);
         let input = AggInput {
             slots,
-            slot_count: slots.iter().max().map_or(0, |&s| s + 1),
+            slot_count,
             ts: &ts,
             values: &[values],
             valid: &[None],
-            hashes: &[&hashes],
-            hash_valid: &[None],
-            pct_columns: 1,
+            hashes: &[],
+            hash_valid: &[],
+            pct_columns: 0,
             first_last: true,
         };
         let mut out = AggState::default();
         aggregate(&input, &mut out);
-        out
+        let piece = Batch {
+            ts: &ts,
+            groups: slots,
+            values: vec![values],
+            valid: vec![None],
+            hashes: vec![&hashes],
+            hash_valid: vec![None],
+        };
+        let mut sketches = BatchSketches::default();
+        sketches.fill(slots, slot_count as usize, &piece, 1);
+        (out, sketches)
     }
 
     #[test]
@@ -330,12 +344,18 @@ mod tests {
         // Two batches; group 7 spans both, with anchors far apart.
         let a = [1.5, -2.0, 1e10, 0.25];
         let b = [3.0, 1e-5, f64::INFINITY];
-        let (sa, sb) = (state(&[0, 1, 0, 2], &a), state(&[0, 0, 1], &b));
         let (ga, gb) = ([7, 3, 9], [9, 7]);
         let mut want: Vec<(u32, SlotAcc)> = Vec::new();
-        for (st, vals, groups) in [(&sa, &a[..], &ga[..]), (&sb, &b[..], &gb[..])] {
+        let (sa, mut ka) = state(&[0, 1, 0, 2], &a);
+        let (sb, mut kb) = state(&[0, 0, 1], &b);
+        for (st, sk, vals, groups) in [
+            (&sa, &mut ka, &a[..], &ga[..]),
+            (&sb, &mut kb, &b[..], &gb[..]),
+        ] {
             for (s, &g) in groups.iter().enumerate() {
-                let acc = SlotAcc::from_state(st, s as u32, &[vals], 1);
+                let mut acc = SlotAcc::from_state(st, s as u32, &[vals]);
+                acc.columns[0].pct = Some(sk.quantiles(s as u32, 0));
+                acc.hll = vec![sk.distinct(s as u32, 0)];
                 match want.iter_mut().find(|(h, _)| *h == g) {
                     Some((_, w)) => w.merge_owned(acc),
                     None => want.push((g, acc)),
@@ -346,9 +366,14 @@ mod tests {
         for dense in [true, false] {
             let mut store = WindowStore::new(dense);
             for _ in 0..2 {
-                for (st, vals, groups) in [(&sa, &a[..], &ga[..]), (&sb, &b[..], &gb[..])] {
+                let (sa, mut ka) = state(&[0, 1, 0, 2], &a);
+                let (sb, mut kb) = state(&[0, 0, 1], &b);
+                for (st, sk, vals, groups) in [
+                    (&sa, &mut ka, &a[..], &ga[..]),
+                    (&sb, &mut kb, &b[..], &gb[..]),
+                ] {
                     for (s, &g) in groups.iter().enumerate() {
-                        store.merge_slot(shape, g, st, s as u32, &[vals]);
+                        store.merge_slot(shape, g, (st, sk), s as u32, &[vals]);
                     }
                 }
                 let mut out = Vec::new();

@@ -16,3 +16,4 @@ mod moments;
 mod motion;
 mod parity;
 mod shaders;
+mod sketches;
