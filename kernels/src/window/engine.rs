@@ -14,10 +14,16 @@
 //! late for sessions when its time is below the watermark.
 //!
 //! The rows of a batch, numbered as dense slots per (window, group), go to the
-//! [`Aggregator`] in pieces of at most [`Engine::batch_rows`] rows; hopping
-//! windows number them once per window a row falls into and hand all those
-//! passes to one [`Aggregator::aggregate_passes`] call, so the GPU uploads a
-//! piece's columns once, not once per overlapping window.
+//! [`Aggregator`] in pieces of at most [`Engine::batch_rows`] rows.
+//!
+//! Hopping windows share *panes*: a row goes once into the pane of one slide
+//! that holds it (the slide divides the size, so it is the panes' greatest
+//! common length), and when a window closes its `size / slide` panes are
+//! merged into its result. Each row is aggregated once, not once per window
+//! it falls into, and the state is one pane a slide, not one window a slide
+//! with a copy of every row of the panes it overlaps. A pane is dropped once
+//! the last window that holds it has closed; a row is late when that window
+//! has.
 //!
 //! Percentile and distinct-count sketches are built on the host from each
 //! piece's rows ([`super::sketch`]), slot by slot, and merged with the
@@ -224,6 +230,8 @@ pub struct Engine {
     memory_limit: Option<u64>,
     /// The sketches of the piece's slots.
     sketches: BatchSketches,
+    /// Hopping windows: the first window not yet closed.
+    next_window: Option<i64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -266,6 +274,7 @@ impl Engine {
             late: Vec::new(),
             memory_limit: None,
             sketches: BatchSketches::default(),
+            next_window: None,
         })
     }
 
@@ -425,14 +434,24 @@ impl Engine {
         self.late.clear();
         self.late.resize(rows, false);
         match self.config.window {
-            WindowSpec::Tumbling { size } => self.fixed(piece, size, size, groups),
-            WindowSpec::Hop { slide, size } => self.fixed(piece, slide, size, groups),
+            WindowSpec::Tumbling { size } => self.fixed(piece, (size, size), (size, size), groups),
+            WindowSpec::Hop { slide, size } => {
+                self.fixed(piece, (slide, slide), (slide, size), groups)
+            }
             WindowSpec::Session { gap } => self.sessions(piece, gap),
         }
     }
 
-    /// Tumbling (`slide == size`) and hopping windows.
-    fn fixed(&mut self, piece: &Batch<'_>, slide: i64, size: i64, groups: usize) -> Result<()> {
+    /// Tumbling windows (`slide == size`) and the panes of hopping ones; a
+    /// row is late once the last window that holds it, of `window` (slide,
+    /// size), has closed.
+    fn fixed(
+        &mut self,
+        piece: &Batch<'_>,
+        (slide, size): (i64, i64),
+        window: (i64, i64),
+        groups: usize,
+    ) -> Result<()> {
         let rows = piece.ts.len();
         let hops = size / slide;
         // The watermark before each row, as row-at-a-time processing sees it.
@@ -459,7 +478,12 @@ impl Engine {
                     .div_euclid(slide)
                     .saturating_mul(slide)
                     .saturating_sub(j * slide);
-                let open = marks[i].is_none_or(|w| start.saturating_add(size) > w);
+                let last_end = t
+                    .div_euclid(window.0)
+                    .saturating_mul(window.0)
+                    .saturating_sub(j * slide)
+                    .saturating_add(window.1);
+                let open = marks[i].is_none_or(|w| last_end > w);
                 if open {
                     any[i] = true;
                     slots.push(self.map.slot(start, g));
@@ -637,11 +661,61 @@ impl Engine {
         Ok(())
     }
 
+    /// Closes the hopping windows that end at or before `mark` (all with
+    /// `None`), each the merge of its panes, and drops the panes no open
+    /// window holds.
+    fn close_panes(
+        &mut self,
+        mark: Option<i64>,
+        slide: i64,
+        size: i64,
+        out: &mut Vec<WindowResult>,
+    ) {
+        let shape = self.shape();
+        while let Some((&first, _)) = self.open.first_key_value() {
+            // The first window not yet closed that holds the first pane: no
+            // earlier one holds a row.
+            let earliest = first
+                .saturating_sub(size)
+                .div_euclid(slide)
+                .saturating_mul(slide)
+                .saturating_add(slide);
+            let start = self.next_window.map_or(earliest, |n| n.max(earliest));
+            let end = start.saturating_add(size);
+            if mark.is_some_and(|w| end > w) {
+                break;
+            }
+            let mut window = self
+                .spare_stores
+                .pop()
+                .unwrap_or_else(|| WindowStore::new(false));
+            for pane in self.open.range(start..end).map(|(_, p)| p) {
+                window.merge_store(shape, pane);
+            }
+            window.drain_into(shape, start, end, out);
+            self.spare_stores.push(window);
+            self.next_window = Some(start.saturating_add(slide));
+            // Panes whose last window (the one starting at their own slide)
+            // has closed.
+            while let Some(entry) = self.open.first_entry() {
+                if entry.key().div_euclid(slide).saturating_mul(slide) > start {
+                    break;
+                }
+                let mut pane = entry.remove();
+                pane.clear();
+                if self.spare_stores.len() < SPARE_STORES {
+                    self.spare_stores.push(pane);
+                }
+            }
+        }
+    }
+
     /// Closes the windows that end at or before `mark` (all with `None`).
     fn close(&mut self, mark: Option<i64>) -> Vec<WindowResult> {
         let mut out = Vec::new();
         match self.config.window {
-            WindowSpec::Tumbling { size } | WindowSpec::Hop { size, .. } => {
+            WindowSpec::Hop { slide, size } => self.close_panes(mark, slide, size, &mut out),
+            WindowSpec::Tumbling { size } => {
                 while let Some(entry) = self.open.first_entry() {
                     let start = *entry.key();
                     let end = start.saturating_add(size);

@@ -207,6 +207,59 @@ impl WindowStore {
         }
     }
 
+    /// Merges every entry of `other` (a later pane of the same window) into
+    /// this store's entry of the same group.
+    pub(super) fn merge_store(&mut self, shape: Shape, other: &WindowStore) {
+        for (oe, &group) in other.groups.iter().enumerate() {
+            let e = match self.find(group) {
+                Some(e) => e,
+                None => self.push_empty(shape, group),
+            };
+            self.rows[e] += other.rows[oe];
+            for c in 0..shape.columns {
+                let (at, theirs) = (e * shape.columns + c, oe * shape.columns + c);
+                if !self.cols[at].merge(&other.cols[theirs]) {
+                    continue;
+                }
+                if shape.first_last {
+                    let (first, last) = &mut self.ends[at];
+                    merge_ends(first, last, other.ends[theirs]);
+                }
+                if c < shape.pct {
+                    let mine = &mut self.pct[e * shape.pct + c];
+                    self.sketch_heap -= mine.heap_bytes();
+                    mine.merge(other.pct[oe * shape.pct + c].clone());
+                    self.sketch_heap += mine.heap_bytes();
+                }
+            }
+            for h in 0..shape.hashed {
+                let mine = &mut self.hll[e * shape.hashed + h];
+                self.sketch_heap -= mine.heap_bytes();
+                mine.merge(&other.hll[oe * shape.hashed + h]);
+                self.sketch_heap += mine.heap_bytes();
+            }
+        }
+    }
+
+    /// A new entry for `group` holding nothing; its number.
+    fn push_empty(&mut self, shape: Shape, group: u32) -> usize {
+        let e = self.groups.len();
+        self.insert(group, e as u32);
+        self.groups.push(group);
+        self.rows.push(0);
+        self.cols
+            .extend(std::iter::repeat_n(ExactAcc::default(), shape.columns));
+        if shape.first_last {
+            self.ends
+                .extend(std::iter::repeat_n((None, None), shape.columns));
+        }
+        self.hll
+            .extend(std::iter::repeat_n(Distinct::default(), shape.hashed));
+        self.pct
+            .extend(std::iter::repeat_n(Quantiles::default(), shape.pct));
+        e
+    }
+
     /// Appends this window's groups to `out`, by group id, and leaves the
     /// store empty (its memory kept for the next window).
     pub(super) fn drain_into(
@@ -271,7 +324,7 @@ impl WindowStore {
     }
 
     /// Forgets every entry, keeping the memory.
-    fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         match &mut self.index {
             Index::Dense(cells) => {
                 for &g in &self.groups {
