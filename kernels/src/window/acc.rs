@@ -490,11 +490,17 @@ impl From<Option<f64>> for AggValue {
 /// The HyperLogLog estimate of a register set (with the small-range
 /// correction; 64-bit hashes need no large-range one).
 pub fn hll_estimate(registers: &[u8]) -> f64 {
-    let m = registers.len() as f64;
-    let alpha = 0.7213 / (1.0 + 1.079 / m);
     let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
-    let raw = alpha * m * m / sum;
     let zeros = registers.iter().filter(|&&r| r == 0).count();
+    hll_from(registers.len(), sum, zeros)
+}
+
+/// The HyperLogLog estimate of `registers` registers whose `2^-rank` add up
+/// to `sum`, `zeros` of them zero.
+pub(crate) fn hll_from(registers: usize, sum: f64, zeros: usize) -> f64 {
+    let m = registers as f64;
+    let alpha = 0.7213 / (1.0 + 1.079 / m);
+    let raw = alpha * m * m / sum;
     if raw <= 2.5 * m && zeros > 0 {
         m * (m / zeros as f64).ln()
     } else {
@@ -604,10 +610,8 @@ impl SlotAcc {
         let c = self.columns.get(column);
         match func {
             AggFunc::CountStar => AggValue::Int(self.rows),
-            AggFunc::ApproxDistinct => match self.hll.get(column).map(Distinct::registers) {
-                Some(r) if r.iter().any(|&x| x != 0) => {
-                    AggValue::Int(hll_estimate(&r).round() as u64)
-                }
+            AggFunc::ApproxDistinct => match self.hll.get(column) {
+                Some(d) if !d.is_empty() => AggValue::Int(d.estimate().round() as u64),
                 Some(_) => AggValue::Int(0),
                 None => AggValue::Null,
             },

@@ -20,6 +20,7 @@
 //! sparse sorted list of (register, rank) while that is smaller than the
 //! dense registers ([`SPARSE_MAX`] entries of 2 bytes), then dense.
 
+use super::acc::{hll_estimate, hll_from};
 use super::engine::Batch;
 use super::layout::{HLL_REGISTERS, NO_SLOT, from_order_key, order_key};
 use crate::cpu::aggregate::{hll_register, is_valid};
@@ -265,6 +266,27 @@ impl Distinct {
         }
     }
 
+    /// Whether every register is zero (nothing counted).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Distinct::Dense(r) => r.iter().all(|&x| x == 0),
+            Distinct::Sparse(entries) => entries.is_empty(),
+        }
+    }
+
+    /// The estimate of distinct values ([`hll_estimate`]); a sparse sketch
+    /// sums its entries alone, the other registers being zero.
+    pub fn estimate(&self) -> f64 {
+        match self {
+            Distinct::Dense(r) => hll_estimate(r),
+            Distinct::Sparse(entries) => {
+                let zeros = HLL_REGISTERS as usize - entries.len();
+                let ranks: f64 = entries.iter().map(|&e| 2f64.powi(-i32::from(e & 63))).sum();
+                hll_from(HLL_REGISTERS as usize, zeros as f64 + ranks, zeros)
+            }
+        }
+    }
+
     /// Every register's rank.
     pub fn registers(&self) -> Vec<u8> {
         match self {
@@ -436,14 +458,17 @@ mod tests {
     #[test]
     fn sparse_registers_turn_dense() {
         let mut d = Distinct::default();
+        assert!(d.is_empty());
         d.insert(0);
         d.insert(u64::MAX);
         assert_eq!(d, Distinct::Sparse(vec![55, 1023 << 6 | 1]));
+        assert_eq!(d.estimate(), hll_estimate(&d.registers()));
         let mut dense = Distinct::default();
         for i in 0..5000u64 {
             dense.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         }
         assert!(matches!(dense, Distinct::Dense(_)));
+        assert_eq!(dense.estimate(), hll_estimate(&dense.registers()));
         let before = dense.registers();
         dense.merge(&d);
         assert_eq!(dense.registers()[0], before[0].max(55));
