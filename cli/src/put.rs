@@ -5,6 +5,10 @@
 //! message one record (a JSON object with its topic as a field), acknowledged
 //! to the broker once its batch is durable, so a message is stored at least
 //! once across a crash of osprey or a reconnect; it runs until killed.
+//! With `--cluster nats://...` the records go to the cluster's stream on
+//! NATS JetStream instead of the store ([`osprey_ingest::log::Log`], the
+//! same routing by hash key), each counted as stored once JetStream
+//! acknowledged it.
 //!
 //! A record that cannot be stored (malformed JSON, a CSV row with the wrong
 //! number of columns, more than 1 MiB, no partition key) gets one line on
@@ -19,6 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use osprey_ingest::cluster::Cluster;
+use osprey_ingest::log::Log;
 use osprey_ingest::store::record::too_large;
 use osprey_ingest::store::{MAX_DATA_BYTES, PutRecord, Store};
 
@@ -45,21 +51,23 @@ pub fn run(args: &PutArgs) -> Result<()> {
         tcp::parse_url(url)?;
     }
     let broker = broker_input(&args.files)?;
-    let store = open_store(&args.data.data_dir, args.durability.into())?;
-    store.stream_meta(&args.stream)?;
-    if let Some(url) = &args.listen {
-        let server = LineServer::bind(Arc::new(store), &args.stream, codec, url)?;
-        let _ = writeln!(
-            io::stderr(),
-            "osprey: listening on tcp://{} for stream {:?}",
-            server.local_addr(),
-            args.stream
-        );
-        server.run();
-        return Ok(());
-    }
+    let log: Box<dyn Log> = match &args.cluster {
+        Some(url) => {
+            let cluster = Cluster::connect(url)?;
+            cluster.shards(&args.stream)?;
+            Box::new(cluster)
+        }
+        None => {
+            let store = open_store(&args.data.data_dir, args.durability.into())?;
+            store.stream_meta(&args.stream)?;
+            if let Some(url) = &args.listen {
+                return listen(store, &args.stream, codec, url);
+            }
+            Box::new(store)
+        }
+    };
     let mut put = Putter {
-        store: &store,
+        log: &*log,
         stream: &args.stream,
         records: Vec::with_capacity(BATCH),
         origins: Vec::with_capacity(BATCH),
@@ -109,6 +117,20 @@ pub fn run(args: &PutArgs) -> Result<()> {
     Ok(())
 }
 
+/// Serves `osprey put --listen URL`: NDJSON lines over TCP into `stream`
+/// of `store`, until killed.
+fn listen(store: Store, stream: &str, codec: LineCodec, url: &str) -> Result<()> {
+    let server = LineServer::bind(Arc::new(store), stream, codec, url)?;
+    let _ = writeln!(
+        io::stderr(),
+        "osprey: listening on tcp://{} for stream {:?}",
+        server.local_addr(),
+        stream
+    );
+    server.run();
+    Ok(())
+}
+
 /// The broker `files` name (one URL and nothing else), if any.
 ///
 /// # Errors
@@ -136,7 +158,7 @@ fn format_of(path: &Path) -> InputFormat {
 
 /// Batches records into puts and reports the ones refused.
 struct Putter<'a> {
-    store: &'a Store,
+    log: &'a dyn Log,
     stream: &'a str,
     records: Vec<PutRecord>,
     origins: Vec<(Arc<str>, u64)>,
@@ -287,7 +309,7 @@ impl Putter<'_> {
         }
         let mut wait = Duration::from_millis(5);
         let outcomes = loop {
-            match self.store.put_records(self.stream, &self.records) {
+            match self.log.put_records(self.stream, &self.records) {
                 Err(e) if e.is_retryable() && wait < Duration::from_secs(10) => {
                     tracing::debug!(error = %e, "Store busy; retrying.");
                     std::thread::sleep(wait);

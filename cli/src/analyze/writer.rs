@@ -49,6 +49,14 @@ impl Writer {
         Writer::open_in(output, append, None)
     }
 
+    /// Records put into a stream through `records` (the store's, or a
+    /// cluster's), each under its source's partition key.
+    pub fn records(records: StreamRecords) -> Self {
+        Writer {
+            target: Target::Stream(Box::new(records)),
+        }
+    }
+
     /// As [`Writer::open`], a stream output put through `store` when given
     /// (the server's, shared by everything in the process) instead of
     /// opening the store of its data directory.

@@ -153,6 +153,11 @@ pub struct PutArgs {
     /// When records count as stored
     #[arg(long, value_enum, default_value_t = DurabilityArg::Fsync)]
     pub durability: DurabilityArg,
+    /// Put into the stream of this cluster (nats://HOST:PORT, NATS
+    /// JetStream) instead of the store: a record counts as stored once
+    /// JetStream acknowledged it
+    #[arg(long, value_name = "URL", conflicts_with = "listen")]
+    pub cluster: Option<String>,
     /// The store.
     #[command(flatten)]
     pub data: DataDirArg,

@@ -7,7 +7,8 @@
 //!
 //! One listener ([`HttpServer`]: connection slots, timeouts, bounded bodies,
 //! TLS when configured) serves the whole router: the Kinesis API on the
-//! engine's store, the Kinesis Video Streams API on the video store of the
+//! engine's store (a cluster worker's on JetStream for the cluster's
+//! streams), the Kinesis Video Streams API on the video store of the
 //! same data directory, `/api`, the dashboard, `/metrics`, `/healthz`,
 //! `/readyz`.
 
@@ -100,17 +101,21 @@ pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> R
         .http
         .credentials()
         .map_err(|(_, m)| crate::exit::UsageError(format!("http: {m}")))?;
-    let kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, credentials.clone())?;
-    let video = super::http_only::open_video_store(&config.data_dir)?;
-    let _video_retention = video.spawn_retention(RETENTION_EVERY);
-    let scheme = if http.tls.is_some() { "https" } else { "http" };
-    let kvs = KvsApi::new(Arc::clone(&video), credentials).with_scheme(scheme);
-    // One video store for the KVS API and the recording cameras.
     let cluster = config
         .cluster
         .as_ref()
         .map(super::cluster::ClusterMode::connect)
         .transpose()?;
+    let mut kinesis = KinesisApi::new(Arc::clone(&store), ITERATOR_LIFETIME, credentials.clone())?;
+    if let Some(c) = &cluster {
+        // The cluster's streams are put to and read from JetStream.
+        kinesis = kinesis.with_cluster(Arc::clone(&c.cluster) as Arc<dyn osprey_ingest::log::Log>);
+    }
+    let video = super::http_only::open_video_store(&config.data_dir)?;
+    let _video_retention = video.spawn_retention(RETENTION_EVERY);
+    let scheme = if http.tls.is_some() { "https" } else { "http" };
+    let kvs = KvsApi::new(Arc::clone(&video), credentials).with_scheme(scheme);
+    // One video store for the KVS API and the recording cameras.
     let engine = Engine::start(config, device, store, video, cluster)?;
     let result = runtime.block_on(serve(
         Arc::clone(&engine),

@@ -22,27 +22,35 @@ use crate::nats_server::NatsServer;
 const LEASE_MS: i64 = 2000;
 const RENEW_MS: i64 = 500;
 
-/// One worker: its folder, process and stderr.
+/// One worker: its folder, process, stderr and HTTP address.
 struct Worker {
     proc: Proc,
     err: Lines,
+    addr: String,
 }
 
-/// The config of worker `id` (in its own folder), its query appending to
-/// `out`.
-fn write_config(dir: &Path, out: &Path) {
+/// The config of a worker (in its own folder `dir`): `tables` after the
+/// cluster's.
+fn write_config(dir: &Path, tables: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let text = format!(
         "data_dir = \"data\"\nbackend = \"cpu\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
-         [cluster]\nurl = \"nats://unused:1\"\nlease_seconds = {}\nrenew_seconds = {}\n\
-         [[streams]]\nname = \"telemetry\"\nshards = 6\n\
-         [[queries]]\nname = \"per_device\"\ninput = \"telemetry\"\noutput = \"{}\"\n\
-         flags = [\"--window\", \"tumbling:1s\", \"--group-by\", \"device\", \"--agg\", \"count(*) as n, sum(value) as total\"]\n",
+         [cluster]\nurl = \"nats://unused:1\"\nlease_seconds = {}\nrenew_seconds = {}\n{tables}",
         LEASE_MS as f64 / 1000.0,
         RENEW_MS as f64 / 1000.0,
-        out.display()
     );
     std::fs::write(dir.join("osprey.toml"), text).unwrap();
+}
+
+/// The tables of the 6-shard `telemetry` stream and its `per_device`
+/// query appending to `out`.
+fn telemetry_query(out: &Path) -> String {
+    format!(
+        "[[streams]]\nname = \"telemetry\"\nshards = 6\n\
+         [[queries]]\nname = \"per_device\"\ninput = \"telemetry\"\noutput = \"{}\"\n\
+         flags = [\"--window\", \"tumbling:1s\", \"--group-by\", \"device\", \"--agg\", \"count(*) as n, sum(value) as total\"]\n",
+        out.display()
+    )
 }
 
 impl Worker {
@@ -57,8 +65,8 @@ impl Worker {
             .stderr(Stdio::piped());
         let mut proc = Proc::spawn(&mut cmd);
         let err = proc.stderr_lines();
-        err.announced("osprey: serving on http://", id);
-        Worker { proc, err }
+        let addr = err.announced("osprey: serving on http://", id);
+        Worker { proc, err, addr }
     }
 }
 
@@ -98,6 +106,63 @@ fn python(script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The lease history of the `shards` shards of `prefix` (`group.stream`),
+/// checked: a lease goes from one worker to another only after the
+/// holder's last renewal aged a whole lease (it stopped before that), and
+/// soon after. Returns the workers that held a lease and the takeovers
+/// (from, to).
+fn lease_history(
+    url: &str,
+    prefix: &str,
+    shards: usize,
+) -> (BTreeSet<String>, Vec<(String, String)>) {
+    let keys: Vec<String> = (0..shards)
+        .map(|i| format!("{prefix}.shardId-{i:012}"))
+        .collect();
+    let mut args = vec![url];
+    args.extend(keys.iter().map(String::as_str));
+    let history: Value = serde_json::from_str(&python("cluster_leases.py", &args)).unwrap();
+    let mut owners = BTreeSet::new();
+    let mut taken = Vec::new();
+    for key in &keys {
+        let revs = history[key].as_array().unwrap();
+        assert!(!revs.is_empty(), "{key}: no lease");
+        for pair in revs.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let (wa, wb) = (a["worker"].as_str().unwrap(), b["worker"].as_str().unwrap());
+            owners.insert(wb.to_owned());
+            if wa.is_empty() || wb.is_empty() || wa == wb {
+                continue;
+            }
+            let gap = b["at_ms"].as_i64().unwrap() - a["at_ms"].as_i64().unwrap();
+            assert!(
+                gap >= LEASE_MS - 50,
+                "{key}: {wb} took {wa}'s lease after {gap} ms"
+            );
+            assert!(
+                gap <= LEASE_MS + 2 * RENEW_MS + 1500,
+                "{key}: failover took {gap} ms"
+            );
+            taken.push((wa.to_owned(), wb.to_owned()));
+        }
+    }
+    owners.remove("");
+    (owners, taken)
+}
+
+/// `GET path` of the server at `addr`, as JSON (python's urllib the
+/// client).
+fn get_json(addr: &str, path: &str) -> Value {
+    let script = "import sys, urllib.request\n\
+                  print(urllib.request.urlopen('http://' + sys.argv[1] + sys.argv[2]).read().decode())";
+    let out = Command::new("python3")
+        .args(["-c", script, addr, path])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "GET {path}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn three_workers_share_a_stream_through_a_kill() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,7 +170,7 @@ fn three_workers_share_a_stream_through_a_kill() {
     let out = dir.path().join("rows.ndjson");
     let ids = ["w1", "w2", "w3"];
     for id in ids {
-        write_config(&dir.path().join(id), &out);
+        write_config(&dir.path().join(id), &telemetry_query(&out));
     }
     let mut workers: Vec<Worker> = ids
         .iter()
@@ -189,48 +254,33 @@ fn three_workers_share_a_stream_through_a_kill() {
     assert_eq!(total, 1800, "every record aggregated once per window");
 
     // The lease history: one owner at a time, takeovers within the lease.
-    let keys: Vec<String> = (0..6)
-        .map(|i| format!("per_device.telemetry.shardId-{i:012}"))
-        .collect();
-    let mut args = vec![nats.url.as_str()];
-    args.extend(keys.iter().map(String::as_str));
-    let history: Value = serde_json::from_str(&python("cluster_leases.py", &args)).unwrap();
-    let mut owners = BTreeSet::new();
-    let mut taken_from_w2 = 0;
-    for key in &keys {
-        let revs = history[key].as_array().unwrap();
-        assert!(!revs.is_empty(), "{key}: no lease");
-        for pair in revs.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            let (wa, wb) = (a["worker"].as_str().unwrap(), b["worker"].as_str().unwrap());
-            owners.insert(wb.to_owned());
-            if wa.is_empty() || wb.is_empty() || wa == wb {
-                continue;
-            }
-            // A takeover: only after the holder's last renewal aged a
-            // whole lease (it stopped before that), and soon after it.
-            let gap = b["at_ms"].as_i64().unwrap() - a["at_ms"].as_i64().unwrap();
-            assert!(
-                gap >= LEASE_MS - 50,
-                "{key}: {wb} took {wa}'s lease after {gap} ms"
-            );
-            assert!(
-                gap <= LEASE_MS + 2 * RENEW_MS + 1500,
-                "{key}: failover took {gap} ms"
-            );
-            if wa == "w2" {
-                taken_from_w2 += 1;
-            }
-        }
-    }
+    let (owners, taken) = lease_history(&nats.url, "per_device.telemetry", 6);
+    let taken_from_w2 = taken.iter().filter(|(from, _)| from == "w2").count();
     assert!(
         taken_from_w2 >= 1,
-        "no shard of the killed worker was taken: {history}"
+        "no shard of the killed worker was taken: {taken:?}"
     );
     assert!(
         owners.contains("w2"),
-        "the restarted worker took no shard: {history}"
+        "the restarted worker took no shard: {owners:?}"
     );
+    // Each worker's counters in /api/queries: the sum over the shards it
+    // ran the query on (the killed worker's first run took its own along).
+    let mut counted = 0;
+    let mut watermarks = 0;
+    for w in &workers {
+        let views = get_json(&w.addr, "/api/queries");
+        let view = &views[0];
+        assert_eq!(view["name"], "per_device", "{views}");
+        counted += view["rows"].as_u64().unwrap();
+        watermarks += usize::from(view["watermark"].is_string());
+    }
+    let written = rows(&out).len() as u64;
+    assert!(
+        counted > 0 && counted <= written,
+        "rows counted {counted}, written {written}"
+    );
+    assert!(watermarks >= 1, "no worker shows a watermark");
     eprintln!(
         "cluster: {} windows, {twice} written twice; killed at {:?} before the end",
         got.len(),
@@ -240,4 +290,157 @@ fn three_workers_share_a_stream_through_a_kill() {
         w.proc.kill_now();
     }
     drop(nats);
+}
+
+#[test]
+fn producers_write_through_jetstream_and_any_worker_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(dir.path());
+    let tables = "[[streams]]\nname = \"orders\"\nshards = 3\n";
+    let ids = ["w1", "w2"];
+    for id in ids {
+        write_config(&dir.path().join(id), tables);
+    }
+    let mut workers: Vec<Worker> = ids
+        .iter()
+        .map(|id| Worker::start(&dir.path().join(id), &nats.url, id))
+        .collect();
+
+    // `osprey put --cluster`: 40 records keyed c0..c39, answered once
+    // JetStream has them; no store is opened.
+    let input = dir.path().join("orders.ndjson");
+    let lines: String = (0..40)
+        .map(|i| format!("{{\"src\":\"cli\",\"k\":\"c{i}\"}}\n"))
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+    let put = run_in(
+        dir.path(),
+        &[
+            "put",
+            "--cluster",
+            &nats.url,
+            "orders",
+            input.to_str().unwrap(),
+            "--partition-key-field",
+            "k",
+        ],
+    )
+    .success();
+    assert!(
+        put.stderr.contains("put 40 records into \"orders\""),
+        "{}",
+        put.stderr
+    );
+    assert!(
+        !dir.path().join("osprey-data").exists(),
+        "put --cluster opened a store"
+    );
+
+    let (a, b) = (&workers[0].addr, &workers[1].addr);
+    let out = python(
+        "cluster_kinesis.py",
+        &[
+            &format!("http://{a}"),
+            &format!("http://{b}"),
+            &nats.url,
+            "orders",
+            "3",
+            "40",
+        ],
+    );
+    assert_eq!(out.trim(), "ok");
+    for w in &mut workers {
+        w.proc.kill_now();
+    }
+    drop(nats);
+}
+
+#[test]
+fn two_workers_deliver_a_stream_as_a_consumer_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(dir.path());
+    let out = dir.path().join("delivered");
+    let tables = format!(
+        "[[streams]]\nname = \"events6\"\nshards = 6\n\
+         [[deliveries]]\nname = \"archive\"\nstream = \"events6\"\nto = \"{}\"\n\
+         buffer_seconds = 0.2\n",
+        out.display()
+    );
+    let ids = ["w1", "w2"];
+    for id in ids {
+        write_config(&dir.path().join(id), &tables);
+    }
+    let mut workers: Vec<Worker> = ids
+        .iter()
+        .map(|id| Worker::start(&dir.path().join(id), &nats.url, id))
+        .collect();
+
+    // 600 records over 12 keys (every shard), put in two halves: the
+    // second while both workers hold shards.
+    let put = |from: usize| {
+        let input = dir.path().join(format!("in{from}.ndjson"));
+        let lines: String = (from..from + 300)
+            .map(|i| format!("{{\"i\":{i},\"device\":\"d{}\"}}\n", i % 12))
+            .collect();
+        std::fs::write(&input, lines).unwrap();
+        let args = [
+            "put",
+            "--cluster",
+            &nats.url,
+            "events6",
+            input.to_str().unwrap(),
+        ];
+        run_in(dir.path(), &args).success();
+    };
+    put(0);
+    std::thread::sleep(Duration::from_millis(1500));
+    put(300);
+
+    // Every record delivered, at least once, into the shared folder.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let delivered = loop {
+        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+        for row in delivered_rows(&out) {
+            *seen.entry(row["i"].as_u64().unwrap()).or_default() += 1;
+        }
+        if seen.len() >= 600 || Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        delivered.keys().copied().collect::<Vec<_>>(),
+        (0..600).collect::<Vec<u64>>(),
+        "records missing; w1: {:?}",
+        workers[0].err.to_end("w1")
+    );
+    // No shard owned by two workers at once; both took part.
+    let (owners, _) = lease_history(&nats.url, "deliver-archive.events6", 6);
+    assert_eq!(owners, BTreeSet::from(["w1".to_owned(), "w2".to_owned()]));
+    for w in &mut workers {
+        w.proc.kill_now();
+    }
+    drop(nats);
+}
+
+/// The records of every NDJSON file delivered under `dir`.
+fn delivered_rows(dir: &Path) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "errors") {
+                    folders.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "ndjson") {
+                rows.extend(parse_ndjson(&std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    rows
 }

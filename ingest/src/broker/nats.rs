@@ -38,13 +38,15 @@
 //! publishes is awaited together, and from the first publish without an
 //! ack on, the records go again after a backoff, with the same
 //! `Nats-Msg-Id`, so that JetStream's duplicate window (2 minutes by
-//! default) stores each once. The order is kept while the connection holds;
-//! across a lost connection it can break (a known gap): a window's first
-//! publishes lost with the connection are sent again after later ones that
-//! the client kept and sent on reconnect, so the stream can hold
-//! 0..200, 259..456, 200..259 (each record once). A fix is to chain each
-//! publish to the one before with `Nats-Expected-Last-Msg-Id` where osprey
-//! is a subject's only publisher. The id of a record line ([`msg_id()`]):
+//! default) stores each once. The order per subject holds across a lost
+//! connection too, where the stream holds the output's subject alone (the
+//! stream osprey makes does): within a window each publish names the one
+//! before it as the stream's expected last message
+//! (`Nats-Expected-Last-Msg-Id`), so a publish the client kept and sent on
+//! reconnect after lost ones is refused, not stored ahead of them, and
+//! goes again in order. Where other subjects share the stream (other
+//! publishers), windows are not chained and the order can break across a
+//! lost connection (each record still stored once). The id of a record line ([`msg_id()`]):
 //!
 //! - its `id` field, when it has one (a record put with an id);
 //! - `SHARD/SEQ/HASH` for a stored record as `osprey read` writes it

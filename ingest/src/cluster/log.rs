@@ -3,11 +3,15 @@
 //! Stream `S` of `n` shards is the JetStream stream `OSPREY_S` on the
 //! subjects `osprey.S.*`, one subject per shard (`osprey.S.shardId-...`),
 //! the shards' hash-key ranges those the store gives `n` shards. A put is
-//! a publish acknowledged by JetStream, with the partition key (and the
-//! record id, as `Nats-Msg-Id`, JetStream's de-duplication) in headers. A
-//! shard is read by an ordered consumer filtered on its subject, from a
-//! stream sequence (it asks for 200 messages at a time, what one shard's
-//! reader holds at most): sequence numbers are JetStream's stream
+//! a publish acknowledged by JetStream, with the partition key (its
+//! explicit hash key, and the record id, as `Nats-Msg-Id`, JetStream's
+//! de-duplication) in headers; a batch's publishes go out together, at
+//! most [`PUT_WINDOW`] unacknowledged at once, and each record is answered
+//! once JetStream acknowledged it. A shard is read by an ordered consumer
+//! filtered on its subject, from a stream sequence (it asks for 200
+//! messages at a time, what one shard's reader holds at most); a Kinesis
+//! GetRecords is one fetch, without waiting, of a short-lived consumer
+//! from the iterator's sequence. Sequence numbers are JetStream's stream
 //! sequences (growing within each shard, not dense).
 
 use std::collections::VecDeque;
@@ -23,16 +27,33 @@ use serde::{Deserialize, Serialize};
 use super::{CALL_TIMEOUT, Cluster, ClusterError, call_error, check_name};
 use crate::error::{IngestError, Result};
 use crate::log::{Log, LogReader, ShardRange, route};
-use crate::store::{Checkpoint, PutRecord, Record, StartingPosition};
+use crate::store::{
+    Checkpoint, GetRecords, PutAck, PutOutcome, PutRecord, Record, ShardDescription, ShardIterator,
+    StartingPosition, StreamDescription,
+};
 
 /// The header holding a record's partition key.
 pub const PARTITION_KEY: &str = "Osprey-Partition-Key";
 
+/// The header holding a record's explicit hash key (decimal), if it has
+/// one.
+pub const EXPLICIT_HASH_KEY: &str = "Osprey-Explicit-Hash-Key";
+
 /// The header JetStream de-duplicates by: the record's id.
 const MSG_ID: &str = "Nats-Msg-Id";
 
+/// Publishes of one put awaiting their acknowledgements at most.
+pub const PUT_WINDOW: usize = 256;
+
+/// How long a GetRecords' consumer lives on the server if it is not
+/// deleted (the worker died between its fetch and its delete).
+const FETCH_CONSUMER_LIFE: Duration = Duration::from_secs(30);
+
 /// The longest a reader's wait lasts, so a stop is seen within it.
 const WAIT_STEP: Duration = Duration::from_millis(250);
+
+/// Cluster streams whose shard counts a worker keeps at most.
+const MAX_KNOWN_STREAMS: usize = 4096;
 
 /// A cluster stream as the bucket of streams keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,11 +115,28 @@ impl Cluster {
         Ok(())
     }
 
+    /// The shard count of stream `name`, read from the bucket once and
+    /// then kept (a cluster stream is neither split nor merged).
     fn shard_count(&self, name: &str) -> std::result::Result<u32, ClusterError> {
+        let known = self
+            .shard_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(&n) = known.get(name) {
+            return Ok(n);
+        }
+        drop(known);
         let value = self.call("read a stream", CALL_TIMEOUT, self.streams.get(name))?;
         let info: StreamInfo = value
             .and_then(|v| serde_json::from_slice(&v).ok())
             .ok_or_else(|| ClusterError::NoSuchStream(name.to_owned()))?;
+        let mut known = self
+            .shard_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if known.len() < MAX_KNOWN_STREAMS {
+            known.insert(name.to_owned(), info.shards);
+        }
         Ok(info.shards)
     }
 
@@ -184,31 +222,231 @@ type Messages = Pin<
     >,
 >;
 
-impl Log for Arc<Cluster> {
+/// `e` as the log's error: a missing stream as the store says it (the
+/// Kinesis API answers it as `ResourceNotFoundException`), what the
+/// cluster does not do as an invalid argument.
+fn log_error(e: ClusterError) -> IngestError {
+    match e {
+        ClusterError::NoSuchStream(stream) => IngestError::NoSuchStream { stream },
+        ClusterError::Unsupported(what) => IngestError::InvalidArgument(what),
+        e => e.into(),
+    }
+}
+
+/// The headers a record is published with.
+fn headers_of(record: &PutRecord) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(PARTITION_KEY, record.partition_key.as_str());
+    if let Some(key) = record.explicit_hash_key {
+        headers.insert(EXPLICIT_HASH_KEY, key.to_string().as_str());
+    }
+    if let Some(id) = &record.id {
+        headers.insert(MSG_ID, id.as_str());
+    }
+    headers
+}
+
+impl Cluster {
+    /// Publishes `records` to their shards of `stream` (of `shards`), at
+    /// most [`PUT_WINDOW`] awaiting their acknowledgements, and answers
+    /// each once JetStream acknowledged it.
+    async fn publish_all(
+        &self,
+        stream: &str,
+        shards: &[ShardRange],
+        records: &[PutRecord],
+    ) -> Vec<PutOutcome> {
+        let failed =
+            |e: &dyn std::fmt::Display| -> IngestError { call_error("put a record", e).into() };
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(PUT_WINDOW) {
+            let mut sent = Vec::with_capacity(chunk.len());
+            for record in chunk {
+                let routed = record.validate().and_then(|()| {
+                    route(shards, record.hash_key())
+                        .ok_or_else(|| IngestError::Internal("a hash key in no shard".into()))
+                });
+                let range = match routed {
+                    Ok(found) => found,
+                    Err(e) => {
+                        sent.push(Err(e));
+                        continue;
+                    }
+                };
+                let data = bytes::Bytes::from(record.data.clone());
+                let publish = self.js.publish_with_headers(
+                    subject(stream, &range.id),
+                    headers_of(record),
+                    data,
+                );
+                sent.push(match tokio::time::timeout(CALL_TIMEOUT, publish).await {
+                    Ok(Ok(ack)) => Ok((Arc::from(range.id.as_str()), ack)),
+                    Ok(Err(e)) => Err(failed(&e)),
+                    Err(_) => Err(failed(&"timed out")),
+                });
+            }
+            for publish in sent {
+                out.push(match publish {
+                    Err(e) => Err(e),
+                    Ok((shard, ack)) => match tokio::time::timeout(CALL_TIMEOUT, ack).await {
+                        Ok(Ok(ack)) => Ok(PutAck {
+                            shard,
+                            seq: ack.sequence,
+                        }),
+                        Ok(Err(e)) => Err(failed(&e)),
+                        Err(_) => Err(failed(&"timed out")),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// Up to `max_records` records of `iterator`'s shard from its sequence,
+    /// what JetStream has now: one fetch, without waiting, of a consumer
+    /// made for it and deleted after.
+    async fn fetch(
+        &self,
+        iterator: &ShardIterator,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> std::result::Result<Vec<Record>, async_nats::Error> {
+        let s = self.js.get_stream(jetstream_name(&iterator.stream)).await?;
+        let config = consumer::pull::Config {
+            filter_subject: subject(&iterator.stream, &iterator.shard),
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: iterator.next_seq.max(1),
+            },
+            ack_policy: consumer::AckPolicy::None,
+            inactive_threshold: FETCH_CONSUMER_LIFE,
+            ..Default::default()
+        };
+        let c: consumer::PullConsumer = s.create_consumer(config).await?;
+        let name = c.cached_info().name.clone();
+        let mut fetch = c.fetch().max_messages(max_records.max(1));
+        if max_bytes > 0 {
+            fetch = fetch.max_bytes(max_bytes);
+        }
+        let mut batch = fetch.messages().await?;
+        let mut records = Vec::new();
+        while let Some(message) = batch.next().await {
+            records.push(record_of(&message?)?);
+        }
+        drop(batch);
+        // A consumer left behind goes at its inactive threshold.
+        let _ = s.delete_consumer(&name).await;
+        Ok(records)
+    }
+}
+
+impl Log for Cluster {
     fn shards(&self, stream: &str) -> Result<Vec<ShardRange>> {
-        let n = self.shard_count(stream)?;
+        let n = self.shard_count(stream).map_err(log_error)?;
         Ok(ShardRange::even(n))
     }
 
-    fn put(&self, stream: &str, record: &PutRecord) -> Result<(String, u64)> {
-        record.validate()?;
-        let shards = self.shards(stream)?;
-        let shard = route(&shards, record.hash_key())
-            .ok_or_else(|| IngestError::Internal("a hash key in no shard".into()))?;
-        let mut headers = HeaderMap::new();
-        headers.insert(PARTITION_KEY, record.partition_key.as_str());
-        if let Some(id) = &record.id {
-            headers.insert(MSG_ID, id.as_str());
+    fn has_stream(&self, stream: &str) -> Result<bool> {
+        match self.shard_count(stream) {
+            Ok(_) => Ok(true),
+            Err(ClusterError::NoSuchStream(_)) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        let data = bytes::Bytes::from(record.data.clone());
-        let ack = self.call("put a record", CALL_TIMEOUT, async {
-            let ack = self
-                .js
-                .publish_with_headers(subject(stream, &shard.id), headers, data)
-                .await?;
-            Ok::<_, async_nats::Error>(ack.await?)
-        })?;
-        Ok((shard.id.clone(), ack.sequence))
+    }
+
+    fn describe(&self, stream: &str) -> Result<StreamDescription> {
+        let shards = self.shards(stream)?;
+        let info = self
+            .call("read a stream", CALL_TIMEOUT, async {
+                let mut s = self.js.get_stream(jetstream_name(stream)).await?;
+                Ok::<_, async_nats::Error>(s.info().await?.clone())
+            })
+            .map_err(log_error)?;
+        let created_ms =
+            i64::try_from(info.created.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let hours = info.config.max_age.as_secs().div_ceil(3600);
+        let shards: Vec<ShardDescription> = shards
+            .into_iter()
+            .map(|s| ShardDescription {
+                id: s.id,
+                state: "open",
+                hash_start: s.hash_start.to_string(),
+                hash_end: s.hash_end.to_string(),
+                parent: None,
+                adjacent_parent: None,
+                starting_seq: 1,
+                ending_seq: None,
+                trim_horizon_seq: info.state.first_sequence.max(1),
+                next_seq: info.state.last_sequence + 1,
+                bytes: 0,
+                damaged_ranges: 0,
+                damaged_bytes: 0,
+            })
+            .collect();
+        Ok(StreamDescription {
+            name: stream.to_owned(),
+            created: crate::store::time::format_ms(created_ms),
+            retention_hours: u32::try_from(hours).unwrap_or(u32::MAX),
+            retention_bytes: None,
+            open_shards: shards.len(),
+            shards,
+        })
+    }
+
+    fn put_records(&self, stream: &str, records: &[PutRecord]) -> Result<Vec<PutOutcome>> {
+        let shards = self.shards(stream)?;
+        Ok(self
+            .runtime
+            .handle()
+            .block_on(self.publish_all(stream, &shards, records)))
+    }
+
+    fn shard_iterator(
+        &self,
+        stream: &str,
+        shard: &str,
+        position: StartingPosition,
+    ) -> Result<ShardIterator> {
+        if route_id(&self.shards(stream)?, shard).is_none() {
+            return Err(IngestError::NoSuchShard {
+                stream: stream.to_owned(),
+                shard: shard.to_owned(),
+            });
+        }
+        Ok(ShardIterator {
+            stream: stream.to_owned(),
+            shard: shard.to_owned(),
+            next_seq: self.start_seq(stream, position).map_err(log_error)?,
+        })
+    }
+
+    fn get_records(
+        &self,
+        iterator: &ShardIterator,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<GetRecords> {
+        let records = self
+            .call(
+                "read a shard",
+                CALL_TIMEOUT,
+                self.fetch(iterator, max_records, max_bytes),
+            )
+            .map_err(log_error)?;
+        let next_seq = records.last().map_or(iterator.next_seq, |r| r.seq + 1);
+        let millis_behind_latest = match records.last() {
+            Some(last) if records.len() >= max_records => {
+                (crate::store::time::now_ms() - last.timestamp_ms).max(0)
+            }
+            _ => 0,
+        };
+        Ok(GetRecords {
+            records,
+            next: Some(ShardIterator {
+                next_seq,
+                ..iterator.clone()
+            }),
+            millis_behind_latest,
+        })
     }
 
     fn reader<'a>(
@@ -224,6 +462,11 @@ impl Log for Arc<Cluster> {
         )
         .into())
     }
+}
+
+/// The shard of `shards` whose id is `id`.
+fn route_id<'s>(shards: &'s [ShardRange], id: &str) -> Option<&'s ShardRange> {
+    shards.iter().find(|s| s.id == id)
 }
 
 /// One shard of a cluster stream, read in order; its checkpoints go to
@@ -263,7 +506,7 @@ fn record_of(message: &jetstream::Message) -> Result<Record> {
         seq: info.stream_sequence,
         timestamp_ms: i64::try_from(nanos / 1_000_000).unwrap_or(0),
         partition_key: header(PARTITION_KEY).unwrap_or_default(),
-        explicit_hash_key: None,
+        explicit_hash_key: header(EXPLICIT_HASH_KEY).and_then(|k| k.parse().ok()),
         id: header(MSG_ID),
         data: message.payload.to_vec(),
     })

@@ -126,6 +126,8 @@ pub struct Cluster {
     leases: kv::Store,
     workers: kv::Store,
     streams: kv::Store,
+    /// Shard counts of the streams read so far ([`Log::shards`](crate::log::Log::shards)).
+    shard_counts: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -215,6 +217,7 @@ impl Cluster {
             leases,
             workers,
             streams,
+            shard_counts: std::sync::Mutex::default(),
         })
     }
 

@@ -35,9 +35,9 @@ use std::time::{Duration, Instant};
 use serde::de::IgnoredAny;
 
 use crate::IngestError;
-use crate::consume::Consumer;
+use crate::log::{Log, LogReader};
 use crate::store::time::format_ms;
-use crate::store::{Record, StartingPosition, Store};
+use crate::store::{Checkpoint, Record, StartingPosition, Store};
 
 #[cfg(test)]
 mod tests;
@@ -159,7 +159,27 @@ pub fn run_until(
     destination: &mut dyn Destination,
     stop: &AtomicBool,
 ) -> Result<Tally> {
-    let mut reader = Consumer::new(store, &config.stream, config.from, Some(&config.consumer))?;
+    let mut reader = Log::reader(store, &config.stream, config.from, Some(&config.consumer))?;
+    run_reader(reader.as_mut(), config, destination, stop)
+}
+
+/// As [`run_until`], reading through `reader` (the store's, or a shard of
+/// a cluster stream a worker holds the lease of, whose checkpoints go to
+/// the lease): the checkpoints of `config.consumer` saved through it.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_reader(
+    reader: &mut dyn LogReader,
+    config: &DeliverConfig,
+    destination: &mut dyn Destination,
+    stop: &AtomicBool,
+) -> Result<Tally> {
+    let mut delivered = Delivered {
+        reader,
+        consumer: &config.consumer,
+        saved: None,
+    };
     // Records read and in no delivered batch yet, in poll order: each batch
     // is a prefix of them. Their data adds up to `bytes`; the oldest came
     // at `since`.
@@ -167,7 +187,7 @@ pub fn run_until(
     let (mut bytes, mut since) = (0, None::<Instant>);
     let mut tally = Tally::default();
     loop {
-        let polled = reader.poll(1000, 4 << 20)?;
+        let polled = delivered.reader.poll(1000, 4 << 20)?;
         let caught_up = polled.is_empty();
         let start = pending.len();
         pending.extend(polled);
@@ -178,7 +198,7 @@ pub fn run_until(
             since.get_or_insert_with(Instant::now);
             if bytes >= config.max_bytes {
                 let (batch, rest) = pending[done..].split_at(i + 1 - done);
-                deliver_batch(&mut reader, destination, batch, rest, &mut tally)?;
+                delivered.batch(destination, batch, rest, &mut tally)?;
                 (done, bytes, since) = (i + 1, 0, None);
             }
         }
@@ -187,7 +207,7 @@ pub fn run_until(
             || (caught_up && !config.follow)
             || stopping;
         if due && done < pending.len() {
-            deliver_batch(&mut reader, destination, &pending[done..], &[], &mut tally)?;
+            delivered.batch(destination, &pending[done..], &[], &mut tally)?;
             (done, bytes, since) = (pending.len(), 0, None);
         }
         pending.drain(..done);
@@ -203,26 +223,45 @@ pub fn run_until(
             let due_in = since.map_or(FOLLOW_WAIT, |t| {
                 config.max_age.saturating_sub(t.elapsed()).min(FOLLOW_WAIT)
             });
-            reader.wait(due_in);
+            delivered.reader.wait(due_in);
         }
     }
     Ok(tally)
 }
 
-/// Hands `batch` to `destination`, then, once it is delivered (or set
-/// aside), saves the consumer's checkpoint before `rest`, the records read
-/// after it: a crash at any point delivers again at most the batch in
-/// flight, and the checkpoint never passes a record not yet delivered.
-fn deliver_batch(
-    reader: &mut Consumer<'_>,
-    destination: &mut dyn Destination,
-    batch: &Batch,
-    rest: &Batch,
-    tally: &mut Tally,
-) -> Result<()> {
-    destination.deliver(batch, tally)?;
-    reader.checkpoint_before(rest)?;
-    Ok(())
+/// The reader of a delivery and the checkpoint it saved last.
+struct Delivered<'r, 'a> {
+    reader: &'r mut (dyn LogReader + 'a),
+    consumer: &'r str,
+    saved: Option<Checkpoint>,
+}
+
+impl Delivered<'_, '_> {
+    /// Hands `batch` to `destination`, then, once it is delivered (or set
+    /// aside), saves the consumer's checkpoint before `rest`, the records
+    /// read after it: a crash at any point delivers again at most the batch
+    /// in flight, and the checkpoint never passes a record not yet
+    /// delivered.
+    fn batch(
+        &mut self,
+        destination: &mut dyn Destination,
+        batch: &Batch,
+        rest: &Batch,
+        tally: &mut Tally,
+    ) -> Result<()> {
+        destination.deliver(batch, tally)?;
+        let mut at = self.reader.positions().clone();
+        for (shard, r) in rest {
+            at.entry(shard.clone())
+                .and_modify(|p| *p = (*p).min(r.seq))
+                .or_insert(r.seq);
+        }
+        if self.saved.as_ref() != Some(&at) {
+            self.reader.save_checkpoint(self.consumer, &at)?;
+            self.saved = Some(at);
+        }
+        Ok(())
+    }
 }
 
 /// A batch's place in time and its name, from its oldest record:

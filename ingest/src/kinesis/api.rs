@@ -1,4 +1,6 @@
-//! The Kinesis Data Streams operations over the store: requests and answers
+//! The Kinesis Data Streams operations over the store (and, on a cluster
+//! worker, the data calls of the cluster's streams over JetStream,
+//! [`Logs`]): requests and answers
 //! as Kinesis' JSON 1.1 shapes, errors with Kinesis' names
 //! (`{"__type":"ResourceNotFoundException","message":"..."}`, HTTP 400).
 //!
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize, de};
 use serde_json::{Value, json};
 
 use super::iterator::{Iterators, Refused};
+pub use super::logs::Logs;
 use crate::codec::base64;
 
 /// Most records in one PutRecords call.
@@ -145,9 +148,10 @@ impl Scratch {
 
 /// Answers one request: writes its JSON answer into `out` (emptied first)
 /// and returns the HTTP status. `iterators` issues and checks the shard
-/// iterators of GetShardIterator and GetRecords.
+/// iterators of GetShardIterator and GetRecords; `logs` says which log a
+/// stream's records are put to and read from.
 pub fn handle(
-    store: &Store,
+    logs: &Logs<'_>,
     iterators: &Iterators,
     target: Option<&str>,
     body: &[u8],
@@ -161,13 +165,13 @@ pub fn handle(
             "UnknownOperationException",
             "missing or unknown X-Amz-Target".into(),
         )),
-        Some("PutRecords") => put_records(store, body, scratch, out),
-        Some("PutRecord") => put_one(store, body, out),
+        Some("PutRecords") => put_records(logs, body, scratch, out),
+        Some("PutRecord") => put_one(logs, body, out),
         Some("GetRecords") => {
-            parse_value(body).and_then(|req| get_records(store, iterators, &req, out))
+            parse_value(body).and_then(|req| get_records(logs, iterators, &req, out))
         }
         Some(op) => parse_value(body)
-            .and_then(|req| operation(store, iterators, op, &req))
+            .and_then(|req| operation(logs, iterators, op, &req))
             .map(|answer| push_json(out, &answer)),
     };
     match result {
@@ -394,11 +398,12 @@ pub(crate) fn stream_name(req: &Value) -> Result<String, ApiError> {
 }
 
 fn operation(
-    store: &Store,
+    logs: &Logs<'_>,
     iterators: &Iterators,
     op: &str,
     req: &Value,
 ) -> Result<Value, ApiError> {
+    let store = logs.store;
     match op {
         "CreateStream" => {
             let shards = u64_field(req, "ShardCount")?.unwrap_or(1);
@@ -416,7 +421,8 @@ fn operation(
             Ok(json!({}))
         }
         "DescribeStream" => {
-            let d = store.describe_stream(&stream_name(req)?)?;
+            let stream = stream_name(req)?;
+            let d = logs.of(&stream)?.describe(&stream)?;
             let mut page = super::pages::Page::of(req, "Limit", 100, 10_000)?;
             page.after = req
                 .get("ExclusiveStartShardId")
@@ -429,7 +435,8 @@ fn operation(
             Ok(json!({ "StreamDescription": v }))
         }
         "DescribeStreamSummary" => {
-            let d = store.describe_stream(&stream_name(req)?)?;
+            let stream = stream_name(req)?;
+            let d = logs.of(&stream)?.describe(&stream)?;
             let mut v = summary(store, &d)?;
             v["OpenShardCount"] = json!(d.open_shards);
             v["ConsumerCount"] = json!(super::attrs::load(store, &d.name)?.consumers.len());
@@ -441,7 +448,7 @@ fn operation(
             let position = starting_position(req, fields)?;
             // A sequence number past the shard's end is the store's
             // InvalidArgument, answered as InvalidArgumentException.
-            let it = store.shard_iterator(stream, shard, position)?;
+            let it = logs.of(stream)?.shard_iterator(stream, shard, position)?;
             Ok(json!({ "ShardIterator": iterators.issue(&it) }))
         }
         "SplitShard" => {
@@ -480,6 +487,7 @@ fn operation(
             store.set_retention(stream, hours)?;
             Ok(json!({}))
         }
+        "ListShards" => super::manage::list_shards(logs, req),
         other => super::manage::operation(store, other, req)
             .or_else(|| super::consumers::operation(store, other, req))
             .unwrap_or_else(|| {
@@ -577,7 +585,7 @@ pub(crate) fn shard_json(s: &ShardDescription) -> Value {
 }
 
 /// PutRecord: one record, its answer written into `out`.
-fn put_one(store: &Store, body: &[u8], out: &mut Vec<u8>) -> Result<(), ApiError> {
+fn put_one(logs: &Logs<'_>, body: &[u8], out: &mut Vec<u8>) -> Result<(), ApiError> {
     let mut holder = None;
     let req = typed_or_value(body, &mut holder, PutRequest::from_value)?;
     let mut record = PutRecord::new(String::new(), Vec::new());
@@ -586,7 +594,8 @@ fn put_one(store: &Store, body: &[u8], out: &mut Vec<u8>) -> Result<(), ApiError
         .stream_name
         .as_deref()
         .ok_or_else(|| required("StreamName"))?;
-    let ack = store
+    let ack = logs
+        .of(stream)?
         .put_records(stream, std::slice::from_ref(&record))?
         .pop()
         .ok_or_else(|| ApiError("InternalFailure", "no answer".into()))??;
@@ -607,7 +616,7 @@ fn write_ack(out: &mut Vec<u8>, ack: &PutAck) {
 /// PutRecords: up to [`MAX_PUT_RECORDS`] records, answered per record into
 /// `out` (keys in the order a `Value` writes them, as before).
 fn put_records(
-    store: &Store,
+    logs: &Logs<'_>,
     body: &[u8],
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
@@ -636,9 +645,10 @@ fn put_records(
             "{total} bytes in one PutRecords call, more than 5 MiB"
         )))
     } else {
-        store
-            .put_records(stream, &scratch.records[..valid])
-            .map_err(ApiError::from)
+        logs.of(stream).and_then(|log| {
+            log.put_records(stream, &scratch.records[..valid])
+                .map_err(ApiError::from)
+        })
     };
     scratch.trim();
     let outcomes = outcomes?;
@@ -698,13 +708,13 @@ const RECORD_OVERHEAD: usize = 81 + 20 + 24;
 /// timestamp that repeats the one before it is copied rather than written
 /// again.
 fn get_records(
-    store: &Store,
+    logs: &Logs<'_>,
     iterators: &Iterators,
     req: &Value,
     out: &mut Vec<u8>,
 ) -> Result<(), ApiError> {
     let (it, limit) = get_request(iterators, req)?;
-    let got = store.get_records(&it, limit, 10 << 20)?;
+    let got = logs.of(&it.stream)?.get_records(&it, limit, 10 << 20)?;
     let size: usize = got
         .records
         .iter()
@@ -814,7 +824,7 @@ mod tests {
             let target = format!("Kinesis_20131202.{op}");
             let body = serde_json::to_vec(body).unwrap();
             let status = handle(
-                &store,
+                &Logs::new(&store, None),
                 &iterators,
                 Some(&target),
                 &body,

@@ -37,7 +37,6 @@ const MAX_SHARDS: u64 = 10_000;
 pub(crate) fn operation(store: &Store, op: &str, req: &Value) -> Option<Result<Value, ApiError>> {
     Some(match op {
         "ListStreams" => list_streams(store, req),
-        "ListShards" => list_shards(store, req),
         "AddTagsToStream" => add_tags(store, req),
         "RemoveTagsFromStream" => remove_tags(store, req),
         "ListTagsForStream" => list_tags(store, req),
@@ -90,7 +89,8 @@ fn passes(filter: Option<&Value>, s: &ShardDescription) -> Result<bool, ApiError
     })
 }
 
-fn list_shards(store: &Store, req: &Value) -> Result<Value, ApiError> {
+/// ListShards, of the log that holds the stream (`logs`).
+pub(crate) fn list_shards(logs: &super::logs::Logs<'_>, req: &Value) -> Result<Value, ApiError> {
     let mut page = Page::of(req, "MaxResults", 1000, 10_000)?;
     // A token carries the first call's stream and filter (boto3's
     // paginator sends the stream again, which AWS refuses; osprey lets it).
@@ -104,7 +104,7 @@ fn list_shards(store: &Store, req: &Value) -> Result<Value, ApiError> {
             (stream_name(req)?, req.get("ShardFilter").cloned())
         }
     };
-    let d = store.describe_stream(&stream)?;
+    let d = logs.of(&stream)?.describe(&stream)?;
     let mut shards = Vec::with_capacity(d.shards.len());
     for s in &d.shards {
         if passes(filter.as_ref(), s)? {

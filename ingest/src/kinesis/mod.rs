@@ -6,8 +6,9 @@
 //! [`attrs`], the pages' tokens in `pages`), the CBOR protocol ([`cbor`]),
 //! shard iterator tokens ([`iterator`]), SigV4 request signatures
 //! ([`sigv4`]), and the axum router that carries them ([`KinesisApi`],
-//! served by [`crate::http::HttpServer`]), and the threads the operations
-//! run on (`workers`).
+//! served by [`crate::http::HttpServer`]), the threads the operations
+//! run on (`workers`), and which log a stream's data calls go to
+//! ([`logs`]: the store, or JetStream for a cluster worker's streams).
 
 pub mod api;
 pub mod attrs;
@@ -15,6 +16,7 @@ pub mod cbor;
 mod consumers;
 pub mod eventstream;
 pub mod iterator;
+pub mod logs;
 mod manage;
 mod pages;
 mod router;

@@ -66,6 +66,9 @@ pub struct KinesisApi {
 /// What every call is served with.
 struct Shared {
     store: Arc<Store>,
+    /// The cluster's log on a cluster worker: its streams' data calls go
+    /// there ([`super::logs`]).
+    cluster: std::sync::OnceLock<Arc<dyn crate::log::Log>>,
     iterators: iterator::Iterators,
     credentials: Option<sigv4::Credentials>,
     pool: Mutex<Vec<Buffers>>,
@@ -98,6 +101,7 @@ impl KinesisApi {
         Ok(KinesisApi {
             state: Arc::new(Shared {
                 store,
+                cluster: std::sync::OnceLock::new(),
                 iterators,
                 credentials,
                 pool: Mutex::new(Vec::new()),
@@ -115,6 +119,15 @@ impl KinesisApi {
         self.state
             .subscription_ms
             .store(millis(lifetime), Ordering::Relaxed);
+        self
+    }
+
+    /// Serves the data calls of the streams `cluster` holds from it (a
+    /// cluster worker's JetStream log), the other streams from the store.
+    /// Set once; a second call changes nothing.
+    #[must_use]
+    pub fn with_cluster(self, cluster: Arc<dyn crate::log::Log>) -> KinesisApi {
+        let _ = self.state.cluster.set(cluster);
         self
     }
 
@@ -188,7 +201,8 @@ impl Shared {
             .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok());
-        let (store, iterators) = (&self.store, &self.iterators);
+        let logs = api::Logs::new(&self.store, self.cluster.get().map(|c| &**c));
+        let iterators = &self.iterators;
         let mut json = Vec::new();
         let status = match self.request(parts, body, cbor) {
             Err((name, msg)) => {
@@ -197,10 +211,10 @@ impl Shared {
             }
             // JSON answers go straight into `out`.
             Ok(Cow::Borrowed(request)) => {
-                return api::handle(store, iterators, target, request, scratch, out);
+                return api::handle(&logs, iterators, target, request, scratch, out);
             }
             Ok(Cow::Owned(request)) => {
-                api::handle(store, iterators, target, &request, scratch, &mut json)
+                api::handle(&logs, iterators, target, &request, scratch, &mut json)
             }
         };
         if cbor {

@@ -1,6 +1,7 @@
-//! The log under a stream, behind one interface: what queries and
-//! deliveries need of a stream (its shards and their hash-key ranges,
-//! records put under partition keys, each shard read in order from a
+//! The log under a stream, behind one interface: what producers, queries,
+//! deliveries and the Kinesis API need of a stream (its shards and their
+//! hash-key ranges, records put under partition keys and answered once
+//! durable, a shard read from an iterator, each shard read in order from a
 //! position or a checkpoint, with a wait once caught up, checkpoints
 //! saved). Two logs implement it:
 //!
@@ -9,15 +10,19 @@
 //! - [`crate::cluster`]: NATS JetStream, one JetStream stream per osprey
 //!   stream and one subject per shard, for osprey on many machines.
 //!
-//! The query engine reads through [`LogReader`] and does not know which
-//! log is underneath.
+//! The query engine reads through [`LogReader`], and `osprey put`, the
+//! server's cameras and the Kinesis API's data calls put and read through
+//! [`Log`]: none of them knows which log is underneath.
 
 pub mod store;
 
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::store::{Checkpoint, PutRecord, Record, StartingPosition};
+use crate::store::{
+    Checkpoint, GetRecords, PutOutcome, PutRecord, Record, ShardIterator, StartingPosition,
+    StreamDescription,
+};
 
 /// A shard and the hash keys it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +67,66 @@ pub trait Log: Send + Sync + std::fmt::Debug {
     /// No such stream, or the log cannot be reached.
     fn shards(&self, stream: &str) -> Result<Vec<ShardRange>>;
 
-    /// Puts `record` into the shard its hash key falls in and returns the
-    /// shard and the record's sequence number once the log has it durably
-    /// (JetStream: acknowledged).
+    /// True when the log holds `stream`.
+    ///
+    /// # Errors
+    /// The log cannot be reached.
+    fn has_stream(&self, stream: &str) -> Result<bool>;
+
+    /// `stream` as DescribeStream shows it: every shard, with its range.
+    ///
+    /// # Errors
+    /// No such stream, or the log cannot be reached.
+    fn describe(&self, stream: &str) -> Result<StreamDescription>;
+
+    /// Puts `records`, each into the shard its hash key falls in (the MD5
+    /// of its partition key, or its explicit hash key), and answers per
+    /// record, in order, once the log has them durably (JetStream:
+    /// acknowledged): the shard and the sequence number, or why that
+    /// record was refused.
+    ///
+    /// # Errors
+    /// The whole call refused: no such stream, a log that cannot be
+    /// reached, overloaded.
+    fn put_records(&self, stream: &str, records: &[PutRecord]) -> Result<Vec<PutOutcome>>;
+
+    /// Puts `record` as [`Log::put_records`] does and returns the shard and
+    /// the record's sequence number.
     ///
     /// # Errors
     /// An invalid record, no such stream, a log that cannot be reached.
-    fn put(&self, stream: &str, record: &PutRecord) -> Result<(String, u64)>;
+    fn put(&self, stream: &str, record: &PutRecord) -> Result<(String, u64)> {
+        let outcome = self
+            .put_records(stream, std::slice::from_ref(record))?
+            .pop()
+            .ok_or_else(|| crate::IngestError::Internal("a put answered no record".into()))?;
+        outcome.map(|ack| (ack.shard.to_string(), ack.seq))
+    }
+
+    /// An iterator of `shard` of `stream` at `position`, for
+    /// [`Log::get_records`].
+    ///
+    /// # Errors
+    /// No such stream or shard, a position past the shard's end or one the
+    /// log does not take.
+    fn shard_iterator(
+        &self,
+        stream: &str,
+        shard: &str,
+        position: StartingPosition,
+    ) -> Result<ShardIterator>;
+
+    /// Up to `max_records` records (and about `max_bytes` bytes) of the
+    /// shard from `iterator`, without waiting, and where to read next.
+    ///
+    /// # Errors
+    /// No such stream or shard, a log that cannot be read.
+    fn get_records(
+        &self,
+        iterator: &ShardIterator,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<GetRecords>;
 
     /// A reader of `stream` from `from`, or, for shards that consumer
     /// `consumer` has a checkpoint for, from there.

@@ -6,7 +6,10 @@ use std::time::Duration;
 use super::{Log, LogReader, ShardRange};
 use crate::consume::Consumer;
 use crate::error::{IngestError, Result};
-use crate::store::{Checkpoint, PutRecord, Record, StartingPosition, Store};
+use crate::store::{
+    Checkpoint, GetRecords, PutOutcome, PutRecord, Record, ShardIterator, StartingPosition, Store,
+    StreamDescription,
+};
 
 impl Log for Store {
     fn shards(&self, stream: &str) -> Result<Vec<ShardRange>> {
@@ -28,12 +31,38 @@ impl Log for Store {
             .collect()
     }
 
-    fn put(&self, stream: &str, record: &PutRecord) -> Result<(String, u64)> {
-        let outcome = self
-            .put_records(stream, std::slice::from_ref(record))?
-            .pop()
-            .ok_or_else(|| IngestError::Internal("a put answered no record".into()))?;
-        outcome.map(|ack| (ack.shard.to_string(), ack.seq))
+    fn has_stream(&self, stream: &str) -> Result<bool> {
+        match self.stream_meta(stream) {
+            Ok(_) => Ok(true),
+            Err(IngestError::NoSuchStream { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn describe(&self, stream: &str) -> Result<StreamDescription> {
+        Store::describe_stream(self, stream)
+    }
+
+    fn put_records(&self, stream: &str, records: &[PutRecord]) -> Result<Vec<PutOutcome>> {
+        Store::put_records(self, stream, records)
+    }
+
+    fn shard_iterator(
+        &self,
+        stream: &str,
+        shard: &str,
+        position: StartingPosition,
+    ) -> Result<ShardIterator> {
+        Store::shard_iterator(self, stream, shard, position)
+    }
+
+    fn get_records(
+        &self,
+        iterator: &ShardIterator,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<GetRecords> {
+        Store::get_records(self, iterator, max_records, max_bytes)
     }
 
     fn reader<'a>(

@@ -1,5 +1,5 @@
 //! A [`Write`](std::io::Write) that puts every complete line into a stream of the embedded
-//! store: how `osprey analyze --output stream:NAME` makes its NDJSON records a
+//! store (or of any [`Log`]: a cluster worker's cameras put into JetStream): how `osprey analyze --output stream:NAME` makes its NDJSON records a
 //! stream that `osprey read`, `osprey deliver` and `osprey aggregate` consume.
 //!
 //! Bytes gather until [`Write::flush`](std::io::Write::flush) ([`Lines`]: the
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::lines::{LineBatches, Lines, non_blank};
 use crate::IngestError;
+use crate::log::Log;
 use crate::store::{PutOutcome, PutRecord, Store};
 
 /// How long a refused batch is retried before the flush fails.
@@ -72,7 +73,7 @@ pub fn partition_key(key: &str) -> String {
 /// gather until [`StreamRecords::flush`], which puts them as one batch,
 /// retrying the refused ones while the store is busy (see the module docs).
 pub struct StreamRecords {
-    store: Arc<Store>,
+    log: Arc<dyn Log>,
     stream: String,
     pending: Vec<PutRecord>,
     records: u64,
@@ -95,10 +96,18 @@ impl StreamRecords {
     /// # Errors
     /// The store's own when `stream` does not exist.
     pub fn new(store: impl Into<Arc<Store>>, stream: &str) -> crate::Result<Self> {
-        let store = store.into();
-        store.describe_stream(stream)?;
+        let store: Arc<Store> = store.into();
+        Self::on_log(store, stream)
+    }
+
+    /// Records into `stream` of `log` (the store, or a cluster's JetStream).
+    ///
+    /// # Errors
+    /// The log's own when `stream` does not exist or it cannot be reached.
+    pub fn on_log(log: Arc<dyn Log>, stream: &str) -> crate::Result<Self> {
+        log.shards(stream)?;
         Ok(StreamRecords {
-            store,
+            log,
             stream: stream.to_owned(),
             pending: Vec::new(),
             records: 0,
@@ -114,11 +123,6 @@ impl StreamRecords {
     /// Records stored so far.
     pub fn records(&self) -> u64 {
         self.records
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Puts the records added since the last flush as one batch, retrying
@@ -142,7 +146,7 @@ impl StreamRecords {
         }
         let n = batch.len() as u64;
         put_retrying(batch, RETRY_FOR, |records| {
-            self.store.put_records(&self.stream, records)
+            self.log.put_records(&self.stream, records)
         })
         .map_err(|e| io::Error::other(format!("stream {:?} refused a record: {e}", self.stream)))?;
         Ok(n)
@@ -259,7 +263,8 @@ mod tests {
             ..StreamOptions::default()
         };
         store.create_stream("out", options).unwrap();
-        let mut sink = StreamRecords::new(store, "out").unwrap();
+        let store = Arc::new(store);
+        let mut sink = StreamRecords::new(Arc::clone(&store), "out").unwrap();
         for i in 0..64 {
             sink.push(
                 format!("s{i}/1"),
@@ -270,7 +275,7 @@ mod tests {
         sink.flush().unwrap();
         sink.flush().unwrap();
         assert_eq!(sink.records(), 64);
-        let described = sink.store().describe_stream("out").unwrap();
+        let described = store.describe_stream("out").unwrap();
         let used = described.shards.iter().filter(|s| s.next_seq > 0).count();
         assert_eq!(used, 4, "64 keys land on every one of 4 shards");
         assert_eq!(partition_key(&"x".repeat(300)).chars().count(), 256);

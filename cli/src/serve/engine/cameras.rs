@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result};
+use osprey_ingest::log::Log;
 use osprey_ingest::output_spec::OutputSpec;
+use osprey_ingest::sink::StreamRecords;
 use osprey_ingest::store::Store;
 use osprey_ingest::video::{VideoError as StoreError, VideoStore, VideoStreamConfig};
 use osprey_kernels::Device;
@@ -68,9 +70,33 @@ pub struct Shared {
     /// The video store of the data directory, opened when a camera first
     /// records (`record = "NAME"`).
     pub video: Arc<Mutex<Option<Arc<VideoStore>>>>,
+    /// On a cluster worker, the cluster's log: a camera's `frames` and
+    /// `events` records go there when the cluster holds the stream.
+    pub cluster: Option<Arc<dyn Log>>,
 }
 
 impl Shared {
+    /// The writer of a camera's own stream `name` (its frames or events):
+    /// the cluster's log when the cluster holds it (a record put there is
+    /// acknowledged by JetStream), else the store.
+    ///
+    /// # Errors
+    /// A stream that does not exist, a cluster that cannot be reached.
+    fn own_stream(&self, name: &str) -> Result<Writer> {
+        if let Some(log) = &self.cluster
+            && log.has_stream(name)?
+        {
+            let records = StreamRecords::on_log(Arc::clone(log), name)
+                .with_context(|| format!("cannot write to cluster stream {name:?}"))?;
+            return Ok(Writer::records(records));
+        }
+        let output = Output::Stream {
+            data_dir: self.store.dir().to_owned(),
+            name: name.to_owned(),
+        };
+        Writer::open_in(&output, false, Some(&self.store))
+    }
+
     /// The video store, opened on first use.
     ///
     /// # Errors
@@ -124,8 +150,8 @@ impl Camera {
             name: name.to_owned(),
         };
         let store = Some(&shared.store);
-        let frames_out = Writer::open_in(&stream(&config.frames_stream), false, store)?;
-        let events_out = Writer::open_in(&stream(&config.events_stream), false, store)?;
+        let frames_out = shared.own_stream(&config.frames_stream)?;
+        let events_out = shared.own_stream(&config.events_stream)?;
         let mut outputs = Vec::with_capacity(config.outputs.len());
         for spec in &config.outputs {
             let output = match OutputSpec::parse(std::path::Path::new(spec), "outputs")? {

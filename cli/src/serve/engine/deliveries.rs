@@ -3,6 +3,12 @@
 //! store, with a stop flag. Stopped, it delivers what it has read as one
 //! last batch and checkpoints it; what came after is delivered by the next
 //! run.
+//!
+//! In a cluster ([`ClusterMode`]) a delivery is this worker's member of
+//! the consumer group `deliver-NAME` over its stream's shards: the same
+//! delivery, once per shard it holds the lease of, reading the shard from
+//! JetStream, its checkpoint (moved once a batch is delivered) written
+//! into the lease ([`crate::serve::cluster::DeliveryShards`]).
 
 use std::sync::Arc;
 
@@ -11,6 +17,7 @@ use osprey_ingest::store::Store;
 use tracing::info;
 
 use super::task::Task;
+use crate::serve::cluster::{ClusterMode, DeliveryShards};
 use crate::serve::config::DeliveryConfig;
 
 /// A running delivery.
@@ -27,9 +34,35 @@ impl Delivery {
     ///
     /// # Errors
     /// Arguments the deliver command refuses, a thread that cannot start.
-    pub fn start(config: DeliveryConfig, store: &Arc<Store>) -> Result<Delivery> {
+    pub fn start(
+        config: DeliveryConfig,
+        store: &Arc<Store>,
+        cluster: Option<&ClusterMode>,
+    ) -> Result<Delivery> {
         let args = config.deliver_args(store.dir())?;
-        crate::deliver::prepare(&args)?;
+        let (checked, _) = crate::deliver::prepare(&args)?;
+        if let Some(mode) = cluster {
+            let work = DeliveryShards {
+                from: checked.from,
+                config: config.clone(),
+                store: Arc::clone(store),
+                cluster: Arc::clone(&mode.cluster),
+            };
+            let group = format!("deliver-{}", config.name);
+            let (mode, stream) = (mode.clone(), checked.stream);
+            let task = Task::spawn(format!("delivery {:?}", config.name), move |stop| {
+                osprey_ingest::cluster::run_member(
+                    &mode.cluster,
+                    &group,
+                    &stream,
+                    &mode.settings,
+                    &work,
+                    &stop,
+                )?;
+                Ok(())
+            })?;
+            return Ok(Delivery { config, task });
+        }
         let store = Arc::clone(store);
         let name = config.name.clone();
         let task = Task::spawn(format!("delivery {:?}", config.name), move |stop| {

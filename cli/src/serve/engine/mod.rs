@@ -106,6 +106,9 @@ impl Engine {
                 store,
                 events,
                 video: Arc::new(Mutex::new(Some(video))),
+                cluster: cluster
+                    .as_ref()
+                    .map(|c| Arc::clone(&c.cluster) as Arc<dyn osprey_ingest::log::Log>),
             },
             state: Mutex::new(State {
                 config: ServerConfig {

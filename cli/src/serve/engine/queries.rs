@@ -23,7 +23,7 @@ use osprey_query::source::LiveCounts;
 
 use super::task::Task;
 use crate::aggregate::{self, Attached};
-use crate::serve::cluster::{ClusterMode, QueryShards};
+use crate::serve::cluster::{ClusterMode, QueryShards, ShardCounts};
 use crate::serve::config::QueryConfig;
 use crate::serve::control::QueryView;
 
@@ -33,6 +33,8 @@ pub struct Query {
     /// Its settings, as configured.
     pub config: QueryConfig,
     counts: Arc<LiveCounts>,
+    /// In a cluster, the counters of the shards' runs (`counts` stays 0).
+    shards: Option<Arc<ShardCounts>>,
     task: Task,
 }
 
@@ -52,11 +54,13 @@ impl Query {
         crate::aggregate::check(&args)?;
         let counts = Arc::new(LiveCounts::new());
         if let Some(mode) = cluster {
+            let shards = Arc::new(ShardCounts::default());
             let work = QueryShards {
                 from: args.stream.position()?,
                 config: config.clone(),
                 store: Arc::clone(store),
                 cluster: Arc::clone(&mode.cluster),
+                counts: Arc::clone(&shards),
             };
             let (mode, group, stream) = (mode.clone(), config.name.clone(), config.input.clone());
             let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
@@ -73,6 +77,7 @@ impl Query {
             return Ok(Query {
                 config,
                 counts,
+                shards: Some(shards),
                 task,
             });
         }
@@ -90,6 +95,7 @@ impl Query {
         Ok(Query {
             config,
             counts,
+            shards: None,
             task,
         })
     }
@@ -107,15 +113,19 @@ impl Query {
         &self.config.name
     }
 
-    /// The counters.
-    pub fn counts(&self) -> &LiveCounts {
-        &self.counts
+    /// The counters (in a cluster, the sum over the shards' runs on this
+    /// worker).
+    pub fn counts(&self) -> Arc<LiveCounts> {
+        match &self.shards {
+            Some(shards) => Arc::new(shards.total()),
+            None => Arc::clone(&self.counts),
+        }
     }
 
     /// What `/api/queries` shows of it.
     pub fn view(&self) -> QueryView {
         let (state, error) = self.task.state();
-        let c = &self.counts;
+        let c = self.counts();
         QueryView {
             name: self.config.name.clone(),
             input: self.config.input.clone(),

@@ -92,7 +92,7 @@ impl Piece for Delivery {
         Self::join(self);
     }
     fn start(engine: &Engine, config: Self::Config) -> Result<Self> {
-        Delivery::start(config, engine.store())
+        Delivery::start(config, engine.store(), engine.cluster.as_ref())
     }
 }
 

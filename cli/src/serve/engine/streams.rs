@@ -23,6 +23,16 @@ const RATE_SPAN: Duration = Duration::from_secs(60);
 /// # Errors
 /// A retention that does not parse, or the store's refusal.
 pub fn create_missing(store: &Store, config: &ServerConfig) -> Result<()> {
+    for s in &wanted(config) {
+        ensure(store, s)?;
+    }
+    Ok(())
+}
+
+/// Every stream `config` needs: the `[[streams]]` tables, then each
+/// camera's own and `frames` and `events` (as defaults) when not among
+/// them.
+pub fn wanted(config: &ServerConfig) -> Vec<StreamConfig> {
     let mut wanted: Vec<StreamConfig> = config.streams.clone();
     let default = |name: String| StreamConfig {
         name,
@@ -40,10 +50,7 @@ pub fn create_missing(store: &Store, config: &ServerConfig) -> Result<()> {
             wanted.push(default(name));
         }
     }
-    for s in &wanted {
-        ensure(store, s)?;
-    }
-    Ok(())
+    wanted
 }
 
 /// Creates the streams of `camera` that are missing (a camera put through

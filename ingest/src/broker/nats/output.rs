@@ -1,5 +1,16 @@
 //! [`NatsLines`]: record lines into a bounded queue that a background task
 //! publishes on a subject, through core NATS or JetStream.
+//!
+//! JetStream publishes go out a window at a time, their acks awaited in
+//! order; after a failure the window is sent again from its first
+//! unacknowledged record. The order per subject holds across a lost
+//! connection too: where the stream holds osprey's subject alone, each
+//! publish of a window after the first names the one before it as the
+//! stream's expected last message (`Nats-Expected-Last-Msg-Id`), so a
+//! publish the client kept and sent on reconnect, after one that was lost
+//! with the connection, is refused rather than stored out of order, and
+//! goes again, in order, with the rest of the window (`Nats-Msg-Id`
+//! de-duplicates what had landed).
 
 use std::collections::VecDeque;
 use std::io;
@@ -271,6 +282,8 @@ async fn publish(shared: Arc<Shared>, client: Client, url: NatsUrl) {
             .build(client.clone())
     });
     let mut stream_ready = js.is_none();
+    // Whether the stream holds our subject alone: windows are chained.
+    let mut chain = false;
     let mut failures = 0usize;
     let mut said = None::<String>;
     loop {
@@ -294,7 +307,10 @@ async fn publish(shared: Arc<Shared>, client: Client, url: NatsUrl) {
         } else if let Some(js) = &js {
             if !stream_ready {
                 match ensure_stream(js, &url).await {
-                    Ok(_) => stream_ready = true,
+                    Ok(stream) => {
+                        chain = stream.cached_info().config.subjects == [url.subject.clone()];
+                        stream_ready = true;
+                    }
                     Err(reason) => {
                         if said.as_ref() != Some(&reason) {
                             tracing::warn!("{}: {reason}", url.redacted);
@@ -304,7 +320,7 @@ async fn publish(shared: Arc<Shared>, client: Client, url: NatsUrl) {
                 }
             }
             if stream_ready {
-                Some(publish_jetstream(js, &client, &subject, &window).await)
+                Some(publish_jetstream(js, &client, &subject, &window, chain).await)
             } else {
                 None
             }
@@ -347,23 +363,30 @@ async fn publish(shared: Arc<Shared>, client: Client, url: NatsUrl) {
 }
 
 /// Publishes `window` through JetStream, each with its `Nats-Msg-Id`, and
-/// awaits the acks in order.
+/// awaits the acks in order; with `chain`, each publish after the window's
+/// first expects the one before it as the stream's last.
 async fn publish_jetstream(
     js: &jetstream::Context,
     client: &Client,
     subject: &Subject,
     window: &[Bytes],
+    chain: bool,
 ) -> Sent {
     let limit = client.server_info().max_payload.saturating_sub(HEADER_ROOM);
     let mut acks = Vec::with_capacity(window.len());
+    let mut previous: Option<String> = None;
     for line in window {
         if line.len() > limit {
             acks.push(None);
             continue;
         }
-        let message = PublishMessage::build()
-            .payload(line.clone())
-            .message_id(msg_id(line));
+        let id = msg_id(line);
+        let mut message = PublishMessage::build().payload(line.clone());
+        if let Some(previous) = previous.as_deref().filter(|_| chain) {
+            message = message.expected_last_message_id(previous);
+        }
+        let message = message.message_id(&id);
+        previous = Some(id);
         match js.send_publish(subject.clone(), message).await {
             Ok(ack) => acks.push(Some(ack)),
             Err(e) => {
