@@ -12,6 +12,9 @@
 #   ROWS=1000000 KEYS="10000" benches/aggregate.sh
 #   BACKENDS="cpu" benches/aggregate.sh  # skip the GPU
 #   REPEATS=5 benches/aggregate.sh       # runs of each (default 3, 1 for 1M keys)
+#   THREADS=1 benches/aggregate.sh       # osprey's --threads and DuckDB's threads (default: nproc)
+#   SCALING="1 2" BACKENDS=cpu benches/aggregate.sh
+#                                        # also osprey's CPU backend at each of these --threads
 #   EXTRA="old=/tmp/osprey-old" BACKENDS=cpu benches/aggregate.sh
 #                                        # also time other osprey binaries (LABEL=PATH ...,
 #                                        # CPU backend), e.g. a build of an older commit
@@ -31,6 +34,7 @@ THREADS=${THREADS:-$(nproc)}
 OUT=${OUT:-/dev/shm/osprey-bench-aggregate.ndjson}
 mkdir -p "$DIR"
 EXTRA=${EXTRA:-}
+SCALING=${SCALING:-}
 cargo build --release -p osprey >&2
 OSPREY=target/release/osprey
 
@@ -69,7 +73,12 @@ for k in $KEYS; do
     echo "== $k keys ($(du -hL "$f" | cut -f1) parquet)"
     for b in $BACKENDS; do
         timed "osprey-$b" "$OSPREY" aggregate "$f" --window tumbling:1m --group-by sensor --agg "$AGG" \
-            --backend "$b" --batch-rows 1048576 --output "$OUT"
+            --backend "$b" --batch-rows 1048576 --threads "$THREADS" --output "$OUT"
+        tail -1 "$DIR/err" | sed 's/^/    /'
+    done
+    for t in $SCALING; do
+        timed "osprey-cpu-t$t" "$OSPREY" aggregate "$f" --window tumbling:1m --group-by sensor --agg "$AGG" \
+            --backend cpu --batch-rows 1048576 --threads "$t" --output "$OUT"
         tail -1 "$DIR/err" | sed 's/^/    /'
     done
     for extra in $EXTRA; do

@@ -32,7 +32,9 @@ pub enum OutputFormat {
 /// Arguments of `osprey aggregate`.
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
-    /// Input: a file (NDJSON, CSV or Parquet), - for stdin (NDJSON or CSV),
+    /// Input: a file (NDJSON, CSV or Parquet), a directory or a glob of
+    /// Parquet files ('data/**/*.parquet', a Hive-style year=/month=/day=/hour=
+    /// tree; key=value folders become fields), - for stdin (NDJSON or CSV),
     /// stream:NAME for a stream of the store (NDJSON records), or
     /// tcp://HOST:PORT to listen for NDJSON lines (port 0 picks a free one)
     #[arg(value_name = "INPUT", default_value = "-")]
@@ -102,6 +104,25 @@ pub struct AggregateArgs {
     /// cgroup's limit when lower)
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+
+    /// A reference table the SQL query may join (`JOIN NAME ON input.k =
+    /// NAME.k`, or LEFT JOIN): NAME=FILE, a CSV, NDJSON or Parquet file whose
+    /// key column has no repeats, read again when the file changes
+    #[arg(long, value_name = "NAME=FILE")]
+    pub reference: Vec<String>,
+
+    /// Threads (default: the machine's cores): Parquet decoding, and
+    /// window engines the groups are split over (tumbling windows on the
+    /// CPU); the result is the same byte for byte whatever the number
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// With a directory or glob input: read a file whose year=/month=/day=/hour=
+    /// folders are outside the WHERE time range all the same (by default it is
+    /// skipped, its path taken as the hour of its event times; `osprey deliver`
+    /// names folders by arrival time, which can be later than the event time)
+    #[arg(long)]
+    pub no_path_skip: bool,
 
     /// Flush a partial batch once its first record has waited this long
     /// (for slow input on stdin or TCP; stream:NAME input hands on each read at once)

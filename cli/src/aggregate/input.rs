@@ -1,5 +1,5 @@
 //! Where `osprey aggregate` reads records, as `INPUT` names it: a file,
-//! stdin, a stream of the store (`stream:NAME`), NDJSON lines over TCP
+//! stdin, Parquet files (a directory, a glob, a Hive-style tree), a stream of the store (`stream:NAME`), NDJSON lines over TCP
 //! (`tcp://HOST:PORT`), or the messages of a broker (`mqtt://HOST/TOPIC/#`,
 //! `nats://`, `jetstream://`: [`crate::broker`]). Reading them is
 //! `osprey_query::source`'s.
@@ -16,6 +16,9 @@ pub enum Input {
     Stdin,
     /// A file.
     File(String),
+    /// Parquet files: a directory (a Hive-style tree among them) or a glob
+    /// (`data/**/*.parquet`).
+    Files(String),
     /// `stream:NAME`: a stream of the store.
     Stream(String),
     /// `tcp://HOST:PORT`: NDJSON lines from the connections to this address.
@@ -44,6 +47,9 @@ impl Input {
         if input.starts_with("tcp://") {
             return Ok(Input::Tcp(parse_url(input)?.to_owned()));
         }
+        if osprey_query::source::files::names_many(input) {
+            return Ok(Input::Files(input.to_owned()));
+        }
         Ok(Input::File(input.to_owned()))
     }
 
@@ -53,7 +59,7 @@ impl Input {
         match self {
             Input::Tcp(_) | Input::Broker(_) => true,
             Input::Stream(_) => follow,
-            Input::Stdin | Input::File(_) => false,
+            Input::Stdin | Input::File(_) | Input::Files(_) => false,
         }
     }
 }
@@ -77,6 +83,10 @@ mod tests {
         assert_eq!(
             Input::parse("a.ndjson").unwrap(),
             Input::File("a.ndjson".into())
+        );
+        assert_eq!(
+            Input::parse("d/**/*.parquet").unwrap(),
+            Input::Files("d/**/*.parquet".into())
         );
         let err = Input::parse("stream:").unwrap_err().to_string();
         assert!(err.contains("needs a stream name"), "{err}");

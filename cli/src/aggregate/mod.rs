@@ -15,7 +15,9 @@
 //! input's checkpoints follow the rows the query has written, by the origin
 //! the chunker gives each row (`osprey_query::StreamSource`).
 //!
-//! Inputs ([`input`]): a file, stdin, a stream of the store (`stream:NAME`,
+//! Inputs ([`input`]): a file, Parquet files (a directory, a glob, a
+//! Hive-style tree, decoded in parallel and skipped by the WHERE time range:
+//! `osprey_query::source::stored`), stdin, a stream of the store (`stream:NAME`,
 //! read as `osprey read` reads it), or NDJSON lines over TCP
 //! (`tcp://HOST:PORT`), or a broker's messages (`mqtt://HOST:PORT/TOPIC/#`,
 //! each acknowledged once read; [`crate::broker`]). Files, stdin and a
@@ -51,6 +53,7 @@ use osprey_ingest::chunk::{ChunkConfig, RecordFormat};
 use osprey_ingest::log::LogReader;
 use osprey_ingest::store::Store;
 use osprey_query::source::LiveCounts;
+use osprey_query::source::StoredData;
 use osprey_query::{Outputs, QueryError, Source, StreamSource};
 
 use self::args::{AggregateArgs, InputFormat, OutputFormat};
@@ -213,7 +216,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
                 name: input_name.clone(),
             })
         }
-        Input::Stdin | Input::File(_) => None,
+        Input::Stdin | Input::File(_) | Input::Files(_) => None,
     };
     let key_fields = prepared.query.plan().partition_fields();
     let target = StreamTarget {
@@ -256,7 +259,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
 
     let mut source = match live_source {
         Some(source) => source,
-        None => file_source(&input, format, &args.input)?,
+        None => file_source(&input, format, args)?,
     };
     if let Source::Tcp { listener, .. } = &source {
         let _ = writeln!(
@@ -268,6 +271,9 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
     source
         .feed(&mut query, &mut out, chunk_config)
         .map_err(from_query)?;
+    if let (Input::Files(_), Source::Stored(data)) = (&input, &source) {
+        let _ = writeln!(std::io::stderr(), "osprey: aggregate: {}", data.counts());
+    }
     let stopped = matches!(&source, Source::Stream(s) if s.stopped());
     if stopped {
         // Stopped, not ended: the closed windows are written; the open
@@ -337,19 +343,32 @@ fn check_io(
     Ok((input, format, dest, out_format, until_idle))
 }
 
-/// The source of a file or stdin: Parquet read by path, NDJSON and CSV
-/// read as text.
-fn file_source(input: &Input, format: InputFormat, name: &str) -> Result<Source<'static>> {
+/// The source of a file or stdin: Parquet (a file, a directory, a glob)
+/// read by path, NDJSON and CSV read as text.
+fn file_source(
+    input: &Input,
+    format: InputFormat,
+    args: &AggregateArgs,
+) -> Result<Source<'static>> {
+    let name = &args.input;
+    let threads = args
+        .threads
+        .unwrap_or_else(osprey_query::source::stored::default_threads);
     let path = match input {
         Input::File(path) => Some(path),
+        Input::Files(_) => {
+            let data = StoredData::list(name)
+                .map_err(from_query)?
+                .threads(threads)
+                .skip_by_path(!args.no_path_skip);
+            return Ok(Source::Stored(Box::new(data)));
+        }
         _ => None,
     };
     if format == InputFormat::Parquet {
         let path = path.ok_or_else(|| usage("parquet input needs a file, not stdin"))?;
-        return Ok(Source::Parquet {
-            path: PathBuf::from(path),
-            name: name.to_owned(),
-        });
+        let data = StoredData::file(PathBuf::from(path), name).threads(threads);
+        return Ok(Source::Stored(Box::new(data)));
     }
     let reader: Box<dyn std::io::Read + Send> = match path {
         Some(path) => Box::new(std::fs::File::open(path).map_err(|e| {

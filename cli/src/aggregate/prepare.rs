@@ -48,8 +48,10 @@ pub(super) struct Checked {
 
 /// Checks the arguments and makes the plan (from SQL or flags).
 pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
+    let references = references(args)?;
+    let names: Vec<String> = references.iter().map(|(n, _)| n.clone()).collect();
     let plan = match &args.sql {
-        Some(query) => sql::parse(query)?,
+        Some(query) => sql::parse_with(query, &names)?,
         None => {
             let window = args
                 .window
@@ -62,6 +64,14 @@ pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
             Plan::from_flags(&args.time_field, window, args.group_by.as_deref(), aggs)?
         }
     };
+    if let Some((name, _)) = references
+        .iter()
+        .find(|(n, _)| plan.join.as_ref().is_none_or(|j| j.table != *n))
+    {
+        return Err(usage(format!(
+            "--reference {name}: the query joins no table {name}"
+        )));
+    }
     let lateness = lateness(&args.lateness)?;
     let time_format: TimeFormat = args.time_format.parse().map_err(usage)?;
     let schema = args
@@ -79,11 +89,34 @@ pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
         options: QueryOptions {
             lateness,
             time_format,
+            references,
+            partitions: args
+                .threads
+                .unwrap_or_else(osprey_query::source::stored::default_threads),
         },
         schema,
         max_latency,
         memory_limit: super::memory::limit(args.memory_limit.as_deref())?,
     })
+}
+
+/// `--reference NAME=FILE`s, each name once, used by the SQL's JOIN.
+fn references(args: &AggregateArgs) -> Result<Vec<(String, std::path::PathBuf)>> {
+    let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for r in &args.reference {
+        let (name, file) = r
+            .split_once('=')
+            .filter(|(n, f)| !n.is_empty() && !f.is_empty())
+            .ok_or_else(|| usage(format!("--reference {r}: give NAME=FILE")))?;
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(usage(format!("--reference {name} is given twice")));
+        }
+        out.push((name.to_owned(), file.into()));
+    }
+    if !out.is_empty() && args.sql.is_none() {
+        return Err(usage("--reference needs --sql with a JOIN"));
+    }
+    Ok(out)
 }
 
 /// Checks the arguments and makes the plan and the query on its engine.
@@ -109,8 +142,10 @@ pub(super) fn input_format(args: &AggregateArgs, input: &Input) -> InputFormat {
     if let Some(f) = args.format {
         return f;
     }
-    let Input::File(path) = input else {
-        return InputFormat::Ndjson;
+    let path = match input {
+        Input::File(path) => path,
+        Input::Files(_) => return InputFormat::Parquet,
+        _ => return InputFormat::Ndjson,
     };
     match Path::new(path).extension().and_then(|e| e.to_str()) {
         Some("parquet" | "pq") => InputFormat::Parquet,
@@ -151,6 +186,16 @@ pub(super) fn check_flags(
             osprey_ingest::broker::redact_url(&args.input),
             format!("{format:?}").to_lowercase()
         )));
+    }
+    if matches!(input, Input::Files(_)) && format != InputFormat::Parquet {
+        return Err(usage(format!(
+            "{}: a directory or glob is read as Parquet files: --format {} does not apply",
+            args.input,
+            format!("{format:?}").to_lowercase()
+        )));
+    }
+    if args.threads == Some(0) {
+        return Err(usage("--threads must be at least 1"));
     }
     if until_idle.is_some() && !live {
         return Err(usage(

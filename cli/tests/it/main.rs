@@ -4,6 +4,10 @@
 //!
 //! - [`aggregate_io`]: `osprey aggregate` reading from TCP and osprey
 //!   streams and writing into a stream.
+//! - [`aggregate_join`]: reference tables joined (inner, left) against
+//!   DuckDB's join; a reference read again when its file changes.
+//! - [`aggregate_stored`]: `osprey aggregate` over a Hive tree of Parquet
+//!   files against DuckDB's `read_parquet`; files skipped; threads.
 //! - [`aggregate`]: `osprey aggregate` against DuckDB on the same Parquet,
 //!   NDJSON and CSV files, on both backends; SQL, late and refused records.
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
@@ -79,6 +83,8 @@
 mod aggregate;
 mod aggregate_bad;
 mod aggregate_io;
+mod aggregate_join;
+mod aggregate_stored;
 mod analyze_bad;
 mod cli;
 mod cluster;

@@ -17,5 +17,5 @@ pub mod time;
 pub use chunker::{BadRecord, Chunk, ChunkConfig, Chunker};
 pub use origin::Origin;
 pub use schema::{FieldType, RecordField, RecordSchema};
-pub use source::{RawRecord, RecordFormat, read_parquet};
+pub use source::{RawRecord, RecordFormat, parquet_error, parquet_reader, read_parquet};
 pub use time::TimeFormat;

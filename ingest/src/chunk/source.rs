@@ -41,7 +41,21 @@ pub fn read_parquet(
     path: &Path,
     batch_rows: usize,
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
-    let fail = |e: &dyn std::fmt::Display| IngestError::Parquet(format!("{}: {e}", path.display()));
+    let reader = parquet_reader(path)?
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| parquet_error(path, &e))?;
+    let shown = path.display().to_string();
+    Ok(reader.map(move |b| b.map_err(|e| IngestError::Parquet(format!("{shown}: {e}")))))
+}
+
+/// A reader of a Parquet file as [`read_parquet`] reads it (text columns
+/// dictionary-encoded), for a caller that picks row groups or rows first.
+///
+/// # Errors
+/// [`IngestError::Parquet`] when the file cannot be opened or is not Parquet.
+pub fn parquet_reader(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let fail = |e: &dyn std::fmt::Display| parquet_error(path, e);
     let open = || File::open(path).map_err(|e| fail(&e));
     // Text columns come back dictionary-encoded, as Parquet stores them: a
     // key column's distinct values are then looked up once a batch, not once a row.
@@ -60,13 +74,12 @@ pub fn read_parquet(
         })
         .collect();
     let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options)
-        .map_err(|e| fail(&e))?
-        .with_batch_size(batch_rows.max(1))
-        .build()
-        .map_err(|e| fail(&e))?;
-    let shown = path.display().to_string();
-    Ok(reader.map(move |b| b.map_err(|e| IngestError::Parquet(format!("{shown}: {e}")))))
+    ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options).map_err(|e| fail(&e))
+}
+
+/// A Parquet error about `path`, as [`read_parquet`] words it.
+pub fn parquet_error(path: &Path, e: &dyn std::fmt::Display) -> IngestError {
+    IngestError::Parquet(format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@
 //! - [`plan`]: what a query computes ([`Plan`]), and its WHERE/HAVING expressions.
 //! - [`explain`]: a plan as text (`Display`).
 //! - [`sql`]: Kinesis Data Analytics-style streaming SQL into a [`Plan`].
+//! - [`join`]: reference tables joined onto the input (`JOIN ref ON ...`).
 //! - [`columns`]: Arrow batches into the engine's columns, WHERE applied.
-//! - [`query`]: [`Query`], the plan run on the engine.
+//! - [`query`]: [`Query`], the plan run on the engine (on every core for
+//!   tumbling windows on the CPU: `partitioned`).
 //! - [`cells`]: one result row's typed cells and their JSON forms.
 //! - [`rows`]: where result rows go ([`ResultSink`]: NDJSON, Parquet, Arrow, memory).
 //! - [`rejects`]: the error output ([`ErrorSink`]) for late and refused rows.
@@ -34,6 +36,8 @@ pub mod checkpoint;
 pub mod columns;
 pub mod error;
 pub mod explain;
+pub mod join;
+mod partitioned;
 pub mod plan;
 pub mod query;
 pub mod rejects;

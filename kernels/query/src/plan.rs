@@ -216,6 +216,8 @@ pub struct Plan {
     pub filter: Option<Expr>,
     /// HAVING, on result rows (columns by output name, aggregates by index).
     pub having: Option<Expr>,
+    /// A reference table joined onto the input ([`crate::join`]).
+    pub join: Option<crate::join::JoinSpec>,
 }
 
 impl Plan {
@@ -282,6 +284,7 @@ impl Plan {
             ],
             filter: None,
             having: None,
+            join: None,
         };
         for (i, k) in keys.iter().enumerate() {
             plan.outputs.push(OutputColumn::Key(i, k.clone()));

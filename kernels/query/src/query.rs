@@ -11,12 +11,14 @@ use osprey_ingest::chunk::{Chunk, TimeFormat};
 use osprey_ingest::store::Checkpoint;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
-use osprey_kernels::window::{AggFunc, Aggregator, Batch, Engine, EngineConfig, WindowResult};
+use osprey_kernels::window::{AggFunc, Aggregator, Batch, EngineConfig, WindowResult};
 
 use crate::cells::{Cell, CellRef, cell_scalar};
 use crate::checkpoint::Progress;
 use crate::columns::{ColumnPlan, Converter, row_json};
-use crate::error::{QueryError, Result};
+use crate::error::Result;
+use crate::join::Joined;
+use crate::partitioned::Engines;
 use crate::plan::{Expr, OutputColumn, Plan, Scalar};
 use crate::rejects::{ErrorSink, Shown};
 use crate::rows::ResultSink;
@@ -37,6 +39,11 @@ pub struct QueryOptions {
     pub lateness: i64,
     /// How string or numeric event times are read.
     pub time_format: TimeFormat,
+    /// Reference tables a query may join, by name: their files.
+    pub references: Vec<(String, std::path::PathBuf)>,
+    /// Window engines, each on a thread, that tumbling windows on the CPU
+    /// split the groups over (the `partitioned` module); 1 runs one engine.
+    pub partitions: usize,
 }
 
 impl Default for QueryOptions {
@@ -44,6 +51,8 @@ impl Default for QueryOptions {
         QueryOptions {
             lateness: 0,
             time_format: TimeFormat::Auto,
+            references: Vec::new(),
+            partitions: 1,
         }
     }
 }
@@ -111,12 +120,14 @@ pub struct Query {
     plan: Plan,
     slots: Vec<Slot>,
     names: Vec<String>,
-    engine: Engine,
+    engine: Engines,
     converter: Converter,
     rows: u64,
     windows: u64,
     /// With a consumer: which stream positions are safe to checkpoint.
     progress: Option<Progress>,
+    /// The reference table the plan joins.
+    join: Option<Joined>,
 }
 
 impl Query {
@@ -124,7 +135,7 @@ impl Query {
     /// `osprey_kernels::Device::aggregator`, GPU or CPU).
     ///
     /// # Errors
-    /// [`QueryError::Usage`] when the engine refuses the plan's windows or
+    /// [`QueryError::Usage`](crate::QueryError::Usage) when the engine refuses the plan's windows or
     /// the lateness.
     pub fn new(plan: Plan, options: QueryOptions, backend: Box<dyn Aggregator>) -> Result<Self> {
         let (values, pct_columns, hashed, slots) = engine_columns(&plan);
@@ -141,7 +152,8 @@ impl Query {
             first_last,
             batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
         };
-        let engine = Engine::new(config, backend).map_err(QueryError::usage)?;
+        let join = Joined::bind(&plan, &options.references)?;
+        let engine = Engines::new(config, backend, options.partitions)?;
         let names = plan.names();
         let converter = Converter::new(ColumnPlan {
             time: plan.time_field.clone(),
@@ -160,6 +172,7 @@ impl Query {
             rows: 0,
             windows: 0,
             progress: None,
+            join,
         })
     }
 
@@ -237,7 +250,7 @@ impl Query {
     /// rows of the windows it closes are written and the outputs flushed.
     ///
     /// # Errors
-    /// [`QueryError::Usage`] when the batch lacks a field the plan reads or
+    /// [`QueryError::Usage`](crate::QueryError::Usage) when the batch lacks a field the plan reads or
     /// holds one of a type it cannot use; the engine's and the outputs' errors.
     pub fn push(&mut self, chunk: Chunk, out: &mut Outputs) -> Result<()> {
         let Chunk {
@@ -245,6 +258,10 @@ impl Query {
             origins,
             raws,
         } = chunk;
+        let batch = match &mut self.join {
+            Some(join) => join.apply(batch)?,
+            None => batch,
+        };
         if let Some(progress) = &mut self.progress {
             progress.rows(&batch, &origins, &self.plan.time_field, &self.plan.keys);
         }

@@ -12,7 +12,8 @@
 //! The window is one of `TUMBLE(ts, size)`, `HOP(ts, slide, size)` and
 //! `SESSION(ts, gap)` in GROUP BY, its first argument the event-time field;
 //! `window_start` and `window_end` (or `TUMBLE_START(..)`/`TUMBLE_END(..)`
-//! and the HOP/SESSION ones) select its bounds. Anything else (joins,
+//! and the HOP/SESSION ones) select its bounds; `JOIN ref ON ...` joins a
+//! reference table bound by name ([`parse_with`], [`crate::join`]). Anything else (stream joins,
 //! ORDER BY, LIMIT, DISTINCT, subqueries, window functions, expressions over
 //! aggregates in SELECT) is refused with an error that names it.
 
@@ -389,6 +390,15 @@ fn expr(e: &SqlExpr, plan: &mut Plan, having: bool) -> Result<Expr> {
 /// # Errors
 /// [`QueryError::Usage`]: a syntax error, or the construct osprey does not support.
 pub fn parse(query: &str) -> Result<Plan> {
+    parse_with(query, &[])
+}
+
+/// Parses a query that may join one of `references`, names bound to
+/// reference tables ([`crate::join`]).
+///
+/// # Errors
+/// As [`parse`]; a join with any other name is refused.
+pub fn parse_with(query: &str, references: &[String]) -> Result<Plan> {
     let statements =
         Parser::parse_sql(&GenericDialect {}, query).map_err(|e| bad(e.to_string()))?;
     let [Statement::Query(q)] = statements.as_slice() else {
@@ -418,16 +428,11 @@ pub fn parse(query: &str) -> Result<Plan> {
     if select.top.is_some() {
         return Err(unsupported("TOP"));
     }
-    match select.from.as_slice() {
-        [one] if one.joins.is_empty() => {
-            if !matches!(one.relation, ast::TableFactor::Table { .. }) {
-                return Err(unsupported("a FROM that is not one stream name"));
-            }
-        }
-        [_] => return Err(unsupported("JOIN")),
+    let join = match select.from.as_slice() {
+        [one] => crate::join::from_clause(one, references)?,
         [] => return Err(bad("FROM is missing (FROM input)")),
         _ => return Err(unsupported("several streams in FROM")),
-    }
+    };
     if select.qualify.is_some() || !select.named_window.is_empty() {
         return Err(unsupported("QUALIFY / WINDOW clauses"));
     }
@@ -470,6 +475,7 @@ pub fn parse(query: &str) -> Result<Plan> {
         outputs: Vec::new(),
         filter: None,
         having: None,
+        join: None,
     };
 
     for item in &select.projection {
@@ -555,6 +561,10 @@ pub fn parse(query: &str) -> Result<Plan> {
     }
     if let Some(h) = &select.having {
         plan.having = Some(expr(h, &mut plan, true)?);
+    }
+    if let Some(join) = join {
+        crate::join::resolve(&mut plan, &join);
+        plan.join = Some(join);
     }
     plan.check_names()?;
     Ok(plan)

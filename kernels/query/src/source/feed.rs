@@ -3,11 +3,10 @@
 //! the query as they fill or as the chunker's latency makes them due, so
 //! windows close while a slow input is still open.
 
-use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use osprey_ingest::chunk::{Chunk, Chunker, Origin, RawRecord, read_parquet};
+use osprey_ingest::chunk::{Chunker, Origin, RawRecord};
 
 use super::tcp::Listener;
 use super::text::Rejected;
@@ -76,29 +75,6 @@ impl Feeder<'_> {
             self.query.push(chunk, self.out)?;
         }
         self.bad_records(chunker)
-    }
-
-    /// Reads a Parquet file, decoding on a thread of its own two batches
-    /// ahead of the engine.
-    pub(crate) fn parquet(&mut self, path: &Path, name: &str, batch_rows: usize) -> Result<()> {
-        let fail = |e: &dyn std::fmt::Display| QueryError::Input {
-            input: name.to_owned(),
-            reason: format!("{e}"),
-        };
-        let batches = read_parquet(path, batch_rows).map_err(|e| fail(&e))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        std::thread::spawn(move || {
-            for batch in batches {
-                if tx.send(batch).is_err() {
-                    return;
-                }
-            }
-        });
-        for batch in rx {
-            let batch = batch.map_err(|e| fail(&e))?;
-            self.query.push(Chunk::from(batch), self.out)?;
-        }
-        Ok(())
     }
 
     /// Reads a text input (a file, stdin, TCP) until it ends (or, with

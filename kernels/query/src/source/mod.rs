@@ -1,22 +1,31 @@
 //! Where a query's records come from: NDJSON or CSV text (a file, stdin),
-//! a Parquet file, NDJSON lines over TCP, or a stream of the store; and
-//! the loop that reads one into a [`Query`] ([`Source::feed`]).
+//! Parquet files (one, a directory, a glob, a Hive-style tree), NDJSON
+//! lines over TCP, or a stream of the store; and the loop that reads one
+//! into a [`Query`] ([`Source::feed`]).
 //!
 //! ```text
-//! Source::Text | Parquet | Tcp | Stream ─► chunker (+ origins) ─► Query::push ─► Outputs
+//! Source::Text | Tcp | Stream ─► chunker (+ origins) ─► Query::push ─► Outputs
+//! Source::Stored | Parquet ─► row groups decoded in parallel, in order ─► Query::push
 //! ```
 //!
 //! - [`text`]: files and stdin, read on a thread of their own.
+//! - [`files`]: the Parquet files of a directory or a glob, and their
+//!   partition values.
+//! - [`prune`]: the WHERE time range against paths and row-group statistics.
+//! - [`stored`]: Parquet files decoded on several threads into a query.
 //! - [`tcp`]: a listener whose connections feed one bounded channel.
 //! - [`stream`]: a stream of the store, read by a consumer that checkpoints
 //!   only past written windows.
 //!
 //! Memory stays bounded: text and TCP lines are kept only up to the store's
 //! record limit and wait in bounded channels, so a fast input waits for the
-//! engine; Parquet is decoded two batches ahead. A refused line or record
+//! engine; Parquet is decoded a few batches ahead ([`stored`]). A refused line or record
 //! goes to the error output with where it came from, and the rest goes on.
 
 mod feed;
+pub mod files;
+pub mod prune;
+pub mod stored;
 pub mod stream;
 pub mod tcp;
 pub mod text;
@@ -28,6 +37,7 @@ use std::time::Duration;
 use osprey_ingest::chunk::{ChunkConfig, Chunker, Origin, RawRecord, RecordFormat};
 
 use self::feed::{Feeder, Idle, Incoming};
+pub use self::stored::{ReadCounts, StoredData};
 pub use self::stream::{LiveCounts, StreamSource};
 pub use self::tcp::{Listener, TcpLine, listen};
 pub use self::text::{HEAD_BYTES, Rejected, TextItem, spawn_text};
@@ -48,7 +58,11 @@ pub enum Source<'s> {
         /// The input as the user named it, for errors.
         name: String,
     },
-    /// A Parquet file, read in batches of the chunk config's `max_rows`.
+    /// Parquet files (one, a directory, a glob, a Hive-style tree), read
+    /// in batches of the chunk config's `max_rows`, decoded in parallel.
+    Stored(Box<StoredData>),
+    /// A Parquet file, read in batches of the chunk config's `max_rows`
+    /// (as [`Source::Stored`] of [`StoredData::file`]).
     Parquet {
         /// The file.
         path: PathBuf,
@@ -94,6 +108,7 @@ impl std::fmt::Debug for Source<'_> {
                 .field("name", name)
                 .finish(),
             Source::Stream(s) => f.debug_tuple("Stream").field(s).finish(),
+            Source::Stored(s) => f.debug_tuple("Stored").field(s).finish(),
         }
     }
 }
@@ -113,7 +128,10 @@ impl Source<'_> {
     pub fn feed(&mut self, query: &mut Query, out: &mut Outputs, chunk: ChunkConfig) -> Result<()> {
         let mut feed = Feeder { query, out };
         match self {
-            Source::Parquet { path, name } => feed.parquet(path, name, chunk.max_rows),
+            Source::Parquet { path, name } => {
+                StoredData::file(path.clone(), name).feed(&mut feed, chunk.max_rows)
+            }
+            Source::Stored(data) => data.feed(&mut feed, chunk.max_rows),
             Source::Stream(source) => {
                 let chunker = Chunker::new(chunk).map_err(QueryError::usage)?;
                 source.read(&mut feed, chunker)

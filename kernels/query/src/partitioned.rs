@@ -1,0 +1,324 @@
+//! A query's window engine on every core: the groups split into `N`
+//! partitions (group `g` to partition `g % N`), each a window engine of
+//! its own on a thread of its own, their closed windows merged back into
+//! the one order a single engine gives (by window start, then group).
+//!
+//! The output is the same byte for byte as one engine's, late rows
+//! included, because every partition sees the watermark one engine would:
+//!
+//! - which rows are late is decided here, over the whole batch, row after
+//!   row, as one engine decides it (the largest time before each row, less
+//!   the lateness); late rows go to no partition;
+//! - each partition's rows get one more row, a heartbeat at the batch's
+//!   largest time in a group of its own (local group 0, never written), so
+//!   every partition's watermark after a batch is the whole input's and the
+//!   same windows close. A partition's watermark before a row is never
+//!   above the whole input's, so it finds no late row of its own.
+//!
+//! Only tumbling windows on the CPU are split: hopping windows take a row
+//! into some of its windows and not others by the watermark before it,
+//! sessions merge by arrival, and the GPU is one device; those run on one
+//! engine, as before.
+
+use osprey_kernels::KernelError;
+use osprey_kernels::cpu::aggregate::CpuAggregator;
+use osprey_kernels::window::{
+    Aggregator, Batch, Engine, EngineConfig, Pushed, WindowResult, WindowSpec,
+};
+
+use crate::error::{QueryError, Result};
+
+/// One engine, or one a partition.
+#[derive(Debug)]
+pub(crate) enum Engines {
+    /// One engine.
+    One(Engine),
+    /// Tumbling windows of `size` over `engines.len()` partitions.
+    Split {
+        engines: Vec<Engine>,
+        size: i64,
+        lateness: i64,
+        max_ts: Option<i64>,
+        label: String,
+        /// The memory budget of all partitions together.
+        memory_limit: Option<u64>,
+    },
+}
+
+impl Engines {
+    /// One engine on `backend`, or, for tumbling windows on the CPU with
+    /// `partitions > 1`, that many CPU engines.
+    pub(crate) fn new(
+        config: EngineConfig,
+        backend: Box<dyn Aggregator>,
+        partitions: usize,
+    ) -> Result<Engines> {
+        let WindowSpec::Tumbling { size } = config.window else {
+            return Ok(Engines::One(
+                Engine::new(config, backend).map_err(QueryError::usage)?,
+            ));
+        };
+        if partitions <= 1 || backend.is_gpu() {
+            return Ok(Engines::One(
+                Engine::new(config, backend).map_err(QueryError::usage)?,
+            ));
+        }
+        let label = format!("{}, {partitions} partitions", backend.label());
+        let lateness = config.lateness;
+        let mut engines = vec![Engine::new(config.clone(), backend).map_err(QueryError::usage)?];
+        for _ in 1..partitions {
+            let engine = Engine::new(config.clone(), Box::new(CpuAggregator));
+            engines.push(engine.map_err(QueryError::usage)?);
+        }
+        Ok(Engines::Split {
+            engines,
+            size,
+            lateness,
+            max_ts: None,
+            label,
+            memory_limit: None,
+        })
+    }
+
+    pub(crate) fn backend_label(&self) -> String {
+        match self {
+            Engines::One(e) => e.backend_label(),
+            Engines::Split { label, .. } => label.clone(),
+        }
+    }
+
+    pub(crate) fn batch_rows(&self) -> usize {
+        match self {
+            Engines::One(e) => e.batch_rows(),
+            Engines::Split { engines, .. } => engines.first().map_or(1, Engine::batch_rows),
+        }
+    }
+
+    pub(crate) fn watermark(&self) -> Option<i64> {
+        match self {
+            Engines::One(e) => e.watermark(),
+            Engines::Split {
+                max_ts, lateness, ..
+            } => max_ts.map(|t| t.saturating_sub(*lateness)),
+        }
+    }
+
+    /// As [`Engine::set_memory_limit`]; split engines are held to it
+    /// together, checked after each batch.
+    pub(crate) fn set_memory_limit(&mut self, bytes: Option<u64>) {
+        match self {
+            Engines::One(e) => e.set_memory_limit(bytes),
+            Engines::Split { memory_limit, .. } => *memory_limit = bytes,
+        }
+    }
+
+    /// [`KernelError::MemoryLimit`] when the partitions' state together is
+    /// over the budget.
+    fn check_memory(engines: &[Engine], limit: Option<u64>) -> Result<()> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let state: u64 = engines.iter().map(Engine::state_bytes).sum();
+        if state > limit {
+            let slots = engines.iter().map(Engine::open_slots).sum();
+            return Err(KernelError::MemoryLimit {
+                state,
+                slots,
+                limit,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// As [`Engine::push`].
+    pub(crate) fn push(&mut self, batch: &Batch<'_>) -> Result<Pushed> {
+        let (engines, size, lateness, max_ts, limit) = match self {
+            Engines::One(e) => return Ok(e.push(batch)?),
+            Engines::Split {
+                engines,
+                size,
+                lateness,
+                max_ts,
+                memory_limit,
+                ..
+            } => (engines, *size, *lateness, max_ts, *memory_limit),
+        };
+        // Late rows as one engine finds them: the watermark before each row.
+        let mut late = Vec::new();
+        let mut keep = vec![true; batch.ts.len()];
+        let mut max = *max_ts;
+        for (i, &t) in batch.ts.iter().enumerate() {
+            let mark = max.map(|m| m.saturating_sub(lateness));
+            let start = t.div_euclid(size).saturating_mul(size);
+            if mark.is_some_and(|w| start.saturating_add(size) <= w) {
+                late.push(i);
+                keep[i] = false;
+            }
+            max = Some(max.map_or(t, |m| m.max(t)));
+        }
+        *max_ts = max;
+        let Some(beat) = max else {
+            return Ok(Pushed::default());
+        };
+        let n = engines.len();
+        let results: Vec<Result<Pushed>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = engines
+                .iter_mut()
+                .enumerate()
+                .map(|(p, engine)| {
+                    let keep = &keep;
+                    scope.spawn(move || {
+                        let part = Part::gather(batch, keep, p, n, beat);
+                        let pushed = engine.push(&part.batch())?;
+                        if !pushed.late.is_empty() {
+                            return Err(QueryError::Usage(format!(
+                                "partition {p} found {} late rows the whole input did not",
+                                pushed.late.len()
+                            )));
+                        }
+                        Ok(pushed)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(QueryError::Usage("a partition's thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut closed = Vec::new();
+        for r in results {
+            closed.push(r?.closed);
+        }
+        Self::check_memory(engines, limit)?;
+        Ok(Pushed {
+            closed: merge(closed, n),
+            late,
+        })
+    }
+
+    /// As [`Engine::finish`].
+    pub(crate) fn finish(&mut self) -> Vec<WindowResult> {
+        match self {
+            Engines::One(e) => e.finish(),
+            Engines::Split { engines, .. } => {
+                let n = engines.len();
+                merge(engines.iter_mut().map(Engine::finish).collect(), n)
+            }
+        }
+    }
+}
+
+/// The closed windows of each partition as one engine gives them: the
+/// heartbeat group left out, groups back to the whole input's, ordered by
+/// start, then group.
+fn merge(parts: Vec<Vec<WindowResult>>, n: usize) -> Vec<WindowResult> {
+    let mut out: Vec<WindowResult> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for (p, part) in parts.into_iter().enumerate() {
+        out.extend(part.into_iter().filter(|w| w.group != 0).map(|mut w| {
+            w.group = (w.group - 1) * n as u32 + p as u32;
+            w
+        }));
+    }
+    out.sort_unstable_by_key(|w| (w.start, w.group));
+    out
+}
+
+/// The rows of one partition, and its heartbeat.
+struct Part {
+    ts: Vec<i64>,
+    groups: Vec<u32>,
+    values: Vec<Vec<f64>>,
+    valid: Vec<Option<Vec<u32>>>,
+    hashes: Vec<Vec<u64>>,
+    hash_valid: Vec<Option<Vec<u32>>>,
+}
+
+fn bit(words: &[u32], i: usize) -> bool {
+    words.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1)
+}
+
+fn push_bit(words: &mut Vec<u32>, i: usize, set: bool) {
+    if i % 32 == 0 {
+        words.push(0);
+    }
+    if set && let Some(w) = words.last_mut() {
+        *w |= 1 << (i % 32);
+    }
+}
+
+impl Part {
+    /// Partition `p` of `n`: the kept rows whose group is `p` modulo `n`,
+    /// as local groups `g / n + 1`, then the heartbeat at `beat` in group 0.
+    fn gather(batch: &Batch<'_>, keep: &[bool], p: usize, n: usize, beat: i64) -> Part {
+        let rows: Vec<usize> = (0..batch.ts.len())
+            .filter(|&i| keep[i] && batch.groups[i] as usize % n == p)
+            .collect();
+        let mut ts: Vec<i64> = rows.iter().map(|&i| batch.ts[i]).collect();
+        let mut groups: Vec<u32> = rows
+            .iter()
+            .map(|&i| batch.groups[i] / n as u32 + 1)
+            .collect();
+        ts.push(beat);
+        groups.push(0);
+        let bits = |words: &Option<&[u32]>| {
+            words.map(|w| {
+                let mut out = Vec::with_capacity(rows.len() / 32 + 1);
+                for (k, &i) in rows.iter().enumerate() {
+                    push_bit(&mut out, k, bit(w, i));
+                }
+                push_bit(&mut out, rows.len(), false);
+                out
+            })
+        };
+        let values = batch
+            .values
+            .iter()
+            .map(|v| rows.iter().map(|&i| v[i]).chain([0.0]).collect())
+            .collect();
+        let hashes = batch
+            .hashes
+            .iter()
+            .map(|v| rows.iter().map(|&i| v[i]).chain([0]).collect())
+            .collect();
+        Part {
+            ts,
+            groups,
+            values,
+            valid: batch.valid.iter().map(bits).collect(),
+            hashes,
+            hash_valid: batch.hash_valid.iter().map(bits).collect(),
+        }
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        Batch {
+            ts: &self.ts,
+            groups: &self.groups,
+            values: self.values.iter().map(Vec::as_slice).collect(),
+            valid: self.valid.iter().map(Option::as_deref).collect(),
+            hashes: self.hashes.iter().map(Vec::as_slice).collect(),
+            hash_valid: self.hash_valid.iter().map(Option::as_deref).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_gather_in_arrow_order() {
+        let words = [0b1010u32, 1];
+        assert!(!bit(&words, 0) && bit(&words, 1) && bit(&words, 3) && bit(&words, 32));
+        let mut out = Vec::new();
+        for (k, set) in [true, false, true].into_iter().enumerate() {
+            push_bit(&mut out, k, set);
+        }
+        assert_eq!(out, [0b101]);
+    }
+}
