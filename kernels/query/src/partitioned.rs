@@ -32,7 +32,7 @@ use crate::error::{QueryError, Result};
 #[derive(Debug)]
 pub(crate) enum Engines {
     /// One engine.
-    One(Engine),
+    One(Box<Engine>),
     /// Tumbling windows of `size` over `engines.len()` partitions.
     Split {
         engines: Vec<Engine>,
@@ -54,14 +54,14 @@ impl Engines {
         partitions: usize,
     ) -> Result<Engines> {
         let WindowSpec::Tumbling { size } = config.window else {
-            return Ok(Engines::One(
+            return Ok(Engines::One(Box::new(
                 Engine::new(config, backend).map_err(QueryError::usage)?,
-            ));
+            )));
         };
         if partitions <= 1 || backend.is_gpu() {
-            return Ok(Engines::One(
+            return Ok(Engines::One(Box::new(
                 Engine::new(config, backend).map_err(QueryError::usage)?,
-            ));
+            )));
         }
         let label = format!("{}, {partitions} partitions", backend.label());
         let lateness = config.lateness;
@@ -243,7 +243,7 @@ fn bit(words: &[u32], i: usize) -> bool {
 }
 
 fn push_bit(words: &mut Vec<u32>, i: usize, set: bool) {
-    if i % 32 == 0 {
+    if i.is_multiple_of(32) {
         words.push(0);
     }
     if set && let Some(w) = words.last_mut() {
