@@ -5,7 +5,7 @@
 # (the test oracle), Chromium with its WebDriver (the dashboard test), and the
 # brokers the connector tests start (mosquitto, nats-server), then the Python
 # modules the tests use as oracles and clients from PyPI (duckdb, pyarrow,
-# boto3, selenium, paho-mqtt, nats-py, cbor2). Idempotent: a package already
+# boto3, selenium, paho-mqtt, nats-py, cbor2, h2). Idempotent: a package already
 # installed is skipped, and when everything is present nothing runs at all.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ python_modules=(
   "paho.mqtt=paho-mqtt==2.*"
   "nats=nats-py"
   "cbor2=cbor2"
+  "h2=h2"
 )
 
 install_python_modules() {

@@ -26,6 +26,8 @@
 //! - [`kinesis`]: `osprey serve --http` driven by boto3, the real Kinesis client.
 //! - [`kinesis_cbor`]: the Kinesis API's CBOR protocol (the Java SDK's) driven
 //!   by cbor2, each answer against its JSON twin.
+//! - [`kinesis_h2`]: the Kinesis API over HTTP/2 with prior knowledge (h2c)
+//!   driven by PyPI's `h2`, SubscribeToShard read by botocore's parser.
 //! - [`kinesis_manage`]: boto3's paginators, consumers, tags, enhanced
 //!   monitoring and UpdateShardCount on the Kinesis API.
 //! - [`kvs`]: the Kinesis Video Streams API of `osprey serve --http` driven
@@ -98,6 +100,7 @@ mod event_log;
 mod ffmpeg_meta;
 mod kinesis;
 mod kinesis_cbor;
+mod kinesis_h2;
 mod kinesis_limits;
 mod kinesis_manage;
 mod kvs;

@@ -7,7 +7,10 @@
 //! request still on its way; a peer that sends nothing, or half a request,
 //! is answered all the same. Then it answers, stops writing, and reads what
 //! is left until the peer closes, so that the peer reads a whole answer
-//! rather than a reset.
+//! rather than a reset. A peer that opened with HTTP/2's preface (prior
+//! knowledge or ALPN `h2`) reads no HTTP/1.1: it is sent HTTP/2's empty
+//! `SETTINGS` and a `GOAWAY` with `REFUSED_STREAM` (no stream processed:
+//! clients retry) instead.
 
 use std::io;
 use std::time::Duration;
@@ -25,18 +28,27 @@ pub(super) const REFUSAL_WAIT: Duration = Duration::from_secs(1);
 /// Answers a connection past the limit with 503 and closes it, within
 /// about `wait` twice and [`REFUSAL_WAIT`].
 pub(super) async fn overloaded<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, wait: Duration) {
-    let _ = timeout_at(Instant::now() + wait, read_request(&mut sock)).await;
-    let body = error_json(
-        "ProvisionedThroughputExceededException",
-        "too many connections; retry later",
+    let h2 = matches!(
+        timeout_at(Instant::now() + wait, read_request(&mut sock)).await,
+        Ok(Ok(Opened::Http2))
     );
-    let head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nx-amzn-RequestId: osprey\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let answer = if h2 {
+        goaway()
+    } else {
+        let body = error_json(
+            "ProvisionedThroughputExceededException",
+            "too many connections; retry later",
+        );
+        let mut answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nx-amzn-RequestId: osprey\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        answer.extend_from_slice(&body);
+        answer
+    };
     let answer = async {
-        sock.write_all(head.as_bytes()).await?;
-        sock.write_all(&body).await?;
+        sock.write_all(&answer).await?;
         sock.flush().await
     };
     match timeout_at(Instant::now() + wait, answer).await {
@@ -46,14 +58,42 @@ pub(super) async fn overloaded<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, w
     }
 }
 
-/// Reads one request (head and announced body) and drops it.
-async fn read_request<S: AsyncRead + Unpin>(sock: &mut S) -> io::Result<()> {
+/// How a refused connection opened.
+#[derive(Debug, PartialEq)]
+enum Opened {
+    /// With an HTTP/1.1 request (or nothing readable).
+    Http1,
+    /// With HTTP/2's connection preface.
+    Http2,
+}
+
+/// HTTP/2's answer to a refused connection: an empty `SETTINGS` frame (the
+/// preface a server owes) and a `GOAWAY` frame naming no stream as
+/// processed, error `REFUSED_STREAM`, with a reason as debug data.
+fn goaway() -> Vec<u8> {
+    const SETTINGS: u8 = 0x4;
+    const GOAWAY: u8 = 0x7;
+    const REFUSED_STREAM: u32 = 0x7;
+    let reason = b"too many connections; retry later";
+    let mut frames = vec![0, 0, 0, SETTINGS, 0, 0, 0, 0, 0];
+    let length = u32::try_from(8 + reason.len()).expect("a short reason");
+    frames.extend_from_slice(&length.to_be_bytes()[1..]);
+    frames.extend_from_slice(&[GOAWAY, 0, 0, 0, 0, 0]);
+    frames.extend_from_slice(&0u32.to_be_bytes());
+    frames.extend_from_slice(&REFUSED_STREAM.to_be_bytes());
+    frames.extend_from_slice(reason);
+    frames
+}
+
+/// Reads one request (head and announced body) and drops it; an HTTP/2
+/// preface (its `PRI` request and `SM` line) ends it there.
+async fn read_request<S: AsyncRead + Unpin>(sock: &mut S) -> io::Result<Opened> {
     let mut head = Vec::with_capacity(4 << 10);
     let mut chunk = [0; 8 << 10];
     let end = loop {
         let n = sock.read(&mut chunk).await?;
         if n == 0 {
-            return Ok(());
+            return Ok(Opened::Http1);
         }
         let from = head.len().saturating_sub(3);
         head.extend_from_slice(&chunk[..n]);
@@ -61,22 +101,25 @@ async fn read_request<S: AsyncRead + Unpin>(sock: &mut S) -> io::Result<()> {
             break from + at + 4;
         }
         if head.len() > MAX_HEAD {
-            return Ok(());
+            return Ok(Opened::Http1);
         }
     };
+    if head.starts_with(b"PRI * HTTP/2.0\r\n") {
+        return Ok(Opened::Http2);
+    }
     let (length, expect_continue) = announced(&head[..end]);
     if expect_continue || length > MAX_BODY {
-        return Ok(());
+        return Ok(Opened::Http1);
     }
     let mut left = length.saturating_sub(head.len() - end);
     while left > 0 {
         let n = sock.read(&mut chunk[..left.min(8 << 10)]).await?;
         if n == 0 {
-            return Ok(());
+            return Ok(Opened::Http1);
         }
         left -= n;
     }
-    Ok(())
+    Ok(Opened::Http1)
 }
 
 /// The `Content-Length` of a request head (0 when absent or unreadable)
@@ -143,6 +186,26 @@ mod tests {
         assert!(got.ends_with(
             r#"{"__type":"ProvisionedThroughputExceededException","message":"too many connections; retry later"}"#
         ), "{got}");
+        drop(client);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_http2_peer_is_refused_with_goaway() {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let task = tokio::spawn(overloaded(server, Duration::from_secs(5)));
+        client
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        // SETTINGS (empty), then GOAWAY: last stream 0, REFUSED_STREAM.
+        assert_eq!(got[..9], [0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        assert_eq!(got[12..22], [7, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(got[22..26], [0, 0, 0, 7]);
+        assert_eq!(usize::from(got[11]), got.len() - 18);
+        assert!(got.ends_with(b"retry later"));
         drop(client);
         task.await.unwrap();
     }

@@ -1,5 +1,9 @@
 //! The listener: binding, the accept loop with its connection slots, each
 //! connection on hyper under its watchdog, and the graceful stop.
+//!
+//! A connection speaks HTTP/2 when TLS agreed on ALPN `h2`, or, on plain
+//! TCP, when it opens with HTTP/2's preface (prior knowledge, h2c); else
+//! HTTP/1.1.
 
 use std::future::Future;
 use std::io;
@@ -9,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -20,7 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use super::metrics::RequestMetricsLayer;
 use super::refuse::{REFUSAL_WAIT, overloaded};
 use super::watch::{Activity, Watched, watchdog};
-use super::{MAX_HEAD, MAX_REFUSERS, ServeError, service, tls};
+use super::{MAX_HEAD, MAX_REFUSERS, MAX_STREAMS, ServeError, service, tls};
 use crate::listen::{ListenError, bind};
 
 /// How long the server waits on a peer.
@@ -140,17 +144,7 @@ impl HttpServer {
         } = self;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let router = router.layer(RequestMetricsLayer);
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            // A backstop: the watchdog cuts a slow head at `request` from its
-            // first byte; hyper's clock starts when it waits for a head.
-            .header_read_timeout(timeouts.idle.max(timeouts.first_byte) + timeouts.request)
-            .max_header_size(MAX_HEAD)
-            // A client may shut its side once its request is sent: it still
-            // gets its answer (hyper would otherwise close at the EOF).
-            .half_close(true);
-        let builder = Arc::new(builder);
+        let builder = Arc::new(Builders::new(timeouts));
         let slots = Arc::new(Semaphore::new(max_connections));
         let refusers = Arc::new(Semaphore::new(MAX_REFUSERS));
         let graceful = GracefulShutdown::new();
@@ -230,10 +224,75 @@ impl HttpServer {
     }
 }
 
+/// HTTP/2 flow control: a stream's receive window (a 5 MiB PutRecords
+/// arrives in a few round trips)...
+const H2_STREAM_WINDOW: u32 = 1 << 20;
+/// ... and the connection's, which bounds what all its streams together
+/// hold unread.
+const H2_CONNECTION_WINDOW: u32 = 4 << 20;
+/// The most bytes of an answer buffered per stream beyond what the peer's
+/// window lets out.
+const H2_SEND_BUFFER: usize = 256 << 10;
+
+/// HTTP/2's connection preface, which a client with prior knowledge sends
+/// first.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// hyper's connection builders, one per protocol.
+struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(timeouts: Timeouts) -> Builders {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            // A backstop: the watchdog cuts a slow head at `request` from its
+            // first byte; hyper's clock starts when it waits for a head.
+            .header_read_timeout(timeouts.idle.max(timeouts.first_byte) + timeouts.request)
+            .max_header_size(MAX_HEAD)
+            // A client may shut its side once its request is sent: it still
+            // gets its answer (hyper would otherwise close at the EOF).
+            .half_close(true);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_header_list_size(u32::try_from(MAX_HEAD).unwrap_or(u32::MAX))
+            .initial_stream_window_size(H2_STREAM_WINDOW)
+            .initial_connection_window_size(H2_CONNECTION_WINDOW)
+            .max_send_buf_size(H2_SEND_BUFFER);
+        Builders { http1, http2 }
+    }
+}
+
+/// Whether a plain connection opens with HTTP/2's preface: peeks (reads
+/// nothing) until its first bytes differ from the preface or match it whole.
+async fn prior_knowledge(sock: &TcpStream) -> bool {
+    let mut first = [0; H2_PREFACE.len()];
+    loop {
+        let n = match sock.peek(&mut first).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if first[..n] != H2_PREFACE[..n] {
+            return false;
+        }
+        if n == H2_PREFACE.len() {
+            return true;
+        }
+        // Part of the preface (rare: clients send it in one write): peek
+        // again once more may have come.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Serves one connection (after its TLS handshake, if any) until it closes,
 /// breaks, or outlives a timeout.
 async fn connection(
-    builder: Arc<http1::Builder>,
+    builder: Arc<Builders>,
     router: Router,
     tls: Option<TlsAcceptor>,
     sock: TcpStream,
@@ -241,25 +300,38 @@ async fn connection(
     watcher: Watcher,
 ) {
     let activity = Activity::new();
-    let io = Watched::new(sock, Arc::clone(&activity));
     match tls {
-        None => run(&builder, router, io, activity, timeouts, watcher).await,
+        None => {
+            // Silence before the first byte is bounded by the watchdog.
+            let h2 = tokio::select! {
+                h2 = prior_knowledge(&sock) => h2,
+                () = watchdog(&activity, timeouts) => return,
+            };
+            let io = Watched::new(sock, Arc::clone(&activity));
+            run(&builder, h2, router, io, activity, timeouts, watcher).await;
+        }
         Some(acceptor) => {
+            let io = Watched::new(sock, Arc::clone(&activity));
             let accepted = tokio::select! {
                 accepted = acceptor.accept(io) => accepted,
                 () = watchdog(&activity, timeouts) => return,
             };
             match accepted {
-                Ok(io) => run(&builder, router, io, activity, timeouts, watcher).await,
+                Ok(io) => {
+                    let h2 = io.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
+                    run(&builder, h2, router, io, activity, timeouts, watcher).await;
+                }
                 Err(e) => tracing::debug!(error = %e, "TLS handshake failed."),
             }
         }
     }
 }
 
-/// Serves HTTP/1.1 on `io` until it closes or the watchdog ends it.
+/// Serves HTTP/2 (`h2`) or HTTP/1.1 on `io` until it closes or the watchdog
+/// ends it.
 async fn run<I>(
-    builder: &http1::Builder,
+    builder: &Builders,
+    h2: bool,
     router: Router,
     io: I,
     activity: Arc<Activity>,
@@ -277,12 +349,27 @@ async fn run<I>(
             request,
         )
     });
-    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), handler));
+    let io = TokioIo::new(io);
+    if h2 {
+        let conn = builder.http2.serve_connection(io, handler);
+        drive(watcher.watch(conn), &activity, timeouts).await;
+    } else {
+        let conn = builder.http1.serve_connection(io, handler);
+        drive(watcher.watch(conn), &activity, timeouts).await;
+    }
+}
+
+/// Runs a connection until it ends or the watchdog ends it.
+async fn drive<E: std::fmt::Display>(
+    conn: impl Future<Output = Result<(), E>>,
+    activity: &Activity,
+    timeouts: Timeouts,
+) {
     tokio::select! {
         ended = conn => if let Err(e) = ended {
             tracing::debug!(error = %e, "HTTP connection ended.");
         },
-        () = watchdog(&activity, timeouts) => {
+        () = watchdog(activity, timeouts) => {
             tracing::debug!("HTTP connection closed at a timeout.");
         }
     }

@@ -108,7 +108,7 @@ pub(super) async fn serve(
     limit: Duration,
     request: Request<Incoming>,
 ) -> Result<Response, NoAnswer> {
-    let busy = activity.busy();
+    let busy = activity.busy(request.version() == hyper::Version::HTTP_2);
     if let Some(response) = refusal(&request) {
         record(OTHER.into(), response.status(), Duration::ZERO);
         return Ok(response);

@@ -1,6 +1,7 @@
 //! The listener against real sockets on 127.0.0.1: the connection limit's
 //! 503, the graceful stop, the body bound and TLS (certificate made by the
-//! `openssl` command, checked by `curl`).
+//! `openssl` command, checked by `curl`), each over HTTP/1.1 and HTTP/2
+//! (`curl --http2` by ALPN, `--http2-prior-knowledge` for h2c).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -49,6 +50,29 @@ fn router() -> Router {
 }
 
 use axum::response::IntoResponse as _;
+
+/// Runs `curl` with `args`, printing the body, the status and the HTTP
+/// version; what it printed.
+async fn curl(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "-w",
+                " %{http_code} %{http_version}",
+            ])
+            .args(&args)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 /// Serves `router()` with `config`; its address and the stop switch.
 fn start(
@@ -209,21 +233,18 @@ async fn tls_is_served_with_a_pem_certificate_and_key() {
     let task = tokio::spawn(server.serve(router(), async {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }));
-    let ca = cert.clone();
-    let curl = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("curl")
-            .args(["-sS", "--max-time", "10", "--cacert"])
-            .arg(&ca)
-            .arg(format!("https://localhost:{port}/"))
-            .arg("--resolve")
-            .arg(format!("localhost:{port}:127.0.0.1"))
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(curl.status.success(), "{curl:?}");
-    assert_eq!(curl.stdout, b"hello");
+    for (version, shown) in [("--http1.1", "1.1"), ("--http2", "2")] {
+        let got = curl(&[
+            version,
+            "--cacert",
+            &cert.display().to_string(),
+            &format!("https://localhost:{port}/"),
+            "--resolve",
+            &format!("localhost:{port}:127.0.0.1"),
+        ])
+        .await;
+        assert_eq!(got, format!("hello 200 {shown}"));
+    }
     task.abort();
     // A key that is not PEM is refused at bind with the file's name.
     let mut bad = config(1);
@@ -233,4 +254,110 @@ async fn tls_is_served_with_a_pem_certificate_and_key() {
     });
     let err = HttpServer::bind(bad).unwrap_err().to_string();
     assert!(err.contains("cert.pem"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_with_prior_knowledge_and_http1_share_the_port_and_bodies_stay_bounded() {
+    let (addr, stop, task) = start(config(4));
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'a'; MAX_BODY + 1]).unwrap();
+    let big = format!("@{}", big.display());
+    let (root, echo) = (format!("http://{addr}/"), format!("http://{addr}/echo"));
+    let h2c = "--http2-prior-knowledge";
+    assert_eq!(curl(&[h2c, &root]).await, "hello 200 2");
+    assert_eq!(curl(&["--http1.1", &root]).await, "hello 200 1.1");
+    assert_eq!(
+        curl(&[h2c, "--data-binary", "hello", &echo]).await,
+        "5 bytes 200 2"
+    );
+    // Past the bound, announced (413 before the body is read) or not (the
+    // body fails as it grows): the stream is answered 413 and reset while
+    // curl still sends, which curl shows as a reset (exit 92).
+    for announced in [true, false] {
+        let length = if announced {
+            "X-Announced: 1"
+        } else {
+            "Content-Length:"
+        };
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", h2c, "-H", length])
+            .args(["--data-binary", &big, &echo])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("bytes"),
+            "{out:?}"
+        );
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+/// An HTTP/2 peer that opens 150 streams at once (before it reads the
+/// server's SETTINGS) with a window of 0, so that it never takes an answer.
+const GREEDY: &str = r#"
+import socket, sys, time, h2.config, h2.connection, h2.events, h2.settings
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+c.local_settings = h2.settings.Settings(client=True, initial_values={
+    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+c.initiate_connection()
+for _ in range(150):
+    c.send_headers(c.get_next_available_stream_id(), [(":method", "GET"), (":scheme", "http"),
+                   (":authority", "x"), (":path", "/slow")], end_stream=True)
+s.sendall(c.data_to_send())
+heads = refused = 0
+start = time.time()
+while True:
+    try:
+        data = s.recv(65536)
+    except ConnectionResetError:
+        data = b""
+    if not data:
+        break
+    for e in c.receive_data(data):
+        if isinstance(e, h2.events.ResponseReceived):
+            heads += 1
+        elif isinstance(e, h2.events.StreamReset) and e.error_code == 7:
+            refused += 1
+    s.sendall(c.data_to_send())
+took = time.time() - start
+print(heads, refused, round(took))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_peer_with_too_many_streams_that_never_reads_is_bounded() {
+    let mut quick = config(1);
+    quick.timeouts = Timeouts {
+        first_byte: Duration::from_secs(1),
+        idle: Duration::from_secs(1),
+        request: Duration::from_secs(2),
+    };
+    let (addr, stop, task) = start(quick);
+    let port = addr.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", GREEDY, &port])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let got = String::from_utf8_lossy(&out.stdout);
+    let got: Vec<u64> = got.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    // At most MAX_STREAMS served (their heads sent, their bodies stuck), the
+    // rest refused; then the connection closed at the idle timeout.
+    let (heads, refused, took) = (got[0], got[1], got[2]);
+    assert_eq!(refused, 150 - u64::from(MAX_STREAMS), "{got:?}");
+    assert!(heads <= u64::from(MAX_STREAMS), "{got:?}");
+    assert!(took <= 4, "{got:?}");
+    // Its slot is free again.
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", &format!("http://{addr}/")]).await,
+        "hello 200 2"
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap();
 }

@@ -1,5 +1,5 @@
 //! TLS for the listener: a rustls server configuration (ring provider,
-//! TLS 1.2 and 1.3, ALPN `http/1.1`) from a PEM certificate chain and a PEM
+//! TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`) from a PEM certificate chain and a PEM
 //! private key.
 
 use std::io;
@@ -37,7 +37,7 @@ pub(super) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(ServeError::Tls)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

@@ -1,16 +1,19 @@
 //! The clock of one connection: what it is doing (waiting for a request,
-//! reading a request head, serving a request) since when, and whether an
+//! reading a request head, serving requests) since when, and whether an
 //! answer is stuck on its way out ([`Activity`]); the socket wrapper that
 //! keeps it ([`Watched`]); and the watchdog that ends the connection when
 //! one of the [`Timeouts`] passes ([`watchdog`]).
 //!
 //! One timer a connection, woken at the next deadline, not one per request:
-//! the request path only stores a phase and a time.
+//! the request path only stores a phase and a time. An HTTP/2 connection
+//! serves several requests at once: it is busy while any is, and once it
+//! has served one, bytes between requests (pings, window updates) are
+//! frames rather than a head on its way, so only `idle` bounds them.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -40,6 +43,12 @@ pub(super) struct Activity {
     write_blocked: AtomicU64,
     /// Whether a request has been served (`idle` rather than `first_byte`).
     served: AtomicBool,
+    /// Requests being served now (HTTP/2 serves several at once): the
+    /// connection is busy while this is not 0, whatever `phase` says.
+    requests: AtomicU32,
+    /// Whether requests are multiplexed (HTTP/2): bytes while idle are
+    /// frames, not a request head arriving.
+    multiplexed: AtomicBool,
 }
 
 impl Activity {
@@ -51,6 +60,8 @@ impl Activity {
             since: AtomicU64::new(0),
             write_blocked: AtomicU64::new(NOT_BLOCKED),
             served: AtomicBool::new(false),
+            requests: AtomicU32::new(0),
+            multiplexed: AtomicBool::new(false),
         })
     }
 
@@ -65,14 +76,19 @@ impl Activity {
         self.phase.store(phase, Ordering::Release);
     }
 
-    /// A request is being served until the guard is dropped.
-    pub(super) fn busy(self: &Arc<Self>) -> Busy {
+    /// A request is being served until the guard is dropped; `multiplexed`
+    /// when it came on HTTP/2.
+    pub(super) fn busy(self: &Arc<Self>, multiplexed: bool) -> Busy {
+        if multiplexed {
+            self.multiplexed.store(true, Ordering::Relaxed);
+        }
+        self.requests.fetch_add(1, Ordering::AcqRel);
         self.phase.store(BUSY, Ordering::Release);
         Busy(Arc::clone(self))
     }
 
     fn read_some(&self) {
-        if self.phase.load(Ordering::Acquire) == IDLE {
+        if self.phase.load(Ordering::Acquire) == IDLE && !self.multiplexed.load(Ordering::Relaxed) {
             self.enter(HEAD);
         }
     }
@@ -87,15 +103,17 @@ impl Activity {
     }
 }
 
-/// A request being served; when dropped (answered, or given up), the
-/// connection waits for the next one.
+/// A request being served; when the last one is dropped (answered, or
+/// given up), the connection waits for the next.
 #[derive(Debug)]
 pub(super) struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.served.store(true, Ordering::Relaxed);
-        self.0.enter(IDLE);
+        if self.0.requests.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.enter(IDLE);
+        }
     }
 }
 
@@ -105,7 +123,10 @@ impl Drop for Busy {
 pub(super) async fn watchdog(activity: &Activity, timeouts: Timeouts) {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 4);
     loop {
-        let phase = activity.phase.load(Ordering::Acquire);
+        let phase = match activity.requests.load(Ordering::Acquire) {
+            0 => activity.phase.load(Ordering::Acquire),
+            _ => BUSY,
+        };
         let since = activity.since.load(Ordering::Acquire);
         let limit = match phase {
             IDLE if activity.served.load(Ordering::Relaxed) => timeouts.idle,
@@ -216,9 +237,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_served_connection_waits_the_idle_timeout_and_a_busy_one_waits() {
         let a = Activity::new();
-        drop(a.busy());
+        drop(a.busy(false));
         let start = Instant::now();
-        let busy = a.busy();
+        let busy = a.busy(false);
         let dog = watchdog(&a, timeouts());
         tokio::pin!(dog);
         // Busy for 10 s: never ended by the watchdog.
@@ -228,6 +249,29 @@ mod tests {
                 .is_err()
         );
         drop(busy);
+        dog.await;
+        let took = start.elapsed();
+        assert!((Duration::from_secs(15)..Duration::from_millis(15100)).contains(&took));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_multiplexed_connection_is_busy_while_any_request_is_and_frames_do_not_start_a_head()
+    {
+        let a = Activity::new();
+        let (one, two) = (a.busy(true), a.busy(true));
+        drop(one);
+        let start = Instant::now();
+        let dog = watchdog(&a, timeouts());
+        tokio::pin!(dog);
+        // One request still served: busy, never ended.
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10), &mut dog)
+                .await
+                .is_err()
+        );
+        drop(two);
+        // A ping while idle: still idle (5 s), not a head (2 s).
+        a.read_some();
         dog.await;
         let took = start.elapsed();
         assert!((Duration::from_secs(15)..Duration::from_millis(15100)).contains(&took));
