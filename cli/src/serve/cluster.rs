@@ -53,6 +53,33 @@ impl ClusterMode {
         })
     }
 
+    /// The task `what` that runs `work` as this worker's member of consumer
+    /// group `group` over `stream` until stopped: the one way queries and
+    /// deliveries join the group.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn spawn_member(
+        &self,
+        what: String,
+        group: String,
+        stream: String,
+        work: impl ShardWork + Send + 'static,
+    ) -> Result<super::engine::task::Task> {
+        let mode = self.clone();
+        super::engine::task::Task::spawn(what, move |stop| {
+            osprey_ingest::cluster::run_member(
+                &mode.cluster,
+                &group,
+                &stream,
+                &mode.settings,
+                &work,
+                &stop,
+            )?;
+            Ok(())
+        })
+    }
+
     /// Makes the streams of `config` the cluster does not have: the
     /// `[[streams]]`, each camera's own and `frames` and `events`, as the
     /// store makes them (so the cameras' records go to JetStream).

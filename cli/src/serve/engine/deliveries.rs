@@ -48,19 +48,12 @@ impl Delivery {
                 store: Arc::clone(store),
                 cluster: Arc::clone(&mode.cluster),
             };
-            let group = format!("deliver-{}", config.name);
-            let (mode, stream) = (mode.clone(), checked.stream);
-            let task = Task::spawn(format!("delivery {:?}", config.name), move |stop| {
-                osprey_ingest::cluster::run_member(
-                    &mode.cluster,
-                    &group,
-                    &stream,
-                    &mode.settings,
-                    &work,
-                    &stop,
-                )?;
-                Ok(())
-            })?;
+            let task = mode.spawn_member(
+                format!("delivery {:?}", config.name),
+                format!("deliver-{}", config.name),
+                checked.stream,
+                work,
+            )?;
             return Ok(Delivery { config, task });
         }
         let store = Arc::clone(store);

@@ -62,18 +62,12 @@ impl Query {
                 cluster: Arc::clone(&mode.cluster),
                 counts: Arc::clone(&shards),
             };
-            let (mode, group, stream) = (mode.clone(), config.name.clone(), config.input.clone());
-            let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
-                osprey_ingest::cluster::run_member(
-                    &mode.cluster,
-                    &group,
-                    &stream,
-                    &mode.settings,
-                    &work,
-                    &stop,
-                )?;
-                Ok(())
-            })?;
+            let task = mode.spawn_member(
+                format!("query {:?}", config.name),
+                config.name.clone(),
+                config.input.clone(),
+                work,
+            )?;
             return Ok(Query {
                 config,
                 counts,
