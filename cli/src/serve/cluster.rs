@@ -64,7 +64,7 @@ impl ClusterMode {
         what: String,
         group: String,
         stream: String,
-        work: impl ShardWork + Send + 'static,
+        work: impl ShardWork + 'static,
     ) -> Result<super::engine::task::Task> {
         let mode = self.clone();
         super::engine::task::Task::spawn(what, move |stop| {
