@@ -223,7 +223,7 @@ impl Query {
 
     /// Sets the bytes of window state past which [`Query::push`] fails
     /// (`osprey_kernels::KernelError::MemoryLimit`, inside
-    /// [`QueryError::Kernel`]); `None`: no limit.
+    /// [`QueryError::Kernel`](crate::QueryError::Kernel)); `None`: no limit.
     pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
         self.engine.set_memory_limit(bytes);
     }
