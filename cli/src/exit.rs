@@ -13,6 +13,7 @@ use osprey_ingest::output_spec::OutputSpecError;
 use osprey_ingest::video::VideoError as StoreVideoError;
 use osprey_kernels::KernelError;
 use osprey_query::QueryError;
+pub use osprey_server::error::{InputError, UsageError};
 use osprey_video::VideoError;
 use osprey_video::playback::PlaybackError;
 
@@ -48,42 +49,6 @@ Exit codes:
      osprey aggregate: some records were refused (each in the error output); the others were aggregated
   6  osprey stream verify: damaged ranges were found (each a JSON line on stdout)
      osprey video verify: damaged fragments were found (each a JSON line on stdout)";
-
-/// Arguments that parse but make no sense (a kernel osprey does not know, a
-/// threshold out of range, ...).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// An input that cannot be used, found before decoding starts (a missing
-/// file, a folder).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot open {input:?}: {reason}")]
-pub struct InputError {
-    /// The input as the user gave it.
-    pub input: String,
-    /// Why it cannot be used.
-    pub reason: String,
-}
-
-/// A video or analysis error as osprey says it: a thumbnail folder that
-/// cannot be used is a `--thumbnails` usage error; the others as they are.
-pub fn from_video(err: VideoError) -> anyhow::Error {
-    match err {
-        VideoError::ThumbnailFolder {
-            dir,
-            problem,
-            source,
-        } => {
-            let why = match source {
-                Some(e) => format!("{problem}: {}", crate::analyze::io_reason(&e)),
-                None => problem.to_owned(),
-            };
-            UsageError(format!("--thumbnails {dir:?}: {why}")).into()
-        }
-        other => other.into(),
-    }
-}
 
 impl Exit {
     /// The exit code for `err`.
@@ -155,7 +120,9 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
             _ => Some(Exit::Failure),
         };
     }
-    if err.is::<crate::stream::RecordsFailed>() || err.is::<crate::aggregate::RecordsRefused>() {
+    if err.is::<crate::stream::RecordsFailed>()
+        || err.is::<osprey_server::aggregate::RecordsRefused>()
+    {
         return Some(Exit::PartialPut);
     }
     if let Some(e) = err.downcast_ref::<StoreVideoError>() {
@@ -205,6 +172,7 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Exit> {
 #[cfg(test)]
 mod tests {
     use anyhow::Context as _;
+    use osprey_server::error::from_video;
 
     use super::*;
 

@@ -11,12 +11,8 @@
     reason = "clap's help text lives in doc comments, where [/PATH] or [[zones]] is text, not a link"
 )]
 
-mod aggregate;
 mod alloc;
-mod analyze;
 mod args;
-mod broker;
-mod deliver;
 mod devices;
 mod exit;
 mod generate;
@@ -32,6 +28,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
+
+use osprey_server::{aggregate, analyze, broker, deliver};
 
 use crate::args::{Cli, Command};
 use crate::exit::Exit;
@@ -143,7 +141,13 @@ fn run(cli: &Cli) -> Result<()> {
 /// log at info (debug with `-v`, trace with `-vv`), everything else at warn,
 /// and `-q` leaves errors only.
 fn init_tracing(verbose: u8, quiet: bool) {
-    const OURS: [&str; 4] = ["osprey", "osprey_kernels", "osprey_video", "osprey_ingest"];
+    const OURS: [&str; 5] = [
+        "osprey",
+        "osprey_server",
+        "osprey_kernels",
+        "osprey_video",
+        "osprey_ingest",
+    ];
     let (ours, others) = match (quiet, verbose) {
         (true, _) => ("error", "error"),
         (false, 0) => ("info", "warn"),

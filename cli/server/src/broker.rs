@@ -14,7 +14,7 @@ use anyhow::Result;
 use osprey_ingest::broker::{self, Broker, BrokerError, BrokerInput, OutputOptions};
 use osprey_ingest::sink::Lines;
 
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// Messages asked for at once.
 pub const BATCH: usize = 1000;

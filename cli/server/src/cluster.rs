@@ -109,7 +109,7 @@ impl ClusterMode {
 /// cluster settings checked.
 ///
 /// # Errors
-/// [`UsageError`](crate::exit::UsageError): `--worker-id` without a
+/// [`UsageError`](crate::error::UsageError): `--worker-id` without a
 /// cluster, bad settings.
 pub fn apply_flags(
     config: &mut ServerConfig,
@@ -124,7 +124,7 @@ pub fn apply_flags(
     }
     if let Some(worker) = worker {
         let Some(c) = &mut config.cluster else {
-            return Err(crate::exit::UsageError(
+            return Err(crate::error::UsageError(
                 "--worker-id needs --cluster or a [cluster] table".into(),
             )
             .into());
@@ -133,7 +133,7 @@ pub fn apply_flags(
     }
     if let Some(c) = &config.cluster {
         c.check()
-            .map_err(|(_, m)| crate::exit::UsageError(format!("cluster: {m}")))?;
+            .map_err(|(_, m)| crate::error::UsageError(format!("cluster: {m}")))?;
     }
     Ok(())
 }

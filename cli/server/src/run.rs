@@ -58,7 +58,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// not stop within the bound.
 pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> Result<()> {
     let mut config =
-        super::config::load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
+        super::config::load(path).map_err(|e| crate::error::UsageError(e.to_string()))?;
     super::cluster::apply_flags(&mut config, cluster, worker)?;
     // Before anything counts: the libraries' counters are made as their
     // pieces start, and those made before a recorder exists count nothing.
@@ -75,7 +75,7 @@ pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> R
             config.data_dir.display().to_string()
         )
     })?;
-    let store = Arc::new(crate::stream::open_store(
+    let store = Arc::new(crate::store::open_store(
         &config.data_dir,
         config.durability,
     )?);
@@ -95,12 +95,12 @@ pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> R
     let token = config
         .http
         .bearer_token()
-        .map_err(crate::exit::UsageError)?;
+        .map_err(crate::error::UsageError)?;
     // Read again from the environment (checked when the file was loaded).
     let credentials = config
         .http
         .credentials()
-        .map_err(|(_, m)| crate::exit::UsageError(format!("http: {m}")))?;
+        .map_err(|(_, m)| crate::error::UsageError(format!("http: {m}")))?;
     let cluster = config
         .cluster
         .as_ref()
@@ -111,7 +111,7 @@ pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> R
         // The cluster's streams are put to and read from JetStream.
         kinesis = kinesis.with_cluster(Arc::clone(&c.cluster) as Arc<dyn osprey_ingest::log::Log>);
     }
-    let video = super::http_only::open_video_store(&config.data_dir)?;
+    let video = crate::store::open_video_store(&config.data_dir)?;
     let _video_retention = video.spawn_retention(RETENTION_EVERY);
     let scheme = if http.tls.is_some() { "https" } else { "http" };
     let kvs = KvsApi::new(Arc::clone(&video), credentials).with_scheme(scheme);

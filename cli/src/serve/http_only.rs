@@ -17,11 +17,10 @@ use axum::Router;
 use axum::response::Response;
 use osprey_ingest::http::{HttpServer, HttpServerConfig, Timeouts, error_response};
 use osprey_ingest::kinesis::{Credentials, KinesisApi};
-use osprey_ingest::video::VideoStore;
 use osprey_video::kvs::KvsApi;
 
 use crate::args::stream::ServeArgs;
-use crate::stream::open_store;
+use osprey_server::store::{open_store, open_video_store};
 
 /// Runs `osprey serve`.
 pub fn run(args: &ServeArgs) -> Result<()> {
@@ -84,17 +83,6 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     // Serves until the process is stopped, as it always has.
     runtime.block_on(server.serve(router(api, kvs), std::future::pending()))?;
     Ok(())
-}
-
-/// Opens the video store of `data_dir` for writing.
-pub(super) fn open_video_store(data_dir: &std::path::Path) -> Result<Arc<VideoStore>> {
-    let store = VideoStore::open(data_dir).with_context(|| {
-        format!(
-            "cannot open the video store in {:?}",
-            data_dir.display().to_string()
-        )
-    })?;
-    Ok(Arc::new(store))
 }
 
 /// The Kinesis API and the KVS API, and a Kinesis-shaped 400 for anything

@@ -2,13 +2,13 @@
 //! create, list, describe, delete, split and merge streams in the store.
 
 use std::io::Write as _;
-use std::path::Path;
 
-use anyhow::{Context as _, Result};
-use osprey_ingest::store::{Durability, LogConfig, Store, StoreConfig, StreamOptions};
+use anyhow::Result;
+use osprey_ingest::store::{Durability, Store, StreamOptions};
 
 use crate::args::stream::{StreamArgs, StreamCommand};
 use crate::exit::UsageError;
+pub use osprey_server::store::open_store;
 
 /// Some records of a put were refused; the others were stored (exit code 5).
 #[derive(Debug, thiserror::Error)]
@@ -28,29 +28,6 @@ pub struct DamageFound {
     pub stream: String,
     /// Damaged ranges found.
     pub ranges: usize,
-}
-
-/// Segment size in bytes, from `OSPREY_SEGMENT_BYTES` (for tests that need
-/// many segments), else the store's default.
-fn segment_bytes() -> u64 {
-    std::env::var("OSPREY_SEGMENT_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&b| b >= 4096)
-        .unwrap_or(LogConfig::default().segment_bytes)
-}
-
-/// Opens the store in `dir` for writing.
-pub fn open_store(dir: &Path, durability: Durability) -> Result<Store> {
-    let config = StoreConfig {
-        log: LogConfig {
-            durability,
-            segment_bytes: segment_bytes(),
-        },
-        ..StoreConfig::default()
-    };
-    Store::open(dir, config)
-        .with_context(|| format!("cannot open the store in {:?}", dir.display().to_string()))
 }
 
 /// Runs `osprey stream ...`.

@@ -6,7 +6,7 @@ pub mod clip;
 pub mod images;
 pub mod manage;
 pub mod put;
-pub mod time_arg;
+pub use osprey_server::time_arg;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};

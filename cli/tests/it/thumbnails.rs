@@ -7,7 +7,7 @@
 //! 20 (known to be long enough at 25, 0.2 s later, where its start is
 //! written), and a cut and the black end at 40. A thumbnail is of the frame
 //! its event is written at: the event's own frame for cuts and ends, the
-//! confirming frame for a start (`write_events` in `cli/src/analyze/mod.rs`),
+//! confirming frame for a start (`write_events` in `cli/server/src/analyze/mod.rs`),
 //! which its file name, `<source>-<frame>-<type>.jpg`, gives. Each thumbnail's
 //! mean colour must be that frame's (BT.601, limited range) within JPEG's
 //! error, and far from its neighbours'.

@@ -60,7 +60,7 @@ use self::args::{AggregateArgs, InputFormat, OutputFormat};
 use self::input::Input;
 use self::output::{Destination, StreamTarget, open_errors};
 use self::prepare::{check_flags, duration_flag, input_format, prepare, usage};
-use crate::exit::InputError;
+use crate::error::InputError;
 
 /// The persistent session (MQTT client id) or durable consumer a broker
 /// input is read as, unless its URL names one (`client_id=`).
@@ -144,7 +144,7 @@ impl std::fmt::Debug for LogInput {
 /// Runs `osprey aggregate`.
 ///
 /// # Errors
-/// [`UsageError`](crate::exit::UsageError) for arguments that cannot be used, [`InputError`] for an
+/// [`UsageError`](crate::error::UsageError) for arguments that cannot be used, [`InputError`] for an
 /// input that cannot be read, the engine's and the output's errors.
 pub fn run(args: &AggregateArgs) -> Result<()> {
     run_with(args, None)
@@ -229,7 +229,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
         Destination::File(path)
             if attached.is_some_and(|a| a.append) && out_format == OutputFormat::Ndjson =>
         {
-            let out = crate::serve::cluster::AppendLines::open(path)?;
+            let out = crate::cluster::AppendLines::open(path)?;
             osprey_query::ResultSink::ndjson(Box::new(out), prepared.query.names())
         }
         _ => output::open(&dest, args.output_format, prepared.query.names(), target)?,
@@ -316,7 +316,7 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
 /// store, file or port is opened.
 ///
 /// # Errors
-/// As [`run`]'s checks: [`UsageError`](crate::exit::UsageError)s and the
+/// As [`run`]'s checks: [`UsageError`](crate::error::UsageError)s and the
 /// planner's errors.
 pub fn check(args: &AggregateArgs) -> Result<()> {
     prepare::check_args(args)?;

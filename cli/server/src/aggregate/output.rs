@@ -26,7 +26,7 @@ use osprey_ingest::store::Store;
 use osprey_query::{ErrorSink, ResultSink, TableFormat};
 
 use super::args::OutputFormat;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// Where result rows go, as `--output` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ pub fn open(
         (Destination::Stream(name), OutputFormat::Ndjson) => {
             let store = match target.store {
                 Some(store) => Arc::clone(store),
-                None => Arc::new(crate::stream::open_store(
+                None => Arc::new(crate::store::open_store(
                     target.data_dir,
                     Default::default(),
                 )?),

@@ -15,7 +15,7 @@ use osprey_query::{Plan, Query, QueryOptions, sql};
 use super::args::{AggregateArgs, InputFormat, OutputFormat};
 use super::input::Input;
 use super::output::Destination;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 pub(super) fn usage(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!(UsageError(e.to_string()))

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::duration;
 use crate::args::record::RecordArgs;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// What an event's `clip` says.
 #[derive(Debug, Clone, Copy)]

@@ -35,7 +35,7 @@ use osprey_video::record::{DEFAULT_FRAGMENT, Recorder};
 use tracing::info;
 
 use crate::args::AnalyzeArgs;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 use progress::{Progress, Summary};
 pub use source_config::SourceConfig;
 use writer::Writer;
@@ -90,7 +90,7 @@ impl AnalyzeConfig {
     ///
     /// # Errors
     /// [`UsageError`] or [`osprey_kernels::KernelError::UnknownKernel`] for
-    /// invalid arguments, [`crate::exit::InputError`] for an input that
+    /// invalid arguments, [`crate::error::InputError`] for an input that
     /// cannot be opened.
     pub fn from_args(args: &AnalyzeArgs) -> Result<Self> {
         source_config::check_scene_threshold(args.scene_threshold)?;
@@ -257,7 +257,7 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
         .iter()
         .filter_map(|s| s.options.thumbnails.as_ref())
     {
-        Thumbnails::new(t.dir.clone(), t.width).map_err(crate::exit::from_video)?;
+        Thumbnails::new(t.dir.clone(), t.width).map_err(crate::error::from_video)?;
     }
     // One device a process: every source's backend is made from it.
     let device = Device::open(cfg.backend)?;
@@ -277,7 +277,7 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
             ..s.live_source()
         })
         .collect();
-    let mut runner = Runner::start(sources, &device, stop).map_err(crate::exit::from_video)?;
+    let mut runner = Runner::start(sources, &device, stop).map_err(crate::error::from_video)?;
     // A single file gets a progress bar (on a terminal); live sources and
     // several sources get status records instead.
     let single_file = matches!(cfg.sources.as_slice(), [one] if !one.live);
@@ -329,7 +329,7 @@ pub fn run(cfg: &AnalyzeConfig, stop: Arc<AtomicBool>) -> Result<Outcome> {
                             reconnects: totals.reconnects,
                         }),
                     }),
-                    Err(e) => outcome.failures.push((name, crate::exit::from_video(e))),
+                    Err(e) => outcome.failures.push((name, crate::error::from_video(e))),
                 }
             }
         }
@@ -393,7 +393,7 @@ fn start_recorders(cfg: &AnalyzeConfig) -> Result<Vec<Option<Recorder>>> {
             }
         }
         let recorder = Recorder::start(Arc::clone(&store), stream, DEFAULT_FRAGMENT)
-            .map_err(crate::exit::from_video)?;
+            .map_err(crate::error::from_video)?;
         recorders.push(Some(recorder));
     }
     Ok(recorders)
@@ -427,19 +427,36 @@ mod tests {
     use crate::args::BackendArg;
 
     fn args(input: &str) -> AnalyzeArgs {
-        use clap::Parser as _;
-        let cli = crate::args::Cli::try_parse_from(["osprey", "analyze", input]).unwrap();
-        let crate::args::Command::Analyze(a) = cli.command else {
-            panic!("not analyze");
-        };
-        let mut a = *a;
+        let mut a: AnalyzeArgs = crate::args::parse(["analyze", input]).unwrap();
         a.backend = BackendArg::Cpu;
         a.kernels = "stats,scene".into();
         a
     }
 
-    fn exit_of(a: &AnalyzeArgs) -> crate::exit::Exit {
-        crate::exit::Exit::for_error(&AnalyzeConfig::from_args(a).unwrap_err())
+    /// The kind of error the binary maps to its exit codes.
+    #[derive(Debug, PartialEq)]
+    enum Exit {
+        Input,
+        Usage,
+        Other,
+    }
+
+    fn exit_of(a: &AnalyzeArgs) -> Exit {
+        let err = AnalyzeConfig::from_args(a).unwrap_err();
+        let usage = |e: &(dyn std::error::Error + 'static)| {
+            e.is::<UsageError>()
+                || matches!(
+                    e.downcast_ref(),
+                    Some(osprey_kernels::KernelError::UnknownKernel(_))
+                )
+        };
+        if err.chain().any(|e| e.is::<crate::error::InputError>()) {
+            Exit::Input
+        } else if err.chain().any(usage) {
+            Exit::Usage
+        } else {
+            Exit::Other
+        }
     }
 
     #[test]
@@ -461,7 +478,6 @@ mod tests {
 
     #[test]
     fn checks_before_work() {
-        use crate::exit::Exit;
         assert_eq!(exit_of(&args("/definitely/not/here.mp4")), Exit::Input);
         let dir = std::env::temp_dir();
         assert_eq!(exit_of(&args(&dir.to_string_lossy())), Exit::Input);
@@ -503,7 +519,7 @@ mod tests {
         std::fs::write(&clip, b"x").unwrap();
         let mut a = args(clip.to_str().unwrap());
         a.output = dir.path().join(".").join("clip.mp4");
-        assert_eq!(exit_of(&a), crate::exit::Exit::Usage);
+        assert_eq!(exit_of(&a), Exit::Usage);
         a.output = dir.path().join("clip.ndjson");
         assert!(AnalyzeConfig::from_args(&a).is_ok());
     }

@@ -14,7 +14,7 @@ use osprey_video::analysis::{AnalysisOptions, MotionHysteresis, ThumbnailOptions
 
 use super::zones_file;
 use crate::args::AnalyzeArgs;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// Largest `--motion-frame-height`.
 const MAX_MOTION_FRAME_HEIGHT: u32 = 2160;
@@ -227,17 +227,12 @@ fn blur_params(args: &AnalyzeArgs) -> Result<BlurParams, UsageError> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
-
     use super::*;
-    use crate::args::{Cli, Command};
 
     fn parse(extra: &[&str]) -> Result<AnalysisOptions, UsageError> {
-        let mut argv = vec!["osprey", "analyze", "rtsp://cam/1"];
+        let mut argv = vec!["analyze", "rtsp://cam/1"];
         argv.extend_from_slice(extra);
-        let Command::Analyze(a) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not analyze");
-        };
+        let a: AnalyzeArgs = crate::args::parse(argv).unwrap();
         from_args(&a, KernelSet::ALL)
     }
 

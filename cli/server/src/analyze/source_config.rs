@@ -18,7 +18,7 @@ use osprey_video::source::{Credentials, RtspOptions, SourceSpec, redact};
 use super::sources_file::SourceEntry;
 use super::{duration, options};
 use crate::args::AnalyzeArgs;
-use crate::exit::{InputError, UsageError};
+use crate::error::{InputError, UsageError};
 
 /// Range of `--fps`.
 const MAX_FPS: f64 = 1000.0;
@@ -436,15 +436,9 @@ mod tests {
     }
 
     fn args(extra: &[&str]) -> AnalyzeArgs {
-        use clap::Parser as _;
-        let mut argv = vec!["osprey", "analyze", "x"];
+        let mut argv = vec!["analyze", "x"];
         argv.extend_from_slice(extra);
-        let crate::args::Command::Analyze(a) =
-            crate::args::Cli::try_parse_from(argv).unwrap().command
-        else {
-            panic!("not analyze");
-        };
-        *a
+        crate::args::parse(argv).unwrap()
     }
 
     #[test]

@@ -27,7 +27,7 @@ use osprey_video::analysis::HealthOptions;
 use serde::Deserialize;
 
 use crate::args::live::{DecodeArg, TransportArg};
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// The file's layout.
 #[derive(Debug, Deserialize)]
@@ -269,7 +269,7 @@ enabled = true
 
     #[test]
     fn the_example_reads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sources.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sources.toml");
         let entries = read(&path).unwrap();
         let names: Vec<_> = entries.iter().map(|e| e.name.as_deref()).collect();
         assert_eq!(names, [Some("front"), Some("back")]);

@@ -71,7 +71,7 @@ impl Writer {
             Output::Stream { data_dir, name } => {
                 let store = match store {
                     Some(store) => Arc::clone(store),
-                    None => Arc::new(crate::stream::open_store(data_dir, Default::default())?),
+                    None => Arc::new(crate::store::open_store(data_dir, Default::default())?),
                 };
                 let records = StreamRecords::new(store, name).with_context(|| {
                     format!("cannot write to stream {name:?} (create it with `osprey stream create {name}`)")

@@ -19,7 +19,7 @@ use std::path::Path;
 use osprey_kernels::metrics::zones::{Polygon, Zone};
 use serde::Deserialize;
 
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// The file's layout.
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::serve::control::ControlError;
+use crate::control::ControlError;
 
 /// A refusal: the status and a message for the client.
 #[derive(Debug, Clone, PartialEq)]

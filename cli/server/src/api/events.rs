@@ -1,6 +1,6 @@
 //! `GET /api/events?source=&type=&since=&until=&limit=`: recent camera
 //! events read back from the store's events streams
-//! ([`Control::event_streams`](crate::serve::control::Control::event_streams)).
+//! ([`Control::event_streams`](crate::control::Control::event_streams)).
 //!
 //! Each shard is read from `since` (a shard iterator `AT_TIMESTAMP`) or
 //! from its oldest record, but never more than its share of

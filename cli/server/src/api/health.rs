@@ -12,7 +12,7 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "ok": true }))
 }
 
-/// `GET /readyz`: 200 once [`Control::ready`](crate::serve::control::Control::ready), else 503.
+/// `GET /readyz`: 200 once [`Control::ready`](crate::control::Control::ready), else 503.
 pub(super) async fn readyz(State(control): State<Ctl>) -> (StatusCode, Json<serde_json::Value>) {
     let ready = control.ready();
     let status = if ready {

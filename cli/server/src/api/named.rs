@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 
 use super::{ApiError, Ctl, blocking};
-use crate::serve::control::{Control, ControlError, QueryView, SourceView};
+use crate::control::{Control, ControlError, QueryView, SourceView};
 
 /// A source or a query as listed.
 pub(super) trait Named: Sized + Send + 'static {

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 
 use super::extract::JsonObject;
 use super::{ApiError, Ctl, blocking, named};
-use crate::serve::config::QueryConfig;
-use crate::serve::control::QueryView;
+use crate::config::QueryConfig;
+use crate::control::QueryView;
 
 /// `GET /api/queries`: every query with its state and counts.
 pub(super) async fn list(State(control): State<Ctl>) -> Result<Json<Vec<QueryView>>, ApiError> {

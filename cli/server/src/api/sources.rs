@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::extract::{JsonObject, Params};
 use super::{ApiError, Ctl, blocking, named};
-use crate::serve::config;
-use crate::serve::control::SourceView;
+use crate::config;
+use crate::control::SourceView;
 
 /// Width of `latest.jpg` when `?width=` is not given.
 const DEFAULT_WIDTH: u32 = 640;

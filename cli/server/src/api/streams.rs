@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 
 use super::{ApiError, Ctl, blocking};
-use crate::serve::control::StreamView;
+use crate::control::StreamView;
 
 /// `GET /api/streams`.
 pub(super) async fn list(State(control): State<Ctl>) -> Result<Json<Vec<StreamView>>, ApiError> {

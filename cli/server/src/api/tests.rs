@@ -14,8 +14,8 @@ use osprey_ingest::store::{PutRecord, Store, StoreConfig, StreamOptions};
 use tokio::sync::broadcast;
 use tower::ServiceExt as _;
 
-use crate::serve::config::{CameraConfig, QueryConfig};
-use crate::serve::control::{Control, ControlError, QueryView, SourceView, StreamView};
+use crate::config::{CameraConfig, QueryConfig};
+use crate::control::{Control, ControlError, QueryView, SourceView, StreamView};
 
 /// What the engine would be: one source `cam1`, a store, an event feed.
 struct Fixture {

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::extract::Params;
 use super::{ApiError, Ctl, blocking};
-use crate::serve::control::Control;
-use crate::video::time_arg::parse_ns;
+use crate::control::Control;
+use crate::time_arg::parse_ns;
 
 /// The master playlist's name in the KVS API's files.
 const MASTER: &str = "getHLSMasterPlaylist.m3u8";

@@ -20,8 +20,8 @@ use super::{CameraConfig, ConfigError};
 use crate::analyze::SourceConfig;
 use crate::analyze::clips::ClipWindow;
 use crate::analyze::sources_file::SourceEntry;
+use crate::args::AnalyzeArgs;
 use crate::args::record::RecordArgs;
-use crate::args::{AnalyzeArgs, Cli, Command};
 
 /// The keys a camera has beyond a `[[sources]]` table's.
 const SERVER_KEYS: [&str; 5] = [
@@ -77,14 +77,8 @@ impl CameraConfig {
 /// laid over these, as a sources file's are over the command line.
 fn defaults() -> &'static AnalyzeArgs {
     static DEFAULTS: OnceLock<AnalyzeArgs> = OnceLock::new();
-    DEFAULTS.get_or_init(|| {
-        use clap::Parser as _;
-        let parsed = Cli::try_parse_from(["osprey", "analyze", "-"]).map(|c| c.command);
-        let Ok(Command::Analyze(args)) = parsed else {
-            unreachable!("`osprey analyze -` parses");
-        };
-        *args
-    })
+    DEFAULTS
+        .get_or_init(|| crate::args::parse(["analyze", "-"]).expect("`osprey analyze -` parses"))
 }
 
 /// One `[[cameras]]` table of the file, paths relative to `folder`.
@@ -264,7 +258,7 @@ fn from_build(err: &anyhow::Error) -> KeyError {
     if unknown_kernel {
         return KeyError::new("kernels", format!("kernels: {message}"));
     }
-    if err.chain().any(|e| e.is::<crate::exit::InputError>()) {
+    if err.chain().any(|e| e.is::<crate::error::InputError>()) {
         return KeyError::new("uri", format!("uri: {message}"));
     }
     if let Some(rest) = message.strip_prefix("--") {

@@ -524,10 +524,10 @@ pub fn camera_from_json(value: serde_json::Value) -> Result<CameraConfig, String
 /// stderr.
 ///
 /// # Errors
-/// A [`UsageError`](crate::exit::UsageError) (exit code 2), `FILE:LINE:
+/// A [`UsageError`](crate::error::UsageError) (exit code 2), `FILE:LINE:
 /// message`.
 pub fn check_file(path: &Path) -> anyhow::Result<()> {
-    let config = load(path).map_err(|e| crate::exit::UsageError(e.to_string()))?;
+    let config = load(path).map_err(|e| crate::error::UsageError(e.to_string()))?;
     let _ = writeln!(
         std::io::stderr(),
         "osprey: {}: ok ({})",

@@ -7,17 +7,16 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use anyhow::Result;
-use clap::Parser as _;
 use osprey_ingest::store::names;
 
 use super::{DeliveryConfig, QueryConfig};
 use crate::aggregate::args::AggregateArgs;
 use crate::args::stream::DeliverArgs;
-use crate::args::{Cli, Command};
 
-/// The arguments of `osprey ...` parsed, or clap's error as one line.
-fn parse(argv: Vec<OsString>) -> Result<Command, String> {
-    Cli::try_parse_from(argv).map(|c| c.command).map_err(|e| {
+/// The arguments of `osprey COMMAND ...` parsed, or clap's error as one
+/// line.
+fn parse<A: clap::Args + clap::FromArgMatches>(argv: Vec<OsString>) -> Result<A, String> {
+    crate::args::parse(argv.into_iter().skip(1)).map_err(|e| {
         let text = e.to_string();
         let line = text.lines().next().unwrap_or_default();
         line.strip_prefix("error: ").unwrap_or(line).to_owned()
@@ -60,11 +59,7 @@ impl QueryConfig {
     /// clap's error, in one line (the query was checked when the file was
     /// read, so only a changed program fails here).
     pub fn aggregate_args(&self, data_dir: &Path) -> Result<AggregateArgs> {
-        match parse(self.argv(data_dir)) {
-            Ok(Command::Aggregate(args)) => Ok(*args),
-            Ok(_) => Err(anyhow::anyhow!("not an aggregate command")),
-            Err(e) => Err(crate::exit::UsageError(e).into()),
-        }
+        parse(self.argv(data_dir)).map_err(|e| crate::error::UsageError(e).into())
     }
 
     /// Checks the query, relative paths made relative to `folder`: returns
@@ -123,11 +118,7 @@ impl DeliveryConfig {
     /// # Errors
     /// clap's error, in one line (checked when the file was read).
     pub fn deliver_args(&self, data_dir: &Path) -> Result<DeliverArgs> {
-        match parse(self.argv(data_dir)) {
-            Ok(Command::Deliver(args)) => Ok(args),
-            Ok(_) => Err(anyhow::anyhow!("not a deliver command")),
-            Err(e) => Err(crate::exit::UsageError(e).into()),
-        }
+        parse(self.argv(data_dir)).map_err(|e| crate::error::UsageError(e).into())
     }
 
     /// Checks the delivery, relative folders made relative to `folder`:

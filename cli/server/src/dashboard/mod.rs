@@ -1,5 +1,5 @@
 //! The dashboard: `GET /` and its assets, embedded in the binary from
-//! `cli/assets/` (no CDN: it works offline). A page to leave open on a
+//! `cli/server/assets/` (no CDN: it works offline). A page to leave open on a
 //! wall: each camera's latest frame with its state and fps, the event
 //! timeline with thumbnails, per-minute charts of the cameras and the
 //! queries, the streams with their rates. It reads `/api` only: it polls
@@ -14,16 +14,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 /// The page.
-const INDEX: &str = include_str!("../../../assets/index.html");
+const INDEX: &str = include_str!("../../assets/index.html");
 /// Its script.
-const SCRIPT: &str = include_str!("../../../assets/dashboard.js");
+const SCRIPT: &str = include_str!("../../assets/dashboard.js");
 /// Its style sheet.
-const STYLE: &str = include_str!("../../../assets/dashboard.css");
-/// hls.js (cli/assets/vendor/README.md says which and whence), for the
+const STYLE: &str = include_str!("../../assets/dashboard.css");
+/// hls.js (cli/server/assets/vendor/README.md says which and whence), for the
 /// live player where the browser has no native HLS.
-const HLS_JS: &str = include_str!("../../../assets/vendor/hls.min.js");
+const HLS_JS: &str = include_str!("../../assets/vendor/hls.min.js");
 /// Its icon.
-const ICON: &str = include_str!("../../../assets/favicon.svg");
+const ICON: &str = include_str!("../../assets/favicon.svg");
 
 /// `GET /`, `/assets/dashboard.js`, `/assets/dashboard.css`,
 /// `/assets/vendor/hls.min.js`, `/favicon.svg`.

@@ -19,7 +19,7 @@ use osprey_ingest::sink::{ContentEncoding, Webhook, WebhookConfig};
 use osprey_ingest::store::{StartingPosition, Store};
 
 use crate::args::stream::{Compression, DeliverArgs, DeliverFormat};
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// Runs `osprey deliver`.
 pub fn run(args: &DeliverArgs) -> Result<()> {

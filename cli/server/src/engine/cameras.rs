@@ -31,7 +31,7 @@ use tracing::{error, info};
 use crate::analyze::Output;
 use crate::analyze::clips::{ClipLink, ClipWindow};
 use crate::analyze::writer::Writer;
-use crate::serve::config::CameraConfig;
+use crate::config::CameraConfig;
 
 /// How event records begin (the record's first key is its kind).
 const EVENT_PREFIX: &[u8] = b"{\"kind\":\"event\"";
@@ -125,7 +125,7 @@ fn start_recorder(shared: &Shared, camera: &str, stream: &str) -> Result<Recorde
         Err(e) => return Err(e).with_context(|| format!("camera {camera:?}: record")),
     }
     Recorder::start(video, stream, DEFAULT_FRAGMENT)
-        .map_err(crate::exit::from_video)
+        .map_err(crate::error::from_video)
         .with_context(|| format!("camera {camera:?}: record"))
 }
 
@@ -173,7 +173,7 @@ impl Camera {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let runner = Runner::start(vec![source], &shared.device, Arc::clone(&stop))
-            .map_err(crate::exit::from_video)
+            .map_err(crate::error::from_video)
             .with_context(|| format!("camera {:?}", config.name))?;
         let status = runner.statuses().first().cloned().unwrap_or_default();
         let backend = shared
@@ -290,7 +290,7 @@ impl Writing {
                     }
                 }
                 RunnerMessage::Ended { result: Err(e), .. } => {
-                    let e = crate::exit::from_video(e);
+                    let e = crate::error::from_video(e);
                     error!(camera = %self.name, error = %format!("{e:#}"), "Camera ended.");
                     self.fail(format!("{e:#}"));
                 }

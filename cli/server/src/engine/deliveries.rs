@@ -8,7 +8,7 @@
 //! the consumer group `deliver-NAME` over its stream's shards: the same
 //! delivery, once per shard it holds the lease of, reading the shard from
 //! JetStream, its checkpoint (moved once a batch is delivered) written
-//! into the lease ([`crate::serve::cluster::DeliveryShards`]).
+//! into the lease ([`crate::cluster::DeliveryShards`]).
 
 use std::sync::Arc;
 
@@ -17,8 +17,8 @@ use osprey_ingest::store::Store;
 use tracing::info;
 
 use super::task::Task;
-use crate::serve::cluster::{ClusterMode, DeliveryShards};
-use crate::serve::config::DeliveryConfig;
+use crate::cluster::{ClusterMode, DeliveryShards};
+use crate::config::DeliveryConfig;
 
 /// A running delivery.
 #[derive(Debug)]

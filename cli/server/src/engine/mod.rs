@@ -13,7 +13,7 @@
 //! - [`streams`]: the streams made when missing, and their rates;
 //! - [`reload`]: a changed configuration applied by name (SIGHUP, the API);
 //! - [`shutdown`]: everything stopped in order, within a bound;
-//! - [`view`]: [`Control`](crate::serve::control::Control), what the HTTP
+//! - [`view`]: [`Control`](crate::control::Control), what the HTTP
 //!   API sees.
 //!
 //! Everything shares the one `Arc<Store>`; each piece has its own stop flag,

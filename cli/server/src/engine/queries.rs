@@ -5,7 +5,7 @@
 //! In a cluster ([`ClusterMode`]) a query is this worker's member of the
 //! consumer group named after it: the same `osprey aggregate` run, once per
 //! shard it holds the lease of, reading the shard from JetStream
-//! ([`crate::serve::cluster`]).
+//! ([`crate::cluster`]).
 //!
 //! Stopped (removed, changed, or the server shutting down), a query writes
 //! no more windows: those still open are neither closed nor checkpointed
@@ -23,9 +23,9 @@ use osprey_query::source::LiveCounts;
 
 use super::task::Task;
 use crate::aggregate::{self, Attached};
-use crate::serve::cluster::{ClusterMode, QueryShards, ShardCounts};
-use crate::serve::config::QueryConfig;
-use crate::serve::control::QueryView;
+use crate::cluster::{ClusterMode, QueryShards, ShardCounts};
+use crate::config::QueryConfig;
+use crate::control::QueryView;
 
 /// A running query.
 #[derive(Debug)]

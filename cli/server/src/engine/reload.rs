@@ -17,7 +17,7 @@ use super::cameras::Camera;
 use super::deliveries::Delivery;
 use super::queries::Query;
 use super::{Engine, streams};
-use crate::serve::config::ServerConfig;
+use crate::config::ServerConfig;
 
 /// What [`apply`](Engine::apply) needs of each kind of piece.
 pub(super) trait Piece: Sized {
@@ -31,7 +31,7 @@ pub(super) trait Piece: Sized {
 }
 
 impl Piece for Camera {
-    type Config = crate::serve::config::CameraConfig;
+    type Config = crate::config::CameraConfig;
     fn name(&self) -> &str {
         Camera::name(self)
     }
@@ -53,7 +53,7 @@ impl Piece for Camera {
 }
 
 impl Piece for Query {
-    type Config = crate::serve::config::QueryConfig;
+    type Config = crate::config::QueryConfig;
     fn name(&self) -> &str {
         Query::name(self)
     }
@@ -75,7 +75,7 @@ impl Piece for Query {
 }
 
 impl Piece for Delivery {
-    type Config = crate::serve::config::DeliveryConfig;
+    type Config = crate::config::DeliveryConfig;
     fn name(&self) -> &str {
         Delivery::name(self)
     }
@@ -144,8 +144,7 @@ impl Engine {
     /// # Errors
     /// The file's error, or the first piece that could not start.
     pub fn reload(&self, path: &Path) -> Result<()> {
-        let config =
-            crate::serve::config::load(path).context("the configuration was not reloaded")?;
+        let config = crate::config::load(path).context("the configuration was not reloaded")?;
         info!(file = %path.display(), "Reloading the configuration.");
         let mut problems = self.apply(config).into_iter();
         match problems.next() {

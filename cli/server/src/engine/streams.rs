@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result};
 use osprey_ingest::IngestError;
 use osprey_ingest::store::Store;
 
-use crate::serve::config::{CameraConfig, ServerConfig, StreamConfig};
-use crate::serve::control::StreamView;
+use crate::config::{CameraConfig, ServerConfig, StreamConfig};
+use crate::control::StreamView;
 
 /// The rates' span.
 const RATE_SPAN: Duration = Duration::from_secs(60);

@@ -14,8 +14,8 @@ use tokio::sync::broadcast;
 use super::Engine;
 use super::cameras::Camera;
 use super::queries::Query;
-use crate::serve::config::{CameraConfig, QueryConfig};
-use crate::serve::control::{Control, ControlError, QueryView, SourceView, StreamView};
+use crate::config::{CameraConfig, QueryConfig};
+use crate::control::{Control, ControlError, QueryView, SourceView, StreamView};
 
 impl Control for Engine {
     fn sources(&self) -> Vec<SourceView> {
