@@ -8,7 +8,7 @@
 //!   process. The [`engine`] runs cameras into streams, queries and
 //!   deliveries, and changes them at runtime; the HTTP side ([`router`])
 //!   serves the Kinesis API, the control API under `/api`, [`metrics`]
-//!   and the [`dashboard`], and sees the running server through
+//!   and the dashboard, and sees the running server through
 //!   [`control::Control`]. [`cluster`] runs the queries and deliveries of a
 //!   server that is one worker of a NATS JetStream cluster.
 //!   [`config::check_file`] checks a file without starting anything.

@@ -11,7 +11,7 @@
 //! refused records go to the error output with their reason and the record
 //! as it came in, so they can be replayed; a run that refused records ends
 //! with [`RecordsRefused`] (exit code 5) once every other record is done.
-//! The checked arguments and the query are made in [`prepare()`]; a stream
+//! The checked arguments and the query are made in `prepare()`; a stream
 //! input's checkpoints follow the rows the query has written, by the origin
 //! the chunker gives each row (`osprey_query::StreamSource`).
 //!

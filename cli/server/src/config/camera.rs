@@ -2,7 +2,7 @@
 //! schema: [`SourceEntry`]) plus where its records go, checked by the
 //! command's own code ([`SourceConfig::build`] over the command line's
 //! defaults). The TOML file and the JSON body of `POST /api/sources` go
-//! through the same [`check`].
+//! through the same `check`.
 
 use std::path::Path;
 use std::sync::OnceLock;

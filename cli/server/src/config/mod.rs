@@ -18,7 +18,7 @@
 //! command's own arguments and passes the command's own checks, so the
 //! server runs the CLI's pieces, not copies of them. Every value is checked
 //! when the file is read ([`load`]), before any work starts; an error names
-//! the file, the line and the key ([`ConfigError`]; [`doc`] keeps the
+//! the file, the line and the key ([`ConfigError`]; `doc` keeps the
 //! spans). `cli/examples/osprey.toml` documents every key.
 
 pub mod camera;

@@ -1,6 +1,6 @@
 //! `osprey deliver <stream> --to DIR|URL`: Firehose-style delivery
 //! ([`osprey_ingest::deliver`]) of a stream into files, to an HTTP
-//! webhook or to a message broker ([`broker`]). This module checks the arguments into the library's configs,
+//! webhook or to a message broker (`broker`). This module checks the arguments into the library's configs,
 //! opens the store, runs the delivery and prints its closing line.
 
 mod broker;
