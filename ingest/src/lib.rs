@@ -19,7 +19,10 @@
 //! - [`codec`]: base64, input lines and CSV rows into records, and a stored
 //!   record as one NDJSON line.
 //! - [`deliver`]: Firehose-style delivery of a stream into NDJSON, Parquet or
-//!   Arrow files, or to a webhook, with an errors folder and checkpoints.
+//!   Arrow files, to a webhook or to a broker, with an errors folder and
+//!   checkpoints.
+//! - [`duration`]: durations as users write them (`500ms`, `5m`,
+//!   `forever`).
 //! - [`sink`]: where result records go: NDJSON to a writer ([`NdjsonSink`],
 //!   a closed pipe reported as [`IngestError::BrokenPipe`] so that
 //!   `osprey analyze clip.mp4 | head` ends quietly), a stream
@@ -49,6 +52,7 @@ pub mod cluster;
 pub mod codec;
 pub mod consume;
 pub mod deliver;
+pub mod duration;
 pub mod error;
 pub mod http;
 pub mod kinesis;

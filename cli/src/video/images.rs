@@ -72,7 +72,7 @@ fn file_name(stream: &str, ts_ns: u64, format: ImageFormat) -> String {
 
 /// `osprey video images`.
 pub fn run(args: &ImagesArgs) -> Result<()> {
-    let every = crate::analyze::duration::parse(&args.every)
+    let every = osprey_ingest::duration::parse(&args.every)
         .map_err(|e| UsageError(format!("--every: {e}")))?;
     if every.is_zero() {
         return Err(UsageError("--every must be longer than 0".into()).into());

@@ -1,8 +1,8 @@
 //! Delivery to a message broker (`--to mqtt://HOST/PREFIX`, `nats://`,
 //! `jetstream://`): each batch's records published through the broker's
-//! output ([`osprey_ingest::broker::lines`]), MQTT's under
+//! output ([`crate::broker::lines`]), MQTT's under
 //! `PREFIX/<stream>/records` unless a record names its `kind` and
-//! `source` (then the layout of `osprey_ingest::broker::mqtt`).
+//! `source` (then the layout of `crate::broker::mqtt`).
 //!
 //! A record that is not one line of JSON goes to `--errors-to DIR` when
 //! given, else stops the run before its batch, as for a webhook. The
@@ -14,11 +14,9 @@
 
 use std::path::PathBuf;
 
-use osprey_ingest::broker::{self, Broker, OutputOptions};
-use osprey_ingest::deliver::{
-    Batch, BatchName, DeliverError, Destination, Tally, ndjson_lines, set_aside,
-};
-use osprey_ingest::sink::LineBatches;
+use crate::broker::{self, Broker, OutputOptions};
+use crate::deliver::{Batch, BatchName, DeliverError, Destination, Tally, ndjson_lines, set_aside};
+use crate::sink::LineBatches;
 
 /// Batches to a broker.
 pub struct ToBroker {
@@ -52,7 +50,7 @@ impl ToBroker {
 }
 
 impl Destination for ToBroker {
-    fn deliver(&mut self, batch: &Batch, tally: &mut Tally) -> osprey_ingest::deliver::Result<()> {
+    fn deliver(&mut self, batch: &Batch, tally: &mut Tally) -> crate::deliver::Result<()> {
         let mut bad: Vec<(usize, String)> = Vec::new();
         let body = ndjson_lines(batch, &mut bad);
         if let (Some((i, reason)), None) = (bad.first(), &self.errors_dir) {

@@ -1,7 +1,7 @@
 //! Firehose-style delivery of a stream (`osprey deliver <stream> --to
-//! DIR|URL`) into files (NDJSON, Parquet or Arrow IPC, [`files`]) or to an
+//! DIR|URL`) into files (NDJSON, Parquet or Arrow IPC, [`files`]), to an
 //! HTTP webhook (batches of NDJSON POSTed with retry and backoff,
-//! [`webhook`]).
+//! [`webhook`]) or to a message broker ([`broker`]).
 //!
 //! Records are buffered until [`DeliverConfig::max_bytes`] of data or
 //! [`DeliverConfig::max_age`] since the oldest one (or, without
@@ -23,6 +23,7 @@
 //! what one poll read. So a crash delivers again at most the batch it was
 //! writing, and a failed batch is delivered by the next run; none is lost.
 
+pub mod broker;
 pub mod files;
 pub mod webhook;
 
@@ -42,6 +43,7 @@ use crate::store::{Checkpoint, Record, StartingPosition, Store};
 #[cfg(test)]
 mod tests;
 
+pub use broker::ToBroker;
 pub use files::{FileFormat, FilesConfig, ToFiles};
 pub use webhook::ToWebhook;
 

@@ -17,9 +17,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
+use osprey_ingest::duration;
 use serde_json::Value;
 
-use super::duration;
 use crate::args::record::RecordArgs;
 use crate::error::UsageError;
 

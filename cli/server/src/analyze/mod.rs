@@ -10,7 +10,6 @@
 //! source; [`signals`] turns SIGINT and SIGTERM into a clean stop.
 
 pub mod clips;
-pub mod duration;
 pub mod options;
 pub mod progress;
 pub mod signals;

@@ -10,13 +10,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
+use osprey_ingest::duration;
 use osprey_kernels::KernelSet;
 use osprey_video::analysis::AnalysisOptions;
 use osprey_video::live::{LiveOptions, LiveSource, RecordVolume, Supervision};
 use osprey_video::source::{Credentials, RtspOptions, SourceSpec, redact};
 
+use super::options;
 use super::sources_file::SourceEntry;
-use super::{duration, options};
 use crate::args::AnalyzeArgs;
 use crate::error::{InputError, UsageError};
 

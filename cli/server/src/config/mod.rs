@@ -477,7 +477,7 @@ fn check_stream(s: &StreamConfig) -> Result<(), (&'static str, String)> {
 /// A retention as the store keeps it: whole hours, 1 or more.
 fn retention_hours(text: &str) -> Result<u32, String> {
     let bad = || format!("retention must be whole hours such as 24h or 168h, not {text:?}");
-    let d = crate::analyze::duration::parse(text).map_err(|_| bad())?;
+    let d = osprey_ingest::duration::parse(text).map_err(|_| bad())?;
     let secs = d.as_secs();
     if d.subsec_nanos() != 0 || secs == 0 || secs % 3600 != 0 {
         return Err(bad());

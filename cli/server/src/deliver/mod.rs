@@ -1,9 +1,8 @@
 //! `osprey deliver <stream> --to DIR|URL`: Firehose-style delivery
 //! ([`osprey_ingest::deliver`]) of a stream into files, to an HTTP
-//! webhook or to a message broker (`broker`). This module checks the arguments into the library's configs,
-//! opens the store, runs the delivery and prints its closing line.
-
-mod broker;
+//! webhook or to a message broker. This module checks the arguments into
+//! the library's configs, opens the store, runs the delivery and prints its
+//! closing line.
 
 use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use osprey_ingest::deliver::{
-    self, DeliverConfig, Destination, FileFormat, FilesConfig, ToFiles, ToWebhook,
+    self, DeliverConfig, Destination, FileFormat, FilesConfig, ToBroker, ToFiles, ToWebhook,
 };
 use osprey_ingest::output_spec::OutputSpec;
 use osprey_ingest::sink::webhook::parse_header;
@@ -102,10 +101,7 @@ fn to_files(args: &DeliverArgs) -> Result<ToFiles> {
 ///
 /// # Errors
 /// A usage error for a flag that does not apply or a bad URL.
-fn to_broker(
-    args: &DeliverArgs,
-    target: &osprey_ingest::broker::Broker,
-) -> Result<broker::ToBroker> {
+fn to_broker(args: &DeliverArgs, target: &osprey_ingest::broker::Broker) -> Result<ToBroker> {
     if args.format != DeliverFormat::Ndjson || args.compression != Compression::None {
         return Err(UsageError(
             "a broker takes --format ndjson, uncompressed (one message a record)".into(),
@@ -113,7 +109,7 @@ fn to_broker(
         .into());
     }
     no_webhook_flags(args)?;
-    broker::ToBroker::new(&args.stream, target, args.errors_to.clone())
+    ToBroker::new(&args.stream, target, args.errors_to.clone())
         .map_err(|e| UsageError(e.to_string()).into())
 }
 
