@@ -38,8 +38,10 @@ impl ToBroker {
         broker: &Broker,
         errors_dir: Option<PathBuf>,
     ) -> Result<Self, broker::BrokerError> {
-        let mut options = OutputOptions::default();
-        options.other_topic = format!("{}/records", broker::mqtt::topics::level(stream));
+        let options = OutputOptions {
+            other_topic: format!("{}/records", broker::mqtt::topics::level(stream)),
+            ..OutputOptions::default()
+        };
         Ok(ToBroker {
             lines: broker::lines(broker, &options)?,
             url: broker.redacted(),
