@@ -111,7 +111,7 @@ pub fn run_config(path: &Path, cluster: Option<&str>, worker: Option<&str>) -> R
         // The cluster's streams are put to and read from JetStream.
         kinesis = kinesis.with_cluster(Arc::clone(&c.cluster) as Arc<dyn osprey_ingest::log::Log>);
     }
-    let video = crate::store::open_video_store(&config.data_dir)?;
+    let video = Arc::new(crate::store::open_video_store(&config.data_dir)?);
     let _video_retention = video.spawn_retention(RETENTION_EVERY);
     let scheme = if http.tls.is_some() { "https" } else { "http" };
     let kvs = KvsApi::new(Arc::clone(&video), credentials).with_scheme(scheme);

@@ -59,7 +59,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         _ => None,
     };
     let store = Arc::new(open_store(&args.data.data_dir, durability)?);
-    let video = open_video_store(&args.data.data_dir)?;
+    let video = Arc::new(open_video_store(&args.data.data_dir)?);
     let kvs = KvsApi::new(Arc::clone(&video), credentials.clone());
     let api = KinesisApi::new(Arc::clone(&store), iterator_lifetime, credentials)?;
     let server = HttpServer::bind(HttpServerConfig {

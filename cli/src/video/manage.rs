@@ -13,6 +13,7 @@ use clap::Args;
 use osprey_ingest::video::{
     FragmentMeta, Retention, TimeBase, TimeRange, VideoStore, VideoStreamConfig,
 };
+use osprey_server::store::open_video_store;
 
 use super::time_arg::parse_ns;
 use crate::args::stream::DataDirArg;
@@ -79,16 +80,6 @@ pub struct VideoDamageFound {
     pub fragments: usize,
 }
 
-/// Opens the video store of `dir` for writing.
-pub fn open_store(dir: &Path) -> Result<VideoStore> {
-    VideoStore::open(dir).with_context(|| {
-        format!(
-            "cannot open the video store in {:?}",
-            dir.display().to_string()
-        )
-    })
-}
-
 /// Opens the video store of `dir` for reading.
 pub fn open_read_only(dir: &Path) -> Result<VideoStore> {
     VideoStore::open_read_only(dir).with_context(|| {
@@ -115,7 +106,7 @@ pub fn create(args: &CreateArgs) -> Result<()> {
         },
         ..VideoStreamConfig::default()
     };
-    let info = open_store(&args.data.data_dir)?.create(&args.name, config)?;
+    let info = open_video_store(&args.data.data_dir)?.create(&args.name, config)?;
     print_line(&serde_json::to_string_pretty(&info)?)
 }
 
@@ -150,7 +141,7 @@ pub fn describe(args: &NameArgs) -> Result<()> {
 
 /// `osprey video delete`.
 pub fn delete(args: &NameArgs) -> Result<()> {
-    open_store(&args.data.data_dir)?.delete(&args.name)?;
+    open_video_store(&args.data.data_dir)?.delete(&args.name)?;
     Ok(())
 }
 

@@ -100,6 +100,27 @@ impl Default for StoreConfig {
     }
 }
 
+impl StoreConfig {
+    /// The config osprey's commands and server write a store with:
+    /// `durability`, and segments of `OSPREY_SEGMENT_BYTES` bytes when that
+    /// holds a number of at least 4096 (tests that need many segments),
+    /// else the default size.
+    pub fn for_writing(durability: Durability) -> StoreConfig {
+        let segment_bytes = std::env::var("OSPREY_SEGMENT_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&b| b >= 4096)
+            .unwrap_or(LogConfig::default().segment_bytes);
+        StoreConfig {
+            log: LogConfig {
+                durability,
+                segment_bytes,
+            },
+            ..StoreConfig::default()
+        }
+    }
+}
+
 /// Options of a new stream.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamOptions {
