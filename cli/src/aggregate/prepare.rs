@@ -50,13 +50,29 @@ pub(super) struct Checked {
 pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
     let references = references(args)?;
     let names: Vec<String> = references.iter().map(|(n, _)| n.clone()).collect();
-    let plan = match &args.sql {
-        Some(query) => sql::parse_with(query, &names)?,
-        None => {
+    let plan = match (&args.sql, &args.anomaly) {
+        (Some(query), _) => {
+            let mut plan = sql::parse_with(query, &names)?;
+            if plan.anomaly.is_some() {
+                // SQL names no time field for a query without windows.
+                plan.time_field.clone_from(&args.time_field);
+            }
+            plan
+        }
+        (None, Some(fields)) => {
+            let params = osprey_query::rcf::Params::from_numbers(&args.rcf.numbers())?;
+            osprey_query::rcf::plan::flags_plan(
+                &args.time_field,
+                fields,
+                args.group_by.as_deref(),
+                params,
+            )?
+        }
+        (None, None) => {
             let window = args
                 .window
                 .as_deref()
-                .ok_or_else(|| usage("--window (or --sql) is required"))?;
+                .ok_or_else(|| usage("--window (or --sql, or --anomaly) is required"))?;
             let aggs = args
                 .agg
                 .as_deref()

@@ -174,6 +174,20 @@ pub fn resolve(plan: &mut Plan, join: &JoinSpec) {
             strip(c);
         }
     }
+    if let Some(a) = &mut plan.anomaly {
+        for c in &mut a.columns {
+            strip(c);
+        }
+        for o in &mut a.outputs {
+            if let crate::rcf::AnomalyOutput::Field { column, name } = o {
+                strip(column);
+                strip(name);
+                if let Some(rest) = name.strip_prefix(&format!("{}.", join.table)) {
+                    *name = rest.to_owned();
+                }
+            }
+        }
+    }
     fn each_column(e: &mut Expr, f: &dyn Fn(&mut String)) {
         match e {
             Expr::Column(c) => f(c),
