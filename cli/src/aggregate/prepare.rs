@@ -140,7 +140,11 @@ pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     let checked = check_args(args)?;
     // One device a process: a server would open it once and make every
     // query's aggregator from it.
-    let backend = Device::open(args.backend.into())?.aggregator()?;
+    // An anomaly query runs its forests on the CPU and opens no device.
+    let backend = match checked.plan.anomaly {
+        Some(_) => Box::new(osprey_kernels::cpu::aggregate::CpuAggregator),
+        None => Device::open(args.backend.into())?.aggregator()?,
+    };
     tracing::debug!(backend = %backend.label(), "Aggregating.");
     let time_format = checked.options.time_format.clone();
     let mut query = Query::new(checked.plan, checked.options, backend)?;
