@@ -3,8 +3,9 @@
 //! of its collusive displacement.
 //!
 //! Each tree sees every point: the point goes into the tree (its sampler
-//! first makes room when it will keep the point), its CoDisp is read, and
-//! the tree either keeps it or takes it out again. So every point is scored
+//! first makes room when it will keep the point) and its CoDisp is read; a
+//! point the sampler does not keep is scored as if inserted, without
+//! changing the tree ([`Tree::codisp_if_inserted`]). So every point is scored
 //! against the tree's sample as it stands, the new point included, as the
 //! `rrcf` streaming example scores (insert, then `codisp`), and the sample
 //! follows [`super::sampler`]'s time decay.
@@ -56,18 +57,17 @@ impl Member {
     /// the point's CoDisp in this tree.
     pub fn update(&mut self, point: &[f64], seq: u64, decay: f64) -> f64 {
         let weight = Sampler::weight(seq, decay, &mut self.rng);
-        let keep = self.sample.accepts(weight);
-        if keep && let Some(old) = self.sample.make_room() {
+        if !self.sample.accepts(weight) {
+            // Scored as if inserted, and left out: the same score as an
+            // insert, a CoDisp and a delete, for a walk down and up.
+            return self.tree.codisp_if_inserted(point, &mut self.rng);
+        }
+        if let Some(old) = self.sample.make_room() {
             self.tree.delete(old);
         }
         let leaf = self.tree.insert(point, &mut self.rng);
-        let score = self.tree.codisp(leaf);
-        if keep {
-            self.sample.keep(weight, leaf);
-        } else {
-            self.tree.delete(leaf);
-        }
-        score
+        self.sample.keep(weight, leaf);
+        self.tree.codisp(leaf)
     }
 
     /// Bytes the tree and its sample hold.

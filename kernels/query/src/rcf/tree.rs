@@ -181,31 +181,7 @@ impl Tree {
             self.count_up(near, 1);
             return near;
         }
-        let mut node = self.root;
-        let (dim, cut, left_is_new) = loop {
-            let (dim, cut) = self.draw_cut(node, point, rng);
-            let (lo, hi, p) = (self.lo(node)[dim], self.hi(node)[dim], point[dim]);
-            if p <= cut && cut < lo {
-                break (dim, cut, true);
-            }
-            if hi <= cut && cut < p {
-                break (dim, cut, false);
-            }
-            let n = self.nodes[node as usize];
-            if n.is_leaf() {
-                // Only when the cut fell exactly on the far end (a
-                // measure-zero draw): cut at the near end instead.
-                if p < lo {
-                    break (dim, p, true);
-                }
-                break (dim, hi, false);
-            }
-            node = if point[n.dim as usize] <= n.cut {
-                n.left
-            } else {
-                n.right
-            };
-        };
+        let (node, dim, cut, left_is_new) = self.find_cut(point, rng);
         let parent = self.nodes[node as usize].parent;
         let count = self.nodes[node as usize].count + 1;
         let branch = self.alloc(Node {
@@ -255,6 +231,74 @@ impl Tree {
             up = self.nodes[up as usize].parent;
         }
         leaf
+    }
+
+    /// The collusive displacement `point` would have once inserted
+    /// ([`Tree::insert`] then [`Tree::codisp`]), found without changing the
+    /// tree: the same cuts are drawn from `rng`, and the counts read as
+    /// they would be with the point in. A tree that will not keep a point
+    /// scores it so, without inserting and deleting it.
+    pub fn codisp_if_inserted(&self, point: &[f64], rng: &mut Rng) -> f64 {
+        if self.root == NONE {
+            return 0.0;
+        }
+        let near = self.descend(point);
+        if self.lo(near) == point {
+            // One more copy at `near`.
+            return self.codisp_with_one_more(near, 0.0);
+        }
+        let (node, ..) = self.find_cut(point, rng);
+        // The new leaf's sibling would be `node`, and a new branch (of
+        // `node`'s points and one more) would stand in `node`'s place.
+        let alone = f64::from(self.nodes[node as usize].count);
+        self.codisp_with_one_more(node, alone)
+    }
+
+    /// The largest of `best` and, for `node` and each node above it below
+    /// the root, its sibling's points over its own plus one.
+    fn codisp_with_one_more(&self, mut node: u32, mut best: f64) -> f64 {
+        loop {
+            let n = &self.nodes[node as usize];
+            if n.parent == NONE {
+                return best;
+            }
+            let p = &self.nodes[n.parent as usize];
+            let sibling = if p.left == node { p.right } else { p.left };
+            let ratio = f64::from(self.nodes[sibling as usize].count) / f64::from(n.count + 1);
+            best = best.max(ratio);
+            node = n.parent;
+        }
+    }
+
+    /// Where a new `point` (not in the tree) branches off: the node it is
+    /// cut off from, the cut's dimension and value, and whether the point
+    /// goes left of it.
+    fn find_cut(&self, point: &[f64], rng: &mut Rng) -> (u32, usize, f64, bool) {
+        let mut node = self.root;
+        loop {
+            let (dim, cut) = self.draw_cut(node, point, rng);
+            let (lo, hi, p) = (self.lo(node)[dim], self.hi(node)[dim], point[dim]);
+            if p <= cut && cut < lo {
+                return (node, dim, cut, true);
+            }
+            if hi <= cut && cut < p {
+                return (node, dim, cut, false);
+            }
+            let n = self.nodes[node as usize];
+            if n.is_leaf() {
+                // Only when the cut fell exactly on the far end (a
+                // measure-zero draw): cut at the near end instead.
+                if p < lo {
+                    return (node, dim, p, true);
+                }
+                return (node, dim, hi, false);
+            }
+            node = if point[n.dim as usize] <= n.cut {
+                n.left
+            } else {
+                n.right
+            };
+        }
     }
 
     /// `rrcf`'s `_insert_point_cut`: over the node's box grown to take in
@@ -415,6 +459,27 @@ mod tests {
             tree.check();
         }
         assert!(tree.is_empty());
+    }
+
+    #[test]
+    fn codisp_if_inserted_is_insert_then_codisp() {
+        let mut data = Rng::new(21, 0);
+        let mut rng = Rng::new(22, 0);
+        let mut tree = Tree::new(2);
+        for i in 0..300 {
+            let p = if i % 5 == 0 {
+                [0.5, 0.5]
+            } else {
+                [data.open01(), data.open01() * 3.0]
+            };
+            let mut twin = rng.clone();
+            let guess = tree.codisp_if_inserted(&p, &mut twin);
+            let leaf = tree.insert(&p, &mut rng);
+            assert_eq!(guess.to_bits(), tree.codisp(leaf).to_bits(), "point {i}");
+            // Both drew the same cuts.
+            assert_eq!(twin.next_u64(), rng.clone().next_u64());
+        }
+        tree.check();
     }
 
     #[test]
