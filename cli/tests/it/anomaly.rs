@@ -163,9 +163,23 @@ fn forests_past_the_memory_limit_and_bad_parameters_are_refused() {
     );
     let run = run_in(
         dir.path(),
-        &["aggregate", "data.ndjson", "--anomaly", "v", "--rcf-trees", "5000"],
+        &[
+            "aggregate",
+            "data.ndjson",
+            "--anomaly",
+            "v",
+            "--rcf-trees",
+            "5000",
+        ],
     );
-    assert!(run.fails_with(2).contains("numberOfTrees"), "{}", run.stderr);
-    let run = run_in(dir.path(), &["aggregate", "data.ndjson", "--rcf-trees", "5"]);
+    assert!(
+        run.fails_with(2).contains("numberOfTrees"),
+        "{}",
+        run.stderr
+    );
+    let run = run_in(
+        dir.path(),
+        &["aggregate", "data.ndjson", "--rcf-trees", "5"],
+    );
     assert_eq!(run.code, 2, "{}", run.stderr);
 }

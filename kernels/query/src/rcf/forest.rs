@@ -152,7 +152,11 @@ mod tests {
         let mut rest: Vec<f64> = scores[200..].to_vec();
         rest.remove(500);
         let max_rest = rest.iter().copied().fold(0.0, f64::max);
-        assert!(scores[700] > 2.0 * max_rest, "{} vs {max_rest}", scores[700]);
+        assert!(
+            scores[700] > 2.0 * max_rest,
+            "{} vs {max_rest}",
+            scores[700]
+        );
         assert!(forest.bytes() as u64 <= Forest::bytes_for(&params, 1) * 2);
     }
 

@@ -293,7 +293,9 @@ fn forest_call(f: &ast::Function) -> Result<(Vec<String>, Params, Vec<String>)> 
     let keys = match &f.over {
         None => Vec::new(),
         Some(WindowType::WindowSpec(spec)) => {
-            if spec.window_name.is_some() || !spec.order_by.is_empty() || spec.window_frame.is_some()
+            if spec.window_name.is_some()
+                || !spec.order_by.is_empty()
+                || spec.window_frame.is_some()
             {
                 return Err(unsupported(
                     "OVER (...) other than PARTITION BY with RANDOM_CUT_FOREST \
@@ -353,7 +355,12 @@ mod tests {
 
     #[test]
     fn bad_calls_say_what_is_wrong() {
-        let err = |q: &str| sql::parse(q).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = |q: &str| {
+            sql::parse(q)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert!(err("SELECT RANDOM_CUT_FOREST(v, 0) FROM i").contains("numberOfTrees"));
         assert!(err("SELECT RANDOM_CUT_FOREST(v, 10, 5) FROM i").contains("subSampleSize"));
         assert!(err("SELECT RANDOM_CUT_FOREST(v, 10, 10, 1, 31) FROM i").contains("shingleSize"));

@@ -124,7 +124,8 @@ mod tests {
     fn a_long_decay_samples_uniformly_and_a_short_one_keeps_the_recent() {
         // decay far above the stream: the kept points' mean index is the
         // stream's middle (uniform), over many seeds.
-        let mean = |kept: &[Leaf]| kept.iter().map(|&l| f64::from(l)).sum::<f64>() / kept.len() as f64;
+        let mean =
+            |kept: &[Leaf]| kept.iter().map(|&l| f64::from(l)).sum::<f64>() / kept.len() as f64;
         let uniform: f64 = (0..40).map(|s| mean(&run(4000, 100, 1e9, s))).sum::<f64>() / 40.0;
         assert!((uniform - 2000.0).abs() < 60.0, "{uniform}");
         // decay 100: the sample holds the last few hundred points.

@@ -235,7 +235,11 @@ fn score_run(
         return jobs
             .iter()
             .enumerate()
-            .map(|(k, j)| groups[j.group as usize].forest.update(point(k), j.seq, decay))
+            .map(|(k, j)| {
+                groups[j.group as usize]
+                    .forest
+                    .update(point(k), j.seq, decay)
+            })
             .collect();
     }
     let chunk = trees.div_ceil(threads);
@@ -372,9 +376,9 @@ impl View {
             View::Int(a) if null(a) => Cell::Key(KeyValue::Null),
             View::Int(a) => Cell::Key(KeyValue::Int(a.as_primitive::<Int64Type>().value(row))),
             View::Float(a) if null(a) => Cell::Agg(AggValue::Null),
-            View::Float(a) => Cell::Agg(AggValue::Float(
-                a.as_primitive::<Float64Type>().value(row),
-            )),
+            View::Float(a) => {
+                Cell::Agg(AggValue::Float(a.as_primitive::<Float64Type>().value(row)))
+            }
             View::Bool(a) if null(a) => Cell::Key(KeyValue::Null),
             View::Bool(a) => Cell::Key(KeyValue::Bool(a.as_boolean().value(row))),
             View::Time(a) if null(a) => Cell::Key(KeyValue::Null),

@@ -423,7 +423,11 @@ impl Tree {
         for j in 0..self.dims {
             let lo = self.lo(n.left)[j].min(self.lo(n.right)[j]);
             let hi = self.hi(n.left)[j].max(self.hi(n.right)[j]);
-            assert_eq!((self.lo(node)[j], self.hi(node)[j]), (lo, hi), "box of {node}");
+            assert_eq!(
+                (self.lo(node)[j], self.hi(node)[j]),
+                (lo, hi),
+                "box of {node}"
+            );
         }
         count
     }
