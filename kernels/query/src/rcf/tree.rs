@@ -205,9 +205,9 @@ impl Tree {
         // The branch's box: the node's, grown to take in the point.
         let d = self.dims;
         let (b, n) = (branch as usize * 2 * d, node as usize * 2 * d);
-        for j in 0..d {
-            self.boxes[b + j] = self.boxes[n + j].min(point[j]);
-            self.boxes[b + d + j] = self.boxes[n + d + j].max(point[j]);
+        for (j, &x) in point.iter().enumerate() {
+            self.boxes[b + j] = self.boxes[n + j].min(x);
+            self.boxes[b + d + j] = self.boxes[n + d + j].max(x);
         }
         // Every branch above: one more point, its box grown.
         let mut up = parent;
