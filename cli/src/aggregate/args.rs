@@ -75,7 +75,8 @@ impl RcfArgs {
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
     /// Input: a file (NDJSON, CSV or Parquet), a directory or a glob of
-    /// Parquet files ('data/**/*.parquet', a Hive-style year=/month=/day=/hour=
+    /// Parquet, NDJSON and CSV files, each read by its name (.gz and .zst
+    /// text too) ('data/**/*.parquet', a Hive-style year=/month=/day=/hour=
     /// tree; key=value folders become fields), - for stdin (NDJSON or CSV),
     /// stream:NAME for a stream of the store (NDJSON records), or
     /// tcp://HOST:PORT to listen for NDJSON lines (port 0 picks a free one)

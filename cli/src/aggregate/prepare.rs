@@ -207,11 +207,11 @@ pub(super) fn check_flags(
             format!("{format:?}").to_lowercase()
         )));
     }
-    if matches!(input, Input::Files(_)) && format != InputFormat::Parquet {
+    if matches!(input, Input::Files(_)) && args.format.is_some() {
         return Err(usage(format!(
-            "{}: a directory or glob is read as Parquet files: --format {} does not apply",
+            "{}: the files of a directory or glob are read by their names ({}): --format does not apply",
             args.input,
-            format!("{format:?}").to_lowercase()
+            osprey_query::source::files::KINDS
         )));
     }
     if args.threads == Some(0) {
