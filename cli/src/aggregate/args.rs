@@ -165,7 +165,9 @@ pub struct AggregateArgs {
 
     /// A reference table the SQL query may join (`JOIN NAME ON input.k =
     /// NAME.k`, or LEFT JOIN): NAME=FILE, a CSV, NDJSON or Parquet file whose
-    /// key column has no repeats, read again when the file changes
+    /// key column has no repeats, read again when the file changes; or
+    /// NAME=stream:STREAM, a stream of the store compacted by key (the last
+    /// record of each key), read again when it has new records
     #[arg(long, value_name = "NAME=FILE")]
     pub reference: Vec<String>,
 

@@ -106,6 +106,7 @@ pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
             lateness,
             time_format,
             references,
+            data_dir: Some(args.data.data_dir.clone()),
             partitions: args
                 .threads
                 .unwrap_or_else(osprey_query::source::stored::default_threads),

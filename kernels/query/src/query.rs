@@ -43,8 +43,11 @@ pub struct QueryOptions {
     pub lateness: i64,
     /// How string or numeric event times are read.
     pub time_format: TimeFormat,
-    /// Reference tables a query may join, by name: their files.
+    /// Reference tables a query may join, by name: their files, or
+    /// `stream:NAME` for a stream of the store in `data_dir`.
     pub references: Vec<(String, std::path::PathBuf)>,
+    /// The store, for references bound to streams.
+    pub data_dir: Option<std::path::PathBuf>,
     /// Window engines, each on a thread, that tumbling windows on the CPU
     /// split the groups over (the `partitioned` module); 1 runs one engine.
     pub partitions: usize,
@@ -56,6 +59,7 @@ impl Default for QueryOptions {
             lateness: 0,
             time_format: TimeFormat::Auto,
             references: Vec::new(),
+            data_dir: None,
             partitions: 1,
         }
     }
@@ -165,7 +169,7 @@ impl Query {
             first_last,
             batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
         };
-        let join = Joined::bind(&plan, &options.references)?;
+        let join = Joined::bind(&plan, &options.references, options.data_dir.as_deref())?;
         let engine = match &plan.anomaly {
             Some(anomaly) => {
                 values = anomaly.columns.clone();
