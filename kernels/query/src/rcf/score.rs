@@ -82,11 +82,12 @@ impl Scorer {
     /// A label for the summary line.
     pub fn label(&self) -> String {
         let p = &self.plan.params;
+        let threads = self.threads.min(p.trees);
         format!(
-            "cpu random cut forest ({} trees of {} points, {} threads)",
+            "cpu random cut forest ({} trees of {} points, {threads} thread{})",
             p.trees,
             p.sample,
-            self.threads.min(p.trees)
+            if threads == 1 { "" } else { "s" }
         )
     }
 
