@@ -2,19 +2,22 @@
 //! held to an independent implementation, PyPI's `rrcf`, on a synthetic
 //! series with injected anomalies (`anomaly_rrcf.py`); the same bits from
 //! the flags and from SQL, on one thread and several; a seed that changes
-//! the scores; the memory limit and the parameters' ranges.
+//! the scores; the memory limit and the parameters' ranges; a following
+//! query's checkpoint.
 //!
 //! The data: three sensors, 500 records each, a sine of period 50 with
 //! Gaussian noise (σ 0.1), 8 spikes of 2.5 to 4 per sensor and a level
 //! shift (6 records 3 up) in one. Forests of 20 trees of 64 points (a few
 //! seconds for rrcf), KDA's default time decay and shingle.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::run_in;
+use crate::common::{Proc, osprey, parse_ndjson, ready_or, run_in, wait_until};
+use crate::stream::os;
 
 /// The oracle script beside this file.
 fn script() -> String {
@@ -182,4 +185,62 @@ fn forests_past_the_memory_limit_and_bad_parameters_are_refused() {
         &["aggregate", "data.ndjson", "--rcf-trees", "5"],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+/// A following anomaly query over a stream moves its consumer's checkpoint
+/// past each record whose row it has written: killed, and started again
+/// after more records came, it scores only the new ones.
+#[test]
+fn a_killed_follower_goes_on_after_the_records_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let records = |from: u32, to: u32| -> String {
+        (from..to)
+            .map(|i| {
+                format!(
+                    "{{\"ts\":{},\"v\":{}}}\n",
+                    1_764_608_400 + i,
+                    f64::from(i % 7)
+                )
+            })
+            .collect()
+    };
+    os(dir, &["stream", "create", "f"], "").success();
+    os(dir, &["put", "f"], &records(0, 40)).success();
+    let last = parse_ndjson(&os(dir, &["read", "f"], "").success().stdout)
+        .last()
+        .and_then(|r| r["seq"].as_u64())
+        .unwrap();
+    let args = [
+        "aggregate",
+        "stream:f",
+        "--anomaly",
+        "v",
+        "--rcf-trees",
+        "5",
+    ];
+    let mut follower = Proc::spawn(
+        osprey()
+            .args(args)
+            .args(["--follow", "--consumer", "c", "--data-dir"])
+            .arg(dir.join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let rx = follower.stdout_lines();
+    assert_eq!(rx.json(40, "the follower's rows").len(), 40);
+    let checkpoint = dir.join("data/streams/f/consumers/c.json");
+    wait_until(|| {
+        let saved: Option<BTreeMap<String, u64>> = std::fs::read(&checkpoint)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let at: Vec<u64> = saved.iter().flat_map(|s| s.values().copied()).collect();
+        ready_or(at.len() == 1 && at[0] > last, || {
+            format!("the checkpoint is {at:?}, not past the last record {last}")
+        })
+    });
+    follower.kill_now();
+    os(dir, &["put", "f"], &records(40, 70)).success();
+    let again = os(dir, &[&args[..], &["--consumer", "c"]].concat(), "").success();
+    assert_eq!(again.records().len(), 30, "{}", again.stdout);
 }

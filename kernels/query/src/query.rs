@@ -206,12 +206,8 @@ impl Query {
     /// Tracks which positions of the stream read are safe to checkpoint:
     /// the rows of every chunk pushed are noted in `progress` by their
     /// origins, and [`Query::checkpoint`] says how far its windows are written.
-    /// An anomaly query tracks nothing: its consumer checkpoints when the
-    /// run ends.
     pub fn track(&mut self, progress: Progress) {
-        if let Run::Windows(_) = self.engine {
-            self.progress = Some(progress);
-        }
+        self.progress = Some(progress);
     }
 
     /// The tracker given to [`Query::track`], to note the records read.
@@ -222,7 +218,12 @@ impl Query {
     /// The positions safe to checkpoint now, when they moved since the
     /// last call (never without [`Query::track`]).
     pub fn checkpoint(&mut self) -> Option<Checkpoint> {
-        let watermark = self.watermark();
+        let watermark = match self.engine {
+            Run::Windows(_) => self.watermark(),
+            // Every record's row is written as the record goes in: each
+            // record read is past what any window could wait for.
+            Run::Anomaly(_) => Some(i64::MAX),
+        };
         self.progress.as_mut()?.safe(watermark)
     }
 
