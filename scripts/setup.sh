@@ -5,7 +5,7 @@
 # (the test oracle), Chromium with its WebDriver (the dashboard test), and the
 # brokers the connector tests start (mosquitto, nats-server), then the Python
 # modules the tests use as oracles and clients from PyPI (duckdb, pyarrow,
-# boto3, selenium, paho-mqtt, nats-py, cbor2, h2). Idempotent: a package already
+# boto3, selenium, paho-mqtt, nats-py, cbor2, h2, numpy, rrcf). Idempotent: a package already
 # installed is skipped, and when everything is present nothing runs at all.
 set -euo pipefail
 
@@ -20,6 +20,8 @@ python_modules=(
   "nats=nats-py"
   "cbor2=cbor2"
   "h2=h2"
+  "numpy=numpy"
+  "rrcf=rrcf==0.4.*"
 )
 
 install_python_modules() {

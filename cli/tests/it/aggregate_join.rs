@@ -1,7 +1,8 @@
 //! `osprey aggregate --sql "... JOIN ref ON ..." --reference ref=FILE`:
 //! inner and left joins with a CSV reference table against DuckDB's join of
 //! the same files; a reference read again when its file changes, a reload
-//! that fails keeping the old table; and a join of two streams refused.
+//! that fails keeping the old table; a reference from a stream compacted by
+//! key, read again when it grows; and a join of two streams refused.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -176,4 +177,130 @@ fn a_changed_reference_is_read_again_and_a_bad_change_keeps_the_old_table() {
         err.contains("key \"a\" is in rows 1 and 2") && err.contains("keeps the table it had"),
         "{err}"
     );
+}
+
+/// `--reference sites=stream:sites`: a stream of the store compacted by
+/// key (every sensor put first with a stale site, then with its own) joins
+/// as the CSV of the last values does, byte for byte; and a running query
+/// reads it again when it grows.
+#[test]
+fn a_stream_compacted_by_key_joins_as_its_last_values() {
+    let dir = tempfile::tempdir().unwrap();
+    make_files(dir.path());
+    let data = dir.path().join("data");
+    let put = |args: &[&str], stdin: &str| {
+        let mut child = osprey()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    put(&["stream", "create", "sites", "--shards", "2"], "");
+    let mut records = String::new();
+    for i in 0..20 {
+        records += &format!("{{\"sensor\":\"s{i:02}\",\"site\":\"stale\",\"lim\":99}}\n");
+    }
+    for line in std::fs::read_to_string(dir.path().join("sites.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let cells: Vec<&str> = line.split(',').collect();
+        records += &format!(
+            "{{\"sensor\":\"{}\",\"site\":\"{}\",\"lim\":{}}}\n",
+            cells[0], cells[1], cells[2]
+        );
+    }
+    put(
+        &["put", "sites", "--partition-key-field", "sensor"],
+        &records,
+    );
+    let sql = OSPREY_SQL.replace("{JOIN}", "LEFT JOIN");
+    let with = |reference: &str| {
+        run_in(
+            dir.path(),
+            &[
+                "aggregate",
+                "data.parquet",
+                "--sql",
+                &sql,
+                "--reference",
+                reference,
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+        )
+        .success()
+        .stdout
+    };
+    let from_stream = with("sites=stream:sites");
+    assert!(!from_stream.contains("stale"), "{from_stream}");
+    assert_eq!(from_stream, with("sites=sites.csv"));
+
+    // A running query reads the stream again once it has new records:
+    // s00 moves from north to a new site between two minutes.
+    let sql = "SELECT sites.site, count(*) AS n FROM input JOIN sites ON input.sensor = sites.sensor \
+               GROUP BY sites.site, TUMBLE(ts, INTERVAL '1' MINUTE)";
+    let mut child = Proc::spawn(
+        osprey()
+            .args([
+                "aggregate",
+                "--sql",
+                sql,
+                "--reference",
+                "sites=stream:sites",
+            ])
+            .args([
+                "--max-latency",
+                "20ms",
+                "--lateness",
+                "0s",
+                "--backend",
+                "cpu",
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = crate::common::Lines::of(child.stdout.take().unwrap());
+    let line =
+        |minute: u32| format!("{{\"ts\":\"2026-12-01T17:{minute:02}:10Z\",\"sensor\":\"s00\"}}\n");
+    stdin.write_all(line(0).as_bytes()).unwrap();
+    stdin.write_all(line(1).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(stdout.json(1, "minute 0's row")[0]["site"], "north");
+    put(
+        &["put", "sites", "--partition-key-field", "sensor"],
+        "{\"sensor\":\"s00\",\"site\":\"moved\",\"lim\":1}\n",
+    );
+    // The stream is looked at again at most once a second.
+    std::thread::sleep(Duration::from_millis(1200));
+    stdin.write_all(line(2).as_bytes()).unwrap();
+    drop(stdin);
+    let rest = parse_ndjson(&stdout.to_end("the rest").join("\n"));
+    let sites_seen: Vec<&str> = rest.iter().map(|r| r["site"].as_str().unwrap()).collect();
+    // Minute 1 was enriched before the put, minute 2 after it.
+    assert_eq!(sites_seen, ["north", "moved"]);
+    assert!(child.wait_exit("osprey aggregate").success());
 }

@@ -2,7 +2,8 @@
 //! (written by pyarrow, several row groups each) against DuckDB's
 //! `read_parquet(..., hive_partitioning = true)` on the same tree and the
 //! same query; the files and row groups a WHERE time range leaves unread;
-//! and the same output bytes whatever the number of decoding threads.
+//! the same output bytes whatever the number of decoding threads; and
+//! NDJSON and CSV files (gzip, zstd) in a tree read as its Parquet files.
 
 use std::path::Path;
 use std::process::Command;
@@ -176,4 +177,77 @@ fn threads_change_nothing_in_the_output_late_rows_included() {
     let text = with("one.ndjson", "4");
     assert_eq!((text.0, &text.1), (one.0, &one.1));
     assert_eq!(text.2.lines().count(), one.2.lines().count());
+}
+
+/// The tree again with hour 18 as gzip'd NDJSON (times as RFC 3339 text)
+/// and hour 19 as zstd'd CSV (made by the `zstd` tool), beside a file of
+/// another name: the same rows read from text give the same output bytes
+/// as the Parquet tree, which the test above holds to DuckDB; the WHERE
+/// range skips hour 19 by its path; a glob that matches the stray file
+/// fails; `--format` is refused.
+#[test]
+fn ndjson_and_csv_files_of_a_tree_read_as_its_parquet_files_do() {
+    let dir = tempfile::tempdir().unwrap();
+    make_tree(dir.path());
+    let script = r#"
+import csv, datetime, gzip, json, os, shutil, subprocess, pyarrow.parquet as pq
+src = "tree/year=2025/month=12/day=01"
+dst = "mixed/year=2025/month=12/day=01"
+for h in (17, 18, 19):
+    os.makedirs(f"{dst}/hour={h}", exist_ok=True)
+shutil.copy(f"{src}/hour=17/part-0.parquet", f"{dst}/hour=17/part-0.parquet")
+def rows(h):
+    t = pq.read_table(f"{src}/hour={h}/part-0.parquet").to_pylist()
+    for r in t:
+        r["ts"] = r["ts"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t
+with gzip.open(f"{dst}/hour=18/part-0.ndjson.gz", "wt") as f:
+    for r in rows(18):
+        f.write(json.dumps(r) + "\n")
+with open(f"{dst}/hour=19/part-0.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["ts", "sensor", "temp"])
+    for r in rows(19):
+        w.writerow([r["ts"], r["sensor"], repr(r["temp"])])
+subprocess.run(["zstd", "-q", "--rm", f"{dst}/hour=19/part-0.csv"], check=True)
+open(f"{dst}/hour=19/README.txt", "w").write("not data\n")
+"#;
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .status()
+        .expect("python3 runs (scripts/setup.sh installs pyarrow; zstd comes with it)");
+    assert!(status.success());
+    let agg = |input: &str, sql: &str, extra: &[&str]| {
+        let mut args = vec!["aggregate", input, "--sql", sql, "--lateness", "10s"];
+        args.extend_from_slice(extra);
+        run_in(dir.path(), &args)
+    };
+    let all = "SELECT sensor, hour, count(*) AS n, sum(temp) AS s, min(temp) AS mn, max(temp) AS mx \
+        FROM input GROUP BY sensor, hour, TUMBLE(ts, INTERVAL '10' MINUTE)";
+    let parquet = agg("tree", all, &[]).success();
+    let mixed = agg("mixed", all, &["--threads", "3"]).success();
+    assert_eq!(mixed.stdout, parquet.stdout);
+    assert!(parquet.stdout.lines().count() > 300, "{}", parquet.stdout);
+    let skipped = agg("mixed", SQL, &[]).success();
+    assert_eq!(skipped.stdout, agg("tree", SQL, &[]).success().stdout);
+    assert!(
+        skipped
+            .stderr
+            .contains("read 2 of 3 files (3 of 5 row groups); skipped by the WHERE time range: 1 files by their path"),
+        "{}",
+        skipped.stderr
+    );
+    let stray = agg("mixed/**/hour=19/*", all, &["--backend", "cpu"]);
+    assert!(
+        stray.fails_with(3).contains("README.txt: not a data file"),
+        "{}",
+        stray.stderr
+    );
+    let format = agg("mixed", all, &["--format", "csv", "--backend", "cpu"]);
+    assert!(
+        format.fails_with(2).contains("--format does not apply"),
+        "{}",
+        format.stderr
+    );
 }

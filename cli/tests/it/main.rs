@@ -2,6 +2,8 @@
 //! (`CARGO_BIN_EXE_osprey`) on clips made by ffmpeg (or by `osprey
 //! generate`), in a temporary folder.
 //!
+//! - [`anomaly`]: anomaly scores (`--anomaly`, `RANDOM_CUT_FOREST`) against
+//!   PyPI's rrcf on a series with injected anomalies; threads, SQL, seeds.
 //! - [`aggregate_io`]: `osprey aggregate` reading from TCP and osprey
 //!   streams and writing into a stream.
 //! - [`aggregate_join`]: reference tables joined (inner, left) against
@@ -88,6 +90,7 @@ mod aggregate_io;
 mod aggregate_join;
 mod aggregate_stored;
 mod analyze_bad;
+mod anomaly;
 mod cli;
 mod cluster;
 mod common;

@@ -92,6 +92,13 @@ fn broken_configs_name_the_line_and_key() {
             "query \"q\": sql: ",
         ),
         (
+            format!(
+                "{SMALLEST}{query}sql = \"SELECT count(*) FROM i GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)\"\nmemory_limit = \"lots\"\n"
+            ),
+            13,
+            "query \"q\": memory_limit: ",
+        ),
+        (
             SMALLEST.replace("uri = \"rtsp://127.0.0.1:8554/cam\"\n", ""),
             4,
             "camera \"cam1\": missing field `uri`",

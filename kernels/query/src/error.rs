@@ -75,6 +75,23 @@ pub enum QueryError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The forests of an anomaly query would grow past the memory limit.
+    #[error(
+        "the anomaly forests need {} ({groups} groups of {} each once their samples are full), over the memory limit of {}; use fewer or coarser PARTITION BY / --group-by keys, fewer trees or a smaller sample, or a larger --memory-limit",
+        osprey_kernels::window::memory::human(*.state),
+        osprey_kernels::window::memory::human(*.per_group),
+        osprey_kernels::window::memory::human(*.limit)
+    )]
+    AnomalyMemory {
+        /// Bytes the forests would hold.
+        state: u64,
+        /// Groups (forests), the one that passed the limit included.
+        groups: u64,
+        /// Bytes of one group's forest.
+        per_group: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 impl QueryError {

@@ -97,6 +97,29 @@ impl fmt::Display for Expr {
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "time: {}", self.time_field)?;
+        if let Some(a) = &self.anomaly {
+            let p = &a.params;
+            writeln!(
+                f,
+                "anomaly: random cut forest of {} over {} ({} trees, sample {}, decay {}, shingle {}, seed {})",
+                a.outputs
+                    .iter()
+                    .find(|o| matches!(o, crate::rcf::AnomalyOutput::Score(_)))
+                    .map_or(crate::rcf::SCORE_COLUMN, |o| o.name()),
+                list(&a.columns),
+                p.trees,
+                p.sample,
+                p.decay,
+                p.shingle,
+                p.seed
+            )?;
+            writeln!(f, "partition by: {}", list(&self.keys))?;
+            writeln!(f, "columns: {}", a.names().join(", "))?;
+            if let Some(w) = &self.filter {
+                writeln!(f, "where: {w}")?;
+            }
+            return Ok(());
+        }
         match self.window {
             WindowSpec::Tumbling { size } => writeln!(f, "window: tumble {}", duration(size))?,
             WindowSpec::Hop { slide, size } => {

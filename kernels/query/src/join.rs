@@ -15,11 +15,15 @@
 //! - The file is read again when its modification time changes, checked
 //!   before each batch; a reload that fails keeps the table it had and says
 //!   why (a warning, once for each change).
+//! - A reference may also be a stream of the store, compacted by key
+//!   ([`Reference::stream`]): its NDJSON records from the oldest kept, the
+//!   last record of each key winning, read again when the stream has new
+//!   records (checked at most once a second).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use arrow::array::{Array, ArrayRef, AsArray, UInt32Array};
 use arrow::compute::{cast, concat_batches, take};
@@ -31,6 +35,21 @@ use sqlparser::ast::{self, JoinConstraint, JoinOperator, TableFactor};
 use crate::error::{QueryError, Result};
 use crate::plan::{BinOp, Expr, OutputColumn, Plan};
 use crate::source::{TextItem, spawn_text};
+
+/// How often a stream reference looks for new records at most.
+const STREAM_CHECK: Duration = Duration::from_secs(1);
+
+/// Where a reference table is read from.
+#[derive(Debug, Clone)]
+enum RefSource {
+    /// A CSV, NDJSON or Parquet file.
+    File(PathBuf),
+    /// A stream of the store in `data_dir`, compacted by key.
+    Stream { data_dir: PathBuf, stream: String },
+}
+
+/// What a stream held when read: each shard's last sequence number.
+type StreamVersion = Vec<(String, u64)>;
 
 /// Rows a reference table holds at most.
 pub const MAX_REFERENCE_ROWS: usize = 5_000_000;
@@ -174,6 +193,20 @@ pub fn resolve(plan: &mut Plan, join: &JoinSpec) {
             strip(c);
         }
     }
+    if let Some(a) = &mut plan.anomaly {
+        for c in &mut a.columns {
+            strip(c);
+        }
+        for o in &mut a.outputs {
+            if let crate::rcf::AnomalyOutput::Field { column, name } = o {
+                strip(column);
+                strip(name);
+                if let Some(rest) = name.strip_prefix(&format!("{}.", join.table)) {
+                    *name = rest.to_owned();
+                }
+            }
+        }
+    }
     fn each_column(e: &mut Expr, f: &dyn Fn(&mut String)) {
         match e {
             Expr::Column(c) => f(c),
@@ -221,7 +254,12 @@ struct Table {
 #[derive(Debug)]
 pub struct Reference {
     name: String,
-    path: PathBuf,
+    source: RefSource,
+    /// The stream's state the table was read at, and when it was last
+    /// looked at (a stream reference).
+    version: Option<StreamVersion>,
+    failed_version: Option<StreamVersion>,
+    checked: Option<Instant>,
     /// The key column, once a join names it.
     key: Option<String>,
     modified: Option<SystemTime>,
@@ -237,12 +275,27 @@ impl Reference {
     pub fn new(name: &str, path: &Path) -> Reference {
         Reference {
             name: name.to_owned(),
-            path: path.to_owned(),
+            source: RefSource::File(path.to_owned()),
+            version: None,
+            failed_version: None,
+            checked: None,
             key: None,
             modified: None,
             failed: None,
             table: None,
             reloads: 0,
+        }
+    }
+
+    /// The table `name` in queries, read from the stream `stream` of the
+    /// store in `data_dir`: its NDJSON records, the last of each key.
+    pub fn stream(name: &str, data_dir: &Path, stream: &str) -> Reference {
+        Reference {
+            source: RefSource::Stream {
+                data_dir: data_dir.to_owned(),
+                stream: stream.to_owned(),
+            },
+            ..Reference::new(name, Path::new(""))
         }
     }
 
@@ -263,35 +316,115 @@ impl Reference {
     /// column, or has a key twice or a row without one.
     pub fn load(&mut self, key: &str) -> Result<()> {
         self.key = Some(key.to_owned());
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        self.table = Some(self.read(key)?);
-        self.modified = modified;
+        match self.source.clone() {
+            RefSource::File(path) => {
+                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                self.table = Some(self.read(&path, key)?);
+                self.modified = modified;
+            }
+            RefSource::Stream { data_dir, stream } => {
+                let (version, lines) = self.read_stream(&data_dir, &stream, key)?;
+                self.table = Some(self.table(key, self.chunk_all(lines.into_iter())?)?);
+                self.version = Some(version);
+                self.checked = Some(Instant::now());
+            }
+        }
         Ok(())
     }
 
     fn fail(&self, reason: impl std::fmt::Display) -> QueryError {
         QueryError::Input {
-            input: self.path.display().to_string(),
+            input: match &self.source {
+                RefSource::File(path) => path.display().to_string(),
+                RefSource::Stream { stream, .. } => format!("stream:{stream}"),
+            },
             reason: format!("reference {}: {reason}", self.name),
         }
     }
 
-    fn read(&self, key: &str) -> Result<Table> {
-        let ext = self.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    /// The stream's records, compacted: the last NDJSON record of each
+    /// value of `key`, in the order the keys first came; and the stream's
+    /// state they were read at.
+    fn read_stream(
+        &self,
+        data_dir: &Path,
+        stream: &str,
+        key: &str,
+    ) -> Result<(StreamVersion, Vec<std::io::Result<TextItem>>)> {
+        use osprey_ingest::log::Log as _;
+        let store =
+            osprey_ingest::store::Store::open_read_only(data_dir).map_err(|e| self.fail(e))?;
+        let mut reader = store
+            .reader(
+                stream,
+                osprey_ingest::store::StartingPosition::TrimHorizon,
+                None,
+            )
+            .map_err(|e| self.fail(e))?;
+        let mut version: StreamVersion = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
+        loop {
+            let records = reader.poll(10_000, 16 << 20).map_err(|e| self.fail(e))?;
+            if records.is_empty() {
+                break;
+            }
+            for (shard, record) in records {
+                let fail =
+                    |why: &str| self.fail(format!("record {} of shard {shard}: {why}", record.seq));
+                let line = String::from_utf8(record.data).map_err(|_| fail("not UTF-8"))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(&line).map_err(|_| fail("not a JSON object"))?;
+                let k = match value.get(key) {
+                    None | Some(serde_json::Value::Null) => return Err(fail(&format!("no {key}"))),
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                };
+                match at.get(&k) {
+                    Some(&i) => lines[i] = line,
+                    None => {
+                        at.insert(k, lines.len());
+                        lines.push(line);
+                    }
+                }
+                match version.iter_mut().find(|(s, _)| *s == shard) {
+                    Some(v) => v.1 = record.seq,
+                    None => version.push((shard, record.seq)),
+                }
+            }
+            if lines.len() > MAX_REFERENCE_ROWS {
+                return Err(self.fail(format!("more than {MAX_REFERENCE_ROWS} keys")));
+            }
+        }
+        version.sort();
+        let items = lines
+            .into_iter()
+            .map(|l| Ok(TextItem::Record(RawRecord::Json(l))))
+            .collect();
+        Ok((version, items))
+    }
+
+    fn read(&self, path: &Path, key: &str) -> Result<Table> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let batches: Vec<RecordBatch> = if matches!(ext, "parquet" | "pq") {
-            read_parquet(&self.path, 65_536)
+            read_parquet(path, 65_536)
                 .map_err(|e| self.fail(e))?
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| self.fail(e))?
         } else {
-            self.read_text(if ext == "csv" {
+            let file = std::fs::File::open(path).map_err(|e| self.fail(e))?;
+            let format = if ext == "csv" {
                 RecordFormat::Csv
             } else {
                 RecordFormat::Ndjson
-            })?
+            };
+            self.chunk_all(spawn_text(Box::new(file), format, 1024).into_iter())?
         };
+        self.table(key, batches)
+    }
+
+    /// The table of `batches`, keyed by `key`.
+    fn table(&self, key: &str, batches: Vec<RecordBatch>) -> Result<Table> {
         let schema = match batches.first() {
             Some(b) => b.schema(),
             None => Arc::new(Schema::empty()),
@@ -335,15 +468,18 @@ impl Reference {
         Ok(Table { batch, rows })
     }
 
-    fn read_text(&self, format: RecordFormat) -> Result<Vec<RecordBatch>> {
-        let file = std::fs::File::open(&self.path).map_err(|e| self.fail(e))?;
+    /// Text records into batches.
+    fn chunk_all(
+        &self,
+        items: impl Iterator<Item = std::io::Result<TextItem>>,
+    ) -> Result<Vec<RecordBatch>> {
         let mut chunker = Chunker::new(ChunkConfig {
             infer_rows: INFER_ROWS,
             ..ChunkConfig::default()
         })
         .map_err(|e| self.fail(e))?;
         let mut batches = Vec::new();
-        for item in spawn_text(Box::new(file), format, 1024) {
+        for item in items {
             let batch = match item.map_err(|e| self.fail(e))? {
                 TextItem::Record(RawRecord::Json(line)) => {
                     chunker.push_json(&line).map_err(|e| self.fail(e))?
@@ -374,19 +510,23 @@ impl Reference {
         Ok(batches)
     }
 
-    /// Reads the file again if it changed since it was read; a reload that
-    /// fails keeps the table and warns.
+    /// Reads the file again if it changed since it was read (a stream, if
+    /// it has new records); a reload that fails keeps the table and warns.
     fn refresh(&mut self) {
         let Some(key) = self.key.clone() else {
             return;
         };
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
+        let path = match self.source.clone() {
+            RefSource::File(path) => path,
+            RefSource::Stream { data_dir, stream } => {
+                return self.refresh_stream(&data_dir, &stream, &key);
+            }
+        };
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         if modified.is_none() || modified == self.modified || modified == self.failed {
             return;
         }
-        match self.read(&key) {
+        match self.read(&path, &key) {
             Ok(table) => {
                 self.table = Some(table);
                 self.modified = modified;
@@ -398,6 +538,42 @@ impl Reference {
                 self.failed = modified;
                 tracing::warn!("{e}; the reference keeps the table it had");
             }
+        }
+    }
+
+    /// A stream reference's refresh: at most once a [`STREAM_CHECK`].
+    fn refresh_stream(&mut self, data_dir: &Path, stream: &str, key: &str) {
+        if self.checked.is_some_and(|t| t.elapsed() < STREAM_CHECK) {
+            return;
+        }
+        self.checked = Some(Instant::now());
+        let read = self
+            .read_stream(data_dir, stream, key)
+            .map(|(version, lines)| {
+                if Some(&version) == self.version.as_ref()
+                    || Some(&version) == self.failed_version.as_ref()
+                {
+                    return None;
+                }
+                let table = self
+                    .chunk_all(lines.into_iter())
+                    .and_then(|b| self.table(key, b));
+                Some((version, table))
+            });
+        match read {
+            Ok(None) => {}
+            Ok(Some((version, Ok(table)))) => {
+                self.table = Some(table);
+                self.version = Some(version);
+                self.failed_version = None;
+                self.reloads += 1;
+                tracing::info!(reference = %self.name, "reference table read again");
+            }
+            Ok(Some((version, Err(e)))) => {
+                self.failed_version = Some(version);
+                tracing::warn!("{e}; the reference keeps the table it had");
+            }
+            Err(e) => tracing::warn!("{e}; the reference keeps the table it had"),
         }
     }
 
@@ -483,12 +659,17 @@ pub struct Joined {
 
 impl Joined {
     /// The join of `plan`, its table read from the file `references` binds
-    /// to its name; `None` without a join.
+    /// to its name (or, for `stream:NAME`, the stream of the store in
+    /// `data_dir`); `None` without a join.
     ///
     /// # Errors
-    /// [`QueryError::Usage`] when no reference of the join's name is bound;
-    /// [`Reference::load`]'s errors.
-    pub fn bind(plan: &Plan, references: &[(String, PathBuf)]) -> Result<Option<Joined>> {
+    /// [`QueryError::Usage`] when no reference of the join's name is bound,
+    /// or a stream is bound without a store; [`Reference::load`]'s errors.
+    pub fn bind(
+        plan: &Plan,
+        references: &[(String, PathBuf)],
+        data_dir: Option<&Path>,
+    ) -> Result<Option<Joined>> {
         let Some(spec) = &plan.join else {
             return Ok(None);
         };
@@ -501,7 +682,17 @@ impl Joined {
                     spec.table
                 ))
             })?;
-        let mut reference = Reference::new(&spec.table, path);
+        let stream = path.to_str().and_then(|p| p.strip_prefix("stream:"));
+        let mut reference = match (stream, data_dir) {
+            (Some(stream), Some(dir)) => Reference::stream(&spec.table, dir, stream),
+            (Some(_), None) => {
+                return Err(QueryError::Usage(format!(
+                    "reference {}: a stream reference needs the store (no data directory)",
+                    spec.table
+                )));
+            }
+            (None, _) => Reference::new(&spec.table, path),
+        };
         reference.load(&spec.ref_key)?;
         Ok(Some(Joined {
             spec: spec.clone(),

@@ -18,6 +18,8 @@
 //!   tumbling windows on the CPU: `partitioned`).
 //! - [`cells`]: one result row's typed cells and their JSON forms.
 //! - [`rows`]: where result rows go ([`ResultSink`]: NDJSON, Parquet, Arrow, memory).
+//! - [`rcf`]: anomaly scores over random cut forests (`RANDOM_CUT_FOREST`),
+//!   one output row a record.
 //! - [`rejects`]: the error output ([`ErrorSink`]) for late and refused rows.
 //! - [`source`]: where records come from ([`Source`]: NDJSON or CSV text,
 //!   Parquet, TCP lines, a stream of the store) and the loop that feeds one
@@ -40,6 +42,7 @@ pub mod join;
 mod partitioned;
 pub mod plan;
 pub mod query;
+pub mod rcf;
 pub mod rejects;
 pub mod rows;
 pub mod source;

@@ -218,6 +218,10 @@ pub struct Plan {
     pub having: Option<Expr>,
     /// A reference table joined onto the input ([`crate::join`]).
     pub join: Option<crate::join::JoinSpec>,
+    /// An anomaly query ([`crate::rcf`]): one output row a record, its
+    /// columns those of the anomaly plan; `window`, `aggs`, `outputs` and
+    /// `having` go unused, and `keys` partition the records into forests.
+    pub anomaly: Option<crate::rcf::AnomalyPlan>,
 }
 
 impl Plan {
@@ -225,6 +229,26 @@ impl Plan {
     /// GROUP BY keys, or the window start when there are none (or none is
     /// selected), so rows spread over the shards as their groups do.
     pub fn partition_fields(&self) -> Vec<String> {
+        if let Some(a) = &self.anomaly {
+            // The partition keys as they are written, else the time field.
+            let fields = |want: &dyn Fn(&str) -> bool| -> Vec<String> {
+                a.outputs
+                    .iter()
+                    .filter_map(|o| match o {
+                        crate::rcf::AnomalyOutput::Field { column, name } if want(column) => {
+                            Some(name.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let keys = fields(&|c| self.keys.iter().any(|k| k == c));
+            return if keys.is_empty() {
+                fields(&|c| c == self.time_field)
+            } else {
+                keys
+            };
+        }
         let keys: Vec<String> = self
             .outputs
             .iter()
@@ -243,6 +267,9 @@ impl Plan {
 
     /// The result columns' names, in order.
     pub fn names(&self) -> Vec<String> {
+        if let Some(a) = &self.anomaly {
+            return a.names();
+        }
         self.outputs.iter().map(|o| o.name().to_owned()).collect()
     }
 
@@ -285,6 +312,7 @@ impl Plan {
             filter: None,
             having: None,
             join: None,
+            anomaly: None,
         };
         for (i, k) in keys.iter().enumerate() {
             plan.outputs.push(OutputColumn::Key(i, k.clone()));
@@ -336,11 +364,11 @@ impl Plan {
 
     /// Result column names must be unique.
     pub fn check_names(&self) -> Result<(), QueryError> {
-        for (i, o) in self.outputs.iter().enumerate() {
-            if self.outputs[..i].iter().any(|p| p.name() == o.name()) {
+        let names = self.names();
+        for (i, o) in names.iter().enumerate() {
+            if names[..i].contains(o) {
                 return Err(QueryError::Usage(format!(
-                    "two result columns are named {:?}; rename one with AS",
-                    o.name()
+                    "two result columns are named {o:?}; rename one with AS"
                 )));
             }
         }

@@ -1,4 +1,5 @@
-//! A query being run: a [`Plan`] over the window engine. Batches go in
+//! A query being run: a [`Plan`] over the window engine (or, for an
+//! anomaly query, over its forests: [`crate::rcf`]). Batches go in
 //! ([`Query::push`]) and the rows of the windows the watermark closes come
 //! out into a [`ResultSink`], the late and refused rows into an
 //! [`ErrorSink`]; [`Query::finish`] closes every window still open.
@@ -6,6 +7,8 @@
 //! The engine's inputs are made from the plan here: the value columns (the
 //! percentile columns first), the hashed columns of
 //! `approx_count_distinct`, and where each aggregate reads ([`Slot`]).
+//! An anomaly query writes one row a record as each batch comes, and has
+//! no windows, no watermark and no late rows.
 
 use osprey_ingest::chunk::{Chunk, TimeFormat};
 use osprey_ingest::store::Checkpoint;
@@ -20,6 +23,7 @@ use crate::error::Result;
 use crate::join::Joined;
 use crate::partitioned::Engines;
 use crate::plan::{Expr, OutputColumn, Plan, Scalar};
+use crate::rcf::Scorer;
 use crate::rejects::{ErrorSink, Shown};
 use crate::rows::ResultSink;
 
@@ -39,8 +43,11 @@ pub struct QueryOptions {
     pub lateness: i64,
     /// How string or numeric event times are read.
     pub time_format: TimeFormat,
-    /// Reference tables a query may join, by name: their files.
+    /// Reference tables a query may join, by name: their files, or
+    /// `stream:NAME` for a stream of the store in `data_dir`.
     pub references: Vec<(String, std::path::PathBuf)>,
+    /// The store, for references bound to streams.
+    pub data_dir: Option<std::path::PathBuf>,
     /// Window engines, each on a thread, that tumbling windows on the CPU
     /// split the groups over (the `partitioned` module); 1 runs one engine.
     pub partitions: usize,
@@ -52,6 +59,7 @@ impl Default for QueryOptions {
             lateness: 0,
             time_format: TimeFormat::Auto,
             references: Vec::new(),
+            data_dir: None,
             partitions: 1,
         }
     }
@@ -114,13 +122,22 @@ fn engine_columns(plan: &Plan) -> (Vec<String>, u32, Vec<String>, Vec<Slot>) {
     (values, pct_columns, hashed, slots)
 }
 
+/// What runs a query's rows.
+#[derive(Debug)]
+enum Run {
+    /// The window engines.
+    Windows(Engines),
+    /// An anomaly query's forests.
+    Anomaly(Box<Scorer>),
+}
+
 /// A query being run; see the module docs.
 #[derive(Debug)]
 pub struct Query {
     plan: Plan,
     slots: Vec<Slot>,
     names: Vec<String>,
-    engine: Engines,
+    engine: Run,
     converter: Converter,
     rows: u64,
     windows: u64,
@@ -138,7 +155,7 @@ impl Query {
     /// [`QueryError::Usage`](crate::QueryError::Usage) when the engine refuses the plan's windows or
     /// the lateness.
     pub fn new(plan: Plan, options: QueryOptions, backend: Box<dyn Aggregator>) -> Result<Self> {
-        let (values, pct_columns, hashed, slots) = engine_columns(&plan);
+        let (mut values, pct_columns, hashed, slots) = engine_columns(&plan);
         let first_last = plan
             .aggs
             .iter()
@@ -152,8 +169,18 @@ impl Query {
             first_last,
             batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
         };
-        let join = Joined::bind(&plan, &options.references)?;
-        let engine = Engines::new(config, backend, options.partitions)?;
+        let join = Joined::bind(&plan, &options.references, options.data_dir.as_deref())?;
+        let engine = match &plan.anomaly {
+            Some(anomaly) => {
+                values = anomaly.columns.clone();
+                Run::Anomaly(Box::new(Scorer::new(
+                    anomaly.clone(),
+                    &plan.time_field,
+                    options.partitions,
+                )))
+            }
+            None => Run::Windows(Engines::new(config, backend, options.partitions)?),
+        };
         let names = plan.names();
         let converter = Converter::new(ColumnPlan {
             time: plan.time_field.clone(),
@@ -191,7 +218,12 @@ impl Query {
     /// The positions safe to checkpoint now, when they moved since the
     /// last call (never without [`Query::track`]).
     pub fn checkpoint(&mut self) -> Option<Checkpoint> {
-        let watermark = self.engine.watermark();
+        let watermark = match self.engine {
+            Run::Windows(_) => self.watermark(),
+            // Every record's row is written as the record goes in: each
+            // record read is past what any window could wait for.
+            Run::Anomaly(_) => Some(i64::MAX),
+        };
         self.progress.as_mut()?.safe(watermark)
     }
 
@@ -212,25 +244,38 @@ impl Query {
 
     /// The engine's backend, for a summary line (`cpu`, the GPU's name).
     pub fn backend_label(&self) -> String {
-        self.engine.backend_label()
+        match &self.engine {
+            Run::Windows(e) => e.backend_label(),
+            Run::Anomaly(s) => s.label(),
+        }
     }
 
     /// Rows the engine takes in one go: a reader that hands on whole reads
     /// can size them by it.
     pub fn batch_rows(&self) -> usize {
-        self.engine.batch_rows()
+        match &self.engine {
+            Run::Windows(e) => e.batch_rows(),
+            Run::Anomaly(_) => crate::rcf::score::RUN_ROWS,
+        }
     }
 
     /// Sets the bytes of window state past which [`Query::push`] fails
     /// (`osprey_kernels::KernelError::MemoryLimit`, inside
     /// [`QueryError::Kernel`](crate::QueryError::Kernel)); `None`: no limit.
     pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
-        self.engine.set_memory_limit(bytes);
+        match &mut self.engine {
+            Run::Windows(e) => e.set_memory_limit(bytes),
+            Run::Anomaly(s) => s.set_memory_limit(bytes),
+        }
     }
 
-    /// The watermark: the largest event time seen less the lateness.
+    /// The watermark: the largest event time seen less the lateness (none
+    /// for an anomaly query).
     pub fn watermark(&self) -> Option<i64> {
-        self.engine.watermark()
+        match &self.engine {
+            Run::Windows(e) => e.watermark(),
+            Run::Anomaly(_) => None,
+        }
     }
 
     /// Rows given to the engine so far, late ones included (without the
@@ -280,6 +325,15 @@ impl Query {
         if n == 0 {
             return out.errors.flush();
         }
+        let engine = match &mut self.engine {
+            Run::Windows(e) => e,
+            Run::Anomaly(scorer) => {
+                scorer.push(&conv, &batch, &self.converter, &mut out.rows)?;
+                self.windows += n as u64;
+                out.rows.flush()?;
+                return out.errors.flush();
+            }
+        };
         let values: Vec<&[f64]> = conv.values.iter().map(|a| a.values().as_ref()).collect();
         let engine_batch = Batch {
             ts: &conv.ts,
@@ -289,9 +343,9 @@ impl Query {
             hashes: conv.hashes.iter().map(Vec::as_slice).collect(),
             hash_valid: conv.hash_valid.iter().map(|v| v.as_deref()).collect(),
         };
-        let pushed = self.engine.push(&engine_batch)?;
+        let pushed = engine.push(&engine_batch)?;
         if !pushed.late.is_empty() {
-            let wm = self.engine.watermark();
+            let wm = engine.watermark();
             for &row in &pushed.late {
                 let row = conv.rows.get(row).copied().unwrap_or(row);
                 out.errors.late(shown(row).as_shown(), wm)?;
@@ -307,7 +361,10 @@ impl Query {
     /// # Errors
     /// When the result output cannot be written.
     pub fn finish(&mut self, out: &mut Outputs) -> Result<()> {
-        let rest = self.engine.finish();
+        let Run::Windows(engine) = &mut self.engine else {
+            return Ok(());
+        };
+        let rest = engine.finish();
         self.emit(rest, &mut out.rows)
     }
 

@@ -13,7 +13,10 @@
 //! `SESSION(ts, gap)` in GROUP BY, its first argument the event-time field;
 //! `window_start` and `window_end` (or `TUMBLE_START(..)`/`TUMBLE_END(..)`
 //! and the HOP/SESSION ones) select its bounds; `JOIN ref ON ...` joins a
-//! reference table bound by name ([`parse_with`], [`crate::join`]). Anything else (stream joins,
+//! reference table bound by name ([`parse_with`], [`crate::join`]).
+//! `RANDOM_CUT_FOREST(v, ...) [OVER (PARTITION BY k)]` in the select list
+//! makes an anomaly query instead, one row a record, without GROUP BY
+//! ([`crate::rcf::plan`]). Anything else (stream joins,
 //! ORDER BY, LIMIT, DISTINCT, subqueries, window functions, expressions over
 //! aggregates in SELECT) is refused with an error that names it.
 
@@ -28,20 +31,20 @@ use sqlparser::parser::Parser;
 use crate::error::{QueryError, Result};
 use crate::plan::{AggItem, BinOp, Expr, OutputColumn, Plan};
 
-fn unsupported(what: impl std::fmt::Display) -> QueryError {
+pub(crate) fn unsupported(what: impl std::fmt::Display) -> QueryError {
     QueryError::Usage(format!("unsupported in osprey's SQL: {what}"))
 }
 
-fn bad(what: impl std::fmt::Display) -> QueryError {
+pub(crate) fn bad(what: impl std::fmt::Display) -> QueryError {
     QueryError::Usage(format!("invalid query: {what}"))
 }
 
-fn function_name(f: &ast::Function) -> String {
+pub(crate) fn function_name(f: &ast::Function) -> String {
     f.name.to_string().to_ascii_lowercase()
 }
 
 /// The plain arguments of a call.
-fn args(f: &ast::Function) -> Result<Vec<&FunctionArgExpr>> {
+pub(crate) fn args(f: &ast::Function) -> Result<Vec<&FunctionArgExpr>> {
     match &f.args {
         FunctionArguments::None => Ok(Vec::new()),
         FunctionArguments::Subquery(_) => Err(unsupported("a subquery as a function argument")),
@@ -66,7 +69,7 @@ fn args(f: &ast::Function) -> Result<Vec<&FunctionArgExpr>> {
     }
 }
 
-fn column_name(e: &SqlExpr) -> Option<String> {
+pub(crate) fn column_name(e: &SqlExpr) -> Option<String> {
     match e {
         SqlExpr::Identifier(i) => Some(i.value.clone()),
         SqlExpr::CompoundIdentifier(parts) => Some(
@@ -80,7 +83,7 @@ fn column_name(e: &SqlExpr) -> Option<String> {
     }
 }
 
-fn number(e: &SqlExpr) -> Option<f64> {
+pub(crate) fn number(e: &SqlExpr) -> Option<f64> {
     match e {
         SqlExpr::Value(v) => match &v.value {
             Value::Number(n, _) => n.parse().ok(),
@@ -440,6 +443,19 @@ pub fn parse_with(query: &str, references: &[String]) -> Result<Plan> {
         return Err(unsupported("PREWHERE, LATERAL VIEW or SORT BY"));
     }
 
+    if crate::rcf::plan::selects_forest(&select.projection) {
+        let mut plan = crate::rcf::plan::sql_plan(select, crate::rcf::plan::DEFAULT_TIME_FIELD)?;
+        if let Some(w) = &select.selection {
+            plan.filter = Some(expr(w, &mut plan, false)?);
+        }
+        if let Some(join) = join {
+            crate::join::resolve(&mut plan, &join);
+            plan.join = Some(join);
+        }
+        plan.check_names()?;
+        return Ok(plan);
+    }
+
     // GROUP BY: keys and exactly one window.
     let group_exprs = match &select.group_by {
         GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
@@ -476,6 +492,7 @@ pub fn parse_with(query: &str, references: &[String]) -> Result<Plan> {
         filter: None,
         having: None,
         join: None,
+        anomaly: None,
     };
 
     for item in &select.projection {

@@ -29,11 +29,54 @@ pub enum OutputFormat {
     Arrow,
 }
 
+/// The random cut forest's parameters (`--anomaly`); KDA's names and
+/// defaults.
+#[derive(Debug, Args)]
+pub struct RcfArgs {
+    /// numberOfTrees, 1 to 1000 [default: 100]
+    #[arg(long, value_name = "N", requires = "anomaly")]
+    pub rcf_trees: Option<u32>,
+
+    /// subSampleSize: points each tree keeps, 10 to 1000 [default: 256]
+    #[arg(long, value_name = "N", requires = "anomaly")]
+    pub rcf_sample: Option<u32>,
+
+    /// timeDecay: records after which a record is e times less likely to
+    /// stay in a sample than a new one [default: 100000]
+    #[arg(long, value_name = "N", requires = "anomaly")]
+    pub rcf_decay: Option<u64>,
+
+    /// shingleSize: consecutive records of a group made into one point,
+    /// 1 to 30 [default: 1]
+    #[arg(long, value_name = "N", requires = "anomaly")]
+    pub rcf_shingle: Option<u32>,
+
+    /// The seed of the forest's random numbers: the same seed and input
+    /// give the same scores, bit for bit [default: 0]
+    #[arg(long, value_name = "N", requires = "anomaly")]
+    pub rcf_seed: Option<u64>,
+}
+
+impl RcfArgs {
+    /// The flags in `RANDOM_CUT_FOREST`'s order, the defaults for those not given.
+    pub fn numbers(&self) -> [f64; 5] {
+        let d = osprey_query::rcf::Params::default();
+        [
+            self.rcf_trees.map_or(d.trees as f64, f64::from),
+            self.rcf_sample.map_or(d.sample as f64, f64::from),
+            self.rcf_decay.map_or(d.decay, |v| v as f64),
+            self.rcf_shingle.map_or(d.shingle as f64, f64::from),
+            self.rcf_seed.map_or(d.seed as f64, |v| v as f64),
+        ]
+    }
+}
+
 /// Arguments of `osprey aggregate`.
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
     /// Input: a file (NDJSON, CSV or Parquet), a directory or a glob of
-    /// Parquet files ('data/**/*.parquet', a Hive-style year=/month=/day=/hour=
+    /// Parquet, NDJSON and CSV files, each read by its name (.gz and .zst
+    /// text too) ('data/**/*.parquet', a Hive-style year=/month=/day=/hour=
     /// tree; key=value folders become fields), - for stdin (NDJSON or CSV),
     /// stream:NAME for a stream of the store (NDJSON records), or
     /// tcp://HOST:PORT to listen for NDJSON lines (port 0 picks a free one)
@@ -56,9 +99,24 @@ pub struct AggregateArgs {
 
     /// A streaming SQL query instead of the flags below: SELECT keys,
     /// aggregates FROM input [WHERE ...] GROUP BY keys, TUMBLE(ts, INTERVAL
-    /// '1' MINUTE) | HOP(ts, slide, size) | SESSION(ts, gap) [HAVING ...]
-    #[arg(long, value_name = "QUERY", conflicts_with_all = ["window", "group_by", "agg"])]
+    /// '1' MINUTE) | HOP(ts, slide, size) | SESSION(ts, gap) [HAVING ...];
+    /// or anomaly scores, one row a record: SELECT fields,
+    /// RANDOM_CUT_FOREST(v [, w ...] [, trees, sample, decay, shingle, seed])
+    /// [OVER (PARTITION BY k)] FROM input [WHERE ...]
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["window", "group_by", "agg", "anomaly"])]
     pub sql: Option<String>,
+
+    /// Anomaly scores instead of windows: the numeric fields a record's
+    /// point is made of, comma-separated; each record is written with its
+    /// time, its --group-by keys (one forest a group), these fields and
+    /// ANOMALY_SCORE, a random cut forest's score (as Kinesis Data
+    /// Analytics' RANDOM_CUT_FOREST)
+    #[arg(long, value_name = "FIELDS", conflicts_with_all = ["window", "agg"])]
+    pub anomaly: Option<String>,
+
+    /// The forest of --anomaly.
+    #[command(flatten)]
+    pub rcf: RcfArgs,
 
     /// The event-time field
     #[arg(long, default_value = "ts", value_name = "FIELD")]
@@ -107,7 +165,9 @@ pub struct AggregateArgs {
 
     /// A reference table the SQL query may join (`JOIN NAME ON input.k =
     /// NAME.k`, or LEFT JOIN): NAME=FILE, a CSV, NDJSON or Parquet file whose
-    /// key column has no repeats, read again when the file changes
+    /// key column has no repeats, read again when the file changes; or
+    /// NAME=stream:STREAM, a stream of the store compacted by key (the last
+    /// record of each key), read again when it has new records
     #[arg(long, value_name = "NAME=FILE")]
     pub reference: Vec<String>,
 

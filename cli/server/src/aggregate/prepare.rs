@@ -50,13 +50,29 @@ pub(super) struct Checked {
 pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
     let references = references(args)?;
     let names: Vec<String> = references.iter().map(|(n, _)| n.clone()).collect();
-    let plan = match &args.sql {
-        Some(query) => sql::parse_with(query, &names)?,
-        None => {
+    let plan = match (&args.sql, &args.anomaly) {
+        (Some(query), _) => {
+            let mut plan = sql::parse_with(query, &names)?;
+            if plan.anomaly.is_some() {
+                // SQL names no time field for a query without windows.
+                plan.time_field.clone_from(&args.time_field);
+            }
+            plan
+        }
+        (None, Some(fields)) => {
+            let params = osprey_query::rcf::Params::from_numbers(&args.rcf.numbers())?;
+            osprey_query::rcf::plan::flags_plan(
+                &args.time_field,
+                fields,
+                args.group_by.as_deref(),
+                params,
+            )?
+        }
+        (None, None) => {
             let window = args
                 .window
                 .as_deref()
-                .ok_or_else(|| usage("--window (or --sql) is required"))?;
+                .ok_or_else(|| usage("--window (or --sql, or --anomaly) is required"))?;
             let aggs = args
                 .agg
                 .as_deref()
@@ -90,6 +106,7 @@ pub(super) fn check_args(args: &AggregateArgs) -> Result<Checked> {
             lateness,
             time_format,
             references,
+            data_dir: Some(args.data.data_dir.clone()),
             partitions: args
                 .threads
                 .unwrap_or_else(osprey_query::source::stored::default_threads),
@@ -124,7 +141,11 @@ pub(super) fn prepare(args: &AggregateArgs) -> Result<Prepared> {
     let checked = check_args(args)?;
     // One device a process: a server would open it once and make every
     // query's aggregator from it.
-    let backend = Device::open(args.backend.into())?.aggregator()?;
+    // An anomaly query runs its forests on the CPU and opens no device.
+    let backend = match checked.plan.anomaly {
+        Some(_) => Box::new(osprey_kernels::cpu::aggregate::CpuAggregator),
+        None => Device::open(args.backend.into())?.aggregator()?,
+    };
     tracing::debug!(backend = %backend.label(), "Aggregating.");
     let time_format = checked.options.time_format.clone();
     let mut query = Query::new(checked.plan, checked.options, backend)?;
@@ -187,11 +208,11 @@ pub(super) fn check_flags(
             format!("{format:?}").to_lowercase()
         )));
     }
-    if matches!(input, Input::Files(_)) && format != InputFormat::Parquet {
+    if matches!(input, Input::Files(_)) && args.format.is_some() {
         return Err(usage(format!(
-            "{}: a directory or glob is read as Parquet files: --format {} does not apply",
+            "{}: the files of a directory or glob are read by their names ({}): --format does not apply",
             args.input,
-            format!("{format:?}").to_lowercase()
+            osprey_query::source::files::KINDS
         )));
     }
     if args.threads == Some(0) {

@@ -190,6 +190,9 @@ pub struct QueryConfig {
     /// Where shards without a checkpoint start, as `--from` (default
     /// `trim-horizon`).
     pub from: Option<String>,
+    /// Most memory the query's state may take, as `osprey aggregate
+    /// --memory-limit` (`512M`, `4G`; default a quarter of the machine's).
+    pub memory_limit: Option<String>,
 }
 
 /// One `[[deliveries]]` table: an `osprey deliver STREAM --follow

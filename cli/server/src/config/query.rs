@@ -48,6 +48,7 @@ impl QueryConfig {
         argv.extend(self.flags.iter().flatten().map(OsString::from));
         push(&mut argv, "--output", Some(self.output.as_str()));
         push(&mut argv, "--errors", self.errors.as_deref());
+        push(&mut argv, "--memory-limit", self.memory_limit.as_deref());
         push(&mut argv, "--data-dir", Some(data_dir));
         argv
     }
@@ -72,6 +73,10 @@ impl QueryConfig {
             (None, Some(_)) => "flags",
             _ => return Err(("name", "give sql or flags, one of them".into())),
         };
+        if let Some(size) = &self.memory_limit {
+            osprey_kernels::window::memory::parse_size(size)
+                .map_err(|e| ("memory_limit", format!("memory_limit: {e}")))?;
+        }
         relative(&mut self.output, folder);
         if let Some(errors) = &mut self.errors {
             relative(errors, folder);

@@ -6,10 +6,13 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use osprey_ingest::chunk::{Chunker, Origin, RawRecord};
+use std::sync::Arc;
 
+use osprey_ingest::chunk::{Chunk, Chunker, Origin, RawRecord};
+
+use super::stored::{PartitionColumn, with_partitions};
 use super::tcp::Listener;
-use super::text::Rejected;
+use super::text::{Rejected, TextItem};
 use crate::error::{QueryError, Result};
 use crate::query::{Outputs, Query};
 use crate::rejects::Shown;
@@ -18,9 +21,33 @@ use crate::rejects::Shown;
 pub(crate) struct Feeder<'a> {
     pub(crate) query: &'a mut Query,
     pub(crate) out: &'a mut Outputs,
+    /// Columns added to every chunk the chunker makes: a stored text
+    /// file's partition values.
+    pub(crate) partitions: Option<Arc<Vec<PartitionColumn>>>,
+}
+
+/// An item of a text file or stdin as the chunker takes it.
+pub(crate) fn text_item(r: std::io::Result<TextItem>) -> std::io::Result<Incoming> {
+    r.map(|r| match r {
+        TextItem::Record(r) => Incoming::Record(r, None),
+        TextItem::Refused { line, rejected } => Incoming::Refused(Origin::Line(line), rejected),
+    })
 }
 
 impl Feeder<'_> {
+    /// Hands a chunk of the chunker to the query, with the partition
+    /// columns when there are some.
+    fn take(&mut self, chunk: Chunk) -> Result<()> {
+        let chunk = match &self.partitions {
+            Some(columns) => Chunk {
+                batch: with_partitions(chunk.batch, columns)?,
+                ..chunk
+            },
+            None => chunk,
+        };
+        self.query.push(chunk, self.out)
+    }
+
     /// Writes the records the chunker refused to the error output, each
     /// with where it came from.
     fn bad_records(&mut self, chunker: &mut Chunker) -> Result<()> {
@@ -63,7 +90,7 @@ impl Feeder<'_> {
         };
         self.bad_records(chunker)?;
         if let Some(chunk) = chunk {
-            self.query.push(chunk, self.out)?;
+            self.take(chunk)?;
         }
         Ok(())
     }
@@ -72,7 +99,7 @@ impl Feeder<'_> {
     pub(crate) fn drain(&mut self, chunker: &mut Chunker) -> Result<()> {
         while let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)? {
             self.bad_records(chunker)?;
-            self.query.push(chunk, self.out)?;
+            self.take(chunk)?;
         }
         self.bad_records(chunker)
     }
@@ -141,7 +168,7 @@ impl Feeder<'_> {
                 && let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)?
             {
                 self.bad_records(&mut chunker)?;
-                self.query.push(chunk, self.out)?;
+                self.take(chunk)?;
             }
         }
         self.drain(&mut chunker)

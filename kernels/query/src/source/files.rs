@@ -1,10 +1,13 @@
-//! Stored data as one input: the Parquet files of a directory (a Hive-style
+//! Stored data as one input: the data files of a directory (a Hive-style
 //! tree such as `osprey deliver` writes, `year=2026/month=12/day=01/hour=17/`,
 //! among them) or of a glob (`data/**/*.parquet`), listed in path order, with
-//! the `key=value` folders of each file's path as its partition values.
+//! the `key=value` folders of each file's path as its partition values, and
+//! each file's format from its name ([`FileKind`]): Parquet, NDJSON or CSV,
+//! the text ones plain or compressed with gzip or zstd.
 //!
-//! A directory is walked whole for files ending in `.parquet`; names that
-//! start with `.` or `_` (temporary files, `_SUCCESS` markers) are left out.
+//! A directory is walked whole for files with one of those names; names that
+//! start with `.` or `_` (temporary files, `_SUCCESS` markers) are left out,
+//! and so are other files. A glob that matches a file of another name fails.
 //! A glob's `*` and `?` match within one path segment and `**` any number of
 //! segments; its folders before the first wildcard are where the walk starts.
 
@@ -27,6 +30,68 @@ pub struct StoredFile {
     pub partitions: Vec<(String, String)>,
 }
 
+/// How a data file is written, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `.parquet` (or `.pq`).
+    Parquet,
+    /// NDJSON or CSV text (`.ndjson`, `.jsonl`, `.json`, `.csv`), plain
+    /// or compressed (`.gz`, `.zst` after it).
+    Text {
+        /// NDJSON or CSV.
+        format: osprey_ingest::chunk::RecordFormat,
+        /// The compression.
+        compression: Compression,
+    },
+}
+
+/// A text file's compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// None.
+    None,
+    /// gzip (`.gz`).
+    Gzip,
+    /// Zstandard (`.zst`).
+    Zstd,
+}
+
+/// The names a data file may end with, for messages.
+pub const KINDS: &str = ".parquet, .ndjson, .jsonl, .json or .csv, the text ones also .gz or .zst";
+
+impl FileKind {
+    /// The kind of the file `name`, if it is a data file.
+    pub fn of(name: &str) -> Option<FileKind> {
+        use osprey_ingest::chunk::RecordFormat;
+        let lower = name.to_ascii_lowercase();
+        let (stem, compression) = if let Some(s) = lower.strip_suffix(".gz") {
+            (s, Compression::Gzip)
+        } else if let Some(s) = lower.strip_suffix(".zst") {
+            (s, Compression::Zstd)
+        } else {
+            (lower.as_str(), Compression::None)
+        };
+        let ext = stem.rsplit_once('.')?.1;
+        let format = match ext {
+            "parquet" | "pq" if compression == Compression::None => return Some(FileKind::Parquet),
+            "ndjson" | "jsonl" | "json" => RecordFormat::Ndjson,
+            "csv" => RecordFormat::Csv,
+            _ => return None,
+        };
+        Some(FileKind::Text {
+            format,
+            compression,
+        })
+    }
+}
+
+impl StoredFile {
+    /// The file's kind, by its name.
+    pub fn kind(&self) -> Option<FileKind> {
+        FileKind::of(&self.path.file_name()?.to_string_lossy())
+    }
+}
+
 /// True when `input` names many files: a directory, or a path with a glob
 /// wildcard (`*`, `?`) in it.
 pub fn names_many(input: &str) -> bool {
@@ -43,7 +108,8 @@ pub fn list(input: &str) -> Result<Vec<StoredFile>> {
         input: input.to_owned(),
         reason,
     };
-    let (root, pattern): (PathBuf, Vec<&str>) = if input.contains(['*', '?']) {
+    let glob = input.contains(['*', '?']);
+    let (root, pattern): (PathBuf, Vec<&str>) = if glob {
         let segments: Vec<&str> = input.split('/').collect();
         let first = segments
             .iter()
@@ -57,7 +123,7 @@ pub fn list(input: &str) -> Result<Vec<StoredFile>> {
         };
         (root, segments[first..].to_vec())
     } else {
-        (PathBuf::from(input), vec!["**", "*.parquet"])
+        (PathBuf::from(input), vec!["**", "*"])
     };
     let mut found = Vec::new();
     let mut folders = vec![(root.clone(), Vec::<String>::new())];
@@ -83,6 +149,15 @@ pub fn list(input: &str) -> Result<Vec<StoredFile>> {
                     folders.push((entry.path(), path_rel));
                 }
             } else if matches(&pattern, &segs) {
+                if FileKind::of(segs.last().copied().unwrap_or_default()).is_none() {
+                    if glob {
+                        return Err(fail(format!(
+                            "{}: not a data file; give {KINDS}",
+                            entry.path().display()
+                        )));
+                    }
+                    continue;
+                }
                 if found.len() >= MAX_FILES {
                     return Err(fail(format!("more than {MAX_FILES} files")));
                 }
@@ -103,7 +178,7 @@ pub fn list(input: &str) -> Result<Vec<StoredFile>> {
         let what = if input.contains(['*', '?']) {
             "no file matches"
         } else {
-            "no .parquet file in it"
+            "no data file in it (.parquet, .ndjson, .jsonl, .json, .csv)"
         };
         return Err(fail(what.to_owned()));
     }
@@ -174,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_lists_its_parquet_files_in_order_with_their_partitions() {
+    fn a_tree_lists_its_data_files_in_order_with_their_partitions() {
         let dir = tempfile::tempdir().unwrap();
         for p in [
             "year=2026/month=12/day=01/hour=17/b.parquet",
@@ -182,6 +257,8 @@ mod tests {
             "year=2026/month=12/day=01/hour=09/_SUCCESS",
             "year=2026/month=12/day=01/hour=09/.a.parquet.tmp",
             "year=2026/month=12/day=01/hour=09/a.ndjson",
+            "year=2026/month=12/day=01/hour=09/notes.txt",
+            "year=2026/month=12/day=01/hour=10/c.csv.gz",
         ] {
             let p = dir.path().join(p);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -203,11 +280,28 @@ mod tests {
         assert_eq!(
             names,
             [
+                "year=2026/month=12/day=01/hour=09/a.ndjson",
                 "year=2026/month=12/day=01/hour=09/a.parquet",
+                "year=2026/month=12/day=01/hour=10/c.csv.gz",
                 "year=2026/month=12/day=01/hour=17/b.parquet"
             ]
         );
-        assert_eq!(files[0].partitions[3], ("hour".into(), "09".into()));
+        assert_eq!(files[1].kind(), Some(FileKind::Parquet));
+        assert_eq!(
+            files[2].kind(),
+            Some(FileKind::Text {
+                format: osprey_ingest::chunk::RecordFormat::Csv,
+                compression: Compression::Gzip
+            })
+        );
+        assert_eq!(FileKind::of("x.parquet.gz"), None);
+        assert_eq!(FileKind::of("parquet"), None);
+        let other = list(&format!("{root}/year=2026/*/*/hour=09/*")).unwrap_err();
+        assert!(
+            other.to_string().contains("notes.txt: not a data file"),
+            "{other}"
+        );
+        assert_eq!(files[1].partitions[3], ("hour".into(), "09".into()));
         let glob = list(&format!("{root}/year=2026/*/*/hour=1*/*.parquet")).unwrap();
         assert_eq!(glob.len(), 1);
         assert!(names_many(root) && names_many("x/*.parquet") && !names_many("x.parquet"));

@@ -9,10 +9,11 @@
 //! ```
 //!
 //! - [`text`]: files and stdin, read on a thread of their own.
-//! - [`files`]: the Parquet files of a directory or a glob, and their
-//!   partition values.
+//! - [`files`]: the data files of a directory or a glob, their formats and
+//!   their partition values.
 //! - [`prune`]: the WHERE time range against paths and row-group statistics.
-//! - [`stored`]: Parquet files decoded on several threads into a query.
+//! - [`stored`]: stored files into a query: Parquet decoded on several
+//!   threads, NDJSON and CSV (plain, gzip, zstd) read through the chunker.
 //! - [`tcp`]: a listener whose connections feed one bounded channel.
 //! - [`stream`]: a stream of the store, read by a consumer that checkpoints
 //!   only past written windows.
@@ -34,9 +35,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use osprey_ingest::chunk::{ChunkConfig, Chunker, Origin, RawRecord, RecordFormat};
+use osprey_ingest::chunk::{ChunkConfig, Chunker, RawRecord, RecordFormat};
 
-use self::feed::{Feeder, Idle, Incoming};
+use self::feed::{Feeder, Idle, Incoming, text_item};
 pub use self::stored::{ReadCounts, StoredData};
 pub use self::stream::{LiveCounts, StreamSource};
 pub use self::tcp::{Listener, TcpLine, listen};
@@ -45,7 +46,7 @@ use crate::error::{QueryError, Result};
 use crate::query::{Outputs, Query};
 
 /// Text records read ahead of the engine at most.
-const TEXT_BACKLOG: usize = 4096;
+pub(crate) const TEXT_BACKLOG: usize = 4096;
 
 /// One input of a query.
 pub enum Source<'s> {
@@ -126,12 +127,16 @@ impl Source<'_> {
     /// [`QueryError::Checkpoint`] for a stream, [`QueryError::Usage`] for
     /// records the chunker cannot use, and the query's and outputs' errors.
     pub fn feed(&mut self, query: &mut Query, out: &mut Outputs, chunk: ChunkConfig) -> Result<()> {
-        let mut feed = Feeder { query, out };
+        let mut feed = Feeder {
+            query,
+            out,
+            partitions: None,
+        };
         match self {
             Source::Parquet { path, name } => {
-                StoredData::file(path.clone(), name).feed(&mut feed, chunk.max_rows)
+                StoredData::file(path.clone(), name).feed(&mut feed, &chunk)
             }
-            Source::Stored(data) => data.feed(&mut feed, chunk.max_rows),
+            Source::Stored(data) => data.feed(&mut feed, &chunk),
             Source::Stream(source) => {
                 let chunker = Chunker::new(chunk).map_err(QueryError::usage)?;
                 source.read(&mut feed, chunker)
@@ -162,15 +167,7 @@ impl Source<'_> {
                 let chunker = Chunker::new(chunk).map_err(QueryError::usage)?;
                 let reader = std::mem::replace(reader, Box::new(std::io::empty()));
                 let rx = spawn_text(reader, *format, TEXT_BACKLOG);
-                let item = |r: std::io::Result<TextItem>| {
-                    r.map(|r| match r {
-                        TextItem::Record(r) => Incoming::Record(r, None),
-                        TextItem::Refused { line, rejected } => {
-                            Incoming::Refused(Origin::Line(line), rejected)
-                        }
-                    })
-                };
-                feed.text(chunker, &rx, item, None, name)
+                feed.text(chunker, &rx, text_item, None, name)
             }
         }
     }

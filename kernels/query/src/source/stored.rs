@@ -1,5 +1,8 @@
-//! Parquet files read into a query in parallel, in a fixed order: one file,
-//! or many ([`files`](super::files): a directory, a glob, a Hive-style tree).
+//! Stored files read into a query in a fixed order: one Parquet file, or
+//! many ([`files`](super::files): a directory, a glob, a Hive-style tree),
+//! Parquet decoded in parallel, NDJSON and CSV files (plain, gzip or zstd,
+//! as `osprey deliver` writes them) read through the chunker in turn, once
+//! the Parquet batches before them are in.
 //!
 //! ```text
 //! files (path order) ─► plan each: skip by path, row groups by statistics
@@ -13,6 +16,11 @@
 //! back in order. So the query sees the very batches a serial read gives,
 //! and its output is the same byte for byte, whatever the number of threads.
 //! Memory stays bounded: a unit waits, decoded, until the query takes it.
+//!
+//! A text file is read as a file given alone is (each its own chunker, its
+//! schema inferred from its first records unless one is given; a line
+//! refused goes to the error output with its line number in that file), and
+//! is left unread by its path like a Parquet file; it has no statistics.
 //!
 //! A file's partition values (its `key=value` folders) become columns of
 //! every batch from it: a key whose every value reads as an integer is an
@@ -29,11 +37,13 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
-use osprey_ingest::chunk::{Chunk, parquet_error, parquet_reader};
+use osprey_ingest::chunk::{
+    Chunk, ChunkConfig, Chunker, RecordFormat, parquet_error, parquet_reader,
+};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
-use super::feed::Feeder;
-use super::files::{StoredFile, list};
+use super::feed::{Feeder, text_item};
+use super::files::{Compression, FileKind, KINDS, StoredFile, list};
 use super::prune::{TimeColumn, TimeRange, path_span};
 use crate::error::{QueryError, Result};
 
@@ -171,15 +181,16 @@ impl StoredData {
         self.counts
     }
 
-    /// Reads every file into the query, in path order.
-    pub(crate) fn feed(&mut self, feed: &mut Feeder<'_>, batch_rows: usize) -> Result<()> {
+    /// Reads every file into the query, in path order: Parquet in batches
+    /// of `chunk.max_rows`, text through a chunker set up by `chunk`.
+    pub(crate) fn feed(&mut self, feed: &mut Feeder<'_>, chunk: &ChunkConfig) -> Result<()> {
         let plan = feed.query.plan();
         let range = TimeRange::of(plan.filter.as_ref(), &plan.time_field);
         let time = plan.time_field.clone();
-        let batch_rows = batch_rows.max(1);
+        let batch_rows = chunk.max_rows.max(1);
         let ahead = self.threads.min((AHEAD_ROWS / batch_rows).max(1)).max(1);
         let mut pending: VecDeque<Receiver<Result<RecordBatch>>> = VecDeque::new();
-        let mut units: VecDeque<Unit> = VecDeque::new();
+        let mut units: VecDeque<Step> = VecDeque::new();
         let mut next_file = 0;
         loop {
             while pending.len() < ahead {
@@ -189,17 +200,26 @@ impl StoredData {
                     units.extend(self.plan_file(file, &range, &time, batch_rows)?);
                     continue;
                 }
-                let Some(unit) = units.pop_front() else {
-                    break;
-                };
-                pending.push_back(unit.spawn(batch_rows));
-            }
-            let Some(rx) = pending.pop_front() else {
+                // A text file waits until the batches before it are in.
+                if let Some(Step::Decode(_)) = units.front()
+                    && let Some(Step::Decode(unit)) = units.pop_front()
+                {
+                    pending.push_back(unit.spawn(batch_rows));
+                    continue;
+                }
                 break;
-            };
-            for batch in rx {
-                let batch = batch?;
-                feed.query.push(Chunk::from(batch), feed.out)?;
+            }
+            if let Some(rx) = pending.pop_front() {
+                for batch in rx {
+                    let batch = batch?;
+                    feed.query.push(Chunk::from(batch), feed.out)?;
+                }
+                continue;
+            }
+            match units.pop_front() {
+                Some(Step::Text(text)) => text.feed(feed, chunk, &self.name)?,
+                Some(Step::Decode(unit)) => pending.push_back(unit.spawn(batch_rows)),
+                None => break,
             }
         }
         Ok(())
@@ -213,7 +233,7 @@ impl StoredData {
         range: &TimeRange,
         time: &str,
         batch_rows: usize,
-    ) -> Result<Vec<Unit>> {
+    ) -> Result<Vec<Step>> {
         let file = &self.files[index];
         let fail = |e: &dyn std::fmt::Display| QueryError::Input {
             input: self.name.clone(),
@@ -226,6 +246,28 @@ impl StoredData {
         {
             self.counts.skipped_by_path += 1;
             return Ok(Vec::new());
+        }
+        match file.kind() {
+            Some(FileKind::Text {
+                format,
+                compression,
+            }) => {
+                return Ok(vec![Step::Text(TextFile {
+                    path: file.path.clone(),
+                    format,
+                    compression,
+                    columns: Arc::new(self.partition_columns(file)),
+                })]);
+            }
+            // One file named alone is Parquet whatever its name.
+            Some(FileKind::Parquet) => {}
+            None if self.files.len() == 1 => {}
+            None => {
+                return Err(fail(&format!(
+                    "{}: not a data file; give {KINDS}",
+                    file.path.display()
+                )));
+            }
         }
         let builder = parquet_reader(&file.path).map_err(|e| fail(&e))?;
         let meta = builder.metadata();
@@ -264,13 +306,13 @@ impl StoredData {
         let total: usize = groups.iter().map(|(_, n)| n).sum();
         if total <= batch_rows && all {
             // One unit, the whole file (an empty one included).
-            return Ok(vec![Unit {
+            return Ok(vec![Step::Decode(Unit {
                 path: file.path.clone(),
                 groups: None,
                 selection: None,
                 columns,
                 name: self.name.as_str().into(),
-            }]);
+            })]);
         }
         // Cut the selected groups' rows, end to end, into runs of batch_rows.
         let mut units = Vec::new();
@@ -292,13 +334,13 @@ impl StoredData {
                 RowSelector::skip(skip),
                 RowSelector::select(to - from),
             ]);
-            units.push(Unit {
+            units.push(Step::Decode(Unit {
                 path: file.path.clone(),
                 groups: Some(unit_groups),
                 selection: Some(selection),
                 columns: Arc::clone(&columns),
                 name: self.name.as_str().into(),
-            });
+            }));
             from = to;
         }
         Ok(units)
@@ -328,7 +370,7 @@ impl StoredData {
 
 /// A partition key's value for every row of a file.
 #[derive(Debug)]
-struct PartitionColumn {
+pub(crate) struct PartitionColumn {
     name: String,
     value: PartitionValue,
 }
@@ -353,6 +395,50 @@ impl PartitionColumn {
                 rows,
             ),
         }
+    }
+}
+
+/// What reads one file, or part of one: in the order of the files.
+#[derive(Debug)]
+enum Step {
+    /// Parquet rows decoded on a thread of their own.
+    Decode(Unit),
+    /// A text file, read through the chunker on the query's thread.
+    Text(TextFile),
+}
+
+/// An NDJSON or CSV file of stored data.
+#[derive(Debug)]
+struct TextFile {
+    path: PathBuf,
+    format: RecordFormat,
+    compression: Compression,
+    columns: Arc<Vec<PartitionColumn>>,
+}
+
+impl TextFile {
+    /// Reads the file into the query through a chunker of its own, its
+    /// partition columns added to every chunk.
+    fn feed(self, feed: &mut Feeder<'_>, chunk: &ChunkConfig, name: &str) -> Result<()> {
+        let input = format!("{name}: {}", self.path.display());
+        let fail = |e: std::io::Error| QueryError::Input {
+            input: input.clone(),
+            reason: e.to_string(),
+        };
+        let file = std::fs::File::open(&self.path).map_err(fail)?;
+        let reader: Box<dyn std::io::Read + Send> = match self.compression {
+            Compression::None => Box::new(file),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+                std::io::BufReader::new(file),
+            )),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file).map_err(fail)?),
+        };
+        let chunker = Chunker::new(chunk.clone()).map_err(QueryError::usage)?;
+        let rx = super::text::spawn_text(reader, self.format, super::TEXT_BACKLOG);
+        feed.partitions = Some(self.columns);
+        let read = feed.text(chunker, &rx, text_item, None, &input);
+        feed.partitions = None;
+        read
     }
 }
 
@@ -413,7 +499,10 @@ impl Unit {
 }
 
 /// `batch` with the partition columns it lacks.
-fn with_partitions(batch: RecordBatch, columns: &[PartitionColumn]) -> Result<RecordBatch> {
+pub(crate) fn with_partitions(
+    batch: RecordBatch,
+    columns: &[PartitionColumn],
+) -> Result<RecordBatch> {
     let columns: Vec<&PartitionColumn> = columns
         .iter()
         .filter(|c| batch.schema().column_with_name(&c.name).is_none())
