@@ -15,6 +15,7 @@ mod aggregate;
 mod alloc;
 mod analyze;
 mod args;
+mod bench;
 mod broker;
 mod deliver;
 mod devices;
@@ -136,6 +137,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Deliver(args) => deliver::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Video(args) => video::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -10,6 +10,8 @@
 //!   files against DuckDB's `read_parquet`; files skipped; threads.
 //! - [`aggregate`]: `osprey aggregate` against DuckDB on the same Parquet,
 //!   NDJSON and CSV files, on both backends; SQL, late and refused records.
+//! - [`bench`]: `osprey bench` of each workload with `--quick`: the report's
+//!   schema and figures, a missing peer, the plots, `compare`.
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
 //!   backends.
 //! - [`cluster`]: `osprey serve --cluster`: three workers on one
@@ -88,6 +90,7 @@ mod aggregate_io;
 mod aggregate_join;
 mod aggregate_stored;
 mod analyze_bad;
+mod bench;
 mod cli;
 mod cluster;
 mod common;
