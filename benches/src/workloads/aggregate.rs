@@ -135,7 +135,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                 },
             };
             let out = scratch.join(format!("{}.ndjson", b.subject()));
-            let (table, format) = (&*table, *format);
+            let format = *format;
             contenders.push(Contender::new(b.subject(), move || {
                 in_process(|| {
                     let written = osprey(&device, table, format, ours, threads, &out)?;
