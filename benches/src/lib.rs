@@ -19,6 +19,7 @@
 //! - [`runner`]: alternating runs and their figures.
 //! - [`rusage`]: CPU time and peak memory of a child or of this process.
 //! - [`inputs`]: clips, raw frames, Parquet and NDJSON tables, records.
+//! - [`kinesis`]: a Kinesis API client (also `kinesis_load`'s).
 //! - [`workloads`]: what each workload measures.
 //!
 //! This crate never links GStreamer: the frame (kernel-only) and aggregation
@@ -31,6 +32,7 @@ pub mod args;
 pub mod compare;
 pub mod error;
 pub mod inputs;
+pub mod kinesis;
 pub mod machine;
 pub mod markdown;
 pub mod peers;

@@ -39,6 +39,27 @@ fn vm_hwm(status: &str) -> Option<u64> {
         .map(|kb| kb * 1024)
 }
 
+/// `USER_HZ`: the clock ticks of `/proc/PID/stat`, 100 on every Linux ABI.
+const USER_HZ: u64 = 100;
+
+/// User plus system CPU time of a running process so far, from
+/// `/proc/PID/stat` (in clock ticks: 10 ms steps).
+pub fn proc_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+}
+
+/// The peak RSS of a running process so far (`VmHWM`).
+pub fn proc_peak_rss(pid: u32) -> Option<u64> {
+    vm_hwm(&format!("/proc/{pid}/status"))
+}
+
 /// How often a [`Watch`] reads a child's peak RSS.
 const WATCH_EVERY: Duration = Duration::from_millis(5);
 
@@ -207,6 +228,19 @@ mod tests {
         assert_eq!(usage.code, Some(0));
         assert!(usage.cpu > Duration::from_millis(20), "{usage:?}");
         assert!(peak > 60 << 20 && peak < 200 << 20, "{peak}");
+    }
+
+    #[test]
+    fn a_running_process_is_read_from_proc() {
+        let me = std::process::id();
+        let t0 = std::time::Instant::now();
+        let mut x = 0u64;
+        while t0.elapsed() < Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(proc_cpu(me).is_some_and(|c| c >= Duration::from_millis(30)));
+        assert!(proc_peak_rss(me).is_some_and(|r| r > 1 << 20));
+        assert_eq!(proc_cpu(u32::MAX), None);
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //!   a second process; each record's time from its send to its line on
 //!   the follower's stdout. CPU time and peak RSS are the two processes'
 //!   (summed, and the larger).
+//! - `kinesis/put-records` and `kinesis/get-records`: the Kinesis API of
+//!   `osprey serve --http` on a fresh store: PutRecords of 500 records a
+//!   call from 4 connections, then GetRecords (`Limit` 10000, one
+//!   connection a shard) of them all from the start. The server's CPU time
+//!   (from `/proc`, 10 ms steps) and peak RSS over the timed part.
 
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -127,7 +132,225 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         &case,
         &mut latency,
     )?;
+
+    let kinesis_records = if quick { 20_000 } else { 400_000 };
+    let case = Case {
+        workload: w.name(),
+        name: "kinesis/put-records".to_owned(),
+        input: format!(
+            "{kinesis_records} records of {RECORD_BYTES} B, PutRecords of {PUT_BATCH} from {CONNS} connections, 4 shards, fsync"
+        ),
+        unit: "records",
+        items: kinesis_records,
+    };
+    let mut put = [Contender::new("osprey", || {
+        let mut server = Server::start(&osprey, &data, &log)?;
+        let url = server.url.clone();
+        server.timed(|| kinesis_put(&url, kinesis_records))
+    })];
+    measure(&mut ctx.results, ctx.options, ctx.progress, &case, &mut put)?;
+    let case = Case {
+        name: "kinesis/get-records".to_owned(),
+        input: format!(
+            "the {kinesis_records} records put as above, GetRecords (Limit 10000) from the start, one connection a shard"
+        ),
+        ..case
+    };
+    let mut get = [Contender::new("osprey", || {
+        let mut server = Server::start(&osprey, &data, &log)?;
+        let url = server.url.clone();
+        kinesis_put(&url, kinesis_records)?;
+        server.timed(|| kinesis_get(&url, kinesis_records))
+    })];
+    measure(&mut ctx.results, ctx.options, ctx.progress, &case, &mut get)?;
     Ok(())
+}
+
+/// Records a PutRecords call carries.
+const PUT_BATCH: u64 = 500;
+
+/// Connections that put at once.
+const CONNS: u64 = 4;
+
+/// The Kinesis stream the cases use.
+const KINESIS_STREAM: &str = "k";
+
+/// `osprey serve --http` on a fresh store, with stream `k` of 4 shards.
+struct Server {
+    proc: Reaped,
+    pid: u32,
+    url: String,
+}
+
+impl Server {
+    fn start(osprey: &Path, data: &Path, log: &Path) -> Result<Server> {
+        let _ = std::fs::remove_dir_all(data);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| BenchError::Process {
+                command: "osprey serve".into(),
+                reason: format!("no free port: {e}"),
+            })?
+            .port();
+        let err = File::create(log).map_err(|e| BenchError::io("create", log, e))?;
+        let mut cmd = Command::new(osprey);
+        cmd.args([
+            "-q",
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err);
+        let mut proc = spawn(&mut cmd)?;
+        let pid = proc.child().map_or(0, |c| c.id());
+        let url = format!("http://127.0.0.1:{port}");
+        let client = crate::kinesis::Client::new(&url);
+        let t0 = Instant::now();
+        loop {
+            match client.ensure_stream(KINESIS_STREAM, 4) {
+                Ok(()) => break,
+                Err(e) if t0.elapsed() > Duration::from_secs(20) => {
+                    let _ = proc.finish();
+                    return Err(BenchError::Process {
+                        command: "osprey serve".into(),
+                        reason: format!("the Kinesis API did not answer: {e} ({})", tail(log)),
+                    });
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        Ok(Server { proc, pid, url })
+    }
+
+    /// Times `work` against the server: wall time, the server's CPU time
+    /// and its peak RSS; then stops the server.
+    fn timed(&mut self, work: impl FnOnce() -> Result<()>) -> Result<Sample> {
+        let cpu0 = rusage::proc_cpu(self.pid).unwrap_or_default();
+        let t0 = Instant::now();
+        work()?;
+        let wall = t0.elapsed();
+        let cpu = rusage::proc_cpu(self.pid)
+            .unwrap_or_default()
+            .saturating_sub(cpu0);
+        let peak = rusage::proc_peak_rss(self.pid).unwrap_or(0);
+        let _ = self.proc.finish();
+        Ok(Sample::of(wall, cpu, peak))
+    }
+}
+
+fn kinesis_err(e: crate::kinesis::CallError) -> BenchError {
+    BenchError::Process {
+        command: "the Kinesis API".into(),
+        reason: e.0,
+    }
+}
+
+fn thread_panicked(what: &str) -> BenchError {
+    BenchError::Process {
+        command: what.to_owned(),
+        reason: "a thread panicked".into(),
+    }
+}
+
+/// Puts records 0 to `total` through PutRecords, `CONNS` connections at once.
+fn kinesis_put(url: &str, total: u64) -> Result<()> {
+    let per = total.div_ceil(CONNS);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..CONNS)
+            .map(|c| s.spawn(move || put_share(url, c * per, ((c + 1) * per).min(total))))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(thread_panicked("PutRecords")))
+            })
+            .collect::<Result<()>>()
+    })
+}
+
+/// Puts records `from` to `to` on one connection.
+fn put_share(url: &str, from: u64, to: u64) -> Result<()> {
+    let client = crate::kinesis::Client::new(url);
+    let mut record = Vec::new();
+    let mut n = from;
+    while n < to {
+        let end = (n + PUT_BATCH).min(to);
+        let records: Vec<serde_json::Value> = (n..end)
+            .map(|i| {
+                record.clear();
+                inputs::record(&mut record, i, RECORD_BYTES);
+                serde_json::json!({
+                    "Data": osprey_ingest::codec::base64::encode(&record),
+                    "PartitionKey": format!("device-{}", i % 997),
+                })
+            })
+            .collect();
+        let body = serde_json::json!({ "StreamName": KINESIS_STREAM, "Records": records });
+        let acked = client
+            .put_records(body.to_string().as_bytes())
+            .map_err(kinesis_err)?;
+        if acked.iter().any(|a| !a) {
+            return Err(BenchError::Process {
+                command: "PutRecords".into(),
+                reason: "records were refused".into(),
+            });
+        }
+        n = end;
+    }
+    Ok(())
+}
+
+/// Reads every shard of the stream from its start; fails unless `total`
+/// records came back.
+fn kinesis_get(url: &str, total: u64) -> Result<()> {
+    let shards = crate::kinesis::Client::new(url)
+        .shards(KINESIS_STREAM)
+        .map_err(kinesis_err)?;
+    let got: u64 = std::thread::scope(|s| {
+        let threads: Vec<_> = shards
+            .iter()
+            .map(|shard| s.spawn(move || read_shard(url, shard)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(thread_panicked("GetRecords")))
+            })
+            .sum::<Result<u64>>()
+    })?;
+    if got != total {
+        return Err(BenchError::Process {
+            command: "GetRecords".into(),
+            reason: format!("read {got} of {total} records"),
+        });
+    }
+    Ok(())
+}
+
+/// Reads one shard from its start to its end; returns its records.
+fn read_shard(url: &str, shard: &str) -> Result<u64> {
+    let client = crate::kinesis::Client::new(url);
+    let mut it = client
+        .trim_horizon(KINESIS_STREAM, shard)
+        .map_err(kinesis_err)?;
+    let mut n = 0u64;
+    loop {
+        let answer = client.get_records(&it, 10_000).map_err(kinesis_err)?;
+        if answer.records.is_empty() {
+            return Ok(n);
+        }
+        n += answer.records.len() as u64;
+        match answer.next_shard_iterator {
+            Some(next) => it = next,
+            None => return Ok(n),
+        }
+    }
 }
 
 /// A fresh data folder with stream `s` of 4 shards.

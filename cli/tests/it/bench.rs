@@ -148,7 +148,13 @@ fn check_figures(b: &Bench, runs: usize) {
         ] {
             assert!(jm.get(key).is_some(), "a result lacks {key}: {jm}");
         }
+        // The server's CPU time of a Kinesis case is read from /proc in
+        // 10 ms steps: a quick run can take less than one.
+        let cpu_steps = m.case.starts_with("kinesis/");
         for key in ["wall_s", "cpu_s", "peak_rss_bytes", "per_second"] {
+            if key == "cpu_s" && cpu_steps {
+                continue;
+            }
             for s in SPREAD {
                 assert!(
                     jm[key][s].as_f64().is_some_and(|v| v > 0.0),
@@ -182,7 +188,11 @@ fn check_figures(b: &Bench, runs: usize) {
         );
         for r in &m.runs {
             assert!(
-                r.wall_s > 0.0 && r.cpu_s > 0.0 && r.peak_rss_bytes > 1 << 20,
+                r.wall_s > 0.0 && r.peak_rss_bytes > 1 << 20,
+                "{what}: {r:?}"
+            );
+            assert!(
+                r.cpu_s > 0.0 || (cpu_steps && r.cpu_s == 0.0),
                 "{what}: {r:?}"
             );
         }
@@ -294,7 +304,13 @@ fn streams_put_read_and_latency() {
     let b = bench(dir.path(), &["streams", "--runs", "2"], None);
     check_figures(&b, 2);
     let r = &b.report;
-    for case in ["put/file", "read/all", "latency/put-to-read"] {
+    for case in [
+        "put/file",
+        "read/all",
+        "latency/put-to-read",
+        "kinesis/put-records",
+        "kinesis/get-records",
+    ] {
         assert_eq!(subjects(r, case), ["osprey"], "{case}");
     }
     let lat = r
