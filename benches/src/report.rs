@@ -17,8 +17,9 @@
 //! │    subject    who did it: "osprey-cpu", "osprey-gpu", "ffmpeg", "gstreamer-decode", "duckdb"
 //! │    input      the input, in words
 //! │    unit       what `items` counts: "frames", "rows", "records", "sources"
-//! │    items      items one run handles
-//! │    runs       [{ wall_s, cpu_s, peak_rss_bytes }], one a run, in run order
+//! │    items      items one run is given (frames offered, for live)
+//! │    runs       [{ wall_s, cpu_s, peak_rss_bytes, items }], one a run, in run order
+//! │               (items: what the run handled; for live, the frames analysed)
 //! │    wall_s, cpu_s, peak_rss_bytes, per_second   { median, min, max } over the runs
 //! │    stages     GPU only: { upload_ms, dispatch_ms, readback_ms } a frame (median)
 //! │    latency    { what, samples, p50_ms, p90_ms, p99_ms, max_ms, histogram [{ upto_ms, count }] }
@@ -130,7 +131,7 @@ pub struct Measurement {
     pub input: String,
     /// What `items` counts.
     pub unit: String,
-    /// Items one run handles.
+    /// Items one run is given (for live, the frames the sources offer).
     pub items: u64,
     /// Each run's figures, in run order.
     pub runs: Vec<RunFigures>,
@@ -140,7 +141,7 @@ pub struct Measurement {
     pub cpu_s: Spread,
     /// Peak resident memory of a run.
     pub peak_rss_bytes: Spread,
-    /// Items a second of wall time.
+    /// Items a run handled a second of its wall time.
     pub per_second: Spread,
     /// The GPU's stages apart, when the subject is a GPU backend in process.
     pub stages: Option<Stages>,
@@ -161,6 +162,9 @@ pub struct RunFigures {
     pub cpu_s: f64,
     /// Peak resident memory.
     pub peak_rss_bytes: u64,
+    /// Items the run handled: the case's `items`, or for live the frames
+    /// analysed.
+    pub items: u64,
 }
 
 /// The median and range of one figure over the runs.

@@ -26,6 +26,8 @@ pub struct Sample {
     pub latency: Option<Latency>,
     /// Whether live sources kept up.
     pub realtime: Option<Realtime>,
+    /// Items the run handled, when it is not the case's `items` (live).
+    pub items: Option<u64>,
 }
 
 impl Sample {
@@ -36,10 +38,12 @@ impl Sample {
                 wall_s: wall.as_secs_f64(),
                 cpu_s: cpu.as_secs_f64(),
                 peak_rss_bytes,
+                items: 0,
             },
             stages: None,
             latency: None,
             realtime: None,
+            items: None,
         }
     }
 }
@@ -137,8 +141,13 @@ fn spread(values: impl IntoIterator<Item = f64>) -> Spread {
 }
 
 fn measurement(case: &Case, subject: &str, samples: Vec<Sample>) -> Measurement {
-    let runs: Vec<RunFigures> = samples.iter().map(|s| s.figures).collect();
-    let items = case.items as f64;
+    let runs: Vec<RunFigures> = samples
+        .iter()
+        .map(|s| RunFigures {
+            items: s.items.unwrap_or(case.items),
+            ..s.figures
+        })
+        .collect();
     let stages: Vec<Stages> = samples.iter().filter_map(|s| s.stages).collect();
     let stages = (!stages.is_empty()).then(|| Stages {
         upload_ms: spread(stages.iter().map(|s| s.upload_ms)).median,
@@ -175,7 +184,7 @@ fn measurement(case: &Case, subject: &str, samples: Vec<Sample>) -> Measurement 
         wall_s: spread(runs.iter().map(|r| r.wall_s)),
         cpu_s: spread(runs.iter().map(|r| r.cpu_s)),
         peak_rss_bytes: spread(runs.iter().map(|r| r.peak_rss_bytes as f64)),
-        per_second: spread(runs.iter().map(|r| items / r.wall_s.max(1e-9))),
+        per_second: spread(runs.iter().map(|r| r.items as f64 / r.wall_s.max(1e-9))),
         runs,
         stages,
         latency,

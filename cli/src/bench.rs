@@ -43,10 +43,13 @@ impl Progress for Bar {
 }
 
 /// The harness's error as osprey reports it: options as usage errors (2),
-/// a report that cannot be read as an input error (3).
+/// a report that cannot be read as an input error (3), the kernels' and the
+/// query engine's errors as themselves (a GPU that fails: 4).
 fn from_bench(e: BenchError) -> anyhow::Error {
     match e {
         BenchError::Usage(m) => anyhow!(UsageError(m)),
+        BenchError::Kernel(e) => anyhow!(e),
+        BenchError::Query(e) => anyhow!(e),
         BenchError::Report { path, reason } => anyhow!(InputError {
             input: path.display().to_string(),
             reason,

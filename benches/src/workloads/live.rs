@@ -181,6 +181,7 @@ fn live_run(
         .unwrap_or(0);
     let slowest_fps = slowest.saturating_sub(u64::from(FPS)) as f64 / counted.max(0.1);
     let mut sample = Sample::of(wall, usage.cpu, peak);
+    sample.items = Some(frames.values().sum());
     sample.realtime = Some(Realtime {
         sources,
         target_fps: f64::from(FPS),
