@@ -7,7 +7,9 @@ use crate::report::{Measurement, Report};
 /// A number with about three significant digits.
 pub fn num(v: f64) -> String {
     let a = v.abs();
-    if a >= 100.0 {
+    if v == 0.0 {
+        "0".to_owned()
+    } else if a >= 100.0 {
         format!("{v:.0}")
     } else if a >= 10.0 {
         format!("{v:.1}")
