@@ -5,6 +5,9 @@
 //!   the default durability (fsync at each group commit).
 //! - `read/all`: `osprey read` of that stream from its start, every record
 //!   counted on its stdout.
+//! - `put/tcp`: the same records over 4 connections to `osprey put
+//!   --listen`, as fast as it acknowledges them (each once durable); the
+//!   server's CPU time (from `/proc`, 10 ms steps) and peak RSS.
 //! - `latency/put-to-read`: records offered at a steady rate over TCP to
 //!   `osprey put --listen` while `osprey read --follow --poll-ms 1` runs in
 //!   a second process; each record's time from its send to its line on
@@ -112,6 +115,20 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         &case,
         &mut read,
     )?;
+
+    let tcp_records = records - records % CONNS;
+    let case = Case {
+        name: "put/tcp".to_owned(),
+        input: format!(
+            "{tcp_records} records of {RECORD_BYTES} B over {CONNS} connections to osprey put --listen, each acknowledged once durable (fsync), 4 shards"
+        ),
+        items: tcp_records,
+        ..case
+    };
+    let mut tcp = [Contender::new("osprey", || {
+        tcp_put_run(&osprey, &data, tcp_records, &log)
+    })];
+    measure(&mut ctx.results, ctx.options, ctx.progress, &case, &mut tcp)?;
 
     let case = Case {
         workload: w.name(),
@@ -428,9 +445,9 @@ fn number(line: &str) -> Option<usize> {
         .ok()
 }
 
-fn latency_run(osprey: &Path, data: &Path, total: u64, rate: u64, log: &Path) -> Result<Sample> {
+/// `osprey put s --listen` on a fresh store: the server and its port.
+fn listener(osprey: &Path, data: &Path, log: &Path) -> Result<(Reaped, u16)> {
     create(osprey, data, log)?;
-    let total = usize::try_from(total).unwrap_or(usize::MAX);
     let mut server_cmd = Command::new(osprey);
     server_cmd
         .args([
@@ -449,6 +466,88 @@ fn latency_run(osprey: &Path, data: &Path, total: u64, rate: u64, log: &Path) ->
         .stderr(Stdio::piped());
     let mut server = spawn(&mut server_cmd)?;
     let port = listening_port(&mut server)?;
+    Ok((server, port))
+}
+
+fn tcp_err(e: std::io::Error) -> BenchError {
+    BenchError::Process {
+        command: "osprey put --listen".into(),
+        reason: format!("the connection failed: {e}"),
+    }
+}
+
+/// Sends `blob` (whole lines) on a connection of its own and reads the
+/// answers until one a line has come; returns the error answers.
+fn send_and_ack(port: u16, blob: &[u8]) -> Result<u64> {
+    let lines = blob.iter().filter(|&&b| b == b'\n').count();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).map_err(tcp_err)?;
+    let _ = conn.set_nodelay(true);
+    let mut answers = conn.try_clone().map_err(tcp_err)?;
+    std::thread::scope(|s| {
+        let sender = s.spawn(move || conn.write_all(blob));
+        let (mut got, mut errors, mut buf) = (0, 0u64, vec![0u8; 1 << 16]);
+        while got < lines {
+            let n = answers.read(&mut buf).map_err(tcp_err)?;
+            if n == 0 {
+                return Err(tcp_err(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            got += buf[..n].iter().filter(|&&b| b == b'\n').count();
+            errors += buf[..n].windows(8).filter(|w| w == b"\"error\":").count() as u64;
+        }
+        sender
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the sending thread panicked")))
+            .map_err(tcp_err)?;
+        Ok(errors)
+    })
+}
+
+/// Puts `total` records over `CONNS` connections to `osprey put --listen`
+/// as fast as it acknowledges them; the server's CPU time and peak RSS.
+fn tcp_put_run(osprey: &Path, data: &Path, total: u64, log: &Path) -> Result<Sample> {
+    let (mut server, port) = listener(osprey, data, log)?;
+    let pid = server.child().map_or(0, |c| c.id());
+    let per = total / CONNS;
+    let blobs: Vec<Vec<u8>> = (0..CONNS)
+        .map(|c| {
+            let mut b = Vec::with_capacity(usize::try_from(per).unwrap_or(0) * RECORD_BYTES);
+            (c * per..(c + 1) * per).for_each(|n| inputs::record(&mut b, n, RECORD_BYTES));
+            b
+        })
+        .collect();
+    let cpu0 = rusage::proc_cpu(pid).unwrap_or_default();
+    let t0 = Instant::now();
+    let errors: u64 = std::thread::scope(|s| {
+        let threads: Vec<_> = blobs
+            .iter()
+            .map(|blob| s.spawn(move || send_and_ack(port, blob)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(thread_panicked("put over TCP")))
+            })
+            .sum::<Result<u64>>()
+    })?;
+    let wall = t0.elapsed();
+    let cpu = rusage::proc_cpu(pid)
+        .unwrap_or_default()
+        .saturating_sub(cpu0);
+    let peak = rusage::proc_peak_rss(pid).unwrap_or(0);
+    let _ = server.finish();
+    if errors > 0 {
+        return Err(BenchError::Process {
+            command: "osprey put --listen".into(),
+            reason: format!("{errors} records were refused"),
+        });
+    }
+    Ok(Sample::of(wall, cpu, peak))
+}
+
+fn latency_run(osprey: &Path, data: &Path, total: u64, rate: u64, log: &Path) -> Result<Sample> {
+    let total = usize::try_from(total).unwrap_or(usize::MAX);
+    let (mut server, port) = listener(osprey, data, log)?;
     let err_log = File::create(log).map_err(|e| BenchError::io("create", log, e))?;
     let mut follower_cmd = Command::new(osprey);
     follower_cmd
