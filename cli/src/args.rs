@@ -4,6 +4,7 @@
 //! each subcommand turns its arguments into a checked config before it does
 //! any work. Doc comments are the help text.
 
+pub mod bench;
 pub mod stream;
 
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ pub enum Command {
     Serve(stream::ServeArgs),
     /// Video streams: create them, record sources into them, read clips and images back
     Video(crate::video::VideoArgs),
+    /// Benchmark osprey on this machine against ffmpeg, GStreamer and DuckDB: report.json, report.md, SVG plots
+    #[command(after_help = bench::HELP)]
+    Bench(bench::BenchCommand),
 }
 
 /// `osprey analyze --help`'s epilogue: examples, then the exit codes.

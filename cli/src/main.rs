@@ -13,6 +13,7 @@
 
 mod alloc;
 mod args;
+mod bench;
 mod devices;
 mod exit;
 mod generate;
@@ -134,6 +135,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Deliver(args) => deliver::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Video(args) => video::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

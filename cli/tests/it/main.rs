@@ -12,6 +12,8 @@
 //!   files against DuckDB's `read_parquet`; files skipped; threads.
 //! - [`aggregate`]: `osprey aggregate` against DuckDB on the same Parquet,
 //!   NDJSON and CSV files, on both backends; SQL, late and refused records.
+//! - [`bench`]: `osprey bench` of each workload with `--quick`: the report's
+//!   schema and figures, a missing peer, the plots, `compare`.
 //! - [`cli`]: arguments, exit codes, error lines, record shape, outputs, the
 //!   backends.
 //! - [`cluster`]: `osprey serve --cluster`: three workers on one
@@ -91,6 +93,7 @@ mod aggregate_join;
 mod aggregate_stored;
 mod analyze_bad;
 mod anomaly;
+mod bench;
 mod cli;
 mod cluster;
 mod common;

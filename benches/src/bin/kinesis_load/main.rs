@@ -14,7 +14,6 @@
 //! them), progress to stderr. Exits 1 when an acknowledged record was lost
 //! or one was read twice, 2 when the run could not start.
 
-mod client;
 mod histogram;
 mod ledger;
 mod produce;
@@ -26,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use client::Client;
 use histogram::Histogram;
 use ledger::Ledger;
+use osprey_benches::kinesis::Client;
 use produce::{Schedule, Shape};
 
 /// The load generator's arguments.

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use osprey_ingest::codec::base64;
 
-use crate::client::Client;
 use crate::histogram::Histogram;
 use crate::ledger::Ledger;
+use osprey_benches::kinesis::Client;
 
 /// The shared schedule of calls.
 pub struct Schedule {

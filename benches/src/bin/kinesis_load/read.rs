@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::client::Client;
 use crate::histogram::Histogram;
 use crate::ledger::Ledger;
+use osprey_benches::kinesis::Client;
 
 /// The fields of a record's data a reader needs.
 #[derive(Deserialize)]

@@ -1,6 +1,6 @@
-//! The Kinesis calls the load generator makes (JSON 1.1 over HTTP/1.1, one
-//! kept-alive connection a client), unsigned: `osprey serve` accepts them
-//! when it has no credentials.
+//! The Kinesis calls the harness's streams workload and the `kinesis_load`
+//! generator make (JSON 1.1 over HTTP/1.1, one kept-alive connection a
+//! client), unsigned: `osprey serve` accepts them when it has no credentials.
 
 use std::time::Duration;
 
@@ -129,7 +129,16 @@ impl Client {
 
     /// An iterator at the end of `shard` (records put from now on).
     pub fn latest(&self, stream: &str, shard: &str) -> Result<String, CallError> {
-        let req = json!({ "StreamName": stream, "ShardId": shard, "ShardIteratorType": "LATEST" });
+        self.iterator(stream, shard, "LATEST")
+    }
+
+    /// An iterator at the start of `shard` (every record it holds).
+    pub fn trim_horizon(&self, stream: &str, shard: &str) -> Result<String, CallError> {
+        self.iterator(stream, shard, "TRIM_HORIZON")
+    }
+
+    fn iterator(&self, stream: &str, shard: &str, kind: &str) -> Result<String, CallError> {
+        let req = json!({ "StreamName": stream, "ShardId": shard, "ShardIteratorType": kind });
         let answer = self.call_json("GetShardIterator", &req)?;
         answer["ShardIterator"]
             .as_str()
