@@ -39,6 +39,14 @@
 #   CAMERAS=4 SIZE=1280x720 FPS=25 KERNELS='"motion", "scene"'
 #                     (CAMERAS=0: serve --config with no camera and no
 #                     query, the same server without the analysis load)
+#   RETENTION_MIB=8192  (SERVE=config) the telemetry stream keeps its newest
+#                     this many MiB (retention_mib), so a soak of hours fits
+#                     the disk (about 7 GiB an hour at 50,000 records/s) and
+#                     the size retention runs under the load
+#   OUTPUTS=1         (SERVE=config, cameras) the cameras' events also go to a
+#                     file output, and a delivery (`[[deliveries]]`, gzip
+#                     NDJSON under year=/month=/day=/hour=) archives the
+#                     query's rows: the report counts both at the end
 #   DURABILITY=       serve --http's --durability (default: the server's)
 #   OSPREY=target/release/osprey  RTSP_SERVER=target/release/osprey-rtsp-server
 #   LOAD=target/release/kinesis_load
@@ -143,16 +151,27 @@ start_server() {
           echo "name = \"cam$i\""
           echo "uri = \"${urls[i]}\""
           echo "kernels = [$kernels]"
+          if [ "${OUTPUTS:-1}" = 1 ]; then echo "outputs = [\"$work/events.ndjson\"]"; fi
         done
         echo "[[streams]]"
         echo "name = \"telemetry\""
         echo "shards = $shards"
+        echo "retention_mib = ${RETENTION_MIB:-8192}"
         if [ "$cameras" -gt 0 ]; then
           echo "[[queries]]"
           echo "name = \"motion-per-minute\""
           echo "input = \"frames\""
           echo "flags = [\"--window\", \"tumbling:1m\", \"--group-by\", \"source\", \"--agg\", \"count(*),avg(motion.ratio),max(motion.ratio)\"]"
           echo "output = \"stream:motion-per-minute\""
+          if [ "${OUTPUTS:-1}" = 1 ]; then
+            echo "[[deliveries]]"
+            echo "name = \"motion-archive\""
+            echo "stream = \"motion-per-minute\""
+            echo "to = \"$work/archive\""
+            echo "format = \"ndjson\""
+            echo "compression = \"gzip\""
+            echo "buffer_seconds = 60.0"
+          fi
         fi
       } >"$work/osprey.toml"
       "$osprey" serve --config "$work/osprey.toml" >"$work/server.log" 2>&1 &
@@ -234,6 +253,14 @@ if [ "$server_kind" = config ]; then
     /^osprey_store_fsync_seconds_sum/ { sum = $2 }
     END { if (n > 0) printf "| store fsyncs: count, mean; over 5 / 10 / 25 ms | %d, %.2f ms; %.1f%% / %.1f%% / %.1f%% | |\n",
       n, sum * 1000 / n, (n - b5) * 100 / n, (n - b10) * 100 / n, (n - b25) * 100 / n }' "$work/metrics"
+  if [ "$cameras" -gt 0 ] && [ "${OUTPUTS:-1}" = 1 ]; then
+    archived=0 events=0
+    if [ -d "$work/archive" ]; then
+      archived=$(find "$work/archive" -name '*.gz' -exec zcat {} + | wc -l) || archived='?'
+    fi
+    if [ -f "$work/events.ndjson" ]; then events=$(wc -l <"$work/events.ndjson"); fi
+    echo "| outputs: query rows delivered (gzip files) / camera events to a file | $archived / $events | |"
+  fi
   for i in $(seq 0 $((cameras - 1))); do
     metric() { awk -v m="$1{source=\"cam$i\"}" '$1 == m { printf "%.0f", $2; f = 1 } END { if (!f) printf "?" }' "$work/metrics"; }
     echo "| cam$i frames analysed / dropped | $(metric osprey_frames_analyzed_total) / $(metric osprey_frames_dropped_total) | 0 dropped |"

@@ -53,6 +53,7 @@ pub mod frame;
 pub mod gpu;
 pub mod kernel;
 pub mod metrics;
+pub mod priority;
 pub mod setup;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;

@@ -248,6 +248,7 @@ fn decode(
     tx: &Producer<Delivery>,
     status: Option<&SourceStatus>,
 ) {
+    osprey_kernels::priority::run_below_process(options.nice);
     let mut decoder = match Decoder::open_spec(spec, options) {
         Ok(d) => d,
         Err(e) => {

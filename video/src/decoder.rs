@@ -54,6 +54,25 @@ use crate::issue::Detector;
 use crate::pipeline_source::{Origin, configure_rtsp};
 use crate::source::{SourceSpec, redact};
 
+/// Lowers each streaming thread of the pipeline on `bus` by `nice` levels as
+/// it enters its task: GStreamer posts the stream-status message from the
+/// new thread itself, so the sync handler runs there (the documented way
+/// to set a streaming thread's priority). Threads those start (libav's
+/// decoder threads) inherit the level.
+fn lower_streaming_threads(bus: &gst::Bus, nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    bus.set_sync_handler(move |_, message| {
+        if let gst::MessageView::StreamStatus(status) = message.view()
+            && status.get().0 == gst::StreamStatusType::Enter
+        {
+            osprey_kernels::priority::run_below_process(nice);
+        }
+        gst::BusSyncReply::Pass
+    });
+}
+
 /// How long one appsink pull waits before the bus is read again.
 const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
 
@@ -87,6 +106,11 @@ pub struct DecodeOptions {
     /// [`crate::record::Recorder`]): one connection serves analysis and
     /// recording. A raw source (no decoder) records nothing.
     pub record: Option<crate::record::RecordTap>,
+    /// Run the pipeline's streaming threads (and the decoder threads they
+    /// start) this many nice levels below the process (`0`: as they come;
+    /// see [`osprey_kernels::priority`]). Each thread lowers itself when it
+    /// enters its task, from the bus's stream-status message.
+    pub nice: i32,
 }
 
 impl Default for DecodeOptions {
@@ -98,6 +122,7 @@ impl Default for DecodeOptions {
             cancel: None,
             container_time: false,
             record: None,
+            nice: 0,
         }
     }
 }
@@ -351,6 +376,7 @@ impl Decoder {
         let bus = pipeline
             .bus()
             .ok_or_else(|| VideoError::Gstreamer("pipeline has no bus".into()))?;
+        lower_streaming_threads(&bus, options.nice);
         Ok(Decoder {
             input,
             pipeline,

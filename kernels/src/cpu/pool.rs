@@ -16,15 +16,14 @@
 //! decoder that falls behind loses packets (broken frames), kernels that fall
 //! behind drop whole frames before analysis, counted and reported.
 //!
-//! Only this pool's threads are lowered (on Linux, `setpriority` names one
-//! thread); the priority is relative to the process's own, so a process
-//! started with `nice` keeps the same spacing. `OSPREY_KERNEL_NICE=N`
+//! Only this pool's threads are lowered ([`crate::priority`]); the
+//! priority is relative to the process's own. `OSPREY_KERNEL_NICE=N`
 //! changes the distance (`0`: the same priority as the decoder, as before
-//! this pool existed); `RAYON_NUM_THREADS` the number of workers. Where the
-//! priority cannot be changed the workers run at the process's own and say
-//! so at debug level.
+//! this pool existed); `RAYON_NUM_THREADS` the number of workers.
 
 use std::sync::OnceLock;
+
+use crate::priority;
 
 /// How many nice levels the kernel workers run below their process: each
 /// level is a factor of about 1.25 in CPU share under contention, so 5
@@ -40,10 +39,10 @@ pub const KERNEL_NICE_ENV: &str = "OSPREY_KERNEL_NICE";
 pub fn kernel_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
     POOL.get_or_init(|| {
-        let nice = kernel_nice(std::env::var(KERNEL_NICE_ENV).ok().as_deref());
+        let nice = priority::nice_from_env(KERNEL_NICE_ENV, KERNEL_NICE);
         rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("osprey-kernel-{i}"))
-            .start_handler(move |_| lower_priority(nice))
+            .start_handler(move |_| priority::run_below_process(nice))
             .build()
             .inspect_err(|e| {
                 tracing::warn!(error = %e, "Cannot start the kernel threads; using rayon's global pool.");
@@ -71,50 +70,15 @@ pub fn kernel_threads() -> usize {
     )
 }
 
-/// The distance below the process's priority: the environment's value when
-/// it is an integer from 0 to 19, else [`KERNEL_NICE`].
-fn kernel_nice(env: Option<&str>) -> i32 {
-    env.and_then(|v| v.trim().parse::<i32>().ok())
-        .filter(|n| (0..=19).contains(n))
-        .unwrap_or(KERNEL_NICE)
-}
-
-/// Lowers the calling thread's priority by `nice` levels.
-fn lower_priority(nice: i32) {
-    if nice == 0 {
-        return;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let tid = Some(rustix::thread::gettid());
-        let result =
-            getpriority_process(tid).and_then(|own| setpriority_process(tid, (own + nice).min(19)));
-        if let Err(e) = result {
-            tracing::debug!(error = %e, nice, "Cannot lower a kernel thread's priority.");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nice_comes_from_the_environment_when_valid() {
-        assert_eq!(kernel_nice(None), KERNEL_NICE);
-        assert_eq!(kernel_nice(Some("0")), 0);
-        assert_eq!(kernel_nice(Some(" 12 ")), 12);
-        assert_eq!(kernel_nice(Some("20")), KERNEL_NICE);
-        assert_eq!(kernel_nice(Some("-3")), KERNEL_NICE);
-        assert_eq!(kernel_nice(Some("high")), KERNEL_NICE);
-    }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn workers_are_named_and_run_below_the_caller() {
         use rustix::process::getpriority_process;
-        let own = getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let own = getpriority_process(Some(rustix::process::getpid())).unwrap();
         let (name, prio) = run_on_kernel_pool(|| {
             (
                 std::thread::current().name().map(str::to_owned),
@@ -122,7 +86,7 @@ mod tests {
             )
         });
         assert!(name.unwrap().starts_with("osprey-kernel-"));
-        let nice = kernel_nice(std::env::var(KERNEL_NICE_ENV).ok().as_deref());
+        let nice = priority::nice_from_env(KERNEL_NICE_ENV, KERNEL_NICE);
         assert_eq!(prio, (own + nice).min(19));
         assert!(kernel_threads() >= 1);
     }

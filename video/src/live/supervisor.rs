@@ -141,6 +141,9 @@ impl Supervisor {
 
     /// Runs the source to its end and sends its `Ended` message.
     pub(crate) fn run(mut self) {
+        // The whole source (this thread, its decode thread, the pipeline's
+        // streaming threads) yields to the process's API and store threads.
+        osprey_kernels::priority::run_below_process(self.source.live.decode_nice);
         let supervised = self.supervise();
         self.status.ended();
         let result = match supervised {
@@ -254,6 +257,7 @@ impl Supervisor {
             max_fps: self.source.live.fps,
             max_latency: Some(self.source.live.max_latency),
             record: self.source.record.clone(),
+            nice: self.source.live.decode_nice,
             ..DecodeOptions::default()
         };
         let size = QueueSize {

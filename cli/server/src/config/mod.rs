@@ -151,6 +151,16 @@ pub struct StreamConfig {
 }
 
 impl StreamConfig {
+    /// A stream with the default shards and retention.
+    pub fn named(name: String) -> StreamConfig {
+        StreamConfig {
+            name,
+            shards: None,
+            retention: None,
+            retention_mib: None,
+        }
+    }
+
     /// The options a missing stream is created with.
     pub fn options(&self) -> StreamOptions {
         let defaults = StreamOptions::default();

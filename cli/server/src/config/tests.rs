@@ -239,3 +239,19 @@ fn tokens_stay_out_of_debug_output() {
     let c = parse_str(QUERY).unwrap();
     assert!(!format!("{c:?}").contains("Bearer"));
 }
+
+#[test]
+fn the_streams_wanted_include_the_queries_stream_outputs() {
+    let text = format!(
+        "{SMALLEST}[[streams]]\nname = \"telemetry\"\nshards = 3\n\
+         [[queries]]\nname = \"q1\"\ninput = \"frames\"\noutput = \"stream:minutes\"\n\
+         flags = [\"--window\", \"tumbling:1m\", \"--agg\", \"count(*)\"]\n\
+         [[queries]]\nname = \"q2\"\ninput = \"telemetry\"\noutput = \"rows.ndjson\"\n\
+         flags = [\"--window\", \"tumbling:1m\", \"--agg\", \"count(*)\"]\n"
+    );
+    let c = parse_str(&text).unwrap();
+    let wanted = crate::engine::streams::wanted(&c);
+    let names: Vec<&str> = wanted.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["telemetry", "frames", "events", "minutes"]);
+    assert_eq!(wanted[0].shards, Some(3));
+}

@@ -1,17 +1,20 @@
 //! The server's streams: those it needs made when missing (`frames`,
-//! `events`, each camera's own, the `[[streams]]` tables), and each
+//! `events`, each camera's own, each query's `stream:` output, the
+//! `[[streams]]` tables), and each
 //! stream's put rates over the last minute, from samples of its shards'
 //! sequence counters and sizes taken once a second.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use osprey_ingest::IngestError;
+use osprey_ingest::output_spec::OutputSpec;
 use osprey_ingest::store::Store;
 
-use crate::config::{CameraConfig, ServerConfig, StreamConfig};
+use crate::config::{CameraConfig, QueryConfig, ServerConfig, StreamConfig};
 use crate::control::StreamView;
 
 /// The rates' span.
@@ -30,24 +33,19 @@ pub fn create_missing(store: &Store, config: &ServerConfig) -> Result<()> {
 }
 
 /// Every stream `config` needs: the `[[streams]]` tables, then each
-/// camera's own and `frames` and `events` (as defaults) when not among
-/// them.
+/// camera's own, `frames` and `events`, and each query's `stream:` output
+/// (with the defaults) when not among them.
 pub fn wanted(config: &ServerConfig) -> Vec<StreamConfig> {
     let mut wanted: Vec<StreamConfig> = config.streams.clone();
-    let default = |name: String| StreamConfig {
-        name,
-        shards: None,
-        retention: None,
-        retention_mib: None,
-    };
     let named = config
         .cameras
         .iter()
-        .flat_map(|c| [c.frames_stream.clone(), c.events_stream.clone()])
-        .chain(["frames".to_owned(), "events".to_owned()]);
+        .flat_map(camera_streams)
+        .chain(["frames".to_owned(), "events".to_owned()])
+        .chain(config.queries.iter().filter_map(query_stream));
     for name in named {
         if !wanted.iter().any(|s| s.name == name) {
-            wanted.push(default(name));
+            wanted.push(StreamConfig::named(name));
         }
     }
     wanted
@@ -59,16 +57,35 @@ pub fn wanted(config: &ServerConfig) -> Vec<StreamConfig> {
 /// # Errors
 /// The store's refusal.
 pub fn create_for_camera(store: &Store, camera: &CameraConfig) -> Result<()> {
-    for name in [&camera.frames_stream, &camera.events_stream] {
-        let s = StreamConfig {
-            name: name.clone(),
-            shards: None,
-            retention: None,
-            retention_mib: None,
-        };
-        ensure(store, &s)?;
+    for name in camera_streams(camera) {
+        ensure(store, &StreamConfig::named(name))?;
     }
     Ok(())
+}
+
+/// Creates the output stream of `query` when it writes to one that is
+/// missing (a query put through the API).
+///
+/// # Errors
+/// The store's refusal.
+pub fn create_for_query(store: &Store, query: &QueryConfig) -> Result<()> {
+    match query_stream(query) {
+        Some(name) => ensure(store, &StreamConfig::named(name)),
+        None => Ok(()),
+    }
+}
+
+/// The streams a camera writes: its frame and status records, its events.
+fn camera_streams(camera: &CameraConfig) -> [String; 2] {
+    [camera.frames_stream.clone(), camera.events_stream.clone()]
+}
+
+/// The stream a query writes its rows to, when its output is `stream:NAME`.
+fn query_stream(query: &QueryConfig) -> Option<String> {
+    match OutputSpec::parse(Path::new(&query.output), "output") {
+        Ok(OutputSpec::Stream(name)) => Some(name),
+        _ => None,
+    }
 }
 
 /// Creates `s` when missing.

@@ -55,6 +55,8 @@ impl Control for Engine {
     fn put_query(&self, query: QueryConfig) -> Result<(), ControlError> {
         Query::check(&query, self.store().dir())
             .map_err(|e| ControlError::Invalid(format!("{e:#}")))?;
+        super::streams::create_for_query(self.store(), &query)
+            .map_err(|e| ControlError::Invalid(format!("{e:#}")))?;
         self.put::<Query>(|s| &mut s.queries, |c| &mut c.queries, query)
             .map_err(|e| ControlError::Invalid(format!("{e:#}")))
     }
