@@ -166,6 +166,29 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// An I/O error as a short lowercase reason for a message (`cannot open
+/// "x.mp4": no such file`): `no such file` and `permission denied` for
+/// those two kinds (the words other code and tests look for), else the
+/// system's text without Rust's ` (os error N)`, its first letter lowered
+/// unless it starts an acronym. One wording for every crate.
+pub fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => return "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => return "permission denied".to_owned(),
+        _ => {}
+    }
+    let text = err.to_string();
+    let text = text.split(" (os error").next().unwrap_or_default().trim();
+    let text = text.trim_end_matches('.');
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => format!("{:?}", err.kind()).to_lowercase(),
+        // An acronym (`TLS ...`) keeps its case.
+        (Some(_), Some(second)) if second.is_uppercase() => text.to_owned(),
+        (Some(first), _) => first.to_lowercase().chain(text.chars().skip(1)).collect(),
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 
@@ -173,6 +196,19 @@ pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 mod tests {
     use super::*;
     use std::io;
+
+    #[test]
+    fn io_reasons_read_as_short_lowercase_reasons() {
+        let reason = |e: io::Error| io_reason(&e);
+        assert_eq!(reason(io::Error::from_raw_os_error(2)), "no such file");
+        assert_eq!(
+            reason(io::Error::from_raw_os_error(13)),
+            "permission denied"
+        );
+        assert_eq!(reason(io::Error::from_raw_os_error(21)), "is a directory");
+        assert_eq!(reason(io::Error::other("TLS failed.")), "TLS failed");
+        assert_eq!(reason(io::Error::other("")), "other");
+    }
 
     #[test]
     fn broken_pipe_is_sorted_out() {

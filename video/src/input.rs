@@ -7,12 +7,13 @@
 //! Other URIs (`rtsp://`, `http://`, ...) go to GStreamer unchanged.
 
 use std::fs::File;
-use std::io::ErrorKind;
 use std::path::Path;
 
 use gstreamer::glib;
 
-use crate::error::{VideoError, sentence_case};
+use osprey_ingest::error::io_reason;
+
+use crate::error::VideoError;
 
 /// The URI `uridecodebin` should open for `input`.
 ///
@@ -57,15 +58,6 @@ fn check_readable(path: &Path) -> Result<(), String> {
         return Err("is a directory".to_owned());
     }
     File::open(path).map(drop).map_err(|e| io_reason(&e))
-}
-
-/// A short lowercase reason for an I/O error.
-fn io_reason(err: &std::io::Error) -> String {
-    match err.kind() {
-        ErrorKind::NotFound => "no such file".to_owned(),
-        ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => sentence_case(&err.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::{Response, StatusCode};
 
+use crate::error::io_reason;
+
 pub use backoff::Backoff;
 pub use config::{WebhookConfig, is_webhook_url, parse_header};
 pub use error::WebhookError;
@@ -296,17 +298,6 @@ fn excerpt(body: &[u8]) -> String {
         out.push_str("(empty body)");
     }
     out
-}
-
-/// An I/O error as a lowercase reason, without Rust's "(os error N)".
-fn io_reason(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => format!("{:?}", err.kind()).to_lowercase(),
-    }
 }
 
 #[cfg(test)]

@@ -215,19 +215,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// An I/O error as a lowercase reason, without Rust's "(os error N)".
-pub fn io_reason(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
+pub use osprey_ingest::error::io_reason;
 
 /// What a run did: a summary of each source that ended well, and the
 /// errors of those that did not, in the order they ended.
@@ -521,11 +509,5 @@ mod tests {
         assert_eq!(exit_of(&a), Exit::Usage);
         a.output = dir.path().join("clip.ndjson");
         assert!(AnalyzeConfig::from_args(&a).is_ok());
-    }
-
-    #[test]
-    fn io_reasons_read_as_sentences() {
-        let e = std::io::Error::from_raw_os_error(2);
-        assert_eq!(io_reason(&e), "no such file or directory");
     }
 }

@@ -358,7 +358,6 @@ fn check_local_input(input: &str) -> Result<(), InputError> {
     match std::fs::metadata(input) {
         Ok(meta) if meta.is_dir() => Err(fail("it is a folder, not a video file".into())),
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(fail("no such file".into())),
         Err(e) => Err(fail(super::io_reason(&e))),
     }
 }
