@@ -179,8 +179,9 @@ fn threads_change_nothing_in_the_output_late_rows_included() {
     assert_eq!(text.2.lines().count(), one.2.lines().count());
 }
 
-/// The tree again with hour 18 as gzip'd NDJSON (times as RFC 3339 text)
-/// and hour 19 as zstd'd CSV (made by the `zstd` tool), beside a file of
+/// The tree again with hour 18 as gzip'd NDJSON (times as RFC 3339 text,
+/// one malformed line, refused with its file and line) and hour 19 as
+/// zstd'd CSV (made by the `zstd` tool), beside a file of
 /// another name: the same rows read from text give the same output bytes
 /// as the Parquet tree, which the test above holds to DuckDB; the WHERE
 /// range skips hour 19 by its path; a glob that matches the stray file
@@ -202,8 +203,10 @@ def rows(h):
         r["ts"] = r["ts"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return t
 with gzip.open(f"{dst}/hour=18/part-0.ndjson.gz", "wt") as f:
-    for r in rows(18):
+    for i, r in enumerate(rows(18)):
         f.write(json.dumps(r) + "\n")
+        if i == 0:
+            f.write("{not json\n")
 with open(f"{dst}/hour=19/part-0.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["ts", "sensor", "temp"])
@@ -226,8 +229,25 @@ open(f"{dst}/hour=19/README.txt", "w").write("not data\n")
     let all = "SELECT sensor, hour, count(*) AS n, sum(temp) AS s, min(temp) AS mn, max(temp) AS mx \
         FROM input GROUP BY sensor, hour, TUMBLE(ts, INTERVAL '10' MINUTE)";
     let parquet = agg("tree", all, &[]).success();
-    let mixed = agg("mixed", all, &["--threads", "3"]).success();
+    let mixed = agg(
+        "mixed",
+        all,
+        &["--threads", "3", "--errors", "errors.ndjson"],
+    )
+    .success();
     assert_eq!(mixed.stdout, parquet.stdout);
+    // The malformed line is named by its file and its line in that file.
+    let errors = std::fs::read_to_string(dir.path().join("errors.ndjson")).unwrap();
+    let errors: Vec<serde_json::Value> = errors
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["kind"], "error");
+    assert_eq!(errors[0]["line"], 2);
+    assert_eq!(errors[0]["record"], "{not json");
+    let file = errors[0]["file"].as_str().unwrap_or_default();
+    assert!(file.ends_with("hour=18/part-0.ndjson.gz"), "{errors:?}");
     assert!(parquet.stdout.lines().count() > 300, "{}", parquet.stdout);
     let skipped = agg("mixed", SQL, &[]).success();
     assert_eq!(skipped.stdout, agg("tree", SQL, &[]).success().stdout);

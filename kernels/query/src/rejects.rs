@@ -1,5 +1,6 @@
 //! The error output: one NDJSON object a late or refused record, with its
-//! reason and, when known, where it came from.
+//! reason and, when known, where it came from (and, for a directory or
+//! glob input, `file`: the stored file it was read from).
 //!
 //! A line holds the record as it came in ([`Shown`]), so late and refused
 //! records can be replayed: a JSON object as `"record":{...}`, byte for
@@ -7,6 +8,7 @@
 //! the 1 MiB limit as its first bytes and its length.
 
 use std::io::{BufWriter, Write};
+use std::path::Path;
 
 use osprey_ingest::IngestError;
 use osprey_ingest::chunk::Origin;
@@ -47,6 +49,8 @@ fn is_object(text: &str) -> bool {
 pub struct ErrorSink {
     out: BufWriter<Box<dyn Write>>,
     line: Vec<u8>,
+    /// The stored file the records now come from, named on each line.
+    file: Option<String>,
     /// Late records written.
     pub late: u64,
     /// Refused records written.
@@ -68,9 +72,17 @@ impl ErrorSink {
         ErrorSink {
             out: BufWriter::with_capacity(64 * 1024, out),
             line: Vec::with_capacity(1024),
+            file: None,
             late: 0,
             refused: 0,
         }
+    }
+
+    /// Names the stored file the next records come from (one file of a
+    /// directory, glob or partitioned tree): each line written until the
+    /// next call says `"file":PATH` after its kind; `None` stops it.
+    pub fn set_file(&mut self, file: Option<&Path>) {
+        self.file = file.map(|f| f.display().to_string());
     }
 
     /// Writes `fields` and then the record as one line.
@@ -122,6 +134,7 @@ impl ErrorSink {
         };
         let mut map = Map::new();
         map.insert("kind".into(), "late".into());
+        self.name_file(&mut map);
         map.insert("reason".into(), reason.into());
         self.write(map, record)
     }
@@ -141,6 +154,7 @@ impl ErrorSink {
         self.refused += 1;
         let mut map = Map::new();
         map.insert("kind".into(), "error".into());
+        self.name_file(&mut map);
         match origin {
             None => {}
             Some(Origin::Line(l)) => {
@@ -157,6 +171,13 @@ impl ErrorSink {
         }
         map.insert("reason".into(), reason.into());
         self.write(map, record)
+    }
+
+    /// Adds `file` to a line's fields when records come from a stored file.
+    fn name_file(&self, map: &mut Map<String, Value>) {
+        if let Some(file) = &self.file {
+            map.insert("file".into(), file.as_str().into());
+        }
     }
 
     /// Flushes.

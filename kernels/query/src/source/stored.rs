@@ -19,7 +19,8 @@
 //!
 //! A text file is read as a file given alone is (each its own chunker, its
 //! schema inferred from its first records unless one is given; a line
-//! refused goes to the error output with its line number in that file), and
+//! refused goes to the error output with its file and its line number in
+//! that file), and
 //! is left unread by its path like a Parquet file; it has no statistics.
 //!
 //! A file's partition values (its `key=value` folders) become columns of
@@ -189,7 +190,8 @@ impl StoredData {
         let time = plan.time_field.clone();
         let batch_rows = chunk.max_rows.max(1);
         let ahead = self.threads.min((AHEAD_ROWS / batch_rows).max(1)).max(1);
-        let mut pending: VecDeque<Receiver<Result<RecordBatch>>> = VecDeque::new();
+        // Each unit's file, named on the error lines of its records.
+        let mut pending: VecDeque<(PathBuf, Receiver<Result<RecordBatch>>)> = VecDeque::new();
         let mut units: VecDeque<Step> = VecDeque::new();
         let mut next_file = 0;
         loop {
@@ -209,7 +211,8 @@ impl StoredData {
                 }
                 break;
             }
-            if let Some(rx) = pending.pop_front() {
+            if let Some((path, rx)) = pending.pop_front() {
+                feed.out.errors.set_file(Some(&path));
                 for batch in rx {
                     let batch = batch?;
                     feed.query.push(Chunk::from(batch), feed.out)?;
@@ -222,6 +225,7 @@ impl StoredData {
                 None => break,
             }
         }
+        feed.out.errors.set_file(None);
         Ok(())
     }
 
@@ -435,6 +439,7 @@ impl TextFile {
         };
         let chunker = Chunker::new(chunk.clone()).map_err(QueryError::usage)?;
         let rx = super::text::spawn_text(reader, self.format, super::TEXT_BACKLOG);
+        feed.out.errors.set_file(Some(&self.path));
         feed.partitions = Some(self.columns);
         let read = feed.text(chunker, &rx, text_item, None, &input);
         feed.partitions = None;
@@ -455,9 +460,11 @@ struct Unit {
 }
 
 impl Unit {
-    /// Starts decoding; the batches come on the receiver, in order.
-    fn spawn(self, batch_rows: usize) -> Receiver<Result<RecordBatch>> {
+    /// Starts decoding; the batches come on the receiver, in order, with
+    /// the unit's file.
+    fn spawn(self, batch_rows: usize) -> (PathBuf, Receiver<Result<RecordBatch>>) {
         let (tx, rx) = sync_channel(1);
+        let path = self.path.clone();
         std::thread::spawn(move || {
             let fail = |e: &dyn std::fmt::Display| QueryError::Input {
                 input: self.name.to_string(),
@@ -494,7 +501,7 @@ impl Unit {
                 }
             }
         });
-        rx
+        (path, rx)
     }
 }
 
