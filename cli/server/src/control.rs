@@ -62,7 +62,7 @@ pub struct QueryView {
     pub input: String,
     /// Where its rows go.
     pub output: String,
-    /// `"running"`, `"failed"` or `"stopped"`.
+    /// `"running"`, `"retrying"`, `"failed"` or `"stopped"`.
     pub state: &'static str,
     /// Rows written.
     pub rows: u64,

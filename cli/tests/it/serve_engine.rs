@@ -414,3 +414,62 @@ fn a_camera_whose_server_dies_shows_down_in_metrics_comes_back_and_its_events_re
     let status = server.proc.wait_exit("serve --config");
     assert!(status.success(), "{status:?}");
 }
+
+/// A query whose output folder is missing fails, shows `retrying` with the
+/// error, and runs again on its own once the folder exists; its rows file
+/// is appended to across a restart of the server, so the rows written
+/// before stay.
+#[test]
+fn a_failed_query_runs_again_and_its_rows_file_outlives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("out").join("rows.ndjson");
+    write_config(dir.path(), &[camera("cam", BALL)], Some(&rows));
+    let mut server = Server::start(dir.path());
+    wait_until(|| {
+        let q = server.get("/api/queries");
+        let error = q[0]["error"].as_str().unwrap_or_default();
+        ready_or(
+            q[0]["state"] == "retrying" && error.contains("cannot create"),
+            || format!("{q}"),
+        )
+    });
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let rows_of = || parse_ndjson(&std::fs::read_to_string(&rows).unwrap_or_default());
+    wait_until(|| {
+        let n = rows_of().len();
+        ready_or(n >= 2, || {
+            format!("{n} rows; {}", server.get("/api/queries"))
+        })
+    });
+    wait_until(|| {
+        let q = server.get("/api/queries");
+        ready_or(
+            q[0]["state"] == "running" && q[0]["error"].is_null(),
+            || format!("{q}"),
+        )
+    });
+    server.signal("TERM");
+    assert!(server.proc.wait_exit("serve --config").success());
+    let before = std::fs::read_to_string(&rows).unwrap();
+    let written = parse_ndjson(&before).len();
+
+    let server = Server::start(dir.path());
+    wait_until(|| {
+        let n = rows_of().len();
+        ready_or(n >= written + 2, || format!("{n} rows after the restart"))
+    });
+    let after = std::fs::read_to_string(&rows).unwrap();
+    assert!(after.starts_with(&before), "the restart lost rows");
+    // No window twice: each (window, source) once.
+    let mut windows: Vec<(String, String)> = parse_ndjson(&after)
+        .iter()
+        .map(|r| (r["window_start"].to_string(), r["source"].to_string()))
+        .collect();
+    let all = windows.len();
+    windows.sort();
+    windows.dedup();
+    assert_eq!(windows.len(), all, "a window written twice: {after}");
+    let mut server = server;
+    server.signal("TERM");
+    assert!(server.proc.wait_exit("serve --config").success());
+}

@@ -123,7 +123,8 @@ pub struct LiveOptions {
 /// camera's decoder is paced by the camera, not by the cores, so the reason
 /// a file's decoder runs above the kernels does not hold for it. On the
 /// server soak (2 cores, 4 cameras, 50,000 records/s) 5 gave p99
-/// put-to-read 9.3 ms where 0 gave 12.4 and 3 gave 13.3 (3-minute runs).
+/// put-to-read 9.3 ms where 0 gave 12.4 and 3 gave 13.3 (3-minute runs, one
+/// each, so noisy; the 2-hour soak in BENCHMARKS.md ran with 5).
 pub const LIVE_DECODE_NICE: i32 = 5;
 
 /// The environment variable that overrides [`LIVE_DECODE_NICE`] (an

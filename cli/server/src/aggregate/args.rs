@@ -194,7 +194,9 @@ pub struct AggregateArgs {
     pub backend: BackendArg,
 
     /// Where result rows go: a file path, - for stdout, or stream:NAME for a
-    /// stream of the store (one NDJSON record a row)
+    /// stream of the store (one NDJSON record a row). An NDJSON file is made
+    /// anew, or appended to when a stream is read with --consumer (its
+    /// checkpoint says which windows the file already holds)
     #[arg(short, long, default_value = "-", value_name = "PATH")]
     pub output: PathBuf,
 

@@ -225,10 +225,14 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
         partition_key: &input_name,
         key_fields: &key_fields,
     };
+    // A consumer's checkpoint says which windows its output already holds:
+    // the NDJSON file it writes to is appended to, so a restart (of the
+    // command, of a server's query, a query run again after an error)
+    // keeps the rows written before it.
+    let append = attached.is_some_and(|a| a.append)
+        || (matches!(input, Input::Stream(_)) && args.stream.consumer.is_some());
     let rows = match &dest {
-        Destination::File(path)
-            if attached.is_some_and(|a| a.append) && out_format == OutputFormat::Ndjson =>
-        {
+        Destination::File(path) if append && out_format == OutputFormat::Ndjson => {
             let out = crate::cluster::AppendLines::open(path)?;
             osprey_query::ResultSink::ndjson(Box::new(out), prepared.query.names())
         }

@@ -58,11 +58,18 @@ impl Delivery {
         }
         let store = Arc::clone(store);
         let name = config.name.clone();
-        let task = Task::spawn(format!("delivery {:?}", config.name), move |stop| {
-            let summary = crate::deliver::run_on(&args, &store, &stop)?;
-            info!(delivery = %name, %summary, "Delivery stopped.");
-            Ok(())
-        })?;
+        // A delivery that fails (its destination down past its retries, its
+        // stream missing) runs again after a wait, from its consumer's
+        // checkpoint: nothing is lost, and a batch may be sent twice.
+        let task = Task::spawn_retrying(
+            format!("delivery {:?}", config.name),
+            move |stop| {
+                let summary = crate::deliver::run_on(&args, &store, &stop)?;
+                info!(delivery = %name, %summary, "Delivery stopped.");
+                Ok(())
+            },
+            |e| e.chain().any(|c| c.is::<crate::error::UsageError>()),
+        )?;
         Ok(Delivery { config, task })
     }
 

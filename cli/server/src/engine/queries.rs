@@ -7,6 +7,10 @@
 //! shard it holds the lease of, reading the shard from JetStream
 //! ([`crate::cluster`]).
 //!
+//! A query that fails runs again after a wait ([`Task::spawn_retrying`]),
+//! from its consumer's checkpoint, unless the error is one a new run cannot
+//! mend ([`cannot_mend`]).
+//!
 //! Stopped (removed, changed, or the server shutting down), a query writes
 //! no more windows: those still open are neither closed nor checkpointed
 //! past. Its consumer's checkpoint stays before their records, so the next
@@ -19,6 +23,8 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Result;
 use osprey_ingest::store::Store;
+use osprey_kernels::error::KernelError;
+use osprey_query::QueryError;
 use osprey_query::source::LiveCounts;
 
 use super::task::Task;
@@ -26,6 +32,29 @@ use crate::aggregate::{self, Attached};
 use crate::cluster::{ClusterMode, QueryShards, ShardCounts};
 use crate::config::QueryConfig;
 use crate::control::QueryView;
+use crate::error::UsageError;
+
+/// True for an error that running the query again cannot mend: its
+/// arguments or data make no sense for it, or its state outgrew its memory
+/// limit. Any other (a stream missing or damaged, an output that cannot be
+/// written) makes it run again after a wait ([`Task::spawn_retrying`]).
+fn cannot_mend(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref::<QueryError>(),
+                Some(
+                    QueryError::Usage(_)
+                        | QueryError::AnomalyMemory { .. }
+                        | QueryError::Kernel(KernelError::MemoryLimit { .. })
+                )
+            )
+            || matches!(
+                cause.downcast_ref::<KernelError>(),
+                Some(KernelError::MemoryLimit { .. })
+            )
+    })
+}
 
 /// A running query.
 #[derive(Debug)]
@@ -76,16 +105,20 @@ impl Query {
             });
         }
         let (store, live) = (Arc::clone(store), Arc::clone(&counts));
-        let task = Task::spawn(format!("query {:?}", config.name), move |stop| {
-            let attached = Attached {
-                store,
-                stop,
-                counts: live,
-                input: None,
-                append: false,
-            };
-            aggregate::run_with(&args, Some(&attached))
-        })?;
+        let task = Task::spawn_retrying(
+            format!("query {:?}", config.name),
+            move |stop| {
+                let attached = Attached {
+                    store: Arc::clone(&store),
+                    stop,
+                    counts: Arc::clone(&live),
+                    input: None,
+                    append: false,
+                };
+                aggregate::run_with(&args, Some(&attached))
+            },
+            cannot_mend,
+        )?;
         Ok(Query {
             config,
             counts,
