@@ -9,7 +9,8 @@
 //!
 //! A query that fails runs again after a wait ([`Task::spawn_retrying`]),
 //! from its consumer's checkpoint, unless the error is one a new run cannot
-//! mend ([`cannot_mend`]).
+//! mend (its arguments or data make no sense for it, or its state outgrew
+//! its memory limit).
 //!
 //! Stopped (removed, changed, or the server shutting down), a query writes
 //! no more windows: those still open are neither closed nor checkpointed
