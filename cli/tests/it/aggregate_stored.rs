@@ -233,8 +233,14 @@ open(f"{dst}/hour=19/README.txt", "w").write("not data\n")
         "mixed",
         all,
         &["--threads", "3", "--errors", "errors.ndjson"],
-    )
-    .success();
+    );
+    // A refused record makes the run exit 5, once the others are in.
+    assert_eq!(mixed.code, 5, "{}", mixed.stderr);
+    assert!(
+        mixed.stderr.contains("1 records were refused"),
+        "{}",
+        mixed.stderr
+    );
     assert_eq!(mixed.stdout, parquet.stdout);
     // The malformed line is named by its file and its line in that file.
     let errors = std::fs::read_to_string(dir.path().join("errors.ndjson")).unwrap();
@@ -249,7 +255,8 @@ open(f"{dst}/hour=19/README.txt", "w").write("not data\n")
     let file = errors[0]["file"].as_str().unwrap_or_default();
     assert!(file.ends_with("hour=18/part-0.ndjson.gz"), "{errors:?}");
     assert!(parquet.stdout.lines().count() > 300, "{}", parquet.stdout);
-    let skipped = agg("mixed", SQL, &[]).success();
+    let skipped = agg("mixed", SQL, &[]);
+    assert_eq!(skipped.code, 5, "hour 18's bad line: {}", skipped.stderr);
     assert_eq!(skipped.stdout, agg("tree", SQL, &[]).success().stdout);
     assert!(
         skipped

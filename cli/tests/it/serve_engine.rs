@@ -429,7 +429,7 @@ fn a_failed_query_runs_again_and_its_rows_file_outlives_a_restart() {
         let q = server.get("/api/queries");
         let error = q[0]["error"].as_str().unwrap_or_default();
         ready_or(
-            q[0]["state"] == "retrying" && error.contains("cannot create"),
+            q[0]["state"] == "retrying" && error.contains("out/rows.ndjson"),
             || format!("{q}"),
         )
     });
