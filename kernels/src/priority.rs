@@ -8,8 +8,8 @@
 //! - A live source's decoding (its GStreamer streaming threads and the
 //!   thread pulling its frames) runs below the server's HTTP and store
 //!   threads: under overload a camera drops frames, counted and reported,
-//!   while a client's PutRecords waits; on 2 cores this moved the server
-//!   soak's p99 put-to-read from about 12 to about 9 ms (BENCHMARKS.md).
+//!   while a client's PutRecords waits (what it buys the server soak's
+//!   p99 put-to-read is still within its run-to-run noise: BENCHMARKS.md).
 //!
 //! A level is a factor of about 1.25 in CPU share under contention, and
 //! nothing changes on an idle machine. Levels count from the process's own

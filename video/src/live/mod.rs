@@ -121,10 +121,10 @@ pub struct LiveOptions {
 /// drops frames, counted; a put that waits is a client waiting), level with
 /// the kernels' workers ([`osprey_kernels::cpu::pool::KERNEL_NICE`]): a
 /// camera's decoder is paced by the camera, not by the cores, so the reason
-/// a file's decoder runs above the kernels does not hold for it. On the
-/// server soak (2 cores, 4 cameras, 50,000 records/s) 5 gave p99
-/// put-to-read 9.3 ms where 0 gave 12.4 and 3 gave 13.3 (3-minute runs, one
-/// each, so noisy; the 2-hour soak in BENCHMARKS.md ran with 5).
+/// a file's decoder runs above the kernels does not hold for it. What it
+/// buys the server soak's p99 put-to-read (2 cores, 4 cameras, 50,000
+/// records/s) is not shown yet: 9.3 ms in one 3-minute run against 12.4 at
+/// 0, but 14.6 ms in a 10-minute run (BENCHMARKS.md); no frame was dropped.
 pub const LIVE_DECODE_NICE: i32 = 5;
 
 /// The environment variable that overrides [`LIVE_DECODE_NICE`] (an
