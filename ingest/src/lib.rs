@@ -61,6 +61,7 @@ pub mod log;
 pub mod metrics;
 pub mod output_spec;
 pub mod sink;
+pub mod stop;
 pub mod store;
 pub mod tcp;
 pub mod video;

@@ -193,25 +193,10 @@ pub fn put(
             });
         }
         tracing::warn!(input = %source.redacted(), %reason, attempt, retry_in = ?delay, "Recording source down; reconnecting.");
-        if wait(delay, stop) {
+        if osprey_ingest::stop::sleep_unless_stopped(stop, delay) {
             break Ok(());
         }
     };
     summary.dropped = cutter.dropped();
     ended.map(|()| summary)
-}
-
-/// Waits `delay`, looking at `stop`; true when it was set.
-fn wait(delay: Duration, stop: &AtomicBool) -> bool {
-    let until = Instant::now() + delay;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
 }

@@ -16,14 +16,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use osprey_ingest::stop::sleep_unless_stopped;
 use tracing::{error, info, warn};
 
 /// The first wait before a failed piece runs again.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// The longest wait; a run that lasted longer starts the waits over.
 const RETRY_LAST: Duration = Duration::from_secs(60);
-/// How often a wait looks at the stop flag.
-const STOP_LOOK: Duration = Duration::from_millis(100);
 
 /// Where a piece stands.
 #[derive(Debug, Clone)]
@@ -150,22 +149,6 @@ impl Task {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// Sleeps `wait`, looking at `stop` every [`STOP_LOOK`]; true when it was
-/// set.
-fn sleep_unless_stopped(stop: &AtomicBool, wait: Duration) -> bool {
-    let until = Instant::now() + wait;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        std::thread::sleep(left.min(STOP_LOOK));
     }
 }
 
