@@ -27,11 +27,12 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::gpu::GpuContext;
 use osprey_kernels::gpu::aggregate::GpuAggregator;
+use osprey_kernels::synth::rows::every_agg;
 use osprey_kernels::window::{
     AggInput, AggState, Aggregator, Batch, Engine, EngineConfig, WindowSpec,
 };
 
-/// The `osprey` binary's allocator: the engine allocates a result a group.
+/// The `osprey` binary's allocator.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -174,6 +175,7 @@ fn bench_engine(c: &mut Criterion, quick: bool) {
             pct_columns: 0,
             first_last: false,
             batch_rows: EngineConfig::default_batch_rows(0, 0),
+            aggs: every_agg(2),
         };
         let mut engine = Engine::new(config, Box::new(CpuAggregator)).expect("a valid config");
         group.bench_function(BenchmarkId::new("cpu", groups), |b| {

@@ -23,7 +23,7 @@
 use osprey_kernels::KernelError;
 use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::window::{
-    Aggregator, Batch, Engine, EngineConfig, Pushed, WindowResult, WindowSpec,
+    Aggregator, Batch, Closed, Engine, EngineConfig, Pushed, WindowKey, WindowSpec,
 };
 
 use crate::error::{QueryError, Result};
@@ -202,7 +202,7 @@ impl Engines {
     }
 
     /// As [`Engine::finish`].
-    pub(crate) fn finish(&mut self) -> Vec<WindowResult> {
+    pub(crate) fn finish(&mut self) -> Closed {
         match self {
             Engines::One(e) => e.finish(),
             Engines::Split { engines, .. } => {
@@ -215,17 +215,15 @@ impl Engines {
 
 /// The closed windows of each partition as one engine gives them: the
 /// heartbeat group left out, groups back to the whole input's, ordered by
-/// start, then group.
-fn merge(parts: Vec<Vec<WindowResult>>, n: usize) -> Vec<WindowResult> {
-    let mut out: Vec<WindowResult> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for (p, part) in parts.into_iter().enumerate() {
-        out.extend(part.into_iter().filter(|w| w.group != 0).map(|mut w| {
-            w.group = (w.group - 1) * n as u32 + p as u32;
-            w
-        }));
-    }
-    out.sort_unstable_by_key(|w| (w.start, w.group));
-    out
+/// start, then group. Each partition's are in that order already (a local
+/// group's order is its global one's), so they merge in one pass.
+fn merge(parts: Vec<Closed>, n: usize) -> Closed {
+    Closed::merge(parts, |p, k| {
+        (k.group != 0).then(|| WindowKey {
+            group: (k.group - 1) * n as u32 + p as u32,
+            ..k
+        })
+    })
 }
 
 /// The rows of one partition, and its heartbeat.

@@ -12,9 +12,8 @@
 
 use osprey_ingest::chunk::{Chunk, TimeFormat};
 use osprey_ingest::store::Checkpoint;
-use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
-use osprey_kernels::window::{AggFunc, Aggregator, Batch, EngineConfig, WindowResult};
+use osprey_kernels::window::{AggFunc, Aggregator, Batch, Closed, EngineConfig};
 
 use crate::cells::{Cell, CellRef, cell_scalar};
 use crate::checkpoint::Progress;
@@ -27,14 +26,8 @@ use crate::rcf::Scorer;
 use crate::rejects::{ErrorSink, Shown};
 use crate::rows::ResultSink;
 
-/// Where one aggregate reads its input in the engine.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Slot {
-    /// The function the engine finishes.
-    pub func: AggFunc,
-    /// Value column, or hashed column for `approx_count_distinct`.
-    pub column: usize,
-}
+/// Where one aggregate reads its input in the engine, which finishes it.
+pub use osprey_kernels::window::AggSlot as Slot;
 
 /// How a query runs, beyond its plan.
 #[derive(Debug, Clone)]
@@ -168,6 +161,7 @@ impl Query {
             pct_columns,
             first_last,
             batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
+            aggs: slots.clone(),
         };
         let join = Joined::bind(&plan, &options.references, options.data_dir.as_deref())?;
         let engine = match &plan.anomaly {
@@ -371,11 +365,8 @@ impl Query {
     /// Writes the rows of the windows that closed, those HAVING keeps.
     /// Without HAVING, each row goes to the output straight from the
     /// window's state and the key dictionaries, without building a row.
-    fn emit(&mut self, closed: Vec<WindowResult>, sink: &mut ResultSink) -> Result<()> {
-        let mut values: Vec<AggValue> = Vec::with_capacity(self.slots.len());
-        for w in closed {
-            values.clear();
-            values.extend(self.slots.iter().map(|s| w.acc.finish(s.func, s.column)));
+    fn emit(&mut self, closed: Closed, sink: &mut ResultSink) -> Result<()> {
+        for (w, values) in closed.iter() {
             let Some(having) = &self.plan.having else {
                 let dicts = &self.converter.dicts;
                 // Key `i` of the group: its id is the group with one key,

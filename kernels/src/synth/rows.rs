@@ -1,9 +1,11 @@
 //! Seeded rows for window aggregation: a time column with jitter, group ids,
 //! two value columns (one with nulls), and a helper that runs them through an
-//! [`Engine`] in batches and pieces. Shared by the hopping-window test and
+//! [`Engine`] in batches and pieces, finishing [`every_agg`]. Shared by the hopping-window test and
 //! the hop benchmark.
 
-use crate::window::{Aggregator, Batch, Engine, EngineConfig, WindowResult, WindowSpec};
+use crate::window::{
+    AggFunc, AggSlot, Aggregator, Batch, Closed, Engine, EngineConfig, WindowSpec,
+};
 
 /// Seeded rows: `rows` over `minutes` minutes in time order with some jitter,
 /// `groups` groups, two value columns (the second with one null in 16).
@@ -70,7 +72,7 @@ pub fn run(
     rows: &Rows,
     batch: usize,
     piece: usize,
-) -> Vec<WindowResult> {
+) -> Closed {
     let config = EngineConfig {
         window,
         lateness: 3_000_000,
@@ -79,16 +81,40 @@ pub fn run(
         pct_columns: 0,
         first_last: false,
         batch_rows: piece,
+        aggs: every_agg(2),
     };
     let mut engine = Engine::new(config, backend).expect("a valid config");
-    let mut out = Vec::new();
+    let mut out = Closed::new(every_agg(2).len());
     let n = rows.ts.len();
     for from in (0..n).step_by(batch) {
         let pushed = engine
             .push(&rows.batch(from, (from + batch).min(n)))
             .expect("the backend runs");
-        out.extend(pushed.closed);
+        out.append(pushed.closed);
     }
-    out.extend(engine.finish());
+    out.append(engine.finish());
     out
+}
+
+/// `count(*)`, then every moment aggregate of each of `columns` value
+/// columns (count, sum, min, max, avg, var, stddev): whatever of the exact
+/// state a result reads, one of these shows a difference in it.
+pub fn every_agg(columns: usize) -> Vec<AggSlot> {
+    let funcs = [
+        AggFunc::Count,
+        AggFunc::Sum,
+        AggFunc::Min,
+        AggFunc::Max,
+        AggFunc::Avg,
+        AggFunc::Var { sample: true },
+        AggFunc::Stddev { sample: false },
+    ];
+    let mut aggs = vec![AggSlot {
+        func: AggFunc::CountStar,
+        column: 0,
+    }];
+    for column in 0..columns {
+        aggs.extend(funcs.iter().map(|&func| AggSlot { func, column }));
+    }
+    aggs
 }

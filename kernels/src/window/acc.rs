@@ -608,28 +608,63 @@ impl SlotAcc {
     /// `approx_count_distinct`).
     pub fn finish(&self, func: AggFunc, column: usize) -> AggValue {
         let c = self.columns.get(column);
-        match func {
-            AggFunc::CountStar => AggValue::Int(self.rows),
-            AggFunc::ApproxDistinct => match self.hll.get(column) {
-                Some(d) if !d.is_empty() => AggValue::Int(d.estimate().round() as u64),
-                Some(_) => AggValue::Int(0),
-                None => AggValue::Null,
+        finish_value(
+            func,
+            &Parts {
+                rows: self.rows,
+                exact: c.map(|c| &c.exact),
+                ends: c.map_or((None, None), |c| (c.first, c.last)),
+                pct: c.and_then(|c| c.pct.as_ref()),
+                hll: self.hll.get(column),
             },
-            _ => {
-                let Some(c) = c else { return AggValue::Null };
-                match func {
-                    AggFunc::Count => AggValue::Int(c.exact.count),
-                    AggFunc::Sum => c.sum().into(),
-                    AggFunc::Min => c.min().into(),
-                    AggFunc::Max => c.max().into(),
-                    AggFunc::Avg => c.avg().into(),
-                    AggFunc::Var { sample } => c.var(sample).into(),
-                    AggFunc::Stddev { sample } => c.stddev(sample).into(),
-                    AggFunc::Percentile(q) => c.percentile(q).into(),
-                    AggFunc::First => c.first.map(|f| f.1).into(),
-                    AggFunc::Last => c.last.map(|l| l.1).into(),
-                    AggFunc::CountStar | AggFunc::ApproxDistinct => AggValue::Null,
+        )
+    }
+}
+
+/// What one aggregate of one (window, group) is finished from: the parts
+/// of its state at the aggregate's column, wherever they are kept (a
+/// [`SlotAcc`], or a window store's vectors).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<'a> {
+    /// `count(*)`.
+    pub rows: u64,
+    /// The value column's counts, extremes and sums.
+    pub exact: Option<&'a ExactAcc>,
+    /// Its first and last rows.
+    pub ends: (Timed, Timed),
+    /// Its percentile sketch.
+    pub pct: Option<&'a Quantiles>,
+    /// The hashed column's sketch.
+    pub hll: Option<&'a Distinct>,
+}
+
+/// Finishes `func` from `p`: the one place every aggregate is finished.
+pub(crate) fn finish_value(func: AggFunc, p: &Parts<'_>) -> AggValue {
+    match func {
+        AggFunc::CountStar => AggValue::Int(p.rows),
+        AggFunc::ApproxDistinct => match p.hll {
+            Some(d) if !d.is_empty() => AggValue::Int(d.estimate().round() as u64),
+            Some(_) => AggValue::Int(0),
+            None => AggValue::Null,
+        },
+        _ => {
+            let Some(e) = p.exact else {
+                return AggValue::Null;
+            };
+            match func {
+                AggFunc::Count => AggValue::Int(e.count),
+                AggFunc::Sum => e.sum().into(),
+                AggFunc::Min => e.min().into(),
+                AggFunc::Max => e.max().into(),
+                AggFunc::Avg => e.avg().into(),
+                AggFunc::Var { sample } => e.var(sample).into(),
+                AggFunc::Stddev { sample } => e.stddev(sample).into(),
+                AggFunc::Percentile(q) => {
+                    p.pct.and_then(|s| s.quantile(q, e.min(), e.max())).into()
                 }
+                AggFunc::First => p.ends.0.map(|f| f.1).into(),
+                AggFunc::Last => p.ends.1.map(|l| l.1).into(),
+                AggFunc::CountStar | AggFunc::ApproxDistinct => AggValue::Null,
             }
         }
     }

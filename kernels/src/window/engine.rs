@@ -35,7 +35,7 @@ use super::acc::SlotAcc;
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
 /// Kept at this path for callers; it lives in `result.rs`.
-pub use super::result::WindowResult;
+pub use super::result::{AggSlot, Closed, WindowKey};
 use super::sketch::BatchSketches;
 use super::spec::WindowSpec;
 use super::store::{Shape, WindowStore};
@@ -59,6 +59,8 @@ pub struct EngineConfig {
     pub first_last: bool,
     /// Most rows one aggregation call takes (rounded down to a multiple of 32).
     pub batch_rows: usize,
+    /// The aggregates each closed (window, group) is finished into, in order.
+    pub aggs: Vec<AggSlot>,
 }
 
 impl EngineConfig {
@@ -90,8 +92,8 @@ pub struct Batch<'a> {
 /// What one [`Engine::push`] gives back.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pushed {
-    /// Windows the watermark closed, by start, then group.
-    pub closed: Vec<WindowResult>,
+    /// Windows the watermark closed, by start, then group, finished.
+    pub closed: Closed,
     /// Rows (indices into the batch) that arrived after all their windows closed.
     pub late: Vec<usize>,
 }
@@ -407,7 +409,7 @@ impl Engine {
     }
 
     /// Closes every open window (the end of the input).
-    pub fn finish(&mut self) -> Vec<WindowResult> {
+    pub fn finish(&mut self) -> Closed {
         self.close(None)
     }
 
@@ -664,13 +666,7 @@ impl Engine {
     /// Closes the hopping windows that end at or before `mark` (all with
     /// `None`), each the merge of its panes, and drops the panes no open
     /// window holds.
-    fn close_panes(
-        &mut self,
-        mark: Option<i64>,
-        slide: i64,
-        size: i64,
-        out: &mut Vec<WindowResult>,
-    ) {
+    fn close_panes(&mut self, mark: Option<i64>, slide: i64, size: i64, out: &mut Closed) {
         let shape = self.shape();
         while let Some((&first, _)) = self.open.first_key_value() {
             // The first window not yet closed that holds the first pane: no
@@ -692,7 +688,7 @@ impl Engine {
             for pane in self.open.range(start..end).map(|(_, p)| p) {
                 window.merge_store(shape, pane);
             }
-            window.drain_into(shape, start, end, out);
+            window.drain_into(shape, (start, end), &self.config.aggs, out);
             self.spare_stores.push(window);
             self.next_window = Some(start.saturating_add(slide));
             // Panes whose last window (the one starting at their own slide)
@@ -711,8 +707,8 @@ impl Engine {
     }
 
     /// Closes the windows that end at or before `mark` (all with `None`).
-    fn close(&mut self, mark: Option<i64>) -> Vec<WindowResult> {
-        let mut out = Vec::new();
+    fn close(&mut self, mark: Option<i64>) -> Closed {
+        let mut out = Closed::new(self.config.aggs.len());
         match self.config.window {
             WindowSpec::Hop { slide, size } => self.close_panes(mark, slide, size, &mut out),
             WindowSpec::Tumbling { size } => {
@@ -723,7 +719,7 @@ impl Engine {
                         break;
                     }
                     let mut store = entry.remove();
-                    store.drain_into(self.shape(), start, end, &mut out);
+                    store.drain_into(self.shape(), (start, end), &self.config.aggs, &mut out);
                     if self.spare_stores.len() < SPARE_STORES {
                         self.spare_stores.push(store);
                     }
@@ -748,14 +744,15 @@ impl Engine {
                         .session_accs
                         .remove(&s)
                         .unwrap_or_else(|| SlotAcc::new(0, 0));
-                    out.push(WindowResult {
+                    let key = WindowKey {
                         start: session.start,
                         end: session.last.saturating_add(gap),
                         group: session.group,
-                        acc,
-                    });
+                    };
+                    let aggs = &self.config.aggs;
+                    out.push_with(key, |a| acc.finish(aggs[a].func, aggs[a].column));
                 }
-                out.sort_by_key(|r| (r.start, r.group));
+                out.sort();
             }
         }
         out

@@ -44,7 +44,7 @@ pub use acc::{ColumnAcc, SlotAcc};
 pub use engine::{Batch, Engine, EngineConfig, Pushed};
 pub use input::{AggInput, AggState, SlotPass};
 pub use keys::{GroupIndex, KeyDictionary};
-pub use result::WindowResult;
+pub use result::{AggSlot, Closed, WindowKey};
 pub use spec::{AggFunc, WindowSpec, parse_duration};
 
 use crate::error::Result;

@@ -7,15 +7,17 @@
 //! words ([`AggState`]) straight into its vectors, with no allocation per
 //! group and no hashing when the index is dense (a vector as long as the
 //! group ids; a hash map for windows that would make the dense indexes too
-//! large). Merging follows [`ColumnAcc::merge_owned`] exactly, so a window's
+//! large). Merging follows
+//! [`ColumnAcc::merge_owned`](super::acc::ColumnAcc::merge_owned) exactly, so a window's
 //! result does not depend on the store. Closed windows hand their stores
-//! back for reuse, so steady state allocates nothing but the results.
+//! back for reuse, so steady state allocates nothing but the results; a
+//! closing window's aggregates are finished straight from these vectors.
 
 use super::AggState;
-use super::acc::{ColumnAcc, ExactAcc, SlotAcc, Timed, ends_from_words, merge_ends};
+use super::acc::{ExactAcc, Parts, Timed, ends_from_words, finish_value, merge_ends};
 use super::keys::FastMap;
 use super::layout::NO_SLOT;
-use super::result::WindowResult;
+use super::result::{AggSlot, Closed, WindowKey};
 use super::sketch::{BatchSketches, Distinct, Quantiles};
 
 /// What every entry holds: value columns, hashed columns, sketched columns.
@@ -260,14 +262,15 @@ impl WindowStore {
         e
     }
 
-    /// Appends this window's groups to `out`, by group id, and leaves the
-    /// store empty (its memory kept for the next window).
+    /// Appends this window's groups to `out`, by group id, each with the
+    /// aggregates `aggs` finished, and leaves the store empty (its memory
+    /// kept for the next window).
     pub(super) fn drain_into(
         &mut self,
         shape: Shape,
-        start: i64,
-        end: i64,
-        out: &mut Vec<WindowResult>,
+        (start, end): (i64, i64),
+        aggs: &[AggSlot],
+        out: &mut Closed,
     ) {
         let entries = self.groups.len();
         self.order.clear();
@@ -289,35 +292,28 @@ impl WindowStore {
             }
         }
         out.reserve(entries);
-        // The sketches move into the results: a window's state is not held
-        // twice while it is handed out.
         for &(group, e) in &self.order {
             let e = e as usize;
-            let columns = (0..shape.columns)
-                .map(|c| {
-                    let at = e * shape.columns + c;
-                    let (first, last) = self.ends.get(at).copied().unwrap_or_default();
-                    ColumnAcc {
-                        exact: self.cols[at],
-                        first,
-                        last,
+            let key = WindowKey { start, end, group };
+            out.push_with(key, |a| {
+                let AggSlot { func, column: c } = aggs[a];
+                let value = (c < shape.columns).then_some(e * shape.columns + c);
+                finish_value(
+                    func,
+                    &Parts {
+                        rows: self.rows[e],
+                        exact: value.and_then(|at| self.cols.get(at)),
+                        ends: value
+                            .and_then(|at| self.ends.get(at).copied())
+                            .unwrap_or_default(),
                         pct: (c < shape.pct)
-                            .then(|| std::mem::take(&mut self.pct[e * shape.pct + c])),
-                    }
-                })
-                .collect();
-            let hll = (0..shape.hashed)
-                .map(|h| std::mem::take(&mut self.hll[e * shape.hashed + h]))
-                .collect();
-            out.push(WindowResult {
-                start,
-                end,
-                group,
-                acc: SlotAcc {
-                    rows: self.rows[e],
-                    columns,
-                    hll,
-                },
+                            .then(|| self.pct.get(e * shape.pct + c))
+                            .flatten(),
+                        hll: (c < shape.hashed)
+                            .then(|| self.hll.get(e * shape.hashed + c))
+                            .flatten(),
+                    },
+                )
             });
         }
         self.clear();
@@ -347,7 +343,7 @@ impl WindowStore {
 mod tests {
     use super::*;
     use crate::cpu::aggregate::aggregate;
-    use crate::window::acc::AggValue;
+    use crate::window::acc::{AggValue, SlotAcc};
     use crate::window::spec::AggFunc;
     use crate::window::{AggInput, Batch};
 
@@ -387,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn both_indexes_merge_like_slot_accumulators() {
+    fn both_indexes_merge_and_finish_like_slot_accumulators() {
         let shape = Shape {
             columns: 1,
             hashed: 1,
@@ -429,21 +425,38 @@ mod tests {
                         store.merge_slot(shape, g, (st, sk), s as u32, &[vals]);
                     }
                 }
-                let mut out = Vec::new();
-                store.drain_into(shape, 60, 120, &mut out);
+                let aggs: Vec<AggSlot> = [
+                    AggFunc::CountStar,
+                    AggFunc::Count,
+                    AggFunc::Sum,
+                    AggFunc::Min,
+                    AggFunc::Max,
+                    AggFunc::Avg,
+                    AggFunc::Var { sample: true },
+                    AggFunc::Stddev { sample: false },
+                    AggFunc::Percentile(0.5),
+                    AggFunc::First,
+                    AggFunc::Last,
+                    AggFunc::ApproxDistinct,
+                ]
+                .into_iter()
+                .map(|func| AggSlot { func, column: 0 })
+                .collect();
+                let mut out = Closed::new(aggs.len());
+                store.drain_into(shape, (60, 120), &aggs, &mut out);
                 assert_eq!(out.len(), want.len());
-                for (r, (g, w)) in out.iter().zip(&want) {
-                    assert_eq!((r.start, r.end, r.group), (60, 120, *g));
-                    assert_eq!(&r.acc, w, "dense {dense}, group {g}");
+                for ((key, values), (g, w)) in out.iter().zip(&want) {
+                    assert_eq!((key.start, key.end, key.group), (60, 120, *g));
+                    // Debug text: a NaN equals a NaN.
+                    let finished: Vec<String> = aggs
+                        .iter()
+                        .map(|a| format!("{:?}", w.finish(a.func, a.column)))
+                        .collect();
+                    let got: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+                    assert_eq!(got, finished, "dense {dense}, group {g}");
                 }
-                assert_eq!(
-                    out[1].acc.finish(AggFunc::Sum, 0),
-                    AggValue::Float(f64::INFINITY)
-                );
-                assert_eq!(
-                    out[2].acc.finish(AggFunc::Sum, 0),
-                    AggValue::Float(3.25 + 1e-5)
-                );
+                assert_eq!(out.values(1)[2], AggValue::Float(f64::INFINITY));
+                assert_eq!(out.values(2)[2], AggValue::Float(3.25 + 1e-5));
             }
         }
     }

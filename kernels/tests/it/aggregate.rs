@@ -12,7 +12,8 @@ use osprey_kernels::window::acc::{AggValue, SlotAcc};
 use osprey_kernels::window::layout::{self, NO_SLOT, col};
 use osprey_kernels::window::sketch::Quantiles;
 use osprey_kernels::window::{
-    AggFunc, AggInput, AggState, Aggregator, Batch, Engine, EngineConfig, WindowSpec,
+    AggFunc, AggInput, AggSlot, AggState, Aggregator, Batch, Closed, Engine, EngineConfig,
+    WindowSpec,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -352,17 +353,24 @@ fn windows(
         pct_columns: 0,
         first_last: false,
         batch_rows: 64,
+        aggs: vec![
+            AggSlot {
+                func: AggFunc::CountStar,
+                column: 0,
+            },
+            AggSlot {
+                func: AggFunc::Sum,
+                column: 0,
+            },
+        ],
     };
     let mut engine = Engine::new(config, backend).expect("engine");
     let mut out = Vec::new();
     let mut late = Vec::new();
-    let take = |r: Vec<osprey_kernels::window::WindowResult>, out: &mut Vec<_>| {
-        for w in r {
-            let AggValue::Int(n) = w.acc.finish(AggFunc::CountStar, 0) else {
-                panic!()
-            };
-            let AggValue::Float(s) = w.acc.finish(AggFunc::Sum, 0) else {
-                panic!()
+    let take = |r: Closed, out: &mut Vec<_>| {
+        for (w, values) in r.iter() {
+            let [AggValue::Int(n), AggValue::Float(s)] = values[..] else {
+                panic!("{values:?}")
             };
             out.push((w.start / 1_000_000, w.end / 1_000_000, w.group, n, s));
         }
@@ -510,6 +518,7 @@ fn the_memory_limit_stops_a_growing_state() {
         pct_columns: 0,
         first_last: false,
         batch_rows: 8192,
+        aggs: Vec::new(),
     };
     let mut engine = Engine::new(config.clone(), Box::new(CpuAggregator)).expect("engine");
     engine.set_memory_limit(Some(1 << 20));

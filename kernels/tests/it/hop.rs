@@ -16,7 +16,7 @@ use osprey_kernels::window::layout::NO_SLOT;
 use osprey_kernels::window::sketch::ALPHA;
 use osprey_kernels::window::spec::AggFunc;
 use osprey_kernels::window::{
-    AggInput, AggState, Aggregator, Batch, Engine, EngineConfig, WindowSpec,
+    AggInput, AggSlot, AggState, Aggregator, Batch, Closed, Engine, EngineConfig, WindowSpec,
 };
 
 use crate::common::gpu_context;
@@ -33,12 +33,13 @@ fn hopping_windows_agree_on_both_backends() {
     let gpu = GpuAggregator::new(gpu_context()).expect("pipelines build");
     let gpu = run(HOP, Box::new(gpu), &rows, 4096, 1024);
     assert!(cpu.len() > 37 * 30, "{} windows", cpu.len());
-    // The merged state is exact integers on both sides: equal as a whole.
+    // The merged state is exact integers on both sides, and every moment
+    // aggregate of it is finished (`every_agg`): equal bit for bit.
     assert!(cpu == gpu, "the GPU's windows differ from the CPU twin's");
-    // Every row is in six windows: the counts say so.
+    // Every row is in six windows: the counts say so (count(*) first).
     let count: u64 = cpu
         .iter()
-        .map(|r| match r.acc.finish(AggFunc::CountStar, 0) {
+        .map(|(_, values)| match values[0] {
             AggValue::Int(n) => n,
             other => panic!("count is {other:?}"),
         })
@@ -88,9 +89,18 @@ fn hopping_windows_share_panes() {
         pct_columns: 1,
         first_last: false,
         batch_rows: 256,
+        aggs: [
+            AggFunc::CountStar,
+            AggFunc::Sum,
+            AggFunc::Max,
+            AggFunc::Percentile(0.99),
+        ]
+        .into_iter()
+        .map(|func| AggSlot { func, column: 0 })
+        .collect(),
     };
     let mut engine = Engine::new(config, Box::new(Counting(Arc::clone(&counted)))).expect("engine");
-    let mut got = Vec::new();
+    let mut got = Closed::new(4);
     for chunk in rows.chunks(500) {
         let ts: Vec<i64> = chunk.iter().map(|r| r.0 * 1_000_000).collect();
         let groups: Vec<u32> = chunk.iter().map(|r| r.1).collect();
@@ -105,12 +115,12 @@ fn hopping_windows_share_panes() {
         };
         let pushed = engine.push(&batch).expect("push");
         assert!(pushed.late.is_empty());
-        got.extend(pushed.closed);
+        got.append(pushed.closed);
         // Panes, not windows: one entry a row of the last 1024 s (windows
         // would hold every key in each of 1024 windows, 50 times as many).
         assert!(engine.open_slots() <= 2 * 1024, "{}", engine.open_slots());
     }
-    got.extend(engine.finish());
+    got.append(engine.finish());
     // Each row went to the backend once, not once per window.
     assert_eq!(counted.load(Ordering::Relaxed), rows.len() as u64);
     // Brute force: every window start from -1023 s to 2999 s, every key.
@@ -138,16 +148,15 @@ fn hopping_windows_share_panes() {
         }
     }
     assert_eq!(got.len(), want.len());
-    for (w, (start, key, n, sum, max, p99)) in got.iter().zip(want) {
+    for ((w, values), (start, key, n, sum, max, p99)) in got.iter().zip(want) {
         assert_eq!(
             (w.start, w.end, w.group),
             (start * 1_000_000, (start + SIZE) * 1_000_000, key)
         );
-        let f = |func| w.acc.finish(func, 0);
-        assert_eq!(f(AggFunc::CountStar), AggValue::Int(n));
-        assert_eq!(f(AggFunc::Sum), AggValue::Float(sum));
-        assert_eq!(f(AggFunc::Max), AggValue::Float(max));
-        match f(AggFunc::Percentile(0.99)) {
+        assert_eq!(values[0], AggValue::Int(n));
+        assert_eq!(values[1], AggValue::Float(sum));
+        assert_eq!(values[2], AggValue::Float(max));
+        match values[3] {
             AggValue::Float(p) => assert!((p - p99).abs() <= ALPHA * p99.abs(), "{p} {p99}"),
             other => panic!("{other:?}"),
         }

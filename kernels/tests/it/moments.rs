@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::gpu::aggregate::GpuAggregator;
 use osprey_kernels::window::acc::AggValue;
-use osprey_kernels::window::{AggFunc, Aggregator, Batch, Engine, EngineConfig, WindowSpec};
+use osprey_kernels::window::{
+    AggFunc, AggSlot, Aggregator, Batch, Closed, Engine, EngineConfig, WindowSpec,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -155,9 +157,13 @@ fn engine(groups: &[Vec<f64>], backend: Box<dyn Aggregator>) -> Vec<Vec<Option<u
         pct_columns: 0,
         first_last: false,
         batch_rows: 32,
+        aggs: FUNCS
+            .iter()
+            .map(|&func| AggSlot { func, column: 0 })
+            .collect(),
     };
     let mut engine = Engine::new(config, backend).expect("engine");
-    let mut closed = Vec::new();
+    let mut closed = Closed::new(FUNCS.len());
     for chunk in rows.chunks(100) {
         let ts = vec![1_000_000; chunk.len()];
         let group_ids: Vec<u32> = chunk.iter().map(|r| r.0).collect();
@@ -170,16 +176,17 @@ fn engine(groups: &[Vec<f64>], backend: Box<dyn Aggregator>) -> Vec<Vec<Option<u
             hashes: vec![],
             hash_valid: vec![],
         };
-        closed.extend(engine.push(&batch).expect("push").closed);
+        closed.append(engine.push(&batch).expect("push").closed);
     }
-    closed.extend(engine.finish());
+    closed.append(engine.finish());
     assert_eq!(closed.len(), groups.len());
     closed
         .iter()
-        .map(|w| {
+        .map(|(_, values)| {
             FUNCS
                 .iter()
-                .map(|&f| match w.acc.finish(f, 0) {
+                .zip(values)
+                .map(|(&f, &v)| match v {
                     AggValue::Float(v) => Some(v.to_bits()),
                     AggValue::Null => None,
                     AggValue::Int(n) => panic!("{f:?} gave an integer {n}"),

@@ -7,7 +7,9 @@ use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::gpu::aggregate::GpuAggregator;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::sketch::{ALPHA, EXACT_VALUES};
-use osprey_kernels::window::{AggFunc, Aggregator, Batch, Engine, EngineConfig, WindowSpec};
+use osprey_kernels::window::{
+    AggFunc, AggSlot, Aggregator, Batch, Closed, Engine, EngineConfig, WindowSpec,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -58,9 +60,15 @@ fn run(groups: &[Vec<f64>], backend: Box<dyn Aggregator>) -> Vec<(Vec<f64>, u64)
         pct_columns: 1,
         first_last: false,
         batch_rows: 16_384,
+        aggs: QS
+            .iter()
+            .map(|&q| AggFunc::Percentile(q))
+            .chain([AggFunc::ApproxDistinct])
+            .map(|func| AggSlot { func, column: 0 })
+            .collect(),
     };
     let mut engine = Engine::new(config, backend).expect("engine");
-    let mut closed = Vec::new();
+    let mut closed = Closed::new(QS.len() + 1);
     for chunk in rows.chunks(50_000) {
         let ts = vec![1_000_000; chunk.len()];
         let group_ids: Vec<u32> = chunk.iter().map(|r| r.0).collect();
@@ -81,20 +89,20 @@ fn run(groups: &[Vec<f64>], backend: Box<dyn Aggregator>) -> Vec<(Vec<f64>, u64)
             hashes: vec![&hashes],
             hash_valid: vec![None],
         };
-        closed.extend(engine.push(&batch).expect("push").closed);
+        closed.append(engine.push(&batch).expect("push").closed);
     }
-    closed.extend(engine.finish());
+    closed.append(engine.finish());
     closed
         .iter()
-        .map(|w| {
-            let pcts = QS
+        .map(|(_, values)| {
+            let pcts = values[..QS.len()]
                 .iter()
-                .map(|&q| match w.acc.finish(AggFunc::Percentile(q), 0) {
-                    AggValue::Float(v) => v,
+                .map(|v| match v {
+                    AggValue::Float(v) => *v,
                     other => panic!("{other:?}"),
                 })
                 .collect();
-            let AggValue::Int(d) = w.acc.finish(AggFunc::ApproxDistinct, 0) else {
+            let AggValue::Int(d) = values[QS.len()] else {
                 panic!()
             };
             (pcts, d)

@@ -6,16 +6,22 @@
 //!
 //! ```text
 //! files (path order) ─► plan each: skip by path, row groups by statistics
-//!     ─► units (batch_rows rows each) ─► decoded on up to `threads` threads
+//!     ─► units (whole row groups) ─► decoded on up to `threads` threads
 //!     ─► taken in order ─► + partition columns ─► Query::push
 //! ```
 //!
-//! Each file's selected row groups are cut into units of `batch_rows` rows,
-//! the batches a serial read of the file gives; each unit is decoded on a
-//! thread of its own, at most `threads` at a time, and the query takes them
-//! back in order. So the query sees the very batches a serial read gives,
-//! and its output is the same byte for byte, whatever the number of threads.
-//! Memory stays bounded: a unit waits, decoded, until the query takes it.
+//! Each file's selected row groups are its units: one group a unit, or
+//! consecutive small groups together until a unit holds `batch_rows` rows.
+//! A unit never begins inside a group: without a page index (DuckDB and
+//! most writers write none), reaching a row inside a group decompresses the
+//! group's pages before it, and cutting 1M-row groups into 64k-row units did
+//! that 16 times a group. Each unit is decoded in batches of `batch_rows`
+//! rows on a thread of its own, at most `threads` units at a time, and the
+//! query takes them back in order. The units depend on the file only, so
+//! the query sees the same batches, and writes the same bytes, whatever the
+//! number of threads. A file of one row group is decoded on one thread.
+//! Memory stays bounded: a unit's thread waits, a batch decoded, until the
+//! query takes it.
 //!
 //! A text file is read as a file given alone is (each its own chunker, its
 //! schema inferred from its first records unless one is given; a line
@@ -41,7 +47,6 @@ use arrow::record_batch::RecordBatch;
 use osprey_ingest::chunk::{
     Chunk, ChunkConfig, Chunker, RecordFormat, parquet_error, parquet_reader,
 };
-use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 use super::feed::{Feeder, text_item};
 use super::files::{Compression, FileKind, KINDS, StoredFile, list};
@@ -189,7 +194,11 @@ impl StoredData {
         let range = TimeRange::of(plan.filter.as_ref(), &plan.time_field);
         let time = plan.time_field.clone();
         let batch_rows = chunk.max_rows.max(1);
-        let ahead = self.threads.min((AHEAD_ROWS / batch_rows).max(1)).max(1);
+        // A unit in flight holds two batches at most: one sent, one decoded.
+        let ahead = self
+            .threads
+            .min((AHEAD_ROWS / (2 * batch_rows)).max(1))
+            .max(1);
         // Each unit's file, named on the error lines of its records.
         let mut pending: VecDeque<(PathBuf, Receiver<Result<RecordBatch>>)> = VecDeque::new();
         let mut units: VecDeque<Step> = VecDeque::new();
@@ -313,39 +322,28 @@ impl StoredData {
             return Ok(vec![Step::Decode(Unit {
                 path: file.path.clone(),
                 groups: None,
-                selection: None,
                 columns,
                 name: self.name.as_str().into(),
             })]);
         }
-        // Cut the selected groups' rows, end to end, into runs of batch_rows.
+        // Whole row groups a unit, consecutive small ones together until a
+        // unit holds batch_rows rows: a unit that began inside a group would
+        // decompress the group's pages before it only to skip them.
         let mut units = Vec::new();
-        let mut from = 0;
-        while from < total {
-            let to = (from + batch_rows).min(total);
-            let mut unit_groups = Vec::new();
-            let mut first_row = None;
-            let mut at = 0;
-            for &(g, n) in &groups {
-                if at < to && at + n > from {
-                    first_row.get_or_insert(at);
-                    unit_groups.push(g);
-                }
-                at += n;
+        let mut unit_groups = Vec::new();
+        let mut rows = 0;
+        for (i, &(g, n)) in groups.iter().enumerate() {
+            unit_groups.push(g);
+            rows += n;
+            if rows >= batch_rows || i + 1 == groups.len() {
+                units.push(Step::Decode(Unit {
+                    path: file.path.clone(),
+                    groups: Some(std::mem::take(&mut unit_groups)),
+                    columns: Arc::clone(&columns),
+                    name: self.name.as_str().into(),
+                }));
+                rows = 0;
             }
-            let skip = from - first_row.unwrap_or(from);
-            let selection = RowSelection::from(vec![
-                RowSelector::skip(skip),
-                RowSelector::select(to - from),
-            ]);
-            units.push(Step::Decode(Unit {
-                path: file.path.clone(),
-                groups: Some(unit_groups),
-                selection: Some(selection),
-                columns: Arc::clone(&columns),
-                name: self.name.as_str().into(),
-            }));
-            from = to;
         }
         Ok(units)
     }
@@ -447,13 +445,12 @@ impl TextFile {
     }
 }
 
-/// Rows of one file the query takes as one batch (or a whole small file):
-/// its row groups and the rows of them, decoded on a thread of its own.
+/// Whole row groups of one file (or a whole small file), decoded in
+/// batches on a thread of its own.
 #[derive(Debug)]
 struct Unit {
     path: PathBuf,
     groups: Option<Vec<usize>>,
-    selection: Option<RowSelection>,
     columns: Arc<Vec<PartitionColumn>>,
     /// The input as the user named it, for errors.
     name: Arc<str>,
@@ -473,9 +470,6 @@ impl Unit {
             let reader = parquet_reader(&self.path).and_then(|mut b| {
                 if let Some(groups) = self.groups.clone() {
                     b = b.with_row_groups(groups);
-                }
-                if let Some(selection) = self.selection.clone() {
-                    b = b.with_row_selection(selection);
                 }
                 b.with_batch_size(batch_rows)
                     .build()
