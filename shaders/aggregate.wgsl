@@ -63,7 +63,7 @@ struct AggParams {
     hashed: u32,
     pct_columns: u32,
     first_last: u32,
-    _pad0: u32,
+    squares: u32,
     _pad1: u32,
     _pad2: u32,
     _pad3: u32,
@@ -358,7 +358,9 @@ fn agg_pass_b(
                 dest = b + C_NEG;
             }
             add_shifted(dest, SUM_LIMBS, array<u32, 4>(m0, m1, 0u, 0u), ee - a + SUM_FRACTION);
-            add_shifted(b + C_SQ, SQ_LIMBS, square(m0, m1), 2 * (ee - a) + SQ_FRACTION);
+            if params.squares != 0u {
+                add_shifted(b + C_SQ, SQ_LIMBS, square(m0, m1), 2 * (ee - a) + SQ_FRACTION);
+            }
         }
         if c < params.pct_columns && !is_nan(v) {
             let bin = pct_bin(v, anchor);

@@ -98,6 +98,7 @@ impl Data {
             hash_valid: &[],
             pct_columns: 0,
             first_last: false,
+            squares: false,
         }
     }
 

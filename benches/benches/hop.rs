@@ -76,6 +76,7 @@ fn time_backend(name: &str, make: &dyn Fn() -> Box<dyn Aggregator>, rows: &Rows)
         hash_valid: &[],
         pct_columns: 0,
         first_last: false,
+        squares: false,
     };
     let slots: Vec<Vec<u32>> = (0..6u32)
         .map(|j| {

@@ -421,11 +421,13 @@ fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32], pct: &mut [u32], 
                 &mut w[target..target + SUM_LIMBS as usize],
                 shifted(m, e - a + SUM_FRACTION),
             );
-            acc_add_wide(
-                &mut w[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize],
-                m * m,
-                2 * (e - a) + SQ_FRACTION,
-            );
+            if input.squares {
+                acc_add_wide(
+                    &mut w[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize],
+                    m * m,
+                    2 * (e - a) + SQ_FRACTION,
+                );
+            }
         }
         if c < n_pct && !x.is_nan() {
             pct[(slot * n_pct + c) * PCT_BINS as usize + pct_bin(bits, anchor) as usize] += 1;
@@ -531,6 +533,7 @@ mod tests {
             hash_valid: &[Some(&valid)],
             pct_columns: 1,
             first_last: true,
+            squares: true,
         };
         let (mut in_order, mut by_slot) = (AggState::default(), AggState::default());
         fill(&input, &mut in_order, Some(false));

@@ -354,6 +354,7 @@ impl GpuAggregator {
             hashed,
             pct_columns: input.pct_columns,
             first_last: u32::from(input.first_last),
+            squares: u32::from(input.squares),
             ..AggParams::default()
         };
         queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));

@@ -275,8 +275,8 @@ pub struct AggParams {
     pub pct_columns: u32,
     /// 1 when pass C runs.
     pub first_last: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
+    /// 1 when pass B sums the squares.
+    pub squares: u32,
     /// Padding.
     pub _pad1: u32,
     /// Padding.

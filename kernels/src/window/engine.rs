@@ -426,6 +426,7 @@ impl Engine {
             hash_valid: &[],
             pct_columns: 0,
             first_last: self.config.first_last,
+            squares: self.config.aggs.iter().any(|a| a.func.needs_squares()),
         }
     }
 

@@ -165,6 +165,12 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// Whether it is finished from the sum of squares (`var`, `stddev`):
+    /// the kernels sum the squares only when an aggregate needs them.
+    pub fn needs_squares(self) -> bool {
+        matches!(self, AggFunc::Var { .. } | AggFunc::Stddev { .. })
+    }
+
     /// The function of a name (`count`, `avg`, `p99`, `stddev_pop`, ...);
     /// `param` is a percentile's fraction, where one was given.
     ///

@@ -366,6 +366,7 @@ mod tests {
             hash_valid: &[],
             pct_columns: 0,
             first_last: true,
+            squares: true,
         };
         let mut out = AggState::default();
         aggregate(&input, &mut out);

@@ -108,7 +108,10 @@ fn data(seed: u64, rows: usize, slot_count: u32, specials: bool) -> Data {
     }
 }
 
-fn run(agg: &mut dyn Aggregator, d: &Data, pct_columns: u32, first_last: bool) -> AggState {
+/// What a run asks of the kernels: percentile columns, first/last, squares.
+type Asks = (u32, bool, bool);
+
+fn run(agg: &mut dyn Aggregator, d: &Data, (pct_columns, first_last, squares): Asks) -> AggState {
     let values: Vec<&[f64]> = d.values.iter().map(Vec::as_slice).collect();
     let valid: Vec<Option<&[u32]>> = d.valid.iter().map(|v| v.as_deref()).collect();
     let hashes: Vec<&[u64]> = d.hashes.iter().map(Vec::as_slice).collect();
@@ -123,6 +126,7 @@ fn run(agg: &mut dyn Aggregator, d: &Data, pct_columns: u32, first_last: bool) -
         hash_valid: &hash_valid,
         pct_columns,
         first_last,
+        squares,
     };
     let mut out = AggState::default();
     agg.aggregate(&input, &mut out).expect("aggregation runs");
@@ -145,14 +149,15 @@ fn gpu_state_equals_the_cpu_twin_word_for_word() {
     for (seed, rows, slots, specials) in cases {
         let d = data(seed, rows, slots, specials);
         // Percentile bins take 16 KiB a slot and column: only for few slots.
-        let sketches: &[(u32, bool)] = if slots <= 3000 {
-            &[(0, false), (2, true)]
+        // With and without the squares (only var and stddev ask for them).
+        let sketches: &[Asks] = if slots <= 3000 {
+            &[(0, false, false), (2, true, true)]
         } else {
-            &[(0, true)]
+            &[(0, true, true), (0, false, false)]
         };
-        for &(pct, first_last) in sketches {
-            let want = run(&mut cpu, &d, pct, first_last);
-            let got = run(&mut gpu, &d, pct, first_last);
+        for &(pct, first_last, squares) in sketches {
+            let want = run(&mut cpu, &d, (pct, first_last, squares));
+            let got = run(&mut gpu, &d, (pct, first_last, squares));
             assert_eq!(got.words.len(), want.words.len(), "seed {seed}");
             if let Some(i) = (0..want.words.len()).find(|&i| got.words[i] != want.words[i]) {
                 let stride = layout::slot_words(3) as usize;
@@ -178,8 +183,8 @@ fn empty_and_skipped_rows_give_initial_state() {
     let mut gpu = GpuAggregator::new(gpu_context()).expect("pipelines build");
     let mut d = data(9, 64, 4, true);
     d.slots.iter_mut().for_each(|s| *s = NO_SLOT);
-    let got = run(&mut gpu, &d, 1, true);
-    let want = run(&mut CpuAggregator, &d, 1, true);
+    let got = run(&mut gpu, &d, (1, true, true));
+    let want = run(&mut CpuAggregator, &d, (1, true, true));
     assert_eq!(got, want);
     let init = layout::slot_init(3);
     assert_eq!(&got.words[..init.len()], &init[..]);
@@ -197,7 +202,7 @@ fn finish_one(values: &[f64]) -> SlotAcc {
         hashes: vec![],
         hash_valid: vec![],
     };
-    let state = run(&mut CpuAggregator, &d, 0, true);
+    let state = run(&mut CpuAggregator, &d, (0, true, true));
     let mut acc = SlotAcc::from_state(&state, 0, &[values]);
     let mut pct = Quantiles::default();
     for &v in values.iter().filter(|v| !v.is_nan()) {

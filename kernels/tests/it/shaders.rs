@@ -216,7 +216,7 @@ fn every_struct_shared_with_wgsl_matches_its_rust_twin() {
                 hashed,
                 pct_columns,
                 first_last,
-                _pad0,
+                squares,
                 _pad1,
                 _pad2,
                 _pad3,
