@@ -12,6 +12,7 @@
 
 use osprey_ingest::chunk::{Chunk, TimeFormat};
 use osprey_ingest::store::Checkpoint;
+use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_kernels::window::{AggFunc, Aggregator, Batch, Closed, EngineConfig};
 
@@ -364,35 +365,38 @@ impl Query {
 
     /// Writes the rows of the windows that closed, those HAVING keeps.
     /// Without HAVING, each row goes to the output straight from the
-    /// window's state and the key dictionaries, without building a row.
+    /// finished aggregates and the key dictionaries, without building a
+    /// row (and many rows are formatted on several threads:
+    /// [`ResultSink::write_rows`]).
     fn emit(&mut self, closed: Closed, sink: &mut ResultSink) -> Result<()> {
-        for (w, values) in closed.iter() {
-            let Some(having) = &self.plan.having else {
-                let dicts = &self.converter.dicts;
-                // Key `i` of the group: its id is the group with one key,
-                // else the tuple's `i`th.
-                let ids = match dicts.len() {
-                    0 | 1 => None,
-                    _ => Some(self.converter.groups.ids(w.group).unwrap_or(&[])),
+        let Some(having) = &self.plan.having else {
+            let dicts = &self.converter.dicts;
+            let groups = &self.converter.groups;
+            let outputs = &self.plan.outputs;
+            // Key `i` of a group: its id is the group with one key, else
+            // the tuple's `i`th.
+            let key = |group: u32, i: usize| {
+                let id = match dicts.len() {
+                    0 | 1 => Some(group),
+                    _ => groups.ids(group).and_then(|ids| ids.get(i).copied()),
                 };
-                let key = |i: usize| {
-                    let id = match ids {
-                        None => Some(w.group),
-                        Some(ids) => ids.get(i).copied(),
-                    };
-                    id.and_then(|id| dicts.get(i)?.value(id))
-                        .unwrap_or(&KeyValue::Null)
-                };
-                let outputs = &self.plan.outputs;
-                self.windows += 1;
-                sink.write_with(outputs.len(), |c| match &outputs[c] {
+                id.and_then(|id| dicts.get(i)?.value(id))
+                    .unwrap_or(&KeyValue::Null)
+            };
+            self.windows += closed.len() as u64;
+            return sink.write_rows(closed.len(), outputs.len(), |r, c| {
+                let w = closed.keys()[r];
+                match &outputs[c] {
                     OutputColumn::WindowStart(_) => CellRef::Time(w.start),
                     OutputColumn::WindowEnd(_) => CellRef::Time(w.end),
-                    OutputColumn::Key(i, _) => CellRef::Key(key(*i)),
-                    OutputColumn::Agg(i, _) => CellRef::Agg(values[*i]),
-                })?;
-                continue;
-            };
+                    OutputColumn::Key(i, _) => CellRef::Key(key(w.group, *i)),
+                    OutputColumn::Agg(i, _) => {
+                        CellRef::Agg(closed.values(r).get(*i).copied().unwrap_or(AggValue::Null))
+                    }
+                }
+            });
+        };
+        for (w, values) in closed.iter() {
             let keys = self.converter.key_values(w.group);
             let row: Vec<Cell> = self
                 .plan

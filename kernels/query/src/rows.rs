@@ -48,6 +48,10 @@ pub struct NdjsonRows {
     /// The last two window bounds and their text as JSON strings: bounds
     /// repeat row after row, so each is formatted once.
     times: [(i64, Vec<u8>); 2],
+    /// The buffers of [`NdjsonRows::write_rows`]' threads, kept: grown
+    /// anew for every window, they cost more in page faults than in
+    /// formatting.
+    buffers: Vec<Vec<u8>>,
 }
 
 /// Where NDJSON rows go.
@@ -140,6 +144,7 @@ impl NdjsonRows {
             line: Vec::with_capacity(1024),
             keys,
             times: [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())],
+            buffers: Vec::new(),
         }
     }
 
@@ -150,35 +155,84 @@ impl NdjsonRows {
             line,
             keys,
             times,
+            ..
         } = self;
         line.clear();
-        line.push(b'{');
-        for (c, key) in keys.iter().enumerate() {
-            if c > 0 {
-                line.push(b',');
-            }
-            line.extend_from_slice(key);
+        format_line(line, keys, times, |c| {
             let cell = cell(c);
             if let RowsOut::Stream(s) = out
                 && s.is_key[c]
             {
                 s.add(cell);
             }
-            match cell {
-                CellRef::Time(us) => line.extend_from_slice(time_json(times, us)),
-                CellRef::Key(k) => key_bytes(line, k),
-                CellRef::Agg(AggValue::Int(i)) => num(line, |f, w| f.write_u64(w, i)),
-                CellRef::Agg(AggValue::Float(v)) => float_bytes(line, v),
-                CellRef::Agg(AggValue::Null) => line.extend_from_slice(b"null"),
-            }
-        }
-        line.push(b'}');
+            cell
+        });
         match out {
             RowsOut::Writer(w) => {
                 line.push(b'\n');
                 w.write_all(line).map_err(IngestError::from)?;
             }
             RowsOut::Stream(s) => s.push(line.clone()),
+        }
+        Ok(())
+    }
+
+    /// Writes `rows` rows, cell `(r, c)` being `cell(r, c)`: to a writer,
+    /// many rows are formatted on several threads (each a run of rows into
+    /// a buffer of its own, written in order), so the bytes are those of
+    /// one row at a time.
+    fn write_rows<'a>(
+        &mut self,
+        rows: usize,
+        cell: &(impl Fn(usize, usize) -> CellRef<'a> + Sync),
+    ) -> Result<()> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(rows / PARALLEL_ROWS)
+            .min(MAX_FORMAT_THREADS);
+        let RowsOut::Writer(w) = &mut self.out else {
+            return (0..rows).try_for_each(|r| self.write(|c| cell(r, c)));
+        };
+        if threads < 2 {
+            for r in 0..rows {
+                self.line.clear();
+                format_line(&mut self.line, &self.keys, &mut self.times, |c| cell(r, c));
+                self.line.push(b'\n');
+                w.write_all(&self.line).map_err(IngestError::from)?;
+            }
+            return Ok(());
+        }
+        let keys = &self.keys;
+        let per = rows.div_ceil(threads);
+        self.buffers.resize_with(threads, Vec::new);
+        let done = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .buffers
+                .iter_mut()
+                .enumerate()
+                .map(|(t, text)| {
+                    scope.spawn(move || {
+                        let mut times = [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())];
+                        text.clear();
+                        for r in (t * per)..((t + 1) * per).min(rows) {
+                            format_line(text, keys, &mut times, |c| cell(r, c));
+                            text.push(b'\n');
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().all(|h| h.join().is_ok())
+        });
+        if !done {
+            return Err(QueryError::Usage(
+                "a thread formatting result rows panicked".into(),
+            ));
+        }
+        for text in &mut self.buffers {
+            w.write_all(text).map_err(IngestError::from)?;
+            if text.capacity() > MAX_KEPT_BUFFER {
+                *text = Vec::new();
+            }
         }
         Ok(())
     }
@@ -193,6 +247,42 @@ impl NdjsonRows {
         .map_err(IngestError::from)?;
         Ok(())
     }
+}
+
+/// Rows below which [`NdjsonRows::write_rows`] formats on one thread, per
+/// thread: a thread costs about as much as formatting a few thousand rows.
+const PARALLEL_ROWS: usize = 8192;
+
+/// Threads [`NdjsonRows::write_rows`] formats on at most.
+const MAX_FORMAT_THREADS: usize = 8;
+
+/// Bytes of a formatting buffer kept for the next window at most.
+const MAX_KEPT_BUFFER: usize = 64 << 20;
+
+/// Appends the JSON object of the row whose column `c` is `cell(c)`, its
+/// fields named by `keys` (each a JSON string and `:`), window bounds
+/// through `times`.
+fn format_line<'a>(
+    line: &mut Vec<u8>,
+    keys: &[Box<[u8]>],
+    times: &mut [(i64, Vec<u8>); 2],
+    mut cell: impl FnMut(usize) -> CellRef<'a>,
+) {
+    line.push(b'{');
+    for (c, key) in keys.iter().enumerate() {
+        if c > 0 {
+            line.push(b',');
+        }
+        line.extend_from_slice(key);
+        match cell(c) {
+            CellRef::Time(us) => line.extend_from_slice(time_json(times, us)),
+            CellRef::Key(k) => key_bytes(line, k),
+            CellRef::Agg(AggValue::Int(i)) => num(line, |f, w| f.write_u64(w, i)),
+            CellRef::Agg(AggValue::Float(v)) => float_bytes(line, v),
+            CellRef::Agg(AggValue::Null) => line.extend_from_slice(b"null"),
+        }
+    }
+    line.push(b'}');
 }
 
 /// The text of window bound `us` as a JSON string, from `cache` when it
@@ -353,20 +443,24 @@ impl ResultSink {
         Ok(())
     }
 
-    /// Writes one row whose column `c` is `cell(c)`, for each column: NDJSON
-    /// straight from the borrowed cells, without building a row.
+    /// Writes `rows` rows whose cell `(r, c)` is `cell(r, c)`: NDJSON
+    /// straight from the borrowed cells, without building a row; many rows
+    /// to a writer are formatted on several threads.
     ///
     /// # Errors
     /// When the output cannot be written.
-    pub fn write_with<'a>(
+    pub fn write_rows<'a>(
         &mut self,
+        rows: usize,
         columns: usize,
-        mut cell: impl FnMut(usize) -> CellRef<'a>,
+        cell: impl Fn(usize, usize) -> CellRef<'a> + Sync,
     ) -> Result<()> {
         match self {
-            ResultSink::Ndjson(rows) => rows.write(cell)?,
-            ResultSink::File { rows, .. } | ResultSink::Memory(rows) => {
-                rows.push((0..columns).map(|c| Cell::from(cell(c))).collect());
+            ResultSink::Ndjson(out) => out.write_rows(rows, &cell)?,
+            ResultSink::File { rows: kept, .. } | ResultSink::Memory(kept) => {
+                kept.extend(
+                    (0..rows).map(|r| (0..columns).map(|c| Cell::from(cell(r, c))).collect()),
+                );
             }
         }
         Ok(())
@@ -613,7 +707,7 @@ mod tests {
                 if j % 2 == 0 {
                     sink.write(row).unwrap();
                 } else {
-                    sink.write_with(row.len(), |c| CellRef::from(&row[c]))
+                    sink.write_rows(1, row.len(), |_, c| CellRef::from(&row[c]))
                         .unwrap();
                 }
             }
@@ -625,6 +719,40 @@ mod tests {
             assert_eq!(w, e);
         }
         assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn rows_formatted_on_several_threads_are_the_bytes_of_one_at_a_time() {
+        let names: Vec<String> = ["window_start", "window_end", "sensor", "n", "avg"]
+            .map(String::from)
+            .to_vec();
+        let keys: Vec<KeyValue> = (0..997)
+            .map(|k| KeyValue::Str(format!("s\"{k}").into()))
+            .collect();
+        let rows = 4 * PARALLEL_ROWS + 123;
+        let cell = |r: usize, c: usize| match c {
+            // Window bounds change every 1000 rows, across the threads' runs.
+            0 => CellRef::Time((r / 1000) as i64 * 60_000_000),
+            1 => CellRef::Time((r / 1000 + 1) as i64 * 60_000_000),
+            2 => CellRef::Key(&keys[r % keys.len()]),
+            3 => CellRef::Agg(AggValue::Int(r as u64)),
+            _ => CellRef::Agg(AggValue::Float(r as f64 / 7.0 - 100.0)),
+        };
+        let (one, many) = (Shared::default(), Shared::default());
+        let mut sink = ResultSink::ndjson(Box::new(one.clone()), &names);
+        for r in 0..rows {
+            sink.write_rows(1, names.len(), |_, c| cell(r, c)).unwrap();
+        }
+        sink.finish().unwrap();
+        let mut sink = ResultSink::ndjson(Box::new(many.clone()), &names);
+        // Twice: the second call reuses the first's buffers.
+        sink.write_rows(rows / 2, names.len(), cell).unwrap();
+        sink.write_rows(rows - rows / 2, names.len(), |r, c| cell(r + rows / 2, c))
+            .unwrap();
+        sink.finish().unwrap();
+        let (one, many) = (one.0.take(), many.0.take());
+        assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), rows);
+        assert!(one == many, "the threads' bytes differ");
     }
 
     #[test]
@@ -647,7 +775,7 @@ mod memory_tests {
         sink.write(vec![Cell::Time(1), Cell::Agg(AggValue::Int(2))])
             .unwrap();
         let key = KeyValue::Int(3);
-        sink.write_with(2, |c| {
+        sink.write_rows(1, 2, |_, c| {
             if c == 0 {
                 CellRef::Key(&key)
             } else {
@@ -709,7 +837,8 @@ mod stream_tests {
                 Cell::Key(b.clone()),
                 Cell::Agg(AggValue::Int(1)),
             ];
-            sink.write_with(4, |c| CellRef::from(&cells[c])).unwrap();
+            sink.write_rows(1, 4, |_, c| CellRef::from(&cells[c]))
+                .unwrap();
         }
         sink.flush().unwrap();
         let store = Store::open_read_only(dir.path()).unwrap();
