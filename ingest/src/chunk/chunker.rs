@@ -122,6 +122,36 @@ struct Row {
     fields: Vec<(String, Value)>,
 }
 
+/// An NDJSON line and its fields, flattened as the chunker names them (or
+/// why it is not a record; nothing for a blank line): the costly part of
+/// taking a line, which a reading thread can do ahead of the chunker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedJson {
+    line: String,
+    fields: Option<std::result::Result<Vec<(String, Value)>, String>>,
+}
+
+impl ParsedJson {
+    /// Parses `line`.
+    pub fn parse(line: String) -> Self {
+        let fields = (!line.trim().is_empty()).then(|| match serde_json::from_str(&line) {
+            Ok(value @ Value::Object(_)) => {
+                let mut fields = Vec::new();
+                flatten("", value, &mut fields);
+                Ok(fields)
+            }
+            Ok(other) => Err(format!("a record must be a JSON object, not {other}")),
+            Err(e) => Err(format!("invalid JSON: {e}")),
+        });
+        ParsedJson { line, fields }
+    }
+
+    /// The line as it came.
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+}
+
 fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Value)>) {
     match value {
         Value::Object(map) => {
@@ -394,27 +424,31 @@ impl Chunker {
     /// # Errors
     /// See [`Chunker::push_json`].
     pub fn push_json_from(&mut self, line: &str, origin: Option<Origin>) -> Result<Option<Chunk>> {
+        self.push_parsed_from(ParsedJson::parse(line.to_owned()), origin)
+    }
+
+    /// Adds one NDJSON line parsed beforehand ([`ParsedJson::parse`], on
+    /// any thread), as [`Chunker::push_json_from`] adds its text.
+    ///
+    /// # Errors
+    /// See [`Chunker::push_json`].
+    pub fn push_parsed_from(
+        &mut self,
+        parsed: ParsedJson,
+        origin: Option<Origin>,
+    ) -> Result<Option<Chunk>> {
         self.line += 1;
         let origin = origin.unwrap_or(Origin::Line(self.line));
-        if line.trim().is_empty() {
-            return Ok(None);
+        match parsed.fields {
+            None => Ok(None),
+            Some(Err(reason)) => Ok(self.refuse(&parsed.line, origin, reason)),
+            Some(Ok(fields)) => self.push_row(Row {
+                line: self.line,
+                origin,
+                raw: parsed.line,
+                fields,
+            }),
         }
-        let value: Value = match serde_json::from_str(line) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(other) => {
-                let reason = format!("a record must be a JSON object, not {other}");
-                return Ok(self.refuse(line, origin, reason));
-            }
-            Err(e) => return Ok(self.refuse(line, origin, format!("invalid JSON: {e}"))),
-        };
-        let mut fields = Vec::new();
-        flatten("", value, &mut fields);
-        self.push_row(Row {
-            line: self.line,
-            origin,
-            raw: line.to_owned(),
-            fields,
-        })
     }
 
     /// Adds one CSV record (after [`Chunker::set_header`]), each cell typed

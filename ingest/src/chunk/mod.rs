@@ -14,7 +14,7 @@ pub mod schema;
 pub mod source;
 pub mod time;
 
-pub use chunker::{BadRecord, Chunk, ChunkConfig, Chunker};
+pub use chunker::{BadRecord, Chunk, ChunkConfig, Chunker, ParsedJson};
 pub use origin::Origin;
 pub use schema::{FieldType, RecordField, RecordSchema};
 pub use source::{RawRecord, RecordFormat, parquet_error, parquet_reader, read_parquet};

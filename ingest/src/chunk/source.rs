@@ -22,10 +22,12 @@ pub enum RecordFormat {
 }
 
 /// One record as read, before the chunker types it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RawRecord {
     /// An NDJSON line.
     Json(String),
+    /// An NDJSON line parsed by the thread that read it.
+    Parsed(super::chunker::ParsedJson),
     /// The CSV header.
     Header(Vec<String>),
     /// A CSV record.

@@ -7,7 +7,7 @@
 //! is the year 5138; 10^11 milliseconds is March 1973). The explicit formats
 //! say which one a number is, or give a strftime pattern.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 
 use crate::error::{IngestError, Result};
 
@@ -84,6 +84,9 @@ fn from_epoch(value: f64, per_second: f64) -> std::result::Result<i64, String> {
 
 fn parse_rfc3339(text: &str) -> std::result::Result<i64, String> {
     let t = text.trim();
+    if let Some(us) = fast_rfc3339(t.as_bytes()) {
+        return Ok(us);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());
     }
@@ -99,6 +102,73 @@ fn parse_rfc3339(text: &str) -> std::result::Result<i64, String> {
         }
     }
     Err(format!("{t:?} is not an RFC 3339 time"))
+}
+
+/// The common shapes of [`parse_rfc3339`] read by hand, the same value
+/// chrono gives: `YYYY-MM-DD`, `T` or a space, `HH:MM:SS`, 1 to 9 digits of
+/// fraction, then `Z`, `±HH:MM`, nothing (UTC), or after a space `±HH`
+/// or `±HHMM`. `None`
+/// for anything else (a leap second, an odd width), which chrono then
+/// reads or refuses. chrono's format matching cost 15% of aggregating
+/// NDJSON whose times read `2025-12-01 17:00:00.25+00`.
+fn fast_rfc3339(t: &[u8]) -> Option<i64> {
+    fn digits(b: &[u8]) -> Option<i64> {
+        b.iter().try_fold(0i64, |v, &c| {
+            c.is_ascii_digit().then(|| v * 10 + i64::from(c - b'0'))
+        })
+    }
+    if t.len() < 19 || t[4] != b'-' || t[7] != b'-' || !matches!(t[10], b'T' | b' ') {
+        return None;
+    }
+    if t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(&t[..4])?, digits(&t[5..7])?, digits(&t[8..10])?);
+    let (hour, minute, second) = (
+        digits(&t[11..13])?,
+        digits(&t[14..16])?,
+        digits(&t[17..19])?,
+    );
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+    )?;
+    let mut rest = &t[19..];
+    let mut nanos = 0i64;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&n) {
+            return None;
+        }
+        nanos = digits(&frac[..n])? * 10i64.pow(9 - n as u32);
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), zone @ ..] => {
+            // chrono reads `±HH` and `±HHMM` after a space only.
+            let spaced = t[10] == b' ';
+            let (h, m) = match zone {
+                [h1, h2] if spaced => (digits(&[*h1, *h2])?, 0),
+                [h1, h2, m1, m2] if spaced => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?),
+                [h1, h2, b':', m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?),
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let sign = if *sign == b'-' { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+        _ => return None,
+    };
+    let days = i64::from(date.num_days_from_ce()) - 719_163;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    Some(secs * 1_000_000 + nanos / 1000)
 }
 
 impl TimeFormat {
@@ -175,6 +245,77 @@ impl TimeFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What chrono alone makes of `t`, as `parse_rfc3339` did before the
+    /// hand-written path.
+    fn by_chrono(t: &str) -> Option<i64> {
+        if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+            return Some(dt.timestamp_micros());
+        }
+        for pattern in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+            if let Ok(dt) = DateTime::parse_from_str(t, pattern) {
+                return Some(dt.timestamp_micros());
+            }
+        }
+        for pattern in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(t, pattern) {
+                return Some(dt.and_utc().timestamp_micros());
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_hand_written_path_reads_what_chrono_reads() {
+        let dates = [
+            "2025-12-01",
+            "1969-12-31",
+            "2024-02-29",
+            "0001-01-01",
+            "9999-12-31",
+            "1900-03-01",
+        ];
+        let times = ["00:00:00", "17:05:09", "23:59:59"];
+        let fracs = ["", ".5", ".000360", ".123456789", ".999999999", ".1234567"];
+        let zones = [
+            "", "Z", "z", "+00", "-00", "+01:00", "-05:30", "+0930", "-23:59", "+14",
+        ];
+        let mut read = 0;
+        for d in dates {
+            for sep in ["T", " ", "t"] {
+                for time in times {
+                    for f in fracs {
+                        for z in zones {
+                            let t = format!("{d}{sep}{time}{f}{z}");
+                            let fast = fast_rfc3339(t.as_bytes());
+                            if let Some(v) = fast {
+                                read += 1;
+                                assert_eq!(Some(v), by_chrono(&t), "{t}");
+                            }
+                            assert_eq!(parse_rfc3339(&t).ok(), by_chrono(&t).or(fast), "{t}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(read > 1500, "{read}");
+        // Shapes left to chrono, or refused by both.
+        for t in [
+            "2025-02-29 00:00:00",
+            "2025-12-01 24:00:00",
+            "2025-12-01T17:00:60Z",
+            "2025-12-01T17:00:00.Z",
+            "2025-12-01T17:00:00.1234567890Z",
+            "2025-12-01T17:00:00+1",
+            "2025-12-01T17:00:00+24:00",
+            "2025-12-01T17:00:00 Z",
+            "2025-1-01T17:00:00Z",
+            "+2025-12-01T17:00:00Z",
+        ] {
+            assert_eq!(fast_rfc3339(t.as_bytes()), None, "{t}");
+            assert_eq!(parse_rfc3339(t).ok(), by_chrono(t), "{t}");
+        }
+    }
 
     const T0: i64 = 1_764_608_400_000_000; // 2025-12-01T17:00:00Z
 

@@ -418,7 +418,11 @@ impl Reference {
             } else {
                 RecordFormat::Ndjson
             };
-            self.chunk_all(spawn_text(Box::new(file), format, 1024).into_iter())?
+            self.chunk_all(
+                spawn_text(Box::new(file), format, 1024)
+                    .into_iter()
+                    .flatten(),
+            )?
         };
         self.table(key, batches)
     }
@@ -484,6 +488,10 @@ impl Reference {
                 TextItem::Record(RawRecord::Json(line)) => {
                     chunker.push_json(&line).map_err(|e| self.fail(e))?
                 }
+                TextItem::Record(RawRecord::Parsed(parsed)) => chunker
+                    .push_parsed_from(parsed, None)
+                    .map_err(|e| self.fail(e))?
+                    .map(|c| c.batch),
                 TextItem::Record(RawRecord::Header(names)) => {
                     chunker.set_header(names);
                     None

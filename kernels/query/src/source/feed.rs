@@ -26,11 +26,15 @@ pub(crate) struct Feeder<'a> {
     pub(crate) partitions: Option<Arc<Vec<PartitionColumn>>>,
 }
 
-/// An item of a text file or stdin as the chunker takes it.
-pub(crate) fn text_item(r: std::io::Result<TextItem>) -> std::io::Result<Incoming> {
-    r.map(|r| match r {
-        TextItem::Record(r) => Incoming::Record(r, None),
-        TextItem::Refused { line, rejected } => Incoming::Refused(Origin::Line(line), rejected),
+/// The items of a batch of a text file or stdin as the chunker takes them.
+pub(crate) fn text_items(
+    batch: super::text::Batch,
+) -> impl Iterator<Item = std::io::Result<Incoming>> {
+    batch.into_iter().map(|r| {
+        r.map(|r| match r {
+            TextItem::Record(r) => Incoming::Record(r, None),
+            TextItem::Refused { line, rejected } => Incoming::Refused(Origin::Line(line), rejected),
+        })
     })
 }
 
@@ -77,6 +81,9 @@ impl Feeder<'_> {
             RawRecord::Json(line) => chunker
                 .push_json_from(&line, origin)
                 .map_err(QueryError::usage)?,
+            RawRecord::Parsed(parsed) => chunker
+                .push_parsed_from(parsed, origin)
+                .map_err(QueryError::usage)?,
             RawRecord::Header(names) => {
                 chunker.set_header(names);
                 None
@@ -105,15 +112,19 @@ impl Feeder<'_> {
     }
 
     /// Reads a text input (a file, stdin, TCP) until it ends (or, with
-    /// `idle`, until it has been idle that long).
-    pub(crate) fn text<T>(
+    /// `idle`, until it has been idle that long); `items` turns what comes
+    /// on `rx` (one item, or a batch) into the chunker's items.
+    pub(crate) fn text<T, I>(
         &mut self,
         mut chunker: Chunker,
         rx: &Receiver<T>,
-        item: impl Fn(T) -> std::io::Result<Incoming>,
+        items: impl Fn(T) -> I,
         idle: Option<Idle<'_>>,
         input: &str,
-    ) -> Result<()> {
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = std::io::Result<Incoming>>,
+    {
         let mut last = Instant::now();
         loop {
             let now = Instant::now();
@@ -137,41 +148,49 @@ impl Feeder<'_> {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            match got.map(&item) {
-                None => {}
-                Some(Err(e)) => {
-                    return Err(QueryError::Input {
-                        input: input.to_owned(),
-                        reason: e.to_string(),
-                    });
-                }
-                Some(Ok(Incoming::Refused(origin, rejected))) => {
-                    last = Instant::now();
-                    if let Origin::Line(_) = origin {
-                        chunker.skip_line();
+            for item in got.into_iter().flat_map(&items) {
+                match item {
+                    Err(e) => {
+                        return Err(QueryError::Input {
+                            input: input.to_owned(),
+                            reason: e.to_string(),
+                        });
                     }
-                    let shown = Shown::Head {
-                        head: &rejected.head,
-                        bytes: rejected.bytes,
-                    };
-                    self.out
-                        .errors
-                        .refused(Some(&origin), &rejected.reason, shown)?;
-                    self.out.errors.flush()?;
+                    Ok(Incoming::Refused(origin, rejected)) => {
+                        last = Instant::now();
+                        if let Origin::Line(_) = origin {
+                            chunker.skip_line();
+                        }
+                        let shown = Shown::Head {
+                            head: &rejected.head,
+                            bytes: rejected.bytes,
+                        };
+                        self.out
+                            .errors
+                            .refused(Some(&origin), &rejected.reason, shown)?;
+                        self.out.errors.flush()?;
+                    }
+                    Ok(Incoming::Record(record, origin)) => {
+                        last = Instant::now();
+                        self.push(&mut chunker, record, origin)?;
+                    }
                 }
-                Some(Ok(Incoming::Record(record, origin))) => {
-                    last = Instant::now();
-                    self.push(&mut chunker, record, origin)?;
-                }
+                self.flush_due(&mut chunker)?;
             }
-            if chunker.due(Instant::now())
-                && let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)?
-            {
-                self.bad_records(&mut chunker)?;
-                self.take(chunk)?;
-            }
+            self.flush_due(&mut chunker)?;
         }
         self.drain(&mut chunker)
+    }
+
+    /// Hands on the chunker's rows when its latency or size says so.
+    fn flush_due(&mut self, chunker: &mut Chunker) -> Result<()> {
+        if chunker.due(Instant::now())
+            && let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)?
+        {
+            self.bad_records(chunker)?;
+            self.take(chunk)?;
+        }
+        Ok(())
     }
 }
 

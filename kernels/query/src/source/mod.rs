@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use osprey_ingest::chunk::{ChunkConfig, Chunker, RawRecord, RecordFormat};
 
-use self::feed::{Feeder, Idle, Incoming, text_item};
+use self::feed::{Feeder, Idle, Incoming, text_items};
 pub use self::stored::{ReadCounts, StoredData};
 pub use self::stream::{LiveCounts, StreamSource};
 pub use self::tcp::{Listener, TcpLine, listen};
@@ -152,10 +152,10 @@ impl Source<'_> {
                     listener: &*listener,
                 });
                 let item = |line: TcpLine| {
-                    Ok(match line.text {
+                    [Ok(match line.text {
                         Ok(text) => Incoming::Record(RawRecord::Json(text), Some(line.origin)),
                         Err(reason) => Incoming::Refused(line.origin, reason),
-                    })
+                    })]
                 };
                 feed.text(chunker, &listener.lines, item, idle, name)
             }
@@ -167,7 +167,7 @@ impl Source<'_> {
                 let chunker = Chunker::new(chunk).map_err(QueryError::usage)?;
                 let reader = std::mem::replace(reader, Box::new(std::io::empty()));
                 let rx = spawn_text(reader, *format, TEXT_BACKLOG);
-                feed.text(chunker, &rx, text_item, None, name)
+                feed.text(chunker, &rx, text_items, None, name)
             }
         }
     }

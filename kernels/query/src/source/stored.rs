@@ -48,7 +48,7 @@ use osprey_ingest::chunk::{
     Chunk, ChunkConfig, Chunker, RecordFormat, parquet_error, parquet_reader,
 };
 
-use super::feed::{Feeder, text_item};
+use super::feed::{Feeder, text_items};
 use super::files::{Compression, FileKind, KINDS, StoredFile, list};
 use super::prune::{TimeColumn, TimeRange, path_span};
 use crate::error::{QueryError, Result};
@@ -439,7 +439,7 @@ impl TextFile {
         let rx = super::text::spawn_text(reader, self.format, super::TEXT_BACKLOG);
         feed.out.errors.set_file(Some(&self.path));
         feed.partitions = Some(self.columns);
-        let read = feed.text(chunker, &rx, text_item, None, &input);
+        let read = feed.text(chunker, &rx, text_items, None, &input);
         feed.partitions = None;
         read
     }

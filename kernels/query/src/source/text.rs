@@ -2,6 +2,12 @@
 //! its own ([`spawn_text`]), so the chunker can flush by latency while a
 //! pipe is quiet.
 //!
+//! Records go over in batches ([`Batch`]) of up to [`BATCH_ITEMS`]: one
+//! channel message a line woke the other thread a line, and that cost as
+//! much system time as the parsing cost user time. A batch is sent before
+//! every read of the input, so what has been read never waits on a quiet
+//! pipe.
+//!
 //! Every form keeps at most the store's record limit ([`MAX_DATA_BYTES`],
 //! 1 MiB, as `osprey put` and TCP do) of one record in memory: a longer
 //! NDJSON line is read to its end without being kept and refused with its
@@ -9,10 +15,12 @@
 //! input with an error naming its line, since CSV quoting gives no safe
 //! place to resume.
 
+use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use osprey_ingest::chunk::{RawRecord, RecordFormat};
+use osprey_ingest::chunk::{ParsedJson, RawRecord, RecordFormat};
 use osprey_ingest::codec::lines::{Line, read_line};
 use osprey_ingest::store::MAX_DATA_BYTES;
 use osprey_ingest::store::record::too_large;
@@ -35,20 +43,82 @@ pub enum TextItem {
     },
 }
 
-/// Reads `input` on a new thread and sends its records, at most `backlog`
-/// ahead of the receiver; the channel closes at the end of the input, after
-/// an error if reading failed (a CSV record over the limit among them).
+/// Items of the input in order, as the reading thread sends them.
+pub type Batch = Vec<io::Result<TextItem>>;
+
+/// Items a batch holds at most.
+pub const BATCH_ITEMS: usize = 1024;
+
+/// Reads `input` on a new thread and sends its records in batches, at most
+/// `backlog` records ahead of the receiver; the channel closes at the end
+/// of the input, after an error if reading failed (a CSV record over the
+/// limit among them).
 pub fn spawn_text(
     input: Box<dyn Read + Send>,
     format: RecordFormat,
     backlog: usize,
-) -> Receiver<io::Result<TextItem>> {
-    let (tx, rx) = sync_channel(backlog.max(1));
-    std::thread::spawn(move || match format {
-        RecordFormat::Ndjson => ndjson_lines(input, &tx),
-        RecordFormat::Csv => csv_records(input, &tx),
+) -> Receiver<Batch> {
+    let (tx, rx) = sync_channel((backlog / BATCH_ITEMS).max(1));
+    std::thread::spawn(move || {
+        let out = Rc::new(RefCell::new(Batcher {
+            tx,
+            items: Vec::new(),
+            closed: false,
+        }));
+        let input = SendFirst {
+            inner: input,
+            out: Rc::clone(&out),
+        };
+        match format {
+            RecordFormat::Ndjson => ndjson_lines(input, &out),
+            RecordFormat::Csv => csv_records(input, &out),
+        }
+        out.borrow_mut().flush();
     });
     rx
+}
+
+/// The items read and not yet sent.
+struct Batcher {
+    tx: SyncSender<Batch>,
+    items: Batch,
+    /// The receiver is gone.
+    closed: bool,
+}
+
+impl Batcher {
+    /// Adds an item, sending the batch when it is full; false once the
+    /// receiver is gone or after an error item (the end of the input).
+    fn push(&mut self, item: io::Result<TextItem>) -> bool {
+        let failed = item.is_err();
+        self.items.push(item);
+        if self.items.len() >= BATCH_ITEMS || failed {
+            self.flush();
+        }
+        !self.closed && !failed
+    }
+
+    /// Sends what was read.
+    fn flush(&mut self) {
+        if !self.items.is_empty() && !self.closed {
+            let batch = std::mem::take(&mut self.items);
+            self.closed = self.tx.send(batch).is_err();
+        }
+    }
+}
+
+/// The input, sending the items read so far before each read from it (a
+/// read of a quiet pipe may wait for long).
+struct SendFirst<R> {
+    inner: R,
+    out: Rc<RefCell<Batcher>>,
+}
+
+impl<R: Read> Read for SendFirst<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.out.borrow_mut().flush();
+        self.inner.read(buf)
+    }
 }
 
 /// Keeps the first [`HEAD_BYTES`] bytes of each line that passes through
@@ -158,13 +228,14 @@ impl<R: Read> Lines<R> {
     }
 }
 
-fn ndjson_lines(input: Box<dyn Read + Send>, tx: &SyncSender<io::Result<TextItem>>) {
+fn ndjson_lines(input: impl Read, out: &RefCell<Batcher>) {
     let mut lines = Lines::new(input);
     let mut line = 0u64;
     loop {
         let item = match lines.next() {
             Ok(None) => return,
-            Ok(Some(Ok(text))) => Ok(TextItem::Record(RawRecord::Json(text))),
+            // Parsed here, beside the chunker's thread rather than on it.
+            Ok(Some(Ok(text))) => Ok(TextItem::Record(RawRecord::Parsed(ParsedJson::parse(text)))),
             Ok(Some(Err(rejected))) => Ok(TextItem::Refused {
                 line: line + 1,
                 rejected,
@@ -172,8 +243,7 @@ fn ndjson_lines(input: Box<dyn Read + Send>, tx: &SyncSender<io::Result<TextItem
             Err(e) => Err(e),
         };
         line += 1;
-        let failed = item.is_err();
-        if tx.send(item).is_err() || failed {
+        if !out.borrow_mut().push(item) {
             return;
         }
     }
@@ -206,7 +276,7 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-fn csv_records(input: Box<dyn Read + Send>, tx: &SyncSender<io::Result<TextItem>>) {
+fn csv_records(input: impl Read, out: &RefCell<Batcher>) {
     let start = std::rc::Rc::new(std::cell::Cell::new(0));
     let bounded = Bounded {
         inner: input,
@@ -237,8 +307,7 @@ fn csv_records(input: Box<dyn Read + Send>, tx: &SyncSender<io::Result<TextItem>
                 _ => io::Error::other(format!("line {at}: {e}")),
             }),
         };
-        let failed = item.is_err();
-        if tx.send(item).is_err() || failed {
+        if !out.borrow_mut().push(item) {
             return;
         }
     }
@@ -249,7 +318,10 @@ mod tests {
     use super::*;
 
     fn items(input: &'static [u8], format: RecordFormat) -> Vec<io::Result<TextItem>> {
-        spawn_text(Box::new(input), format, 4).iter().collect()
+        spawn_text(Box::new(input), format, 4)
+            .iter()
+            .flatten()
+            .collect()
     }
     #[test]
     fn csv_reader_sends_the_header_first() {
@@ -277,7 +349,7 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert!(
-            matches!(&got[0], TextItem::Record(RawRecord::Json(t)) if t == "{\"a\":1}"),
+            matches!(&got[0], TextItem::Record(RawRecord::Parsed(p)) if p.line() == "{\"a\":1}"),
             "{got:?}"
         );
         match &got[1] {
@@ -287,7 +359,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&got[3], TextItem::Record(RawRecord::Json(t)) if t == "last"));
+        assert!(matches!(&got[3], TextItem::Record(RawRecord::Parsed(p)) if p.line() == "last"));
     }
 
     #[test]
