@@ -8,6 +8,13 @@
 //! every read of the input, so what has been read never waits on a quiet
 //! pipe.
 //!
+//! NDJSON lines are parsed ([`ParsedJson`]) on a pool of threads, one a
+//! core up to [`PARSE_THREADS`], batch by batch, and put back in order:
+//!
+//! ```text
+//! reading thread ─► batches of lines ─► parsing threads ─► in order ─► receiver
+//! ```
+//!
 //! Every form keeps at most the store's record limit ([`MAX_DATA_BYTES`],
 //! 1 MiB, as `osprey put` and TCP do) of one record in memory: a longer
 //! NDJSON line is read to its end without being kept and refused with its
@@ -49,6 +56,9 @@ pub type Batch = Vec<io::Result<TextItem>>;
 /// Items a batch holds at most.
 pub const BATCH_ITEMS: usize = 1024;
 
+/// Threads that parse NDJSON lines at most.
+pub const PARSE_THREADS: usize = 8;
+
 /// Reads `input` on a new thread and sends its records in batches, at most
 /// `backlog` records ahead of the receiver; the channel closes at the end
 /// of the input, after an error if reading failed (a CSV record over the
@@ -59,9 +69,14 @@ pub fn spawn_text(
     backlog: usize,
 ) -> Receiver<Batch> {
     let (tx, rx) = sync_channel((backlog / BATCH_ITEMS).max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(PARSE_THREADS);
+    let lines = parse_in_order(tx, threads);
     std::thread::spawn(move || {
         let out = Rc::new(RefCell::new(Batcher {
-            tx,
+            tx: lines,
+            next: 0,
             items: Vec::new(),
             closed: false,
         }));
@@ -78,9 +93,68 @@ pub fn spawn_text(
     rx
 }
 
-/// The items read and not yet sent.
+/// Parses the NDJSON lines of the batches sent on the channel returned, on
+/// `threads` threads, and sends them on to `out` in the order of their
+/// numbers (0, 1, 2...).
+fn parse_in_order(out: SyncSender<Batch>, threads: usize) -> SyncSender<(u64, Batch)> {
+    let (tx, jobs) = sync_channel::<(u64, Batch)>(threads);
+    let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+    let (done, parsed) = sync_channel::<(u64, Batch)>(threads);
+    for _ in 0..threads.max(1) {
+        let (jobs, done) = (std::sync::Arc::clone(&jobs), done.clone());
+        std::thread::spawn(move || {
+            loop {
+                // The lock is held while waiting: one thread waits, the
+                // others queue behind it, each taking the next job.
+                let job = match jobs.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((n, batch)) = job else {
+                    return;
+                };
+                if done.send((n, parse_batch(batch))).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(done);
+    std::thread::spawn(move || {
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        for (n, batch) in parsed {
+            waiting.insert(n, batch);
+            while let Some(batch) = waiting.remove(&next) {
+                if out.send(batch).is_err() {
+                    return;
+                }
+                next += 1;
+            }
+        }
+    });
+    tx
+}
+
+/// `batch` with its NDJSON lines parsed.
+fn parse_batch(batch: Batch) -> Batch {
+    batch
+        .into_iter()
+        .map(|item| {
+            item.map(|item| match item {
+                TextItem::Record(RawRecord::Json(text)) => {
+                    TextItem::Record(RawRecord::Parsed(ParsedJson::parse(text)))
+                }
+                other => other,
+            })
+        })
+        .collect()
+}
+
+/// The items read and not yet sent, and the number of the next batch.
 struct Batcher {
-    tx: SyncSender<Batch>,
+    tx: SyncSender<(u64, Batch)>,
+    next: u64,
     items: Batch,
     /// The receiver is gone.
     closed: bool,
@@ -102,7 +176,8 @@ impl Batcher {
     fn flush(&mut self) {
         if !self.items.is_empty() && !self.closed {
             let batch = std::mem::take(&mut self.items);
-            self.closed = self.tx.send(batch).is_err();
+            self.closed = self.tx.send((self.next, batch)).is_err();
+            self.next += 1;
         }
     }
 }
@@ -234,8 +309,8 @@ fn ndjson_lines(input: impl Read, out: &RefCell<Batcher>) {
     loop {
         let item = match lines.next() {
             Ok(None) => return,
-            // Parsed here, beside the chunker's thread rather than on it.
-            Ok(Some(Ok(text))) => Ok(TextItem::Record(RawRecord::Parsed(ParsedJson::parse(text)))),
+            // Parsed by `parse_in_order`'s threads.
+            Ok(Some(Ok(text))) => Ok(TextItem::Record(RawRecord::Json(text))),
             Ok(Some(Err(rejected))) => Ok(TextItem::Refused {
                 line: line + 1,
                 rejected,
