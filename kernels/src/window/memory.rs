@@ -7,9 +7,9 @@
 //! capacities. The engine checks it after every piece of at most
 //! [`super::Engine::batch_rows`] rows, so it passes its limit by at most one
 //! piece's slots before [`crate::KernelError::MemoryLimit`] stops it. The
-//! rows of a closing window are handed out as [`super::WindowResult`]s,
-//! which take about as much again as that window's store while the caller
-//! writes them.
+//! rows of a closing window are handed out finished ([`super::Closed`]: a
+//! key and the aggregates a group, far smaller than the window's store)
+//! while the caller writes them.
 
 /// `bytes` as `1.5 GiB`, `512 MiB`, `900 B`.
 pub fn human(bytes: u64) -> String {
