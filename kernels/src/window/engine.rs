@@ -31,7 +31,7 @@
 
 use std::collections::BTreeMap;
 
-use super::acc::SlotAcc;
+use super::acc::{AggValue, SlotAcc};
 use super::keys::FastMap;
 use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
 /// Kept at this path for callers; it lives in `result.rs`.
@@ -751,7 +751,10 @@ impl Engine {
                         group: session.group,
                     };
                     let aggs = &self.config.aggs;
-                    out.push_with(key, |a| acc.finish(aggs[a].func, aggs[a].column));
+                    out.push_with(key, |a| {
+                        aggs.get(a)
+                            .map_or(AggValue::Null, |s| acc.finish(s.func, s.column))
+                    });
                 }
                 out.sort();
             }

@@ -14,7 +14,7 @@
 //! closing window's aggregates are finished straight from these vectors.
 
 use super::AggState;
-use super::acc::{ExactAcc, Parts, Timed, ends_from_words, finish_value, merge_ends};
+use super::acc::{AggValue, ExactAcc, Parts, Timed, ends_from_words, finish_value, merge_ends};
 use super::keys::FastMap;
 use super::layout::NO_SLOT;
 use super::result::{AggSlot, Closed, WindowKey};
@@ -296,7 +296,9 @@ impl WindowStore {
             let e = e as usize;
             let key = WindowKey { start, end, group };
             out.push_with(key, |a| {
-                let AggSlot { func, column: c } = aggs[a];
+                let Some(&AggSlot { func, column: c }) = aggs.get(a) else {
+                    return AggValue::Null;
+                };
                 let value = (c < shape.columns).then_some(e * shape.columns + c);
                 finish_value(
                     func,
@@ -343,7 +345,7 @@ impl WindowStore {
 mod tests {
     use super::*;
     use crate::cpu::aggregate::aggregate;
-    use crate::window::acc::{AggValue, SlotAcc};
+    use crate::window::acc::SlotAcc;
     use crate::window::spec::AggFunc;
     use crate::window::{AggInput, Batch};
 
