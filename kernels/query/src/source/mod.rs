@@ -151,13 +151,17 @@ impl Source<'_> {
                     after,
                     listener: &*listener,
                 });
-                let item = |line: TcpLine| {
-                    [Ok(match line.text {
-                        Ok(text) => Incoming::Record(RawRecord::Json(text), Some(line.origin)),
-                        Err(reason) => Incoming::Refused(line.origin, reason),
-                    })]
+                let items = |lines: Vec<TcpLine>| {
+                    lines.into_iter().map(|line| {
+                        Ok(match line.text {
+                            Ok(parsed) => {
+                                Incoming::Record(RawRecord::Parsed(parsed), Some(line.origin))
+                            }
+                            Err(reason) => Incoming::Refused(line.origin, reason),
+                        })
+                    })
                 };
-                feed.text(chunker, &listener.lines, item, idle, name)
+                feed.text(chunker, &listener.lines, items, idle, name)
             }
             Source::Text {
                 reader,

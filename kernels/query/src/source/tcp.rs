@@ -7,17 +7,19 @@
 //! their peer and line number; nothing is answered, since results go to the
 //! output and refusals to the error output.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use osprey_ingest::chunk::Origin;
+use osprey_ingest::chunk::{Origin, ParsedJson};
 use osprey_ingest::tcp::accept_each;
 
-use super::text::{Lines, Rejected};
+use super::text::{BATCH_ITEMS, Batcher, Lines, Rejected, SendFirst};
 use crate::error::{QueryError, Result};
 
 /// One line from a TCP connection.
@@ -25,11 +27,13 @@ use crate::error::{QueryError, Result};
 pub struct TcpLine {
     /// Where it came from.
     pub origin: Origin,
-    /// The line's text, or why it cannot be a record (too long, not UTF-8).
-    pub text: Result<String, Rejected>,
+    /// The line, parsed on its connection's thread, or why it cannot be a
+    /// record (too long, not UTF-8).
+    pub text: Result<ParsedJson, Rejected>,
 }
 
-/// Lines that arrived in a channel, at most this many ahead of the engine.
+/// Lines that arrived in a channel, at most this many ahead of the engine
+/// (in batches of [`BATCH_ITEMS`]).
 const BACKLOG: usize = 4096;
 
 /// A TCP listener feeding lines into a channel.
@@ -38,7 +42,7 @@ pub struct Listener {
     /// The address it is bound to (the port picked when 0 was asked for).
     pub local: SocketAddr,
     /// The lines of every connection, in the order they arrived.
-    pub lines: Receiver<TcpLine>,
+    pub lines: Receiver<Vec<TcpLine>>,
     active: Arc<AtomicUsize>,
     /// When a connection last opened or closed.
     changed: Arc<Mutex<Instant>>,
@@ -70,7 +74,7 @@ pub fn listen(addr: &str) -> Result<Listener> {
         what: "cannot read the listening address".into(),
         source,
     })?;
-    let (tx, lines) = sync_channel(BACKLOG);
+    let (tx, lines) = sync_channel(BACKLOG / BATCH_ITEMS);
     let active = Arc::new(AtomicUsize::new(0));
     let changed = Arc::new(Mutex::new(Instant::now()));
     let (a, c) = (Arc::clone(&active), Arc::clone(&changed));
@@ -91,7 +95,7 @@ fn touch(changed: &Mutex<Instant>) {
 /// the process runs.
 fn accept(
     listener: &TcpListener,
-    tx: &SyncSender<TcpLine>,
+    tx: &SyncSender<Vec<TcpLine>>,
     active: &Arc<AtomicUsize>,
     changed: &Arc<Mutex<Instant>>,
 ) {
@@ -106,25 +110,40 @@ fn accept(
     });
 }
 
-/// Sends the lines of one connection until it closes (or the engine is gone).
-fn connection(sock: TcpStream, tx: &SyncSender<TcpLine>) -> io::Result<()> {
+/// Sends the lines of one connection, parsed, until it closes (or the
+/// engine is gone): in batches, one sent before each read of the socket,
+/// so a quiet connection's lines are not held back.
+fn connection(sock: TcpStream, tx: &SyncSender<Vec<TcpLine>>) -> io::Result<()> {
     let peer = sock.peer_addr()?;
-    let mut lines = Lines::new(sock);
+    let tx = tx.clone();
+    let out = Rc::new(RefCell::new(Batcher::new(move |batch| {
+        tx.send(batch).is_ok()
+    })));
+    let mut lines = Lines::new(SendFirst {
+        inner: sock,
+        out: Rc::clone(&out),
+    });
     let mut line = 0u64;
-    while let Some(text) = lines.next()? {
+    let read = loop {
+        let text = match lines.next() {
+            Ok(Some(text)) => text,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
         line += 1;
         if text.as_ref().is_ok_and(|t| t.trim().is_empty()) {
             continue;
         }
         let item = TcpLine {
             origin: Origin::Tcp { peer, line },
-            text,
+            text: text.map(ParsedJson::parse),
         };
-        if tx.send(item).is_err() {
-            return Ok(());
+        if !out.borrow_mut().push(item) {
+            break Ok(());
         }
-    }
-    Ok(())
+    };
+    out.borrow_mut().flush();
+    read
 }
 
 #[cfg(test)]
@@ -143,21 +162,27 @@ mod tests {
         let mut b = TcpStream::connect(l.local).unwrap();
         b.write_all(&[0xff, b'\n']).unwrap();
         drop(b);
-        let got: Vec<TcpLine> = (0..3)
-            .map(|_| l.lines.recv_timeout(Duration::from_secs(30)).unwrap())
+        // Batches, from each connection in turn: three lines in all.
+        let mut got: Vec<TcpLine> = Vec::new();
+        while got.len() < 3 {
+            got.extend(l.lines.recv_timeout(Duration::from_secs(30)).unwrap());
+        }
+        assert_eq!(got.len(), 3);
+        let texts: Vec<Result<&str, &Rejected>> = got
+            .iter()
+            .map(|g| g.text.as_ref().map(ParsedJson::line))
             .collect();
-        let texts: Vec<_> = got.iter().map(|g| g.text.clone()).collect();
-        assert!(texts.contains(&Ok("{\"x\":1}".into())), "{texts:?}");
-        assert!(texts.contains(&Ok("{\"x\":2}".into())), "{texts:?}");
+        assert!(texts.contains(&Ok("{\"x\":1}")), "{texts:?}");
+        assert!(texts.contains(&Ok("{\"x\":2}")), "{texts:?}");
         assert!(
             texts
                 .iter()
-                .any(|t| t.as_ref().is_err_and(|e| e.reason.contains("UTF-8"))),
+                .any(|t| t.is_err_and(|e| e.reason.contains("UTF-8"))),
             "{texts:?}"
         );
         let second = got
             .iter()
-            .find(|g| g.text == Ok("{\"x\":2}".into()))
+            .find(|g| g.text.as_ref().is_ok_and(|p| p.line() == "{\"x\":2}"))
             .unwrap();
         assert!(matches!(second.origin, Origin::Tcp { line: 3, .. }));
     }

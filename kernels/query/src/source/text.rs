@@ -74,12 +74,11 @@ pub fn spawn_text(
         .min(PARSE_THREADS);
     let lines = parse_in_order(tx, threads);
     std::thread::spawn(move || {
-        let out = Rc::new(RefCell::new(Batcher {
-            tx: lines,
-            next: 0,
-            items: Vec::new(),
-            closed: false,
-        }));
+        let mut next = 0u64;
+        let out = Rc::new(RefCell::new(Batcher::new(move |batch| {
+            next += 1;
+            lines.send((next - 1, batch)).is_ok()
+        })));
         let input = SendFirst {
             inner: input,
             out: Rc::clone(&out),
@@ -151,45 +150,52 @@ fn parse_batch(batch: Batch) -> Batch {
         .collect()
 }
 
-/// The items read and not yet sent, and the number of the next batch.
-struct Batcher {
-    tx: SyncSender<(u64, Batch)>,
-    next: u64,
-    items: Batch,
+/// Items read and not yet sent, sent [`BATCH_ITEMS`] at a time (and by
+/// [`SendFirst`] before each read of the input).
+pub(crate) struct Batcher<T> {
+    send: Box<dyn FnMut(Vec<T>) -> bool>,
+    items: Vec<T>,
     /// The receiver is gone.
     closed: bool,
 }
 
-impl Batcher {
+impl<T> Batcher<T> {
+    /// Items sent by `send`, which says false once the receiver is gone.
+    pub(crate) fn new(send: impl FnMut(Vec<T>) -> bool + 'static) -> Self {
+        Batcher {
+            send: Box::new(send),
+            items: Vec::new(),
+            closed: false,
+        }
+    }
+
     /// Adds an item, sending the batch when it is full; false once the
-    /// receiver is gone or after an error item (the end of the input).
-    fn push(&mut self, item: io::Result<TextItem>) -> bool {
-        let failed = item.is_err();
+    /// receiver is gone.
+    pub(crate) fn push(&mut self, item: T) -> bool {
         self.items.push(item);
-        if self.items.len() >= BATCH_ITEMS || failed {
+        if self.items.len() >= BATCH_ITEMS {
             self.flush();
         }
-        !self.closed && !failed
+        !self.closed
     }
 
     /// Sends what was read.
-    fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if !self.items.is_empty() && !self.closed {
             let batch = std::mem::take(&mut self.items);
-            self.closed = self.tx.send((self.next, batch)).is_err();
-            self.next += 1;
+            self.closed = !(self.send)(batch);
         }
     }
 }
 
 /// The input, sending the items read so far before each read from it (a
-/// read of a quiet pipe may wait for long).
-struct SendFirst<R> {
-    inner: R,
-    out: Rc<RefCell<Batcher>>,
+/// read of a quiet pipe or socket may wait for long).
+pub(crate) struct SendFirst<R, T> {
+    pub(crate) inner: R,
+    pub(crate) out: Rc<RefCell<Batcher<T>>>,
 }
 
-impl<R: Read> Read for SendFirst<R> {
+impl<R: Read, T> Read for SendFirst<R, T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.out.borrow_mut().flush();
         self.inner.read(buf)
@@ -303,7 +309,7 @@ impl<R: Read> Lines<R> {
     }
 }
 
-fn ndjson_lines(input: impl Read, out: &RefCell<Batcher>) {
+fn ndjson_lines(input: impl Read, out: &RefCell<Batcher<io::Result<TextItem>>>) {
     let mut lines = Lines::new(input);
     let mut line = 0u64;
     loop {
@@ -318,7 +324,10 @@ fn ndjson_lines(input: impl Read, out: &RefCell<Batcher>) {
             Err(e) => Err(e),
         };
         line += 1;
-        if !out.borrow_mut().push(item) {
+        // An error ends the input: sent at once, then nothing more.
+        let failed = item.is_err();
+        if !out.borrow_mut().push(item) || failed {
+            out.borrow_mut().flush();
             return;
         }
     }
@@ -351,7 +360,7 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-fn csv_records(input: impl Read, out: &RefCell<Batcher>) {
+fn csv_records(input: impl Read, out: &RefCell<Batcher<io::Result<TextItem>>>) {
     let start = std::rc::Rc::new(std::cell::Cell::new(0));
     let bounded = Bounded {
         inner: input,
@@ -382,7 +391,9 @@ fn csv_records(input: impl Read, out: &RefCell<Batcher>) {
                 _ => io::Error::other(format!("line {at}: {e}")),
             }),
         };
-        if !out.borrow_mut().push(item) {
+        let failed = item.is_err();
+        if !out.borrow_mut().push(item) || failed {
+            out.borrow_mut().flush();
             return;
         }
     }
