@@ -207,6 +207,7 @@ fn osprey(
             ),
             format: RecordFormat::Ndjson,
             name,
+            threads,
         },
     };
     let chunk = ChunkConfig {

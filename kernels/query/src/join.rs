@@ -34,6 +34,7 @@ use sqlparser::ast::{self, JoinConstraint, JoinOperator, TableFactor};
 
 use crate::error::{QueryError, Result};
 use crate::plan::{BinOp, Expr, OutputColumn, Plan};
+use crate::source::stored::default_threads;
 use crate::source::{TextItem, spawn_text};
 
 /// How often a stream reference looks for new records at most.
@@ -419,7 +420,7 @@ impl Reference {
                 RecordFormat::Ndjson
             };
             self.chunk_all(
-                spawn_text(Box::new(file), format, 1024)
+                spawn_text(Box::new(file), format, 1024, default_threads())
                     .into_iter()
                     .flatten(),
             )?

@@ -173,8 +173,8 @@ pub struct AggregateArgs {
 
     /// Threads (default: the machine's cores): Parquet decoding, and
     /// window engines the groups are split over (tumbling windows on the
-    /// CPU); the result is the same byte for byte whatever the number.
-    /// NDJSON lines are parsed on one thread a core (up to 8) whatever it is
+    /// CPU), NDJSON parsing (up to 8); the result is the same byte for byte
+    /// whatever the number
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

@@ -214,6 +214,9 @@ pub fn run_with(args: &AggregateArgs, attached: Option<&Attached>) -> Result<()>
                 reader: Box::new(reader),
                 format: RecordFormat::Ndjson,
                 name: input_name.clone(),
+                threads: args
+                    .threads
+                    .unwrap_or_else(osprey_query::source::stored::default_threads),
             })
         }
         Input::Stdin | Input::File(_) | Input::Files(_) => None,
@@ -392,5 +395,6 @@ fn file_source(
         reader,
         format,
         name: name.to_owned(),
+        threads,
     })
 }

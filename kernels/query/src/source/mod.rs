@@ -58,6 +58,8 @@ pub enum Source<'s> {
         format: RecordFormat,
         /// The input as the user named it, for errors.
         name: String,
+        /// Threads that parse its NDJSON lines (at least 1).
+        threads: usize,
     },
     /// Parquet files (one, a directory, a glob, a Hive-style tree), read
     /// in batches of the chunk config's `max_rows`, decoded in parallel.
@@ -167,10 +169,11 @@ impl Source<'_> {
                 reader,
                 format,
                 name,
+                threads,
             } => {
                 let chunker = Chunker::new(chunk).map_err(QueryError::usage)?;
                 let reader = std::mem::replace(reader, Box::new(std::io::empty()));
-                let rx = spawn_text(reader, *format, TEXT_BACKLOG);
+                let rx = spawn_text(reader, *format, TEXT_BACKLOG, *threads);
                 feed.text(chunker, &rx, text_items, None, name)
             }
         }

@@ -229,7 +229,7 @@ impl StoredData {
                 continue;
             }
             match units.pop_front() {
-                Some(Step::Text(text)) => text.feed(feed, chunk, &self.name)?,
+                Some(Step::Text(text)) => text.feed(feed, chunk, &self.name, self.threads)?,
                 Some(Step::Decode(unit)) => pending.push_back(unit.spawn(batch_rows)),
                 None => break,
             }
@@ -421,7 +421,13 @@ struct TextFile {
 impl TextFile {
     /// Reads the file into the query through a chunker of its own, its
     /// partition columns added to every chunk.
-    fn feed(self, feed: &mut Feeder<'_>, chunk: &ChunkConfig, name: &str) -> Result<()> {
+    fn feed(
+        self,
+        feed: &mut Feeder<'_>,
+        chunk: &ChunkConfig,
+        name: &str,
+        threads: usize,
+    ) -> Result<()> {
         let input = format!("{name}: {}", self.path.display());
         let fail = |e: std::io::Error| QueryError::Input {
             input: input.clone(),
@@ -436,7 +442,7 @@ impl TextFile {
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file).map_err(fail)?),
         };
         let chunker = Chunker::new(chunk.clone()).map_err(QueryError::usage)?;
-        let rx = super::text::spawn_text(reader, self.format, super::TEXT_BACKLOG);
+        let rx = super::text::spawn_text(reader, self.format, super::TEXT_BACKLOG, threads);
         feed.out.errors.set_file(Some(&self.path));
         feed.partitions = Some(self.columns);
         let read = feed.text(chunker, &rx, text_items, None, &input);

@@ -8,8 +8,9 @@
 //! every read of the input, so what has been read never waits on a quiet
 //! pipe.
 //!
-//! NDJSON lines are parsed ([`ParsedJson`]) on a pool of threads, one a
-//! core up to [`PARSE_THREADS`], batch by batch, and put back in order:
+//! NDJSON lines are parsed ([`ParsedJson`]) on a pool of threads (the
+//! caller says how many, at most [`PARSE_THREADS`]), batch by batch, and
+//! put back in order:
 //!
 //! ```text
 //! reading thread ─► batches of lines ─► parsing threads ─► in order ─► receiver
@@ -60,19 +61,17 @@ pub const BATCH_ITEMS: usize = 1024;
 pub const PARSE_THREADS: usize = 8;
 
 /// Reads `input` on a new thread and sends its records in batches, at most
-/// `backlog` records ahead of the receiver; the channel closes at the end
-/// of the input, after an error if reading failed (a CSV record over the
-/// limit among them).
+/// `backlog` records ahead of the receiver, NDJSON lines parsed on
+/// `threads` threads; the channel closes at the end of the input, after an
+/// error if reading failed (a CSV record over the limit among them).
 pub fn spawn_text(
     input: Box<dyn Read + Send>,
     format: RecordFormat,
     backlog: usize,
+    threads: usize,
 ) -> Receiver<Batch> {
     let (tx, rx) = sync_channel((backlog / BATCH_ITEMS).max(1));
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(PARSE_THREADS);
-    let lines = parse_in_order(tx, threads);
+    let lines = parse_in_order(tx, threads.clamp(1, PARSE_THREADS));
     std::thread::spawn(move || {
         let mut next = 0u64;
         let out = Rc::new(RefCell::new(Batcher::new(move |batch| {
@@ -404,7 +403,7 @@ mod tests {
     use super::*;
 
     fn items(input: &'static [u8], format: RecordFormat) -> Vec<io::Result<TextItem>> {
-        spawn_text(Box::new(input), format, 4)
+        spawn_text(Box::new(input), format, 4, 2)
             .iter()
             .flatten()
             .collect()

@@ -94,6 +94,7 @@ fn a_query_over_an_ndjson_file() {
         reader: Box::new(std::fs::File::open(&path).unwrap()),
         format: RecordFormat::Ndjson,
         name: "in.ndjson".into(),
+        threads: 2,
     };
     let (rows, errors) = run(&mut source);
     assert_eq!(rows, expected());
