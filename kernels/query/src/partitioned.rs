@@ -36,6 +36,10 @@ pub(crate) enum Engines {
     /// Tumbling windows of `size` over `engines.len()` partitions.
     Split {
         engines: Vec<Engine>,
+        /// Each engine's rows of the batch being pushed, kept between
+        /// batches: allocated afresh, they cost more in page faults than
+        /// in copying.
+        parts: Vec<Part>,
         size: i64,
         lateness: i64,
         max_ts: Option<i64>,
@@ -71,6 +75,7 @@ impl Engines {
             engines.push(engine.map_err(QueryError::usage)?);
         }
         Ok(Engines::Split {
+            parts: engines.iter().map(|_| Part::default()).collect(),
             engines,
             size,
             lateness,
@@ -133,16 +138,17 @@ impl Engines {
 
     /// As [`Engine::push`].
     pub(crate) fn push(&mut self, batch: &Batch<'_>) -> Result<Pushed> {
-        let (engines, size, lateness, max_ts, limit) = match self {
+        let (engines, parts, size, lateness, max_ts, limit) = match self {
             Engines::One(e) => return Ok(e.push(batch)?),
             Engines::Split {
                 engines,
+                parts,
                 size,
                 lateness,
                 max_ts,
                 memory_limit,
                 ..
-            } => (engines, *size, *lateness, max_ts, *memory_limit),
+            } => (engines, parts, *size, *lateness, max_ts, *memory_limit),
         };
         // Late rows as one engine finds them: the watermark before each row.
         let mut late = Vec::new();
@@ -165,11 +171,12 @@ impl Engines {
         let results: Vec<Result<Pushed>> = std::thread::scope(|scope| {
             let handles: Vec<_> = engines
                 .iter_mut()
+                .zip(parts.iter_mut())
                 .enumerate()
-                .map(|(p, engine)| {
+                .map(|(p, (engine, part))| {
                     let keep = &keep;
                     scope.spawn(move || {
-                        let part = Part::gather(batch, keep, p, n, beat);
+                        part.fill(batch, keep, p, n, beat);
                         let pushed = engine.push(&part.batch())?;
                         if !pushed.late.is_empty() {
                             return Err(QueryError::Usage(format!(
@@ -227,13 +234,45 @@ fn merge(parts: Vec<Closed>, n: usize) -> Closed {
 }
 
 /// The rows of one partition, and its heartbeat.
-struct Part {
+#[derive(Debug, Default)]
+pub(crate) struct Part {
+    /// The batch's rows it holds.
+    rows: Vec<usize>,
     ts: Vec<i64>,
     groups: Vec<u32>,
     values: Vec<Vec<f64>>,
     valid: Vec<Option<Vec<u32>>>,
     hashes: Vec<Vec<u64>>,
     hash_valid: Vec<Option<Vec<u32>>>,
+}
+
+/// Each of `columns`' values at `rows` into `out`'s vectors, then `beat`
+/// (the heartbeat row's value).
+fn gather_columns<T: Copy>(out: &mut Vec<Vec<T>>, columns: &[&[T]], rows: &[usize], beat: T) {
+    out.resize_with(columns.len(), Vec::new);
+    for (out, column) in out.iter_mut().zip(columns) {
+        out.clear();
+        out.extend(rows.iter().map(|&i| column[i]));
+        out.push(beat);
+    }
+}
+
+/// Each validity bitmap's bits at `rows` into `out`'s, then an unset bit
+/// for the heartbeat row; `None` stays `None` (every value present).
+fn gather_bits(out: &mut Vec<Option<Vec<u32>>>, bitmaps: &[Option<&[u32]>], rows: &[usize]) {
+    out.resize_with(bitmaps.len(), || None);
+    for (out, words) in out.iter_mut().zip(bitmaps) {
+        let Some(words) = words else {
+            *out = None;
+            continue;
+        };
+        let bits = out.get_or_insert_with(Vec::new);
+        bits.clear();
+        for (k, &i) in rows.iter().enumerate() {
+            push_bit(bits, k, bit(words, i));
+        }
+        push_bit(bits, rows.len(), false);
+    }
 }
 
 fn bit(words: &[u32], i: usize) -> bool {
@@ -250,47 +289,25 @@ fn push_bit(words: &mut Vec<u32>, i: usize, set: bool) {
 }
 
 impl Part {
-    /// Partition `p` of `n`: the kept rows whose group is `p` modulo `n`,
-    /// as local groups `g / n + 1`, then the heartbeat at `beat` in group 0.
-    fn gather(batch: &Batch<'_>, keep: &[bool], p: usize, n: usize, beat: i64) -> Part {
-        let rows: Vec<usize> = (0..batch.ts.len())
-            .filter(|&i| keep[i] && batch.groups[i] as usize % n == p)
-            .collect();
-        let mut ts: Vec<i64> = rows.iter().map(|&i| batch.ts[i]).collect();
-        let mut groups: Vec<u32> = rows
-            .iter()
-            .map(|&i| batch.groups[i] / n as u32 + 1)
-            .collect();
-        ts.push(beat);
-        groups.push(0);
-        let bits = |words: &Option<&[u32]>| {
-            words.map(|w| {
-                let mut out = Vec::with_capacity(rows.len() / 32 + 1);
-                for (k, &i) in rows.iter().enumerate() {
-                    push_bit(&mut out, k, bit(w, i));
-                }
-                push_bit(&mut out, rows.len(), false);
-                out
-            })
-        };
-        let values = batch
-            .values
-            .iter()
-            .map(|v| rows.iter().map(|&i| v[i]).chain([0.0]).collect())
-            .collect();
-        let hashes = batch
-            .hashes
-            .iter()
-            .map(|v| rows.iter().map(|&i| v[i]).chain([0]).collect())
-            .collect();
-        Part {
-            ts,
-            groups,
-            values,
-            valid: batch.valid.iter().map(bits).collect(),
-            hashes,
-            hash_valid: batch.hash_valid.iter().map(bits).collect(),
-        }
+    /// Becomes partition `p` of `n`: the kept rows whose group is `p`
+    /// modulo `n`, as local groups `g / n + 1`, then the heartbeat at
+    /// `beat` in group 0. The vectors keep their memory from batch to batch.
+    fn fill(&mut self, batch: &Batch<'_>, keep: &[bool], p: usize, n: usize, beat: i64) {
+        let rows = &mut self.rows;
+        rows.clear();
+        rows.extend((0..batch.ts.len()).filter(|&i| keep[i] && batch.groups[i] as usize % n == p));
+        let rows = &*rows;
+        self.ts.clear();
+        self.ts.extend(rows.iter().map(|&i| batch.ts[i]));
+        self.ts.push(beat);
+        self.groups.clear();
+        self.groups
+            .extend(rows.iter().map(|&i| batch.groups[i] / n as u32 + 1));
+        self.groups.push(0);
+        gather_columns(&mut self.values, &batch.values, rows, 0.0);
+        gather_columns(&mut self.hashes, &batch.hashes, rows, 0);
+        gather_bits(&mut self.valid, &batch.valid, rows);
+        gather_bits(&mut self.hash_valid, &batch.hash_valid, rows);
     }
 
     fn batch(&self) -> Batch<'_> {
