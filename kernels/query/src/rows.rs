@@ -190,17 +190,8 @@ impl NdjsonRows {
             .map_or(1, std::num::NonZero::get)
             .min(rows / PARALLEL_ROWS)
             .min(MAX_FORMAT_THREADS);
-        let RowsOut::Writer(w) = &mut self.out else {
+        if threads < 2 || !matches!(self.out, RowsOut::Writer(_)) {
             return (0..rows).try_for_each(|r| self.write(|c| cell(r, c)));
-        };
-        if threads < 2 {
-            for r in 0..rows {
-                self.line.clear();
-                format_line(&mut self.line, &self.keys, &mut self.times, |c| cell(r, c));
-                self.line.push(b'\n');
-                w.write_all(&self.line).map_err(IngestError::from)?;
-            }
-            return Ok(());
         }
         let keys = &self.keys;
         let per = rows.div_ceil(threads);
@@ -228,6 +219,9 @@ impl NdjsonRows {
                 "a thread formatting result rows panicked".into(),
             ));
         }
+        let RowsOut::Writer(w) = &mut self.out else {
+            return Ok(());
+        };
         for text in &mut self.buffers {
             w.write_all(text).map_err(IngestError::from)?;
             if text.capacity() > MAX_KEPT_BUFFER {
