@@ -51,16 +51,27 @@
 #   DURABILITY=       serve --http's --durability (default: the server's)
 #   OSPREY=target/release/osprey  RTSP_SERVER=target/release/osprey-rtsp-server
 #   LOAD=target/release/kinesis_load
-#   CAMERA_NICE=10    the test cameras' niceness: their x264 encoders stand
-#                     for cameras on other machines, so they yield the CPU
-#                     to the server and the load generator (0: not niced;
-#                     on 2 cores it moved p99 put-to-read from 4.4 to 32 ms)
+#   CAMERA_SOURCE=clip  what the test cameras send:
+#                     clip: the camera-like scene (benches/inputs.sh
+#                       make_camera_stream: SIZE at FPS, 4 Mbit/s, a key frame
+#                       a second, 20 s looped), encoded once before the run,
+#                       so no encoder shares the server's cores: real cameras
+#                       encode on their own hardware;
+#                     pattern: a videotestsrc ball encoded live by x264 on
+#                       this machine (about 0.65 of a core for 4 cameras at
+#                       720p25), the soak before 2026-12-07 evening
+#   CAMERA_NICE=10    the test cameras' niceness: with CAMERA_SOURCE=pattern
+#                     their x264 encoders stand for cameras on other
+#                     machines, so they yield the CPU to the server and the
+#                     load generator (0: not niced; on 2 cores it moved p99
+#                     put-to-read from 4.4 to 32 ms)
 #   BUILD=1           build the three first (0: use them as they are)
 #   KEEP=DIR          keep the server's log, the config, the RSS samples,
 #                     /metrics, the outputs and the load generator's output
 #                     there (not the store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/inputs.sh
 
 server_kind=${SERVE:-config}
 rate=${RATE:-50000}
@@ -74,6 +85,8 @@ cameras=${CAMERAS:-4}
 size=${SIZE:-1280x720}
 fps=${FPS:-25}
 kernels=${KERNELS:-'"motion", "scene"'}
+camera_source=${CAMERA_SOURCE:-clip}
+camera_pid=
 osprey=${OSPREY:-target/release/osprey}
 rtsp_server=${RTSP_SERVER:-target/release/osprey-rtsp-server}
 load=${LOAD:-target/release/kinesis_load}
@@ -119,13 +132,23 @@ wait_listening() {
   exit 1
 }
 
-# The test cameras: one RTSP server with CAMERAS streams; sets urls.
+# The test cameras: one RTSP server with CAMERAS streams; sets urls and
+# camera_pid.
 start_cameras() {
-  local port
+  local port source=()
   port=$(free_port)
-  nice -n "${CAMERA_NICE:-10}" "$rtsp_server" --port "$port" --streams "$cameras" --size "$size" --fps "$fps" \
+  case "$camera_source" in
+    clip) source=(--clip "$(make_camera_stream "$size" "$fps" 20)") ;;
+    pattern) source=(--size "$size") ;;
+    *)
+      echo "soak.sh: CAMERA_SOURCE must be clip or pattern, not $camera_source" >&2
+      exit 2
+      ;;
+  esac
+  nice -n "${CAMERA_NICE:-10}" "$rtsp_server" --port "$port" --streams "$cameras" --fps "$fps" "${source[@]}" \
     >"$work/urls" 2>"$work/rtsp.err" &
-  pids+=($!)
+  camera_pid=$!
+  pids+=("$camera_pid")
   for _ in $(seq 100); do
     [ "$(wc -l <"$work/urls")" -ge "$cameras" ] && break
     sleep 0.1
@@ -217,7 +240,10 @@ if [ ! -s "$work/load.out" ]; then
   exit 1
 fi
 echo "$(($(date +%s) - t0)) $(rss_kib "$server_pid")" >>"$work/rss"
-server_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$server_pid/stat")
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo '?'; }
+server_cpu=$(cpu_s "$server_pid")
+camera_cpu=
+if [ -n "$camera_pid" ]; then camera_cpu=$(cpu_s "$camera_pid"); fi
 if [ "$server_kind" = config ]; then
   python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
     "http://$listen/metrics" >"$work/metrics" 2>"$work/metrics.err" || true
@@ -236,7 +262,11 @@ echo
 if [ "$server_kind" = config ] && [ "$cameras" = 0 ]; then
   echo "\`osprey serve --config\` without cameras or queries;"
 elif [ "$server_kind" = config ]; then
-  echo "\`osprey serve --config\`: $cameras RTSP test cameras ($size at $fps fps, kernels $kernels, encoders at nice ${CAMERA_NICE:-10}), a per-minute motion query over \`frames\`;"
+  case "$camera_source" in
+    clip) sent="the camera-like scene, encoded before the run, looped" ;;
+    *) sent="a test pattern encoded live by x264 at nice ${CAMERA_NICE:-10}" ;;
+  esac
+  echo "\`osprey serve --config\`: $cameras RTSP test cameras ($size at $fps fps: $sent; kernels $kernels), a per-minute motion query over \`frames\`;"
 else
   echo "\`osprey serve --http\` (the Kinesis API alone, no cameras);"
 fi
@@ -250,6 +280,7 @@ echo "| put-to-read p50 / p99 / max | $(v put_to_read_p50_ms) / $(v put_to_read_
 echo "| PutRecords call p50 / p99; most behind schedule | $(v put_call_p50_ms) / $(v put_call_p99_ms) ms; $(v max_behind_schedule_ms) ms | |"
 echo "| server RSS at ${warmup} s / end / peak | $(mib "$rss_warm") / $(mib "$rss_end") / $(mib "$rss_peak") MiB (${growth}%) | growth < 5% |"
 echo "| server CPU | ${server_cpu} s over $(awk -v s="$load_wall" 'BEGIN { printf "%.0f", s }') s | |"
+if [ -n "$camera_cpu" ]; then echo "| test cameras' CPU (osprey-rtsp-server) | ${camera_cpu} s | |"; fi
 echo "| load generator CPU | $(awk -v u="$load_user" -v s="$load_sys" -v w="$load_wall" 'BEGIN { printf "%.0f s (%.0f%% of a core)", u + s, (u + s) * 100 / w }') | |"
 if [ "$server_kind" = config ]; then
   # The store's fsyncs (group commits), from the histogram's buckets.

@@ -4,7 +4,8 @@
 //! [`TestServer`] runs the server on its own thread (a glib main loop on its
 //! own main context). Each [`Mount`] is a shared media (every client shares
 //! one encode) built from
-//! `videotestsrc is-live=true ! capsfilter ! valve ! x264enc ! rtph264pay`,
+//! `videotestsrc is-live=true ! capsfilter ! valve ! x264enc ! rtph264pay`
+//! (or, for a [`Mount::clip`], a clip in a loop, not encoded again),
 //! plus an audio track when asked. The server sends RTCP sender reports with
 //! NTP time, so clients can stamp frames with the sender's clock.
 //!

@@ -12,7 +12,7 @@ use gstreamer_rtsp_server::{
     RTSPServer, RTSPToken, gio, glib, gst,
 };
 
-use crate::mount::{Mount, normalize_path};
+use crate::mount::{Mount, check_clip, normalize_path};
 
 /// The role of clients that sent no (or wrong) credentials.
 const ANONYMOUS: &str = "anonymous";
@@ -37,6 +37,14 @@ pub enum ServerError {
     /// No mount has this path.
     #[error("no mount at {0}")]
     UnknownPath(String),
+    /// A mount's clip cannot be served.
+    #[error("cannot serve the clip {path}: {reason}")]
+    Clip {
+        /// The clip's path.
+        path: String,
+        /// Why not.
+        reason: String,
+    },
     /// The server's main loop thread has gone.
     #[error("the server's main loop has stopped")]
     LoopGone,
@@ -45,7 +53,8 @@ pub enum ServerError {
 /// The elements of one running media that the hooks act on.
 struct MediaHooks {
     valve: glib::WeakRef<gst::Element>,
-    size: glib::WeakRef<gst::Element>,
+    /// None for a clip: its size is the clip's.
+    size: Option<glib::WeakRef<gst::Element>>,
 }
 
 /// One mount's current settings and its running medias.
@@ -75,16 +84,20 @@ impl MountState {
     fn apply(&mut self) {
         let caps = self.caps();
         let stalled = self.stalled;
-        self.medias.retain(
-            |hooks| match (hooks.valve.upgrade(), hooks.size.upgrade()) {
-                (Some(valve), Some(size)) => {
-                    valve.set_property("drop", stalled);
+        self.medias.retain(|hooks| {
+            let Some(valve) = hooks.valve.upgrade() else {
+                return false;
+            };
+            valve.set_property("drop", stalled);
+            match hooks.size.as_ref().map(glib::WeakRef::upgrade) {
+                None => true,
+                Some(Some(size)) => {
                     size.set_property("caps", &caps);
                     true
                 }
-                _ => false,
-            },
-        );
+                Some(None) => false,
+            }
+        });
     }
 }
 
@@ -131,6 +144,12 @@ impl TestServer {
         let points = server.mount_points().ok_or(ServerError::LoopGone)?;
         let roles = roles(mounts);
         for (index, mount) in mounts.iter().enumerate() {
+            if let Some(clip) = &mount.clip {
+                check_clip(clip).map_err(|reason| ServerError::Clip {
+                    path: clip.display().to_string(),
+                    reason,
+                })?;
+            }
             let path = mount.mount_path();
             let mut guard = lock(&state);
             if guard.contains_key(&path) {
@@ -346,19 +365,37 @@ fn factory(mount: &Mount, path: &str, state: &Mounts) -> RTSPMediaFactory {
         let Ok(bin) = media.element().downcast::<gst::Bin>() else {
             return;
         };
-        let (Some(valve), Some(size)) = (bin.by_name("valve"), bin.by_name("size")) else {
+        if let Some(pad) = bin.by_name("parse").and_then(|p| p.static_pad("src")) {
+            pace_clip(&pad);
+        }
+        let Some(valve) = bin.by_name("valve") else {
             return;
         };
+        let size = bin.by_name("size");
         let mut mounts = lock(&state);
         if let Some(mount) = mounts.get_mut(&path) {
             mount.medias.push(MediaHooks {
                 valve: valve.downgrade(),
-                size: size.downgrade(),
+                size: size.map(|s| s.downgrade()),
             });
             mount.apply();
         }
     });
     factory
+}
+
+/// Gives a clip's access units their decoding time as presentation time
+/// (`h264parse` stamps only the first's): a clip without B-frames shows
+/// them in that order, and the server's sinks send each at its time.
+fn pace_clip(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::BUFFER, |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data
+            && let Some(dts) = buffer.dts()
+        {
+            buffer.make_mut().set_pts(dts);
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// One role a mount, shared by the mounts with the same credentials (one

@@ -182,3 +182,64 @@ fn stall_resume_and_resize() {
         Err(osprey_rtsp_server::ServerError::UnknownPath(p)) if p == "/nope"
     ));
 }
+
+/// Writes a one-second 160x120 H.264 elementary stream (25 frames, one key
+/// frame, no B-frames) to `path` with GStreamer's x264.
+fn write_clip(path: &std::path::Path) {
+    gst::init().unwrap();
+    let line = format!(
+        "videotestsrc num-buffers=25 pattern=ball ! video/x-raw,width=160,height=120,framerate=25/1 \
+         ! x264enc key-int-max=25 bframes=0 ! video/x-h264,stream-format=byte-stream \
+         ! filesink location=\"{}\"",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&line).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the clip was not written in time");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        matches!(msg.view(), gst::MessageView::Eos(_)),
+        "writing the clip failed: {msg:?}"
+    );
+}
+
+#[test]
+fn a_clip_is_served_in_a_loop_at_its_frame_rate() {
+    let dir = std::env::temp_dir().join(format!("osprey-rtsp-clip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = dir.join("clip.h264");
+    write_clip(&clip);
+    let server = TestServer::start(&[Mount::new("clip").clip(&clip).fps(25)]).unwrap();
+    let client = Client::open(&server.url("clip"));
+    assert_eq!(client.frame(WAIT), Some((160, 120)));
+    // 60 more frames cross the end of the 25-frame clip twice; sent at
+    // 25 fps they take 2.4 s. Without pacing the server would send the
+    // loops as fast as it reads them (hundreds of frames a second).
+    let started = Instant::now();
+    for i in 0..60 {
+        assert_eq!(
+            client.frame(WAIT),
+            Some((160, 120)),
+            "frame {i} after the first did not come"
+        );
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1800),
+        "60 frames in {took:?}: not paced at 25 fps"
+    );
+    assert!(client.error(Duration::from_millis(10)).is_none());
+
+    let missing = TestServer::start(&[Mount::new("c").clip(dir.join("nope.h264"))]);
+    assert!(
+        matches!(&missing, Err(osprey_rtsp_server::ServerError::Clip { path, .. }) if path.ends_with("nope.h264")),
+        "{missing:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,5 @@
-//! `osprey-rtsp-server`: serves N live H.264 test streams at /cam0.. on
+//! `osprey-rtsp-server`: serves N live H.264 test streams (test patterns, or
+//! a clip in a loop) at /cam0.. on
 //! 127.0.0.1 for benchmarks and demos, prints one URL a line, runs until
 //! SIGINT or SIGTERM.
 
@@ -33,6 +34,11 @@ struct Args {
     /// comes out far below it).
     #[arg(long)]
     bitrate: Option<u32>,
+    /// Serves this H.264 elementary stream (Annex B, `ffmpeg -f h264`) in a
+    /// loop at --fps instead of an encoded test pattern: a camera whose
+    /// encoder runs elsewhere (--size, --pattern and --bitrate do not apply).
+    #[arg(long)]
+    clip: Option<std::path::PathBuf>,
     /// Adds an audio track to every stream.
     #[arg(long)]
     audio: bool,
@@ -64,6 +70,9 @@ fn main() -> ExitCode {
                 .audio(args.audio);
             if let Some(kbit) = args.bitrate {
                 mount = mount.bitrate_kbit(kbit);
+            }
+            if let Some(clip) = &args.clip {
+                mount = mount.clip(clip);
             }
             match (&args.user, &args.password) {
                 (Some(user), Some(pass)) => mount.credentials(user.clone(), pass.clone()),
