@@ -9,12 +9,10 @@
 //
 // - agg_init: every slot word to its initial value (all ones for the minima
 //   and first-time fields).
-// - agg_pass_a: counts, the high words of the min/max/first/last keys, the
-//   anchor (largest biased exponent of the finite values) and HyperLogLog
-//   registers (atomicMax of the rank).
+// - agg_pass_a: counts, the high words of the min/max/first/last keys and the
+//   anchor (largest biased exponent of the finite values).
 // - agg_pass_b: the low words of those keys (only from values whose high word
-//   won), the fixed-point sums and sums of squares relative to the anchor, and
-//   the percentile bins.
+//   won) and the fixed-point sums and sums of squares relative to the anchor.
 // - agg_pass_c: the first and last row at the first and last event time.
 
 const WORKGROUP_SIZE: u32 = 256u;
@@ -45,14 +43,6 @@ const C_LAST_HI: u32 = 31u;
 const C_LAST_LO: u32 = 32u;
 const C_LAST_ROW: u32 = 33u;
 
-const HLL_BITS: u32 = 10u;
-const HLL_REGISTERS: u32 = 1024u;
-
-const PCT_SUB_BITS: u32 = 5u;
-const PCT_OCTAVES: u32 = 64u;
-const PCT_ZERO: u32 = 2049u;
-const PCT_BINS: u32 = 4099u;
-
 // One call (`gpu::aggregate::AggParams`).
 struct AggParams {
     rows: u32,
@@ -60,13 +50,9 @@ struct AggParams {
     columns: u32,
     slot_words: u32,
     valid_words: u32,
-    hashed: u32,
-    pct_columns: u32,
     first_last: u32,
     squares: u32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
+    _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: AggParams;
@@ -74,12 +60,9 @@ struct AggParams {
 @group(0) @binding(2) var<storage, read> ts: array<vec2<u32>>;
 // Column-major: values[column * rows + row].
 @group(0) @binding(3) var<storage, read> values: array<vec2<u32>>;
-// Bitmaps of the value columns, then of the hashed columns, valid_words each.
+// Bitmaps of the value columns, valid_words each.
 @group(0) @binding(4) var<storage, read> valid: array<u32>;
-@group(0) @binding(5) var<storage, read> hashes: array<vec2<u32>>;
-@group(0) @binding(6) var<storage, read_write> state: array<atomic<u32>>;
-@group(0) @binding(7) var<storage, read_write> hll: array<atomic<u32>>;
-@group(0) @binding(8) var<storage, read_write> pct: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;
 
 fn index_of(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
@@ -183,21 +166,6 @@ fn agg_pass_a(
             atomicMax(&state[b + C_LAST_HI], tk.y);
         }
     }
-    for (var h = 0u; h < params.hashed; h++) {
-        if !is_valid(params.columns + h, row) {
-            continue;
-        }
-        let hash = hashes[h * params.rows + row];
-        let reg_index = hash.y >> (32u - HLL_BITS);
-        let rest_hi = (hash.y << HLL_BITS) | (hash.x >> (32u - HLL_BITS));
-        let rest_lo = hash.x << HLL_BITS;
-        var zeros = countLeadingZeros(rest_hi);
-        if rest_hi == 0u {
-            zeros = 32u + countLeadingZeros(rest_lo);
-        }
-        let rank = min(zeros, 64u - HLL_BITS) + 1u;
-        atomicMax(&hll[(slot * params.hashed + h) * HLL_REGISTERS + reg_index], rank);
-    }
 }
 
 // Adds `v` to limb `at` of an accumulator whose last limb is `last`,
@@ -282,31 +250,6 @@ fn square(m0: u32, m1: u32) -> array<u32, 4> {
     return array<u32, 4>(a.x, l1.x, l2.x, l3);
 }
 
-// `cpu::aggregate::pct_bin` of a value that is not NaN.
-fn pct_bin(v: vec2<u32>, anchor: u32) -> u32 {
-    let negative = (v.y >> 31u) == 1u;
-    let e = biased_exponent(v);
-    if e == 0x7ffu {
-        if negative {
-            return 0u;
-        }
-        return PCT_BINS - 1u;
-    }
-    if ((v.y & 0x7fffffffu) | v.x) == 0u || anchor == 0u {
-        return PCT_ZERO;
-    }
-    let below = anchor - max(e, 1u);
-    if below >= PCT_OCTAVES || e == 0u {
-        return PCT_ZERO;
-    }
-    let sub = (v.y >> (20u - PCT_SUB_BITS)) & ((1u << PCT_SUB_BITS) - 1u);
-    let magnitude = ((PCT_OCTAVES - 1u - below) << PCT_SUB_BITS) + sub;
-    if negative {
-        return PCT_ZERO - 1u - magnitude;
-    }
-    return PCT_ZERO + 1u + magnitude;
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn agg_pass_b(
     @builtin(local_invocation_index) lid: u32,
@@ -361,10 +304,6 @@ fn agg_pass_b(
             if params.squares != 0u {
                 add_shifted(b + C_SQ, SQ_LIMBS, square(m0, m1), 2 * (ee - a) + SQ_FRACTION);
             }
-        }
-        if c < params.pct_columns && !is_nan(v) {
-            let bin = pct_bin(v, anchor);
-            atomicAdd(&pct[(slot * params.pct_columns + c) * PCT_BINS + bin], 1u);
         }
     }
 }

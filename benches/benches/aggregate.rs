@@ -94,9 +94,6 @@ impl Data {
             ts: &self.ts,
             values,
             valid,
-            hashes: &[],
-            hash_valid: &[],
-            pct_columns: 0,
             first_last: false,
             squares: false,
         }
@@ -175,7 +172,7 @@ fn bench_engine(c: &mut Criterion, quick: bool) {
             hashed: 0,
             pct_columns: 0,
             first_last: false,
-            batch_rows: EngineConfig::default_batch_rows(0, 0),
+            batch_rows: EngineConfig::default_batch_rows(),
             aggs: every_agg(2),
         };
         let mut engine = Engine::new(config, Box::new(CpuAggregator)).expect("a valid config");

@@ -72,9 +72,6 @@ fn time_backend(name: &str, make: &dyn Fn() -> Box<dyn Aggregator>, rows: &Rows)
         ts: &rows.ts[..piece],
         values: &values,
         valid: &valid,
-        hashes: &[],
-        hash_valid: &[],
-        pct_columns: 0,
         first_last: false,
         squares: false,
     };

@@ -161,7 +161,7 @@ impl Query {
             hashed: hashed.len(),
             pct_columns,
             first_last,
-            batch_rows: EngineConfig::default_batch_rows(hashed.len(), pct_columns),
+            batch_rows: EngineConfig::default_batch_rows(),
             aggs: slots.clone(),
         };
         let join = Joined::bind(&plan, &options.references, options.data_dir.as_deref())?;

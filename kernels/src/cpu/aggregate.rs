@@ -3,9 +3,8 @@
 //!
 //! The shader runs three passes over the rows, each invocation one row, with
 //! atomics on the slot's words: pass A counts and takes the high words of the
-//! minima/maxima, the anchors and the HyperLogLog registers; pass B, with the
-//! anchors final, adds the fixed-point sums and the percentile bins and takes
-//! the low words; pass C (only for `first`/`last`) picks the row at the first
+//! minima/maxima and the anchors; pass B, with the anchors final, adds the
+//! fixed-point sums and takes the low words; pass C (only for `first`/`last`) picks the row at the first
 //! and last time. This twin runs the same three functions. Every update is an
 //! integer add, a min or a max, so the words do not depend on the order the
 //! rows come in, and equal the shader's whatever order its atomics run in;
@@ -21,16 +20,15 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::window::layout::{
-    COL_WORDS, HLL_BITS, HLL_REGISTERS, NO_SLOT, PCT_BINS, PCT_OCTAVES, PCT_SIDE, PCT_SUB_BITS,
-    PCT_ZERO, SLOT_HEADER, SQ_FRACTION, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col, order_key,
-    slot_words, time_key,
+    COL_WORDS, NO_SLOT, SLOT_HEADER, SQ_FRACTION, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col,
+    order_key, slot_words, time_key,
 };
 use crate::window::{AggInput, AggState, Aggregator};
 
 /// Rows one rayon task walks at least (smaller batches run on one thread).
 const MIN_ROWS_PER_TASK: usize = 1 << 15;
 
-/// Batch state (words, registers and bins) above this many bytes is filled
+/// Batch state (slot words) above this many bytes is filled
 /// slot by slot from the rows sorted by slot; below it the state stays in
 /// cache (this machine's L3 is 32 MiB, its L2 1 MiB a core) while each pass
 /// reads the rows in order, which is faster than the sort.
@@ -149,48 +147,11 @@ fn acc_add_wide(acc: &mut [u32], mag: u128, shift: i32) {
     }
 }
 
-/// The percentile bin of a non-NaN value in a slot whose anchor is `anchor`
-/// (WGSL `pct_bin`).
-#[inline]
-pub fn pct_bin(bits: u64, anchor: u32) -> u32 {
-    let negative = bits >> 63 == 1;
-    let biased = ((bits >> 52) & 0x7ff) as u32;
-    if biased == 0x7ff {
-        return if negative { 0 } else { PCT_BINS - 1 };
-    }
-    if bits << 1 == 0 || anchor == 0 {
-        return PCT_ZERO;
-    }
-    let below = anchor - biased.max(1);
-    if below >= PCT_OCTAVES || biased == 0 {
-        return PCT_ZERO;
-    }
-    let sub = ((bits >> (52 - PCT_SUB_BITS)) as u32) & ((1 << PCT_SUB_BITS) - 1);
-    let magnitude = ((PCT_OCTAVES - 1 - below) << PCT_SUB_BITS) + sub;
-    debug_assert!(magnitude < PCT_SIDE);
-    if negative {
-        PCT_ZERO - 1 - magnitude
-    } else {
-        PCT_ZERO + 1 + magnitude
-    }
-}
-
-/// The register and rank of a 64-bit hash (WGSL `hll_update`).
-#[inline]
-pub fn hll_register(hash: u64) -> (usize, u32) {
-    let register = (hash >> (64 - HLL_BITS)) as usize;
-    let rest = hash << HLL_BITS;
-    let rank = rest.leading_zeros().min(64 - HLL_BITS) + 1;
-    (register, rank)
-}
-
 /// One task's share: the slots `first..first + count` and their words.
 struct Part<'a> {
     first: u32,
     count: u32,
     words: &'a mut [u32],
-    hll: &'a mut [u32],
-    pct: &'a mut [u32],
 }
 
 /// Fills `out` with the state of `input` (which [`AggInput::check`] passed).
@@ -203,16 +164,13 @@ pub fn aggregate(input: &AggInput<'_>, out: &mut AggState) {
 fn fill(input: &AggInput<'_>, out: &mut AggState, sort: Option<bool>) {
     out.reset_for(input);
     let columns = input.values.len() as u32;
-    let n_hll = input.hashes.len() as u32;
     let stride = slot_words(columns) as usize;
     let slots = input.slot_count as usize;
-    let hll_stride = (n_hll * HLL_REGISTERS) as usize;
-    let pct_stride = (input.pct_columns * PCT_BINS) as usize;
     if slots == 0 {
         return;
     }
 
-    let state_bytes = 4 * (out.words.len() + out.hll.len() + out.pct.len());
+    let state_bytes = 4 * out.words.len();
     let by_slot = sort
         .unwrap_or(state_bytes > SORT_ABOVE_BYTES)
         .then(|| RowsBySlot::new(input.slots, slots));
@@ -221,20 +179,16 @@ fn fill(input: &AggInput<'_>, out: &mut AggState, sort: Option<bool>) {
         .min(slots);
     let per = slots.div_ceil(tasks);
     let mut parts = Vec::with_capacity(tasks);
-    let (mut words, mut hll, mut pct) = (&mut out.words[..], &mut out.hll[..], &mut out.pct[..]);
+    let mut words = &mut out.words[..];
     let mut first = 0;
     while first < slots {
         let count = per.min(slots - first);
-        let (w, w_rest) = words.split_at_mut(count * stride);
-        let (h, h_rest) = hll.split_at_mut(count * hll_stride);
-        let (p, p_rest) = pct.split_at_mut(count * pct_stride);
-        (words, hll, pct) = (w_rest, h_rest, p_rest);
+        let (w, rest) = words.split_at_mut(count * stride);
+        words = rest;
         parts.push(Part {
             first: first as u32,
             count: count as u32,
             words: w,
-            hll: h,
-            pct: p,
         });
         first += count;
     }
@@ -297,22 +251,10 @@ fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: Option<&RowsBySl
                 .filter_map(|(row, &slot)| local(slot).map(|s| (row, s)))
         };
         for (row, s) in mine() {
-            pass_a(
-                input,
-                row,
-                &mut part.words[s * stride..][..stride],
-                part.hll,
-                s,
-            );
+            pass_a(input, row, &mut part.words[s * stride..][..stride]);
         }
         for (row, s) in mine() {
-            pass_b(
-                input,
-                row,
-                &mut part.words[s * stride..][..stride],
-                part.pct,
-                s,
-            );
+            pass_b(input, row, &mut part.words[s * stride..][..stride]);
         }
         if input.first_last {
             for (row, s) in mine() {
@@ -325,10 +267,10 @@ fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: Option<&RowsBySl
         let rows = by_slot.of(part.first as usize + s);
         let words = &mut part.words[s * stride..(s + 1) * stride];
         for &row in rows {
-            pass_a(input, row as usize, words, part.hll, s);
+            pass_a(input, row as usize, words);
         }
         for &row in rows {
-            pass_b(input, row as usize, words, part.pct, s);
+            pass_b(input, row as usize, words);
         }
         if input.first_last {
             for &row in rows {
@@ -339,7 +281,7 @@ fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: Option<&RowsBySl
 }
 
 /// Pass A for one row (WGSL `agg_pass_a`).
-fn pass_a(input: &AggInput<'_>, row: usize, words: &mut [u32], hll: &mut [u32], slot: usize) {
+fn pass_a(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
     words[0] += 1;
     let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
     for (c, values) in input.values.iter().enumerate() {
@@ -372,21 +314,11 @@ fn pass_a(input: &AggInput<'_>, row: usize, words: &mut [u32], hll: &mut [u32], 
             w[col::LAST_HI as usize] = w[col::LAST_HI as usize].max(t_hi);
         }
     }
-    let n_hll = input.hashes.len();
-    for (h, hashes) in input.hashes.iter().enumerate() {
-        if !is_valid(input.hash_valid[h], row) {
-            continue;
-        }
-        let (register, rank) = hll_register(hashes[row]);
-        let r = &mut hll[(slot * n_hll + h) * HLL_REGISTERS as usize + register];
-        *r = (*r).max(rank);
-    }
 }
 
 /// Pass B for one row (WGSL `agg_pass_b`).
-fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32], pct: &mut [u32], slot: usize) {
+fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
     let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
-    let n_pct = input.pct_columns as usize;
     for (c, values) in input.values.iter().enumerate() {
         if !is_valid(input.valid[c], row) {
             continue;
@@ -429,9 +361,6 @@ fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32], pct: &mut [u32], 
                 );
             }
         }
-        if c < n_pct && !x.is_nan() {
-            pct[(slot * n_pct + c) * PCT_BINS as usize + pct_bin(bits, anchor) as usize] += 1;
-        }
     }
 }
 
@@ -460,43 +389,6 @@ mod tests {
     use crate::window::layout::slot_init;
 
     #[test]
-    fn percentile_bins_follow_value_order() {
-        let anchor = exponent(1000f64.to_bits());
-        let values = [
-            f64::NEG_INFINITY,
-            -1000.0,
-            -999.0,
-            -1.0,
-            -0.0,
-            0.0,
-            1e-300,
-            1.0,
-            1.01,
-            999.0,
-            1000.0,
-            f64::INFINITY,
-        ];
-        let bins: Vec<u32> = values
-            .iter()
-            .map(|v| pct_bin(v.to_bits(), anchor))
-            .collect();
-        for w in bins.windows(2) {
-            assert!(w[0] <= w[1], "{bins:?}");
-        }
-        assert_eq!(bins[4], PCT_ZERO);
-        assert_eq!(bins[6], PCT_ZERO, "far below the anchor counts as 0");
-        assert_eq!(*bins.last().unwrap_or(&0), PCT_BINS - 1);
-    }
-
-    #[test]
-    fn hll_ranks_count_leading_zeros() {
-        assert_eq!(hll_register(u64::MAX), (1023, 1));
-        assert_eq!(hll_register(0), (0, 55));
-        assert_eq!(hll_register(1 << 53), (0, 1));
-        assert_eq!(hll_register(1 << 52), (0, 2));
-    }
-
-    #[test]
     fn rows_in_order_and_sorted_by_slot_give_the_same_words() {
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = || {
@@ -521,7 +413,6 @@ mod tests {
                 _ => (next() as i64 as f64) * 2f64.powi((next() % 80) as i32 - 40),
             })
             .collect();
-        let hashes: Vec<u64> = (0..rows).map(|_| next()).collect();
         let valid: Vec<u32> = (0..rows.div_ceil(32)).map(|_| next() as u32).collect();
         let input = AggInput {
             slots: &slots,
@@ -529,9 +420,6 @@ mod tests {
             ts: &ts,
             values: &[&a, &a],
             valid: &[None, Some(&valid)],
-            hashes: &[&hashes],
-            hash_valid: &[Some(&valid)],
-            pct_columns: 1,
             first_last: true,
             squares: true,
         };

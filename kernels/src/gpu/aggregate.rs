@@ -1,7 +1,7 @@
 //! Host side of `shaders/aggregate.wgsl`: window aggregation state on the GPU.
 //!
 //! One [`aggregate`](Aggregator::aggregate) call is one upload of the batch's
-//! columns (slots, times, f64 bits, validity bitmaps, hashes), one command
+//! columns (slots, times, f64 bits, validity bitmaps), one command
 //! buffer with the init pass and passes A, B (and C for `first`/`last`) over
 //! the rows, one copy of the state into the staging buffer and one readback.
 //! Buffers grow to the largest batch seen and are reused, with their bind
@@ -23,7 +23,7 @@ use super::readback::{Readback, wait_for};
 use super::shaders::AGGREGATE_KERNEL;
 use super::types::AggParams;
 use crate::error::{KernelError, Result};
-use crate::window::layout::{HLL_REGISTERS, PCT_BINS, slot_words};
+use crate::window::layout::slot_words;
 use crate::window::{AggInput, AggState, Aggregator, SlotPass};
 
 /// `shaders/aggregate.wgsl` (it needs none of the shared modules).
@@ -90,10 +90,7 @@ pub struct GpuAggregator {
     ts: Grown,
     values: Grown,
     valid: Grown,
-    hashes: Grown,
     state: Grown,
-    hll: Grown,
-    pct: Grown,
     bind_group: Option<wgpu::BindGroup>,
     readback: Readback,
     /// Largest binding, in bytes.
@@ -170,10 +167,7 @@ impl GpuAggregator {
             ts: Grown::default(),
             values: Grown::default(),
             valid: Grown::default(),
-            hashes: Grown::default(),
             state: Grown::default(),
-            hll: Grown::default(),
-            pct: Grown::default(),
             bind_group: None,
             readback: Readback::new("osprey aggregate staging"),
             bind_limit: limits
@@ -197,25 +191,20 @@ impl GpuAggregator {
     }
 
     /// Sizes the buffers for `input`'s rows and up to `max_slots` slots, and
-    /// uploads its columns (times, values, validity, hashes): everything a
+    /// uploads its columns (times, values, validity): everything a
     /// [`pass`](Self::pass) reads but the slots.
     fn load(&mut self, input: &AggInput<'_>, max_slots: u32) -> Result<()> {
         let device = self.ctx.device();
         let queue = self.ctx.queue();
         let rows = input.slots.len();
         let columns = input.values.len() as u32;
-        let hashed = input.hashes.len() as u32;
         let words = slot_words(columns);
         let slots = u64::from(max_slots);
         let state_bytes = slots * u64::from(words) * 4;
-        let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
-        let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
         let valid_words = rows.div_ceil(32).max(1);
         let sizes = [
             ("values", rows as u64 * u64::from(columns) * 8),
             ("state", state_bytes),
-            ("hll", hll_bytes),
-            ("pct", pct_bytes),
         ];
         for (what, bytes) in sizes {
             if bytes > self.bind_limit {
@@ -237,25 +226,13 @@ impl GpuAggregator {
         changed |= self
             .values
             .ensure(device, "osprey aggregate values", sizes[0].1, storage);
-        let valid_bytes = (u64::from(columns + hashed) * valid_words as u64) * 4;
+        let valid_bytes = (u64::from(columns) * valid_words as u64) * 4;
         changed |= self
             .valid
             .ensure(device, "osprey aggregate validity", valid_bytes, storage);
-        changed |= self.hashes.ensure(
-            device,
-            "osprey aggregate hashes",
-            rows as u64 * u64::from(hashed) * 8,
-            storage,
-        );
         changed |= self
             .state
             .ensure(device, "osprey aggregate state", state_bytes, copy_src);
-        changed |= self
-            .hll
-            .ensure(device, "osprey aggregate hll", hll_bytes, copy_src);
-        changed |= self
-            .pct
-            .ensure(device, "osprey aggregate pct", pct_bytes, copy_src);
         if changed || self.bind_group.is_none() {
             let entries = [
                 pipeline::whole_binding(const { AGGREGATE_KERNEL.number("params") }, &self.params),
@@ -273,15 +250,9 @@ impl GpuAggregator {
                     self.valid.get(),
                 ),
                 pipeline::whole_binding(
-                    const { AGGREGATE_KERNEL.number("hashes") },
-                    self.hashes.get(),
-                ),
-                pipeline::whole_binding(
                     const { AGGREGATE_KERNEL.number("state") },
                     self.state.get(),
                 ),
-                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("hll") }, self.hll.get()),
-                pipeline::whole_binding(const { AGGREGATE_KERNEL.number("pct") }, self.pct.get()),
             ];
             self.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("osprey aggregate bind group"),
@@ -302,8 +273,7 @@ impl GpuAggregator {
                 );
             }
         }
-        let bitmaps = input.valid.iter().chain(input.hash_valid);
-        for (i, bitmap) in bitmaps.enumerate() {
+        for (i, bitmap) in input.valid.iter().enumerate() {
             let at = (i * valid_words * 4) as u64;
             match bitmap {
                 Some(b) => queue.write_buffer(
@@ -318,16 +288,6 @@ impl GpuAggregator {
                 }
             }
         }
-        for (h, v) in input.hashes.iter().enumerate() {
-            if !v.is_empty() {
-                queue.write_buffer(
-                    self.hashes.get(),
-                    (h * rows * 8) as u64,
-                    bytemuck::cast_slice(v),
-                );
-            }
-        }
-
         Ok(())
     }
 
@@ -338,12 +298,9 @@ impl GpuAggregator {
         let queue = self.ctx.queue();
         let rows = input.slots.len();
         let columns = input.values.len() as u32;
-        let hashed = input.hashes.len() as u32;
         let words = slot_words(columns);
         let slots = u64::from(input.slot_count);
         let state_bytes = slots * u64::from(words) * 4;
-        let hll_bytes = slots * u64::from(hashed * HLL_REGISTERS) * 4;
-        let pct_bytes = slots * u64::from(input.pct_columns * PCT_BINS) * 4;
         let valid_words = rows.div_ceil(32).max(1);
         let params = AggParams {
             rows: rows as u32,
@@ -351,8 +308,6 @@ impl GpuAggregator {
             columns,
             slot_words: words,
             valid_words: valid_words as u32,
-            hashed,
-            pct_columns: input.pct_columns,
             first_last: u32::from(input.first_last),
             squares: u32::from(input.squares),
             ..AggParams::default()
@@ -362,8 +317,6 @@ impl GpuAggregator {
         let dispatch = Dispatch {
             row_grid: grid(rows as u64, self.max_dim)?,
             init_grid: grid(slots * u64::from(words), self.max_dim)?,
-            hll_bytes,
-            pct_bytes,
             first_last: input.first_last,
         };
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -371,7 +324,7 @@ impl GpuAggregator {
         });
         self.encode_passes(&mut encoder, &dispatch);
         self.last = Some(dispatch);
-        let total = state_bytes + hll_bytes + pct_bytes;
+        let total = state_bytes;
         let staging = self.readback.target(device, total);
         encoder.copy_buffer_to_buffer(
             self.state.get(),
@@ -380,21 +333,9 @@ impl GpuAggregator {
             0,
             Some(state_bytes.next_multiple_of(4).max(4)),
         );
-        if hll_bytes > 0 {
-            encoder.copy_buffer_to_buffer(self.hll.get(), 0, staging, state_bytes, Some(hll_bytes));
-        }
-        if pct_bytes > 0 {
-            encoder.copy_buffer_to_buffer(
-                self.pct.get(),
-                0,
-                staging,
-                state_bytes + hll_bytes,
-                Some(pct_bytes),
-            );
-        }
         let submission = queue.submit([encoder.finish()]);
         wait_for(device, submission)?;
-        let (sw, hw) = ((state_bytes / 4) as usize, (hll_bytes / 4) as usize);
+        let sw = (state_bytes / 4) as usize;
         out.columns = columns;
         out.slots = input.slot_count;
         self.readback.read(device, total, |bytes| {
@@ -402,24 +343,13 @@ impl GpuAggregator {
                 bytemuck::cast_slice(&bytes[..(total as usize).max(4).next_multiple_of(4)]);
             out.words.clear();
             out.words.extend_from_slice(&all[..sw]);
-            out.hll.clear();
-            out.hll.extend_from_slice(&all[sw..sw + hw]);
-            out.pct.clear();
-            out.pct
-                .extend_from_slice(&all[sw + hw..(total / 4) as usize]);
         })
     }
 }
 
 impl GpuAggregator {
-    /// Records the clears, the init pass and passes A, B (and C) of a batch.
+    /// Records the init pass and passes A, B (and C) of a batch.
     fn encode_passes(&self, encoder: &mut wgpu::CommandEncoder, d: &Dispatch) {
-        if d.hll_bytes > 0 {
-            encoder.clear_buffer(self.hll.get(), 0, Some(d.hll_bytes.next_multiple_of(4)));
-        }
-        if d.pct_bytes > 0 {
-            encoder.clear_buffer(self.pct.get(), 0, Some(d.pct_bytes.next_multiple_of(4)));
-        }
         let bind_group = self.bind_group.as_ref().expect("made before any dispatch");
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("osprey aggregate passes"),
@@ -473,8 +403,6 @@ impl GpuAggregator {
 struct Dispatch {
     row_grid: (u32, u32),
     init_grid: (u32, u32),
-    hll_bytes: u64,
-    pct_bytes: u64,
     first_last: bool,
 }
 
@@ -488,18 +416,10 @@ impl Aggregator for GpuAggregator {
         true
     }
 
-    fn max_rows(&self, columns: u32, hashed: u32, pct_columns: u32) -> usize {
-        let slot = u64::from(slot_words(columns)) * 4;
-        let per_row = [
-            slot,
-            u64::from(hashed * HLL_REGISTERS) * 4,
-            u64::from(pct_columns * PCT_BINS) * 4,
-            u64::from(columns.max(hashed)) * 8,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(slot)
-        .max(8);
+    fn max_rows(&self, columns: u32) -> usize {
+        let per_row = (u64::from(slot_words(columns)) * 4)
+            .max(u64::from(columns) * 8)
+            .max(8);
         usize::try_from(self.bind_limit / per_row).unwrap_or(usize::MAX)
     }
 

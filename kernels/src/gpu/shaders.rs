@@ -297,10 +297,7 @@ pub const AGGREGATE_KERNEL: KernelSource = KernelSource {
         binding("ts", 2, Access::Read),
         binding("values", 3, Access::Read),
         binding("valid", 4, Access::Read),
-        binding("hashes", 5, Access::Read),
-        binding("state", 6, Access::ReadWrite),
-        binding("hll", 7, Access::ReadWrite),
-        binding("pct", 8, Access::ReadWrite),
+        binding("state", 5, Access::ReadWrite),
     ],
 };
 

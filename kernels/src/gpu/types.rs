@@ -269,20 +269,12 @@ pub struct AggParams {
     pub slot_words: u32,
     /// Words of each validity bitmap.
     pub valid_words: u32,
-    /// Hashed columns.
-    pub hashed: u32,
-    /// Value columns with percentile bins.
-    pub pct_columns: u32,
     /// 1 when pass C runs.
     pub first_last: u32,
     /// 1 when pass B sums the squares.
     pub squares: u32,
     /// Padding.
-    pub _pad1: u32,
-    /// Padding.
-    pub _pad2: u32,
-    /// Padding.
-    pub _pad3: u32,
+    pub _pad0: u32,
 }
 
 #[cfg(test)]

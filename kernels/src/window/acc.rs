@@ -13,8 +13,7 @@
 use super::AggState;
 use super::exact;
 use super::layout::{
-    COL_WORDS, HLL_REGISTERS, PCT_BINS, SLOT_HEADER, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col,
-    from_order_key, slot_words,
+    COL_WORDS, SLOT_HEADER, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col, from_order_key, slot_words,
 };
 use super::sketch::{Distinct, Quantiles};
 use super::spec::AggFunc;
@@ -510,15 +509,6 @@ pub(crate) fn hll_from(registers: usize, sum: f64, zeros: usize) -> f64 {
 
 /// Reading one slot of a batch's state.
 impl AggState {
-    /// Hashed columns (HyperLogLog sketches a slot).
-    pub fn hashed(&self) -> usize {
-        if self.slots == 0 {
-            0
-        } else {
-            self.hll.len() / (self.slots as usize * HLL_REGISTERS as usize)
-        }
-    }
-
     /// The words of slot `slot`.
     pub fn slot_words(&self, slot: u32) -> &[u32] {
         let stride = slot_words(self.columns) as usize;
@@ -529,19 +519,6 @@ impl AggState {
     pub fn column_words(&self, slot: u32, column: usize) -> &[u32] {
         &self.slot_words(slot)[SLOT_HEADER as usize + column * COL_WORDS as usize..]
             [..COL_WORDS as usize]
-    }
-
-    /// The HyperLogLog registers of slot `slot` and hashed column `column`.
-    pub fn slot_registers(&self, slot: u32, column: usize) -> &[u32] {
-        let start = (slot as usize * self.hashed() + column) * HLL_REGISTERS as usize;
-        &self.hll[start..][..HLL_REGISTERS as usize]
-    }
-
-    /// The percentile bins of slot `slot` and value column `column`, with
-    /// `pct_columns` sketched columns.
-    pub fn slot_bins(&self, slot: u32, column: usize, pct_columns: usize) -> &[u32] {
-        let start = (slot as usize * pct_columns + column) * PCT_BINS as usize;
-        &self.pct[start..][..PCT_BINS as usize]
     }
 }
 
@@ -673,6 +650,7 @@ pub(crate) fn finish_value(func: AggFunc, p: &Parts<'_>) -> AggValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::layout::HLL_REGISTERS;
 
     #[test]
     fn big_to_f64_rounds_to_nearest_even() {

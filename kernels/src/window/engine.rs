@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use super::acc::{AggValue, SlotAcc};
 use super::keys::FastMap;
-use super::layout::{HLL_REGISTERS, NO_SLOT, PCT_BINS, slot_words};
+use super::layout::NO_SLOT;
 /// Kept at this path for callers; it lives in `result.rs`.
 pub use super::result::{AggSlot, Closed, WindowKey};
 use super::sketch::BatchSketches;
@@ -64,10 +64,9 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// The default piece size: 2^20 rows. Sketches no longer shrink it:
-    /// they grow with the rows, not with the slots.
-    pub fn default_batch_rows(hashed: usize, pct_columns: u32) -> usize {
-        let _ = (hashed, pct_columns);
+    /// The default piece size: 2^20 rows. Sketches do not shrink it: they
+    /// are built on the host and grow with the rows, not with the slots.
+    pub fn default_batch_rows() -> usize {
         1 << 20
     }
 }
@@ -258,7 +257,7 @@ impl Engine {
                 "the allowed lateness must not be negative".into(),
             ));
         }
-        let limit = backend.max_rows(config.columns as u32, 0, 0);
+        let limit = backend.max_rows(config.columns as u32);
         config.batch_rows = (config.batch_rows.min(limit) / 32 * 32).max(32);
         Ok(Engine {
             config,
@@ -303,9 +302,7 @@ impl Engine {
             .map(|acc| size_of::<(u32, SlotAcc)>() + acc.heap_bytes())
             .sum::<usize>()
             + self.sessions.capacity() * size_of::<Session>();
-        let batch = 4
-            * (self.state.words.capacity() + self.state.hll.capacity() + self.state.pct.capacity())
-            + self.sketches.bytes();
+        let batch = 4 * self.state.words.capacity() + self.sketches.bytes();
         (stores + sessions + batch) as u64
     }
 
@@ -422,9 +419,6 @@ impl Engine {
             ts: piece.ts,
             values: &piece.values,
             valid: &piece.valid,
-            hashes: &[],
-            hash_valid: &[],
-            pct_columns: 0,
             first_last: self.config.first_last,
             squares: self.config.aggs.iter().any(|a| a.func.needs_squares()),
         }
@@ -761,11 +755,4 @@ impl Engine {
         }
         out
     }
-}
-
-/// The words of state one piece may need, for callers sizing GPU memory.
-pub fn state_words(rows: usize, columns: u32, hashed: usize, pct_columns: u32) -> usize {
-    rows * (slot_words(columns) as usize
-        + hashed * HLL_REGISTERS as usize
-        + pct_columns as usize * PCT_BINS as usize)
 }

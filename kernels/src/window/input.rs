@@ -22,12 +22,6 @@ pub struct AggInput<'a> {
     pub values: &'a [&'a [f64]],
     /// Their validity bitmaps.
     pub valid: &'a [Option<&'a [u32]>],
-    /// 64-bit hashes of the columns `approx_count_distinct` counts.
-    pub hashes: &'a [&'a [u64]],
-    /// Their validity bitmaps.
-    pub hash_valid: &'a [Option<&'a [u32]>],
-    /// Value columns `0..pct_columns` also get percentile sketches.
-    pub pct_columns: u32,
     /// Whether to find the first and last row by event time (pass C).
     pub first_last: bool,
     /// Whether to sum the squares (for `var` and `stddev` only): without
@@ -51,21 +45,13 @@ impl AggInput<'_> {
         if input.first_last && input.ts.len() != rows {
             return bad(format!("{} times for {rows} rows", input.ts.len()));
         }
-        if input.valid.len() != input.values.len() || input.hash_valid.len() != input.hashes.len() {
+        if input.valid.len() != input.values.len() {
             return bad("a validity bitmap per column".into());
-        }
-        if input.pct_columns as usize > input.values.len() {
-            return bad("more percentile columns than value columns".into());
         }
         let words = rows.div_ceil(32);
         for (v, valid) in input.values.iter().zip(input.valid) {
             if v.len() != rows || valid.is_some_and(|b| b.len() < words) {
                 return bad("a value column of another length".into());
-            }
-        }
-        for (h, valid) in input.hashes.iter().zip(input.hash_valid) {
-            if h.len() != rows || valid.is_some_and(|b| b.len() < words) {
-                return bad("a hash column of another length".into());
             }
         }
         if let Some(s) = input
@@ -100,10 +86,9 @@ impl SlotPass<'_> {
     }
 }
 
-/// The state of one batch: [`layout::slot_words`] words a slot, then the
-/// HyperLogLog registers (one `u32` each, [`layout::HLL_REGISTERS`] per slot
-/// and hashed column) and percentile bins ([`layout::PCT_BINS`] per slot and
-/// percentile column).
+/// The state of one batch: [`layout::slot_words`] words a slot. (Percentile
+/// and distinct-count sketches are built on the host, in
+/// [`super::sketch`], from the same rows.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AggState {
     /// Value columns.
@@ -112,16 +97,12 @@ pub struct AggState {
     pub slots: u32,
     /// Slot words, slot-major.
     pub words: Vec<u32>,
-    /// Registers, `(slot * hashed_columns + column) * HLL_REGISTERS + register`.
-    pub hll: Vec<u32>,
-    /// Bins, `(slot * pct_columns + column) * PCT_BINS + bin`.
-    pub pct: Vec<u32>,
 }
 
 impl AggState {
     /// Sets `self` to the state of `input` before any row: every slot's
-    /// words at their initial values ([`layout::slot_init`]), registers and
-    /// bins at 0. Both backends start from it; with no slots it is empty.
+    /// words at their initial values ([`layout::slot_init`]). Both backends
+    /// start from it; with no slots it is empty.
     pub fn reset_for(&mut self, input: &AggInput<'_>) {
         let columns = input.values.len() as u32;
         let slots = input.slot_count as usize;
@@ -133,11 +114,5 @@ impl AggState {
         for _ in 0..slots {
             self.words.extend_from_slice(&init);
         }
-        let hll = (input.hashes.len() as u32 * layout::HLL_REGISTERS) as usize;
-        self.hll.clear();
-        self.hll.resize(slots * hll, 0);
-        let pct = (input.pct_columns * layout::PCT_BINS) as usize;
-        self.pct.clear();
-        self.pct.resize(slots * pct, 0);
     }
 }

@@ -26,9 +26,9 @@
 //! the unit are truncated (toward zero): such a value loses less than
 //! `2^-124` of the largest magnitude in its slot. With exact sums, the host
 //! finishes every moment aggregate (sum, avg, variance, standard deviation)
-//! from the integers with one rounding at the end (`exact.rs`). HyperLogLog registers ([`HLL_REGISTERS`] per slot and
-//! hashed column) and percentile bins ([`PCT_BINS`] per slot and column) live
-//! in buffers of their own.
+//! from the integers with one rounding at the end (`exact.rs`). Percentiles
+//! and distinct counts are not in the slot: their sketches grow with the data
+//! and are built on the host (`sketch.rs`).
 
 /// The slot of a row that belongs to no open window in this pass.
 pub const NO_SLOT: u32 = u32::MAX;
@@ -100,19 +100,6 @@ pub mod col {
 pub const HLL_BITS: u32 = 10;
 /// Registers per HyperLogLog sketch.
 pub const HLL_REGISTERS: u32 = 1 << HLL_BITS;
-
-/// Mantissa bits of a percentile bin: bins are 1/32 of an octave wide, so the
-/// midpoint is within 1/64 (1.5625%) of any value in the bin.
-pub const PCT_SUB_BITS: u32 = 5;
-/// Octaves below the slot's anchor that have bins; smaller magnitudes count as 0.
-pub const PCT_OCTAVES: u32 = 64;
-/// Bins of one sign.
-pub const PCT_SIDE: u32 = PCT_OCTAVES << PCT_SUB_BITS;
-/// The bin of zero (and of magnitudes below the lowest octave).
-pub const PCT_ZERO: u32 = PCT_SIDE + 1;
-/// Bins of one percentile sketch: -inf, negatives (largest magnitude first),
-/// zero, positives, +inf, in value order.
-pub const PCT_BINS: u32 = 2 * PCT_SIDE + 3;
 
 /// Words of one slot with `columns` value columns.
 pub const fn slot_words(columns: u32) -> u32 {
@@ -211,6 +198,5 @@ mod tests {
         assert_eq!(col::SQ + SQ_LIMBS, col::FIRST_HI);
         assert_eq!(col::LAST_ROW + 1, COL_WORDS);
         assert_eq!(slot_init(2).len(), 69);
-        assert_eq!(PCT_BINS, 4099);
     }
 }

@@ -94,8 +94,8 @@ pub trait Aggregator: Send {
     /// Most rows one call takes with these columns, every row possibly a
     /// slot of its own (the GPU's largest storage binding); the engine cuts
     /// batches to it.
-    fn max_rows(&self, columns: u32, hashed: u32, pct_columns: u32) -> usize {
-        let _ = (columns, hashed, pct_columns);
+    fn max_rows(&self, columns: u32) -> usize {
+        let _ = columns;
         usize::MAX
     }
 }

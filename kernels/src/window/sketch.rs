@@ -22,8 +22,8 @@
 
 use super::acc::{hll_estimate, hll_from};
 use super::engine::Batch;
-use super::layout::{HLL_REGISTERS, NO_SLOT, from_order_key, order_key};
-use crate::cpu::aggregate::{hll_register, is_valid};
+use super::layout::{HLL_BITS, HLL_REGISTERS, NO_SLOT, from_order_key, order_key};
+use crate::cpu::aggregate::is_valid;
 
 /// Mantissa bits of a percentile bin: 128 bins an octave.
 pub const SUB_BITS: u32 = 7;
@@ -223,6 +223,17 @@ fn merge_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
 /// then pass the dense registers' one byte each.
 pub const SPARSE_MAX: usize = HLL_REGISTERS as usize / 2;
 
+/// The register and rank of a 64-bit hash: its top [`HLL_BITS`] bits pick
+/// the register, and the rank is one more than the leading zeros of the
+/// rest.
+#[inline]
+pub fn hll_register(hash: u64) -> (usize, u32) {
+    let register = (hash >> (64 - HLL_BITS)) as usize;
+    let rest = hash << HLL_BITS;
+    let rank = rest.leading_zeros().min(64 - HLL_BITS) + 1;
+    (register, rank)
+}
+
 /// One group's distinct-count state; see the module docs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Distinct {
@@ -401,6 +412,14 @@ impl BatchSketches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hll_ranks_count_leading_zeros() {
+        assert_eq!(hll_register(u64::MAX), (1023, 1));
+        assert_eq!(hll_register(0), (0, 55));
+        assert_eq!(hll_register(1 << 53), (0, 1));
+        assert_eq!(hll_register(1 << 52), (0, 2));
+    }
 
     #[test]
     fn bins_follow_value_order_and_hold_their_values() {

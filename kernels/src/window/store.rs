@@ -364,9 +364,6 @@ mod tests {
             ts: &ts,
             values: &[values],
             valid: &[None],
-            hashes: &[],
-            hash_valid: &[],
-            pct_columns: 0,
             first_last: true,
             squares: true,
         };

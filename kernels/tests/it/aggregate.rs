@@ -1,6 +1,6 @@
 //! Window aggregation: the GPU kernel against its CPU twin word for word on
 //! seeded random batches (nulls, NaN, infinities, -0, subnormals, one row,
-//! no rows, many slots), the shader's constants against the Rust side, the
+//! no rows, many slots; with and without first/last and the squares), the shader's constants against the Rust side, the
 //! fixed-point sums against exact integer arithmetic, and the engine's
 //! windows, watermark and late rows.
 
@@ -27,8 +27,6 @@ struct Data {
     ts: Vec<i64>,
     values: Vec<Vec<f64>>,
     valid: Vec<Option<Vec<u32>>>,
-    hashes: Vec<Vec<u64>>,
-    hash_valid: Vec<Option<Vec<u32>>>,
 }
 
 fn special(rng: &mut StdRng) -> f64 {
@@ -88,43 +86,27 @@ fn data(seed: u64, rows: usize, slot_count: u32, specials: bool) -> Data {
         );
         valid.push((c != 1).then(|| bitmap(&mut rng, rows, 0.1)));
     }
-    let hashes = vec![
-        (0..rows)
-            .map(|_| {
-                rng.random_range(0..500u64)
-                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            })
-            .collect(),
-    ];
-    let hash_valid = vec![Some(bitmap(&mut rng, rows, 0.2))];
     Data {
         slots,
         slot_count,
         ts,
         values,
         valid,
-        hashes,
-        hash_valid,
     }
 }
 
-/// What a run asks of the kernels: percentile columns, first/last, squares.
-type Asks = (u32, bool, bool);
+/// What a run asks of the kernels: first/last, squares.
+type Asks = (bool, bool);
 
-fn run(agg: &mut dyn Aggregator, d: &Data, (pct_columns, first_last, squares): Asks) -> AggState {
+fn run(agg: &mut dyn Aggregator, d: &Data, (first_last, squares): Asks) -> AggState {
     let values: Vec<&[f64]> = d.values.iter().map(Vec::as_slice).collect();
     let valid: Vec<Option<&[u32]>> = d.valid.iter().map(|v| v.as_deref()).collect();
-    let hashes: Vec<&[u64]> = d.hashes.iter().map(Vec::as_slice).collect();
-    let hash_valid: Vec<Option<&[u32]>> = d.hash_valid.iter().map(|v| v.as_deref()).collect();
     let input = AggInput {
         slots: &d.slots,
         slot_count: d.slot_count,
         ts: &d.ts,
         values: &values,
         valid: &valid,
-        hashes: &hashes,
-        hash_valid: &hash_valid,
-        pct_columns,
         first_last,
         squares,
     };
@@ -148,32 +130,22 @@ fn gpu_state_equals_the_cpu_twin_word_for_word() {
     ];
     for (seed, rows, slots, specials) in cases {
         let d = data(seed, rows, slots, specials);
-        // Percentile bins take 16 KiB a slot and column: only for few slots.
-        // With and without the squares (only var and stddev ask for them).
-        let sketches: &[Asks] = if slots <= 3000 {
-            &[(0, false, false), (2, true, true)]
-        } else {
-            &[(0, true, true), (0, false, false)]
-        };
-        for &(pct, first_last, squares) in sketches {
-            let want = run(&mut cpu, &d, (pct, first_last, squares));
-            let got = run(&mut gpu, &d, (pct, first_last, squares));
+        // With and without first/last and the squares (only var and stddev
+        // ask for them).
+        for asks in [(false, false), (true, true), (true, false)] {
+            let want = run(&mut cpu, &d, asks);
+            let got = run(&mut gpu, &d, asks);
             assert_eq!(got.words.len(), want.words.len(), "seed {seed}");
             if let Some(i) = (0..want.words.len()).find(|&i| got.words[i] != want.words[i]) {
                 let stride = layout::slot_words(3) as usize;
                 panic!(
-                    "seed {seed} pct {pct}: slot {} word {} differs: gpu {:#x} cpu {:#x}",
+                    "seed {seed} {asks:?}: slot {} word {} differs: gpu {:#x} cpu {:#x}",
                     i / stride,
                     i % stride,
                     got.words[i],
                     want.words[i]
                 );
             }
-            assert!(
-                got.hll == want.hll,
-                "seed {seed}: HyperLogLog registers differ"
-            );
-            assert!(got.pct == want.pct, "seed {seed}: percentile bins differ");
         }
     }
 }
@@ -183,12 +155,11 @@ fn empty_and_skipped_rows_give_initial_state() {
     let mut gpu = GpuAggregator::new(gpu_context()).expect("pipelines build");
     let mut d = data(9, 64, 4, true);
     d.slots.iter_mut().for_each(|s| *s = NO_SLOT);
-    let got = run(&mut gpu, &d, (1, true, true));
-    let want = run(&mut CpuAggregator, &d, (1, true, true));
+    let got = run(&mut gpu, &d, (true, true));
+    let want = run(&mut CpuAggregator, &d, (true, true));
     assert_eq!(got, want);
     let init = layout::slot_init(3);
     assert_eq!(&got.words[..init.len()], &init[..]);
-    assert!(got.pct.iter().all(|&b| b == 0));
 }
 
 /// The finished aggregates of a single slot of `values`.
@@ -199,10 +170,8 @@ fn finish_one(values: &[f64]) -> SlotAcc {
         ts: (0..values.len() as i64).collect(),
         values: vec![values.to_vec()],
         valid: vec![None],
-        hashes: vec![],
-        hash_valid: vec![],
     };
-    let state = run(&mut CpuAggregator, &d, (0, true, true));
+    let state = run(&mut CpuAggregator, &d, (true, true));
     let mut acc = SlotAcc::from_state(&state, 0, &[values]);
     let mut pct = Quantiles::default();
     for &v in values.iter().filter(|v| !v.is_nan()) {
@@ -328,12 +297,6 @@ fn shader_constants_match_the_rust_side() {
         ("C_LAST_HI", i64::from(col::LAST_HI)),
         ("C_LAST_LO", i64::from(col::LAST_LO)),
         ("C_LAST_ROW", i64::from(col::LAST_ROW)),
-        ("HLL_BITS", i64::from(layout::HLL_BITS)),
-        ("HLL_REGISTERS", i64::from(layout::HLL_REGISTERS)),
-        ("PCT_SUB_BITS", i64::from(layout::PCT_SUB_BITS)),
-        ("PCT_OCTAVES", i64::from(layout::PCT_OCTAVES)),
-        ("PCT_ZERO", i64::from(layout::PCT_ZERO)),
-        ("PCT_BINS", i64::from(layout::PCT_BINS)),
     ] {
         assert_eq!(constant(name), want, "{name}");
     }
