@@ -66,8 +66,10 @@ const WATCH_EVERY: Duration = Duration::from_millis(5);
 /// A child's peak RSS, read from `/proc/PID/status` (`VmHWM`, the
 /// high-water mark of the program it runs) as soon as it is spawned and
 /// every 5 ms until [`Watch::finish`]. A peak reached in the last 5 ms of a
-/// child's life can be missed; a high-water mark is never lower than an
-/// earlier one, so the peaks of longer runs are exact.
+/// child's life can be missed (on a loaded machine, where the watching
+/// thread waits for a core, in the last few tens of ms: a short child may
+/// then show only what it had just after `exec`); a high-water mark is never
+/// lower than an earlier one, so the peaks of longer runs are exact.
 #[derive(Debug)]
 pub struct Watch {
     stop: Arc<AtomicBool>,

@@ -43,6 +43,9 @@ pub(crate) struct Detector {
     /// Issues not yet attached to a frame.
     pending: Vec<DecodeIssue>,
     last_pts: Option<f64>,
+    /// Frames decoded since `last_pts` that had no pts: they fill part of
+    /// a jump in pts, so they are not counted as missing.
+    unstamped: u64,
     frames_seen: u64,
 }
 
@@ -70,14 +73,20 @@ impl Detector {
         let first = self.frames_seen == 0;
         self.frames_seen += 1;
         let gap = match (self.last_pts, pts, frame_duration) {
-            (Some(last), Some(now), Some(d)) if d > 0.0 && now - last > GAP_FACTOR * d => {
-                let missing = ((now - last) / d).round() as u64 - 1;
+            (Some(last), Some(now), Some(d))
+                if d > 0.0 && now - last > (self.unstamped as f64 + GAP_FACTOR) * d =>
+            {
+                let between = ((now - last) / d).round() as u64 - 1;
+                let missing = between.saturating_sub(self.unstamped);
                 Some((last, now, missing.max(1)))
             }
             _ => None,
         };
         if pts.is_some() {
             self.last_pts = pts;
+            self.unstamped = 0;
+        } else if self.last_pts.is_some() {
+            self.unstamped += 1;
         }
         match (gap, discont && !first) {
             (Some((last, now, missing)), discont) => {
@@ -181,6 +190,23 @@ mod tests {
                 .message
                 .contains("6 frames missing between pts 1.000 s and 1.280 s")
         );
+    }
+
+    #[test]
+    fn frames_without_pts_in_a_gap_are_not_counted_as_lost() {
+        let mut d = Detector::default();
+        assert!(d.frame(0, Some(1.0), true, Some(0.04)).is_empty());
+        // Two frames come out unstamped, then the stream goes on where
+        // they belong: nothing is missing.
+        assert!(d.frame(1, None, false, Some(0.04)).is_empty());
+        assert!(d.frame(2, None, false, Some(0.04)).is_empty());
+        assert!(d.frame(3, Some(1.12), false, Some(0.04)).is_empty());
+        // One unstamped frame, then a jump of 7 frame times: 6 between,
+        // of which that one came out, so 5 are missing.
+        assert!(d.frame(4, None, false, Some(0.04)).is_empty());
+        let issues = d.frame(5, Some(1.40), false, Some(0.04));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].missing_frames, Some(5), "{issues:?}");
     }
 
     #[test]

@@ -191,10 +191,11 @@ fn check_figures(b: &Bench, runs: usize) {
             "{what}"
         );
         for r in &m.runs {
-            assert!(
-                r.wall_s > 0.0 && r.peak_rss_bytes > 1 << 20,
-                "{what}: {r:?}"
-            );
+            // A child's peak is its `VmHWM` read every 5 ms while it runs
+            // (benches' `rusage::Watch`): on a loaded machine a child of a
+            // few tens of ms can end before a read after the one just
+            // after `exec`, which sees less than a MiB. So only "measured".
+            assert!(r.wall_s > 0.0 && r.peak_rss_bytes > 0, "{what}: {r:?}");
             assert!(
                 r.cpu_s > 0.0 || (cpu_steps && r.cpu_s == 0.0),
                 "{what}: {r:?}"

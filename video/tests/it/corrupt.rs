@@ -92,10 +92,21 @@ fn garbage_mid_file_is_reported_and_decoding_goes_on() -> TestResult {
         assert!(!issues.is_empty(), "{ext}: the damage went unreported");
         let lost: u64 = issues.iter().filter_map(|i| i.missing_frames).sum();
         assert!(lost > 0, "{ext}: {issues:?}");
+        // The frames around each issue, for a failure to show what the
+        // decoder gave there.
+        let around: Vec<_> = issues
+            .iter()
+            .filter_map(|i| i.frame)
+            .map(|at| {
+                let at = at as usize;
+                frames[at.saturating_sub(3)..(at + 3).min(frames.len())].to_vec()
+            })
+            .collect();
         assert_eq!(
             frames.len() as u64 + lost,
             FRAMES as u64,
-            "{ext}: decoded and lost frames should add up to the clean count: {issues:?}"
+            "{ext}: decoded and lost frames should add up to the clean count: {issues:?}; \
+             frames around them: {around:?}"
         );
         for issue in &issues {
             let at = issue
