@@ -263,6 +263,9 @@ fn format_line<'a>(
     mut cell: impl FnMut(usize) -> CellRef<'a>,
 ) {
     line.push(b'{');
+    // The last float written, and where its text is: a group of one row
+    // has sum, min, max and avg all one value, written once and copied.
+    let mut last: Option<(u64, std::ops::Range<usize>)> = None;
     for (c, key) in keys.iter().enumerate() {
         if c > 0 {
             line.push(b',');
@@ -272,7 +275,14 @@ fn format_line<'a>(
             CellRef::Time(us) => line.extend_from_slice(time_json(times, us)),
             CellRef::Key(k) => key_bytes(line, k),
             CellRef::Agg(AggValue::Int(i)) => num(line, |f, w| f.write_u64(w, i)),
-            CellRef::Agg(AggValue::Float(v)) => float_bytes(line, v),
+            CellRef::Agg(AggValue::Float(v)) => match &last {
+                Some((bits, text)) if *bits == v.to_bits() => line.extend_from_within(text.clone()),
+                _ => {
+                    let start = line.len();
+                    float_bytes(line, v);
+                    last = Some((v.to_bits(), start..line.len()));
+                }
+            },
             CellRef::Agg(AggValue::Null) => line.extend_from_slice(b"null"),
         }
     }
@@ -680,9 +690,19 @@ mod tests {
             KeyValue::Float(f64::NAN.to_bits()),
             KeyValue::Float(2.5f64.to_bits()),
         ];
-        let names: Vec<String> = ["window_start", "window_end", "k\"ey", "n", "f", "none"]
-            .map(String::from)
-            .to_vec();
+        let names: Vec<String> = [
+            "window_start",
+            "window_end",
+            "k\"ey",
+            "n",
+            "f",
+            "f_again",
+            "g",
+            "f_after_g",
+            "none",
+        ]
+        .map(String::from)
+        .to_vec();
         let out = Shared::default();
         let mut sink = ResultSink::ndjson(Box::new(out.clone()), &names);
         let mut expected = String::new();
@@ -694,6 +714,10 @@ mod tests {
                     Cell::Time(times[(i + 2 * j + 1) % times.len()]),
                     Cell::Key(k.clone()),
                     Cell::Agg(AggValue::Int(if j % 2 == 0 { u64::MAX } else { j as u64 })),
+                    Cell::Agg(AggValue::Float(*f)),
+                    // The same float again (copied), another, then the first.
+                    Cell::Agg(AggValue::Float(*f)),
+                    Cell::Agg(AggValue::Float(floats[(j + 1) % floats.len()])),
                     Cell::Agg(AggValue::Float(*f)),
                     Cell::Agg(AggValue::Null),
                 ];

@@ -286,7 +286,25 @@ impl ExactAcc {
         if self.ninf > 0 {
             return Some(f64::NEG_INFINITY);
         }
+        if let Some(v) = self.uniform() {
+            return Some(v * self.count as f64);
+        }
         Some(self.finite_sum())
+    }
+
+    /// The value every value is, when all of them are one finite, non-zero
+    /// number (most often: there is only one). Then the sum is that value
+    /// times the count, and the mean is the value: one correctly rounded
+    /// multiplication gives what the exact sums give rounded (they hold
+    /// every bit, as every value has the anchor's exponent), without the
+    /// wide arithmetic. Zeros are left to the sums, whose sign rule differs
+    /// from the product's.
+    fn uniform(&self) -> Option<f64> {
+        if self.count == 0 || self.min_key != self.max_key || self.finite() != self.count {
+            return None;
+        }
+        let v = from_order_key(self.min_key);
+        (v != 0.0 && v.is_finite() && self.count < 1 << 53).then_some(v)
     }
 
     fn finite_sum(&self) -> f64 {
@@ -299,6 +317,9 @@ impl ExactAcc {
 
     /// The mean of the non-null values, correctly rounded from the exact sum.
     pub fn avg(&self) -> Option<f64> {
+        if let Some(v) = self.uniform() {
+            return Some(v);
+        }
         let sum = self.sum()?;
         if !sum.is_finite() {
             return Some(sum / self.count as f64);
@@ -651,6 +672,66 @@ pub(crate) fn finish_value(func: AggFunc, p: &Parts<'_>) -> AggValue {
 mod tests {
     use super::*;
     use crate::window::layout::HLL_REGISTERS;
+
+    /// The state of `n` copies of `v` in one slot, as the kernels give it.
+    fn state_of(v: f64, n: usize) -> ExactAcc {
+        let values = vec![v; n];
+        let slots = vec![0; n];
+        let input = crate::window::AggInput {
+            slots: &slots,
+            slot_count: 1,
+            ts: &[],
+            values: &[&values],
+            valid: &[None],
+            first_last: false,
+            squares: false,
+        };
+        let mut state = AggState::default();
+        crate::cpu::aggregate::aggregate(&input, &mut state);
+        ExactAcc::from_words(state.column_words(0, 0))
+    }
+
+    #[test]
+    fn equal_values_finish_as_the_exact_sums_do() {
+        let values = [
+            1.0,
+            0.1,
+            -3.7,
+            1e300,
+            f64::MAX / 3.0,
+            f64::MAX,
+            -f64::MAX,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE * 0.75,
+            5e-324,
+            1e-310,
+            123_456.789,
+        ];
+        for v in values {
+            for n in [1, 2, 3, 7, 10, 1000, 100_003] {
+                let acc = state_of(v, n);
+                assert_eq!(acc.uniform(), Some(v), "{v} x {n}");
+                let slow = acc.finite_sum();
+                let fast = acc.sum().unwrap_or(f64::NAN);
+                assert_eq!(
+                    fast.to_bits(),
+                    slow.to_bits(),
+                    "sum of {v} x {n}: {fast} vs {slow}"
+                );
+                let mean = exact::mean(&acc);
+                assert_eq!(
+                    acc.avg().map(f64::to_bits),
+                    Some(mean.to_bits()),
+                    "avg of {v} x {n}"
+                );
+            }
+        }
+        // Not uniform: zeros, two values, specials.
+        assert_eq!(state_of(0.0, 3).uniform(), None);
+        assert_eq!(state_of(-0.0, 3).uniform(), None);
+        assert_eq!(state_of(f64::INFINITY, 2).uniform(), None);
+        assert_eq!(state_of(f64::NAN, 2).uniform(), None);
+    }
 
     #[test]
     fn big_to_f64_rounds_to_nearest_even() {
