@@ -729,27 +729,41 @@ impl ShardLog {
         if !self.writable {
             return Err(IngestError::ReadOnly);
         }
-        let mut st = self.lock();
-        let mut removed = 0;
-        while let Some(first) = st.segments.first() {
-            let sealed = st.segments.len() > 1 || st.closed;
-            let total: u64 = st.segments.iter().map(|s| s.len).sum();
-            let too_old = first.last_ts < min_ts;
-            let too_big = max_bytes.is_some_and(|m| total > m);
-            if !sealed || !(too_old || too_big) {
-                break;
+        // The segments leave the log under its lock; their files are
+        // removed after it is released: unlinking a 64 MiB file takes
+        // milliseconds, which appends to this shard would otherwise wait.
+        // A crash in between leaves files the next expiry removes again.
+        let mut gone = Vec::new();
+        {
+            let mut st = self.lock();
+            let mut total: u64 = st.segments.iter().map(|s| s.len).sum();
+            while let Some(first) = st.segments.first() {
+                let sealed = st.segments.len() > 1 || st.closed;
+                let too_old = first.last_ts < min_ts;
+                let too_big = max_bytes.is_some_and(|m| total > m);
+                if !sealed || !(too_old || too_big) {
+                    break;
+                }
+                let first = st.segments.remove(0);
+                total -= first.len;
+                self.files.forget(&first.path);
+                gone.push(first.path);
             }
-            self.files.forget(&first.path);
-            summary::remove(&first.path);
-            fs::remove_file(&first.path).map_err(io_err("cannot remove", &first.path))?;
-            st.segments.remove(0);
-            removed += 1;
         }
-        drop(st);
-        if removed > 0 {
+        let mut failed = None;
+        for path in &gone {
+            summary::remove(path);
+            if let Err(e) = fs::remove_file(path) {
+                failed.get_or_insert_with(|| io_err("cannot remove", path)(e));
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if !gone.is_empty() {
             sync_dir(&self.dir)?;
         }
-        Ok(removed)
+        Ok(gone.len())
     }
 
     /// Takes in, in a read-only log, the segments and records that the
