@@ -48,10 +48,6 @@ pub struct NdjsonRows {
     /// The last two window bounds and their text as JSON strings: bounds
     /// repeat row after row, so each is formatted once.
     times: [(i64, Vec<u8>); 2],
-    /// The buffers of [`NdjsonRows::write_rows`]' threads, kept: grown
-    /// anew for every window, they cost more in page faults than in
-    /// formatting.
-    buffers: Vec<Vec<u8>>,
 }
 
 /// Where NDJSON rows go.
@@ -144,7 +140,6 @@ impl NdjsonRows {
             line: Vec::with_capacity(1024),
             keys,
             times: [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())],
-            buffers: Vec::new(),
         }
     }
 
@@ -178,9 +173,11 @@ impl NdjsonRows {
     }
 
     /// Writes `rows` rows, cell `(r, c)` being `cell(r, c)`: to a writer,
-    /// many rows are formatted on several threads (each a run of rows into
-    /// a buffer of its own, written in order), so the bytes are those of
-    /// one row at a time.
+    /// many rows are formatted on several threads, in runs of
+    /// [`JOB_ROWS`] rows each threads takes in turn, and the runs are
+    /// written in order as they are done ([`write_in_order`]), so the
+    /// bytes are those of one row at a time and the text in memory stays
+    /// a few buffers whatever the number of rows.
     fn write_rows<'a>(
         &mut self,
         rows: usize,
@@ -190,45 +187,23 @@ impl NdjsonRows {
             .map_or(1, std::num::NonZero::get)
             .min(rows / PARALLEL_ROWS)
             .min(MAX_FORMAT_THREADS);
-        if threads < 2 || !matches!(self.out, RowsOut::Writer(_)) {
+        let RowsOut::Writer(w) = &mut self.out else {
+            return (0..rows).try_for_each(|r| self.write(|c| cell(r, c)));
+        };
+        if threads < 2 {
             return (0..rows).try_for_each(|r| self.write(|c| cell(r, c)));
         }
         let keys = &self.keys;
-        let per = rows.div_ceil(threads);
-        self.buffers.resize_with(threads, Vec::new);
-        let done = std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .buffers
-                .iter_mut()
-                .enumerate()
-                .map(|(t, text)| {
-                    scope.spawn(move || {
-                        let mut times = [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())];
-                        text.clear();
-                        for r in (t * per)..((t + 1) * per).min(rows) {
-                            format_line(text, keys, &mut times, |c| cell(r, c));
-                            text.push(b'\n');
-                        }
-                    })
-                })
-                .collect();
-            handles.into_iter().all(|h| h.join().is_ok())
-        });
-        if !done {
-            return Err(QueryError::Usage(
-                "a thread formatting result rows panicked".into(),
-            ));
-        }
-        let RowsOut::Writer(w) = &mut self.out else {
-            return Ok(());
-        };
-        for text in &mut self.buffers {
-            w.write_all(text).map_err(IngestError::from)?;
-            if text.capacity() > MAX_KEPT_BUFFER {
-                *text = Vec::new();
+        let format = |run: std::ops::Range<usize>, text: &mut Vec<u8>| {
+            let mut times = [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())];
+            for r in run {
+                format_line(text, keys, &mut times, |c| cell(r, c));
+                text.push(b'\n');
             }
-        }
-        Ok(())
+        };
+        write_in_order(rows, threads, &format, |text| {
+            w.write_all(text).map_err(IngestError::from)
+        })
     }
 
     /// Pushes buffered rows to the output and flushes it: a stream's rows
@@ -250,8 +225,105 @@ const PARALLEL_ROWS: usize = 8192;
 /// Threads [`NdjsonRows::write_rows`] formats on at most.
 const MAX_FORMAT_THREADS: usize = 8;
 
-/// Bytes of a formatting buffer kept for the next window at most.
-const MAX_KEPT_BUFFER: usize = 64 << 20;
+/// Rows a formatting thread takes at a time: about 1.5 MB of text at 350
+/// bytes a row, so the buffers in flight stay in cache on their way to the
+/// output.
+const JOB_ROWS: usize = 4096;
+
+/// Buffers each formatting thread has: one being filled while the other
+/// waits to be written.
+const BUFFERS_PER_THREAD: usize = 2;
+
+/// Formats rows `0..rows` on `threads` threads, [`JOB_ROWS`] at a time
+/// (`format(run, text)` appends the text of the rows of `run`), and hands
+/// each run's text to `write` in row order, on the calling thread.
+///
+/// Each thread takes a free buffer of its own before it takes the next
+/// run, so the earliest run not yet written always has a buffer and is
+/// being formatted: the writer never waits on a run that cannot finish.
+/// When `write` fails or a run's formatting panics, the buffers stop coming
+/// back, the threads stop, and the error is returned.
+fn write_in_order(
+    rows: usize,
+    threads: usize,
+    format: &(impl Fn(std::ops::Range<usize>, &mut Vec<u8>) + Sync),
+    mut write: impl FnMut(&[u8]) -> std::result::Result<(), IngestError>,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{Sender, channel};
+    let runs = rows.div_ceil(JOB_ROWS);
+    let next = AtomicUsize::new(0);
+    let (done_tx, done) = channel::<(usize, usize, Option<Vec<u8>>)>();
+    std::thread::scope(|scope| {
+        let mut returns: Vec<Sender<Vec<u8>>> = Vec::with_capacity(threads);
+        let mut handles = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let (back, free) = channel::<Vec<u8>>();
+            for _ in 0..BUFFERS_PER_THREAD {
+                // A receiver outlives this send: it is in the thread below.
+                back.send(Vec::new()).ok();
+            }
+            returns.push(back);
+            let (done_tx, next) = (done_tx.clone(), &next);
+            handles.push(scope.spawn(move || {
+                while let Ok(mut text) = free.recv() {
+                    let run = next.fetch_add(1, Ordering::Relaxed);
+                    if run >= runs {
+                        break;
+                    }
+                    text.clear();
+                    let span = run * JOB_ROWS..((run + 1) * JOB_ROWS).min(rows);
+                    // A panic is reported as the run's, so the writer does
+                    // not wait for it.
+                    let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        format(span, &mut text);
+                        text
+                    }))
+                    .ok();
+                    if done_tx.send((run, t, text)).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        drop(done_tx);
+        // Runs done out of order wait here for the ones before them.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut written = 0;
+        let mut result = Ok(());
+        while written < runs {
+            let Ok((run, t, Some(text))) = done.recv() else {
+                result = Err(QueryError::Usage(
+                    "a thread formatting result rows panicked".into(),
+                ));
+                break;
+            };
+            waiting.insert(run, (t, text));
+            while let Some((t, text)) = waiting.remove(&written) {
+                if let Err(e) = write(&text) {
+                    result = Err(e.into());
+                    break;
+                }
+                written += 1;
+                // The thread may be done: then the buffer is dropped.
+                returns[t].send(text).ok();
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        // No buffer comes back now: every thread stops at its next run.
+        drop(returns);
+        next.store(runs, Ordering::Relaxed);
+        let joined = handles.into_iter().all(|h| h.join().is_ok());
+        match result {
+            Ok(()) if !joined => Err(QueryError::Usage(
+                "a thread formatting result rows panicked".into(),
+            )),
+            r => r,
+        }
+    })
+}
 
 /// Appends the JSON object of the row whose column `c` is `cell(c)`, its
 /// fields named by `keys` (each a JSON string and `:`), window bounds
@@ -763,7 +835,7 @@ mod tests {
         }
         sink.finish().unwrap();
         let mut sink = ResultSink::ndjson(Box::new(many.clone()), &names);
-        // Twice: the second call reuses the first's buffers.
+        // Twice, the first call's last run a short one.
         sink.write_rows(rows / 2, names.len(), cell).unwrap();
         sink.write_rows(rows - rows / 2, names.len(), |r, c| cell(r + rows / 2, c))
             .unwrap();
@@ -771,6 +843,60 @@ mod tests {
         let (one, many) = (one.0.take(), many.0.take());
         assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), rows);
         assert!(one == many, "the threads' bytes differ");
+    }
+
+    /// A writer that takes `left` bytes, then fails.
+    struct Full {
+        left: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_stops_the_formatting_threads_with_its_error() {
+        let names: Vec<String> = ["n"].map(String::from).to_vec();
+        let rows = 64 * JOB_ROWS;
+        let cell = |r: usize, _| CellRef::Agg(AggValue::Int(r as u64));
+        // Full before the first run is written, and in the middle.
+        for left in [0, 20 * JOB_ROWS] {
+            let mut sink = ResultSink::ndjson(Box::new(Full { left }), &names);
+            let err = sink.write_rows(rows, names.len(), cell).unwrap_err();
+            assert!(format!("{err:?}").contains("disk full"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_panic_while_formatting_is_an_error_not_a_hang() {
+        let names: Vec<String> = ["n"].map(String::from).to_vec();
+        let rows = 64 * JOB_ROWS;
+        let out = Shared::default();
+        let mut sink = ResultSink::ndjson(Box::new(out.clone()), &names);
+        let err = sink
+            .write_rows(rows, names.len(), |r, _| {
+                assert!(r != 5 * JOB_ROWS + 7, "a bad row");
+                CellRef::Agg(AggValue::Int(r as u64))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+        // What was written is whole runs before the failed one, in order.
+        let text = String::from_utf8(out.0.take()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() <= 5 * JOB_ROWS);
+        for (r, line) in lines.iter().enumerate() {
+            assert_eq!(*line, format!("{{\"n\":{r}}}"));
+        }
     }
 
     #[test]
