@@ -19,7 +19,7 @@ use osprey_kernels::window::{AggFunc, Aggregator, Batch, Closed, EngineConfig};
 use crate::cells::{Cell, CellRef, cell_scalar};
 use crate::checkpoint::Progress;
 use crate::columns::{ColumnPlan, Converter, row_json};
-use crate::error::Result;
+use crate::error::{QueryError, Result};
 use crate::join::Joined;
 use crate::partitioned::Engines;
 use crate::plan::{Expr, OutputColumn, Plan, Scalar};
@@ -139,6 +139,15 @@ pub struct Query {
     progress: Option<Progress>,
     /// The reference table the plan joins.
     join: Option<Joined>,
+    /// Whether closed windows' rows wait for the next push
+    /// ([`Query::defer_rows`]).
+    defer: bool,
+    /// Rows of windows closed and not yet written, and the watermark that
+    /// closed them.
+    pending: Option<(Closed, Option<i64>)>,
+    /// The watermark of the last windows whose rows were written: what
+    /// [`Query::checkpoint`] may count as done.
+    written_mark: Option<i64>,
 }
 
 impl Query {
@@ -195,7 +204,21 @@ impl Query {
             windows: 0,
             progress: None,
             join,
+            defer: false,
+            pending: None,
+            written_mark: None,
         })
+    }
+
+    /// Whether the rows of the windows a push closes are written during the
+    /// next push, beside its aggregation (or by [`Query::finish`]), instead
+    /// of before the push returns. For bounded input read as fast as it
+    /// goes (files), where nothing waits on a window's rows between
+    /// batches: formatting and writing the rows then use the cores the
+    /// aggregation leaves idle. Off by default: a live input's rows are
+    /// written as its windows close.
+    pub fn defer_rows(&mut self, on: bool) {
+        self.defer = on;
     }
 
     /// Tracks which positions of the stream read are safe to checkpoint:
@@ -214,7 +237,7 @@ impl Query {
     /// last call (never without [`Query::track`]).
     pub fn checkpoint(&mut self) -> Option<Checkpoint> {
         let watermark = match self.engine {
-            Run::Windows(_) => self.watermark(),
+            Run::Windows(_) => self.written_mark,
             // Every record's row is written as the record goes in: each
             // record read is past what any window could wait for.
             Run::Anomaly(_) => Some(i64::MAX),
@@ -338,15 +361,43 @@ impl Query {
             hashes: conv.hashes.iter().map(Vec::as_slice).collect(),
             hash_valid: conv.hash_valid.iter().map(|v| v.as_deref()).collect(),
         };
-        let pushed = engine.push(&engine_batch)?;
+        let written = Written {
+            plan: &self.plan,
+            names: &self.names,
+            converter: &self.converter,
+        };
+        // The rows of the windows the last push closed are written while
+        // this batch is aggregated.
+        let (pushed, earlier) = match self.pending.take() {
+            None => (engine.push(&engine_batch), None),
+            Some((closed, mark)) => std::thread::scope(|scope| {
+                let aggregating = scope.spawn(|| engine.push(&engine_batch));
+                let rows = written.rows(&closed, &mut out.rows).map(|n| (n, mark));
+                let pushed = aggregating.join().unwrap_or_else(|_| {
+                    Err(QueryError::Usage("the aggregating thread panicked".into()))
+                });
+                (pushed, Some(rows))
+            }),
+        };
+        if let Some(rows) = earlier {
+            let (n, mark) = rows?;
+            self.windows += n;
+            self.written_mark = mark;
+        }
+        let pushed = pushed?;
+        let wm = engine.watermark();
         if !pushed.late.is_empty() {
-            let wm = engine.watermark();
             for &row in &pushed.late {
                 let row = conv.rows.get(row).copied().unwrap_or(row);
                 out.errors.late(shown(row).as_shown(), wm)?;
             }
         }
-        self.emit(pushed.closed, &mut out.rows)?;
+        if self.defer {
+            self.pending = Some((pushed.closed, wm));
+        } else {
+            self.windows += written.rows(&pushed.closed, &mut out.rows)?;
+            self.written_mark = wm;
+        }
         out.rows.flush()?;
         out.errors.flush()
     }
@@ -359,16 +410,38 @@ impl Query {
         let Run::Windows(engine) = &mut self.engine else {
             return Ok(());
         };
+        let written = Written {
+            plan: &self.plan,
+            names: &self.names,
+            converter: &self.converter,
+        };
+        if let Some((closed, _)) = self.pending.take() {
+            self.windows += written.rows(&closed, &mut out.rows)?;
+        }
         let rest = engine.finish();
-        self.emit(rest, &mut out.rows)
+        self.windows += written.rows(&rest, &mut out.rows)?;
+        self.written_mark = engine.watermark();
+        Ok(())
     }
+}
 
+/// What writing a closed window's rows reads of a query: its plan, the
+/// result columns' names and the key dictionaries. Apart from the engine,
+/// so rows are written while the engine aggregates the next batch.
+struct Written<'a> {
+    plan: &'a Plan,
+    names: &'a [String],
+    converter: &'a Converter,
+}
+
+impl Written<'_> {
     /// Writes the rows of the windows that closed, those HAVING keeps.
     /// Without HAVING, each row goes to the output straight from the
     /// finished aggregates and the key dictionaries, without building a
     /// row (and many rows are formatted on several threads:
     /// [`ResultSink::write_rows`]).
-    fn emit(&mut self, closed: Closed, sink: &mut ResultSink) -> Result<()> {
+    /// Returns how many rows were written.
+    fn rows(&self, closed: &Closed, sink: &mut ResultSink) -> Result<u64> {
         let Some(having) = &self.plan.having else {
             let dicts = &self.converter.dicts;
             let groups = &self.converter.groups;
@@ -383,8 +456,7 @@ impl Query {
                 id.and_then(|id| dicts.get(i)?.value(id))
                     .unwrap_or(&KeyValue::Null)
             };
-            self.windows += closed.len() as u64;
-            return sink.write_rows(closed.len(), outputs.len(), |r, c| {
+            sink.write_rows(closed.len(), outputs.len(), |r, c| {
                 let w = closed.keys()[r];
                 match &outputs[c] {
                     OutputColumn::WindowStart(_) => CellRef::Time(w.start),
@@ -394,8 +466,10 @@ impl Query {
                         CellRef::Agg(closed.values(r).get(*i).copied().unwrap_or(AggValue::Null))
                     }
                 }
-            });
+            })?;
+            return Ok(closed.len() as u64);
         };
+        let mut written = 0;
         for (w, values) in closed.iter() {
             let keys = self.converter.key_values(w.group);
             let row: Vec<Cell> = self
@@ -423,10 +497,10 @@ impl Query {
             if having.eval(&lookup) != Scalar::Bool(true) {
                 continue;
             }
-            self.windows += 1;
+            written += 1;
             sink.write(row)?;
         }
-        Ok(())
+        Ok(written)
     }
 }
 

@@ -188,8 +188,13 @@ impl StoredData {
     }
 
     /// Reads every file into the query, in path order: Parquet in batches
-    /// of `chunk.max_rows`, text through a chunker set up by `chunk`.
+    /// of `chunk.max_rows`, text through a chunker set up by `chunk`. The
+    /// input is bounded and read as fast as it decodes, so the query writes
+    /// each batch's closed windows while it aggregates the next
+    /// ([`Query::defer_rows`](crate::Query::defer_rows)); the caller's
+    /// [`Query::finish`](crate::Query::finish) writes the last.
     pub(crate) fn feed(&mut self, feed: &mut Feeder<'_>, chunk: &ChunkConfig) -> Result<()> {
+        feed.query.defer_rows(true);
         let plan = feed.query.plan();
         let range = TimeRange::of(plan.filter.as_ref(), &plan.time_field);
         let time = plan.time_field.clone();

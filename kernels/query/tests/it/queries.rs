@@ -127,3 +127,48 @@ fn a_missing_field_is_a_usage_error() {
         r#"the input has no field "nope" (fields: ts, k, v)"#
     );
 }
+
+#[test]
+fn deferred_rows_are_written_by_the_next_push_and_are_the_same_rows() {
+    let run = |defer: bool| {
+        let plan = sql::parse(
+            "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input \
+             GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)",
+        )
+        .unwrap();
+        let options = QueryOptions {
+            partitions: 2,
+            ..QueryOptions::default()
+        };
+        let mut query = Query::new(plan, options, Box::new(CpuAggregator)).unwrap();
+        query.defer_rows(defer);
+        let mut out = Outputs {
+            rows: ResultSink::memory(),
+            errors: ErrorSink::new(Box::new(std::io::sink())),
+        };
+        let mut written = Vec::new();
+        for minute in 0..4 {
+            let rows: Vec<(Option<i64>, String, f64)> = (0..50)
+                .map(|i| (Some(minute * MINUTE + i), format!("k{}", i % 7), i as f64))
+                .collect();
+            let rows: Vec<(Option<i64>, &str, f64)> =
+                rows.iter().map(|(t, k, v)| (*t, k.as_str(), *v)).collect();
+            query.push(Chunk::from(batch(&rows)), &mut out).unwrap();
+            written.push(query.windows());
+        }
+        query.finish(&mut out).unwrap();
+        written.push(query.windows());
+        (written, out.rows.finish().unwrap())
+    };
+    let (now, now_rows) = run(false);
+    let (later, later_rows) = run(true);
+    // Each push closes the minute before it: 7 rows.
+    assert_eq!(now, [0, 7, 14, 21, 28]);
+    assert_eq!(
+        later,
+        [0, 0, 7, 14, 28],
+        "one push behind, caught up by finish"
+    );
+    assert_eq!(now_rows, later_rows);
+    assert_eq!(now_rows.len(), 28);
+}
