@@ -118,12 +118,16 @@ impl Engines {
     }
 
     /// [`KernelError::MemoryLimit`] when the partitions' state together is
-    /// over the budget.
-    fn check_memory(engines: &[Engine], limit: Option<u64>) -> Result<()> {
+    /// over the budget, their stores kept for reuse let go first.
+    fn check_memory(engines: &mut [Engine], limit: Option<u64>) -> Result<()> {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let state: u64 = engines.iter().map(Engine::state_bytes).sum();
+        let total = |engines: &[Engine]| engines.iter().map(Engine::state_bytes).sum::<u64>();
+        if total(engines) > limit {
+            engines.iter_mut().for_each(Engine::release_spare_stores);
+        }
+        let state = total(engines);
         if state > limit {
             let slots = engines.iter().map(Engine::open_slots).sum();
             return Err(KernelError::MemoryLimit {
