@@ -176,6 +176,10 @@ impl SlotMap {
 /// stores count towards the memory limit, and are let go before it fails.
 const SPARE_STORES: usize = 16;
 
+/// How many slots ahead a window store's entry is prefetched before it is
+/// merged.
+const PREFETCH_SLOTS: usize = 8;
+
 /// Most cells the dense indexes of open windows take together (256 MiB);
 /// windows beyond it index their groups by hashing.
 const DENSE_CELLS: usize = 1 << 26;
@@ -538,7 +542,11 @@ impl Engine {
                     let start = keys[s].0;
                     let run = keys[s..].iter().take_while(|k| k.0 == start).count();
                     let store = open_store(open, spare, start, groups);
+                    let end = s + run;
                     for (slot, &(_, g)) in keys.iter().enumerate().skip(s).take(run) {
+                        if slot + PREFETCH_SLOTS < end {
+                            store.prefetch(shape, keys[slot + PREFETCH_SLOTS].1);
+                        }
                         store.merge_slot(shape, g, (state, sketches), slot as u32, &piece.values);
                     }
                     s += run;
