@@ -23,7 +23,7 @@
 use osprey_kernels::KernelError;
 use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::window::{
-    Aggregator, Batch, Closed, Engine, EngineConfig, Pushed, WindowKey, WindowSpec,
+    Aggregator, Batch, Closed, Engine, EngineConfig, Floors, Pushed, WindowKey, WindowSpec,
 };
 
 use crate::error::{QueryError, Result};
@@ -158,9 +158,10 @@ impl Engines {
         let mut late = Vec::new();
         let mut keep = vec![true; batch.ts.len()];
         let mut max = *max_ts;
+        let mut floors = Floors::new(size);
         for (i, &t) in batch.ts.iter().enumerate() {
             let mark = max.map(|m| m.saturating_sub(lateness));
-            let start = t.div_euclid(size).saturating_mul(size);
+            let start = floors.of(t);
             if mark.is_some_and(|w| start.saturating_add(size) <= w) {
                 late.push(i);
                 keep[i] = false;

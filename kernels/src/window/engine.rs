@@ -37,7 +37,7 @@ use super::layout::NO_SLOT;
 /// Kept at this path for callers; it lives in `result.rs`.
 pub use super::result::{AggSlot, Closed, WindowKey};
 use super::sketch::BatchSketches;
-use super::spec::WindowSpec;
+use super::spec::{Floors, WindowSpec};
 use super::store::{Shape, WindowStore};
 use super::{AggInput, AggState, Aggregator, SlotPass};
 use crate::error::{KernelError, Result};
@@ -485,17 +485,14 @@ impl Engine {
         slots.clear();
         let mut pass_keys = std::mem::take(&mut self.pass_keys);
         let mut counts = Vec::with_capacity(hops as usize);
+        let (mut slides, mut windows) = (Floors::new(slide), Floors::new(window.0));
         for j in 0..hops {
             self.map.reset(groups);
             let before = slots.len();
             for (i, (&t, &g)) in piece.ts.iter().zip(piece.groups).enumerate() {
-                let start = t
-                    .div_euclid(slide)
-                    .saturating_mul(slide)
-                    .saturating_sub(j * slide);
-                let last_end = t
-                    .div_euclid(window.0)
-                    .saturating_mul(window.0)
+                let start = slides.of(t).saturating_sub(j * slide);
+                let last_end = windows
+                    .of(t)
                     .saturating_sub(j * slide)
                     .saturating_add(window.1);
                 let open = marks[i].is_none_or(|w| last_end > w);

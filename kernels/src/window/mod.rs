@@ -45,7 +45,7 @@ pub use engine::{Batch, Engine, EngineConfig, Pushed};
 pub use input::{AggInput, AggState, SlotPass};
 pub use keys::{GroupIndex, KeyDictionary};
 pub use result::{AggSlot, Closed, WindowKey};
-pub use spec::{AggFunc, WindowSpec, parse_duration};
+pub use spec::{AggFunc, Floors, WindowSpec, parse_duration};
 
 use crate::error::Result;
 
