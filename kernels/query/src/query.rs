@@ -155,7 +155,7 @@ impl Query {
     /// `osprey_kernels::Device::aggregator`, GPU or CPU).
     ///
     /// # Errors
-    /// [`QueryError::Usage`](crate::QueryError::Usage) when the engine refuses the plan's windows or
+    /// [`QueryError::Usage`] when the engine refuses the plan's windows or
     /// the lateness.
     pub fn new(plan: Plan, options: QueryOptions, backend: Box<dyn Aggregator>) -> Result<Self> {
         let (mut values, pct_columns, hashed, slots) = engine_columns(&plan);
@@ -279,7 +279,7 @@ impl Query {
 
     /// Sets the bytes of window state past which [`Query::push`] fails
     /// (`osprey_kernels::KernelError::MemoryLimit`, inside
-    /// [`QueryError::Kernel`](crate::QueryError::Kernel)); `None`: no limit.
+    /// [`QueryError::Kernel`]); `None`: no limit.
     pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
         match &mut self.engine {
             Run::Windows(e) => e.set_memory_limit(bytes),
@@ -313,7 +313,7 @@ impl Query {
     /// rows of the windows it closes are written and the outputs flushed.
     ///
     /// # Errors
-    /// [`QueryError::Usage`](crate::QueryError::Usage) when the batch lacks a field the plan reads or
+    /// [`QueryError::Usage`] when the batch lacks a field the plan reads or
     /// holds one of a type it cannot use; the engine's and the outputs' errors.
     pub fn push(&mut self, chunk: Chunk, out: &mut Outputs) -> Result<()> {
         let Chunk {
