@@ -153,7 +153,11 @@ pub struct AggregateArgs {
     pub schema: Option<String>,
 
     /// Records per Arrow batch (NDJSON/CSV chunking, Parquet reading)
-    #[arg(long, default_value_t = 65_536, value_name = "N")]
+    // 131,072: against 65,536, 10M Parquet rows took 10% less wall time at
+    // 10k and 1M keys (fewer batches' fixed costs: threads, key lookups,
+    // late checks) for 10 to 80 MB more memory; 262,144 gained nothing
+    // more at 1M keys for 350 MB (BENCHMARKS.md, issue 18).
+    #[arg(long, default_value_t = 131_072, value_name = "N")]
     pub batch_rows: usize,
 
     /// Most memory the open windows' state may take (e.g. 512M, 4G); past it
