@@ -174,7 +174,7 @@ impl NdjsonRows {
 
     /// Writes `rows` rows, cell `(r, c)` being `cell(r, c)`: to a writer,
     /// many rows are formatted on several threads, in runs of
-    /// [`JOB_ROWS`] rows each threads takes in turn, and the runs are
+    /// [`JOB_ROWS`] rows the threads take in turn, and the runs are
     /// written in order as they are done ([`write_in_order`]), so the
     /// bytes are those of one row at a time and the text in memory stays
     /// a few buffers whatever the number of rows.
@@ -187,12 +187,10 @@ impl NdjsonRows {
             .map_or(1, std::num::NonZero::get)
             .min(rows / PARALLEL_ROWS)
             .min(MAX_FORMAT_THREADS);
-        let RowsOut::Writer(w) = &mut self.out else {
-            return (0..rows).try_for_each(|r| self.write(|c| cell(r, c)));
+        let w = match &mut self.out {
+            RowsOut::Writer(w) if threads >= 2 => w,
+            _ => return (0..rows).try_for_each(|r| self.write(|c| cell(r, c))),
         };
-        if threads < 2 {
-            return (0..rows).try_for_each(|r| self.write(|c| cell(r, c)));
-        }
         let keys = &self.keys;
         let format = |run: std::ops::Range<usize>, text: &mut Vec<u8>| {
             let mut times = [(i64::MIN, Vec::new()), (i64::MIN, Vec::new())];
