@@ -297,6 +297,40 @@ fn scalar(array: &ArrayRef, row: usize) -> Scalar {
     }
 }
 
+/// A batch's event times, as [`Converter`] reads them.
+struct Times {
+    /// Every row's time in microseconds; 0 for a row in `failed`.
+    ts: Vec<i64>,
+    /// The rows without a time, in row order, and why.
+    failed: Vec<(usize, String)>,
+}
+
+impl Times {
+    /// `time(i)` for each of `n` rows.
+    fn collect(n: usize, time: impl Fn(usize) -> std::result::Result<i64, String>) -> Times {
+        let mut ts = Vec::with_capacity(n);
+        let mut failed = Vec::new();
+        for i in 0..n {
+            match time(i) {
+                Ok(t) => ts.push(t),
+                Err(reason) => {
+                    ts.push(0);
+                    failed.push((i, reason));
+                }
+            }
+        }
+        Times { ts, failed }
+    }
+
+    /// `n` rows, none with a time, for `reason`.
+    fn none(n: usize, reason: &str) -> Times {
+        Times {
+            ts: vec![0; n],
+            failed: (0..n).map(|i| (i, reason.to_owned())).collect(),
+        }
+    }
+}
+
 impl Converter {
     /// A converter for `plan`.
     pub fn new(plan: ColumnPlan) -> Self {
@@ -339,8 +373,10 @@ impl Converter {
         Ok((batch, Some(kept)))
     }
 
-    /// Event times of every row, or why a row has none.
-    fn times(&self, array: &ArrayRef) -> Vec<Result<i64, String>> {
+    /// Event times of every row (0 for a row without one), and the rows
+    /// without one with why: built in one pass, with no per-row allocation
+    /// when every row has a time.
+    fn times(&self, array: &ArrayRef) -> Times {
         let n = array.len();
         let per_us = |unit: &TimeUnit| match unit {
             TimeUnit::Second => (1_000_000, 1),
@@ -352,12 +388,12 @@ impl Converter {
         match array.data_type() {
             DataType::Dictionary(..) => match cast(array, &DataType::Utf8) {
                 Ok(a) => self.times(&a),
-                Err(e) => vec![Err(e.to_string()); n],
+                Err(e) => Times::none(n, &e.to_string()),
             },
             DataType::Date32 | DataType::Date64 => {
                 match cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None)) {
                     Ok(a) => self.times(&a),
-                    Err(e) => vec![Err(e.to_string()); n],
+                    Err(e) => Times::none(n, &e.to_string()),
                 }
             }
             DataType::Timestamp(unit, _) => {
@@ -365,50 +401,50 @@ impl Converter {
                 match cast(array, &DataType::Int64) {
                     Ok(a) => {
                         let a = a.as_primitive::<Int64Type>();
-                        (0..n)
-                            .map(|i| {
-                                if a.is_null(i) {
-                                    missing()
-                                } else {
-                                    a.value(i)
-                                        .checked_mul(mul)
-                                        .map(|v| v.div_euclid(div))
-                                        .ok_or_else(|| "time out of range".to_owned())
-                                }
-                            })
-                            .collect()
+                        if (mul, div) == (1, 1) && a.null_count() == 0 {
+                            return Times {
+                                ts: a.values().to_vec(),
+                                failed: Vec::new(),
+                            };
+                        }
+                        Times::collect(n, |i| {
+                            if a.is_null(i) {
+                                missing()
+                            } else {
+                                a.value(i)
+                                    .checked_mul(mul)
+                                    .map(|v| v.div_euclid(div))
+                                    .ok_or_else(|| "time out of range".to_owned())
+                            }
+                        })
                     }
-                    Err(e) => vec![Err(e.to_string()); n],
+                    Err(e) => Times::none(n, &e.to_string()),
                 }
             }
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                 let a = cast(array, &DataType::Utf8).ok();
                 let a = a.as_ref().map(|a| a.as_string::<i32>());
-                (0..n)
-                    .map(|i| match a {
-                        Some(s) if !s.is_null(i) => {
-                            self.plan.time_format.parse(RawTime::Text(s.value(i)))
-                        }
-                        _ => missing(),
-                    })
-                    .collect()
+                Times::collect(n, |i| match a {
+                    Some(s) if !s.is_null(i) => {
+                        self.plan.time_format.parse(RawTime::Text(s.value(i)))
+                    }
+                    _ => missing(),
+                })
             }
             t if t.is_numeric() => match cast(array, &DataType::Float64) {
                 Ok(a) => {
                     let a = a.as_primitive::<Float64Type>();
-                    (0..n)
-                        .map(|i| {
-                            if a.is_null(i) {
-                                missing()
-                            } else {
-                                self.plan.time_format.parse(RawTime::Number(a.value(i)))
-                            }
-                        })
-                        .collect()
+                    Times::collect(n, |i| {
+                        if a.is_null(i) {
+                            missing()
+                        } else {
+                            self.plan.time_format.parse(RawTime::Number(a.value(i)))
+                        }
+                    })
                 }
-                Err(e) => vec![Err(e.to_string()); n],
+                Err(e) => Times::none(n, &e.to_string()),
             },
-            other => vec![Err(format!("a time field of type {other} cannot be read")); n],
+            other => Times::none(n, &format!("a time field of type {other} cannot be read")),
         }
     }
 
@@ -564,20 +600,21 @@ impl Converter {
         let given = batch.num_rows();
         let (mut batch, kept) = self.filter(batch)?;
         let mut rows = kept.unwrap_or_else(|| (0..given).collect());
-        let times = self.times(column(&batch, &self.plan.time)?);
-        let mut refused = Vec::new();
-        if times.iter().any(Result::is_err) {
-            let mask: BooleanArray = times.iter().map(|t| Some(t.is_ok())).collect();
-            for (row, t) in times.iter().enumerate() {
-                if let Err(reason) = t {
-                    refused.push((rows[row], reason.clone()));
-                }
+        let Times { mut ts, failed } = self.times(column(&batch, &self.plan.time)?);
+        let mut refused = Vec::with_capacity(failed.len());
+        if !failed.is_empty() {
+            let mut ok = vec![true; ts.len()];
+            for (row, reason) in failed {
+                ok[row] = false;
+                refused.push((rows[row], reason));
             }
-            let mut ok = times.iter().map(Result::is_ok);
-            rows.retain(|_| ok.next().unwrap_or(false));
+            let mask: BooleanArray = ok.iter().map(|&k| Some(k)).collect();
+            let mut keep = ok.iter();
+            rows.retain(|_| keep.next().copied().unwrap_or(false));
+            let mut keep = ok.iter();
+            ts.retain(|_| keep.next().copied().unwrap_or(false));
             batch = filter_record_batch(&batch, &mask)?;
         }
-        let ts: Vec<i64> = times.into_iter().filter_map(Result::ok).collect();
         let n = batch.num_rows();
         let groups = match self.plan.keys.len() {
             0 => vec![0; n],

@@ -4,23 +4,35 @@
 //! The shader runs three passes over the rows, each invocation one row, with
 //! atomics on the slot's words: pass A counts and takes the high words of the
 //! minima/maxima and the anchors; pass B, with the anchors final, adds the
-//! fixed-point sums and takes the low words; pass C (only for `first`/`last`) picks the row at the first
-//! and last time. This twin runs the same three functions. Every update is an
+//! fixed-point sums and takes the low words; pass C (only for `first`/`last`)
+//! picks the row at the first and last time. This twin has the same three
+//! functions ([`pass_a`], [`pass_b`], [`pass_c`]), and every update is an
 //! integer add, a min or a max, so the words do not depend on the order the
-//! rows come in, and equal the shader's whatever order its atomics run in;
-//! the twin picks the order that suits the cache. A state that fits in cache
-//! (few slots) is updated pass by pass over the rows in order; a large one
-//! (a million slots: 69 words a slot for two columns) slot by slot, from a
-//! counting sort of the rows by slot, pass A over a slot's rows, then pass B
-//! (then C) while its words are in cache, which turns two passes of random
-//! writes into the state into one of sequential ones. Slots are split into
-//! contiguous ranges, one a rayon task; no partial states need merging.
+//! rows come in, and equal the shader's whatever order its atomics run in.
+//!
+//! The twin does passes A and B in one walk ([`pass_ab`]): the anchor as it
+//! stands so far, the sums shifted down when it rises, the minima and maxima
+//! compared as whole 64-bit keys. That gives the same words as the two
+//! passes whenever no value is truncated under the final anchor, that is
+//! when every nonzero finite value of a slot's column is at most
+//! [`SUM_FRACTION`] binades below its largest: the shifts then drop only
+//! zero bits. A slot where that fails (values more than 2^72 apart) is reset
+//! and done again by passes A and B, so the words are the shader's in every
+//! case.
+//!
+//! The twin picks the order that suits the cache. A state that fits in
+//! cache (few slots) is updated over the rows in order; a large one (a
+//! million slots: 69 words a slot for two columns) slot by slot, from a
+//! counting sort of the rows by slot, all passes over a slot's rows while its
+//! words are in cache, which turns random writes into the state into
+//! sequential ones. Slots are split into contiguous ranges, one a rayon
+//! task; no partial states need merging.
 
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::window::layout::{
-    COL_WORDS, NO_SLOT, SLOT_HEADER, SQ_FRACTION, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col,
+    COL_WORDS, NO_SLOT, SLOT_HEADER, SQ_FRACTION, SQ_LIMBS, SUM_FRACTION, SUM_LIMBS, col, col_init,
     order_key, slot_words, time_key,
 };
 use crate::window::{AggInput, AggState, Aggregator};
@@ -235,9 +247,14 @@ impl RowsBySlot {
 }
 
 /// Runs the passes over one task's slots: slot by slot from `by_slot`, or,
-/// without it, each pass over all rows in order, skipping other tasks' slots.
+/// without it, over all rows in order, skipping other tasks' slots. Passes
+/// A and B are one walk ([`pass_ab`]); a slot whose values turn out too far
+/// apart for it is reset and done again by [`pass_a`] and [`pass_b`].
 fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: Option<&RowsBySlot>) {
-    let stride = slot_words(input.values.len() as u32) as usize;
+    let columns = input.values.len();
+    let stride = slot_words(columns as u32) as usize;
+    // The smallest exponent of a nonzero finite value, a slot and column.
+    let mut low = vec![NO_EXPONENT; part.count as usize * columns];
     let Some(by_slot) = by_slot else {
         let local = |slot: u32| -> Option<usize> {
             let s = slot.wrapping_sub(part.first);
@@ -251,10 +268,32 @@ fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: Option<&RowsBySl
                 .filter_map(|(row, &slot)| local(slot).map(|s| (row, s)))
         };
         for (row, s) in mine() {
-            pass_a(input, row, &mut part.words[s * stride..][..stride]);
+            pass_ab(
+                input,
+                row,
+                &mut part.words[s * stride..][..stride],
+                &mut low[s * columns..][..columns],
+            );
         }
-        for (row, s) in mine() {
-            pass_b(input, row, &mut part.words[s * stride..][..stride]);
+        let redo: Vec<bool> = (0..part.count as usize)
+            .map(|s| {
+                truncates(
+                    &part.words[s * stride..][..stride],
+                    &low[s * columns..][..columns],
+                )
+            })
+            .collect();
+        if redo.iter().any(|&r| r) {
+            let again = || mine().filter(|&(_, s)| redo[s]);
+            for (s, _) in redo.iter().enumerate().filter(|(_, r)| **r) {
+                reset(&mut part.words[s * stride..][..stride]);
+            }
+            for (row, s) in again() {
+                pass_a(input, row, &mut part.words[s * stride..][..stride]);
+            }
+            for (row, s) in again() {
+                pass_b(input, row, &mut part.words[s * stride..][..stride]);
+            }
         }
         if input.first_last {
             for (row, s) in mine() {
@@ -266,17 +305,167 @@ fn run_part(input: &AggInput<'_>, part: &mut Part<'_>, by_slot: Option<&RowsBySl
     for s in 0..part.count as usize {
         let rows = by_slot.of(part.first as usize + s);
         let words = &mut part.words[s * stride..(s + 1) * stride];
+        let low = &mut low[s * columns..][..columns];
         for &row in rows {
-            pass_a(input, row as usize, words);
+            pass_ab(input, row as usize, words, low);
         }
-        for &row in rows {
-            pass_b(input, row as usize, words);
+        if truncates(words, low) {
+            reset(words);
+            for &row in rows {
+                pass_a(input, row as usize, words);
+            }
+            for &row in rows {
+                pass_b(input, row as usize, words);
+            }
         }
         if input.first_last {
             for &row in rows {
                 pass_c(input, row as usize, words);
             }
         }
+    }
+}
+
+// `take_min` and `take_max` read each key's low word right after its high one.
+const _: () = assert!(
+    col::MIN_LO == col::MIN_HI + 1
+        && col::MAX_LO == col::MAX_HI + 1
+        && col::FIRST_LO == col::FIRST_HI + 1
+        && col::LAST_LO == col::LAST_HI + 1
+);
+
+/// No exponent seen yet (above every biased exponent).
+const NO_EXPONENT: u16 = u16::MAX;
+
+/// Whether some column of a slot [`pass_ab`] filled has a nonzero value
+/// that passes A and B truncate: more than [`SUM_FRACTION`] binades below
+/// the anchor, given the smallest such exponent `low` of each column.
+fn truncates(words: &[u32], low: &[u16]) -> bool {
+    low.iter().enumerate().any(|(c, &e)| {
+        let anchor = words[SLOT_HEADER as usize + c * COL_WORDS as usize + col::ANCHOR as usize];
+        e != NO_EXPONENT && i32::from(e) + SUM_FRACTION < anchor as i32
+    })
+}
+
+/// Sets a slot's words back to their initial values.
+fn reset(words: &mut [u32]) {
+    words[0] = 0;
+    for (i, w) in words[SLOT_HEADER as usize..].iter_mut().enumerate() {
+        *w = col_init((i % COL_WORDS as usize) as u32);
+    }
+}
+
+/// `acc` (least significant limb first) shifted right by `bits`; the bits
+/// shifted out are zero where [`pass_ab`] calls it.
+#[inline]
+fn acc_shift_right(acc: &mut [u32], bits: u32) {
+    let (words, bit) = ((bits / 32) as usize, bits % 32);
+    let n = acc.len();
+    for i in 0..n {
+        let lo = acc.get(i + words).copied().unwrap_or(0);
+        let hi = acc.get(i + words + 1).copied().unwrap_or(0);
+        acc[i] = if bit == 0 {
+            lo
+        } else {
+            lo >> bit | hi << (32 - bit)
+        };
+    }
+}
+
+/// Passes A and B for one row in one walk, with the anchor as it stands so
+/// far: when a value raises a column's anchor by `d`, the sums so far are
+/// shifted down by `d` (the squares by `2d`), and `low` keeps each column's
+/// smallest exponent of a nonzero finite value so that [`truncates`] can
+/// tell whether the result is the two passes' (see the module notes).
+fn pass_ab(input: &AggInput<'_>, row: usize, words: &mut [u32], low: &mut [u16]) {
+    words[0] += 1;
+    let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
+    for (c, values) in input.values.iter().enumerate() {
+        if !is_valid(input.valid[c], row) {
+            continue;
+        }
+        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
+        let x = values[row];
+        let bits = x.to_bits();
+        w[col::COUNT as usize] += 1;
+        let key = order_key(x);
+        take_min(w, col::MIN_HI, key);
+        take_max(w, col::MAX_HI, key);
+        if input.first_last {
+            take_min(w, col::FIRST_HI, tkey);
+            take_max(w, col::LAST_HI, tkey);
+        }
+        if (bits >> 52) & 0x7ff == 0x7ff {
+            let which = if x.is_nan() {
+                col::NAN
+            } else if bits >> 63 == 1 {
+                col::NINF
+            } else {
+                col::PINF
+            };
+            w[which as usize] += 1;
+            continue;
+        }
+        let e = exponent(bits);
+        let anchor = w[col::ANCHOR as usize];
+        if e > anchor {
+            if anchor != 0 {
+                let d = e - anchor;
+                let sums = col::POS as usize..(col::NEG + SUM_LIMBS) as usize;
+                acc_shift_right(&mut w[sums.start..sums.start + SUM_LIMBS as usize], d);
+                acc_shift_right(&mut w[sums.end - SUM_LIMBS as usize..sums.end], d);
+                if input.squares {
+                    acc_shift_right(
+                        &mut w[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize],
+                        2 * d,
+                    );
+                }
+            }
+            w[col::ANCHOR as usize] = e;
+        }
+        let m = mantissa(bits);
+        if m == 0 {
+            continue;
+        }
+        low[c] = low[c].min(e as u16);
+        let shift = e as i32 - w[col::ANCHOR as usize] as i32;
+        let m = u128::from(m);
+        let target = if bits >> 63 == 1 { col::NEG } else { col::POS } as usize;
+        acc_add(
+            &mut w[target..target + SUM_LIMBS as usize],
+            shifted(m, shift + SUM_FRACTION),
+        );
+        if input.squares {
+            acc_add_wide(
+                &mut w[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize],
+                m * m,
+                2 * shift + SQ_FRACTION,
+            );
+        }
+    }
+}
+
+/// The 64-bit key held at words `hi` and `hi + 1`.
+#[inline]
+fn key_at(w: &[u32], hi: u32) -> u64 {
+    u64::from(w[hi as usize]) << 32 | u64::from(w[hi as usize + 1])
+}
+
+/// Keeps the smaller of `key` and the key at words `hi`, `hi + 1`.
+#[inline]
+fn take_min(w: &mut [u32], hi: u32, key: u64) {
+    if key < key_at(w, hi) {
+        w[hi as usize] = (key >> 32) as u32;
+        w[hi as usize + 1] = key as u32;
+    }
+}
+
+/// Keeps the larger of `key` and the key at words `hi`, `hi + 1`.
+#[inline]
+fn take_max(w: &mut [u32], hi: u32, key: u64) {
+    if key > key_at(w, hi) {
+        w[hi as usize] = (key >> 32) as u32;
+        w[hi as usize + 1] = key as u32;
     }
 }
 
@@ -428,6 +617,118 @@ mod tests {
         fill(&input, &mut by_slot, Some(true));
         assert_eq!(in_order, by_slot);
         assert_ne!(in_order.words, slot_init(2).repeat(300));
+    }
+
+    /// The shader's three passes as they stand, one after the other, over
+    /// every row: the reference the one-walk fill must equal.
+    fn two_passes(input: &AggInput<'_>) -> AggState {
+        let mut out = AggState::default();
+        out.reset_for(input);
+        let stride = slot_words(input.values.len() as u32) as usize;
+        let rows = || {
+            input
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| **s != NO_SLOT)
+                .map(|(r, &s)| (r, s as usize * stride))
+        };
+        for (row, at) in rows() {
+            pass_a(input, row, &mut out.words[at..at + stride]);
+        }
+        for (row, at) in rows() {
+            pass_b(input, row, &mut out.words[at..at + stride]);
+        }
+        if input.first_last {
+            for (row, at) in rows() {
+                pass_c(input, row, &mut out.words[at..at + stride]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_walk_gives_the_two_passes_words_at_every_spread_of_magnitudes() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let rows = 4000usize;
+        // Binades the values of a column span: within SUM_FRACTION (one
+        // walk is exact), at it, just past it, and far past it (the slot is
+        // done again by the two passes).
+        for spread in [1u64, 40, 72, 73, 90, 2000] {
+            let slots: Vec<u32> = (0..rows)
+                .map(|_| match next() % 40 {
+                    0 => NO_SLOT,
+                    n => n as u32 % 37,
+                })
+                .collect();
+            let ts: Vec<i64> = (0..rows).map(|_| (next() % 500) as i64 - 250).collect();
+            let value = |r: u64, k: u64| -> f64 {
+                match r % 61 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f64::NAN,
+                    3 => f64::INFINITY,
+                    4 => f64::from_bits(k % (1 << 52)),
+                    _ => {
+                        let m = (k >> 11) as f64 * if r & 1 == 0 { 1.0 } else { -1.0 };
+                        m * 2f64.powi(((k % spread) as i32) - 52 - (spread as i32) / 2)
+                    }
+                }
+            };
+            let a: Vec<f64> = (0..rows).map(|_| value(next(), next())).collect();
+            // Magnitudes rising row after row: the anchor rises often.
+            let b: Vec<f64> = (0..rows)
+                .map(|i| (i as f64 + 1.5) * 2f64.powi((i as u64 * spread / rows as u64) as i32))
+                .collect();
+            let valid: Vec<u32> = (0..rows.div_ceil(32)).map(|_| next() as u32 | 1).collect();
+            for (first_last, squares) in [(false, false), (false, true), (true, true)] {
+                let input = AggInput {
+                    slots: &slots,
+                    slot_count: 37,
+                    ts: &ts,
+                    values: &[&a, &b, &a],
+                    valid: &[None, None, Some(&valid)],
+                    first_last,
+                    squares,
+                };
+                let expected = two_passes(&input);
+                for sort in [false, true] {
+                    let mut got = AggState::default();
+                    fill(&input, &mut got, Some(sort));
+                    assert_eq!(
+                        got, expected,
+                        "spread {spread}, sorted {sort}, first/last {first_last}, squares {squares}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_slot_of_values_too_far_apart_is_done_again_by_the_two_passes() {
+        let words = |anchor: u32| {
+            let mut w = slot_init(1);
+            w[SLOT_HEADER as usize + col::ANCHOR as usize] = anchor;
+            w
+        };
+        assert!(!truncates(&words(1100), &[1100 - 72]));
+        assert!(truncates(&words(1100), &[1100 - 73]));
+        assert!(!truncates(&words(1100), &[NO_EXPONENT]));
+        let mut w = words(7);
+        w[0] = 3;
+        reset(&mut w);
+        assert_eq!(w, slot_init(1));
+        let mut acc = [0, 0b110, 1];
+        acc_shift_right(&mut acc, 33);
+        assert_eq!(acc, [0b11 | 1 << 31, 0, 0]);
+        acc_shift_right(&mut acc, 500);
+        assert_eq!(acc, [0, 0, 0]);
     }
 
     #[test]
