@@ -21,7 +21,7 @@
 //! engine, as before.
 
 use osprey_kernels::KernelError;
-use osprey_kernels::cpu::aggregate::CpuAggregator;
+use osprey_kernels::cpu::aggregate::SerialCpuAggregator;
 use osprey_kernels::window::{
     Aggregator, Batch, Closed, Engine, EngineConfig, Floors, Pushed, WindowKey, WindowSpec,
 };
@@ -69,9 +69,11 @@ impl Engines {
         }
         let label = format!("{}, {partitions} partitions", backend.label());
         let lateness = config.lateness;
-        let mut engines = vec![Engine::new(config.clone(), backend).map_err(QueryError::usage)?];
-        for _ in 1..partitions {
-            let engine = Engine::new(config.clone(), Box::new(CpuAggregator));
+        // Each partition aggregates on its own thread alone: the partitions
+        // are the parallelism.
+        let mut engines = Vec::with_capacity(partitions);
+        for _ in 0..partitions {
+            let engine = Engine::new(config.clone(), Box::new(SerialCpuAggregator));
             engines.push(engine.map_err(QueryError::usage)?);
         }
         Ok(Engines::Split {
@@ -173,6 +175,7 @@ impl Engines {
             return Ok(Pushed::default());
         };
         let n = engines.len();
+        let divisor = Divisor::new(n as u32);
         let results: Vec<Result<Pushed>> = std::thread::scope(|scope| {
             let handles: Vec<_> = engines
                 .iter_mut()
@@ -181,7 +184,7 @@ impl Engines {
                 .map(|(p, (engine, part))| {
                     let keep = &keep;
                     scope.spawn(move || {
-                        part.fill(batch, keep, p, n, beat);
+                        part.fill(batch, keep, p, divisor, beat);
                         let pushed = engine.push(&part.batch())?;
                         if !pushed.late.is_empty() {
                             return Err(QueryError::Usage(format!(
@@ -236,6 +239,40 @@ fn merge(parts: Vec<Closed>, n: usize) -> Closed {
             ..k
         })
     })
+}
+
+/// Division of group ids by the number of partitions, by multiplication
+/// (Lemire, Kaser and Kurz, "Faster remainder by direct computation",
+/// 2019): exact for every `u32` and every divisor from 2 on, and a few
+/// cycles where a division takes twenty or more, once a row a partition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Divisor {
+    n: u32,
+    /// `ceil(2^64 / n)`; unused for `n == 1`.
+    m: u64,
+}
+
+impl Divisor {
+    /// Division by `n` (at least 1).
+    pub(crate) fn new(n: u32) -> Divisor {
+        let n = n.max(1);
+        Divisor {
+            n,
+            m: (u64::MAX / u64::from(n)).wrapping_add(1),
+        }
+    }
+
+    /// `(g / n, g % n)`.
+    #[inline]
+    pub(crate) fn div_rem(self, g: u32) -> (u32, u32) {
+        if self.n == 1 {
+            return (g, 0);
+        }
+        let q = ((u128::from(self.m) * u128::from(g)) >> 64) as u32;
+        let low = self.m.wrapping_mul(u64::from(g));
+        let r = ((u128::from(low) * u128::from(self.n)) >> 64) as u32;
+        (q, r)
+    }
 }
 
 /// The rows of one partition, and its heartbeat.
@@ -297,18 +334,28 @@ impl Part {
     /// Becomes partition `p` of `n`: the kept rows whose group is `p`
     /// modulo `n`, as local groups `g / n + 1`, then the heartbeat at
     /// `beat` in group 0. The vectors keep their memory from batch to batch.
-    fn fill(&mut self, batch: &Batch<'_>, keep: &[bool], p: usize, n: usize, beat: i64) {
-        let rows = &mut self.rows;
-        rows.clear();
-        rows.extend((0..batch.ts.len()).filter(|&i| keep[i] && batch.groups[i] as usize % n == p));
-        let rows = &*rows;
-        self.ts.clear();
-        self.ts.extend(rows.iter().map(|&i| batch.ts[i]));
+    fn fill(&mut self, batch: &Batch<'_>, keep: &[bool], p: usize, n: Divisor, beat: i64) {
+        // Every row is written at `k`, and `k` moves on past the rows this
+        // partition keeps: no branch on the partition, whose value goes
+        // either way at random from row to row.
+        let len = batch.ts.len();
+        self.rows.resize(len, 0);
+        self.ts.resize(len, 0);
+        self.groups.resize(len, 0);
+        let mut k = 0;
+        for (i, ((&t, &g), &kept)) in batch.ts.iter().zip(batch.groups).zip(keep).enumerate() {
+            let (local, part) = n.div_rem(g);
+            self.rows[k] = i;
+            self.ts[k] = t;
+            self.groups[k] = local + 1;
+            k += usize::from(kept && part as usize == p);
+        }
+        self.rows.truncate(k);
+        self.ts.truncate(k);
+        self.groups.truncate(k);
         self.ts.push(beat);
-        self.groups.clear();
-        self.groups
-            .extend(rows.iter().map(|&i| batch.groups[i] / n as u32 + 1));
         self.groups.push(0);
+        let rows = &self.rows;
         gather_columns(&mut self.values, &batch.values, rows, 0.0);
         gather_columns(&mut self.hashes, &batch.hashes, rows, 0);
         gather_bits(&mut self.valid, &batch.valid, rows);
@@ -330,6 +377,25 @@ impl Part {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn division_by_multiplication_is_division() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let edges = [0, 1, 2, 3, 63, 64, 65, u32::MAX - 1, u32::MAX, 1 << 31];
+        for n in (1..=300).chain([1 << 16, 1_000_003, u32::MAX - 1, u32::MAX]) {
+            let d = Divisor::new(n);
+            let randoms = (0..2000).map(|_| next() as u32);
+            for g in edges.into_iter().chain(randoms) {
+                assert_eq!(d.div_rem(g), (g / n, g % n), "{g} / {n}");
+            }
+        }
+    }
 
     #[test]
     fn bits_gather_in_arrow_order() {

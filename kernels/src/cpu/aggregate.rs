@@ -46,7 +46,7 @@ const MIN_ROWS_PER_TASK: usize = 1 << 15;
 /// reads the rows in order, which is faster than the sort.
 const SORT_ABOVE_BYTES: usize = 8 << 20;
 
-/// The CPU aggregation backend.
+/// The CPU aggregation backend, on rayon's threads.
 #[derive(Debug, Default)]
 pub struct CpuAggregator;
 
@@ -61,7 +61,31 @@ impl Aggregator for CpuAggregator {
 
     fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
         input.check()?;
-        aggregate(input, out);
+        fill(input, out, None, rayon::current_num_threads());
+        Ok(())
+    }
+}
+
+/// The CPU aggregation backend on the calling thread alone, for callers
+/// that already run one aggregation a core (a query's partitions). Split
+/// across threads, each thread walks every row of the batch and skips the
+/// others' slots: a branch that goes either way at random, which cost more
+/// than the split gained when every core already had a partition.
+#[derive(Debug, Default)]
+pub struct SerialCpuAggregator;
+
+impl Aggregator for SerialCpuAggregator {
+    fn label(&self) -> String {
+        "cpu (1 thread)".into()
+    }
+
+    fn is_gpu(&self) -> bool {
+        false
+    }
+
+    fn aggregate(&mut self, input: &AggInput<'_>, out: &mut AggState) -> Result<()> {
+        input.check()?;
+        fill(input, out, None, 1);
         Ok(())
     }
 }
@@ -168,12 +192,13 @@ struct Part<'a> {
 
 /// Fills `out` with the state of `input` (which [`AggInput::check`] passed).
 pub fn aggregate(input: &AggInput<'_>, out: &mut AggState) {
-    fill(input, out, None);
+    fill(input, out, None, rayon::current_num_threads());
 }
 
-/// [`aggregate`], slot by slot from sorted rows when `sort` says so, else
-/// when the state is larger than [`SORT_ABOVE_BYTES`].
-fn fill(input: &AggInput<'_>, out: &mut AggState, sort: Option<bool>) {
+/// [`aggregate`] in at most `threads` rayon tasks, slot by slot from
+/// sorted rows when `sort` says so, else when the state is larger than
+/// [`SORT_ABOVE_BYTES`].
+fn fill(input: &AggInput<'_>, out: &mut AggState, sort: Option<bool>, threads: usize) {
     out.reset_for(input);
     let columns = input.values.len() as u32;
     let stride = slot_words(columns) as usize;
@@ -187,7 +212,7 @@ fn fill(input: &AggInput<'_>, out: &mut AggState, sort: Option<bool>) {
         .unwrap_or(state_bytes > SORT_ABOVE_BYTES)
         .then(|| RowsBySlot::new(input.slots, slots));
     let tasks = (input.slots.len() / MIN_ROWS_PER_TASK)
-        .clamp(1, rayon::current_num_threads())
+        .clamp(1, threads.max(1))
         .min(slots);
     let per = slots.div_ceil(tasks);
     let mut parts = Vec::with_capacity(tasks);
@@ -613,8 +638,8 @@ mod tests {
             squares: true,
         };
         let (mut in_order, mut by_slot) = (AggState::default(), AggState::default());
-        fill(&input, &mut in_order, Some(false));
-        fill(&input, &mut by_slot, Some(true));
+        fill(&input, &mut in_order, Some(false), 2);
+        fill(&input, &mut by_slot, Some(true), 2);
         assert_eq!(in_order, by_slot);
         assert_ne!(in_order.words, slot_init(2).repeat(300));
     }
@@ -700,7 +725,7 @@ mod tests {
                 let expected = two_passes(&input);
                 for sort in [false, true] {
                     let mut got = AggState::default();
-                    fill(&input, &mut got, Some(sort));
+                    fill(&input, &mut got, Some(sort), 2);
                     assert_eq!(
                         got, expected,
                         "spread {spread}, sorted {sort}, first/last {first_last}, squares {squares}"
