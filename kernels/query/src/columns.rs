@@ -12,6 +12,7 @@
 //! (plain or dictionary-encoded, as Parquet files hold them).
 
 use std::hash::Hasher as _;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
@@ -72,6 +73,11 @@ pub struct Converter {
     pub dicts: Vec<KeyDictionary>,
     /// Key tuples to groups (two or more keys).
     pub groups: GroupIndex,
+    /// Per key column, the values of the last dictionary-encoded batch and
+    /// their ids: a Parquet reader hands on one dictionary for every batch
+    /// of a column chunk, so its values are looked up once, not once a
+    /// batch. The array is held, so its address is not another's.
+    tables: Vec<Option<(ArrayRef, Vec<u32>)>>,
 }
 
 /// The column `name` of `batch`.
@@ -337,6 +343,7 @@ impl Converter {
         Converter {
             dicts: vec![KeyDictionary::new(); plan.keys.len()],
             groups: GroupIndex::new(),
+            tables: vec![None; plan.keys.len()],
             plan,
         }
     }
@@ -478,17 +485,25 @@ impl Converter {
             {
                 // One lookup per distinct value of the batch, then an index a row.
                 let d = array.as_dictionary::<arrow::datatypes::Int32Type>();
-                let values = d.values().as_string::<i32>();
                 let null = dict.other_id(KeyValue::Null);
-                let table: Vec<u32> = (0..values.len())
-                    .map(|i| {
-                        if values.is_null(i) {
-                            null
-                        } else {
-                            dict.str_id(values.value(i))
-                        }
-                    })
-                    .collect();
+                let cached = &mut self.tables[k];
+                if !cached
+                    .as_ref()
+                    .is_some_and(|(v, _)| Arc::ptr_eq(v, d.values()))
+                {
+                    let values = d.values().as_string::<i32>();
+                    let table = (0..values.len())
+                        .map(|i| {
+                            if values.is_null(i) {
+                                null
+                            } else {
+                                dict.str_id(values.value(i))
+                            }
+                        })
+                        .collect();
+                    *cached = Some((d.values().clone(), table));
+                }
+                let table: &[u32] = cached.as_ref().map_or(&[], |(_, t)| t);
                 for key in d.keys().iter() {
                     ids.push(match key {
                         Some(j) => table.get(j as usize).copied().unwrap_or(null),
@@ -702,6 +717,57 @@ impl Converter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::{DictionaryArray, Int32Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{Field, Int32Type, Schema};
+
+    #[test]
+    fn a_dictionary_handed_on_again_gives_the_ids_it_gave_and_a_new_one_its_own() {
+        let mut conv = Converter::new(ColumnPlan {
+            time: "ts".into(),
+            keys: vec!["k".into()],
+            values: Vec::new(),
+            hashed: Vec::new(),
+            filter: None,
+            time_format: TimeFormat::Auto,
+        });
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+            Field::new_dictionary("k", DataType::Int32, DataType::Utf8, true),
+        ]));
+        let batch = |values: &ArrayRef, keys: Vec<Option<i32>>| {
+            let n = keys.len();
+            let k = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values.clone())
+                .unwrap();
+            let ts = TimestampMicrosecondArray::from((0..n as i64).collect::<Vec<_>>());
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(ts), Arc::new(k)]).unwrap()
+        };
+        let first: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), Some("b"), None]));
+        let got = conv
+            .convert(batch(&first, vec![Some(1), Some(0), Some(2), None]))
+            .unwrap();
+        let (a, b, null) = (got.groups[1], got.groups[0], got.groups[2]);
+        assert_eq!(got.groups[3], null);
+        // The same values array again: the ids it gave.
+        let again = conv
+            .convert(batch(&first, vec![Some(0), Some(1), Some(2)]))
+            .unwrap();
+        assert_eq!(again.groups, [a, b, null]);
+        // Another array, other order and a new key: looked up afresh.
+        let other: ArrayRef = Arc::new(StringArray::from(vec!["c", "b", "a"]));
+        let fresh = conv
+            .convert(batch(&other, vec![Some(2), Some(1), Some(0)]))
+            .unwrap();
+        assert_eq!(fresh.groups[..2], [a, b]);
+        assert!(![a, b, null].contains(&fresh.groups[2]));
+        assert_eq!(
+            conv.key_values(fresh.groups[2]),
+            [KeyValue::Str("c".into())]
+        );
+    }
 
     #[test]
     fn string_hashes_spread_over_the_registers() {
