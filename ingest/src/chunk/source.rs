@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::error::{IngestError, Result};
 
@@ -52,31 +55,58 @@ pub fn read_parquet(
 }
 
 /// A reader of a Parquet file as [`read_parquet`] reads it (text columns
-/// dictionary-encoded), for a caller that picks row groups or rows first.
+/// stored with a dictionary come back dictionary-encoded), for a caller
+/// that picks row groups or rows first.
 ///
 /// # Errors
 /// [`IngestError::Parquet`] when the file cannot be opened or is not Parquet.
 pub fn parquet_reader(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
     let fail = |e: &dyn std::fmt::Display| parquet_error(path, e);
     let open = || File::open(path).map_err(|e| fail(&e));
-    // Text columns come back dictionary-encoded, as Parquet stores them: a
-    // key column's distinct values are then looked up once a batch, not once a row.
-    let schema = ParquetRecordBatchReaderBuilder::try_new(open()?)
-        .map_err(|e| fail(&e))?
+    let plain = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| fail(&e))?;
+    let metadata = plain.metadata().clone();
+    // A text column whose every chunk has a dictionary comes back
+    // dictionary-encoded, as it is stored: a key column's distinct values
+    // are then looked up once a batch, not once a row. One stored plain
+    // (a writer gives up on dictionaries past some size) comes back plain:
+    // as a dictionary array it would be one entry a row, built for nothing.
+    let fields: Vec<Field> = plain
         .schema()
-        .clone();
-    let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 => f.as_ref().clone().with_data_type(
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-            ),
+            DataType::Utf8 | DataType::LargeUtf8 if has_dictionaries(&metadata, f.name()) => {
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            }
             _ => f.as_ref().clone(),
         })
         .collect();
     let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options).map_err(|e| fail(&e))
+    let metadata = ArrowReaderMetadata::try_new(metadata, options).map_err(|e| fail(&e))?;
+    Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+        open()?,
+        metadata,
+    ))
+}
+
+/// Whether the top-level column `name` has a dictionary page in every row
+/// group (and the file has a row group).
+fn has_dictionaries(metadata: &ParquetMetaData, name: &str) -> bool {
+    let columns = metadata.file_metadata().schema_descr().columns();
+    let Some(index) = columns
+        .iter()
+        .position(|c| c.path().parts() == [name.to_owned()])
+    else {
+        return false;
+    };
+    !metadata.row_groups().is_empty()
+        && metadata
+            .row_groups()
+            .iter()
+            .all(|g| g.column(index).dictionary_page_offset().is_some())
 }
 
 /// A Parquet error about `path`, as [`read_parquet`] words it.
@@ -105,25 +135,39 @@ mod tests {
         }
         let batch = c.flush().unwrap().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.parquet");
-        let file = File::create(&path).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        let back: Vec<_> = read_parquet(&path, 4)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(
-            back.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(),
-            [4, 4, 2]
-        );
-        let all = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
-        // Text comes back dictionary-encoded; the values are the same.
-        let sensor = arrow::compute::cast(all.column(1), &DataType::Utf8).unwrap();
-        assert_eq!(&sensor, batch.column(1));
-        assert_eq!(all.column(0), batch.column(0));
-        assert_eq!(all.column(2), batch.column(2));
+        // Text stored with a dictionary comes back dictionary-encoded, text
+        // stored plain comes back plain; the values are the same.
+        for (dictionary, text) in [
+            (
+                true,
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            ),
+            (false, DataType::Utf8),
+        ] {
+            let path = dir.path().join(format!("t{dictionary}.parquet"));
+            let file = File::create(&path).unwrap();
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_dictionary_enabled(dictionary)
+                .build();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            let back: Vec<_> = read_parquet(&path, 4)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(
+                back.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(),
+                [4, 4, 2]
+            );
+            let all = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
+            assert_eq!(all.column(1).data_type(), &text);
+            let sensor = arrow::compute::cast(all.column(1), &DataType::Utf8).unwrap();
+            assert_eq!(&sensor, batch.column(1));
+            assert_eq!(all.column(0), batch.column(0));
+            assert_eq!(all.column(2), batch.column(2));
+        }
     }
 
     #[test]

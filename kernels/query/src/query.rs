@@ -18,7 +18,7 @@ use osprey_kernels::window::{AggFunc, Aggregator, Batch, Closed, EngineConfig};
 
 use crate::cells::{Cell, CellRef, cell_scalar};
 use crate::checkpoint::Progress;
-use crate::columns::{ColumnPlan, Converter, row_json};
+use crate::columns::{ColumnPlan, Converted, Converter, row_json};
 use crate::error::{QueryError, Result};
 use crate::join::Joined;
 use crate::partitioned::Engines;
@@ -316,19 +316,47 @@ impl Query {
     /// [`QueryError::Usage`] when the batch lacks a field the plan reads or
     /// holds one of a type it cannot use; the engine's and the outputs' errors.
     pub fn push(&mut self, chunk: Chunk, out: &mut Outputs) -> Result<()> {
-        let Chunk {
+        let prepared = self.prepare(chunk)?;
+        self.push_prepared(prepared, None, out).map(drop)
+    }
+
+    /// The first half of [`Query::push`]: the reference table joined and
+    /// the chunk converted for the engine (its key ids given), nothing
+    /// written yet. [`Query::push_prepared`] pushes it.
+    ///
+    /// # Errors
+    /// As [`Query::push`], for the batch's fields.
+    pub fn prepare(&mut self, chunk: Chunk) -> Result<Prepared> {
+        prepare(&mut self.join, &mut self.converter, chunk)
+    }
+
+    /// The second half of [`Query::push`]: `prepared`'s refused rows
+    /// written, its rows aggregated, and then its late rows written. With
+    /// `next`, the next chunk is prepared while this one aggregates, and
+    /// returned, so that a reader of bounded input keeps the cores busy
+    /// (conversion is on the calling thread, serial, and at a million keys
+    /// about a sixth of the run); the next chunk's refused rows are written
+    /// when it is pushed, so the error output's order is
+    /// [`Query::push`]'s.
+    ///
+    /// # Errors
+    /// As [`Query::push`]; a failure to prepare `next` is returned once
+    /// this chunk is pushed.
+    pub fn push_prepared(
+        &mut self,
+        prepared: Prepared,
+        next: Option<Chunk>,
+        out: &mut Outputs,
+    ) -> Result<Option<Prepared>> {
+        let Prepared {
             batch,
             origins,
             raws,
-        } = chunk;
-        let batch = match &mut self.join {
-            Some(join) => join.apply(batch)?,
-            None => batch,
-        };
+            conv,
+        } = prepared;
         if let Some(progress) = &mut self.progress {
             progress.rows(&batch, &origins, &self.plan.time_field, &self.plan.keys);
         }
-        let conv = self.converter.convert(batch.clone())?;
         // A refused or late row as the error output shows it: its text, or
         // its columns when it has none.
         let shown = |row: usize| match raws.get(row) {
@@ -341,7 +369,8 @@ impl Query {
         let n = conv.ts.len();
         self.rows += n as u64;
         if n == 0 {
-            return out.errors.flush();
+            out.errors.flush()?;
+            return next.map(|c| self.prepare(c)).transpose();
         }
         let engine = match &mut self.engine {
             Run::Windows(e) => e,
@@ -349,7 +378,8 @@ impl Query {
                 scorer.push(&conv, &batch, &self.converter, &mut out.rows)?;
                 self.windows += n as u64;
                 out.rows.flush()?;
-                return out.errors.flush();
+                out.errors.flush()?;
+                return next.map(|c| self.prepare(c)).transpose();
             }
         };
         let values: Vec<&[f64]> = conv.values.iter().map(|a| a.values().as_ref()).collect();
@@ -361,22 +391,27 @@ impl Query {
             hashes: conv.hashes.iter().map(Vec::as_slice).collect(),
             hash_valid: conv.hash_valid.iter().map(|v| v.as_deref()).collect(),
         };
-        let written = Written {
-            plan: &self.plan,
-            names: &self.names,
-            converter: &self.converter,
-        };
-        // The rows of the windows the last push closed are written while
-        // this batch is aggregated.
-        let (pushed, earlier) = match self.pending.take() {
-            None => (engine.push(&engine_batch), None),
-            Some((closed, mark)) => std::thread::scope(|scope| {
+        // The rows of the windows the last push closed are written, and
+        // the next chunk prepared, while this batch is aggregated: both on
+        // this thread, one after the other, as the key dictionaries they
+        // read and grow are the converter's.
+        let (pushed, earlier, next) = match (self.pending.take(), next) {
+            (None, None) => (engine.push(&engine_batch), None, None),
+            (pending, next) => std::thread::scope(|scope| {
                 let aggregating = scope.spawn(|| engine.push(&engine_batch));
-                let rows = written.rows(&closed, &mut out.rows).map(|n| (n, mark));
+                let rows = pending.map(|(closed, mark)| {
+                    let written = Written {
+                        plan: &self.plan,
+                        names: &self.names,
+                        converter: &self.converter,
+                    };
+                    written.rows(&closed, &mut out.rows).map(|n| (n, mark))
+                });
+                let next = next.map(|c| prepare(&mut self.join, &mut self.converter, c));
                 let pushed = aggregating.join().unwrap_or_else(|_| {
                     Err(QueryError::Usage("the aggregating thread panicked".into()))
                 });
-                (pushed, Some(rows))
+                (pushed, rows, next)
             }),
         };
         if let Some(rows) = earlier {
@@ -395,11 +430,17 @@ impl Query {
         if self.defer {
             self.pending = Some((pushed.closed, wm));
         } else {
+            let written = Written {
+                plan: &self.plan,
+                names: &self.names,
+                converter: &self.converter,
+            };
             self.windows += written.rows(&pushed.closed, &mut out.rows)?;
             self.written_mark = wm;
         }
         out.rows.flush()?;
-        out.errors.flush()
+        out.errors.flush()?;
+        next.transpose()
     }
 
     /// Closes every window still open and writes their rows.
@@ -423,6 +464,38 @@ impl Query {
         self.written_mark = engine.watermark();
         Ok(())
     }
+}
+
+/// A chunk ready for the engine ([`Query::prepare`]): its batch (the
+/// reference table joined), where its rows came from, their text, and the
+/// batch converted.
+#[derive(Debug)]
+pub struct Prepared {
+    batch: arrow::record_batch::RecordBatch,
+    origins: Vec<osprey_ingest::chunk::Origin>,
+    raws: Vec<String>,
+    conv: Converted,
+}
+
+/// [`Query::prepare`] on the fields it needs, so that it runs beside the
+/// engine's aggregation, which holds the engine.
+fn prepare(join: &mut Option<Joined>, converter: &mut Converter, chunk: Chunk) -> Result<Prepared> {
+    let Chunk {
+        batch,
+        origins,
+        raws,
+    } = chunk;
+    let batch = match join {
+        Some(join) => join.apply(batch)?,
+        None => batch,
+    };
+    let conv = converter.convert(batch.clone())?;
+    Ok(Prepared {
+        batch,
+        origins,
+        raws,
+        conv,
+    })
 }
 
 /// What writing a closed window's rows reads of a query: its plan, the

@@ -541,6 +541,9 @@ impl Engine {
                     let store = open_store(open, spare, start, groups);
                     let end = s + run;
                     for (slot, &(_, g)) in keys.iter().enumerate().skip(s).take(run) {
+                        if slot + 2 * PREFETCH_SLOTS < end {
+                            store.prefetch_index(keys[slot + 2 * PREFETCH_SLOTS].1);
+                        }
                         if slot + PREFETCH_SLOTS < end {
                             store.prefetch(shape, keys[slot + PREFETCH_SLOTS].1);
                         }

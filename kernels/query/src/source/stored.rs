@@ -227,9 +227,19 @@ impl StoredData {
             }
             if let Some((path, rx)) = pending.pop_front() {
                 feed.out.errors.set_file(Some(&path));
+                // Each batch is converted while the one before aggregates
+                // (Query::push_prepared); a unit's last goes in alone, so
+                // every error line names the file its row is in.
+                let mut ready = None;
                 for batch in rx {
-                    let batch = batch?;
-                    feed.query.push(Chunk::from(batch), feed.out)?;
+                    let chunk = Chunk::from(batch?);
+                    ready = match ready.take() {
+                        None => Some(feed.query.prepare(chunk)?),
+                        Some(now) => feed.query.push_prepared(now, Some(chunk), feed.out)?,
+                    };
+                }
+                if let Some(last) = ready {
+                    feed.query.push_prepared(last, None, feed.out)?;
                 }
                 continue;
             }
