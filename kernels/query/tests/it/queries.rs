@@ -172,3 +172,89 @@ fn deferred_rows_are_written_by_the_next_push_and_are_the_same_rows() {
     assert_eq!(now_rows, later_rows);
     assert_eq!(now_rows.len(), 28);
 }
+
+#[test]
+fn the_next_chunk_prepared_beside_the_aggregation_gives_the_same_rows_and_errors() {
+    // Each minute's chunk has a row without a time (refused) and a row of
+    // two minutes before (late once the minute before it has closed).
+    let chunks = || -> Vec<Chunk> {
+        (0..5)
+            .map(|minute: i64| {
+                let mut rows: Vec<(Option<i64>, String, f64)> = (0..40)
+                    .map(|i| (Some(minute * MINUTE + i), format!("k{}", i % 5), i as f64))
+                    .collect();
+                rows.insert(7, (None, "k1".into(), 1.0));
+                rows.insert(20, (Some((minute - 2) * MINUTE), "k2".into(), 2.0));
+                let rows: Vec<(Option<i64>, &str, f64)> =
+                    rows.iter().map(|(t, k, v)| (*t, k.as_str(), *v)).collect();
+                let raws = (0..rows.len())
+                    .map(|i| format!("{{\"minute\":{minute},\"row\":{i}}}"))
+                    .collect();
+                Chunk {
+                    batch: batch(&rows),
+                    origins: Vec::new(),
+                    raws,
+                }
+            })
+            .collect()
+    };
+    let run = |pipelined: bool| {
+        let plan = sql::parse(
+            "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input \
+             GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)",
+        )
+        .unwrap();
+        let options = QueryOptions {
+            partitions: 2,
+            ..QueryOptions::default()
+        };
+        let mut query = Query::new(plan, options, Box::new(CpuAggregator)).unwrap();
+        query.defer_rows(true);
+        let errors = Shared::default();
+        let mut out = Outputs {
+            rows: ResultSink::memory(),
+            errors: ErrorSink::new(Box::new(errors.clone())),
+        };
+        if pipelined {
+            let mut ready = None;
+            for chunk in chunks() {
+                ready = match ready.take() {
+                    None => Some(query.prepare(chunk).unwrap()),
+                    Some(now) => query.push_prepared(now, Some(chunk), &mut out).unwrap(),
+                };
+            }
+            let last = ready.unwrap();
+            assert!(query.push_prepared(last, None, &mut out).unwrap().is_none());
+        } else {
+            for chunk in chunks() {
+                query.push(chunk, &mut out).unwrap();
+            }
+        }
+        query.finish(&mut out).unwrap();
+        let text = String::from_utf8(errors.0.borrow().clone()).unwrap();
+        (out.rows.finish().unwrap(), text, query.rows())
+    };
+    let (rows, errors, n) = run(false);
+    let pipelined = run(true);
+    assert_eq!(pipelined, (rows.clone(), errors.clone(), n));
+    assert_eq!(rows.len(), 25, "5 keys in each of 5 minutes");
+    // Every chunk's refused row, and the late ones, in chunk order.
+    let lines: Vec<&str> = errors.lines().collect();
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("\"kind\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(kinds, ["error", "late"].repeat(5), "{errors}");
+    let minutes: Vec<usize> = lines
+        .iter()
+        .filter_map(|l| {
+            l.split("\"minute\":")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(minutes, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4], "{errors}");
+}
