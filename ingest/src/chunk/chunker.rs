@@ -665,6 +665,15 @@ impl Chunker {
         b.rows += 1;
     }
 
+    /// Whether [`Chunker::due`] can turn true at all: a latency is set and
+    /// rows are waiting. A reader checks it before reading the clock, which
+    /// a record at a time cost 4% of reading an NDJSON file.
+    pub fn has_deadline(&self) -> bool {
+        self.config.max_latency.is_some()
+            && self.first_at.is_some()
+            && (self.building.as_ref().is_some_and(|b| b.rows > 0) || !self.pending.is_empty())
+    }
+
     /// True when the first buffered row has waited `max_latency` at `now`.
     pub fn due(&self, now: Instant) -> bool {
         let buffered =

@@ -148,7 +148,11 @@ impl Feeder<'_> {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
+            // When a record last came: once a batch of items, not a clock
+            // read a record.
+            let mut came = false;
             for item in got.into_iter().flat_map(&items) {
+                came = true;
                 match item {
                     Err(e) => {
                         return Err(QueryError::Input {
@@ -157,7 +161,6 @@ impl Feeder<'_> {
                         });
                     }
                     Ok(Incoming::Refused(origin, rejected)) => {
-                        last = Instant::now();
                         if let Origin::Line(_) = origin {
                             chunker.skip_line();
                         }
@@ -171,11 +174,13 @@ impl Feeder<'_> {
                         self.out.errors.flush()?;
                     }
                     Ok(Incoming::Record(record, origin)) => {
-                        last = Instant::now();
                         self.push(&mut chunker, record, origin)?;
                     }
                 }
                 self.flush_due(&mut chunker)?;
+            }
+            if came {
+                last = Instant::now();
             }
             self.flush_due(&mut chunker)?;
         }
@@ -184,7 +189,8 @@ impl Feeder<'_> {
 
     /// Hands on the chunker's rows when its latency or size says so.
     fn flush_due(&mut self, chunker: &mut Chunker) -> Result<()> {
-        if chunker.due(Instant::now())
+        if chunker.has_deadline()
+            && chunker.due(Instant::now())
             && let Some(chunk) = chunker.flush_chunk().map_err(QueryError::usage)?
         {
             self.bad_records(chunker)?;
