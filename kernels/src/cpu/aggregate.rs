@@ -6,11 +6,11 @@
 //! minima/maxima and the anchors; pass B, with the anchors final, adds the
 //! fixed-point sums and takes the low words; pass C (only for `first`/`last`)
 //! picks the row at the first and last time. This twin has the same three
-//! functions ([`pass_a`], [`pass_b`], [`pass_c`]), and every update is an
+//! functions (`pass_a`, `pass_b`, `pass_c`), and every update is an
 //! integer add, a min or a max, so the words do not depend on the order the
 //! rows come in, and equal the shader's whatever order its atomics run in.
 //!
-//! The twin does passes A and B in one walk ([`pass_ab`]): the anchor as it
+//! The twin does passes A and B in one walk (`pass_ab`): the anchor as it
 //! stands so far, the sums shifted down when it rises, the minima and maxima
 //! compared as whole 64-bit keys. That gives the same words as the two
 //! passes whenever no value is truncated under the final anchor, that is
