@@ -183,6 +183,44 @@ fn acc_add_wide(acc: &mut [u32], mag: u128, shift: i32) {
     }
 }
 
+/// Column `c`'s words of one slot's words.
+#[inline]
+fn column_words(words: &mut [u32], c: usize) -> &mut [u32] {
+    &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize]
+}
+
+/// The word that counts `x` when it is a NaN or an infinity; `None` for a
+/// finite value.
+#[inline]
+fn special_word(x: f64) -> Option<u32> {
+    let bits = x.to_bits();
+    ((bits >> 52) & 0x7ff == 0x7ff).then(|| {
+        if x.is_nan() {
+            col::NAN
+        } else if bits >> 63 == 1 {
+            col::NINF
+        } else {
+            col::PINF
+        }
+    })
+}
+
+/// Calls `f` with each column holding a value at `row`: the column, its
+/// words of the slot's `words`, and the value (the loop every pass has).
+#[inline]
+fn each_value(
+    input: &AggInput<'_>,
+    row: usize,
+    words: &mut [u32],
+    mut f: impl FnMut(usize, &mut [u32], f64),
+) {
+    for (c, values) in input.values.iter().enumerate() {
+        if is_valid(input.valid[c], row) {
+            f(c, column_words(words, c), values[row]);
+        }
+    }
+}
+
 /// One task's share: the slots `first..first + count` and their words.
 struct Part<'a> {
     first: u32,
@@ -405,12 +443,7 @@ fn acc_shift_right(acc: &mut [u32], bits: u32) {
 fn pass_ab(input: &AggInput<'_>, row: usize, words: &mut [u32], low: &mut [u16]) {
     words[0] += 1;
     let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
-    for (c, values) in input.values.iter().enumerate() {
-        if !is_valid(input.valid[c], row) {
-            continue;
-        }
-        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
-        let x = values[row];
+    each_value(input, row, words, |c, w, x| {
         let bits = x.to_bits();
         w[col::COUNT as usize] += 1;
         let key = order_key(x);
@@ -420,25 +453,18 @@ fn pass_ab(input: &AggInput<'_>, row: usize, words: &mut [u32], low: &mut [u16])
             take_min(w, col::FIRST_HI, tkey);
             take_max(w, col::LAST_HI, tkey);
         }
-        if (bits >> 52) & 0x7ff == 0x7ff {
-            let which = if x.is_nan() {
-                col::NAN
-            } else if bits >> 63 == 1 {
-                col::NINF
-            } else {
-                col::PINF
-            };
+        if let Some(which) = special_word(x) {
             w[which as usize] += 1;
-            continue;
+            return;
         }
         let e = exponent(bits);
         let anchor = w[col::ANCHOR as usize];
         if e > anchor {
             if anchor != 0 {
                 let d = e - anchor;
-                let sums = col::POS as usize..(col::NEG + SUM_LIMBS) as usize;
-                acc_shift_right(&mut w[sums.start..sums.start + SUM_LIMBS as usize], d);
-                acc_shift_right(&mut w[sums.end - SUM_LIMBS as usize..sums.end], d);
+                for sum in [col::POS, col::NEG] {
+                    acc_shift_right(&mut w[sum as usize..(sum + SUM_LIMBS) as usize], d);
+                }
                 if input.squares {
                     acc_shift_right(
                         &mut w[col::SQ as usize..(col::SQ + SQ_LIMBS) as usize],
@@ -450,7 +476,7 @@ fn pass_ab(input: &AggInput<'_>, row: usize, words: &mut [u32], low: &mut [u16])
         }
         let m = mantissa(bits);
         if m == 0 {
-            continue;
+            return;
         }
         low[c] = low[c].min(e as u16);
         let shift = e as i32 - w[col::ANCHOR as usize] as i32;
@@ -467,7 +493,7 @@ fn pass_ab(input: &AggInput<'_>, row: usize, words: &mut [u32], low: &mut [u16])
                 2 * shift + SQ_FRACTION,
             );
         }
-    }
+    });
 }
 
 /// The 64-bit key held at words `hi` and `hi + 1`.
@@ -498,22 +524,10 @@ fn take_max(w: &mut [u32], hi: u32, key: u64) {
 fn pass_a(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
     words[0] += 1;
     let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
-    for (c, values) in input.values.iter().enumerate() {
-        if !is_valid(input.valid[c], row) {
-            continue;
-        }
-        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
-        let x = values[row];
+    each_value(input, row, words, |_, w, x| {
         let bits = x.to_bits();
         w[col::COUNT as usize] += 1;
-        if (bits >> 52) & 0x7ff == 0x7ff {
-            let which = if x.is_nan() {
-                col::NAN
-            } else if bits >> 63 == 1 {
-                col::NINF
-            } else {
-                col::PINF
-            };
+        if let Some(which) = special_word(x) {
             w[which as usize] += 1;
         } else {
             let e = exponent(bits);
@@ -527,18 +541,13 @@ fn pass_a(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
             w[col::FIRST_HI as usize] = w[col::FIRST_HI as usize].min(t_hi);
             w[col::LAST_HI as usize] = w[col::LAST_HI as usize].max(t_hi);
         }
-    }
+    });
 }
 
 /// Pass B for one row (WGSL `agg_pass_b`).
 fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
     let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
-    for (c, values) in input.values.iter().enumerate() {
-        if !is_valid(input.valid[c], row) {
-            continue;
-        }
-        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
-        let x = values[row];
+    each_value(input, row, words, |_, w, x| {
         let bits = x.to_bits();
         let key = order_key(x);
         let (hi, lo) = ((key >> 32) as u32, key as u32);
@@ -575,18 +584,14 @@ fn pass_b(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
                 );
             }
         }
-    }
+    });
 }
 
 /// Pass C for one row (WGSL `agg_pass_c`).
 fn pass_c(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
     let tkey = time_key(input.ts.get(row).copied().unwrap_or(0));
     let (t_hi, t_lo) = ((tkey >> 32) as u32, tkey as u32);
-    for c in 0..input.values.len() {
-        if !is_valid(input.valid[c], row) {
-            continue;
-        }
-        let w = &mut words[SLOT_HEADER as usize + c * COL_WORDS as usize..][..COL_WORDS as usize];
+    each_value(input, row, words, |_, w, _| {
         let r = row as u32;
         if t_hi == w[col::FIRST_HI as usize] && t_lo == w[col::FIRST_LO as usize] {
             w[col::FIRST_ROW as usize] = w[col::FIRST_ROW as usize].min(r);
@@ -594,7 +599,7 @@ fn pass_c(input: &AggInput<'_>, row: usize, words: &mut [u32]) {
         if t_hi == w[col::LAST_HI as usize] && t_lo == w[col::LAST_LO as usize] {
             w[col::LAST_ROW as usize] = w[col::LAST_ROW as usize].max(r);
         }
-    }
+    });
 }
 
 #[cfg(test)]
@@ -602,15 +607,19 @@ mod tests {
     use super::*;
     use crate::window::layout::slot_init;
 
-    #[test]
-    fn rows_in_order_and_sorted_by_slot_give_the_same_words() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
+    /// A xorshift generator from `seed`: the same numbers every run.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    #[test]
+    fn rows_in_order_and_sorted_by_slot_give_the_same_words() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let rows = 5000usize;
         let slots: Vec<u32> = (0..rows)
             .map(|_| match next() % 50 {
@@ -674,13 +683,7 @@ mod tests {
 
     #[test]
     fn one_walk_gives_the_two_passes_words_at_every_spread_of_magnitudes() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let rows = 4000usize;
         // Binades the values of a column span: within SUM_FRACTION (one
         // walk is exact), at it, just past it, and far past it (the slot is

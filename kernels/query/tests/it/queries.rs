@@ -2,7 +2,7 @@
 //! harness drives them: a plan from SQL, Arrow batches in, typed rows out of
 //! a memory sink, late and refused rows in the error output.
 
-use crate::common::{MINUTE, Shared};
+use crate::common::{MINUTE, Shared, per_minute};
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -128,19 +128,18 @@ fn a_missing_field_is_a_usage_error() {
     );
 }
 
+/// Per-minute count and sum by `k`, on two partitions.
+fn per_minute_on_two_partitions() -> Query {
+    per_minute(QueryOptions {
+        partitions: 2,
+        ..QueryOptions::default()
+    })
+}
+
 #[test]
 fn deferred_rows_are_written_by_the_next_push_and_are_the_same_rows() {
     let run = |defer: bool| {
-        let plan = sql::parse(
-            "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input \
-             GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)",
-        )
-        .unwrap();
-        let options = QueryOptions {
-            partitions: 2,
-            ..QueryOptions::default()
-        };
-        let mut query = Query::new(plan, options, Box::new(CpuAggregator)).unwrap();
+        let mut query = per_minute_on_two_partitions();
         query.defer_rows(defer);
         let mut out = Outputs {
             rows: ResultSink::memory(),
@@ -199,16 +198,7 @@ fn the_next_chunk_prepared_beside_the_aggregation_gives_the_same_rows_and_errors
             .collect()
     };
     let run = |pipelined: bool| {
-        let plan = sql::parse(
-            "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input \
-             GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)",
-        )
-        .unwrap();
-        let options = QueryOptions {
-            partitions: 2,
-            ..QueryOptions::default()
-        };
-        let mut query = Query::new(plan, options, Box::new(CpuAggregator)).unwrap();
+        let mut query = per_minute_on_two_partitions();
         query.defer_rows(true);
         let errors = Shared::default();
         let mut out = Outputs {

@@ -3,14 +3,13 @@
 //! checkpoint a second run starts from), exact result rows out of a memory
 //! sink.
 
-use crate::common::{MINUTE, Shared};
+use crate::common::{MINUTE, Shared, per_minute};
 use osprey_ingest::chunk::{ChunkConfig, RecordFormat};
 use osprey_ingest::store::{PutRecord, StartingPosition, Store, StoreConfig, StreamOptions};
-use osprey_kernels::cpu::aggregate::CpuAggregator;
 use osprey_kernels::window::acc::AggValue;
 use osprey_kernels::window::keys::KeyValue;
 use osprey_query::{
-    Cell, ErrorSink, Outputs, Query, QueryOptions, ResultSink, Source, StreamSource, sql,
+    Cell, ErrorSink, Outputs, Query, QueryOptions, ResultSink, Source, StreamSource,
 };
 
 const RECORDS: [&str; 4] = [
@@ -22,16 +21,10 @@ const RECORDS: [&str; 4] = [
 
 /// The query, with lateness enough for a stream's shards to interleave.
 fn query() -> Query {
-    let plan = sql::parse(
-        "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM input \
-         GROUP BY k, TUMBLE(ts, INTERVAL '1' MINUTE)",
-    )
-    .expect("the query plans");
-    let options = QueryOptions {
+    per_minute(QueryOptions {
         lateness: 10 * MINUTE,
         ..QueryOptions::default()
-    };
-    Query::new(plan, options, Box::new(CpuAggregator)).expect("the CPU engine opens")
+    })
 }
 
 fn chunk_config(query: &Query) -> ChunkConfig {
