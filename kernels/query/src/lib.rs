@@ -52,7 +52,7 @@ pub use cells::{Cell, CellRef};
 pub use checkpoint::{Progress, RowTime};
 pub use error::{QueryError, Result};
 pub use plan::{AggItem, OutputColumn, Plan};
-pub use query::{Outputs, Query, QueryOptions, Slot};
+pub use query::{Outputs, Prepared, Query, QueryOptions, Slot};
 pub use rejects::{ErrorSink, Shown};
 pub use rows::{ResultSink, TableFormat};
 pub use source::{Source, StreamSource};
